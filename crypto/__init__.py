@@ -1,0 +1,1 @@
+"""chatham.crypto: the Chatham protocol, version 1. No I/O."""

@@ -1,0 +1,91 @@
+"""The error tree of chatham.crypto.
+
+    CryptoError                     root of everything this package raises
+    ├── EncodingError               bytes are not a canonical v1 record
+    ├── SignatureError              a signature or key failed strict verification
+    ├── KeystoreError               keystore file unusable
+    │   ├── WrongPassphrase         the passphrase does not open it
+    │   └── WeakKeystoreParameters  the KDF cost is below the floor (refused, not opened)
+    ├── LogError                    a group log fails verification (carries `seq` and `check`)
+    │   ├── ForkError               divergent or shorter log than a verified head
+    │   └── RotationError           missing, withheld or malformed rotation
+    ├── EntryError                  an entry fails a public check (carries `check`)
+    │   ├── ChainError              gap or broken link in an author chain
+    │   └── EquivocationError       two different entries for one (device, seq)
+    ├── InviteError                 an invite code or join request is invalid
+    └── CouldNotOpen                any failure after a secret key was used (opaque)
+
+Public checks are specific so a member can be told which record failed which
+check. Everything past the point where a key is used raises `CouldNotOpen` with a
+fixed message, so nothing about a failed decryption can be used as an oracle.
+"""
+
+from __future__ import annotations
+
+
+class CryptoError(Exception):
+    """A cryptographic check failed."""
+
+
+class EncodingError(CryptoError):
+    """Bytes are not a canonical, version 1 record."""
+
+
+class SignatureError(CryptoError):
+    """A signature or public key failed strict verification."""
+
+
+class KeystoreError(CryptoError):
+    """The keystore file cannot be used."""
+
+
+class WrongPassphrase(KeystoreError):
+    """The passphrase does not open this keystore."""
+
+
+class WeakKeystoreParameters(KeystoreError):
+    """The keystore's key-derivation cost is below the protocol floor."""
+
+
+class LogError(CryptoError):
+    """A group log failed verification."""
+
+    def __init__(self, message: str, *, seq: int | None = None, check: str = "log") -> None:
+        super().__init__(message if seq is None else f"log op {seq}: {message}")
+        self.seq = seq
+        self.check = check
+
+
+class ForkError(LogError):
+    """The log diverges from, or is shorter than, a head already verified."""
+
+
+class RotationError(LogError):
+    """A rotation is missing, withheld or malformed."""
+
+
+class EntryError(CryptoError):
+    """An entry failed a public check."""
+
+    def __init__(self, message: str, *, check: str = "entry") -> None:
+        super().__init__(message)
+        self.check = check
+
+
+class ChainError(EntryError):
+    """An author's chain has a gap or a broken link."""
+
+
+class EquivocationError(EntryError):
+    """Two different entries claim one author sequence number."""
+
+
+class InviteError(CryptoError):
+    """An invite code or join request is invalid."""
+
+
+class CouldNotOpen(CryptoError):
+    """Could not open: the data is damaged, forged, or not meant for this key."""
+
+    def __init__(self) -> None:
+        super().__init__("could not open")
