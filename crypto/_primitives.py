@@ -47,14 +47,14 @@ def random_bytes(n: int) -> bytes:
     return os.urandom(n)
 
 
-def _frame(parts: tuple[bytes, ...]) -> bytes:
+def frame(parts: tuple[bytes, ...]) -> bytes:
     # Length-prefix every part so that no two distinct part lists hash alike.
     return b"".join(struct.pack(">I", len(p)) + p for p in parts)
 
 
 def tagged_hash(label: bytes, *parts: bytes) -> bytes:
     """SHA-256(label ‖ 0x00 ‖ len(p1) ‖ p1 ‖ …), 32 bytes."""
-    return hashlib.sha256(label + b"\x00" + _frame(parts)).digest()
+    return hashlib.sha256(label + b"\x00" + frame(parts)).digest()
 
 
 def hkdf(ikm: bytes, *, salt: bytes, info: bytes, length: int = KEY_LEN) -> bytes:
@@ -64,7 +64,7 @@ def hkdf(ikm: bytes, *, salt: bytes, info: bytes, length: int = KEY_LEN) -> byte
 
 def mac(key: bytes, label: bytes, *parts: bytes) -> bytes:
     """HMAC-SHA256 over label ‖ 0x00 ‖ framed parts."""
-    return _hmac.new(key, label + b"\x00" + _frame(parts), hashlib.sha256).digest()
+    return _hmac.new(key, label + b"\x00" + frame(parts), hashlib.sha256).digest()
 
 
 def mac_equal(a: bytes, b: bytes) -> bool:

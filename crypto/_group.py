@@ -1,0 +1,317 @@
+"""Client-side group operations: the keyring (verify_keyed) and builders for every op.
+
+Only clients hold epoch keys. `Keyring` opens this device's lockboxes,
+checks every key against its confirmation, follows back-links where the
+policy allows, and reads the attested names. The builders produce signed
+ops plus the lockboxes to upload beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from . import _labels as L
+from . import _primitives as P
+from ._epoch import (
+    BuiltRotation,
+    Recipient,
+    build_rotation,
+    key_confirmation,
+    open_backlink,
+    open_lockbox,
+    open_names,
+    seal_names,
+)
+from ._errors import CouldNotOpen, LogError, RotationError
+from ._identity import DeviceKeys, bits_to_words, card_device_id, card_member_id
+from ._invite import InviteSecret
+from ._keystore import Secrets
+from ._log import GroupState, sign_op
+from ._records import (
+    Add,
+    ChainHead,
+    Checkpoint,
+    Genesis,
+    Invite,
+    Leave,
+    MemberCard,
+    NewMember,
+    Policy,
+    Remove,
+    RevokeInvite,
+    Role,
+    Rotate,
+    SetPolicy,
+    SetRole,
+)
+
+MEETING_CODE_WORDS = 6  # 66 bits
+
+
+@dataclass
+class Keyring:
+    """Epoch keys this device can reach, each checked against its key confirmation."""
+
+    keys: dict[int, bytes] = field(default_factory=dict, repr=False)
+
+    def key(self, epoch: int) -> bytes:
+        try:
+            return self.keys[epoch]
+        except KeyError:
+            raise CouldNotOpen from None
+
+    def has(self, epoch: int) -> bool:
+        return epoch in self.keys
+
+    def accept_lockbox(
+        self, state: GroupState, device: DeviceKeys, member: bytes, epoch: int, sealed: bytes
+    ) -> bytes:
+        """Open this device's lockbox for `epoch`; raises RotationError or CouldNotOpen."""
+        info = state.rotations.get(epoch)
+        if info is None:
+            raise RotationError(f"no verified rotation to epoch {epoch}", check="rotation")
+        key = open_lockbox(device, member, state.group_id, info.rotation, info.prev, sealed)
+        self.keys[epoch] = key
+        self.follow_backlinks(state)
+        return key
+
+    def follow_backlinks(self, state: GroupState) -> None:
+        """Walk back-links from every held key; each recovered key must match its confirm."""
+        for epoch in sorted(self.keys, reverse=True):
+            e = epoch
+            while e >= 2 and (e - 1) not in self.keys:
+                info = state.rotations.get(e)
+                older = state.rotations.get(e - 1)
+                if info is None or older is None or info.rotation.backlink is None:
+                    break
+                prev_key = open_backlink(self.keys[e], info.rotation.backlink, state.group_id, e)
+                want = key_confirmation(prev_key, state.group_id, e - 1, older.prev)
+                if not P.mac_equal(want, older.rotation.confirm):
+                    raise CouldNotOpen
+                self.keys[e - 1] = prev_key
+                e -= 1
+
+    def names(self, state: GroupState) -> dict[bytes, str]:
+        """Attested display names this member can read (newest attestation wins)."""
+        out: dict[bytes, str] = {}
+        for epoch in sorted(state.rotations):
+            info = state.rotations[epoch]
+            if info.names is None or epoch not in self.keys:
+                continue
+            for mid, name in open_names(
+                self.keys[epoch], state.group_id, epoch, info.prev, info.names
+            ):
+                out[mid] = name
+        return out
+
+    def meeting_code(self, state: GroupState) -> str | None:
+        """Six words from the latest checkpoint and its epoch's key; members compare aloud."""
+        cp = state.checkpoint
+        if cp is None or cp.epoch not in self.keys:
+            return None
+        k = P.hkdf(self.keys[cp.epoch], salt=b"", info=L.KDF_CONFIRM)
+        code = P.mac(k, L.MAC_MEETING, state.group_id, cp.epoch.to_bytes(8, "big"), cp.hash)
+        return bits_to_words(code, MEETING_CODE_WORDS)
+
+
+@dataclass(frozen=True)
+class PendingOp:
+    """A signed op ready to append, the lockboxes to upload with it, and its new key."""
+
+    op: bytes
+    lockboxes: dict[bytes, bytes] = field(default_factory=dict, repr=False)
+    epoch: int | None = None
+    key: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class NewGroup:
+    group_id: bytes
+    ops: list[bytes]
+    lockboxes: dict[bytes, bytes] = field(repr=False)
+    key: bytes = field(repr=False)
+    state: GroupState
+
+
+def _recipients(state: GroupState, exclude: bytes | None = None) -> list[Recipient]:
+    return [
+        Recipient(d.member, d.id, d.kem_key)
+        for d in state.active_devices()
+        if exclude is None or d.member != exclude
+    ]
+
+
+def _rotation(
+    state: GroupState, keyring: Keyring, recipients: list[Recipient], rand: P.Random
+) -> BuiltRotation:
+    epoch = state.epoch + 1
+    old = keyring.key(state.epoch) if state.policy.history == "full" and epoch >= 2 else None
+    return build_rotation(state.group_id, epoch, state.head, recipients, old_key=old, rand=rand)
+
+
+def check_name(name: str) -> str:
+    """Names are 1-64 printable characters and must not pass for an id, fingerprint or code."""
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= 64 or not name.isprintable():
+        raise ValueError("a name is 1 to 64 printable characters")
+    compact = name.replace(" ", "").lower()
+    if compact.startswith(L.INVITE_CODE_PREFIX.rstrip("-")):
+        raise ValueError("a name must not look like an invite code")
+    if len(compact) >= 8 and all(c in "0123456789abcdef" for c in compact):
+        raise ValueError("a name must not look like a member id")
+    if len(name.split()) >= 6 and all(w.isalpha() and w.islower() for w in name.split()):
+        raise ValueError("a name must not look like a fingerprint")
+    return name
+
+
+def create_group(
+    secrets: Secrets,
+    name: str,
+    *,
+    policy: Policy | None = None,
+    time: int,
+    card: MemberCard,
+    rand: P.Random = P.random_bytes,
+) -> NewGroup:
+    """Genesis plus the founder's first rotation (epoch 1, with the founder's attested name)."""
+    state = GroupState()
+    genesis = sign_op(
+        state,
+        secrets.device,
+        Genesis(L.SUITE, card, policy or Policy(), rand(16), time),
+        time=time,
+    )
+    state.apply(genesis)
+    built = build_rotation(
+        state.group_id,
+        1,
+        state.head,
+        _recipients(state),
+        old_key=None,
+        rand=rand,
+    )
+    names = seal_names(
+        built.key,
+        state.group_id,
+        1,
+        state.head,
+        [(secrets.member.id, check_name(name))],
+        rand,
+    )
+    rotate = sign_op(state, secrets.device, Rotate(built.rotation, names), time=time)
+    state.apply(rotate)
+    return NewGroup(state.group_id, [genesis, rotate], built.lockboxes, built.key, state)
+
+
+def build_rotate(
+    state: GroupState,
+    keyring: Keyring,
+    device: DeviceKeys,
+    *,
+    time: int,
+    rand: P.Random = P.random_bytes,
+) -> PendingOp:
+    built = _rotation(state, keyring, _recipients(state), rand)
+    op = sign_op(state, device, Rotate(built.rotation), time=time)
+    return PendingOp(op, built.lockboxes, built.rotation.epoch, built.key)
+
+
+def build_invite(
+    state: GroupState,
+    device: DeviceKeys,
+    *,
+    role: Role,
+    expires: int,
+    server: str,
+    time: int,
+    rand: P.Random = P.random_bytes,
+) -> tuple[PendingOp, InviteSecret]:
+    secret = InviteSecret.generate(state.group_id, server, rand)
+    body = Invite(secret.invite_id, secret.join_key, role, expires)
+    return PendingOp(sign_op(state, device, body, time=time)), secret
+
+
+def build_revoke_invite(
+    state: GroupState, device: DeviceKeys, invite_id: bytes, *, time: int
+) -> PendingOp:
+    return PendingOp(sign_op(state, device, RevokeInvite(invite_id), time=time))
+
+
+def build_add(
+    state: GroupState,
+    keyring: Keyring,
+    device: DeviceKeys,
+    joins: Sequence[tuple[MemberCard, bytes, str]],
+    *,
+    time: int,
+    rand: P.Random = P.random_bytes,
+) -> PendingOp:
+    """Add members (card, invite id, attested name); always rotates (docs/protocol.md §6.1)."""
+    recipients = _recipients(state) + [
+        Recipient(card_member_id(c), card_device_id(c), c.cert.kem_key) for c, _, _ in joins
+    ]
+    built = _rotation(state, keyring, recipients, rand)
+    names = seal_names(
+        built.key,
+        state.group_id,
+        built.rotation.epoch,
+        state.head,
+        [(card_member_id(c), check_name(n)) for c, _, n in joins],
+        rand,
+    )
+    body = Add([NewMember(c, i) for c, i, _ in joins], names, built.rotation)
+    return PendingOp(
+        sign_op(state, device, body, time=time), built.lockboxes, built.rotation.epoch, built.key
+    )
+
+
+def build_remove(
+    state: GroupState,
+    keyring: Keyring,
+    device: DeviceKeys,
+    member: bytes,
+    heads: Sequence[ChainHead],
+    *,
+    time: int,
+    rand: P.Random = P.random_bytes,
+) -> PendingOp:
+    """Remove and rotate in one op; the removed member gets no lockbox."""
+    if member not in state.members:
+        raise LogError("no such member", check="member")
+    built = _rotation(state, keyring, _recipients(state, exclude=member), rand)
+    body = Remove(member, final_heads(state, member, heads), built.rotation)
+    return PendingOp(
+        sign_op(state, device, body, time=time), built.lockboxes, built.rotation.epoch, built.key
+    )
+
+
+def final_heads(state: GroupState, member: bytes, known: Sequence[ChainHead]) -> list[ChainHead]:
+    """One head per device of `member`: the newest known, or (seq 0, zeros) if none."""
+    by_device = {h.device: h for h in known}
+    return [
+        by_device.get(d, ChainHead(d, 0, bytes(32))) for d in sorted(state.members[member].devices)
+    ]
+
+
+def build_leave(
+    state: GroupState, device: DeviceKeys, member: bytes, heads: Sequence[ChainHead], *, time: int
+) -> PendingOp:
+    return PendingOp(sign_op(state, device, Leave(final_heads(state, member, heads)), time=time))
+
+
+def build_set_role(
+    state: GroupState, device: DeviceKeys, member: bytes, role: Role, *, time: int
+) -> PendingOp:
+    return PendingOp(sign_op(state, device, SetRole(member, role), time=time))
+
+
+def build_policy(state: GroupState, device: DeviceKeys, policy: Policy, *, time: int) -> PendingOp:
+    return PendingOp(sign_op(state, device, SetPolicy(policy), time=time))
+
+
+def build_checkpoint(
+    state: GroupState, device: DeviceKeys, heads: Sequence[ChainHead], *, time: int
+) -> PendingOp:
+    ordered = sorted(heads, key=lambda h: h.device)
+    return PendingOp(sign_op(state, device, Checkpoint(ordered), time=time))

@@ -1,0 +1,123 @@
+"""The keystore: a member's private keys sealed under Argon2id(passphrase).
+
+The decoder enforces a cost floor before it runs Argon2id: a file whose
+parameters were lowered is refused, not opened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import _labels as L
+from . import _primitives as P
+from ._encoding import decode, encode
+from ._errors import (
+    CouldNotOpen,
+    EncodingError,
+    KeystoreError,
+    WeakKeystoreParameters,
+    WrongPassphrase,
+)
+from ._identity import DeviceKeys, MemberKeys
+from ._records import KeystoreFile, KeystoreSecrets
+
+OPSLIMIT_FLOOR = P.ARGON2_OPSLIMIT_MODERATE
+MEMLIMIT_FLOOR = P.ARGON2_MEMLIMIT_MODERATE
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """A member's unlocked private keys."""
+
+    member: MemberKeys
+    device: DeviceKeys
+    store_secret: bytes = field(repr=False)
+    created: int
+
+    @classmethod
+    def generate(cls, *, created: int, rand: P.Random = P.random_bytes) -> Secrets:
+        return cls(
+            MemberKeys.from_seed(rand(32)),
+            DeviceKeys.from_seeds(rand(32), rand(96)),
+            rand(32),
+            created,
+        )
+
+    def store_keys(self) -> tuple[bytes, bytes]:
+        """(seal key, MAC key) for the local store."""
+        return (
+            P.hkdf(self.store_secret, salt=b"", info=L.KDF_STORE_SEAL),
+            P.hkdf(self.store_secret, salt=b"", info=L.KDF_STORE_MAC),
+        )
+
+
+def _ad(f: KeystoreFile) -> bytes:
+    nums = (f.v, f.opslimit, f.memlimit)
+    return P.frame((L.AEAD_KEYSTORE, *(n.to_bytes(8, "big") for n in nums), f.salt))
+
+
+def seal_keystore(
+    secrets: Secrets,
+    passphrase: str,
+    *,
+    opslimit: int = OPSLIMIT_FLOOR,
+    memlimit: int = MEMLIMIT_FLOOR,
+    rand: P.Random = P.random_bytes,
+) -> bytes:
+    if opslimit < OPSLIMIT_FLOOR or memlimit < MEMLIMIT_FLOOR:
+        raise WeakKeystoreParameters("keystore parameters below the protocol floor")
+    if not passphrase:
+        raise KeystoreError("the passphrase must not be empty")
+    salt, nonce = rand(16), rand(24)
+    shell = KeystoreFile(1, opslimit, memlimit, salt, nonce, b"")
+    key = P.argon2id(passphrase.encode(), salt, opslimit=opslimit, memlimit=memlimit)
+    body = encode(
+        KeystoreSecrets(
+            1,
+            secrets.member.seed,
+            secrets.device.seed,
+            secrets.device.kem_seed,
+            secrets.store_secret,
+            secrets.created,
+        )
+    )
+    ct = P.xchacha_seal(key, nonce, body, _ad(shell))
+    return encode(KeystoreFile(1, opslimit, memlimit, salt, nonce, ct))
+
+
+def parse_keystore(data: bytes) -> KeystoreFile:
+    """Decode a keystore file and enforce the cost floor (before any Argon2id run)."""
+    try:
+        f = decode(data, KeystoreFile, max_size=8192)
+    except EncodingError as e:
+        raise KeystoreError(f"not a Chatham keystore: {e}") from None
+    if f.opslimit < OPSLIMIT_FLOOR or f.memlimit < MEMLIMIT_FLOOR:
+        raise WeakKeystoreParameters(
+            "keystore key-derivation cost is below the floor: refusing a downgraded file"
+        )
+    return f
+
+
+def keystore_key(data: bytes, passphrase: str) -> bytes:
+    """Run Argon2id for this file; the result can open it without the passphrase."""
+    f = parse_keystore(data)
+    return P.argon2id(passphrase.encode(), f.salt, opslimit=f.opslimit, memlimit=f.memlimit)
+
+
+def open_keystore_with_key(data: bytes, key: bytes) -> Secrets:
+    f = parse_keystore(data)
+    try:
+        body = P.xchacha_open(key, f.nonce, f.ct, _ad(f))
+        s = decode(body, KeystoreSecrets, max_size=1024)
+    except (CouldNotOpen, EncodingError):
+        raise WrongPassphrase("wrong passphrase (or a damaged keystore)") from None
+    return Secrets(
+        MemberKeys.from_seed(s.member_seed),
+        DeviceKeys.from_seeds(s.device_seed, s.kem_seed),
+        s.store_secret,
+        s.created,
+    )
+
+
+def open_keystore(data: bytes, passphrase: str) -> Secrets:
+    return open_keystore_with_key(data, keystore_key(data, passphrase))

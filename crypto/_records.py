@@ -1,0 +1,266 @@
+"""Wire records of protocol v1: every signed or authenticated structure, with its bounds.
+
+These types hold ids, epochs, keys and bytes only: no plaintext domain content
+ever appears here, so the type checker shows that nothing readable can reach
+the server through them. Field order is the encoding order (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal
+
+from msgspec import Meta
+
+from ._encoding import Record
+
+Bytes16 = Annotated[bytes, Meta(min_length=16, max_length=16)]
+Bytes32 = Annotated[bytes, Meta(min_length=32, max_length=32)]
+Bytes64 = Annotated[bytes, Meta(min_length=64, max_length=64)]
+KemKey = Annotated[bytes, Meta(min_length=1216, max_length=1216)]
+U64 = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+Seq1 = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+Role = Literal["member", "leader"]
+History = Literal["full", "from-join"]
+Notes = Literal["all", "leaders"]
+
+MAX_ENTRY_BODY: Final = 1 << 20
+MAX_ENTRY_CT: Final = 24 + 32 + (MAX_ENTRY_BODY + (MAX_ENTRY_BODY >> 4) + 4096) + 16
+MAX_BATCH: Final = 100
+MAX_DEVICES: Final = 10_000
+MAX_OP_SIZE: Final = 4 << 20
+MAX_ENTRY_SIZE: Final = MAX_ENTRY_CT + 1024
+MAX_NAMES_CT: Final = 64 * 1024
+MAX_BACKLINK: Final = 24 + 32 + 16
+
+
+class DeviceCert(Record, frozen=True):
+    """A member key's statement that a device belongs to it."""
+
+    v: Literal[1]
+    member_key: Bytes32
+    device_key: Bytes32
+    kem_key: KemKey
+    created: U64
+
+
+class MemberCard(Record, frozen=True):
+    """A device certificate signed by both the member key and the device key."""
+
+    cert: DeviceCert
+    member_sig: Bytes64
+    device_sig: Bytes64
+
+
+class Policy(Record, frozen=True):
+    """The group's rules: history for newcomers, who writes notes, rotation per meeting."""
+
+    history: History = "from-join"
+    notes: Notes = "all"
+    rotate_each_meeting: bool = False
+
+
+class LockboxRef(Record, frozen=True):
+    """Commitment to one device's lockbox: H(H_LOCKBOX, group, epoch, device, lockbox)."""
+
+    device: Bytes32
+    hash: Bytes32
+
+
+class Rotation(Record, frozen=True):
+    """A new epoch: lockbox commitments, key confirmation and an optional back-link."""
+
+    epoch: Seq1
+    refs: Annotated[list[LockboxRef], Meta(min_length=1, max_length=MAX_DEVICES)]
+    confirm: Bytes32
+    backlink: Annotated[bytes, Meta(min_length=MAX_BACKLINK, max_length=MAX_BACKLINK)] | None
+
+
+class ChainHead(Record, frozen=True):
+    """The newest entry of one device's chain: (device, seq, link)."""
+
+    device: Bytes32
+    seq: U64
+    link: Bytes32
+
+
+HeadList = Annotated[list[ChainHead], Meta(max_length=MAX_DEVICES)]
+NamesCt = Annotated[bytes, Meta(min_length=24 + 16, max_length=MAX_NAMES_CT)]
+
+
+class Genesis(Record, frozen=True, tag="genesis"):
+    suite: Annotated[str, Meta(max_length=200)]
+    founder: MemberCard
+    policy: Policy
+    nonce: Bytes16
+    created: U64
+
+
+class Rotate(Record, frozen=True, tag="rotate"):
+    rotation: Rotation
+    names: NamesCt | None = None
+
+
+class Invite(Record, frozen=True, tag="invite"):
+    invite_id: Bytes32
+    join_key: Bytes32
+    role: Role
+    expires: U64
+
+
+class RevokeInvite(Record, frozen=True, tag="revoke-invite"):
+    invite_id: Bytes32
+
+
+class NewMember(Record, frozen=True):
+    card: MemberCard
+    invite_id: Bytes32
+
+
+class Add(Record, frozen=True, tag="add"):
+    members: Annotated[list[NewMember], Meta(min_length=1, max_length=MAX_BATCH)]
+    names: NamesCt
+    rotation: Rotation
+
+
+class Remove(Record, frozen=True, tag="remove"):
+    member: Bytes32
+    heads: HeadList
+    rotation: Rotation
+
+
+class Leave(Record, frozen=True, tag="leave"):
+    heads: HeadList
+
+
+class SetRole(Record, frozen=True, tag="set-role"):
+    member: Bytes32
+    role: Role
+
+
+class SetPolicy(Record, frozen=True, tag="policy"):
+    policy: Policy
+
+
+class Checkpoint(Record, frozen=True, tag="checkpoint"):
+    heads: HeadList
+
+
+OpBody = (
+    Genesis
+    | Rotate
+    | Invite
+    | RevokeInvite
+    | Add
+    | Remove
+    | Leave
+    | SetRole
+    | SetPolicy
+    | Checkpoint
+)
+
+
+class Op(Record, frozen=True):
+    v: Literal[1]
+    group: Bytes32
+    seq: U64
+    prev: Bytes32
+    signer: Bytes32
+    time: U64
+    body: OpBody
+
+
+class SignedOp(Record, frozen=True):
+    op: Op
+    sig: Bytes64
+
+
+class EntryHeader(Record, frozen=True):
+    """The clear part of an entry; also the AEAD's associated data."""
+
+    v: Literal[1]
+    group: Bytes32
+    entry_id: Bytes16
+    epoch: Seq1
+    device: Bytes32
+    seq: Seq1
+    prev: Bytes32
+    log_seq: U64
+    log_head: Bytes32
+
+
+class Entry(Record, frozen=True):
+    header: EntryHeader
+    ct: Annotated[bytes, Meta(min_length=24 + 32 + 16, max_length=MAX_ENTRY_CT)]
+    sig: Bytes64
+
+
+class EntryStub(Record, frozen=True):
+    """What remains of an entry after a retraction: enough to verify the chain."""
+
+    header: EntryHeader
+    ct_hash: Bytes32
+    sig: Bytes64
+
+
+class Retraction(Record, frozen=True):
+    """A signed request to delete an entry's ciphertext (author or leader)."""
+
+    v: Literal[1]
+    group: Bytes32
+    entry_id: Bytes16
+    signer: Bytes32
+    log_seq: U64
+    time: U64
+
+
+class SignedRetraction(Record, frozen=True):
+    retraction: Retraction
+    sig: Bytes64
+
+
+class InviteCodePayload(Record, frozen=True):
+    v: Literal[1]
+    secret: Bytes16
+    group: Bytes32
+    server: Annotated[str, Meta(max_length=2048)]
+
+
+class JoinRequest(Record, frozen=True):
+    v: Literal[1]
+    group: Bytes32
+    invite_id: Bytes32
+    card: MemberCard
+    mac: Bytes32
+    created: U64
+
+
+class SignedJoinRequest(Record, frozen=True):
+    request: JoinRequest
+    sig: Bytes64
+
+
+class NameList(Record, frozen=True):
+    """Plaintext of an attested-names blob."""
+
+    names: Annotated[
+        list[tuple[Bytes32, Annotated[str, Meta(min_length=1, max_length=64)]]],
+        Meta(max_length=MAX_BATCH),
+    ]
+
+
+class KeystoreSecrets(Record, frozen=True):
+    v: Literal[1]
+    member_seed: Bytes32
+    device_seed: Bytes32
+    kem_seed: Annotated[bytes, Meta(min_length=96, max_length=96)]
+    store_secret: Bytes32
+    created: U64
+
+
+class KeystoreFile(Record, frozen=True):
+    v: Literal[1]
+    opslimit: U64
+    memlimit: U64
+    salt: Bytes16
+    nonce: Annotated[bytes, Meta(min_length=24, max_length=24)]
+    ct: Annotated[bytes, Meta(max_length=4096)]
