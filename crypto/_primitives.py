@@ -99,8 +99,12 @@ def sign(secret_key: bytes, label: bytes, message: bytes) -> bytes:
     return bytes(sodium.crypto_sign(label + b"\x00" + message, secret_key)[:SIG_LEN])
 
 
-def verify_raw(public_key: bytes, message: bytes, signature: bytes) -> None:
-    """Strict Ed25519 verification of a raw message (no label); raises SignatureError."""
+def _sodium_verify(public_key: bytes, message: bytes, signature: bytes) -> None:
+    """libsodium's signature check alone, without the key check; only `verify` may call it.
+
+    On its own it accepts keys with a small-order component (see
+    docs/ed25519-policy.md), so nothing outside this module uses it.
+    """
     if len(public_key) != ED25519_PK_LEN or len(signature) != SIG_LEN:
         raise SignatureError("malformed signature or key")
     try:
@@ -114,7 +118,7 @@ def verify_raw(public_key: bytes, message: bytes, signature: bytes) -> None:
 def verify(public_key: bytes, label: bytes, message: bytes, signature: bytes) -> None:
     """Strict Ed25519 verification of a labelled message; raises SignatureError."""
     check_ed25519_public_key(public_key)
-    verify_raw(public_key, label + b"\x00" + message, signature)
+    _sodium_verify(public_key, label + b"\x00" + message, signature)
 
 
 # --- AEADs ------------------------------------------------------------------------------------
@@ -161,12 +165,18 @@ def kem_keys_from_seed(seed: bytes) -> tuple[hpke.MLKEM768X25519PrivateKey, byte
     return hpke.MLKEM768X25519PrivateKey(m, x), pk
 
 
+_LOW_ORDER_PROBE = x25519.X25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
+
+
 def kem_public_key(encoded: bytes) -> hpke.MLKEM768X25519PublicKey:
     """Parse an encoded hybrid public key; raises ValueError when malformed."""
     if len(encoded) != KEM_PK_LEN:
         raise ValueError("a KEM public key is 1216 bytes")
     m = mlkem.MLKEM768PublicKey.from_public_bytes(encoded[:1184])
     x = x25519.X25519PublicKey.from_public_bytes(encoded[1184:])
+    # A low-order X25519 half parses but makes every later seal fail: a card
+    # carrying one could block rotations, so it is refused here, at parse time.
+    _LOW_ORDER_PROBE.exchange(x)  # raises ValueError for low-order points
     return hpke.MLKEM768X25519PublicKey(m, x)
 
 

@@ -7,8 +7,8 @@ its README.md for provenance and licences), so this runs from a plain clone.
 
 - Wycheproof XChaCha20-Poly1305  -> xchacha_seal / xchacha_open
 - Wycheproof ChaCha20-Poly1305   -> chacha_seal / chacha_open
-- Wycheproof Ed25519             -> verify_raw (+ check_ed25519_public_key)
-- CCTV Ed25519 edge cases        -> verify_raw and check_ed25519_public_key,
+- Wycheproof Ed25519             -> _sodium_verify (+ check_ed25519_public_key)
+- CCTV Ed25519 edge cases        -> _sodium_verify and check_ed25519_public_key,
                                     against the policy table below
 - Wycheproof X25519              -> X25519PrivateKey.exchange (the X25519 half of
                                     the hybrid KEM), plus hpke_seal / hpke_open on
@@ -199,15 +199,15 @@ def test_wycheproof_ed25519(group: Vector, test: Vector) -> None:
     public_key = h(group["publicKey"]["pk"])
     msg, sig = h(test["msg"]), h(test["sig"])
     if test["result"] == "valid":
-        P.verify_raw(public_key, msg, sig)
+        P._sodium_verify(public_key, msg, sig)
     else:
         assert test["result"] == "invalid"
         with pytest.raises(SignatureError):
-            P.verify_raw(public_key, msg, sig)
+            P._sodium_verify(public_key, msg, sig)
 
 
 def test_wycheproof_ed25519_keys_are_valid_points() -> None:
-    """So `verify` (key check + verify_raw) reaches the same verdicts as above."""
+    """So `verify` (key check + _sodium_verify) reaches the same verdicts as above."""
     keys = {group["publicKey"]["pk"] for group, _ in ED25519}
     for key in keys:
         P.check_ed25519_public_key(h(key))
@@ -216,12 +216,12 @@ def test_wycheproof_ed25519_keys_are_valid_points() -> None:
 # --- Ed25519: CCTV edge cases and the policy table ---------------------------------------------
 #
 # Chatham's Ed25519 policy, as a function of the CCTV flags (docs/ed25519-policy.md;
-# paste into docs/protocol.md §1 as needed). `verify_raw` is libsodium's
+# paste into docs/protocol.md §1 as needed). `_sodium_verify` is libsodium's
 # crypto_sign_open; `verify` is check_ed25519_public_key (crypto_core_ed25519_is_valid_point:
 # canonical, on the curve, not small order, in the prime-order subgroup) followed by
-# verify_raw, which is what every record signature goes through.
+# _sodium_verify, which is what every record signature goes through.
 #
-# | CCTV flag               | verify_raw (crypto_sign_open)  | verify (key check + verify_raw) |
+# | CCTV flag               | _sodium_verify (crypto_sign_open)  | verify (key check + _sodium_verify) |
 # |-------------------------|--------------------------------|---------------------------------|
 # | (no flag)               | accept                         | accept                          |
 # | `low_order_A`           | reject: small-order A          | reject                          |
@@ -240,13 +240,13 @@ def test_wycheproof_ed25519_keys_are_valid_points() -> None:
 # | S >= L (not in CCTV;    | reject: non-canonical S        | reject                          |
 # | Wycheproof malleability)|                                |                                 |
 #
-# verify_raw accepts  <=>  no flag in {low_order_A, non_canonical_A, low_order_R,
+# _sodium_verify accepts  <=>  no flag in {low_order_A, non_canonical_A, low_order_R,
 #                                      non_canonical_R, low_order_residue}
-# verify accepts      <=>  verify_raw accepts and low_order_component_A is absent
+# verify accepts      <=>  _sodium_verify accepts and low_order_component_A is absent
 #
 # (*) With a prime-order A the cofactorless equation forces R = [S]B - [k]A to be of
 # prime order too, so a mixed-order R can only pass with a mixed-order A, which
-# the key check refuses. Over the 914 CCTV vectors: verify_raw accepts 43 (the one
+# the key check refuses. Over the 914 CCTV vectors: _sodium_verify accepts 43 (the one
 # flagless vector, 7 with only low_order_component_A, 35 with low_order_component_A
 # and low_order_component_R); verify accepts exactly 1, the flagless one.
 
@@ -296,7 +296,7 @@ def _accepted(call: Callable[[], None]) -> bool:
 def _verify_policy(public_key: bytes, message: bytes, signature: bytes) -> None:
     # What `verify` does, minus the label (CCTV messages carry none).
     P.check_ed25519_public_key(public_key)
-    P.verify_raw(public_key, message, signature)
+    P._sodium_verify(public_key, message, signature)
 
 
 @pytest.mark.parametrize("vector", [pytest.param(v, id=f"cctv{v['number']}") for v in CCTV])
@@ -304,7 +304,7 @@ def test_cctv_ed25519(vector: Vector) -> None:
     flags = cctv_flags(vector)
     assert flags <= CCTV_FLAGS
     public_key, sig, msg = h(vector["key"]), h(vector["sig"]), vector["msg"].encode()
-    assert _accepted(lambda: P.verify_raw(public_key, msg, sig)) == verify_raw_accepts(flags)
+    assert _accepted(lambda: P._sodium_verify(public_key, msg, sig)) == verify_raw_accepts(flags)
     assert _accepted(lambda: _verify_policy(public_key, msg, sig)) == verify_accepts(flags)
 
 
