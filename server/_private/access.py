@@ -1,0 +1,52 @@
+"""Who may touch a group, decided from the verified log state only.
+
+Non-members get 403 `not_a_member` for every read and write, and so does
+anyone asking about a group that does not exist (no existence oracle). The two
+exceptions the protocol needs are here: an invitee's token reads the log while
+its invite is live (unused, unexpired, issuer still a leader), and a departed
+member reads the log up to and including their departure op.
+"""
+
+from __future__ import annotations
+
+from chatham.crypto import GroupState
+
+from .auth import Caller
+from .errors import ApiError, not_a_member
+
+
+def require_active(state: GroupState | None, device: bytes) -> GroupState:
+    if state is None or not state.is_active_device(device):
+        raise not_a_member()
+    return state
+
+
+def require_leader(state: GroupState | None, device: bytes) -> GroupState:
+    state = require_active(state, device)
+    if not state.is_leader_device(device):
+        raise ApiError(403, "not_a_leader", "only a leader's device may do this")
+    return state
+
+
+def log_limit(state: GroupState | None, caller: Caller, group_id: bytes, now: int) -> int:
+    """The highest log seq this caller may read, or 403."""
+    if state is None:
+        raise not_a_member()
+    if caller.device_id is not None:
+        member = state.member_of_device(caller.device_id)
+        if member is None:
+            raise not_a_member()
+        if member.active:
+            return state.seq
+        if member.departed_seq is not None:
+            # A departed member may verify their own departure, and nothing after it.
+            return member.departed_seq
+        raise not_a_member()  # pragma: no cover - a member is active or departed
+    if caller.group_id != group_id or caller.invite_id is None:
+        raise not_a_member()
+    # Once the invite is used (the invitee was added) the device logs in as itself.
+    if not state.invite_usable(caller.invite_id, now):
+        raise ApiError(
+            403, "invite_not_usable", "the invite was used or revoked, has expired or is dead"
+        )
+    return state.seq

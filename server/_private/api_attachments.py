@@ -1,0 +1,275 @@
+"""Attachment chunks: opaque, capped, write-once blobs that only members can read or write.
+
+A chunk is at most `max_chunk` bytes (64 KiB of plaintext plus its tag). The
+body is read from the request stream and refused as soon as it passes the cap,
+so a request costs at most one chunk of memory whatever the client sends; the
+download is one chunk too. The first chunk claims the attachment id for the
+uploading device: only that device adds chunks, and only it or a leader
+deletes the attachment. Chunks are write-once (the same bytes again are
+accepted, different bytes are 409) so a retry never corrupts a stream.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from litestar import Request, Response, Router, delete, get, put
+from litestar.params import Parameter
+from sqlalchemy.exc import IntegrityError
+
+from . import schema as t
+from .access import require_active
+from .api_groups import GroupIdParam
+from .auth import DeviceDep, ServicesDep
+from .errors import ApiError, not_a_member, responses
+from .groups import read_group_row
+from .http import insert_ignore, path_id
+from .services import Services
+from .wire import AttachmentInfo, ChunkStored
+
+AttachmentIdParam = Annotated[
+    str, Parameter(description="The attachment id: unpadded base64url of 16 bytes.", max_length=32)
+]
+IndexParam = Annotated[int, Parameter(ge=0, le=2**31, description="Chunk index, from 0.")]
+
+
+async def _read_capped(request: Request[Any, Any, Any], cap: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        raise ApiError(413, "body_too_large", f"a chunk is at most {cap} bytes")
+    buf = bytearray()
+    async for part in request.stream():
+        buf += part
+        if len(buf) > cap:
+            raise ApiError(413, "body_too_large", f"a chunk is at most {cap} bytes")
+    return bytes(buf)
+
+
+@put(
+    "/{group_id:str}/attachments/{attachment_id:str}/chunks/{index:int}",
+    summary="Upload one attachment chunk (raw body)",
+    status_code=201,
+    responses=responses(400, 401, 403, 409, 413, 429),
+    security=[{"bearer": []}],
+)
+async def put_chunk(
+    request: Request[Any, Any, Any],
+    group_id: GroupIdParam,
+    attachment_id: AttachmentIdParam,
+    index: IndexParam,
+    device: DeviceDep,
+    services: ServicesDep,
+) -> ChunkStored:
+    gid = path_id(group_id, 32, "group_id")
+    aid = path_id(attachment_id, 16, "attachment_id")
+    settings = services.settings
+    if index >= settings.max_chunks_per_attachment:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"an attachment has at most {settings.max_chunks_per_attachment} chunks",
+            field="index",
+        )
+    data = await _read_capped(request, settings.max_chunk)
+    try:
+        async with services.db.write() as conn:
+            row = await read_group_row(conn, gid, lock=True)
+            if row is None:
+                raise not_a_member()
+            require_active(await services.states.state_at(conn, row), device)
+            await insert_ignore(
+                conn,
+                t.attachments,
+                {
+                    "group_id": gid,
+                    "attachment_id": aid,
+                    "device_id": device,
+                    "created": settings.blurred_now(),
+                },
+            )
+            owner = (
+                await conn.execute(
+                    sa.select(t.attachments.c.device_id).where(
+                        t.attachments.c.group_id == gid, t.attachments.c.attachment_id == aid
+                    )
+                )
+            ).scalar_one()
+            if owner != device:
+                raise ApiError(403, "not_uploader", "another device owns this attachment id")
+            grown = await conn.execute(
+                sa.update(t.groups)
+                .where(
+                    t.groups.c.group_id == gid,
+                    t.groups.c.stored_bytes + len(data) <= settings.group_quota,
+                )
+                .values(stored_bytes=t.groups.c.stored_bytes + len(data))
+            )
+            if grown.rowcount != 1:
+                raise ApiError(413, "quota_exceeded", "the group's storage quota is full")
+            await conn.execute(
+                sa.insert(t.attachment_chunks).values(
+                    group_id=gid, attachment_id=aid, idx=index, data=data
+                )
+            )
+    except IntegrityError:
+        async with services.db.read() as conn:
+            existing = (
+                await conn.execute(
+                    sa.select(t.attachment_chunks.c.data).where(
+                        t.attachment_chunks.c.group_id == gid,
+                        t.attachment_chunks.c.attachment_id == aid,
+                        t.attachment_chunks.c.idx == index,
+                    )
+                )
+            ).scalar()
+        if existing != data:
+            raise ApiError(
+                409, "chunk_exists", "this chunk was already uploaded with other bytes"
+            ) from None
+    return ChunkStored(aid, index, len(data))
+
+
+async def _require_member(services: Services, conn: Any, gid: bytes, device: bytes) -> None:
+    row = await read_group_row(conn, gid)
+    state = None if row is None else await services.states.state_at(conn, row, exact=False)
+    require_active(state, device)
+
+
+@get(
+    "/{group_id:str}/attachments/{attachment_id:str}/chunks/{index:int}",
+    summary="Download one attachment chunk (raw body)",
+    media_type="application/octet-stream",
+    responses=responses(400, 401, 403, 404, 429),
+    security=[{"bearer": []}],
+)
+async def get_chunk(
+    group_id: GroupIdParam,
+    attachment_id: AttachmentIdParam,
+    index: IndexParam,
+    device: DeviceDep,
+    services: ServicesDep,
+) -> Response[bytes]:
+    gid = path_id(group_id, 32, "group_id")
+    aid = path_id(attachment_id, 16, "attachment_id")
+    async with services.db.read() as conn:
+        await _require_member(services, conn, gid, device)
+        data = (
+            await conn.execute(
+                sa.select(t.attachment_chunks.c.data).where(
+                    t.attachment_chunks.c.group_id == gid,
+                    t.attachment_chunks.c.attachment_id == aid,
+                    t.attachment_chunks.c.idx == index,
+                )
+            )
+        ).scalar()
+    if data is None:
+        raise ApiError(404, "not_found", "no such chunk")
+    return Response(content=data, media_type="application/octet-stream")
+
+
+async def _info(conn: Any, gid: bytes, aid: bytes) -> AttachmentInfo | None:
+    exists = (
+        await conn.execute(
+            sa.select(t.attachments.c.device_id).where(
+                t.attachments.c.group_id == gid, t.attachments.c.attachment_id == aid
+            )
+        )
+    ).first()
+    if exists is None:
+        return None
+    count, size = (
+        await conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(sa.func.length(t.attachment_chunks.c.data)), 0),
+            ).where(
+                t.attachment_chunks.c.group_id == gid, t.attachment_chunks.c.attachment_id == aid
+            )
+        )
+    ).one()
+    return AttachmentInfo(aid, int(count), int(size))
+
+
+@get(
+    "/{group_id:str}/attachments/{attachment_id:str}",
+    summary="How many chunks an attachment has",
+    description="`chunks` counts the stored chunks; a complete upload has indices 0..chunks-1.",
+    responses=responses(400, 401, 403, 404, 429),
+    security=[{"bearer": []}],
+)
+async def attachment_info(
+    group_id: GroupIdParam,
+    attachment_id: AttachmentIdParam,
+    device: DeviceDep,
+    services: ServicesDep,
+) -> AttachmentInfo:
+    gid = path_id(group_id, 32, "group_id")
+    aid = path_id(attachment_id, 16, "attachment_id")
+    async with services.db.read() as conn:
+        await _require_member(services, conn, gid, device)
+        info = await _info(conn, gid, aid)
+    if info is None:
+        raise ApiError(404, "not_found", "no such attachment")
+    return info
+
+
+@delete(
+    "/{group_id:str}/attachments/{attachment_id:str}",
+    summary="Delete an attachment (its uploader or a leader)",
+    status_code=200,
+    responses=responses(400, 401, 403, 404, 429),
+    security=[{"bearer": []}],
+)
+async def delete_attachment(
+    group_id: GroupIdParam,
+    attachment_id: AttachmentIdParam,
+    device: DeviceDep,
+    services: ServicesDep,
+) -> AttachmentInfo:
+    gid = path_id(group_id, 32, "group_id")
+    aid = path_id(attachment_id, 16, "attachment_id")
+    async with services.db.write() as conn:
+        row = await read_group_row(conn, gid, lock=True)
+        if row is None:
+            raise not_a_member()
+        state = require_active(await services.states.state_at(conn, row), device)
+        owner = (
+            await conn.execute(
+                sa.select(t.attachments.c.device_id).where(
+                    t.attachments.c.group_id == gid, t.attachments.c.attachment_id == aid
+                )
+            )
+        ).scalar()
+        if owner is None:
+            raise ApiError(404, "not_found", "no such attachment")
+        if owner != device and not state.is_leader_device(device):
+            raise ApiError(
+                403, "not_allowed", "only the uploader or a leader deletes an attachment"
+            )
+        info = await _info(conn, gid, aid)
+        assert info is not None
+        await conn.execute(
+            sa.delete(t.attachment_chunks).where(
+                t.attachment_chunks.c.group_id == gid, t.attachment_chunks.c.attachment_id == aid
+            )
+        )
+        await conn.execute(
+            sa.delete(t.attachments).where(
+                t.attachments.c.group_id == gid, t.attachments.c.attachment_id == aid
+            )
+        )
+        await conn.execute(
+            sa.update(t.groups)
+            .where(t.groups.c.group_id == gid)
+            .values(stored_bytes=t.groups.c.stored_bytes - info.size)
+        )
+    services.schedule_scrub()
+    return info
+
+
+attachments_router = Router(
+    path="/v1/groups",
+    route_handlers=[put_chunk, get_chunk, attachment_info, delete_attachment],
+    tags=["attachments"],
+)

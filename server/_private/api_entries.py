@@ -1,0 +1,366 @@
+"""Entries: post, list since a cursor, fetch, retract.
+
+A post is checked against the roster in the same transaction that locks the
+group row and reads the log head, so no rotation can slip between the check
+"this epoch is current" and the insert. The unique (group, device, seq)
+decides races for an author's sequence number. The per-group cursor is taken
+from the locked group row, so cursors become visible in the order they were
+assigned: a reader that has seen cursor N will never later find an entry
+below N it has not seen.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+import sqlalchemy as sa
+from chatham.crypto import (
+    EntryError,
+    check_entry_public,
+    ct_hash,
+    decode_entry,
+    encode,
+    verify_retraction,
+)
+from litestar import Request, Response, Router, delete, get, post
+from litestar.params import JSONBody, Parameter
+from sqlalchemy.exc import IntegrityError
+
+from . import schema as t
+from .access import require_active
+from .api_groups import GroupIdParam
+from .auth import DeviceDep, ServicesDep
+from .errors import ApiError, not_a_member, responses
+from .groups import read_group_row
+from .http import negotiate, path_id
+from .services import Services
+from .wire import EntryItem, EntryPage, EntryPosted, PostEntry, Retract
+
+ZERO32 = bytes(32)
+PAGE_BYTES = 8 << 20
+"""A page stops growing once it holds this many bytes of ciphertext (at least one entry)."""
+
+EntryIdParam = Annotated[
+    str, Parameter(description="The entry id: unpadded base64url of 16 bytes.", max_length=32)
+]
+
+_COLUMNS = (
+    t.entries.c.cursor,
+    t.entries.c.entry_id,
+    t.entries.c.header,
+    t.entries.c.ct_hash,
+    t.entries.c.signature,
+    t.entries.c.ciphertext,
+    t.entries.c.retraction,
+)
+
+
+def _item(row: Any) -> EntryItem:
+    # An Entry is the msgpack array [header, ct, sig] and a stub is [header, ct_hash, sig];
+    # the stored header is already canonical msgpack, so Raw splices it in unchanged.
+    header = msgspec.Raw(row.header)
+    if row.retraction is None:
+        entry = msgspec.msgpack.encode([header, row.ciphertext, row.signature])
+        return EntryItem(row.cursor, row.entry_id, entry=entry)
+    stub = msgspec.msgpack.encode([header, row.ct_hash, row.signature])
+    return EntryItem(row.cursor, row.entry_id, stub=stub, retraction=row.retraction)
+
+
+def _invalid_entry(e: EntryError) -> ApiError:
+    return ApiError(422, "invalid_entry", str(e), check=e.check)
+
+
+@post(
+    "/{group_id:str}/entries",
+    summary="Post an entry",
+    description=(
+        "`entry` is the canonical encoded Entry, posted by its author's device. Checked: "
+        "signature, header against the roster, the author active, the epoch current with no "
+        "rotation pending, and the author's chain (seq 1 or a link to seq-1). Re-posting the "
+        "same entry returns its cursor again."
+    ),
+    status_code=201,
+    responses=responses(400, 401, 403, 409, 413, 422, 429),
+    security=[{"bearer": []}],
+)
+async def post_entry(
+    group_id: GroupIdParam, data: JSONBody[PostEntry], device: DeviceDep, services: ServicesDep
+) -> EntryPosted:
+    gid = path_id(group_id, 32, "group_id")
+    try:
+        entry = decode_entry(data.entry)
+    except EntryError as e:
+        raise _invalid_entry(e) from None
+    hdr = entry.header
+    if hdr.group != gid:
+        raise ApiError(422, "invalid_entry", "the entry names another group", check="group")
+    size = len(entry.ct)
+    quota = services.settings.group_quota
+    try:
+        async with services.db.write() as conn:
+            row = await read_group_row(conn, gid, lock=True)
+            if row is None:
+                raise not_a_member()
+            state = require_active(await services.states.state_at(conn, row), device)
+            if hdr.device != device:
+                raise ApiError(403, "not_author", "an entry is posted by its author's device")
+            try:
+                link = check_entry_public(state, entry)
+            except EntryError as e:
+                raise _invalid_entry(e) from None
+            if state.pending_rotation:
+                raise ApiError(
+                    409,
+                    "rotation_pending",
+                    "a member left; rotate the epoch key before writing",
+                    seq=state.seq,
+                    head=state.head,
+                )
+            if hdr.epoch != state.epoch:
+                raise ApiError(
+                    409,
+                    "stale_epoch",
+                    f"the current epoch is {state.epoch}; seal under it and retry",
+                    seq=state.seq,
+                    head=state.head,
+                )
+            await _check_chain(conn, gid, hdr.device, hdr.seq, hdr.prev)
+            bumped = await conn.execute(
+                sa.update(t.groups)
+                .where(t.groups.c.group_id == gid, t.groups.c.stored_bytes + size <= quota)
+                .values(
+                    entry_cursor=t.groups.c.entry_cursor + 1,
+                    stored_bytes=t.groups.c.stored_bytes + size,
+                )
+                .returning(t.groups.c.entry_cursor)
+            )
+            cursor = bumped.scalar()
+            if cursor is None:
+                raise ApiError(413, "quota_exceeded", "the group's storage quota is full")
+            await conn.execute(
+                sa.insert(t.entries).values(
+                    group_id=gid,
+                    entry_id=hdr.entry_id,
+                    cursor=cursor,
+                    device_id=hdr.device,
+                    device_seq=hdr.seq,
+                    epoch=hdr.epoch,
+                    header=encode(hdr),
+                    ct_hash=ct_hash(entry.ct),
+                    link=link,
+                    signature=entry.sig,
+                    ciphertext=entry.ct,
+                )
+            )
+    except IntegrityError:
+        return await _existing(services, gid, hdr.entry_id, hdr.device, hdr.seq, entry.sig)
+    services.hub.notify(gid)
+    return EntryPosted(hdr.entry_id, cursor)
+
+
+async def _check_chain(conn: Any, gid: bytes, device: bytes, seq: int, prev: bytes) -> None:
+    if seq == 1:
+        if prev != ZERO32:
+            raise ApiError(
+                422, "invalid_entry", "the first entry of a chain links to nothing", check="chain"
+            )
+        return
+    before = (
+        await conn.execute(
+            sa.select(t.entries.c.link).where(
+                t.entries.c.group_id == gid,
+                t.entries.c.device_id == device,
+                t.entries.c.device_seq == seq - 1,
+            )
+        )
+    ).scalar()
+    if before is None:
+        raise ApiError(
+            409, "chain_gap", f"entry {seq - 1} of this device's chain is not here; post it first"
+        )
+    if before != prev:
+        raise ApiError(
+            422, "invalid_entry", "the entry does not link to its predecessor", check="chain"
+        )
+
+
+async def _existing(
+    services: ServicesDep, gid: bytes, entry_id: bytes, device: DeviceDep, seq: int, sig: bytes
+) -> EntryPosted:
+    """After a unique-constraint conflict: the same entry again is fine, anything else is not."""
+    async with services.db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(t.entries.c.entry_id, t.entries.c.cursor, t.entries.c.signature).where(
+                    t.entries.c.group_id == gid,
+                    t.entries.c.device_id == device,
+                    t.entries.c.device_seq == seq,
+                )
+            )
+        ).first()
+    if row is not None and row.entry_id == entry_id and row.signature == sig:
+        return EntryPosted(entry_id, row.cursor)
+    raise ApiError(
+        409,
+        "duplicate_entry",
+        "this device already posted a different entry with this sequence number (or this id)",
+    )
+
+
+async def _member_state(services: Services, conn: Any, gid: bytes, device: bytes) -> None:
+    row = await read_group_row(conn, gid)
+    state = None if row is None else await services.states.state_at(conn, row, exact=False)
+    require_active(state, device)
+
+
+@get(
+    "/{group_id:str}/entries",
+    summary="List entries after a cursor",
+    description=(
+        "Entries and retraction stubs with cursor > after, in cursor order, at most `limit` "
+        "(and about 8 MiB). `cursor` is the last cursor in the page (or `after`); `more` says "
+        "whether to ask again. Accept: application/msgpack for a msgpack page."
+    ),
+    responses=responses(400, 401, 403, 429),
+    security=[{"bearer": []}],
+)
+async def list_entries(
+    request: Request[Any, Any, Any],
+    group_id: GroupIdParam,
+    device: DeviceDep,
+    services: ServicesDep,
+    after: Annotated[int, Parameter(ge=0, le=2**62)] = 0,
+    limit: Annotated[int | None, Parameter(ge=1, le=100_000)] = None,
+) -> Response[EntryPage]:
+    gid = path_id(group_id, 32, "group_id")
+    page = min(limit or services.settings.page_limit, services.settings.page_limit)
+    items: list[EntryItem] = []
+    more = False
+    async with services.db.read() as conn:
+        await _member_state(services, conn, gid, device)
+        result = await conn.stream(
+            sa.select(*_COLUMNS)
+            .where(t.entries.c.group_id == gid, t.entries.c.cursor > after)
+            .order_by(t.entries.c.cursor)
+            .limit(page + 1)
+        )
+        total = 0
+        async for row in result:
+            if len(items) >= page or (items and total >= PAGE_BYTES):
+                more = True
+                break
+            total += len(row.ciphertext or b"")
+            items.append(_item(row))
+        await result.close()
+    cursor = items[-1].cursor if items else after
+    return negotiate(request, EntryPage(items, cursor, more))
+
+
+@get(
+    "/{group_id:str}/entries/{entry_id:str}",
+    summary="Fetch one entry",
+    responses=responses(400, 401, 403, 404, 429),
+    security=[{"bearer": []}],
+)
+async def get_entry(
+    request: Request[Any, Any, Any],
+    group_id: GroupIdParam,
+    entry_id: EntryIdParam,
+    device: DeviceDep,
+    services: ServicesDep,
+) -> Response[EntryItem]:
+    gid = path_id(group_id, 32, "group_id")
+    eid = path_id(entry_id, 16, "entry_id")
+    async with services.db.read() as conn:
+        await _member_state(services, conn, gid, device)
+        row = (
+            await conn.execute(
+                sa.select(*_COLUMNS).where(t.entries.c.group_id == gid, t.entries.c.entry_id == eid)
+            )
+        ).first()
+    if row is None:
+        raise ApiError(404, "not_found", "no such entry")
+    return negotiate(request, _item(row))
+
+
+@delete(
+    "/{group_id:str}/entries/{entry_id:str}",
+    summary="Retract an entry",
+    description=(
+        "Deletes the ciphertext, keeping header, ciphertext hash and signature (the stub) so "
+        "chains still verify, plus the signed retraction (author's or a leader's device). The "
+        "stub moves to a new cursor so syncing members learn of it. Retracting twice is fine. "
+        "A retraction cannot recall what members already downloaded."
+    ),
+    status_code=200,
+    responses=responses(400, 401, 403, 404, 422, 429),
+    security=[{"bearer": []}],
+)
+async def retract_entry(
+    group_id: GroupIdParam,
+    entry_id: EntryIdParam,
+    data: JSONBody[Retract],
+    device: DeviceDep,
+    services: ServicesDep,
+) -> EntryItem:
+    gid = path_id(group_id, 32, "group_id")
+    eid = path_id(entry_id, 16, "entry_id")
+    async with services.db.write() as conn:
+        row = await read_group_row(conn, gid, lock=True)
+        if row is None:
+            raise not_a_member()
+        state = require_active(await services.states.state_at(conn, row), device)
+        entry = (
+            await conn.execute(
+                sa.select(*_COLUMNS, t.entries.c.device_id).where(
+                    t.entries.c.group_id == gid, t.entries.c.entry_id == eid
+                )
+            )
+        ).first()
+        if entry is None:
+            raise ApiError(404, "not_found", "no such entry")
+        try:
+            signed = verify_retraction(state, data.retraction, entry.device_id)
+        except EntryError as e:
+            if e.check == "role":
+                raise ApiError(403, "not_allowed", str(e), check=e.check) from None
+            raise _invalid_entry(e) from None
+        if signed.retraction.entry_id != eid:
+            raise ApiError(
+                422, "invalid_entry", "the retraction names another entry", check="entry_id"
+            )
+        if entry.retraction is not None:
+            return _item(entry)
+        freed = len(entry.ciphertext or b"")
+        cursor = (
+            await conn.execute(
+                sa.update(t.groups)
+                .where(t.groups.c.group_id == gid)
+                .values(
+                    entry_cursor=t.groups.c.entry_cursor + 1,
+                    stored_bytes=t.groups.c.stored_bytes - freed,
+                )
+                .returning(t.groups.c.entry_cursor)
+            )
+        ).scalar_one()
+        await conn.execute(
+            sa.update(t.entries)
+            .where(t.entries.c.group_id == gid, t.entries.c.entry_id == eid)
+            .values(ciphertext=None, retraction=data.retraction, cursor=cursor)
+        )
+        updated = (
+            await conn.execute(
+                sa.select(*_COLUMNS).where(t.entries.c.group_id == gid, t.entries.c.entry_id == eid)
+            )
+        ).one()
+    services.hub.notify(gid)
+    services.schedule_scrub()
+    return _item(updated)
+
+
+entries_router = Router(
+    path="/v1/groups",
+    route_handlers=[post_entry, list_entries, get_entry, retract_entry],
+    tags=["entries"],
+)

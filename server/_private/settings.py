@@ -1,0 +1,137 @@
+"""Server settings: one frozen object built by the CLI (or by tests) and handed to `create_app`.
+
+Every field has a safe default. The command line and the `CHATHAM_SERVER_*`
+environment variables map onto these fields one to one (see `cli.py`); nothing
+else reads the environment, so a test builds exactly the server it means to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+DEFAULT_PORT: Final = 8470
+DEFAULT_HOST: Final = "127.0.0.1"
+
+KIB: Final = 1024
+MIB: Final = 1024 * KIB
+
+
+def _default_data_dir() -> Path:
+    return (
+        Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "chatham-server"
+    )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything a Chatham server process needs to know.
+
+    Sizes are bytes, durations seconds, rates events per minute.
+    """
+
+    data_dir: Path = dataclasses.field(default_factory=_default_data_dir)
+    """Where the default SQLite database lives (created with mode 0700)."""
+    database_url: str | None = None
+    """`postgresql://…` to use PostgreSQL; None for the SQLite file in `data_dir`."""
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    public_host: str | None = None
+    """The host name clients sign at login; None means the request's Host header."""
+    open_registration: bool = False
+    """Anyone with an account may create groups; otherwise an operator token is needed."""
+    migrate_on_start: bool = True
+
+    # Lifetimes.
+    challenge_ttl: int = 120
+    token_ttl: int = 3600
+    time_bucket: int = 3600
+    """Stored timestamps are rounded down to this many seconds (privacy)."""
+
+    # Size caps (413 beyond them).
+    max_body: int = 2 * MIB
+    """Cap for JSON request bodies; an entry's ciphertext is at most ~1 MiB, base64 adds a third."""
+    max_chunk: int = 64 * KIB + 1 * KIB
+    """Cap for one attachment chunk: 64 KiB of plaintext plus the AEAD tag and slack."""
+    max_chunks_per_attachment: int = 16 * 1024
+    """An attachment is at most this many chunks (1 GiB at 64 KiB)."""
+    max_ops_per_request: int = 2
+    page_limit: int = 500
+    """Largest page a listing returns."""
+    group_quota: int = 10 * 1024 * MIB
+    """Bytes of ciphertext (entries and attachments) one group may store."""
+    max_groups: int = 10_000
+
+    # Rate limits, per process (see docs/operations.md).
+    rate_auth: int = 60
+    """Challenges and logins per minute from one client address (kept in memory only)."""
+    rate_device: int = 6000
+    """Authenticated requests per minute from one device."""
+    rate_join: int = 20
+    """Join requests and invite logins per minute for one group."""
+
+    # Server-sent events.
+    events_poll: float = 1.0
+    """How often an event stream looks at the database for writes made by other processes."""
+    events_keepalive: float = 15.0
+    events_max_seconds: float = 3600.0
+    """A stream is closed after this long (and at token expiry); clients reconnect."""
+
+    access_log: bool = False
+    """Off by default: an access log would record client IP addresses."""
+    workers: int = 1
+
+    clock: Callable[[], float] = time.time
+    """Injected so tests control expiry."""
+
+    def __post_init__(self) -> None:
+        if self.time_bucket < 1:
+            raise ValueError("time_bucket must be at least 1 second")
+        for name in ("challenge_ttl", "token_ttl", "max_body", "max_chunk", "page_limit"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the async driver named, as SQLAlchemy wants it."""
+        return normalize_database_url(self.database_url, self.data_dir)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.sqlalchemy_url.startswith("postgresql+asyncpg://")
+
+    def now(self) -> int:
+        """The current time in whole seconds."""
+        return int(self.clock())
+
+    def blurred_now(self) -> int:
+        """The current time rounded down to the privacy bucket, for timestamps kept at rest."""
+        now = self.now()
+        return now - now % self.time_bucket
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def normalize_database_url(url: str | None, data_dir: Path) -> str:
+    """Map a user-facing database URL onto SQLAlchemy's async dialect URL.
+
+    `postgresql://` and `postgres://` become `postgresql+asyncpg://`; `sqlite:///path`
+    becomes `sqlite+aiosqlite:///path`; None is the SQLite file in the data directory.
+    """
+    if url is None or url == "":
+        return f"sqlite+aiosqlite:///{data_dir / 'chatham.sqlite3'}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("postgresql+asyncpg://") or url.startswith("sqlite+aiosqlite://"):
+        return url
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    raise ValueError("the database URL must start with postgresql:// or sqlite://")

@@ -1,0 +1,179 @@
+"""Request and response bodies of the HTTP API (docs/server-api.md).
+
+These hold ids, sequence numbers, epochs, cursors and opaque bytes, never a
+name or any plaintext: the type checker shows nothing readable can pass
+through the server. `bytes` fields are standard base64 in JSON and `bin` in
+msgpack (msgspec does both).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+Id16 = Annotated[bytes, Meta(min_length=16, max_length=16)]
+Id32 = Annotated[bytes, Meta(min_length=32, max_length=32)]
+Sig = Annotated[bytes, Meta(min_length=64, max_length=64)]
+Seq = Annotated[int, Meta(ge=0, le=2**62)]
+SeqOrNone = Annotated[int, Meta(ge=-1, le=2**62)]
+Blob = Annotated[bytes, Meta(max_length=4 << 20)]
+LockboxBytes = Annotated[bytes, Meta(min_length=1, max_length=4096)]
+
+
+class Struct(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Base of every API body: unknown fields are refused, not ignored."""
+
+
+# --- auth -------------------------------------------------------------------------------------
+
+
+class Challenge(Struct):
+    challenge: bytes
+    expires: int
+
+
+class TokenRequest(Struct):
+    device_key: Id32
+    challenge: Annotated[bytes, Meta(max_length=64)]
+    signature: Sig
+
+
+class InviteTokenRequest(Struct):
+    group_id: Id32
+    invite_id: Id32
+    challenge: Annotated[bytes, Meta(max_length=64)]
+    signature: Sig
+
+
+class Token(Struct):
+    token: str
+    expires: int
+    device_id: bytes | None = None
+
+
+# --- groups and the log -----------------------------------------------------------------------
+
+
+class Lockbox(Struct):
+    """One device's sealed epoch key, uploaded beside the op that commits to it."""
+
+    device: Id32
+    lockbox: LockboxBytes
+
+
+class CreateGroup(Struct):
+    ops: Annotated[list[Blob], Meta(min_length=1, max_length=2)]
+    lockboxes: Annotated[list[Lockbox], Meta(max_length=10_000)] = []
+    registration_token: Annotated[str, Meta(max_length=200)] | None = None
+
+
+class Head(Struct):
+    group_id: bytes
+    seq: int
+    head: bytes
+
+
+class GroupInfo(Struct):
+    group_id: bytes
+    seq: int
+    head: bytes
+    epoch: int
+    pending_rotation: bool
+    entry_cursor: int
+
+
+class AppendOp(Struct):
+    expected_seq: Seq
+    expected_head: Id32
+    op: Blob
+    lockboxes: Annotated[list[Lockbox], Meta(max_length=10_000)] = []
+
+
+class LogPage(Struct):
+    """Ops `since < seq <= until`; `seq`/`head` are the newest op the caller may see."""
+
+    group_id: bytes
+    ops: list[bytes]
+    seq: int
+    head: bytes
+    more: bool
+
+
+class DeviceLockbox(Struct):
+    epoch: int
+    seq: int
+    lockbox: bytes
+
+
+class LockboxPage(Struct):
+    lockboxes: list[DeviceLockbox]
+
+
+# --- entries ----------------------------------------------------------------------------------
+
+
+class PostEntry(Struct):
+    entry: Annotated[bytes, Meta(max_length=(1 << 20) + (1 << 17))]
+
+
+class EntryPosted(Struct):
+    entry_id: bytes
+    cursor: int
+
+
+class EntryItem(Struct):
+    """One entry in cursor order: the whole entry, or its stub and the retraction."""
+
+    cursor: int
+    entry_id: bytes
+    entry: bytes | None = None
+    stub: bytes | None = None
+    retraction: bytes | None = None
+
+
+class EntryPage(Struct):
+    entries: list[EntryItem]
+    cursor: int
+    more: bool
+
+
+class Retract(Struct):
+    retraction: Annotated[bytes, Meta(max_length=1024)]
+
+
+# --- attachments ------------------------------------------------------------------------------
+
+
+class ChunkStored(Struct):
+    attachment_id: bytes
+    index: int
+    size: int
+
+
+class AttachmentInfo(Struct):
+    attachment_id: bytes
+    chunks: int
+    size: int
+
+
+# --- invites and joins ------------------------------------------------------------------------
+
+
+class PostJoinRequest(Struct):
+    request: Annotated[bytes, Meta(max_length=8192)]
+
+
+class JoinRequestItem(Struct):
+    invite_id: bytes
+    request: bytes
+
+
+class JoinRequestPage(Struct):
+    requests: list[JoinRequestItem]
+
+
+class Health(Struct):
+    status: str
+    database: str

@@ -1,0 +1,316 @@
+"""A small client for the server tests: real keys, real signed records, the real HTTP API.
+
+Everything is built with the public API of chatham.crypto, exactly as a client
+would; the harness only keeps the bookkeeping (the verified log replica, the
+epoch keys it created, each device's chain) so a test reads as a story:
+
+    alice = world.person()
+    group = world.create_group(alice)
+    bob = world.person()
+    group.join(bob, by=alice)
+    group.post_entry(bob, b"hello")
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from chatham.crypto import (
+    ChainHead,
+    GroupState,
+    InviteSecret,
+    Keyring,
+    MemberCard,
+    PendingOp,
+    SealedEntry,
+    Secrets,
+    build_add,
+    build_invite,
+    build_leave,
+    build_remove,
+    build_revoke_invite,
+    build_rotate,
+    build_set_role,
+    create_group,
+    make_card,
+    seal_entry,
+    sign_auth,
+    sign_retraction,
+)
+
+HOST = "testserver.local"
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def now() -> int:
+    return int(time.time())
+
+
+@dataclass
+class Person:
+    """A member-to-be: keys, a card, and (after login) a bearer token."""
+
+    secrets: Secrets
+    card: MemberCard
+    token: str | None = None
+    chain_seq: int = 0
+    chain_link: bytes = bytes(32)
+
+    @property
+    def device_id(self) -> bytes:
+        return self.secrets.device.id
+
+    @property
+    def member_id(self) -> bytes:
+        return self.secrets.member.id
+
+    @property
+    def headers(self) -> dict[str, str]:
+        assert self.token is not None, "log in first"
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class World:
+    client: httpx.Client
+    people: list[Person] = field(default_factory=list)
+    registration_token: str | None = None
+
+    def person(self, *, login: bool = True) -> Person:
+        secrets = Secrets.generate(created=now())
+        p = Person(secrets, make_card(secrets.member, secrets.device, created=now()))
+        if login:
+            self.login(p)
+        self.people.append(p)
+        return p
+
+    def challenge(self) -> bytes:
+        r = self.client.post("/v1/auth/challenge")
+        assert r.status_code == 200, r.text
+        return unb64(r.json()["challenge"])
+
+    def login(self, p: Person, host: str = HOST) -> httpx.Response:
+        challenge = self.challenge()
+        sig = sign_auth(p.secrets.device, host, "login", challenge)
+        r = self.client.post(
+            "/v1/auth/token",
+            json={
+                "device_key": b64(p.secrets.device.public),
+                "challenge": b64(challenge),
+                "signature": b64(sig),
+            },
+        )
+        if r.status_code == 200:
+            p.token = r.json()["token"]
+        return r
+
+    def create_group(self, founder: Person, *, expect: int = 201, **extra: Any) -> Group:
+        new = create_group(founder.secrets, "Founder", time=now(), card=founder.card)
+        body: dict[str, Any] = {
+            "ops": [b64(op) for op in new.ops],
+            "lockboxes": [
+                {"device": b64(d), "lockbox": b64(lb)} for d, lb in sorted(new.lockboxes.items())
+            ],
+        }
+        if self.registration_token is not None:
+            body["registration_token"] = self.registration_token
+        body.update(extra)
+        r = self.client.post("/v1/groups", json=body, headers=founder.headers)
+        assert r.status_code == expect, r.text
+        keyring = Keyring()
+        keyring.keys[1] = new.key
+        return Group(self, new.state, keyring, r, new.ops, new.lockboxes)
+
+
+@dataclass
+class Group:
+    world: World
+    state: GroupState
+    keyring: Keyring
+    created: httpx.Response
+    genesis_ops: list[bytes]
+    genesis_lockboxes: dict[bytes, bytes]
+    ops: list[bytes] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ops = list(self.genesis_ops)
+
+    @property
+    def id(self) -> bytes:
+        return self.state.group_id
+
+    @property
+    def path(self) -> str:
+        return f"/v1/groups/{b64url(self.id)}"
+
+    @property
+    def client(self) -> httpx.Client:
+        return self.world.client
+
+    # --- the log ---------------------------------------------------------------------------
+
+    def append_body(self, pending: PendingOp, **override: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "expected_seq": self.state.seq,
+            "expected_head": b64(self.state.head),
+            "op": b64(pending.op),
+            "lockboxes": [
+                {"device": b64(d), "lockbox": b64(lb)}
+                for d, lb in sorted(pending.lockboxes.items())
+            ],
+        }
+        body.update(override)
+        return body
+
+    def append(
+        self, by: Person, pending: PendingOp, *, expect: int = 201, **override: Any
+    ) -> httpx.Response:
+        r = self.client.post(
+            f"{self.path}/log", json=self.append_body(pending, **override), headers=by.headers
+        )
+        assert r.status_code == expect, r.text
+        if r.status_code == 201:
+            self.state.apply(pending.op)
+            self.ops.append(pending.op)
+            if pending.key is not None and pending.epoch is not None:
+                self.keyring.keys[pending.epoch] = pending.key
+        return r
+
+    def invite(
+        self, by: Person, *, role: str = "member", expires: int | None = None
+    ) -> InviteSecret:
+        pending, secret = build_invite(
+            self.state,
+            by.secrets.device,
+            role=role,  # type: ignore[arg-type]
+            expires=expires if expires is not None else now() + 3600,
+            server=f"http://{HOST}",
+            time=now(),
+        )
+        self.append(by, pending)
+        return secret
+
+    def add(
+        self, by: Person, *joins: tuple[Person, InviteSecret], expect: int = 201
+    ) -> httpx.Response:
+        pending = build_add(
+            self.state,
+            self.keyring,
+            by.secrets.device,
+            [(p.card, inv.invite_id, "Member") for p, inv in joins],
+            time=now(),
+        )
+        return self.append(by, pending, expect=expect)
+
+    def join(self, person: Person, *, by: Person, role: str = "member") -> InviteSecret:
+        invite = self.invite(by, role=role)
+        self.add(by, (person, invite))
+        return invite
+
+    def rotate(self, by: Person, *, expect: int = 201) -> httpx.Response:
+        return self.append(
+            by, build_rotate(self.state, self.keyring, by.secrets.device, time=now()), expect=expect
+        )
+
+    def heads_of(self, person: Person) -> list[ChainHead]:
+        if person.chain_seq == 0:
+            return []
+        return [ChainHead(person.device_id, person.chain_seq, person.chain_link)]
+
+    def remove(self, person: Person, *, by: Person, expect: int = 201) -> httpx.Response:
+        pending = build_remove(
+            self.state,
+            self.keyring,
+            by.secrets.device,
+            person.member_id,
+            self.heads_of(person),
+            time=now(),
+        )
+        return self.append(by, pending, expect=expect)
+
+    def leave(self, person: Person, *, expect: int = 201) -> httpx.Response:
+        pending = build_leave(
+            self.state, person.secrets.device, person.member_id, self.heads_of(person), time=now()
+        )
+        return self.append(person, pending, expect=expect)
+
+    def set_role(self, person: Person, role: str, *, by: Person) -> httpx.Response:
+        pending = build_set_role(self.state, by.secrets.device, person.member_id, role, time=now())  # type: ignore[arg-type]
+        return self.append(by, pending)
+
+    def revoke(self, invite: InviteSecret, *, by: Person) -> httpx.Response:
+        return self.append(
+            by, build_revoke_invite(self.state, by.secrets.device, invite.invite_id, time=now())
+        )
+
+    def read_log(
+        self, by: Person | None = None, *, headers: dict[str, str] | None = None, **params: Any
+    ) -> httpx.Response:
+        return self.client.get(
+            f"{self.path}/log", params=params, headers=headers or (by.headers if by else {})
+        )
+
+    # --- entries ---------------------------------------------------------------------------
+
+    def seal(self, by: Person, body: bytes = b"an entry", **override: Any) -> SealedEntry:
+        args: dict[str, Any] = {
+            "device": by.secrets.device,
+            "epoch_key": self.keyring.keys[self.state.epoch],
+            "group": self.id,
+            "epoch": self.state.epoch,
+            "seq": by.chain_seq + 1,
+            "prev": by.chain_link,
+            "log_seq": self.state.seq,
+            "log_head": self.state.head,
+            "body": body,
+        }
+        args.update(override)
+        return seal_entry(**args)
+
+    def post_sealed(self, by: Person, sealed: SealedEntry, *, expect: int = 201) -> httpx.Response:
+        r = self.client.post(
+            f"{self.path}/entries", json={"entry": b64(sealed.data)}, headers=by.headers
+        )
+        assert r.status_code == expect, r.text
+        if r.status_code == 201 and sealed.entry.header.seq == by.chain_seq + 1:
+            by.chain_seq += 1
+            by.chain_link = sealed.link
+        return r
+
+    def post_entry(
+        self, by: Person, body: bytes = b"an entry", *, expect: int = 201
+    ) -> httpx.Response:
+        return self.post_sealed(by, self.seal(by, body), expect=expect)
+
+    def list_entries(self, by: Person, **params: Any) -> httpx.Response:
+        return self.client.get(f"{self.path}/entries", params=params, headers=by.headers)
+
+    def retraction(self, by: Person, entry_id: bytes) -> bytes:
+        return sign_retraction(by.secrets.device, self.id, entry_id, self.state.seq, time=now())
+
+    def retract(
+        self, by: Person, entry_id: bytes, *, retraction: bytes | None = None
+    ) -> httpx.Response:
+        body = {
+            "retraction": b64(
+                retraction if retraction is not None else self.retraction(by, entry_id)
+            )
+        }
+        return self.client.request(
+            "DELETE", f"{self.path}/entries/{b64url(entry_id)}", json=body, headers=by.headers
+        )
