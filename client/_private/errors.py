@@ -1,0 +1,364 @@
+"""The error tree of chatham.client.
+
+Every exception the library raises on purpose derives from `ChathamError`.
+Each carries a `message` (what happened, in the user's words) and a `hint`
+(what to do next); the CLI prints them from one dispatcher as
+``chatham: error: <message>`` and ``hint: <hint>`` on stderr. A class's
+docstring is its default message.
+
+    ChathamError                    root: message + hint
+    ├── UsageError                  a bad argument or an impossible request
+    │   ├── NotFound                no such group, member or entry here
+    │   ├── NotAllowed              the protocol does not allow this member to do that
+    │   └── Ambiguous               a prefix or name matches several things
+    ├── HomeError                   the member home cannot be used
+    │   ├── NotInitialized          no keystore yet (`chatham init`)
+    │   ├── AlreadyInitialized      init would overwrite a keystore
+    │   ├── Locked                  no passphrase available and no unlock session
+    │   ├── WrongPassphrase         the passphrase does not open the keystore
+    │   ├── UnsafePermissions       a private file or directory is readable by others
+    │   └── StoreTampered           the local store was edited outside Chatham
+    ├── ServerError                 the server refused or failed (carries `status`, `code`)
+    │   ├── Unreachable             no connection to the server (writes are queued)
+    │   ├── AuthFailed              login refused
+    │   ├── Forbidden               not allowed for this device (e.g. not a member)
+    │   ├── ServerNotFound          the server has no such group or record
+    │   ├── Conflict                someone else changed the log first (stale head)
+    │   ├── Refused                 the server found the request invalid (400, 422)
+    │   ├── TooLarge                request over the server's size cap
+    │   ├── RateLimited             too many requests
+    │   └── BadResponse             the server answered something that is not the protocol
+    ├── VerificationError           a record from the server failed a check (carries `check`,
+    │   │                           `record`); nothing unverified is stored or shown
+    │   ├── RollbackError           the server shows a shorter log than one already verified
+    │   ├── ForkError               the server shows a log that diverges from a verified one
+    │   ├── WithheldError           a rotation, lockbox or checkpointed entry is missing
+    │   ├── ForgedOpError           a log op with a bad signature or from someone not allowed
+    │   ├── GhostMemberError        a rotation seals the key to a device that is not a member
+    │   ├── KeySubstitutionError    a lockbox does not match what the leader committed to
+    │   ├── ChainGapError           an author's chain is missing an entry or does not link
+    │   ├── EquivocationError       two different entries claim one author sequence number
+    │   ├── TamperedEntryError      an entry was altered, swapped, truncated or moved
+    │   ├── NonMemberEntryError     an entry signed by a device that was not a member then
+    │   └── FakeDeletionError       the server dropped an entry without a signed retraction
+    ├── CouldNotOpen                opaque: anything that failed after a key was used
+    ├── NotAMember                  this device is not (or no longer) an active member
+    └── RotationPending             a rotation is pending and this member may not perform it
+
+Checks made before any key is used name the check and the record (an op's
+sequence number, an entry's id). Anything that fails after a key was used is
+one opaque `CouldNotOpen`, so a failed decryption says nothing an attacker
+could use.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ChathamError(Exception):
+    """Something went wrong."""
+
+    hint: ClassVar[str] = "run the command again with --help for usage"
+
+    def __init__(self, message: str | None = None, *, hint: str | None = None) -> None:
+        self.message = message if message is not None else _first_line(type(self).__doc__)
+        if hint is not None:
+            self.hint = hint  # type: ignore[misc]  # per-instance override of the class hint
+        super().__init__(self.message)
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "error").strip().splitlines()[0].rstrip(".")
+
+
+# --- usage --------------------------------------------------------------------------------------
+
+
+class UsageError(ChathamError):
+    """That request cannot be carried out."""
+
+    hint = "run the command again with --help for usage"
+
+
+class NotFound(UsageError):
+    """Nothing matches that name or id."""
+
+    hint = "list what exists with `chatham group list` or the matching list command"
+
+
+class NotAllowed(UsageError):
+    """The group's rules do not allow this member to do that."""
+
+    hint = "leaders manage membership, roles, policy and checkpoints; see `chatham members`"
+
+
+class Ambiguous(UsageError):
+    """That prefix or name matches more than one thing."""
+
+    hint = "give more characters of the id"
+
+
+# --- the member home ----------------------------------------------------------------------------
+
+
+class HomeError(ChathamError):
+    """The member home cannot be used."""
+
+    hint = "check CHATHAM_HOME and its permissions"
+
+
+class NotInitialized(HomeError):
+    """No Chatham identity in this home yet."""
+
+    hint = "create one with `chatham init --name NAME` (or set CHATHAM_HOME)"
+
+
+class AlreadyInitialized(HomeError):
+    """This home already holds a Chatham identity."""
+
+    hint = "use another CHATHAM_HOME; an existing keystore is never overwritten"
+
+
+class Locked(HomeError):
+    """The keystore is locked and no passphrase was given."""
+
+    hint = "run `chatham unlock`, or set CHATHAM_PASSPHRASE or --passphrase-file for scripts"
+
+
+class WrongPassphrase(HomeError):
+    """Wrong passphrase: the keystore did not open."""
+
+    hint = "nothing was changed; try again (case matters)"
+
+
+class UnsafePermissions(HomeError):
+    """A private file or directory is accessible to other users."""
+
+    hint = "fix it with `chmod 700` on the directory (or 600 on the file) and retry"
+
+
+class StoreTampered(HomeError):
+    """The local store was changed outside Chatham."""
+
+    hint = (
+        "the store's authenticated state does not match its contents; keep a copy of "
+        "CHATHAM_HOME for inspection, then re-join the group from a fresh home"
+    )
+
+
+# --- the server ---------------------------------------------------------------------------------
+
+
+class ServerError(ChathamError):
+    """The server refused the request."""
+
+    hint = "try again later; if it persists, ask the server's operator"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        hint: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+        self.body: object = None
+
+
+class Unreachable(ServerError):
+    """Could not reach the server."""
+
+    hint = "check the network and the server URL; reading works offline and writes are queued"
+
+
+class AuthFailed(ServerError):
+    """The server refused to log this device in."""
+
+    hint = "check the server URL; the server may have been reset"
+
+
+class Forbidden(ServerError):
+    """The server does not allow this device to do that."""
+
+    hint = "only active members may read a group; leaders manage membership"
+
+
+class ServerNotFound(ServerError):
+    """The server does not know that group or record."""
+
+    hint = "check the group id and the server URL"
+
+
+class Conflict(ServerError):
+    """Someone changed the group log first."""
+
+    hint = "run `chatham sync` and try again"
+
+
+class Refused(ServerError):
+    """The server refused the request as invalid."""
+
+    hint = "run `chatham sync` and try again; if it persists, this may be a client bug"
+
+
+class TooLarge(ServerError):
+    """The request is larger than the server accepts."""
+
+    hint = "make the entry smaller or attach large files instead"
+
+
+class RateLimited(ServerError):
+    """The server is limiting requests."""
+
+    hint = "wait a minute and try again"
+
+
+class BadResponse(ServerError):
+    """The server's answer is not valid protocol."""
+
+    hint = "the server may be a different version or misbehaving; nothing was stored"
+
+
+# --- verification -------------------------------------------------------------------------------
+
+
+class VerificationError(ChathamError):
+    """A record from the server failed verification."""
+
+    hint = (
+        "nothing unverified was stored or shown and local data was kept; "
+        "tell your group's leader, and compare `chatham verify` with another member"
+    )
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        hint: str | None = None,
+        check: str = "verify",
+        record: str | None = None,
+    ) -> None:
+        base = message if message is not None else _first_line(type(self).__doc__)
+        super().__init__(base if record is None else f"{record}: {base}", hint=hint)
+        self.check = check
+        self.record = record
+
+
+class RollbackError(VerificationError):
+    """The server shows an older log than this member already verified (rollback)."""
+
+
+class ForkError(VerificationError):
+    """The server shows a group log that differs from the one already verified (fork)."""
+
+    hint = (
+        "nothing was changed locally; compare `chatham verify` with other members. "
+        "If the log really forked, a leader re-founds the group (docs/protocol.md §5.2)"
+    )
+
+
+class WithheldError(VerificationError):
+    """Something the group log says exists was not delivered (withheld)."""
+
+
+class ForgedOpError(VerificationError):
+    """A group log op is forged or not allowed for its signer."""
+
+
+class GhostMemberError(VerificationError):
+    """A rotation seals the group key to a device that is not a member (ghost member)."""
+
+
+class KeySubstitutionError(VerificationError):
+    """A lockbox does not match what the rotation committed to (key substitution)."""
+
+
+class ChainGapError(VerificationError):
+    """An author's chain of entries has a gap or a broken link."""
+
+
+class EquivocationError(VerificationError):
+    """Two different entries claim the same author sequence number (equivocation)."""
+
+
+class TamperedEntryError(VerificationError):
+    """An entry was altered, swapped, truncated or moved from elsewhere."""
+
+
+class NonMemberEntryError(VerificationError):
+    """An entry is signed by a device that was not a member at the time."""
+
+
+class FakeDeletionError(VerificationError):
+    """The server claims an entry is deleted without a signed retraction."""
+
+    hint = "the local copy was kept; tell your group's leader"
+
+
+# --- after a key was used -----------------------------------------------------------------------
+
+
+class CouldNotOpen(ChathamError):
+    """Could not open."""
+
+    hint = "the data is damaged, forged, or not meant for this member"
+
+
+# --- membership state ---------------------------------------------------------------------------
+
+
+class NotAMember(ChathamError):
+    """This device is not an active member of the group."""
+
+    hint = "what was already synced stays readable; ask a leader for a new invite"
+
+
+class RotationPending(ChathamError):
+    """The group key must rotate before anything new can be written."""
+
+    hint = "run `chatham sync` to perform the pending rotation"
+
+
+__all__ = [
+    "AlreadyInitialized",
+    "Ambiguous",
+    "AuthFailed",
+    "BadResponse",
+    "ChainGapError",
+    "ChathamError",
+    "Conflict",
+    "CouldNotOpen",
+    "EquivocationError",
+    "FakeDeletionError",
+    "Forbidden",
+    "ForgedOpError",
+    "ForkError",
+    "GhostMemberError",
+    "HomeError",
+    "KeySubstitutionError",
+    "Locked",
+    "NonMemberEntryError",
+    "NotAMember",
+    "NotAllowed",
+    "NotFound",
+    "NotInitialized",
+    "RateLimited",
+    "Refused",
+    "RollbackError",
+    "RotationPending",
+    "ServerError",
+    "ServerNotFound",
+    "StoreTampered",
+    "TamperedEntryError",
+    "TooLarge",
+    "Unreachable",
+    "UnsafePermissions",
+    "UsageError",
+    "VerificationError",
+    "WithheldError",
+    "WrongPassphrase",
+]
