@@ -11,33 +11,66 @@
         for item in group.entries():                    # verified and opened, offline
             ...
 
-docs/client.md describes the whole API; errors are in `chatham.client.errors`.
+docs/client.md describes the whole API; the error tree is in `chatham.client.errors`.
+
+Names are re-exported lazily (PEP 562): importing `chatham.client.cli` must not
+load httpx, sqlite and the crypto stack just to print `chatham --help`.
 """
 
 from __future__ import annotations
 
-from ._private import errors
-from ._private.core import HttpSource, Journal
-from ._private.errors import (
-    ChathamError,
-    CouldNotOpen,
-    NotAMember,
-    ServerError,
-    UsageError,
-    VerificationError,
-)
-from ._private.group import Group, OpBuilder, OpContext, Progress
-from ._private.home import Home, parse_duration, scrubbed_env
-from ._private.views import (
-    Announcement,
-    ChainView,
-    GroupSummary,
-    Item,
-    JoinRequest,
-    Member,
-    SyncReport,
-    VerifyReport,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import errors
+    from ._private.core import HttpSource, Journal
+    from ._private.group import Group, OpBuilder, OpContext, Progress
+    from ._private.home import Home, parse_duration, scrubbed_env
+    from ._private.views import (
+        Announcement,
+        ChainView,
+        GroupSummary,
+        Item,
+        JoinRequest,
+        Member,
+        SyncReport,
+        VerifyReport,
+    )
+    from .errors import (
+        ChathamError,
+        CouldNotOpen,
+        NotAMember,
+        ServerError,
+        UsageError,
+        VerificationError,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "Announcement": "views",
+    "ChainView": "views",
+    "ChathamError": "errors",
+    "CouldNotOpen": "errors",
+    "Group": "group",
+    "GroupSummary": "views",
+    "Home": "home",
+    "HttpSource": "core",
+    "Item": "views",
+    "JoinRequest": "views",
+    "Journal": "core",
+    "Member": "views",
+    "NotAMember": "errors",
+    "OpBuilder": "group",
+    "OpContext": "group",
+    "Progress": "group",
+    "ServerError": "errors",
+    "SyncReport": "views",
+    "UsageError": "errors",
+    "VerificationError": "errors",
+    "VerifyReport": "views",
+    "parse_duration": "home",
+    "scrubbed_env": "home",
+}
 
 __all__ = [
     "Announcement",
@@ -65,3 +98,20 @@ __all__ = [
     "parse_duration",
     "scrubbed_env",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "errors":
+        value: Any = importlib.import_module(".errors", __name__)
+    elif name in _EXPORTS:
+        where = _EXPORTS[name]
+        path = ".errors" if where == "errors" else f"._private.{where}"
+        value = getattr(importlib.import_module(path, __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

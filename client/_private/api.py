@@ -20,7 +20,7 @@ import httpx
 import msgspec
 from chatham import crypto
 
-from . import errors as E
+from .. import errors as E
 
 T = TypeVar("T")
 

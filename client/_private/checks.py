@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from chatham import crypto
 
-from . import errors as E
+from .. import errors as E
 
 _LOG_CHECKS: dict[str, type[E.VerificationError]] = {
     "rollback": E.RollbackError,

@@ -10,7 +10,7 @@ from types import TracebackType
 import httpx
 from chatham import crypto
 
-from . import errors as E
+from .. import errors as E
 from .api import ServerApi, normalize_url
 from .group import Group, _check_group_name
 from .home import Home
@@ -103,7 +103,7 @@ class Journal:
         home: Home | Path | str | None = None,
         *,
         passphrase: str | None = None,
-        prompt: Callable[[], str] | None = None,
+        prompt: Callable[[], str | None] | None = None,
         http: HttpSource | None = None,
         clock: Callable[[], float] = time.time,
     ) -> Journal:

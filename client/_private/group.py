@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import msgspec
 from chatham import crypto
 
-from . import errors as E
+from .. import errors as E
 from .api import EntryItem, ServerApi
 from .checks import entry_error, log_error
 from .roster import announce, display, members
@@ -63,6 +63,7 @@ class _Snap:
     keyring: crypto.Keyring
     tracker: crypto.ChainTracker
     status: str
+    log: list[crypto.AppliedOp]
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,14 @@ class Group:
         """The verified group state (roster, epochs, invites, checkpoint); read-only."""
         return self._load().state
 
+    def log(self) -> list[crypto.AppliedOp]:
+        """Every verified op of the group log, oldest first (read-only), e.g. to replay roles."""
+        return list(self._load().log)
+
+    def names(self) -> dict[str, str]:
+        """Attested display names this member can read: member id → name."""
+        return {m.hex(): n for m, n in self._names().items()}
+
     @property
     def epoch(self) -> int:
         return self._load().state.epoch
@@ -180,8 +189,9 @@ class Group:
             return self._snap
         tag = f"group {self.id[:12]}"
         pinned = row.pinned
+        state = crypto.GroupState()
         try:
-            state = crypto.replay(self._store.ops(self._gid))
+            log = [state.apply(op) for op in self._store.ops(self._gid)]
         except crypto.LogError as e:
             raise E.StoreTampered(f"{tag}: the stored log does not verify ({e})") from None
         if state.seq != pinned.log_seq or (state.seq >= 0 and state.head != pinned.log_head):
@@ -201,7 +211,7 @@ class Group:
         if count != pinned.entries or heads != pinned.heads or not contiguous:
             raise E.StoreTampered(f"{tag}: the stored entries do not match the pinned chains")
         self._snap = _Snap(
-            row.version, pinned, state, crypto.Keyring(dict(keys)), tracker, row.status
+            row.version, pinned, state, crypto.Keyring(dict(keys)), tracker, row.status, log
         )
         self.server, self._name = row.server, row.name
         return self._snap
@@ -539,7 +549,9 @@ class Group:
             if status == "member":
                 store.set_join_secret(db, self._gid, None)
             version = store.pin(db, self._gid, snap.version, pinned, status)
-        self._snap = _Snap(version, pinned, state, keyring, snap.tracker, status)
+        self._snap = _Snap(
+            version, pinned, state, keyring, snap.tracker, status, snap.log + applied
+        )
 
     # --- entries --------------------------------------------------------------------------------
 
@@ -1173,7 +1185,9 @@ class Group:
                     crypto.open_entry(item, keyring.key(header.epoch))
                 except crypto.CouldNotOpen:
                     unreadable += 1
-        check_snap = _Snap(snap.version, snap.pinned, state, keyring, tracker, snap.status)
+        check_snap = _Snap(
+            snap.version, snap.pinned, state, keyring, tracker, snap.status, snap.log
+        )
         withheld, differ = self._checkpoint_problems(check_snap)
         problems = differ + withheld
         names = self._names(check_snap)

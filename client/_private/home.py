@@ -32,7 +32,7 @@ from typing import Final
 import msgspec
 from chatham import crypto
 
-from .errors import (
+from ..errors import (
     AlreadyInitialized,
     HomeError,
     Locked,
@@ -191,7 +191,7 @@ class Home:
         *,
         passphrase: str | None = None,
         env: Mapping[str, str] | None = None,
-        prompt: Callable[[], str] | None = None,
+        prompt: Callable[[], str | None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> tuple[crypto.Secrets, bytes]:
         """Open the keystore: (secrets, Argon2id key).

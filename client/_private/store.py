@@ -32,7 +32,7 @@ from typing import Any, Final
 
 import msgspec
 
-from .errors import StoreTampered
+from ..errors import StoreTampered
 from .vault import Vault
 
 SCHEMA_VERSION: Final = 1

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from chatham.crypto import _primitives as P
 from chatham.crypto import labels as L
 
-from .errors import StoreTampered
+from ..errors import StoreTampered
 
 
 @dataclass(frozen=True)
