@@ -105,10 +105,6 @@ async def post_entry(
             state = require_active(await services.states.state_at(conn, row), device)
             if hdr.device != device:
                 raise ApiError(403, "not_author", "an entry is posted by its author's device")
-            try:
-                link = check_entry_public(state, entry)
-            except EntryError as e:
-                raise _invalid_entry(e) from None
             if state.pending_rotation:
                 raise ApiError(
                     409,
@@ -117,6 +113,10 @@ async def post_entry(
                     seq=state.seq,
                     head=state.head,
                 )
+            try:
+                link = check_entry_public(state, entry)
+            except EntryError as e:
+                raise _invalid_entry(e) from None
             if hdr.epoch != state.epoch:
                 raise ApiError(
                     409,

@@ -20,7 +20,7 @@ from .api_joins import joins_router
 from .auth import DEPENDENCIES, ServicesDep, auth_router
 from .errors import EXCEPTION_HANDLERS, ErrorBody
 from .services import lifespan
-from .settings import Settings
+from .settings import Settings, settings_from_env
 from .wire import Health
 
 API_VERSION = "1.0.0"
@@ -83,3 +83,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+
+
+def create_app_from_env() -> Litestar:
+    """The app built from CHATHAM_SERVER_* variables (uvicorn workers call this)."""
+    return create_app(settings_from_env())

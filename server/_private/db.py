@@ -84,6 +84,8 @@ def _make_engine(settings: Settings, url: str) -> AsyncEngine:
         if path and path != ":memory:":
             directory = os.path.dirname(path) or "."
             os.makedirs(directory, mode=0o700, exist_ok=True)
+            # Create the file owner-only; SQLite gives its -wal and -shm files the same mode.
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine

@@ -71,7 +71,7 @@ def not_a_member() -> ApiError:
 
 
 _STATUS_CODES = {
-    400: "bad_request",
+    400: "invalid_request",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
@@ -84,17 +84,21 @@ _STATUS_CODES = {
     429: "rate_limited",
 }
 
-# msgspec's messages end in "- at `$.field[0]`"; Litestar prefixes the parameter.
+# msgspec's messages end in "- at `$.field[0]`" and name a missing field in backquotes.
 _AT_RE = re.compile(r"at `\$\.?([^`]*)`")
+_MISSING_RE = re.compile(r"required field `([^`]+)`")
 
 
 def _field_of(item: dict[str, Any]) -> str | None:
     message = str(item.get("message", ""))
-    m = _AT_RE.search(message)
-    if m and m.group(1):
-        return m.group(1)
-    key = item.get("key")
-    return str(key) if key else None
+    at = _AT_RE.search(message)
+    key = str(item.get("key") or "")
+    # Litestar moves msgspec's "at `$.x`" into `key` ("data" is the body itself).
+    path = at.group(1) if at else ("" if key == "data" else key)
+    missing = _MISSING_RE.search(message)
+    if missing:
+        return f"{path}.{missing.group(1)}" if path else missing.group(1)
+    return path or None
 
 
 def _error_response(

@@ -59,12 +59,10 @@ class Settings:
     """Cap for one attachment chunk: 64 KiB of plaintext plus the AEAD tag and slack."""
     max_chunks_per_attachment: int = 16 * 1024
     """An attachment is at most this many chunks (1 GiB at 64 KiB)."""
-    max_ops_per_request: int = 2
     page_limit: int = 500
     """Largest page a listing returns."""
     group_quota: int = 10 * 1024 * MIB
     """Bytes of ciphertext (entries and attachments) one group may store."""
-    max_groups: int = 10_000
 
     # Rate limits, per process (see docs/operations.md).
     rate_auth: int = 60
@@ -135,3 +133,64 @@ def normalize_database_url(url: str | None, data_dir: Path) -> str:
     if url.startswith("sqlite://"):
         return "sqlite+aiosqlite://" + url[len("sqlite://") :]
     raise ValueError("the database URL must start with postgresql:// or sqlite://")
+
+
+ENV_PREFIX: Final = "CHATHAM_SERVER_"
+_NOT_IN_ENV: Final = frozenset({"clock"})
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable for a settings field: CHATHAM_SERVER_<FIELD>."""
+    return ENV_PREFIX + field_name.upper()
+
+
+def _parse(kind: type, text: str) -> object:
+    if kind is bool:
+        value = text.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"not a boolean: {text!r}")
+    return kind(text)
+
+
+def _field_kinds() -> dict[str, type]:
+    kinds: dict[str, type] = {}
+    for f in dataclasses.fields(Settings):
+        if f.name in _NOT_IN_ENV:
+            continue
+        t = str(f.type)
+        if t.startswith("Path"):
+            kinds[f.name] = Path
+        elif t.startswith("bool"):
+            kinds[f.name] = bool
+        elif t.startswith("int"):
+            kinds[f.name] = int
+        elif t.startswith("float"):
+            kinds[f.name] = float
+        else:
+            kinds[f.name] = str
+    return kinds
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
+    """Settings from CHATHAM_SERVER_* variables (how uvicorn worker processes get theirs)."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, object] = {}
+    for name, kind in _field_kinds().items():
+        text = env.get(env_name(name))
+        if text is not None and text != "":
+            values[name] = _parse(kind, text)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def settings_to_env(settings: Settings) -> dict[str, str]:
+    """The inverse of `settings_from_env`, for handing settings to worker processes."""
+    out: dict[str, str] = {}
+    for name in _field_kinds():
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        out[env_name(name)] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    return out

@@ -31,7 +31,10 @@ target_metadata = metadata
 
 
 def do_run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata)
+    # SQLite and PostgreSQL both have transactional DDL: a failed migration leaves nothing behind.
+    context.configure(
+        connection=connection, target_metadata=target_metadata, transactional_ddl=True
+    )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"))

@@ -314,3 +314,26 @@ class Group:
         return self.client.request(
             "DELETE", f"{self.path}/entries/{b64url(entry_id)}", json=body, headers=by.headers
         )
+
+
+class Clock:
+    """A settable clock for Settings(clock=...): tests move time instead of sleeping."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The response is an error with this status and code, in the documented shape."""
+    assert r.status_code == status, (r.status_code, r.text)
+    body = r.json()
+    assert body["code"] == code, body
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    return body  # type: ignore[no-any-return]

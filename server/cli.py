@@ -1,0 +1,310 @@
+"""`chatham-server`: run, migrate and administer a Chatham server.
+
+Output contract (deployment scripts depend on it):
+
+- `chatham-server [OPTIONS]` serves until interrupted; `GET /health` answers 200
+  once it can serve.
+- `chatham-server [OPTIONS] migrate` applies the database migrations and exits 0.
+- `chatham-server [OPTIONS] issue-token` prints one registration token on stdout,
+  nothing else; everything meant for people goes to stderr.
+- Errors: `chatham-server: error: …` then `chatham-server: hint: …` on stderr,
+  lower case, no trailing period; exit status 1 (2 for usage errors).
+
+Every option can also be set by an environment variable, named in --help.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ._private import migrate as _migrate
+from ._private.settings import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    Settings,
+    env_name,
+    settings_to_env,
+)
+
+PROG = "chatham-server"
+
+app = typer.Typer(
+    name=PROG,
+    help=(
+        "Run a Chatham server: it stores only ciphertext and signed records, and authorizes "
+        "every request from the group's verified log. With no command it serves HTTP "
+        "(uvicorn with uvloop and httptools). Default database: a SQLite file in --data-dir; "
+        "pass --database postgresql://… to share one PostgreSQL among several processes."
+    ),
+    add_completion=False,
+    no_args_is_help=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def fail(message: str, hint: str | None = None) -> typer.Exit:
+    typer.echo(f"{PROG}: error: {message}", err=True)
+    if hint:
+        typer.echo(f"{PROG}: hint: {hint}", err=True)
+    return typer.Exit(1)
+
+
+def _env(field: str) -> str:
+    return env_name(field)
+
+
+@app.callback(invoke_without_command=True)
+def main_options(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=_env("data_dir"),
+            help="Directory for the SQLite database (created mode 0700). "
+            "Default: $XDG_DATA_HOME/chatham-server.",
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option(envvar=_env("host"), help="Address to listen on.")
+    ] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(envvar=_env("port"), help="Port to listen on.")] = (
+        DEFAULT_PORT
+    ),
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            "--database-url",
+            envvar=_env("database_url"),
+            help="postgresql://user@host/db to use PostgreSQL; default SQLite in --data-dir.",
+        ),
+    ] = None,
+    open_registration: Annotated[
+        bool,
+        typer.Option(
+            envvar=_env("open_registration"),
+            help="Let any device create groups. Off: group creation needs a token "
+            "from `issue-token`.",
+        ),
+    ] = False,
+    public_host: Annotated[
+        str | None,
+        typer.Option(
+            envvar=_env("public_host"),
+            help="Host name clients sign at login (e.g. chatham.example.org). "
+            "Default: the Host header of each request.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(envvar=_env("workers"), min=1, help="Worker processes.")
+    ] = 1,
+    migrate_on_start: Annotated[
+        bool,
+        typer.Option(envvar=_env("migrate_on_start"), help="Apply migrations when starting."),
+    ] = True,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            envvar=_env("access_log"),
+            help="Log every request. Off by default: an access log records client IP addresses.",
+        ),
+    ] = False,
+    time_bucket: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("time_bucket"),
+            min=1,
+            help="Stored timestamps are rounded down to this many seconds.",
+        ),
+    ] = 3600,
+    token_ttl: Annotated[
+        int, typer.Option(envvar=_env("token_ttl"), min=60, help="Login token lifetime, seconds.")
+    ] = 3600,
+    max_body: Annotated[
+        int,
+        typer.Option(envvar=_env("max_body"), min=1024, help="Largest JSON request body, bytes."),
+    ] = Settings.max_body,
+    max_chunk: Annotated[
+        int,
+        typer.Option(envvar=_env("max_chunk"), min=1024, help="Largest attachment chunk, bytes."),
+    ] = Settings.max_chunk,
+    group_quota: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("group_quota"),
+            min=0,
+            help="Bytes of ciphertext (entries and attachments) one group may store.",
+        ),
+    ] = Settings.group_quota,
+    rate_auth: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("rate_auth"),
+            min=0,
+            help="Logins per minute per client address (0: unlimited).",
+        ),
+    ] = Settings.rate_auth,
+    rate_device: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("rate_device"),
+            min=0,
+            help="Requests per minute per device (0: unlimited).",
+        ),
+    ] = Settings.rate_device,
+    rate_join: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("rate_join"),
+            min=0,
+            help="Join requests and invitee logins per minute per group (0: unlimited).",
+        ),
+    ] = Settings.rate_join,
+) -> None:
+    values: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "database_url": database or None,
+        "open_registration": open_registration,
+        "public_host": public_host or None,
+        "workers": workers,
+        "migrate_on_start": migrate_on_start,
+        "access_log": access_log,
+        "time_bucket": time_bucket,
+        "token_ttl": token_ttl,
+        "max_body": max_body,
+        "max_chunk": max_chunk,
+        "group_quota": group_quota,
+        "rate_auth": rate_auth,
+        "rate_device": rate_device,
+        "rate_join": rate_join,
+    }
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    try:
+        settings = Settings(**values)
+        settings.sqlalchemy_url  # noqa: B018 - validates the database URL early
+    except ValueError as e:
+        raise fail(str(e), "see chatham-server --help") from None
+    ctx.obj = settings
+    if ctx.invoked_subcommand is None:
+        serve(settings)
+
+
+def _prepare_data_dir(settings: Settings) -> None:
+    if settings.database_url is None:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+async def _migrate_now(settings: Settings) -> str | None:
+    from ._private.db import Database
+
+    db = Database(settings)
+    try:
+        await _migrate.upgrade(db)
+        return await _migrate.current_revision(db)
+    finally:
+        await db.dispose()
+
+
+def serve(settings: Settings) -> None:
+    """Serve with uvicorn on uvloop + httptools (several workers on the plain loop is slow)."""
+    try:
+        import httptools  # noqa: F401
+        import uvicorn
+        import uvloop  # noqa: F401
+    except ImportError:
+        raise fail(
+            "uvloop and httptools are required to serve",
+            "install uvicorn[standard]; plain asyncio with several workers costs ~44 ms/request",
+        ) from None
+    _prepare_data_dir(settings)
+    if settings.migrate_on_start:
+        try:
+            asyncio.run(_migrate_now(settings))
+        except Exception as e:
+            raise fail(f"cannot open the database: {type(e).__name__}", str(e)[:200]) from None
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": settings.access_log,
+        "proxy_headers": False,
+        "server_header": False,
+        "lifespan": "on",
+    }
+    if settings.workers == 1:
+        from ._private.app import create_app
+
+        uvicorn.run(create_app(settings), **common)
+        return
+    # Worker processes rebuild the same settings from the environment.
+    os.environ.update(settings_to_env(settings.replace(migrate_on_start=False)))
+    uvicorn.run(
+        "chatham.server._private.app:create_app_from_env",
+        factory=True,
+        workers=settings.workers,
+        **common,
+    )
+
+
+@app.command("migrate")
+def migrate_command(ctx: typer.Context) -> None:
+    """Apply the database migrations (the server also does this when it starts)."""
+    settings: Settings = ctx.obj
+    _prepare_data_dir(settings)
+    try:
+        revision = asyncio.run(_migrate_now(settings))
+    except Exception as e:
+        raise fail(f"migration failed: {type(e).__name__}", str(e)[:200]) from None
+    typer.echo(f"{PROG}: database at revision {revision}", err=True)
+
+
+@app.command("issue-token")
+def issue_token_command(
+    ctx: typer.Context,
+    uses: Annotated[int, typer.Option(min=1, help="How many groups the token may create.")] = 1,
+    expires_in: Annotated[int, typer.Option(min=60, help="Seconds until the token expires.")] = 7
+    * 24
+    * 3600,
+) -> None:
+    """Mint a registration token that lets someone create groups (printed once, stored hashed)."""
+    from ._private.admin import issue_registration_token
+
+    settings: Settings = ctx.obj
+    _prepare_data_dir(settings)
+    try:
+        token = asyncio.run(issue_registration_token(settings, uses=uses, expires_in=expires_in))
+    except Exception as e:
+        raise fail(f"cannot issue a token: {type(e).__name__}", str(e)[:200]) from None
+    typer.echo(token)
+    typer.echo(
+        f"{PROG}: token valid for {uses} group(s), {expires_in} s; it is not shown again",
+        err=True,
+    )
+
+
+@app.command("scrub")
+def scrub_command(ctx: typer.Context) -> None:
+    """Make deleted ciphertext unrecoverable now (SQLite checkpoint; PostgreSQL VACUUM FULL)."""
+    from ._private.admin import scrub_now
+
+    settings: Settings = ctx.obj
+    try:
+        asyncio.run(scrub_now(settings))
+    except Exception as e:
+        raise fail(f"scrub failed: {type(e).__name__}", str(e)[:200]) from None
+    typer.echo(f"{PROG}: scrubbed", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    app(args=argv if argv is not None else sys.argv[1:], prog_name=PROG)

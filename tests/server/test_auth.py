@@ -1,0 +1,151 @@
+"""Login: challenge → signature bound to host, action and challenge → short-lived hashed token."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from chatham.crypto import labels, sign_auth
+from chatham.server._private import schema
+from litestar.testing import TestClient
+from server_dbutil import scalar_rows
+from server_harness import HOST, Clock, World, assert_error, b64, unb64
+
+
+def _token_request(
+    world: World, person: Any, *, host: str = HOST, action: str = "login"
+) -> dict[str, str]:
+    challenge = world.challenge()
+    sig = sign_auth(person.secrets.device, host, action, challenge)
+    return {
+        "device_key": b64(person.secrets.device.public),
+        "challenge": b64(challenge),
+        "signature": b64(sig),
+    }
+
+
+def test_challenge_is_random_and_expires_later(world: World) -> None:
+    r1 = world.client.post("/v1/auth/challenge")
+    r2 = world.client.post("/v1/auth/challenge")
+    assert r1.status_code == 200
+    c1, c2 = unb64(r1.json()["challenge"]), unb64(r2.json()["challenge"])
+    assert len(c1) == 32
+    assert c1 != c2
+    assert r1.json()["expires"] > 0
+
+
+def test_login_gives_a_token_that_authorizes(world: World) -> None:
+    alice = world.person(login=False)
+    r = world.login(alice)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert unb64(body["device_id"]) == alice.device_id
+    assert body["expires"] > 0
+    world.create_group(alice)  # the token works
+
+
+def test_login_signature_for_another_host_is_refused(world: World) -> None:
+    alice = world.person(login=False)
+    r = world.client.post("/v1/auth/token", json=_token_request(world, alice, host="evil.example"))
+    assert_error(r, 401, "bad_signature")
+
+
+def test_login_signature_for_another_action_is_refused(world: World) -> None:
+    alice = world.person(login=False)
+    r = world.client.post("/v1/auth/token", json=_token_request(world, alice, action="join"))
+    assert_error(r, 401, "bad_signature")
+
+
+def test_signature_by_another_key_is_refused(world: World) -> None:
+    alice = world.person(login=False)
+    mallory = world.person(login=False)
+    body = _token_request(world, mallory)
+    body["device_key"] = b64(alice.secrets.device.public)
+    assert_error(world.client.post("/v1/auth/token", json=body), 401, "bad_signature")
+
+
+def test_challenge_is_single_use(world: World) -> None:
+    alice = world.person(login=False)
+    body = _token_request(world, alice)
+    assert world.client.post("/v1/auth/token", json=body).status_code == 200
+    assert_error(world.client.post("/v1/auth/token", json=body), 401, "invalid_challenge")
+
+
+def test_made_up_challenge_is_refused(world: World) -> None:
+    alice = world.person(login=False)
+    challenge = bytes(32)
+    sig = sign_auth(alice.secrets.device, HOST, "login", challenge)
+    body = {
+        "device_key": b64(alice.secrets.device.public),
+        "challenge": b64(challenge),
+        "signature": b64(sig),
+    }
+    assert_error(world.client.post("/v1/auth/token", json=body), 401, "invalid_challenge")
+
+
+def test_expired_challenge_is_refused(make_client: Callable[..., TestClient[Any]]) -> None:
+    clock = Clock()
+    world = World(make_client(clock=clock, challenge_ttl=60))
+    alice = world.person(login=False)
+    body = _token_request(world, alice)
+    clock.advance(61)
+    assert_error(world.client.post("/v1/auth/token", json=body), 401, "invalid_challenge")
+
+
+def test_token_expires(make_client: Callable[..., TestClient[Any]]) -> None:
+    clock = Clock()
+    world = World(make_client(clock=clock, token_ttl=600))
+    alice = world.person()
+    group = world.create_group(alice)
+    assert world.client.get(group.path, headers=alice.headers).status_code == 200
+    clock.advance(601)
+    assert_error(world.client.get(group.path, headers=alice.headers), 401, "invalid_token")
+
+
+def test_missing_and_unknown_tokens(world: World) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    assert_error(world.client.get(group.path), 401, "unauthorized")
+    assert_error(
+        world.client.get(group.path, headers={"Authorization": "Basic x"}), 401, "unauthorized"
+    )
+    assert_error(
+        world.client.get(group.path, headers={"Authorization": "Bearer nope"}), 401, "invalid_token"
+    )
+
+
+def test_public_host_setting_is_what_clients_sign(
+    make_client: Callable[..., TestClient[Any]],
+) -> None:
+    world = World(make_client(public_host="chatham.example.org"))
+    alice = world.person(login=False)
+    assert world.login(alice).status_code == 401  # signed for the Host header
+    assert world.login(alice, host="chatham.example.org").status_code == 200
+
+
+def test_tokens_are_stored_hashed(world: World, server_settings: Callable[..., Any]) -> None:
+    alice = world.person()
+    assert alice.token is not None
+    hashes = scalar_rows(server_settings(), sa.select(schema.tokens.c.token_hash))
+    want = hashlib.sha256(labels.H_TOKEN + b"\x00" + alice.token.encode()).digest()
+    assert want in hashes
+    assert all(alice.token.encode() not in h for h in hashes)
+
+
+def test_login_is_rate_limited(make_client: Callable[..., TestClient[Any]]) -> None:
+    world = World(make_client(rate_auth=3))
+    for _ in range(3):
+        assert world.client.post("/v1/auth/challenge").status_code == 200
+    r = world.client.post("/v1/auth/challenge")
+    assert_error(r, 429, "rate_limited")
+    assert int(r.headers["retry-after"]) >= 1
+
+
+def test_malformed_token_request_names_the_field(world: World) -> None:
+    r = world.client.post(
+        "/v1/auth/token", json={"device_key": "AAAA", "challenge": "", "signature": b64(bytes(64))}
+    )
+    body = assert_error(r, 400, "invalid_request")
+    assert body["field"] == "device_key"

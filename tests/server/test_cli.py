@@ -1,0 +1,69 @@
+"""The `chatham-server` command line: help, migrate, issue-token, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from chatham.server.cli import app
+from typer.testing import CliRunner
+
+runner = CliRunner()
+
+
+def test_help_names_options_and_env_vars() -> None:
+    r = runner.invoke(app, ["--help"], prog_name="chatham-server")
+    assert r.exit_code == 0
+    for text in (
+        "--data-dir",
+        "--host",
+        "--port",
+        "--database",
+        "--open-registration",
+        "CHATHAM_SERVER_DATA_DIR",
+        "CHATHAM_SERVER_DATABASE_URL",
+        "CHATHAM_SERVER_OPEN_REGISTRATION",
+        "migrate",
+        "issue-token",
+    ):
+        assert text in r.output, text
+
+
+def test_console_script_help() -> None:
+    exe = Path(sys.executable).with_name("chatham-server")
+    r = subprocess.run(
+        [str(exe), "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert r.returncode == 0
+    assert "chatham-server" in r.stdout
+
+
+def test_migrate_and_issue_token(tmp_path: Path, server_database: Any) -> None:
+    args = ["--data-dir", str(tmp_path / "data")]
+    if server_database.url:
+        args += ["--database", server_database.url]
+    r = runner.invoke(app, [*args, "migrate"])
+    assert r.exit_code == 0, r.output
+    assert "revision 0001" in r.output
+    r = runner.invoke(app, [*args, "issue-token", "--uses", "3"])
+    assert r.exit_code == 0, r.output
+    token = r.stdout.strip().splitlines()[0]
+    assert len(token) == 43
+
+
+def test_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["--database", "mysql://x", "migrate"])
+    assert r.exit_code == 1
+    assert "chatham-server: error:" in r.output
+    assert "chatham-server: hint:" in r.output
+
+
+def test_env_vars_configure_the_server(tmp_path: Path) -> None:
+    data = tmp_path / "from-env"
+    r = runner.invoke(app, ["migrate"], env={"CHATHAM_SERVER_DATA_DIR": str(data)})
+    assert r.exit_code == 0, r.output
+    assert (data / "chatham.sqlite3").exists()
+    assert (data.stat().st_mode & 0o777) == 0o700
+    assert ((data / "chatham.sqlite3").stat().st_mode & 0o777) == 0o600

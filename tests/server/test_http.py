@@ -1,0 +1,124 @@
+"""The HTTP surface: error shape, size caps, validation, health, OpenAPI, the public API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import chatham.server
+from litestar.testing import TestClient
+from server_harness import World, assert_error, b64
+
+
+def test_public_api_is_what_all_says() -> None:
+    public = {n for n in dir(chatham.server) if not n.startswith("_")}
+    assert set(chatham.server.__all__) <= public
+    modules = {"cli"}
+    assert public - set(chatham.server.__all__) - modules <= {"annotations"}
+
+
+def test_health(client: TestClient[Any]) -> None:
+    r = client.get("/health")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok"
+
+
+def test_openapi_schema_is_served(client: TestClient[Any]) -> None:
+    r = client.get("/schema/openapi.json")
+    assert r.status_code == 200
+    schema = r.json()
+    assert schema["openapi"].startswith("3.")
+    paths = schema["paths"]
+    for path in (
+        "/health",
+        "/v1/auth/challenge",
+        "/v1/auth/token",
+        "/v1/auth/invite-token",
+        "/v1/groups",
+        "/v1/groups/{group_id}",
+        "/v1/groups/{group_id}/log",
+        "/v1/groups/{group_id}/lockboxes",
+        "/v1/groups/{group_id}/entries",
+        "/v1/groups/{group_id}/entries/{entry_id}",
+        "/v1/groups/{group_id}/attachments/{attachment_id}",
+        "/v1/groups/{group_id}/attachments/{attachment_id}/chunks/{index}",
+        "/v1/groups/{group_id}/join-requests",
+        "/v1/groups/{group_id}/events",
+    ):
+        assert path in paths, path
+    assert "bearer" in schema["components"]["securitySchemes"]
+    # Every error response is documented with the one error body.
+    for methods in paths.values():
+        for op in methods.values():
+            for status, resp in op["responses"].items():
+                if status.startswith(("4", "5")):
+                    ref = resp["content"]["application/json"]["schema"]["$ref"]
+                    assert ref.endswith("/ErrorBody"), (status, ref)
+
+
+def test_unknown_route_and_method(client: TestClient[Any]) -> None:
+    assert_error(client.get("/v1/nothing"), 404, "not_found")
+    assert_error(client.put("/health"), 405, "method_not_allowed")
+
+
+def test_invalid_json_is_400(world: World) -> None:
+    alice = world.person()
+    r = world.client.post(
+        "/v1/groups",
+        content=b"{not json",
+        headers={**alice.headers, "Content-Type": "application/json"},
+    )
+    assert_error(r, 400, "invalid_request")
+
+
+def test_wrong_types_name_the_field(world: World) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    cases = [
+        ({"expected_seq": "one", "expected_head": b64(bytes(32)), "op": ""}, "expected_seq"),
+        ({"expected_seq": 1, "expected_head": b64(bytes(31)), "op": ""}, "expected_head"),
+        ({"expected_seq": 1, "expected_head": b64(bytes(32)), "op": "%%%"}, "op"),
+        ({"expected_seq": 1, "expected_head": b64(bytes(32))}, "op"),
+        (
+            {"expected_seq": 1, "expected_head": b64(bytes(32)), "op": "", "lockboxes": [{}]},
+            "lockboxes[0]",
+        ),
+    ]
+    for body, field in cases:
+        r = world.client.post(f"{group.path}/log", json=body, headers=alice.headers)
+        err = assert_error(r, 400, "invalid_request")
+        assert err["field"] is not None
+        assert err["field"].startswith(field), (err, field)
+
+
+def test_body_size_cap(make_client: Callable[..., TestClient[Any]]) -> None:
+    world = World(make_client(max_body=16384))
+    alice = world.person()
+    group = world.create_group(alice)
+    r = world.client.post(
+        f"{group.path}/entries", json={"entry": b64(bytes(20000))}, headers=alice.headers
+    )
+    assert_error(r, 413, "body_too_large")
+
+
+def test_device_rate_limit(make_client: Callable[..., TestClient[Any]]) -> None:
+    world = World(make_client(rate_device=5))
+    alice = world.person()
+    group = world.create_group(alice)  # 1
+    codes = [world.client.get(group.path, headers=alice.headers).status_code for _ in range(6)]
+    assert codes[:4] == [200] * 4
+    assert codes[-1] == 429
+
+
+def test_errors_change_nothing(world: World) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    before = group.read_log(alice).json()
+    for body in (
+        {"expected_seq": 1, "expected_head": b64(bytes(32)), "op": b64(b"x")},
+        {"expected_seq": 1, "expected_head": b64(group.state.head), "op": b64(b"x")},
+        {"expected_seq": 1, "expected_head": b64(group.state.head), "op": b64(group.ops[1])},
+    ):
+        r = world.client.post(f"{group.path}/log", json=body, headers=alice.headers)
+        assert 400 <= r.status_code < 500
+    assert group.read_log(alice).json() == before
