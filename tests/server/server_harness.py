@@ -90,6 +90,8 @@ class World:
     client: httpx.Client
     people: list[Person] = field(default_factory=list)
     registration_token: str | None = None
+    host: str = HOST
+    """What clients sign at login: the Host header they send (or the server's public host)."""
 
     def person(self, *, login: bool = True) -> Person:
         secrets = Secrets.generate(created=now())
@@ -104,9 +106,9 @@ class World:
         assert r.status_code == 200, r.text
         return unb64(r.json()["challenge"])
 
-    def login(self, p: Person, host: str = HOST) -> httpx.Response:
+    def login(self, p: Person, host: str | None = None) -> httpx.Response:
         challenge = self.challenge()
-        sig = sign_auth(p.secrets.device, host, "login", challenge)
+        sig = sign_auth(p.secrets.device, host or self.host, "login", challenge)
         r = self.client.post(
             "/v1/auth/token",
             json={
