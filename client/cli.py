@@ -7,7 +7,7 @@ Output contract (scripts depend on it):
 - Every failure goes through one dispatcher (`main`), which prints to stderr
 
       chatham: error: <what happened>
-      hint: <what to do next>
+      chatham: hint: <what to do next>
 
   lower case, no trailing period, and exits non-zero: 1 for errors, 2 for
   usage errors, 130 when interrupted.
@@ -109,7 +109,7 @@ def hoist_global_options(argv: list[str]) -> list[str]:
 def _fail(message: str, hint: str | None, code: int) -> int:
     sys.stderr.write(f"chatham: error: {message}\n")
     if hint:
-        sys.stderr.write(f"hint: {hint}\n")
+        sys.stderr.write(f"chatham: hint: {hint}\n")
     return code
 
 

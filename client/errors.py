@@ -69,7 +69,9 @@ class ChathamError(Exception):
 
 
 def _first_line(doc: str | None) -> str:
-    return (doc or "error").strip().splitlines()[0].rstrip(".")
+    # The CLI's messages are lower case without a trailing period (the output contract).
+    line = (doc or "error").strip().splitlines()[0].rstrip(".")
+    return line[:1].lower() + line[1:]
 
 
 # --- usage --------------------------------------------------------------------------------------

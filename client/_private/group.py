@@ -380,6 +380,12 @@ class Group:
         if snap.status == "member":
             new_entries, retracted, extra = self._pull_entries(api, progress)
             announcements += extra
+            if any(self._checkpoint_problems(self._load())):
+                # Something checkpointed is missing: it may sit behind the cursor (a server
+                # that withheld it before). Ask for everything once more before judging.
+                more, gone, extra = self._pull_entries(api, None, rescan=True)
+                new_entries, retracted = new_entries + more, retracted + gone
+                announcements += extra
             self._check_checkpoint()
             if send:
                 sent = self._flush(api)
@@ -556,9 +562,11 @@ class Group:
     # --- entries --------------------------------------------------------------------------------
 
     def _pull_entries(
-        self, api: ServerApi, progress: Progress | None
+        self, api: ServerApi, progress: Progress | None, *, rescan: bool = False
     ) -> tuple[int, int, list[Announcement]]:
+        """Fetch entries after the pinned cursor (or, with rescan, all of them again)."""
         snap = self._load()
+        cursor = 0 if rescan else snap.pinned.cursor
         total: int | None = None
         if progress is not None:
             try:
@@ -570,7 +578,6 @@ class Group:
         announcements: list[Announcement] = []
         while True:
             snap = self._load()
-            cursor = snap.pinned.cursor
             page = api.entries(self._gid, cursor, PAGE)
             rows: list[EntryRow] = []
             updates: list[EntryRow] = []
@@ -584,8 +591,9 @@ class Group:
                 raise E.BadResponse("the server's page cursor is behind its entries")
             if page.more and not page.entries:
                 raise E.BadResponse("the server promised more entries and sent none")
-            if rows or updates or page.cursor != cursor:
+            if rows or updates or max(page.cursor, last) > snap.pinned.cursor:
                 self._commit_entries(snap, rows, updates, max(page.cursor, last))
+            cursor = max(page.cursor, last)
             new += sum(1 for r in rows if r.ct is not None)
             retracted += len(updates) + sum(1 for r in rows if r.ct is None)
             done += len(page.entries)

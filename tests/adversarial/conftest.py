@@ -1,0 +1,7 @@
+"""Fixtures for the malicious-server suite (defined in tamper_kit.py)."""
+
+from __future__ import annotations
+
+from tamper_kit import person, server, world
+
+__all__ = ["person", "server", "world"]

@@ -1,0 +1,550 @@
+"""One test per attack a malicious server (or a member's stolen key) can try on a client.
+
+Each test sets the attack up after Bob, the victim, has synced honestly, then
+asserts three things: sync raises the specific error naming the check, no
+plaintext is shown (Bob's readable entries are what they were, and no new
+text appears in the error), and Bob's local store is row-for-row unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from chatham import crypto
+from chatham.client import Group, errors
+from chatham.crypto import _epoch, _log, _primitives, _records
+from tamper_kit import World, store_snapshot
+
+
+def bodies(g: Group) -> list[bytes]:
+    return [i.body for i in g.entries()]
+
+
+def expect_refused(
+    w: World, error: type[errors.ChathamError], check: str | None = None
+) -> errors.ChathamError:
+    before = store_snapshot(w.bob)
+    shown = bodies(w.gb)
+    w.gb._snap = None
+    with pytest.raises(error) as info:
+        w.gb.sync()
+    if check is not None:
+        assert getattr(info.value, "check", None) == check, info.value
+    assert store_snapshot(w.bob) == before, "the failed sync changed the local store"
+    assert bodies(w.gb) == shown, "the failed sync changed what is shown"
+    message = f"{info.value} {info.value.hint}"
+    for canary in w.canaries:
+        assert canary.decode() not in message
+    return info.value
+
+
+def log_hook(fn: Any) -> Any:
+    def hook(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        fn(page)
+        if page["ops"]:
+            page["head"] = crypto.op_hash(page["ops"][-1])
+        return page
+
+    return hook
+
+
+def entries_hook(fn: Any) -> Any:
+    def hook(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        fn(page["entries"])
+        if page["entries"]:
+            page["cursor"] = max(page["cursor"], page["entries"][-1]["cursor"])
+        return page
+
+    return hook
+
+
+def entry_items(g: Group, after: int = 0) -> list[dict[str, Any]]:
+    """The honest server's entry items for a group, as a victim would get them."""
+    page = g._api().entries(g.id_bytes, after, 500)
+    return [msgspec.to_builtins(i, builtin_types=(bytes,)) for i in page.entries]
+
+
+def next_cursor(w: World) -> int:
+    return max((i["cursor"] for i in entry_items(w.ga)), default=0) + 100
+
+
+def now() -> int:
+    return int(time.time())
+
+
+# --- the log ------------------------------------------------------------------------------------
+
+
+def test_rollback(world: World) -> None:
+    w = world
+    w.ga.checkpoint()
+    w.gb.sync()
+    prev = w.gb.state.op_hashes[-2]
+    seq = w.gb.state.seq
+
+    def older(page: dict[str, Any]) -> None:
+        page["ops"] = [op for op in page["ops"] if crypto.decode_signed_op(op).op.seq < seq]
+        page["seq"], page["head"] = seq - 1, prev
+
+    w.tamper.on("GET", "/log", log_hook(older))
+    expect_refused(w, errors.RollbackError, "rollback")
+
+
+def test_fork(world: World) -> None:
+    w = world
+    before = w.ga.state.copy()
+    w.ga.checkpoint()
+    w.gb.sync()
+    real = w.ga.state.op_hashes[-1]
+    other = crypto.build_checkpoint(before, w.alice._secrets.device, [], time=now() + 1)
+
+    def fork(page: dict[str, Any]) -> None:
+        page["ops"] = [other.op if crypto.op_hash(op) == real else op for op in page["ops"]]
+
+    w.tamper.on("GET", "/log", log_hook(fork))
+    expect_refused(w, errors.ForkError, "fork")
+
+
+def test_withheld_rotation(world: World) -> None:
+    w = world
+    seq = w.gb.state.seq
+    w.ga.rotate()
+    w.post(w.ga, "sealed under the epoch bob was not shown")
+
+    def hide_rotation(page: dict[str, Any]) -> None:
+        page["ops"] = [op for op in page["ops"] if crypto.decode_signed_op(op).op.seq <= seq]
+        page["seq"] = seq
+
+    w.tamper.on("GET", "/log", log_hook(hide_rotation))
+    err = expect_refused(w, errors.WithheldError, "log_head")
+    assert "withheld" in str(err)
+
+
+def test_withheld_lockbox(world: World) -> None:
+    w = world
+    w.ga.rotate()
+    w.tamper.on("GET", "/lockboxes", lambda req, page: {"lockboxes": []})
+    expect_refused(w, errors.WithheldError, "lockbox_withheld")
+
+
+def test_withheld_entry_before_a_checkpoint(world: World) -> None:
+    w = world
+    w.post(w.ga, "first")
+    hidden = w.post(w.ga, "the one the server hides")
+
+    def drop(items: list[dict[str, Any]]) -> None:
+        items[:] = [i for i in items if i["entry_id"].hex() != hidden]
+
+    w.tamper.on("GET", "/entries", entries_hook(drop))
+    w.gb.sync()  # no checkpoint yet: nothing shows the gap at the end of Alice's chain
+    assert bodies(w.gb) == [b"first"]
+    w.ga.checkpoint()
+    # The signed checkpoint itself is verified and kept; what is withheld is named, every
+    # time, until it arrives, and nothing unverified is stored or shown.
+    for _ in range(2):
+        with pytest.raises(errors.WithheldError, match="withheld") as info:
+            w.gb.sync()
+        assert info.value.check == "checkpoint"
+        assert bodies(w.gb) == [b"first"]
+    report = w.gb.verify()
+    assert not report.ok
+    assert "withheld" in report.problems[0]
+    w.tamper.clear()
+    w.gb.sync()
+    assert w.gb.verify().ok
+
+
+def test_key_substitution(world: World) -> None:
+    w = world
+    w.ga.rotate()
+    state = w.ga.state
+    info = state.rotations[state.epoch]
+    bob_dev = w.bob._secrets.device
+    # A lockbox properly sealed to Bob's device, holding a key of the server's choosing.
+    forged = _primitives.hpke_seal(
+        bob_dev.kem_public,
+        _epoch.lockbox_info(
+            state.group_id,
+            state.epoch,
+            info.prev,
+            w.bob._secrets.member.id,
+            bob_dev.id,
+            bob_dev.kem_public,
+        ),
+        os.urandom(32),
+    )
+
+    def swap(req: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        for box in page["lockboxes"]:
+            box["lockbox"] = forged
+        return page
+
+    w.tamper.on("GET", "/lockboxes", swap)
+    expect_refused(w, errors.KeySubstitutionError, "lockbox_hash")
+
+
+def test_key_substitution_by_a_leader_is_opaque(world: World) -> None:
+    # A leader who commits to a lockbox whose key does not match the confirmation:
+    # the failure comes after a key was used, so it is the one opaque error.
+    w = world
+    state, keyring = w.ga.state, w.ga._load().keyring
+    recipients = [_epoch.Recipient(d.member, d.id, d.kem_key) for d in state.active_devices()]
+    built = _epoch.build_rotation(
+        state.group_id,
+        state.epoch + 1,
+        state.head,
+        recipients,
+        old_key=keyring.key(state.epoch),
+        rand=os.urandom,
+    )
+    bob_dev = w.bob._secrets.device
+    info = _epoch.lockbox_info(
+        state.group_id,
+        state.epoch + 1,
+        state.head,
+        w.bob._secrets.member.id,
+        bob_dev.id,
+        bob_dev.kem_public,
+    )
+    bad_box = _primitives.hpke_seal(bob_dev.kem_public, info, os.urandom(32))
+    refs = [
+        _records.LockboxRef(
+            r.device,
+            _epoch.lockbox_hash(state.group_id, state.epoch + 1, r.device, bad_box)
+            if r.device == bob_dev.id
+            else r.hash,
+        )
+        for r in built.rotation.refs
+    ]
+    rotation = _records.Rotation(
+        built.rotation.epoch, refs, built.rotation.confirm, built.rotation.backlink
+    )
+    op = _log.sign_op(state, w.alice._secrets.device, _records.Rotate(rotation), time=now())
+    boxes = {**built.lockboxes, bob_dev.id: bad_box}
+    w.ga._api().append(state.group_id, state.seq, state.head, op, boxes)
+    err = expect_refused(w, errors.CouldNotOpen)
+    assert str(err) == "could not open"
+
+
+def ghost_rotation(w: World, *, extra: bool) -> bytes:
+    state, keyring = w.ga.state, w.ga._load().keyring
+    recipients = [_epoch.Recipient(d.member, d.id, d.kem_key) for d in state.active_devices()]
+    if extra:
+        ghost = crypto.Secrets.generate(created=now())
+        recipients.append(
+            _epoch.Recipient(ghost.member.id, ghost.device.id, ghost.device.kem_public)
+        )
+    built = _epoch.build_rotation(
+        state.group_id,
+        state.epoch + 1,
+        state.head,
+        recipients,
+        old_key=keyring.key(state.epoch),
+        rand=os.urandom,
+    )
+    return _log.sign_op(state, w.alice._secrets.device, _records.Rotate(built.rotation), time=now())
+
+
+def inject_op(w: World, op: bytes) -> None:
+    def add(page: dict[str, Any]) -> None:
+        page["ops"] = [*page["ops"], op]
+        page["seq"] += 1
+
+    w.tamper.on("GET", "/log", log_hook(add))
+
+
+def test_ghost_member(world: World) -> None:
+    w = world
+    inject_op(w, ghost_rotation(w, extra=True))
+    expect_refused(w, errors.GhostMemberError, "ghost_member")
+
+
+def test_unsigned_rotation(world: World) -> None:
+    w = world
+    op = crypto.decode_signed_op(ghost_rotation(w, extra=False))
+    unsigned = crypto.encode(crypto.SignedOp(op.op, bytes(64)))
+    inject_op(w, unsigned)
+    expect_refused(w, errors.ForgedOpError, "signature")
+
+
+def test_forged_leader_op(world: World) -> None:
+    w = world
+    # Carol, a plain member, signs a leader op (or her key was stolen): make herself leader.
+    op = crypto.build_set_role(
+        w.gc.state, w.carol._secrets.device, w.carol._secrets.member.id, "leader", time=now()
+    )
+    inject_op(w, op.op)
+    expect_refused(w, errors.ForgedOpError, "role")
+
+
+def test_op_bit_flip(world: World) -> None:
+    w = world
+    good = bytearray(ghost_rotation(w, extra=False))
+    good[-5] ^= 0x01
+    inject_op(w, bytes(good))
+    expect_refused(w, errors.ForgedOpError, "signature")
+
+
+def test_replay(world: World) -> None:
+    w = world
+    old = w.ga._load().log[2].data  # an op Bob verified long ago, served again as new
+    inject_op(w, old)
+    expect_refused(w, errors.ForkError, "sequence")
+    # An entry served again is recognised and ignored: no error, no duplicate.
+    w.tamper.clear()
+    w.post(w.ga, "said once")
+    w.gb.sync()
+    again = entry_items(w.ga)[-1] | {"cursor": next_cursor(w)}
+    w.tamper.on("GET", "/entries", entries_hook(lambda items: items.append(again)))
+    w.gb.sync()
+    assert bodies(w.gb).count(b"said once") == 1
+
+
+# --- entries ------------------------------------------------------------------------------------
+
+
+def rewrite_new_entries(w: World, fn: Any) -> None:
+    """Apply fn to each entry Bob has not seen yet (decoded), as the server serves them."""
+
+    def each(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            if item.get("entry") is not None:
+                item["entry"] = fn(item["entry"])
+
+    w.tamper.on("GET", "/entries", entries_hook(each))
+
+
+def test_entry_bit_flip(world: World) -> None:
+    w = world
+    w.post(w.ga, "a sentence the server flips one bit of")
+
+    def flip(blob: bytes) -> bytes:
+        b = bytearray(blob)
+        b[len(b) // 2] ^= 0x10
+        return bytes(b)
+
+    rewrite_new_entries(w, flip)
+    expect_refused(w, errors.TamperedEntryError, "signature")
+
+
+def test_entry_truncation(world: World) -> None:
+    w = world
+    w.post(w.ga, "a sentence cut short")
+
+    def cut(blob: bytes) -> bytes:
+        e = crypto.decode_entry(blob)
+        return crypto.encode(crypto.Entry(e.header, e.ct[:-100], e.sig))
+
+    rewrite_new_entries(w, cut)
+    expect_refused(w, errors.TamperedEntryError, "signature")
+    w.tamper.clear()
+    rewrite_new_entries(w, lambda blob: blob[:-7])
+    expect_refused(w, errors.TamperedEntryError, "encoding")
+
+
+def test_entry_swap(world: World) -> None:
+    w = world
+    w.post(w.ga, "first of two")
+    w.post(w.ga, "second of two")
+
+    def swap(items: list[dict[str, Any]]) -> None:
+        a, b = (crypto.decode_entry(i["entry"]) for i in items[-2:])
+        items[-2]["entry"] = crypto.encode(crypto.Entry(a.header, b.ct, a.sig))
+        items[-1]["entry"] = crypto.encode(crypto.Entry(b.header, a.ct, b.sig))
+
+    w.tamper.on("GET", "/entries", entries_hook(swap))
+    expect_refused(w, errors.TamperedEntryError, "signature")
+    w.tamper.clear()
+
+    def relabel(items: list[dict[str, Any]]) -> None:
+        items[-2]["entry"], items[-1]["entry"] = items[-1]["entry"], items[-2]["entry"]
+
+    w.tamper.on("GET", "/entries", entries_hook(relabel))
+    expect_refused(w, errors.TamperedEntryError, "entry_id")
+
+
+def test_entry_moved_between_groups(world: World) -> None:
+    w = world
+    other = w.alice.create_group("Another group", w.ga.server)
+    w.post(other, "written in another group")
+    moved = entry_items(other)[-1] | {"cursor": next_cursor(w)}
+    w.tamper.on("GET", "/entries", entries_hook(lambda items: items.append(moved)))
+    err = expect_refused(w, errors.TamperedEntryError, "group")
+    assert "another group" in str(err)
+
+
+def test_equivocation(world: World) -> None:
+    w = world
+    w.post(w.ga, "what alice said")
+    w.gb.sync()
+    # Alice's device signs a second, different entry with the same sequence number.
+    state, keyring = w.ga.state, w.ga._load().keyring
+    twin = crypto.seal_entry(
+        device=w.alice._secrets.device,
+        epoch_key=keyring.key(state.epoch),
+        group=state.group_id,
+        epoch=state.epoch,
+        seq=1,
+        prev=bytes(32),
+        log_seq=state.seq,
+        log_head=state.head,
+        body=b"what alice told bob alone",
+    )
+    w.canaries.append(b"what alice told bob alone")
+    item = {"cursor": next_cursor(w), "entry_id": twin.entry.header.entry_id, "entry": twin.data}
+    w.tamper.on("GET", "/entries", entries_hook(lambda items: items.append(item)))
+    expect_refused(w, errors.EquivocationError, "equivocation")
+
+
+def test_chain_gap(world: World) -> None:
+    w = world
+    w.post(w.ga, "one")
+    missing = w.post(w.ga, "two")
+    w.post(w.ga, "three")
+
+    def drop(items: list[dict[str, Any]]) -> None:
+        items[:] = [i for i in items if i["entry_id"].hex() != missing]
+
+    w.tamper.on("GET", "/entries", entries_hook(drop))
+    expect_refused(w, errors.ChainGapError, "gap")
+
+
+def test_entry_by_a_non_member(world: World) -> None:
+    w = world
+    state, keyring = w.ga.state, w.ga._load().keyring
+    stranger = crypto.Secrets.generate(created=now())
+    forged = crypto.seal_entry(
+        device=stranger.device,
+        epoch_key=keyring.key(state.epoch),
+        group=state.group_id,
+        epoch=state.epoch,
+        seq=1,
+        prev=bytes(32),
+        log_seq=state.seq,
+        log_head=state.head,
+        body=b"from outside",
+    )
+    w.canaries.append(b"from outside")
+    item = {
+        "cursor": next_cursor(w),
+        "entry_id": forged.entry.header.entry_id,
+        "entry": forged.data,
+    }
+    w.tamper.on("GET", "/entries", entries_hook(lambda items: items.append(item)))
+    expect_refused(w, errors.NonMemberEntryError, "author")
+
+
+def test_entry_by_a_removed_member(world: World) -> None:
+    w = world
+    w.ga.remove(w.carol.member_id)
+    w.gb.sync()
+    # Carol kept her old keys and signs something "after" her removal.
+    state, old_keys = w.ga.state, w.gc._load().keyring
+    epoch = max(old_keys.keys)
+    seq_at = max(i for i, e in enumerate(state.epoch_at) if e == epoch)
+    forged = crypto.seal_entry(
+        device=w.carol._secrets.device,
+        epoch_key=old_keys.key(epoch),
+        group=state.group_id,
+        epoch=epoch,
+        seq=1,
+        prev=bytes(32),
+        log_seq=seq_at,
+        log_head=state.op_hashes[seq_at],
+        body=b"carol after removal",
+    )
+    w.canaries.append(b"carol after removal")
+    item = {
+        "cursor": next_cursor(w),
+        "entry_id": forged.entry.header.entry_id,
+        "entry": forged.data,
+    }
+    w.tamper.on("GET", "/entries", entries_hook(lambda items: items.append(item)))
+    expect_refused(w, errors.NonMemberEntryError, "departed")
+
+
+def test_fake_deletion(world: World) -> None:
+    w = world
+    eid = w.post(w.ga, "the server would like this gone")
+    w.gb.sync()
+    [item] = [i for i in entry_items(w.ga) if i["entry_id"].hex() == eid]
+    e = crypto.decode_entry(item["entry"])
+    stub = crypto.encode(crypto.stub_of(e))
+    fake = {"cursor": next_cursor(w), "entry_id": e.header.entry_id, "stub": stub}
+    w.tamper.on("GET", "/entries", entries_hook(lambda items: items.append(fake)))
+    expect_refused(w, errors.FakeDeletionError, "retraction_missing")
+    assert w.gb.get(eid).body == b"the server would like this gone"
+    # A retraction signed by someone who may not retract it (Carol is neither author nor leader).
+    w.tamper.clear()
+    bad = crypto.sign_retraction(
+        w.carol._secrets.device, w.ga.id_bytes, e.header.entry_id, w.ga.state.seq, time=now()
+    )
+    fake2 = fake | {"retraction": bad}
+    w.tamper.on("GET", "/entries", entries_hook(lambda items: items.append(fake2)))
+    expect_refused(w, errors.FakeDeletionError, "role")
+    assert w.gb.get(eid).body == b"the server would like this gone"
+
+
+# --- direct tampering with the server's database ---------------------------------------------
+
+
+def test_database_ciphertext_tampering(world: World) -> None:
+    w = world
+    eid = w.post(w.ga, "stored on the server, then edited there")
+    with w.db() as db:
+        (ct,) = db.execute(
+            "SELECT ciphertext FROM entries WHERE entry_id = ?", (bytes.fromhex(eid),)
+        ).fetchone()
+        flipped = bytearray(ct)
+        flipped[100] ^= 0xFF
+        db.execute(
+            "UPDATE entries SET ciphertext = ? WHERE entry_id = ?",
+            (bytes(flipped), bytes.fromhex(eid)),
+        )
+    expect_refused(w, errors.TamperedEntryError, "signature")
+
+
+def test_database_swapped_ciphertexts(world: World) -> None:
+    w = world
+    a = bytes.fromhex(w.post(w.ga, "alpha on the server"))
+    b = bytes.fromhex(w.post(w.ga, "beta on the server"))
+    with w.db() as db:
+        (ca,) = db.execute("SELECT ciphertext FROM entries WHERE entry_id = ?", (a,)).fetchone()
+        (cb,) = db.execute("SELECT ciphertext FROM entries WHERE entry_id = ?", (b,)).fetchone()
+        db.execute("UPDATE entries SET ciphertext = ? WHERE entry_id = ?", (cb, a))
+        db.execute("UPDATE entries SET ciphertext = ? WHERE entry_id = ?", (ca, b))
+    expect_refused(w, errors.TamperedEntryError, "signature")
+
+
+def test_database_deleted_ciphertext(world: World) -> None:
+    w = world
+    eid = bytes.fromhex(w.post(w.ga, "deleted behind the group's back"))
+    w.gb.sync()
+    cursor = next_cursor(w)
+    with w.db() as db:
+        # Delete the bytes and re-list the row as if retracted, without a signed retraction.
+        db.execute(
+            "UPDATE entries SET ciphertext = NULL, retraction = ?, cursor = ? WHERE entry_id = ?",
+            (b"\x92\x00\x00", cursor, eid),
+        )
+        db.execute("UPDATE groups SET entry_cursor = ?", (cursor,))
+    err = expect_refused(w, errors.FakeDeletionError)
+    assert err.check == "encoding"
+    assert w.gb.get(eid.hex()).body == b"deleted behind the group's back"
+
+
+def test_database_op_tampering(world: World) -> None:
+    w = world
+    w.ga.checkpoint()
+    seq = w.ga.state.seq
+    with w.db() as db:
+        (op,) = db.execute("SELECT op FROM log_ops WHERE seq = ?", (seq,)).fetchone()
+        edited = bytearray(op)
+        edited[-1] ^= 0x01
+        db.execute("UPDATE log_ops SET op = ? WHERE seq = ?", (bytes(edited), seq))
+    expect_refused(w, errors.ForgedOpError, "signature")

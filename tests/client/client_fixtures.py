@@ -1,0 +1,70 @@
+"""Shared pieces of the client tests: the real server app in-process, and members in separate homes.
+
+`server` is `litestar.testing.TestClient(create_app(...))`, which is an
+httpx.Client, so the client library runs against the real server with no
+socket. Members made by `person` skip the keystore's Argon2id (tests of the
+keystore and unlock sessions make real ones): each gets fresh keys and a home
+of its own under tmp_path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from chatham.client import Group, Home, Journal
+from chatham.crypto import Secrets
+from chatham.server import Settings, create_app
+from litestar.testing import TestClient
+
+SERVER_URL = "http://testserver.local"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    app = create_app(Settings(data_dir=tmp_path / "server", open_registration=True))
+    with TestClient(app, base_url=SERVER_URL) as client:
+        yield client
+
+
+Person = Callable[..., Journal]
+
+
+@pytest.fixture
+def person(tmp_path: Path, server: httpx.Client) -> Iterator[Person]:
+    made: list[Journal] = []
+
+    def make(name: str, http: httpx.Client | None = None) -> Journal:
+        home = Home(tmp_path / f"home-{name.lower()}")
+        j = Journal(home, Secrets.generate(created=int(time.time())), http=http or server)
+        j.set_name(name)
+        made.append(j)
+        return j
+
+    yield make
+    for j in made:
+        j.close()
+
+
+def form_group(leader: Journal, *members: Journal, history: str = "from-join") -> list[Group]:
+    """The leader founds a group and adds each member (invite, join, approve, sync)."""
+    g = leader.create_group("Thursday Forum", SERVER_URL, history=history)  # type: ignore[arg-type]
+    groups = [g]
+    for m in members:
+        code = g.invite().code
+        mg = m.join(code)
+        request = next(r for r in g.join_requests() if r.member == m.member_id)
+        g.approve(request, name=m.name or "Someone", fingerprint=m.fingerprint)
+        mg.sync()
+        groups.append(mg)
+    for x in groups:
+        x.sync()
+    return groups
+
+
+@pytest.fixture
+def group_of() -> Callable[..., list[Group]]:
+    return form_group
