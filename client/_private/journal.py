@@ -10,7 +10,8 @@ arrived in (docs/journal.md, "Merge rule"):
    head its author had seen (signed, in the header), the author's client
    timestamp (signed, in the body), then the random entry id as tie-break.
 2. Creating entries make items (an item's id is its creating entry's id).
-3. Valid retractions hide items, and everything that refers to them.
+3. Valid retractions hide items (and everything that refers to them), and
+   void the single changes they list.
 4. Every other change is applied in key order, each checked against the
    permission table and the item's state machine *at that point*; a later
    valid revision of a field overwrites an earlier one (per-field
@@ -287,8 +288,8 @@ def _p(action: str, what: str, *who: Capacity, notes_policy: bool = False) -> Pe
 
 
 # The one table. "owner" is the member who created the item (for a commitment,
-# its owner, who must be its author). docs/journal.md renders it via
-# `permission_table()`, and a test keeps the two equal.
+# its owner, who must be its author; for a single change, its author).
+# docs/journal.md renders it via `permission_table()`; a test keeps the two equal.
 PERMISSIONS: Final[tuple[Permission, ...]] = (
     _p("issue.create", "post an issue", "member"),
     _p("issue.edit", "edit an issue (a revision)", "owner"),
@@ -309,7 +310,7 @@ PERMISSIONS: Final[tuple[Permission, ...]] = (
     _p("comment.edit", "edit a comment", "owner"),
     _p("update.create", "post a monthly update", "member"),
     _p("update.edit", "edit an update", "owner"),
-    _p("retract", "retract (withdraw) an item", "owner", "leader"),
+    _p("retract", "retract (withdraw) an item, or a single change", "owner", "leader"),
 )
 _PERMS: Final[dict[str, Permission]] = {p.action: p for p in PERMISSIONS}
 
@@ -617,7 +618,8 @@ class _Rec:
 @dataclass(slots=True)
 class _State:
     items: dict[bytes, Item] = field(default_factory=dict)  # visible only
-    hidden: set[bytes] = field(default_factory=set)
+    hidden: set[bytes] = field(default_factory=set)  # retracted items
+    voided: set[bytes] = field(default_factory=set)  # retracted single changes
     warnings: list[JournalWarning] = field(default_factory=list)
     search: list[tuple[str, Item]] | None = None
     roles: dict[tuple[bytes, int], Role | None] = field(default_factory=dict)
@@ -742,6 +744,8 @@ class JournalView:
         st.hidden.update(made.keys() - st.items.keys())
         for r in recs:
             b = r.body
+            if r.entry_id in st.voided:
+                continue
             if isinstance(b, _ITEM_CHANGES):
                 target = self._target(st, r, b.item)
                 if target is not None:
@@ -796,15 +800,27 @@ class JournalView:
         return it
 
     def _retract(self, st: _State, made: dict[bytes, Item], r: _Rec, b: Retraction) -> None:
-        it = made.get(b.item)
-        if it is None:
-            # The creating entry is gone (its ciphertext was deleted) or has not
-            # arrived: nothing is shown for it either way.
-            st.hidden.add(b.item)
-            return
-        what = f"retraction of {it.kind} {short_id(it.id)}"
-        if self._check(st, r, "retract", owner=_owner_of(it) == r.author, what=what):
-            st.hidden.add(b.item)
+        # The item, and every entry the retraction asks the server to delete: the server
+        # will delete them, so every client ignores them whether it saw them or not.
+        for eid in dict.fromkeys([b.item, *b.entries]):
+            it = made.get(eid)
+            if it is not None:
+                what = f"retraction of {it.kind} {short_id(it.id)}"
+                if self._check(st, r, "retract", owner=_owner_of(it) == r.author, what=what):
+                    st.hidden.add(eid)
+                continue
+            target = self._recs.get(eid)
+            if target is None:
+                # Gone already (its ciphertext was deleted) or not arrived yet: an item
+                # that is not here is not shown either way.
+                if eid == b.item:
+                    st.hidden.add(eid)
+                continue
+            if isinstance(target.body, (Retraction, *_CONTENT)):
+                continue  # a retraction cannot be withdrawn; a refused create shows nothing
+            what = f"retraction of entry {short_id(eid)}"
+            if self._check(st, r, "retract", owner=target.author == r.author, what=what):
+                st.voided.add(eid)
 
     def _target(self, st: _State, r: _Rec, iid: bytes) -> Item | None:
         it = st.items.get(iid)

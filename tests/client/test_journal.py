@@ -647,6 +647,9 @@ WORLD: list[tuple[bytes, bytes, int, Body]] = [
 ]
 ISSUES, MEETINGS, COMMITMENTS = [I1, I2, I3], [M1, M2], [C1, C2]
 ALL_ITEMS = [M1, M2, I1, I2, I3, C1, C2, N1, K1, U1, b"\x00" * 16]
+POOL = [
+    bytes([0x10 + k]) * 16 for k in range(48)
+]  # ids of generated entries, so retractions can name them
 
 
 def property_roster() -> Roster:
@@ -729,8 +732,9 @@ bodies = st.one_of(
         st.integers(100, 103),
     ),
     st.builds(
-        lambda item, ts: Retraction(ts=ts, item=item),
-        st.sampled_from(ALL_ITEMS),
+        lambda item, entries, ts: Retraction(ts=ts, item=item, entries=entries),
+        st.sampled_from([*ALL_ITEMS, *POOL[:8]]),
+        st.lists(st.sampled_from([*ALL_ITEMS, *POOL]), unique=True, max_size=3),
         st.integers(100, 103),
     ),
     st.builds(
@@ -746,7 +750,7 @@ bodies = st.one_of(
 )
 entries_strategy = st.lists(
     st.tuples(
-        st.binary(min_size=16, max_size=16),
+        st.sampled_from(POOL),
         st.sampled_from([LEE, LEE, ANN, ANN, BOB, CAL, CAL, EVE]),
         st.integers(0, 4),
         bodies,
@@ -813,6 +817,44 @@ def test_author_retracts_an_item() -> None:
     assert g.codes(late) == []  # silently moot, not an error
     assert g.codes(late_k) == []
     assert g.view.warnings == []
+
+
+def test_retracting_single_changes() -> None:
+    g = G()
+    m = g.post(LEE, Meeting, date=date(2026, 12, 3), title="December")
+    i = g.post(ANN, Issue, title="t")
+    edit = g.post(ANN, Revision, item=i, changes=IssueEdit(title="regretted"))
+    sched = g.post(LEE, IssueStatus, item=i, status="scheduled", meeting=m)
+    agenda = g.post(LEE, AgendaPublication, meeting=m, issues=[i])
+    assert (g.issue(i).title, g.issue(i).status) == ("regretted", "scheduled")
+    # Ann withdraws her edit (named as the item); Bob may not void Lee's scheduling.
+    g.post(ANN, Retraction, item=edit, entries=[edit])
+    bob = g.post(BOB, Retraction, item=i, entries=[sched])
+    assert g.issue(i).title == "t"
+    assert g.codes(bob) == ["unauthorized", "unauthorized"]
+    assert g.issue(i).status == "scheduled"
+    # A leader may void anyone's change; the agenda goes, and with it the scheduling.
+    g.post(LEE, Retraction, item=agenda, entries=[agenda, sched])
+    assert (g.issue(i).status, g.meeting(m).agenda) == ("parked", None)
+    assert [e.action for e in g.issue(i).history] == ["created"]
+    # A retraction cannot be withdrawn, and a refused create has nothing to hide.
+    first = g.post(ANN, Retraction, item=edit)
+    eve = g.post(EVE, Issue, title="refused")
+    g.post(LEE, Retraction, item=first, entries=[first, eve])
+    assert g.issue(i).title == "t"
+    assert g.view.get(i) is not None
+
+
+def test_item_retraction_voids_the_entries_it_lists() -> None:
+    g = G()
+    i = g.post(ANN, Issue, title="t")
+    j = g.post(BOB, Issue, title="u")
+    rj = g.post(BOB, Revision, item=j, changes=IssueEdit(title="u2"))
+    mine = g.post(ANN, Revision, item=i, changes=IssueEdit(title="t2"))
+    r = g.post(ANN, Retraction, item=i, entries=[i, mine, j, rj])
+    assert g.view.get(i) is None
+    assert g.issue(j).title == "u2"  # Ann may not delete Bob's entries
+    assert g.codes(r) == ["unauthorized", "unauthorized"]
 
 
 def test_who_may_retract() -> None:
