@@ -327,6 +327,9 @@ class Group:
         names: dict[bytes, str],
     ) -> Item:
         assert row.ct is not None
+        if not hmac.compare_digest(crypto.ct_hash(row.ct), row.ct_hash):
+            # The row's MAC covers the ciphertext's hash, so this is an edit of the file.
+            raise E.StoreTampered(f"entry {row.entry_id.hex()}: the stored ciphertext was edited")
         try:
             header = crypto.decode(row.header, crypto.EntryHeader, max_size=1024)
             body = crypto.open_entry(crypto.Entry(header, row.ct, row.sig), key)

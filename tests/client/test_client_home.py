@@ -1,0 +1,158 @@
+"""The member home: keystore, passphrase sources, unlock sessions, the editor's private files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from chatham.client import Home, Journal, errors, parse_duration, scrubbed_env
+from chatham.client._private.editor import edit_text
+from chatham.client._private.home import runtime_dir
+
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real keystore (Argon2id MODERATE is slow on purpose), copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "home"
+    Journal.init(path, passphrase=PASSPHRASE, name="Dana").close()
+    return path
+
+
+@pytest.fixture
+def home(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir(mode=0o700)
+    monkeypatch.delenv("CHATHAM_PASSPHRASE", raising=False)
+    path = tmp_path / "home"
+    shutil.copytree(template, path)
+    return Home(path)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_init_makes_private_files(home: Home) -> None:
+    assert mode(home.path) == 0o700
+    assert mode(home.keystore_path) == 0o600
+    assert mode(home.store_path) == 0o600
+    with pytest.raises(errors.AlreadyInitialized):
+        Journal.init(home.path, passphrase="another one entirely")
+
+
+def test_wrong_passphrase_changes_nothing(home: Home) -> None:
+    before = {p.name: p.read_bytes() for p in home.path.iterdir()}
+    with pytest.raises(errors.WrongPassphrase) as info:
+        Journal.open(home, passphrase="not it")
+    assert info.value.hint
+    assert {p.name: p.read_bytes() for p in home.path.iterdir()} == before
+    with Journal.open(home, passphrase=PASSPHRASE) as j:
+        assert j.name == "Dana"
+
+
+def test_passphrase_sources(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(errors.Locked):
+        Journal.open(home)
+    monkeypatch.setenv("CHATHAM_PASSPHRASE", PASSPHRASE)
+    with Journal.open(home) as j:
+        member = j.member_id
+    monkeypatch.delenv("CHATHAM_PASSPHRASE")
+    with Journal.open(home, prompt=lambda: PASSPHRASE) as j:
+        assert j.member_id == member
+
+
+def test_unlock_session(home: Home) -> None:
+    secrets, key = home.unlock(passphrase=PASSPHRASE)
+    expires = home.start_session(key, 60)
+    path = home.session_path()
+    assert mode(path) == 0o600
+    assert mode(path.parent) == 0o700
+    blob = path.read_bytes()
+    assert PASSPHRASE.encode() not in blob
+    t0 = time.perf_counter()
+    with Journal.open(home) as j:  # no passphrase anywhere: the session opens it
+        assert j.member_id == secrets.member.id.hex()
+    assert time.perf_counter() - t0 < 0.2  # no Argon2id
+    assert home.session_expires() == pytest.approx(expires)
+    # Expired: ignored and removed.
+    with pytest.raises(errors.Locked):
+        Journal.open(home, clock=lambda: expires + 1)
+    assert not path.exists()
+    # Locked again on request.
+    home.start_session(key, 60)
+    assert home.end_session()
+    assert not path.exists()
+    with pytest.raises(errors.Locked):
+        Journal.open(home)
+
+
+def test_session_is_bound_to_its_keystore(home: Home, tmp_path: Path) -> None:
+    _, key = home.unlock(passphrase=PASSPHRASE)
+    home.start_session(key, 60)
+    other = Home(tmp_path / "other")
+    Journal.init(other.path, passphrase="a different passphrase").close()
+    home.keystore_path.write_bytes(other.keystore_path.read_bytes())
+    with pytest.raises(errors.Locked):
+        Journal.open(home)  # the session's key is for the old keystore: not used
+
+
+def test_session_refuses_unsafe_runtime_dir(home: Home, tmp_path: Path) -> None:
+    run = tmp_path / "run" / "chatham"
+    run.mkdir(mode=0o700, exist_ok=True)
+    run.chmod(0o755)
+    with pytest.raises(errors.UnsafePermissions):
+        runtime_dir()
+    run.chmod(0o700)
+    _, key = home.unlock(passphrase=PASSPHRASE)
+    home.start_session(key, 60)
+    home.session_path().chmod(0o644)
+    with pytest.raises(errors.UnsafePermissions):
+        Journal.open(home)
+
+
+def test_durations() -> None:
+    assert parse_duration("90s") == 90
+    assert parse_duration("15m") == 900
+    assert parse_duration("2h") == 7200
+    assert parse_duration("1d") == 86400
+    assert parse_duration("45") == 45
+    for bad in ("", "m", "-5m", "0", "soon"):
+        with pytest.raises(errors.UsageError):
+            parse_duration(bad)
+
+
+def test_children_never_see_the_passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHATHAM_PASSPHRASE", PASSPHRASE)
+    assert "CHATHAM_PASSPHRASE" not in scrubbed_env()
+    assert "PATH" in scrubbed_env()
+
+
+def test_editor_runs_privately(home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHATHAM_PASSPHRASE", PASSPHRASE)
+    report = tmp_path / "report"
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import os, stat, sys\n"
+        "p = sys.argv[1]\n"
+        "st = os.stat(p); d = os.stat(os.path.dirname(p))\n"
+        f"open({str(report)!r}, 'w').write("
+        'f"{oct(stat.S_IMODE(st.st_mode))} {oct(stat.S_IMODE(d.st_mode))} '
+        "{'CHATHAM_PASSPHRASE' in os.environ} {p}\")\n"
+        "text = open(p).read()\n"
+        "open(p, 'w').write(text + 'typed in the editor')\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    monkeypatch.delenv("VISUAL", raising=False)
+    assert edit_text("draft: ") == "draft: typed in the editor"
+    file_mode, dir_mode, leaked, path = report.read_text().split(" ", 3)
+    assert (file_mode, dir_mode, leaked) == ("0o600", "0o700", "False")
+    assert path.startswith(str(tmp_path / "run"))
+    assert not os.path.exists(path)

@@ -1,0 +1,106 @@
+"""The local store: no plaintext at rest, and any edit of its state is detected."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from chatham.client import Group, Journal, errors
+from chatham.crypto import Secrets
+from client_fixtures import Person, form_group
+
+CANARY = b"the canary: my co-founder wants out"
+
+
+def reopen(j: Journal) -> Group:
+    """The same member's home, opened afresh (as the next command would)."""
+    fresh = Journal(j.home, j._secrets, http=j._http)
+    return fresh.group()
+
+
+def edit(j: Journal, sql: str, *params: object) -> None:
+    db = sqlite3.connect(j.home.store_path, isolation_level=None)
+    db.execute(sql, params)
+    db.close()
+
+
+def flip(j: Journal, table: str, column: str, at: int) -> None:
+    """Flip the bits of one byte of every value in a column."""
+    db = sqlite3.connect(j.home.store_path, isolation_level=None)
+    for rowid, value in db.execute(f"SELECT rowid, {column} FROM {table}").fetchall():
+        b = bytearray(value)
+        b[at] ^= 0xFF
+        db.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (bytes(b), rowid))
+    db.close()
+
+
+@pytest.fixture
+def synced(person: Person) -> tuple[Journal, Group]:
+    alice, bob = person("Alice"), person("Bob")
+    ga, gb = form_group(alice, bob)
+    ga.post(CANARY)
+    ga.post(b"second")
+    gb.sync()
+    return bob, gb
+
+
+def files(home: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in home.iterdir() if p.is_file())
+
+
+def test_no_plaintext_at_rest(synced: tuple[Journal, Group]) -> None:
+    bob, gb = synced
+    assert next(i.body for i in gb.entries()) == CANARY
+    gb._j._store.queue(gb.id_bytes, b"\x01" * 16, b"queued canary, never sent", 0)
+    gb._j._store.db.execute("PRAGMA wal_checkpoint(FULL)")
+    blob = files(bob.home.path)
+    assert CANARY not in blob
+    assert b"queued canary" not in blob
+    assert b"Thursday Forum" not in blob  # the group's name is sealed too
+    assert b"Bob" not in blob
+
+
+def test_copied_store_is_useless_without_the_keys(synced: tuple[Journal, Group]) -> None:
+    bob, _ = synced
+    thief = Journal(bob.home, Secrets.generate(created=0))
+    with pytest.raises(errors.StoreTampered):
+        thief.groups()
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda j: flip(j, "groups", "pinned", -1), id="pinned-state"),
+        pytest.param(
+            lambda j: edit(j, "DELETE FROM ops WHERE seq = (SELECT MAX(seq) FROM ops)"),
+            id="log-truncated",
+        ),
+        pytest.param(lambda j: edit(j, "DELETE FROM entries WHERE seq = 2"), id="entry-deleted"),
+        pytest.param(lambda j: edit(j, "UPDATE entries SET cursor = cursor + 7"), id="entry-moved"),
+        pytest.param(
+            lambda j: edit(j, "UPDATE epoch_keys SET epoch = epoch + 10"), id="key-relabelled"
+        ),
+        pytest.param(lambda j: flip(j, "entries", "ct", 100), id="ciphertext-edited"),
+    ],
+)
+def test_edited_store_is_detected(
+    synced: tuple[Journal, Group], tamper: Callable[[Journal], None]
+) -> None:
+    bob, _ = synced
+    tamper(bob)
+    with pytest.raises(errors.StoreTampered) as info:
+        list(reopen(bob).entries())
+    assert info.value.hint
+    assert CANARY.decode() not in str(info.value)
+
+
+def test_outbox_survives_and_is_sealed(person: Person) -> None:
+    alice, bob = person("Alice"), person("Bob")
+    _ga, gb = form_group(alice, bob)
+    gb._j._store.queue(gb.id_bytes, b"\x02" * 16, b"left in the outbox", 0)
+    g = reopen(bob)
+    assert g.queued == 1
+    assert g.sync().sent == ("02" * 16,)
+    assert [i.body for i in g.entries()] == [b"left in the outbox"]
