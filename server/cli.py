@@ -10,7 +10,8 @@ Output contract (deployment scripts depend on it):
 - Errors: `chatham-server: error: …` then `chatham-server: hint: …` on stderr,
   lower case, no trailing period; exit status 1 (2 for usage errors).
 
-Every option can also be set by an environment variable, named in --help.
+Every option can also be set by an environment variable, named in --help;
+every other setting (see `Settings`) by CHATHAM_SERVER_<FIELD NAME>.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ._private.settings import (
     DEFAULT_PORT,
     Settings,
     env_name,
+    settings_from_env,
     settings_to_env,
 )
 
@@ -189,7 +191,9 @@ def main_options(
     if data_dir is not None:
         values["data_dir"] = data_dir
     try:
-        settings = Settings(**values)
+        # Settings without an option of their own (events, page sizes, …) come from their
+        # CHATHAM_SERVER_* variables; options (and their variables) override the rest.
+        settings = settings_from_env().replace(**values)
         settings.sqlalchemy_url  # noqa: B018 - validates the database URL early
     except ValueError as e:
         raise fail(str(e), "see chatham-server --help") from None

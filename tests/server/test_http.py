@@ -7,7 +7,7 @@ from typing import Any
 
 import chatham.server
 from litestar.testing import TestClient
-from server_harness import World, assert_error, b64
+from server_harness import World, assert_error, b64, b64url
 
 
 def test_public_api_is_what_all_says() -> None:
@@ -122,3 +122,69 @@ def test_errors_change_nothing(world: World) -> None:
         r = world.client.post(f"{group.path}/log", json=body, headers=alice.headers)
         assert 400 <= r.status_code < 500
     assert group.read_log(alice).json() == before
+
+
+def _snapshot(settings: Any) -> dict[str, list[Any]]:
+    import sqlalchemy as sa
+    from chatham.server._private import schema
+    from server_dbutil import rows
+
+    return {
+        t.name: sorted(map(tuple, rows(settings, sa.select(t))), key=repr)
+        for t in schema.metadata.sorted_tables
+    }
+
+
+def test_hostile_bodies_get_4xx_and_change_nothing(
+    make_client: Callable[..., TestClient[Any]], server_settings: Callable[..., Any]
+) -> None:
+    import base64
+
+    world = World(make_client(max_body=64 * 1024))
+    alice, bob = world.person(), world.person()
+    group = world.create_group(alice)
+    group.join(bob, by=alice)
+    sealed = group.seal(bob)
+    invite = group.invite(alice)
+    before = _snapshot(server_settings())
+    entry = sealed.data
+    op = group.ops[-1]
+    request = invite.request(bob.card, created=0)
+    hostile: list[tuple[str, str, Any]] = []
+    for cut in (1, len(entry) // 2, len(entry) - 1):
+        hostile.append(("POST", f"{group.path}/entries", {"entry": b64(entry[:cut])}))
+        hostile.append(("POST", f"{group.path}/entries", {"entry": b64(entry + b"\x00" * cut)}))
+    for cut in (1, len(op) // 2):
+        hostile.append(
+            (
+                "POST",
+                f"{group.path}/log",
+                {
+                    "expected_seq": group.state.seq,
+                    "expected_head": b64(group.state.head),
+                    "op": b64(op[:cut]),
+                },
+            )
+        )
+    hostile.append(("POST", f"{group.path}/join-requests", {"request": b64(request[:-5])}))
+    hostile.append(("POST", f"{group.path}/entries", {"entry": b64(bytes(70 * 1024))}))
+    hostile.append(("POST", f"{group.path}/entries", {"entry": "not base64!"}))
+    hostile.append(
+        ("POST", f"{group.path}/entries", {"entry": base64.b64encode(entry).decode()[:-3]})
+    )
+    hostile.append(("POST", f"{group.path}/entries", [1, 2, 3]))
+    hostile.append(("POST", f"{group.path}/entries", {"entry": None}))
+    hostile.append(("POST", f"{group.path}/log", {"op": {"nested": True}}))
+    hostile.append(("DELETE", f"{group.path}/entries/{b64url(sealed.entry.header.entry_id)}", {}))
+    for method, path, body in hostile:
+        r = world.client.request(method, path, json=body, headers=bob.headers)
+        assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
+        assert set(r.json()) >= {"code", "detail"}
+    for raw in (b"", b"{", b"\xff\xfe", b'{"entry": "AAAA"' + b" " * 10):
+        r = world.client.post(
+            f"{group.path}/entries",
+            content=raw,
+            headers={**bob.headers, "Content-Type": "application/json"},
+        )
+        assert 400 <= r.status_code < 500, (raw, r.status_code)
+    assert _snapshot(server_settings()) == before
