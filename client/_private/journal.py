@@ -99,6 +99,7 @@ __all__ = [
     "parse_date",
     "permission_table",
     "short_id",
+    "thread",
 ]
 
 Role: TypeAlias = Literal["leader", "member"]
@@ -568,6 +569,17 @@ def short_id(item_id: bytes) -> str:
     return item_id.hex()[:8]
 
 
+def thread(item: Item) -> list[tuple[int, CommentItem]]:
+    """Every reply under an item, depth first, with its depth (1 = a direct reply)."""
+    out: list[tuple[int, CommentItem]] = []
+    stack = [(1, c) for c in reversed(item.comments)]
+    while stack:
+        depth, c = stack.pop()
+        out.append((depth, c))
+        stack.extend((depth + 1, r) for r in reversed(c.comments))
+    return out
+
+
 # --- the view ---------------------------------------------------------------------------------
 
 _Key: TypeAlias = tuple[int, int, bytes]
@@ -738,8 +750,9 @@ class JournalView:
             if isinstance(r.body, Retraction):
                 self._retract(st, made, r, r.body)
         # Comments are visible only while the item they reply to is.
+        visible = self._visible(made, st.hidden)
         for iid, it in made.items():
-            if self._visible(iid, made, st.hidden, set()):
+            if iid in visible:
                 st.items[iid] = it
         st.hidden.update(made.keys() - st.items.keys())
         for r in recs:
@@ -760,16 +773,30 @@ class JournalView:
         r = self._recs.get(w.entry_id)
         return (r.key if r is not None else (-1, -1, w.entry_id), w.code)
 
-    def _visible(
-        self, iid: bytes, made: dict[bytes, Item], hidden: set[bytes], seen: set[bytes]
-    ) -> bool:
-        if iid in hidden or iid not in made or iid in seen:
-            return False
-        it = made[iid]
-        if isinstance(it, CommentItem):
-            seen.add(iid)
-            return self._visible(it.parent, made, hidden, seen)
-        return True
+    @staticmethod
+    def _visible(made: dict[bytes, Item], hidden: set[bytes]) -> set[bytes]:
+        """Items not hidden, and comments whose whole reply chain leads to one."""
+        known: dict[bytes, bool] = {}
+        for start in made:
+            path: list[bytes] = []
+            on_path: set[bytes] = set()
+            iid, ok = start, False
+            while True:  # iterative: a reply chain can be as long as a member likes
+                if iid in known:
+                    ok = known[iid]
+                    break
+                it = made.get(iid)
+                if it is None or iid in hidden or iid in on_path:
+                    break
+                path.append(iid)
+                on_path.add(iid)
+                if not isinstance(it, CommentItem):
+                    ok = True
+                    break
+                iid = it.parent
+            for p in path:
+                known[p] = ok
+        return {i for i, ok in known.items() if ok}
 
     def _warn(self, st: _State, r: _Rec, code: str, message: str) -> None:
         st.warnings.append(JournalWarning(r.entry_id, r.author, code, message))

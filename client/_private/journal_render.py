@@ -48,6 +48,7 @@ from .journal import (
     ReviewRound,
     UpdateItem,
     short_id,
+    thread,
 )
 
 __all__ = [
@@ -332,9 +333,10 @@ def _md_comments(view: JournalView, it: Item, h: str) -> list[str]:
     if not it.comments:
         return []
     out = [f"{h} Comments", ""]
-    for c in it.comments:
-        out += [f"- {view.name(c.author)}, {view.day(c.created).isoformat()}:", ""]
-        out += ["  " + line if line else "" for line in c.body.text.split("\n")]
+    for depth, c in thread(it):
+        pad = "  " * (min(depth, 6) - 1)
+        out += [f"{pad}- {view.name(c.author)}, {view.day(c.created).isoformat()}:", ""]
+        out += [f"{pad}  {line}" if line else "" for line in c.body.text.split("\n")]
         out.append("")
     return out
 
@@ -818,9 +820,11 @@ def print_item(console: Console, view: JournalView, item: Item, today: date) -> 
             _line(console, ", ".join(f"{k}: {v}/10" for k, v in item.body.scores.items()))
     if item.comments:
         _line(console, ("Comments", "bold"))
-        for c in item.comments:
+        for depth, c in thread(item):
             when = relative_date(view.day(c.created), today)
-            _line(console, (f"{view.name(c.author)}, {when}", "italic"), f"  {c.short_id}")
+            pad = "  " * (min(depth, 6) - 1)
+            by = (f"{pad}{view.name(c.author)}, {when}", "italic")
+            _line(console, by, f"  {c.short_id}")
             print_markdown(console, c.body.text)
     _line(console, ("History", "bold"))
     for e in item.history:

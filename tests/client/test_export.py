@@ -108,7 +108,8 @@ class Sample(Journal):
             commitments=[self.c1, self.c2],
         )
         p(LEE, Review, item=self.c1, meeting=self.dec)
-        p(BOB, Comment, item=self.i1, text="Been there\nTwice")
+        k = p(BOB, Comment, item=self.i1, text="Been there\nTwice")
+        p(ANN, Comment, item=k, text="Thanks")
         p(BOB, Update, highs="Sold a unit", lows="Flu", scores={"work": 7}, meeting=self.dec)
         p(ANN, Update, highs="Quiet month")
         assert self.view.warnings == []
@@ -244,6 +245,7 @@ def test_markdown_files(journal: Sample) -> None:
     assert "### What is the issue\n\nI am the bottleneck" in issues
     assert "- Bob, " in issues
     assert "  Twice" in issues
+    assert "  - Ann, 2026-10-21:\n\n    Thanks" in issues
     assert "A loose note" in files["notes.md"]
     assert "Quiet month" in files["updates.md"]
     assert all(text.endswith("\n") and not text.endswith("\n\n") for text in files.values())

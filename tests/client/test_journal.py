@@ -47,6 +47,7 @@ from chatham.client._private.journal import (
     allowed,
     parse_date,
     permission_table,
+    thread,
 )
 from chatham.client._private.journal_render import export_json
 from hypothesis import HealthCheck, given, settings
@@ -855,6 +856,38 @@ def test_item_retraction_voids_the_entries_it_lists() -> None:
     assert g.view.get(i) is None
     assert g.issue(j).title == "u2"  # Ann may not delete Bob's entries
     assert g.codes(r) == ["unauthorized", "unauthorized"]
+
+
+def test_reply_threads() -> None:
+    g = G()
+    i = g.post(ANN, Issue, title="t")
+    a = g.post(BOB, Comment, item=i, text="a")
+    a1 = g.post(CAL, Comment, item=a, text="a1")
+    b = g.post(CAL, Comment, item=i, text="b")
+    a2 = g.post(ANN, Comment, item=a, text="a2")
+    a1x = g.post(LEE, Comment, item=a1, text="a1x")
+    assert [(d, c.id) for d, c in thread(g.view.show(i))] == [
+        (1, a), (2, a1), (3, a1x), (2, a2), (1, b),
+    ]  # fmt: skip
+    g.post(BOB, Retraction, item=a)
+    assert [c.id for _, c in thread(g.view.show(i))] == [b]
+    for gone in (a, a1, a2, a1x):
+        assert g.view.get(gone) is None
+
+
+def test_long_and_circular_reply_chains_do_not_crash() -> None:
+    v = JournalView(roster())
+    ids = [n.to_bytes(16, "big") for n in range(1, 5002)]
+    v.add(EntryMeta(ids[0], ANN, ANN, 1, 1), Issue(ts=1, title="root"))
+    for n in range(1, 5001):
+        v.add(EntryMeta(ids[n], BOB, BOB, n + 1, 1), Comment(ts=1, item=ids[n - 1], text="re"))
+    loop = b"\xee" * 16
+    v.add(EntryMeta(loop, BOB, BOB, 9999, 1), Comment(ts=1, item=loop, text="me"))
+    assert len(thread(v.show(ids[0]))) == 5000
+    assert v.get(ids[-1]) is not None
+    assert v.get(loop) is None
+    v.add(EntryMeta(b"\xef" * 16, ANN, ANN, 1, 1), Retraction(ts=2, item=ids[0]))
+    assert v.get(ids[-1]) is None
 
 
 def test_who_may_retract() -> None:
