@@ -411,11 +411,14 @@ def _md_meeting(view: JournalView, m: MeetingItem, today: date) -> str:
         out.append("- attendance: " + ", ".join(view.name(a) for a in b.attendance))
     out += [f"- id: {m.id.hex()}", ""]
     agenda = view.agenda(m.id, today)
-    out += [f"## Agenda{'' if agenda.published else ' (draft)'}", ""]
-    out += [
-        f"{n}. {i.title} ({view.name(i.author)}, {i.priority}, {i.minutes} min)"
-        for n, i in enumerate(agenda.issues, 1)
-    ] or ["No issues."]
+    if agenda.published or m.status == "planned":
+        out += [f"## Agenda{'' if agenda.published else ' (draft)'}", ""]
+        out += [
+            f"{n}. {i.title} ({view.name(i.author)}, {i.priority}, {i.minutes} min)"
+            for n, i in enumerate(agenda.issues, 1)
+        ] or ["No issues."]
+    else:  # a draft from today's parking lot says nothing about a past meeting
+        out += ["## Agenda", "", "No agenda was published."]
     out.append("")
     out += ["## Commitments due", ""]
     out += [_md_commitment(view, c) for c in agenda.commitments] or ["None."]
@@ -503,7 +506,7 @@ def ics_calendar(view: JournalView, *, now: int) -> str:
             lines.append(f"LOCATION:{ics_escape(b.place)}")
         lines.append(f"STATUS:{'CONFIRMED' if m.status != 'planned' else 'TENTATIVE'}")
         agenda = view.agenda(m.id, b.date)
-        if agenda.issues:
+        if agenda.published and agenda.issues:
             desc = "Agenda:\n" + "\n".join(
                 f"{n}. {i.title}" for n, i in enumerate(agenda.issues, 1)
             )

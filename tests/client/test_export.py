@@ -228,6 +228,7 @@ def test_markdown_files(journal: Sample) -> None:
     nov = files["2026-11-05-november-forum.md"]
     assert nov.startswith("# November forum\n")
     assert "- place: Room 4" in nov
+    assert "## Agenda\n\nNo agenda was published.\n" in nov
     assert "## Issues presented" in nov
     assert "### Hire a COO" in nov
     assert "## Notes" in nov
