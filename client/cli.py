@@ -31,7 +31,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -117,23 +117,25 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; every error is printed here and nowhere else."""
     import os
 
-    import click
-
     from ._private import cli_common
     from .errors import ChathamError, UsageError
 
     cli_common.STATE = cli_common.CliState()  # fresh per invocation (tests call main repeatedly)
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    click = _click_exceptions()
     try:
         result = app(args=args, prog_name="chatham", standalone_mode=False)
         return result if isinstance(result, int) else 0
-    except click.exceptions.Exit as e:
-        return e.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except typer.Exit as e:
+        return int(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
         return _fail("interrupted", None, 130)
-    except click.exceptions.UsageError as e:
+    except click.NoArgsIsHelpError as e:
+        sys.stdout.write(e.format_message() + "\n")
+        return 0
+    except click.UsageError as e:
         command = e.ctx.command_path if e.ctx is not None else "chatham"
-        message = e.format_message()
+        message = e.format_message().rstrip(".")
         return _fail(message[:1].lower() + message[1:], f"see `{command} --help`", 2)
     except ChathamError as e:
         return _fail(e.message, e.hint, 2 if isinstance(e, UsageError) else 1)
@@ -150,6 +152,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         cli_common.STATE.close()
+
+
+def _click_exceptions() -> Any:
+    """The click exceptions typer raises (recent typer vendors click as typer._click)."""
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        return importlib.import_module("click.exceptions")
 
 
 def run() -> None:

@@ -286,7 +286,7 @@ class Store:
     def groups(self) -> list[GroupRow]:
         rows = self.db.execute(
             "SELECT group_id, server, name, status, version, pinned, pinned_mac FROM groups "
-            "ORDER BY added, group_id"
+            "ORDER BY added, rowid"
         ).fetchall()
         return [self._group_row(r) for r in rows]
 

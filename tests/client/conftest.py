@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from client_fixtures import group_of, person, server
+from live_server import LiveServer, live_server
 
 __all__ = ["group_of", "person", "server"]
+
+
+@pytest.fixture(scope="session")
+def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real chatham-server over a socket, shared by the CLI tests."""
+    with live_server(tmp_path_factory.mktemp("live-server")) as s:
+        yield s
