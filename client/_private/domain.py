@@ -39,6 +39,7 @@ __all__ = [
     "CommitmentStatus",
     "Content",
     "Edit",
+    "FileRef",
     "Issue",
     "IssueEdit",
     "IssueStatus",
@@ -173,11 +174,26 @@ class Commitment(_Body, frozen=True, tag="commitment"):
     meeting: ItemId | None = None  # where it was made; anchors "the next meeting"
 
 
+class FileRef(Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A file attached to a comment: where its sealed chunks are and the key that opens them.
+
+    The chunks are a STREAM (docs/protocol.md §10) under `key`, stored on the server
+    as attachment `blob`; only this reference, inside a sealed entry, links the two.
+    """
+
+    blob: Annotated[bytes, Meta(min_length=16, max_length=16)]
+    key: Annotated[bytes, Meta(min_length=32, max_length=32)]
+    name: Title
+    size: Annotated[int, Meta(ge=0, le=1 << 40)]
+    media_type: Line = ""
+
+
 class Comment(_Body, frozen=True, tag="comment"):
-    """A reply on any item (an experience share)."""
+    """A reply on any item (an experience share), optionally with a file attached."""
 
     item: ItemId
     text: NonEmptyText
+    file: FileRef | None = None
 
 
 class Update(_Body, frozen=True, tag="update"):

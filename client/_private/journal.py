@@ -504,7 +504,7 @@ class CommentItem(Item):
         return self.body.item
 
     def texts(self) -> list[str]:
-        return [self.body.text]
+        return [self.body.text] + ([self.body.file.name] if self.body.file else [])
 
 
 @dataclass(slots=True, kw_only=True, eq=False)
@@ -823,6 +823,9 @@ class JournalView:
         it.entries.append(r.entry_id)
         initial = msgspec.structs.asdict(b)
         del initial["v"], initial["ts"]
+        if isinstance(b, Comment) and b.file is not None:
+            # History is shown and exported: the file's name and size, never its key.
+            initial["file"] = {"name": b.file.name, "size": b.file.size}
         it.history.append(Event(r.entry_id, r.author, b.ts, r.log_seq, "created", initial))
         return it
 

@@ -57,6 +57,7 @@ __all__ = [
     "ExportFormat",
     "agenda_json",
     "export_json",
+    "file_size",
     "ics_calendar",
     "ics_escape",
     "ics_fold",
@@ -219,7 +220,14 @@ def item_json(view: JournalView, item: Item, *, history: bool = False) -> dict[s
             "meeting": _hex(item.body.meeting),
         }
     elif isinstance(item, CommentItem):
-        d |= {"item": item.parent.hex(), "text": item.body.text}
+        f = item.body.file
+        d |= {
+            "item": item.parent.hex(),
+            "text": item.body.text,
+            "file": None
+            if f is None
+            else {"name": f.name, "size": f.size, "media_type": f.media_type},
+        }
     elif isinstance(item, UpdateItem):
         d |= {
             "meeting": _hex(item.body.meeting),
@@ -337,6 +345,8 @@ def _md_comments(view: JournalView, it: Item, h: str) -> list[str]:
         pad = "  " * (min(depth, 6) - 1)
         out += [f"{pad}- {view.name(c.author)}, {view.day(c.created).isoformat()}:", ""]
         out += [f"{pad}  {line}" if line else "" for line in c.body.text.split("\n")]
+        if c.body.file is not None:
+            out += ["", f"{pad}  (attached: {c.body.file.name}, {file_size(c.body.file.size)})"]
         out.append("")
     return out
 
@@ -816,6 +826,7 @@ def print_item(console: Console, view: JournalView, item: Item, today: date) -> 
         if parent is not None:
             _line(console, f"on {parent.kind} {parent.short_id}: {parent.title}")
         print_markdown(console, item.body.text)
+        _file_line(console, item, "")
     elif isinstance(item, UpdateItem):
         _field(console, "Highs", item.body.highs)
         _field(console, "Lows", item.body.lows)
@@ -829,6 +840,7 @@ def print_item(console: Console, view: JournalView, item: Item, today: date) -> 
             by = (f"{pad}{view.name(c.author)}, {when}", "italic")
             _line(console, by, f"  {c.short_id}")
             print_markdown(console, c.body.text)
+            _file_line(console, c, pad)
     _line(console, ("History", "bold"))
     for e in item.history:
         changed = ", ".join(e.fields) if e.action == "edited" else ""
@@ -836,6 +848,27 @@ def print_item(console: Console, view: JournalView, item: Item, today: date) -> 
             console,
             f"{_iso_ts(e.ts)}  {view.name(e.author)}  {e.action}",
             f" ({changed})" if changed else "",
+        )
+
+
+def file_size(n: int) -> str:
+    """1 B, 12.5 KiB, 3.2 MiB, ..."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _file_line(console: Console, c: CommentItem, pad: str) -> None:
+    f = c.body.file
+    if f is not None:
+        _line(
+            console,
+            f"{pad}attached: ",
+            (f.name, "bold"),
+            f" ({file_size(f.size)}); `chatham attachment save {c.short_id} PATH`",
         )
 
 

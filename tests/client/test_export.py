@@ -136,7 +136,7 @@ KEYS = {
     "note": [*COMMON, "meeting", "body"],
     "commitment": [*COMMON, "owner", "owner_name", "text", "status", "due",
                    "due_is_next_meeting", "report", "reviewed_at", "meeting"],
-    "comment": [*COMMON, "item", "text"],
+    "comment": [*COMMON, "item", "text", "file"],
     "update": [*COMMON, "meeting", "highs", "lows", "scores"],
 }  # fmt: skip
 
