@@ -400,13 +400,23 @@ class ServerApi:
         resp = self._send("GET", f"/v1/groups/{b64url(group)}/attachments/{b64url(attachment)}")
         return self._decode(resp, AttachmentInfo)
 
+    def delete_attachment(self, group: bytes, attachment: bytes) -> AttachmentInfo:
+        resp = self._send("DELETE", f"/v1/groups/{b64url(group)}/attachments/{b64url(attachment)}")
+        return self._decode(resp, AttachmentInfo)
+
     # --- events ---------------------------------------------------------------------------------
 
-    def events(self, group: bytes) -> httpx.Response:
-        """Open the server-sent event stream; the caller iterates `iter_lines()` and closes it."""
+    def events(self, group: bytes, *, read_timeout: float = 45.0) -> httpx.Response:
+        """Open the server-sent event stream; the caller iterates `iter_lines()` and closes it.
+
+        `read_timeout` bounds the wait for any byte; the server sends a keepalive every 15 s.
+        """
         headers = {"accept": "text/event-stream", "authorization": f"Bearer {self._bearer()}"}
         req = self.http.build_request(
-            "GET", f"{self.url}/v1/groups/{b64url(group)}/events", headers=headers
+            "GET",
+            f"{self.url}/v1/groups/{b64url(group)}/events",
+            headers=headers,
+            timeout=httpx.Timeout(read_timeout, connect=TIMEOUT.connect),
         )
         try:
             resp = self.http.send(req, stream=True)

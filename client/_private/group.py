@@ -948,6 +948,62 @@ class Group:
         self._api().retract(self._gid, row.entry_id, signed)
         self.sync(send=False)
 
+    # --- attachments: sealed chunks the journal layer makes and references ---------------------
+
+    def put_attachment_chunk(self, attachment_id: bytes, index: int, sealed: bytes) -> None:
+        """Upload one sealed chunk (write-once; the first chunk claims the id for this device)."""
+        if self._load().status != "member":
+            raise E.NotAMember()
+        self._api().put_chunk(self._gid, attachment_id, index, sealed)
+
+    def attachment_chunk(self, attachment_id: bytes, index: int) -> bytes:
+        """Download one sealed chunk as the server holds it (open it with AttachmentOpener)."""
+        return self._api().get_chunk(self._gid, attachment_id, index)
+
+    def delete_attachment(self, attachment_id: bytes) -> None:
+        """Delete an attachment's chunks on the server (its uploader or a leader)."""
+        self._api().delete_attachment(self._gid, attachment_id)
+
+    # --- meeting code and change notifications ---------------------------------------------------
+
+    def meeting_code(self) -> str | None:
+        """The words from the latest verified checkpoint (as `verify()` gives), without a replay."""
+        snap = self._load()
+        return snap.keyring.meeting_code(snap.state)
+
+    def changes(self, *, read_timeout: float = 45.0) -> Iterator[tuple[int, int]]:
+        """Follow the server's event stream: (entry cursor, log seq) now and on every change.
+
+        The stream carries nothing else (no ids, authors or sizes). It ends when the server
+        ends it (token expiry, an hour, or this device leaving the group); a dropped
+        connection, or no byte for `read_timeout` seconds, raises `Unreachable`.
+        """
+        import json
+
+        import httpx
+
+        resp = self._api().events(self._gid, read_timeout=read_timeout)
+        try:
+            event = ""
+            for line in resp.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event == "changed":
+                    try:
+                        data = json.loads(line[5:])
+                        position = (int(data["cursor"]), int(data["seq"]))
+                    except (ValueError, KeyError, TypeError):
+                        raise E.BadResponse("the server's event stream is not valid") from None
+                    yield position
+                elif not line:
+                    event = ""
+        except httpx.TransportError as e:
+            raise E.Unreachable(
+                f"lost the event stream from {self.server} ({type(e).__name__})"
+            ) from None
+        finally:
+            resp.close()
+
     # --- the log: generic append with conflict handling ------------------------------------------
 
     def append_op(self, op: crypto.PendingOp | OpBuilder, *, retries: int = 3) -> crypto.AppliedOp:
