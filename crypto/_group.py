@@ -29,6 +29,7 @@ from ._invite import InviteSecret
 from ._keystore import Secrets
 from ._log import GroupState, sign_op
 from ._records import (
+    MAX_BATCH,
     Add,
     ChainHead,
     Checkpoint,
@@ -245,9 +246,21 @@ def build_add(
     joins: Sequence[tuple[MemberCard, bytes, str]],
     *,
     time: int,
+    roster: Sequence[tuple[bytes, str]] = (),
     rand: P.Random = P.random_bytes,
 ) -> PendingOp:
-    """Add members (card, invite id, attested name); always rotates (docs/protocol.md §6.1)."""
+    """Add members (card, invite id, attested name); always rotates (docs/protocol.md §6.1).
+
+    `roster` re-attests names of members already in the group (member id, name), so a
+    newcomer under `from-join`, who cannot open earlier epochs, still learns who is who
+    (§6.4). The names blob holds at most MAX_BATCH names in all: a longer one would
+    not decode anywhere, so it is refused here, before anything is signed.
+    """
+    new_names = [(card_member_id(c), check_name(n)) for c, _, n in joins]
+    joining = {mid for mid, _ in new_names}
+    again = [(mid, check_name(n)) for mid, n in roster if mid not in joining]
+    if len(new_names) + len(again) > MAX_BATCH:
+        raise ValueError(f"an add attests at most {MAX_BATCH} names")
     recipients = _recipients(state) + [
         Recipient(card_member_id(c), card_device_id(c), c.cert.kem_key) for c, _, _ in joins
     ]
@@ -257,7 +270,7 @@ def build_add(
         state.group_id,
         built.rotation.epoch,
         state.head,
-        [(card_member_id(c), check_name(n)) for c, _, n in joins],
+        new_names + again,
         rand,
     )
     body = Add([NewMember(c, i) for c, i, _ in joins], names, built.rotation)
