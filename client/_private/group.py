@@ -49,6 +49,8 @@ PAGE = 500
 MAX_ENTRY_BODY = 1 << 20
 """The protocol's cap on an entry body (docs/protocol.md §7.2)."""
 ZERO32 = bytes(32)
+MAX_NAMES = 100
+"""Names one attested-names blob may hold (the protocol's MAX_BATCH)."""
 Progress = Callable[[int, int | None], None]
 """progress(done, total): entries processed so far, and the total when the server said."""
 
@@ -391,6 +393,9 @@ class Group:
                 announcements += extra
             self._check_checkpoint()
             if send:
+                rotated = self.rotate_if_pending()
+                if rotated is not None:
+                    announcements += announce([rotated], self._load().state, names, self._me())
                 sent = self._flush(api)
         if before_status == "joining" and snap.status == "member":
             announcements.append(
@@ -843,8 +848,7 @@ class Group:
                         self._store.unqueue(db, entry_id)
                     sent.append(entry_id.hex())
                     break
-                if self._load().state.pending_rotation:
-                    self.rotate()
+                self.rotate_if_pending()
                 sealed = self._seal(entry_id, body)
                 try:
                     posted = api.post_entry(self._gid, sealed.data)
@@ -971,18 +975,27 @@ class Group:
         snap = self._load()
         return snap.keyring.meeting_code(snap.state)
 
-    def changes(self, *, read_timeout: float = 45.0) -> Iterator[tuple[int, int]]:
+    def changes(
+        self, *, read_timeout: float = 45.0, until: float | None = None
+    ) -> Iterator[tuple[int, int]]:
         """Follow the server's event stream: (entry cursor, log seq) now and on every change.
 
         The stream carries nothing else (no ids, authors or sizes). It ends when the server
-        ends it (token expiry, an hour, or this device leaving the group); a dropped
+        ends it (token expiry, an hour, or this device leaving the group), or at `until`
+        (a `time.monotonic()` deadline, checked on every line and keepalive). A dropped
         connection, or no byte for `read_timeout` seconds, raises `Unreachable`.
         """
         import json
+        import time
 
         import httpx
 
-        resp = self._api().events(self._gid, read_timeout=read_timeout)
+        def left() -> float:
+            return read_timeout if until is None else min(read_timeout, until - time.monotonic())
+
+        if left() <= 0:
+            return
+        resp = self._api().events(self._gid, read_timeout=left())
         try:
             event = ""
             for line in resp.iter_lines():
@@ -997,7 +1010,11 @@ class Group:
                     yield position
                 elif not line:
                     event = ""
+                if until is not None and time.monotonic() >= until:
+                    return
         except httpx.TransportError as e:
+            if until is not None and time.monotonic() >= until:
+                return
             raise E.Unreachable(
                 f"lost the event stream from {self.server} ({type(e).__name__})"
             ) from None
@@ -1063,6 +1080,27 @@ class Group:
         return self.append_op(
             lambda c: crypto.build_rotate(c.state, c.keyring, c.device, time=c.time)
         )
+
+    def rotate_if_pending(self) -> crypto.AppliedOp | None:
+        """Perform the rotation a leave left pending (any active member may); None if none is.
+
+        Sync and send call it, so no client seals under a key a departed member holds.
+        When another member rotates first, the retry finds nothing pending and stops.
+        """
+        if self._load().status != "member" or not self._load().state.pending_rotation:
+            return None
+
+        def build(c: OpContext) -> crypto.PendingOp:
+            if not c.state.pending_rotation:
+                raise crypto.LogError("another member performed the rotation", check="rotation")
+            return crypto.build_rotate(c.state, c.keyring, c.device, time=c.time)
+
+        try:
+            return self.append_op(build)
+        except E.NotAllowed:
+            if self._load().state.pending_rotation:
+                raise
+            return None
 
     def checkpoint(self) -> crypto.AppliedOp:
         """Sign every author chain's head as this leader sees it (the meeting code's basis)."""
@@ -1188,7 +1226,12 @@ class Group:
         card, invite_id = sjr.request.card, sjr.request.invite_id
         return self.append_op(
             lambda c: crypto.build_add(
-                c.state, c.keyring, c.device, [(card, invite_id, name)], time=c.time
+                c.state,
+                c.keyring,
+                c.device,
+                [(card, invite_id, name)],
+                roster=_roster_names(c, 1),
+                time=c.time,
             )
         )
 
@@ -1282,6 +1325,17 @@ class Group:
             meeting_code=keyring.meeting_code(state),
             problems=tuple(problems),
         )
+
+
+def _roster_names(c: OpContext, joining: int) -> list[tuple[bytes, str]]:
+    """Names of current members this leader can read, re-attested in an add (protocol §6.4),
+    so a newcomer under from-join sees names, not ids; leaders first, within the blob's cap."""
+    try:
+        names = c.keyring.names(c.state)
+    except crypto.CouldNotOpen:
+        return []
+    active = sorted(c.state.active_members(), key=lambda m: (m.role != "leader", m.joined_seq))
+    return [(m.id, names[m.id]) for m in active if m.id in names][: MAX_NAMES - joining]
 
 
 def _cp_record(state: crypto.GroupState) -> str | None:
