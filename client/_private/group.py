@@ -1175,15 +1175,20 @@ class Group:
         self._store.add_invite(self._gid, secret.invite_id, secret.secret)
         return secret
 
-    def join_requests(self) -> list[JoinRequest]:
-        """Pending join requests, each checked against its live invite (leaders)."""
+    def join_requests(self, *, refused: list[str] | None = None) -> list[JoinRequest]:
+        """Pending join requests, each checked against its live invite (leaders).
+
+        Requests that fail a check are left out; pass a list as `refused` to learn why.
+        """
         self.sync(send=False)
         state = self._load().state
         out = []
         for item in self._api().join_requests(self._gid):
             try:
                 sjr = crypto.verify_join_request(state, item.request, now=self._j.now())
-            except crypto.InviteError:
+            except crypto.InviteError as e:
+                if refused is not None:
+                    refused.append(str(e))
                 continue  # not answerable: the server should not have listed it
             req = sjr.request
             inv = state.invites[req.invite_id]
@@ -1194,6 +1199,8 @@ class Group:
                 else crypto.InviteSecret(secret, self._gid, self.server).check_mac(req)
             )
             if mac_ok is False:
+                if refused is not None:
+                    refused.append("join request does not carry the MAC of the invite's code")
                 continue  # minted without the invite secret: refused
             out.append(
                 JoinRequest(
