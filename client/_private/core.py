@@ -6,20 +6,27 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, TypeAlias
 
-import httpx
 from chatham import crypto
 
 from .. import errors as E
-from .api import ServerApi, normalize_url
 from .group import Group, _check_group_name
 from .home import Home
 from .store import Pinned, Store
 from .vault import Vault
 from .views import GroupSummary, History, Notes
 
-HttpSource = httpx.Client | Callable[[str], httpx.Client]
-"""One httpx.Client for every server (tests: a litestar TestClient), or a factory per URL."""
+if TYPE_CHECKING:
+    import httpx
+
+    from .api import ServerApi
+
+HttpSource: TypeAlias = "httpx.Client | Callable[[str], httpx.Client]"
+"""One httpx.Client for every server (tests: a litestar TestClient), or a factory per URL.
+
+httpx is imported only when a command first talks to a server, so offline commands
+(and `chatham --help`) start fast."""
 
 _CURRENT = "current_group"
 
@@ -167,6 +174,8 @@ class Journal:
     # --- servers --------------------------------------------------------------------------------
 
     def _client(self, url: str) -> httpx.Client:
+        import httpx
+
         if isinstance(self._http, httpx.Client):
             return self._http
         if self._http is not None:
@@ -176,6 +185,8 @@ class Journal:
         return self._owned[url]
 
     def _api(self, url: str) -> ServerApi:
+        from .api import ServerApi, normalize_url
+
         url = normalize_url(url)
         api = self._apis.get(url)
         if api is None:
@@ -270,6 +281,8 @@ class Journal:
         name (`founder_name`, default the name given at init) is attested in the log,
         sealed under the first epoch key.
         """
+        from .api import normalize_url
+
         name = _check_group_name(name)
         server = normalize_url(server)
         founder = founder_name or self.name
@@ -304,6 +317,8 @@ class Journal:
             raise E.UsageError(
                 f"{e}", hint="copy the whole code, starting with chatham1-"
             ) from None
+        from .api import normalize_url
+
         gid = secret.group
         if self._store.group(gid) is not None:
             raise E.UsageError(

@@ -196,21 +196,29 @@ class Store:
         self.db.execute("PRAGMA secure_delete=ON")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=10000")
-        with self.write():
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    self.db.execute(stmt)
+        if self._schema() is None:
+            with self.write():
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        self.db.execute(stmt)
+                if self._schema() is None:
+                    self.db.execute(
+                        "INSERT INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
+                    )
+        version = self._schema()
+        if version != SCHEMA_VERSION:
+            raise StoreTampered(
+                f"the local store has schema version {version}, this client knows {SCHEMA_VERSION}",
+                hint="upgrade chatham, or use a new CHATHAM_HOME",
+            )
+
+    def _schema(self) -> int | None:
+        """The store's schema version, or None for a new file (read-only: no write lock)."""
+        try:
             row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is None:
-                self.db.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
-                )
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise StoreTampered(
-                    f"the local store has schema version {row[0]}, this client knows "
-                    f"{SCHEMA_VERSION}",
-                    hint="upgrade chatham, or use a new CHATHAM_HOME",
-                )
+        except sqlite3.OperationalError:
+            return None
+        return None if row is None else int(row[0])
 
     def close(self) -> None:
         self.db.close()

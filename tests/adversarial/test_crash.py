@@ -28,8 +28,7 @@ from chatham.client._private import group
 group.PAGE = 8  # many small pages: many commits to land between
 with Journal.open(sys.argv[1], passphrase=sys.argv[2]) as j:
     g = j.group()
-    print("syncing", flush=True)
-    g.sync()
+    g.sync(progress=lambda done, total: print(done, flush=True))
     print("done", flush=True)
 """
 
@@ -59,34 +58,37 @@ def stored(home: Path) -> int:
 def test_sigkill_mid_sync_then_sync_completes(server: LiveServer, tmp_path: Path) -> None:
     alice = Journal.init(tmp_path / "alice", passphrase=PASSPHRASE, name="Alice")
     bob = Journal.init(tmp_path / "bob", passphrase=PASSPHRASE, name="Bob")
-    ga = alice.create_group("Forum", server.url)
-    gb = bob.join(ga.invite().code)
-    [request] = ga.join_requests()
-    ga.approve(request, name="Bob", fingerprint=bob.fingerprint)
-    gb.sync()
-    bulk_post(ga, ENTRIES)
-    bob.close()
+    try:
+        ga = alice.create_group("Forum", server.url)
+        gb = bob.join(ga.invite().code)
+        [request] = ga.join_requests()
+        ga.approve(request, name="Bob", fingerprint=bob.fingerprint)
+        gb.sync()
+        bulk_post(ga, ENTRIES)
+    finally:
+        alice.close()
+        bob.close()
 
-    killed_at: list[int] = []
-    for delay in (0.3, 0.6, 1.0, 1.5, 2.5):
+    # Kill the syncing client three times (each run resumes where the last one stopped), at a
+    # slightly different moment each time: between pages, inside a page, inside a commit.
+    counts = []
+    for round_, kill_after in enumerate((16, 48, 48)):
         proc = subprocess.Popen(
             [sys.executable, "-c", SYNC_SCRIPT, str(tmp_path / "bob"), PASSPHRASE],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"syncing"
-        time.sleep(delay)
+        for line in proc.stdout:
+            if line.strip() == b"done" or int(line) >= kill_after:
+                break
+        time.sleep(0.002 * round_)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
-        assert proc.stderr is not None
-        proc.stderr.close()
-        n = stored(tmp_path / "bob")
-        killed_at.append(n)
-        if 0 < n < ENTRIES:
-            break
-    assert any(0 < n < ENTRIES for n in killed_at), f"never killed mid-sync: {killed_at}"
+        counts.append(stored(tmp_path / "bob"))
+    assert all(0 < n < ENTRIES for n in counts), counts
+    assert counts == sorted(counts)
 
     with Journal.open(tmp_path / "bob", passphrase=PASSPHRASE) as again:
         g = again.group()
@@ -96,4 +98,3 @@ def test_sigkill_mid_sync_then_sync_completes(server: LiveServer, tmp_path: Path
         report = g.verify()
         assert report.ok
         assert report.entries == ENTRIES
-    alice.close()
