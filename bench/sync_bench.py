@@ -88,8 +88,8 @@ def bulk_post(g: object, n: int) -> None:
 SYNC_CHILD = """
 import json, resource, sys, time, tracemalloc
 from chatham.client import Journal
-home, passphrase = sys.argv[1], sys.argv[2]
-j = Journal.open(home, passphrase=passphrase)
+home = sys.argv[1]
+j = Journal.open(home)  # through the unlock session: Argon2id's 256 MiB stay out of the figure
 g = j.group()
 tracemalloc.start()
 t0 = time.perf_counter()
@@ -98,8 +98,8 @@ sync_s = time.perf_counter() - t0
 traced_peak = tracemalloc.get_traced_memory()[1]
 tracemalloc.stop()
 j.close()
-j = Journal.open(home, passphrase=passphrase)
 t0 = time.perf_counter()
+j = Journal.open(home)
 g = j.group()
 items = sum(1 for _ in g.entries())
 list_s = time.perf_counter() - t0
@@ -145,6 +145,10 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="chatham-bench-") as tmp:
         root = Path(tmp)
+        run_dir = root / "run"
+        run_dir.mkdir(mode=0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(run_dir)
+        os.environ.pop("CHATHAM_PASSPHRASE", None)
         with live_server(root / "server") as server:
             leader = Journal(Home(root / "leader"), crypto.Secrets.generate(created=0))
             leader.set_name("Leader")
@@ -163,8 +167,10 @@ def main() -> int:
             group.approve(request, name="Newcomer", fingerprint=newcomer.fingerprint)
             newcomer.close()
             leader.close()
+            home = Home(root / "newcomer")
+            home.start_session(home.unlock(passphrase=PASSPHRASE)[1], 600)
 
-            r = run_child(SYNC_CHILD, str(root / "newcomer"), PASSPHRASE)
+            r = run_child(SYNC_CHILD, str(root / "newcomer"))
         rate = r["entries"] / r["sync_s"]
         print(
             f"fresh member's full sync: {int(r['entries']):,} entries in {r['sync_s']:.2f} s = "
@@ -175,21 +181,18 @@ def main() -> int:
             f"(Python heap peak during sync {r['traced_mb']:.1f} MB; goal < 200 MB)"
         )
         print(
-            f"listing {int(r['listed']):,} cached entries (open, verify stored state, decrypt): "
+            f"listing {int(r['listed']):,} cached entries (open the home, load the verified state, decrypt): "
             f"{r['list_s']:.3f} s (goal < 0.5 s)"
         )
 
         env = {**os.environ, "CHATHAM_HOME": str(root / "newcomer"), "NO_COLOR": "1"}
-        env.pop("CHATHAM_PASSPHRASE", None)
         helps = timed_runs([CHATHAM, "--help"], env, 5 if args.quick else 11)
         print(
             f"`chatham --help`: median {statistics.median(helps) * 1000:.0f} ms, "
             f"best {min(helps) * 1000:.0f} ms (goal < 300 ms)"
         )
 
-        run_dir = root / "run"
-        run_dir.mkdir(mode=0o700)
-        env["XDG_RUNTIME_DIR"] = str(run_dir)
+        home.end_session()
         with_pass = timed_runs(
             [CHATHAM, "whoami"], {**env, "CHATHAM_PASSPHRASE": PASSPHRASE}, 3 if args.quick else 7
         )
