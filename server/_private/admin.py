@@ -17,14 +17,12 @@ async def issue_registration_token(settings: Settings, *, uses: int, expires_in:
     try:
         await migrate.upgrade(db)
         token = new_token()
-        async with db.write() as conn:
-            await conn.execute(
-                sa.insert(t.registration_tokens).values(
-                    token_hash=hash_token(token),
-                    uses_left=uses,
-                    expires=settings.now() + expires_in,
-                )
-            )
+        row = {
+            "token_hash": hash_token(token),
+            "uses_left": uses,
+            "expires": settings.now() + expires_in,
+        }
+        await db.write(lambda conn: conn.execute(sa.insert(t.registration_tokens).values(**row)))
         return token
     finally:
         await db.dispose()
@@ -39,11 +37,10 @@ async def scrub_now(settings: Settings) -> None:
     """
     db = Database(settings)
     try:
-        async with db.autocommit() as conn:
-            if db.is_sqlite:
-                await conn.exec_driver_sql("VACUUM")
-                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            else:
-                await conn.exec_driver_sql("VACUUM FULL entries, attachment_chunks")
+        if db.is_sqlite:
+            await db.autocommit("VACUUM")
+            await db.autocommit("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            await db.autocommit("VACUUM FULL entries, attachment_chunks")
     finally:
         await db.dispose()

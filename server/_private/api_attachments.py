@@ -23,7 +23,7 @@ from .access import require_active
 from .api_groups import GroupIdParam
 from .auth import DeviceDep, ServicesDep
 from .errors import ApiError, not_a_member, responses
-from .groups import read_group_row
+from .groups import current_state, read_group_row
 from .http import insert_ignore, path_id
 from .services import Services
 from .wire import AttachmentInfo, ChunkStored
@@ -72,57 +72,54 @@ async def put_chunk(
             field="index",
         )
     data = await _read_capped(request, settings.max_chunk)
+
+    def work(conn: sa.Connection) -> None:
+        row = read_group_row(conn, gid, lock=True)
+        if row is None:
+            raise not_a_member()
+        require_active(services.states.state_at(conn, row), device)
+        insert_ignore(
+            conn,
+            t.attachments,
+            {
+                "group_id": gid,
+                "attachment_id": aid,
+                "device_id": device,
+                "created": settings.blurred_now(),
+            },
+        )
+        owner = conn.execute(
+            sa.select(t.attachments.c.device_id).where(
+                t.attachments.c.group_id == gid, t.attachments.c.attachment_id == aid
+            )
+        ).scalar_one()
+        if owner != device:
+            raise ApiError(403, "not_uploader", "another device owns this attachment id")
+        grown = conn.execute(
+            sa.update(t.groups)
+            .where(
+                t.groups.c.group_id == gid,
+                t.groups.c.stored_bytes + len(data) <= settings.group_quota,
+            )
+            .values(stored_bytes=t.groups.c.stored_bytes + len(data))
+        )
+        if grown.rowcount != 1:
+            raise ApiError(413, "quota_exceeded", "the group's storage quota is full")
+        conn.execute(
+            sa.insert(t.attachment_chunks).values(
+                group_id=gid, attachment_id=aid, idx=index, data=data
+            )
+        )
+
     try:
-        async with services.db.write() as conn:
-            row = await read_group_row(conn, gid, lock=True)
-            if row is None:
-                raise not_a_member()
-            require_active(await services.states.state_at(conn, row), device)
-            await insert_ignore(
-                conn,
-                t.attachments,
-                {
-                    "group_id": gid,
-                    "attachment_id": aid,
-                    "device_id": device,
-                    "created": settings.blurred_now(),
-                },
-            )
-            owner = (
-                await conn.execute(
-                    sa.select(t.attachments.c.device_id).where(
-                        t.attachments.c.group_id == gid, t.attachments.c.attachment_id == aid
-                    )
-                )
-            ).scalar_one()
-            if owner != device:
-                raise ApiError(403, "not_uploader", "another device owns this attachment id")
-            grown = await conn.execute(
-                sa.update(t.groups)
-                .where(
-                    t.groups.c.group_id == gid,
-                    t.groups.c.stored_bytes + len(data) <= settings.group_quota,
-                )
-                .values(stored_bytes=t.groups.c.stored_bytes + len(data))
-            )
-            if grown.rowcount != 1:
-                raise ApiError(413, "quota_exceeded", "the group's storage quota is full")
-            await conn.execute(
-                sa.insert(t.attachment_chunks).values(
-                    group_id=gid, attachment_id=aid, idx=index, data=data
-                )
-            )
+        await services.db.batch(work)
     except IntegrityError:
-        async with services.db.read() as conn:
-            existing = (
-                await conn.execute(
-                    sa.select(t.attachment_chunks.c.data).where(
-                        t.attachment_chunks.c.group_id == gid,
-                        t.attachment_chunks.c.attachment_id == aid,
-                        t.attachment_chunks.c.idx == index,
-                    )
-                )
-            ).scalar()
+        query = sa.select(t.attachment_chunks.c.data).where(
+            t.attachment_chunks.c.group_id == gid,
+            t.attachment_chunks.c.attachment_id == aid,
+            t.attachment_chunks.c.idx == index,
+        )
+        existing = await services.db.read(lambda conn: conn.execute(query).scalar())
         if existing != data:
             raise ApiError(
                 409, "chunk_exists", "this chunk was already uploaded with other bytes"
@@ -130,10 +127,8 @@ async def put_chunk(
     return ChunkStored(aid, index, len(data))
 
 
-async def _require_member(services: Services, conn: Any, gid: bytes, device: bytes) -> None:
-    row = await read_group_row(conn, gid)
-    state = None if row is None else await services.states.state_at(conn, row, exact=False)
-    require_active(state, device)
+def _require_member(services: Services, conn: sa.Connection, gid: bytes, device: bytes) -> None:
+    require_active(current_state(services.states, conn, gid), device)
 
 
 @get(
@@ -152,41 +147,37 @@ async def get_chunk(
 ) -> Response[bytes]:
     gid = path_id(group_id, 32, "group_id")
     aid = path_id(attachment_id, 16, "attachment_id")
-    async with services.db.read() as conn:
-        await _require_member(services, conn, gid, device)
-        data = (
-            await conn.execute(
-                sa.select(t.attachment_chunks.c.data).where(
-                    t.attachment_chunks.c.group_id == gid,
-                    t.attachment_chunks.c.attachment_id == aid,
-                    t.attachment_chunks.c.idx == index,
-                )
+
+    def work(conn: sa.Connection) -> bytes | None:
+        _require_member(services, conn, gid, device)
+        data: bytes | None = conn.execute(
+            sa.select(t.attachment_chunks.c.data).where(
+                t.attachment_chunks.c.group_id == gid,
+                t.attachment_chunks.c.attachment_id == aid,
+                t.attachment_chunks.c.idx == index,
             )
         ).scalar()
+        return data
+
+    data = await services.db.read(work)
     if data is None:
         raise ApiError(404, "not_found", "no such chunk")
     return Response(content=data, media_type="application/octet-stream")
 
 
-async def _info(conn: Any, gid: bytes, aid: bytes) -> AttachmentInfo | None:
-    exists = (
-        await conn.execute(
-            sa.select(t.attachments.c.device_id).where(
-                t.attachments.c.group_id == gid, t.attachments.c.attachment_id == aid
-            )
+def _info(conn: sa.Connection, gid: bytes, aid: bytes) -> AttachmentInfo | None:
+    exists = conn.execute(
+        sa.select(t.attachments.c.device_id).where(
+            t.attachments.c.group_id == gid, t.attachments.c.attachment_id == aid
         )
     ).first()
     if exists is None:
         return None
-    count, size = (
-        await conn.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(sa.func.length(t.attachment_chunks.c.data)), 0),
-            ).where(
-                t.attachment_chunks.c.group_id == gid, t.attachment_chunks.c.attachment_id == aid
-            )
-        )
+    count, size = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.func.length(t.attachment_chunks.c.data)), 0),
+        ).where(t.attachment_chunks.c.group_id == gid, t.attachment_chunks.c.attachment_id == aid)
     ).one()
     return AttachmentInfo(aid, int(count), int(size))
 
@@ -206,9 +197,12 @@ async def attachment_info(
 ) -> AttachmentInfo:
     gid = path_id(group_id, 32, "group_id")
     aid = path_id(attachment_id, 16, "attachment_id")
-    async with services.db.read() as conn:
-        await _require_member(services, conn, gid, device)
-        info = await _info(conn, gid, aid)
+
+    def work(conn: sa.Connection) -> AttachmentInfo | None:
+        _require_member(services, conn, gid, device)
+        return _info(conn, gid, aid)
+
+    info = await services.db.read(work)
     if info is None:
         raise ApiError(404, "not_found", "no such attachment")
     return info
@@ -229,16 +223,15 @@ async def delete_attachment(
 ) -> AttachmentInfo:
     gid = path_id(group_id, 32, "group_id")
     aid = path_id(attachment_id, 16, "attachment_id")
-    async with services.db.write() as conn:
-        row = await read_group_row(conn, gid, lock=True)
+
+    def work(conn: sa.Connection) -> AttachmentInfo:
+        row = read_group_row(conn, gid, lock=True)
         if row is None:
             raise not_a_member()
-        state = require_active(await services.states.state_at(conn, row), device)
-        owner = (
-            await conn.execute(
-                sa.select(t.attachments.c.device_id).where(
-                    t.attachments.c.group_id == gid, t.attachments.c.attachment_id == aid
-                )
+        state = require_active(services.states.state_at(conn, row), device)
+        owner = conn.execute(
+            sa.select(t.attachments.c.device_id).where(
+                t.attachments.c.group_id == gid, t.attachments.c.attachment_id == aid
             )
         ).scalar()
         if owner is None:
@@ -247,23 +240,26 @@ async def delete_attachment(
             raise ApiError(
                 403, "not_allowed", "only the uploader or a leader deletes an attachment"
             )
-        info = await _info(conn, gid, aid)
+        info = _info(conn, gid, aid)
         assert info is not None
-        await conn.execute(
+        conn.execute(
             sa.delete(t.attachment_chunks).where(
                 t.attachment_chunks.c.group_id == gid, t.attachment_chunks.c.attachment_id == aid
             )
         )
-        await conn.execute(
+        conn.execute(
             sa.delete(t.attachments).where(
                 t.attachments.c.group_id == gid, t.attachments.c.attachment_id == aid
             )
         )
-        await conn.execute(
+        conn.execute(
             sa.update(t.groups)
             .where(t.groups.c.group_id == gid)
             .values(stored_bytes=t.groups.c.stored_bytes - info.size)
         )
+        return info
+
+    info = await services.db.write(work)
     services.schedule_scrub()
     return info
 

@@ -32,7 +32,7 @@ from .access import require_active
 from .api_groups import GroupIdParam
 from .auth import DeviceDep, ServicesDep
 from .errors import ApiError, not_a_member, responses
-from .groups import read_group_row
+from .groups import GroupRow, current_state, read_group_row
 from .http import negotiate, path_id
 from .services import Services
 from .wire import EntryItem, EntryPage, EntryPosted, PostEntry, Retract
@@ -97,82 +97,95 @@ async def post_entry(
         raise ApiError(422, "invalid_entry", "the entry names another group", check="group")
     size = len(entry.ct)
     quota = services.settings.group_quota
-    try:
-        async with services.db.write() as conn:
-            row = await read_group_row(conn, gid, lock=True)
-            if row is None:
-                raise not_a_member()
-            state = require_active(await services.states.state_at(conn, row), device)
-            if hdr.device != device:
-                raise ApiError(403, "not_author", "an entry is posted by its author's device")
-            if state.pending_rotation:
-                raise ApiError(
-                    409,
-                    "rotation_pending",
-                    "a member left; rotate the epoch key before writing",
-                    seq=state.seq,
-                    head=state.head,
-                )
-            try:
-                link = check_entry_public(state, entry)
-            except EntryError as e:
-                raise _invalid_entry(e) from None
-            if hdr.epoch != state.epoch:
-                raise ApiError(
-                    409,
-                    "stale_epoch",
-                    f"the current epoch is {state.epoch}; seal under it and retry",
-                    seq=state.seq,
-                    head=state.head,
-                )
-            await _check_chain(conn, gid, hdr.device, hdr.seq, hdr.prev)
-            bumped = await conn.execute(
+    header = encode(hdr)
+    cthash = ct_hash(entry.ct)
+
+    def job(conn: sa.Connection) -> int:
+        # One statement takes the group row's lock, reads the head and claims a cursor; if a
+        # check below fails, the transaction (or savepoint) gives the cursor back.
+        claimed = (
+            conn.execute(
                 sa.update(t.groups)
-                .where(t.groups.c.group_id == gid, t.groups.c.stored_bytes + size <= quota)
+                .where(t.groups.c.group_id == gid)
                 .values(
                     entry_cursor=t.groups.c.entry_cursor + 1,
                     stored_bytes=t.groups.c.stored_bytes + size,
                 )
-                .returning(t.groups.c.entry_cursor)
-            )
-            cursor = bumped.scalar()
-            if cursor is None:
-                raise ApiError(413, "quota_exceeded", "the group's storage quota is full")
-            await conn.execute(
-                sa.insert(t.entries).values(
-                    group_id=gid,
-                    entry_id=hdr.entry_id,
-                    cursor=cursor,
-                    device_id=hdr.device,
-                    device_seq=hdr.seq,
-                    epoch=hdr.epoch,
-                    header=encode(hdr),
-                    ct_hash=ct_hash(entry.ct),
-                    link=link,
-                    signature=entry.sig,
-                    ciphertext=entry.ct,
+                .returning(
+                    t.groups.c.seq,
+                    t.groups.c.head,
+                    t.groups.c.entry_cursor,
+                    t.groups.c.stored_bytes,
                 )
             )
+        ).first()
+        if claimed is None:
+            raise not_a_member()
+        row = GroupRow(gid, claimed.seq, claimed.head, claimed.entry_cursor - 1)
+        state = require_active(services.states.state_at(conn, row), device)
+        if hdr.device != device:
+            raise ApiError(403, "not_author", "an entry is posted by its author's device")
+        if state.pending_rotation:
+            raise ApiError(
+                409,
+                "rotation_pending",
+                "a member left; rotate the epoch key before writing",
+                seq=state.seq,
+                head=state.head,
+            )
+        try:
+            link = check_entry_public(state, entry)
+        except EntryError as e:
+            raise _invalid_entry(e) from None
+        if hdr.epoch != state.epoch:
+            raise ApiError(
+                409,
+                "stale_epoch",
+                f"the current epoch is {state.epoch}; seal under it and retry",
+                seq=state.seq,
+                head=state.head,
+            )
+        if claimed.stored_bytes > quota:
+            raise ApiError(413, "quota_exceeded", "the group's storage quota is full")
+        _check_chain(conn, gid, hdr.device, hdr.seq, hdr.prev)
+        conn.execute(
+            sa.insert(t.entries).values(
+                group_id=gid,
+                entry_id=hdr.entry_id,
+                cursor=claimed.entry_cursor,
+                device_id=hdr.device,
+                device_seq=hdr.seq,
+                epoch=hdr.epoch,
+                header=header,
+                ct_hash=cthash,
+                link=link,
+                signature=entry.sig,
+                ciphertext=entry.ct,
+            )
+        )
+        cursor: int = claimed.entry_cursor
+        return cursor
+
+    try:
+        cursor = await services.db.batch(job)
     except IntegrityError:
         return await _existing(services, gid, hdr.entry_id, hdr.device, hdr.seq, entry.sig)
     services.hub.notify(gid)
     return EntryPosted(hdr.entry_id, cursor)
 
 
-async def _check_chain(conn: Any, gid: bytes, device: bytes, seq: int, prev: bytes) -> None:
+def _check_chain(conn: sa.Connection, gid: bytes, device: bytes, seq: int, prev: bytes) -> None:
     if seq == 1:
         if prev != ZERO32:
             raise ApiError(
                 422, "invalid_entry", "the first entry of a chain links to nothing", check="chain"
             )
         return
-    before = (
-        await conn.execute(
-            sa.select(t.entries.c.link).where(
-                t.entries.c.group_id == gid,
-                t.entries.c.device_id == device,
-                t.entries.c.device_seq == seq - 1,
-            )
+    before = conn.execute(
+        sa.select(t.entries.c.link).where(
+            t.entries.c.group_id == gid,
+            t.entries.c.device_id == device,
+            t.entries.c.device_seq == seq - 1,
         )
     ).scalar()
     if before is None:
@@ -189,16 +202,12 @@ async def _existing(
     services: ServicesDep, gid: bytes, entry_id: bytes, device: DeviceDep, seq: int, sig: bytes
 ) -> EntryPosted:
     """After a unique-constraint conflict: the same entry again is fine, anything else is not."""
-    async with services.db.read() as conn:
-        row = (
-            await conn.execute(
-                sa.select(t.entries.c.entry_id, t.entries.c.cursor, t.entries.c.signature).where(
-                    t.entries.c.group_id == gid,
-                    t.entries.c.device_id == device,
-                    t.entries.c.device_seq == seq,
-                )
-            )
-        ).first()
+    query = sa.select(t.entries.c.entry_id, t.entries.c.cursor, t.entries.c.signature).where(
+        t.entries.c.group_id == gid,
+        t.entries.c.device_id == device,
+        t.entries.c.device_seq == seq,
+    )
+    row = await services.db.read(lambda conn: conn.execute(query).first())
     if row is not None and row.entry_id == entry_id and row.signature == sig:
         return EntryPosted(entry_id, row.cursor)
     raise ApiError(
@@ -208,10 +217,8 @@ async def _existing(
     )
 
 
-async def _member_state(services: Services, conn: Any, gid: bytes, device: bytes) -> None:
-    row = await read_group_row(conn, gid)
-    state = None if row is None else await services.states.state_at(conn, row, exact=False)
-    require_active(state, device)
+def _member_state(services: Services, conn: sa.Connection, gid: bytes, device: bytes) -> None:
+    require_active(current_state(services.states, conn, gid), device)
 
 
 @get(
@@ -235,24 +242,38 @@ async def list_entries(
 ) -> Response[EntryPage]:
     gid = path_id(group_id, 32, "group_id")
     page = min(limit or services.settings.page_limit, services.settings.page_limit)
-    items: list[EntryItem] = []
-    more = False
-    async with services.db.read() as conn:
-        await _member_state(services, conn, gid, device)
-        result = await conn.stream(
-            sa.select(*_COLUMNS)
+
+    def work(conn: sa.Connection) -> tuple[list[EntryItem], bool]:
+        _member_state(services, conn, gid, device)
+        # Sizes first, so a page of large entries is cut before any of it is loaded.
+        sizes = conn.execute(
+            sa.select(
+                t.entries.c.cursor, sa.func.coalesce(sa.func.length(t.entries.c.ciphertext), 0)
+            )
             .where(t.entries.c.group_id == gid, t.entries.c.cursor > after)
             .order_by(t.entries.c.cursor)
             .limit(page + 1)
-        )
-        total = 0
-        async for row in result:
-            if len(items) >= page or (items and total >= PAGE_BYTES):
-                more = True
+        ).all()
+        take, total = 0, 0
+        for _, size in sizes[:page]:
+            if take and total + size > PAGE_BYTES:
                 break
-            total += len(row.ciphertext or b"")
-            items.append(_item(row))
-        await result.close()
+            take += 1
+            total += size
+        if not take:
+            return [], False
+        rows = conn.execute(
+            sa.select(*_COLUMNS)
+            .where(
+                t.entries.c.group_id == gid,
+                t.entries.c.cursor > after,
+                t.entries.c.cursor <= sizes[take - 1][0],
+            )
+            .order_by(t.entries.c.cursor)
+        ).all()
+        return [_item(r) for r in rows], len(sizes) > take
+
+    items, more = await services.db.read(work)
     cursor = items[-1].cursor if items else after
     return negotiate(request, EntryPage(items, cursor, more))
 
@@ -272,13 +293,14 @@ async def get_entry(
 ) -> Response[EntryItem]:
     gid = path_id(group_id, 32, "group_id")
     eid = path_id(entry_id, 16, "entry_id")
-    async with services.db.read() as conn:
-        await _member_state(services, conn, gid, device)
-        row = (
-            await conn.execute(
-                sa.select(*_COLUMNS).where(t.entries.c.group_id == gid, t.entries.c.entry_id == eid)
-            )
+
+    def work(conn: sa.Connection) -> Any:
+        _member_state(services, conn, gid, device)
+        return conn.execute(
+            sa.select(*_COLUMNS).where(t.entries.c.group_id == gid, t.entries.c.entry_id == eid)
         ).first()
+
+    row = await services.db.read(work)
     if row is None:
         raise ApiError(404, "not_found", "no such entry")
     return negotiate(request, _item(row))
@@ -306,16 +328,15 @@ async def retract_entry(
 ) -> EntryItem:
     gid = path_id(group_id, 32, "group_id")
     eid = path_id(entry_id, 16, "entry_id")
-    async with services.db.write() as conn:
-        row = await read_group_row(conn, gid, lock=True)
+
+    def work(conn: sa.Connection) -> tuple[Any, bool]:
+        row = read_group_row(conn, gid, lock=True)
         if row is None:
             raise not_a_member()
-        state = require_active(await services.states.state_at(conn, row), device)
-        entry = (
-            await conn.execute(
-                sa.select(*_COLUMNS, t.entries.c.device_id).where(
-                    t.entries.c.group_id == gid, t.entries.c.entry_id == eid
-                )
+        state = require_active(services.states.state_at(conn, row), device)
+        entry = conn.execute(
+            sa.select(*_COLUMNS, t.entries.c.device_id).where(
+                t.entries.c.group_id == gid, t.entries.c.entry_id == eid
             )
         ).first()
         if entry is None:
@@ -331,29 +352,30 @@ async def retract_entry(
                 422, "invalid_entry", "the retraction names another entry", check="entry_id"
             )
         if entry.retraction is not None:
-            return _item(entry)
+            return entry, False
         freed = len(entry.ciphertext or b"")
-        cursor = (
-            await conn.execute(
-                sa.update(t.groups)
-                .where(t.groups.c.group_id == gid)
-                .values(
-                    entry_cursor=t.groups.c.entry_cursor + 1,
-                    stored_bytes=t.groups.c.stored_bytes - freed,
-                )
-                .returning(t.groups.c.entry_cursor)
+        cursor = conn.execute(
+            sa.update(t.groups)
+            .where(t.groups.c.group_id == gid)
+            .values(
+                entry_cursor=t.groups.c.entry_cursor + 1,
+                stored_bytes=t.groups.c.stored_bytes - freed,
             )
+            .returning(t.groups.c.entry_cursor)
         ).scalar_one()
-        await conn.execute(
+        conn.execute(
             sa.update(t.entries)
             .where(t.entries.c.group_id == gid, t.entries.c.entry_id == eid)
             .values(ciphertext=None, retraction=data.retraction, cursor=cursor)
         )
-        updated = (
-            await conn.execute(
-                sa.select(*_COLUMNS).where(t.entries.c.group_id == gid, t.entries.c.entry_id == eid)
-            )
+        updated = conn.execute(
+            sa.select(*_COLUMNS).where(t.entries.c.group_id == gid, t.entries.c.entry_id == eid)
         ).one()
+        return updated, True
+
+    updated, changed = await services.db.write(work)
+    if not changed:
+        return _item(updated)
     services.hub.notify(gid)
     services.schedule_scrub()
     return _item(updated)

@@ -14,6 +14,7 @@ import contextlib
 import json
 from collections.abc import AsyncGenerator
 
+import sqlalchemy as sa
 from litestar import Router, get
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
@@ -21,18 +22,20 @@ from .access import require_active
 from .api_groups import GroupIdParam
 from .auth import CallerDep, DeviceDep, ServicesDep
 from .errors import responses
-from .groups import read_group_row
+from .groups import current_state, read_group_row
 from .http import path_id
 from .services import Services
 
 
 async def _position(services: Services, gid: bytes, device: bytes) -> tuple[int, int] | None:
-    async with services.db.read() as conn:
-        row = await read_group_row(conn, gid)
-        state = None if row is None else await services.states.state_at(conn, row, exact=False)
-    if row is None or state is None or not state.is_active_device(device):
-        return None
-    return row.entry_cursor, row.seq
+    def work(conn: sa.Connection) -> tuple[int, int] | None:
+        row = read_group_row(conn, gid)
+        state = None if row is None else services.states.state_at(conn, row, exact=False)
+        if row is None or state is None or not state.is_active_device(device):
+            return None
+        return row.entry_cursor, row.seq
+
+    return await services.db.read(work)
 
 
 @get(
@@ -50,10 +53,7 @@ async def events(
 ) -> ServerSentEvent:
     gid = path_id(group_id, 32, "group_id")
     settings = services.settings
-    async with services.db.read() as conn:
-        row = await read_group_row(conn, gid)
-        state = None if row is None else await services.states.state_at(conn, row, exact=False)
-    require_active(state, device)
+    require_active(await services.db.read(lambda c: current_state(services.states, c, gid)), device)
 
     async def stream() -> AsyncGenerator[ServerSentEventMessage, None]:
         wake = services.hub.subscribe(gid)

@@ -9,6 +9,7 @@ with the protocol's public verifier before it is stored.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from . import schema as t
 from .access import log_limit, require_active
 from .auth import CallerDep, DeviceDep, ServicesDep, hash_token
 from .errors import ApiError, not_a_member, responses
-from .groups import check_lockboxes, read_group_row, rotation_of
+from .groups import GroupRow, check_lockboxes, current_state, read_group_row, rotation_of
 from .http import negotiate, path_id
 from .wire import (
     AppendOp,
@@ -42,8 +43,8 @@ def _invalid_op(e: LogError) -> ApiError:
     return ApiError(422, "invalid_op", str(e), check=e.check, seq=e.seq)
 
 
-async def _store_op(
-    conn: Any,
+def _store_op(
+    conn: sa.Connection,
     group_id: bytes,
     seq: int,
     h: bytes,
@@ -51,9 +52,9 @@ async def _store_op(
     lockboxes: dict[bytes, bytes],
     epoch: int,
 ) -> None:
-    await conn.execute(sa.insert(t.log_ops).values(group_id=group_id, seq=seq, op_hash=h, op=op))
+    conn.execute(sa.insert(t.log_ops).values(group_id=group_id, seq=seq, op_hash=h, op=op))
     if lockboxes:
-        await conn.execute(
+        conn.execute(
             sa.insert(t.lockboxes),
             [
                 {"group_id": group_id, "epoch": epoch, "device_id": d, "seq": seq, "lockbox": lb}
@@ -90,53 +91,49 @@ async def create_group(
     lockboxes = check_lockboxes(state.group_id, rotation, data.lockboxes)
     settings = services.settings
     now = settings.now()
-    try:
-        async with services.db.write() as conn:
-            if not settings.open_registration:
-                if data.registration_token is None:
-                    raise ApiError(
-                        403,
-                        "registration_required",
-                        "this server needs an operator's registration token to create a group",
-                        field="registration_token",
-                    )
-                used = await conn.execute(
-                    sa.update(t.registration_tokens)
-                    .where(
-                        t.registration_tokens.c.token_hash == hash_token(data.registration_token),
-                        t.registration_tokens.c.uses_left > 0,
-                        t.registration_tokens.c.expires >= now,
-                    )
-                    .values(uses_left=t.registration_tokens.c.uses_left - 1)
+    if not settings.open_registration and data.registration_token is None:
+        raise ApiError(
+            403,
+            "registration_required",
+            "this server needs an operator's registration token to create a group",
+            field="registration_token",
+        )
+
+    def work(conn: sa.Connection) -> None:
+        if data.registration_token is not None and not settings.open_registration:
+            used = conn.execute(
+                sa.update(t.registration_tokens)
+                .where(
+                    t.registration_tokens.c.token_hash == hash_token(data.registration_token),
+                    t.registration_tokens.c.uses_left > 0,
+                    t.registration_tokens.c.expires >= now,
                 )
-                if used.rowcount != 1:
-                    raise ApiError(
-                        403,
-                        "invalid_registration_token",
-                        "the registration token is unknown, used up or expired",
-                        field="registration_token",
-                    )
-            await conn.execute(
-                sa.insert(t.groups).values(
-                    group_id=state.group_id,
-                    seq=state.seq,
-                    head=state.head,
-                    entry_cursor=0,
-                    stored_bytes=0,
-                    created=settings.blurred_now(),
-                )
+                .values(uses_left=t.registration_tokens.c.uses_left - 1)
             )
-            for a in applied:
-                boxes = lockboxes if rotation is not None and a is applied[-1] else {}
-                await _store_op(
-                    conn,
-                    state.group_id,
-                    a.seq,
-                    a.hash,
-                    a.data,
-                    boxes,
-                    rotation.epoch if rotation else 0,
+            if used.rowcount != 1:
+                raise ApiError(
+                    403,
+                    "invalid_registration_token",
+                    "the registration token is unknown, used up or expired",
+                    field="registration_token",
                 )
+        conn.execute(
+            sa.insert(t.groups).values(
+                group_id=state.group_id,
+                seq=state.seq,
+                head=state.head,
+                entry_cursor=0,
+                stored_bytes=0,
+                created=settings.blurred_now(),
+            )
+        )
+        for a in applied:
+            boxes = lockboxes if rotation is not None and a is applied[-1] else {}
+            epoch = rotation.epoch if rotation else 0
+            _store_op(conn, state.group_id, a.seq, a.hash, a.data, boxes, epoch)
+
+    try:
+        await services.db.write(work)
     except IntegrityError:
         raise ApiError(409, "group_exists", "a group with this genesis already exists") from None
     services.states.put(state)
@@ -151,9 +148,12 @@ async def create_group(
 )
 async def group_info(group_id: GroupIdParam, device: DeviceDep, services: ServicesDep) -> GroupInfo:
     gid = path_id(group_id, 32, "group_id")
-    async with services.db.read() as conn:
-        row = await read_group_row(conn, gid)
-        state = None if row is None else await services.states.state_at(conn, row, exact=False)
+
+    def work(conn: sa.Connection) -> tuple[GroupRow | None, GroupState | None]:
+        row = read_group_row(conn, gid)
+        return row, None if row is None else services.states.state_at(conn, row, exact=False)
+
+    row, state = await services.db.read(work)
     state = require_active(state, device)
     assert row is not None
     return GroupInfo(
@@ -183,20 +183,24 @@ async def read_log(
 ) -> Response[LogPage]:
     gid = path_id(group_id, 32, "group_id")
     page = min(limit or services.settings.page_limit, services.settings.page_limit)
-    async with services.db.read() as conn:
-        row = await read_group_row(conn, gid)
-        state = None if row is None else await services.states.state_at(conn, row, exact=False)
-        until = log_limit(state, caller, gid, services.settings.now())
+    now = services.settings.now()
+
+    def work(conn: sa.Connection) -> tuple[GroupState, int, Sequence[Any]]:
+        row = read_group_row(conn, gid)
+        state = None if row is None else services.states.state_at(conn, row, exact=False)
+        until = log_limit(state, caller, gid, now)
         assert state is not None
         assert row is not None
         until = min(until, row.seq)
-        result = await conn.execute(
+        rows = conn.execute(
             sa.select(t.log_ops.c.seq, t.log_ops.c.op)
             .where(t.log_ops.c.group_id == gid, t.log_ops.c.seq > since, t.log_ops.c.seq <= until)
             .order_by(t.log_ops.c.seq)
             .limit(page)
-        )
-        rows = result.all()
+        ).all()
+        return state, until, rows
+
+    state, until, rows = await services.db.read(work)
     last = rows[-1].seq if rows else max(since, -1)
     body = LogPage(
         gid,
@@ -225,42 +229,38 @@ async def append_op(
 ) -> Head:
     gid = path_id(group_id, 32, "group_id")
     now = services.settings.now()
+
+    def work(conn: sa.Connection) -> GroupState:
+        row = read_group_row(conn, gid, lock=True)
+        if row is None:
+            raise not_a_member()
+        state = require_active(services.states.state_at(conn, row), device)
+        if data.expected_seq != row.seq or data.expected_head != row.head:
+            raise _stale(row.seq, row.head)
+        new = state.copy()
+        try:
+            applied = new.apply(data.op)
+        except LogError as e:
+            raise _invalid_op(e) from None
+        rotation = rotation_of(applied.op.body)
+        lockboxes = check_lockboxes(gid, rotation, data.lockboxes)
+        epoch = rotation.epoch if rotation else 0
+        _store_op(conn, gid, applied.seq, applied.hash, data.op, lockboxes, epoch)
+        moved = conn.execute(
+            sa.update(t.groups)
+            .where(t.groups.c.group_id == gid, t.groups.c.seq == row.seq)
+            .values(seq=applied.seq, head=applied.hash)
+        )
+        if moved.rowcount != 1:  # pragma: no cover - the primary key already decided
+            raise IntegrityError("groups", None, Exception("head moved"))
+        _drop_dead_join_requests(conn, gid, new, now)
+        return new
+
     try:
-        async with services.db.write() as conn:
-            row = await read_group_row(conn, gid, lock=True)
-            if row is None:
-                raise not_a_member()
-            state = require_active(await services.states.state_at(conn, row), device)
-            if data.expected_seq != row.seq or data.expected_head != row.head:
-                raise _stale(row.seq, row.head)
-            new = state.copy()
-            try:
-                applied = new.apply(data.op)
-            except LogError as e:
-                raise _invalid_op(e) from None
-            rotation = rotation_of(applied.op.body)
-            lockboxes = check_lockboxes(gid, rotation, data.lockboxes)
-            await _store_op(
-                conn,
-                gid,
-                applied.seq,
-                applied.hash,
-                data.op,
-                lockboxes,
-                rotation.epoch if rotation else 0,
-            )
-            moved = await conn.execute(
-                sa.update(t.groups)
-                .where(t.groups.c.group_id == gid, t.groups.c.seq == row.seq)
-                .values(seq=applied.seq, head=applied.hash)
-            )
-            if moved.rowcount != 1:  # pragma: no cover - the primary key already decided
-                raise IntegrityError("groups", None, Exception("head moved"))
-            await _drop_dead_join_requests(conn, gid, new, now)
+        new = await services.db.write(work)
     except IntegrityError:
         # Another writer won this seq between our read and our insert.
-        async with services.db.read() as conn:
-            current = await read_group_row(conn, gid)
+        current = await services.db.read(lambda conn: read_group_row(conn, gid))
         assert current is not None
         raise _stale(current.seq, current.head) from None
     services.states.put(new)
@@ -278,15 +278,13 @@ def _stale(seq: int, head: bytes) -> ApiError:
     )
 
 
-async def _drop_dead_join_requests(conn: Any, gid: bytes, state: GroupState, now: int) -> None:
-    rows = (
-        await conn.execute(
-            sa.select(t.join_requests.c.invite_id).where(t.join_requests.c.group_id == gid)
-        )
+def _drop_dead_join_requests(conn: sa.Connection, gid: bytes, state: GroupState, now: int) -> None:
+    rows = conn.execute(
+        sa.select(t.join_requests.c.invite_id).where(t.join_requests.c.group_id == gid)
     ).all()
     dead = [r.invite_id for r in rows if not state.invite_usable(r.invite_id, now)]
     if dead:
-        await conn.execute(
+        conn.execute(
             sa.delete(t.join_requests).where(
                 t.join_requests.c.group_id == gid, t.join_requests.c.invite_id.in_(dead)
             )
@@ -308,11 +306,10 @@ async def read_lockboxes(
     since_epoch: Annotated[int, Parameter(ge=0, le=2**62)] = 0,
 ) -> Response[LockboxPage]:
     gid = path_id(group_id, 32, "group_id")
-    async with services.db.read() as conn:
-        row = await read_group_row(conn, gid)
-        state = None if row is None else await services.states.state_at(conn, row, exact=False)
-        require_active(state, device)
-        result = await conn.execute(
+
+    def work(conn: sa.Connection) -> list[DeviceLockbox]:
+        require_active(current_state(services.states, conn, gid), device)
+        result = conn.execute(
             sa.select(t.lockboxes.c.epoch, t.lockboxes.c.seq, t.lockboxes.c.lockbox)
             .where(
                 t.lockboxes.c.group_id == gid,
@@ -321,7 +318,9 @@ async def read_lockboxes(
             )
             .order_by(t.lockboxes.c.epoch)
         )
-        boxes = [DeviceLockbox(r.epoch, r.seq, r.lockbox) for r in result]
+        return [DeviceLockbox(r.epoch, r.seq, r.lockbox) for r in result]
+
+    boxes = await services.db.read(work)
     return negotiate(request, LockboxPage(boxes))
 
 

@@ -9,6 +9,7 @@ die are dropped when the log moves. Rate-limited per group and per client.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +23,7 @@ from .access import require_leader
 from .api_groups import GroupIdParam
 from .auth import DeviceDep, ServicesDep, client_key
 from .errors import ApiError, responses
-from .groups import read_group_row
+from .groups import current_state
 from .http import path_id
 from .wire import JoinRequestItem, JoinRequestPage, PostJoinRequest
 
@@ -53,26 +54,26 @@ async def post_join_request(
             422, "invalid_join_request", "the request names another group", check="group"
         )
     now = services.settings.now()
-    try:
-        async with services.db.write() as conn:
-            row = await read_group_row(conn, gid)
-            state = None if row is None else await services.states.state_at(conn, row)
-            if state is None or not state.invite_usable(req.invite_id, now):
-                raise ApiError(
-                    403, "invite_not_usable", "no live invite with this id in this group"
-                )
-            try:
-                verify_join_request(state, data.request, now=now)
-            except InviteError as e:
-                raise ApiError(422, "invalid_join_request", str(e), check="signature") from None
-            await conn.execute(
-                sa.insert(t.join_requests).values(
-                    group_id=gid,
-                    invite_id=req.invite_id,
-                    request=data.request,
-                    created=services.settings.blurred_now(),
-                )
+
+    def work(conn: sa.Connection) -> None:
+        state = current_state(services.states, conn, gid)
+        if state is None or not state.invite_usable(req.invite_id, now):
+            raise ApiError(403, "invite_not_usable", "no live invite with this id in this group")
+        try:
+            verify_join_request(state, data.request, now=now)
+        except InviteError as e:
+            raise ApiError(422, "invalid_join_request", str(e), check="signature") from None
+        conn.execute(
+            sa.insert(t.join_requests).values(
+                group_id=gid,
+                invite_id=req.invite_id,
+                request=data.request,
+                created=services.settings.blurred_now(),
             )
+        )
+
+    try:
+        await services.db.write(work)
     except IntegrityError:
         raise ApiError(
             409, "invite_used", "a join request for this invite has already been sent"
@@ -91,17 +92,17 @@ async def list_join_requests(
 ) -> JoinRequestPage:
     gid = path_id(group_id, 32, "group_id")
     now = services.settings.now()
-    async with services.db.read() as conn:
-        row = await read_group_row(conn, gid)
-        state = None if row is None else await services.states.state_at(conn, row, exact=False)
-        state = require_leader(state, device)
-        rows = (
-            await conn.execute(
-                sa.select(t.join_requests.c.invite_id, t.join_requests.c.request)
-                .where(t.join_requests.c.group_id == gid)
-                .order_by(t.join_requests.c.invite_id)
-            )
+
+    def work(conn: sa.Connection) -> tuple[Any, Sequence[Any]]:
+        state = require_leader(current_state(services.states, conn, gid), device)
+        rows = conn.execute(
+            sa.select(t.join_requests.c.invite_id, t.join_requests.c.request)
+            .where(t.join_requests.c.group_id == gid)
+            .order_by(t.join_requests.c.invite_id)
         ).all()
+        return state, rows
+
+    state, rows = await services.db.read(work)
     live = [
         JoinRequestItem(r.invite_id, r.request)
         for r in rows

@@ -41,8 +41,7 @@ API_VERSION = "1.0.0"
 )
 async def health(request: Request[Any, Any, Any], services: ServicesDep) -> Response[Health]:
     try:
-        async with services.db.read() as conn:
-            await conn.execute(sa.text("SELECT 1"))
+        await services.db.read(lambda conn: conn.execute(sa.text("SELECT 1")).scalar())
     except Exception:
         return Response(
             content=ErrorBody("unavailable", "the database is not reachable"),  # type: ignore[arg-type]

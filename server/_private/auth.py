@@ -30,7 +30,7 @@ from litestar.params import JSONBody
 
 from . import schema as t
 from .errors import ApiError, responses
-from .groups import read_group_row
+from .groups import current_state
 from .services import CachedToken, Services
 from .wire import Challenge, InviteTokenRequest, Token, TokenRequest
 
@@ -94,17 +94,10 @@ async def provide_caller(request: Request[Any, Any, Any], services: ServicesDep)
     now = services.settings.now()
     cached = services.tokens.get(h)
     if cached is None or cached.expires < now:
-        async with services.db.read() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(
-                        t.tokens.c.device_id,
-                        t.tokens.c.group_id,
-                        t.tokens.c.invite_id,
-                        t.tokens.c.expires,
-                    ).where(t.tokens.c.token_hash == h)
-                )
-            ).first()
+        query = sa.select(
+            t.tokens.c.device_id, t.tokens.c.group_id, t.tokens.c.invite_id, t.tokens.c.expires
+        ).where(t.tokens.c.token_hash == h)
+        row = await services.db.read(lambda conn: conn.execute(query).first())
         if row is None or row.expires < now:
             raise ApiError(
                 401, "invalid_token", "the token is unknown or has expired; log in again"
@@ -135,28 +128,24 @@ DEPENDENCIES = {
 async def _new_challenge(services: Services) -> Challenge:
     challenge = secrets.token_bytes(CHALLENGE_LEN)
     expires = services.settings.now() + services.settings.challenge_ttl
-    async with services.db.write() as conn:
-        await conn.execute(
-            sa.insert(t.auth_challenges).values(challenge=challenge, expires=expires)
-        )
+    insert = sa.insert(t.auth_challenges).values(challenge=challenge, expires=expires)
+    await services.db.batch(lambda conn: conn.execute(insert))
     return Challenge(challenge, expires)
 
 
 async def _consume_challenge(services: Services, challenge: bytes) -> None:
     now = services.settings.now()
-    async with services.db.write() as conn:
-        result = await conn.execute(
-            sa.delete(t.auth_challenges).where(
-                t.auth_challenges.c.challenge == challenge, t.auth_challenges.c.expires >= now
-            )
-        )
+    delete = sa.delete(t.auth_challenges).where(
+        t.auth_challenges.c.challenge == challenge, t.auth_challenges.c.expires >= now
+    )
+    deleted = await services.db.batch(lambda conn: conn.execute(delete).rowcount)
     # Single use: only the request whose DELETE removed the row may proceed.
-    if result.rowcount != 1:
+    if deleted != 1:
         raise ApiError(401, "invalid_challenge", "the challenge is unknown, used or expired")
 
 
 async def _issue_token(
-    services: ServicesDep,
+    services: Services,
     *,
     device: bytes | None = None,
     group: bytes | None = None,
@@ -164,16 +153,14 @@ async def _issue_token(
 ) -> Token:
     token = new_token()
     expires = services.settings.now() + services.settings.token_ttl
-    async with services.db.write() as conn:
-        await conn.execute(
-            sa.insert(t.tokens).values(
-                token_hash=hash_token(token),
-                device_id=device,
-                group_id=group,
-                invite_id=invite,
-                expires=expires,
-            )
-        )
+    insert = sa.insert(t.tokens).values(
+        token_hash=hash_token(token),
+        device_id=device,
+        group_id=group,
+        invite_id=invite,
+        expires=expires,
+    )
+    await services.db.batch(lambda conn: conn.execute(insert))
     return Token(token, expires, device)
 
 
@@ -230,9 +217,7 @@ async def invite_token(
     services.limiter.hit(("auth", client_key(request)), services.settings.rate_auth)
     services.limiter.hit(("join", data.group_id), services.settings.rate_join)
     now = services.settings.now()
-    async with services.db.read() as conn:
-        row = await read_group_row(conn, data.group_id)
-        state = None if row is None else await services.states.state_at(conn, row, exact=False)
+    state = await services.db.read(lambda conn: current_state(services.states, conn, data.group_id))
     invite = None if state is None else state.invites.get(data.invite_id)
     if state is None or invite is None or not state.invite_usable(data.invite_id, now):
         raise ApiError(403, "invite_not_usable", "no live invite with this id in this group")

@@ -11,11 +11,11 @@ states are never mutated; an append verifies onto a copy.
 from __future__ import annotations
 
 import collections
+import threading
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from chatham.crypto import GroupState, LogError, Rotation, lockbox_hash
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import schema as t
 from .errors import ApiError
@@ -30,50 +30,54 @@ class GroupRow:
     entry_cursor: int
 
 
-async def read_group_row(
-    conn: AsyncConnection, group_id: bytes, *, lock: bool = False
-) -> GroupRow | None:
+def read_group_row(conn: sa.Connection, group_id: bytes, *, lock: bool = False) -> GroupRow | None:
     """The group's head pointer; with `lock`, the row is locked until the transaction ends."""
     q = sa.select(t.groups.c.seq, t.groups.c.head, t.groups.c.entry_cursor).where(
         t.groups.c.group_id == group_id
     )
     if lock:
         q = q.with_for_update()
-    row = (await conn.execute(q)).first()
+    row = conn.execute(q).first()
     if row is None:
         return None
     return GroupRow(group_id, row.seq, row.head, row.entry_cursor)
 
 
 class StateCache:
-    """The newest verified state per group, bounded (least recently used first out)."""
+    """The newest verified state per group, bounded (least recently used first out).
+
+    Used from the event loop and from database threads, hence the lock; the
+    states themselves are never mutated once cached.
+    """
 
     def __init__(self, capacity: int = 1024) -> None:
         self._states: collections.OrderedDict[bytes, GroupState] = collections.OrderedDict()
         self._capacity = capacity
+        self._lock = threading.Lock()
 
     def get(self, group_id: bytes) -> GroupState | None:
-        st = self._states.get(group_id)
-        if st is not None:
-            self._states.move_to_end(group_id)
-        return st
+        with self._lock:
+            st = self._states.get(group_id)
+            if st is not None:
+                self._states.move_to_end(group_id)
+            return st
 
     def put(self, state: GroupState) -> None:
-        current = self._states.get(state.group_id)
-        # Never replace a newer state with an older one (another coroutine may have won).
-        if current is not None and current.seq > state.seq:
-            return
-        self._states[state.group_id] = state
-        self._states.move_to_end(state.group_id)
-        while len(self._states) > self._capacity:
-            self._states.popitem(last=False)
+        with self._lock:
+            current = self._states.get(state.group_id)
+            # Never replace a newer state with an older one (another writer may have won).
+            if current is not None and current.seq > state.seq:
+                return
+            self._states[state.group_id] = state
+            self._states.move_to_end(state.group_id)
+            while len(self._states) > self._capacity:
+                self._states.popitem(last=False)
 
     def drop(self, group_id: bytes) -> None:
-        self._states.pop(group_id, None)
+        with self._lock:
+            self._states.pop(group_id, None)
 
-    async def state_at(
-        self, conn: AsyncConnection, row: GroupRow, *, exact: bool = True
-    ) -> GroupState:
+    def state_at(self, conn: sa.Connection, row: GroupRow, *, exact: bool = True) -> GroupState:
         """The verified state at the row's (seq, head), reading missing ops on `conn`.
 
         Writers need the state at exactly the head they locked. A reader may be
@@ -94,7 +98,7 @@ class StateCache:
         if cached is not None and cached.seq < row.seq:
             base = cached
         since = -1 if base is None else base.seq
-        result = await conn.execute(
+        result = conn.execute(
             sa.select(t.log_ops.c.op)
             .where(
                 t.log_ops.c.group_id == row.group_id,
@@ -113,6 +117,12 @@ class StateCache:
             raise ApiError(500, "internal_error", "stored log does not match its head")
         self.put(state)
         return state
+
+
+def current_state(states: StateCache, conn: sa.Connection, group_id: bytes) -> GroupState | None:
+    """For readers: the group's verified state (or a newer cached one), None if no such group."""
+    row = read_group_row(conn, group_id)
+    return None if row is None else states.state_at(conn, row, exact=False)
 
 
 def rotation_of(op_body: object) -> Rotation | None:

@@ -11,7 +11,6 @@ import msgspec
 import sqlalchemy as sa
 from litestar import Request, Response
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .errors import ApiError
 
@@ -55,9 +54,9 @@ def negotiate(request: Request[Any, Any, Any], body: T, status_code: int = 200) 
     return Response(content=body, status_code=status_code)
 
 
-async def insert_ignore(conn: AsyncConnection, table: sa.Table, values: dict[str, Any]) -> None:
+def insert_ignore(conn: sa.Connection, table: sa.Table, values: dict[str, Any]) -> None:
     """INSERT … ON CONFLICT DO NOTHING, in whichever dialect the connection speaks."""
     if conn.dialect.name == "postgresql":
-        await conn.execute(postgresql.insert(table).values(**values).on_conflict_do_nothing())
+        conn.execute(postgresql.insert(table).values(**values).on_conflict_do_nothing())
     else:
-        await conn.execute(sqlite.insert(table).values(**values).on_conflict_do_nothing())
+        conn.execute(sqlite.insert(table).values(**values).on_conflict_do_nothing())

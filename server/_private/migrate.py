@@ -40,14 +40,11 @@ async def upgrade(db: Database) -> None:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 
-    async with db.migration_connection() as conn:
-        await conn.run_sync(_run)
-        await conn.commit()
+    await db.migrate_with(_run)
 
 
 async def current_revision(db: Database) -> str | None:
     def _current(connection: sa.Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
-    async with db.engine.connect() as conn:
-        return await conn.run_sync(_current)
+    return await db.read(_current)

@@ -56,12 +56,11 @@ class Services:
     async def purge_expired(self) -> None:
         """Delete expired challenges and tokens: nothing is kept longer than it is useful."""
         now = self.settings.now()
-        async with self.db.write() as conn:
-            await conn.execute(
-                sa.delete(t.auth_challenges).where(t.auth_challenges.c.expires < now)
-            )
-            await conn.execute(sa.delete(t.tokens).where(t.tokens.c.expires < now))
-            await conn.execute(
+
+        def work(conn: sa.Connection) -> None:
+            conn.execute(sa.delete(t.auth_challenges).where(t.auth_challenges.c.expires < now))
+            conn.execute(sa.delete(t.tokens).where(t.tokens.c.expires < now))
+            conn.execute(
                 sa.delete(t.registration_tokens).where(
                     sa.or_(
                         t.registration_tokens.c.expires < now,
@@ -69,6 +68,8 @@ class Services:
                     )
                 )
             )
+
+        await self.db.write(work)
         for h in [h for h, c in self.tokens.items() if c.expires < now]:
             self.tokens.pop(h, None)
 
@@ -105,11 +106,9 @@ class Services:
 
 async def scrub(db: Database) -> None:
     if db.is_sqlite:
-        async with db.autocommit() as conn:
-            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        await db.autocommit("PRAGMA wal_checkpoint(TRUNCATE)")
     else:
-        async with db.autocommit() as conn:
-            await conn.exec_driver_sql("VACUUM entries, attachment_chunks")
+        await db.autocommit("VACUUM entries, attachment_chunks")
 
 
 @contextlib.asynccontextmanager

@@ -118,20 +118,20 @@ class Settings:
 
 
 def normalize_database_url(url: str | None, data_dir: Path) -> str:
-    """Map a user-facing database URL onto SQLAlchemy's async dialect URL.
+    """Map a user-facing database URL onto the SQLAlchemy URL the server uses.
 
     `postgresql://` and `postgres://` become `postgresql+asyncpg://`; `sqlite:///path`
-    becomes `sqlite+aiosqlite:///path`; None is the SQLite file in the data directory.
+    (or `sqlite+aiosqlite:///path`) becomes `sqlite+pysqlite:///path`; None is the SQLite
+    file in the data directory.
     """
     if url is None or url == "":
-        return f"sqlite+aiosqlite:///{data_dir / 'chatham.sqlite3'}"
-    for prefix in ("postgresql://", "postgres://"):
+        return f"sqlite+pysqlite:///{data_dir / 'chatham.sqlite3'}"
+    for prefix in ("postgresql://", "postgres://", "postgresql+asyncpg://"):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]
-    if url.startswith("postgresql+asyncpg://") or url.startswith("sqlite+aiosqlite://"):
-        return url
-    if url.startswith("sqlite://"):
-        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    for prefix in ("sqlite://", "sqlite+aiosqlite://", "sqlite+pysqlite://"):
+        if url.startswith(prefix):
+            return "sqlite+pysqlite://" + url[len(prefix) :]
     raise ValueError("the database URL must start with postgresql:// or sqlite://")
 
 

@@ -19,9 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import context
 from chatham.server._private.schema import metadata
-from chatham.server._private.settings import normalize_database_url
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
 # An arbitrary constant naming "the Chatham schema migration" among advisory locks.
 MIGRATION_LOCK_ID = 0x43484154  # "CHAT"
@@ -42,13 +40,18 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def _run_standalone() -> None:
-    data_dir = Path(os.environ.get("CHATHAM_SERVER_DATA_DIR", "."))
-    url = normalize_database_url(os.environ.get("CHATHAM_SERVER_DATABASE_URL"), data_dir)
-    engine = create_async_engine(url)
-    async with engine.connect() as connection:
-        await connection.run_sync(do_run_migrations)
-        await connection.commit()
-    await engine.dispose()
+    from chatham.server._private.db import Database
+    from chatham.server._private.settings import Settings
+
+    settings = Settings(
+        data_dir=Path(os.environ.get("CHATHAM_SERVER_DATA_DIR", ".")),
+        database_url=os.environ.get("CHATHAM_SERVER_DATABASE_URL") or None,
+    )
+    db = Database(settings)
+    try:
+        await db.migrate_with(do_run_migrations)
+    finally:
+        await db.dispose()
 
 
 def run_migrations_online() -> None:

@@ -3,37 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from chatham.server import Settings
 from chatham.server._private.db import Database
 
+T = TypeVar("T")
 
-def rows(settings: Settings, query: sa.Executable) -> list[Any]:
-    async def run() -> list[Any]:
+
+def run_read(settings: Settings, work: Callable[[sa.Connection], T]) -> T:
+    async def run() -> T:
         db = Database(settings)
         try:
-            async with db.read() as conn:
-                return list((await conn.execute(query)).all())
+            return await db.read(work)
         finally:
             await db.dispose()
 
     return asyncio.run(run())
 
 
+def rows(settings: Settings, query: sa.Executable) -> list[Any]:
+    return run_read(settings, lambda conn: list(conn.execute(query).all()))
+
+
 def scalar_rows(settings: Settings, query: sa.Executable) -> list[Any]:
     return [r[0] for r in rows(settings, query)]
-
-
-def execute(settings: Settings, *statements: str) -> None:
-    async def run() -> None:
-        db = Database(settings)
-        try:
-            async with db.write() as conn:
-                for s in statements:
-                    await conn.execute(sa.text(s))
-        finally:
-            await db.dispose()
-
-    asyncio.run(run())

@@ -9,7 +9,6 @@ SQL, so compressed and out-of-line values are searched decompressed).
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from chatham.crypto import (
 )
 from chatham.server import Settings
 from chatham.server._private import schema
-from chatham.server._private.db import Database
+from server_dbutil import run_read
 from server_harness import Group, World, b64, b64url, now, unb64
 from server_process import ServerProcess
 
@@ -55,23 +54,17 @@ def _scan_files(data_dir: Path) -> list[str]:
 
 
 def _scan_rows(settings: Settings) -> list[str]:
-    async def run() -> list[str]:
-        db = Database(settings)
+    def scan(conn: sa.Connection) -> list[str]:
         found = []
-        try:
-            async with db.read() as conn:
-                for table in schema.metadata.sorted_tables:
-                    for row in (await conn.execute(sa.select(table))).all():
-                        for column, value in zip(table.columns, row, strict=True):
-                            blob = value if isinstance(value, bytes) else str(value).encode()
-                            found += [
-                                f"{table.name}.{column.name}" for n in _needles() if n in blob
-                            ]
-        finally:
-            await db.dispose()
+        for table in schema.metadata.sorted_tables:
+            for row in conn.execute(sa.select(table)).all():
+                for column, value in zip(table.columns, row, strict=True):
+                    blob = value if isinstance(value, bytes) else str(value).encode()
+                    if any(n in blob for n in _needles()):
+                        found.append(f"{table.name}.{column.name}")
         return found
 
-    return asyncio.run(run())
+    return run_read(settings, scan)
 
 
 def test_no_plaintext_at_rest(server_database: Any, tmp_path: Path) -> None:

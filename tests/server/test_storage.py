@@ -14,7 +14,7 @@ from chatham.server._private.db import Database
 from chatham.server._private.migrate import head_revision, upgrade
 from chatham.server._private.settings import normalize_database_url
 from litestar.testing import TestClient
-from server_dbutil import rows, scalar_rows
+from server_dbutil import rows, run_read, scalar_rows
 from server_harness import World
 
 
@@ -26,10 +26,10 @@ def test_migrations_create_exactly_the_schema(server_settings: Callable[..., Any
         try:
             await upgrade(db)
             await upgrade(db)  # idempotent
-            async with db.engine.connect() as conn:
-                return await conn.run_sync(
-                    lambda c: compare_metadata(MigrationContext.configure(c), schema.metadata)
-                )
+            diff: list[Any] = await db.read(
+                lambda c: compare_metadata(MigrationContext.configure(c), schema.metadata)
+            )
+            return diff
         finally:
             await db.dispose()
 
@@ -40,30 +40,22 @@ def test_migrations_create_exactly_the_schema(server_settings: Callable[..., Any
 def test_sqlite_is_durable_and_scrubbing(tmp_path: Any) -> None:
     from chatham.server import Settings
 
-    settings = Settings(data_dir=tmp_path)
-
-    async def run() -> list[Any]:
-        db = Database(settings)
-        try:
-            async with db.read() as conn:
-                return [
-                    (await conn.execute(sa.text(f"PRAGMA {p}"))).scalar()
-                    for p in ("journal_mode", "synchronous", "secure_delete", "foreign_keys")
-                ]
-        finally:
-            await db.dispose()
-
-    assert asyncio.run(run()) == ["wal", 2, 1, 1]  # synchronous 2 = FULL
+    pragmas = ("journal_mode", "synchronous", "secure_delete", "foreign_keys")
+    values = run_read(
+        Settings(data_dir=tmp_path),
+        lambda conn: [conn.execute(sa.text(f"PRAGMA {p}")).scalar() for p in pragmas],
+    )
+    assert values == ["wal", 2, 1, 1]  # synchronous 2 = FULL
 
 
 def test_database_urls() -> None:
     from pathlib import Path
 
     d = Path("/d")
-    assert normalize_database_url(None, d) == "sqlite+aiosqlite:////d/chatham.sqlite3"
+    assert normalize_database_url(None, d) == "sqlite+pysqlite:////d/chatham.sqlite3"
     assert normalize_database_url("postgresql://u@h/db", d) == "postgresql+asyncpg://u@h/db"
     assert normalize_database_url("postgres://u@h/db", d) == "postgresql+asyncpg://u@h/db"
-    assert normalize_database_url("sqlite:///x.db", d) == "sqlite+aiosqlite:///x.db"
+    assert normalize_database_url("sqlite:///x.db", d) == "sqlite+pysqlite:///x.db"
 
 
 def test_no_addresses_and_blurred_times_at_rest(
