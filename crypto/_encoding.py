@@ -45,7 +45,9 @@ def decode(data: bytes, typ: type[T], *, max_size: int) -> T:
         value: T = dec.decode(data)
     except msgspec.ValidationError as e:
         raise EncodingError(f"invalid record: {e}") from None
-    except msgspec.DecodeError as e:
+    except (msgspec.DecodeError, UnicodeDecodeError) as e:
+        # msgspec reports invalid UTF-8 in a str field as UnicodeDecodeError, not as a
+        # DecodeError: without this, one flipped bit in a name or tag escapes as a crash.
         raise EncodingError(f"malformed record: {e}") from None
     if _encoder.encode(value) != data:
         raise EncodingError("non-canonical encoding")

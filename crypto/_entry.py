@@ -186,8 +186,7 @@ def check_entry_public(state: GroupState, item: Entry | EntryStub) -> bytes:
         raise EntryError("entry claims a log head this member has not verified", check="log_head")
     if not P.mac_equal(state.op_hashes[h.log_seq], h.log_head):
         raise EntryError("entry's log head is not in the verified log", check="log_head")
-    member = state.members[dev.member]
-    if not member.active_at(h.log_seq):
+    if not dev.active_at(h.log_seq):
         raise EntryError("author was not a member at the claimed log head", check="author")
     if h.epoch != state.epoch_at[h.log_seq] or state.pending_at[h.log_seq]:
         raise EntryError("entry sealed under an epoch that was not current", check="epoch")
@@ -291,9 +290,8 @@ def verify_retraction(state: GroupState, data: bytes, author_device: bytes) -> S
         raise EntryError("bad retraction signature", check="signature") from None
     if r.log_seq > state.seq:
         raise EntryError("retraction claims an unverified log head", check="log_head")
-    member = state.members[dev.member]
     is_author = r.signer == author_device
-    leader_then = member.active_at(r.log_seq) and _role_at_least_leader(state, member.id)
+    leader_then = dev.active_at(r.log_seq) and _role_at_least_leader(state, dev.member)
     if not (is_author or leader_then):
         raise EntryError("only the author or a leader may retract an entry", check="role")
     return sr

@@ -86,6 +86,15 @@ class DeviceState:
     card: MemberCard
     final_head: ChainHead | None = None
 
+    # The device's own span in the roster. A member who departs and is added again
+    # comes back on a new device; the old one stays departed (it may be the very
+    # device that was lost), so activity is decided per device, not per member.
+    joined_seq: int = 0
+    departed_seq: int | None = None
+
+    def active_at(self, seq: int) -> bool:
+        return self.joined_seq <= seq and (self.departed_seq is None or seq < self.departed_seq)
+
 
 @dataclass
 class InviteState:
@@ -156,16 +165,22 @@ class GroupState:
         return None if d is None else self.members[d.member]
 
     def is_active_device(self, device: bytes) -> bool:
-        m = self.member_of_device(device)
-        return m is not None and m.active
+        d = self.devices.get(device)
+        return d is not None and d.departed_seq is None and self.members[d.member].active
 
     def is_leader_device(self, device: bytes) -> bool:
-        m = self.member_of_device(device)
-        return m is not None and m.active and m.role == "leader"
+        if not self.is_active_device(device):
+            return False
+        return self.members[self.devices[device].member].role == "leader"
+
+    def current_devices(self, member: bytes) -> list[bytes]:
+        """A member's devices that have not departed, sorted."""
+        m = self.members[member]
+        return sorted(d for d in m.devices if self.devices[d].departed_seq is None)
 
     def departed_seq(self, device: bytes) -> int | None:
-        m = self.member_of_device(device)
-        return None if m is None else m.departed_seq
+        d = self.devices.get(device)
+        return None if d is None else d.departed_seq
 
     def active_members(self) -> list[MemberState]:
         return [m for m in self.members.values() if m.active]
@@ -174,7 +189,7 @@ class GroupState:
         return [m for m in self.members.values() if m.active and m.role == "leader"]
 
     def active_devices(self) -> list[DeviceState]:
-        return [d for d in self.devices.values() if self.members[d.member].active]
+        return [d for d in self.devices.values() if self.is_active_device(d.id)]
 
     def invite_usable(self, invite_id: bytes, now: int) -> bool:
         inv = self.invites.get(invite_id)
@@ -223,7 +238,7 @@ class GroupState:
         signer = (
             self.members.get(self.devices[op.signer].member) if op.signer in self.devices else None
         )
-        if signer is None or not signer.active:
+        if signer is None or not self.is_active_device(op.signer):
             raise LogError(
                 "op signed by a device that is not an active member's", seq=seq, check="signer"
             )
@@ -236,6 +251,13 @@ class GroupState:
             if not leader and not self.pending_rotation:
                 raise LogError(
                     "only a leader may rotate when no rotation is pending", seq=seq, check="role"
+                )
+            if body.names is not None and seq != 1:
+                # Names are attested by the op that brings a member in (§6.4): an add, or
+                # the founder's first rotation. A member performing a pending rotation
+                # must not re-attest anyone's name.
+                raise LogError(
+                    "only the founder's first rotation carries names", seq=seq, check="names"
                 )
             self._check_rotation(body.rotation, op, {d.id for d in self.active_devices()})
             self._finish(h, data)
@@ -292,6 +314,8 @@ class GroupState:
                 self._check_leaders_remain(target.id, seq)
             self._finish(h, data)
             target.role = body.role
+            if body.role == "member":
+                self._kill_invites(target.id)  # dead for good, even if promoted again
         elif isinstance(body, SetPolicy):
             self._need_leader(leader, seq)
             self._finish(h, data)
@@ -343,7 +367,7 @@ class GroupState:
 
     def _check_heads(self, heads: Sequence[ChainHead], member: MemberState, seq: int) -> None:
         self._check_sorted(heads, seq)
-        if [hd.device for hd in heads] != sorted(member.devices):
+        if [hd.device for hd in heads] != self.current_devices(member.id):
             raise LogError(
                 "final heads must list exactly the member's devices", seq=seq, check="heads"
             )
@@ -396,9 +420,15 @@ class GroupState:
         m.departed_seq = seq
         for hd in heads:
             self.devices[hd.device].final_head = hd
-        # Invites die with their issuer.
+            self.devices[hd.device].departed_seq = seq
+        for dev in m.devices:
+            self.devices[dev].departed_seq = seq
+        self._kill_invites(m.id)
+
+    def _kill_invites(self, issuer: bytes) -> None:
+        # Invites die with their issuer (removed, left or demoted) and stay dead.
         for inv in self.invites.values():
-            if inv.issuer == m.id and inv.used_seq is None:
+            if inv.issuer == issuer and inv.used_seq is None:
                 inv.revoked = True
 
     def _apply_genesis(self, data: bytes, signed: SignedOp, body: Genesis) -> AppliedOp:
@@ -461,12 +491,14 @@ class GroupState:
         self._check_rotation(body.rotation, op, after)
         self._finish(h, data)
         for dev, (mid, card, role) in new_devices.items():
-            prior = self.members.get(mid)
-            devices = [*prior.devices, dev] if prior is not None else [dev]
+            # A member added again lists only the new device: the old ones keep their
+            # final heads and stay departed (no lockboxes, no ops, no new entries).
             self.members[mid] = MemberState(
-                mid, card.cert.member_key, role, "active", seq, body.rotation.epoch, devices
+                mid, card.cert.member_key, role, "active", seq, body.rotation.epoch, [dev]
             )
-            self.devices[dev] = DeviceState(dev, mid, card.cert.device_key, card.cert.kem_key, card)
+            self.devices[dev] = DeviceState(
+                dev, mid, card.cert.device_key, card.cert.kem_key, card, joined_seq=seq
+            )
         for nm in body.members:
             self.invites[nm.invite_id].used_seq = seq
         self._record_rotation(body.rotation, op, body.names)

@@ -1,0 +1,153 @@
+"""Layering: chatham.crypto imports neither client nor server; client and server never meet.
+
+Every .py file under crypto/, server/ and client/ is parsed (not imported) and
+each import is resolved to an absolute module name, relative imports
+included, as are `importlib.import_module("...")` and `__import__("...")`
+calls with a literal name. The checker is itself tested on sources that break
+the rule, so a resolver bug cannot turn this test into one that always passes.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = {"crypto": "chatham.crypto", "server": "chatham.server", "client": "chatham.client"}
+FORBIDDEN = {
+    "chatham.crypto": ("chatham.client", "chatham.server"),
+    "chatham.server": ("chatham.client",),
+    "chatham.client": ("chatham.server",),
+}
+
+
+def module_name(path: Path) -> tuple[str, bool]:
+    """(dotted module name, is a package __init__) of a file under one of the three folders."""
+    rel = path.relative_to(ROOT)
+    parts = [PACKAGES[rel.parts[0]], *rel.parts[1:-1]]
+    is_pkg = rel.name == "__init__.py"
+    if not is_pkg:
+        parts.append(rel.stem)
+    return ".".join(parts), is_pkg
+
+
+def imported_modules(source: str, module: str, is_pkg: bool) -> list[tuple[int, str]]:
+    """Every module (line, absolute dotted name) a source file imports."""
+    package = module.split(".") if is_pkg else module.split(".")[:-1]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if node.level - 1 >= len(package):
+                    found.append((node.lineno, "<relative import beyond the top package>"))
+                    continue
+                base = package[: len(package) - (node.level - 1)]
+            else:
+                base = []
+            if node.module:
+                base = [*base, *node.module.split(".")]
+            target = ".".join(base)
+            found.append((node.lineno, target))
+            # `from chatham import server` / `from .. import client` import submodules.
+            found += [(node.lineno, f"{target}.{a.name}") for a in node.names if a.name != "*"]
+        elif isinstance(node, ast.Call) and node.args:
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+            arg = node.args[0]
+            if (
+                name in ("import_module", "__import__")
+                and isinstance(arg, ast.Constant)
+                and isinstance(arg.value, str)
+            ):
+                found.append((node.lineno, arg.value))
+    return found
+
+
+def violations(source: str, module: str, is_pkg: bool) -> list[str]:
+    layer = ".".join(module.split(".")[:2])
+    bad = FORBIDDEN[layer]
+    return [
+        f"{module}:{line} imports {target}"
+        for line, target in imported_modules(source, module, is_pkg)
+        if target.startswith("<") or any(target == b or target.startswith(b + ".") for b in bad)
+    ]
+
+
+def source_files() -> list[Path]:
+    return sorted(p for folder in PACKAGES for p in (ROOT / folder).rglob("*.py"))
+
+
+def test_the_three_packages_are_found():
+    files = source_files()
+    by_layer = {
+        folder: [p for p in files if p.relative_to(ROOT).parts[0] == folder] for folder in PACKAGES
+    }
+    assert len(by_layer["crypto"]) >= 10
+    assert by_layer["server"]
+    assert by_layer["client"]
+    # The resolver sees real imports: the server builds on chatham.crypto.
+    seen = set()
+    for p in by_layer["server"]:
+        m, pkg = module_name(p)
+        seen |= {t for _, t in imported_modules(p.read_text(encoding="utf-8"), m, pkg)}
+    assert any(t == "chatham.crypto" or t.startswith("chatham.crypto.") for t in seen)
+
+
+@pytest.mark.parametrize("path", source_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_layering(path):
+    module, is_pkg = module_name(path)
+    assert violations(path.read_text(encoding="utf-8"), module, is_pkg) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "is_pkg", "source"),
+    [
+        ("chatham.crypto._log", False, "from chatham.client import core"),
+        ("chatham.crypto._log", False, "import chatham.server._private.app"),
+        ("chatham.crypto._log", False, "from chatham import server"),
+        ("chatham.crypto._log", False, "from ..server import app"),
+        ("chatham.crypto._log", False, "from .. import client"),
+        ("chatham.crypto", True, "from ..client._private import core"),
+        ("chatham.crypto._log", False, "def f():\n    from chatham.server import app"),
+        (
+            "chatham.crypto._log",
+            False,
+            "importlib.import_module('chatham.client')",
+        ),
+        ("chatham.crypto._log", False, "__import__('chatham.server.cli')"),
+        ("chatham.crypto._log", False, "from .... import anything"),
+        ("chatham.server._private.app", False, "from ...client import api"),
+        ("chatham.server._private.app", False, "import chatham.client"),
+        ("chatham.client._private.api", False, "from chatham.server._private import wire"),
+        ("chatham.client._private.api", False, "from ... import server"),
+    ],
+)
+def test_the_checker_catches_violations(module, is_pkg, source):
+    assert violations(source, module, is_pkg) != []
+
+
+@pytest.mark.parametrize(
+    ("module", "is_pkg", "source"),
+    [
+        ("chatham.crypto._log", False, "from . import _labels as L\nfrom ._errors import LogError"),
+        ("chatham.crypto", True, "from ._log import replay"),
+        (
+            "chatham.server._private.app",
+            False,
+            "from chatham.crypto import x\nfrom .. import cli",
+        ),
+        (
+            "chatham.client._private.api",
+            False,
+            "from chatham.crypto import x\nimport httpx",
+        ),
+        ("chatham.client._private.api", False, "from .core import serverless"),
+        ("chatham.client.cli", False, "import chatham.serverless_thing"),
+    ],
+)
+def test_the_checker_allows_the_permitted_imports(module, is_pkg, source):
+    assert violations(source, module, is_pkg) == []
