@@ -261,6 +261,14 @@ def join(journal: Journal, code: str, *, name: str | None = None) -> Group:
         )
     try:
         return journal.join(code, name=name)
+    except E.Conflict as e:
+        if e.code != "invite_used":
+            raise
+        raise E.UsageError(
+            "this invite code was already used: a join request for it is waiting",
+            hint="codes work once; if that request is not yours, tell the leader, who should "
+            "not approve it, and ask for a new invite",
+        ) from e
     except E.UsageError as e:
         if isinstance(e.__cause__, E.Forbidden):
             server = crypto.InviteSecret.from_code(code).server
@@ -482,10 +490,9 @@ def verify_member(
 def _active_target(group: Group, ref: str) -> Member:
     m = member(group, ref)
     if m.status != "active":
-        how = "was removed" if m.status == "removed" else "left"
         raise E.UsageError(
-            f"{_label(m)} is not an active member: they {how} at log op "
-            f"{group.state.members[bytes.fromhex(m.id)].departed_seq}",
+            f"{_label(m)} is not an active member ({m.status} at log op "
+            f"{group.state.members[bytes.fromhex(m.id)].departed_seq})",
             hint="nothing was changed; `chatham members` shows the roster",
         )
     return m

@@ -1,0 +1,702 @@
+"""Membership workflows through the library, against the real server app in-process.
+
+Every refusal is checked to change nothing: the server's log head stays where it
+was. Attacks by the server (a swapped or minted join request, a withheld entry)
+go through a transport that rewrites its answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from chatham import crypto
+from chatham.client import Group, Home, Journal, errors
+from chatham.client._private import membership as M
+from chatham.crypto import _primitives, _records
+from chatham.server import Settings, create_app
+from client_fixtures import SERVER_URL, form_group
+from litestar.testing import TestClient
+
+MINUTES = 60
+GONE = r"Ana is not an active member \(removed at log op \d+\)"
+
+
+def bodies(g: Group) -> list[bytes]:
+    return [i.body for i in g.entries()]
+
+
+def head(g: Group) -> int:
+    """The server's log head for the group, as any member reads it."""
+    return g._api().group_info(g.id_bytes).seq
+
+
+class Clock:
+    """A clock tests move by hand (seconds)."""
+
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Rewrite(httpx.BaseTransport):
+    """The real app behind a transport whose answers hooks may rewrite (a malicious server)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.hooks: list[tuple[str, str, Callable[[dict[str, Any]], None]]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        resp = self.inner.handle_request(request)
+        resp.read()
+        for method, suffix, hook in self.hooks:
+            if request.method == method and request.url.path.endswith(suffix):
+                msgpack = resp.headers.get("content-type", "").startswith("application/msgpack")
+                codec: Any = msgspec.msgpack if msgpack else msgspec.json
+                body = codec.decode(resp.content)
+                hook(body)
+                headers = {k: v for k, v in resp.headers.items() if k.lower() != "content-length"}
+                resp = httpx.Response(resp.status_code, headers=headers, content=codec.encode(body))
+        return resp
+
+
+Make = Callable[..., Journal]
+
+
+@pytest.fixture
+def make(tmp_path: Path, server: httpx.Client) -> Iterator[Make]:
+    """Members in homes of their own (no Argon2id: tests of the keystore make real ones)."""
+    made: list[Journal] = []
+
+    def person(
+        name: str, *, http: httpx.Client | None = None, clock: Clock | None = None
+    ) -> Journal:
+        j = Journal(
+            Home(tmp_path / f"home-{name.lower()}-{len(made)}"),
+            crypto.Secrets.generate(created=int(time.time())),
+            http=http or server,
+            clock=clock or time.time,
+        )
+        j.set_name(name)
+        made.append(j)
+        return j
+
+    yield person
+    for j in made:
+        j.close()
+
+
+def join_via(leader: Group, newcomer: Journal, *, name: str | None = None) -> Group:
+    """Invite (noting the name), join, approve by id prefix with the spoken words, sync."""
+    secret = M.invite(leader, name=name or newcomer.name)
+    g = M.join(newcomer, secret.code)
+    [req] = [r for r in M.pending_requests(leader) if r.member == newcomer.member_id]
+    M.approve(leader, req.id[:8], fingerprint=newcomer.fingerprint)
+    g.sync()
+    return g
+
+
+# --- invite, join, approve ----------------------------------------------------------------------
+
+
+def test_invite_join_approve_and_the_roster(make: Make) -> None:
+    dana, sam = make("Dana"), make("Sam")
+    [gd] = form_group(dana)
+    secret = M.invite(gd, name="Sam", expires_in=2 * 86400)
+    gs = M.join(sam, secret.code)
+    assert gs.status == "joining"
+    [req] = M.pending_requests(gd)
+    assert (req.member, req.fingerprint, req.name, req.role) == (
+        sam.member_id,
+        sam.fingerprint,
+        "Sam",
+        "member",
+    )
+    assert req.mac_ok is True
+    assert req.invited_by == dana.member_id
+    # The words as a person types them: any case, extra spaces.
+    spoken = "  " + "   ".join(sam.fingerprint.upper().split()) + " "
+    done = M.approve(gd, req.id[:6], fingerprint=spoken)
+    assert (done.name, done.member, done.epoch) == ("Sam", sam.member_id, gd.epoch)
+    assert M.pending_requests(gd) == []
+    report = gs.sync()
+    assert report.status == "member"
+    roster = {r.name: r for r in M.roster(gd)}
+    assert roster["Sam"].verified  # the leader compared the words when approving
+    assert roster["Sam"].joined_epoch == gd.epoch
+    assert roster["Dana"].is_me
+    mine = {r.name: r for r in M.roster(gs)}
+    assert set(mine) == {"Dana", "Sam"}  # from-join, yet the newcomer knows who is who
+    assert not mine["Dana"].verified
+    M.verify_member(gs, "dana", dana.fingerprint.upper())
+    # The record is sealed in Sam's store: it survives reopening the home.
+    again = Journal(sam.home, sam._secrets, http=sam._http)
+    assert {r.name: r.verified for r in M.roster(again.group())}["Dana"] is True
+    again.close()
+
+
+def test_names_reach_every_newcomer_under_from_join(make: Make) -> None:
+    dana, sam, ana, lee = make("Dana"), make("Sam"), make("Ana"), make("Lee")
+    [gd] = form_group(dana)
+    gs = join_via(gd, sam)
+    ga = join_via(gd, ana)
+    gl = join_via(gd, lee)
+    for g in (gs, ga, gl):
+        g.sync()
+        assert {m.name for m in g.members()} == {"Dana", "Sam", "Ana", "Lee"}
+    assert gl.member("sam").id == sam.member_id
+
+
+def test_names_are_refused_when_taken_or_unsafe(make: Make) -> None:
+    dana, sam, other = make("Dana"), make("Sam"), make("Sam")
+    [gd] = form_group(dana)
+    join_via(gd, sam)
+    seq = head(gd)
+    with pytest.raises(errors.UsageError, match="already called 'sam'"):
+        M.invite(gd, name="sam")
+    M.join(other, M.invite(gd).code)
+    [req] = M.pending_requests(gd)
+    with pytest.raises(errors.UsageError, match="already called 'SAM'"):
+        M.approve(gd, req.id, fingerprint=other.fingerprint, name="SAM")
+    with pytest.raises(errors.UsageError, match="look like a member id"):
+        M.approve(gd, req.id, fingerprint=other.fingerprint, name=other.member_id[:16])
+    with pytest.raises(errors.UsageError, match="needs the name"):
+        M.approve(gd, req.id, fingerprint=other.fingerprint)
+    assert head(gd) == seq + 1  # only the invite
+    M.approve(gd, req.id, fingerprint=other.fingerprint, name="Sam B.")
+
+
+# --- history policy -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("history", "readable"), [("from-join", False), ("full", True)])
+def test_newcomer_and_an_entry_posted_minutes_before_approval(
+    make: Make, history: str, readable: bool
+) -> None:
+    clock = Clock()
+    dana, sam, lee = make("Dana", clock=clock), make("Sam", clock=clock), make("Lee", clock=clock)
+    gd, gs = form_group(dana, sam, history=history)
+    code = M.invite(gd, name="Lee").code
+    gl = M.join(lee, code)
+    clock.now += 5 * MINUTES
+    gs.post(b"posted minutes before Lee was approved, same month, same epoch")
+    clock.now += 5 * MINUTES
+    [req] = M.pending_requests(gd)
+    M.approve(gd, req.id, fingerprint=lee.fingerprint)
+    gl.sync()
+    gs.post(b"after Lee joined")
+    gl.sync()
+    expected = [b"after Lee joined"]
+    if readable:
+        expected.insert(0, b"posted minutes before Lee was approved, same month, same epoch")
+    assert bodies(gl) == expected
+    assert gl.verify().unreadable == (0 if readable else 1)
+
+
+def test_policy_change_applies_to_keys_created_afterwards(make: Make) -> None:
+    dana, sam, lee, max_ = make("Dana"), make("Sam"), make("Lee"), make("Max")
+    gd, gs = form_group(dana, sam)
+    gs.post(b"sealed under from-join")
+    epoch = gd.epoch
+    policy = M.set_policy(gd, history="full")
+    assert policy.history == "full"
+    # The switch first rotated: under `full` the next rotation carries the current key,
+    # and that key must not be one that sealed from-join entries.
+    assert gd.epoch == epoch + 1
+    gs.sync()
+    gs.post(b"sealed under full")
+    gl = join_via(gd, lee)
+    assert bodies(gl) == [b"sealed under full"]
+    # And back: from now on nothing links back, so the next newcomer reads nothing earlier.
+    M.set_policy(gd, history="from-join")
+    gs.sync()
+    gs.post(b"under from-join again")
+    gm = join_via(gd, max_)
+    assert bodies(gm) == []
+    assert M.set_policy(gd, history="from-join").history == "from-join"  # no change, no op
+
+
+# --- leave --------------------------------------------------------------------------------------
+
+
+class Switch(httpx.BaseTransport):
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner, self.down = inner, False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("network is down", request=request)
+        return self.inner.handle_request(request)
+
+
+def raw_entries(g: Group) -> list[crypto.Entry]:
+    """Every entry the server holds for the group (what a database copy contains)."""
+    page = g._api().entries(g.id_bytes, 0, 500)
+    return [crypto.decode_entry(i.entry) for i in page.entries if i.entry is not None]
+
+
+def readable_with(keys: dict[int, bytes], entries: list[crypto.Entry]) -> list[bytes]:
+    out = []
+    for e in entries:
+        for key in keys.values():
+            try:
+                out.append(crypto.open_entry(e, key))
+            except crypto.CouldNotOpen:
+                continue
+    return out
+
+
+def test_an_entry_written_after_a_leave_never_reaches_the_leaver(
+    make: Make, server: httpx.Client
+) -> None:
+    switch = Switch(server._transport)
+    offline_http = httpx.Client(transport=switch, base_url=SERVER_URL)
+    dana, sam, ana = make("Dana"), make("Sam", http=offline_http), make("Ana")
+    gd, gs, ga = form_group(dana, sam, ana)
+    gd.post(b"before Ana left")
+    ga.sync()
+    switch.down = True
+    gs.post(b"written offline while Ana was leaving")  # queued, not sealed yet
+    assert gs.queued == 1
+    epoch = ga.epoch
+    M.leave(ga)
+    assert ga.status == "left"
+    switch.down = False
+    report = gs.sync()  # Sam's client rotates first, then seals the queued entry
+    assert report.sent
+    assert any(a.kind == "rotate" for a in report.announcements)
+    gd.sync()
+    gd.post(b"after Ana left")
+    assert gd.epoch == epoch + 1
+    assert {i.epoch for i in gd.entries() if i.body != b"before Ana left"} == {epoch + 1}
+    # Ana keeps every key she ever had; with the server's whole store she reads only the past.
+    ana_keys = dict(ga._load().keyring.keys)
+    assert max(ana_keys) == epoch
+    assert readable_with(ana_keys, raw_entries(gd)) == [b"before Ana left"]
+    ga.sync()
+    assert bodies(ga) == [b"before Ana left"]
+    offline_http.close()
+
+
+def test_any_member_performs_the_pending_rotation_on_sync(make: Make) -> None:
+    dana, sam, ana = make("Dana"), make("Sam"), make("Ana")
+    gd, gs, ga = form_group(dana, sam, ana)
+    epoch = gs.epoch
+    M.leave(ga)
+    report = gs.sync()  # a plain member, no writes queued
+    [rotated] = [a for a in report.announcements if a.kind == "rotate"]
+    assert rotated.text == f"You rotated the group key (epoch {epoch + 1})"
+    assert not gs.state.pending_rotation
+    gd.sync()
+    assert gd.epoch == epoch + 1
+    # Two members finding the same pending rotation: the second finds nothing left to do.
+    M.leave(gs)
+    gd.sync(send=False)
+    assert gd.state.pending_rotation
+    real = gd.append_op
+
+    def racing(op: Any, **kw: Any) -> Any:
+        if not racing.done:  # type: ignore[attr-defined]
+            racing.done = True  # type: ignore[attr-defined]
+            other = Journal(dana.home, dana._secrets, http=dana._http).group()
+            other.rotate_if_pending()  # another process (or member) rotates first
+            other._j.close()
+        return real(op, **kw)
+
+    racing.done = False  # type: ignore[attr-defined]
+    gd.append_op = racing  # type: ignore[method-assign]
+    assert gd.rotate_if_pending() is None
+    assert gd.epoch == epoch + 2
+
+
+def test_a_checkpoint_after_a_leave_uses_a_key_the_leaver_lacks(make: Make) -> None:
+    dana, sam = make("Dana"), make("Sam")
+    gd, gs = form_group(dana, sam)
+    M.leave(gs)
+    M.checkpoint(gd)
+    cp = gd.state.checkpoint
+    assert cp is not None
+    assert cp.epoch not in gs._load().keyring.keys
+    assert gs.meeting_code() is None
+
+
+# --- remove -------------------------------------------------------------------------------------
+
+
+def test_remove_is_one_signed_op_with_the_final_heads(make: Make) -> None:
+    dana, sam, ana = make("Dana"), make("Sam"), make("Ana")
+    gd, _gs, ga = form_group(dana, sam, ana)
+    ga.post(b"ana one")
+    ga.post(b"ana two")
+    gd.sync()
+    epoch = gd.epoch
+    done = M.remove(gd, "ana")
+    assert (done.name, done.fingerprint, done.epoch) == ("Ana", ana.fingerprint, epoch + 1)
+    body = gd.log()[-1].op.body
+    assert isinstance(body, _records.Remove)
+    assert body.rotation.epoch == epoch + 1
+    [final] = body.heads
+    assert (final.device.hex(), final.seq) == (ana.device_id, 2)
+    assert ana._secrets.device.id not in {r.device for r in body.rotation.refs}
+    report = ga.sync()
+    assert report.status == "removed"
+    assert "removed you" in report.announcements[-1].text
+    assert bodies(ga) == [b"ana one", b"ana two"]  # kept locally
+    with pytest.raises(errors.NotAMember):
+        ga.post(b"still here?")
+    with pytest.raises(errors.Forbidden):
+        ga._api().entries(ga.id_bytes, 0, 10)  # cut off at the server too
+    assert ga.sync().status == "removed"  # and again, calmly
+
+
+def test_exposure_lists_what_a_departed_member_could_read(make: Make) -> None:
+    dana, sam, ana = make("Dana"), make("Sam"), make("Ana")
+    gd, gs = form_group(dana, sam, history="full")
+    gd.post(b"e1 before Ana")
+    gd.post(b"e2 before Ana")
+    ga = join_via(gd, ana)
+    joined = ga.epoch
+    gone = ga.post(b"e3 by Ana")
+    gs.post(b"e4 by Sam")
+    gd.sync()
+    gd.retract(gone)
+    M.remove(gd, "Ana")
+    gd.post(b"e5 after Ana")
+    x = M.exposure(gd, "ana")
+    assert x.status == "removed"
+    by_epoch = {e.epoch: e for e in x.epochs}
+    assert by_epoch[joined].via == "lockbox"
+    assert all(by_epoch[e].via == "back-link" for e in range(1, joined))  # full: back-links
+    assert gd.epoch not in by_epoch
+    assert (x.entries, x.retracted) == (3, 1)
+    assert M.exposure(gd, "sam").status == "active"
+
+
+# --- misuse: clear errors, nothing changed ------------------------------------------------------
+
+
+def test_misuse_is_refused_and_changes_nothing(make: Make) -> None:
+    dana, sam, ana = make("Dana"), make("Sam"), make("Ana")
+    gd, gs = form_group(dana, sam)
+    seq = head(gd)
+
+    for call in (
+        lambda: M.remove(gd, "zed"),
+        lambda: M.set_role(gd, "zed", "leader"),
+        lambda: M.exposure(gd, "zed"),
+        lambda: M.verify_member(gd, "zed", sam.fingerprint),
+    ):
+        with pytest.raises(errors.NotFound, match="no member matches 'zed'"):
+            call()
+
+    for call, action in (
+        (lambda: M.invite(gs), "invite members"),
+        (lambda: M.pending_requests(gs), "see join requests"),
+        (lambda: M.approve(gs, "00" * 32, fingerprint=sam.fingerprint), "see join requests"),
+        (lambda: M.remove(gs, "Dana"), "remove members"),
+        (lambda: M.set_role(gs, "Sam", "leader"), "change roles"),
+        (lambda: M.checkpoint(gs), "sign checkpoints"),
+        (lambda: M.set_policy(gs, history="full"), "change the group policy"),
+        (lambda: M.rotate(gs), "rotate the group key"),
+    ):
+        with pytest.raises(errors.NotAllowed, match=f"only a leader can {action}"):
+            call()
+
+    with pytest.raises(errors.NotAllowed, match="the last leader cannot"):
+        M.remove(gd, "Dana")
+    with pytest.raises(errors.NotAllowed, match="the last leader cannot"):
+        M.leave(gd)
+    with pytest.raises(errors.NotAllowed, match="the last leader cannot"):
+        M.set_role(gd, "Dana", "member")
+    with pytest.raises(errors.UsageError, match="Sam is already a member"):
+        M.set_role(gd, "Sam", "member")
+    with pytest.raises(errors.UsageError, match="you cannot remove yourself"):
+        M.remove(gs, "sam")
+    with pytest.raises(errors.UsageError, match="that is you"):
+        M.verify_member(gs, "sam", sam.fingerprint)
+    with pytest.raises(errors.UsageError, match="does not match Dana's"):
+        M.verify_member(gs, "dana", sam.fingerprint)
+    assert not {r.name: r.verified for r in M.roster(gs)}["Dana"]
+    assert head(gd) == seq
+
+    # Approving: a wrong fingerprint, then twice.
+    M.join(ana, M.invite(gd, name="Ana").code)
+    seq = head(gd)
+    [req] = M.pending_requests(gd)
+    with pytest.raises(errors.UsageError, match="the fingerprint does not match"):
+        M.approve(gd, req.id, fingerprint=sam.fingerprint)
+    with pytest.raises(errors.UsageError, match="needs the fingerprint"):
+        M.approve(gd, req.id)
+    with pytest.raises(errors.NotFound, match="no pending join request"):
+        M.approve(gd, "abcdef", fingerprint=ana.fingerprint)
+    with pytest.raises(errors.UsageError, match="not a request id"):
+        M.approve(gd, "Ana", fingerprint=ana.fingerprint)
+    assert head(gd) == seq
+    assert [r.id for r in M.pending_requests(gd)] == [req.id]
+    M.approve(gd, req.id, fingerprint=ana.fingerprint)
+    seq = head(gd)
+    with pytest.raises(errors.UsageError, match="was already approved: Ana joined at log op"):
+        M.approve(gd, req.id[:10], fingerprint=ana.fingerprint)
+    # Removing twice.
+    M.remove(gd, "Ana")
+    seq = head(gd)
+    with pytest.raises(
+        errors.UsageError, match=r"Ana is not an active member \(removed at log op \d+\)"
+    ):
+        M.remove(gd, "Ana")
+    assert head(gd) == seq
+
+
+def test_codes_reused_expired_or_for_another_server(
+    make: Make, server: httpx.Client, tmp_path: Path
+) -> None:
+    clock = Clock()
+    dana, sam, ana, lee = make("Dana", clock=clock), make("Sam"), make("Ana"), make("Lee")
+    [gd] = form_group(dana)
+    code = M.invite(gd, expires_in=3600).code
+    M.join(sam, code)
+    with pytest.raises(errors.UsageError, match="already used: a join request for it is waiting"):
+        M.join(ana, code)
+    assert ana._store.groups() == []  # nothing adopted
+    [req] = M.pending_requests(gd)
+    M.approve(gd, req.id, fingerprint=sam.fingerprint, name="Sam")
+    with pytest.raises(errors.UsageError, match="does not accept this invite: it was used"):
+        M.join(ana, code)
+
+    # Expired: issued by a leader whose clock is two hours behind (expiry is absolute).
+    clock.now -= 7200
+    late = M.invite(gd, expires_in=3600).code
+    with pytest.raises(errors.UsageError, match="does not accept this invite"):
+        M.join(ana, late)
+    # Expired between the request and the approval.
+    clock.now += 7200
+    pending = M.invite(gd, expires_in=3600, name="Ana").code
+    M.join(ana, pending)
+    [req] = M.pending_requests(gd)
+    clock.now += 2 * 3600
+    with pytest.raises(errors.UsageError, match="has expired"):
+        M.approve(gd, req.id, fingerprint=ana.fingerprint)
+
+    # A code whose server is another Chatham server, which has never heard of the group.
+    other = TestClient(
+        create_app(Settings(data_dir=tmp_path / "other", open_registration=True)),
+        base_url="http://other.example",
+    )
+    with other:
+        routed = make("Lee2", http=other)
+        clock.now -= 2 * 3600
+        mine = crypto.InviteSecret.from_code(M.invite(gd).code)
+        moved = crypto.InviteSecret(mine.secret, mine.group, "http://other.example")
+        with pytest.raises(errors.UsageError, match="or the group is not on that server"):
+            M.join(routed, moved.code)
+    for bad, message in (
+        ("hello", "not a Chatham invite code"),
+        ("chatham1-zz", "damaged or incomplete"),
+        ("   ", "no invite code given"),
+    ):
+        with pytest.raises(errors.UsageError, match=message):
+            M.join(lee, bad)
+
+
+def test_invites_die_with_a_removed_or_demoted_leader(make: Make) -> None:
+    dana, sam, ana, lee = make("Dana"), make("Sam"), make("Ana"), make("Lee")
+    gd, gs = form_group(dana, sam)
+    M.set_role(gd, "Sam", "leader")
+    gs.sync()
+    by_sam = M.invite(gs, name="Ana").code
+    by_dana = M.invite(gd, name="Lee").code
+    M.remove(gd, "Sam")
+    with pytest.raises(errors.UsageError, match="does not accept this invite"):
+        M.join(ana, by_sam)
+    # Several leaders: Lee's invite came from Dana, who then hands over and steps down.
+    gl = M.join(lee, by_dana)
+    [req] = M.pending_requests(gd)
+    M.approve(gd, req.id, fingerprint=lee.fingerprint)
+    gl.sync()
+    M.set_role(gd, "Lee", "leader")
+    newer = M.invite(gd).code
+    M.set_role(gd, "Dana", "member")  # stepping down: allowed, Lee leads
+    assert [m.name for m in gd.members() if m.role == "leader" and m.status == "active"] == ["Lee"]
+    with pytest.raises(errors.UsageError, match="does not accept this invite"):
+        M.join(make("Max"), newer)
+    gl.sync()
+    with pytest.raises(errors.NotAllowed, match="the last leader cannot"):
+        M.leave(gl)
+
+
+# --- a malicious server -------------------------------------------------------------------------
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_a_swapped_join_request_is_caught_by_the_fingerprint(
+    make: Make, server: httpx.Client
+) -> None:
+    rewrite = Rewrite(server._transport)
+    evil = httpx.Client(transport=rewrite, base_url=SERVER_URL)
+    dana, sam, mallory = make("Dana", http=evil), make("Sam"), make("Mallory")
+    [gd] = form_group(dana)
+    code = M.invite(gd, name="Sam").code
+    M.join(sam, code)
+    # Someone who saw the code (with the server's help) answers it with their own card.
+    forged = crypto.InviteSecret.from_code(code).request(mallory.card(), created=int(time.time()))
+
+    def swap(page: dict[str, Any]) -> None:
+        for item in page["requests"]:
+            item["request"] = b64(forged)
+
+    rewrite.hooks.append(("GET", "/join-requests", swap))
+    seq = head(gd)
+    [req] = M.pending_requests(gd)
+    assert req.fingerprint == mallory.fingerprint  # the listing shows the impostor's words
+    with pytest.raises(errors.UsageError, match="the fingerprint does not match"):
+        M.approve(gd, req.id, fingerprint=sam.fingerprint)  # what Sam reads aloud
+    assert head(gd) == seq
+
+    # The server swapping only the card inside Sam's signed request breaks the join signature.
+    rewrite.hooks.clear()
+    [item] = gd._api().join_requests(gd.id_bytes)
+    honest = crypto.decode_join_request(item.request)
+    swapped = crypto.encode(
+        crypto.SignedJoinRequest(
+            msgspec.structs.replace(honest.request, card=mallory.card()), honest.sig
+        )
+    )
+
+    def swap_card(page: dict[str, Any]) -> None:
+        for it in page["requests"]:
+            it["request"] = b64(swapped)
+
+    rewrite.hooks[:] = [("GET", "/join-requests", swap_card)]
+    refused: list[str] = []
+    assert M.pending_requests(gd, refused) == []
+    assert refused == ["join request is not signed with the invite's join key"]
+    rewrite.hooks.clear()
+    M.approve(gd, req.id, fingerprint=sam.fingerprint)
+    assert {m.name for m in gd.members()} == {"Dana", "Sam"}
+    evil.close()
+
+
+def test_a_join_request_minted_without_the_join_key_is_refused(
+    make: Make, server: httpx.Client
+) -> None:
+    rewrite = Rewrite(server._transport)
+    evil = httpx.Client(transport=rewrite, base_url=SERVER_URL)
+    dana, mallory = make("Dana", http=evil), make("Mallory")
+    [gd] = form_group(dana)
+    secret = M.invite(gd, name="Sam")
+    # The server knows the invite id, but not the join key: it signs with a key of its own.
+    req = _records.JoinRequest(
+        1, gd.id_bytes, secret.invite_id, mallory.card(), bytes(32), int(time.time())
+    )
+    minted_key = _primitives.ed25519_seed_to_keys(b"\x07" * 32)[1]
+    minted = crypto.encode(
+        crypto.SignedJoinRequest(
+            req,
+            _primitives.sign(minted_key, crypto.labels.SIG_JOIN, crypto.encode(req)),
+        )
+    )
+    with pytest.raises(errors.Refused) as refused_by_server:
+        mallory._api(SERVER_URL).post_join_request(gd.id_bytes, minted)
+    assert refused_by_server.value.code == "invalid_join_request"
+
+    def inject(page: dict[str, Any]) -> None:
+        page["requests"].append({"invite_id": b64(secret.invite_id), "request": b64(minted)})
+
+    rewrite.hooks.append(("GET", "/join-requests", inject))
+    reasons: list[str] = []
+    assert M.pending_requests(gd, reasons) == []
+    assert reasons == ["join request is not signed with the invite's join key"]
+    seq = head(gd)
+    with pytest.raises(errors.NotFound, match="no pending join request"):
+        M.approve(gd, secret.invite_id.hex(), fingerprint=mallory.fingerprint, name="Mallory")
+    assert head(gd) == seq
+    evil.close()
+
+
+def test_withholding_before_a_checkpoint_shows_in_verify(make: Make, server: httpx.Client) -> None:
+    rewrite = Rewrite(server._transport)
+    evil = httpx.Client(transport=rewrite, base_url=SERVER_URL)
+    dana, sam = make("Dana"), make("Sam", http=evil)
+    gd, gs = form_group(dana, sam)
+    gd.post(b"first")
+    hidden = gd.post(b"the entry the server hides from Sam")
+
+    def drop(page: dict[str, Any]) -> None:
+        page["entries"] = [e for e in page["entries"] if e["entry_id"].hex() != hidden]
+
+    rewrite.hooks.append(("GET", "/entries", drop))
+    gs.sync()
+    M.checkpoint(gd)
+    with pytest.raises(errors.WithheldError, match="withheld"):
+        gs.sync()
+    report = gs.verify()
+    assert not report.ok
+    assert "withheld" in report.problems[0]
+    assert gd.verify().ok
+    rewrite.hooks.clear()
+    gs.sync()
+    assert gs.verify().ok
+    assert gs.verify().meeting_code == gd.verify().meeting_code
+    evil.close()
+
+
+# --- two leaders at once ------------------------------------------------------------------------
+
+
+def test_two_leaders_at_once(make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    dana, sam, ana = make("Dana"), make("Sam"), make("Ana")
+    gd, gs, _ga = form_group(dana, sam, ana)
+    M.set_role(gd, "Sam", "leader")
+    gs.sync()
+    # Sam signs a checkpoint while Dana rotates: Sam's append loses, re-syncs and retries.
+    real = gs.checkpoint
+
+    def racing_checkpoint() -> crypto.AppliedOp:
+        built: list[int] = []
+        original = crypto.build_checkpoint
+
+        def build(state: crypto.GroupState, *a: Any, **kw: Any) -> crypto.PendingOp:
+            built.append(state.seq)
+            if len(built) == 1:
+                gd.rotate()
+            return original(state, *a, **kw)
+
+        monkeypatch.setattr(crypto, "build_checkpoint", build)
+        try:
+            return real()
+        finally:
+            monkeypatch.setattr(crypto, "build_checkpoint", original)
+            assert len(built) == 2
+
+    monkeypatch.setattr(gs, "checkpoint", racing_checkpoint)
+    applied = M.checkpoint(gs)
+    gd.sync()
+    assert gd.state.seq == gs.state.seq == applied.seq
+    assert gd.state.head == gs.state.head
+    # Both remove Ana: the loser's retry no longer applies, and it says what happened.
+    real_remove = gs.remove
+
+    def racing_remove(member: str) -> crypto.AppliedOp:
+        M.remove(gd, "Ana")
+        return real_remove(member)
+
+    monkeypatch.setattr(gs, "remove", racing_remove)
+    with pytest.raises(
+        errors.UsageError, match=r"Ana is not an active member \(removed at log op \d+\)"
+    ):
+        M.remove(gs, "Ana")
+    gs.sync()
+    assert gd.state.head == gs.state.head
+    removals = [a for a in gs.log() if isinstance(a.op.body, _records.Remove)]
+    assert [r.op.body.member.hex() for r in removals] == [ana.member_id]
