@@ -35,7 +35,7 @@ from typing import Annotated, Any
 
 import typer
 
-COMMAND_MODULES: tuple[str, ...] = ("cli_core", "cli_members")
+COMMAND_MODULES: tuple[str, ...] = ("cli_core", "cli_members", "cli_journal")
 """Modules under chatham.client._private that register commands, in help order."""
 
 GLOBAL_OPTIONS = {"--group": True, "-g": True, "--passphrase-file": True}
