@@ -976,6 +976,36 @@ class Group:
         """Delete an attachment's chunks on the server (its uploader or a leader)."""
         self._api().delete_attachment(self._gid, attachment_id)
 
+    # --- sealed scratch values for the layers above (the journal view's cache) -------------------
+
+    def stored_tag(self) -> bytes:
+        """A digest of what is stored for this group: it changes whenever a sync, a post or a
+        retraction changes the stored state, so a layer above can tell its cache is stale."""
+        row = self._store.group(self._gid)
+        if row is None:
+            raise E.NotFound(f"group {self.id[:12]} is no longer in this home")
+        import hashlib
+
+        state = msgspec.msgpack.encode([row.version, row.status, row.pinned])
+        return hashlib.sha256(state).digest()
+
+    def save_sealed(self, name: str, data: bytes | None) -> None:
+        """Keep `data` in the local store sealed under the store key, bound to this group and
+        `name` (None deletes it). Plaintext never reaches the disk."""
+        key = f"sealed:{self.id}:{name}"
+        if data is None:
+            self._store.set_meta(key, None)
+            return
+        context = self._gid + name.encode()
+        self._store.set_meta(key, self._store.vault.seal(b"group-scratch", context, data))
+
+    def load_sealed(self, name: str) -> bytes | None:
+        """What `save_sealed(name, ...)` kept, or None; StoreTampered if it was edited."""
+        sealed = self._store.get_meta(f"sealed:{self.id}:{name}")
+        if sealed is None:
+            return None
+        return self._store.vault.open(b"group-scratch", self._gid + name.encode(), sealed)
+
     # --- meeting code and change notifications ---------------------------------------------------
 
     def meeting_code(self) -> str | None:
