@@ -12,7 +12,7 @@ It prints, in one run:
    decode_entry + check_entry_public + ChainTracker.check + open_entry, on an
    entry with a 2 KiB body, per second, and its ratio to (1). Goal: >= 60%.
    Below the goal, a stage breakdown and a cProfile listing show where the
-   time goes, and a what-if shows the effect of the suggested fix.
+   time goes.
 3. The time to build a rotation (build_rotate, build_remove) for groups of 10,
    100 and 1,000 members, one device each (hybrid ML-KEM-768 + X25519 HPKE,
    one lockbox per device). Goal: 1,000 members < 1 s. Also the time to
@@ -36,8 +36,7 @@ import pstats
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from importlib.metadata import version
 
 import nacl.bindings as sodium
@@ -155,17 +154,6 @@ class EntryBench:
             raise AssertionError("wrong plaintext")
 
 
-@contextmanager
-def memoized_key_check() -> Iterator[None]:
-    """What-if: remember public keys that passed the point check (a pure function of the bytes)."""
-    real = P.check_ed25519_public_key
-    P.check_ed25519_public_key = functools.lru_cache(maxsize=4096)(real)
-    try:
-        yield
-    finally:
-        P.check_ed25519_public_key = real
-
-
 def profile_entry(b: EntryBench, n: int, repeats: int) -> None:
     e = b.entry
     hdr = encode(e.header)
@@ -234,15 +222,9 @@ def bench_entries(n: int, repeats: int, force_profile: bool) -> dict[str, float]
         print(f"  {name:50s} {1 / best:8,.0f} /s  ({us(best)}; median {us(med)})")
     status = "met" if ratio >= GOAL_RATIO else "NOT met"
     print(f"  full / raw = {ratio:.0%}   (goal >= {GOAL_RATIO:.0%}: {status})")
-    with memoized_key_check():
-        what_if, _ = best_per_op(b.full, n, repeats)
-    print(
-        f"  what-if, the Ed25519 point check memoized per key: {1 / what_if:,.0f} /s "
-        f"({us(what_if)}), {raw / what_if:.0%} of raw"
-    )
     if ratio < GOAL_RATIO or force_profile:
         profile_entry(b, n, repeats)
-    return {"raw": raw, "full": full, "ratio": ratio, "what_if": what_if}
+    return {"raw": raw, "full": full, "ratio": ratio}
 
 
 # --- 3: rotations -----------------------------------------------------------------------------

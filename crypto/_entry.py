@@ -290,13 +290,12 @@ def verify_retraction(state: GroupState, data: bytes, author_device: bytes) -> S
         raise EntryError("bad retraction signature", check="signature") from None
     if r.log_seq > state.seq:
         raise EntryError("retraction claims an unverified log head", check="log_head")
+    # Judged at the log head the retraction claims: the signer's device must have
+    # been current then, and be the author's or belong to a leader at that point.
+    if not dev.active_at(r.log_seq):
+        raise EntryError("retraction signed by a device that was not a member's", check="author")
     is_author = r.signer == author_device
-    leader_then = dev.active_at(r.log_seq) and _role_at_least_leader(state, dev.member)
+    leader_then = state.members[dev.member].role_at(r.log_seq) == "leader"
     if not (is_author or leader_then):
         raise EntryError("only the author or a leader may retract an entry", check="role")
     return sr
-
-
-def _role_at_least_leader(state: GroupState, member: bytes) -> bool:
-    m = state.members[member]
-    return m.active and m.role == "leader"

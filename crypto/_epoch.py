@@ -141,12 +141,13 @@ def open_lockbox(
     A lockbox that does not match its committed hash is refused before the key
     is used; a key that does not reproduce the confirmation is key substitution.
     """
-    ref = next((r for r in rotation.refs if r.device == device.id), None)
+    me = device.id  # computed once: a rotation may hold thousands of refs
+    ref = next((r for r in rotation.refs if r.device == me), None)
     if ref is None:
         raise RotationError("this device has no lockbox in the rotation", check="lockbox_missing")
-    if not P.mac_equal(ref.hash, lockbox_hash(group, rotation.epoch, device.id, sealed)):
+    if not P.mac_equal(ref.hash, lockbox_hash(group, rotation.epoch, me, sealed)):
         raise RotationError("lockbox does not match its commitment", check="lockbox_hash")
-    info = lockbox_info(group, rotation.epoch, prev, member, device.id, device.kem_public)
+    info = lockbox_info(group, rotation.epoch, prev, member, me, device.kem_public)
     key = device.open_lockbox(info, sealed)
     if len(key) != P.KEY_LEN or not P.mac_equal(
         key_confirmation(key, group, rotation.epoch, prev), rotation.confirm

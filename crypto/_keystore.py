@@ -23,6 +23,9 @@ from ._records import KeystoreFile, KeystoreSecrets
 
 OPSLIMIT_FLOOR = P.ARGON2_OPSLIMIT_MODERATE
 MEMLIMIT_FLOOR = P.ARGON2_MEMLIMIT_MODERATE
+# A ceiling too, so a crafted file cannot make unlocking run or allocate without bound.
+OPSLIMIT_CEILING = 64
+MEMLIMIT_CEILING = 4 << 30
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ def seal_keystore(
 ) -> bytes:
     if opslimit < OPSLIMIT_FLOOR or memlimit < MEMLIMIT_FLOOR:
         raise WeakKeystoreParameters("keystore parameters below the protocol floor")
+    if opslimit > OPSLIMIT_CEILING or memlimit > MEMLIMIT_CEILING:
+        raise KeystoreError("keystore parameters above the protocol ceiling")
     if not passphrase:
         raise KeystoreError("the passphrase must not be empty")
     salt, nonce = rand(16), rand(24)
@@ -95,6 +100,8 @@ def parse_keystore(data: bytes) -> KeystoreFile:
         raise WeakKeystoreParameters(
             "keystore key-derivation cost is below the floor: refusing a downgraded file"
         )
+    if f.opslimit > OPSLIMIT_CEILING or f.memlimit > MEMLIMIT_CEILING:
+        raise KeystoreError("keystore key-derivation cost is above the ceiling: refusing it")
     return f
 
 

@@ -68,10 +68,22 @@ class MemberState:
     joined_epoch: int
     devices: list[bytes]
     departed_seq: int | None = None
+    roles: list[tuple[int, Role]] = field(default_factory=list)
+    """(seq, role) for every role this member held, from joining on."""
 
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    def role_at(self, seq: int) -> Role | None:
+        """The member's role at log position `seq`, or None if not a member then."""
+        if not self.active_at(seq):
+            return None
+        role: Role | None = None
+        for since, r in self.roles:
+            if since <= seq:
+                role = r
+        return role
 
     def active_at(self, seq: int) -> bool:
         return self.joined_seq <= seq and (self.departed_seq is None or seq < self.departed_seq)
@@ -314,6 +326,7 @@ class GroupState:
                 self._check_leaders_remain(target.id, seq)
             self._finish(h, data)
             target.role = body.role
+            target.roles.append((seq, body.role))
             if body.role == "member":
                 self._kill_invites(target.id)  # dead for good, even if promoted again
         elif isinstance(body, SetPolicy):
@@ -322,6 +335,12 @@ class GroupState:
             self.policy = body.policy
         elif isinstance(body, Checkpoint):
             self._need_leader(leader, seq)
+            if self.pending_rotation:
+                # The meeting code derives from the epoch key; a member who just left
+                # still holds it, so a checkpoint waits for the rotation.
+                raise LogError(
+                    "a checkpoint must wait for the pending rotation", seq=seq, check="pending"
+                )
             self._check_sorted(body.heads, seq)
             if any(hd.device not in self.devices for hd in body.heads):
                 raise LogError("checkpoint names an unknown device", seq=seq, check="checkpoint")
@@ -451,7 +470,14 @@ class GroupState:
         self.pending_rotation = True
         self.pending_at[-1] = True
         self.members[mid] = MemberState(
-            mid, body.founder.cert.member_key, "leader", "active", 0, 1, [dev]
+            mid,
+            body.founder.cert.member_key,
+            "leader",
+            "active",
+            0,
+            1,
+            [dev],
+            roles=[(0, "leader")],
         )
         self.devices[dev] = DeviceState(
             dev, mid, body.founder.cert.device_key, body.founder.cert.kem_key, body.founder
@@ -494,7 +520,14 @@ class GroupState:
             # A member added again lists only the new device: the old ones keep their
             # final heads and stay departed (no lockboxes, no ops, no new entries).
             self.members[mid] = MemberState(
-                mid, card.cert.member_key, role, "active", seq, body.rotation.epoch, [dev]
+                mid,
+                card.cert.member_key,
+                role,
+                "active",
+                seq,
+                body.rotation.epoch,
+                [dev],
+                roles=[(seq, role)],
             )
             self.devices[dev] = DeviceState(
                 dev, mid, card.cert.device_key, card.cert.kem_key, card, joined_seq=seq

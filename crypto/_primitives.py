@@ -8,6 +8,7 @@ through exactly these functions, so what is tested is what ships.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac as _hmac
 import os
@@ -83,6 +84,13 @@ def ed25519_seed_to_keys(seed: bytes) -> tuple[bytes, bytes]:
     return bytes(pk), bytes(sk)
 
 
+@functools.lru_cache(maxsize=4096)
+def _valid_point(pk: bytes) -> bool:
+    # A pure function of the key bytes: every entry by one device re-checks the same
+    # key, and the subgroup check costs as much as the signature check itself.
+    return bool(sodium.crypto_core_ed25519_is_valid_point(pk))
+
+
 def check_ed25519_public_key(pk: bytes) -> None:
     """Refuse a public key that is malformed, non-canonical, of small order or off the subgroup.
 
@@ -90,7 +98,7 @@ def check_ed25519_public_key(pk: bytes) -> None:
     it is never used for verification; libsodium's checks are the policy, pinned by
     the CCTV edge-case vectors in tests/vectors.
     """
-    if len(pk) != ED25519_PK_LEN or not sodium.crypto_core_ed25519_is_valid_point(pk):
+    if not isinstance(pk, bytes) or len(pk) != ED25519_PK_LEN or not _valid_point(pk):
         raise SignatureError("invalid Ed25519 public key")
 
 

@@ -496,10 +496,17 @@ def test_retraction_by_another_member_or_forged_rejected(kit):
     rejected(sign_retraction(b.device, kit.rand(32), eid, g.state.seq, time=kit.T0), "group")
     rejected(sign_retraction(b.device, g.id, eid, g.state.seq + 1, time=kit.T0), "log_head")
     rejected(honest + b"\x00", "encoding")
-    # A leader who has been removed no longer retracts others' entries.
+    # Roles are judged at the claimed log head: promoted later does not reach back.
+    before_promotion = g.state.seq
     g.set_role(a, c, "leader")
+    rejected(sign_retraction(c.device, g.id, eid, before_promotion, time=kit.T0), "role")
+    as_leader = g.state.seq
+    verify_retraction(
+        g.state, sign_retraction(c.device, g.id, eid, as_leader, time=kit.T0), b.device_id
+    )
+    # A leader who has been removed no longer retracts others' entries.
     g.remove(a, c)
-    rejected(sign_retraction(c.device, g.id, eid, g.state.seq, time=kit.T0), "role")
+    rejected(sign_retraction(c.device, g.id, eid, g.state.seq, time=kit.T0), "author")
 
 
 # --- checkpoints ----------------------------------------------------------------------------

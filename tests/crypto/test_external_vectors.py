@@ -221,7 +221,7 @@ def test_wycheproof_ed25519_keys_are_valid_points() -> None:
 # canonical, on the curve, not small order, in the prime-order subgroup) followed by
 # _sodium_verify, which is what every record signature goes through.
 #
-# | CCTV flag               | _sodium_verify (crypto_sign_open)  | verify (key check + _sodium_verify) |
+# | CCTV flag               | _sodium_verify (sign_open)     | verify (key check + sodium)     |
 # |-------------------------|--------------------------------|---------------------------------|
 # | (no flag)               | accept                         | accept                          |
 # | `low_order_A`           | reject: small-order A          | reject                          |

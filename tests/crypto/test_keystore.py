@@ -173,3 +173,13 @@ def test_another_keystores_ciphertext_refused(sealed, module_kit):
     spliced = _rewrite(other_data, ct=parse_keystore(data).ct)
     with pytest.raises(WrongPassphrase):
         open_keystore_with_key(spliced, key)
+
+
+@pytest.mark.parametrize(("ops", "mem"), [(65, MEMLIMIT_FLOOR), (OPSLIMIT_FLOOR, (4 << 30) + 1)])
+def test_inflated_parameters_refused_before_argon2_runs(sealed, no_argon2, ops, mem):
+    """A crafted file cannot make unlocking run or allocate without bound."""
+    _, data, _ = sealed
+    inflated = _rewrite(data, opslimit=ops, memlimit=mem)
+    with pytest.raises(KeystoreError, match="ceiling"):
+        open_keystore(inflated, PASSPHRASE)
+    assert no_argon2 == []

@@ -21,6 +21,7 @@ from chatham.crypto import (
     SignedJoinRequest,
     SignedOp,
     build_add,
+    build_checkpoint,
     build_invite,
     build_leave,
     build_remove,
@@ -703,6 +704,17 @@ def test_after_a_leave_any_member_rotates_and_only_once(kit):
     assert not g.state.pending_rotation
     again = build_rotate(g.state, g.keyring(b), b.device, time=kit.T0).op
     kit.assert_rejected(g.state, again, LogError, "role")
+
+
+def test_no_checkpoint_while_a_rotation_is_pending(kit):
+    """The meeting code comes from the epoch key, which a member who just left still holds."""
+    g, (a, b, c) = kit.group("Alice", "Bob", "Carol")
+    g.leave(c)
+    early = build_checkpoint(g.state, a.device, [], time=kit.T0).op
+    kit.assert_rejected(g.state, early, LogError, "pending")
+    g.rotate(b)
+    g.checkpoint(a)
+    assert g.state.checkpoint is not None
 
 
 def test_genesis_leaves_a_rotation_pending(kit):
