@@ -622,10 +622,15 @@ def print_table(
         padded = (v + " " * (w - cell_len(v)) for v, w in zip(values, widths, strict=True))
         return "  ".join(padded).rstrip()
 
+    if not console.is_terminal:
+        # Plain lines need none of Rich's layout; writing them directly keeps a
+        # 10,000-row listing fast (docs/performance.md, "Journal").
+        console.file.write("\n".join([line(headers), *(line(r) for r in plain)]) + "\n")
+        return
     out = Text()
-    if title and console.is_terminal:
+    if title:
         out.append(title + "\n", style="bold")
-    out.append(line(headers) + "\n", style="bold" if console.is_terminal else "")
+    out.append(line(headers) + "\n", style="bold")
     out.append("\n".join(line(r) for r in plain))
     console.print(out, soft_wrap=True, highlight=False)
 
