@@ -29,7 +29,6 @@ from typing import Any, Final, Literal, TypeAlias
 
 from rich.cells import cell_len
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
@@ -638,6 +637,8 @@ def print_table(
 def print_markdown(console: Console, text: str) -> None:
     """Rendered markdown on a terminal, the source text otherwise."""
     if console.is_terminal:
+        from rich.markdown import Markdown  # markdown-it loads only when there is some to show
+
         console.print(Markdown(text, hyperlinks=False))
     else:
         console.print(Text(text), soft_wrap=True, highlight=False)
