@@ -97,32 +97,41 @@ async def post_entry(
         raise ApiError(422, "invalid_entry", "the entry names another group", check="group")
     size = len(entry.ct)
     quota = services.settings.group_quota
-    header = encode(hdr)
-    cthash = ct_hash(entry.ct)
+    values = {
+        "group_id": gid,
+        "entry_id": hdr.entry_id,
+        "device_id": hdr.device,
+        "device_seq": hdr.seq,
+        "epoch": hdr.epoch,
+        "header": encode(hdr),
+        "ct_hash": ct_hash(entry.ct),
+        "signature": entry.sig,
+        "ciphertext": entry.ct,
+    }
+
+    # Verify the signature against the roster we already hold, outside the writer (the
+    # writer is the serial part); under the lock below it is redone only if the head moved.
+    verified = services.states.get(gid)
+    link: bytes | None = None
+    if (
+        verified is not None
+        and hdr.device == device
+        and verified.is_active_device(device)
+        and not verified.pending_rotation
+    ):
+        try:
+            link = check_entry_public(verified, entry)
+        except EntryError as e:
+            raise _invalid_entry(e) from None
 
     def job(conn: sa.Connection) -> int:
-        # One statement takes the group row's lock, reads the head and claims a cursor; if a
-        # check below fails, the transaction (or savepoint) gives the cursor back.
-        claimed = (
-            conn.execute(
-                sa.update(t.groups)
-                .where(t.groups.c.group_id == gid)
-                .values(
-                    entry_cursor=t.groups.c.entry_cursor + 1,
-                    stored_bytes=t.groups.c.stored_bytes + size,
-                )
-                .returning(
-                    t.groups.c.seq,
-                    t.groups.c.head,
-                    t.groups.c.entry_cursor,
-                    t.groups.c.stored_bytes,
-                )
-            )
-        ).first()
-        if claimed is None:
+        # Reads and checks first, writes last: a job that fails has written nothing, so it
+        # needs no savepoint of its own (the first write is the only one that can fail).
+        row = conn.execute(_GROUP_LOCKED, {"g": gid}).first()
+        if row is None:
             raise not_a_member()
-        row = GroupRow(gid, claimed.seq, claimed.head, claimed.entry_cursor - 1)
-        state = require_active(services.states.state_at(conn, row), device)
+        state = services.states.state_at(conn, GroupRow(gid, row.seq, row.head, row.entry_cursor))
+        require_active(state, device)
         if hdr.device != device:
             raise ApiError(403, "not_author", "an entry is posted by its author's device")
         if state.pending_rotation:
@@ -133,10 +142,12 @@ async def post_entry(
                 seq=state.seq,
                 head=state.head,
             )
-        try:
-            link = check_entry_public(state, entry)
-        except EntryError as e:
-            raise _invalid_entry(e) from None
+        checked = link
+        if state is not verified or checked is None:
+            try:
+                checked = check_entry_public(state, entry)
+            except EntryError as e:
+                raise _invalid_entry(e) from None
         if hdr.epoch != state.epoch:
             raise ApiError(
                 409,
@@ -145,33 +156,41 @@ async def post_entry(
                 seq=state.seq,
                 head=state.head,
             )
-        if claimed.stored_bytes > quota:
+        if row.stored_bytes + size > quota:
             raise ApiError(413, "quota_exceeded", "the group's storage quota is full")
         _check_chain(conn, gid, hdr.device, hdr.seq, hdr.prev)
-        conn.execute(
-            sa.insert(t.entries).values(
-                group_id=gid,
-                entry_id=hdr.entry_id,
-                cursor=claimed.entry_cursor,
-                device_id=hdr.device,
-                device_seq=hdr.seq,
-                epoch=hdr.epoch,
-                header=header,
-                ct_hash=cthash,
-                link=link,
-                signature=entry.sig,
-                ciphertext=entry.ct,
-            )
-        )
-        cursor: int = claimed.entry_cursor
+        cursor: int = row.entry_cursor + 1
+        conn.execute(_INSERT_ENTRY, {**values, "cursor": cursor, "link": checked})
+        conn.execute(_BUMP_CURSOR, {"g": gid, "c": cursor, "n": size})
         return cursor
 
     try:
-        cursor = await services.db.batch(job)
+        cursor = await services.db.batch(job, savepoint=False)
     except IntegrityError:
         return await _existing(services, gid, hdr.entry_id, hdr.device, hdr.seq, entry.sig)
     services.hub.notify(gid)
     return EntryPosted(hdr.entry_id, cursor)
+
+
+# Built once: SQLAlchemy then reuses their compiled form (and cache key) on every post.
+_GROUP_LOCKED = (
+    sa.select(t.groups.c.seq, t.groups.c.head, t.groups.c.entry_cursor, t.groups.c.stored_bytes)
+    .where(t.groups.c.group_id == sa.bindparam("g"))
+    .with_for_update()
+)
+_PREV_LINK = sa.select(t.entries.c.link).where(
+    t.entries.c.group_id == sa.bindparam("g"),
+    t.entries.c.device_id == sa.bindparam("d"),
+    t.entries.c.device_seq == sa.bindparam("s"),
+)
+_INSERT_ENTRY = sa.insert(t.entries)
+_BUMP_CURSOR = (
+    sa.update(t.groups)
+    .where(t.groups.c.group_id == sa.bindparam("g"))
+    .values(
+        entry_cursor=sa.bindparam("c"), stored_bytes=t.groups.c.stored_bytes + sa.bindparam("n")
+    )
+)
 
 
 def _check_chain(conn: sa.Connection, gid: bytes, device: bytes, seq: int, prev: bytes) -> None:
@@ -181,13 +200,7 @@ def _check_chain(conn: sa.Connection, gid: bytes, device: bytes, seq: int, prev:
                 422, "invalid_entry", "the first entry of a chain links to nothing", check="chain"
             )
         return
-    before = conn.execute(
-        sa.select(t.entries.c.link).where(
-            t.entries.c.group_id == gid,
-            t.entries.c.device_id == device,
-            t.entries.c.device_seq == seq - 1,
-        )
-    ).scalar()
+    before = conn.execute(_PREV_LINK, {"g": gid, "d": device, "s": seq - 1}).scalar()
     if before is None:
         raise ApiError(
             409, "chain_gap", f"entry {seq - 1} of this device's chain is not here; post it first"

@@ -77,6 +77,11 @@ class StateCache:
         with self._lock:
             self._states.pop(group_id, None)
 
+    def clear(self) -> None:
+        """Forget everything (after a failed commit, states read inside it may never have been)."""
+        with self._lock:
+            self._states.clear()
+
     def state_at(self, conn: sa.Connection, row: GroupRow, *, exact: bool = True) -> GroupState:
         """The verified state at the row's (seq, head), reading missing ops on `conn`.
 

@@ -46,6 +46,8 @@ class Services:
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.clock)
+        if self.db.is_sqlite:
+            self.db.on_failed_commit = self.states.clear
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a background task, keeping a reference so it is not collected mid-flight."""
