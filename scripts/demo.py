@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -49,10 +50,13 @@ class Member:
         self.name = name
         self.home = root / f"home-{name.lower()}"
         self.home.mkdir(mode=0o700)
+        run = root / "run"  # unlock sessions live here, private to the demo
+        run.mkdir(mode=0o700, exist_ok=True)
         self.env = {
             **os.environ,
             "CHATHAM_HOME": str(self.home),
             "CHATHAM_PASSPHRASE": PASSPHRASE,
+            "XDG_RUNTIME_DIR": str(run),
             "NO_COLOR": "1",
             "COLUMNS": "100",
         }
@@ -105,6 +109,9 @@ def main() -> int:
             "--port",
             str(port),
             "--open-registration",
+            # Three members share one address here; a real server sees each from their own.
+            "--rate-auth",
+            "600",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -146,23 +153,24 @@ def run_session(root: Path, url: str) -> None:
 
     step("Dana, the leader, creates the group")
     dana.run("init", "--name", "Dana")
+    dana.run("unlock", "--for", "30m")
     dana.run("group", "create", "Thursday Forum", "--server", url)
 
     step("Dana invites Sam and Ana; each joins and is confirmed by fingerprint")
     for member in (sam, ana):
         member.run("init", "--name", member.name)
-        code = dana.run("invite", "--expires", "7d", show=True).strip().splitlines()[-1]
+        member.run("unlock", "--for", "30m")
+        code = dana.run("invite", "--name", member.name, "--expires", "7d").strip().splitlines()[-1]
+        print(f"  ({member.name} receives the code in person and pastes it)")
         member.run("join", stdin=code + "\n")
         spoken = member.json("whoami")
-        assert isinstance(spoken, dict)
         requests = dana.json("requests")
-        if not isinstance(requests, list) or not requests:
+        if not isinstance(spoken, dict) or not isinstance(requests, list) or not requests:
             raise SystemExit("demo failed: no pending join request")
-        request = requests[0]
         print(f"  ({member.name} reads aloud: {spoken['fingerprint']})")
-        dana.run("approve", str(request["id"]), "--fingerprint", str(spoken["fingerprint"]))
+        dana.run("approve", str(requests[0]["id"]), "--fingerprint", str(spoken["fingerprint"]))
         member.run("sync")
-    dana.run("members")
+    dana.run("members", "list")
 
     step("Each member posts an issue for the next meeting")
     sam.run(
@@ -185,16 +193,24 @@ def run_session(root: Path, url: str) -> None:
         m.run("sync", show=m is dana)
     dana.run("parking-lot")
 
-    step("Dana schedules the meeting and publishes the agenda")
-    dana.run("meeting", "new", "--date", "today", "--title", "December forum")
+    step("Dana plans the meeting and publishes the agenda (which signs a checkpoint)")
+    dana.run("meeting", "new", "--date", "today", "--title", "December forum", "--minutes", "90")
     dana.run("agenda", "--publish")
     sam.run("sync")
     sam.run("agenda")
 
-    step("The meeting: opened, notes taken, commitments made, closed")
-    dana.run("meeting", "open")
+    step("The meeting: opened, everyone compares the meeting code, notes, commitments, closed")
+    opened = dana.run("meeting", "open")
+    code_line = next(line for line in opened.splitlines() if line.startswith("meeting code:"))
     sam.run("sync", show=False)
-    sam.run("verify")
+    checked = sam.json("verify")
+    if not isinstance(checked, dict) or f"meeting code: {checked['meeting_code']}" != code_line:
+        raise SystemExit("demo failed: Sam's meeting code differs from Dana's")
+    print(f"  (Sam's `chatham verify` shows the same {code_line})")
+    issues = sam.json("issue", "list", "--mine")
+    assert isinstance(issues, list)
+    dana.run("sync", show=False)
+    dana.run("issue", "present", str(issues[0]["id"])[:8])
     dana.run(
         "note", "new", "--body", "Sam presented; the group shared experiences of family sales."
     )
@@ -202,19 +218,23 @@ def run_session(root: Path, url: str) -> None:
     ana.run("commit", "new", "Draft the partnership exit terms", "--due", "next-meeting")
     dana.run("meeting", "close")
 
-    step("The next meeting reviews the commitments")
-    for m in (dana, sam, ana):
+    step("A month later, the next meeting reviews the commitments")
+    next_month = (date.today() + timedelta(days=28)).isoformat()
+    dana.run("meeting", "new", "--date", next_month, "--title", "January forum")
+    for m in (sam, ana):
         m.run("sync", show=False)
-    dana.run("meeting", "new", "--date", "today", "--title", "January forum")
-    commitments = sam.json("commit", "list")
-    assert isinstance(commitments, list)
-    for c in commitments:
-        sam.run("commit", "done", str(c["id"]))
+    sam.run("commit", "list", "--mine")
+    for c in sam.json("commit", "list", "--mine"):  # type: ignore[union-attr]
+        sam.run("commit", "done", str(c["id"])[:8], "--report", "The bank said yes.")
+    for c in ana.json("commit", "list", "--mine"):  # type: ignore[union-attr]
+        ana.run("commit", "partial", str(c["id"])[:8], "--report", "Half drafted.")
     dana.run("sync", show=False)
     dana.run("review")
+    dana.run("review", "--all")
+    sam.run("search", "bank")
 
     step("Ana leaves the forum: Dana removes her, which rotates the key")
-    dana.run("remove", "Ana")
+    dana.run("remove", "Ana", "--yes")
     dana.run("issue", "new", "--title", "Written after Ana left", "--priority", "C")
     sam.run("sync")
     titles = [i["title"] for i in sam.json("issue", "list")]  # type: ignore[union-attr]

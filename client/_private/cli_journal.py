@@ -133,15 +133,16 @@ def edit_sections(heading: str, sections: list[tuple[str, str, str]]) -> dict[st
     return {key: clean_text("\n".join(body)) for key, body in found.items()}
 
 
-def _announce(posted: Posted, what: str, json: bool, extra: dict[str, Any] | None = None) -> None:
+def _announce(posted: Posted, what: str, json: bool, done: str | None = None) -> None:
+    """One line about a write: `issue 3f9a0c12 posted`, or `done` for a change to an item."""
     if json:
-        emit_json({"id": posted.id, "queued": posted.queued} | (extra or {}))
+        emit_json({"id": posted.id, "queued": posted.queued})
         return
     out = console()
+    line = done or f"{what} {posted.short} posted"
     if posted.queued:
-        out.print(f"{what} {posted.short} queued: it goes out with the next `chatham sync`")
-    else:
-        out.print(f"{what} {posted.short} posted")
+        line += "; queued: it goes out with the next `chatham sync`"
+    out.print(line)
 
 
 def _progress(label: str, total: int) -> Any:
@@ -354,7 +355,7 @@ def issue_edit(
         )
     if "title" in changes and not changes["title"]:
         raise UsageError("an issue needs a title", hint='pass --title "..."')
-    _announce(gj.edit_issue(it, **changes), "revision", json)
+    _announce(gj.edit_issue(it, **changes), "revision", json, f"issue {it.short_id} revised")
 
 
 @issue_app.command("present")
@@ -369,7 +370,8 @@ def issue_present(
     gj = _journal()
     it = gj.item(issue, IssueItem)
     m = gj.meeting(meeting) if meeting is not None else gj.view.open_meeting()
-    _announce(gj.issue_status(it, "presented", meeting=m), "status change", json)
+    posted = gj.issue_status(it, "presented", meeting=m)
+    _announce(posted, "status", json, f"issue {it.short_id} is presented")
 
 
 @issue_app.command("close")
@@ -386,7 +388,8 @@ def issue_close(
     gj = _journal()
     it = gj.item(issue, IssueItem)
     outcome = "withdrawn" if withdrawn else "resolved"
-    _announce(gj.issue_status(it, "closed", outcome=outcome), "status change", json)
+    posted = gj.issue_status(it, "closed", outcome=outcome)
+    _announce(posted, "status", json, f"issue {it.short_id} is closed ({outcome})")
 
 
 @issue_app.command("reopen")
@@ -398,7 +401,9 @@ def issue_reopen(
     from .journal import IssueItem
 
     gj = _journal()
-    _announce(gj.issue_status(gj.item(issue, IssueItem), "parked"), "status change", json)
+    it = gj.item(issue, IssueItem)
+    posted = gj.issue_status(it, "parked")
+    _announce(posted, "status", json, f"issue {it.short_id} is back in the parking lot")
 
 
 def parking_lot(json: JsonOpt = False) -> None:
@@ -731,7 +736,8 @@ def _complete(commitment: str, status: str, report: str | None, json: bool) -> N
     got = _long(report)
     if got is None and interactive():
         got = _edit("")
-    _announce(gj.commitment_status(c, status, got or ""), "report", json)
+    posted = gj.commitment_status(c, status, got or "")
+    _announce(posted, "report", json, f"commitment {c.short_id} is {status}")
 
 
 ReportOpt = Annotated[

@@ -27,6 +27,7 @@ import contextlib
 import mimetypes
 import os
 import secrets
+import sqlite3
 import tempfile
 import time
 import unicodedata
@@ -34,8 +35,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import Any, Final, TypeVar, overload
+from typing import Any, Final, TypeAlias, TypeVar, overload
 
+import msgspec
 from chatham import crypto
 from chatham.crypto._records import Add, Genesis, Leave, Remove, SetPolicy, SetRole
 
@@ -186,6 +188,22 @@ def roster_of(group: Group) -> Roster:
     return roster
 
 
+_Row: TypeAlias = tuple[bytes, bytes, bytes, int, int, int, bytes]
+"""entry id, author member id, device id, chain seq, log seq, epoch, opened body."""
+OPENED_CACHE: Final = "journal-opened"
+CACHE_FORMAT: Final = 1
+
+
+class _Opened(msgspec.Struct, array_like=True):
+    v: int
+    tag: bytes
+    rows: list[_Row]
+
+
+_cache_encoder = msgspec.msgpack.Encoder()
+_cache_decoder = msgspec.msgpack.Decoder(_Opened)
+
+
 @dataclass(frozen=True)
 class Posted:
     """What a write did: the new entry's id, and whether it still waits in the outbox."""
@@ -212,6 +230,10 @@ class MeetingChange:
 class SavedFile:
     path: Path
     size: int
+
+
+def _a(kind: str) -> str:
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def file_name(name: str) -> str:
@@ -246,18 +268,46 @@ class GroupJournal:
         """The journal as of the local store (built once, rebuilt after writes and syncs)."""
         if self._view is None:
             view = JournalView(roster_of(self.group), tz=self.tz)
-            for it in self.group.entries():
-                meta = EntryMeta(
-                    bytes.fromhex(it.id),
-                    bytes.fromhex(it.author),
-                    bytes.fromhex(it.device),
-                    it.seq,
-                    it.log_seq,
-                    it.epoch,
-                )
-                view.add(meta, it.body)
+            for row in self._opened():
+                view.add(EntryMeta(*row[:6]), row[6])
             self._view = view
         return self._view
+
+    def _opened(self) -> list[_Row]:
+        """Every readable entry's verified header facts and opened body.
+
+        Opening thousands of entries one by one (a key derivation, a key commitment and an
+        AEAD each) is most of what a listing costs, so the opened bodies are kept as one
+        value sealed under the store key (like queued writes), tagged with the stored
+        state they came from. Any sync, post or retraction changes the tag, and the next
+        read opens everything again and replaces the value, so nothing retracted or
+        unverified is ever served from it.
+        """
+        group = self.group
+        tag = group.stored_tag()
+        blob = group.load_sealed(OPENED_CACHE)
+        if blob is not None:
+            try:
+                cached = _cache_decoder.decode(blob)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                cached = None
+            if cached is not None and cached.v == CACHE_FORMAT and cached.tag == tag:
+                return cached.rows
+        rows = [
+            (
+                bytes.fromhex(it.id),
+                bytes.fromhex(it.author),
+                bytes.fromhex(it.device),
+                it.seq,
+                it.log_seq,
+                it.epoch,
+                it.body,
+            )
+            for it in group.entries()
+        ]
+        with contextlib.suppress(sqlite3.OperationalError):  # another process holds the lock
+            group.save_sealed(OPENED_CACHE, _cache_encoder.encode(_Opened(CACHE_FORMAT, tag, rows)))
+        return rows
 
     def refresh(self) -> None:
         self._view = None
@@ -291,7 +341,7 @@ class GroupJournal:
             ) from None
         if kind is not None and not isinstance(it, kind):
             raise E.UsageError(
-                f"{it.short_id} is a {it.kind}, not a {kind.kind}",
+                f"{it.short_id} is {_a(it.kind)}, not {_a(kind.kind)}",
                 hint=f"{listing} shows the {kind.kind} ids",
             )
         return it
