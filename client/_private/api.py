@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 import httpx
 import msgspec
@@ -160,6 +160,27 @@ _STATUS_ERRORS: Mapping[int, type[E.ServerError]] = {
 }
 
 
+RATE_RETRIES: Final = 2
+MAX_RETRY_AFTER: Final = 10.0
+"""A rate-limited request is retried after the server's Retry-After, if it is this short."""
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    try:
+        wait = float(resp.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+    return wait if 0 <= wait <= MAX_RETRY_AFTER else None
+
+
+class TokenCache(Protocol):
+    """Where a device's bearer token for a server is kept between commands (sealed at rest)."""
+
+    def load(self, url: str) -> tuple[str, float] | None: ...
+
+    def save(self, url: str, token: tuple[str, float] | None) -> None: ...
+
+
 def server_error(status: int, body: ErrorBody) -> E.ServerError:
     cls = _STATUS_ERRORS.get(status, E.ServerError)
     detail = body.detail or body.code.replace("_", " ")
@@ -184,14 +205,23 @@ class ServerApi:
         device: crypto.DeviceKeys,
         *,
         clock: Callable[[], float] = time.time,
+        tokens: TokenCache | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.http = http
         self.url = normalize_url(url)
         self.device = device
         self.clock = clock
+        self.sleep = sleep
+        self.tokens = tokens
         self._token: str | None = None
         self._expires = 0.0
         self._invite: crypto.InviteSecret | None = None
+        self._device_token: tuple[str | None, float] = (None, 0.0)
+        if tokens is not None:
+            cached = tokens.load(self.url)
+            if cached is not None:
+                self._token, self._expires = cached
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -213,7 +243,8 @@ class ServerApi:
             headers["content-type"] = "application/json"
         elif content is not None:
             headers["content-type"] = "application/octet-stream"
-        for attempt in (0, 1):
+        relogged = False
+        for attempt in range(1 + RATE_RETRIES):
             if auth:
                 headers["authorization"] = f"Bearer {self._bearer()}"
             try:
@@ -227,10 +258,17 @@ class ServerApi:
                 )
             except httpx.TransportError as e:
                 raise E.Unreachable(f"could not reach {self.url} ({type(e).__name__})") from None
-            if resp.status_code == 401 and auth and attempt == 0:
+            if resp.status_code == 401 and auth and not relogged:
                 # The token expired or the server forgot it: log in again, once.
-                self._token = None
+                self._forget_token()
+                relogged = True
                 continue
+            if resp.status_code == 429 and attempt < RATE_RETRIES:
+                # Rate limited: wait as long as the server asks (within reason) and retry.
+                wait = _retry_after(resp)
+                if wait is not None:
+                    self.sleep(wait)
+                    continue
             if resp.status_code >= 400:
                 raise server_error(resp.status_code, self._error_body(resp))
             return resp
@@ -260,6 +298,11 @@ class ServerApi:
         assert self._token is not None
         return self._token
 
+    def _forget_token(self) -> None:
+        self._token = None
+        if self.tokens is not None and self._invite is None:
+            self.tokens.save(self.url, None)
+
     def host(self) -> str:
         """The host name a login signature must name: exactly the Host header httpx sends."""
         return str(self.http.build_request("GET", self.url).headers["host"])
@@ -285,12 +328,19 @@ class ServerApi:
         tok = self._decode(self._send("POST", path, json=body, auth=False), Token)
         self._token = tok.token
         self._expires = float(tok.expires)
+        if self.tokens is not None and self._invite is None:
+            self.tokens.save(self.url, (tok.token, float(tok.expires)))
 
     def as_invitee(self, invite: crypto.InviteSecret | None) -> None:
         """Log in with an invite's join key (to read the log before joining), or stop doing so."""
-        if invite is not self._invite:
-            self._invite = invite
+        if invite is self._invite:
+            return
+        if self._invite is None:
+            self._device_token = (self._token, self._expires)
             self._token = None
+        else:
+            self._token, self._expires = self._device_token
+        self._invite = invite
 
     # --- groups and the log ---------------------------------------------------------------------
 

@@ -31,6 +31,20 @@ httpx is imported only when a command first talks to a server, so offline comman
 _CURRENT = "current_group"
 
 
+class _Tokens:
+    """The device's bearer token per server, sealed in the store, so that a series of commands
+    logs in once per token lifetime rather than once per command."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def load(self, url: str) -> tuple[str, float] | None:
+        return self.store.server_token(url)
+
+    def save(self, url: str, token: tuple[str, float] | None) -> None:
+        self.store.set_server_token(url, token)
+
+
 def _home(home: Home | Path | str | None) -> Home:
     if home is None:
         return Home.default()
@@ -191,7 +205,11 @@ class Journal:
         api = self._apis.get(url)
         if api is None:
             api = self._apis[url] = ServerApi(
-                self._client(url), url, self._secrets.device, clock=self._clock
+                self._client(url),
+                url,
+                self._secrets.device,
+                clock=self._clock,
+                tokens=_Tokens(self._store),
             )
         return api
 

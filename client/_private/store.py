@@ -112,6 +112,7 @@ SEAL_GROUP_NAME: Final = b"group-name"
 SEAL_INVITE: Final = b"invite"
 SEAL_JOIN: Final = b"join"
 SEAL_PROFILE: Final = b"profile"
+SEAL_TOKEN: Final = b"token"
 MAC_PINNED: Final = b"pinned"
 MAC_ENTRY: Final = b"entry"
 
@@ -263,6 +264,33 @@ class Store:
 
     def set_profile_name(self, name: str) -> None:
         self.set_meta("profile", self.vault.seal(SEAL_PROFILE, b"", name.encode()))
+
+    def server_token(self, url: str) -> tuple[str, float] | None:
+        """This device's bearer token for a server, kept sealed between commands."""
+        blob = self.get_meta(f"token {url}")
+        if blob is None:
+            return None
+        token, _, expires = self.vault.open(SEAL_TOKEN, url.encode(), blob).decode().partition(" ")
+        return token, float(expires)
+
+    def set_server_token(self, url: str, token: tuple[str, float] | None) -> None:
+        """Save (or forget) a token on a connection of its own: a login may happen on the
+        sync's fetch thread while the main thread holds a transaction open."""
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+        try:
+            if token is None:
+                db.execute("DELETE FROM meta WHERE key=?", (f"token {url}",))
+            else:
+                sealed = self.vault.seal(
+                    SEAL_TOKEN, url.encode(), f"{token[0]} {token[1]}".encode()
+                )
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+                    (f"token {url}", sealed),
+                )
+        finally:
+            db.close()
 
     def profile_name(self) -> str | None:
         blob = self.get_meta("profile")

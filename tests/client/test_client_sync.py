@@ -336,3 +336,48 @@ def timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+class Counting(httpx.BaseTransport):
+    """Counts requests by path; can answer 429 a given number of times first."""
+
+    def __init__(self, inner: httpx.BaseTransport, limited: int = 0) -> None:
+        self.inner = inner
+        self.paths: list[str] = []
+        self.limited = limited
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        if self.limited and request.url.path.endswith("/log"):
+            self.limited -= 1
+            return httpx.Response(
+                429, headers={"retry-after": "0"}, json={"code": "rate_limited", "detail": "slow"}
+            )
+        return self.inner.handle_request(request)
+
+
+def test_login_once_per_token_lifetime(person: Person, server: httpx.Client) -> None:
+    alice = person("Alice")
+    g = alice.create_group("Forum", SERVER_URL)
+    counting = Counting(server._transport)
+    http = httpx.Client(transport=counting, base_url=SERVER_URL)
+    again = Journal(alice.home, alice._secrets, http=http)  # the next command, same home
+    again.group(g.id).sync()
+    assert not [p for p in counting.paths if p.startswith("/v1/auth")]
+    token = again._store.server_token(SERVER_URL)
+    assert token is not None
+    assert token[0].encode() not in alice.home.store_path.read_bytes()  # sealed at rest
+    again.close()
+
+
+def test_rate_limited_requests_are_retried(person: Person, server: httpx.Client) -> None:
+    alice = person("Alice")
+    g = alice.create_group("Forum", SERVER_URL)
+    counting = Counting(server._transport, limited=2)
+    again = Journal(alice.home, alice._secrets, http=httpx.Client(transport=counting))
+    assert again.group(g.id).sync().status == "member"
+    assert sum(1 for p in counting.paths if p.endswith("/log")) == 3
+    counting.limited = 5
+    with pytest.raises(errors.RateLimited):
+        again.group(g.id).sync()
+    again.close()
