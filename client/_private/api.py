@@ -244,7 +244,8 @@ class ServerApi:
         elif content is not None:
             headers["content-type"] = "application/octet-stream"
         relogged = False
-        for attempt in range(1 + RATE_RETRIES):
+        limited = 0
+        while True:
             if auth:
                 headers["authorization"] = f"Bearer {self._bearer()}"
             try:
@@ -263,16 +264,16 @@ class ServerApi:
                 self._forget_token()
                 relogged = True
                 continue
-            if resp.status_code == 429 and attempt < RATE_RETRIES:
+            if resp.status_code == 429 and limited < RATE_RETRIES:
                 # Rate limited: wait as long as the server asks (within reason) and retry.
                 wait = _retry_after(resp)
                 if wait is not None:
+                    limited += 1
                     self.sleep(wait)
                     continue
             if resp.status_code >= 400:
                 raise server_error(resp.status_code, self._error_body(resp))
             return resp
-        raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def _error_body(resp: httpx.Response) -> ErrorBody:
