@@ -68,11 +68,15 @@ attachment_app = _app("Attached files.")
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _journal() -> GroupJournal:
+def _journal(*, write: bool = False) -> GroupJournal:
+    """The current group's journal; for a write, synced first so ids from others resolve."""
     from .journal_service import GroupJournal
 
     st = state()
-    return GroupJournal(st.group(), st.journal().member_id)
+    gj = GroupJournal(st.group(), st.journal().member_id)
+    if write:
+        gj.catch_up()
+    return gj
 
 
 def interactive() -> bool:
@@ -139,10 +143,13 @@ def _announce(posted: Posted, what: str, json: bool, done: str | None = None) ->
         emit_json({"id": posted.id, "queued": posted.queued})
         return
     out = console()
-    line = done or f"{what} {posted.short} posted"
+    if done is None:
+        done = f"{what} {posted.short} {'queued' if posted.queued else 'posted'}"
+    elif posted.queued:
+        done += " (queued)"
     if posted.queued:
-        line += "; queued: it goes out with the next `chatham sync`"
-    out.print(line)
+        done += ": the server is out of reach; it goes out with the next `chatham sync`"
+    out.print(done)
 
 
 def _progress(label: str, total: int) -> Any:
@@ -254,7 +261,7 @@ def issue_new(
             f"Issue: {fields['title']}", missing + [(k, lbl, "") for k, lbl in LONG_FIELDS]
         )
         fields |= {k: v for k, v in edited.items() if v}
-    gj = _journal()
+    gj = _journal(write=True)
     _announce(gj.new_issue(**fields), "issue", json)
 
 
@@ -317,7 +324,7 @@ def issue_edit(
     from ..errors import UsageError
     from .journal import IssueItem
 
-    gj = _journal()
+    gj = _journal(write=True)
     it = gj.item(issue, IssueItem)
     changes: dict[str, Any] = {}
     if title is not None:
@@ -367,7 +374,7 @@ def issue_present(
     """Mark an issue presented (the owner or a leader), at the meeting in progress by default."""
     from .journal import IssueItem
 
-    gj = _journal()
+    gj = _journal(write=True)
     it = gj.item(issue, IssueItem)
     m = gj.meeting(meeting) if meeting is not None else gj.view.open_meeting()
     posted = gj.issue_status(it, "presented", meeting=m)
@@ -385,7 +392,7 @@ def issue_close(
     """Close your issue: resolved (default) or --withdrawn."""
     from .journal import IssueItem
 
-    gj = _journal()
+    gj = _journal(write=True)
     it = gj.item(issue, IssueItem)
     outcome = "withdrawn" if withdrawn else "resolved"
     posted = gj.issue_status(it, "closed", outcome=outcome)
@@ -400,7 +407,7 @@ def issue_reopen(
     """Put a presented or closed issue of yours back in the parking lot."""
     from .journal import IssueItem
 
-    gj = _journal()
+    gj = _journal(write=True)
     it = gj.item(issue, IssueItem)
     posted = gj.issue_status(it, "parked")
     _announce(posted, "status", json, f"issue {it.short_id} is back in the parking lot")
@@ -441,7 +448,7 @@ def meeting_new(
 
     from ..errors import UsageError
 
-    gj = _journal()
+    gj = _journal(write=True)
     fields: dict[str, Any] = {"date": gj.day(date_), "title": _line_text(title) or ""}
     if not fields["title"]:
         raise UsageError("a meeting needs a title", hint='pass --title "..."')
@@ -486,7 +493,7 @@ def meeting_show(meeting: MeetingArg = None, json: JsonOpt = False) -> None:
 
 
 def _meeting_change(meeting: str | None, status: str, json: bool) -> None:
-    gj = _journal()
+    gj = _journal(write=True)
     m = gj.meeting(meeting, default="to-open" if status == "open" else "open")
     change = gj.meeting_status(m, status)
     if json:
@@ -540,7 +547,7 @@ def agenda(
     commitments due."""
     from .journal_render import agenda_json, print_agenda
 
-    gj = _journal()
+    gj = _journal(write=publish)
     m = gj.meeting(meeting)
     notice = None
     if publish:
@@ -575,7 +582,7 @@ def review(
     from .journal import CommitmentItem
     from .journal_render import item_json, print_review, review_json
 
-    gj = _journal()
+    gj = _journal(write=bool(mark) or mark_all)
     m = gj.meeting(meeting)
     todo: list[CommitmentItem] = [gj.item(ref, CommitmentItem) for ref in mark or []]
     if mark_all:
@@ -618,7 +625,7 @@ def note_new(
     """Write a note, for the meeting in progress unless told otherwise."""
     from ..errors import UsageError
 
-    gj = _journal()
+    gj = _journal(write=True)
     m = None if no_meeting else gj.meeting(meeting) if meeting else gj.view.open_meeting()
     text_ = _long(body)
     if text_ is None and interactive():
@@ -688,7 +695,7 @@ def commit_new(
     """Make a commitment, due at the next meeting unless --due says otherwise."""
     from ..errors import UsageError
 
-    gj = _journal()
+    gj = _journal(write=True)
     body = _long(text_)
     if body is None and interactive():
         body = _edit("")
@@ -731,7 +738,7 @@ def commit_list(
 def _complete(commitment: str, status: str, report: str | None, json: bool) -> None:
     from .journal import CommitmentItem
 
-    gj = _journal()
+    gj = _journal(write=True)
     c = gj.item(commitment, CommitmentItem)
     got = _long(report)
     if got is None and interactive():
@@ -781,7 +788,7 @@ def comment(
     """Reply on any item: share your experience."""
     from ..errors import UsageError
 
-    gj = _journal()
+    gj = _journal(write=True)
     it = gj.item(item)
     body = _long(text_)
     if body is None and interactive():
@@ -807,7 +814,7 @@ def update_new(
     """Post your monthly check-in. Highs and lows not given come from $EDITOR on a terminal."""
     from ..errors import UsageError
 
-    gj = _journal()
+    gj = _journal(write=True)
     fields: dict[str, Any] = {}
     for key, value in (("highs", highs), ("lows", lows)):
         got = _long(value)
@@ -871,7 +878,7 @@ def attach(
     """Attach a file to an item: sealed in 64 KiB chunks, uploaded, then posted as a comment."""
     from .journal_render import file_size
 
-    gj = _journal()
+    gj = _journal(write=True)
     it = gj.item(item)
     size = file.stat().st_size if file.is_file() else 0
     posted, ref = _run_with_progress(
@@ -1021,7 +1028,7 @@ def retract(
     """Withdraw an item (its author or a leader): hidden everywhere, ciphertext deleted.
 
     It cannot recall what members already read."""
-    gj = _journal()
+    gj = _journal(write=True)
     it = gj.item(item)
     posted, deleted = gj.retract(it)
     if json:

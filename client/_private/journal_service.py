@@ -260,6 +260,7 @@ class GroupJournal:
         self.tz = tz if tz is not None else local_zone()
         self._clock = clock
         self._view: JournalView | None = None
+        self._caught_up = False
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -402,9 +403,13 @@ class GroupJournal:
     # --- writing --------------------------------------------------------------------------------
 
     def catch_up(self) -> None:
-        """Sync before a write, so it is judged against the newest state; offline is fine."""
+        """Sync before a write (once), so it is judged against the newest state; offline, the
+        local state is all there is and the write is queued."""
+        if self._caught_up:
+            return
         with contextlib.suppress(E.Unreachable):
             self.group.sync(send=False)
+        self._caught_up = True
         self.refresh()
 
     def require(self, action: str, item: Item | None = None) -> None:

@@ -1,0 +1,850 @@
+"""The journal CLI against a real server over a socket: every command, exact error lines,
+and `--json` shapes that stay stable.
+
+Three members (Dana leads, Sam and Ana) get real keystores and unlock sessions once per
+module; every test forms a fresh group with them, so tests do not see each other's items.
+Commands run in-process through `chatham.client.cli.main`, each as its member (their own
+CHATHAM_HOME), exactly as a shell would run them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from chatham import crypto
+from chatham.client import Home, Journal
+from chatham.client import errors as E
+from chatham.client._private import cli_journal
+from chatham.client._private.journal import CommentItem
+from chatham.client._private.journal_service import GroupJournal
+from chatham.client.cli import main
+from live_server import CHATHAM, LiveServer, live_server
+
+PASSPHRASE = "journal cli passphrase"
+NAMES = ("Dana", "Sam", "Ana")
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    home: Path
+
+
+@dataclass(frozen=True)
+class World:
+    server: LiveServer
+    run_dir: Path
+    people: dict[str, Person]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("journal-cli")
+    run_dir = root / "run"
+    run_dir.mkdir(mode=0o700)
+    with pytest.MonkeyPatch.context() as mp:
+        # Every command logs in afresh, all from 127.0.0.1: lift the per-address login limit.
+        mp.setenv("CHATHAM_SERVER_RATE_AUTH", "0")
+        mp.setenv("XDG_RUNTIME_DIR", str(run_dir))
+        with live_server(root / "server") as server:
+            people = {}
+            for name in NAMES:
+                home = Home(root / f"home-{name.lower()}")
+                with Journal.init(home, passphrase=PASSPHRASE, name=name):
+                    pass
+                home.start_session(crypto.keystore_key(home.read_keystore(), PASSPHRASE), 3600)
+                people[name] = Person(name, home.path)
+            yield World(server, run_dir, people)
+
+
+class Cli:
+    """`chatham ...` as one member, in-process: (exit code, stdout, stderr)."""
+
+    def __init__(self, world: World, capsys: pytest.CaptureFixture[str], mp: pytest.MonkeyPatch):
+        self.world, self.capsys, self.mp = world, capsys, mp
+
+    def __call__(self, who: str, *args: str, stdin: str = "") -> tuple[int, str, str]:
+        self.mp.setenv("CHATHAM_HOME", str(self.world.people[who].home))
+        self.mp.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(args))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def ok(self, who: str, *args: str, stdin: str = "") -> str:
+        code, out, err = self(who, *args, stdin=stdin)
+        assert code == 0, err
+        assert err == ""
+        return out
+
+    def json(self, who: str, *args: str, stdin: str = "") -> Any:
+        return json.loads(self.ok(who, *args, "--json", stdin=stdin))
+
+    def fails(self, who: str, *args: str, code: int = 2) -> list[str]:
+        got, out, err = self(who, *args)
+        assert (got, out) == (code, ""), err
+        return err.rstrip("\n").splitlines()
+
+    def new(self, who: str, *args: str, stdin: str = "") -> str:
+        """Run a creating command with --json; the new entry's id."""
+        made = self.json(who, *args, stdin=stdin)
+        assert made["queued"] is False
+        return str(made["id"])
+
+
+@pytest.fixture
+def cli(world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(world.run_dir))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    for var in ("CHATHAM_PASSPHRASE", "EDITOR", "VISUAL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(cli_journal, "interactive", lambda: False)
+    return Cli(world, capsys, monkeypatch)
+
+
+def form_group(world: World, server_url: str | None = None) -> str:
+    """Dana founds a group, invites and approves Sam and Ana; it is everyone's current one."""
+    url = server_url or world.server.url
+    with httpx.Client() as http:
+        journals = {n: Journal.open(p.home, http=http) for n, p in world.people.items()}
+        try:
+            g = journals["Dana"].create_group(f"Forum {time.monotonic_ns()}", url)
+            for name in ("Sam", "Ana"):
+                j = journals[name]
+                joined = j.join(g.invite().code)
+                request = next(r for r in g.join_requests() if r.member == j.member_id)
+                g.approve(request, name=name, fingerprint=j.fingerprint)
+                joined.sync()
+            for j in journals.values():
+                j.use(g.id).sync()
+            return g.id
+        finally:
+            for j in journals.values():
+                j.close()
+
+
+@pytest.fixture
+def forum(world: World, cli: Cli) -> str:
+    return form_group(world)
+
+
+def ids(items: list[dict[str, Any]]) -> list[str]:
+    return [i["id"] for i in items]
+
+
+# --- issues ---------------------------------------------------------------------------------------
+
+
+def test_issue_new_list_show_edit_present_close(cli: Cli, forum: str) -> None:
+    out = cli.ok(
+        "Sam",
+        "issue",
+        "new",
+        "--title",
+        "Selling the company?",
+        "--what",
+        "An offer arrived.",
+        "--why",
+        "It is my father's business.",
+        "--tried",
+        "Talking to my wife.",
+        "--ask",
+        "Experience with family sales.",
+        "--not-ask",
+        "Valuations.",
+        "--priority",
+        "a",
+        "--minutes",
+        "30",
+    )
+    assert re.fullmatch(r"issue [0-9a-f]{8} posted\n", out)
+    sid = cli.json("Sam", "issue", "list")[0]["id"]
+    assert sid.startswith(out.split()[1])
+    cli.ok("Dana", "sync")
+    [issue] = cli.json("Dana", "issue", "list")
+    assert {k: issue[k] for k in ("title", "priority", "status", "minutes", "author_name")} == {
+        "title": "Selling the company?",
+        "priority": "A",
+        "status": "parked",
+        "minutes": 30,
+        "author_name": "Sam",
+    }
+    assert issue["what"] == "An offer arrived."
+    assert issue["not_ask"] == "Valuations."
+
+    shown = cli.ok("Dana", "issue", "show", sid[:6])
+    assert shown.splitlines()[0] == f"Selling the company?  issue {sid}"
+    assert "What I want from the group" in shown
+    assert "Experience with family sales." in shown
+    assert cli.json("Dana", "show", sid[:8])["history"][0]["action"] == "created"
+
+    # Only the owner edits; a refusal is an exact error and posts nothing.
+    assert cli.fails("Dana", "issue", "edit", sid[:8], "--priority", "C") == [
+        "chatham: error: only the issue's owner may edit it",
+        "chatham: hint: comment on it instead with `chatham comment ID`",
+    ]
+    assert cli.ok(
+        "Sam", "issue", "edit", sid[:8], "--priority", "B", "--why", "-", stdin="Legacy\n"
+    )
+    assert cli.ok("Sam", "issue", "edit", sid[:8], "--minutes", "20") == (
+        f"issue {sid[:8]} revised\n"
+    )
+    edited = cli.json("Sam", "issue", "show", sid)
+    assert (edited["priority"], edited["why"], edited["minutes"]) == ("B", "Legacy", 20)
+    assert [e["action"] for e in edited["history"]] == ["created", "edited", "edited"]
+    assert cli.fails("Sam", "issue", "edit", sid[:8]) == [
+        "chatham: error: nothing to change",
+        "chatham: hint: pass the fields to change, e.g. --priority A or --why TEXT",
+    ]
+
+    # A leader marks it presented; only the owner closes and reopens it.
+    cli.ok("Dana", "sync")
+    assert cli.ok("Dana", "issue", "present", sid[:8]) == f"issue {sid[:8]} is presented\n"
+    assert cli.fails("Dana", "issue", "close", sid[:8]) == [
+        "chatham: error: only the issue's owner may close or reopen it",
+        "chatham: hint: ask the owner; comments go in with `chatham comment ID`",
+    ]
+    cli.ok("Sam", "sync")
+    assert cli.ok("Sam", "issue", "close", sid[:8], "--withdrawn") == (
+        f"issue {sid[:8]} is closed (withdrawn)\n"
+    )
+    assert cli.fails("Sam", "issue", "close", sid[:8]) == [
+        f"chatham: error: issue {sid[:8]} is closed; it cannot become closed",
+        "chatham: hint: `chatham issue show ID` shows its history",
+    ]
+    assert cli.json("Sam", "issue", "list", "--status", "closed")[0]["outcome"] == "withdrawn"
+    cli.ok("Sam", "issue", "reopen", sid[:8])
+    assert cli.json("Sam", "issue", "list", "--mine")[0]["status"] == "parked"
+    assert cli.json("Dana", "issue", "list", "--mine") == []
+
+
+def test_issue_fields_come_from_the_editor_on_a_terminal(
+    cli: Cli, forum: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    editor = tmp_path / "editor.py"
+    seen = tmp_path / "seen.json"
+    editor.write_text(
+        "import json, os, sys, stat\n"
+        "path = sys.argv[1]\n"
+        "text = open(path).read()\n"
+        f"json.dump({{'env': sorted(os.environ), 'path': path, 'text': text,\n"
+        "           'mode': stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode)},\n"
+        f"          open({str(seen)!r}, 'w'))\n"
+        "text = text.replace('## Why does it matter?\\n', '## Why does it matter?\\n"
+        "My family depends on it.\\n\\n# not a heading of ours\\n')\n"
+        "text = text.replace('## What do I not want?\\n', '## What do I not want?\\nPity.\\n')\n"
+        "open(path, 'w').write(text)\n"
+    )
+    monkeypatch.setattr(cli_journal, "interactive", lambda: True)
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    monkeypatch.setenv("CHATHAM_PASSPHRASE", "must never reach the editor")
+    cli.ok("Sam", "issue", "new", "--title", "Hiring a COO", "--what", "Too much on my plate")
+    [issue] = cli.json("Sam", "issue", "list")
+    assert issue["what"] == "Too much on my plate"  # given: not asked again
+    assert issue["why"] == "My family depends on it.\n\n# not a heading of ours"
+    assert issue["not_ask"] == "Pity."
+    assert issue["tried"] == ""
+    assert issue["background"] == ""
+    got = json.loads(seen.read_text())
+    assert "CHATHAM_PASSPHRASE" not in got["env"]
+    assert "## What is the issue?" not in got["text"]  # only the fields not given
+    assert "## What have I tried?" in got["text"]
+    assert "## Background (optional)" in got["text"]
+    assert got["mode"] == 0o700
+    assert Path(got["path"]).parent.parent == cli.world.run_dir / "chatham"
+    assert not Path(got["path"]).exists()  # overwritten and removed after use
+
+
+def test_without_a_terminal_missing_fields_stay_empty(cli: Cli, forum: str) -> None:
+    cli.ok("Ana", "issue", "new", "--title", "Quiet one")
+    [issue] = cli.json("Ana", "issue", "list")
+    assert [issue[k] for k in ("what", "why", "tried", "ask", "not_ask")] == [""] * 5
+    assert (issue["priority"], issue["minutes"]) == ("B", 15)
+
+
+def test_parking_lot_is_ranked(cli: Cli, forum: str) -> None:
+    c = cli.new("Ana", "issue", "new", "--title", "Low", "--priority", "C")
+    a = cli.new("Sam", "issue", "new", "--title", "Urgent", "--priority", "A")
+    b = cli.new("Dana", "issue", "new", "--title", "Middle", "--priority", "B")
+    cli.ok("Dana", "sync")
+    lot = cli.json("Dana", "parking-lot")
+    assert ids(lot) == [a, b, c]
+    assert [(i["rank"], i["score"], i["points"]) for i in lot] == [
+        (1, 90, {"priority": 60, "waiting": 0, "turn": 30}),
+        (2, 60, {"priority": 30, "waiting": 0, "turn": 30}),
+        (3, 30, {"priority": 0, "waiting": 0, "turn": 30}),
+    ]
+    text = cli.ok("Dana", "parking-lot").splitlines()
+    assert text[0].split() == [
+        "#",
+        "id",
+        "title",
+        "pri",
+        "min",
+        "owner",
+        "posted",
+        "presented",
+        "score",
+    ]
+    assert text[1].split()[:4] == ["1", a[:8], "Urgent", "A"]
+
+
+# --- meetings, agenda, checkpoints ----------------------------------------------------------------
+
+
+def test_meeting_agenda_open_close_sign_checkpoints(cli: Cli, forum: str) -> None:
+    i1 = cli.new("Sam", "issue", "new", "--title", "Sell?", "--priority", "A", "--minutes", "30")
+    i2 = cli.new("Ana", "issue", "new", "--title", "Partner", "--minutes", "20")
+    i3 = cli.new("Ana", "issue", "new", "--title", "Later", "--priority", "C", "--minutes", "50")
+    assert cli.fails("Sam", "meeting", "new", "--date", "today", "--title", "Mine") == [
+        "chatham: error: only leaders may plan a meeting",
+        "chatham: hint: ask a leader (see `chatham members`)",
+    ]
+    assert cli.fails("Dana", "agenda") == [
+        "chatham: error: no meeting is open or planned",
+        "chatham: hint: a leader plans one with `chatham meeting new --date DATE --title TITLE`",
+    ]
+    m = cli.new(
+        "Dana",
+        "meeting",
+        "new",
+        "--date",
+        "today",
+        "--title",
+        "December",
+        "--time",
+        "18:30",
+        "--minutes",
+        "60",
+        "--place",
+        "Room 4",
+    )
+    [meeting] = cli.json("Dana", "meeting", "list")
+    assert (meeting["id"], meeting["status"], meeting["start"], meeting["place"]) == (
+        m,
+        "planned",
+        "18:30",
+        "Room 4",
+    )
+    draft = cli.json("Dana", "agenda")
+    assert draft["published"] is False
+    assert ids(draft["issues"]) == [i1, i2]  # 50 more minutes would not fit the 60
+    assert draft["minutes"] == 50
+
+    assert cli.fails("Sam", "agenda", "--publish") == [
+        "chatham: error: only leaders may publish an agenda",
+        "chatham: hint: `chatham agenda` shows the draft; ask a leader to publish it",
+    ]
+    seq_before = cli.json("Dana", "verify")["log_ops"]
+    published = cli.ok("Dana", "agenda", "--publish").splitlines()
+    assert published[0] == f"Agenda for December, {date.today().isoformat()} (today) (published)"
+    assert re.fullmatch(
+        rf"published the agenda \([0-9a-f]{{8}}\); signed a checkpoint \(log op {seq_before}\)",
+        published[-1],
+    )
+    cli.ok("Sam", "sync")
+    agenda = cli.json("Sam", "agenda", m[:8])
+    assert (agenda["published"], ids(agenda["issues"])) == (True, [i1, i2])
+    assert {i["id"]: i["status"] for i in cli.json("Sam", "issue", "list")} == {
+        i1: "scheduled",
+        i2: "scheduled",
+        i3: "parked",
+    }
+
+    assert cli.fails("Sam", "meeting", "open") == [
+        "chatham: error: only leaders may open or close a meeting",
+        "chatham: hint: ask a leader (see `chatham members`)",
+    ]
+    assert cli.fails("Dana", "meeting", "close") == [
+        "chatham: error: no meeting is open",
+        "chatham: hint: a leader opens one with `chatham meeting open`",
+    ]
+    opened = cli.ok("Dana", "meeting", "open").splitlines()
+    assert opened[0] == f"meeting {m[:8]} is open; signed a checkpoint (log op {seq_before + 1})"
+    code = opened[1].removeprefix("meeting code: ")
+    assert len(code.split()) == 6
+    cli.ok("Ana", "sync")
+    assert cli.json("Ana", "verify")["meeting_code"] == code  # compared aloud: the same words
+    assert cli.json("Ana", "meeting", "show")["status"] == "open"
+    assert cli.fails("Dana", "meeting", "open", m[:8]) == [
+        f"chatham: error: meeting {m[:8]} is open; only a planned meeting can be opened",
+        "chatham: hint: `chatham meeting list` shows each meeting's status",
+    ]
+    closed = cli.json("Dana", "meeting", "close")
+    assert (closed["status"], closed["checkpoint_seq"]) == ("closed", seq_before + 2)
+    assert closed["meeting_code"] != code  # a new checkpoint, new words
+    shown = cli.ok("Dana", "meeting", "show", "today")
+    assert "December" in shown
+    assert "closed" in shown
+
+
+def test_notes(cli: Cli, forum: str, tmp_path: Path) -> None:
+    cli.ok("Dana", "meeting", "new", "--date", "today", "--title", "December")
+    cli.ok("Dana", "meeting", "open")
+    body = tmp_path / "notes.md"
+    body.write_text("# Notes\n\n* Sam presented\n")
+    n1 = cli.new("Dana", "note", "new", "--body", f"@{body}", "--title", "Minutes")
+    n2 = cli.new("Sam", "note", "new", "--body", "-", "--no-meeting", stdin="A thought\n")
+    assert cli.fails("Sam", "note", "new") == [
+        "chatham: error: a note needs a body",
+        "chatham: hint: pass --body TEXT, --body - to read stdin, or --body @file",
+    ]
+    cli.ok("Dana", "sync")
+    notes = cli.json("Dana", "note", "list")
+    assert ids(notes) == [n1, n2]
+    assert notes[0]["meeting"] is not None
+    assert notes[1]["meeting"] is None
+    assert notes[0]["body"] == "# Notes\n\n* Sam presented"
+    assert ids(cli.json("Dana", "note", "list", "--meeting", "today")) == [n1]
+    assert "* Sam presented" in cli.ok("Dana", "note", "show", n1[:8])
+
+
+# --- commitments and the review round -------------------------------------------------------------
+
+
+def test_commitments_dates_and_the_review_round(cli: Cli, forum: str) -> None:
+    today = date.today()
+    first = cli.new("Dana", "meeting", "new", "--date", "today", "--title", "December")
+    cli.ok("Dana", "meeting", "open")
+    cli.ok("Sam", "sync")
+    c1 = cli.new("Sam", "commit", "new", "Talk to the bank", "--due", "next-meeting")
+    c2 = cli.new("Sam", "commit", "new", "-", "--due", "today", stdin="Sleep 7 hours\n")
+    c3 = cli.new("Ana", "commit", "new", "Draft the exit terms")
+    assert cli.fails("Ana", "commit", "new", "x", "--due", "someday") == [
+        "chatham: error: not a date: 'someday'",
+        "chatham: hint: use YYYY-MM-DD, today, tomorrow or next-meeting",
+    ]
+    cli.ok("Dana", "meeting", "close")
+    later = (today + timedelta(days=28)).isoformat()
+    second = cli.new("Dana", "meeting", "new", "--date", later, "--title", "January")
+    cli.ok("Sam", "sync")
+    mine = cli.json("Sam", "commit", "list", "--mine")
+    assert [(c["id"], c["text"], c["status"], c["due"]) for c in mine] == [
+        (c1, "Talk to the bank", "open", later),  # the next meeting, as the calendar says
+        (c2, "Sleep 7 hours", "open", today.isoformat()),
+    ]
+    assert ids(cli.json("Sam", "commit", "list", "--owner", "ana")) == [c3]
+
+    assert cli.fails("Sam", "commit", "done", c3[:8]) == [
+        "chatham: error: only the commitment's owner may mark it done, partial or dropped",
+        "chatham: hint: ask its owner to report back",
+    ]
+    assert cli.ok("Sam", "commit", "done", c1[:8], "--report", "The bank said yes") == (
+        f"commitment {c1[:8]} is done\n"
+    )
+    cli.ok("Sam", "commit", "drop", c2[:8], "--report", "Not this month")
+    cli.ok("Ana", "commit", "partial", c3[:8])
+    assert [c["status"] for c in cli.json("Sam", "commit", "list", "--status", "dropped")] == [
+        "dropped"
+    ]
+    cli.ok("Dana", "sync")
+    review = cli.json("Dana", "review")
+    assert review["meeting"]["id"] == second
+    rounds = {r["name"]: [c["id"] for c in r["commitments"]] for r in review["rounds"]}
+    assert rounds == {"Ana": [c3], "Dana": [], "Sam": [c1, c2]}
+    # Nothing made at a meeting is due at that same meeting.
+    assert [r["commitments"] for r in cli.json("Dana", "review", first[:8])["rounds"]] == [[]] * 3
+
+    assert cli.fails("Ana", "review", "--mark", c1[:8]) == [
+        "chatham: error: only the commitment's owner or a leader may mark it reviewed",
+        "chatham: hint: ask a leader (see `chatham members`)",
+    ]
+    marked = cli.json("Sam", "review", "--mark", c1[:8])
+    assert marked["marked"]
+    assert marked["rounds"][2]["commitments"][0]["reviewed_at"] == second
+    text = cli.ok("Dana", "review", "--all")
+    assert text.splitlines()[-1] == "marked 2 commitments reviewed"
+    assert f"{c3[:8]}  partial  reviewed" in text
+    assert cli.fails("Sam", "commit", "done", c1[:8]) == [
+        f"chatham: error: commitment {c1[:8]} was reviewed already; its status is final",
+        "chatham: hint: make a new commitment with `chatham commit new TEXT`",
+    ]
+
+
+# --- comments, updates, attachments ---------------------------------------------------------------
+
+
+def test_comments_and_updates(cli: Cli, forum: str) -> None:
+    issue = cli.new("Sam", "issue", "new", "--title", "Sell?")
+    cli.ok("Ana", "sync")
+    k = cli.new("Ana", "comment", issue[:8], "I sold mine in 2019.")
+    reply = cli.new("Sam", "comment", k[:8], "-", stdin="Tell me more\n")
+    assert cli.fails("Ana", "comment", issue[:8]) == [
+        "chatham: error: a comment needs text",
+        'chatham: hint: pass it: chatham comment ID "...", or `-` for stdin',
+    ]
+    cli.ok("Sam", "sync")
+    shown = cli.json("Sam", "show", issue[:8])
+    assert shown["comments"] == [k]
+    assert cli.json("Sam", "show", k)["comments"] == [reply]
+    assert "I sold mine in 2019." in cli.ok("Sam", "show", issue[:8])
+
+    u = cli.new(
+        "Ana",
+        "update",
+        "new",
+        "--highs",
+        "Closed a deal",
+        "--score",
+        "work=7",
+        "--score",
+        "family=9",
+    )
+    assert cli.fails("Ana", "update", "new", "--score", "work=11") == [
+        "chatham: error: not a score: 'work=11'",
+        "chatham: hint: write NAME=N with N from 1 to 10",
+    ]
+    assert cli.fails("Ana", "update", "new") == [
+        "chatham: error: an update needs highs, lows or scores",
+        "chatham: hint: pass --highs TEXT",
+    ]
+    cli.ok("Dana", "sync")
+    [update] = cli.json("Dana", "update", "list", "--member", "Ana")
+    assert (update["id"], update["scores"], update["lows"]) == (
+        u,
+        {"work": 7, "family": 9},
+        "",
+    )
+
+
+def test_attach_and_save_a_file(cli: Cli, forum: str, tmp_path: Path) -> None:
+    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
+    data = os.urandom(3 * crypto.CHUNK_SIZE + 1234)  # four chunks, the last one short
+    src = tmp_path / "offer letter.pdf"
+    src.write_bytes(data)
+    out = cli.ok("Sam", "attach", issue[:8], str(src))
+    assert re.fullmatch(
+        rf"attached offer letter\.pdf \(193\.2 KiB\) to issue {issue[:8]} as comment "
+        r"([0-9a-f]{8})\n",
+        out,
+    )
+    cid = out.split()[-1]
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    made = cli.json("Sam", "attach", issue[:8], str(empty), "--text", "nothing in it")
+    assert (made["name"], made["size"]) == ("empty.txt", 0)
+
+    cli.ok("Dana", "sync")
+    comment = cli.json("Dana", "show", cid)
+    assert comment["file"] == {
+        "name": "offer letter.pdf",
+        "size": len(data),
+        "media_type": "application/pdf",
+    }
+    assert "key" not in json.dumps(comment["history"])
+    assert "attachment save" in cli.ok("Dana", "show", issue[:8])
+    dest = tmp_path / "saved.pdf"
+    saved = cli.ok("Dana", "attachment", "save", cid, str(dest))
+    assert saved == f"saved {dest} (193.2 KiB); every chunk verified\n"
+    assert dest.read_bytes() == data
+    assert cli.fails("Dana", "attachment", "save", cid, str(dest)) == [
+        f"chatham: error: {dest} exists already",
+        "chatham: hint: choose another path, or pass --force to replace it",
+    ]
+    dest.write_bytes(b"old")
+    cli.ok("Dana", "attachment", "save", cid, str(dest), "--force")
+    assert dest.read_bytes() == data
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    cli.ok("Dana", "attachment", "save", made["id"][:8], str(folder))
+    assert (folder / "empty.txt").read_bytes() == b""
+    assert cli.fails("Dana", "attachment", "save", issue[:8], str(folder)) == [
+        f"chatham: error: {issue[:8]} is an issue, not a comment",
+        "chatham: hint: `chatham list --type comment` shows the comment ids",
+    ]
+
+
+class _Tamper:
+    """A Group stand-in whose server hands out damaged or missing chunks."""
+
+    def __init__(self, group: Any, damage: str) -> None:
+        self._g, self._damage = group, damage
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._g, name)
+
+    def attachment_chunk(self, blob: bytes, index: int) -> bytes:
+        sealed: bytes = self._g.attachment_chunk(blob, index)
+        if self._damage == "flip" and index == 2:
+            return sealed[:-1] + bytes([sealed[-1] ^ 1])
+        if self._damage == "swap" and index == 1:
+            return bytes(self._g.attachment_chunk(blob, 2))
+        if self._damage == "truncate" and index == 3:
+            raise E.ServerNotFound("the server does not know that group or record")
+        return sealed
+
+
+@pytest.mark.parametrize("damage", ["flip", "swap", "truncate"])
+def test_a_damaged_attachment_is_never_saved(
+    cli: Cli, forum: str, tmp_path: Path, damage: str
+) -> None:
+    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(3 * crypto.CHUNK_SIZE + 10))
+    cid = cli.new("Sam", "attach", issue[:8], str(src))
+    out = tmp_path / "out"
+    out.mkdir()
+    with Journal.open(cli.world.people["Dana"].home) as j:
+        g = j.group(forum)
+        g.sync()
+        gj = GroupJournal(_Tamper(g, damage), j.member_id)  # type: ignore[arg-type]
+        assert isinstance(gj.item(cid, CommentItem), CommentItem)
+        with pytest.raises(E.CouldNotOpen) as exc:
+            gj.save_attachment(cid, out / "big.bin")
+    assert "nothing was saved" in (exc.value.hint or "")
+    assert list(out.iterdir()) == []  # neither the file nor a partial temporary one
+
+
+# --- reading across kinds -------------------------------------------------------------------------
+
+
+def test_show_list_search_and_export(cli: Cli, forum: str, tmp_path: Path) -> None:
+    issue = cli.new("Sam", "issue", "new", "--title", "Selling the Straße shop", "--ask", "Advice")
+    meeting = cli.new("Dana", "meeting", "new", "--date", "today", "--title", "December")
+    cli.ok("Sam", "sync")
+    commitment = cli.new("Sam", "commit", "new", "Call the BANK")
+    cli.ok("Dana", "sync")
+    everything = cli.json("Dana", "list")
+    assert ids(everything) == [issue, meeting, commitment]
+    assert ids(cli.json("Dana", "list", "--type", "meeting")) == [meeting]
+    assert cli.json("Dana", "list", "--since", "tomorrow") == []
+    assert len(cli.json("Dana", "list", "--since", "today")) == 3
+    listing = cli.ok("Dana", "list").splitlines()
+    assert listing[0].split() == ["id", "type", "title", "author", "changed"]
+    assert listing[1].split()[:2] == [issue[:8], "issue"]
+    assert ids(cli.json("Dana", "search", "strasse")) == [issue]  # Unicode case folding
+    assert ids(cli.json("Dana", "search", "bank call")) == [commitment]
+    assert cli.ok("Dana", "search", "nothing-like-this") == "no matches\n"
+    assert cli.fails("Dana", "search", " ") == [
+        "chatham: error: nothing to search for",
+        'chatham: hint: give some words: chatham search "bank"',
+    ]
+
+    md = tmp_path / "md"
+    out = cli.ok("Dana", "export", "--format", "markdown", str(md))
+    assert out.splitlines() == [
+        f"wrote 3 files to {md}",
+        "this is plaintext: keep it as safe as the conversations it holds",
+    ]
+    assert sorted(p.name for p in md.iterdir()) == [
+        f"{date.today().isoformat()}-december.md",
+        "commitments.md",
+        "issues.md",
+    ]
+    assert stat.S_IMODE(md.stat().st_mode) == 0o700
+    assert "Selling the Straße shop" in (md / "issues.md").read_text()
+    assert cli.fails("Dana", "export", "--format", "markdown", str(md)) == [
+        "chatham: error: the export directory is not empty",
+        "chatham: hint: choose an empty or new directory, or pass --force to write into it",
+    ]
+    cli.ok("Dana", "export", "--format", "markdown", str(md), "--force")
+    cli.ok("Dana", "export", "--format", "json", str(tmp_path / "j"))
+    doc = json.loads((tmp_path / "j" / "journal.json").read_text())
+    assert doc["schema"] == "chatham-journal-export/1"
+    assert ids(doc["issues"]) == [issue]
+    cli.ok("Dana", "export", "-f", "ics", str(tmp_path / "ics"))
+    assert (tmp_path / "ics" / "journal.ics").read_bytes().startswith(b"BEGIN:VCALENDAR\r\n")
+    assert cli.fails("Dana", "export", "--format", "pdf", str(tmp_path / "x")) == [
+        "chatham: error: unknown export format 'pdf'",
+        "chatham: hint: use markdown, json or ics",
+    ]
+
+
+def test_retract(cli: Cli, forum: str) -> None:
+    issue = cli.new("Sam", "issue", "new", "--title", "Said too much")
+    cli.ok("Ana", "sync")
+    assert cli.fails("Ana", "retract", issue[:8]) == [
+        "chatham: error: only the author or a leader may retract an item",
+        "chatham: hint: ask the author or a leader (see `chatham members`)",
+    ]
+    assert cli.ok("Sam", "retract", issue[:8]) == (
+        f"retracted issue {issue[:8]}; the server deleted 1 entry\n"
+    )
+    cli.ok("Ana", "sync")
+    assert cli.json("Ana", "list") == []
+    assert cli.fails("Ana", "show", issue[:8]) == [
+        f"chatham: error: no item '{issue[:8]}' in this group",
+        "chatham: hint: `chatham list` shows the ids; run `chatham sync` for new ones",
+    ]
+
+
+def test_watch_prints_one_content_free_line_per_change(cli: Cli, forum: str) -> None:
+    world = cli.world
+    env = {
+        **os.environ,
+        "CHATHAM_HOME": str(world.people["Sam"].home),
+        "XDG_RUNTIME_DIR": str(world.run_dir),
+        "NO_COLOR": "1",
+    }
+    env.pop("CHATHAM_PASSPHRASE", None)
+    quiet = subprocess.run(
+        [CHATHAM, "watch", "--timeout", "1"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    watcher = subprocess.Popen(
+        [CHATHAM, "watch", "--count", "1", "--timeout", "60"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.5)
+        cli.ok("Dana", "issue", "new", "--title", "A secret title")
+        out, err = watcher.communicate(timeout=60)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0, err
+    [line] = out.splitlines()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d  group [0-9a-f]{8}: 1 new entry", line), line
+    assert "secret" not in out + err
+
+
+# --- errors, offline use, schemas ----------------------------------------------------------------
+
+
+def test_errors_are_exact_lines(cli: Cli, forum: str) -> None:
+    m = cli.new("Dana", "meeting", "new", "--date", "2026-12-03", "--title", "December")
+    assert cli.fails("Dana", "show", "beef") == [
+        "chatham: error: no item 'beef' in this group",
+        "chatham: hint: `chatham list` shows the ids; run `chatham sync` for new ones",
+    ]
+    assert cli.fails("Dana", "show", "xyz") == [
+        "chatham: error: no item 'xyz' in this group",
+        "chatham: hint: `chatham list` shows the ids; run `chatham sync` for new ones",
+    ]
+    assert cli.fails("Dana", "issue", "show", m[:8]) == [
+        f"chatham: error: {m[:8]} is a meeting, not an issue",
+        "chatham: hint: `chatham issue list` shows the issue ids",
+    ]
+    assert cli.fails("Dana", "issue", "new", "--title", "X", "--priority", "D") == [
+        "chatham: error: unknown priority 'D'",
+        "chatham: hint: use --priority A, B or C",
+    ]
+    assert cli.fails("Dana", "issue", "new", "--title", "X", "--minutes", "0") == [
+        "chatham: error: minutes must be between 1 and 600",
+        "chatham: hint: for example --minutes 20",
+    ]
+    assert cli.fails("Dana", "issue", "new", "--title", "  ") == [
+        "chatham: error: an issue needs a title",
+        'chatham: hint: pass --title "..."',
+    ]
+    assert cli.fails("Dana", "issue", "new") == [
+        "chatham: error: missing option '--title' / '-t'",
+        "chatham: hint: see `chatham issue new --help`",
+    ]
+    assert cli.fails("Dana", "meeting", "new", "--date", "2026-02-30", "--title", "X") == [
+        "chatham: error: not a date: '2026-02-30'",
+        "chatham: hint: use YYYY-MM-DD, today, tomorrow or next-meeting",
+    ]
+    assert cli.fails(
+        "Dana", "meeting", "new", "--date", "today", "--title", "X", "--time", "7pm"
+    ) == [
+        "chatham: error: not a time: '7pm'",
+        "chatham: hint: use HH:MM, e.g. --time 18:30",
+    ]
+    assert cli.fails("Dana", "list", "--type", "memo") == [
+        "chatham: error: unknown type 'memo'",
+        "chatham: hint: use issue, meeting, note, commitment, comment or update.",
+    ]
+    assert cli.fails("Dana", "meeting", "show", "2027-01-01") == [
+        "chatham: error: no meeting on 2027-01-01",
+        "chatham: hint: `chatham meeting list` shows them",
+    ]
+    assert cli.fails("Dana", "issue", "list", "--status", "open") == [
+        "chatham: error: unknown status 'open'",
+        "chatham: hint: use parked, scheduled, presented or closed",
+    ]
+    assert cli.fails("Dana", "note", "new", "--body", "@/nonexistent/notes.md") == [
+        "chatham: error: cannot read /nonexistent/notes.md (No such file or directory)",
+        "chatham: hint: `@path` reads text from a file",
+    ]
+    # Nothing above wrote anything.
+    assert ids(cli.json("Dana", "list")) == [m]
+
+
+def test_offline_reading_and_queued_writes(
+    cli: Cli, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with live_server(tmp_path / "server") as own:
+        group = form_group(world, own.url)
+        issue = cli.new("Sam", "issue", "new", "--title", "Before the outage")
+    # The server is gone: reading and search still work, and a write waits in the outbox.
+    assert ids(cli.json("Sam", "search", "outage")) == [issue]
+    out = cli.ok("Sam", "issue", "new", "--title", "During the outage")
+    assert re.fullmatch(
+        r"issue [0-9a-f]{8} queued: the server is out of reach; it goes out with the next "
+        r"`chatham sync`\n",
+        out,
+    )
+    assert cli.json("Sam", "group", "list")[-1]["queued"] == 1
+    assert group  # (the group stays in the home, current until another is used)
+
+
+def test_json_shapes_are_stable(cli: Cli, forum: str) -> None:
+    common = ["id", "type", "title", "author", "author_name", "created", "updated"]
+    issue_keys = [*common, "priority", "minutes", "status", "meeting", "outcome",
+                  "presented_at", "what", "why", "tried", "ask", "not_ask", "background",
+                  "options", "impact", "comments"]  # fmt: skip
+    commitment_keys = [*common, "owner", "owner_name", "text", "status", "due",
+                       "due_is_next_meeting", "report", "reviewed_at", "meeting",
+                       "comments"]  # fmt: skip
+    cli.new("Sam", "issue", "new", "--title", "One")
+    cli.new("Dana", "meeting", "new", "--date", "today", "--title", "December")
+    cli.ok("Sam", "sync")
+    cli.new("Sam", "commit", "new", "Two")
+    cli.new("Sam", "note", "new", "--body", "Three")
+    cli.new("Sam", "update", "new", "--lows", "Four")
+    cli.ok("Dana", "sync")
+    assert list(cli.json("Dana", "issue", "list")[0]) == issue_keys
+    lot = cli.json("Dana", "parking-lot")[0]
+    assert list(lot) == [*issue_keys, "rank", "score", "points", "meetings_since_presented"]
+    assert list(cli.json("Dana", "commit", "list")[0]) == commitment_keys
+    agenda = cli.json("Dana", "agenda")
+    assert list(agenda) == ["meeting", "published", "published_by", "minutes", "issues",
+                            "commitments"]  # fmt: skip
+    assert list(agenda["issues"][0]) == issue_keys
+    review = cli.json("Dana", "review")
+    assert list(review) == ["meeting", "rounds", "marked"]
+    assert list(review["rounds"][0]) == ["member", "name", "commitments"]
+    assert list(cli.json("Dana", "note", "list")[0]) == [*common, "meeting", "body", "comments"]
+    assert list(cli.json("Dana", "update", "list")[0]) == [
+        *common, "meeting", "highs", "lows", "scores", "comments"
+    ]  # fmt: skip
+    assert list(cli.json("Dana", "meeting", "list")[0]) == [
+        *common, "date", "start", "minutes", "place", "status", "attendance", "agenda",
+        "comments",
+    ]  # fmt: skip
+    assert [i["type"] for i in cli.json("Dana", "list")] == [
+        "issue", "meeting", "commitment", "note", "update"
+    ]  # fmt: skip
+    assert list(cli.json("Dana", "show", lot["id"])) == [*issue_keys, "history"]
+    made = cli.json("Sam", "comment", lot["id"][:8], "Five")
+    assert list(made) == ["id", "queued"]
+    opened = cli.json("Dana", "meeting", "open")
+    assert list(opened) == [
+        "id", "queued", "meeting", "status", "checkpoint_seq", "meeting_code", "rotated"
+    ]  # fmt: skip
+
+
+def test_help_lists_every_journal_command(cli: Cli) -> None:
+    out = cli.ok("Dana", "--help")
+    for command in ("issue", "parking-lot", "meeting", "agenda", "note", "commit", "review",
+                    "comment", "update", "attach", "attachment", "show", "list", "search",
+                    "export", "retract", "watch"):  # fmt: skip
+        assert re.search(rf"^  {re.escape(command)} ", out, re.MULTILINE), command
+    assert re.search(r"^  edit ", cli.ok("Dana", "issue", "--help"), re.MULTILINE)
