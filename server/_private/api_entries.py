@@ -11,6 +11,7 @@ below N it has not seen.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 import msgspec
@@ -119,10 +120,10 @@ async def post_entry(
         and verified.is_active_device(device)
         and not verified.pending_rotation
     ):
-        try:
+        # A failure here is not final: another process may have moved the log past our
+        # cached state (the entry names a newer head). The check under the lock decides.
+        with contextlib.suppress(EntryError):
             link = check_entry_public(verified, entry)
-        except EntryError as e:
-            raise _invalid_entry(e) from None
 
     def job(conn: sa.Connection) -> int:
         # Reads and checks first, writes last: a job that fails has written nothing, so it
