@@ -114,7 +114,6 @@ list_s = time.perf_counter() - t0
 j.close()
 print(json.dumps({
     "entries": report.new_entries, "sync_s": sync_s, "list_s": list_s, "listed": items,
-    "rss_mb": peak_rss_mb(),
     "before_mb": before_mb, "sync_peak_mb": sync_peak_mb,
 }))
 """
@@ -186,8 +185,8 @@ def main() -> int:
             f"{rate:,.0f}/s = {rate / ceil:.0%} of the ceiling (goal ≥ 40%)"
         )
         print(
-            f"  peak memory of the syncing process: {r['rss_mb']:.0f} MB RSS "
-            f"(Python heap peak during sync {r['traced_mb']:.1f} MB; goal < 200 MB)"
+            f"  peak memory of the syncing process: {r['sync_peak_mb']:.0f} MB RSS "
+            f"({r['before_mb']:.0f} MB before the sync began; goal < 200 MB)"
         )
         print(
             f"listing {int(r['listed']):,} cached entries "
