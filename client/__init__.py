@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._private.views import (
         Announcement,
         ChainView,
+        EntryRef,
         GroupSummary,
         Item,
         JoinRequest,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     "Announcement": "views",
     "ChainView": "views",
+    "EntryRef": "views",
     "ChathamError": "errors",
     "CouldNotOpen": "errors",
     "Group": "group",
@@ -77,6 +79,7 @@ __all__ = [
     "ChainView",
     "ChathamError",
     "CouldNotOpen",
+    "EntryRef",
     "Group",
     "GroupSummary",
     "Home",

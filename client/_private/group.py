@@ -32,6 +32,7 @@ from .vault import random_bytes
 from .views import (
     Announcement,
     ChainView,
+    EntryRef,
     History,
     Item,
     JoinRequest,
@@ -272,23 +273,45 @@ class Group:
             raise E.Ambiguous(f"{ref!r} matches {len(found)} members", hint="give the member id")
         return next(iter(found.values()))
 
-    def entries(self) -> Iterator[Item]:
+    def entries(self, *, after: int = 0) -> Iterator[Item]:
         """Every readable entry held locally, in server order; offline, verified, opened.
 
         Retracted entries and entries this member holds no key for (sealed before they
-        joined under the from-join policy) are skipped; `verify()` counts them.
+        joined under the from-join policy) are skipped; `verify()` counts them. `after`
+        skips entries whose cursor is not past it (to open only what a sync added).
         """
         snap = self._load()
         names = self._names(snap)
         authors = {d.id: d.member for d in snap.state.devices.values()}
         keys = snap.keyring.keys
-        for row in self._store.iter_entries(self._gid):
+        for row in self._store.iter_entries(self._gid, after=after):
             if row.ct is None or row.epoch not in keys:
                 continue
             try:
                 yield self._open(row, keys[row.epoch], authors, names)
             except E.CouldNotOpen:
                 continue
+
+    def entry_index(self) -> list[EntryRef]:
+        """Every stored entry's place, without opening any: id, cursor, author, device, seq,
+        epoch, and whether it was retracted or is readable here. A retraction keeps the
+        entry's cursor, so compare counts (or this list) to notice one."""
+        snap = self._load()
+        authors = {d.id: d.member for d in snap.state.devices.values()}
+        keys = snap.keyring.keys
+        return [
+            EntryRef(
+                id=eid.hex(),
+                cursor=cursor,
+                author=authors.get(device, b"").hex(),
+                device=device.hex(),
+                seq=seq,
+                epoch=epoch,
+                retracted=retracted,
+                readable=not retracted and epoch in keys,
+            )
+            for eid, cursor, device, seq, epoch, retracted in self._store.entry_index(self._gid)
+        ]
 
     def get(self, entry_id: str) -> Item:
         """One entry by id (or unique id prefix); raises NotFound or CouldNotOpen."""

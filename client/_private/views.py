@@ -36,6 +36,21 @@ class Item:
 
 
 @dataclass(frozen=True)
+class EntryRef:
+    """Where a stored entry sits, without its body (`Group.entry_index()`)."""
+
+    id: str
+    cursor: int
+    author: str
+    device: str
+    seq: int
+    epoch: int
+    retracted: bool
+    readable: bool
+    """Not retracted, and this member holds the key of its epoch."""
+
+
+@dataclass(frozen=True)
 class Member:
     """One member of a group's roster, as the verified log says."""
 

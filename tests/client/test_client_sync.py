@@ -381,3 +381,21 @@ def test_rate_limited_requests_are_retried(person: Person, server: httpx.Client)
     with pytest.raises(errors.RateLimited):
         again.group(g.id).sync()
     again.close()
+
+
+def test_entry_index_and_incremental_reading(person: Person) -> None:
+    alice, bob = person("Alice"), person("Bob")
+    ga, gb = form_group(alice, bob)
+    first = ga.post(b"one")
+    gb.sync()
+    seen = max(r.cursor for r in gb.entry_index())
+    ga.post(b"two")
+    ga.retract(first)
+    gb.sync()
+    index = gb.entry_index()
+    assert [(r.id == first, r.retracted, r.readable) for r in index] == [
+        (True, True, False),
+        (False, False, True),
+    ]
+    assert {r.author for r in index} == {alice.member_id}
+    assert [i.body for i in gb.entries(after=seen)] == [b"two"]
