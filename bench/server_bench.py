@@ -9,7 +9,7 @@ worker process, Litestar + msgspec):
 - a bare Litestar endpoint (POST of an entry-sized JSON body, no database):
   the framework ceiling;
 - entry posts/s with the durable default configuration, p50/p99 latency;
-- list-since reads/s (a 50-entry page), p50/p99 latency;
+- list-since reads/s (a 50-entry page, msgpack), p50/p99 latency;
 
 on SQLite (default settings: WAL, synchronous=FULL) and on PostgreSQL (the URL
 given, else CHATHAM_BENCH_DATABASE_URL, else a private embedded server).
@@ -437,13 +437,14 @@ async def bench_chatham(
         path = f"/v1/groups/{b64url(state.group_id)}/entries"
         top = max(1, sum(m.seq for m in people) - 50)
         for m in people:
-            headers = {"Authorization": f"Bearer {m.token}"}
+            # Bulk sync pages are asked for as msgpack, as the client does.
+            headers = {"Authorization": f"Bearer {m.token}", "Accept": "application/msgpack"}
 
             def next_read(path: str = path, headers: Any = headers, top: int = top) -> Any:
                 return ("GET", f"{path}?after={rng.randrange(top)}&limit=50", b"", headers)
 
             reads.append(next_read)
-    read_result = await drive("list-since reads (50/page)", port, reads, seconds)
+    read_result = await drive("list-since reads (50, msgpack)", port, reads, seconds)
     return post_result, read_result
 
 
