@@ -87,6 +87,8 @@ def bulk_post(g: object, n: int) -> None:
 
 SYNC_CHILD = """
 import json, sys, time
+sys.path.insert(0, sys.argv[2])
+from sync_bench import ceiling
 from chatham.client import Journal
 
 def peak_rss_mb():
@@ -101,11 +103,20 @@ home = sys.argv[1]
 j = Journal.open(home)  # through the unlock session: Argon2id's 256 MiB stay out of the figure
 g = j.group()
 before_mb = peak_rss_mb()
+ceil_before = ceiling(2000, 3)
+marks = []
 t0 = time.perf_counter()
-report = g.sync()
+c0 = time.process_time()
+report = g.sync(progress=lambda done, total: marks.append((time.perf_counter(), done)))
 sync_s = time.perf_counter() - t0
+sync_cpu = time.process_time() - c0
 sync_peak_mb = peak_rss_mb()
+ceil_after = ceiling(2000, 3)
 j.close()
+# Steady state: from the first page's arrival to the end (logging in, the log, the
+# lockboxes and the first page's wait are the fixed part).
+first = next((m for m in marks if m[1] > 0), marks[-1])
+steady = (marks[-1][1] - first[1]) / max(marks[-1][0] - first[0], 1e-9)
 t0 = time.perf_counter()
 j = Journal.open(home)
 g = j.group()
@@ -113,7 +124,8 @@ items = sum(1 for _ in g.entries())
 list_s = time.perf_counter() - t0
 j.close()
 print(json.dumps({
-    "entries": report.new_entries, "sync_s": sync_s, "list_s": list_s, "listed": items,
+    "entries": report.new_entries, "sync_s": sync_s, "sync_cpu": sync_cpu, "steady": steady,
+    "ceiling": (ceil_before + ceil_after) / 2, "list_s": list_s, "listed": items,
     "before_mb": before_mb, "sync_peak_mb": sync_peak_mb,
 }))
 """
@@ -178,11 +190,17 @@ def main() -> int:
             home = Home(root / "newcomer")
             home.start_session(home.unlock(passphrase=PASSPHRASE)[1], 600)
 
-            r = run_child(SYNC_CHILD, str(root / "newcomer"))
+            r = run_child(SYNC_CHILD, str(root / "newcomer"), str(ROOT / "bench"))
         rate = r["entries"] / r["sync_s"]
+        ceil2 = r["ceiling"]
         print(
-            f"fresh member's full sync: {int(r['entries']):,} entries in {r['sync_s']:.2f} s = "
-            f"{rate:,.0f}/s = {rate / ceil:.0%} of the ceiling (goal ≥ 40%)"
+            f"fresh member's full sync: {int(r['entries']):,} entries in {r['sync_s']:.2f} s "
+            f"(CPU {r['sync_cpu']:.2f} s) = {rate:,.0f}/s = {rate / ceil2:.0%} of the ceiling "
+            f"measured in the same process around it ({ceil2:,.0f}/s; goal ≥ 40%)"
+        )
+        print(
+            f"  after the first page: {r['steady']:,.0f}/s = {r['steady'] / ceil2:.0%} of the "
+            f"ceiling (logging in, the log, the lockboxes and the first page are the rest)"
         )
         print(
             f"  peak memory of the syncing process: {r['sync_peak_mb']:.0f} MB RSS "
