@@ -353,13 +353,16 @@ class Group:
         names: dict[bytes, str],
     ) -> Item:
         assert row.ct is not None
-        if not hmac.compare_digest(crypto.ct_hash(row.ct), row.ct_hash):
-            # The row's MAC covers the ciphertext's hash, so this is an edit of the file.
-            raise E.StoreTampered(f"entry {row.entry_id.hex()}: the stored ciphertext was edited")
         try:
             header = crypto.decode(row.header, crypto.EntryHeader, max_size=1024)
             body = crypto.open_entry(crypto.Entry(header, row.ct, row.sig), key)
         except (crypto.CouldNotOpen, crypto.EncodingError):
+            # Only now hash the ciphertext (the hot path need not): the row's MAC covers the
+            # hash, so a mismatch is an edit of the file, not an entry that does not open.
+            if not hmac.compare_digest(crypto.ct_hash(row.ct), row.ct_hash):
+                raise E.StoreTampered(
+                    f"entry {row.entry_id.hex()}: the stored ciphertext was edited"
+                ) from None
             raise E.CouldNotOpen() from None
         author = authors.get(row.device, b"")
         return Item(
@@ -822,7 +825,7 @@ class Group:
 
     def _checkpoint_problems(self, snap: _Snap) -> tuple[list[str], list[str]]:
         state, tracker = snap.state, snap.tracker
-        names = self._names(snap)
+        names: dict[bytes, str] | None = None
         expected: list[tuple[crypto.ChainHead, str]] = []
         if state.checkpoint is not None:
             cp = state.checkpoint
@@ -835,6 +838,12 @@ class Group:
         for head, source in expected:
             chain = tracker.links.get(head.device, {})
             mine = max(chain) if chain else 0
+            if head.seq <= mine and (
+                head.seq == 0 or hmac.compare_digest(chain[head.seq], head.link)
+            ):
+                continue
+            if names is None:
+                names = self._names(snap)  # only to word a problem: opening names costs
             m = state.member_of_device(head.device)
             who = display(m.id, names, self._me()) if m else head.device.hex()[:12]
             if head.seq > mine:
@@ -842,7 +851,7 @@ class Group:
                     f"{source} lists {head.seq} entries by {who}, "
                     f"but the server delivered only {mine} (withheld)"
                 )
-            elif head.seq > 0 and not hmac.compare_digest(chain[head.seq], head.link):
+            else:
                 differ.append(f"entry {head.seq} by {who} differs from {source}")
         return withheld, differ
 
