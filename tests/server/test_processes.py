@@ -5,6 +5,7 @@ Loops are bounded in count and time; every server binds to 127.0.0.1 only.
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import threading
@@ -270,3 +271,62 @@ def test_acknowledged_writes_survive_sigkill(server_database: Any, tmp_path: Pat
     finally:
         stop.set()
         server.kill()
+
+
+def _read_events(
+    client: httpx.Client,
+    path: str,
+    headers: dict[str, str],
+    out: list[dict[str, int]],
+    ready: threading.Event,
+    until: dict[str, int],
+) -> None:
+    with client.stream("GET", path, headers=headers, timeout=20) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                out.append(json.loads(line[6:]))
+                ready.set()
+                if out[-1] == until:
+                    return
+
+
+def test_event_stream_wakes_on_changes(server_database: Any, tmp_path: Path) -> None:
+    """A member's stream learns the new cursor and log seq; via another process on PostgreSQL.
+
+    Changes close together may arrive as one event (the stream sends positions,
+    not a history), so the test waits for the final position.
+    """
+    env = {"CHATHAM_SERVER_EVENTS_POLL": "0.2"}
+    writer = ServerProcess(server_database.data_dir, server_database.url, env=env).start()
+    reader = writer
+    if server_database.url is not None:
+        reader = ServerProcess(tmp_path / "b", server_database.url, env=env).start()
+    try:
+        with (
+            httpx.Client(base_url=writer.url, timeout=30) as cw,
+            httpx.Client(base_url=reader.url, timeout=30) as cr,
+        ):
+            world = World(cw, host=writer.host)
+            group, (alice, bob) = _group_of(world, 2)
+            seen: list[dict[str, int]] = []
+            ready = threading.Event()
+            final = {"cursor": 1, "seq": group.state.seq + 1}
+            t = threading.Thread(
+                target=_read_events,
+                args=(cr, f"{group.path}/events", alice.headers, seen, ready, final),
+                daemon=True,
+            )
+            t.start()
+            assert ready.wait(10)
+            assert seen[0] == {"cursor": 0, "seq": group.state.seq}
+            group.post_entry(bob, b"wake up")
+            group.invite(alice)
+            t.join(timeout=15)
+            assert not t.is_alive(), seen
+            assert seen[-1] == final
+            assert all(set(e) == {"cursor", "seq"} for e in seen)
+    finally:
+        writer.stop()
+        if reader is not writer:
+            reader.stop()
