@@ -330,3 +330,21 @@ def test_event_stream_wakes_on_changes(server_database: Any, tmp_path: Path) -> 
         writer.stop()
         if reader is not writer:
             reader.stop()
+
+
+def test_several_workers_share_the_database(server_database: Any) -> None:
+    """`--workers 2`: uvicorn workers rebuild the settings from the environment and agree."""
+    server = ServerProcess(server_database.data_dir, server_database.url, args=["--workers", "2"])
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            world = World(client, host=server.host)
+            group, people = _group_of(world, 3)
+            for _ in range(10):
+                for p in people:
+                    group.post_entry(p)
+            items = _all_entries(client, group, people[0])
+            assert len(items) == 30
+            _verify_entries(group, items)
+    finally:
+        server.stop()
