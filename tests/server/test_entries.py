@@ -313,3 +313,28 @@ def test_retracted_ciphertext_is_gone_from_the_database(
     group.retract(alice, sealed.entry.header.entry_id)
     stored = rows(server_settings(), sa.select(schema.entries.c.ciphertext))
     assert stored == [(None,)]
+
+
+def test_retracted_bytes_do_not_linger_in_the_sqlite_files(
+    make_client: Callable[..., TestClient[Any]], server_database: Any
+) -> None:
+    import time
+
+    if server_database.is_postgres:
+        return  # PostgreSQL: the column is NULL (above); its files are the operator's (VACUUM)
+    world = World(make_client())
+    group, (alice,) = _group_with(world)
+    sealed = group.seal(alice, b"y" * 3000)
+    group.post_sealed(alice, sealed)
+    group.post_entry(alice, b"kept")
+    probe = sealed.entry.ct[100:164]
+    files = sorted(server_database.data_dir.glob("chatham.sqlite3*"))
+    assert any(probe in f.read_bytes() for f in files)
+    assert group.retract(alice, sealed.entry.header.entry_id).status_code == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the scrub runs in the background after the reply
+        files = sorted(server_database.data_dir.glob("chatham.sqlite3*"))
+        if not any(probe in f.read_bytes() for f in files):
+            break
+        time.sleep(0.05)
+    assert not any(probe in f.read_bytes() for f in files)
