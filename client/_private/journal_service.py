@@ -548,11 +548,11 @@ class GroupJournal:
         cp = self.group.checkpoint()
         return posted, cp.seq, max(0, len(issues) - AGENDA_ISSUES)
 
-    def _require_sent(self, posted: Posted, what: str) -> None:
+    def _require_sent(self, posted: Posted, what: str, then: str = "`chatham checkpoint`") -> None:
         if posted.queued:
             raise E.Unreachable(
-                f"{what} is queued, but the checkpoint needs the server",
-                hint="run `chatham sync` when the server is back, then repeat the command",
+                f"{what} is queued, but the server is out of reach",
+                hint=f"`chatham sync` sends it when the server is back; then run {then}",
             )
 
     def new_note(self, body: str, *, title: str = "", meeting: MeetingItem | None) -> Posted:
@@ -627,7 +627,7 @@ class GroupJournal:
         seq = self.group.state.seq
         entries = self.view.retraction_entries(item.id, self.me, log_seq=seq)
         posted = self.post(Retraction(ts=self._ts(), item=item.id, entries=entries))
-        self._require_sent(posted, "the retraction")
+        self._require_sent(posted, "the retraction", "`chatham retract` again")
         for entry in entries:
             self.group.retract(entry.hex())
         self.refresh()
