@@ -533,6 +533,10 @@ def test_attach_and_save_a_file(cli: Cli, forum: str, tmp_path: Path) -> None:
         out,
     )
     cid = out.split()[-1]
+    assert cli.fails("Sam", "attach", issue[:8], str(tmp_path / "missing.pdf")) == [
+        f"chatham: error: cannot read {tmp_path / 'missing.pdf'} (No such file or directory)",
+        "chatham: hint: give the path of a readable file",
+    ]
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     made = cli.json("Sam", "attach", issue[:8], str(empty), "--text", "nothing in it")
