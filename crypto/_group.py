@@ -147,7 +147,7 @@ def _rotation(
     state: GroupState, keyring: Keyring, recipients: list[Recipient], rand: P.Random
 ) -> BuiltRotation:
     epoch = state.epoch + 1
-    old = keyring.key(state.epoch) if state.policy.history == "full" and epoch >= 2 else None
+    old = keyring.key(state.epoch) if state.backlink_required() else None
     return build_rotation(state.group_id, epoch, state.head, recipients, old_key=old, rand=rand)
 
 

@@ -127,6 +127,8 @@ class RotationInfo:
     prev: bytes
     rotation: Rotation
     names: bytes | None
+    history: str = "from-join"
+    """The history policy in force when this epoch was created."""
 
 
 @dataclass
@@ -209,6 +211,16 @@ class GroupState:
             return False
         issuer = self.members.get(inv.issuer)
         return issuer is not None and issuer.active and issuer.role == "leader"
+
+    def backlink_required(self) -> bool:
+        """Whether the next rotation must link back to the current epoch's key.
+
+        Only under policy `full`, and only when the current epoch was itself created
+        under `full`: switching a group from `from-join` to `full` never exposes
+        what was sealed under the `from-join` promise.
+        """
+        current = self.rotations.get(self.epoch)
+        return self.policy.history == "full" and current is not None and current.history == "full"
 
     def check_extends(self, seq: int, head: bytes) -> None:
         """Refuse a log that is shorter than, or diverges from, a head verified before."""
@@ -411,7 +423,7 @@ class GroupState:
             raise RotationError(
                 "a current member's device has no lockbox", seq=seq, check="lockbox_missing"
             )
-        want_backlink = self.policy.history == "full" and rot.epoch >= 2
+        want_backlink = self.backlink_required()
         if want_backlink and rot.backlink is None:
             raise RotationError("policy full requires a back-link", seq=seq, check="backlink")
         if not want_backlink and rot.backlink is not None:
@@ -432,7 +444,9 @@ class GroupState:
         self.pending_rotation = False
         self.epoch_at[-1] = rot.epoch
         self.pending_at[-1] = False
-        self.rotations[rot.epoch] = RotationInfo(rot.epoch, op.seq, op.prev, rot, names)
+        self.rotations[rot.epoch] = RotationInfo(
+            rot.epoch, op.seq, op.prev, rot, names, self.policy.history
+        )
 
     def _depart(self, m: MemberState, status: Status, seq: int, heads: Sequence[ChainHead]) -> None:
         m.status = status

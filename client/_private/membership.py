@@ -580,10 +580,11 @@ def set_policy(
 ) -> crypto.Policy:
     """Change the group policy for keys created from now on (leaders); the new policy.
 
-    Switching history from `from-join` to `full` first rotates the key: under `full`
-    the next rotation carries the current key (a back-link), so without the fresh key
-    the entries already sealed under `from-join` in the current epoch would become
-    readable to later newcomers.
+    Switching history from `from-join` to `full` also rotates the key after the
+    policy op, so `full` starts with a fresh epoch right away. The protocol never
+    links back to an epoch created under `from-join` (GroupState.backlink_required),
+    so entries sealed under the `from-join` promise stay out of newcomers' reach
+    either way.
     """
     if history not in (None, "full", "from-join"):
         raise E.UsageError(f"unknown history policy {history!r}", hint="use full or from-join")
@@ -599,11 +600,11 @@ def set_policy(
     )
     if new == p:
         return p
-    if p.history == "from-join" and new.history == "full":
-        group.rotate()
     group.set_policy(
         history=new.history, notes=new.notes, rotate_each_meeting=new.rotate_each_meeting
     )
+    if p.history == "from-join" and new.history == "full":
+        group.rotate()
     return group.state.policy
 
 

@@ -681,13 +681,29 @@ def test_policy_change_applies_to_later_rotations_only(kit):
     # ... and the rotations before the change keep their back-links.
     assert g.state.rotations[linked].rotation.backlink is not None
     assert replay(g.ops) == g.state
-    # And back: from-join -> full requires a back-link from the next rotation on.
+    # And back: from-join -> full. The epoch created under from-join is never linked
+    # to (its entries were sealed under the from-join promise) ...
+    under_from_join = g.state.epoch
     g.set_policy(a, Policy(history="full"))
-    built = build_rotation(
+    linking = build_rotation(
+        g.id,
+        g.state.epoch + 1,
+        g.state.head,
+        recipients(g, [a, b]),
+        old_key=g.key(a, under_from_join),
+        rand=kit.rand,
+    )
+    kit.assert_rejected(g.state, g.forge(a, Rotate(linking.rotation)), RotationError, "backlink")
+    g.rotate(a)
+    first_full = g.state.epoch
+    assert g.state.rotations[first_full].rotation.backlink is None
+    # ... and from the first epoch created under full on, every rotation links back.
+    unlinked = build_rotation(
         g.id, g.state.epoch + 1, g.state.head, recipients(g, [a, b]), old_key=None, rand=kit.rand
     )
-    kit.assert_rejected(g.state, g.forge(a, Rotate(built.rotation)), RotationError, "backlink")
+    kit.assert_rejected(g.state, g.forge(a, Rotate(unlinked.rotation)), RotationError, "backlink")
     g.rotate(a)
+    assert g.state.rotations[g.state.epoch].rotation.backlink is not None
 
 
 # --- pending rotations ----------------------------------------------------------------------

@@ -192,8 +192,10 @@ def test_history_chain_stops_at_a_from_join_period(kit):
     g.rotate(a)  # epoch 4: no back-link
     g.set_policy(a, Policy(history="full"))
     dan = kit.member("Dan")
-    g.add(a, dan)  # epoch 5 links to 4, and 4 links nowhere
-    assert sorted(g.keyring(dan).keys) == [4, 5]
+    g.add(a, dan)  # epoch 5: epoch 4 was created under from-join, so nothing links to it
+    assert sorted(g.keyring(dan).keys) == [5]
+    g.rotate(a)  # epoch 6, the first created under full's successor, links back to 5
+    assert g.state.rotations[6].rotation.backlink is not None
 
 
 def test_forged_backlink_is_caught_by_the_earlier_confirmation(kit):

@@ -426,8 +426,10 @@ def test_epoch(ep: Json) -> None:
         MAC(KDF(key, b"", lb("KDF_CONFIRM")), "MAC_CONFIRM", GROUP, u64(n), prev).hex()
         == (ep["confirm"])
     )
-    # §6.1 back-link: present exactly under history `full` from epoch 2.
-    if ep["history"] == "full" and n >= 2:
+    # §6.1 back-link: present exactly when this epoch and the one before it were both
+    # created under history `full`.
+    before = next((e for e in V["epochs"] if e["epoch"] == n - 1), None)
+    if ep["history"] == "full" and before is not None and before["history"] == "full":
         bl = h(ep["backlink"])
         ad = frame(lb("AEAD_BACKLINK"), GROUP, u64(n), u64(n - 1))
         assert xopen(KDF(key, b"", lb("KDF_BACKLINK")), bl[:24], bl[24:], ad) == EPOCH_KEYS[n - 1]
@@ -484,9 +486,10 @@ def test_backlinks_reach_exactly_what_the_policy_allows(final_state: GroupState)
             assert k == EPOCH_KEYS[e]
         return sorted(kr.keys)
 
-    # Epochs 3 and 4 were created under `full`; epoch 2 (the add) under `from-join`.
-    assert reach("alice", 4) == [2, 3, 4]
-    assert reach("carol", 3) == [2, 3]
+    # Epochs 3 and 4 were created under `full`; epoch 2 (the add) under `from-join`, so
+    # nothing links back to it: the from-join promise holds after the policy change.
+    assert reach("alice", 4) == [3, 4]
+    assert reach("carol", 3) == [3]
     assert reach("bob", 2) == [2]
 
 
