@@ -188,10 +188,10 @@ def roster_of(group: Group) -> Roster:
     return roster
 
 
-_Row: TypeAlias = tuple[bytes, bytes, bytes, int, int, int, bytes]
-"""entry id, author member id, device id, chain seq, log seq, epoch, opened body."""
+_Row: TypeAlias = tuple[bytes, bytes, bytes, int, int, int, int, bytes]
+"""entry id, author member id, device id, chain seq, log seq, epoch, cursor, opened body."""
 OPENED_CACHE: Final = "journal-opened"
-CACHE_FORMAT: Final = 1
+CACHE_FORMAT: Final = 2
 
 
 class _Opened(msgspec.Struct, array_like=True):
@@ -269,46 +269,68 @@ class GroupJournal:
         """The journal as of the local store (built once, rebuilt after writes and syncs)."""
         if self._view is None:
             view = JournalView(roster_of(self.group), tz=self.tz)
-            for row in self._opened():
-                view.add(EntryMeta(*row[:6]), row[6])
+            for r in self._opened():
+                view.add(EntryMeta(r[0], r[1], r[2], r[3], r[4], r[5]), r[7])
             self._view = view
         return self._view
 
     def _opened(self) -> list[_Row]:
-        """Every readable entry's verified header facts and opened body.
+        """Every readable entry's verified header facts and opened body, in server order.
 
         Opening thousands of entries one by one (a key derivation, a key commitment and an
-        AEAD each) is most of what a listing costs, so the opened bodies are kept as one
-        value sealed under the store key (like queued writes), tagged with the stored
-        state they came from. Any sync, post or retraction changes the tag, and the next
-        read opens everything again and replaces the value, so nothing retracted or
-        unverified is ever served from it.
+        AEAD each) is most of what a listing would cost, so the opened bodies are kept as
+        one value sealed under the store key (like queued writes), tagged with the stored
+        state they came from. When a sync, post or retraction changes that state, the
+        stored entries are listed without opening them: bodies of entries no longer
+        readable (retracted) are dropped, only entries not yet in the value are opened,
+        and the value is replaced. Nothing retracted or unverified is served from it.
         """
         group = self.group
         tag = group.stored_tag()
         blob = group.load_sealed(OPENED_CACHE)
+        cached: _Opened | None = None
         if blob is not None:
             try:
                 cached = _cache_decoder.decode(blob)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 cached = None
-            if cached is not None and cached.v == CACHE_FORMAT and cached.tag == tag:
-                return cached.rows
-        rows = [
-            (
-                bytes.fromhex(it.id),
-                bytes.fromhex(it.author),
-                bytes.fromhex(it.device),
-                it.seq,
-                it.log_seq,
-                it.epoch,
-                it.body,
-            )
-            for it in group.entries()
-        ]
+            if cached is not None and cached.v != CACHE_FORMAT:
+                cached = None
+        if cached is not None and cached.tag == tag:
+            return cached.rows
+        rows = self._update(cached.rows if cached is not None else [])
         with contextlib.suppress(sqlite3.OperationalError):  # another process holds the lock
             group.save_sealed(OPENED_CACHE, _cache_encoder.encode(_Opened(CACHE_FORMAT, tag, rows)))
         return rows
+
+    def _update(self, known: list[_Row]) -> list[_Row]:
+        """`known` brought up to the store: drop what is no longer readable, open what is new."""
+        readable = {
+            bytes.fromhex(ref.id): ref.cursor for ref in self.group.entry_index() if ref.readable
+        }
+        kept = [row for row in known if row[0] in readable]
+        have = {row[0] for row in kept}
+        missing = [cursor for eid, cursor in readable.items() if eid not in have]
+        if missing:
+            # Usually a few entries past the newest one held; withheld entries that a
+            # rescan delivered later can sit lower, so start from the lowest missing.
+            for it in self.group.entries(after=min(missing) - 1):
+                eid = bytes.fromhex(it.id)
+                if eid in have:
+                    continue
+                row = (
+                    eid,
+                    bytes.fromhex(it.author),
+                    bytes.fromhex(it.device),
+                    it.seq,
+                    it.log_seq,
+                    it.epoch,
+                    it.cursor,
+                    it.body,
+                )
+                kept.append(row)
+        kept.sort(key=lambda row: row[6])
+        return kept
 
     def refresh(self) -> None:
         self._view = None

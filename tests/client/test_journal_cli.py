@@ -852,3 +852,50 @@ def test_help_lists_every_journal_command(cli: Cli) -> None:
                     "export", "retract", "watch"):  # fmt: skip
         assert re.search(rf"^  {re.escape(command)} ", out, re.MULTILINE), command
     assert re.search(r"^  edit ", cli.ok("Dana", "issue", "--help"), re.MULTILINE)
+
+
+# --- the sealed cache of opened bodies ------------------------------------------------------------
+
+
+def test_the_opened_body_cache_follows_the_store(cli: Cli, forum: str) -> None:
+    first = cli.new("Sam", "issue", "new", "--title", "Told the group about the divorce")
+    second = cli.new("Sam", "issue", "new", "--title", "Second")
+    home = cli.world.people["Ana"].home
+    with Journal.open(home) as j:
+        g = j.group(forum)
+        g.sync()
+        assert [i.id.hex() for i in GroupJournal(g, j.member_id).view.issues()] == [first, second]
+        calls: list[int] = []
+        entries = g.entries
+
+        def spy(*, after: int = 0) -> Any:
+            calls.append(after)
+            return entries(after=after)
+
+        g.entries = spy  # type: ignore[method-assign]
+        assert len(GroupJournal(g, j.member_id).view.issues()) == 2
+        assert calls == []  # nothing changed: nothing opened
+
+        third = cli.new("Dana", "issue", "new", "--title", "Third")
+        g.sync()
+        view = GroupJournal(g, j.member_id).view
+        assert [i.id.hex() for i in view.issues()] == [first, second, third]
+        [after] = calls
+        newest = max(r.cursor for r in g.entry_index() if r.id in (first, second))
+        assert after == newest  # only what the sync added was opened
+
+        cli.ok("Sam", "retract", first[:8])
+        g.sync()
+        assert [i.id.hex() for i in GroupJournal(g, j.member_id).view.issues()] == [second, third]
+        sealed = g.load_sealed("journal-opened")
+        assert sealed is not None
+        assert b"divorce" not in sealed  # the retracted body is gone from the cache too
+
+        # The value is sealed: an edit of it in the store is caught, never served.
+        store = g._store
+        key = f"sealed:{g.id}:journal-opened"
+        blob = bytearray(store.get_meta(key) or b"")
+        blob[40] ^= 1
+        store.set_meta(key, bytes(blob))
+        with pytest.raises(E.StoreTampered):
+            GroupJournal(g, j.member_id).view  # noqa: B018
