@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from .core import Journal
 
 PAGE = 500
+COMMIT_ROWS = 2000
+"""Verified entries are committed (with the pinned state) at least this often, and at the end."""
 MAX_ENTRY_BODY = 1 << 20
 """The protocol's cap on an entry body (docs/protocol.md §7.2)."""
 ZERO32 = bytes(32)
@@ -613,6 +615,10 @@ class Group:
         announcements: list[Announcement] = []
         # While one page is verified and stored, the next is already on its way: the server's
         # and the network's time overlaps the client's (signature checks release the GIL).
+        # Verified rows wait in memory for at most COMMIT_ROWS, then go to disk in one
+        # transaction with the pinned state: fewer fsyncs, and a crash loses only those.
+        rows: list[EntryRow] = []
+        updates: list[EntryRow] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatham-fetch") as fetcher:
             ahead: Future[EntryPage] = fetcher.submit(api.entries, self._gid, cursor, PAGE)
             while True:
@@ -625,20 +631,20 @@ class Group:
                 if page.more:
                     ahead = fetcher.submit(api.entries, self._gid, page.cursor, PAGE)
                 snap = self._load()
-                rows: list[EntryRow] = []
-                updates: list[EntryRow] = []
                 prev = cursor
                 for item in page.entries:
                     if item.cursor <= prev:
                         raise E.BadResponse("the server sent entries out of order")
                     prev = item.cursor
                     self._verify_item(snap, item, rows, updates, announcements)
-                if rows or updates or page.cursor > snap.pinned.cursor:
-                    self._commit_entries(snap, rows, updates, page.cursor)
                 cursor = page.cursor
-                new += sum(1 for r in rows if r.ct is not None)
-                retracted += len(updates) + sum(1 for r in rows if r.ct is None)
                 done += len(page.entries)
+                if len(rows) + len(updates) >= COMMIT_ROWS or not page.more:
+                    if rows or updates or cursor > snap.pinned.cursor:
+                        self._commit_entries(snap, rows, updates, cursor)
+                    new += sum(1 for r in rows if r.ct is not None)
+                    retracted += len(updates) + sum(1 for r in rows if r.ct is None)
+                    rows, updates = [], []
                 if progress is not None:
                     progress(done, total)
                 if not page.more:

@@ -25,7 +25,7 @@ SYNC_SCRIPT = """
 import sys
 from chatham.client import Journal
 from chatham.client._private import group
-group.PAGE = 8  # many small pages: many commits to land between
+group.PAGE = group.COMMIT_ROWS = 8  # many small pages and commits to land between
 with Journal.open(sys.argv[1], passphrase=sys.argv[2]) as j:
     g = j.group()
     g.sync(progress=lambda done, total: print(done, flush=True))

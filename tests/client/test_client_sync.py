@@ -111,6 +111,7 @@ def test_sync_resumes_after_interruption(
     person: Person, server: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(group_module, "PAGE", 3)
+    monkeypatch.setattr(group_module, "COMMIT_ROWS", 3)
     http, sw = switched(server)
     alice, bob = person("Alice"), person("Bob", http=http)
     ga, gb = form_group(alice, bob)
