@@ -236,15 +236,6 @@ class Store:
         else:
             self.db.execute("COMMIT")
 
-    @contextlib.contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: one consistent snapshot."""
-        self.db.execute("BEGIN")
-        try:
-            yield self.db
-        finally:
-            self.db.execute("COMMIT")
-
     # --- meta -----------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> bytes | None:
@@ -386,12 +377,6 @@ class Store:
         if cur.rowcount != 1:
             raise StaleLocal
         return version + 1
-
-    def forget_group(self, group: bytes) -> None:
-        with self.write() as db:
-            for table in ("ops", "lockboxes", "epoch_keys", "entries", "outbox", "invites"):
-                db.execute(f"DELETE FROM {table} WHERE group_id=?", (group,))  # noqa: S608
-            db.execute("DELETE FROM groups WHERE group_id=?", (group,))
 
     # --- log ------------------------------------------------------------------------------------
 
