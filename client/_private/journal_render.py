@@ -615,22 +615,28 @@ def print_table(
         console.print(table)
         return
     plain = [[c.plain if isinstance(c, Text) else c for c in row] for row in cells]
-    widths = [max([cell_len(h)] + [cell_len(r[i]) for r in plain]) for i, h in enumerate(headers)]
+    # Each cell's width once (printable ASCII is one cell a character; cell_len the rest).
+    sizes = [
+        [len(v) if v.isascii() and v.isprintable() else cell_len(v) for v in row] for row in plain
+    ]
+    head = [cell_len(h) for h in headers]
+    widths = [max([head[i]] + [r[i] for r in sizes]) for i in range(len(headers))]
 
-    def line(values: Sequence[str]) -> str:
-        padded = (v + " " * (w - cell_len(v)) for v, w in zip(values, widths, strict=True))
+    def line(values: Sequence[str], lengths: Sequence[int]) -> str:
+        padded = (v + " " * (w - n) for v, n, w in zip(values, lengths, widths, strict=True))
         return "  ".join(padded).rstrip()
 
+    lines = [line(r, n) for r, n in zip(plain, sizes, strict=True)]
     if not console.is_terminal:
         # Plain lines need none of Rich's layout; writing them directly keeps a
         # 10,000-row listing fast (docs/performance.md, "Journal").
-        console.file.write("\n".join([line(headers), *(line(r) for r in plain)]) + "\n")
+        console.file.write("\n".join([line(headers, head), *lines]) + "\n")
         return
     out = Text()
     if title:
         out.append(title + "\n", style="bold")
-    out.append(line(headers) + "\n", style="bold")
-    out.append("\n".join(line(r) for r in plain))
+    out.append(line(headers, head) + "\n", style="bold")
+    out.append("\n".join(lines))
     console.print(out, soft_wrap=True, highlight=False)
 
 
