@@ -113,11 +113,18 @@ def seal_entry(
     log_seq: int,
     log_head: bytes,
     body: bytes,
+    entry_id: bytes | None = None,
     rand: P.Random = P.random_bytes,
 ) -> SealedEntry:
-    """Pad, seal and sign an entry."""
-    dev_id = device.id
-    header = EntryHeader(1, group, rand(16), epoch, dev_id, seq, prev, log_seq, log_head)
+    """Pad, seal and sign an entry.
+
+    `entry_id` lets a client choose the id when a write is queued, so a queued write
+    is recognised after a crash instead of being sent twice; it must be random.
+    """
+    if entry_id is not None and len(entry_id) != 16:
+        raise ValueError("an entry id is 16 bytes")
+    eid = rand(16) if entry_id is None else entry_id
+    header = EntryHeader(1, group, eid, epoch, device.id, seq, prev, log_seq, log_head)
     k_enc, k_com = _entry_keys(epoch_key, header)
     hdr = encode(header)
     nonce = rand(P.XNONCE_LEN)

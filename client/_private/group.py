@@ -88,23 +88,6 @@ class OpContext:
 OpBuilder = Callable[[OpContext], crypto.PendingOp]
 
 
-def _preset_id(entry_id: bytes) -> Callable[[int], bytes]:
-    """Randomness for seal_entry whose first 16-byte draw is the entry id chosen at queue time.
-
-    Choosing the id when a write is queued lets a queued write be recognised after a crash
-    (it came back from the server) instead of being sent twice. `post` checks that the
-    sealed header carries this id, so a change in seal_entry's draw order fails loudly.
-    """
-    pending = [entry_id]
-
-    def rand(n: int) -> bytes:
-        if pending and n == 16:
-            return pending.pop()
-        return random_bytes(n)
-
-    return rand
-
-
 def _rotation_epochs(state: crypto.GroupState, device: bytes) -> list[int]:
     return sorted(
         e
@@ -936,10 +919,8 @@ class Group:
             log_seq=state.seq,
             log_head=state.head,
             body=body,
-            rand=_preset_id(entry_id),
+            entry_id=entry_id,
         )
-        if sealed.entry.header.entry_id != entry_id:
-            raise AssertionError("seal_entry no longer draws the entry id first")
         return sealed
 
     def _store_own(self, sealed: crypto.SealedEntry, cursor: int, entry_id: bytes) -> None:

@@ -39,7 +39,7 @@ from typing import Any, Final, TypeAlias, TypeVar, overload
 
 import msgspec
 from chatham import crypto
-from chatham.crypto._records import Add, Genesis, Leave, Remove, SetPolicy, SetRole
+from chatham.crypto import Add, Genesis, Leave, Remove, SetPolicy, SetRole
 
 from .. import errors as E
 from .domain import (

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable, Mapping
 
 from chatham import crypto
-from chatham.crypto._records import (
+from chatham.crypto import (
     Add,
     Checkpoint,
     Genesis,

@@ -6,53 +6,25 @@ the group's display name), the other authenticates the pinned state and every
 stored record, so a copied data directory reads nothing without the passphrase
 and an edited one is detected.
 
-chatham.crypto exposes no recipe for local sealing, so this module is the one
-place in the client that reaches below its public API, to the primitive layer;
-it uses only the store labels reserved for it (`AEAD_STORE`, `MAC_STORE_STATE`).
+The sealing itself is chatham.crypto's `StoreKeys` recipe; this module only
+turns its opaque failure into the store's own error.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from chatham.crypto import _primitives as P
-from chatham.crypto import labels as L
+from chatham.crypto import CouldNotOpen, StoreKeys, random_bytes
 
 from ..errors import StoreTampered
 
 
-@dataclass(frozen=True)
-class Vault:
-    """The store's seal and MAC keys, with the only operations that use them."""
-
-    seal_key: bytes = field(repr=False)
-    mac_key: bytes = field(repr=False)
-
-    def seal(self, purpose: bytes, context: bytes, plaintext: bytes) -> bytes:
-        """XChaCha20-Poly1305 under the store key; a random 24-byte nonce is safe to draw."""
-        nonce = P.random_bytes(P.XNONCE_LEN)
-        return nonce + P.xchacha_seal(
-            self.seal_key, nonce, plaintext, P.frame((L.AEAD_STORE, purpose, context))
-        )
+class Vault(StoreKeys):
+    """The store's seal and MAC keys; a value that does not open is StoreTampered."""
 
     def open(self, purpose: bytes, context: bytes, sealed: bytes) -> bytes:
-        """Open a value sealed by `seal` for the same purpose and context, or StoreTampered."""
         try:
-            return P.xchacha_open(
-                self.seal_key,
-                sealed[: P.XNONCE_LEN],
-                sealed[P.XNONCE_LEN :],
-                P.frame((L.AEAD_STORE, purpose, context)),
-            )
-        except Exception:
+            return super().open(purpose, context, sealed)
+        except CouldNotOpen:
             raise StoreTampered("a sealed value in the local store does not open") from None
 
-    def mac(self, purpose: bytes, *parts: bytes) -> bytes:
-        return P.mac(self.mac_key, L.MAC_STORE_STATE, purpose, *parts)
 
-    def check(self, tag: bytes, purpose: bytes, *parts: bytes) -> bool:
-        return P.mac_equal(tag, self.mac(purpose, *parts))
-
-
-def random_bytes(n: int) -> bytes:
-    return P.random_bytes(n)
+__all__ = ["Vault", "random_bytes"]

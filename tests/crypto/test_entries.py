@@ -573,3 +573,12 @@ def test_entry_is_sealed_exactly_as_specified(kit):
     assert sealed.link == P.tagged_hash(labels.H_ENTRY_LINK, hdr, cth)
     assert (h.v, h.group, h.device, h.seq, h.prev) == (1, g.id, a.device_id, 1, bytes(32))
     assert (h.log_seq, h.log_head, h.epoch) == (g.state.seq, g.state.head, g.state.epoch)
+
+
+def test_a_chosen_entry_id_is_used_and_must_be_16_bytes(kit):
+    g, (a,) = kit.group("Alice")
+    eid = kit.rand(16)
+    sealed = g.seal(a, entry_id=eid)
+    assert sealed.entry.header.entry_id == eid
+    with pytest.raises(ValueError, match="16 bytes"):
+        g.seal(a, entry_id=b"short")
