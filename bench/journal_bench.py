@@ -32,13 +32,12 @@ import platform
 import random
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,7 +48,10 @@ from chatham.client import Group, Home, Journal
 from chatham.client._private import domain as D
 from chatham.client._private.journal_service import OPENED_CACHE, GroupJournal
 
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+from live_server import CHATHAM, live_server
+
 PASSPHRASE = "benchmark passphrase"
 WORD_TEXT = (
     "bank board hire sale offer family partner cash growth margin lawyer exit price "
@@ -57,42 +59,6 @@ WORD_TEXT = (
     "supplier contract lease pricing hiring firing culture strategy vision trust"
 )
 WORDS = WORD_TEXT.split()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def server(data: Path) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            *(str(BIN / "chatham-server"), "--data-dir", str(data), "--host", "127.0.0.1"),
-            *("--port", str(port), "--open-registration"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not start")
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def sentence(rng: random.Random, n: int) -> str:
@@ -202,9 +168,7 @@ def process_times(args: list[str], env: dict[str, str], repeat: int) -> tuple[fl
     walls, cpus = [], []
     for _ in range(repeat):
         cpu, t = child_cpu(), time.perf_counter()
-        subprocess.run(
-            [str(BIN / "chatham"), *args], env=env, stdout=subprocess.DEVNULL, check=True
-        )
+        subprocess.run([CHATHAM, *args], env=env, stdout=subprocess.DEVNULL, check=True)
         walls.append(time.perf_counter() - t)
         cpus.append(child_cpu() - cpu)
     return min(walls), statistics.median(walls), min(cpus)
@@ -255,14 +219,14 @@ def main() -> int:
 
 def build(root: Path, entries: int) -> tuple[int, float, float]:
     rng = random.Random(6)
-    with server(root / "server") as url:
+    with live_server(root / "server") as server:
         http = httpx.Client()
         journals = []
         for name in ("Dana", "Sam", "Ana"):
             home = Home(root / f"home-{name.lower()}")
             j = Journal.init(home, passphrase=PASSPHRASE, name=name, http=http)
             journals.append(j)
-        lead = journals[0].create_group("Bench Forum", url)
+        lead = journals[0].create_group("Bench Forum", server.url)
         groups = [lead]
         for j in journals[1:]:
             joined = j.join(lead.invite().code)
@@ -356,7 +320,7 @@ def report(root: Path, args: Any, months: int, wrote: float, synced: float) -> N
     # As a user runs it: bytecode cached (in a private prefix, not the source tree).
     env = {**os.environ, "PYTHONPYCACHEPREFIX": str(root / "pycache")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    subprocess.run([str(BIN / "chatham"), "list"], env=env, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run([CHATHAM, "list"], env=env, stdout=subprocess.DEVNULL, check=True)
     goals = {"list": 0.5, "parking-lot": 0.5, "search": 1.0}
     print(f"\n{'command (wall best, median; CPU best)':<52} {'best':>8} {'median':>8} {'cpu':>8}")
     for cmd in (["list"], ["parking-lot"], ["search", "bank lawyer"]):

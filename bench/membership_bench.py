@@ -27,16 +27,11 @@ members under 2 s end to end.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import os
-import platform
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -57,51 +52,14 @@ from chatham.crypto import (
     make_card,
 )
 from chatham.crypto import _primitives as P
+from machine import describe_machine
 
-SERVER = str(Path(sys.executable).parent / "chatham-server")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+from live_server import live_server
+
 CLIENTS = 8
 """Members fetching at the same moment in the concurrent measurement."""
-
-
-@contextlib.contextmanager
-def running_server(data_dir: Path) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            SERVER,
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--open-registration",
-            "--rate-auth",
-            "0",
-            "--rate-device",
-            "0",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("chatham-server did not start")
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @dataclass
@@ -260,17 +218,6 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.1f} ms"
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Benchmark of a membership rotation end to end")
     ap.add_argument("--sizes", default="10,100,1000", help="group sizes, comma-separated")
@@ -279,19 +226,18 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(x) for x in args.sizes.split(",")]
     print(f"membership rotation benchmark, {datetime.date.today().isoformat()}")
     print(
-        f"  {cpu_model()}, {os.cpu_count()} CPUs, {platform.machine()}; "
-        f"Python {platform.python_version()}; cryptography {version('cryptography')}; "
+        f"  {describe_machine()}; cryptography {version('cryptography')}; "
         f"server on SQLite over 127.0.0.1"
     )
     rows: list[Figures] = []
     with (
         tempfile.TemporaryDirectory(prefix="chatham-bench-") as tmp,
-        running_server(Path(tmp) / "server") as url,
+        live_server(Path(tmp) / "server", "--rate-auth", "0", "--rate-device", "0") as server,
         httpx.Client() as http,
     ):
         for n in sizes:
             t = time.perf_counter()
-            grown = grow(n, url, http)
+            grown = grow(n, server.url, http)
             print(f"  grew a group of {n} members in {time.perf_counter() - t:.1f} s")
             best = min(
                 (rotate_once(grown) for _ in range(args.repeats)), key=lambda f: f.end_to_end

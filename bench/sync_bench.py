@@ -39,7 +39,7 @@ from chatham.client import Journal
 from chatham.client._private.home import Home
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "client"))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from live_server import CHATHAM, live_server  # noqa: E402
 

@@ -16,19 +16,14 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import httpx
+from live_server import CHATHAM, ServerDidNotStart, live_server
 
-BIN = Path(sys.executable).parent
-CHATHAM = str(BIN / "chatham")
-SERVER = str(BIN / "chatham-server")
 PASSPHRASE = "demo passphrase, not for real use"
 CANARIES = [
     "Considering selling the family business",
@@ -36,13 +31,6 @@ CANARIES = [
     "Board asked me to step down",
     "Sam will talk to the bank before Friday",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Member:
@@ -96,55 +84,24 @@ def step(title: str) -> None:
 
 def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="chatham-demo-"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     data = root / "server"
-    server = subprocess.Popen(
-        [
-            SERVER,
-            "--data-dir",
-            str(data),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--open-registration",
-            # Three members share one address here; a real server sees each from their own.
-            "--rate-auth",
-            "600",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                err = server.stderr.read() if server.stderr else ""
-                raise SystemExit(f"demo failed: the server did not start\n{err}")
-            time.sleep(0.1)
-        print(f"chatham-server is running at {url} (SQLite in a temporary directory)")
-        run_session(root, url)
-        step("What the server holds")
-        leaks = scan_for_plaintext(data)
-        if leaks:
-            raise SystemExit(f"demo failed: plaintext found in the server's files: {leaks}")
-        print(f"  scanned every file under the server's data directory for {len(CANARIES)} phrases")
-        print("  from the session: none of them is there. The server holds only ciphertext.")
+        # Three members share one address here; a real server sees each from their own.
+        with live_server(data, "--rate-auth", "600") as server:
+            print(f"chatham-server is running at {server.url} (SQLite in a temporary directory)")
+            run_session(root, server.url)
+            step("What the server holds")
+            leaks = scan_for_plaintext(data)
+            if leaks:
+                raise SystemExit(f"demo failed: plaintext found in the server's files: {leaks}")
+            n = len(CANARIES)
+            print(f"  scanned every file under the server's data directory for {n} phrases")
+            print("  from the session: none of them is there. The server holds only ciphertext.")
         print("\nDemo finished: everything above ran for real, and has been cleaned up.")
         return 0
+    except ServerDidNotStart as e:
+        raise SystemExit(f"demo failed: {e}") from None
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
         shutil.rmtree(root, ignore_errors=True)
 
 
