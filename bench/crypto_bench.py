@@ -31,7 +31,6 @@ import functools
 import hashlib
 import io
 import os
-import platform
 import pstats
 import statistics
 import sys
@@ -61,6 +60,7 @@ from chatham.crypto import (
     seal_entry,
 )
 from chatham.crypto import _primitives as P
+from machine import describe_machine
 
 BODY = 2048
 GOAL_RATIO = 0.60
@@ -312,17 +312,6 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Benchmark of chatham.crypto")
     ap.add_argument("--quick", action="store_true", help="fewer iterations, groups up to 100")
@@ -334,8 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"chatham.crypto benchmark, {now}")
     print(
-        f"  {cpu_model()}, {os.cpu_count()} CPUs, {platform.machine()}; "
-        f"Python {platform.python_version()}; PyNaCl {version('pynacl')} "
+        f"  {describe_machine()}; PyNaCl {version('pynacl')} "
         f"(libsodium), cryptography {version('cryptography')}, msgspec {version('msgspec')}"
     )
     print(f"  {n:,} calls x {repeats} repeats per figure, best run\n")
