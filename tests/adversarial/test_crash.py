@@ -13,9 +13,6 @@ from pathlib import Path
 
 import pytest
 from chatham.client import Group, Journal
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))
-
 from live_server import LiveServer, live_server
 
 PASSPHRASE = "crash test passphrase"

@@ -7,18 +7,12 @@ unlock session); every test founds groups of its own, so tests stay independent.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from chatham.client._private import cli_members
-from chatham.client.cli import main
+from cli_member import UNLIMITED, CliMember, environment
 from live_server import live_server
 
 PASSPHRASE = "a passphrase for the membership cli tests"
@@ -29,78 +23,16 @@ LAST_LEADER = [
 ]
 
 
-@contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-class Member:
-    """Runs `chatham` in-process as one member, in their own home."""
-
-    def __init__(self, name: str, root: Path, url: str) -> None:
-        self.name, self.url = name, url
-        self.home = root / f"home-{name.lower()}"
-        run = root / f"run-{name.lower()}"
-        run.mkdir(mode=0o700)
-        self.env = {
-            "CHATHAM_HOME": str(self.home),
-            "CHATHAM_PASSPHRASE": PASSPHRASE,
-            "XDG_RUNTIME_DIR": str(run),
-            "NO_COLOR": "1",
-            "COLUMNS": "200",
-        }
-        self.ok("init", "--name", name)
-        self.ok("unlock", "--for", "1h")
-        me = self.json("whoami")
-        self.id: str = me["id"]
-        self.fingerprint: str = me["fingerprint"]
-
-    def __call__(self, *args: str, stdin: str = "") -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        saved = sys.stdin
-        sys.stdin = io.StringIO(stdin)
-        try:
-            with (
-                environment(self.env),
-                contextlib.redirect_stdout(out),
-                contextlib.redirect_stderr(err),
-            ):
-                code = main(list(args))
-        finally:
-            sys.stdin = saved
-        return code, out.getvalue(), err.getvalue()
-
-    def ok(self, *args: str, stdin: str = "") -> str:
-        code, out, err = self(*args, stdin=stdin)
-        assert code == 0, err
-        assert err == "", err
-        return out
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
-
-    def fails(self, *args: str, stdin: str = "", code: int = 2) -> list[str]:
-        """The error lines of a command that must fail and print nothing on stdout."""
-        got, out, err = self(*args, stdin=stdin)
-        assert got == code, (got, err)
-        assert out == ""
-        return err.rstrip("\n").splitlines()
+class Member(CliMember):
+    def __init__(self, name: str, root: Path) -> None:
+        super().__init__(name, root, PASSPHRASE, COLUMNS="200")
 
 
 class Crowd:
     def __init__(self, root: Path, url: str) -> None:
         self.url = url
         self.dana, self.sam, self.ana, self.lee, self.max = (
-            Member(n, root, url) for n in ("Dana", "Sam", "Ana", "Lee", "Max")
+            Member(n, root) for n in ("Dana", "Sam", "Ana", "Lee", "Max")
         )
 
     def form(self, group: str, leader: Member, *members: Member) -> None:
@@ -121,9 +53,6 @@ def crowd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crowd]:
     root = tmp_path_factory.mktemp("membership-cli")
     with environment(UNLIMITED), live_server(root / "server") as server:
         yield Crowd(root, server.url)
-
-
-UNLIMITED = {"CHATHAM_SERVER_RATE_AUTH": "0", "CHATHAM_SERVER_RATE_JOIN": "0"}
 
 
 def ops(m: Member, group: str) -> int:

@@ -16,6 +16,7 @@ from chatham.client import Journal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))
 
+from cli_member import member_env
 from live_server import CHATHAM, LiveServer, live_server
 
 CANARY = "Considering selling the family business to my cousin"
@@ -31,16 +32,8 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 class Member:
     def __init__(self, name: str, root: Path) -> None:
         self.name = name
-        self.home = root / f"home-{name.lower()}"
-        run = root / f"run-{name.lower()}"
-        run.mkdir(mode=0o700)
-        self.env = {
-            **os.environ,
-            "CHATHAM_HOME": str(self.home),
-            "CHATHAM_PASSPHRASE": PASSPHRASE,
-            "XDG_RUNTIME_DIR": str(run),
-            "NO_COLOR": "1",
-        }
+        self.home, env = member_env(root, name, PASSPHRASE)
+        self.env = {**os.environ, **env}
 
     def run(self, *args: str) -> str:
         proc = subprocess.run(

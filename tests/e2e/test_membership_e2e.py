@@ -15,8 +15,6 @@ the plaintext canaries.
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import os
 import sqlite3
 import subprocess
@@ -31,11 +29,11 @@ import msgspec
 import pytest
 from chatham import crypto
 from chatham.client import Journal, errors
-from chatham.client.cli import main
 from chatham.crypto import _epoch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))
 
+from cli_member import UNLIMITED, CliMember, environment
 from live_server import CHATHAM, LiveServer, live_server
 
 PASSPHRASE = "membership end to end passphrase"
@@ -45,62 +43,11 @@ AFTER = [b"Dana: after Ana left", b"Sam: the board meets Friday", b"Lee: new her
 FORGED = b"Ana, after her removal"
 
 
-@contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-class Member:
+class Member(CliMember):
     """One person: a home of their own, the CLI in-process, the library on the same home."""
 
     def __init__(self, name: str, root: Path) -> None:
-        self.name = name
-        self.home = root / f"home-{name.lower()}"
-        run = root / f"run-{name.lower()}"
-        run.mkdir(mode=0o700)
-        self.env = {
-            "CHATHAM_HOME": str(self.home),
-            "CHATHAM_PASSPHRASE": PASSPHRASE,
-            "XDG_RUNTIME_DIR": str(run),
-            "NO_COLOR": "1",
-        }
-        self.ok("init", "--name", name)
-        self.ok("unlock", "--for", "1h")
-        me = self.json("whoami")
-        self.id: str = me["id"]
-        self.fingerprint: str = me["fingerprint"]
-
-    def __call__(self, *args: str, stdin: str = "") -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        saved = sys.stdin
-        sys.stdin = io.StringIO(stdin)
-        try:
-            with (
-                environment(self.env),
-                contextlib.redirect_stdout(out),
-                contextlib.redirect_stderr(err),
-            ):
-                code = main(list(args))
-        finally:
-            sys.stdin = saved
-        return code, out.getvalue(), err.getvalue()
-
-    def ok(self, *args: str, stdin: str = "") -> str:
-        code, out, err = self(*args, stdin=stdin)
-        assert code == 0, err
-        return out
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
+        super().__init__(name, root, PASSPHRASE)
 
     def process(self, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
         """The real `chatham` executable, as a user runs it."""
@@ -168,7 +115,7 @@ def crypto_b64(raw: bytes) -> str:
 def server(tmp_path: Path) -> Iterator[LiveServer]:
     # Each in-process command logs in anew, like a separate process: lift the login rate.
     with (
-        environment({"CHATHAM_SERVER_RATE_AUTH": "0", "CHATHAM_SERVER_RATE_JOIN": "0"}),
+        environment(UNLIMITED),
         live_server(tmp_path / "server") as s,
     ):
         yield s

@@ -20,9 +20,6 @@ from typing import Any
 
 import pytest
 from chatham.client.cli import main
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))
-
 from live_server import LiveServer, live_server
 
 PASSPHRASE = "two meetings passphrase"
