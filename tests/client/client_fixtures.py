@@ -35,11 +35,19 @@ Person = Callable[..., Journal]
 
 @pytest.fixture
 def person(tmp_path: Path, server: httpx.Client) -> Iterator[Person]:
+    """person(name, http=..., clock=...): a member in a new home (a name may repeat)."""
     made: list[Journal] = []
 
-    def make(name: str, http: httpx.Client | None = None) -> Journal:
-        home = Home(tmp_path / f"home-{name.lower()}")
-        j = Journal(home, Secrets.generate(created=int(time.time())), http=http or server)
+    def make(
+        name: str, http: httpx.Client | None = None, clock: Callable[[], float] | None = None
+    ) -> Journal:
+        home = Home(tmp_path / f"home-{name.lower()}-{len(made)}")
+        j = Journal(
+            home,
+            Secrets.generate(created=int(time.time())),
+            http=http or server,
+            clock=clock or time.time,
+        )
         j.set_name(name)
         made.append(j)
         return j

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,11 @@ import httpx
 import msgspec
 import pytest
 from chatham import crypto
-from chatham.client import Group, Home, Journal, errors
+from chatham.client import Group, Journal, errors
 from chatham.client._private import membership as M
 from chatham.crypto import _primitives, _records
 from chatham.server import Settings, create_app
-from client_fixtures import SERVER_URL, form_group
+from client_fixtures import SERVER_URL, Person, form_group
 from litestar.testing import TestClient
 
 MINUTES = 60
@@ -68,32 +68,6 @@ class Rewrite(httpx.BaseTransport):
         return resp
 
 
-Make = Callable[..., Journal]
-
-
-@pytest.fixture
-def make(tmp_path: Path, server: httpx.Client) -> Iterator[Make]:
-    """Members in homes of their own (no Argon2id: tests of the keystore make real ones)."""
-    made: list[Journal] = []
-
-    def person(
-        name: str, *, http: httpx.Client | None = None, clock: Clock | None = None
-    ) -> Journal:
-        j = Journal(
-            Home(tmp_path / f"home-{name.lower()}-{len(made)}"),
-            crypto.Secrets.generate(created=int(time.time())),
-            http=http or server,
-            clock=clock or time.time,
-        )
-        j.set_name(name)
-        made.append(j)
-        return j
-
-    yield person
-    for j in made:
-        j.close()
-
-
 def join_via(leader: Group, newcomer: Journal, *, name: str | None = None) -> Group:
     """Invite (noting the name), join, approve by id prefix with the spoken words, sync."""
     secret = M.invite(leader, name=name or newcomer.name)
@@ -107,8 +81,8 @@ def join_via(leader: Group, newcomer: Journal, *, name: str | None = None) -> Gr
 # --- invite, join, approve ----------------------------------------------------------------------
 
 
-def test_invite_join_approve_and_the_roster(make: Make) -> None:
-    dana, sam = make("Dana"), make("Sam")
+def test_invite_join_approve_and_the_roster(person: Person) -> None:
+    dana, sam = person("Dana"), person("Sam")
     [gd] = form_group(dana)
     secret = M.invite(gd, name="Sam", expires_in=2 * 86400)
     gs = M.join(sam, secret.code)
@@ -143,8 +117,8 @@ def test_invite_join_approve_and_the_roster(make: Make) -> None:
     again.close()
 
 
-def test_names_reach_every_newcomer_under_from_join(make: Make) -> None:
-    dana, sam, ana, lee = make("Dana"), make("Sam"), make("Ana"), make("Lee")
+def test_names_reach_every_newcomer_under_from_join(person: Person) -> None:
+    dana, sam, ana, lee = person("Dana"), person("Sam"), person("Ana"), person("Lee")
     [gd] = form_group(dana)
     gs = join_via(gd, sam)
     ga = join_via(gd, ana)
@@ -155,8 +129,8 @@ def test_names_reach_every_newcomer_under_from_join(make: Make) -> None:
     assert gl.member("sam").id == sam.member_id
 
 
-def test_names_are_refused_when_taken_or_unsafe(make: Make) -> None:
-    dana, sam, other = make("Dana"), make("Sam"), make("Sam")
+def test_names_are_refused_when_taken_or_unsafe(person: Person) -> None:
+    dana, sam, other = person("Dana"), person("Sam"), person("Sam")
     [gd] = form_group(dana)
     join_via(gd, sam)
     seq = head(gd)
@@ -179,10 +153,14 @@ def test_names_are_refused_when_taken_or_unsafe(make: Make) -> None:
 
 @pytest.mark.parametrize(("history", "readable"), [("from-join", False), ("full", True)])
 def test_newcomer_and_an_entry_posted_minutes_before_approval(
-    make: Make, history: str, readable: bool
+    person: Person, history: str, readable: bool
 ) -> None:
     clock = Clock()
-    dana, sam, lee = make("Dana", clock=clock), make("Sam", clock=clock), make("Lee", clock=clock)
+    dana, sam, lee = (
+        person("Dana", clock=clock),
+        person("Sam", clock=clock),
+        person("Lee", clock=clock),
+    )
     gd, gs = form_group(dana, sam, history=history)
     code = M.invite(gd, name="Lee").code
     gl = M.join(lee, code)
@@ -201,8 +179,8 @@ def test_newcomer_and_an_entry_posted_minutes_before_approval(
     assert gl.verify().unreadable == (0 if readable else 1)
 
 
-def test_policy_change_applies_to_keys_created_afterwards(make: Make) -> None:
-    dana, sam, lee, max_ = make("Dana"), make("Sam"), make("Lee"), make("Max")
+def test_policy_change_applies_to_keys_created_afterwards(person: Person) -> None:
+    dana, sam, lee, max_ = person("Dana"), person("Sam"), person("Lee"), person("Max")
     gd, gs = form_group(dana, sam)
     gs.post(b"sealed under from-join")
     epoch = gd.epoch
@@ -255,11 +233,11 @@ def readable_with(keys: dict[int, bytes], entries: list[crypto.Entry]) -> list[b
 
 
 def test_an_entry_written_after_a_leave_never_reaches_the_leaver(
-    make: Make, server: httpx.Client
+    person: Person, server: httpx.Client
 ) -> None:
     switch = Switch(server._transport)
     offline_http = httpx.Client(transport=switch, base_url=SERVER_URL)
-    dana, sam, ana = make("Dana"), make("Sam", http=offline_http), make("Ana")
+    dana, sam, ana = person("Dana"), person("Sam", http=offline_http), person("Ana")
     gd, gs, ga = form_group(dana, sam, ana)
     gd.post(b"before Ana left")
     ga.sync()
@@ -286,8 +264,8 @@ def test_an_entry_written_after_a_leave_never_reaches_the_leaver(
     offline_http.close()
 
 
-def test_any_member_performs_the_pending_rotation_on_sync(make: Make) -> None:
-    dana, sam, ana = make("Dana"), make("Sam"), make("Ana")
+def test_any_member_performs_the_pending_rotation_on_sync(person: Person) -> None:
+    dana, sam, ana = person("Dana"), person("Sam"), person("Ana")
     gd, gs, ga = form_group(dana, sam, ana)
     epoch = gs.epoch
     M.leave(ga)
@@ -317,8 +295,8 @@ def test_any_member_performs_the_pending_rotation_on_sync(make: Make) -> None:
     assert gd.epoch == epoch + 2
 
 
-def test_a_checkpoint_after_a_leave_uses_a_key_the_leaver_lacks(make: Make) -> None:
-    dana, sam = make("Dana"), make("Sam")
+def test_a_checkpoint_after_a_leave_uses_a_key_the_leaver_lacks(person: Person) -> None:
+    dana, sam = person("Dana"), person("Sam")
     gd, gs = form_group(dana, sam)
     M.leave(gs)
     M.checkpoint(gd)
@@ -331,8 +309,8 @@ def test_a_checkpoint_after_a_leave_uses_a_key_the_leaver_lacks(make: Make) -> N
 # --- remove -------------------------------------------------------------------------------------
 
 
-def test_remove_is_one_signed_op_with_the_final_heads(make: Make) -> None:
-    dana, sam, ana = make("Dana"), make("Sam"), make("Ana")
+def test_remove_is_one_signed_op_with_the_final_heads(person: Person) -> None:
+    dana, sam, ana = person("Dana"), person("Sam"), person("Ana")
     gd, _gs, ga = form_group(dana, sam, ana)
     ga.post(b"ana one")
     ga.post(b"ana two")
@@ -357,8 +335,8 @@ def test_remove_is_one_signed_op_with_the_final_heads(make: Make) -> None:
     assert ga.sync().status == "removed"  # and again, calmly
 
 
-def test_exposure_lists_what_a_departed_member_could_read(make: Make) -> None:
-    dana, sam, ana = make("Dana"), make("Sam"), make("Ana")
+def test_exposure_lists_what_a_departed_member_could_read(person: Person) -> None:
+    dana, sam, ana = person("Dana"), person("Sam"), person("Ana")
     gd, gs = form_group(dana, sam, history="full")
     gd.post(b"e1 before Ana")
     gd.post(b"e2 before Ana")
@@ -383,8 +361,8 @@ def test_exposure_lists_what_a_departed_member_could_read(make: Make) -> None:
 # --- misuse: clear errors, nothing changed ------------------------------------------------------
 
 
-def test_misuse_is_refused_and_changes_nothing(make: Make) -> None:
-    dana, sam, ana = make("Dana"), make("Sam"), make("Ana")
+def test_misuse_is_refused_and_changes_nothing(person: Person) -> None:
+    dana, sam, ana = person("Dana"), person("Sam"), person("Ana")
     gd, gs = form_group(dana, sam)
     seq = head(gd)
 
@@ -456,10 +434,10 @@ def test_misuse_is_refused_and_changes_nothing(make: Make) -> None:
 
 
 def test_codes_reused_expired_or_for_another_server(
-    make: Make, server: httpx.Client, tmp_path: Path
+    person: Person, server: httpx.Client, tmp_path: Path
 ) -> None:
     clock = Clock()
-    dana, sam, ana, lee = make("Dana", clock=clock), make("Sam"), make("Ana"), make("Lee")
+    dana, sam, ana, lee = person("Dana", clock=clock), person("Sam"), person("Ana"), person("Lee")
     [gd] = form_group(dana)
     code = M.invite(gd, expires_in=3600).code
     M.join(sam, code)
@@ -491,7 +469,7 @@ def test_codes_reused_expired_or_for_another_server(
         base_url="http://other.example",
     )
     with other:
-        routed = make("Lee2", http=other)
+        routed = person("Lee2", http=other)
         clock.now -= 2 * 3600
         mine = crypto.InviteSecret.from_code(M.invite(gd).code)
         moved = crypto.InviteSecret(mine.secret, mine.group, "http://other.example")
@@ -506,8 +484,8 @@ def test_codes_reused_expired_or_for_another_server(
             M.join(lee, bad)
 
 
-def test_invites_die_with_a_removed_or_demoted_leader(make: Make) -> None:
-    dana, sam, ana, lee = make("Dana"), make("Sam"), make("Ana"), make("Lee")
+def test_invites_die_with_a_removed_or_demoted_leader(person: Person) -> None:
+    dana, sam, ana, lee = person("Dana"), person("Sam"), person("Ana"), person("Lee")
     gd, gs = form_group(dana, sam)
     M.set_role(gd, "Sam", "leader")
     gs.sync()
@@ -526,7 +504,7 @@ def test_invites_die_with_a_removed_or_demoted_leader(make: Make) -> None:
     M.set_role(gd, "Dana", "member")  # stepping down: allowed, Lee leads
     assert [m.name for m in gd.members() if m.role == "leader" and m.status == "active"] == ["Lee"]
     with pytest.raises(errors.UsageError, match="does not accept this invite"):
-        M.join(make("Max"), newer)
+        M.join(person("Max"), newer)
     gl.sync()
     with pytest.raises(errors.NotAllowed, match="the last leader cannot"):
         M.leave(gl)
@@ -540,11 +518,11 @@ def b64(data: bytes) -> str:
 
 
 def test_a_swapped_join_request_is_caught_by_the_fingerprint(
-    make: Make, server: httpx.Client
+    person: Person, server: httpx.Client
 ) -> None:
     rewrite = Rewrite(server._transport)
     evil = httpx.Client(transport=rewrite, base_url=SERVER_URL)
-    dana, sam, mallory = make("Dana", http=evil), make("Sam"), make("Mallory")
+    dana, sam, mallory = person("Dana", http=evil), person("Sam"), person("Mallory")
     [gd] = form_group(dana)
     code = M.invite(gd, name="Sam").code
     M.join(sam, code)
@@ -588,11 +566,11 @@ def test_a_swapped_join_request_is_caught_by_the_fingerprint(
 
 
 def test_a_join_request_minted_without_the_join_key_is_refused(
-    make: Make, server: httpx.Client
+    person: Person, server: httpx.Client
 ) -> None:
     rewrite = Rewrite(server._transport)
     evil = httpx.Client(transport=rewrite, base_url=SERVER_URL)
-    dana, mallory = make("Dana", http=evil), make("Mallory")
+    dana, mallory = person("Dana", http=evil), person("Mallory")
     [gd] = form_group(dana)
     secret = M.invite(gd, name="Sam")
     # The server knows the invite id, but not the join key: it signs with a key of its own.
@@ -624,10 +602,12 @@ def test_a_join_request_minted_without_the_join_key_is_refused(
     evil.close()
 
 
-def test_withholding_before_a_checkpoint_shows_in_verify(make: Make, server: httpx.Client) -> None:
+def test_withholding_before_a_checkpoint_shows_in_verify(
+    person: Person, server: httpx.Client
+) -> None:
     rewrite = Rewrite(server._transport)
     evil = httpx.Client(transport=rewrite, base_url=SERVER_URL)
-    dana, sam = make("Dana"), make("Sam", http=evil)
+    dana, sam = person("Dana"), person("Sam", http=evil)
     gd, gs = form_group(dana, sam)
     gd.post(b"first")
     hidden = gd.post(b"the entry the server hides from Sam")
@@ -654,8 +634,8 @@ def test_withholding_before_a_checkpoint_shows_in_verify(make: Make, server: htt
 # --- two leaders at once ------------------------------------------------------------------------
 
 
-def test_two_leaders_at_once(make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
-    dana, sam, ana = make("Dana"), make("Sam"), make("Ana")
+def test_two_leaders_at_once(person: Person, monkeypatch: pytest.MonkeyPatch) -> None:
+    dana, sam, ana = person("Dana"), person("Sam"), person("Ana")
     gd, gs, _ga = form_group(dana, sam, ana)
     M.set_role(gd, "Sam", "leader")
     gs.sync()
