@@ -77,6 +77,29 @@ def now() -> int:
     return int(time.time())
 
 
+def slip_in_entry(
+    w: World, device: crypto.DeviceKeys, keys: crypto.Keyring, epoch: int, log_seq: int, body: bytes
+) -> None:
+    """Seal `body` as the device's first entry, under `epoch` at log op `log_seq`, and have
+    the server add it to the entries Bob fetches."""
+    state = w.ga.state
+    forged = crypto.seal_entry(
+        device=device,
+        epoch_key=keys.key(epoch),
+        group=state.group_id,
+        epoch=epoch,
+        seq=1,
+        prev=bytes(32),
+        log_seq=log_seq,
+        log_head=state.op_hashes[log_seq],
+        body=body,
+    )
+    w.canaries.append(body)
+    eid = forged.entry.header.entry_id
+    item = {"cursor": next_cursor(w), "entry_id": eid, "entry": forged.data}
+    w.tamper.on("GET", "/entries", entries_hook(lambda items: items.append(item)))
+
+
 # --- the log ------------------------------------------------------------------------------------
 
 
@@ -192,16 +215,8 @@ def test_key_substitution_by_a_leader_is_opaque(world: World) -> None:
     # A leader who commits to a lockbox whose key does not match the confirmation:
     # the failure comes after a key was used, so it is the one opaque error.
     w = world
-    state, keyring = w.ga.state, w.ga._load().keyring
-    recipients = [_epoch.Recipient(d.member, d.id, d.kem_key) for d in state.active_devices()]
-    built = _epoch.build_rotation(
-        state.group_id,
-        state.epoch + 1,
-        state.head,
-        recipients,
-        old_key=keyring.key(state.epoch),
-        rand=os.urandom,
-    )
+    state = w.ga.state
+    built = next_rotation(w)
     bob_dev = w.bob._secrets.device
     info = _epoch.lockbox_info(
         state.group_id,
@@ -231,23 +246,29 @@ def test_key_substitution_by_a_leader_is_opaque(world: World) -> None:
     assert str(err) == "could not open"
 
 
-def ghost_rotation(w: World, *, extra: bool) -> bytes:
+def next_rotation(w: World, *extra: _epoch.Recipient) -> _epoch.BuiltRotation:
+    """The rotation Alice builds next: to every active device, and to `extra` ones."""
     state, keyring = w.ga.state, w.ga._load().keyring
     recipients = [_epoch.Recipient(d.member, d.id, d.kem_key) for d in state.active_devices()]
-    if extra:
-        ghost = crypto.Secrets.generate(created=now())
-        recipients.append(
-            _epoch.Recipient(ghost.member.id, ghost.device.id, ghost.device.kem_public)
-        )
-    built = _epoch.build_rotation(
+    return _epoch.build_rotation(
         state.group_id,
         state.epoch + 1,
         state.head,
-        recipients,
+        [*recipients, *extra],
         old_key=keyring.key(state.epoch),
         rand=os.urandom,
     )
-    return _log.sign_op(state, w.alice._secrets.device, _records.Rotate(built.rotation), time=now())
+
+
+def ghost_rotation(w: World, *, extra: bool) -> bytes:
+    ghosts = []
+    if extra:
+        ghost = crypto.Secrets.generate(created=now())
+        ghosts.append(_epoch.Recipient(ghost.member.id, ghost.device.id, ghost.device.kem_public))
+    built = next_rotation(w, *ghosts)
+    return _log.sign_op(
+        w.ga.state, w.alice._secrets.device, _records.Rotate(built.rotation), time=now()
+    )
 
 
 def inject_op(w: World, op: bytes) -> None:
@@ -384,20 +405,14 @@ def test_equivocation(world: World) -> None:
     w.gb.sync()
     # Alice's device signs a second, different entry with the same sequence number.
     state, keyring = w.ga.state, w.ga._load().keyring
-    twin = crypto.seal_entry(
-        device=w.alice._secrets.device,
-        epoch_key=keyring.key(state.epoch),
-        group=state.group_id,
-        epoch=state.epoch,
-        seq=1,
-        prev=bytes(32),
-        log_seq=state.seq,
-        log_head=state.head,
-        body=b"what alice told bob alone",
+    slip_in_entry(
+        w,
+        w.alice._secrets.device,
+        keyring,
+        state.epoch,
+        state.seq,
+        b"what alice told bob alone",
     )
-    w.canaries.append(b"what alice told bob alone")
-    item = {"cursor": next_cursor(w), "entry_id": twin.entry.header.entry_id, "entry": twin.data}
-    w.tamper.on("GET", "/entries", entries_hook(lambda items: items.append(item)))
     expect_refused(w, errors.EquivocationError, "equivocation")
 
 
@@ -418,24 +433,7 @@ def test_entry_by_a_non_member(world: World) -> None:
     w = world
     state, keyring = w.ga.state, w.ga._load().keyring
     stranger = crypto.Secrets.generate(created=now())
-    forged = crypto.seal_entry(
-        device=stranger.device,
-        epoch_key=keyring.key(state.epoch),
-        group=state.group_id,
-        epoch=state.epoch,
-        seq=1,
-        prev=bytes(32),
-        log_seq=state.seq,
-        log_head=state.head,
-        body=b"from outside",
-    )
-    w.canaries.append(b"from outside")
-    item = {
-        "cursor": next_cursor(w),
-        "entry_id": forged.entry.header.entry_id,
-        "entry": forged.data,
-    }
-    w.tamper.on("GET", "/entries", entries_hook(lambda items: items.append(item)))
+    slip_in_entry(w, stranger.device, keyring, state.epoch, state.seq, b"from outside")
     expect_refused(w, errors.NonMemberEntryError, "author")
 
 
@@ -447,24 +445,7 @@ def test_entry_by_a_removed_member(world: World) -> None:
     state, old_keys = w.ga.state, w.gc._load().keyring
     epoch = max(old_keys.keys)
     seq_at = max(i for i, e in enumerate(state.epoch_at) if e == epoch)
-    forged = crypto.seal_entry(
-        device=w.carol._secrets.device,
-        epoch_key=old_keys.key(epoch),
-        group=state.group_id,
-        epoch=epoch,
-        seq=1,
-        prev=bytes(32),
-        log_seq=seq_at,
-        log_head=state.op_hashes[seq_at],
-        body=b"carol after removal",
-    )
-    w.canaries.append(b"carol after removal")
-    item = {
-        "cursor": next_cursor(w),
-        "entry_id": forged.entry.header.entry_id,
-        "entry": forged.data,
-    }
-    w.tamper.on("GET", "/entries", entries_hook(lambda items: items.append(item)))
+    slip_in_entry(w, w.carol._secrets.device, old_keys, epoch, seq_at, b"carol after removal")
     expect_refused(w, errors.NonMemberEntryError, "departed")
 
 
