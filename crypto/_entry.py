@@ -61,7 +61,9 @@ def unpad(padded: bytes) -> bytes:
     if len(padded) < 4:
         raise CouldNotOpen
     n = int.from_bytes(padded[:4], "big")
-    if 4 + n > len(padded) or len(padded) != padded_length(n) or any(padded[4 + n :]):
+    if n > MAX_ENTRY_BODY or 4 + n > len(padded) or len(padded) != padded_length(n):
+        raise CouldNotOpen
+    if any(padded[4 + n :]):
         raise CouldNotOpen
     return padded[4 : 4 + n]
 
@@ -277,8 +279,23 @@ def sign_retraction(
     return encode(SignedRetraction(r, sig))
 
 
-def verify_retraction(state: GroupState, data: bytes, author_device: bytes) -> SignedRetraction:
-    """A retraction is valid when signed by the author's device or an active leader's."""
+def verify_retraction(
+    state: GroupState,
+    data: bytes,
+    author_device: bytes,
+    *,
+    entry_log_seq: int | None = None,
+    at_head: bool = False,
+) -> SignedRetraction:
+    """A retraction is valid when signed by the author's device or a leader's (§7.1).
+
+    The role is judged at the log head the retraction claims. A signature carries
+    no time, so that head could be backdated: `entry_log_seq` (the retracted
+    entry's `log_seq`) refuses a retraction claiming a head before the entry's, so
+    an old role never reaches an entry written after it was lost. A server
+    accepting a retraction passes `at_head=True`: the signer must then also be the
+    author's current device or a current leader's, at the server's own head.
+    """
     try:
         sr = decode(data, SignedRetraction, max_size=1024)
     except EncodingError as e:
@@ -297,6 +314,10 @@ def verify_retraction(state: GroupState, data: bytes, author_device: bytes) -> S
         raise EntryError("bad retraction signature", check="signature") from None
     if r.log_seq > state.seq:
         raise EntryError("retraction claims an unverified log head", check="log_head")
+    if entry_log_seq is not None and r.log_seq < entry_log_seq:
+        raise EntryError(
+            "retraction claims a log head older than the entry it retracts", check="log_head"
+        )
     # Judged at the log head the retraction claims: the signer's device must have
     # been current then, and be the author's or belong to a leader at that point.
     if not dev.active_at(r.log_seq):
@@ -305,4 +326,9 @@ def verify_retraction(state: GroupState, data: bytes, author_device: bytes) -> S
     leader_then = state.members[dev.member].role_at(r.log_seq) == "leader"
     if not (is_author or leader_then):
         raise EntryError("only the author or a leader may retract an entry", check="role")
+    if at_head:
+        if not dev.active_at(state.seq):
+            raise EntryError("retraction signed by a departed member's device", check="author")
+        if not (is_author or state.members[dev.member].role_at(state.seq) == "leader"):
+            raise EntryError("only the author or a leader may retract an entry", check="role")
     return sr

@@ -73,8 +73,14 @@ class Keyring:
         if info is None:
             raise RotationError(f"no verified rotation to epoch {epoch}", check="rotation")
         key = open_lockbox(device, member, state.group_id, info.rotation, info.prev, sealed)
+        before = dict(self.keys)
         self.keys[epoch] = key
-        self.follow_backlinks(state)
+        try:
+            self.follow_backlinks(state)
+        except CouldNotOpen:
+            self.keys.clear()  # a failed call leaves the keyring as it was
+            self.keys.update(before)
+            raise
         return key
 
     def follow_backlinks(self, state: GroupState) -> None:
@@ -94,16 +100,25 @@ class Keyring:
                 e -= 1
 
     def names(self, state: GroupState) -> dict[bytes, str]:
-        """Attested display names this member can read (newest attestation wins)."""
+        """Attested display names this member can read (newest attestation wins).
+
+        Only names a reader may show (§6.4): a name that `check_name` would not
+        return unchanged (control characters, id, fingerprint or code look-alikes)
+        is dropped, and a blob that does not open is skipped, so one bad op by a
+        leader cannot hide every other name of the group for good.
+        """
         out: dict[bytes, str] = {}
         for epoch in sorted(state.rotations):
             info = state.rotations[epoch]
             if info.names is None or epoch not in self.keys:
                 continue
-            for mid, name in open_names(
-                self.keys[epoch], state.group_id, epoch, info.prev, info.names
-            ):
-                out[mid] = name
+            try:
+                pairs = open_names(self.keys[epoch], state.group_id, epoch, info.prev, info.names)
+            except CouldNotOpen:
+                continue
+            for mid, name in pairs:
+                if _showable(name):
+                    out[mid] = name
         return out
 
     def meeting_code(self, state: GroupState) -> str | None:
@@ -164,6 +179,13 @@ def check_name(name: str) -> str:
     if len(name.split()) >= 6 and all(w.isalpha() and w.islower() for w in name.split()):
         raise ValueError("a name must not look like a fingerprint")
     return name
+
+
+def _showable(name: str) -> bool:
+    try:
+        return check_name(name) == name
+    except ValueError:
+        return False
 
 
 def create_group(

@@ -3,6 +3,11 @@
 Each signature, hash, KDF and AEAD context in Chatham uses exactly one of these
 constants. A label is never built from user input, and no two contexts share a
 label, so a signature or MAC made for one purpose is never valid for another.
+Two reuses are deliberate and safe (docs/protocol.md §1.1): H_LOCKBOX hashes a
+one-part input (a KEM key inside the lockbox info) and a four-part one (a
+lockbox ref), which the framing keeps apart, and the key derived under
+KDF_CONFIRM keys two MACs with distinct labels. KDF_KEYSTORE, KDF_DEVICE_SIGN, KDF_DEVICE_KEM and
+H_MEETING_CODE are reserved: nothing in v1 uses them.
 """
 
 from __future__ import annotations

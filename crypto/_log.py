@@ -395,6 +395,9 @@ class GroupState:
             raise LogError(
                 "heads must be sorted by device, without duplicates", seq=seq, check="heads"
             )
+        if any(hd.seq == 0 and hd.link != ZERO32 for hd in heads):
+            # One encoding for "no entries": seq 0 carries the zero link.
+            raise LogError("a head at seq 0 must carry the zero link", seq=seq, check="heads")
 
     def _check_heads(self, heads: Sequence[ChainHead], member: MemberState, seq: int) -> None:
         self._check_sorted(heads, seq)
