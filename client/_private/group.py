@@ -88,6 +88,26 @@ class OpContext:
 OpBuilder = Callable[[OpContext], crypto.PendingOp]
 
 
+def _entry_row(item: EntryItem, stub: crypto.EntryStub, link: bytes, ct: bytes | None) -> EntryRow:
+    """The row a verified entry is stored as: with its ciphertext, or (`ct` None) as the
+    stub of a retracted entry, with the retraction that removed it."""
+    h = stub.header
+    retraction = None if ct is not None else item.retraction
+    return EntryRow(
+        item.entry_id,
+        item.cursor,
+        h.device,
+        h.seq,
+        h.epoch,
+        crypto.encode(h),
+        ct,
+        stub.ct_hash,
+        stub.sig,
+        link,
+        retraction,
+    )
+
+
 def _rotation_epochs(state: crypto.GroupState, device: bytes) -> list[int]:
     return sorted(
         e
@@ -643,53 +663,33 @@ class Group:
     ) -> None:
         state, tracker = snap.state, snap.tracker
         eid = item.entry_id
-        if item.entry is not None:
-            try:
-                entry = crypto.decode_entry(item.entry)
-            except crypto.EntryError as e:
-                raise entry_error(e, eid) from None
-            header = entry.header
-            if header.entry_id != eid:
-                raise E.TamperedEntryError(
-                    "the server labels this entry with another id (swapped)",
-                    check="entry_id",
-                    record=f"entry {eid.hex()}",
-                )
-            # Hash the ciphertext once: checking the stub (header, this hash, signature) is the
-            # same check as checking the entry, whose signature covers the ciphertext by hash.
-            cth = crypto.ct_hash(entry.ct)
-            link = self._check_public(state, crypto.EntryStub(header, cth, entry.sig))
-            if self._track(tracker, header, link):
-                rows.append(
-                    EntryRow(
-                        eid,
-                        item.cursor,
-                        header.device,
-                        header.seq,
-                        header.epoch,
-                        crypto.encode(header),
-                        entry.ct,
-                        cth,
-                        entry.sig,
-                        link,
-                        None,
-                    )
-                )
-            return
-        if item.stub is None:
-            raise E.BadResponse(f"entry {eid.hex()}: neither an entry nor a retraction stub")
+        ct: bytes | None = None
         try:
-            stub = crypto.decode_stub(item.stub)
+            if item.entry is not None:
+                entry = crypto.decode_entry(item.entry)
+                ct = entry.ct
+                # Hash the ciphertext once: checking the stub (header, this hash, signature) is
+                # the same check as checking the entry, whose signature covers it by hash.
+                stub = crypto.EntryStub(entry.header, crypto.ct_hash(ct), entry.sig)
+            elif item.stub is not None:
+                stub = crypto.decode_stub(item.stub)
+            else:
+                raise E.BadResponse(f"entry {eid.hex()}: neither an entry nor a retraction stub")
         except crypto.EntryError as e:
             raise entry_error(e, eid) from None
         header = stub.header
         if header.entry_id != eid:
             raise E.TamperedEntryError(
-                "the server labels this stub with another id (swapped)",
+                f"the server labels this {'stub' if ct is None else 'entry'} with another id "
+                "(swapped)",
                 check="entry_id",
                 record=f"entry {eid.hex()}",
             )
         link = self._check_public(state, stub)
+        if ct is not None:
+            if self._track(tracker, header, link):
+                rows.append(_entry_row(item, stub, link, ct))
+            return
         if item.retraction is None:
             raise E.FakeDeletionError(check="retraction_missing", record=f"entry {eid.hex()}")
         try:
@@ -705,47 +705,18 @@ class Group:
                 "the retraction names another entry", check="entry_id", record=f"entry {eid.hex()}"
             )
         if self._track(tracker, header, link):
-            rows.append(
-                EntryRow(
-                    eid,
-                    item.cursor,
-                    header.device,
-                    header.seq,
-                    header.epoch,
-                    crypto.encode(header),
-                    None,
-                    stub.ct_hash,
-                    stub.sig,
-                    link,
-                    item.retraction,
-                )
-            )
+            rows.append(_entry_row(item, stub, link, None))
             return
         known = next((r for r in rows if r.entry_id == eid), None) or self._store.entry(
             self._gid, eid
         )
         if known is None or known.retraction is not None:
             return
+        retracted = dataclasses.replace(known, ct=None, retraction=item.retraction)
         if known in rows:
-            rows[rows.index(known)] = dataclasses.replace(
-                known, ct=None, retraction=item.retraction
-            )
+            rows[rows.index(known)] = retracted
             return
-        updates.append(
-            EntryRow(
-                known.entry_id,
-                known.cursor,
-                known.device,
-                known.seq,
-                known.epoch,
-                known.header,
-                None,
-                known.ct_hash,
-                known.sig,
-                known.link,
-                item.retraction,
-            )
-        )
+        updates.append(retracted)
         signer = state.member_of_device(signed.retraction.signer)
         author = state.member_of_device(header.device)
         if signer is not None and author is not None and signer.id != author.id:
