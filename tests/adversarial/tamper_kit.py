@@ -11,61 +11,20 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))
 
 from chatham.client import Group, Journal
-from client_fixtures import SERVER_URL, form_group, person, server
+from client_fixtures import Tamper, form_group, person, server, tamper, tampered_http
 
-__all__ = ["person", "server"]
-
-Hook = Callable[[httpx.Request, dict[str, Any]], dict[str, Any] | None]
-
-
-class Tamper(httpx.BaseTransport):
-    """Passes requests to the real app; hooks may rewrite decoded msgpack/JSON bodies."""
-
-    def __init__(self, inner: httpx.BaseTransport) -> None:
-        self.inner = inner
-        self.hooks: list[tuple[str, str, Hook]] = []
-        self.raw_hooks: list[Callable[[httpx.Request, httpx.Response], httpx.Response]] = []
-
-    def on(self, method: str, path_suffix: str, hook: Hook) -> None:
-        self.hooks.append((method, path_suffix, hook))
-
-    def clear(self) -> None:
-        self.hooks.clear()
-        self.raw_hooks.clear()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        resp = self.inner.handle_request(request)
-        resp.read()
-        for method, suffix, hook in self.hooks:
-            if request.method == method and request.url.path.endswith(suffix):
-                resp = self._rewrite(request, resp, hook)
-        for raw in self.raw_hooks:
-            resp = raw(request, resp)
-        return resp
-
-    @staticmethod
-    def _rewrite(request: httpx.Request, resp: httpx.Response, hook: Hook) -> httpx.Response:
-        ctype = resp.headers.get("content-type", "")
-        msgpack = ctype.startswith("application/msgpack")
-        body = (msgspec.msgpack if msgpack else msgspec.json).decode(resp.content)
-        new = hook(request, body)
-        if new is None:
-            new = body
-        content = (msgspec.msgpack if msgpack else msgspec.json).encode(new)
-        headers = {k: v for k, v in resp.headers.items() if k.lower() != "content-length"}
-        return httpx.Response(resp.status_code, headers=headers, content=content)
+__all__ = ["person", "server", "tamper", "tampered_http"]
 
 
 @dataclass
@@ -101,10 +60,9 @@ def store_snapshot(j: Journal) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @pytest.fixture
-def world(tmp_path: Path, server: httpx.Client, person: Callable[..., Journal]) -> Iterator[World]:
-    tamper = Tamper(server._transport)
-    victim_http = httpx.Client(transport=tamper, base_url=SERVER_URL)
-    alice, bob, carol = person("Alice"), person("Bob", http=victim_http), person("Carol")
+def world(
+    tmp_path: Path, person: Callable[..., Journal], tamper: Tamper, tampered_http: httpx.Client
+) -> World:
+    alice, bob, carol = person("Alice"), person("Bob", http=tampered_http), person("Carol")
     ga, gb, gc = form_group(alice, bob, carol, history="full")
-    yield World(alice, bob, carol, ga, gb, gc, tamper, tmp_path / "server" / "chatham.sqlite3")
-    victim_http.close()
+    return World(alice, bob, carol, ga, gb, gc, tamper, tmp_path / "server" / "chatham.sqlite3")

@@ -4,7 +4,8 @@
 httpx.Client, so the client library runs against the real server with no
 socket. Members made by `person` skip the keystore's Argon2id (tests of the
 keystore and unlock sessions make real ones): each gets fresh keys and a home
-of its own under tmp_path.
+of its own under tmp_path. `tamper` makes the server malicious for whoever talks
+to it through `tampered_http`: hooks rewrite its answers.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from chatham.client import Group, Home, Journal
 from chatham.crypto import Secrets
@@ -27,6 +30,60 @@ SERVER_URL = "http://testserver.local"
 def server(tmp_path: Path) -> Iterator[TestClient]:  # type: ignore[type-arg]
     app = create_app(Settings(data_dir=tmp_path / "server", open_registration=True))
     with TestClient(app, base_url=SERVER_URL) as client:
+        yield client
+
+
+Hook = Callable[[httpx.Request, dict[str, Any]], dict[str, Any] | None]
+
+
+class Tamper(httpx.BaseTransport):
+    """Passes requests to the real app; hooks may rewrite decoded msgpack/JSON bodies."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.hooks: list[tuple[str, str, Hook]] = []
+        self.raw_hooks: list[Callable[[httpx.Request, httpx.Response], httpx.Response]] = []
+
+    def on(self, method: str, path_suffix: str, hook: Hook) -> None:
+        self.hooks.append((method, path_suffix, hook))
+
+    def clear(self) -> None:
+        self.hooks.clear()
+        self.raw_hooks.clear()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        resp = self.inner.handle_request(request)
+        resp.read()
+        for method, suffix, hook in self.hooks:
+            if request.method == method and request.url.path.endswith(suffix):
+                resp = self._rewrite(request, resp, hook)
+        for raw in self.raw_hooks:
+            resp = raw(request, resp)
+        return resp
+
+    @staticmethod
+    def _rewrite(request: httpx.Request, resp: httpx.Response, hook: Hook) -> httpx.Response:
+        ctype = resp.headers.get("content-type", "")
+        msgpack = ctype.startswith("application/msgpack")
+        body = (msgspec.msgpack if msgpack else msgspec.json).decode(resp.content)
+        new = hook(request, body)
+        if new is None:
+            new = body
+        content = (msgspec.msgpack if msgpack else msgspec.json).encode(new)
+        headers = {k: v for k, v in resp.headers.items() if k.lower() != "content-length"}
+        return httpx.Response(resp.status_code, headers=headers, content=content)
+
+
+@pytest.fixture
+def tamper(server: httpx.Client) -> Tamper:
+    """The transport of a malicious server: the real app, with answers hooks rewrite."""
+    return Tamper(server._transport)
+
+
+@pytest.fixture
+def tampered_http(tamper: Tamper) -> Iterator[httpx.Client]:
+    """A client to the app through `tamper`, for the member the server attacks."""
+    with httpx.Client(transport=tamper, base_url=SERVER_URL) as client:
         yield client
 
 

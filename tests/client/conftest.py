@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from client_fixtures import group_of, person, server
+from client_fixtures import group_of, person, server, tamper, tampered_http
 from live_server import LiveServer, live_server
 
-__all__ = ["group_of", "person", "server"]
+__all__ = ["group_of", "person", "server", "tamper", "tampered_http"]
 
 
 @pytest.fixture(scope="session")

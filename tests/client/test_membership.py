@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from chatham.client import Group, Journal, errors
 from chatham.client._private import membership as M
 from chatham.crypto import _primitives, _records
 from chatham.server import Settings, create_app
-from client_fixtures import SERVER_URL, Person, form_group
+from client_fixtures import SERVER_URL, Person, Tamper, form_group
 from litestar.testing import TestClient
 
 MINUTES = 60
@@ -45,27 +44,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class Rewrite(httpx.BaseTransport):
-    """The real app behind a transport whose answers hooks may rewrite (a malicious server)."""
-
-    def __init__(self, inner: httpx.BaseTransport) -> None:
-        self.inner = inner
-        self.hooks: list[tuple[str, str, Callable[[dict[str, Any]], None]]] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        resp = self.inner.handle_request(request)
-        resp.read()
-        for method, suffix, hook in self.hooks:
-            if request.method == method and request.url.path.endswith(suffix):
-                msgpack = resp.headers.get("content-type", "").startswith("application/msgpack")
-                codec: Any = msgspec.msgpack if msgpack else msgspec.json
-                body = codec.decode(resp.content)
-                hook(body)
-                headers = {k: v for k, v in resp.headers.items() if k.lower() != "content-length"}
-                resp = httpx.Response(resp.status_code, headers=headers, content=codec.encode(body))
-        return resp
 
 
 def join_via(leader: Group, newcomer: Journal, *, name: str | None = None) -> Group:
@@ -518,22 +496,20 @@ def b64(data: bytes) -> str:
 
 
 def test_a_swapped_join_request_is_caught_by_the_fingerprint(
-    person: Person, server: httpx.Client
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
 ) -> None:
-    rewrite = Rewrite(server._transport)
-    evil = httpx.Client(transport=rewrite, base_url=SERVER_URL)
-    dana, sam, mallory = person("Dana", http=evil), person("Sam"), person("Mallory")
+    dana, sam, mallory = person("Dana", http=tampered_http), person("Sam"), person("Mallory")
     [gd] = form_group(dana)
     code = M.invite(gd, name="Sam").code
     M.join(sam, code)
     # Someone who saw the code (with the server's help) answers it with their own card.
     forged = crypto.InviteSecret.from_code(code).request(mallory.card(), created=int(time.time()))
 
-    def swap(page: dict[str, Any]) -> None:
+    def swap(_: httpx.Request, page: dict[str, Any]) -> None:
         for item in page["requests"]:
             item["request"] = b64(forged)
 
-    rewrite.hooks.append(("GET", "/join-requests", swap))
+    tamper.on("GET", "/join-requests", swap)
     seq = head(gd)
     [req] = M.pending_requests(gd)
     assert req.fingerprint == mallory.fingerprint  # the listing shows the impostor's words
@@ -542,7 +518,7 @@ def test_a_swapped_join_request_is_caught_by_the_fingerprint(
     assert head(gd) == seq
 
     # The server swapping only the card inside Sam's signed request breaks the join signature.
-    rewrite.hooks.clear()
+    tamper.clear()
     [item] = gd._api().join_requests(gd.id_bytes)
     honest = crypto.decode_join_request(item.request)
     swapped = crypto.encode(
@@ -551,26 +527,24 @@ def test_a_swapped_join_request_is_caught_by_the_fingerprint(
         )
     )
 
-    def swap_card(page: dict[str, Any]) -> None:
+    def swap_card(_: httpx.Request, page: dict[str, Any]) -> None:
         for it in page["requests"]:
             it["request"] = b64(swapped)
 
-    rewrite.hooks[:] = [("GET", "/join-requests", swap_card)]
+    tamper.clear()
+    tamper.on("GET", "/join-requests", swap_card)
     refused: list[str] = []
     assert M.pending_requests(gd, refused) == []
     assert refused == ["join request is not signed with the invite's join key"]
-    rewrite.hooks.clear()
+    tamper.clear()
     M.approve(gd, req.id, fingerprint=sam.fingerprint)
     assert {m.name for m in gd.members()} == {"Dana", "Sam"}
-    evil.close()
 
 
 def test_a_join_request_minted_without_the_join_key_is_refused(
-    person: Person, server: httpx.Client
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
 ) -> None:
-    rewrite = Rewrite(server._transport)
-    evil = httpx.Client(transport=rewrite, base_url=SERVER_URL)
-    dana, mallory = person("Dana", http=evil), person("Mallory")
+    dana, mallory = person("Dana", http=tampered_http), person("Mallory")
     [gd] = form_group(dana)
     secret = M.invite(gd, name="Sam")
     # The server knows the invite id, but not the join key: it signs with a key of its own.
@@ -588,10 +562,10 @@ def test_a_join_request_minted_without_the_join_key_is_refused(
         mallory._api(SERVER_URL).post_join_request(gd.id_bytes, minted)
     assert refused_by_server.value.code == "invalid_join_request"
 
-    def inject(page: dict[str, Any]) -> None:
+    def inject(_: httpx.Request, page: dict[str, Any]) -> None:
         page["requests"].append({"invite_id": b64(secret.invite_id), "request": b64(minted)})
 
-    rewrite.hooks.append(("GET", "/join-requests", inject))
+    tamper.on("GET", "/join-requests", inject)
     reasons: list[str] = []
     assert M.pending_requests(gd, reasons) == []
     assert reasons == ["join request is not signed with the invite's join key"]
@@ -599,23 +573,20 @@ def test_a_join_request_minted_without_the_join_key_is_refused(
     with pytest.raises(errors.NotFound, match="no pending join request"):
         M.approve(gd, secret.invite_id.hex(), fingerprint=mallory.fingerprint, name="Mallory")
     assert head(gd) == seq
-    evil.close()
 
 
 def test_withholding_before_a_checkpoint_shows_in_verify(
-    person: Person, server: httpx.Client
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
 ) -> None:
-    rewrite = Rewrite(server._transport)
-    evil = httpx.Client(transport=rewrite, base_url=SERVER_URL)
-    dana, sam = person("Dana"), person("Sam", http=evil)
+    dana, sam = person("Dana"), person("Sam", http=tampered_http)
     gd, gs = form_group(dana, sam)
     gd.post(b"first")
     hidden = gd.post(b"the entry the server hides from Sam")
 
-    def drop(page: dict[str, Any]) -> None:
+    def drop(_: httpx.Request, page: dict[str, Any]) -> None:
         page["entries"] = [e for e in page["entries"] if e["entry_id"].hex() != hidden]
 
-    rewrite.hooks.append(("GET", "/entries", drop))
+    tamper.on("GET", "/entries", drop)
     gs.sync()
     M.checkpoint(gd)
     with pytest.raises(errors.WithheldError, match="withheld"):
@@ -624,11 +595,10 @@ def test_withholding_before_a_checkpoint_shows_in_verify(
     assert not report.ok
     assert "withheld" in report.problems[0]
     assert gd.verify().ok
-    rewrite.hooks.clear()
+    tamper.clear()
     gs.sync()
     assert gs.verify().ok
     assert gs.verify().meeting_code == gd.verify().meeting_code
-    evil.close()
 
 
 # --- two leaders at once ------------------------------------------------------------------------
