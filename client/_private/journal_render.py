@@ -306,6 +306,21 @@ def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_.lower()).strip("-")[:40] or "meeting"
 
 
+def _issue_sections(it: IssueItem) -> tuple[tuple[str, str], ...]:
+    """An issue's free-text fields under the headings `show` and the export give them."""
+    b = it.body
+    return (
+        ("What is the issue", b.what),
+        ("Why it matters", b.why),
+        ("What I have tried", b.tried),
+        ("What I want from the group", b.ask),
+        ("What I do not want", b.not_ask),
+        ("Background", b.background),
+        ("Options", b.options),
+        ("How it affects me", b.impact),
+    )
+
+
 def _md_issue(view: JournalView, it: IssueItem, level: int = 2) -> list[str]:
     b = it.body
     h = "#" * level
@@ -320,16 +335,7 @@ def _md_issue(view: JournalView, it: IssueItem, level: int = 2) -> list[str]:
         f"- id: {it.id.hex()}",
         "",
     ]
-    for label, text in (
-        ("What is the issue", b.what),
-        ("Why it matters", b.why),
-        ("What I have tried", b.tried),
-        ("What I want from the group", b.ask),
-        ("What I do not want", b.not_ask),
-        ("Background", b.background),
-        ("Options", b.options),
-        ("How it affects me", b.impact),
-    ):
+    for label, text in _issue_sections(it):
         if text:
             out += [f"{h}# {label}", "", text, ""]
     out += _md_comments(view, it, h + "#")
@@ -804,16 +810,7 @@ def print_item(console: Console, view: JournalView, item: Item, today: date) -> 
             f"priority {b.priority}, {b.minutes} minutes, ",
             (item.status + (f" ({item.outcome})" if item.outcome else "") + where, "bold"),
         )
-        for label, text in (
-            ("What is the issue", b.what),
-            ("Why it matters", b.why),
-            ("What I have tried", b.tried),
-            ("What I want from the group", b.ask),
-            ("What I do not want", b.not_ask),
-            ("Background", b.background),
-            ("Options", b.options),
-            ("How it affects me", b.impact),
-        ):
+        for label, text in _issue_sections(item):
             _field(console, label, text)
     elif isinstance(item, MeetingItem):
         mb = item.body

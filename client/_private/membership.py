@@ -360,6 +360,14 @@ def _never(question: str) -> str | None:
     return None
 
 
+def _answer(given: str | None, ask: Ask, question: str, missing: E.UsageError) -> str:
+    """`given`, or else what `ask` gets for `question`; no answer at all raises `missing`."""
+    answer = given if given is not None else ask(question)
+    if not answer:
+        raise missing
+    return answer
+
+
 def approve(
     group: Group,
     ref: str,
@@ -376,27 +384,30 @@ def approve(
     """
     pending = pending_requests(group)
     req = _find_request(group, ref, pending)
-    if fingerprint is None:
-        fingerprint = ask("type the eight words the invitee reads aloud: ")
-    if not fingerprint:
-        raise E.UsageError(
+    fingerprint = _answer(
+        fingerprint,
+        ask,
+        "type the eight words the invitee reads aloud: ",
+        E.UsageError(
             "approving needs the fingerprint the invitee reads aloud",
             hint='pass --fingerprint "the eight words" (on a terminal, approve asks for them)',
-        )
+        ),
+    )
     if not crypto.fingerprints_match(req.fingerprint, fingerprint):
         raise E.UsageError(
             "the fingerprint does not match the join request: nothing was changed",
             hint="ask the invitee to read `chatham whoami` aloud again; a mismatch can mean "
             "the server or someone with the code swapped the request",
         )
-    chosen = name if name is not None else req.name
-    if chosen is None:
-        chosen = ask("the name the group will know them by: ")
-    if not chosen:
-        raise E.UsageError(
+    chosen = _answer(
+        name if name is not None else req.name,
+        ask,
+        "the name the group will know them by: ",
+        E.UsageError(
             "approving needs the name the group will know the new member by",
             hint="pass --name NAME (or give it when inviting: `chatham invite --name NAME`)",
-        )
+        ),
+    )
     chosen = _check_name(chosen)
     _check_name_free(group, chosen, req.member)
     invite_id = bytes.fromhex(req.id)
@@ -467,13 +478,15 @@ def verify_member(
         raise E.UsageError(
             "that is you", hint="verify other members; they verify you with your words"
         )
-    if fingerprint is None:
-        fingerprint = ask(f"type the eight words {_label(m)} reads aloud: ")
-    if not fingerprint:
-        raise E.UsageError(
+    fingerprint = _answer(
+        fingerprint,
+        ask,
+        f"type the eight words {_label(m)} reads aloud: ",
+        E.UsageError(
             "verifying needs the fingerprint the member reads aloud",
             hint='pass --fingerprint "the eight words" (on a terminal, you are asked for them)',
-        )
+        ),
+    )
     if not crypto.fingerprints_match(m.fingerprint, fingerprint):
         raise E.UsageError(
             f"the fingerprint does not match {_label(m)}'s: nothing was recorded",
