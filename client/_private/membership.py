@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from chatham import crypto
 
 from .. import errors as E
-from .views import History, Notes, Role, Status
+from .views import History, MemberInfo, Notes, Role, Status
 
 if TYPE_CHECKING:
     from .core import Journal
@@ -45,17 +45,9 @@ SEAL_INVITE_NAME = b"invite-name"
 
 
 @dataclass(frozen=True)
-class RosterEntry:
+class RosterEntry(MemberInfo):
     """One member as `chatham members` shows them."""
 
-    id: str
-    name: str | None
-    """The name a leader attested (None when this member cannot open that attestation)."""
-    role: Role
-    status: Status
-    fingerprint: str
-    joined_epoch: int
-    joined_seq: int
     departed_seq: int | None
     verified: bool
     """This device recorded that the member's fingerprint was compared aloud."""

@@ -51,8 +51,8 @@ class EntryRef:
 
 
 @dataclass(frozen=True)
-class Member:
-    """One member of a group's roster, as the verified log says."""
+class MemberInfo:
+    """What the verified log says of one member: what `Member` and the roster share."""
 
     id: str
     name: str | None
@@ -62,6 +62,12 @@ class Member:
     fingerprint: str
     joined_epoch: int
     joined_seq: int
+
+
+@dataclass(frozen=True)
+class Member(MemberInfo):
+    """One member of a group's roster, as the verified log says."""
+
     devices: tuple[str, ...]
     is_me: bool
 
