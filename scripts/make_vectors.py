@@ -77,7 +77,7 @@ from chatham.crypto import (
 from chatham.crypto import _primitives as P
 from chatham.crypto._entry import _entry_keys
 from chatham.crypto._epoch import lockbox_info, open_names
-from chatham.crypto._records import Add, NameList, Remove, Rotate, Rotation
+from chatham.crypto._records import Add, NameList, Remove, Role, Rotate, Rotation
 
 Json = dict[str, Any]
 
@@ -352,6 +352,19 @@ class Builder:
         if pending.epoch is not None:
             self.rotated(pending, pending.lockboxes, pending.epoch)
 
+    def invite(
+        self, issuer: Person, nick: str, role: Role, t: int, ttl: int, rand: Drbg
+    ) -> InviteSecret:
+        """An invite op by `issuer` for `nick`, issued at `t`, valid for `ttl` seconds."""
+        pending, secret = build_invite(
+            self.state, issuer.secrets.device, role=role, expires=t + ttl, server=SERVER,
+            time=t, rand=rand,
+        )  # fmt: skip
+        self.invite_names[secret.invite_id] = nick
+        self.invite_secrets[nick] = secret
+        self.op(issuer, pending)
+        return secret
+
     def heads_of(self, *nicks: str) -> list[ChainHead]:
         out = []
         for n in nicks:
@@ -452,21 +465,9 @@ def _build(pins: LockboxPins) -> Json:
     # 2-3: invites for bob and carol; 4: add both (epoch 2, no back-link under from-join).
     invite_rand = Drbg("invites")
     t += 60
-    inv_b, sec_b = build_invite(
-        b.state, alice.secrets.device, role="member", expires=t + 86400, server=SERVER,
-        time=t, rand=invite_rand,
-    )  # fmt: skip
-    b.invite_names[sec_b.invite_id] = "bob"
-    b.invite_secrets["bob"] = sec_b
-    b.op(alice, inv_b)
+    sec_b = b.invite(alice, "bob", "member", t, 86400, invite_rand)
     t += 60
-    inv_c, sec_c = build_invite(
-        b.state, alice.secrets.device, role="member", expires=t + 86400, server=SERVER,
-        time=t, rand=invite_rand,
-    )  # fmt: skip
-    b.invite_names[sec_c.invite_id] = "carol"
-    b.invite_secrets["carol"] = sec_c
-    b.op(alice, inv_c)
+    sec_c = b.invite(alice, "carol", "member", t, 86400, invite_rand)
     t += 60
     requests = {}
     request_time = t
@@ -510,13 +511,7 @@ def _build(pins: LockboxPins) -> Json:
     t += 60
     b.op(alice, build_policy(b.state, alice.secrets.device, Policy(history="full"), time=t))
     t += 60
-    inv_d, sec_d = build_invite(
-        b.state, alice.secrets.device, role="leader", expires=t + 3600, server=SERVER,
-        time=t, rand=invite_rand,
-    )  # fmt: skip
-    b.invite_names[sec_d.invite_id] = "dave"
-    b.invite_secrets["dave"] = sec_d
-    b.op(alice, inv_d)
+    sec_d = b.invite(alice, "dave", "leader", t, 3600, invite_rand)
 
     # 9: bob leaves (rotation pending); 10: carol rotates (epoch 3, back-link to 2).
     t += 60
