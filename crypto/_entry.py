@@ -284,7 +284,7 @@ def verify_retraction(
     data: bytes,
     author_device: bytes,
     *,
-    entry_log_seq: int | None = None,
+    entry_log_seq: int,
     at_head: bool = False,
 ) -> SignedRetraction:
     """A retraction is valid when signed by the author's device or a leader's (§7.1).
@@ -314,7 +314,7 @@ def verify_retraction(
         raise EntryError("bad retraction signature", check="signature") from None
     if r.log_seq > state.seq:
         raise EntryError("retraction claims an unverified log head", check="log_head")
-    if entry_log_seq is not None and r.log_seq < entry_log_seq:
+    if r.log_seq < entry_log_seq:
         raise EntryError(
             "retraction claims a log head older than the entry it retracts", check="log_head"
         )

@@ -693,7 +693,9 @@ class Group:
         if item.retraction is None:
             raise E.FakeDeletionError(check="retraction_missing", record=f"entry {eid.hex()}")
         try:
-            signed = crypto.verify_retraction(state, item.retraction, header.device)
+            signed = crypto.verify_retraction(
+                state, item.retraction, header.device, entry_log_seq=header.log_seq
+            )
         except crypto.EntryError as e:
             raise E.FakeDeletionError(
                 f"the server claims the entry was retracted, but the retraction is invalid ({e})",
@@ -1322,7 +1324,9 @@ class Group:
                 tracker.check(header, link)
                 tracker.add(header, link)
                 if row.retraction is not None:
-                    crypto.verify_retraction(state, row.retraction, header.device)
+                    crypto.verify_retraction(
+                        state, row.retraction, header.device, entry_log_seq=header.log_seq
+                    )
             except crypto.EntryError as e:
                 raise E.StoreTampered(
                     f"{tag}: stored entry {row.entry_id.hex()} fails: {e}"

@@ -468,9 +468,19 @@ def test_retraction_by_author_or_leader_accepted(kit):
     g, (a, b, _c) = kit.group("Alice", "Bob", "Carol")
     e = g.post(b, b"regrettable").entry
     own = sign_retraction(b.device, g.id, e.header.entry_id, g.state.seq, time=kit.T0)
-    assert verify_retraction(g.state, own, b.device_id).retraction.entry_id == e.header.entry_id
+    assert (
+        verify_retraction(
+            g.state, own, b.device_id, entry_log_seq=e.header.log_seq
+        ).retraction.entry_id
+        == e.header.entry_id
+    )
     lead = sign_retraction(a.device, g.id, e.header.entry_id, g.state.seq, time=kit.T0)
-    assert verify_retraction(g.state, lead, b.device_id).retraction.signer == a.device_id
+    assert (
+        verify_retraction(
+            g.state, lead, b.device_id, entry_log_seq=e.header.log_seq
+        ).retraction.signer
+        == a.device_id
+    )
 
 
 def test_retraction_by_another_member_or_forged_rejected(kit):
@@ -480,7 +490,7 @@ def test_retraction_by_another_member_or_forged_rejected(kit):
 
     def rejected(data, check):
         with pytest.raises(EntryError) as info:
-            verify_retraction(g.state, data, b.device_id)
+            verify_retraction(g.state, data, b.device_id, entry_log_seq=e.header.log_seq)
         assert info.value.check == check
 
     rejected(sign_retraction(c.device, g.id, eid, g.state.seq, time=kit.T0), "role")
@@ -502,7 +512,10 @@ def test_retraction_by_another_member_or_forged_rejected(kit):
     rejected(sign_retraction(c.device, g.id, eid, before_promotion, time=kit.T0), "role")
     as_leader = g.state.seq
     verify_retraction(
-        g.state, sign_retraction(c.device, g.id, eid, as_leader, time=kit.T0), b.device_id
+        g.state,
+        sign_retraction(c.device, g.id, eid, as_leader, time=kit.T0),
+        b.device_id,
+        entry_log_seq=e.header.log_seq,
     )
     # A leader who has been removed no longer retracts others' entries.
     g.remove(a, c)

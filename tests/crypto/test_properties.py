@@ -100,6 +100,7 @@ def world(module_kit):
             a.device, g.id, entry.entry.header.entry_id, g.state.seq, time=kit.T0
         ),
         retracted_author=a.device_id,
+        retracted_log_seq=entry.entry.header.log_seq,
     )
 
 
@@ -130,7 +131,7 @@ def reject_stub(w, data: bytes) -> None:
 
 def reject_retraction(w, data: bytes) -> None:
     with pytest.raises(EntryError):
-        verify_retraction(w.g.state, data, w.retracted_author)
+        verify_retraction(w.g.state, data, w.retracted_author, entry_log_seq=w.retracted_log_seq)
 
 
 def reject_join(w, data: bytes) -> None:
@@ -171,7 +172,9 @@ def test_the_originals_are_accepted(world):
     for s in w.g.entries:
         check_entry_public(w.g.state, decode_entry(s.data))
         check_entry_public(w.g.state, decode_stub(encode(stub_of(s.entry))))
-    verify_retraction(w.g.state, w.retraction, w.retracted_author)
+    verify_retraction(
+        w.g.state, w.retraction, w.retracted_author, entry_log_seq=w.retracted_log_seq
+    )
     verify_join_request(w.g.state, w.join, now=w.kit.T0)
     open_keystore_with_key(w.keystore, w.keystore_key)
     decode_card(w.card)

@@ -38,6 +38,7 @@ def everyone(g):
 
 
 def retraction_rejected(state, data, author, check, **kw):
+    kw.setdefault("entry_log_seq", 0)
     with pytest.raises(EntryError) as info:
         verify_retraction(state, data, author, **kw)
     assert info.value.check == check, f"{info.value.check}: {info.value}"

@@ -591,7 +591,8 @@ def test_retraction(final_state: GroupState) -> None:
     data = sign_retraction(device_keys(r["signer"]), GROUP, entry_id, r["log_seq"], time=r["time"])
     assert data.hex() == r["data"]
     author = h(target["header"]["device"])
-    sr = verify_retraction(final_state, data, author)
+    entry_log_seq = target["header"]["log_seq"]
+    sr = verify_retraction(final_state, data, author, entry_log_seq=entry_log_seq)
     assert sr.retraction.entry_id == entry_id
     body = signed_body(data)
     signer = h(member(r["signer"])["device_id"])
