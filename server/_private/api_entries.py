@@ -18,8 +18,10 @@ import msgspec
 import sqlalchemy as sa
 from chatham.crypto import (
     EntryError,
+    EntryHeader,
     check_entry_public,
     ct_hash,
+    decode,
     decode_entry,
     encode,
     verify_retraction,
@@ -356,7 +358,16 @@ async def retract_entry(
         if entry is None:
             raise ApiError(404, "not_found", "no such entry")
         try:
-            signed = verify_retraction(state, data.retraction, entry.device_id)
+            header = decode(entry.header, EntryHeader, max_size=1024)
+            # at_head: the signer must be the author or a leader now, not only at the
+            # (possibly backdated) log head the retraction claims.
+            signed = verify_retraction(
+                state,
+                data.retraction,
+                entry.device_id,
+                entry_log_seq=header.log_seq,
+                at_head=True,
+            )
         except EntryError as e:
             if e.check == "role":
                 raise ApiError(403, "not_allowed", str(e), check=e.check) from None
