@@ -359,12 +359,14 @@ class ServerApi:
     def group_info(self, group: bytes) -> GroupInfo:
         return self._decode(self._send("GET", f"/v1/groups/{b64url(group)}"), GroupInfo)
 
-    def log(self, group: bytes, since: int, limit: int | None = None) -> LogPage:
-        params: dict[str, int | str] = {"since": since}
+    def _page(self, path: str, params: dict[str, int | str], limit: int | None, typ: type[T]) -> T:
+        """One page of a paged listing (msgpack); `limit` None leaves the size to the server."""
         if limit is not None:
             params["limit"] = limit
-        resp = self._send("GET", f"/v1/groups/{b64url(group)}/log", params=params, msgpack=True)
-        return self._decode(resp, LogPage)
+        return self._decode(self._send("GET", path, params=params, msgpack=True), typ)
+
+    def log(self, group: bytes, since: int, limit: int | None = None) -> LogPage:
+        return self._page(f"/v1/groups/{b64url(group)}/log", {"since": since}, limit, LogPage)
 
     def append(
         self,
@@ -398,11 +400,8 @@ class ServerApi:
         return self._decode(resp, EntryPosted)
 
     def entries(self, group: bytes, after: int, limit: int | None = None) -> EntryPage:
-        params: dict[str, int | str] = {"after": after}
-        if limit is not None:
-            params["limit"] = limit
-        resp = self._send("GET", f"/v1/groups/{b64url(group)}/entries", params=params, msgpack=True)
-        return self._decode(resp, EntryPage)
+        path = f"/v1/groups/{b64url(group)}/entries"
+        return self._page(path, {"after": after}, limit, EntryPage)
 
     def entry(self, group: bytes, entry_id: bytes) -> EntryItem:
         resp = self._send(
