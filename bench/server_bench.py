@@ -10,10 +10,16 @@ worker process, Litestar + msgspec):
   the framework ceiling;
 - entry posts/s with the durable default configuration, p50/p99 latency;
 - list-since reads/s (a 50-entry page, msgpack), p50/p99 latency;
+- the server process's CPU time per request (all its threads, from /proc);
 
 on SQLite (default settings: WAL, synchronous=FULL) and on PostgreSQL (the URL
 given, else CHATHAM_BENCH_DATABASE_URL, else a private embedded server).
 Goal (issue 3): entry posts ≥ 40% of the bare endpoint on SQLite.
+
+`--breakdown` adds where an entry post's time goes: on the same bare stack, an
+endpoint that decodes the entry and checks it against a roster with
+`check_entry_public` (the signature floor, no token, no database); in process,
+that check alone and one group commit (16 entries, synchronous=FULL) alone.
 
 Load: a small keep-alive HTTP/1.1 client on asyncio streams, bounded
 concurrency and bounded duration, so the load generator costs far less than
@@ -32,6 +38,7 @@ import os
 import platform
 import random
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -61,7 +68,7 @@ class BarePosted(msgspec.Struct):
     cursor: int
 
 
-def bare_app() -> Any:
+def bare_app(roster: str | None = None) -> Any:
     from litestar import Litestar, post
 
     counter = {"n": 0}
@@ -71,14 +78,32 @@ def bare_app() -> Any:
         counter["n"] += 1
         return BarePosted(data.entry[:16], counter["n"])
 
-    return Litestar(route_handlers=[bare], openapi_config=None, debug=False)
+    handlers = [bare]
+    if roster:
+        # The entry post's own work without token or database: decode the entry and check
+        # it against the roster (the signature floor of the breakdown).
+        from chatham.crypto import GroupState, check_entry_public, decode_entry
+
+        state = GroupState()
+        for op in msgspec.msgpack.decode(Path(roster).read_bytes(), type=list[bytes]):
+            state.apply(op)
+
+        @post("/verify", status_code=201)
+        async def verify(data: BareBody) -> BarePosted:
+            entry = decode_entry(data.entry)
+            check_entry_public(state, entry)
+            counter["n"] += 1
+            return BarePosted(entry.header.entry_id, counter["n"])
+
+        handlers.append(verify)
+    return Litestar(route_handlers=handlers, openapi_config=None, debug=False)
 
 
-def serve_bare(port: int, loop: str, http: str) -> None:
+def serve_bare(port: int, loop: str, http: str, roster: str | None = None) -> None:
     import uvicorn
 
     uvicorn.run(
-        bare_app(),
+        bare_app(roster),
         host=HOST,
         port=port,
         loop=loop,
@@ -140,11 +165,13 @@ def start_chatham(data_dir: Path, database_url: str | None) -> tuple[subprocess.
 
 
 def start_bare(
-    loop: str = "uvloop", http: str = "httptools"
+    loop: str = "uvloop", http: str = "httptools", roster: Path | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
+    extra = ["--roster", str(roster)] if roster else []
+    cmd = [sys.executable, __file__, "--serve-bare", str(port), "--loop", loop, "--http", http]
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve-bare", str(port), "--loop", loop, "--http", http],
+        [*cmd, *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -222,10 +249,19 @@ class Result:
     errors: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    cpu_seconds: float | None = None
+    """CPU time the server process spent during the run (all threads), where /proc exists."""
 
     @property
     def rate(self) -> float:
         return self.ok / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_per_request_us(self) -> float | None:
+        done = self.ok + self.errors
+        if self.cpu_seconds is None or not done:
+            return None
+        return 1e6 * self.cpu_seconds / done
 
     def pct(self, p: float) -> float:
         if not self.latencies:
@@ -234,11 +270,24 @@ class Result:
         return xs[min(len(xs) - 1, int(p * len(xs)))] * 1000
 
 
+def process_cpu(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process and all its threads (Linux /proc), else None."""
+    if pid is None:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def drive(
     name: str,
     port: int,
     workers: list[Any],
     seconds: float,
+    pid: int | None = None,
 ) -> Result:
     """Run one coroutine factory per connection until the time is up; count 2xx answers."""
     result = Result(name)
@@ -261,9 +310,13 @@ async def drive(
             else:
                 result.errors += 1
 
+    cpu_before = process_cpu(pid)
     start = time.perf_counter()
     await asyncio.gather(*(loop(c, w) for c, w in zip(conns, workers, strict=True)))
     result.seconds = time.perf_counter() - start
+    cpu_after = process_cpu(pid)
+    if cpu_before is not None and cpu_after is not None:
+        result.cpu_seconds = cpu_after - cpu_before
     for c in conns:
         c.close()
     return result
@@ -370,6 +423,8 @@ async def setup(port: int, groups: int, members: int) -> list[tuple[Any, list[Me
         if joins:
             pending = crypto.build_add(state, keyring, founder.secrets.device, joins, time=now)
             await append(state, founder, pending, new.group_id)
+            assert pending.epoch is not None  # an add rotates the epoch key
+            assert pending.key is not None
             keyring.keys[pending.epoch] = pending.key
         out.append((state, people, keyring.keys[state.epoch]))
     conn.close()
@@ -402,16 +457,37 @@ def presealed(state: Any, key: bytes, m: Member, count: int, size: int) -> list[
 # --- scenarios ------------------------------------------------------------------------------------
 
 
-async def bench_bare(port: int, concurrency: int, seconds: float, body: bytes) -> Result:
+async def bench_bare(
+    port: int, concurrency: int, seconds: float, body: bytes, pid: int | None = None
+) -> Result:
     def worker() -> Any:
         return lambda: ("POST", "/bare", body, None)
 
     await drive("warmup", port, [worker() for _ in range(concurrency)], min(1.0, seconds / 3))
-    return await drive("bare endpoint", port, [worker() for _ in range(concurrency)], seconds)
+    return await drive("bare endpoint", port, [worker() for _ in range(concurrency)], seconds, pid)
+
+
+async def bench_verify(
+    port: int, concurrency: int, seconds: float, bodies: list[bytes], pid: int | None = None
+) -> Result:
+    """The bare stack plus decoding each entry and checking it against the roster."""
+
+    def worker(offset: int) -> Any:
+        n = iter(range(offset, 1 << 62))
+        return lambda: ("POST", "/verify", bodies[next(n) % len(bodies)], None)
+
+    workers = [worker(i * 97) for i in range(concurrency)]
+    await drive("warmup", port, workers, min(1.0, seconds / 3))
+    return await drive("+ entry decode + Ed25519 check", port, workers, seconds, pid)
 
 
 async def bench_chatham(
-    port: int, concurrency: int, seconds: float, entry_size: int, quick: bool
+    port: int,
+    concurrency: int,
+    seconds: float,
+    entry_size: int,
+    quick: bool,
+    pid: int | None = None,
 ) -> tuple[Result, Result]:
     members_per_group = 4
     groups = max(1, concurrency // members_per_group)
@@ -429,7 +505,7 @@ async def bench_chatham(
                 return None if body is None else ("POST", path, body, headers)
 
             posts.append(next_post)
-    post_result = await drive("entry posts", port, posts, seconds)
+    post_result = await drive("entry posts", port, posts, seconds, pid)
 
     reads = []
     rng = random.Random(7)
@@ -444,7 +520,7 @@ async def bench_chatham(
                 return ("GET", f"{path}?after={rng.randrange(top)}&limit=50", b"", headers)
 
             reads.append(next_read)
-    read_result = await drive("list-since reads (50, msgpack)", port, reads, seconds)
+    read_result = await drive("list-since reads (50, msgpack)", port, reads, seconds, pid)
     return post_result, read_result
 
 
@@ -458,9 +534,11 @@ def entry_json_size(entry_size: int) -> bytes:
 
 def print_result(r: Result, ceiling: float | None) -> None:
     ratio = f"{100 * r.rate / ceiling:5.1f}%" if ceiling else "     "
+    cpu = r.cpu_per_request_us
+    cpu_text = f"  server CPU {cpu:5.0f} µs/req" if cpu is not None else ""
     print(
         f"  {r.name:<30} {r.rate:9.0f}/s  {ratio}  p50 {r.pct(0.5):6.2f} ms  "
-        f"p99 {r.pct(0.99):6.2f} ms  errors {r.errors}"
+        f"p99 {r.pct(0.99):6.2f} ms  errors {r.errors}{cpu_text}"
     )
 
 
@@ -503,7 +581,9 @@ async def measure_engine(
     with tempfile.TemporaryDirectory(prefix="chatham-bench-") as tmp:
         proc, port = start_chatham(Path(tmp) / "data", url)
         try:
-            return await bench_chatham(port, args.concurrency, seconds, args.entry_size, args.quick)
+            return await bench_chatham(
+                port, args.concurrency, seconds, args.entry_size, args.quick, proc.pid
+            )
         finally:
             stop(proc)
 
@@ -511,9 +591,76 @@ async def measure_engine(
 async def measure_bare(args: argparse.Namespace, seconds: float, body: bytes) -> Result:
     proc, port = start_bare()
     try:
-        return await bench_bare(port, args.concurrency, seconds, body)
+        return await bench_bare(port, args.concurrency, seconds, body, proc.pid)
     finally:
         stop(proc)
+
+
+@dataclass
+class Roster:
+    """A group made in process, its ops on disk for the /verify server, entries sealed for it."""
+
+    path: Path
+    state: Any
+    bodies: list[bytes]
+
+
+def make_roster(directory: Path, entry_size: int, count: int = 2000) -> Roster:
+    from chatham import crypto
+
+    now = int(time.time())
+    s = crypto.Secrets.generate(created=now)
+    new = crypto.create_group(
+        s, "Bench", time=now, card=crypto.make_card(s.member, s.device, created=now)
+    )
+    path = directory / "roster.msgpack"
+    path.write_bytes(msgspec.msgpack.encode(list(new.ops)))
+    m = Member(s, None)
+    return Roster(path, new.state, presealed(new.state, new.key, m, count, entry_size))
+
+
+async def measure_verify(args: argparse.Namespace, seconds: float, roster: Roster) -> Result:
+    proc, port = start_bare(roster=roster.path)
+    try:
+        return await bench_verify(port, args.concurrency, seconds, roster.bodies, proc.pid)
+    finally:
+        stop(proc)
+
+
+def in_process_floors(roster: Roster, entry_size: int) -> list[tuple[str, float]]:
+    """Per-entry costs measured alone, in this process (medians of 5 runs, µs)."""
+    import sqlite3
+    import statistics
+
+    from chatham.crypto import check_entry_public, decode_entry
+
+    entries = [decode_entry(base64.b64decode(json.loads(b)["entry"])) for b in roster.bodies]
+    runs = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for e in entries:
+            check_entry_public(roster.state, e)
+        runs.append((time.perf_counter() - t0) / len(entries) * 1e6)
+    out = [("check_entry_public alone (per entry)", statistics.median(runs))]
+
+    with tempfile.TemporaryDirectory(prefix="chatham-bench-fsync-") as tmp:
+        conn = sqlite3.connect(Path(tmp) / "f.sqlite3", isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB)")
+        blob = os.urandom(len(entries[0].ct) + 300)
+        runs = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(40):
+                conn.execute("BEGIN IMMEDIATE")
+                for _ in range(16):
+                    conn.execute("INSERT INTO t (data) VALUES (?)", (blob,))
+                conn.execute("COMMIT")
+            runs.append((time.perf_counter() - t0) / 40 * 1e6)
+        conn.close()
+    out.append(("SQLite commit of 16 entries, synchronous=FULL", statistics.median(runs)))
+    return out
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -537,19 +684,27 @@ async def main_async(args: argparse.Namespace) -> None:
         assert admin is not None
         engines.append(("PostgreSQL", await fresh_pg_database(admin)))
     bares: list[Result] = []
+    verifies: list[Result] = []
     runs: dict[str, list[tuple[Result, Result]]] = {label: [] for label, _ in engines}
+    workdir = Path(tempfile.mkdtemp(prefix="chatham-bench-roster-"))
+    roster = make_roster(workdir, args.entry_size) if args.breakdown else None
     try:
         # Interleave the scenarios so that load from elsewhere on the machine hits all alike.
         for _ in range(rounds):
             bares.append(await measure_bare(args, seconds, body))
+            if roster is not None:
+                verifies.append(await measure_verify(args, seconds, roster))
             for label, url in engines:
                 runs[label].append(await measure_engine(url, args, seconds))
     finally:
         if pg_server is not None:
             pg_server.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
     bare = best(bares)
     print("\nframework ceiling (uvicorn + uvloop + httptools, Litestar, no database)")
     print_result(bare, None)
+    if roster is not None:
+        print_result(best(verifies), bare.rate)
     if args.compare_plain:
         proc, port = start_bare("asyncio", "h11")
         try:
@@ -568,6 +723,10 @@ async def main_async(args: argparse.Namespace) -> None:
             ratio = 100 * posts.rate / bare.rate
             verdict = "met" if ratio >= 40 else "NOT met"
             print(f"  goal: entry posts ≥ 40% of the bare endpoint: {ratio:.0f}% ({verdict})")
+    if roster is not None:
+        print("\nmeasured alone, in this process")
+        for name, us in in_process_floors(roster, args.entry_size):
+            print(f"  {name:<48} {us:8.1f} µs")
 
 
 def main() -> None:
@@ -584,12 +743,18 @@ def main() -> None:
         action="store_true",
         help="also measure the bare endpoint on plain asyncio + h11",
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also measure the entry check alone (bare stack + decode + Ed25519, no database)",
+    )
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--roster", help=argparse.SUPPRESS)
     parser.add_argument("--loop", default="uvloop", help=argparse.SUPPRESS)
     parser.add_argument("--http", default="httptools", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
-        serve_bare(args.serve_bare, args.loop, args.http)
+        serve_bare(args.serve_bare, args.loop, args.http, args.roster)
         return
     if not (1 <= args.concurrency <= 256 and args.seconds <= 120 and 1 <= args.rounds <= 10):
         raise SystemExit("keep it bounded: 1..256 connections, ≤ 120 s per figure, ≤ 10 rounds")

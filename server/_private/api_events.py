@@ -20,7 +20,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from .access import require_active
 from .api_groups import GroupIdParam
-from .auth import CallerDep, DeviceDep, ServicesDep
+from .auth import CallerDep, ServicesDep, device_of
 from .errors import responses
 from .groups import current_state, read_group_row
 from .http import path_id
@@ -49,8 +49,9 @@ async def _position(services: Services, gid: bytes, device: bytes) -> tuple[int,
     security=[{"bearer": []}],
 )
 async def events(
-    group_id: GroupIdParam, device: DeviceDep, caller: CallerDep, services: ServicesDep
+    group_id: GroupIdParam, caller: CallerDep, services: ServicesDep
 ) -> ServerSentEvent:
+    device = device_of(caller)
     gid = path_id(group_id, 32, "group_id")
     settings = services.settings
     require_active(await services.db.read(lambda c: current_state(services.states, c, gid)), device)

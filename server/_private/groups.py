@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from chatham.crypto import GroupState, LogError, Rotation, lockbox_hash
 
 from . import schema as t
+from .db import Statement
 from .errors import ApiError
 from .wire import Lockbox
 
@@ -30,17 +31,20 @@ class GroupRow:
     entry_cursor: int
 
 
+_GROUP_ROW = sa.select(t.groups.c.seq, t.groups.c.head, t.groups.c.entry_cursor).where(
+    t.groups.c.group_id == sa.bindparam("g")
+)
+_READ_GROUP_ROW = Statement(_GROUP_ROW)
+_LOCK_GROUP_ROW = Statement(_GROUP_ROW.with_for_update())
+
+
 def read_group_row(conn: sa.Connection, group_id: bytes, *, lock: bool = False) -> GroupRow | None:
     """The group's head pointer; with `lock`, the row is locked until the transaction ends."""
-    q = sa.select(t.groups.c.seq, t.groups.c.head, t.groups.c.entry_cursor).where(
-        t.groups.c.group_id == group_id
-    )
-    if lock:
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    row = (_LOCK_GROUP_ROW if lock else _READ_GROUP_ROW).first(conn, {"g": group_id})
     if row is None:
         return None
-    return GroupRow(group_id, row.seq, row.head, row.entry_cursor)
+    seq, head, entry_cursor = row
+    return GroupRow(group_id, seq, head, entry_cursor)
 
 
 class StateCache:

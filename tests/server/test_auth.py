@@ -149,3 +149,21 @@ def test_malformed_token_request_names_the_field(world: World) -> None:
     )
     body = assert_error(r, 400, "invalid_request")
     assert body["field"] == "device_key"
+
+
+def test_each_request_checks_its_token_once(make_client: Callable[..., TestClient[Any]]) -> None:
+    # `device` and `caller` each check the token and spend a rate-limit token, so no
+    # handler may take both (it would be charged twice).
+    import inspect
+
+    client = make_client()
+    for route in client.app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            params = inspect.signature(handler.fn).parameters
+            assert not {"device", "caller"} <= set(params), handler.handler_name
+    world = World(make_client(rate_device=3))
+    alice = world.person()
+    group = world.create_group(alice)
+    assert group.list_entries(alice).status_code == 200
+    assert group.list_entries(alice).status_code == 200
+    assert_error(group.list_entries(alice), 429, "rate_limited")

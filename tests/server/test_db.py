@@ -1,0 +1,209 @@
+"""The database layer: group commit, the writer thread, hot statements, reads on the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from chatham.server._private import api_entries
+from chatham.server._private import schema as t
+from chatham.server._private.db import Database, Statement
+from chatham.server._private.migrate import upgrade
+from litestar.testing import TestClient
+from server_harness import World
+
+_INSERT = Statement(sa.insert(t.auth_challenges))
+_COUNT = Statement(
+    sa.select(sa.func.count())
+    .select_from(t.auth_challenges)
+    .where(t.auth_challenges.c.expires >= sa.bindparam("e"))
+)
+_FIRST_TWO = Statement(
+    sa.select(t.auth_challenges.c.challenge, t.auth_challenges.c.expires)
+    .order_by(t.auth_challenges.c.expires)
+    .limit(2)
+)
+
+
+class _HeldWriter:
+    """Keeps the SQLite writer busy in a job of its own, so what is submitted meanwhile
+    forms the next batch together: `async with _HeldWriter(db): submit…`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.held: asyncio.Future[Any] | None = None
+
+    def _hold(self, conn: sa.Connection) -> None:
+        self.started.set()
+        self.release.wait(10)
+
+    async def __aenter__(self) -> _HeldWriter:
+        self.held = asyncio.ensure_future(self.db.batch(self._hold))
+        await asyncio.to_thread(self.started.wait, 10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release.set()
+        assert self.held is not None
+        await self.held
+
+
+def _commits(db: Database) -> list[int]:
+    """Counts the COMMITs the writer issues from now on."""
+    seen: list[int] = []
+    assert db.sync_engine is not None
+    sa.event.listen(db.sync_engine, "commit", lambda conn: seen.append(1))
+    return seen
+
+
+def _with_db(settings: Any, body: Callable[[Database], Any]) -> Any:
+    async def run() -> Any:
+        db = Database(settings)
+        try:
+            await upgrade(db)
+            return await body(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def test_statement_runs_core_sql_and_raises_sqlalchemy_errors(
+    server_settings: Callable[..., Any],
+) -> None:
+    async def body(db: Database) -> None:
+        def insert(n: int) -> Callable[[sa.Connection], int]:
+            return lambda conn: _INSERT.run(conn, {"challenge": bytes([n]) * 32, "expires": n})
+
+        assert await asyncio.gather(*(db.batch(insert(n)) for n in range(1, 6))) == [1] * 5
+        # A unique-constraint conflict is SQLAlchemy's IntegrityError, as conn.execute raises.
+        with pytest.raises(sa.exc.IntegrityError):
+            await db.batch(insert(3))
+        assert await db.read(lambda conn: _COUNT.first(conn, {"e": 2})) == (4,)
+        # LIMIT carried by the statement itself, on the loop's own connection.
+        first = await db.read(lambda conn: _FIRST_TWO.rows(conn, {}), inline=True)
+        assert first == [(bytes([1]) * 32, 1), (bytes([2]) * 32, 2)]
+
+    _with_db(server_settings(), body)
+
+
+def test_group_commit_fails_jobs_alone_and_answers_after_commit(tmp_path: Any) -> None:
+    from chatham.server import Settings
+
+    async def body(db: Database) -> None:
+        def job(n: int, fail: bool) -> Callable[[sa.Connection], int]:
+            def work(conn: sa.Connection) -> int:
+                conn.execute(
+                    sa.insert(t.auth_challenges).values(challenge=bytes([n]) * 32, expires=n)
+                )
+                if fail:
+                    raise ValueError(n)
+                return n
+
+            return work
+
+        async with _HeldWriter(db):
+            commits = _commits(db)
+            pending = asyncio.gather(
+                *(db.batch(job(n, fail=n % 3 == 0)) for n in range(1, 10)),
+                return_exceptions=True,
+            )
+            await asyncio.sleep(0.05)
+        results = await pending
+        assert [r if isinstance(r, int) else "failed" for r in results] == [
+            1, 2, "failed", 4, 5, "failed", 7, 8, "failed"
+        ]  # fmt: skip
+        assert len(commits) == 2  # the held job's, then one for all nine jobs (one fsync)
+        # Each answer came after the commit: another connection sees exactly the others.
+        stored = await db.read(
+            lambda conn: conn.execute(sa.select(t.auth_challenges.c.expires)).scalars().all()
+        )
+        assert sorted(stored) == [1, 2, 4, 5, 7, 8]
+
+    _with_db(Settings(data_dir=tmp_path), body)
+
+
+class _Abort(BaseException):
+    """Not an Exception: escapes the job's own handling and fails its whole transaction."""
+
+
+def test_a_failed_transaction_fails_every_job_in_it(tmp_path: Any) -> None:
+    from chatham.server import Settings
+
+    cleared: list[bool] = []
+
+    async def body(db: Database) -> None:
+        db.on_failed_commit = lambda: cleared.append(True)
+
+        def insert(n: int) -> Callable[[sa.Connection], int]:
+            def work(conn: sa.Connection) -> int:
+                conn.execute(
+                    sa.insert(t.auth_challenges).values(challenge=bytes([n]) * 32, expires=n)
+                )
+                return n
+
+            return work
+
+        def abort(conn: sa.Connection) -> int:
+            raise _Abort
+
+        async with _HeldWriter(db):
+            pending = asyncio.gather(
+                db.batch(insert(1)), db.batch(abort), db.batch(insert(2)), return_exceptions=True
+            )
+            await asyncio.sleep(0.05)
+        outcomes = await pending
+        assert all(isinstance(o, _Abort) for o in outcomes)
+        assert cleared == [True]
+        count = await db.read(
+            lambda conn: conn.execute(sa.select(sa.func.count()).select_from(t.auth_challenges))
+        )
+        assert count.scalar() == 0
+        # The writer goes on with a fresh connection.
+        assert await db.batch(insert(3)) == 3
+
+    _with_db(Settings(data_dir=tmp_path), body)
+
+
+def test_maintenance_calls_run_in_the_writer_between_transactions(tmp_path: Any) -> None:
+    from chatham.server import Settings
+
+    async def body(db: Database) -> None:
+        insert = sa.insert(t.auth_challenges).values(challenge=b"x" * 32, expires=1)
+        await asyncio.gather(
+            db.batch(lambda conn: conn.execute(insert).rowcount),
+            db.autocommit("PRAGMA wal_checkpoint(TRUNCATE)"),
+        )
+
+    _with_db(Settings(data_dir=tmp_path), body)
+
+
+def test_large_pages_are_read_off_the_event_loop(
+    client: TestClient[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(client)
+    alice = world.person()
+    group = world.create_group(alice)
+    monkeypatch.setattr(api_entries, "INLINE_PAGE_BYTES", 4096)
+    posted = [group.post_entry(alice, bytes([n]) * 3000).json()["cursor"] for n in range(4)]
+    services = client.app.state.services
+    threaded: list[bool] = []
+    if services.db.is_sqlite:
+        read_sync = services.db._read_sync
+        monkeypatch.setattr(
+            services.db, "_read_sync", lambda work: threaded.append(True) or read_sync(work)
+        )
+    # Small pages are read on the loop, a page past INLINE_PAGE_BYTES in a reader thread.
+    small = group.list_entries(alice, limit=1).json()
+    assert [e["cursor"] for e in small["entries"]] == posted[:1]
+    assert threaded == []
+    page = group.list_entries(alice).json()
+    assert [e["cursor"] for e in page["entries"]] == posted
+    assert page["more"] is False
+    assert threaded == ([True] if services.db.is_sqlite else [])
