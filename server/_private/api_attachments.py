@@ -34,6 +34,20 @@ AttachmentIdParam = Annotated[
 IndexParam = Annotated[int, Parameter(ge=0, le=2**31, description="Chunk index, from 0.")]
 
 
+def _ids(group_id: str, attachment_id: str) -> tuple[bytes, bytes]:
+    """The group and attachment ids from the path, or a 400 naming the field."""
+    return path_id(group_id, 32, "group_id"), path_id(attachment_id, 16, "attachment_id")
+
+
+def _chunk(gid: bytes, aid: bytes, index: int) -> sa.Select[Any]:
+    """The stored bytes of one chunk."""
+    return sa.select(t.attachment_chunks.c.data).where(
+        t.attachment_chunks.c.group_id == gid,
+        t.attachment_chunks.c.attachment_id == aid,
+        t.attachment_chunks.c.idx == index,
+    )
+
+
 async def _read_capped(request: Request[Any, Any, Any], cap: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
@@ -61,8 +75,7 @@ async def put_chunk(
     device: DeviceDep,
     services: ServicesDep,
 ) -> ChunkStored:
-    gid = path_id(group_id, 32, "group_id")
-    aid = path_id(attachment_id, 16, "attachment_id")
+    gid, aid = _ids(group_id, attachment_id)
     settings = services.settings
     if index >= settings.max_chunks_per_attachment:
         raise ApiError(
@@ -114,11 +127,7 @@ async def put_chunk(
     try:
         await services.db.batch(work)
     except IntegrityError:
-        query = sa.select(t.attachment_chunks.c.data).where(
-            t.attachment_chunks.c.group_id == gid,
-            t.attachment_chunks.c.attachment_id == aid,
-            t.attachment_chunks.c.idx == index,
-        )
+        query = _chunk(gid, aid, index)
         existing = await services.db.read(lambda conn: conn.execute(query).scalar())
         if existing != data:
             raise ApiError(
@@ -145,18 +154,11 @@ async def get_chunk(
     device: DeviceDep,
     services: ServicesDep,
 ) -> Response[bytes]:
-    gid = path_id(group_id, 32, "group_id")
-    aid = path_id(attachment_id, 16, "attachment_id")
+    gid, aid = _ids(group_id, attachment_id)
 
     def work(conn: sa.Connection) -> bytes | None:
         _require_member(services, conn, gid, device)
-        data: bytes | None = conn.execute(
-            sa.select(t.attachment_chunks.c.data).where(
-                t.attachment_chunks.c.group_id == gid,
-                t.attachment_chunks.c.attachment_id == aid,
-                t.attachment_chunks.c.idx == index,
-            )
-        ).scalar()
+        data: bytes | None = conn.execute(_chunk(gid, aid, index)).scalar()
         return data
 
     data = await services.db.read(work)
@@ -195,8 +197,7 @@ async def attachment_info(
     device: DeviceDep,
     services: ServicesDep,
 ) -> AttachmentInfo:
-    gid = path_id(group_id, 32, "group_id")
-    aid = path_id(attachment_id, 16, "attachment_id")
+    gid, aid = _ids(group_id, attachment_id)
 
     def work(conn: sa.Connection) -> AttachmentInfo | None:
         _require_member(services, conn, gid, device)
@@ -221,8 +222,7 @@ async def delete_attachment(
     device: DeviceDep,
     services: ServicesDep,
 ) -> AttachmentInfo:
-    gid = path_id(group_id, 32, "group_id")
-    aid = path_id(attachment_id, 16, "attachment_id")
+    gid, aid = _ids(group_id, attachment_id)
 
     def work(conn: sa.Connection) -> AttachmentInfo:
         row = read_group_row(conn, gid, lock=True)
