@@ -101,6 +101,17 @@ def _field_of(item: dict[str, Any]) -> str | None:
     return path or None
 
 
+def invalid_body(exc: msgspec.ValidationError) -> ApiError:
+    """The error for a body that does not fit its type, as Litestar's validation gives it.
+
+    Same code, the message without msgspec's "- at `$.x`" suffix, and the field named.
+    """
+    message = str(exc)
+    return bad_request(
+        "invalid_request", message.split(" - ", 1)[0], _field_of({"message": message})
+    )
+
+
 def _error_response(
     status: int, body: ErrorBody, headers: dict[str, str] | None = None
 ) -> Response[Any]:

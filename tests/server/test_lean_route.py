@@ -1,0 +1,150 @@
+"""The entry post is served by `LeanRoute`; it must answer exactly as a Litestar route would.
+
+Each bad request is sent both to POST .../entries (the lean path) and to POST .../log
+(an ordinary Litestar route with a JSON body): status, code, detail and field must match,
+and nothing may be stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from server_harness import World, assert_error, b64
+
+
+def _both(world: World, group: Any, headers: dict[str, str], **kw: Any) -> list[Any]:
+    return [
+        world.client.post(f"{group.path}/{route}", headers=headers, **kw)
+        for route in ("entries", "log")
+    ]
+
+
+def test_malformed_json_gets_the_framework_answer(world: World) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    headers = {**alice.headers, "Content-Type": "application/json"}
+    for body in (b"{not json", b'{"entry": "AAAA"', b"\xff"):
+        lean, plain = _both(world, group, headers, content=body)
+        assert assert_error(lean, 400, "invalid_request") == assert_error(
+            plain, 400, "invalid_request"
+        )
+    assert group.list_entries(alice).json()["entries"] == []
+
+
+@pytest.mark.parametrize(
+    ("entries_body", "log_body", "detail", "field"),
+    [
+        ({"entry": 5}, {"op": 5}, "Expected `bytes`, got `int`", "entry"),
+        ({"entry": "%%%"}, {"op": "%%%"}, "Invalid base64 encoded string", "entry"),
+        ({}, {}, "Object missing required field `entry`", "entry"),
+        ({"entry": "AAAA", "x": 1}, {"x": 1}, "Object contains unknown field `x`", None),
+        ([], [], "Expected `object`, got `array`", None),
+    ],
+)
+def test_bodies_of_the_wrong_shape_name_the_field(
+    world: World, entries_body: Any, log_body: Any, detail: str, field: str | None
+) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    r = world.client.post(f"{group.path}/entries", json=entries_body, headers=alice.headers)
+    err = assert_error(r, 400, "invalid_request")
+    assert (err["detail"], err.get("field")) == (detail, field)
+    # Litestar's own validation of an ordinary route gives the same kind of answer.
+    if isinstance(log_body, dict) and log_body:
+        full = {"expected_seq": 1, "expected_head": b64(group.state.head), "op": ""}
+        log_body = {**full, **log_body}
+    plain = world.client.post(f"{group.path}/log", json=log_body, headers=alice.headers)
+    plain_err = assert_error(plain, 400, "invalid_request")
+    assert plain_err["detail"].split("`")[0] == detail.split("`")[0]
+    assert (plain_err.get("field") is None) == (field is None)
+    assert group.list_entries(alice).json()["entries"] == []
+
+
+def test_an_empty_body_is_a_clear_400(world: World) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    r = world.client.post(f"{group.path}/entries", content=b"", headers=alice.headers)
+    err = assert_error(r, 400, "invalid_request")
+    assert err["detail"] == "Expected `object`, got `null`"
+    assert group.list_entries(alice).json()["entries"] == []
+
+
+def test_token_is_checked_before_the_body(world: World) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": "Basic x"}):
+        r = world.client.post(f"{group.path}/entries", content=b"{not json", headers=headers)
+        assert r.status_code == 401, r.text
+        assert r.json()["code"] in {"unauthorized", "invalid_token"}
+
+
+def test_an_invitee_token_cannot_post(world: World) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    invite = group.invite(alice)
+    challenge = world.challenge()
+    r = world.client.post(
+        "/v1/auth/invite-token",
+        json={
+            "group_id": b64(group.id),
+            "invite_id": b64(invite.invite_id),
+            "challenge": b64(challenge),
+            "signature": b64(invite.read_signature(challenge)),
+        },
+    )
+    assert r.status_code == 200, r.text
+    sealed = group.seal(alice)
+    r = world.client.post(
+        f"{group.path}/entries",
+        json={"entry": b64(sealed.data)},
+        headers={"Authorization": f"Bearer {r.json()['token']}"},
+    )
+    assert_error(r, 403, "device_token_required")
+    assert group.list_entries(alice).json()["entries"] == []
+
+
+def test_size_cap_with_and_without_a_length(make_client: Callable[..., TestClient[Any]]) -> None:
+    world = World(make_client(max_body=16384))
+    alice = world.person()
+    group = world.create_group(alice)
+    big = b'{"entry": "' + b"A" * 20000 + b'"}'
+    r = world.client.post(f"{group.path}/entries", content=big, headers=alice.headers)
+    assert_error(r, 413, "body_too_large")
+
+    def chunks() -> Any:
+        for i in range(0, len(big), 4000):
+            yield big[i : i + 4000]
+
+    r = world.client.post(f"{group.path}/entries", content=chunks(), headers=alice.headers)
+    assert "content-length" not in r.request.headers
+    assert_error(r, 413, "body_too_large")
+    assert group.list_entries(alice).json()["entries"] == []
+
+
+def test_success_answer_and_headers(world: World) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    sealed = group.seal(alice)
+    r = group.post_sealed(alice, sealed)
+    assert r.status_code == 201
+    assert r.headers["content-type"] == "application/json"
+    assert int(r.headers["content-length"]) == len(r.content)
+    assert set(r.json()) == {"entry_id", "cursor"}
+    # The same entry again: its cursor again, with the same status.
+    again = group.post_sealed(alice, sealed)
+    assert again.status_code == 201
+    assert again.json() == r.json()
+
+
+def test_openapi_still_describes_the_post(client: TestClient[Any]) -> None:
+    schema = client.get("/schema/openapi.json").json()
+    op = schema["paths"]["/v1/groups/{group_id}/entries"]["post"]
+    body = op["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"].endswith("/PostEntry")
+    ok = op["responses"]["201"]["content"]["application/json"]["schema"]
+    assert ok["$ref"].endswith("/EntryPosted")
+    assert {"400", "401", "403", "409", "413", "422", "429"} <= set(op["responses"])
+    assert op["security"] == [{"bearer": []}]
