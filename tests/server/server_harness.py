@@ -121,6 +121,27 @@ class World:
             p.token = r.json()["token"]
         return r
 
+    def invite_token(
+        self, group: Group, invite: Any, challenge: bytes | None = None, signer: Any = None
+    ) -> httpx.Response:
+        """Ask for an invitee's token, signed with the join key of `signer` (the invite)."""
+        challenge = challenge if challenge is not None else self.challenge()
+        return self.client.post(
+            "/v1/auth/invite-token",
+            json={
+                "group_id": b64(group.id),
+                "invite_id": b64(invite.invite_id),
+                "challenge": b64(challenge),
+                "signature": b64((signer or invite).read_signature(challenge)),
+            },
+        )
+
+    def invitee_headers(self, group: Group, invite: Any) -> dict[str, str]:
+        """The Authorization header of a fresh invitee token for `invite`."""
+        r = self.invite_token(group, invite)
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
     def create_group(self, founder: Person, *, expect: int = 201, **extra: Any) -> Group:
         new = create_group(founder.secrets, "Founder", time=now(), card=founder.card)
         body: dict[str, Any] = {

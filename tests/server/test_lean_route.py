@@ -85,22 +85,11 @@ def test_an_invitee_token_cannot_post(world: World) -> None:
     alice = world.person()
     group = world.create_group(alice)
     invite = group.invite(alice)
-    challenge = world.challenge()
-    r = world.client.post(
-        "/v1/auth/invite-token",
-        json={
-            "group_id": b64(group.id),
-            "invite_id": b64(invite.invite_id),
-            "challenge": b64(challenge),
-            "signature": b64(invite.read_signature(challenge)),
-        },
-    )
-    assert r.status_code == 200, r.text
     sealed = group.seal(alice)
     r = world.client.post(
         f"{group.path}/entries",
         json={"entry": b64(sealed.data)},
-        headers={"Authorization": f"Bearer {r.json()['token']}"},
+        headers=world.invitee_headers(group, invite),
     )
     assert_error(r, 403, "device_token_required")
     assert group.list_entries(alice).json()["entries"] == []

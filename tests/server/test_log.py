@@ -236,26 +236,11 @@ def test_member_who_left_reads_up_to_their_leave(world: World) -> None:
     assert len(page["ops"]) == leave_seq + 1
 
 
-def _invite_token(world: World, group: Any, invite: Any, challenge: bytes | None = None) -> Any:
-    challenge = challenge if challenge is not None else world.challenge()
-    return world.client.post(
-        "/v1/auth/invite-token",
-        json={
-            "group_id": b64(group.id),
-            "invite_id": b64(invite.invite_id),
-            "challenge": b64(challenge),
-            "signature": b64(invite.read_signature(challenge)),
-        },
-    )
-
-
 def test_invitee_reads_genesis_and_log_with_the_join_key(world: World) -> None:
     alice = world.person()
     group = world.create_group(alice)
     invite = group.invite(alice)
-    r = _invite_token(world, group, invite)
-    assert r.status_code == 200, r.text
-    token = {"Authorization": f"Bearer {r.json()['token']}"}
+    token = world.invitee_headers(group, invite)
     page = group.read_log(headers=token).json()
     assert [unb64(op) for op in page["ops"]] == group.ops
     # Only the log: no entries, lockboxes, group info, or writes.
@@ -277,26 +262,17 @@ def test_invitee_token_needs_a_live_invite_and_the_join_key(world: World) -> Non
     invite = group.invite(alice)
     other = group.invite(alice)
     # Signed with another invite's join key.
-    challenge = world.challenge()
-    r = world.client.post(
-        "/v1/auth/invite-token",
-        json={
-            "group_id": b64(group.id),
-            "invite_id": b64(invite.invite_id),
-            "challenge": b64(challenge),
-            "signature": b64(other.read_signature(challenge)),
-        },
-    )
+    r = world.invite_token(group, invite, signer=other)
     assert_error(r, 401, "bad_signature")
     # An invite id that does not exist.
     fake = type(invite)(bytes(16), group.id, "x")
-    assert_error(_invite_token(world, group, fake), 403, "invite_not_usable")
+    assert_error(world.invite_token(group, fake), 403, "invite_not_usable")
     # A token that worked stops working once the invite is revoked.
-    token = {"Authorization": f"Bearer {_invite_token(world, group, invite).json()['token']}"}
+    token = world.invitee_headers(group, invite)
     assert group.read_log(headers=token).status_code == 200
     group.revoke(invite, by=alice)
     assert_error(group.read_log(headers=token), 403, "invite_not_usable")
-    assert_error(_invite_token(world, group, invite), 403, "invite_not_usable")
+    assert_error(world.invite_token(group, invite), 403, "invite_not_usable")
 
 
 def test_invitee_token_dies_with_its_issuer(world: World) -> None:
@@ -304,7 +280,7 @@ def test_invitee_token_dies_with_its_issuer(world: World) -> None:
     group = world.create_group(alice)
     group.join(bob, by=alice, role="leader")
     invite = group.invite(bob)
-    token = {"Authorization": f"Bearer {_invite_token(world, group, invite).json()['token']}"}
+    token = world.invitee_headers(group, invite)
     assert group.read_log(headers=token).status_code == 200
     group.remove(bob, by=alice)
     assert_error(group.read_log(headers=token), 403, "invite_not_usable")
@@ -317,7 +293,7 @@ def test_expired_invite_gives_no_token(make_client: Callable[..., TestClient[Any
     group = world.create_group(alice)
     invite = group.invite(alice, expires=int(clock.now) + 100)
     clock.advance(101)
-    assert_error(_invite_token(world, group, invite), 403, "invite_not_usable")
+    assert_error(world.invite_token(group, invite), 403, "invite_not_usable")
 
 
 def test_invite_token_challenge_is_single_use(world: World) -> None:
@@ -325,8 +301,8 @@ def test_invite_token_challenge_is_single_use(world: World) -> None:
     group = world.create_group(alice)
     invite = group.invite(alice)
     challenge = world.challenge()
-    assert _invite_token(world, group, invite, challenge).status_code == 200
-    assert_error(_invite_token(world, group, invite, challenge), 401, "invalid_challenge")
+    assert world.invite_token(group, invite, challenge).status_code == 200
+    assert_error(world.invite_token(group, invite, challenge), 401, "invalid_challenge")
 
 
 def test_leader_can_be_anyone_the_log_says(world: World) -> None:
