@@ -29,7 +29,7 @@ from .services import Services
 from .wire import AttachmentInfo, ChunkStored
 
 AttachmentIdParam = Annotated[
-    str, Parameter(description="The attachment id: unpadded base64url of 16 bytes.", max_length=32)
+    str, Parameter(description="The attachment id: unpadded base64url of 16 bytes (22 characters).")
 ]
 IndexParam = Annotated[int, Parameter(ge=0, le=2**31, description="Chunk index, from 0.")]
 

@@ -48,7 +48,7 @@ INLINE_PAGE_BYTES = 1 << 20
 """Pages up to this size are read on the event loop, larger ones in a reader thread."""
 
 EntryIdParam = Annotated[
-    str, Parameter(description="The entry id: unpadded base64url of 16 bytes.", max_length=32)
+    str, Parameter(description="The entry id: unpadded base64url of 16 bytes (22 characters).")
 ]
 
 _COLUMNS = (

@@ -35,7 +35,7 @@ from .wire import (
 )
 
 GroupIdParam = Annotated[
-    str, Parameter(description="The group id: unpadded base64url of 32 bytes.", max_length=64)
+    str, Parameter(description="The group id: unpadded base64url of 32 bytes (43 characters).")
 ]
 
 

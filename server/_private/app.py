@@ -24,6 +24,7 @@ from .api_groups import groups_router
 from .api_joins import joins_router
 from .auth import DEPENDENCIES, ServicesDep, auth_router
 from .errors import EXCEPTION_HANDLERS, ErrorBody
+from .http import LeanRoute
 from .services import lifespan
 from .settings import Settings, settings_from_env
 from .wire import Health
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     annotate_bytes_fields(app.openapi_schema)
+    LeanRoute.verify(app)
     return app
 
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import typing
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import msgspec
 import sqlalchemy as sa
-from litestar import Request, Response
+from litestar import Litestar, Request, Response
+from litestar.di import Provide
+from litestar.exceptions import ImproperlyConfiguredException
 from litestar.handlers import HTTPRouteHandler
 from litestar.response.base import ASGIResponse
 from litestar.serialization import default_serializer
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .auth import provide_device
+from .auth import provide_device, provide_services
 from .errors import ApiError, bad_request, invalid_body
 
 T = TypeVar("T")
@@ -57,17 +60,56 @@ class Answer(Response[T]):
     about a third of a bare request (docs/performance.md). An `Answer` carries none of those:
     it sends the status, `content-type` and `content-length` and the same bytes Litestar
     would have rendered (JSON through msgspec with Litestar's serializer, or bytes as they
-    are). The route's OpenAPI description is unchanged, since the handler's annotation still
-    names the content type.
+    are). An answer that needs more (headers, cookies, a background task, type encoders, a
+    HEAD request, a status without a body) goes through Litestar's own response. The
+    route's OpenAPI description is unchanged, since the handler's annotation still names the
+    content type.
     """
 
     def to_asgi_response(
-        self, app: Any, request: Request[Any, Any, Any], *, status_code: int | None = None, **_: Any
+        self,
+        app: Any,
+        request: Request[Any, Any, Any],
+        *,
+        background: Any = None,
+        cookies: Any = None,
+        headers: dict[str, str] | None = None,
+        is_head_response: bool = False,
+        status_code: int | None = None,
+        type_encoders: Any = None,
+        **kwargs: Any,
     ) -> ASGIResponse:
+        status = self.status_code or status_code or 200
+        needs_framework = (
+            # Anything beyond status, type, length and body: Litestar's response does it.
+            background
+            or cookies
+            or headers
+            or type_encoders
+            or self.background
+            or self.cookies
+            or self.headers
+            or self.response_type_encoders
+            or is_head_response
+            or status < 200
+            or status in (204, 304)
+        )
+        if needs_framework:
+            return super().to_asgi_response(
+                app,
+                request,
+                background=background,
+                cookies=cookies,
+                headers=headers,
+                is_head_response=is_head_response,
+                status_code=status_code,
+                type_encoders=type_encoders,
+                **kwargs,
+            )
         content = self.content
         body = content if isinstance(content, bytes) else _json.encode(content)
         media_type = self.media_type if isinstance(self.media_type, str) else "application/json"
-        return _Sent(self.status_code or status_code or 200, media_type, body)
+        return _Sent(status, media_type, body)
 
 
 _json = msgspec.json.Encoder(enc_hook=default_serializer)
@@ -77,7 +119,8 @@ class _Sent(ASGIResponse):
     """The ASGI side of an `Answer`: a start event and one body event."""
 
     def __init__(self, status: int, media_type: str, body: bytes) -> None:
-        # Deliberately not ASGIResponse.__init__: this class sends only what is set here.
+        # Deliberately not ASGIResponse.__init__: this class sends only what is set here, and
+        # only `__call__` is ever used (by the route that awaits it).
         self.status_code = status
         self._start = {
             "type": "http.response.start",
@@ -107,16 +150,78 @@ class LeanRoute:
     - `device`: `provide_device`, the same token check and rate limit as every route;
     - `data`: the body, read through Litestar's `Request.body()` (same size cap, same 413),
       decoded into `body` by msgspec; errors are the 400s Litestar's validation gives;
-    - the path parameters as Litestar parsed them, and `services`.
+    - the path parameters as Litestar parsed them, and `services` (`provide_services`).
 
-    The token is checked before the body is read or parsed.
+    The token is checked before the body is read or parsed. The body is decoded strictly,
+    where Litestar converts leniently (`"5"` for an int); the two agree for fields of bytes
+    or str, so only such bodies are accepted. Whatever else Litestar would do for a route
+    (guards, hooks, response headers, CSRF, compression, allowed hosts, other middleware)
+    this path would skip: `LeanRoute.verify(app)` refuses to build an app where a lean
+    route has any of it.
     """
 
     def __init__(
         self, fn: Callable[..., Awaitable[Response[Any]]], body: type[msgspec.Struct]
     ) -> None:
+        for field in msgspec.structs.fields(body):
+            kind = field.type
+            while typing.get_origin(kind) is typing.Annotated:
+                kind = typing.get_args(kind)[0]
+            if kind not in (bytes, str):
+                raise TypeError(
+                    f"LeanRoute bodies hold bytes or str only: {body.__name__}.{field.name}"
+                )
         self._fn = fn
         self._decoder = msgspec.json.Decoder(body)
+
+    @staticmethod
+    def verify(app: Litestar) -> None:
+        """Refuse an app in which a lean route would skip something Litestar was asked to do."""
+        framework = [
+            ("CSRF", app.csrf_config),
+            ("compression", app.compression_config),
+            ("allowed hosts", app.allowed_hosts),
+        ]
+        for route in app.routes:
+            for handler in getattr(route, "route_handlers", ()):
+                middleware = handler.resolve_middleware()
+                if not any(isinstance(m, LeanRoute) for m in middleware):
+                    continue
+                deps = handler.resolve_dependencies()
+                skipped = [
+                    name
+                    for name, present in [
+                        *framework,
+                        ("guards", handler.resolve_guards()),
+                        ("before_request", handler.resolve_before_request()),
+                        (
+                            "after_request",
+                            [
+                                x
+                                for x in handler.ownership_layers
+                                if getattr(x, "after_request", None)
+                            ],
+                        ),
+                        ("after_response", handler.resolve_after_response()),
+                        ("response headers", handler.resolve_response_headers()),
+                        ("response cookies", handler.resolve_response_cookies()),
+                        ("response cache", handler.cache),
+                        (
+                            "other middleware",
+                            [m for m in middleware if not isinstance(m, LeanRoute)],
+                        ),
+                        ("another device check", _provider(deps, "device") is not provide_device),
+                        (
+                            "another services provider",
+                            _provider(deps, "services") is not provide_services,
+                        ),
+                    ]
+                    if present
+                ]
+                if skipped:
+                    raise ImproperlyConfiguredException(
+                        f"{handler} is served by LeanRoute, which would skip: {', '.join(skipped)}"
+                    )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LeanRoute:
         # Litestar copies a handler's middleware for every app; this holds nothing mutable.
@@ -128,7 +233,7 @@ class LeanRoute:
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request: Request[Any, Any, Any] = Request(scope, receive, send)
-        services = request.app.state.services
+        services = await provide_services(request)
         device = await provide_device(request, services)
         raw = await request.body()
         try:
@@ -145,6 +250,11 @@ class LeanRoute:
         await response.to_asgi_response(None, request, status_code=handler.status_code)(
             scope, receive, send
         )
+
+
+def _provider(dependencies: dict[str, Provide], name: str) -> Any:
+    provide = dependencies.get(name)
+    return None if provide is None else provide.dependency
 
 
 def negotiate(request: Request[Any, Any, Any], body: T, status_code: int = 200) -> Response[T]:

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
+from chatham.server._private.auth import DEPENDENCIES, DeviceDep, ServicesDep
+from chatham.server._private.http import Answer, LeanRoute
+from litestar import Litestar, Response, get, post
+from litestar.di import Provide
+from litestar.exceptions import ImproperlyConfiguredException
+from litestar.params import JSONBody
 from litestar.testing import TestClient
 from server_harness import World, assert_error, b64
 
@@ -137,3 +144,111 @@ def test_openapi_still_describes_the_post(client: TestClient[Any]) -> None:
     assert ok["$ref"].endswith("/EntryPosted")
     assert {"400", "401", "403", "409", "413", "422", "429"} <= set(op["responses"])
     assert op["security"] == [{"bearer": []}]
+
+
+def test_ids_of_the_wrong_length_are_invalid_id_on_every_route(world: World) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    for bad in ("A" * 65, "A" * 42, "A" * 44, "A" * 200):
+        base = f"/v1/groups/{bad}"
+        for r in (
+            world.client.post(f"{base}/entries", json={"entry": ""}, headers=alice.headers),
+            world.client.get(f"{base}/entries", headers=alice.headers),
+            world.client.get(base, headers=alice.headers),
+            world.client.get(f"{group.path}/entries/{'B' * 33}", headers=alice.headers),
+        ):
+            assert_error(r, 400, "invalid_id")
+
+
+def test_posts_spend_the_device_rate_limit(make_client: Callable[..., TestClient[Any]]) -> None:
+    world = World(make_client(rate_device=5))
+    alice = world.person()
+    group = world.create_group(alice)  # 1
+    for _ in range(4):
+        group.post_sealed(alice, group.seal(alice))
+    sealed = group.seal(alice)
+    r = world.client.post(
+        f"{group.path}/entries", json={"entry": b64(sealed.data)}, headers=alice.headers
+    )
+    assert_error(r, 429, "rate_limited")
+    assert int(r.headers["retry-after"]) >= 1
+
+
+class _Body(msgspec.Struct):
+    entry: bytes
+
+
+async def _handler(
+    data: JSONBody[_Body], device: DeviceDep, services: ServicesDep
+) -> Response[dict[str, int]]:
+    return Answer({"n": len(data.entry)})
+
+
+def _lean_app(**options: Any) -> Litestar:
+    route = post("/x", middleware=[LeanRoute(_handler, _Body), *options.pop("middleware", [])])
+    return Litestar(
+        route_handlers=[route(_handler)],
+        dependencies={**DEPENDENCIES, **options.pop("dependencies", {})},
+        openapi_config=None,
+        **options,
+    )
+
+
+def test_a_lean_route_alone_is_accepted() -> None:
+    LeanRoute.verify(_lean_app())
+
+
+@pytest.mark.parametrize(
+    ("options", "skipped"),
+    [
+        ({"guards": [lambda connection, handler: None]}, "guards"),
+        ({"allowed_hosts": ["chatham.example"]}, "allowed hosts"),
+        ({"middleware": [lambda app: app]}, "other middleware"),
+        ({"before_request": lambda request: None}, "before_request"),
+        (
+            {"dependencies": {"device": Provide(lambda: b"", sync_to_thread=False)}},
+            "another device check",
+        ),
+    ],
+)
+def test_an_app_where_a_lean_route_would_skip_something_is_refused(
+    options: dict[str, Any], skipped: str
+) -> None:
+    with pytest.raises(ImproperlyConfiguredException, match=skipped):
+        LeanRoute.verify(_lean_app(**options))
+
+
+def test_lean_bodies_hold_bytes_or_str_only() -> None:
+    class Count(msgspec.Struct):
+        n: int
+
+    with pytest.raises(TypeError, match=r"Count\.n"):
+        LeanRoute(_handler, Count)
+
+
+def test_an_answer_that_needs_more_goes_through_the_framework() -> None:
+    @get("/headers")
+    async def with_headers() -> Response[dict[str, int]]:
+        return Answer({"n": 1}, headers={"Retry-After": "5"})
+
+    @get("/empty", status_code=204)
+    async def empty() -> Response[None]:
+        return Answer(None)
+
+    @get("/plain")
+    async def plain() -> Response[dict[str, int]]:
+        return Answer({"n": 1})
+
+    app = Litestar(route_handlers=[with_headers, empty, plain], openapi_config=None)
+    with TestClient(app) as client:
+        r = client.get("/headers")
+        assert (r.status_code, r.headers["retry-after"], r.json()) == (200, "5", {"n": 1})
+        r = client.get("/empty")
+        assert (r.status_code, r.content) == (204, b"")
+        r = client.get("/plain")
+        assert (r.status_code, r.headers["content-type"], r.content) == (
+            200,
+            "application/json",
+            b'{"n":1}',
+        )
+        assert r.headers["content-length"] == "7"
