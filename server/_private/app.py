@@ -24,7 +24,7 @@ from .api_groups import groups_router
 from .api_joins import joins_router
 from .auth import DEPENDENCIES, ServicesDep, auth_router
 from .errors import EXCEPTION_HANDLERS, ErrorBody
-from .http import LeanRoute
+from .http import BodyRequest, LeanRoute
 from .services import lifespan
 from .settings import Settings, settings_from_env
 from .wire import Health
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=BodyRequest,
         lifespan=[lifespan],
         state=State({"settings": settings}),
         request_max_body_size=settings.max_body,

@@ -188,3 +188,27 @@ def test_hostile_bodies_get_4xx_and_change_nothing(
         )
         assert 400 <= r.status_code < 500, (raw, r.status_code)
     assert _snapshot(server_settings()) == before
+
+
+def test_deeply_nested_bodies_are_400_on_every_json_route(
+    world: World, server_settings: Callable[..., Any]
+) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    before = _snapshot(server_settings())
+    headers = {**alice.headers, "Content-Type": "application/json"}
+    routes = [
+        "/v1/groups",
+        f"{group.path}/log",
+        f"{group.path}/entries",
+        f"{group.path}/join-requests",
+        "/v1/auth/token",
+    ]
+    for depth in (1_000, 60_000):
+        nested = b"[" * depth + b"]" * depth
+        shapes = (nested, b'{"a":' * depth + b"1" + b"}" * depth, b'{"entry": ' + nested + b"}")
+        for shape in shapes:
+            for path in routes:
+                r = world.client.post(path, content=shape, headers=headers)
+                assert_error(r, 400, "invalid_request")
+    assert _snapshot(server_settings()) == before

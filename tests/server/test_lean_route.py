@@ -252,3 +252,25 @@ def test_an_answer_that_needs_more_goes_through_the_framework() -> None:
             b'{"n":1}',
         )
         assert r.headers["content-length"] == "7"
+
+
+def test_a_deeply_nested_unknown_field_is_400_on_a_lean_route(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # _Body, unlike the server's bodies, lets unknown fields through; msgspec then skips
+    # their values recursively.
+    import chatham.server._private.http as http
+    from chatham.server._private.errors import EXCEPTION_HANDLERS
+
+    async def anyone(request: Any, services: Any) -> bytes:
+        return b"device"
+
+    monkeypatch.setattr(http, "provide_device", anyone)
+    app = _lean_app(exception_handlers=EXCEPTION_HANDLERS)
+    app.state.services = None
+    nested = b"[" * 60_000 + b"]" * 60_000
+    with TestClient(app) as client:
+        r = client.post("/x", content=b'{"entry": "AAAA", "x": ' + nested + b"}")
+        err = assert_error(r, 400, "invalid_request")
+        assert err["detail"] == "the JSON body is nested too deeply"
+        assert client.post("/x", content=b'{"entry": "AAAA"}').json() == {"n": 3}
