@@ -279,7 +279,7 @@ class ServerApi:
     def _error_body(resp: httpx.Response) -> ErrorBody:
         try:
             return msgspec.json.decode(resp.content, type=ErrorBody)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             return ErrorBody("error", f"HTTP {resp.status_code}")
 
     @staticmethod
@@ -291,6 +291,11 @@ class ServerApi:
         except (msgspec.DecodeError, msgspec.ValidationError) as e:
             raise E.BadResponse(
                 f"the server's answer is not valid protocol ({e})", status=resp.status_code
+            ) from None
+        except RecursionError:  # answers allow unknown fields, and msgspec skips them by recursion
+            raise E.BadResponse(
+                "the server's answer is not valid protocol (nested too deeply)",
+                status=resp.status_code,
             ) from None
 
     def _bearer(self) -> str:

@@ -401,7 +401,9 @@ def decode_body(data: bytes) -> Body:
         raise BodyError(f"journal body is larger than {MAX_BODY} bytes")
     try:
         head = _head_decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        # RecursionError: nesting deeper than msgspec follows (a member can seal any bytes).
+        # The head decoder reads the whole map, so the strict decoder below never meets it.
         raise BodyError("not a Chatham journal body") from None
     if type(head.v) is not int:
         raise BodyError("journal body has no version")

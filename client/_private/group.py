@@ -1037,7 +1037,7 @@ class Group:
                     try:
                         data = json.loads(line[5:])
                         position = (int(data["cursor"]), int(data["seq"]))
-                    except (ValueError, KeyError, TypeError):
+                    except (ValueError, KeyError, TypeError, RecursionError):
                         raise E.BadResponse("the server's event stream is not valid") from None
                     yield position
                 elif not line:

@@ -251,6 +251,17 @@ def test_non_bytes(data: Any) -> None:
             decode_body(data)
 
 
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deep_nesting_is_refused_not_a_crash(depth: int) -> None:
+    # A member can seal any bytes; a body that nests deeper than msgspec will follow must
+    # be refused like any other bad body, not stop every other member's listing.
+    nested = b"\x91" * depth + b"\xc0"
+    refused(raw({"t": "note", "v": 1, "ts": 1, "x": 1})[:-1] + nested, "not a Chatham")
+    head = b"\x84" + raw("t")[0:] + raw("note") + raw("v") + raw(1) + raw("ts") + raw(1)
+    refused(head + raw("text") + nested, "not a Chatham")
+    refused(nested, "not a Chatham")
+
+
 def test_oversize_refused_before_parsing() -> None:
     refused(b"\x00" * ((1 << 20) + 1), "larger")
 
