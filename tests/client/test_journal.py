@@ -937,6 +937,11 @@ def test_bad_bodies_are_warnings_not_crashes() -> None:
     assert codes == {b"\x10" * 16: "undecodable", b"\x11" * 16: "unsupported_version"}
     assert "upgrade" in next(w.message for w in g.view.warnings if w.code != "undecodable")
     assert g.view.get(i) is not None
+    # A body nested deeper than the decoder follows is one more warning, not a crash.
+    deep = b"\x83\xa1t\xa4note\xa1v\x01\xa1x" + b"\x91" * 5_000 + b"\xc0"
+    g.view.add(EntryMeta(b"\x12" * 16, BOB, BOB, 3, 1), deep)
+    assert {w.entry_id: w.code for w in g.view.warnings}[b"\x12" * 16] == "undecodable"
+    assert g.view.get(i) is not None
 
 
 def test_duplicates_are_idempotent_and_conflicts_deterministic() -> None:
