@@ -50,7 +50,8 @@ def _chunk(gid: bytes, aid: bytes, index: int) -> sa.Select[Any]:
 
 async def _read_capped(request: Request[Any, Any, Any], cap: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap:
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > cap:
         raise ApiError(413, "body_too_large", f"a chunk is at most {cap} bytes")
     buf = bytearray()
     async for part in request.stream():

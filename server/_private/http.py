@@ -46,18 +46,25 @@ def b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-class BodyRequest(Request[Any, Any, Any]):
-    """The request class of every route: a JSON body nested too deeply is a 400, not a 500.
+_NESTED = "the JSON body is nested too deeply"
+_NOT_UTF8 = "the JSON body is not valid UTF-8"
 
-    msgspec refuses to decode JSON nested more than about a thousand levels with a
-    RecursionError, which Litestar does not count as a bad body.
+
+class BodyRequest(Request[Any, Any, Any]):
+    """The request class of every route: every undecodable JSON body is a 400, not a 500.
+
+    msgspec refuses JSON nested more than about a thousand levels with a RecursionError,
+    and invalid UTF-8 in a string or key with a UnicodeDecodeError; Litestar counts
+    neither as a bad body.
     """
 
     async def json(self) -> Any:
         try:
             return await super().json()
         except RecursionError:
-            raise SerializationException("the JSON body is nested too deeply") from None
+            raise SerializationException(_NESTED) from None
+        except UnicodeDecodeError:
+            raise SerializationException(_NOT_UTF8) from None
 
 
 def wants_msgpack(request: Request[Any, Any, Any]) -> bool:
@@ -258,7 +265,9 @@ class LeanRoute:
         except msgspec.DecodeError as e:
             raise bad_request("invalid_request", str(e)) from None
         except RecursionError:
-            raise bad_request("invalid_request", "the JSON body is nested too deeply") from None
+            raise bad_request("invalid_request", _NESTED) from None
+        except UnicodeDecodeError:
+            raise bad_request("invalid_request", _NOT_UTF8) from None
         response = await self._fn(
             **scope["path_params"], data=data, device=device, services=services
         )

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import chatham.server
+import pytest
 from litestar.testing import TestClient
-from server_harness import World, assert_error, b64, b64url
+from server_harness import World, assert_error, b64, b64url, unb64
 
 
 def test_public_api_is_what_all_says() -> None:
@@ -212,3 +213,78 @@ def test_deeply_nested_bodies_are_400_on_every_json_route(
                 r = world.client.post(path, content=shape, headers=headers)
                 assert_error(r, 400, "invalid_request")
     assert _snapshot(server_settings()) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"\xff": 1}', b'{"a": "\xff"}', b'{"entry": "AAAA", "\xff": 1}', b'{"k": "\xed\xa0\x80"}'],
+)
+def test_invalid_utf8_bodies_are_400_on_every_json_route(
+    world: World, server_settings: Callable[..., Any], body: bytes
+) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    entry = group.post_entry(alice).json()["entry_id"]
+    before = _snapshot(server_settings())
+    headers = {**alice.headers, "Content-Type": "application/json"}
+    eid = b64url(unb64(entry))
+    for method, path in [
+        ("POST", "/v1/auth/token"),
+        ("POST", "/v1/auth/invite-token"),
+        ("POST", "/v1/groups"),
+        ("POST", f"{group.path}/log"),
+        ("POST", f"{group.path}/entries"),
+        ("POST", f"{group.path}/join-requests"),
+        ("DELETE", f"{group.path}/entries/{eid}"),
+    ]:
+        for h in (headers, {"Content-Type": "application/json"}):
+            r = world.client.request(method, path, content=body, headers=h)
+            assert r.status_code in (400, 401), (method, path, r.status_code, r.text)
+            assert r.json()["code"] in ("invalid_request", "unauthorized"), r.text
+    assert _snapshot(server_settings()) == before
+
+
+def test_a_content_length_of_unicode_digits_is_400(world: World) -> None:
+    # Only a raw ASGI scope carries such bytes; HTTP parsers refuse them earlier.
+    alice = world.person()
+    group = world.create_group(alice)
+    path = f"{group.path}/attachments/{b64url(bytes(16))}/chunks/0"
+    app = world.client.app
+
+    async def put(length: bytes) -> list[Any]:
+        sent: list[Any] = []
+        events = [{"type": "http.request", "body": b"abc", "more_body": False}]
+
+        async def receive() -> Any:
+            return events.pop(0) if events else {"type": "http.disconnect"}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        headers = [
+            (b"host", b"testserver.local"),
+            (b"authorization", alice.headers["Authorization"].encode()),
+            (b"content-length", length),
+        ]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "PUT",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 1),
+            "server": ("testserver.local", 80),
+            "state": {},
+        }
+        await app(scope, receive, send)
+        return sent
+
+    for length in (b"\xb2", b"\xb9"):
+        sent = world.client.blocking_portal.call(put, length)
+        assert sent[0]["status"] == 400, sent
+    assert world.client.blocking_portal.call(put, b"3")[0]["status"] == 201
