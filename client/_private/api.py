@@ -279,7 +279,7 @@ class ServerApi:
     def _error_body(resp: httpx.Response) -> ErrorBody:
         try:
             return msgspec.json.decode(resp.content, type=ErrorBody)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
             return ErrorBody("error", f"HTTP {resp.status_code}")
 
     @staticmethod
@@ -292,10 +292,12 @@ class ServerApi:
             raise E.BadResponse(
                 f"the server's answer is not valid protocol ({e})", status=resp.status_code
             ) from None
-        except RecursionError:  # answers allow unknown fields, and msgspec skips them by recursion
+        except (RecursionError, UnicodeDecodeError) as e:
+            # Nested past msgspec's depth (answers allow unknown fields, skipped by recursion),
+            # or invalid UTF-8, which msgspec reports as UnicodeDecodeError.
+            why = "nested too deeply" if isinstance(e, RecursionError) else "invalid UTF-8"
             raise E.BadResponse(
-                "the server's answer is not valid protocol (nested too deeply)",
-                status=resp.status_code,
+                f"the server's answer is not valid protocol ({why})", status=resp.status_code
             ) from None
 
     def _bearer(self) -> str:

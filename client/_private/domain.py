@@ -401,9 +401,10 @@ def decode_body(data: bytes) -> Body:
         raise BodyError(f"journal body is larger than {MAX_BODY} bytes")
     try:
         head = _head_decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
-        # RecursionError: nesting deeper than msgspec follows (a member can seal any bytes).
-        # The head decoder reads the whole map, so the strict decoder below never meets it.
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        # A member can seal any bytes. RecursionError: nesting deeper than msgspec follows
+        # (the head decoder reads the whole map, so the strict decoder below never meets
+        # it). UnicodeDecodeError: msgspec's answer to invalid UTF-8 in a str.
         raise BodyError("not a Chatham journal body") from None
     if type(head.v) is not int:
         raise BodyError("journal body has no version")
@@ -417,7 +418,7 @@ def decode_body(data: bytes) -> Body:
         if isinstance(e.__cause__, BodyError):  # one of our cross-field rules: no content in it
             raise BodyError(f"invalid {head.t} body: {e.__cause__}") from None
         raise BodyError(f"invalid {head.t} body{_where(e)}") from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise BodyError(f"malformed {head.t} body") from None
     return body
 

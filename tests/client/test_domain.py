@@ -262,6 +262,15 @@ def test_deep_nesting_is_refused_not_a_crash(depth: int) -> None:
     refused(nested, "not a Chatham")
 
 
+def test_invalid_utf8_is_refused_not_a_crash() -> None:
+    # msgspec reports invalid UTF-8 in a str as UnicodeDecodeError; a member can seal any
+    # bytes, so it must be a BodyError like every other bad body.
+    data = encode_body(Issue(ts=1, title="ABCDEF"))
+    refused(data.replace(b"ABCDEF", b"\xff\xfe\xfd\xfc\xfb\xfa"))
+    refused(data.replace(b"title", b"titl\xff"))
+    refused(raw({"t": "issue", "v": 1, "ts": 1, "title": "x"}).replace(b"issue", b"issu\xff"))
+
+
 def test_oversize_refused_before_parsing() -> None:
     refused(b"\x00" * ((1 << 20) + 1), "larger")
 

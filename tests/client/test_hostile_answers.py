@@ -29,6 +29,8 @@ def _api(answer: httpx.Response) -> ServerApi:
         NESTED,
         b'{"challenge": "AAAA", "expires": 1, "extra": ' + NESTED + b"}",
         b"{not json",
+        b'{"challenge": "\xff\xfe", "expires": 1}',
+        b'{"\xff": 1}',
         json.dumps({"challenge": 5}).encode(),
     ],
 )
@@ -38,8 +40,11 @@ def test_a_malformed_answer_is_bad_response(content: bytes) -> None:
         api.group_info(bytes(32))
 
 
-def test_a_malformed_error_body_still_gives_the_status_error() -> None:
-    body = b'{"code": "x", "detail": "y", "extra": ' + NESTED + b"}"
+@pytest.mark.parametrize(
+    "body",
+    [b'{"code": "x", "detail": "y", "extra": ' + NESTED + b"}", b'{"code": "\xff", "detail": "y"}'],
+)
+def test_a_malformed_error_body_still_gives_the_status_error(body: bytes) -> None:
     api = _api(httpx.Response(403, content=body, headers={"content-type": "application/json"}))
     with pytest.raises(errors.ServerError) as raised:
         api.group_info(bytes(32))

@@ -940,7 +940,11 @@ def test_bad_bodies_are_warnings_not_crashes() -> None:
     # A body nested deeper than the decoder follows is one more warning, not a crash.
     deep = b"\x83\xa1t\xa4note\xa1v\x01\xa1x" + b"\x91" * 5_000 + b"\xc0"
     g.view.add(EntryMeta(b"\x12" * 16, BOB, BOB, 3, 1), deep)
-    assert {w.entry_id: w.code for w in g.view.warnings}[b"\x12" * 16] == "undecodable"
+    # So is a title that is not UTF-8.
+    title = encode_body(Issue(ts=1, title="ABCDEF")).replace(b"ABCDEF", b"\xff" * 6)
+    g.view.add(EntryMeta(b"\x13" * 16, BOB, BOB, 4, 1), title)
+    codes = {w.entry_id: w.code for w in g.view.warnings}
+    assert codes[b"\x12" * 16] == codes[b"\x13" * 16] == "undecodable"
     assert g.view.get(i) is not None
 
 
