@@ -76,7 +76,12 @@ _SOME_TEXT_RE = rf"^(?=[\s\S]*\S)[^\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]*\Z"
 ItemId: TypeAlias = Annotated[bytes, Meta(min_length=16, max_length=16)]
 EntryId: TypeAlias = Annotated[bytes, Meta(min_length=16, max_length=16)]
 MemberId: TypeAlias = Annotated[bytes, Meta(min_length=32, max_length=32)]
-Timestamp: TypeAlias = Annotated[int, Meta(ge=0, le=1 << 40)]
+MAX_TS: Final = 253_370_678_400
+"""The start of 9998-12-31 UTC: every later step (local time, a day later, a calendar
+entry's end) stays inside the years datetime can hold."""
+FIRST_DAY: Final = date(1970, 1, 1)
+LAST_DAY: Final = date(9998, 12, 31)
+Timestamp: TypeAlias = Annotated[int, Meta(ge=0, le=MAX_TS)]
 Title: TypeAlias = Annotated[str, Meta(min_length=1, max_length=200, pattern=_TITLE_RE)]
 Line: TypeAlias = Annotated[str, Meta(max_length=200, pattern=_LINE_RE)]
 Text: TypeAlias = Annotated[str, Meta(max_length=20_000, pattern=_TEXT_RE)]
@@ -110,6 +115,12 @@ class UnsupportedVersion(BodyError):
             f"{FORMAT_VERSION}); upgrade to read it"
         )
         self.version = version
+
+
+def _check_day(value: object, what: str) -> None:
+    """Dates a member writes stay where date arithmetic cannot overflow for anyone."""
+    if isinstance(value, date) and not FIRST_DAY <= value <= LAST_DAY:
+        raise BodyError(f"{what} must be between {FIRST_DAY} and {LAST_DAY}")
 
 
 def _unique(values: list[bytes], what: str) -> None:
@@ -153,6 +164,7 @@ class Meeting(_Body, frozen=True, tag="meeting"):
 
     def __post_init__(self) -> None:
         _unique(self.attendance, "attendance")
+        _check_day(self.date, "a meeting's date")
         if self.start is not None and self.start.tzinfo is not None:
             raise BodyError("a meeting's start is a local time without a zone")
 
@@ -172,6 +184,9 @@ class Commitment(_Body, frozen=True, tag="commitment"):
     text: NonEmptyText
     due: date | None = None
     meeting: ItemId | None = None  # where it was made; anchors "the next meeting"
+
+    def __post_init__(self) -> None:
+        _check_day(self.due, "a due date")
 
 
 class FileRef(Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -237,6 +252,7 @@ class MeetingEdit(_Edit, frozen=True, tag="meeting"):
     def __post_init__(self) -> None:
         if not isinstance(self.attendance, UnsetType):
             _unique(self.attendance, "attendance")
+        _check_day(self.date, "a meeting's date")
         if isinstance(self.start, time) and self.start.tzinfo is not None:
             raise BodyError("a meeting's start is a local time without a zone")
 
@@ -250,6 +266,9 @@ class NoteEdit(_Edit, frozen=True, tag="note"):
 class CommitmentEdit(_Edit, frozen=True, tag="commitment"):
     text: NonEmptyText | UnsetType = UNSET
     due: date | UnsetType | None = UNSET
+
+    def __post_init__(self) -> None:
+        _check_day(self.due, "a due date")
 
 
 class CommentEdit(_Edit, frozen=True, tag="comment"):

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from chatham.client._private.domain import (
     BODY_TYPES,
+    MAX_TS,
     AgendaPublication,
     Body,
     BodyError,
@@ -189,7 +190,7 @@ text_chars = st.characters(
     what=st.text(st.one_of(text_chars, st.sampled_from("\n\t")), max_size=500),
     priority=st.sampled_from(["A", "B", "C"]),
     minutes=st.integers(1, 600),
-    ts=st.integers(0, 1 << 40),
+    ts=st.integers(0, MAX_TS),
 )
 def test_issue_round_trip_property(
     title: str, what: str, priority: Any, minutes: int, ts: int
@@ -269,6 +270,27 @@ def test_invalid_utf8_is_refused_not_a_crash() -> None:
     refused(data.replace(b"ABCDEF", b"\xff\xfe\xfd\xfc\xfb\xfa"))
     refused(data.replace(b"title", b"titl\xff"))
     refused(raw({"t": "issue", "v": 1, "ts": 1, "title": "x"}).replace(b"issue", b"issu\xff"))
+
+
+def test_times_and_dates_stay_where_every_view_can_show_them() -> None:
+    # Beyond these, date arithmetic in other members' views overflowed (year 36812).
+    from chatham.client._private.domain import FIRST_DAY, LAST_DAY
+
+    refused(raw({"t": "issue", "v": 1, "ts": MAX_TS + 1, "title": "x"}), "$.ts")
+    refused(raw({"t": "issue", "v": 1, "ts": 1 << 40, "title": "x"}), "$.ts")
+    for day in ("9999-12-31", "1969-12-31", "0001-01-01"):
+        meeting = {"t": "meeting", "v": 1, "ts": 1, "date": day, "title": "M"}
+        refused(raw(meeting), "between")
+        owner = b"\x01" * 32
+        commitment = {"t": "commitment", "v": 1, "ts": 1, "owner": owner, "text": "x"}
+        refused(raw({**commitment, "due": day}), "between")
+        edit = {"t": "meeting", "date": day}
+        revision = {"t": "revision", "v": 1, "ts": 1, "item": b"\x02" * 16}
+        refused(raw({**revision, "changes": edit}), "between")
+    assert decode_body(raw({"t": "issue", "v": 1, "ts": MAX_TS, "title": "x"})).ts == MAX_TS
+    for day in (FIRST_DAY, LAST_DAY):
+        body = raw({"t": "meeting", "v": 1, "ts": 1, "date": day.isoformat(), "title": "M"})
+        assert decode_body(body).date == day  # type: ignore[union-attr]
 
 
 def test_oversize_refused_before_parsing() -> None:

@@ -533,3 +533,28 @@ def test_long_lists_use_plain_columns_even_on_a_terminal() -> None:
     assert not set("┏━┃│└─") & set(out)
     assert "Parking lot" in out
     assert out.count("\n") == 252  # title, header, one line per issue
+
+
+def test_the_furthest_dates_a_member_may_write_break_no_view() -> None:
+    # A member chooses ts and dates; at the limits every view and export must still work
+    # for everyone (beyond them the body is refused as undecodable).
+    from chatham.client._private.domain import FIRST_DAY, LAST_DAY, MAX_TS
+
+    j = Journal()
+    j.post(ANN, Issue, title="late", ts=MAX_TS)
+    j.post(ANN, Issue, title="early", ts=0)
+    j.post(ANN, Commitment, owner=ANN, text="never", ts=MAX_TS, due=LAST_DAY)
+    j.post(ANN, Commitment, owner=ANN, text="long ago", due=FIRST_DAY)
+    m = j.post(LEE, Meeting, date=LAST_DAY, title="End", start=time(23, 30), minutes=24 * 60)
+    j.post(LEE, Meeting, date=FIRST_DAY, title="Start", start=time(0, 0), minutes=60)
+    j.post(LEE, Note, body="minutes", meeting=m, ts=MAX_TS)
+    assert not j.view.warnings
+    for today in (FIRST_DAY, date(2026, 11, 20), LAST_DAY):
+        j.view.parking_lot(today)
+    j.view.commitments()
+    j.view.meetings()
+    for now in (0, NOW, MAX_TS):
+        export_json(j.view, now=now)
+        parse_ics(ics_calendar(j.view, now=now))
+    for it in j.view.issues():
+        item_json(j.view, it, history=True)
