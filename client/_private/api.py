@@ -14,11 +14,12 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Protocol, TypeVar
+from typing import Annotated, Any, Final, Protocol, TypeVar
 
 import httpx
 import msgspec
 from chatham import crypto
+from msgspec import Meta
 
 from .. import errors as E
 
@@ -57,14 +58,21 @@ class _Body(msgspec.Struct, omit_defaults=True):
     pass
 
 
+Count = Annotated[int, Meta(ge=0, le=(1 << 63) - 1)]
+"""A cursor, sequence number, epoch, size or time from the server: what SQLite and the
+local store can hold. Anything else is not the protocol (BadResponse)."""
+TokenText = Annotated[str, Meta(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_-]+$")]
+"""Tokens are unpadded base64url; anything else would break the Authorization header."""
+
+
 class Challenge(_Body):
     challenge: bytes
-    expires: int = 0
+    expires: Count = 0
 
 
 class Token(_Body):
-    token: str
-    expires: int
+    token: TokenText
+    expires: Count
 
 
 class Lockbox(_Body):
@@ -74,30 +82,30 @@ class Lockbox(_Body):
 
 class Head(_Body):
     group_id: bytes
-    seq: int
+    seq: Count
     head: bytes
 
 
 class GroupInfo(_Body):
     group_id: bytes
-    seq: int
+    seq: Count
     head: bytes
-    epoch: int
+    epoch: Count
     pending_rotation: bool
-    entry_cursor: int
+    entry_cursor: Count
 
 
 class LogPage(_Body):
     group_id: bytes
     ops: list[bytes]
-    seq: int
+    seq: Count
     head: bytes
     more: bool
 
 
 class DeviceLockbox(_Body):
-    epoch: int
-    seq: int
+    epoch: Count
+    seq: Count
     lockbox: bytes
 
 
@@ -107,11 +115,11 @@ class LockboxPage(_Body):
 
 class EntryPosted(_Body):
     entry_id: bytes
-    cursor: int
+    cursor: Count
 
 
 class EntryItem(_Body):
-    cursor: int
+    cursor: Count
     entry_id: bytes
     entry: bytes | None = None
     stub: bytes | None = None
@@ -120,7 +128,7 @@ class EntryItem(_Body):
 
 class EntryPage(_Body):
     entries: list[EntryItem]
-    cursor: int
+    cursor: Count
     more: bool
 
 
@@ -135,8 +143,8 @@ class JoinRequestPage(_Body):
 
 class AttachmentInfo(_Body):
     attachment_id: bytes
-    chunks: int
-    size: int
+    chunks: Count
+    size: Count
 
 
 class ErrorBody(_Body):
@@ -259,6 +267,10 @@ class ServerApi:
                 )
             except httpx.TransportError as e:
                 raise E.Unreachable(f"could not reach {self.url} ({type(e).__name__})") from None
+            except httpx.DecodingError:
+                raise E.BadResponse(
+                    "the server's answer is not valid protocol (its encoding)"
+                ) from None
             if resp.status_code == 401 and auth and not relogged:
                 # The token expired or the server forgot it: log in again, once.
                 self._forget_token()

@@ -44,6 +44,8 @@ from .views import (
 )
 
 if TYPE_CHECKING:
+    import httpx
+
     from .api import EntryItem, EntryPage, ServerApi
     from .core import Journal
 
@@ -1028,22 +1030,23 @@ class Group:
         if left() <= 0:
             return
         resp = self._api().events(self._gid, read_timeout=left())
+        invalid = "the server's event stream is not valid"
         try:
             event = ""
-            for line in resp.iter_lines():
+            for line in _event_lines(resp, until):
                 if line.startswith("event:"):
                     event = line[6:].strip()
                 elif line.startswith("data:") and event == "changed":
                     try:
                         data = json.loads(line[5:])
                         position = (int(data["cursor"]), int(data["seq"]))
-                    except (ValueError, KeyError, TypeError, RecursionError):
-                        raise E.BadResponse("the server's event stream is not valid") from None
+                    except (ValueError, KeyError, TypeError, RecursionError, OverflowError):
+                        raise E.BadResponse(invalid) from None
                     yield position
                 elif not line:
                     event = ""
-                if until is not None and time.monotonic() >= until:
-                    return
+        except (UnicodeDecodeError, httpx.DecodingError):
+            raise E.BadResponse(invalid) from None
         except httpx.TransportError as e:
             if until is not None and time.monotonic() >= until:
                 return
@@ -1395,3 +1398,27 @@ def _check_group_name(name: str) -> str:
     if not 1 <= len(name) <= 100 or not name.isprintable():
         raise E.UsageError("a group name is 1 to 100 printable characters")
     return name
+
+
+MAX_EVENT_LINE = 4096
+"""No line of the event stream is longer; a longer one is not the protocol."""
+
+
+def _event_lines(resp: httpx.Response, until: float | None) -> Iterator[str]:
+    """The lines of an event stream, decoded as UTF-8 (what the format says, whatever charset
+    the server names), each at most `MAX_EVENT_LINE` bytes; ends at `until`, checked on every
+    chunk that arrives (keepalives included). Invalid UTF-8 raises UnicodeDecodeError."""
+    import time
+
+    pending = b""
+    for chunk in resp.iter_bytes():
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            if len(raw) > MAX_EVENT_LINE:
+                raise E.BadResponse("the server's event stream is not valid")
+            yield raw.rstrip(b"\r").decode("utf-8")
+        if len(pending) > MAX_EVENT_LINE:
+            raise E.BadResponse("the server's event stream is not valid")
+        if until is not None and time.monotonic() >= until:
+            return

@@ -801,8 +801,10 @@ class GroupJournal:
         last: tuple[int, int] | None = None
         backoff = 1.0
         while until is None or time.monotonic() < until:
+            heard = False
             try:
                 for position in self.group.changes(until=until):
+                    heard = True
                     backoff = 1.0
                     if position == last:
                         continue
@@ -817,10 +819,14 @@ class GroupJournal:
             except E.Unreachable as e:
                 if on_retry is not None:
                     on_retry(e)
-                pause = backoff if until is None else min(backoff, until - time.monotonic())
-                if pause > 0:
-                    time.sleep(pause)
-                backoff = min(backoff * 2, 30.0)
+            else:
+                if heard:  # the server ended a stream that worked: reconnect at once
+                    continue
+            # A dropped stream, or one that ended without a word: wait before trying again.
+            pause = backoff if until is None else min(backoff, until - time.monotonic())
+            if pause > 0:
+                time.sleep(pause)
+            backoff = min(backoff * 2, 30.0)
         return seen
 
 

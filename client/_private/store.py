@@ -262,7 +262,10 @@ class Store:
         if blob is None:
             return None
         token, _, expires = self.vault.open(SEAL_TOKEN, url.encode(), blob).decode().partition(" ")
-        return token, float(expires)
+        try:
+            return token, float(expires)
+        except ValueError:  # not what set_server_token wrote: log in again
+            return None
 
     def set_server_token(self, url: str, token: tuple[str, float] | None) -> None:
         """Save (or forget) a token on a connection of its own: a login may happen on the
