@@ -345,8 +345,15 @@ class Journal:
         server = normalize_url(secret.server)
         api = self._api(server)
         api.as_invitee(secret)
+        from .checks import log_error
+
+        substituted = E.ForkError(
+            "the server's group does not match the invite code (a substituted group)",
+            check="genesis",
+        )
         try:
             ops: list[bytes] = []
+            state = crypto.GroupState()
             since = -1
             while True:
                 try:
@@ -357,23 +364,23 @@ class Journal:
                         "expired",
                         hint="ask the leader for a new invite",
                     ) from e
+                if not ops and page.ops and crypto.group_id_of(page.ops[0]) != gid:
+                    raise substituted
+                # Each page is verified as it arrives: a server that sends ops without end
+                # must sign them, which it cannot, so it is caught at its first made-up op.
+                for op in page.ops:
+                    try:
+                        state.apply(op)
+                    except crypto.LogError as e:
+                        raise log_error(e) from None
                 ops += page.ops
                 if not page.more or not page.ops:
                     break
                 since += len(page.ops)
         finally:
             api.as_invitee(None)
-        if not ops or crypto.group_id_of(ops[0]) != gid:
-            raise E.ForkError(
-                "the server's group does not match the invite code (a substituted group)",
-                check="genesis",
-            )
-        try:
-            state = crypto.replay(ops)
-        except crypto.LogError as e:
-            from .checks import log_error
-
-            raise log_error(e) from None
+        if not ops:
+            raise substituted
         if not state.invite_usable(secret.invite_id, self.now()):
             raise E.UsageError(
                 "the invite was used, revoked or has expired",

@@ -650,3 +650,27 @@ def test_two_leaders_at_once(person: Person, monkeypatch: pytest.MonkeyPatch) ->
     assert gd.state.head == gs.state.head
     removals = [a for a in gs.log() if isinstance(a.op.body, _records.Remove)]
     assert [r.op.body.member.hex() for r in removals] == [ana.member_id]
+
+
+def test_a_server_that_sends_log_pages_without_end_is_caught_at_once(
+    person: Person, tamper: Any, tampered_http: Any
+) -> None:
+    # `more: true` forever, each page repeating the last op: the joiner verifies every page
+    # as it arrives, so the first page that does not continue the log ends the join.
+    dana, sam = person("Dana"), person("Sam", http=tampered_http)
+    [gd] = form_group(dana)
+    secret = M.invite(gd, name="Sam", expires_in=2 * 86400)
+    pages = 0
+    sent: list[Any] = []
+
+    def endless(request: Any, body: dict[str, Any]) -> dict[str, Any]:
+        nonlocal pages
+        pages += 1
+        sent.extend(body["ops"])
+        return {**body, "ops": body["ops"] or sent[-1:], "more": True}
+
+    tamper.on("GET", "/log", endless)
+    with pytest.raises(errors.ChathamError):
+        M.join(sam, secret.code)
+    assert pages <= 2
+    assert sam.groups() == []
