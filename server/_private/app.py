@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
@@ -51,6 +51,14 @@ async def health(request: Request[Any, Any, Any], services: ServicesDep) -> Resp
     return Response(content=Health("ok", "sqlite" if services.db.is_sqlite else "postgresql"))
 
 
+async def _json_not_found(response: Response[Any]) -> Response[Any]:
+    """Litestar answers an unknown path under /schema with an HTML page; ours is JSON."""
+    if response.status_code != 404:
+        return response
+    body = msgspec.json.encode(ErrorBody("not_found", "no such path"))
+    return Response(body, status_code=404, media_type="application/json")
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the Chatham server application; startup opens the database and migrates it."""
     settings = settings or Settings()
@@ -79,6 +87,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             path="/schema",
             render_plugins=[JsonRenderPlugin()],
+            openapi_router=Router(
+                path="/schema",
+                route_handlers=[],
+                include_in_schema=False,
+                after_request=_json_not_found,
+            ),
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(

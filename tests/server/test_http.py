@@ -60,6 +60,12 @@ def test_openapi_schema_is_served(client: TestClient[Any]) -> None:
 def test_unknown_route_and_method(client: TestClient[Any]) -> None:
     assert_error(client.get("/v1/nothing"), 404, "not_found")
     assert_error(client.put("/health"), 405, "method_not_allowed")
+    # Under /schema too, where the framework's own answer is an HTML page.
+    for path in ("/schema/swagger", "/schema/x", "/schema/openapi.yaml", "/schema/x.json"):
+        r = client.get(path)
+        assert r.headers["content-type"] == "application/json", path
+        assert_error(r, 404, "not_found")
+    assert client.get("/schema/openapi.json").status_code == 200
 
 
 def test_invalid_json_is_400(world: World) -> None:
