@@ -142,6 +142,14 @@ class World:
         assert r.status_code == 200, r.text
         return {"Authorization": f"Bearer {r.json()['token']}"}
 
+    def group_of(self, n: int = 1) -> tuple[Group, list[Person]]:
+        """A group of n new people: the first founds it, the others join as members."""
+        people = [self.person() for _ in range(n)]
+        group = self.create_group(people[0])
+        for p in people[1:]:
+            group.join(p, by=people[0])
+        return group, people
+
     def create_group(self, founder: Person, *, expect: int = 201, **extra: Any) -> Group:
         new = create_group(founder.secrets, "Founder", time=now(), card=founder.card)
         body: dict[str, Any] = {

@@ -18,16 +18,8 @@ from litestar.testing import TestClient
 from server_harness import World, assert_error, b64, b64url, now, unb64
 
 
-def _group_with(world: World, n: int = 1) -> tuple[Any, list[Any]]:
-    people = [world.person() for _ in range(n)]
-    group = world.create_group(people[0])
-    for p in people[1:]:
-        group.join(p, by=people[0])
-    return group, people
-
-
 def test_post_list_fetch(world: World) -> None:
-    group, (alice, bob) = _group_with(world, 2)
+    group, (alice, bob) = world.group_of(2)
     sealed = group.seal(bob, b"my issue")
     r = group.post_sealed(bob, sealed)
     assert unb64(r.json()["entry_id"]) == sealed.entry.header.entry_id
@@ -51,7 +43,7 @@ def test_post_list_fetch(world: World) -> None:
 
 
 def test_list_after_cursor_and_limit(world: World) -> None:
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     for i in range(5):
         group.post_entry(alice, f"entry {i}".encode())
     page = group.list_entries(alice, after=1, limit=2).json()
@@ -66,7 +58,7 @@ def test_list_after_cursor_and_limit(world: World) -> None:
 
 
 def test_list_as_msgpack(world: World) -> None:
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     sealed = group.seal(alice)
     group.post_sealed(alice, sealed)
     r = world.client.get(
@@ -79,7 +71,7 @@ def test_list_as_msgpack(world: World) -> None:
 
 def test_page_limit_is_capped_by_the_server(make_client: Callable[..., TestClient[Any]]) -> None:
     world = World(make_client(page_limit=2))
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     for _ in range(3):
         group.post_entry(alice)
     page = group.list_entries(alice, limit=1000).json()
@@ -88,7 +80,7 @@ def test_page_limit_is_capped_by_the_server(make_client: Callable[..., TestClien
 
 
 def test_reposting_the_same_entry_is_idempotent(world: World) -> None:
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     sealed = group.seal(alice)
     first = group.post_sealed(alice, sealed).json()
     r = world.client.post(
@@ -100,7 +92,7 @@ def test_reposting_the_same_entry_is_idempotent(world: World) -> None:
 
 
 def test_two_entries_for_one_sequence_number_conflict(world: World) -> None:
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     group.post_sealed(alice, group.seal(alice, b"one"))
     equivocation = group.seal(alice, b"two", seq=1, prev=bytes(32))
     r = group.post_sealed(alice, equivocation, expect=409)
@@ -109,7 +101,7 @@ def test_two_entries_for_one_sequence_number_conflict(world: World) -> None:
 
 
 def test_author_chains_are_enforced(world: World) -> None:
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     # A gap: seq 2 before seq 1.
     r = group.post_sealed(alice, group.seal(alice, seq=2, prev=bytes(32)), expect=409)
     assert_error(r, 409, "chain_gap")
@@ -124,7 +116,7 @@ def test_author_chains_are_enforced(world: World) -> None:
 
 
 def test_entry_under_an_old_epoch_is_stale(world: World) -> None:
-    group, (alice, bob) = _group_with(world, 2)
+    group, (alice, bob) = world.group_of(2)
     old = group.seal(bob)
     group.rotate(alice)
     err = assert_error(group.post_sealed(bob, old, expect=409), 409, "stale_epoch")
@@ -133,7 +125,7 @@ def test_entry_under_an_old_epoch_is_stale(world: World) -> None:
 
 
 def test_entry_claiming_a_wrong_epoch_for_its_head_is_invalid(world: World) -> None:
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     group.rotate(alice)
     # Epoch 2 key, but claims the log head of epoch 1 (seq 1).
     sealed = group.seal(alice, log_seq=1, log_head=group.state.op_hashes[1])
@@ -142,7 +134,7 @@ def test_entry_claiming_a_wrong_epoch_for_its_head_is_invalid(world: World) -> N
 
 
 def test_no_writes_while_a_rotation_is_pending(world: World) -> None:
-    group, (_, bob, carol) = _group_with(world, 3)
+    group, (_, bob, carol) = world.group_of(3)
     group.leave(carol)
     sealed = group.seal(bob)
     assert_error(group.post_sealed(bob, sealed, expect=409), 409, "rotation_pending")
@@ -151,7 +143,7 @@ def test_no_writes_while_a_rotation_is_pending(world: World) -> None:
 
 
 def test_entries_are_posted_by_their_author(world: World) -> None:
-    group, (alice, bob) = _group_with(world, 2)
+    group, (alice, bob) = world.group_of(2)
     sealed = group.seal(bob)
     r = world.client.post(
         f"{group.path}/entries", json={"entry": b64(sealed.data)}, headers=alice.headers
@@ -160,7 +152,7 @@ def test_entries_are_posted_by_their_author(world: World) -> None:
 
 
 def test_forged_signature_is_refused(world: World) -> None:
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     sealed = group.seal(alice)
     entry = sealed.entry
     forged = encode(type(entry)(entry.header, entry.ct, bytes(64)))
@@ -171,7 +163,7 @@ def test_forged_signature_is_refused(world: World) -> None:
 
 
 def test_tampered_ciphertext_is_refused(world: World) -> None:
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     entry = group.seal(alice).entry
     ct = bytes([entry.ct[0] ^ 1]) + entry.ct[1:]
     tampered = encode(type(entry)(entry.header, ct, entry.sig))
@@ -182,7 +174,7 @@ def test_tampered_ciphertext_is_refused(world: World) -> None:
 
 
 def test_garbage_and_foreign_entries(world: World) -> None:
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     for garbage in (b"", b"\xc0", bytes(100)):
         r = world.client.post(
             f"{group.path}/entries", json={"entry": b64(garbage)}, headers=alice.headers
@@ -197,7 +189,7 @@ def test_garbage_and_foreign_entries(world: World) -> None:
 
 
 def test_non_members_and_departed_members_cannot_post_or_read(world: World) -> None:
-    group, (alice, bob) = _group_with(world, 2)
+    group, (alice, bob) = world.group_of(2)
     eve = world.person()
     other = world.create_group(eve)
     # Eve seals with her own group's keys but names this group.
@@ -220,7 +212,7 @@ def test_non_members_and_departed_members_cannot_post_or_read(world: World) -> N
 
 
 def test_unknown_entry_is_404_for_members(world: World) -> None:
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     r = world.client.get(f"{group.path}/entries/{b64url(bytes(16))}", headers=alice.headers)
     assert_error(r, 404, "not_found")
     for bad in (b64url(bytes(15)), b64url(bytes(32)), "AAAAAAAAAAAAAAAAAAAAA="):
@@ -231,7 +223,7 @@ def test_unknown_entry_is_404_for_members(world: World) -> None:
 
 def test_quota_is_enforced(make_client: Callable[..., TestClient[Any]]) -> None:
     world = World(make_client(group_quota=3000))
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     group.post_entry(alice)  # ~1.1 KiB padded
     group.post_entry(alice)
     r = group.post_entry(alice, expect=413)
@@ -243,7 +235,7 @@ def test_quota_is_enforced(make_client: Callable[..., TestClient[Any]]) -> None:
 
 
 def test_author_retracts_leaving_a_verifiable_stub(world: World) -> None:
-    group, (alice, bob) = _group_with(world, 2)
+    group, (alice, bob) = world.group_of(2)
     sealed = group.seal(bob, b"regret")
     group.post_sealed(bob, sealed)
     group.post_entry(bob, b"later")
@@ -270,7 +262,7 @@ def test_author_retracts_leaving_a_verifiable_stub(world: World) -> None:
 
 
 def test_leader_may_retract_anyones_entry_members_may_not(world: World) -> None:
-    group, (alice, bob, carol) = _group_with(world, 3)
+    group, (alice, bob, carol) = world.group_of(3)
     sealed = group.seal(bob)
     group.post_sealed(bob, sealed)
     entry_id = sealed.entry.header.entry_id
@@ -280,7 +272,7 @@ def test_leader_may_retract_anyones_entry_members_may_not(world: World) -> None:
 
 
 def test_retraction_must_name_this_entry(world: World) -> None:
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     one, two = group.seal(alice), None
     group.post_sealed(alice, one)
     two = group.seal(alice)
@@ -307,7 +299,7 @@ def test_retracted_ciphertext_is_gone_from_the_database(
     from chatham.server._private import schema
     from server_dbutil import rows
 
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     sealed = group.seal(alice, b"x" * 5000)
     group.post_sealed(alice, sealed)
     group.retract(alice, sealed.entry.header.entry_id)
@@ -323,7 +315,7 @@ def test_retracted_bytes_do_not_linger_in_the_sqlite_files(
     if server_database.is_postgres:
         return  # PostgreSQL: the column is NULL (above); its files are the operator's (VACUUM)
     world = World(make_client())
-    group, (alice,) = _group_with(world)
+    group, (alice,) = world.group_of()
     sealed = group.seal(alice, b"y" * 3000)
     group.post_sealed(alice, sealed)
     group.post_entry(alice, b"kept")

@@ -54,14 +54,6 @@ def _all_entries(client: httpx.Client, group: Group, person: Person) -> list[dic
             return items
 
 
-def _group_of(world: World, n: int) -> tuple[Group, list[Person]]:
-    people = [world.person() for _ in range(n)]
-    group = world.create_group(people[0])
-    for p in people[1:]:
-        group.join(p, by=people[0])
-    return group, people
-
-
 def _verify_entries(group: Group, items: list[dict[str, Any]]) -> None:
     """Cursors 1..N without gaps or repeats, every entry verifies, every chain is whole."""
     assert [it["cursor"] for it in items] == list(range(1, len(items) + 1))
@@ -88,7 +80,7 @@ def test_two_processes_on_one_postgres(fresh_postgres_database: str, tmp_path: P
             httpx.Client(base_url=b.url, timeout=30) as cb,
         ):
             world = World(ca, host=a.host)
-            group, people = _group_of(world, 4)
+            group, people = world.group_of(4)
             leader = people[0]
             # A token from one process works on the other: state lives in the database.
             assert cb.get(group.path, headers=leader.headers).status_code == 200
@@ -214,7 +206,7 @@ def test_acknowledged_writes_survive_sigkill(server_database: Any, tmp_path: Pat
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             world = World(client, host=server.host)
-            group, people = _group_of(world, 4)
+            group, people = world.group_of(4)
 
             def writer(person: Person) -> None:
                 with httpx.Client(base_url=server.url, timeout=10) as c:
@@ -308,7 +300,7 @@ def test_event_stream_wakes_on_changes(server_database: Any, tmp_path: Path) -> 
             httpx.Client(base_url=reader.url, timeout=30) as cr,
         ):
             world = World(cw, host=writer.host)
-            group, (alice, bob) = _group_of(world, 2)
+            group, (alice, bob) = world.group_of(2)
             seen: list[dict[str, int]] = []
             ready = threading.Event()
             final = {"cursor": 1, "seq": group.state.seq + 1}
@@ -339,7 +331,7 @@ def test_several_workers_share_the_database(server_database: Any) -> None:
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             world = World(client, host=server.host)
-            group, people = _group_of(world, 3)
+            group, people = world.group_of(3)
             for _ in range(10):
                 for p in people:
                     group.post_entry(p)

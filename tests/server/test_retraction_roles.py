@@ -8,22 +8,12 @@ entry it retracts.
 
 from __future__ import annotations
 
-from typing import Any
-
 from chatham.crypto import sign_retraction
 from server_harness import World, assert_error, now
 
 
-def _group_with(world: World, n: int) -> tuple[Any, list[Any]]:
-    people = [world.person() for _ in range(n)]
-    group = world.create_group(people[0])
-    for p in people[1:]:
-        group.join(p, by=people[0])
-    return group, people
-
-
 def test_a_demoted_leader_cannot_retract_with_a_head_from_when_they_led(world: World) -> None:
-    group, (alice, bob, carol) = _group_with(world, 3)
+    group, (alice, bob, carol) = world.group_of(3)
     sealed = group.seal(bob)
     group.post_sealed(bob, sealed)
     entry_id = sealed.entry.header.entry_id
@@ -41,7 +31,7 @@ def test_a_demoted_leader_cannot_retract_with_a_head_from_when_they_led(world: W
 
 
 def test_a_retraction_may_not_claim_a_head_older_than_its_entry(world: World) -> None:
-    group, (alice, bob) = _group_with(world, 2)
+    group, (alice, bob) = world.group_of(2)
     before = group.state.seq
     group.rotate(alice)
     sealed = group.seal(bob)
