@@ -12,13 +12,17 @@ below N it has not seen.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 from typing import Annotated, Any
 
 import msgspec
 import sqlalchemy as sa
 from chatham.crypto import (
+    Entry,
     EntryError,
     EntryHeader,
+    GroupState,
     check_entry_public,
     ct_hash,
     decode,
@@ -34,7 +38,7 @@ from . import schema as t
 from .access import require_active
 from .api_groups import GroupIdParam
 from .auth import DeviceDep, ServicesDep
-from .db import Statement
+from .db import Statement, WriteFailed
 from .errors import ApiError, not_a_member, responses
 from .groups import GroupRow, current_state, read_group_row
 from .http import Answer, LeanRoute, negotiate, path_id
@@ -85,93 +89,14 @@ async def _post_entry(
     group_id: GroupIdParam, data: JSONBody[PostEntry], device: DeviceDep, services: ServicesDep
 ) -> Response[EntryPosted]:
     gid = path_id(group_id, 32, "group_id")
+    item = _prepare(services, gid, device, data.entry)
     try:
-        entry = decode_entry(data.entry)
-    except EntryError as e:
-        raise _invalid_entry(e) from None
-    hdr = entry.header
-    if hdr.group != gid:
-        raise ApiError(422, "invalid_entry", "the entry names another group", check="group")
-    size = len(entry.ct)
-    quota = services.settings.group_quota
-    values = {
-        "group_id": gid,
-        "entry_id": hdr.entry_id,
-        "device_id": hdr.device,
-        "device_seq": hdr.seq,
-        "epoch": hdr.epoch,
-        "header": encode(hdr),
-        "ct_hash": ct_hash(entry.ct),
-        "signature": entry.sig,
-        "ciphertext": entry.ct,
-        "retraction": None,
-    }
-
-    # Verify the signature against the roster we already hold, outside the writer (the
-    # writer is the serial part); under the lock below it is redone only if the head moved.
-    # (Handing the check to a thread of its own was measured slower here: the hand-off and
-    # the GIL contention it adds cost the event loop about as much as the ~40 µs check.)
-    verified = services.states.get(gid)
-    link: bytes | None = None
-    if (
-        verified is not None
-        and hdr.device == device
-        and verified.is_active_device(device)
-        and not verified.pending_rotation
-    ):
-        # A failure here is not final: another process may have moved the log past our
-        # cached state (the entry names a newer head). The check under the lock decides.
-        with contextlib.suppress(EntryError):
-            link = check_entry_public(verified, entry)
-
-    def job(conn: sa.Connection) -> int:
-        # Reads and checks first, writes last: a job that fails has written nothing, so it
-        # needs no savepoint of its own (the first write is the only one that can fail).
-        row = _GROUP_LOCKED.first(conn, {"g": gid})
-        if row is None:
-            raise not_a_member()
-        head_seq, head, entry_cursor, stored_bytes = row
-        state = services.states.state_at(conn, GroupRow(gid, head_seq, head, entry_cursor))
-        require_active(state, device)
-        if hdr.device != device:
-            raise ApiError(403, "not_author", "an entry is posted by its author's device")
-        if state.pending_rotation:
-            raise ApiError(
-                409,
-                "rotation_pending",
-                "a member left; rotate the epoch key before writing",
-                seq=state.seq,
-                head=state.head,
-            )
-        checked = link
-        if state is not verified or checked is None:
-            try:
-                checked = check_entry_public(state, entry)
-            except EntryError as e:
-                raise _invalid_entry(e) from None
-        if hdr.epoch != state.epoch:
-            raise ApiError(
-                409,
-                "stale_epoch",
-                f"the current epoch is {state.epoch}; seal under it and retry",
-                seq=state.seq,
-                head=state.head,
-            )
-        if stored_bytes + size > quota:
-            raise ApiError(413, "quota_exceeded", "the group's storage quota is full")
-        _check_chain(conn, gid, hdr.device, hdr.seq, hdr.prev)
-        cursor: int = entry_cursor + 1
-        _INSERT_ENTRY.run(conn, {**values, "cursor": cursor, "link": checked})
-        _BUMP_CURSOR.run(conn, {"g": gid, "c": cursor, "n": size})
-        return cursor
-
-    try:
-        cursor = await services.db.batch(job, savepoint=False)
-    except IntegrityError:
-        cursor = await _existing(services, gid, hdr.entry_id, hdr.device, hdr.seq, entry.sig)
+        cursor = await services.db.together(_store_entries, services, item, savepoint=False)
+    except (IntegrityError, _Taken):
+        cursor = await _existing(services, gid, item.entry_id, device, item.seq, item.entry.sig)
     else:
         services.hub.notify(gid)
-    return Answer(EntryPosted(hdr.entry_id, cursor))
+    return Answer(EntryPosted(item.entry_id, cursor))
 
 
 post_entry = post(
@@ -191,48 +116,269 @@ post_entry = post(
 )(_post_entry)
 
 
-# Compiled once per dialect and run on the driver's cursor (db.Statement): a post's four
-# statements are its whole database work, and SQLAlchemy's per-statement overhead was
-# several times SQLite's own.
-_GROUP_LOCKED = Statement(
-    sa.select(t.groups.c.seq, t.groups.c.head, t.groups.c.entry_cursor, t.groups.c.stored_bytes)
-    .where(t.groups.c.group_id == sa.bindparam("g"))
-    .with_for_update()
-)
-_PREV_LINK = Statement(
-    sa.select(t.entries.c.link).where(
-        t.entries.c.group_id == sa.bindparam("g"),
-        t.entries.c.device_id == sa.bindparam("d"),
-        t.entries.c.device_seq == sa.bindparam("s"),
-    )
-)
-_INSERT_ENTRY = Statement(sa.insert(t.entries))
-_BUMP_CURSOR = Statement(
-    sa.update(t.groups)
-    .where(t.groups.c.group_id == sa.bindparam("g"))
-    .values(
-        entry_cursor=sa.bindparam("c"), stored_bytes=t.groups.c.stored_bytes + sa.bindparam("n")
-    )
-)
+@dataclasses.dataclass(slots=True)
+class _Post:
+    """An entry post, decoded and (if the cached roster allowed) checked on the event loop."""
+
+    gid: bytes
+    device: bytes
+    """The device whose token posts it."""
+    entry: Entry
+    values: dict[str, Any]
+    """The entries row, but for `cursor` and `link`."""
+    verified: GroupState | None
+    """The cached state `link` was checked against; None if it was not checked."""
+    link: bytes | None
+
+    @property
+    def entry_id(self) -> bytes:
+        return self.entry.header.entry_id
+
+    @property
+    def seq(self) -> int:
+        return self.entry.header.seq
 
 
-def _check_chain(conn: sa.Connection, gid: bytes, device: bytes, seq: int, prev: bytes) -> None:
-    if seq == 1:
-        if prev != ZERO32:
+class _Taken(Exception):
+    """The post's (device, seq) or entry id is taken by a post stored before it."""
+
+
+def _prepare(services: Services, gid: bytes, device: bytes, data: bytes) -> _Post:
+    """Decode a post and check its signature against the cached roster, outside the writer."""
+    try:
+        entry = decode_entry(data)
+    except EntryError as e:
+        raise _invalid_entry(e) from None
+    hdr = entry.header
+    if hdr.group != gid:
+        raise ApiError(422, "invalid_entry", "the entry names another group", check="group")
+    values = {
+        "group_id": gid,
+        "entry_id": hdr.entry_id,
+        "device_id": hdr.device,
+        "device_seq": hdr.seq,
+        "epoch": hdr.epoch,
+        "header": encode(hdr),
+        "ct_hash": ct_hash(entry.ct),
+        "signature": entry.sig,
+        "ciphertext": entry.ct,
+        "retraction": None,
+    }
+    # Verify the signature against the roster we already hold, outside the writer (the
+    # writer is the serial part); under the lock it is redone only if the head moved.
+    # (Handing the check to a thread of its own was measured slower here: the hand-off and
+    # the GIL contention it adds cost the event loop about as much as the check.)
+    verified = services.states.get(gid)
+    link: bytes | None = None
+    if (
+        verified is not None
+        and hdr.device == device
+        and verified.is_active_device(device)
+        and not verified.pending_rotation
+    ):
+        # A failure here is not final: another process may have moved the log past our
+        # cached state (the entry names a newer head). The check under the lock decides.
+        with contextlib.suppress(EntryError):
+            link = check_entry_public(verified, entry)
+    else:
+        verified = None
+    return _Post(gid, device, entry, values, verified, link)
+
+
+def _store_entries(
+    conn: sa.Connection, services: Services, posts: list[_Post]
+) -> list[int | Exception]:
+    """Store the posts that reached the writer together; each one's cursor or its error.
+
+    The same checks, in the same order, with the same outcome as each post alone after
+    the ones before it (`Database.together`), but with a handful of statements for all
+    of them: one read of the group rows (locked on PostgreSQL), one of the links the
+    posts build on, one INSERT of every accepted row, one UPDATE per group. Writes
+    come after every check, so a refused post has written nothing; an INSERT that
+    conflicts with a row stored before this call raises, and the writer then runs
+    each post alone (the conflict then becomes `_Taken` for that post only).
+    """
+    gids = sorted({p.gid for p in posts})  # one lock order, should PostgreSQL get several
+    found = _group_rows(len(gids)).rows(conn, {f"g{i}": g for i, g in enumerate(gids)})
+    groups = {row[0]: _Tally(*row[1:]) for row in found}
+    wanted = sorted({(p.gid, p.entry.header.device, p.seq - 1) for p in posts if p.seq > 1})
+    links: dict[tuple[bytes, bytes, int], bytes] = {}
+    if wanted:
+        params = {}
+        for i, (g, d, s) in enumerate(wanted):
+            params.update({f"g{i}": g, f"d{i}": d, f"s{i}": s})
+        for g, d, s, link in _links(len(wanted)).rows(conn, params):
+            links[(g, d, s)] = link
+    quota = services.settings.group_quota
+    outcomes: list[int | Exception] = []
+    rows: list[dict[str, Any]] = []
+    ids: set[tuple[bytes, bytes]] = set()
+    for item in posts:
+        try:
+            tally = groups.get(item.gid)
+            if tally is None:
+                raise not_a_member()
+            if tally.state is None:
+                row = GroupRow(item.gid, tally.seq, tally.head, tally.cursor)
+                tally.state = services.states.state_at(conn, row)
+            link = _check_post(item, tally, tally.state, links, quota)
+            key = (item.gid, item.entry.header.device, item.seq)
+            if key in links or (item.gid, item.entry_id) in ids:
+                raise _Taken
+        except (ApiError, _Taken) as e:
+            outcomes.append(e)
+            continue
+        tally.cursor += 1
+        tally.added += len(item.entry.ct)
+        links[key] = link
+        ids.add((item.gid, item.entry_id))
+        rows.append({**item.values, "cursor": tally.cursor, "link": link})
+        outcomes.append(tally.cursor)
+    if rows:
+        params = {f"{name}{i}": value for i, row in enumerate(rows) for name, value in row.items()}
+        try:
+            _insert_entries(len(rows)).run(conn, params)
+        except IntegrityError:
+            if len(rows) > 1:
+                raise  # a conflict with a stored row, but whose: the writer runs each alone
+            return [_Taken() if isinstance(o, int) else o for o in outcomes]
+        bumps = [(gid, tally) for gid, tally in groups.items() if tally.added]
+        params = {}
+        for i, (gid, tally) in enumerate(bumps):
+            params.update({f"g{i}": gid, f"c{i}": tally.cursor, f"n{i}": tally.added})
+        try:
+            _bump_cursors(len(bumps)).run(conn, params)
+        except Exception as e:  # pragma: no cover - a disk error between two statements
+            # The rows are in, the cursors are not: none of this may be committed.
+            raise WriteFailed("storing entries failed after their insert") from e
+    return outcomes
+
+
+@dataclasses.dataclass(slots=True)
+class _Tally:
+    """A group row as `_store_entries` goes: the cursor and bytes of the posts it accepted."""
+
+    seq: int
+    head: bytes
+    cursor: int
+    stored_bytes: int
+    added: int = 0
+    state: GroupState | None = None
+
+
+def _check_post(
+    post: _Post,
+    tally: _Tally,
+    state: GroupState,
+    links: dict[tuple[bytes, bytes, int], bytes],
+    quota: int,
+) -> bytes:
+    """Every check of a post under the lock, in order; the entry's link if it may be stored."""
+    hdr = post.entry.header
+    require_active(state, post.device)
+    if hdr.device != post.device:
+        raise ApiError(403, "not_author", "an entry is posted by its author's device")
+    if state.pending_rotation:
+        raise ApiError(
+            409,
+            "rotation_pending",
+            "a member left; rotate the epoch key before writing",
+            seq=state.seq,
+            head=state.head,
+        )
+    link = post.link
+    if state is not post.verified or link is None:
+        try:
+            link = check_entry_public(state, post.entry)
+        except EntryError as e:
+            raise _invalid_entry(e) from None
+    if hdr.epoch != state.epoch:
+        raise ApiError(
+            409,
+            "stale_epoch",
+            f"the current epoch is {state.epoch}; seal under it and retry",
+            seq=state.seq,
+            head=state.head,
+        )
+    if tally.stored_bytes + tally.added + len(post.entry.ct) > quota:
+        raise ApiError(413, "quota_exceeded", "the group's storage quota is full")
+    if hdr.seq == 1:
+        if hdr.prev != ZERO32:
             raise ApiError(
                 422, "invalid_entry", "the first entry of a chain links to nothing", check="chain"
             )
-        return
-    found = _PREV_LINK.first(conn, {"g": gid, "d": device, "s": seq - 1})
-    before = None if found is None else found[0]
+        return link
+    before = links.get((post.gid, hdr.device, hdr.seq - 1))
     if before is None:
-        raise ApiError(
-            409, "chain_gap", f"entry {seq - 1} of this device's chain is not here; post it first"
-        )
-    if before != prev:
+        missing = f"entry {hdr.seq - 1} of this device's chain is not here; post it first"
+        raise ApiError(409, "chain_gap", missing)
+    if before != hdr.prev:
         raise ApiError(
             422, "invalid_entry", "the entry does not link to its predecessor", check="chain"
         )
+    return link
+
+
+# The statements of `_store_entries`, for n posts (or groups, or links) at once, each
+# compiled once per dialect and size and run on the driver's cursor (db.Statement).
+@functools.cache
+def _group_rows(n: int) -> Statement:
+    g = t.groups.c
+    return Statement(
+        sa.select(g.group_id, g.seq, g.head, g.entry_cursor, g.stored_bytes)
+        .where(g.group_id.in_([sa.bindparam(f"g{i}") for i in range(n)]))
+        .with_for_update()
+    )
+
+
+@functools.cache
+def _links(n: int) -> Statement:
+    e = t.entries.c
+    return Statement(
+        sa.select(e.group_id, e.device_id, e.device_seq, e.link).where(
+            sa.or_(
+                *(
+                    sa.and_(
+                        e.group_id == sa.bindparam(f"g{i}"),
+                        e.device_id == sa.bindparam(f"d{i}"),
+                        e.device_seq == sa.bindparam(f"s{i}"),
+                    )
+                    for i in range(n)
+                )
+            )
+        )
+    )
+
+
+@functools.cache
+def _insert_entries(n: int) -> Statement:
+    names = [c.name for c in t.entries.c]
+    return Statement(
+        sa.insert(t.entries).values(
+            [{name: sa.bindparam(f"{name}{i}") for name in names} for i in range(n)]
+        )
+    )
+
+
+@functools.cache
+def _bump_cursors(n: int) -> Statement:
+    g = t.groups.c
+    keys: list[sa.BindParameter[Any]] = [sa.bindparam(f"g{i}") for i in range(n)]
+
+    def per_group(name: str) -> sa.Case[Any]:
+        return sa.case(
+            *(
+                (g.group_id == k, sa.bindparam(f"{name}{i}", type_=sa.BigInteger))
+                for i, k in enumerate(keys)
+            )
+        )
+
+    cursors, added = per_group("c"), per_group("n")
+    return Statement(
+        sa.update(t.groups)
+        .where(g.group_id.in_(keys))
+        .values(entry_cursor=cursors, stored_bytes=g.stored_bytes + added)
+    )
 
 
 async def _existing(

@@ -64,7 +64,12 @@ from sqlalchemy.sql.expression import ClauseElement
 from .settings import Settings
 
 T = TypeVar("T")
+C = TypeVar("C")
+X = TypeVar("X")
 Work = Callable[[sa.Connection], T]
+Together = Callable[[sa.Connection, C, list[X]], list["T | Exception"]]
+"""Work for several items at once: `work(conn, context, items)` answers each item, in order,
+with its result or the exception it fails with (see `Database.together`)."""
 
 MAX_BATCH = 128
 READ_THREADS = 4
@@ -150,7 +155,38 @@ class Database:
         if self.async_engine is not None:
             async with self.async_engine.connect() as conn, conn.begin():
                 return await conn.run_sync(work)
-        return await self._writer.submit(_JOB, work, savepoint)
+        done: T = await self._writer.submit(_Item(_JOB, work, savepoint))
+        return done
+
+    async def together(
+        self, work: Together[C, X, T], context: C, item: X, *, savepoint: bool = True
+    ) -> T:
+        """Like `batch`, for work that can handle many items in one call (entry posts).
+
+        On SQLite, the items of the same `work` and `context` that are waiting for
+        the writer together are handed to one call, `work(conn, context, items)`: a
+        few statements for all of them instead of a few for each. `work` answers
+        each item with its result or the exception it fails with, as it would have
+        alone and in this order (an item sees the writes of the items before it),
+        and writes only after all its checks, so that an item it fails has written
+        nothing. If the call raises, each item runs again alone (`run_together`), so
+        that no item fails because of another. On PostgreSQL every item is its own
+        transaction: `work(conn, context, [item])`.
+
+        The call runs in a savepoint of its own. `savepoint=False` is for work whose
+        first write is the only one that can fail with an `Exception` (SQLite undoes
+        a failed statement by itself); should a later write fail, `work` raises
+        `WriteFailed`, which fails the whole transaction and every job in it.
+        """
+        if self.async_engine is not None:
+
+            def alone(conn: sa.Connection) -> T:
+                return _unwrap(work(conn, context, [item])[0])
+
+            return await self.batch(alone)
+        job = _Item(_TOGETHER, work, savepoint, context, item)
+        done: T = await self._writer.submit(job)
+        return done
 
     # --- maintenance ---------------------------------------------------------------------------
 
@@ -175,7 +211,7 @@ class Database:
                 raw.close()
 
         # In the writer thread, between transactions: never racing our own writes.
-        await self._writer.submit(_CALL, run)
+        await self._writer.submit(_Item(_CALL, run))
 
     async def migrate_with(self, work: Callable[[sa.Connection], T]) -> T:
         """Run Alembic (`work`) on a connection that begins and commits its own transaction."""
@@ -193,13 +229,14 @@ class Database:
                 conn.commit()
                 return result
 
-        return await self._writer.submit(_CALL, run)
+        done: T = await self._writer.submit(_Item(_CALL, run))
+        return done
 
     async def dispose(self) -> None:
         if self.async_engine is not None:
             await self.async_engine.dispose()
             return
-        await self._writer.submit(_CALL, self._writer.close_connection)
+        await self._writer.submit(_Item(_CALL, self._writer.close_connection))
         self._writer.stop()
         if self._inline_conn is not None:
             self._inline_conn.close()
@@ -209,10 +246,74 @@ class Database:
         self.sync_engine.dispose()
 
 
+def _unwrap(outcome: T | Exception) -> T:
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+class WriteFailed(BaseException):
+    """Raised by work that has written and cannot undo it (see `Database.together`).
+
+    Not an `Exception`, so that no job-level handler takes it: the writer rolls
+    back the whole transaction and fails every job in it.
+    """
+
+
+def run_together(
+    conn: sa.Connection,
+    work: Together[C, X, T],
+    context: C,
+    items: list[X],
+    *,
+    savepoint: bool = True,
+) -> list[T | Exception]:
+    """One call of `work` for `items`; if it raises, each item alone.
+
+    What the writer does with items handed to `Database.together`; the outcome of
+    each item is what it would have been had it run alone after the ones before it.
+    """
+    try:
+        with conn.begin_nested() if savepoint else contextlib.nullcontext():
+            outcomes = work(conn, context, items)
+            if len(outcomes) != len(items):  # pragma: no cover - a bug in `work`
+                raise RuntimeError(f"{len(outcomes)} outcomes for {len(items)} items")
+            return outcomes
+    except Exception as e:
+        if len(items) == 1:
+            return [e]
+    # The call failed as a whole (a conflict it could not place, a bug): each alone, in
+    # order, so that no item fails because of another.
+    return [run_together(conn, work, context, [it], savepoint=savepoint)[0] for it in items]
+
+
 _JOB = "job"
+_TOGETHER = "together"
 _CALL = "call"
 _STOP: Any = None
-_Item = tuple[str, Callable[..., Any], bool, asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+
+
+class _Item:
+    """A job for the writer: a `work(conn)` job, a `together` item, or a call between
+    transactions; answered through `future` on the loop that submitted it."""
+
+    __slots__ = ("arg", "context", "future", "kind", "loop", "savepoint", "work")
+
+    def __init__(
+        self,
+        kind: str,
+        work: Callable[..., Any],
+        savepoint: bool = False,
+        context: Any = None,
+        arg: Any = None,
+    ) -> None:
+        self.kind = kind
+        self.work = work
+        self.savepoint = savepoint
+        self.context = context
+        self.arg = arg
+        self.loop = asyncio.get_running_loop()
+        self.future: asyncio.Future[Any] = self.loop.create_future()
 
 
 class _Writer:
@@ -234,11 +335,9 @@ class _Writer:
         self._thread = threading.Thread(target=self._run, name="chatham-db-write", daemon=True)
         self._thread.start()
 
-    def submit(self, kind: str, fn: Callable[..., T], savepoint: bool = False) -> asyncio.Future[T]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue.put((kind, fn, savepoint, loop, future))
-        return future
+    def submit(self, item: _Item) -> asyncio.Future[Any]:
+        self._queue.put(item)
+        return item.future
 
     def stop(self) -> None:
         self._queue.put(_STOP)
@@ -263,25 +362,24 @@ class _Writer:
                 item = items[i]
                 if item is None:
                     return
-                if item[0] == _CALL:
+                if item.kind == _CALL:
                     self._call(item)
                     i += 1
                     continue
                 j = i
                 jobs: list[_Item] = []
-                while j < len(items) and (job := items[j]) is not None and job[0] == _JOB:
+                while j < len(items) and (job := items[j]) is not None and job.kind != _CALL:
                     jobs.append(job)
                     j += 1
                 self._batch(jobs)
                 i = j
 
     def _call(self, item: _Item) -> None:
-        _, fn, _, loop, future = item
         try:
-            outcome: tuple[bool, Any] = (True, fn())
+            outcome: tuple[bool, Any] = (True, item.work())
         except BaseException as e:
             outcome = (False, e)
-        _answer(loop, [future], [outcome])
+        _answer(item.loop, [item.future], [outcome])
 
     def _connection(self) -> sa.Connection:
         conn = self._conn
@@ -295,30 +393,54 @@ class _Writer:
         try:
             conn = self._connection()
             with conn.begin():
-                for _, work, savepoint, _, _ in jobs:
+                i = 0
+                while i < len(jobs):
+                    job = jobs[i]
+                    if job.kind == _TOGETHER:
+                        # The items of the same work and context that follow run as one call.
+                        j = i + 1
+                        while j < len(jobs) and _same_call(job, jobs[j]):
+                            j += 1
+                        args = [other.arg for other in jobs[i:j]]
+                        done = run_together(
+                            conn, job.work, job.context, args, savepoint=job.savepoint
+                        )
+                        for outcome in done:
+                            ok = not isinstance(outcome, Exception)
+                            outcomes.append((ok, outcome))
+                        i = j
+                        continue
                     try:
-                        if savepoint:
+                        if job.savepoint:
                             with conn.begin_nested():
-                                outcomes.append((True, work(conn)))
+                                outcomes.append((True, job.work(conn)))
                         else:
-                            outcomes.append((True, work(conn)))
+                            outcomes.append((True, job.work(conn)))
                     except Exception as e:
                         outcomes.append((False, e))
+                    i += 1
         except BaseException as e:  # the transaction itself failed: none of these happened
             if self._conn is not None:
                 self._conn.invalidate()
                 self._conn = None
             if self._owner.on_failed_commit is not None:
                 self._owner.on_failed_commit()
-            outcomes = [(False, e)] * len(jobs)
+            # Each job fails with what failed the transaction (for WriteFailed, its cause: the
+            # error a request handler knows how to answer).
+            cause = e.__cause__ if isinstance(e, WriteFailed) else e
+            outcomes = [(False, cause if isinstance(cause, Exception) else e)] * len(jobs)
         # One hand-off per loop for the whole batch, after the COMMIT made it durable.
         by_loop: dict[asyncio.AbstractEventLoop, tuple[list[Any], list[tuple[bool, Any]]]] = {}
-        for (_, _, _, loop, future), outcome in zip(jobs, outcomes, strict=True):
-            futures, results = by_loop.setdefault(loop, ([], []))
-            futures.append(future)
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            futures, results = by_loop.setdefault(job.loop, ([], []))
+            futures.append(job.future)
             results.append(outcome)
         for loop, (futures, results) in by_loop.items():
             _answer(loop, futures, results)
+
+
+def _same_call(first: _Item, other: _Item) -> bool:
+    return other.kind == _TOGETHER and other.work is first.work and other.context is first.context
 
 
 def _answer(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,3 +31,40 @@ def rows(settings: Settings, query: sa.Executable) -> list[Any]:
 
 def scalar_rows(settings: Settings, query: sa.Executable) -> list[Any]:
     return [r[0] for r in rows(settings, query)]
+
+
+class HeldWriter:
+    """Keeps the SQLite writer busy in a job of its own, so what is submitted meanwhile
+    forms the next batch together: `async with HeldWriter(db): submit…`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.held: asyncio.Future[Any] | None = None
+
+    def _hold(self, conn: sa.Connection) -> None:
+        self.started.set()
+        self.release.wait(10)
+
+    async def __aenter__(self) -> HeldWriter:
+        self.held = asyncio.ensure_future(self.db.batch(self._hold))
+        await asyncio.to_thread(self.started.wait, 10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release.set()
+        assert self.held is not None
+        await self.held
+
+    def waiting(self) -> int:
+        """How many jobs wait for the writer (behind the held one)."""
+        return self.db._writer._queue.qsize()
+
+    async def until_waiting(self, count: int, task: asyncio.Future[Any]) -> None:
+        """Wait (at most 10 s) until `count` jobs wait, or `task` ended before submitting one."""
+        for _ in range(10_000):
+            if self.waiting() >= count or task.done():
+                return
+            await asyncio.sleep(0.001)
+        raise AssertionError(f"{count} jobs never reached the writer")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ from chatham.server._private import schema as t
 from chatham.server._private.db import Database, Statement
 from chatham.server._private.migrate import upgrade
 from litestar.testing import TestClient
+from server_dbutil import HeldWriter
 from server_harness import World
 
 _INSERT = Statement(sa.insert(t.auth_challenges))
@@ -27,31 +27,6 @@ _FIRST_TWO = Statement(
     .order_by(t.auth_challenges.c.expires)
     .limit(2)
 )
-
-
-class _HeldWriter:
-    """Keeps the SQLite writer busy in a job of its own, so what is submitted meanwhile
-    forms the next batch together: `async with _HeldWriter(db): submit…`."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.started = threading.Event()
-        self.release = threading.Event()
-        self.held: asyncio.Future[Any] | None = None
-
-    def _hold(self, conn: sa.Connection) -> None:
-        self.started.set()
-        self.release.wait(10)
-
-    async def __aenter__(self) -> _HeldWriter:
-        self.held = asyncio.ensure_future(self.db.batch(self._hold))
-        await asyncio.to_thread(self.started.wait, 10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.release.set()
-        assert self.held is not None
-        await self.held
 
 
 def _commits(db: Database) -> list[int]:
@@ -108,7 +83,7 @@ def test_group_commit_fails_jobs_alone_and_answers_after_commit(tmp_path: Any) -
 
             return work
 
-        async with _HeldWriter(db):
+        async with HeldWriter(db):
             commits = _commits(db)
             pending = asyncio.gather(
                 *(db.batch(job(n, fail=n % 3 == 0)) for n in range(1, 10)),
@@ -125,6 +100,56 @@ def test_group_commit_fails_jobs_alone_and_answers_after_commit(tmp_path: Any) -
             lambda conn: conn.execute(sa.select(t.auth_challenges.c.expires)).scalars().all()
         )
         assert sorted(stored) == [1, 2, 4, 5, 7, 8]
+
+    _with_db(Settings(data_dir=tmp_path), body)
+
+
+def test_together_runs_waiting_items_in_one_call_and_each_alone_if_it_raises(
+    tmp_path: Any,
+) -> None:
+    from chatham.server import Settings
+
+    calls: list[tuple[str, list[int]]] = []
+
+    def work(conn: sa.Connection, context: str, items: list[int]) -> list[int | Exception]:
+        calls.append((context, list(items)))
+        for n in items:
+            if n != 3:
+                conn.execute(
+                    sa.insert(t.auth_challenges).values(challenge=bytes([n]) * 32, expires=n)
+                )
+        if 3 in items and len(items) > 1:
+            raise RuntimeError("the call fails as a whole, after writing")
+        return [ValueError(n) if n == 3 else n * 10 for n in items]
+
+    async def body(db: Database) -> None:
+        async with HeldWriter(db) as held:
+            commits = _commits(db)
+            pending = asyncio.gather(
+                *(db.together(work, "a", n) for n in (1, 2, 3, 4)),
+                db.together(work, "b", 5),
+                return_exceptions=True,
+            )
+            await held.until_waiting(5, pending)
+        results = await pending
+        assert [r if isinstance(r, int) else repr(r) for r in results] == [
+            10, 20, "ValueError(3)", 40, 50
+        ]  # fmt: skip
+        # One call for the four items of ("a"); it raised, so its writes were undone (else
+        # the second inserts would conflict) and each ran alone; ("b") is another call.
+        assert calls == [
+            ("a", [1, 2, 3, 4]),
+            ("a", [1]),
+            ("a", [2]),
+            ("a", [3]),
+            ("a", [4]),
+            ("b", [5]),
+        ]
+        assert len(commits) == 2  # the held job's, then one for all of them
+        stored = await db.read(
+            lambda conn: conn.execute(sa.select(t.auth_challenges.c.expires)).scalars().all()
+        )
+        assert sorted(stored) == [1, 2, 4, 5]
 
     _with_db(Settings(data_dir=tmp_path), body)
 
@@ -153,7 +178,7 @@ def test_a_failed_transaction_fails_every_job_in_it(tmp_path: Any) -> None:
         def abort(conn: sa.Connection) -> int:
             raise _Abort
 
-        async with _HeldWriter(db):
+        async with HeldWriter(db):
             pending = asyncio.gather(
                 db.batch(insert(1)), db.batch(abort), db.batch(insert(2)), return_exceptions=True
             )
