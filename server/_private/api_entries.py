@@ -229,6 +229,7 @@ def _store_entries(
             outcomes.append(e)
             continue
         tally.cursor += 1
+        tally.posts += 1
         tally.added += len(item.entry.ct)
         links[key] = link
         ids.add((item.gid, item.entry_id))
@@ -239,10 +240,15 @@ def _store_entries(
         try:
             _insert_entries(len(rows)).run(conn, params)
         except IntegrityError:
-            if len(rows) > 1:
-                raise  # a conflict with a stored row, but whose: the writer runs each alone
-            return [_Taken() if isinstance(o, int) else o for o in outcomes]
-        bumps = [(gid, tally) for gid, tally in groups.items() if tally.added]
+            if len(posts) > 1:
+                # A conflict with a stored row: whose, and what the posts after it would have
+                # seen without it (its bytes, its link), only each alone can tell.
+                raise
+            return [_Taken()]
+        except Exception as e:
+            # Not a conflict (a disk error): SQLite may have ended the transaction itself.
+            raise WriteFailed("storing entries failed") from e
+        bumps = [(gid, tally) for gid, tally in groups.items() if tally.posts]
         params = {}
         for i, (gid, tally) in enumerate(bumps):
             params.update({f"g{i}": gid, f"c{i}": tally.cursor, f"n{i}": tally.added})
@@ -262,6 +268,7 @@ class _Tally:
     head: bytes
     cursor: int
     stored_bytes: int
+    posts: int = 0
     added: int = 0
     state: GroupState | None = None
 

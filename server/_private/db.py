@@ -192,7 +192,10 @@ class Database:
         if self.async_engine is not None:
 
             def alone(conn: sa.Connection) -> T:
-                return _unwrap(work(conn, context, [item])[0])
+                try:
+                    return _unwrap(work(conn, context, [item])[0])
+                except WriteFailed as e:  # the transaction is rolled back either way
+                    raise _cause(e) from e
 
             return await self.batch(alone)
         job = _Item(_TOGETHER, work, savepoint, context, item)
@@ -264,11 +267,22 @@ def _unwrap(outcome: T | Exception) -> T:
 
 
 class WriteFailed(BaseException):
-    """Raised by work that has written and cannot undo it (see `Database.together`).
+    """Raised by work that has written and cannot undo it, or whose transaction SQLite
+    ended by itself (see `Database.together`); its cause is the error underneath.
 
     Not an `Exception`, so that no job-level handler takes it: the writer rolls
-    back the whole transaction and fails every job in it.
+    back the whole transaction and fails every job in it with the cause.
     """
+
+
+def _cause(e: WriteFailed) -> Exception:
+    cause = e.__cause__
+    return cause if isinstance(cause, Exception) else RuntimeError(str(e))
+
+
+def _in_transaction(conn: sa.Connection) -> bool:
+    dbapi_conn = conn.connection.dbapi_connection
+    return bool(getattr(dbapi_conn, "in_transaction", True))
 
 
 def run_together(
@@ -291,6 +305,8 @@ def run_together(
                 raise RuntimeError(f"{len(outcomes)} outcomes for {len(items)} items")
             return outcomes
     except Exception as e:
+        if not _in_transaction(conn):  # SQLite ended it (a disk error): nothing may go on
+            raise WriteFailed("the transaction ended under a write") from e
         if len(items) == 1:
             return [e]
     # The call failed as a whole (a conflict it could not place, a bug): each alone, in
@@ -438,8 +454,7 @@ class _Writer:
                 self._owner.on_failed_commit()
             # Each job fails with what failed the transaction (for WriteFailed, its cause: the
             # error a request handler knows how to answer).
-            cause = e.__cause__ if isinstance(e, WriteFailed) else e
-            outcomes = [(False, cause if isinstance(cause, Exception) else e)] * len(jobs)
+            outcomes = [(False, _cause(e) if isinstance(e, WriteFailed) else e)] * len(jobs)
         # One hand-off per loop for the whole batch, after the COMMIT made it durable.
         by_loop: dict[asyncio.AbstractEventLoop, tuple[list[Any], list[tuple[bool, Any]]]] = {}
         for job, outcome in zip(jobs, outcomes, strict=True):

@@ -201,6 +201,23 @@ def test_the_quota_is_counted_across_the_posts_of_one_call(
     assert_error(answers[2], 413, "quota_exceeded")
 
 
+def test_a_retry_in_a_batch_takes_nothing_from_the_posts_after_it(
+    make_client: Callable[..., TestClient[Any]],
+) -> None:
+    probe = World(make_client())
+    probe_group, (somebody,) = probe.group_of(1)
+    size = len(_chain(probe_group, somebody, b"k" * 1000)[0].entry.ct)
+    client = make_client(group_quota=2 * size)  # room for two entries of this size
+    world = World(client)
+    group, (alice, bob) = world.group_of(2)
+    first = group.post_entry(alice, b"k" * 1000).json()["cursor"]
+    retry = _stored_entry(group, alice)
+    (b1,) = _chain(group, bob, b"b" * 1000)
+    answers = post_together(client, [(alice, group, retry), (bob, group, b1)])
+    # The retry is a stored entry: it counts nothing again, and bob's post fits.
+    assert [_cursors(r) for r in answers] == [first, first + 1]
+
+
 def test_a_write_failing_after_the_insert_fails_the_whole_transaction(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -242,24 +259,36 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient[
         world = World(client)
         group, (alice, bob, carol) = world.group_of(3)
         other, (dave,) = world.group_of(1)
-        group.post_entry(carol, b"k1")
+        group.post_entry(carol, b"k1")  # under epoch 1: a retry of it is refused
         group.rotate(alice)
-        stored_k1 = _stored_entry(group, carol)
+        group.post_entry(bob, b"b1")  # under epoch 2: a retry of it gets its cursor
+        stored_k1, stored_b1 = _stored_entry(group, carol), _stored_entry(group, bob)
         posts: list[Post] = []
         posts += [(alice, group, s) for s in _chain(group, alice, b"a1", b"a2", b"a3")]
-        posts += [(bob, group, s) for s in _chain(group, bob, b"b1", b"b2")]
+        posts += [(bob, group, s) for s in _chain(group, bob, b"b2", b"b3")]
         posts += [(carol, group, s) for s in _chain(group, carol, b"k2", b"k3")]
         posts += [(dave, other, s) for s in _chain(other, dave, b"d1", b"d2")]
+        zero = bytes(32)
         posts += [
-            (bob, group, group.seal(bob, b"other b1", seq=1, prev=bytes(32))),
+            (bob, group, stored_b1),
+            (bob, group, group.seal(bob, b"other b1", seq=1, prev=zero)),
             (carol, group, stored_k1),
-            (carol, group, group.seal(carol, b"other k1", seq=1, prev=bytes(32))),
-            (alice, group, group.seal(alice, b"gap", seq=3, prev=bytes(32))),
-            (bob, group, group.seal(bob, b"x" * 30_000, seq=1, prev=bytes(32))),
+            (carol, group, group.seal(carol, b"other k1", seq=1, prev=zero)),
+            (alice, group, group.seal(alice, b"gap", seq=3, prev=zero)),
+            # Three large ones: any two fit the quota, the third does not.
+            (alice, group, group.seal(alice, b"x" * 15_000, seq=1, prev=zero)),
+            (bob, group, group.seal(bob, b"y" * 15_000, seq=2, prev=stored_b1.link)),
+            (carol, group, group.seal(carol, b"z" * 15_000, seq=2, prev=stored_k1.link)),
+            # Another post under the id of a stored entry.
+            (alice, group, group.seal(alice, b"id", seq=1, prev=zero, entry_id=_id(stored_b1))),
             (alice, other, _chain(other, dave, b"d1")[0]),
-            (dave, group, group.seal(dave, b"outsider", seq=1, prev=bytes(32))),
+            (dave, group, group.seal(dave, b"outsider", seq=1, prev=zero)),
         ]
         yield client, posts
+
+
+def _id(sealed: SealedEntry) -> bytes:
+    return sealed.entry.header.entry_id
 
 
 def _outcome(o: int | Exception) -> Any:
