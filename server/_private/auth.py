@@ -84,8 +84,18 @@ async def provide_services(request: Request[Any, Any, Any]) -> Services:
     return services
 
 
+def _authorization(request: Request[Any, Any, Any]) -> str:
+    """The first Authorization header, as `request.headers.get` gives it (latin-1), read
+    straight from the ASGI scope: building Litestar's `Headers` for it cost ~6% of an entry
+    post's event-loop time."""
+    for name, value in request.scope["headers"]:
+        if name.lower() == b"authorization":
+            return value.decode("latin-1")
+    return ""
+
+
 async def provide_caller(request: Request[Any, Any, Any], services: ServicesDep) -> Caller:
-    header = request.headers.get("authorization", "")
+    header = _authorization(request)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "a bearer token is required (POST /v1/auth/token)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import typing
 from collections.abc import Awaitable, Callable
@@ -31,14 +32,28 @@ _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 
 def path_id(value: str, length: int, name: str) -> bytes:
     """Decode an id from a path segment: unpadded base64url of exactly `length` bytes."""
-    if len(value) > 2 * length + 4 or not _B64URL.match(value):
-        raise ApiError(400, "invalid_id", f"{name} must be unpadded base64url", field=name)
+    # Overlong values are refused before the cache, which must hold only short keys.
+    raw = _decode_id(value, length) if len(value) <= 2 * length + 4 else _NOT_B64URL
+    if isinstance(raw, bytes):
+        return raw
+    raise ApiError(400, "invalid_id", raw.format(name=name, length=length), field=name)
+
+
+_NOT_B64URL = "{name} must be unpadded base64url"
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_id(value: str, length: int) -> bytes | str:
+    """The id's bytes, or what is wrong with it (a pure function: the same group id is
+    decoded on every request to the group)."""
+    if not _B64URL.match(value):
+        return _NOT_B64URL
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError):
-        raise ApiError(400, "invalid_id", f"{name} is not valid base64url", field=name) from None
+        return "{name} is not valid base64url"
     if len(raw) != length or b64url(raw) != value:
-        raise ApiError(400, "invalid_id", f"{name} must encode exactly {length} bytes", field=name)
+        return "{name} must encode exactly {length} bytes"
     return raw
 
 
