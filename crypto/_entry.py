@@ -78,7 +78,11 @@ def ct_hash(ct: bytes) -> bytes:
 
 def link_hash(header: EntryHeader, cthash: bytes) -> bytes:
     """The chain link of an entry: covers the header and the ciphertext by hash."""
-    return P.tagged_hash(L.H_ENTRY_LINK, encode(header), cthash)
+    return _link(encode(header), cthash)
+
+
+def _link(encoded_header: bytes, cthash: bytes) -> bytes:
+    return P.tagged_hash(L.H_ENTRY_LINK, encoded_header, cthash)
 
 
 def _entry_keys(epoch_key: bytes, header: EntryHeader) -> tuple[bytes, bytes]:
@@ -91,8 +95,8 @@ def _entry_keys(epoch_key: bytes, header: EntryHeader) -> tuple[bytes, bytes]:
     return okm[:32], okm[32:]
 
 
-def _signed_message(header: EntryHeader, cthash: bytes) -> bytes:
-    return P.frame((encode(header), cthash))
+def _signed_message(encoded_header: bytes, cthash: bytes) -> bytes:
+    return P.frame((encoded_header, cthash))
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ def seal_entry(
     commit = P.mac(k_com, L.MAC_COMMIT, hdr)
     ct = nonce + commit + P.xchacha_seal(k_enc, nonce, pad(body), P.frame((L.AEAD_ENTRY, hdr)))
     cth = ct_hash(ct)
-    sig = device.sign(L.SIG_ENTRY, _signed_message(header, cth))
+    sig = device.sign(L.SIG_ENTRY, _signed_message(encode(header), cth))
     entry = Entry(header, ct, sig)
     return SealedEntry(entry, encode(entry), link_hash(header, cth))
 
@@ -187,8 +191,9 @@ def check_entry_public(state: GroupState, item: Entry | EntryStub) -> bytes:
     if dev is None:
         raise EntryError("entry signed by a device that was never a member's", check="author")
     cth = item.ct_hash if isinstance(item, EntryStub) else ct_hash(item.ct)
+    encoded = encode(h)  # once, for the signed message and the link
     try:
-        P.verify(dev.key, L.SIG_ENTRY, _signed_message(h, cth), item.sig)
+        P.verify(dev.key, L.SIG_ENTRY, _signed_message(encoded, cth), item.sig)
     except SignatureError:
         raise EntryError("bad entry signature", check="signature") from None
     if h.log_seq > state.seq:
@@ -199,7 +204,7 @@ def check_entry_public(state: GroupState, item: Entry | EntryStub) -> bytes:
         raise EntryError("author was not a member at the claimed log head", check="author")
     if h.epoch != state.epoch_at[h.log_seq] or state.pending_at[h.log_seq]:
         raise EntryError("entry sealed under an epoch that was not current", check="epoch")
-    link = link_hash(h, cth)
+    link = _link(encoded, cth)
     fh = dev.final_head
     if fh is not None and (h.seq > fh.seq or (h.seq == fh.seq and not P.mac_equal(fh.link, link))):
         raise EntryError("entry from a departed member after their final head", check="departed")

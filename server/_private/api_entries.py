@@ -22,6 +22,7 @@ from chatham.crypto import (
     Entry,
     EntryError,
     EntryHeader,
+    EntryStub,
     GroupState,
     check_entry_public,
     ct_hash,
@@ -124,6 +125,8 @@ class _Post:
     device: bytes
     """The device whose token posts it."""
     entry: Entry
+    stub: EntryStub
+    """The entry with its ciphertext by hash, for the checks."""
     values: dict[str, Any]
     """The entries row, but for `cursor` and `link`."""
     verified: GroupState | None
@@ -152,6 +155,8 @@ def _prepare(services: Services, gid: bytes, device: bytes, data: bytes) -> _Pos
     hdr = entry.header
     if hdr.group != gid:
         raise ApiError(422, "invalid_entry", "the entry names another group", check="group")
+    # The entry as its stub (the ciphertext by hash): the checks hash the ciphertext once.
+    stub = EntryStub(hdr, ct_hash(entry.ct), entry.sig)
     values = {
         "group_id": gid,
         "entry_id": hdr.entry_id,
@@ -159,7 +164,7 @@ def _prepare(services: Services, gid: bytes, device: bytes, data: bytes) -> _Pos
         "device_seq": hdr.seq,
         "epoch": hdr.epoch,
         "header": encode(hdr),
-        "ct_hash": ct_hash(entry.ct),
+        "ct_hash": stub.ct_hash,
         "signature": entry.sig,
         "ciphertext": entry.ct,
         "retraction": None,
@@ -179,10 +184,10 @@ def _prepare(services: Services, gid: bytes, device: bytes, data: bytes) -> _Pos
         # A failure here is not final: another process may have moved the log past our
         # cached state (the entry names a newer head). The check under the lock decides.
         with contextlib.suppress(EntryError):
-            link = check_entry_public(verified, entry)
+            link = check_entry_public(verified, stub)
     else:
         verified = None
-    return _Post(gid, device, entry, values, verified, link)
+    return _Post(gid, device, entry, stub, values, verified, link)
 
 
 def _store_entries(
@@ -296,7 +301,7 @@ def _check_post(
     link = post.link
     if state is not post.verified or link is None:
         try:
-            link = check_entry_public(state, post.entry)
+            link = check_entry_public(state, post.stub)
         except EntryError as e:
             raise _invalid_entry(e) from None
     if hdr.epoch != state.epoch:
