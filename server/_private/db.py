@@ -353,13 +353,17 @@ class _Writer:
     waits for the event loop to start the next transaction, so the loop being busy
     with other requests does not leave the database idle.
 
-    When jobs are already waiting as a COMMIT returns, the outcomes it made durable
-    are handed back just before the next COMMIT rather than at once: the event loop
-    then answers them while the thread waits for that fsync, instead of holding
-    the GIL while the thread runs the next batch's statements (each of which gives
-    the GIL up and must get it back). Measured here, this made entry posts 15–25%
-    faster. Nothing is answered before its own COMMIT returned; with no job
-    waiting, the outcomes are handed back at once.
+    When jobs are already waiting as a COMMIT returns and they are all entry posts
+    (`together` items, whose statements are few and bounded), the outcomes it made
+    durable are handed back just before the next COMMIT rather than at once: the
+    event loop then answers them while the thread waits for that fsync, instead of
+    holding the GIL while the thread runs the next batch's statements (each of
+    which gives the GIL up and must get it back). Measured here, this made entry
+    posts 15–25% faster. Nothing is answered before its own COMMIT returned. The
+    outcomes are handed back at once when no job waits, before any other kind of
+    batch (which may write much), before a maintenance call, when a transaction
+    fails, and always when several server processes share the database (the next
+    BEGIN may wait for another's transaction).
     """
 
     def __init__(self, engine: sa.Engine, owner: Database) -> None:
@@ -369,6 +373,9 @@ class _Writer:
         self._conn: sa.Connection | None = None
         self._committed: list[tuple[list[_Item], list[tuple[bool, Any]]]] = []
         """Outcomes made durable by the last COMMIT, not yet handed back."""
+        self._defer = owner.settings.workers == 1
+        """Only a single server process defers answers: with several, the next BEGIN may
+        wait for another process's transaction."""
         self._thread = threading.Thread(target=self._run, name="chatham-db-write", daemon=True)
         self._thread.start()
 
@@ -386,8 +393,8 @@ class _Writer:
             self._conn = None
 
     def _hand_back(self) -> None:
-        committed, self._committed = self._committed, []
-        for jobs, outcomes in committed:
+        while self._committed:  # one batch at a time: none is dropped should one fail
+            jobs, outcomes = self._committed.pop(0)
             _hand_back(jobs, outcomes)
 
     def _next(self) -> _Item | None:
@@ -440,6 +447,10 @@ class _Writer:
         return conn
 
     def _batch(self, jobs: list[_Item]) -> None:
+        if not (self._defer and all(job.kind == _TOGETHER for job in jobs)):
+            # This batch may take long (its BEGIN may wait for another process's write lock;
+            # an attachment or a rotation writes much): answer the last one first.
+            self._hand_back()
         outcomes: list[tuple[bool, Any]] = []
         try:
             conn = self._connection()
@@ -480,8 +491,10 @@ class _Writer:
             if self._owner.on_failed_commit is not None:
                 self._owner.on_failed_commit()
             # Each job fails with what failed the transaction (for WriteFailed, its cause: the
-            # error a request handler knows how to answer).
+            # error a request handler knows how to answer), and is told at once.
             outcomes = [(False, _cause(e) if isinstance(e, WriteFailed) else e)] * len(jobs)
+            _hand_back(jobs, outcomes)
+            return
         self._committed.append((jobs, outcomes))
 
 

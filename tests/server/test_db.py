@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -150,6 +152,37 @@ def test_together_runs_waiting_items_in_one_call_and_each_alone_if_it_raises(
             lambda conn: conn.execute(sa.select(t.auth_challenges.c.expires)).scalars().all()
         )
         assert sorted(stored) == [1, 2, 4, 5]
+
+    _with_db(Settings(data_dir=tmp_path), body)
+
+
+def test_an_answer_never_waits_for_a_later_batch_that_is_not_entry_posts(tmp_path: Any) -> None:
+    """The writer may hand a batch's outcomes back as late as the next batch's COMMIT, but
+    only when that batch is entry posts (few, bounded statements): never behind a slow one."""
+    from chatham.server import Settings
+
+    started, go = threading.Event(), threading.Event()
+
+    def first(conn: sa.Connection, context: str, items: list[int]) -> list[int | Exception]:
+        started.set()
+        go.wait(10)
+        return [n * 10 for n in items]
+
+    def slow(conn: sa.Connection) -> str:
+        time.sleep(1.5)  # a large write, or a BEGIN waiting for another process
+        return "slow"
+
+    async def body(db: Database) -> None:
+        posted = asyncio.ensure_future(db.together(first, "ctx", 1))
+        await asyncio.to_thread(started.wait, 10)
+        later = asyncio.ensure_future(db.batch(slow))
+        await asyncio.sleep(0.05)  # the slow job waits in the queue as the first commits
+        t0 = time.monotonic()
+        go.set()
+        assert await posted == 10
+        assert time.monotonic() - t0 < 1.0
+        assert not later.done()
+        assert await later == "slow"
 
     _with_db(Settings(data_dir=tmp_path), body)
 
