@@ -198,7 +198,7 @@ def _store_entries(
     The same checks, in the same order, with the same outcome as each post alone after
     the ones before it (`Database.together`), but with a handful of statements for all
     of them: one read of the group rows (locked on PostgreSQL), one of the links the
-    posts build on, one INSERT of every accepted row, one UPDATE per group. Writes
+    posts build on, one INSERT of every accepted row, one UPDATE of their groups. Writes
     come after every check, so a refused post has written nothing; an INSERT that
     conflicts with a row stored before this call raises, and the writer then runs
     each post alone (the conflict then becomes `_Taken` for that post only).

@@ -187,6 +187,41 @@ def test_an_answer_never_waits_for_a_later_batch_that_is_not_entry_posts(tmp_pat
     _with_db(Settings(data_dir=tmp_path), body)
 
 
+def test_a_transaction_sqlite_ended_itself_fails_every_job_and_nothing_reruns(
+    tmp_path: Any,
+) -> None:
+    """After a disk error SQLite may roll the transaction back by itself; running the items
+    again alone would then write outside any transaction, committing them one by one."""
+    from chatham.server import Settings
+
+    def ended(conn: sa.Connection, context: str, items: list[int]) -> list[int | Exception]:
+        for n in items:
+            conn.execute(sa.insert(t.auth_challenges).values(challenge=bytes([n]) * 32, expires=n))
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        dbapi.execute("ROLLBACK")  # as SQLite does on SQLITE_FULL or an I/O error
+        raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    async def body(db: Database) -> None:
+        async with HeldWriter(db) as held:
+            pending = asyncio.gather(
+                *(db.together(ended, "a", n, savepoint=False) for n in (1, 2)),
+                return_exceptions=True,
+            )
+            await held.until_waiting(2, pending)
+        outcomes = await pending
+        assert all(isinstance(o, sa.exc.OperationalError) for o in outcomes)
+        count = await db.read(
+            lambda conn: conn.execute(sa.select(sa.func.count()).select_from(t.auth_challenges))
+        )
+        assert count.scalar() == 0
+        # The writer goes on with a fresh connection.
+        insert = sa.insert(t.auth_challenges).values(challenge=b"x" * 32, expires=3)
+        assert await db.batch(lambda conn: conn.execute(insert).rowcount) == 1
+
+    _with_db(Settings(data_dir=tmp_path), body)
+
+
 class _Abort(BaseException):
     """Not an Exception: escapes the job's own handling and fails its whole transaction."""
 
