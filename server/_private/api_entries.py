@@ -197,16 +197,23 @@ def _store_entries(
 
     The same checks, in the same order, with the same outcome as each post alone after
     the ones before it (`Database.together`), but with a handful of statements for all
-    of them: a read of the group rows (locked on PostgreSQL) and of the links the posts
-    build on (`_read_batch`: one statement on SQLite, two on PostgreSQL), one INSERT of
-    every accepted row, one UPDATE of their groups. Writes
+    of them: one read of the group rows (locked on PostgreSQL), one of the links the
+    posts build on, one INSERT of every accepted row, one UPDATE of their groups. Writes
     come after every check, so a refused post has written nothing; an INSERT that
     conflicts with a row stored before this call raises, and the writer then runs
     each post alone (the conflict then becomes `_Taken` for that post only).
     """
     gids = sorted({p.gid for p in posts})  # one lock order, should PostgreSQL get several
+    found = _group_rows(len(gids)).rows(conn, {f"g{i}": g for i, g in enumerate(gids)})
+    groups = {row[0]: _Tally(*row[1:]) for row in found}
     wanted = sorted({(p.gid, p.entry.header.device, p.seq - 1) for p in posts if p.seq > 1})
-    groups, links = _read_batch(conn, gids, wanted)
+    links: dict[tuple[bytes, bytes, int], bytes] = {}
+    if wanted:
+        params = {}
+        for i, (g, d, s) in enumerate(wanted):
+            params.update({f"g{i}": g, f"d{i}": d, f"s{i}": s})
+        for g, d, s, link in _links(len(wanted)).rows(conn, params):
+            links[(g, d, s)] = link
     quota = services.settings.group_quota
     outcomes: list[int | Exception] = []
     rows: list[dict[str, Any]] = []
@@ -258,58 +265,6 @@ def _store_entries(
     return outcomes
 
 
-Link = tuple[bytes, bytes, int]
-"""(group, device, seq): where an entry sits in its device's chain."""
-
-
-def _read_batch(
-    conn: sa.Connection, gids: list[bytes], wanted: list[Link]
-) -> tuple[dict[bytes, _Tally], dict[Link, bytes]]:
-    """The rows of the posts' groups (locked on PostgreSQL) and the links they build on.
-
-    On SQLite, one statement answering in one row: the standard driver gives up the
-    GIL at every row it steps, and the writer then waits for the busy event loop to
-    give it back, so every row of a read costs a wait several times its own CPU time
-    (measured: a batch's statements took 0.8 ms for ~0.2 ms of work; reading both in
-    one row made entry posts ~15% faster, docs/performance.md). On PostgreSQL, where
-    statements run on the event loop, two plain reads; the group rows are locked.
-    """
-    if conn.dialect.name == "sqlite":
-        n, m = _bucket(len(gids)), _bucket(len(wanted))
-        params: dict[str, Any] = {f"g{i}": gids[i] if i < len(gids) else None for i in range(n)}
-        for i in range(m):
-            g, d, s = wanted[i] if i < len(wanted) else (None, None, None)
-            params.update({f"lg{i}": g, f"ld{i}": d, f"ls{i}": s})
-        row = _batch_state(n, m).first(conn, params)
-        assert row is not None  # an aggregate answers exactly one row
-        found = _GROUP_ROWS.decode(row[0])
-        links = _LINK_ROWS.decode(row[1])
-        return (
-            {bytes.fromhex(g): _Tally(q, bytes.fromhex(h), c, b) for g, q, h, c, b in found},
-            {(bytes.fromhex(g), bytes.fromhex(d), s): bytes.fromhex(x) for g, d, s, x in links},
-        )
-    rows = _group_rows(len(gids)).rows(conn, {f"g{i}": g for i, g in enumerate(gids)})
-    groups = {row[0]: _Tally(*row[1:]) for row in rows}
-    chain: dict[Link, bytes] = {}
-    if wanted:
-        params = {}
-        for i, (g, d, s) in enumerate(wanted):
-            params.update({f"g{i}": g, f"d{i}": d, f"s{i}": s})
-        for g, d, s, link in _links(len(wanted)).rows(conn, params):
-            chain[(g, d, s)] = link
-    return groups, chain
-
-
-_GROUP_ROWS = msgspec.json.Decoder(list[tuple[str, int, str, int, int]])
-_LINK_ROWS = msgspec.json.Decoder(list[tuple[str, str, int, str]])
-
-
-def _bucket(n: int) -> int:
-    """`n` rounded up to a power of two (at least 1): few statement texts, so the driver
-    prepares each once (its cache holds 128); the unused parameters are NULL."""
-    return 1 << max(0, n - 1).bit_length()
-
-
 @dataclasses.dataclass(slots=True)
 class _Tally:
     """A group row as `_store_entries` goes: the cursor and bytes of the posts it accepted."""
@@ -327,7 +282,7 @@ def _check_post(
     post: _Post,
     tally: _Tally,
     state: GroupState,
-    links: dict[Link, bytes],
+    links: dict[tuple[bytes, bytes, int], bytes],
     quota: int,
 ) -> bytes:
     """Every check of a post under the lock, in order; the entry's link if it may be stored."""
@@ -405,48 +360,6 @@ def _links(n: int) -> Statement:
             )
         )
     )
-
-
-@functools.cache
-def _batch_state(n: int, m: int) -> Statement:
-    """SQLite: the rows of up to `n` groups and the links at up to `m` chain positions, as
-    one row of two JSON arrays (blobs in hex). A NULL parameter matches nothing."""
-    g, e = t.groups.c, t.entries.c
-    hexed = sa.func.hex
-    groups = (
-        sa.select(
-            sa.func.json_group_array(
-                sa.func.json_array(
-                    hexed(g.group_id), g.seq, hexed(g.head), g.entry_cursor, g.stored_bytes
-                )
-            )
-        )
-        .where(g.group_id.in_([sa.bindparam(f"g{i}") for i in range(n)]))
-        .scalar_subquery()
-    )
-    links = (
-        sa.select(
-            sa.func.json_group_array(
-                sa.func.json_array(
-                    hexed(e.group_id), hexed(e.device_id), e.device_seq, hexed(e.link)
-                )
-            )
-        )
-        .where(
-            sa.or_(
-                *(
-                    sa.and_(
-                        e.group_id == sa.bindparam(f"lg{i}"),
-                        e.device_id == sa.bindparam(f"ld{i}"),
-                        e.device_seq == sa.bindparam(f"ls{i}"),
-                    )
-                    for i in range(m)
-                )
-            )
-        )
-        .scalar_subquery()
-    )
-    return Statement(sa.select(groups, links))
 
 
 @functools.cache

@@ -63,7 +63,6 @@ import contextlib
 import dataclasses
 import os
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -611,18 +610,6 @@ class Statement:
         return count
 
 
-def _require_json(cursor: Any) -> None:
-    """Refuse an SQLite library without its JSON functions (built in since 3.38, and in
-    most builds before): the entry writer reads a batch's state as JSON (`api_entries`)."""
-    try:
-        cursor.execute("SELECT json_group_array(json_array(hex(x'00'), 1))").fetchall()
-    except sqlite3.OperationalError as e:
-        raise RuntimeError(
-            f"the SQLite library ({sqlite3.sqlite_version}) has no JSON functions; "
-            "the server needs SQLite 3.38 or later, or a build with JSON1"
-        ) from e
-
-
 def _make_sqlite_engine(url: str) -> sa.Engine:
     sync_url = url
     path = sync_url.split(":///", 1)[1] if ":///" in sync_url else ""
@@ -654,7 +641,6 @@ def _make_sqlite_engine(url: str) -> sa.Engine:
             "PRAGMA busy_timeout=30000",
         ):
             cursor.execute(pragma)
-        _require_json(cursor)
         cursor.close()
 
     @event.listens_for(engine, "begin")
