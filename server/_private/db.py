@@ -41,10 +41,10 @@ transaction.
 **Work done together** (`Database.together`, SQLite): entry posts that wait
 for the writer together are handed to one call, which checks each in order and
 stores all of them with a handful of statements instead of four each. Measured
-here, every statement the writer runs costs it a wait for the GIL (the driver
-releases it at every step, and the event loop, busy with requests, keeps it
-until its next release point) several times the statement's own CPU; fewer
-statements per batch shorten the batch, and with it every post's wait. Each
+here, a statement costs the writer three to four times more under load than
+alone (the driver gives up the GIL at every step and must wait for the busy
+event loop to give it back); fewer statements per batch shorten the batch, and
+with it every post's wait. Each
 post gets the outcome it would have had alone after the ones before it; a call
 that raises (a conflict with a stored row it cannot place) is run again item
 by item, so that no post fails because of another.
@@ -358,12 +358,13 @@ class _Writer:
     durable are handed back just before the next COMMIT rather than at once: the
     event loop then answers them while the thread waits for that fsync, instead of
     holding the GIL while the thread runs the next batch's statements (each of
-    which gives the GIL up and must get it back). Measured here, this made entry
-    posts 15–25% faster. Nothing is answered before its own COMMIT returned. The
-    outcomes are handed back at once when no job waits, before any other kind of
-    batch (which may write much), before a maintenance call, when a transaction
-    fails, and always when several server processes share the database (the next
-    BEGIN may wait for another's transaction).
+    which gives the GIL up and must get it back). Measured 15–25% faster on a slow
+    VM (in A/B rounds of fixed order, which may have favoured it) and neutral on a
+    faster one (docs/performance.md). Nothing is answered before its own COMMIT
+    returned. The outcomes are handed back at once when no job waits, before any
+    other kind of batch (which may write much), before a maintenance call, when a
+    transaction fails, and always when several server processes share the
+    database (the next BEGIN may wait for another's transaction).
     """
 
     def __init__(self, engine: sa.Engine, owner: Database) -> None:
