@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -34,6 +35,7 @@ from chatham.crypto import (
 from litestar import Request, Response, Router, delete, get, post
 from litestar.params import JSONBody, Parameter
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.expression import ClauseElement
 
 from . import schema as t
 from .access import require_active
@@ -333,47 +335,53 @@ def _check_post(
 
 # The statements of `_store_entries`, for n posts (or groups, or links) at once, each
 # compiled once per dialect and size and run on the driver's cursor (db.Statement).
-@functools.cache
-def _group_rows(n: int) -> Statement:
+def _per_size(build: Callable[[int], ClauseElement]) -> Callable[[int], Statement]:
+    """One `Statement` per size n, whose Core construct is built only to be compiled."""
+
+    @functools.cache
+    def statement(n: int) -> Statement:
+        return Statement(functools.partial(build, n))
+
+    return statement
+
+
+@_per_size
+def _group_rows(n: int) -> ClauseElement:
     g = t.groups.c
-    return Statement(
+    return (
         sa.select(g.group_id, g.seq, g.head, g.entry_cursor, g.stored_bytes)
         .where(g.group_id.in_([sa.bindparam(f"g{i}") for i in range(n)]))
         .with_for_update()
     )
 
 
-@functools.cache
-def _links(n: int) -> Statement:
+@_per_size
+def _links(n: int) -> ClauseElement:
     e = t.entries.c
-    return Statement(
-        sa.select(e.group_id, e.device_id, e.device_seq, e.link).where(
-            sa.or_(
-                *(
-                    sa.and_(
-                        e.group_id == sa.bindparam(f"g{i}"),
-                        e.device_id == sa.bindparam(f"d{i}"),
-                        e.device_seq == sa.bindparam(f"s{i}"),
-                    )
-                    for i in range(n)
+    return sa.select(e.group_id, e.device_id, e.device_seq, e.link).where(
+        sa.or_(
+            *(
+                sa.and_(
+                    e.group_id == sa.bindparam(f"g{i}"),
+                    e.device_id == sa.bindparam(f"d{i}"),
+                    e.device_seq == sa.bindparam(f"s{i}"),
                 )
+                for i in range(n)
             )
         )
     )
 
 
-@functools.cache
-def _insert_entries(n: int) -> Statement:
+@_per_size
+def _insert_entries(n: int) -> ClauseElement:
     names = [c.name for c in t.entries.c]
-    return Statement(
-        sa.insert(t.entries).values(
-            [{name: sa.bindparam(f"{name}{i}") for name in names} for i in range(n)]
-        )
+    return sa.insert(t.entries).values(
+        [{name: sa.bindparam(f"{name}{i}") for name in names} for i in range(n)]
     )
 
 
-@functools.cache
-def _bump_cursors(n: int) -> Statement:
+@_per_size
+def _bump_cursors(n: int) -> ClauseElement:
     g = t.groups.c
     keys: list[sa.BindParameter[Any]] = [sa.bindparam(f"g{i}") for i in range(n)]
 
@@ -386,7 +394,7 @@ def _bump_cursors(n: int) -> Statement:
         )
 
     cursors, added = per_group("c"), per_group("n")
-    return Statement(
+    return (
         sa.update(t.groups)
         .where(g.group_id.in_(keys))
         .values(entry_cursor=cursors, stored_bytes=g.stored_bytes + added)
