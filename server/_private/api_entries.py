@@ -41,7 +41,7 @@ from . import schema as t
 from .access import require_active
 from .api_groups import GroupIdParam
 from .auth import DeviceDep, ServicesDep
-from .db import Statement, WriteFailed
+from .db import Statement, WriteFailed, note_bound
 from .errors import ApiError, not_a_member, responses
 from .groups import GroupRow, current_state, read_group_row
 from .http import Answer, LeanRoute, negotiate, path_id
@@ -244,6 +244,7 @@ def _store_entries(
         outcomes.append(tally.cursor)
     if rows:
         params = {f"{name}{i}": value for i, row in enumerate(rows) for name, value in row.items()}
+        note_bound(conn, sum(tally.added for tally in groups.values()))
         try:
             _insert_entries(len(rows)).run(conn, params)
         except IntegrityError:

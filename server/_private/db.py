@@ -91,10 +91,25 @@ A batch of n entry posts runs statements written for n posts or n groups
 (`Statement` compiles one per size): up to four per size, each SQL text its own
 prepared statement. With the default 128, a batch size that came back after
 others had pushed it out was prepared again: measured here at 64 connections,
-entry posts rose from 2,722–2,781/s to 3,025–3,091/s (server CPU per post 455
-→ 410 µs) with the larger cache. The cost is memory: the largest, a 128-row
-INSERT, holds 250 KiB prepared; a writer that has seen every size of all four
-holds about 27 MiB (measured with `sqlite3_memory_used`)."""
+entry posts rose from 2,722–2,781/s to 3,025–3,091/s (server CPU per post
+446–455 → 409–414 µs) with the larger cache. The cache is least-recently-used: statements
+run once (a savepoint's numbered name) are the first to go. The cost is memory:
+prepared, the largest (a 128-row INSERT) holds 250 KiB and every size of all
+four about 27 MiB (measured with `sqlite3_memory_used`), plus the values last
+bound to each, which the driver keeps until the statement runs again: see
+`RECYCLE_BYTES`."""
+RECYCLE_BYTES = 32 << 20
+"""The writer closes its connection, and opens a new one, once it has bound this much
+ciphertext to statements.
+
+The stdlib driver binds values by copy and keeps the copy with the cached
+statement until that statement runs again: the INSERT for n posts holds the
+ciphertext of the last batch of n posts, so a connection that has stored large
+entries in batches of many sizes could hold gigabytes it will never read
+(measured: a 10 MB value stayed held after its INSERT until the statement left
+the cache). What the writer keeps is bounded by this; reopening costs about a
+millisecond and a few statements prepared again, once per 32 MiB written."""
+_BOUND = "chatham_bound_bytes"
 
 
 class Database:
@@ -269,6 +284,11 @@ class Database:
         self._reader.shutdown(wait=True)
         assert self.sync_engine is not None
         self.sync_engine.dispose()
+
+
+def note_bound(conn: sa.Connection, nbytes: int) -> None:
+    """Count `nbytes` of values bound on `conn`'s driver connection (see `RECYCLE_BYTES`)."""
+    conn.info[_BOUND] = conn.info.get(_BOUND, 0) + nbytes
 
 
 def _unwrap(outcome: T | Exception) -> T:
@@ -508,6 +528,12 @@ class _Writer:
             _hand_back(jobs, outcomes)
             return
         self._committed.append((jobs, outcomes))
+        if conn.info.get(_BOUND, 0) >= RECYCLE_BYTES:
+            # Closing the driver connection frees its statements and the values bound to them;
+            # `_connection` opens a new one for the next batch.
+            conn.invalidate()
+            conn.close()
+            self._conn = None
 
 
 def _hand_back(jobs: list[_Item], outcomes: list[tuple[bool, Any]]) -> None:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from chatham.crypto import SealedEntry, decode_entry
 from chatham.server import Settings, create_app
 from chatham.server._private import api_entries
+from chatham.server._private import db as db_module
 from chatham.server._private import schema as t
 from chatham.server._private.db import Statement, run_together
 from hypothesis import given, settings
@@ -243,6 +244,33 @@ def test_a_write_failing_after_the_insert_fails_the_whole_transaction(
         assert group.list_entries(alice).json()["entries"] == []
         assert [_cursors(r) for r in post_together(client, [(alice, group, a1)])] == [1]
         assert _cursors(group.post_sealed(bob, b1)) == 2
+
+
+def test_the_writer_reopens_its_connection_after_binding_much_ciphertext(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver keeps the values last bound to each cached statement; past `RECYCLE_BYTES`
+    of ciphertext the writer's connection is replaced (freeing them), and nothing is lost."""
+    body = b"x" * 3000
+    with _sqlite_client(tmp_path) as client:
+        world = World(client)
+        group, (alice, bob) = world.group_of(2)
+        sealed = _chain(group, alice, *(body + bytes([i]) for i in range(12)))
+        size = len(decode_entry(sealed[0].data).ct)
+        monkeypatch.setattr(db_module, "RECYCLE_BYTES", 4 * size)
+        writer = client.app.state.services.db._writer
+        seen: list[Any] = []  # the driver connections themselves, so no id is reused
+        for i, s in enumerate(sealed):
+            assert _cursors(group.post_sealed(alice, s)) == i + 1
+            conn = writer._conn
+            seen.append(conn.connection.dbapi_connection if conn is not None else None)
+        # Closed after the 4th, 8th and 12th post; between them, one connection serves.
+        assert [x is not None for x in seen] == [True, True, True, False] * 3
+        assert seen[0] is seen[1] is seen[2]
+        assert len({id(seen[0]), id(seen[4]), id(seen[8])}) == 3
+        # Every post is there, in order, readable by another member.
+        listed = group.list_entries(bob).json()["entries"]
+        assert [e["cursor"] for e in listed] == list(range(1, 13))
 
 
 def _sqlite_client(tmp_path: Path, **overrides: Any) -> TestClient[Any]:
