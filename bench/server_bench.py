@@ -665,16 +665,17 @@ def in_process_floors(roster: Roster, entry_size: int) -> list[tuple[str, float]
 
 async def main_async(args: argparse.Namespace) -> None:
     seconds = 2.0 if args.quick else args.seconds
-    rounds = 1 if args.quick else args.rounds
+    # By default each scenario leads the same number of rounds, at least three rounds in all.
+    count = 2 + bool(args.breakdown) + (not args.no_postgres)
+    rounds = 1 if args.quick else (args.rounds or count * -(-3 // count))
     print(
         f"chatham server benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
     print(
         f"  {args.concurrency} connections, {seconds:.0f} s per figure, best of {rounds} "
-        f"interleaved rounds (each led by the next scenario), {args.entry_size}-byte entry "
-        f"bodies, one server process, "
-        f"127.0.0.1; load generator on the same machine"
+        f"interleaved rounds (each led by the next of {count} scenarios), {args.entry_size}-byte "
+        f"entry bodies, one server process, 127.0.0.1; load generator on the same machine"
     )
     body = entry_json_size(args.entry_size)
 
@@ -708,6 +709,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
         scenarios = [bare_run, *([verify_run] if roster is not None else [])]
         scenarios += [engine_run(label, url) for label, url in engines]
+        assert len(scenarios) == count
         for i in range(rounds):
             start = i % len(scenarios)
             for scenario in scenarios[start:] + scenarios[:start]:
@@ -741,7 +743,7 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"  goal: entry posts ≥ 40% of the bare endpoint: {ratio:.0f}% ({verdict})")
             # Best against best can flatter one lucky round; each round against its own bare run:
             each = [100 * p.rate / b.rate for (p, _), b in zip(runs[label], bares, strict=True)]
-            shown = ", ".join(f"{x:.0f}%" for x in each)
+            shown = ", ".join(f"{x:.1f}%" for x in each)
             print(f"        round by round (posts / that round's bare endpoint): {shown}")
     if roster is not None:
         print("\nmeasured alone, in this process")
@@ -755,7 +757,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--entry-size", type=int, default=700)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="rounds of all scenarios (default: 3, or 4 when there are 2 or 4 scenarios)",
+    )
     parser.add_argument("--database-url")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument(
@@ -776,7 +782,8 @@ def main() -> None:
     if args.serve_bare:
         serve_bare(args.serve_bare, args.loop, args.http, args.roster)
         return
-    if not (1 <= args.concurrency <= 256 and args.seconds <= 120 and 1 <= args.rounds <= 10):
+    rounds_ok = args.rounds is None or 1 <= args.rounds <= 10
+    if not (1 <= args.concurrency <= 256 and args.seconds <= 120 and rounds_ok):
         raise SystemExit("keep it bounded: 1..256 connections, ≤ 120 s per figure, ≤ 10 rounds")
     try:
         import uvloop
