@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import json
 import os
 import platform
@@ -46,6 +47,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -694,26 +696,18 @@ async def main_async(args: argparse.Namespace) -> None:
         # Interleave the scenarios so that load from elsewhere on the machine hits all alike,
         # and start each round with the next one: a server run measures a few percent faster
         # later in a round than first (seen here in A/B runs), so none may always go first.
-        async def bare_run() -> None:
-            bares.append(await measure_bare(args, seconds, body))
-
-        async def verify_run() -> None:
-            assert roster is not None
-            verifies.append(await measure_verify(args, seconds, roster))
-
-        def engine_run(label: str, url: str | None) -> Any:
-            async def run() -> None:
-                runs[label].append(await measure_engine(url, args, seconds))
-
-            return run
-
-        scenarios = [bare_run, *([verify_run] if roster is not None else [])]
-        scenarios += [engine_run(label, url) for label, url in engines]
+        scenarios: list[tuple[list[Any], Callable[[], Awaitable[Any]]]] = [
+            (bares, lambda: measure_bare(args, seconds, body))
+        ]
+        if roster is not None:
+            scenarios.append((verifies, lambda: measure_verify(args, seconds, roster)))
+        for label, url in engines:
+            scenarios.append((runs[label], functools.partial(measure_engine, url, args, seconds)))
         assert len(scenarios) == count
         for i in range(rounds):
-            start = i % len(scenarios)
-            for scenario in scenarios[start:] + scenarios[:start]:
-                await scenario()
+            start = i % count
+            for results, measure in scenarios[start:] + scenarios[:start]:
+                results.append(await measure())
     finally:
         if pg_server is not None:
             pg_server.cleanup()
