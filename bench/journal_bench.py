@@ -45,12 +45,9 @@ from typing import Any
 import httpx
 from chatham import crypto
 from chatham.client import Group, Home, Journal
-from chatham.client._private import domain as D
-from chatham.client._private.journal_service import OPENED_CACHE, GroupJournal
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-from live_server import CHATHAM, live_server
+from chatham.client._private.journal import content as D
+from chatham.client._private.journal.service import OPENED_CACHE, GroupJournal
+from chatham.server.testing import CHATHAM, live_server
 
 PASSPHRASE = "benchmark passphrase"
 WORD_TEXT = (
@@ -248,7 +245,7 @@ def build(root: Path, entries: int) -> tuple[int, float, float]:
 
 
 def report(root: Path, args: Any, months: int, wrote: float, synced: float) -> None:
-    from chatham.client._private.domain import Comment  # noqa: F401  (warm the import)
+    from chatham.client._private.journal.content import Comment  # noqa: F401  (warm the import)
 
     home = Home(root / "home-dana")
     os.environ["CHATHAM_HOME"] = str(home.path)

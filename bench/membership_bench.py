@@ -38,7 +38,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import httpx
-from chatham.client._private.api import ServerApi
+from chatham.client._private.engine.api import ServerApi
 from chatham.crypto import (
     GroupState,
     Keyring,
@@ -52,11 +52,8 @@ from chatham.crypto import (
     make_card,
 )
 from chatham.crypto import _primitives as P
+from chatham.server.testing import live_server
 from machine import describe_machine
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-from live_server import live_server
 
 CLIENTS = 8
 """Members fetching at the same moment in the concurrent measurement."""

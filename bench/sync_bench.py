@@ -36,12 +36,10 @@ from pathlib import Path
 import nacl.bindings as sodium
 from chatham import crypto
 from chatham.client import Journal
-from chatham.client._private.home import Home
+from chatham.client._private.local.home import Home
+from chatham.server.testing import CHATHAM, live_server
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from live_server import CHATHAM, live_server  # noqa: E402
 
 BODY = 2048
 PASSPHRASE = "benchmark passphrase"

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import errors
-    from ._private.core import HttpSource, Journal
-    from ._private.group import Group, OpBuilder, OpContext, Progress
-    from ._private.home import Home, parse_duration, scrubbed_env
+    from ._private.account import HttpSource, Journal
+    from ._private.engine.group import Group, OpBuilder, OpContext, Progress
+    from ._private.local.home import Home, parse_duration, scrubbed_env
     from ._private.views import (
         Announcement,
         ChainView,
@@ -53,25 +53,25 @@ _EXPORTS: dict[str, str] = {
     "EntryRef": "views",
     "ChathamError": "errors",
     "CouldNotOpen": "errors",
-    "Group": "group",
+    "Group": "engine.group",
     "GroupSummary": "views",
-    "Home": "home",
-    "HttpSource": "core",
+    "Home": "local.home",
+    "HttpSource": "account",
     "Item": "views",
     "JoinRequest": "views",
-    "Journal": "core",
+    "Journal": "account",
     "Member": "views",
     "NotAMember": "errors",
-    "OpBuilder": "group",
-    "OpContext": "group",
-    "Progress": "group",
+    "OpBuilder": "engine.group",
+    "OpContext": "engine.group",
+    "Progress": "engine.group",
     "ServerError": "errors",
     "SyncReport": "views",
     "UsageError": "errors",
     "VerificationError": "errors",
     "VerifyReport": "views",
-    "parse_duration": "home",
-    "scrubbed_env": "home",
+    "parse_duration": "local.home",
+    "scrubbed_env": "local.home",
 }
 
 __all__ = [

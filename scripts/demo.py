@@ -22,7 +22,7 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from live_server import CHATHAM, ServerDidNotStart, live_server
+from chatham.server.testing import CHATHAM, ServerDidNotStart, live_server
 
 PASSPHRASE = "demo passphrase, not for real use"
 CANARIES = [

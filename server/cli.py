@@ -24,7 +24,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ._private import migrate as _migrate
 from ._private.settings import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -33,6 +32,7 @@ from ._private.settings import (
     settings_from_env,
     settings_to_env,
 )
+from ._private.storage import migrate as _migrate
 
 PROG = "chatham-server"
 
@@ -208,7 +208,7 @@ def _prepare_data_dir(settings: Settings) -> None:
 
 
 async def _migrate_now(settings: Settings) -> str | None:
-    from ._private.db import Database
+    from ._private.storage.db import Database
 
     db = Database(settings)
     try:

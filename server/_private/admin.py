@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from . import migrate
-from . import schema as t
 from .auth import hash_token, new_token
-from .db import Database
 from .settings import Settings
+from .storage import migrate
+from .storage import schema as t
+from .storage.db import Database
 
 
 async def issue_registration_token(settings: Settings, *, uses: int, expires_in: int) -> str:

@@ -17,14 +17,14 @@ from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 from litestar.openapi.spec.enums import OpenAPIType
 
 from . import errors, wire
-from .api_attachments import attachments_router
-from .api_entries import entries_router
-from .api_events import events_router
-from .api_groups import groups_router
-from .api_joins import joins_router
 from .auth import DEPENDENCIES, ServicesDep, auth_router
 from .errors import EXCEPTION_HANDLERS, ErrorBody
 from .http import BodyRequest, LeanRoute
+from .routes.attachments import attachments_router
+from .routes.entries import entries_router
+from .routes.events import events_router
+from .routes.groups import groups_router
+from .routes.joins import joins_router
 from .services import lifespan
 from .settings import Settings, settings_from_env
 from .wire import Health

@@ -28,10 +28,10 @@ from litestar import Request, Router, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
-from . import schema as t
 from .errors import ApiError, responses
 from .groups import current_state
 from .services import CachedToken, Services
+from .storage import schema as t
 from .wire import Challenge, InviteTokenRequest, Token, TokenRequest
 
 ServicesDep = NamedDependency[Services]

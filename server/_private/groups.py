@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from chatham.crypto import GroupState, LogError, Rotation, lockbox_hash
 
-from . import schema as t
-from .db import Statement
 from .errors import ApiError
+from .storage import schema as t
+from .storage.db import Statement
 from .wire import Lockbox
 
 

@@ -12,13 +12,13 @@ from typing import Any
 import sqlalchemy as sa
 from litestar import Litestar
 
-from . import migrate
-from . import schema as t
-from .db import Database
 from .events import Hub
 from .groups import StateCache
 from .ratelimit import RateLimiter
 from .settings import Settings
+from .storage import migrate
+from .storage import schema as t
+from .storage.db import Database
 
 log = logging.getLogger("chatham.server")
 

@@ -1,6 +1,6 @@
 """Alembic environment for the Chatham server.
 
-The server runs migrations itself (`chatham.server._private.migrate`), passing
+The server runs migrations itself (`chatham.server._private.storage.migrate`), passing
 an open connection in `config.attributes["connection"]`. Run by hand
 (`alembic -c server/alembic.ini upgrade head`), the database URL comes from
 CHATHAM_SERVER_DATABASE_URL, or the SQLite file under CHATHAM_SERVER_DATA_DIR.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import context
-from chatham.server._private.schema import metadata
+from chatham.server._private.storage.schema import metadata
 from sqlalchemy.engine import Connection
 
 # An arbitrary constant naming "the Chatham schema migration" among advisory locks.
@@ -40,8 +40,8 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def _run_standalone() -> None:
-    from chatham.server._private.db import Database
     from chatham.server._private.settings import Settings
+    from chatham.server._private.storage.db import Database
 
     settings = Settings(
         data_dir=Path(os.environ.get("CHATHAM_SERVER_DATA_DIR", ".")),

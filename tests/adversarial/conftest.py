@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tamper_kit import person, server, tamper, tampered_http, world
+from tests.support.tamper_kit import person, server, tamper, tampered_http, world
 
 __all__ = ["person", "server", "tamper", "tampered_http", "world"]

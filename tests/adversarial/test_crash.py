@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from chatham.client import Group, Journal
-from live_server import LiveServer, live_server
+from chatham.server.testing import LiveServer, live_server
 
 PASSPHRASE = "crash test passphrase"
 ENTRIES = 250
@@ -21,7 +21,7 @@ ENTRIES = 250
 SYNC_SCRIPT = """
 import sys
 from chatham.client import Journal
-from chatham.client._private import group
+from chatham.client._private.engine import group
 group.PAGE = group.COMMIT_ROWS = 8  # many small pages and commits to land between
 with Journal.open(sys.argv[1], passphrase=sys.argv[2]) as j:
     g = j.group()

@@ -18,7 +18,8 @@ import pytest
 from chatham import crypto
 from chatham.client import Group, errors
 from chatham.crypto import _epoch, _log, _primitives, _records
-from tamper_kit import World, store_snapshot
+
+from tests.support.tamper_kit import World, store_snapshot
 
 
 def bodies(g: Group) -> list[bytes]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from client_fixtures import group_of, person, server, tamper, tampered_http
-from live_server import LiveServer, live_server
+from chatham.server.testing import LiveServer, live_server
+
+from tests.support.client_fixtures import group_of, person, server, tamper, tampered_http
 
 __all__ = ["group_of", "person", "server", "tamper", "tampered_http"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from chatham.client.cli import hoist_global_options, main
-from live_server import CHATHAM, LiveServer
+from chatham.server.testing import CHATHAM, LiveServer
 
 PASSPHRASE = "a passphrase for the cli tests"
 

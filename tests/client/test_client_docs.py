@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from client_fixtures import SERVER_URL
+
+from tests.support.client_fixtures import SERVER_URL
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLES = sorted((DOCS / "examples").glob("client_*.py"))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from chatham.client import Home, Journal, errors, parse_duration, scrubbed_env
-from chatham.client._private.editor import edit_text
-from chatham.client._private.home import runtime_dir
+from chatham.client._private.local.home import runtime_dir
+from chatham.client.cli.editor import edit_text
 
 PASSPHRASE = "correct horse battery staple"
 

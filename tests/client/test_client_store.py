@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from chatham.client import Group, Journal, errors
 from chatham.crypto import Secrets
-from client_fixtures import Person, form_group
+
+from tests.support.client_fixtures import Person, form_group
 
 CANARY = b"the canary: my co-founder wants out"
 

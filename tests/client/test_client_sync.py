@@ -10,8 +10,9 @@ import httpx
 import pytest
 from chatham import crypto
 from chatham.client import Group, Journal, errors
-from chatham.client._private import group as group_module
-from client_fixtures import SERVER_URL, Person, form_group
+from chatham.client._private.engine import group as group_module
+
+from tests.support.client_fixtures import SERVER_URL, Person, form_group
 
 
 class Switch(httpx.BaseTransport):

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from chatham.client._private.domain import (
+from chatham.client._private.journal.content import (
     BODY_TYPES,
     MAX_TS,
     AgendaPublication,
@@ -274,7 +274,7 @@ def test_invalid_utf8_is_refused_not_a_crash() -> None:
 
 def test_times_and_dates_stay_where_every_view_can_show_them() -> None:
     # Beyond these, date arithmetic in other members' views overflowed (year 36812).
-    from chatham.client._private.domain import FIRST_DAY, LAST_DAY
+    from chatham.client._private.journal.content import FIRST_DAY, LAST_DAY
 
     refused(raw({"t": "issue", "v": 1, "ts": MAX_TS + 1, "title": "x"}), "$.ts")
     refused(raw({"t": "issue", "v": 1, "ts": 1 << 40, "title": "x"}), "$.ts")
@@ -444,7 +444,9 @@ def test_clean_helpers() -> None:
 
 
 def test_all_is_honest() -> None:
-    from chatham.client._private import domain, journal, journal_render
+    from chatham.client._private.journal import content as domain
+    from chatham.client._private.journal import fold as journal
+    from chatham.client._private.journal import render as journal_render
 
     for mod in (domain, journal, journal_render):
         assert mod.__all__ == sorted(mod.__all__, key=lambda n: (not n.isupper(), n))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chatham.client._private.domain import (
+from chatham.client._private.journal.content import (
     AgendaPublication,
     Body,
     Comment,
@@ -27,8 +27,8 @@ from chatham.client._private.domain import (
     Update,
     encode_body,
 )
-from chatham.client._private.journal import EntryMeta, JournalView, MeetingItem, Roster
-from chatham.client._private.journal_render import (
+from chatham.client._private.journal.fold import EntryMeta, JournalView, MeetingItem, Roster
+from chatham.client._private.journal.render import (
     EXPORT_SCHEMA,
     ExportError,
     agenda_json,
@@ -538,7 +538,7 @@ def test_long_lists_use_plain_columns_even_on_a_terminal() -> None:
 def test_the_furthest_dates_a_member_may_write_break_no_view() -> None:
     # A member chooses ts and dates; at the limits every view and export must still work
     # for everyone (beyond them the body is refused as undecodable).
-    from chatham.client._private.domain import FIRST_DAY, LAST_DAY, MAX_TS
+    from chatham.client._private.journal.content import FIRST_DAY, LAST_DAY, MAX_TS
 
     j = Journal()
     j.post(ANN, Issue, title="late", ts=MAX_TS)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from chatham import crypto
 from chatham.client import errors
-from chatham.client._private.api import ServerApi
+from chatham.client._private.engine.api import ServerApi
 
 NESTED = b"[" * 100_000 + b"]" * 100_000
 
@@ -125,7 +125,7 @@ def test_a_false_content_encoding_is_bad_response() -> None:
 def _changes(answer: httpx.Response) -> list[tuple[int, int]]:
     from types import SimpleNamespace
 
-    from chatham.client._private.group import Group
+    from chatham.client._private.engine.group import Group
 
     api = SimpleNamespace(events=lambda group, read_timeout: answer)
     group = SimpleNamespace(_api=lambda: api, _gid=bytes(32), server="http://127.0.0.1:1")
@@ -168,7 +168,7 @@ def test_a_false_encoding_on_the_event_stream_is_bad_response() -> None:
 def test_watch_waits_before_reconnecting_to_a_stream_that_says_nothing() -> None:
     from types import SimpleNamespace
 
-    from chatham.client._private.journal_service import GroupJournal
+    from chatham.client._private.journal.service import GroupJournal
 
     opened = 0
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chatham.client._private.domain import (
+from chatham.client._private.journal.content import (
     AgendaPublication,
     Body,
     Comment,
@@ -32,7 +32,7 @@ from chatham.client._private.domain import (
     UpdateEdit,
     encode_body,
 )
-from chatham.client._private.journal import (
+from chatham.client._private.journal.fold import (
     KINDS,
     PERMISSIONS,
     AmbiguousItem,
@@ -49,7 +49,7 @@ from chatham.client._private.journal import (
     permission_table,
     thread,
 )
-from chatham.client._private.journal_render import export_json
+from chatham.client._private.journal.render import export_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

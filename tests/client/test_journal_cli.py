@@ -28,11 +28,11 @@ import pytest
 from chatham import crypto
 from chatham.client import Home, Journal
 from chatham.client import errors as E
-from chatham.client._private import cli_journal
-from chatham.client._private.journal import CommentItem
-from chatham.client._private.journal_service import GroupJournal
+from chatham.client._private.journal.fold import CommentItem
+from chatham.client._private.journal.service import GroupJournal
+from chatham.client.cli import journal as cli_journal
 from chatham.client.cli import main
-from live_server import CHATHAM, LiveServer, live_server
+from chatham.server.testing import CHATHAM, LiveServer, live_server
 
 PASSPHRASE = "journal cli passphrase"
 NAMES = ("Dana", "Sam", "Ana")

@@ -17,11 +17,12 @@ import msgspec
 import pytest
 from chatham import crypto
 from chatham.client import Group, Journal, errors
-from chatham.client._private import membership as M
+from chatham.client._private.membership import workflows as M
 from chatham.crypto import _primitives, _records
 from chatham.server import Settings, create_app
-from client_fixtures import SERVER_URL, Person, Tamper, form_group
 from litestar.testing import TestClient
+
+from tests.support.client_fixtures import SERVER_URL, Person, Tamper, form_group
 
 MINUTES = 60
 GONE = r"Ana is not an active member \(removed at log op \d+\)"

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chatham.client._private import cli_members
-from cli_member import UNLIMITED, CliMember, environment
-from live_server import live_server
+from chatham.client.cli import members as cli_members
+from chatham.server.testing import live_server
+
+from tests.support.cli_member import UNLIMITED, CliMember, environment
 
 PASSPHRASE = "a passphrase for the membership cli tests"
 HINT_LEADER = "chatham: hint: ask one of the group's leaders (`chatham members` shows who they are)"

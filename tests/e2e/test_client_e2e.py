@@ -7,17 +7,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from chatham.client import Journal
+from chatham.server.testing import CHATHAM, LiveServer, live_server
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))
-
-from cli_member import member_env
-from live_server import CHATHAM, LiveServer, live_server
+from tests.support.cli_member import member_env
 
 CANARY = "Considering selling the family business to my cousin"
 PASSPHRASE = "end to end passphrase"

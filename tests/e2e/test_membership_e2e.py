@@ -18,7 +18,6 @@ import contextlib
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,11 +29,9 @@ import pytest
 from chatham import crypto
 from chatham.client import Journal, errors
 from chatham.crypto import _epoch
+from chatham.server.testing import CHATHAM, LiveServer, live_server
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))
-
-from cli_member import UNLIMITED, CliMember, environment
-from live_server import CHATHAM, LiveServer, live_server
+from tests.support.cli_member import UNLIMITED, CliMember, environment
 
 PASSPHRASE = "membership end to end passphrase"
 GROUP = "Thursday Forum"

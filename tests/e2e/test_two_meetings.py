@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from chatham.client.cli import main
-from live_server import LiveServer, live_server
+from chatham.server.testing import LiveServer, live_server
 
 PASSPHRASE = "two meetings passphrase"
 CANARIES = (

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from chatham.server import create_app
 from litestar.testing import TestClient
-from server_harness import HOST, World
+
+from tests.support.server_harness import HOST, World
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar.testing import TestClient
-from server_harness import World, assert_error, b64url, unb64
+
+from tests.support.server_harness import World, assert_error, b64url, unb64
 
 
 def _setup(world: World, n: int = 2) -> tuple[Any, list[Any]]:

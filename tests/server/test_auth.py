@@ -8,10 +8,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from chatham.crypto import labels, sign_auth
-from chatham.server._private import schema
+from chatham.server._private.storage import schema
 from litestar.testing import TestClient
-from server_dbutil import scalar_rows
-from server_harness import HOST, Clock, World, assert_error, b64, unb64
+
+from tests.support.server_dbutil import scalar_rows
+from tests.support.server_harness import HOST, Clock, World, assert_error, b64, unb64
 
 
 def _token_request(

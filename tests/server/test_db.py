@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from chatham.server._private import api_entries
-from chatham.server._private import schema as t
-from chatham.server._private.db import MAX_BATCH, Database, Statement
-from chatham.server._private.migrate import upgrade
+from chatham.server._private.routes import entries as api_entries
+from chatham.server._private.storage import schema as t
+from chatham.server._private.storage.db import MAX_BATCH, Database, Statement
+from chatham.server._private.storage.migrate import upgrade
 from litestar.testing import TestClient
-from server_dbutil import HeldWriter
-from server_harness import World
+
+from tests.support.server_dbutil import HeldWriter
+from tests.support.server_harness import World
 
 _INSERT = Statement(sa.insert(t.auth_challenges))
 _COUNT = Statement(

@@ -15,7 +15,8 @@ from chatham.crypto import (
     sign_retraction,
 )
 from litestar.testing import TestClient
-from server_harness import World, assert_error, b64, b64url, now, unb64
+
+from tests.support.server_harness import World, assert_error, b64, b64url, now, unb64
 
 
 def test_post_list_fetch(world: World) -> None:
@@ -296,8 +297,9 @@ def test_retracted_ciphertext_is_gone_from_the_database(
     world: World, server_settings: Callable[..., Any]
 ) -> None:
     import sqlalchemy as sa
-    from chatham.server._private import schema
-    from server_dbutil import rows
+    from chatham.server._private.storage import schema
+
+    from tests.support.server_dbutil import rows
 
     group, (alice,) = world.group_of()
     sealed = group.seal(alice, b"x" * 5000)

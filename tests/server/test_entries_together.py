@@ -20,15 +20,16 @@ import pytest
 import sqlalchemy as sa
 from chatham.crypto import SealedEntry, decode_entry
 from chatham.server import Settings, create_app
-from chatham.server._private import api_entries
-from chatham.server._private import db as db_module
-from chatham.server._private import schema as t
-from chatham.server._private.db import Statement, run_together
+from chatham.server._private.routes import entries as api_entries
+from chatham.server._private.storage import db as db_module
+from chatham.server._private.storage import schema as t
+from chatham.server._private.storage.db import Statement, run_together
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
-from server_dbutil import HeldWriter
-from server_harness import HOST, Group, Person, World, assert_error, b64
+
+from tests.support.server_dbutil import HeldWriter
+from tests.support.server_harness import HOST, Group, Person, World, assert_error, b64
 
 Post = tuple[Person, Group, SealedEntry]
 

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar.testing import TestClient
-from server_harness import World, assert_error
+
+from tests.support.server_harness import World, assert_error
 
 
 def _events(text: str) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ from typing import Any
 from chatham.crypto import Secrets, create_group, make_card
 from chatham.server._private.admin import issue_registration_token
 from litestar.testing import TestClient
-from server_harness import Clock, World, assert_error, b64, b64url, now, unb64
+
+from tests.support.server_harness import Clock, World, assert_error, b64, b64url, now, unb64
 
 
 def _genesis_body(founder: Any) -> tuple[Any, dict[str, Any]]:

@@ -8,13 +8,14 @@ from typing import Any
 import chatham.server
 import pytest
 from litestar.testing import TestClient
-from server_harness import World, assert_error, b64, b64url, unb64
+
+from tests.support.server_harness import World, assert_error, b64, b64url, unb64
 
 
 def test_public_api_is_what_all_says() -> None:
     public = {n for n in dir(chatham.server) if not n.startswith("_")}
     assert set(chatham.server.__all__) <= public
-    modules = {"cli"}
+    modules = {"cli", "testing"}
     assert public - set(chatham.server.__all__) - modules <= {"annotations"}
 
 
@@ -133,8 +134,9 @@ def test_errors_change_nothing(world: World) -> None:
 
 def _snapshot(settings: Any) -> dict[str, list[Any]]:
     import sqlalchemy as sa
-    from chatham.server._private import schema
-    from server_dbutil import rows
+    from chatham.server._private.storage import schema
+
+    from tests.support.server_dbutil import rows
 
     return {
         t.name: sorted(map(tuple, rows(settings, sa.select(t))), key=repr)

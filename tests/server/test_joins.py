@@ -7,7 +7,8 @@ from typing import Any
 
 from chatham.crypto import InviteSecret, SignedJoinRequest, decode_join_request, encode, labels
 from litestar.testing import TestClient
-from server_harness import Clock, World, assert_error, b64, now, unb64
+
+from tests.support.server_harness import Clock, World, assert_error, b64, now, unb64
 
 
 def _post(world: World, group: Any, request: bytes) -> Any:

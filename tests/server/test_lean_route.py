@@ -19,7 +19,8 @@ from litestar.di import Provide
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.params import JSONBody
 from litestar.testing import TestClient
-from server_harness import World, assert_error, b64
+
+from tests.support.server_harness import World, assert_error, b64
 
 
 def _both(world: World, group: Any, headers: dict[str, str], **kw: Any) -> list[Any]:

@@ -8,7 +8,8 @@ from typing import Any
 import msgspec
 from chatham.crypto import build_invite, build_rotate, op_hash
 from litestar.testing import TestClient
-from server_harness import HOST, Clock, World, assert_error, b64, now, unb64
+
+from tests.support.server_harness import HOST, Clock, World, assert_error, b64, now, unb64
 
 
 def test_append_and_read_back(world: World) -> None:

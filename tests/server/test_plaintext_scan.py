@@ -25,10 +25,11 @@ from chatham.crypto import (
     seal_stream,
 )
 from chatham.server import Settings
-from chatham.server._private import schema
-from server_dbutil import run_read
-from server_harness import Group, World, b64, b64url, now, unb64
-from server_process import ServerProcess
+from chatham.server._private.storage import schema
+
+from tests.support.server_dbutil import run_read
+from tests.support.server_harness import Group, World, b64, b64url, now, unb64
+from tests.support.server_process import ServerProcess
 
 pytestmark = pytest.mark.slow
 

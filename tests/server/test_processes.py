@@ -24,8 +24,9 @@ from chatham.crypto import (
     decode_signed_op,
     replay,
 )
-from server_harness import Group, Person, World, b64, now, unb64
-from server_process import ServerProcess
+
+from tests.support.server_harness import Group, Person, World, b64, now, unb64
+from tests.support.server_process import ServerProcess
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,8 @@ entry it retracts.
 from __future__ import annotations
 
 from chatham.crypto import sign_retraction
-from server_harness import World, assert_error, now
+
+from tests.support.server_harness import World, assert_error, now
 
 
 def test_a_demoted_leader_cannot_retract_with_a_head_from_when_they_led(world: World) -> None:

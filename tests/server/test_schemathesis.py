@@ -27,8 +27,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from server_harness import World, b64url
-from server_process import ServerProcess
+
+from tests.support.server_harness import World, b64url
+from tests.support.server_process import ServerProcess
 
 pytestmark = pytest.mark.slow
 

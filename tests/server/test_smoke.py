@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from server_harness import World
+from tests.support.server_harness import World
 
 
 def test_group_lifecycle(world: World) -> None:

@@ -9,13 +9,14 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from chatham.server._private import schema
-from chatham.server._private.db import Database
-from chatham.server._private.migrate import head_revision, upgrade
 from chatham.server._private.settings import normalize_database_url
+from chatham.server._private.storage import schema
+from chatham.server._private.storage.db import Database
+from chatham.server._private.storage.migrate import head_revision, upgrade
 from litestar.testing import TestClient
-from server_dbutil import rows, run_read, scalar_rows
-from server_harness import World
+
+from tests.support.server_dbutil import rows, run_read, scalar_rows
+from tests.support.server_harness import World
 
 
 def test_migrations_create_exactly_the_schema(server_settings: Callable[..., Any]) -> None:

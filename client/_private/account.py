@@ -1,0 +1,418 @@
+"""`Journal`: a member's unlocked home, their identity, and their groups."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, TypeAlias
+
+from chatham import crypto
+
+from .. import errors as E
+from .engine.group import Group, _check_group_name
+from .local.home import Home
+from .local.store import Pinned, Store
+from .local.vault import Vault
+from .views import GroupSummary, History, Notes
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .engine.api import ServerApi
+
+HttpSource: TypeAlias = "httpx.Client | Callable[[str], httpx.Client]"
+"""One httpx.Client for every server (tests: a litestar TestClient), or a factory per URL.
+
+httpx is imported only when a command first talks to a server, so offline commands
+(and `chatham --help`) start fast."""
+
+_CURRENT = "current_group"
+
+
+class _Tokens:
+    """The device's bearer token per server, sealed in the store, so that a series of commands
+    logs in once per token lifetime rather than once per command."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def load(self, url: str) -> tuple[str, float] | None:
+        return self.store.server_token(url)
+
+    def save(self, url: str, token: tuple[str, float] | None) -> None:
+        self.store.set_server_token(url, token)
+
+
+def _home(home: Home | Path | str | None) -> Home:
+    if home is None:
+        return Home.default()
+    if isinstance(home, Home):
+        return home
+    return Home(Path(home).expanduser())
+
+
+class Journal:
+    """A member's unlocked home: identity, local store, and groups.
+
+        with Journal.open(passphrase="...") as j:
+            for g in j.groups(): ...
+            group = j.group()          # the current group
+            group.sync()
+
+    `http` is an httpx.Client used for every server, or a callable that returns
+    the client for a server URL; by default the Journal makes (and closes) its own.
+    `clock` returns seconds; tests pass their own.
+    """
+
+    def __init__(
+        self,
+        home: Home,
+        secrets: crypto.Secrets,
+        *,
+        http: HttpSource | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home
+        self._secrets = secrets
+        self._clock = clock
+        self._http = http
+        self._owned: dict[str, httpx.Client] = {}
+        self._apis: dict[str, ServerApi] = {}
+        seal_key, mac_key = secrets.store_keys()
+        home.ensure()
+        self._store = Store(home.store_path, Vault(seal_key, mac_key))
+        self._groups: dict[bytes, Group] = {}
+
+    # --- opening --------------------------------------------------------------------------------
+
+    @classmethod
+    def init(
+        cls,
+        home: Home | Path | str | None = None,
+        *,
+        passphrase: str,
+        name: str | None = None,
+        http: HttpSource | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Journal:
+        """Create a new identity (member key, device key) in an empty home."""
+        h = _home(home)
+        if name is not None:
+            try:
+                name = crypto.check_name(name)
+            except ValueError as e:
+                raise E.UsageError(str(e), hint="use the name your group knows you by") from None
+        if h.exists():
+            raise E.AlreadyInitialized(f"{h.path} already holds a Chatham identity")
+        if h.store_path.exists():
+            raise E.AlreadyInitialized(
+                f"{h.path} holds a store without a keystore",
+                hint="use an empty CHATHAM_HOME; nothing was changed",
+            )
+        secrets = crypto.Secrets.generate(created=int(clock()))
+        h.create_keystore(secrets, passphrase)
+        j = cls(h, secrets, http=http, clock=clock)
+        if name is not None:
+            j._store.set_profile_name(name)
+        return j
+
+    @classmethod
+    def open(
+        cls,
+        home: Home | Path | str | None = None,
+        *,
+        passphrase: str | None = None,
+        prompt: Callable[[], str | None] | None = None,
+        http: HttpSource | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Journal:
+        """Unlock an existing home: the passphrase, a live unlock session,
+        CHATHAM_PASSPHRASE, or `prompt()`, in that order."""
+        h = _home(home)
+        secrets, _ = h.unlock(passphrase=passphrase, prompt=prompt, clock=clock)
+        return cls(h, secrets, http=http, clock=clock)
+
+    def close(self) -> None:
+        for client in self._owned.values():
+            client.close()
+        self._owned.clear()
+        self._apis.clear()
+        self._store.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- identity -------------------------------------------------------------------------------
+
+    @property
+    def member_id(self) -> str:
+        return self._secrets.member.id.hex()
+
+    @property
+    def device_id(self) -> str:
+        return self._secrets.device.id.hex()
+
+    @property
+    def fingerprint(self) -> str:
+        """Eight words that identify this member; read them aloud to a leader."""
+        return self._secrets.member.fingerprint
+
+    @property
+    def name(self) -> str | None:
+        """The name this member gave at `init` (kept sealed locally; leaders attest names)."""
+        return self._store.profile_name()
+
+    def set_name(self, name: str) -> None:
+        try:
+            self._store.set_profile_name(crypto.check_name(name))
+        except ValueError as e:
+            raise E.UsageError(str(e), hint="use the name your group knows you by") from None
+
+    def card(self) -> crypto.MemberCard:
+        s = self._secrets
+        return crypto.make_card(s.member, s.device, created=s.created)
+
+    def now(self) -> int:
+        return int(self._clock())
+
+    # --- servers --------------------------------------------------------------------------------
+
+    def _client(self, url: str) -> httpx.Client:
+        import httpx
+
+        if isinstance(self._http, httpx.Client):
+            return self._http
+        if self._http is not None:
+            return self._http(url)
+        if url not in self._owned:
+            self._owned[url] = httpx.Client(follow_redirects=False)
+        return self._owned[url]
+
+    def _api(self, url: str) -> ServerApi:
+        from .engine.api import ServerApi, normalize_url
+
+        url = normalize_url(url)
+        api = self._apis.get(url)
+        if api is None:
+            api = self._apis[url] = ServerApi(
+                self._client(url),
+                url,
+                self._secrets.device,
+                clock=self._clock,
+                tokens=_Tokens(self._store),
+            )
+        return api
+
+    # --- groups ---------------------------------------------------------------------------------
+
+    def _group_obj(self, gid: bytes) -> Group:
+        g = self._groups.get(gid)
+        if g is None:
+            row = self._store.group(gid)
+            if row is None:
+                raise E.NotFound(f"no group {gid.hex()[:12]} in this home")
+            g = self._groups[gid] = Group(self, row)
+        return g
+
+    def groups(self) -> list[GroupSummary]:
+        """Every group in this home, from the local store (no network)."""
+        current = self._store.get_meta(_CURRENT)
+        rows = self._store.groups()
+        only = len(rows) == 1
+        return [
+            GroupSummary(
+                id=r.group_id.hex(),
+                name=r.name,
+                server=r.server,
+                status=r.status,
+                epoch=self._group_obj(r.group_id).epoch,
+                log_seq=r.pinned.log_seq,
+                entries=r.pinned.entries,
+                queued=self._store.outbox_count(r.group_id),
+                current=r.group_id == current or (only and current is None),
+            )
+            for r in rows
+        ]
+
+    def group(self, ref: str | None = None) -> Group:
+        """A group by id, unique id prefix or name; None means the current group."""
+        rows = self._store.groups()
+        if not rows:
+            raise E.NotFound(
+                "this home is in no group yet",
+                hint="create one with `chatham group create NAME --server URL`, "
+                "or join with `chatham join`",
+            )
+        if ref is None:
+            current = self._store.get_meta(_CURRENT)
+            if current is not None and any(r.group_id == current for r in rows):
+                return self._group_obj(current)
+            if len(rows) == 1:
+                return self._group_obj(rows[0].group_id)
+            raise E.UsageError(
+                "this home is in several groups and none is selected",
+                hint="pick one with `chatham group use GROUP` or pass --group",
+            )
+        key = " ".join(ref.split()).lower()
+        by_id = [r for r in rows if r.group_id.hex() == key]
+        if by_id:
+            return self._group_obj(by_id[0].group_id)
+        matches = {r.group_id: r for r in rows if r.name.lower() == key}
+        if not matches and len(key) >= 4:
+            matches = {r.group_id: r for r in rows if r.group_id.hex().startswith(key)}
+        if not matches:
+            raise E.NotFound(f"no group matches {ref!r}", hint="see `chatham group list`")
+        if len(matches) > 1:
+            raise E.Ambiguous(f"{ref!r} matches {len(matches)} groups", hint="give the group id")
+        return self._group_obj(next(iter(matches)))
+
+    def use(self, ref: str) -> Group:
+        """Make a group the current one (commands without --group act on it)."""
+        g = self.group(ref)
+        self._store.set_meta(_CURRENT, g.id_bytes)
+        return g
+
+    def create_group(
+        self,
+        name: str,
+        server: str,
+        *,
+        history: History = "from-join",
+        notes: Notes = "all",
+        rotate_each_meeting: bool = False,
+        founder_name: str | None = None,
+        registration_token: str | None = None,
+    ) -> Group:
+        """Found a group on `server`: genesis plus the first rotation; this member leads it.
+
+        `name` is the group's display name, kept only in local stores. The founder's own
+        name (`founder_name`, default the name given at init) is attested in the log,
+        sealed under the first epoch key.
+        """
+        from .engine.api import normalize_url
+
+        name = _check_group_name(name)
+        server = normalize_url(server)
+        founder = founder_name or self.name
+        if founder is None:
+            raise E.UsageError(
+                "a founder needs a name the group will see",
+                hint="pass --name, or set it once with `chatham init --name NAME`",
+            )
+        try:
+            founder = crypto.check_name(founder)
+        except ValueError as e:
+            raise E.UsageError(str(e)) from None
+        policy = crypto.Policy(history, notes, rotate_each_meeting)
+        new = crypto.create_group(
+            self._secrets, founder, policy=policy, time=self.now(), card=self.card()
+        )
+        self._api(server).create_group(new.ops, new.lockboxes, registration_token)
+        return self._adopt(new.group_id, server, name, new.ops, "member")
+
+    def join(self, code: str, *, name: str | None = None) -> Group:
+        """Answer an invite: check the group against the code, then send a join request.
+
+        Reads the group's genesis and log with the invite's join key and checks that the
+        genesis hashes to the group id the code pins (a server cannot substitute another
+        group) and that the invite is live. The group stays `joining` until a leader
+        approves; `Group.sync()` then fetches this device's key. Read `fingerprint`
+        aloud to the leader.
+        """
+        try:
+            secret = crypto.InviteSecret.from_code(code)
+        except crypto.InviteError as e:
+            raise E.UsageError(
+                f"{e}", hint="copy the whole code, starting with chatham1-"
+            ) from None
+        from .engine.api import normalize_url
+
+        gid = secret.group
+        if self._store.group(gid) is not None:
+            raise E.UsageError(
+                "this home already holds that group", hint="run `chatham sync` instead"
+            )
+        server = normalize_url(secret.server)
+        api = self._api(server)
+        api.as_invitee(secret)
+        from .engine.checks import log_error
+
+        substituted = E.ForkError(
+            "the server's group does not match the invite code (a substituted group)",
+            check="genesis",
+        )
+        try:
+            ops: list[bytes] = []
+            state = crypto.GroupState()
+            since = -1
+            while True:
+                try:
+                    page = api.log(gid, since)
+                except E.Forbidden as e:
+                    raise E.UsageError(
+                        "the server does not accept this invite: it was used, revoked or has "
+                        "expired",
+                        hint="ask the leader for a new invite",
+                    ) from e
+                if not ops and page.ops and crypto.group_id_of(page.ops[0]) != gid:
+                    raise substituted
+                # Each page is verified as it arrives: a server that sends ops without end
+                # must sign them, which it cannot, so it is caught at its first made-up op.
+                for op in page.ops:
+                    try:
+                        state.apply(op)
+                    except crypto.LogError as e:
+                        raise log_error(e) from None
+                ops += page.ops
+                if not page.more or not page.ops:
+                    break
+                since += len(page.ops)
+        finally:
+            api.as_invitee(None)
+        if not ops:
+            raise substituted
+        if not state.invite_usable(secret.invite_id, self.now()):
+            raise E.UsageError(
+                "the invite was used, revoked or has expired",
+                hint="ask the leader for a new invite",
+            )
+        api.post_join_request(gid, secret.request(self.card(), created=self.now()))
+        return self._adopt(
+            gid, server, name or f"group {gid.hex()[:8]}", ops, "joining", secret.secret
+        )
+
+    def _adopt(
+        self,
+        gid: bytes,
+        server: str,
+        name: str,
+        ops: list[bytes],
+        status: str,
+        join_secret: bytes | None = None,
+    ) -> Group:
+        """Store a verified log for a group new to this home, and open it."""
+        state = crypto.replay(ops)
+        store = self._store
+        store.add_group(gid, server, name, status, self.now())
+        with store.write() as db:
+            store.claim(db, gid, 0)
+            store.add_ops(db, gid, 0, ops)
+            store.set_join_secret(db, gid, join_secret)
+            store.pin(db, gid, 0, Pinned(log_seq=state.seq, log_head=state.head))
+        group = self._group_obj(gid)
+        if status == "member":
+            # The founder fetches the first epoch key like any member would: from its lockbox.
+            group.sync(send=False)
+        if self._store.get_meta(_CURRENT) is None:
+            self._store.set_meta(_CURRENT, gid)
+        return group

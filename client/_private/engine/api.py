@@ -1,0 +1,498 @@
+"""Every HTTP request the client makes, in one place (docs/server-api.md).
+
+`ServerApi` speaks to one Chatham server as one device (or, before joining,
+as an invitee holding an invite's join key). It turns the server's answers
+into typed values or typed exceptions, and nothing else: it trusts nothing it
+receives. Verification happens above it, in the sync engine.
+
+The wire carries ids, sequence numbers, epochs, cursors and opaque bytes only;
+bulk pages (log, lockboxes, entries) are asked for as msgpack.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Final, Protocol, TypeVar
+
+import httpx
+import msgspec
+from chatham import crypto
+from msgspec import Meta
+
+from ... import errors as E
+
+T = TypeVar("T")
+
+MSGPACK: Final = "application/msgpack"
+LOGIN_ACTION: Final = "login"
+TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
+
+
+def b64url(raw: bytes) -> str:
+    """Ids in paths: unpadded base64url."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def normalize_url(url: str) -> str:
+    """A server URL as groups store it: scheme, host, optional port and path, no trailing /."""
+    url = url.strip()
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        raise E.UsageError(
+            f"not a server URL: {url!r}", hint="write it like https://host"
+        ) from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise E.UsageError(
+            f"not a server URL: {url!r}", hint="write it like https://chatham.example.org"
+        )
+    return url.rstrip("/")
+
+
+# --- wire bodies (mirrors of docs/server-api.md; unknown fields are ignored here) ---------------
+
+
+class _Body(msgspec.Struct, omit_defaults=True):
+    pass
+
+
+Count = Annotated[int, Meta(ge=0, le=(1 << 63) - 1)]
+"""A cursor, sequence number, epoch, size or time from the server: what SQLite and the
+local store can hold. Anything else is not the protocol (BadResponse)."""
+TokenText = Annotated[str, Meta(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_-]+$")]
+"""Tokens are unpadded base64url; anything else would break the Authorization header."""
+
+
+class Challenge(_Body):
+    challenge: bytes
+    expires: Count = 0
+
+
+class Token(_Body):
+    token: TokenText
+    expires: Count
+
+
+class Lockbox(_Body):
+    device: bytes
+    lockbox: bytes
+
+
+class Head(_Body):
+    group_id: bytes
+    seq: Count
+    head: bytes
+
+
+class GroupInfo(_Body):
+    group_id: bytes
+    seq: Count
+    head: bytes
+    epoch: Count
+    pending_rotation: bool
+    entry_cursor: Count
+
+
+class LogPage(_Body):
+    group_id: bytes
+    ops: list[bytes]
+    seq: Count
+    head: bytes
+    more: bool
+
+
+class DeviceLockbox(_Body):
+    epoch: Count
+    seq: Count
+    lockbox: bytes
+
+
+class LockboxPage(_Body):
+    lockboxes: list[DeviceLockbox]
+
+
+class EntryPosted(_Body):
+    entry_id: bytes
+    cursor: Count
+
+
+class EntryItem(_Body):
+    cursor: Count
+    entry_id: bytes
+    entry: bytes | None = None
+    stub: bytes | None = None
+    retraction: bytes | None = None
+
+
+class EntryPage(_Body):
+    entries: list[EntryItem]
+    cursor: Count
+    more: bool
+
+
+class JoinRequestItem(_Body):
+    invite_id: bytes
+    request: bytes
+
+
+class JoinRequestPage(_Body):
+    requests: list[JoinRequestItem]
+
+
+class AttachmentInfo(_Body):
+    attachment_id: bytes
+    chunks: Count
+    size: Count
+
+
+class ErrorBody(_Body):
+    code: str = "error"
+    detail: str = ""
+    field: str | None = None
+    check: str | None = None
+    seq: int | None = None
+    head: bytes | None = None
+
+
+_STATUS_ERRORS: Mapping[int, type[E.ServerError]] = {
+    400: E.Refused,
+    401: E.AuthFailed,
+    403: E.Forbidden,
+    404: E.ServerNotFound,
+    409: E.Conflict,
+    413: E.TooLarge,
+    422: E.Refused,
+    429: E.RateLimited,
+}
+
+
+RATE_RETRIES: Final = 2
+MAX_RETRY_AFTER: Final = 10.0
+"""A rate-limited request is retried after the server's Retry-After, if it is this short."""
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    try:
+        wait = float(resp.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+    return wait if 0 <= wait <= MAX_RETRY_AFTER else None
+
+
+class TokenCache(Protocol):
+    """Where a device's bearer token for a server is kept between commands (sealed at rest)."""
+
+    def load(self, url: str) -> tuple[str, float] | None: ...
+
+    def save(self, url: str, token: tuple[str, float] | None) -> None: ...
+
+
+def server_error(status: int, body: ErrorBody) -> E.ServerError:
+    cls = _STATUS_ERRORS.get(status, E.ServerError)
+    detail = body.detail or body.code.replace("_", " ")
+    if status >= 500:
+        message = f"the server failed ({status} {body.code})"
+    else:
+        message = f"the server refused: {detail}"
+        if body.check:
+            message += f" (check: {body.check})"
+    err = cls(message, status=status, code=body.code)
+    err.body = body
+    return err
+
+
+class ServerApi:
+    """One server, as one device sees it. All HTTP lives here."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        url: str,
+        device: crypto.DeviceKeys,
+        *,
+        clock: Callable[[], float] = time.time,
+        tokens: TokenCache | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.http = http
+        self.url = normalize_url(url)
+        self.device = device
+        self.clock = clock
+        self.sleep = sleep
+        self.tokens = tokens
+        self._token: str | None = None
+        self._expires = 0.0
+        self._invite: crypto.InviteSecret | None = None
+        self._device_token: tuple[str | None, float] = (None, 0.0)
+        if tokens is not None:
+            cached = tokens.load(self.url)
+            if cached is not None:
+                self._token, self._expires = cached
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        params: Mapping[str, int | str] | None = None,
+        auth: bool = True,
+        msgpack: bool = False,
+    ) -> httpx.Response:
+        headers = {"accept": MSGPACK if msgpack else "application/json"}
+        body = content
+        if json is not None:
+            body = msgspec.json.encode(json)
+            headers["content-type"] = "application/json"
+        elif content is not None:
+            headers["content-type"] = "application/octet-stream"
+        relogged = False
+        limited = 0
+        while True:
+            if auth:
+                headers["authorization"] = f"Bearer {self._bearer()}"
+            try:
+                resp = self.http.request(
+                    method,
+                    self.url + path,
+                    content=body,
+                    params=dict(params) if params else None,
+                    headers=headers,
+                    timeout=TIMEOUT,
+                )
+            except httpx.TransportError as e:
+                raise E.Unreachable(f"could not reach {self.url} ({type(e).__name__})") from None
+            except httpx.DecodingError:
+                raise E.BadResponse(
+                    "the server's answer is not valid protocol (its encoding)"
+                ) from None
+            if resp.status_code == 401 and auth and not relogged:
+                # The token expired or the server forgot it: log in again, once.
+                self._forget_token()
+                relogged = True
+                continue
+            if resp.status_code == 429 and limited < RATE_RETRIES:
+                # Rate limited: wait as long as the server asks (within reason) and retry.
+                wait = _retry_after(resp)
+                if wait is not None:
+                    limited += 1
+                    self.sleep(wait)
+                    continue
+            if resp.status_code >= 400:
+                raise server_error(resp.status_code, self._error_body(resp))
+            return resp
+
+    @staticmethod
+    def _error_body(resp: httpx.Response) -> ErrorBody:
+        try:
+            return msgspec.json.decode(resp.content, type=ErrorBody)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
+            return ErrorBody("error", f"HTTP {resp.status_code}")
+
+    @staticmethod
+    def _decode(resp: httpx.Response, typ: type[T]) -> T:
+        try:
+            if resp.headers.get("content-type", "").startswith(MSGPACK):
+                return msgspec.msgpack.decode(resp.content, type=typ)
+            return msgspec.json.decode(resp.content, type=typ)
+        except (msgspec.DecodeError, msgspec.ValidationError) as e:
+            raise E.BadResponse(
+                f"the server's answer is not valid protocol ({e})", status=resp.status_code
+            ) from None
+        except (RecursionError, UnicodeDecodeError) as e:
+            # Nested past msgspec's depth (answers allow unknown fields, skipped by recursion),
+            # or invalid UTF-8, which msgspec reports as UnicodeDecodeError.
+            why = "nested too deeply" if isinstance(e, RecursionError) else "invalid UTF-8"
+            raise E.BadResponse(
+                f"the server's answer is not valid protocol ({why})", status=resp.status_code
+            ) from None
+
+    def _bearer(self) -> str:
+        if self._token is None or self.clock() > self._expires - 30:
+            self._login()
+        assert self._token is not None
+        return self._token
+
+    def _forget_token(self) -> None:
+        self._token = None
+        if self.tokens is not None and self._invite is None:
+            self.tokens.save(self.url, None)
+
+    def host(self) -> str:
+        """The host name a login signature must name: exactly the Host header httpx sends."""
+        return str(self.http.build_request("GET", self.url).headers["host"])
+
+    def _login(self) -> None:
+        ch = self._decode(self._send("POST", "/v1/auth/challenge", auth=False), Challenge)
+        if self._invite is not None:
+            inv = self._invite
+            body: dict[str, Any] = {
+                "group_id": inv.group,
+                "invite_id": inv.invite_id,
+                "challenge": ch.challenge,
+                "signature": inv.read_signature(ch.challenge),
+            }
+            path = "/v1/auth/invite-token"
+        else:
+            body = {
+                "device_key": self.device.public,
+                "challenge": ch.challenge,
+                "signature": crypto.sign_auth(self.device, self.host(), LOGIN_ACTION, ch.challenge),
+            }
+            path = "/v1/auth/token"
+        tok = self._decode(self._send("POST", path, json=body, auth=False), Token)
+        self._token = tok.token
+        self._expires = float(tok.expires)
+        if self.tokens is not None and self._invite is None:
+            self.tokens.save(self.url, (tok.token, float(tok.expires)))
+
+    def as_invitee(self, invite: crypto.InviteSecret | None) -> None:
+        """Log in with an invite's join key (to read the log before joining), or stop doing so."""
+        if invite is self._invite:
+            return
+        if self._invite is None:
+            self._device_token = (self._token, self._expires)
+            self._token = None
+        else:
+            self._token, self._expires = self._device_token
+        self._invite = invite
+
+    # --- groups and the log ---------------------------------------------------------------------
+
+    def create_group(
+        self, ops: list[bytes], lockboxes: Mapping[bytes, bytes], registration_token: str | None
+    ) -> Head:
+        body: dict[str, Any] = {
+            "ops": ops,
+            "lockboxes": [{"device": d, "lockbox": b} for d, b in sorted(lockboxes.items())],
+        }
+        if registration_token is not None:
+            body["registration_token"] = registration_token
+        return self._decode(self._send("POST", "/v1/groups", json=body), Head)
+
+    def group_info(self, group: bytes) -> GroupInfo:
+        return self._decode(self._send("GET", f"/v1/groups/{b64url(group)}"), GroupInfo)
+
+    def _page(self, path: str, params: dict[str, int | str], limit: int | None, typ: type[T]) -> T:
+        """One page of a paged listing (msgpack); `limit` None leaves the size to the server."""
+        if limit is not None:
+            params["limit"] = limit
+        return self._decode(self._send("GET", path, params=params, msgpack=True), typ)
+
+    def log(self, group: bytes, since: int, limit: int | None = None) -> LogPage:
+        return self._page(f"/v1/groups/{b64url(group)}/log", {"since": since}, limit, LogPage)
+
+    def append(
+        self,
+        group: bytes,
+        expected_seq: int,
+        expected_head: bytes,
+        op: bytes,
+        lockboxes: Mapping[bytes, bytes],
+    ) -> Head:
+        body = {
+            "expected_seq": expected_seq,
+            "expected_head": expected_head,
+            "op": op,
+            "lockboxes": [{"device": d, "lockbox": b} for d, b in sorted(lockboxes.items())],
+        }
+        return self._decode(self._send("POST", f"/v1/groups/{b64url(group)}/log", json=body), Head)
+
+    def lockboxes(self, group: bytes, since_epoch: int) -> list[DeviceLockbox]:
+        resp = self._send(
+            "GET",
+            f"/v1/groups/{b64url(group)}/lockboxes",
+            params={"since_epoch": since_epoch},
+            msgpack=True,
+        )
+        return self._decode(resp, LockboxPage).lockboxes
+
+    # --- entries --------------------------------------------------------------------------------
+
+    def post_entry(self, group: bytes, entry: bytes) -> EntryPosted:
+        resp = self._send("POST", f"/v1/groups/{b64url(group)}/entries", json={"entry": entry})
+        return self._decode(resp, EntryPosted)
+
+    def entries(self, group: bytes, after: int, limit: int | None = None) -> EntryPage:
+        path = f"/v1/groups/{b64url(group)}/entries"
+        return self._page(path, {"after": after}, limit, EntryPage)
+
+    def entry(self, group: bytes, entry_id: bytes) -> EntryItem:
+        resp = self._send(
+            "GET", f"/v1/groups/{b64url(group)}/entries/{b64url(entry_id)}", msgpack=True
+        )
+        return self._decode(resp, EntryItem)
+
+    def retract(self, group: bytes, entry_id: bytes, retraction: bytes) -> EntryItem:
+        resp = self._send(
+            "DELETE",
+            f"/v1/groups/{b64url(group)}/entries/{b64url(entry_id)}",
+            json={"retraction": retraction},
+        )
+        return self._decode(resp, EntryItem)
+
+    # --- joining --------------------------------------------------------------------------------
+
+    def post_join_request(self, group: bytes, request: bytes) -> None:
+        self._send(
+            "POST",
+            f"/v1/groups/{b64url(group)}/join-requests",
+            json={"request": request},
+            auth=False,
+        )
+
+    def join_requests(self, group: bytes) -> list[JoinRequestItem]:
+        resp = self._send("GET", f"/v1/groups/{b64url(group)}/join-requests")
+        return self._decode(resp, JoinRequestPage).requests
+
+    # --- attachments ----------------------------------------------------------------------------
+
+    def put_chunk(self, group: bytes, attachment: bytes, index: int, data: bytes) -> None:
+        self._send(
+            "PUT",
+            f"/v1/groups/{b64url(group)}/attachments/{b64url(attachment)}/chunks/{index}",
+            content=data,
+        )
+
+    def get_chunk(self, group: bytes, attachment: bytes, index: int) -> bytes:
+        resp = self._send(
+            "GET", f"/v1/groups/{b64url(group)}/attachments/{b64url(attachment)}/chunks/{index}"
+        )
+        return resp.content
+
+    def attachment_info(self, group: bytes, attachment: bytes) -> AttachmentInfo:
+        resp = self._send("GET", f"/v1/groups/{b64url(group)}/attachments/{b64url(attachment)}")
+        return self._decode(resp, AttachmentInfo)
+
+    def delete_attachment(self, group: bytes, attachment: bytes) -> AttachmentInfo:
+        resp = self._send("DELETE", f"/v1/groups/{b64url(group)}/attachments/{b64url(attachment)}")
+        return self._decode(resp, AttachmentInfo)
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def events(self, group: bytes, *, read_timeout: float = 45.0) -> httpx.Response:
+        """Open the server-sent event stream; the caller iterates `iter_lines()` and closes it.
+
+        `read_timeout` bounds the wait for any byte; the server sends a keepalive every 15 s.
+        """
+        headers = {"accept": "text/event-stream", "authorization": f"Bearer {self._bearer()}"}
+        req = self.http.build_request(
+            "GET",
+            f"{self.url}/v1/groups/{b64url(group)}/events",
+            headers=headers,
+            timeout=httpx.Timeout(read_timeout, connect=TIMEOUT.connect),
+        )
+        try:
+            resp = self.http.send(req, stream=True)
+        except httpx.TransportError as e:
+            raise E.Unreachable(f"could not reach {self.url} ({type(e).__name__})") from None
+        if resp.status_code >= 400:
+            resp.read()
+            resp.close()
+            raise server_error(resp.status_code, self._error_body(resp))
+        return resp

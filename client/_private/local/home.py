@@ -1,0 +1,291 @@
+"""The member home: where the keystore and the local store live, and how it is unlocked.
+
+Layout of CHATHAM_HOME (default: the platform's user data dir), mode 0700:
+
+    keystore         the sealed private keys (chatham.crypto.seal_keystore), 0600
+    store.sqlite3    the local store (ciphertexts and verified state), 0600
+
+Unlocking needs the passphrase, whose Argon2id cost (≈0.4 s) is deliberate.
+An unlock session keeps the Argon2id output (which opens this keystore and
+nothing else; it is not the passphrase) in a 0600 file inside a private 0700
+runtime directory (`$XDG_RUNTIME_DIR/chatham`, a tmpfs on most systems), with
+an expiry that every command checks. `chatham lock` overwrites and removes it.
+A process running as the same user could read the session file while it
+lives, just as it could read an agent's memory; docs/client.md says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import msgspec
+from chatham import crypto
+
+from ...errors import (
+    AlreadyInitialized,
+    HomeError,
+    Locked,
+    NotInitialized,
+    UnsafePermissions,
+    UsageError,
+    WrongPassphrase,
+)
+
+ENV_HOME: Final = "CHATHAM_HOME"
+ENV_PASSPHRASE: Final = "CHATHAM_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+SECRET_ENV: Final = (ENV_PASSPHRASE,)
+"""Variables that must never reach a child process such as $EDITOR."""
+
+KEYSTORE: Final = "keystore"
+STORE: Final = "store.sqlite3"
+DEFAULT_SESSION: Final = 15 * 60
+MAX_SESSION: Final = 7 * 24 * 3600
+
+
+def default_home(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get(ENV_HOME):
+        return Path(env[ENV_HOME]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("chatham", appauthor=False))
+
+
+def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
+    """A private directory for unlock sessions and editor files (created 0700, checked)."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_RUNTIME_DIR")
+    if base:
+        path = Path(base) / "chatham"
+    else:
+        # No per-user runtime dir: fall back to a per-user directory under the temp dir,
+        # whose ownership and mode are checked below before anything goes into it.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import platformdirs
+
+            path = Path(platformdirs.user_runtime_dir("chatham", appauthor=False))
+        if not str(path).startswith(("/run/", "/var/run/")) and sys.platform != "darwin":
+            path = Path(tempfile.gettempdir()) / f"chatham-{os.getuid()}"
+    private_dir(path)
+    return path
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (mode 0700) or check that it is ours and not open to others."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.lstat()
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafePermissions(f"{path} is not a directory")
+    if st.st_uid != os.getuid():
+        raise UnsafePermissions(f"{path} belongs to another user")
+    if st.st_mode & 0o077:
+        raise UnsafePermissions(
+            f"{path} is accessible to other users (mode {st.st_mode & 0o777:o})"
+        )
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Atomically write a 0600 file: write a sibling, fsync, rename, fsync the directory."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def scrubbed_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child process: no passphrase, ever."""
+    env = os.environ if env is None else env
+    return {k: v for k, v in env.items() if k not in SECRET_ENV}
+
+
+def parse_duration(text: str) -> int:
+    """`90s`, `15m`, `2h`, `1d` (or plain seconds) → seconds."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        unit = units.get(text[-1:], 0)
+        seconds = int(text[:-1]) * unit if unit else int(text)
+    except ValueError:
+        raise UsageError(
+            f"not a duration: {text!r}", hint="write it like 90s, 15m, 2h or 1d"
+        ) from None
+    if seconds <= 0:
+        raise UsageError("a duration must be positive", hint="write it like 90s, 15m, 2h or 1d")
+    return seconds
+
+
+class _Session(msgspec.Struct, array_like=True, frozen=True):
+    v: int
+    expires: float
+    keystore: bytes  # SHA-256 of the keystore file the key opens
+    key: bytes
+
+
+@dataclass(frozen=True)
+class Home:
+    """A member home directory."""
+
+    path: Path
+
+    @classmethod
+    def default(cls, env: Mapping[str, str] | None = None) -> Home:
+        return cls(default_home(env))
+
+    @property
+    def keystore_path(self) -> Path:
+        return self.path / KEYSTORE
+
+    @property
+    def store_path(self) -> Path:
+        return self.path / STORE
+
+    def exists(self) -> bool:
+        return self.keystore_path.exists()
+
+    def ensure(self) -> None:
+        private_dir(self.path)
+
+    def read_keystore(self) -> bytes:
+        if not self.exists():
+            raise NotInitialized(f"no Chatham identity in {self.path}")
+        private_dir(self.path)
+        st = self.keystore_path.stat()
+        if st.st_mode & 0o077:
+            raise UnsafePermissions(f"{self.keystore_path} is readable by other users")
+        return self.keystore_path.read_bytes()
+
+    def create_keystore(self, secrets: crypto.Secrets, passphrase: str) -> None:
+        if self.exists():
+            raise AlreadyInitialized(f"{self.path} already holds a Chatham identity")
+        if not passphrase:
+            raise UsageError("the passphrase must not be empty", hint="choose a long passphrase")
+        self.ensure()
+        write_private(self.keystore_path, crypto.seal_keystore(secrets, passphrase))
+
+    # --- unlocking ------------------------------------------------------------------------------
+
+    def unlock(
+        self,
+        *,
+        passphrase: str | None = None,
+        env: Mapping[str, str] | None = None,
+        prompt: Callable[[], str | None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> tuple[crypto.Secrets, bytes]:
+        """Open the keystore: (secrets, Argon2id key).
+
+        Sources, in order: an explicit passphrase; a live unlock session;
+        CHATHAM_PASSPHRASE; the prompt. A wrong passphrase changes nothing.
+        """
+        data = self.read_keystore()
+        if passphrase is None:
+            key = self.session_key(data, clock=clock)
+            if key is not None:
+                try:
+                    return crypto.open_keystore_with_key(data, key), key
+                except crypto.KeystoreError:
+                    self.end_session()
+            env = os.environ if env is None else env
+            passphrase = env.get(ENV_PASSPHRASE) or None
+        if passphrase is None and prompt is not None:
+            passphrase = prompt()
+        if not passphrase:
+            raise Locked()
+        try:
+            key = crypto.keystore_key(data, passphrase)
+            return crypto.open_keystore_with_key(data, key), key
+        except crypto.WrongPassphrase:
+            raise WrongPassphrase() from None
+        except crypto.KeystoreError as e:
+            raise HomeError(f"the keystore cannot be used: {e}") from None
+
+    # --- unlock sessions ------------------------------------------------------------------------
+
+    def session_path(self, env: Mapping[str, str] | None = None) -> Path:
+        tag = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:24]
+        return runtime_dir(env) / f"session-{tag}"
+
+    def start_session(
+        self, key: bytes, seconds: int, *, clock: Callable[[], float] = time.time
+    ) -> float:
+        """Keep the Argon2id output for `seconds`; returns the expiry time."""
+        if not 0 < seconds <= MAX_SESSION:
+            raise UsageError(
+                "an unlock session lasts between 1 second and 7 days",
+                hint="pass a shorter --for",
+            )
+        data = self.read_keystore()
+        expires = clock() + seconds
+        blob = msgspec.msgpack.encode(_Session(1, expires, hashlib.sha256(data).digest(), key))
+        write_private(self.session_path(), blob)
+        return expires
+
+    def session_key(
+        self, keystore: bytes, *, clock: Callable[[], float] = time.time
+    ) -> bytes | None:
+        path = self.session_path()
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+            raise UnsafePermissions(f"{path} is not a private file")
+        try:
+            s = msgspec.msgpack.decode(path.read_bytes(), type=_Session)
+        except (msgspec.DecodeError, msgspec.ValidationError, OSError):
+            self.end_session()
+            return None
+        if s.v != 1 or clock() >= s.expires or s.keystore != hashlib.sha256(keystore).digest():
+            self.end_session()
+            return None
+        return s.key
+
+    def session_expires(self, *, clock: Callable[[], float] = time.time) -> float | None:
+        """When the current unlock session ends, or None when there is none."""
+        if not self.exists():
+            return None
+        key = self.session_key(self.read_keystore(), clock=clock)
+        if key is None:
+            return None
+        s = msgspec.msgpack.decode(self.session_path().read_bytes(), type=_Session)
+        return s.expires
+
+    def end_session(self) -> bool:
+        """Overwrite and remove the session file; True if there was one."""
+        path = self.session_path()
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return False
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, bytes(size))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return True

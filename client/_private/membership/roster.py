@@ -1,0 +1,146 @@
+"""The roster as members see it, and leader actions told in plain words."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+
+from chatham import crypto
+from chatham.crypto import (
+    Add,
+    Checkpoint,
+    Genesis,
+    Invite,
+    Leave,
+    Remove,
+    RevokeInvite,
+    Rotate,
+    SetPolicy,
+    SetRole,
+)
+
+from ..views import Announcement, Member
+
+
+def display(member: bytes, names: Mapping[bytes, str], me: bytes) -> str:
+    if member == me:
+        return "you"
+    name = names.get(member)
+    return name if name is not None else f"member {member.hex()[:8]}"
+
+
+def members(state: crypto.GroupState, names: Mapping[bytes, str], me: bytes) -> list[Member]:
+    out = []
+    for m in state.members.values():
+        out.append(
+            Member(
+                id=m.id.hex(),
+                name=names.get(m.id),
+                role=m.role,
+                status=m.status,
+                fingerprint=crypto.fingerprint(m.key),
+                joined_epoch=m.joined_epoch,
+                joined_seq=m.joined_seq,
+                devices=tuple(d.hex() for d in m.devices),
+                is_me=m.id == me,
+            )
+        )
+    out.sort(key=lambda m: (m.status != "active", m.joined_seq, m.id))
+    return out
+
+
+def _date(ts: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+
+
+def announce(
+    applied: Iterable[crypto.AppliedOp],
+    after: crypto.GroupState,
+    names: Mapping[bytes, str],
+    me: bytes,
+) -> list[Announcement]:
+    """One sentence per op, naming who did what to whom."""
+    out = []
+    for a in applied:
+        body = a.op.body
+        actor = a.signer_member
+        who = display(actor, names, me)
+        who_cap = who[:1].upper() + who[1:]
+        subjects: tuple[bytes, ...] = ()
+        if isinstance(body, Genesis):
+            kind, text = "genesis", f"{who_cap} founded the group"
+        elif isinstance(body, Rotate):
+            kind = "rotate"
+            text = f"{who_cap} rotated the group key (epoch {body.rotation.epoch})"
+        elif isinstance(body, Invite):
+            kind = "invite"
+            text = (
+                f"{who_cap} issued an invite for a new {body.role} "
+                f"(valid until {_date(body.expires)})"
+            )
+        elif isinstance(body, RevokeInvite):
+            kind, text = "revoke-invite", f"{who_cap} revoked an invite"
+        elif isinstance(body, Add):
+            kind = "add"
+            subjects = tuple(crypto.member_id(nm.card.cert.member_key) for nm in body.members)
+            added = ", ".join(
+                f"{display(s, names, me)} ({crypto.fingerprint(nm.card.cert.member_key)})"
+                for s, nm in zip(subjects, body.members, strict=True)
+            )
+            roles = {after.members[s].role for s in subjects if s in after.members}
+            role = roles.pop() if len(roles) == 1 else "member"
+            text = (
+                f"{who_cap} added {added} as {role}"
+                f"{'s' if len(subjects) > 1 else ''}; "
+                f"the group key rotated to epoch {body.rotation.epoch}"
+            )
+        elif isinstance(body, Remove):
+            kind = "remove"
+            subjects = (body.member,)
+            if body.member == me:
+                text = (
+                    f"{who_cap} removed you from the group. What you already have stays readable "
+                    "here; nothing written from now on will reach you"
+                )
+            else:
+                text = (
+                    f"{who_cap} removed {display(body.member, names, me)}; "
+                    f"the group key rotated to epoch {body.rotation.epoch}"
+                )
+        elif isinstance(body, Leave):
+            kind = "leave"
+            subjects = (actor,)
+            verb = "have" if actor == me else "has"
+            text = (
+                f"{who_cap} {verb} left the group; the key rotates before anything new is written"
+            )
+        elif isinstance(body, SetRole):
+            kind = "set-role"
+            subjects = (body.member,)
+            target = display(body.member, names, me)
+            if body.role == "leader":
+                text = f"{who_cap} made {target} a leader"
+            elif body.member == actor:
+                text = f"{who_cap} stepped down as leader"
+            else:
+                text = f"{who_cap} made {target} a member (no longer a leader)"
+        elif isinstance(body, SetPolicy):
+            kind = "policy"
+            p = body.policy
+            history = (
+                "everything shared before they joined"
+                if p.history == "full"
+                else "only what is written after they join"
+            )
+            notes = "any member" if p.notes == "all" else "leaders only"
+            rot = "yes" if p.rotate_each_meeting else "no"
+            text = (
+                f"{who_cap} changed the group policy: new members read {history}; "
+                f"meeting notes by {notes}; rotate the key at each meeting: {rot}"
+            )
+        else:
+            assert isinstance(body, Checkpoint)
+            kind = "checkpoint"
+            text = f"{who_cap} signed a checkpoint of {len(body.heads)} author chains"
+        out.append(Announcement(a.seq, kind, text, actor.hex(), tuple(s.hex() for s in subjects)))
+    return out

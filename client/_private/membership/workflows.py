@@ -1,0 +1,663 @@
+"""Membership workflows: invite, join, approve, the roster, remove, leave, roles, policy, exposure.
+
+`Group` holds the protocol plumbing: each op is built, checked against the
+verified state, appended with compare-and-swap, and retried after a conflict.
+This module adds what a leader or member needs around it, and is what the
+`chatham` membership commands call:
+
+- members and join requests found by id, unique id prefix or unique name;
+- a clear refusal, before anything is signed, for every request the group's
+  rules forbid (a non-leader acting as one, the last leader leaving, a member
+  removed twice, a request approved twice, a name already taken);
+- the name a leader notes when inviting, used when approving;
+- local fingerprint verification ("I compared their words aloud");
+- the exposure report: what a departed member could have read.
+
+Local records (noted names, verifications) live in the store's `meta` table,
+sealed under the store key and bound to the group and the member or invite
+they describe, so they are unreadable without the passphrase and cannot be
+moved from one member to another. docs/membership.md is the leader's guide to
+exactly this behaviour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from chatham import crypto
+
+from ... import errors as E
+from ..views import History, MemberInfo, Notes, Role, Status
+
+if TYPE_CHECKING:
+    from ..account import Journal
+    from ..engine.group import Group
+    from ..views import JoinRequest, Member
+
+DEFAULT_INVITE_SECONDS = 7 * 86400
+SEAL_VERIFIED = b"member-verified"
+SEAL_INVITE_NAME = b"invite-name"
+
+
+# --- values -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RosterEntry(MemberInfo):
+    """One member as `chatham members` shows them."""
+
+    departed_seq: int | None
+    verified: bool
+    """This device recorded that the member's fingerprint was compared aloud."""
+    is_me: bool
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """A join request waiting for a leader, checked against its live invite."""
+
+    id: str
+    """The invite id the request answers; `approve` takes it (or a unique prefix)."""
+    member: str
+    fingerprint: str
+    role: Role
+    name: str | None
+    """The name this leader noted when inviting, if any."""
+    invited_by: str
+    expires: int
+    mac_ok: bool | None
+    """True when this leader holds the invite's code and the request carries its MAC."""
+    request: JoinRequest = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Approval:
+    member: str
+    name: str
+    fingerprint: str
+    role: Role
+    epoch: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class Removal:
+    member: str
+    name: str | None
+    fingerprint: str
+    epoch: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class EpochExposure:
+    epoch: int
+    via: str
+    """`lockbox` (sealed to one of the member's devices) or `back-link` (reached from a
+    later key under the `full` history policy)."""
+    entries: int
+    """Entries held here that were sealed under this epoch and are still there."""
+    retracted: int
+    """Entries sealed under this epoch that were retracted since (they may have been read)."""
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """What a member could read, judged from the verified log and the entries held here."""
+
+    member: str
+    name: str | None
+    status: Status
+    fingerprint: str
+    joined_seq: int
+    departed_seq: int | None
+    epochs: tuple[EpochExposure, ...]
+    entries: int
+    retracted: int
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _me(group: Group) -> bytes:
+    return bytes.fromhex(group._j.member_id)
+
+
+def _label(m: Member) -> str:
+    return m.name if m.name is not None else f"member {m.id[:12]}"
+
+
+def _require_member(group: Group) -> None:
+    if group.status != "member":
+        raise E.NotAMember()
+
+
+def _require_leader(group: Group, action: str) -> None:
+    _require_member(group)
+    me = group.state.members[_me(group)]
+    if me.role != "leader":
+        raise E.NotAllowed(
+            f"only a leader can {action}",
+            hint="ask one of the group's leaders (`chatham members` shows who they are)",
+        )
+
+
+def _last_leader(group: Group, member: bytes) -> bool:
+    leaders = group.state.leaders()
+    return [m.id for m in leaders] == [member]
+
+
+def _last_leader_error() -> E.NotAllowed:
+    return E.NotAllowed(
+        "the last leader cannot leave, be removed or step down without a successor",
+        hint="promote a successor first with `chatham members promote MEMBER`",
+    )
+
+
+def _fresh(group: Group) -> crypto.AppliedOp | None:
+    """Catch up with the server before judging a request against the group's rules.
+
+    A rotation left pending by a leave is performed first (any member may), so no op
+    or meeting code of ours builds on a key that a departed member holds. Returns that
+    rotation, if one was made.
+    """
+    group.sync(send=False)
+    return group.rotate_if_pending()
+
+
+def _meta_key(kind: str, group: Group, item: bytes) -> str:
+    return f"membership/{kind}/{group.id}/{item.hex()}"
+
+
+def _check_name(name: str) -> str:
+    try:
+        return crypto.check_name(name)
+    except ValueError as e:
+        raise E.UsageError(str(e), hint="choose the name the group knows them by") from None
+
+
+def _check_name_free(group: Group, name: str, member: str | None = None) -> None:
+    wanted = name.casefold()
+    for m in group.members():
+        if m.status == "active" and m.id != member and (m.name or "").casefold() == wanted:
+            raise E.UsageError(
+                f"another member is already called {name!r}",
+                hint="choose a name that tells them apart, e.g. with an initial",
+            )
+
+
+def member(group: Group, ref: str) -> Member:
+    """A member by id, unique id prefix, or unique name (`Group.member`, with a clear
+    message for an empty reference)."""
+    if not ref.strip():
+        raise E.UsageError("no member given", hint="name a member by name, id or id prefix")
+    return group.member(ref)
+
+
+# --- invites and join requests ------------------------------------------------------------------
+
+
+def invite(
+    group: Group,
+    *,
+    role: Role = "member",
+    expires_in: int = DEFAULT_INVITE_SECONDS,
+    name: str | None = None,
+) -> crypto.InviteSecret:
+    """Publish a signed invite (leaders); hand the returned secret's `.code` over out of band.
+
+    `name`, if given, is noted (sealed) in this leader's store and used when approving
+    the request that answers the invite; it never leaves this device until the add.
+    """
+    if role not in ("member", "leader"):
+        raise E.UsageError(f"unknown role {role!r}", hint="use member or leader")
+    if expires_in <= 0:
+        raise E.UsageError("an invite must stay valid for some time", hint="e.g. --expires 7d")
+    if name is not None:
+        name = _check_name(name)
+    _fresh(group)
+    _require_leader(group, "invite members")
+    if name is not None:
+        _check_name_free(group, name)
+    secret = group.invite(role=role, expires_in=expires_in)
+    if name is not None:
+        store = group._store
+        store.set_meta(
+            _meta_key("invite-name", group, secret.invite_id),
+            store.vault.seal(SEAL_INVITE_NAME, group.id_bytes + secret.invite_id, name.encode()),
+        )
+    return secret
+
+
+def _noted_name(group: Group, invite_id: bytes) -> str | None:
+    store = group._store
+    blob = store.get_meta(_meta_key("invite-name", group, invite_id))
+    if blob is None:
+        return None
+    return store.vault.open(SEAL_INVITE_NAME, group.id_bytes + invite_id, blob).decode()
+
+
+def join(journal: Journal, code: str, *, name: str | None = None) -> Group:
+    """Answer an invite (`Journal.join`): check the group against the code, send the request.
+
+    Read `journal.fingerprint` aloud to the leader; `Group.sync()` fetches the key once
+    a leader approves.
+    """
+    code = "".join(code.split())
+    if not code:
+        raise E.UsageError(
+            "no invite code given",
+            hint="pass the code, or paste it on stdin (`chatham join < code.txt`)",
+        )
+    try:
+        return journal.join(code, name=name)
+    except E.Conflict as e:
+        if e.code != "invite_used":
+            raise
+        raise E.UsageError(
+            "this invite code was already used: a join request for it is waiting",
+            hint="codes work once; if that request is not yours, tell the leader, who should "
+            "not approve it, and ask for a new invite",
+        ) from e
+    except E.UsageError as e:
+        if isinstance(e.__cause__, E.Forbidden):
+            server = crypto.InviteSecret.from_code(code).server
+            raise E.UsageError(
+                f"the server at {server} does not accept this invite: it was used, revoked or "
+                "has expired, or the group is not on that server",
+                hint="ask the leader for a new invite (codes work once, and expire)",
+            ) from e
+        raise
+
+
+def pending_requests(group: Group, refused: list[str] | None = None) -> list[PendingRequest]:
+    """Join requests waiting for approval (leaders); refused ones are described in `refused`."""
+    _fresh(group)
+    _require_leader(group, "see join requests")
+    state = group.state
+    out = []
+    for r in group.join_requests(refused=refused):
+        invite_id = bytes.fromhex(r.id)
+        inv = state.invites[invite_id]
+        out.append(
+            PendingRequest(
+                id=r.id,
+                member=r.member,
+                fingerprint=r.fingerprint,
+                role=r.role,
+                name=_noted_name(group, invite_id),
+                invited_by=inv.issuer.hex(),
+                expires=inv.expires,
+                mac_ok=r.mac_ok,
+                request=r,
+            )
+        )
+    return out
+
+
+def _find_request(group: Group, ref: str, pending: list[PendingRequest]) -> PendingRequest:
+    key = "".join(ref.split()).lower()
+    if not key or any(c not in "0123456789abcdef" for c in key):
+        raise E.UsageError(
+            f"not a request id: {ref!r}", hint="`chatham requests` lists the pending ones"
+        )
+    found = [p for p in pending if p.id.startswith(key)]
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise E.Ambiguous(f"{ref!r} matches {len(found)} join requests", hint="give more of the id")
+    # Not pending: say why, from the verified log.
+    state = group.state
+    invites = [i for i in state.invites.values() if i.id.hex().startswith(key)]
+    if len(invites) == 1:
+        inv = invites[0]
+        if inv.used_seq is not None:
+            who = next(
+                (
+                    _label(m)
+                    for m in group.members()
+                    if m.joined_seq == inv.used_seq and m.id != group._j.member_id
+                ),
+                "the invitee",
+            )
+            raise E.UsageError(
+                f"join request {key[:12]} was already approved: {who} joined at log op "
+                f"{inv.used_seq}",
+                hint="nothing was changed; `chatham members` shows the roster",
+            )
+        if inv.revoked:
+            raise E.UsageError(
+                f"the invite behind join request {key[:12]} was revoked or died with the "
+                "leader who issued it",
+                hint="issue a new invite with `chatham invite`",
+            )
+        if inv.expires < group._j.now():
+            raise E.UsageError(
+                f"the invite behind join request {key[:12]} has expired",
+                hint="issue a new invite with `chatham invite`",
+            )
+    raise E.NotFound(
+        f"no pending join request matches {ref!r}",
+        hint="`chatham requests` lists the pending ones; the invitee runs `chatham join` first",
+    )
+
+
+Ask = Callable[[str], "str | None"]
+"""ask(question) → the answer typed at a terminal, or None (no terminal)."""
+
+
+def _never(question: str) -> str | None:
+    return None
+
+
+def _answer(given: str | None, ask: Ask, question: str, missing: E.UsageError) -> str:
+    """`given`, or else what `ask` gets for `question`; no answer at all raises `missing`."""
+    answer = given if given is not None else ask(question)
+    if not answer:
+        raise missing
+    return answer
+
+
+def approve(
+    group: Group,
+    ref: str,
+    *,
+    fingerprint: str | None = None,
+    name: str | None = None,
+    ask: Ask = _never,
+) -> Approval:
+    """Add the member behind join request `ref` (leaders), after the fingerprint check.
+
+    `fingerprint` is what the invitee read aloud; a mismatch refuses and changes nothing.
+    `name` (or the name noted at `invite`) is the name the add op attests. What is not
+    given is asked for with `ask`, once the request is known to be pending.
+    """
+    pending = pending_requests(group)
+    req = _find_request(group, ref, pending)
+    fingerprint = _answer(
+        fingerprint,
+        ask,
+        "type the eight words the invitee reads aloud: ",
+        E.UsageError(
+            "approving needs the fingerprint the invitee reads aloud",
+            hint='pass --fingerprint "the eight words" (on a terminal, approve asks for them)',
+        ),
+    )
+    if not crypto.fingerprints_match(req.fingerprint, fingerprint):
+        raise E.UsageError(
+            "the fingerprint does not match the join request: nothing was changed",
+            hint="ask the invitee to read `chatham whoami` aloud again; a mismatch can mean "
+            "the server or someone with the code swapped the request",
+        )
+    chosen = _answer(
+        name if name is not None else req.name,
+        ask,
+        "the name the group will know them by: ",
+        E.UsageError(
+            "approving needs the name the group will know the new member by",
+            hint="pass --name NAME (or give it when inviting: `chatham invite --name NAME`)",
+        ),
+    )
+    chosen = _check_name(chosen)
+    _check_name_free(group, chosen, req.member)
+    invite_id = bytes.fromhex(req.id)
+    try:
+        applied = group.approve(req.request, name=chosen, fingerprint=fingerprint)
+    except E.NotAllowed:
+        inv = group.state.invites.get(invite_id)
+        if inv is not None and inv.used_seq is not None:
+            # Another leader approved it first (our retry found the invite used).
+            _find_request(group, req.id, [])
+        raise
+    mid = bytes.fromhex(req.member)
+    _record_verified(group, mid)
+    group._store.set_meta(_meta_key("invite-name", group, invite_id), None)
+    return Approval(req.member, chosen, req.fingerprint, req.role, group.epoch, applied.seq)
+
+
+# --- the roster and local verification ----------------------------------------------------------
+
+
+def _verified(group: Group, member_id: bytes) -> bool:
+    store = group._store
+    blob = store.get_meta(_meta_key("verified", group, member_id))
+    if blob is None:
+        return False
+    store.vault.open(SEAL_VERIFIED, group.id_bytes + member_id, blob)  # StoreTampered if edited
+    return True
+
+
+def _record_verified(group: Group, member_id: bytes) -> None:
+    store = group._store
+    when = group._j.now().to_bytes(8, "big")
+    store.set_meta(
+        _meta_key("verified", group, member_id),
+        store.vault.seal(SEAL_VERIFIED, group.id_bytes + member_id, when),
+    )
+
+
+def roster(group: Group) -> list[RosterEntry]:
+    """Every member the verified log knows (active first), offline."""
+    state = group.state
+    out = []
+    for m in group.members():
+        mid = bytes.fromhex(m.id)
+        out.append(
+            RosterEntry(
+                id=m.id,
+                name=m.name,
+                role=m.role,
+                status=m.status,
+                fingerprint=m.fingerprint,
+                joined_epoch=m.joined_epoch,
+                joined_seq=m.joined_seq,
+                departed_seq=state.members[mid].departed_seq,
+                verified=m.is_me or _verified(group, mid),
+                is_me=m.is_me,
+            )
+        )
+    return out
+
+
+def verify_member(
+    group: Group, ref: str, fingerprint: str | None = None, *, ask: Ask = _never
+) -> RosterEntry:
+    """Record that `ref`'s fingerprint was compared aloud; a mismatch records nothing."""
+    m = member(group, ref)
+    if m.is_me:
+        raise E.UsageError(
+            "that is you", hint="verify other members; they verify you with your words"
+        )
+    fingerprint = _answer(
+        fingerprint,
+        ask,
+        f"type the eight words {_label(m)} reads aloud: ",
+        E.UsageError(
+            "verifying needs the fingerprint the member reads aloud",
+            hint='pass --fingerprint "the eight words" (on a terminal, you are asked for them)',
+        ),
+    )
+    if not crypto.fingerprints_match(m.fingerprint, fingerprint):
+        raise E.UsageError(
+            f"the fingerprint does not match {_label(m)}'s: nothing was recorded",
+            hint="ask them to read `chatham whoami` aloud again; a mismatch can mean a "
+            "substituted key, so tell a leader",
+        )
+    _record_verified(group, bytes.fromhex(m.id))
+    return next(r for r in roster(group) if r.id == m.id)
+
+
+# --- remove, leave, roles -----------------------------------------------------------------------
+
+
+def _active_target(group: Group, ref: str) -> Member:
+    m = member(group, ref)
+    if m.status != "active":
+        raise E.UsageError(
+            f"{_label(m)} is not an active member ({m.status} at log op "
+            f"{group.state.members[bytes.fromhex(m.id)].departed_seq})",
+            hint="nothing was changed; `chatham members` shows the roster",
+        )
+    return m
+
+
+def removable(group: Group, ref: str) -> Member:
+    """The active member `ref`, after every check a removal must pass (syncs first)."""
+    _fresh(group)
+    m = member(group, ref)
+    if m.is_me:
+        if m.role == "leader" and _last_leader(group, _me(group)):
+            raise _last_leader_error()
+        raise E.UsageError(
+            "you cannot remove yourself", hint="leave the group with `chatham leave`"
+        )
+    _require_leader(group, "remove members")
+    return _active_target(group, ref)
+
+
+def remove(group: Group, ref: str) -> Removal:
+    """Remove a member and rotate the key in one signed op (leaders)."""
+    m = removable(group, ref)
+    try:
+        applied = group.remove(m.id)
+    except E.NotAllowed:
+        # Another leader acted first and our retry no longer applies: say what changed.
+        _active_target(group, m.id)
+        raise
+    return Removal(m.id, m.name, m.fingerprint, group.epoch, applied.seq)
+
+
+def leave(group: Group) -> crypto.AppliedOp:
+    """Leave the group (self-signed); the next member to write or sync rotates the key."""
+    _fresh(group)
+    _require_member(group)
+    me = _me(group)
+    if group.state.members[me].role == "leader" and _last_leader(group, me):
+        raise _last_leader_error()
+    return group.leave()
+
+
+def set_role(group: Group, ref: str, role: Role) -> Member:
+    """Promote to leader or demote to member (leaders); a leader may step down."""
+    if role not in ("member", "leader"):
+        raise E.UsageError(f"unknown role {role!r}", hint="use member or leader")
+    _fresh(group)
+    _require_leader(group, "change roles")
+    m = _active_target(group, ref)
+    if m.role == role:
+        raise E.UsageError(
+            f"{'you are' if m.is_me else _label(m) + ' is'} already a {role}",
+            hint="nothing was changed",
+        )
+    if role == "member" and _last_leader(group, bytes.fromhex(m.id)):
+        raise _last_leader_error()
+    group.set_role(m.id, role)
+    return group.member(m.id)
+
+
+# --- keys, checkpoints, policy ------------------------------------------------------------------
+
+
+def rotate(group: Group) -> crypto.AppliedOp:
+    """A fresh group key for every active device (leaders; anyone while one is pending)."""
+    pending = _fresh(group)
+    if pending is not None:
+        return pending  # the rotation a departure left pending: that is the fresh key
+    _require_leader(group, "rotate the group key")
+    return group.rotate()
+
+
+def checkpoint(group: Group) -> crypto.AppliedOp:
+    """Sign every author chain's head as this leader sees it (leaders)."""
+    _fresh(group)
+    _require_leader(group, "sign checkpoints")
+    return group.checkpoint()
+
+
+def set_policy(
+    group: Group,
+    *,
+    history: History | None = None,
+    notes: Notes | None = None,
+    rotate_each_meeting: bool | None = None,
+) -> crypto.Policy:
+    """Change the group policy for keys created from now on (leaders); the new policy.
+
+    Switching history from `from-join` to `full` also rotates the key after the
+    policy op, so `full` starts with a fresh epoch right away. The protocol never
+    links back to an epoch created under `from-join` (GroupState.backlink_required),
+    so entries sealed under the `from-join` promise stay out of newcomers' reach
+    either way.
+    """
+    if history not in (None, "full", "from-join"):
+        raise E.UsageError(f"unknown history policy {history!r}", hint="use full or from-join")
+    if notes not in (None, "all", "leaders"):
+        raise E.UsageError(f"unknown notes policy {notes!r}", hint="use all or leaders")
+    _fresh(group)
+    _require_leader(group, "change the group policy")
+    p = group.state.policy
+    new = crypto.Policy(
+        history if history is not None else p.history,
+        notes if notes is not None else p.notes,
+        rotate_each_meeting if rotate_each_meeting is not None else p.rotate_each_meeting,
+    )
+    if new == p:
+        return p
+    group.set_policy(
+        history=new.history, notes=new.notes, rotate_each_meeting=new.rotate_each_meeting
+    )
+    if p.history == "from-join" and new.history == "full":
+        group.rotate()
+    return group.state.policy
+
+
+# --- exposure -----------------------------------------------------------------------------------
+
+
+def exposure(group: Group, ref: str) -> Exposure:
+    """What `ref` could have read: the epochs whose key they held, and the entries sealed
+    under them that this device holds. Offline; run `chatham sync` first for a full count.
+
+    A member holds an epoch's key when one of their devices got its lockbox, and, where a
+    rotation carries a back-link (history policy `full`), every earlier key the chain of
+    back-links reaches from there.
+    """
+    m = member(group, ref)
+    state = group.state
+    mid = bytes.fromhex(m.id)
+    # Every device the member ever had: one added again comes back on a new device.
+    devices = {d.id for d in state.devices.values() if d.member == mid}
+    via: dict[int, str] = {}
+    for epoch, info in sorted(state.rotations.items()):
+        if any(r.device in devices for r in info.rotation.refs):
+            via[epoch] = "lockbox"
+    for epoch in sorted(via, reverse=True):
+        e = epoch
+        while e >= 2 and (e - 1) not in via:
+            later = state.rotations.get(e)
+            if later is None or later.rotation.backlink is None or (e - 1) not in state.rotations:
+                break
+            via[e - 1] = "back-link"
+            e -= 1
+    live: dict[int, int] = dict.fromkeys(via, 0)
+    gone: dict[int, int] = dict.fromkeys(via, 0)
+    for row in group._store.iter_entries(group.id_bytes):
+        if row.epoch in via:
+            if row.ct is None:
+                gone[row.epoch] += 1
+            else:
+                live[row.epoch] += 1
+    epochs = tuple(EpochExposure(e, via[e], live[e], gone[e]) for e in sorted(via))
+    return Exposure(
+        member=m.id,
+        name=m.name,
+        status=m.status,
+        fingerprint=m.fingerprint,
+        joined_seq=m.joined_seq,
+        departed_seq=state.members[mid].departed_seq,
+        epochs=epochs,
+        entries=sum(live.values()),
+        retracted=sum(gone.values()),
+    )

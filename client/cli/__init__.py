@@ -1,0 +1,170 @@
+"""The `chatham` command line: a thin layer over the chatham.client library.
+
+Output contract (scripts depend on it):
+
+- Results go to stdout. With `--json`, stdout carries exactly one JSON
+  document and nothing else; progress bars and notices go to stderr.
+- Every failure goes through one dispatcher (`main`), which prints to stderr
+
+      chatham: error: <what happened>
+      chatham: hint: <what to do next>
+
+  lower case, no trailing period, and exits non-zero: 1 for errors, 2 for
+  usage errors, 130 when interrupted.
+- Every text option accepts `-` (read stdin) or `@path` (read a file), so
+  secrets and long text need not appear in the command line.
+- `chatham init --name NAME` never prompts when CHATHAM_PASSPHRASE is set.
+
+Adding commands (membership, journal, ...): write `client/_private/cli_<area>.py`
+with a function `register(app: typer.Typer) -> None` that adds its commands or
+sub-apps to `app`, and list the module in `COMMAND_MODULES` below. Keep module
+level imports to the standard library and typer; import the library inside
+each command (`from .cli_common import state, text, emit_json, console`), so
+`chatham --help` stays fast. `state().journal()` is the unlocked journal,
+`state().group()` the group chosen with `--group` (or the current one); raise
+`chatham.client.errors` exceptions and let the dispatcher print them. Global
+options (`--group`, `--passphrase-file`) may appear anywhere on the line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+COMMAND_MODULES: tuple[str, ...] = ("core", "members", "journal")
+"""Modules under chatham.client.cli that register commands, in help order."""
+
+GLOBAL_OPTIONS = {"--group": True, "-g": True, "--passphrase-file": True}
+"""Options that belong to `chatham` itself, with whether they take a value."""
+
+app = typer.Typer(
+    name="chatham",
+    help="Chatham: a confidential group journal for peer groups, end-to-end encrypted.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    group: Annotated[
+        str | None,
+        typer.Option("--group", "-g", help="The group to act on (id, id prefix or name)."),
+    ] = None,
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--passphrase-file",
+            help="Read the passphrase from this file (`-` for stdin) instead of prompting.",
+        ),
+    ] = None,
+) -> None:
+    from .common import state
+
+    st = state()
+    st.group_ref = group
+    st.passphrase_file = passphrase_file
+
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"chatham.client.cli.{name}")
+        module.register(app)
+
+
+_register()
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move global options to the front, so `chatham sync --group X` works too."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        name, eq, _ = arg.partition("=")
+        if name in GLOBAL_OPTIONS and i > 0:
+            if eq or not GLOBAL_OPTIONS[name]:
+                front.append(arg)
+                i += 1
+                continue
+            front += argv[i : i + 2]
+            i += 2
+            continue
+        rest.append(arg)
+        i += 1
+    return front + rest
+
+
+def _fail(message: str, hint: str | None, code: int) -> int:
+    sys.stderr.write(f"chatham: error: {message}\n")
+    if hint:
+        sys.stderr.write(f"chatham: hint: {hint}\n")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; every error is printed here and nowhere else."""
+    import os
+
+    from ..errors import ChathamError, UsageError
+    from . import common as cli_common
+
+    cli_common.STATE = cli_common.CliState()  # fresh per invocation (tests call main repeatedly)
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    click = _click_exceptions()
+    try:
+        result = app(args=args, prog_name="chatham", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except typer.Exit as e:
+        return int(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        return _fail("interrupted", None, 130)
+    except click.NoArgsIsHelpError as e:
+        sys.stdout.write(e.format_message() + "\n")
+        return 0
+    except click.UsageError as e:
+        command = e.ctx.command_path if e.ctx is not None else "chatham"
+        message = e.format_message().rstrip(".")
+        return _fail(message[:1].lower() + message[1:], f"see `{command} --help`", 2)
+    except ChathamError as e:
+        return _fail(e.message, e.hint, 2 if isinstance(e, UsageError) else 1)
+    except BrokenPipeError:
+        return 1
+    except Exception as e:
+        if os.environ.get("CHATHAM_DEBUG") == "1":
+            raise
+        # A bug: say so without printing data that might be private.
+        return _fail(
+            f"internal error ({type(e).__name__})",
+            "this is a bug in chatham; CHATHAM_DEBUG=1 shows the traceback",
+            1,
+        )
+    finally:
+        cli_common.STATE.close()
+
+
+def _click_exceptions() -> Any:
+    """The click exceptions typer raises (recent typer vendors click as typer._click)."""
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        return importlib.import_module("click.exceptions")
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

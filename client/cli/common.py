@@ -1,0 +1,162 @@
+"""Helpers every `chatham` command module uses: the unlocked journal, text inputs, output.
+
+Import only the standard library at module level here and in every cli_*.py:
+the library (and httpx, sqlite, crypto) loads inside commands, so that
+`chatham --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .._private.account import Journal
+    from .._private.engine.group import Group
+
+
+@dataclasses.dataclass
+class CliState:
+    """Global options and the journal opened for this invocation (one per process)."""
+
+    group_ref: str | None = None
+    passphrase_file: Path | None = None
+    _journal: Journal | None = None
+
+    def passphrase_from_file(self) -> str | None:
+        if self.passphrase_file is None:
+            return None
+        from ..errors import UsageError
+
+        try:
+            if str(self.passphrase_file) == "-":
+                text = sys.stdin.read()
+            else:
+                text = self.passphrase_file.read_text(encoding="utf-8")
+        except OSError as e:
+            raise UsageError(
+                f"cannot read the passphrase file ({e.strerror})",
+                hint="check the path given to --passphrase-file",
+            ) from None
+        return text.rstrip("\r\n")
+
+    def prompt(self, *, confirm: bool = False) -> str | None:
+        """The passphrase from --passphrase-file, else asked on the terminal (never echoed)."""
+        from_file = self.passphrase_from_file()
+        if from_file is not None:
+            return from_file
+        if not sys.stdin.isatty():
+            return None
+        import getpass
+
+        first = getpass.getpass("passphrase: ")
+        if confirm:
+            if len(first) < 8:
+                from ..errors import UsageError
+
+                raise UsageError(
+                    "a passphrase needs at least 8 characters",
+                    hint="a few unrelated words make a good passphrase",
+                )
+            if getpass.getpass("passphrase (again): ") != first:
+                from ..errors import UsageError
+
+                raise UsageError("the passphrases differ", hint="nothing was changed; try again")
+        return first
+
+    def journal(self) -> Journal:
+        """The member's unlocked journal (session, CHATHAM_PASSPHRASE, file, or prompt)."""
+        if self._journal is None:
+            from .._private.account import Journal
+            from .._private.local.home import Home
+
+            home = Home.default()
+            if self.passphrase_file is not None:
+                # A live session first; then the file, which wins over CHATHAM_PASSPHRASE.
+                secrets, _ = home.unlock(env={}, prompt=self.passphrase_from_file)
+                self._journal = Journal(home, secrets)
+            else:
+                self._journal = Journal.open(home, prompt=self.prompt)
+        return self._journal
+
+    def group(self) -> Group:
+        """The group named by --group, else the current one."""
+        return self.journal().group(self.group_ref)
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+
+STATE = CliState()
+"""This process's state; `chatham.client.cli` resets it per invocation."""
+
+
+def state() -> CliState:
+    return STATE
+
+
+def text(value: str | None) -> str | None:
+    """A text option's value: `-` reads stdin, `@path` reads a file, anything else is itself.
+
+    Use it for every text option, so secrets and long text need not sit in the
+    command line (`/proc/*/cmdline`, shell history). `@@x` means the literal `@x`.
+    """
+    if value is None:
+        return None
+    if value == "-":
+        return sys.stdin.read().rstrip("\r\n")
+    if value.startswith("@@"):
+        return value[1:]
+    if value.startswith("@") and len(value) > 1:
+        from ..errors import UsageError
+
+        try:
+            return Path(value[1:]).expanduser().read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as e:
+            raise UsageError(
+                f"cannot read {value[1:]} ({e.strerror})", hint="`@path` reads text from a file"
+            ) from None
+    return value
+
+
+def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value) if f.repr
+        }
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def emit_json(value: Any) -> None:
+    """Print one JSON document on stdout (and nothing else goes to stdout with --json)."""
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False) + "\n")
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console: colour only on a terminal, and never when NO_COLOR is set."""
+    from rich.console import Console
+
+    return Console(
+        stderr=stderr,
+        highlight=False,
+        no_color="NO_COLOR" in os.environ or None,
+        soft_wrap=True,
+    )
+
+
+def short(hex_id: str, n: int = 12) -> str:
+    return hex_id[:n]

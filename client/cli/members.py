@@ -1,0 +1,456 @@
+"""Membership commands: invite, join, requests, approve, members, remove, leave, rotate,
+checkpoint, group policy.
+
+Output contract (docs/membership.md shows each command; scripts depend on these):
+
+- `invite` prints the invite code as the last line of stdout, and nowhere else;
+  no other command prints a code.
+- `requests --json` is a list of objects with at least `id` and `fingerprint`;
+  `approve ID --fingerprint FP` takes that id (or a unique prefix) and the words
+  as `whoami --json` prints them (spaces and case do not matter).
+- `members --json` is a list of objects with at least `id`, `name`, `role`,
+  `fingerprint`, `status`, `joined_epoch` and `verified`.
+- MEMBER arguments accept a member id, a unique id prefix, or a unique name.
+- Questions (a fingerprint to type, a name, "remove X?") are asked only when
+  stdin and stderr are a terminal, and go to stderr; without a terminal the
+  command needs its options (`--fingerprint`, `--name`) and does not ask for
+  confirmation.
+- Every refusal is a `chatham: error:` line and a `chatham: hint:` line from the
+  one dispatcher in `chatham.client.cli`, and changes nothing in the group.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .common import console, emit_json, short, state, text
+
+if TYPE_CHECKING:
+    from .._private.engine.group import Group
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+MemberArg = Annotated[str, typer.Argument(help="A member's name, id or unique id prefix.")]
+FingerprintOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--fingerprint",
+        help="The eight words the member reads aloud (`-` or `@file` to read them).",
+    ),
+]
+
+members_app = typer.Typer(
+    help="The roster: list members, verify fingerprints, promote and demote leaders, exposure.",
+    invoke_without_command=True,
+    rich_markup_mode=None,
+)
+
+
+# --- terminal helpers ---------------------------------------------------------------------------
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _ask(prompt: str) -> str | None:
+    """One line typed at the terminal (None without a terminal or at end of input)."""
+    if not _interactive():
+        return None
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    return line.strip() if line else None
+
+
+def _confirm(prompt: str) -> bool:
+    """Yes without a terminal (scripts asked for it); otherwise what the user answers."""
+    if not _interactive():
+        return True
+    answer = _ask(f"{prompt} [y/N] ")
+    return (answer or "").lower() in ("y", "yes")
+
+
+def _when(ts: int) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
+def _who(name: str | None, member_id: str) -> str:
+    return name if name is not None else f"member {short(member_id)}"
+
+
+def _group() -> Group:
+    return state().group()
+
+
+# --- invites and joining ------------------------------------------------------------------------
+
+
+def invite(
+    role: Annotated[
+        str, typer.Option("--role", help="The newcomer's role: member or leader.")
+    ] = "member",
+    expires: Annotated[
+        str, typer.Option("--expires", help="How long the code works: 90m, 2d, 7d.")
+    ] = "7d",
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="The newcomer's name, used when you approve them."),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Invite someone (leaders): prints a one-time code to hand over in person."""
+    from .._private.local.home import parse_duration
+    from .._private.membership import workflows as membership
+    from ..errors import UsageError
+
+    if role not in ("member", "leader"):
+        raise UsageError(f"unknown role {role!r}", hint="use --role member or --role leader")
+    newcomer = text(name)
+    g = _group()
+    secret = membership.invite(
+        g,
+        role="leader" if role == "leader" else "member",
+        expires_in=parse_duration(expires),
+        name=newcomer,
+    )
+    until = g.state.invites[secret.invite_id].expires
+    if json:
+        emit_json(
+            {
+                "invite_id": secret.invite_id.hex(),
+                "role": role,
+                "name": newcomer,
+                "expires": until,
+                "code": secret.code,
+            }
+        )
+        return
+    who = f"a new {role}" + (f" named {newcomer}" if newcomer else "")
+    out = console()
+    out.print(f"invite for {who} to {g.name}, valid until {_when(until)}; it works once")
+    out.print("hand this code over in person or through a channel you trust:")
+    # The code goes out as a plain line, never through rich (no wrapping, no markup).
+    sys.stdout.write(secret.code + "\n")
+
+
+def join(
+    code: Annotated[
+        str | None,
+        typer.Argument(help="The invite code (read from stdin when not given; `@file` works)."),
+    ] = None,
+    group_name: Annotated[
+        str | None,
+        typer.Option("--group-name", help="What to call the group in this home."),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Answer an invite: checks the group, sends a join request, prints your fingerprint."""
+    import getpass
+
+    from .._private.membership import workflows as membership
+
+    if code is None:
+        code = getpass.getpass("invite code: ") if _interactive() else sys.stdin.read()
+    else:
+        code = text(code) or ""
+    j = state().journal()
+    g = membership.join(j, code, name=text(group_name))
+    if json:
+        emit_json(
+            {
+                "group": g.id,
+                "server": g.server,
+                "status": g.status,
+                "member": j.member_id,
+                "fingerprint": j.fingerprint,
+            }
+        )
+        return
+    out = console()
+    out.print(f"sent a join request to group {short(g.id)} on {g.server}")
+    out.print(f"your fingerprint: {j.fingerprint}")
+    out.print("read these eight words aloud to the leader, who types them to approve you;")
+    out.print("then `chatham sync` fetches the group key")
+
+
+def requests(json: JsonOpt = False) -> None:
+    """List join requests waiting for approval (leaders), with fingerprints."""
+    from .._private.membership import workflows as membership
+
+    refused: list[str] = []
+    pending = membership.pending_requests(_group(), refused)
+    err = console(stderr=True)
+    for reason in refused:
+        err.print(f"chatham: note: refused a join request the server listed ({reason})")
+    if json:
+        emit_json(pending)
+        return
+    out = console()
+    if not pending:
+        out.print("no join requests waiting")
+        return
+    for p in pending:
+        name = f"  {p.name}" if p.name else ""
+        out.print(f"{short(p.id)}  {p.fingerprint}  {p.role}{name}  (until {_when(p.expires)})")
+    out.print('approve with `chatham approve ID --fingerprint "the words they read aloud"`')
+
+
+def approve(
+    request: Annotated[str, typer.Argument(help="The request id from `chatham requests`.")],
+    fingerprint: FingerprintOpt = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="The name the group will know them by."),
+    ] = None,
+) -> None:
+    """Add the member behind a join request, after checking their fingerprint (leaders)."""
+    from .._private.membership import workflows as membership
+
+    done = membership.approve(
+        _group(), request, fingerprint=text(fingerprint), name=text(name), ask=_ask
+    )
+    out = console()
+    out.print(f"approved {done.name} ({done.fingerprint}) as {done.role}")
+    out.print(
+        f"added at log op {done.seq}; the group key rotated to epoch {done.epoch}. "
+        f"{done.name} gets it on their next `chatham sync`"
+    )
+
+
+# --- the roster ---------------------------------------------------------------------------------
+
+
+def _print_roster(g: Group) -> None:
+    from .._private.membership import workflows as membership
+
+    rows = membership.roster(g)
+    out = console()
+    width = max((len(_who(r.name, r.id)) for r in rows), default=4)
+    for r in rows:
+        mark = "*" if r.is_me else " "
+        status = "" if r.status == "active" else f" [{r.status}]"
+        check = "you" if r.is_me else ("verified" if r.verified else "not verified")
+        out.print(
+            f"{mark} {_who(r.name, r.id).ljust(width)}  {r.role.ljust(6)}  "
+            f"{short(r.id)}  epoch {r.joined_epoch:<3}  {r.fingerprint}  {check}{status}"
+        )
+
+
+@members_app.callback()
+def members(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """The roster (`members` alone lists it)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    members_list(json)
+
+
+@members_app.command("list")
+def members_list(json: JsonOpt = False) -> None:
+    """List every member with role, fingerprint, when they joined and whether you verified them."""
+    from .._private.membership import workflows as membership
+
+    g = _group()
+    if json:
+        emit_json(membership.roster(g))
+        return
+    _print_roster(g)
+
+
+@members_app.command("verify")
+def members_verify(member: MemberArg, fingerprint: FingerprintOpt = None) -> None:
+    """Record that you compared a member's fingerprint aloud (this device only)."""
+    from .._private.membership import workflows as membership
+
+    r = membership.verify_member(_group(), member, text(fingerprint), ask=_ask)
+    console().print(f"verified {_who(r.name, r.id)}: the words match ({r.fingerprint})")
+
+
+@members_app.command("promote")
+def members_promote(member: MemberArg) -> None:
+    """Make a member a leader (leaders)."""
+    from .._private.membership import workflows as membership
+
+    m = membership.set_role(_group(), member, "leader")
+    console().print(f"made {_who(m.name, m.id)} a leader")
+
+
+@members_app.command("demote")
+def members_demote(member: MemberArg) -> None:
+    """Make a leader a member again, or step down yourself (leaders)."""
+    from .._private.membership import workflows as membership
+
+    m = membership.set_role(_group(), member, "member")
+    if m.is_me:
+        console().print("you stepped down: you are a member now, no longer a leader")
+    else:
+        console().print(f"made {_who(m.name, m.id)} a member (no longer a leader)")
+
+
+@members_app.command("exposure")
+def members_exposure(member: MemberArg, json: JsonOpt = False) -> None:
+    """What a (departed) member could have read: epochs and entries."""
+    from .._private.membership import workflows as membership
+
+    x = membership.exposure(_group(), member)
+    if json:
+        emit_json(x)
+        return
+    out = console()
+    who = _who(x.name, x.member)
+    if x.status == "active":
+        where = f"{who} is an active member; so far"
+    else:
+        verb = "was removed" if x.status == "removed" else "left"
+        where = f"{who} {verb} at log op {x.departed_seq}; before that"
+    epochs = ", ".join(str(e.epoch) for e in x.epochs) or "none"
+    out.print(f"{where} they could read the keys of {len(x.epochs)} epochs ({epochs})")
+    for e in x.epochs:
+        gone = f", {e.retracted} retracted since" if e.retracted else ""
+        out.print(f"  epoch {e.epoch}  via {e.via}  {e.entries} entries{gone}")
+    out.print(f"entries held here that they could read: {x.entries} (+{x.retracted} retracted)")
+    if x.status != "active":
+        out.print("a retraction deletes an entry everywhere, but cannot recall what was read")
+
+
+# --- remove, leave, rotate, checkpoint ----------------------------------------------------------
+
+
+def remove(member: MemberArg, yes: YesOpt = False) -> None:
+    """Remove a member and rotate the group key in one signed step (leaders)."""
+    from .._private.membership import workflows as membership
+    from ..errors import ChathamError
+
+    g = _group()
+    m = membership.removable(g, member)
+    who = _who(m.name, m.id)
+    out = console()
+    out.print(f"removing {who} (fingerprint: {m.fingerprint})")
+    if not yes and not _confirm(f"remove {who} from {g.name}?"):
+        raise ChathamError("not removed", hint="nothing was changed")
+    done = membership.remove(g, m.id)
+    out.print(f"removed {who} at log op {done.seq}; the group key rotated to epoch {done.epoch}")
+    ref = m.name if m.name is not None else m.id[:12]
+    out.print(f"{who} keeps what they already had: `chatham members exposure {ref}` lists it")
+
+
+def leave(yes: YesOpt = False) -> None:
+    """Leave the group; what you already have stays readable here."""
+    from .._private.membership import workflows as membership
+    from ..errors import ChathamError
+
+    g = _group()
+    if not yes and not _confirm(f"leave {g.name}? nothing written from now on will reach you"):
+        raise ChathamError("not left", hint="nothing was changed")
+    applied = membership.leave(g)
+    out = console()
+    out.print(f"you left {g.name} at log op {applied.seq}; what you already have stays here")
+    out.print("the remaining members rotate the group key before anything new is written")
+
+
+def rotate() -> None:
+    """Give the group a fresh key now (leaders; anyone while a rotation is pending)."""
+    from .._private.membership import workflows as membership
+
+    g = _group()
+    applied = membership.rotate(g)
+    console().print(f"rotated the group key to epoch {g.epoch} (log op {applied.seq})")
+
+
+def checkpoint() -> None:
+    """Sign every author's latest entry, for the meeting code (leaders)."""
+    from .._private.membership import workflows as membership
+
+    g = _group()
+    applied = membership.checkpoint(g)
+    cp = g.state.checkpoint
+    chains = 0 if cp is None else len(cp.heads)
+    out = console()
+    out.print(f"signed a checkpoint of {chains} author chains at log op {applied.seq}")
+    code = g.meeting_code()
+    if code:
+        out.print(f"meeting code: {code}")
+
+
+def group_policy(
+    history: Annotated[
+        str | None,
+        typer.Option("--history", help="What new members read: from-join or full."),
+    ] = None,
+    notes: Annotated[
+        str | None,
+        typer.Option("--notes", help="Who writes meeting notes: all or leaders."),
+    ] = None,
+    rotate_each_meeting: Annotated[
+        bool | None,
+        typer.Option(
+            "--rotate-each-meeting/--no-rotate-each-meeting",
+            help="Rotate the group key when each meeting opens.",
+        ),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Show the group policy, or change it for keys created from now on (leaders)."""
+    from .._private.membership import workflows as membership
+    from ..errors import UsageError
+
+    if history not in (None, "full", "from-join"):
+        raise UsageError(
+            f"unknown history policy {history!r}", hint="use --history from-join or --history full"
+        )
+    if notes not in (None, "all", "leaders"):
+        raise UsageError(f"unknown notes policy {notes!r}", hint="use --notes all or leaders")
+    g = _group()
+    before = g.state.policy
+    changing = history is not None or notes is not None or rotate_each_meeting is not None
+    if changing:
+        p = membership.set_policy(
+            g,
+            history="full" if history == "full" else "from-join" if history else None,
+            notes="leaders" if notes == "leaders" else "all" if notes else None,
+            rotate_each_meeting=rotate_each_meeting,
+        )
+    else:
+        p = before
+    if json:
+        emit_json(
+            {
+                "history": p.history,
+                "notes": p.notes,
+                "rotate_each_meeting": p.rotate_each_meeting,
+            }
+        )
+        return
+    out = console()
+    if changing:
+        if p == before:
+            out.print("the policy already says that; nothing was changed")
+        else:
+            out.print(
+                f"changed the group policy (log op {g.state.seq}); "
+                "it applies to keys created from now on"
+            )
+    reads = "everything before they joined" if p.history == "full" else "only what follows"
+    out.print(f"history: {p.history} (new members read {reads})")
+    out.print(f"notes: {'any member' if p.notes == 'all' else 'leaders only'}")
+    out.print(f"rotate the key at each meeting: {'yes' if p.rotate_each_meeting else 'no'}")
+
+
+def register(app: typer.Typer) -> None:
+    from .core import group_app
+
+    app.command()(invite)
+    app.command()(join)
+    app.command()(requests)
+    app.command()(approve)
+    app.add_typer(members_app, name="members")
+    app.command()(remove)
+    app.command()(leave)
+    app.command()(rotate)
+    app.command()(checkpoint)
+    group_app.command("policy")(group_policy)

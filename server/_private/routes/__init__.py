@@ -1,0 +1,1 @@
+"""The HTTP route handlers, one module per resource."""

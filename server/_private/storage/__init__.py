@@ -1,0 +1,1 @@
+"""The database: schema, migrations and the one access path for SQLite and PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Helpers the test folders share: fixtures, harnesses and the hostile-server kit."""
