@@ -44,9 +44,9 @@ from typing import Any
 
 import httpx
 from chatham import crypto
-from chatham.client import Group, Home, Journal
+from chatham.client import Account, Group, Home
 from chatham.client._private.journal import content as D
-from chatham.client._private.journal.service import OPENED_CACHE, GroupJournal
+from chatham.client._private.journal.service import OPENED_CACHE, Journal
 from chatham.server.testing import CHATHAM, live_server
 
 PASSPHRASE = "benchmark passphrase"
@@ -65,7 +65,7 @@ def sentence(rng: random.Random, n: int) -> str:
 class Writer:
     """Queues bodies for one member; `flush` sends them in one sync."""
 
-    def __init__(self, journal: Journal, group: Group) -> None:
+    def __init__(self, journal: Account, group: Group) -> None:
         self.j, self.g = journal, group
         self.me = bytes.fromhex(journal.member_id)
         self.count = 0
@@ -221,7 +221,7 @@ def build(root: Path, entries: int) -> tuple[int, float, float]:
         journals = []
         for name in ("Dana", "Sam", "Ana"):
             home = Home(root / f"home-{name.lower()}")
-            j = Journal.init(home, passphrase=PASSPHRASE, name=name, http=http)
+            j = Account.init(home, passphrase=PASSPHRASE, name=name, http=http)
             journals.append(j)
         lead = journals[0].create_group("Bench Forum", server.url)
         groups = [lead]
@@ -251,7 +251,7 @@ def report(root: Path, args: Any, months: int, wrote: float, synced: float) -> N
     os.environ["CHATHAM_HOME"] = str(home.path)
     if home.session_expires() is None:
         home.start_session(crypto.keystore_key(home.read_keystore(), PASSPHRASE), 3600)
-    j = Journal.open(home)
+    j = Account.open(home)
     g = j.group()
     rows = [r for r in g._store.iter_entries(g.id_bytes) if r.ct is not None]
     keys = g._load().keyring.keys
@@ -292,11 +292,11 @@ def report(root: Path, args: Any, months: int, wrote: float, synced: float) -> N
             pass
 
     def warm() -> None:
-        GroupJournal(g, j.member_id).view.list_items()
+        Journal(g, j.member_id).view.list_items()
 
     def cold() -> None:
         g.save_sealed(OPENED_CACHE, None)  # as after a sync that changed the store
-        GroupJournal(g, j.member_id).view.list_items()
+        Journal(g, j.member_id).view.list_items()
 
     r_open = best_and_median(raw_open, args.repeat)
     r_aead = best_and_median(raw_aead, args.repeat)

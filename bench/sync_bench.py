@@ -35,7 +35,7 @@ from pathlib import Path
 
 import nacl.bindings as sodium
 from chatham import crypto
-from chatham.client import Journal
+from chatham.client import Account
 from chatham.client._private.local.home import Home
 from chatham.server.testing import CHATHAM, live_server
 
@@ -87,7 +87,7 @@ SYNC_CHILD = """
 import json, sys, time
 sys.path.insert(0, sys.argv[2])
 from sync_bench import ceiling
-from chatham.client import Journal
+from chatham.client import Account
 
 def peak_rss_mb():
     # VmHWM: this process's own peak (ru_maxrss would carry the forking parent's peak).
@@ -98,7 +98,7 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 home = sys.argv[1]
-j = Journal.open(home)  # through the unlock session: Argon2id's 256 MiB stay out of the figure
+j = Account.open(home)  # through the unlock session: Argon2id's 256 MiB stay out of the figure
 g = j.group()
 before_mb = peak_rss_mb()
 ceil_before = ceiling(2000, 3)
@@ -116,7 +116,7 @@ j.close()
 first = next((m for m in marks if m[1] > 0), marks[-1])
 steady = (marks[-1][1] - first[1]) / max(marks[-1][0] - first[0], 1e-9)
 t0 = time.perf_counter()
-j = Journal.open(home)
+j = Account.open(home)
 g = j.group()
 items = sum(1 for _ in g.entries())
 list_s = time.perf_counter() - t0
@@ -168,7 +168,7 @@ def main() -> int:
         os.environ.pop("CHATHAM_PASSPHRASE", None)
         # No per-device rate limit: the setup posts 10,000 entries from one device.
         with live_server(root / "server", "--rate-device", "0") as server:
-            leader = Journal(Home(root / "leader"), crypto.Secrets.generate(created=0))
+            leader = Account(Home(root / "leader"), crypto.Secrets.generate(created=0))
             leader.set_name("Leader")
             group = leader.create_group("Bench", server.url, history="full")
             t0 = time.perf_counter()
@@ -179,7 +179,7 @@ def main() -> int:
                 f"({n_entries / post_s:,.0f}/s, one request each)"
             )
 
-            newcomer = Journal.init(root / "newcomer", passphrase=PASSPHRASE, name="Newcomer")
+            newcomer = Account.init(root / "newcomer", passphrase=PASSPHRASE, name="Newcomer")
             newcomer.join(group.invite().code)
             [request] = group.join_requests()
             group.approve(request, name="Newcomer", fingerprint=newcomer.fingerprint)

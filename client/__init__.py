@@ -1,8 +1,8 @@
 """chatham.client: the Chatham client library (and, in `chatham.client.cli`, the CLI).
 
-    from chatham.client import Journal
+    from chatham.client import Account
 
-    with Journal.open(passphrase=...) as journal:      # or CHATHAM_PASSPHRASE, or a session
+    with Account.open(passphrase=...) as journal:      # or CHATHAM_PASSPHRASE, or a session
         group = journal.group()                         # the current group
         report = group.sync()                           # fetch, verify, store; send queued writes
         for a in report.announcements:
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import errors
-    from ._private.account import HttpSource, Journal
+    from ._private.account import Account, HttpSource
     from ._private.engine.group import Group, OpBuilder, OpContext, Progress
     from ._private.local.home import Home, parse_duration, scrubbed_env
     from ._private.views import (
@@ -32,9 +32,9 @@ if TYPE_CHECKING:
         ChainView,
         EntryRef,
         GroupSummary,
-        Item,
         JoinRequest,
         Member,
+        OpenedEntry,
         SyncReport,
         VerifyReport,
     )
@@ -57,9 +57,9 @@ _EXPORTS: dict[str, str] = {
     "GroupSummary": "views",
     "Home": "local.home",
     "HttpSource": "account",
-    "Item": "views",
+    "OpenedEntry": "views",
     "JoinRequest": "views",
-    "Journal": "account",
+    "Account": "account",
     "Member": "views",
     "NotAMember": "errors",
     "OpBuilder": "engine.group",
@@ -75,6 +75,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "Account",
     "Announcement",
     "ChainView",
     "ChathamError",
@@ -84,13 +85,12 @@ __all__ = [
     "GroupSummary",
     "Home",
     "HttpSource",
-    "Item",
     "JoinRequest",
-    "Journal",
     "Member",
     "NotAMember",
     "OpBuilder",
     "OpContext",
+    "OpenedEntry",
     "Progress",
     "ServerError",
     "SyncReport",

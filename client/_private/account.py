@@ -1,4 +1,4 @@
-"""`Journal`: a member's unlocked home, their identity, and their groups."""
+"""`Account`: a member's unlocked home, their identity, and their groups."""
 
 from __future__ import annotations
 
@@ -53,16 +53,16 @@ def _home(home: Home | Path | str | None) -> Home:
     return Home(Path(home).expanduser())
 
 
-class Journal:
+class Account:
     """A member's unlocked home: identity, local store, and groups.
 
-        with Journal.open(passphrase="...") as j:
+        with Account.open(passphrase="...") as j:
             for g in j.groups(): ...
             group = j.group()          # the current group
             group.sync()
 
     `http` is an httpx.Client used for every server, or a callable that returns
-    the client for a server URL; by default the Journal makes (and closes) its own.
+    the client for a server URL; by default the Account makes (and closes) its own.
     `clock` returns seconds; tests pass their own.
     """
 
@@ -96,7 +96,7 @@ class Journal:
         name: str | None = None,
         http: HttpSource | None = None,
         clock: Callable[[], float] = time.time,
-    ) -> Journal:
+    ) -> Account:
         """Create a new identity (member key, device key) in an empty home."""
         h = _home(home)
         if name is not None:
@@ -127,7 +127,7 @@ class Journal:
         prompt: Callable[[], str | None] | None = None,
         http: HttpSource | None = None,
         clock: Callable[[], float] = time.time,
-    ) -> Journal:
+    ) -> Account:
         """Unlock an existing home: the passphrase, a live unlock session,
         CHATHAM_PASSPHRASE, or `prompt()`, in that order."""
         h = _home(home)
@@ -141,7 +141,7 @@ class Journal:
         self._apis.clear()
         self._store.close()
 
-    def __enter__(self) -> Journal:
+    def __enter__(self) -> Account:
         return self
 
     def __exit__(

@@ -17,7 +17,7 @@ Status = Literal["active", "removed", "left"]
 
 
 @dataclass(frozen=True)
-class Item:
+class OpenedEntry:
     """A verified, opened entry: who wrote it, where it sits in their chain, and its body."""
 
     id: str
@@ -134,7 +134,7 @@ class VerifyReport:
 
 @dataclass(frozen=True)
 class GroupSummary:
-    """A group as `Journal.groups()` lists it (from the local store only)."""
+    """A group as `Account.groups()` lists it (from the local store only)."""
 
     id: str
     name: str

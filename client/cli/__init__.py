@@ -20,7 +20,7 @@ with a function `register(app: typer.Typer) -> None` that adds its commands or
 sub-apps to `app`, and list the module in `COMMAND_MODULES` below. Keep module
 level imports to the standard library and typer; import the library inside
 each command (`from .cli_common import state, text, emit_json, console`), so
-`chatham --help` stays fast. `state().journal()` is the unlocked journal,
+`chatham --help` stays fast. `state().account()` is the unlocked journal,
 `state().group()` the group chosen with `--group` (or the current one); raise
 `chatham.client.errors` exceptions and let the dispatcher print them. Global
 options (`--group`, `--passphrase-file`) may appear anywhere on the line.

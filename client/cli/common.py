@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .._private.account import Journal
+    from .._private.account import Account
     from .._private.engine.group import Group
 
 
@@ -27,7 +27,7 @@ class CliState:
 
     group_ref: str | None = None
     passphrase_file: Path | None = None
-    _journal: Journal | None = None
+    _account: Account | None = None
 
     def passphrase_from_file(self) -> str | None:
         if self.passphrase_file is None:
@@ -70,29 +70,29 @@ class CliState:
                 raise UsageError("the passphrases differ", hint="nothing was changed; try again")
         return first
 
-    def journal(self) -> Journal:
-        """The member's unlocked journal (session, CHATHAM_PASSPHRASE, file, or prompt)."""
-        if self._journal is None:
-            from .._private.account import Journal
+    def account(self) -> Account:
+        """The member's unlocked account (session, CHATHAM_PASSPHRASE, file, or prompt)."""
+        if self._account is None:
+            from .._private.account import Account
             from .._private.local.home import Home
 
             home = Home.default()
             if self.passphrase_file is not None:
                 # A live session first; then the file, which wins over CHATHAM_PASSPHRASE.
                 secrets, _ = home.unlock(env={}, prompt=self.passphrase_from_file)
-                self._journal = Journal(home, secrets)
+                self._account = Account(home, secrets)
             else:
-                self._journal = Journal.open(home, prompt=self.prompt)
-        return self._journal
+                self._account = Account.open(home, prompt=self.prompt)
+        return self._account
 
     def group(self) -> Group:
         """The group named by --group, else the current one."""
-        return self.journal().group(self.group_ref)
+        return self.account().group(self.group_ref)
 
     def close(self) -> None:
-        if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+        if self._account is not None:
+            self._account.close()
+            self._account = None
 
 
 STATE = CliState()

@@ -27,7 +27,7 @@ def init(
     """Create your identity (member and device keys) in CHATHAM_HOME."""
     import os
 
-    from .._private.account import Journal
+    from .._private.account import Account
     from .._private.local.home import ENV_PASSPHRASE, Home
     from ..errors import AlreadyInitialized, Locked
 
@@ -45,7 +45,7 @@ def init(
             "no passphrase to protect the new keystore",
             hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file",
         )
-    with Journal.init(home, passphrase=passphrase, name=text(name)) as j:
+    with Account.init(home, passphrase=passphrase, name=text(name)) as j:
         out = console()
         out.print(f"created a Chatham identity in {home.path}")
         out.print(f"member id:   {j.member_id}")
@@ -55,7 +55,7 @@ def init(
 
 def whoami(json: JsonOpt = False) -> None:
     """Show your member id and fingerprint (the words you read aloud)."""
-    j = state().journal()
+    j = state().account()
     info = {
         "id": j.member_id,
         "fingerprint": j.fingerprint,
@@ -144,7 +144,7 @@ def group_create(
         raise UsageError(
             f"unknown history policy {history!r}", hint="use --history from-join or --history full"
         )
-    j = state().journal()
+    j = state().account()
     g = j.create_group(
         text(name) or "",
         text(server) or "",
@@ -160,7 +160,7 @@ def group_create(
 @group_app.command("list")
 def group_list(json: JsonOpt = False) -> None:
     """List the groups in this home."""
-    groups = state().journal().groups()
+    groups = state().account().groups()
     if json:
         emit_json(groups)
         return
@@ -180,7 +180,7 @@ def group_list(json: JsonOpt = False) -> None:
 @group_app.command("use")
 def group_use(group: Annotated[str, typer.Argument(help="Group id, id prefix or name.")]) -> None:
     """Make a group the current one."""
-    g = state().journal().use(text(group) or "")
+    g = state().account().use(text(group) or "")
     console().print(f"now using {g.name} ({short(g.id)})")
 
 

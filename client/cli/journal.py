@@ -32,7 +32,7 @@ from .common import console, emit_json, state, text
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .._private.journal.service import GroupJournal, Posted
+    from .._private.journal.service import Journal, Posted
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 MeetingArg = Annotated[
@@ -68,12 +68,12 @@ attachment_app = _app("Attached files.")
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _journal(*, write: bool = False) -> GroupJournal:
+def _journal(*, write: bool = False) -> Journal:
     """The current group's journal; for a write, synced first so ids from others resolve."""
-    from .._private.journal.service import GroupJournal
+    from .._private.journal.service import Journal
 
     st = state()
-    gj = GroupJournal(st.group(), st.journal().member_id)
+    gj = Journal(st.group(), st.account().member_id)
     if write:
         gj.catch_up()
     return gj
@@ -668,7 +668,7 @@ def note_show(
 # --- commitments --------------------------------------------------------------------------------
 
 
-def _due(gj: GroupJournal, value: str | None) -> Any:
+def _due(gj: Journal, value: str | None) -> Any:
     """None for `next-meeting` (the date follows the calendar), else a date."""
     if value is None or value.strip().lower() == "next-meeting":
         return None
@@ -921,7 +921,7 @@ def attachment_save(
 # --- reading across kinds -----------------------------------------------------------------------
 
 
-def _show(gj: GroupJournal, item: Any, json: bool) -> None:
+def _show(gj: Journal, item: Any, json: bool) -> None:
     from .._private.journal.render import item_json, print_item
 
     if json:

@@ -159,7 +159,7 @@ def join(
         code = getpass.getpass("invite code: ") if _interactive() else sys.stdin.read()
     else:
         code = text(code) or ""
-    j = state().journal()
+    j = state().account()
     g = membership.join(j, code, name=text(group_name))
     if json:
         emit_json(

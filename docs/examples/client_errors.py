@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from chatham.client import Journal, errors
+from chatham.client import Account, errors
 
 
 def example_passphrase(who: str) -> str:
@@ -21,19 +21,19 @@ def example_passphrase(who: str) -> str:
 
 
 def run(server: str, http: httpx.Client | None, root: Path) -> None:
-    dana = Journal.init(
+    dana = Account.init(
         root / "dana", passphrase=example_passphrase("dana"), name="Dana", http=http
     )
     forum = dana.create_group("Thursday Forum", server)
 
     # A wrong passphrase is a clear error, and nothing changes.
     try:
-        Journal.open(root / "dana", passphrase=example_passphrase("nobody"))
+        Account.open(root / "dana", passphrase=example_passphrase("nobody"))
     except errors.WrongPassphrase as e:
         print(f"error: {e.message}\nhint: {e.hint}")
 
     # Offline: writes queue (sealed at rest under the store key) and go out on the next sync.
-    offline = Journal.open(
+    offline = Account.open(
         root / "dana", passphrase=example_passphrase("dana"), http=_unreachable()
     )
     group = offline.group(forum.id)

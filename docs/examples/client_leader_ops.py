@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 from chatham import crypto
-from chatham.client import Journal, OpContext
+from chatham.client import Account, OpContext
 
 
 def example_passphrase(who: str) -> str:
@@ -23,10 +23,10 @@ def example_passphrase(who: str) -> str:
 
 
 def run(server: str, http: httpx.Client | None, root: Path) -> None:
-    dana = Journal.init(
+    dana = Account.init(
         root / "dana", passphrase=example_passphrase("dana"), name="Dana", http=http
     )
-    ana = Journal.init(root / "ana", passphrase=example_passphrase("ana"), name="Ana", http=http)
+    ana = Account.init(root / "ana", passphrase=example_passphrase("ana"), name="Ana", http=http)
     forum = dana.create_group("Thursday Forum", server, history="full")
     ana_group = ana.join(forum.invite().code)
     [request] = forum.join_requests()

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from chatham.client import Journal
+from chatham.client import Account
 
 
 def example_passphrase(who: str) -> str:
@@ -21,10 +21,10 @@ def example_passphrase(who: str) -> str:
 
 def run(server: str, http: httpx.Client | None, root: Path) -> None:
     # Each member has a home of their own (CHATHAM_HOME); init creates their keys.
-    dana = Journal.init(
+    dana = Account.init(
         root / "dana", passphrase=example_passphrase("dana"), name="Dana", http=http
     )
-    sam = Journal.init(root / "sam", passphrase=example_passphrase("sam"), name="Sam", http=http)
+    sam = Account.init(root / "sam", passphrase=example_passphrase("sam"), name="Sam", http=http)
 
     # Dana founds the group and leads it.
     forum = dana.create_group("Thursday Forum", server)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chatham.client import Group, Journal
+from chatham.client import Account, Group
 from chatham.server.testing import LiveServer, live_server
 
 PASSPHRASE = "crash test passphrase"
@@ -20,10 +20,10 @@ ENTRIES = 250
 
 SYNC_SCRIPT = """
 import sys
-from chatham.client import Journal
+from chatham.client import Account
 from chatham.client._private.engine import group
 group.PAGE = group.COMMIT_ROWS = 8  # many small pages and commits to land between
-with Journal.open(sys.argv[1], passphrase=sys.argv[2]) as j:
+with Account.open(sys.argv[1], passphrase=sys.argv[2]) as j:
     g = j.group()
     g.sync(progress=lambda done, total: print(done, flush=True))
     print("done", flush=True)
@@ -47,14 +47,14 @@ def bulk_post(g: Group, n: int) -> None:
 
 
 def stored(home: Path) -> int:
-    with Journal.open(home, passphrase=PASSPHRASE) as j:
+    with Account.open(home, passphrase=PASSPHRASE) as j:
         return j.groups()[0].entries
 
 
 @pytest.mark.slow
 def test_sigkill_mid_sync_then_sync_completes(server: LiveServer, tmp_path: Path) -> None:
-    alice = Journal.init(tmp_path / "alice", passphrase=PASSPHRASE, name="Alice")
-    bob = Journal.init(tmp_path / "bob", passphrase=PASSPHRASE, name="Bob")
+    alice = Account.init(tmp_path / "alice", passphrase=PASSPHRASE, name="Alice")
+    bob = Account.init(tmp_path / "bob", passphrase=PASSPHRASE, name="Bob")
     try:
         ga = alice.create_group("Forum", server.url)
         gb = bob.join(ga.invite().code)
@@ -87,7 +87,7 @@ def test_sigkill_mid_sync_then_sync_completes(server: LiveServer, tmp_path: Path
     assert all(0 < n < ENTRIES for n in counts), counts
     assert counts == sorted(counts)
 
-    with Journal.open(tmp_path / "bob", passphrase=PASSPHRASE) as again:
+    with Account.open(tmp_path / "bob", passphrase=PASSPHRASE) as again:
         g = again.group()
         g.sync()
         bodies = [i.body[:10] for i in g.entries()]

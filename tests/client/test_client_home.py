@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chatham.client import Home, Journal, errors, parse_duration, scrubbed_env
+from chatham.client import Account, Home, errors, parse_duration, scrubbed_env
 from chatham.client._private.local.home import runtime_dir
 from chatham.client.cli.editor import edit_text
 
@@ -22,7 +22,7 @@ PASSPHRASE = "correct horse battery staple"
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real keystore (Argon2id MODERATE is slow on purpose), copied for each test."""
     path = tmp_path_factory.mktemp("template") / "home"
-    Journal.init(path, passphrase=PASSPHRASE, name="Dana").close()
+    Account.init(path, passphrase=PASSPHRASE, name="Dana").close()
     return path
 
 
@@ -45,27 +45,27 @@ def test_init_makes_private_files(home: Home) -> None:
     assert mode(home.keystore_path) == 0o600
     assert mode(home.store_path) == 0o600
     with pytest.raises(errors.AlreadyInitialized):
-        Journal.init(home.path, passphrase="another one entirely")
+        Account.init(home.path, passphrase="another one entirely")
 
 
 def test_wrong_passphrase_changes_nothing(home: Home) -> None:
     before = {p.name: p.read_bytes() for p in home.path.iterdir()}
     with pytest.raises(errors.WrongPassphrase) as info:
-        Journal.open(home, passphrase="not it")
+        Account.open(home, passphrase="not it")
     assert info.value.hint
     assert {p.name: p.read_bytes() for p in home.path.iterdir()} == before
-    with Journal.open(home, passphrase=PASSPHRASE) as j:
+    with Account.open(home, passphrase=PASSPHRASE) as j:
         assert j.name == "Dana"
 
 
 def test_passphrase_sources(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(errors.Locked):
-        Journal.open(home)
+        Account.open(home)
     monkeypatch.setenv("CHATHAM_PASSPHRASE", PASSPHRASE)
-    with Journal.open(home) as j:
+    with Account.open(home) as j:
         member = j.member_id
     monkeypatch.delenv("CHATHAM_PASSPHRASE")
-    with Journal.open(home, prompt=lambda: PASSPHRASE) as j:
+    with Account.open(home, prompt=lambda: PASSPHRASE) as j:
         assert j.member_id == member
 
 
@@ -78,30 +78,30 @@ def test_unlock_session(home: Home) -> None:
     blob = path.read_bytes()
     assert PASSPHRASE.encode() not in blob
     t0 = time.perf_counter()
-    with Journal.open(home) as j:  # no passphrase anywhere: the session opens it
+    with Account.open(home) as j:  # no passphrase anywhere: the session opens it
         assert j.member_id == secrets.member.id.hex()
     assert time.perf_counter() - t0 < 0.2  # no Argon2id
     assert home.session_expires() == pytest.approx(expires)
     # Expired: ignored and removed.
     with pytest.raises(errors.Locked):
-        Journal.open(home, clock=lambda: expires + 1)
+        Account.open(home, clock=lambda: expires + 1)
     assert not path.exists()
     # Locked again on request.
     home.start_session(key, 60)
     assert home.end_session()
     assert not path.exists()
     with pytest.raises(errors.Locked):
-        Journal.open(home)
+        Account.open(home)
 
 
 def test_session_is_bound_to_its_keystore(home: Home, tmp_path: Path) -> None:
     _, key = home.unlock(passphrase=PASSPHRASE)
     home.start_session(key, 60)
     other = Home(tmp_path / "other")
-    Journal.init(other.path, passphrase="a different passphrase").close()
+    Account.init(other.path, passphrase="a different passphrase").close()
     home.keystore_path.write_bytes(other.keystore_path.read_bytes())
     with pytest.raises(errors.Locked):
-        Journal.open(home)  # the session's key is for the old keystore: not used
+        Account.open(home)  # the session's key is for the old keystore: not used
 
 
 def test_session_refuses_unsafe_runtime_dir(home: Home, tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_session_refuses_unsafe_runtime_dir(home: Home, tmp_path: Path) -> None:
     home.start_session(key, 60)
     home.session_path().chmod(0o644)
     with pytest.raises(errors.UnsafePermissions):
-        Journal.open(home)
+        Account.open(home)
 
 
 def test_durations() -> None:

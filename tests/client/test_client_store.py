@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from chatham.client import Group, Journal, errors
+from chatham.client import Account, Group, errors
 from chatham.crypto import Secrets
 
 from tests.support.client_fixtures import Person, form_group
@@ -15,19 +15,19 @@ from tests.support.client_fixtures import Person, form_group
 CANARY = b"the canary: my co-founder wants out"
 
 
-def reopen(j: Journal) -> Group:
+def reopen(j: Account) -> Group:
     """The same member's home, opened afresh (as the next command would)."""
-    fresh = Journal(j.home, j._secrets, http=j._http)
+    fresh = Account(j.home, j._secrets, http=j._http)
     return fresh.group()
 
 
-def edit(j: Journal, sql: str, *params: object) -> None:
+def edit(j: Account, sql: str, *params: object) -> None:
     db = sqlite3.connect(j.home.store_path, isolation_level=None)
     db.execute(sql, params)
     db.close()
 
 
-def flip(j: Journal, table: str, column: str, at: int) -> None:
+def flip(j: Account, table: str, column: str, at: int) -> None:
     """Flip the bits of one byte of every value in a column."""
     db = sqlite3.connect(j.home.store_path, isolation_level=None)
     for rowid, value in db.execute(f"SELECT rowid, {column} FROM {table}").fetchall():
@@ -38,7 +38,7 @@ def flip(j: Journal, table: str, column: str, at: int) -> None:
 
 
 @pytest.fixture
-def synced(person: Person) -> tuple[Journal, Group]:
+def synced(person: Person) -> tuple[Account, Group]:
     alice, bob = person("Alice"), person("Bob")
     ga, gb = form_group(alice, bob)
     ga.post(CANARY)
@@ -51,11 +51,11 @@ def files(home: Path) -> bytes:
     return b"".join(p.read_bytes() for p in home.iterdir() if p.is_file())
 
 
-def test_no_plaintext_at_rest(synced: tuple[Journal, Group]) -> None:
+def test_no_plaintext_at_rest(synced: tuple[Account, Group]) -> None:
     bob, gb = synced
     assert next(i.body for i in gb.entries()) == CANARY
-    gb._j._store.queue(gb.id_bytes, b"\x01" * 16, b"queued canary, never sent", 0)
-    gb._j._store.db.execute("PRAGMA wal_checkpoint(FULL)")
+    gb._account._store.queue(gb.id_bytes, b"\x01" * 16, b"queued canary, never sent", 0)
+    gb._account._store.db.execute("PRAGMA wal_checkpoint(FULL)")
     blob = files(bob.home.path)
     assert CANARY not in blob
     assert b"queued canary" not in blob
@@ -63,9 +63,9 @@ def test_no_plaintext_at_rest(synced: tuple[Journal, Group]) -> None:
     assert b"Bob" not in blob
 
 
-def test_copied_store_is_useless_without_the_keys(synced: tuple[Journal, Group]) -> None:
+def test_copied_store_is_useless_without_the_keys(synced: tuple[Account, Group]) -> None:
     bob, _ = synced
-    thief = Journal(bob.home, Secrets.generate(created=0))
+    thief = Account(bob.home, Secrets.generate(created=0))
     with pytest.raises(errors.StoreTampered):
         thief.groups()
 
@@ -87,7 +87,7 @@ def test_copied_store_is_useless_without_the_keys(synced: tuple[Journal, Group])
     ],
 )
 def test_edited_store_is_detected(
-    synced: tuple[Journal, Group], tamper: Callable[[Journal], None]
+    synced: tuple[Account, Group], tamper: Callable[[Account], None]
 ) -> None:
     bob, _ = synced
     tamper(bob)
@@ -100,7 +100,7 @@ def test_edited_store_is_detected(
 def test_outbox_survives_and_is_sealed(person: Person) -> None:
     alice, bob = person("Alice"), person("Bob")
     _ga, gb = form_group(alice, bob)
-    gb._j._store.queue(gb.id_bytes, b"\x02" * 16, b"left in the outbox", 0)
+    gb._account._store.queue(gb.id_bytes, b"\x02" * 16, b"left in the outbox", 0)
     g = reopen(bob)
     assert g.queued == 1
     assert g.sync().sent == ("02" * 16,)

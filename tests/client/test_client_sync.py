@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from chatham import crypto
-from chatham.client import Group, Journal, errors
+from chatham.client import Account, Group, errors
 from chatham.client._private.engine import group as group_module
 
 from tests.support.client_fixtures import SERVER_URL, Person, form_group
@@ -133,7 +133,7 @@ def test_concurrent_local_processes(person: Person, tmp_path: Any) -> None:
     alice, bob = person("Alice"), person("Bob")
     ga, gb = form_group(alice, bob)
     # A second process on Bob's home, loaded now, goes stale when the first one syncs.
-    other = Journal(bob.home, bob._secrets, http=bob._http)
+    other = Account(bob.home, bob._secrets, http=bob._http)
     gb2 = other.group(gb.id)
     assert gb2.status == "member"
     ga.post(b"one")
@@ -284,7 +284,7 @@ def test_history_policy_for_newcomers(person: Person, history: str, readable: bo
     assert gb.verify().unreadable == (0 if readable else 1)
 
 
-def form_group_join(g: Group, m: Journal) -> list[Group]:
+def form_group_join(g: Group, m: Account) -> list[Group]:
     mg = m.join(g.invite().code)
     assert mg.status == "joining"
     assert mg.sync().status == "joining"
@@ -363,7 +363,7 @@ def test_login_once_per_token_lifetime(person: Person, server: httpx.Client) -> 
     g = alice.create_group("Forum", SERVER_URL)
     counting = Counting(server._transport)
     http = httpx.Client(transport=counting, base_url=SERVER_URL)
-    again = Journal(alice.home, alice._secrets, http=http)  # the next command, same home
+    again = Account(alice.home, alice._secrets, http=http)  # the next command, same home
     again.group(g.id).sync()
     assert not [p for p in counting.paths if p.startswith("/v1/auth")]
     token = again._store.server_token(SERVER_URL)
@@ -376,7 +376,7 @@ def test_rate_limited_requests_are_retried(person: Person, server: httpx.Client)
     alice = person("Alice")
     g = alice.create_group("Forum", SERVER_URL)
     counting = Counting(server._transport, limited=2)
-    again = Journal(alice.home, alice._secrets, http=httpx.Client(transport=counting))
+    again = Account(alice.home, alice._secrets, http=httpx.Client(transport=counting))
     assert again.group(g.id).sync().status == "member"
     assert sum(1 for p in counting.paths if p.endswith("/log")) == 3
     counting.limited = 5

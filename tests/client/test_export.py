@@ -27,7 +27,7 @@ from chatham.client._private.journal.content import (
     Update,
     encode_body,
 )
-from chatham.client._private.journal.fold import EntryMeta, JournalView, MeetingItem, Roster
+from chatham.client._private.journal.fold import EntryMeta, JournalView, MeetingItem, RoleHistory
 from chatham.client._private.journal.render import (
     EXPORT_SCHEMA,
     ExportError,
@@ -65,9 +65,9 @@ NOW = int(datetime(2026, 11, 20, 9, tzinfo=UTC).timestamp())
 NASTY = 'Comma, semi; back\\slash "quote" [red]markup[/red] and a long tail ' + "é€😀" * 20
 
 
-class Journal:
+class FakeJournal:
     def __init__(self) -> None:
-        self.view = JournalView(Roster.of({LEE: "Lee"}, {ANN: "Ann", BOB: "Bob"}))
+        self.view = JournalView(RoleHistory.of({LEE: "Lee"}, {ANN: "Ann", BOB: "Bob"}))
         self.n = 0
 
     def post(self, who: bytes, cls: Any, **fields: Any) -> bytes:
@@ -79,7 +79,7 @@ class Journal:
         return eid
 
 
-class Sample(Journal):
+class Sample(FakeJournal):
     """Two meetings (November held, December planned), issues, commitments, notes, updates."""
 
     def __init__(self) -> None:
@@ -183,7 +183,7 @@ def test_cli_contract_fields(journal: Sample) -> None:
 
 
 def test_parking_lot_json_order_is_the_ranking() -> None:
-    j = Journal()
+    j = FakeJournal()
     low = j.post(ANN, Issue, title="low", priority="C")
     high = j.post(BOB, Issue, title="high", priority="A")
     ranked = ranked_json(j.view, j.view.parking_lot(TODAY))
@@ -253,7 +253,7 @@ def test_markdown_files(journal: Sample) -> None:
 
 
 def test_markdown_names_are_unique_and_safe() -> None:
-    j = Journal()
+    j = FakeJournal()
     a = j.post(LEE, Meeting, date=date(2026, 12, 3), title="../../etc/passwd")
     b = j.post(LEE, Meeting, date=date(2026, 12, 3), title="Etc passwd")
     j.post(LEE, Meeting, date=date(2027, 1, 7), title="Ünïcödé ✓")
@@ -354,7 +354,7 @@ def test_ics_calendar(journal: Sample) -> None:
 
 
 def test_ics_status_mapping_and_missing_due() -> None:
-    j = Journal()
+    j = FakeJournal()
     p = j.post(ANN, Commitment, owner=ANN, text="partial")
     d = j.post(ANN, Commitment, owner=ANN, text="dropped")
     j.post(ANN, CommitmentStatus, item=p, status="partial")
@@ -503,7 +503,7 @@ def test_markdown_links_show_their_address() -> None:
 
 
 def test_print_warnings_names_entries_not_content() -> None:
-    j = Journal()
+    j = FakeJournal()
     i = j.post(ANN, Issue, title="secret title")
     j.post(BOB, IssueStatus, item=i, status="closed", outcome="resolved")
     console, buf = plain_console()
@@ -524,7 +524,7 @@ def test_relative_date(days: int, text: str) -> None:
 
 
 def test_long_lists_use_plain_columns_even_on_a_terminal() -> None:
-    j = Journal()
+    j = FakeJournal()
     for k in range(250):
         j.post(ANN, Issue, title=f"issue {k}")
     console, buf = tty_console()
@@ -540,7 +540,7 @@ def test_the_furthest_dates_a_member_may_write_break_no_view() -> None:
     # for everyone (beyond them the body is refused as undecodable).
     from chatham.client._private.journal.content import FIRST_DAY, LAST_DAY, MAX_TS
 
-    j = Journal()
+    j = FakeJournal()
     j.post(ANN, Issue, title="late", ts=MAX_TS)
     j.post(ANN, Issue, title="early", ts=0)
     j.post(ANN, Commitment, owner=ANN, text="never", ts=MAX_TS, due=LAST_DAY)

@@ -168,7 +168,7 @@ def test_a_false_encoding_on_the_event_stream_is_bad_response() -> None:
 def test_watch_waits_before_reconnecting_to_a_stream_that_says_nothing() -> None:
     from types import SimpleNamespace
 
-    from chatham.client._private.journal.service import GroupJournal
+    from chatham.client._private.journal.service import Journal
 
     opened = 0
 
@@ -178,5 +178,5 @@ def test_watch_waits_before_reconnecting_to_a_stream_that_says_nothing() -> None
         return iter(())
 
     service = SimpleNamespace(group=SimpleNamespace(changes=changes))
-    assert GroupJournal.watch(service, lambda report: None, timeout=1.5) == 0  # type: ignore[arg-type]
+    assert Journal.watch(service, lambda report: None, timeout=1.5) == 0  # type: ignore[arg-type]
     assert opened <= 3  # 1 s, then the 0.5 s left: not thousands of reconnections

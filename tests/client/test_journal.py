@@ -42,7 +42,7 @@ from chatham.client._private.journal.fold import (
     IssueItem,
     JournalView,
     MeetingItem,
-    Roster,
+    RoleHistory,
     UnknownItem,
     allowed,
     parse_date,
@@ -63,14 +63,14 @@ def ts_of(d: date, hour: int = 12) -> int:
     return int(datetime(d.year, d.month, d.day, hour, tzinfo=UTC).timestamp())
 
 
-def roster(notes: Any = "all") -> Roster:
-    return Roster.of({LEE: "Lee"}, {ANN: "Ann", BOB: "Bob", CAL: "Cal"}, notes=notes)
+def roster(notes: Any = "all") -> RoleHistory:
+    return RoleHistory.of({LEE: "Lee"}, {ANN: "Ann", BOB: "Bob", CAL: "Cal"}, notes=notes)
 
 
 class G:
     """A group's journal under test: post bodies as members, in arrival order."""
 
-    def __init__(self, r: Roster | None = None) -> None:
+    def __init__(self, r: RoleHistory | None = None) -> None:
         self.view = JournalView(r or roster())
         self.n = 0
         self.clock = ts_of(date(2026, 11, 1))
@@ -484,7 +484,7 @@ def test_docs_render_the_same_permission_table() -> None:
 
 
 def test_roles_are_judged_at_the_log_head_the_entry_claims() -> None:
-    r = Roster(notes="all")
+    r = RoleHistory(notes="all")
     r.join(LEE, name="Lee", role="leader", seq=0)
     r.join(ANN, name="Ann", seq=1)
     r.set_role(ANN, "leader", seq=5)
@@ -513,7 +513,7 @@ def test_roles_are_judged_at_the_log_head_the_entry_claims() -> None:
 
 
 def test_leaders_only_notes_policy_applies_to_edits_of_older_notes() -> None:
-    r = Roster(notes="all")
+    r = RoleHistory(notes="all")
     r.join(LEE, name="Lee", role="leader", seq=0)
     r.join(ANN, name="Ann", seq=0)
     r.set_notes_policy("leaders", seq=3)
@@ -539,7 +539,7 @@ def test_may_for_the_cli() -> None:
 
 
 def test_roster_timeline() -> None:
-    r = Roster()
+    r = RoleHistory()
     r.join(LEE, name="Lee", role="leader", seq=0)
     r.join(ANN, seq=2)
     r.set_role(ANN, "leader", seq=4)
@@ -653,8 +653,8 @@ POOL = [
 ]  # ids of generated entries, so retractions can name them
 
 
-def property_roster() -> Roster:
-    r = Roster(notes="all")
+def property_roster() -> RoleHistory:
+    r = RoleHistory(notes="all")
     r.join(LEE, name="Lee", role="leader", seq=0)
     for m, n in ((ANN, "Ann"), (BOB, "Bob"), (CAL, "Cal")):
         r.join(m, name=n, seq=0)
@@ -989,7 +989,7 @@ def test_warnings_never_contain_plaintext() -> None:
 
 
 def test_set_roster_refolds() -> None:
-    g = G(Roster.of({LEE: "Lee"}))
+    g = G(RoleHistory.of({LEE: "Lee"}))
     i = g.post(ANN, Issue, title="t")
     assert g.view.get(i) is None
     g.view.set_roster(roster())

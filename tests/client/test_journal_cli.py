@@ -26,10 +26,10 @@ from typing import Any
 import httpx
 import pytest
 from chatham import crypto
-from chatham.client import Home, Journal
+from chatham.client import Account, Home
 from chatham.client import errors as E
 from chatham.client._private.journal.fold import CommentItem
-from chatham.client._private.journal.service import GroupJournal
+from chatham.client._private.journal.service import Journal
 from chatham.client.cli import journal as cli_journal
 from chatham.client.cli import main
 from chatham.server.testing import CHATHAM, LiveServer, live_server
@@ -64,7 +64,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             people = {}
             for name in NAMES:
                 home = Home(root / f"home-{name.lower()}")
-                with Journal.init(home, passphrase=PASSPHRASE, name=name):
+                with Account.init(home, passphrase=PASSPHRASE, name=name):
                     pass
                 home.start_session(crypto.keystore_key(home.read_keystore(), PASSPHRASE), 3600)
                 people[name] = Person(name, home.path)
@@ -120,7 +120,7 @@ def form_group(world: World, server_url: str | None = None) -> str:
     """Dana founds a group, invites and approves Sam and Ana; it is everyone's current one."""
     url = server_url or world.server.url
     with httpx.Client() as http:
-        journals = {n: Journal.open(p.home, http=http) for n, p in world.people.items()}
+        journals = {n: Account.open(p.home, http=http) for n, p in world.people.items()}
         try:
             g = journals["Dana"].create_group(f"Forum {time.monotonic_ns()}", url)
             for name in ("Sam", "Ana"):
@@ -602,10 +602,10 @@ def test_a_damaged_attachment_is_never_saved(
     cid = cli.new("Sam", "attach", issue[:8], str(src))
     out = tmp_path / "out"
     out.mkdir()
-    with Journal.open(cli.world.people["Dana"].home) as j:
+    with Account.open(cli.world.people["Dana"].home) as j:
         g = j.group(forum)
         g.sync()
-        gj = GroupJournal(_Tamper(g, damage), j.member_id)  # type: ignore[arg-type]
+        gj = Journal(_Tamper(g, damage), j.member_id)  # type: ignore[arg-type]
         assert isinstance(gj.item(cid, CommentItem), CommentItem)
         with pytest.raises(E.CouldNotOpen) as exc:
             gj.save_attachment(cid, out / "big.bin")
@@ -861,10 +861,10 @@ def test_the_opened_body_cache_follows_the_store(cli: Cli, forum: str) -> None:
     first = cli.new("Sam", "issue", "new", "--title", "Told the group about the divorce")
     second = cli.new("Sam", "issue", "new", "--title", "Second")
     home = cli.world.people["Ana"].home
-    with Journal.open(home) as j:
+    with Account.open(home) as j:
         g = j.group(forum)
         g.sync()
-        assert [i.id.hex() for i in GroupJournal(g, j.member_id).view.issues()] == [first, second]
+        assert [i.id.hex() for i in Journal(g, j.member_id).view.issues()] == [first, second]
         calls: list[int] = []
         entries = g.entries
 
@@ -873,12 +873,12 @@ def test_the_opened_body_cache_follows_the_store(cli: Cli, forum: str) -> None:
             return entries(after=after)
 
         g.entries = spy  # type: ignore[method-assign]
-        assert len(GroupJournal(g, j.member_id).view.issues()) == 2
+        assert len(Journal(g, j.member_id).view.issues()) == 2
         assert calls == []  # nothing changed: nothing opened
 
         third = cli.new("Dana", "issue", "new", "--title", "Third")
         g.sync()
-        view = GroupJournal(g, j.member_id).view
+        view = Journal(g, j.member_id).view
         assert [i.id.hex() for i in view.issues()] == [first, second, third]
         [after] = calls
         newest = max(r.cursor for r in g.entry_index() if r.id in (first, second))
@@ -886,7 +886,7 @@ def test_the_opened_body_cache_follows_the_store(cli: Cli, forum: str) -> None:
 
         cli.ok("Sam", "retract", first[:8])
         g.sync()
-        assert [i.id.hex() for i in GroupJournal(g, j.member_id).view.issues()] == [second, third]
+        assert [i.id.hex() for i in Journal(g, j.member_id).view.issues()] == [second, third]
         sealed = g.load_sealed("journal-opened")
         assert sealed is not None
         assert b"divorce" not in sealed  # the retracted body is gone from the cache too
@@ -898,4 +898,4 @@ def test_the_opened_body_cache_follows_the_store(cli: Cli, forum: str) -> None:
         blob[40] ^= 1
         store.set_meta(key, bytes(blob))
         with pytest.raises(E.StoreTampered):
-            GroupJournal(g, j.member_id).view  # noqa: B018
+            Journal(g, j.member_id).view  # noqa: B018

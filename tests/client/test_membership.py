@@ -16,7 +16,7 @@ import httpx
 import msgspec
 import pytest
 from chatham import crypto
-from chatham.client import Group, Journal, errors
+from chatham.client import Account, Group, errors
 from chatham.client._private.membership import workflows as M
 from chatham.crypto import _primitives, _records
 from chatham.server import Settings, create_app
@@ -47,7 +47,7 @@ class Clock:
         return self.now
 
 
-def join_via(leader: Group, newcomer: Journal, *, name: str | None = None) -> Group:
+def join_via(leader: Group, newcomer: Account, *, name: str | None = None) -> Group:
     """Invite (noting the name), join, approve by id prefix with the spoken words, sync."""
     secret = M.invite(leader, name=name or newcomer.name)
     g = M.join(newcomer, secret.code)
@@ -91,7 +91,7 @@ def test_invite_join_approve_and_the_roster(person: Person) -> None:
     assert not mine["Dana"].verified
     M.verify_member(gs, "dana", dana.fingerprint.upper())
     # The record is sealed in Sam's store: it survives reopening the home.
-    again = Journal(sam.home, sam._secrets, http=sam._http)
+    again = Account(sam.home, sam._secrets, http=sam._http)
     assert {r.name: r.verified for r in M.roster(again.group())}["Dana"] is True
     again.close()
 
@@ -263,9 +263,9 @@ def test_any_member_performs_the_pending_rotation_on_sync(person: Person) -> Non
     def racing(op: Any, **kw: Any) -> Any:
         if not racing.done:  # type: ignore[attr-defined]
             racing.done = True  # type: ignore[attr-defined]
-            other = Journal(dana.home, dana._secrets, http=dana._http).group()
+            other = Account(dana.home, dana._secrets, http=dana._http).group()
             other.rotate_if_pending()  # another process (or member) rotates first
-            other._j.close()
+            other._account.close()
         return real(op, **kw)
 
     racing.done = False  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chatham.client import Journal
+from chatham.client import Account
 from chatham.server.testing import CHATHAM, LiveServer, live_server
 
 from tests.support.cli_member import member_env
@@ -48,8 +48,8 @@ class Member:
     def json(self, *args: str) -> object:
         return json.loads(self.run(*args, "--json"))
 
-    def journal(self) -> Journal:
-        return Journal.open(self.home, passphrase=PASSPHRASE)
+    def journal(self) -> Account:
+        return Account.open(self.home, passphrase=PASSPHRASE)
 
 
 def scan(root: Path, needle: bytes) -> list[str]:

@@ -27,7 +27,7 @@ import httpx
 import msgspec
 import pytest
 from chatham import crypto
-from chatham.client import Journal, errors
+from chatham.client import Account, errors
 from chatham.crypto import _epoch
 from chatham.server.testing import CHATHAM, LiveServer, live_server
 
@@ -59,9 +59,9 @@ class Member(CliMember):
         )
 
     @contextlib.contextmanager
-    def journal(self, http: httpx.Client | None = None) -> Iterator[Journal]:
+    def journal(self, http: httpx.Client | None = None) -> Iterator[Account]:
         with environment(self.env):
-            j = Journal.open(self.home, http=http)  # the unlock session: no Argon2id
+            j = Account.open(self.home, http=http)  # the unlock session: no Argon2id
         try:
             yield j
         finally:

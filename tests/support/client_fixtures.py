@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from chatham.client import Group, Home, Journal
+from chatham.client import Account, Group, Home
 from chatham.crypto import Secrets
 from chatham.server import Settings, create_app
 from litestar.testing import TestClient
@@ -87,19 +87,19 @@ def tampered_http(tamper: Tamper) -> Iterator[httpx.Client]:
         yield client
 
 
-Person = Callable[..., Journal]
+Person = Callable[..., Account]
 
 
 @pytest.fixture
 def person(tmp_path: Path, server: httpx.Client) -> Iterator[Person]:
     """person(name, http=..., clock=...): a member in a new home (a name may repeat)."""
-    made: list[Journal] = []
+    made: list[Account] = []
 
     def make(
         name: str, http: httpx.Client | None = None, clock: Callable[[], float] | None = None
-    ) -> Journal:
+    ) -> Account:
         home = Home(tmp_path / f"home-{name.lower()}-{len(made)}")
-        j = Journal(
+        j = Account(
             home,
             Secrets.generate(created=int(time.time())),
             http=http or server,
@@ -114,7 +114,7 @@ def person(tmp_path: Path, server: httpx.Client) -> Iterator[Person]:
         j.close()
 
 
-def form_group(leader: Journal, *members: Journal, history: str = "from-join") -> list[Group]:
+def form_group(leader: Account, *members: Account, history: str = "from-join") -> list[Group]:
     """The leader founds a group and adds each member (invite, join, approve, sync)."""
     g = leader.create_group("Thursday Forum", SERVER_URL, history=history)  # type: ignore[arg-type]
     groups = [g]

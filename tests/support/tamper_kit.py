@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from chatham.client import Group, Journal
+from chatham.client import Account, Group
 
 from tests.support.client_fixtures import Tamper, form_group, person, server, tamper, tampered_http
 
@@ -26,9 +26,9 @@ __all__ = ["person", "server", "tamper", "tampered_http"]
 
 @dataclass
 class World:
-    alice: Journal
-    bob: Journal
-    carol: Journal
+    alice: Account
+    bob: Account
+    carol: Account
     ga: Group
     gb: Group
     gc: Group
@@ -45,7 +45,7 @@ class World:
         return sqlite3.connect(self.db_path, isolation_level=None)
 
 
-def store_snapshot(j: Journal) -> dict[str, list[tuple[Any, ...]]]:
+def store_snapshot(j: Account) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table of a member's local store."""
     db = j._store.db
     tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
@@ -58,7 +58,7 @@ def store_snapshot(j: Journal) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.fixture
 def world(
-    tmp_path: Path, person: Callable[..., Journal], tamper: Tamper, tampered_http: httpx.Client
+    tmp_path: Path, person: Callable[..., Account], tamper: Tamper, tampered_http: httpx.Client
 ) -> World:
     alice, bob, carol = person("Alice"), person("Bob", http=tampered_http), person("Carol")
     ga, gb, gc = form_group(alice, bob, carol, history="full")

@@ -33,10 +33,10 @@ from ..views import (
     ChainView,
     EntryRef,
     History,
-    Item,
     JoinRequest,
     Member,
     Notes,
+    OpenedEntry,
     Role,
     SyncReport,
     VerifyReport,
@@ -46,7 +46,7 @@ from .checks import entry_error, log_error
 if TYPE_CHECKING:
     import httpx
 
-    from ..account import Journal
+    from ..account import Account
     from .api import EntryItem, EntryPage, ServerApi
 
 PAGE = 500
@@ -119,10 +119,10 @@ def _rotation_epochs(state: crypto.GroupState, device: bytes) -> list[int]:
 
 
 class Group:
-    """One group in a member's home. Get it from `Journal.group()` or `Journal.groups()`."""
+    """One group in a member's home. Get it from `Account.group()` or `Account.groups()`."""
 
-    def __init__(self, journal: Journal, row: GroupRow) -> None:
-        self._j = journal
+    def __init__(self, journal: Account, row: GroupRow) -> None:
+        self._account = journal
         self._gid = row.group_id
         self.server: str = row.server
         self._name = row.name
@@ -179,16 +179,16 @@ class Group:
 
     @property
     def _store(self) -> Store:
-        return self._j._store
+        return self._account._store
 
     def _api(self) -> ServerApi:
-        return self._j._api(self.server)
+        return self._account._api(self.server)
 
     def _me(self) -> bytes:
-        return self._j._secrets.member.id
+        return self._account._secrets.member.id
 
     def _device(self) -> crypto.DeviceKeys:
-        return self._j._secrets.device
+        return self._account._secrets.device
 
     # --- loading --------------------------------------------------------------------------------
 
@@ -248,7 +248,7 @@ class Group:
             self._device(),
             self._me(),
             snap.tracker.heads(),
-            self._j.now(),
+            self._account.now(),
         )
 
     # --- reading (offline) ----------------------------------------------------------------------
@@ -280,7 +280,7 @@ class Group:
             raise E.Ambiguous(f"{ref!r} matches {len(found)} members", hint="give the member id")
         return next(iter(found.values()))
 
-    def entries(self, *, after: int = 0) -> Iterator[Item]:
+    def entries(self, *, after: int = 0) -> Iterator[OpenedEntry]:
         """Every readable entry held locally, in server order; offline, verified, opened.
 
         Retracted entries and entries this member holds no key for (sealed before they
@@ -320,7 +320,7 @@ class Group:
             for eid, cursor, device, seq, epoch, retracted in self._store.entry_index(self._gid)
         ]
 
-    def get(self, entry_id: str) -> Item:
+    def get(self, entry_id: str) -> OpenedEntry:
         """One entry by id (or unique id prefix); raises NotFound or CouldNotOpen."""
         snap = self._load()
         row = self._find(entry_id)
@@ -358,7 +358,7 @@ class Group:
         key: bytes,
         authors: dict[bytes, bytes],
         names: dict[bytes, str],
-    ) -> Item:
+    ) -> OpenedEntry:
         assert row.ct is not None
         try:
             header = crypto.decode(row.header, crypto.EntryHeader, max_size=1024)
@@ -372,7 +372,7 @@ class Group:
                 ) from None
             raise E.CouldNotOpen() from None
         author = authors.get(row.device, b"")
-        return Item(
+        return OpenedEntry(
             id=row.entry_id.hex(),
             author=author.hex(),
             author_name=names.get(author),
@@ -839,7 +839,7 @@ class Group:
         if snap.status != "member":
             raise E.NotAMember()
         entry_id = random_bytes(16)
-        self._store.queue(self._gid, entry_id, body, self._j.now())
+        self._store.queue(self._gid, entry_id, body, self._account.now())
         with contextlib.suppress(E.Unreachable):  # queued; the next sync sends it
             self.sync()
         return entry_id.hex()
@@ -951,7 +951,7 @@ class Group:
                 hint="ask the author or a leader",
             )
         signed = crypto.sign_retraction(
-            self._device(), self._gid, row.entry_id, snap.state.seq, time=self._j.now()
+            self._device(), self._gid, row.entry_id, snap.state.seq, time=self._account.now()
         )
         self._api().retract(self._gid, row.entry_id, signed)
         self.sync(send=False)
@@ -1220,7 +1220,7 @@ class Group:
         out = []
         for item in self._api().join_requests(self._gid):
             try:
-                sjr = crypto.verify_join_request(state, item.request, now=self._j.now())
+                sjr = crypto.verify_join_request(state, item.request, now=self._account.now())
             except crypto.InviteError as e:
                 if refused is not None:
                     refused.append(str(e))

@@ -91,8 +91,8 @@ __all__ = [
     "Permission",
     "RankedIssue",
     "ReviewRound",
-    "Roster",
-    "RosterView",
+    "RoleHistory",
+    "RoleHistoryView",
     "UnknownItem",
     "UpdateItem",
     "allowed",
@@ -179,7 +179,7 @@ class EntryMeta:
         )
 
 
-class RosterView(Protocol):
+class RoleHistoryView(Protocol):
     """What the view needs to know about the roster; judged at an entry's log head."""
 
     def role_at(self, member: bytes, log_seq: int) -> Role | None:
@@ -197,8 +197,8 @@ class RosterView(Protocol):
         ...
 
 
-class Roster:
-    """A `RosterView` built by replaying the group log (one call per relevant op).
+class RoleHistory:
+    """A `RoleHistoryView` built by replaying the group log (one call per relevant op).
 
     genesis → `join(founder, role="leader", seq=0)` and `set_notes_policy`;
     add → `join` (role from the invite); remove / leave → `depart`;
@@ -217,7 +217,7 @@ class Roster:
         members: dict[bytes, str] | None = None,
         *,
         notes: NotesPolicy = "all",
-    ) -> Roster:
+    ) -> RoleHistory:
         """A roster whose roles never changed (tests, single snapshots)."""
         r = cls(notes)
         for m, n in leaders.items():
@@ -640,7 +640,7 @@ class _State:
 class JournalView:
     """Current items of one group, from verified entries. See the module docstring."""
 
-    def __init__(self, roster: RosterView, *, tz: tzinfo = UTC) -> None:
+    def __init__(self, roster: RoleHistoryView, *, tz: tzinfo = UTC) -> None:
         self._roster = roster
         self._tz = tz
         self._recs: dict[bytes, _Rec] = {}
@@ -680,13 +680,13 @@ class JournalView:
         for meta, body in entries:
             self.add(meta, body)
 
-    def set_roster(self, roster: RosterView) -> None:
+    def set_roster(self, roster: RoleHistoryView) -> None:
         """Use a newer roster (after sync verified more log ops)."""
         self._roster = roster
         self._state = None
 
     @property
-    def roster(self) -> RosterView:
+    def roster(self) -> RoleHistoryView:
         return self._roster
 
     def _reject(self, eid: bytes, author: bytes, code: str, message: str) -> None:

@@ -76,7 +76,7 @@ from .fold import (
     Item,
     JournalView,
     MeetingItem,
-    Roster,
+    RoleHistory,
     UnknownItem,
     allowed,
     parse_date,
@@ -161,14 +161,14 @@ def local_zone() -> tzinfo:
     return zone
 
 
-def roster_of(group: Group) -> Roster:
+def role_history(group: Group) -> RoleHistory:
     """The roster with every role change at its log seq, replayed from the verified log."""
     state = group.state
-    roster = Roster()
+    roster = RoleHistory()
     for a in group.log():
         body = a.op.body
         if isinstance(body, Genesis):
-            roster = Roster(body.policy.notes)
+            roster = RoleHistory(body.policy.notes)
             roster.join(crypto.member_id(body.founder.cert.member_key), role="leader", seq=a.seq)
         elif isinstance(body, Add):
             for nm in body.members:
@@ -244,7 +244,7 @@ def file_name(name: str) -> str:
     return name or "file"
 
 
-class GroupJournal:
+class Journal:
     """The journal of one group as this member sees it; reads offline, writes through `Group`."""
 
     def __init__(
@@ -268,7 +268,7 @@ class GroupJournal:
     def view(self) -> JournalView:
         """The journal as of the local store (built once, rebuilt after writes and syncs)."""
         if self._view is None:
-            view = JournalView(roster_of(self.group), tz=self.tz)
+            view = JournalView(role_history(self.group), tz=self.tz)
             for r in self._opened():
                 view.add(EntryMeta(r[0], r[1], r[2], r[3], r[4], r[5]), r[7])
             self._view = view

@@ -32,7 +32,7 @@ from ... import errors as E
 from ..views import History, MemberInfo, Notes, Role, Status
 
 if TYPE_CHECKING:
-    from ..account import Journal
+    from ..account import Account
     from ..engine.group import Group
     from ..views import JoinRequest, Member
 
@@ -122,7 +122,7 @@ class Exposure:
 
 
 def _me(group: Group) -> bytes:
-    return bytes.fromhex(group._j.member_id)
+    return bytes.fromhex(group._account.member_id)
 
 
 def _label(m: Member) -> str:
@@ -239,8 +239,8 @@ def _noted_name(group: Group, invite_id: bytes) -> str | None:
     return store.vault.open(SEAL_INVITE_NAME, group.id_bytes + invite_id, blob).decode()
 
 
-def join(journal: Journal, code: str, *, name: str | None = None) -> Group:
-    """Answer an invite (`Journal.join`): check the group against the code, send the request.
+def join(journal: Account, code: str, *, name: str | None = None) -> Group:
+    """Answer an invite (`Account.join`): check the group against the code, send the request.
 
     Read `journal.fingerprint` aloud to the leader; `Group.sync()` fetches the key once
     a leader approves.
@@ -318,7 +318,7 @@ def _find_request(group: Group, ref: str, pending: list[PendingRequest]) -> Pend
                 (
                     _label(m)
                     for m in group.members()
-                    if m.joined_seq == inv.used_seq and m.id != group._j.member_id
+                    if m.joined_seq == inv.used_seq and m.id != group._account.member_id
                 ),
                 "the invitee",
             )
@@ -333,7 +333,7 @@ def _find_request(group: Group, ref: str, pending: list[PendingRequest]) -> Pend
                 "leader who issued it",
                 hint="issue a new invite with `chatham invite`",
             )
-        if inv.expires < group._j.now():
+        if inv.expires < group._account.now():
             raise E.UsageError(
                 f"the invite behind join request {key[:12]} has expired",
                 hint="issue a new invite with `chatham invite`",
@@ -431,7 +431,7 @@ def _verified(group: Group, member_id: bytes) -> bool:
 
 def _record_verified(group: Group, member_id: bytes) -> None:
     store = group._store
-    when = group._j.now().to_bytes(8, "big")
+    when = group._account.now().to_bytes(8, "big")
     store.set_meta(
         _meta_key("verified", group, member_id),
         store.vault.seal(SEAL_VERIFIED, group.id_bytes + member_id, when),
