@@ -9,8 +9,14 @@ docstring is its default message.
     ChathamError                    root: message + hint
     ├── UsageError                  a bad argument or an impossible request
     │   ├── NotFound                no such group, member or entry here
+    │   │   └── UnknownItem         no journal item this member can see has that id
     │   ├── NotAllowed              the protocol does not allow this member to do that
-    │   └── Ambiguous               a prefix or name matches several things
+    │   ├── Ambiguous               a prefix or name matches several things
+    │   │   └── AmbiguousItem       an item id prefix matches several items
+    │   ├── InvalidDate             not YYYY-MM-DD, today, tomorrow or next-meeting
+    │   ├── ContentError            journal content breaks the format's rules (also a ValueError)
+    │   │   └── UnsupportedVersion  written by a newer Chatham
+    │   └── ExportError             an export cannot be written there
     ├── HomeError                   the member home cannot be used
     │   ├── NotInitialized          no keystore yet (`chatham init`)
     │   ├── AlreadyInitialized      init would overwrite a keystore
@@ -43,7 +49,8 @@ docstring is its default message.
     │   └── FakeDeletionError       the server dropped an entry without a signed retraction
     ├── CouldNotOpen                opaque: anything that failed after a key was used
     ├── NotAMember                  this device is not (or no longer) an active member
-    └── RotationPending             a rotation is pending and this member may not perform it
+    ├── RotationPending             a rotation is pending and this member may not perform it
+    └── StaleLocal                  another process changed the group meanwhile (sync retries)
 
 Checks made before any key is used name the check and the record (an op's
 sequence number, an entry's id). Anything that fails after a key was used is
@@ -99,6 +106,55 @@ class Ambiguous(UsageError):
     """That prefix or name matches more than one thing."""
 
     hint = "give more characters of the id"
+
+
+class UnknownItem(NotFound):
+    """No item with this id."""
+
+    hint = "`chatham list` shows the items you can see"
+
+
+class AmbiguousItem(Ambiguous):
+    """This id prefix matches more than one item."""
+
+    hint = "give more characters of the id"
+
+
+class InvalidDate(UsageError):
+    """Not a date."""
+
+    hint = "use YYYY-MM-DD, today, tomorrow or next-meeting"
+
+
+class ContentError(UsageError, ValueError):
+    """This content is not a journal body this client can write or read.
+
+    Also a ValueError, so that msgspec reports it from a struct's `__post_init__` as a
+    validation failure.
+    """
+
+    hint = "see `--help` for what each field accepts"
+
+
+class UnsupportedVersion(ContentError):
+    """This entry was written by a newer version of Chatham; upgrade to read it."""
+
+    hint = "upgrade Chatham to read it"
+
+    def __init__(self, version: int | None = None, supported: int | None = None) -> None:
+        super().__init__(
+            None
+            if version is None
+            else f"journal body version {version} is not supported (this client reads "
+            f"version {supported}); upgrade to read it"
+        )
+        self.version = version
+
+
+class ExportError(UsageError):
+    """The export cannot be written."""
+
+    hint = "choose an empty directory, or pass --force"
 
 
 # --- the member home ----------------------------------------------------------------------------
@@ -325,22 +381,32 @@ class RotationPending(ChathamError):
     hint = "run `chatham sync` to perform the pending rotation"
 
 
+class StaleLocal(ChathamError):
+    """Another chatham process changed this group's local copy meanwhile."""
+
+    hint = "wait for the other process to finish, then try again"
+
+
 __all__ = [
     "AlreadyInitialized",
     "Ambiguous",
+    "AmbiguousItem",
     "AuthFailed",
     "BadResponse",
     "ChainGapError",
     "ChathamError",
     "Conflict",
+    "ContentError",
     "CouldNotOpen",
     "EquivocationError",
+    "ExportError",
     "FakeDeletionError",
     "Forbidden",
     "ForgedOpError",
     "ForkError",
     "GhostMemberError",
     "HomeError",
+    "InvalidDate",
     "KeySubstitutionError",
     "Locked",
     "NonMemberEntryError",
@@ -354,11 +420,14 @@ __all__ = [
     "RotationPending",
     "ServerError",
     "ServerNotFound",
+    "StaleLocal",
     "StoreTampered",
     "TamperedEntryError",
     "TooLarge",
+    "UnknownItem",
     "Unreachable",
     "UnsafePermissions",
+    "UnsupportedVersion",
     "UsageError",
     "VerificationError",
     "WithheldError",

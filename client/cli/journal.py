@@ -999,23 +999,20 @@ def export(
     ] = False,
 ) -> None:
     """Write your readable copy of the journal: plaintext on disk, on purpose."""
-    from .._private.journal.render import ExportError, write_export
+    from .._private.journal.render import write_export
     from ..errors import UsageError
 
     if format_ not in ("markdown", "json", "ics"):
         raise UsageError(f"unknown export format {format_!r}", hint="use markdown, json or ics")
     gj = _journal()
-    try:
-        files = write_export(
-            gj.view,
-            directory.expanduser(),
-            format_,  # type: ignore[arg-type]
-            now=gj.now(),
-            today=gj.today(),
-            force=force,
-        )
-    except ExportError as e:
-        raise UsageError(e.message, hint=e.hint or None) from None
+    files = write_export(
+        gj.view,
+        directory.expanduser(),
+        format_,  # type: ignore[arg-type]
+        now=gj.now(),
+        today=gj.today(),
+        force=force,
+    )
     out = _out()
     out.print(f"wrote {len(files)} file{'s' if len(files) != 1 else ''} to {directory}")
     out.print("this is plaintext: keep it as safe as the conversations it holds")

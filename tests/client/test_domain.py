@@ -14,7 +14,6 @@ from chatham.client._private.journal.content import (
     MAX_TS,
     AgendaPublication,
     Body,
-    BodyError,
     Comment,
     CommentEdit,
     Commitment,
@@ -32,7 +31,6 @@ from chatham.client._private.journal.content import (
     Retraction,
     Review,
     Revision,
-    UnsupportedVersion,
     Update,
     UpdateEdit,
     changed_fields,
@@ -41,6 +39,7 @@ from chatham.client._private.journal.content import (
     decode_body,
     encode_body,
 )
+from chatham.client.errors import ContentError, UnsupportedVersion
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -116,7 +115,7 @@ def raw(obj: Any) -> bytes:
 
 
 def refused(data: bytes, *needles: str) -> str:
-    with pytest.raises(BodyError) as exc:
+    with pytest.raises(ContentError) as exc:
         decode_body(data)
     msg = str(exc.value)
     for n in needles:
@@ -238,17 +237,17 @@ def test_newer_version_with_unknown_fields_still_says_upgrade() -> None:
     ],
 )
 def test_garbage_is_refused(data: bytes) -> None:
-    with pytest.raises(BodyError):
+    with pytest.raises(ContentError):
         decode_body(data)
 
 
 @pytest.mark.parametrize("data", ["str", 5, None, bytearray(b"\x80")])
 def test_non_bytes(data: Any) -> None:
     if isinstance(data, bytearray):
-        with pytest.raises(BodyError):
+        with pytest.raises(ContentError):
             decode_body(data)
     else:
-        with pytest.raises(BodyError, match="must be bytes"):
+        with pytest.raises(ContentError, match="must be bytes"):
             decode_body(data)
 
 
@@ -265,7 +264,7 @@ def test_deep_nesting_is_refused_not_a_crash(depth: int) -> None:
 
 def test_invalid_utf8_is_refused_not_a_crash() -> None:
     # msgspec reports invalid UTF-8 in a str as UnicodeDecodeError; a member can seal any
-    # bytes, so it must be a BodyError like every other bad body.
+    # bytes, so it must be a ContentError like every other bad body.
     data = encode_body(Issue(ts=1, title="ABCDEF"))
     refused(data.replace(b"ABCDEF", b"\xff\xfe\xfd\xfc\xfb\xfa"))
     refused(data.replace(b"title", b"titl\xff"))
@@ -300,7 +299,7 @@ def test_oversize_refused_before_parsing() -> None:
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=300))
 def test_random_bytes_only_ever_raise_body_error(data: bytes) -> None:
-    with contextlib.suppress(BodyError):
+    with contextlib.suppress(ContentError):
         decode_body(data)
 
 
@@ -321,7 +320,7 @@ def test_random_bytes_only_ever_raise_body_error(data: bytes) -> None:
 def test_random_maps_only_ever_raise_body_error(obj: dict[str, Any]) -> None:
     try:
         body = decode_body(raw(obj))
-    except BodyError:
+    except ContentError:
         return
     assert decode_body(encode_body(body)) == body
 
@@ -412,18 +411,18 @@ def test_errors_never_echo_content() -> None:
 
 
 def test_constructors_enforce_cross_field_rules() -> None:
-    with pytest.raises(BodyError, match="at least one field"):
+    with pytest.raises(ContentError, match="at least one field"):
         Revision(ts=1, item=I1, changes=IssueEdit())
-    with pytest.raises(BodyError, match="names the meeting"):
+    with pytest.raises(ContentError, match="names the meeting"):
         IssueStatus(ts=1, item=I1, status="scheduled")
 
 
 def test_encode_refuses_what_decode_would_refuse() -> None:
-    with pytest.raises(BodyError, match=r"\$\.title"):
+    with pytest.raises(ContentError, match=r"\$\.title"):
         encode_body(Issue(ts=1, title=""))
-    with pytest.raises(BodyError, match=r"\$\.owner"):
+    with pytest.raises(ContentError, match=r"\$\.owner"):
         encode_body(Commitment(ts=1, owner=b"short", text="t"))
-    with pytest.raises(BodyError, match="not a journal body"):
+    with pytest.raises(ContentError, match="not a journal body"):
         encode_body(IssueEdit(title="x"))  # type: ignore[arg-type]
 
 

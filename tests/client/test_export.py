@@ -30,7 +30,6 @@ from chatham.client._private.journal.content import (
 from chatham.client._private.journal.fold import EntryMeta, JournalView, MeetingItem, RoleHistory
 from chatham.client._private.journal.render import (
     EXPORT_SCHEMA,
-    ExportError,
     agenda_json,
     export_json,
     ics_calendar,
@@ -55,6 +54,7 @@ from chatham.client._private.journal.render import (
     review_json,
     write_export,
 )
+from chatham.client.errors import ExportError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console

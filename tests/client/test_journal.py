@@ -35,21 +35,19 @@ from chatham.client._private.journal.content import (
 from chatham.client._private.journal.fold import (
     KINDS,
     PERMISSIONS,
-    AmbiguousItem,
     CommitmentItem,
-    DateError,
     EntryMeta,
     IssueItem,
     JournalView,
     MeetingItem,
     RoleHistory,
-    UnknownItem,
     allowed,
     parse_date,
     permission_table,
     thread,
 )
 from chatham.client._private.journal.render import export_json
+from chatham.client.errors import AmbiguousItem, InvalidDate, UnknownItem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -1302,14 +1300,14 @@ def test_parse_date() -> None:
     assert parse_date("2026-12-03", today=TODAY) == date(2026, 12, 3)
     assert parse_date(" Today ", today=TODAY) == TODAY
     assert parse_date("tomorrow", today=TODAY) == date(2026, 11, 21)
-    with pytest.raises(DateError, match="no meeting is planned") as exc:
+    with pytest.raises(InvalidDate, match="no meeting is planned") as exc:
         parse_date("next-meeting", today=TODAY, view=g.view)
     assert "meeting new" in exc.value.hint
-    with pytest.raises(DateError):
+    with pytest.raises(InvalidDate):
         parse_date("next-meeting", today=TODAY)
     g.post(LEE, Meeting, date=date(2026, 12, 3), title="December")
     assert parse_date("next-meeting", today=TODAY, view=g.view) == date(2026, 12, 3)
     for bad in ("2026-13-01", "2026-02-30", "12/03/2026", "20261203", "2026-1-3", "", "soon"):
-        with pytest.raises(DateError) as exc:
+        with pytest.raises(InvalidDate) as exc:
             parse_date(bad, today=TODAY)
         assert "YYYY-MM-DD" in exc.value.hint

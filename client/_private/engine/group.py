@@ -25,7 +25,7 @@ import msgspec
 from chatham import crypto
 
 from ... import errors as E
-from ..local.store import EntryRow, GroupRow, Pinned, StaleLocal, Store
+from ..local.store import EntryRow, GroupRow, Pinned, Store
 from ..local.vault import random_bytes
 from ..membership.roster import announce, display, members
 from ..views import (
@@ -395,7 +395,7 @@ class Group:
         for _ in range(5):
             try:
                 return self._sync(progress, send)
-            except StaleLocal:
+            except E.StaleLocal:
                 self._snap = None
             except BaseException:
                 # Anything half-applied in memory is dropped; the store holds only what committed.

@@ -7,7 +7,7 @@ verified and opened the entry. Nothing here does I/O.
 Wire format: one msgpack map per body, tagged by its type in `t` and versioned
 in `v` (always 1). Decoding is strict: an unknown version, an unknown type, an
 unknown field, a wrong type, an out-of-range value or a control character in
-text is refused with a `BodyError` that names the offending field but never
+text is refused with a `ContentError` that names the offending field but never
 echoes its content, so a refused body can be reported without leaking it.
 A future format gets a new `v`; a v1 client refuses it with
 `UnsupportedVersion` ("upgrade to read it") instead of guessing.
@@ -25,12 +25,13 @@ from typing import Annotated, Any, Final, Literal, TypeAlias
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from ...errors import ContentError, UnsupportedVersion
+
 __all__ = [
     "BODY_TYPES",
     "FORMAT_VERSION",
     "AgendaPublication",
     "Body",
-    "BodyError",
     "Change",
     "Comment",
     "CommentEdit",
@@ -51,7 +52,6 @@ __all__ = [
     "Retraction",
     "Review",
     "Revision",
-    "UnsupportedVersion",
     "Update",
     "UpdateEdit",
     "changed_fields",
@@ -102,30 +102,15 @@ MeetingState: TypeAlias = Literal["planned", "open", "closed"]
 CommitmentState: TypeAlias = Literal["open", "done", "partial", "dropped"]
 
 
-class BodyError(ValueError):
-    """This entry's content is not a journal body this client can read."""
-
-
-class UnsupportedVersion(BodyError):
-    """This entry was written by a newer version of Chatham; upgrade to read it."""
-
-    def __init__(self, version: int) -> None:
-        super().__init__(
-            f"journal body version {version} is not supported (this client reads version "
-            f"{FORMAT_VERSION}); upgrade to read it"
-        )
-        self.version = version
-
-
 def _check_day(value: object, what: str) -> None:
     """Dates a member writes stay where date arithmetic cannot overflow for anyone."""
     if isinstance(value, date) and not FIRST_DAY <= value <= LAST_DAY:
-        raise BodyError(f"{what} must be between {FIRST_DAY} and {LAST_DAY}")
+        raise ContentError(f"{what} must be between {FIRST_DAY} and {LAST_DAY}")
 
 
 def _unique(values: list[bytes], what: str) -> None:
     if len(set(values)) != len(values):
-        raise BodyError(f"{what} lists an id twice")
+        raise ContentError(f"{what} lists an id twice")
 
 
 class _Body(Struct, tag_field="t", forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -166,7 +151,7 @@ class Meeting(_Body, frozen=True, tag="meeting"):
         _unique(self.attendance, "attendance")
         _check_day(self.date, "a meeting's date")
         if self.start is not None and self.start.tzinfo is not None:
-            raise BodyError("a meeting's start is a local time without a zone")
+            raise ContentError("a meeting's start is a local time without a zone")
 
 
 class Note(_Body, frozen=True, tag="note"):
@@ -254,7 +239,7 @@ class MeetingEdit(_Edit, frozen=True, tag="meeting"):
             _unique(self.attendance, "attendance")
         _check_day(self.date, "a meeting's date")
         if isinstance(self.start, time) and self.start.tzinfo is not None:
-            raise BodyError("a meeting's start is a local time without a zone")
+            raise ContentError("a meeting's start is a local time without a zone")
 
 
 class NoteEdit(_Edit, frozen=True, tag="note"):
@@ -299,7 +284,7 @@ class Revision(_Body, frozen=True, tag="revision"):
 
     def __post_init__(self) -> None:
         if not changed_fields(self.changes):
-            raise BodyError("a revision must change at least one field")
+            raise ContentError("a revision must change at least one field")
 
 
 class IssueStatus(_Body, frozen=True, tag="issue-status"):
@@ -312,11 +297,11 @@ class IssueStatus(_Body, frozen=True, tag="issue-status"):
 
     def __post_init__(self) -> None:
         if self.status == "scheduled" and self.meeting is None:
-            raise BodyError("scheduling an issue names the meeting")
+            raise ContentError("scheduling an issue names the meeting")
         if self.status in ("parked", "closed") and self.meeting is not None:
-            raise BodyError("only a scheduled or presented issue names a meeting")
+            raise ContentError("only a scheduled or presented issue names a meeting")
         if (self.status == "closed") != (self.outcome is not None):
-            raise BodyError("an outcome is given exactly when an issue is closed")
+            raise ContentError("an outcome is given exactly when an issue is closed")
 
 
 class MeetingStatus(_Body, frozen=True, tag="meeting-status"):
@@ -413,39 +398,39 @@ def _where(err: Exception) -> str:
 
 
 def decode_body(data: bytes) -> Body:
-    """Strictly decode an entry body, or raise `BodyError` (never echoing content)."""
+    """Strictly decode an entry body, or raise `ContentError` (never echoing content)."""
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise BodyError("a journal body must be bytes")
+        raise ContentError("a journal body must be bytes")
     if len(data) > MAX_BODY:
-        raise BodyError(f"journal body is larger than {MAX_BODY} bytes")
+        raise ContentError(f"journal body is larger than {MAX_BODY} bytes")
     try:
         head = _head_decoder.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         # A member can seal any bytes. RecursionError: nesting deeper than msgspec follows
         # (the head decoder reads the whole map, so the strict decoder below never meets
         # it). UnicodeDecodeError: msgspec's answer to invalid UTF-8 in a str.
-        raise BodyError("not a Chatham journal body") from None
+        raise ContentError("not a Chatham journal body") from None
     if type(head.v) is not int:
-        raise BodyError("journal body has no version")
+        raise ContentError("journal body has no version")
     if head.v != FORMAT_VERSION:
-        raise UnsupportedVersion(head.v)
+        raise UnsupportedVersion(head.v, FORMAT_VERSION)
     if not isinstance(head.t, str) or head.t not in BODY_TYPES:
-        raise BodyError("unknown journal body type")
+        raise ContentError("unknown journal body type")
     try:
         body: Body = _decoder.decode(data)
     except msgspec.ValidationError as e:
-        if isinstance(e.__cause__, BodyError):  # one of our cross-field rules: no content in it
-            raise BodyError(f"invalid {head.t} body: {e.__cause__}") from None
-        raise BodyError(f"invalid {head.t} body{_where(e)}") from None
+        if isinstance(e.__cause__, ContentError):  # one of our cross-field rules: no content in it
+            raise ContentError(f"invalid {head.t} body: {e.__cause__}") from None
+        raise ContentError(f"invalid {head.t} body{_where(e)}") from None
     except (msgspec.DecodeError, UnicodeDecodeError):
-        raise BodyError(f"malformed {head.t} body") from None
+        raise ContentError(f"malformed {head.t} body") from None
     return body
 
 
 def encode_body(body: Body) -> bytes:
-    """Encode a body; refuses (BodyError) anything `decode_body` would refuse."""
+    """Encode a body; refuses (ContentError) anything `decode_body` would refuse."""
     if not isinstance(body, _ALL):
-        raise BodyError("not a journal body type")
+        raise ContentError("not a journal body type")
     data = _encoder.encode(body)
     decode_body(data)  # constructors do not validate constraints; the decoder does
     return data

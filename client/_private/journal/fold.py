@@ -22,12 +22,8 @@ Permissions come from the single table `PERMISSIONS`, judged with the
 author's role at the log head the entry claims (so a later role change does
 not rewrite history). docs/journal.md renders the same table.
 
-Error tree:
-
-    JournalError        root of what this module raises to the CLI
-    ├── UnknownItem     no visible item has this id
-    ├── AmbiguousItem   an id prefix matches more than one item
-    └── DateError       a date is not YYYY-MM-DD, today, tomorrow or next-meeting
+It raises `UnknownItem`, `AmbiguousItem` and `InvalidDate` from the client's error
+tree (`chatham.client.errors`).
 """
 
 from __future__ import annotations
@@ -41,10 +37,10 @@ from typing import Any, ClassVar, Final, Literal, Protocol, TypeAlias
 
 import msgspec
 
+from ...errors import AmbiguousItem, ContentError, InvalidDate, UnknownItem, UnsupportedVersion
 from .content import (
     AgendaPublication,
     Body,
-    BodyError,
     Comment,
     CommentEdit,
     Commitment,
@@ -62,7 +58,6 @@ from .content import (
     Retraction,
     Review,
     Revision,
-    UnsupportedVersion,
     Update,
     UpdateEdit,
     changed_fields,
@@ -74,16 +69,13 @@ __all__ = [
     "KINDS",
     "PERMISSIONS",
     "Agenda",
-    "AmbiguousItem",
     "CommentItem",
     "CommitmentItem",
-    "DateError",
     "EntryMeta",
     "EntryMetaLike",
     "Event",
     "IssueItem",
     "Item",
-    "JournalError",
     "JournalView",
     "JournalWarning",
     "MeetingItem",
@@ -93,7 +85,6 @@ __all__ = [
     "ReviewRound",
     "RoleHistory",
     "RoleHistoryView",
-    "UnknownItem",
     "UpdateItem",
     "allowed",
     "parse_date",
@@ -106,33 +97,6 @@ Role: TypeAlias = Literal["leader", "member"]
 NotesPolicy: TypeAlias = Literal["all", "leaders"]
 Kind: TypeAlias = Literal["issue", "meeting", "note", "commitment", "comment", "update"]
 KINDS: Final[tuple[Kind, ...]] = ("issue", "meeting", "note", "commitment", "comment", "update")
-
-
-# --- errors -----------------------------------------------------------------------------------
-
-
-class JournalError(Exception):
-    """The journal cannot do that."""
-
-    hint: str = ""
-
-
-class UnknownItem(JournalError):
-    """no item with this id"""
-
-    hint = "`chatham list` shows the items you can see"
-
-
-class AmbiguousItem(JournalError):
-    """this id prefix matches more than one item"""
-
-    hint = "give more characters of the id"
-
-
-class DateError(JournalError):
-    """not a date"""
-
-    hint = "use YYYY-MM-DD, today, tomorrow or next-meeting"
 
 
 # --- what the client core hands over ----------------------------------------------------------
@@ -659,7 +623,7 @@ class JournalView:
             except UnsupportedVersion as e:
                 self._reject(eid, meta.author, "unsupported_version", str(e))
                 return
-            except BodyError as e:
+            except ContentError as e:
                 self._reject(eid, meta.author, "undecodable", str(e))
                 return
         else:
@@ -1261,13 +1225,14 @@ def parse_date(text: str, *, today: date, view: JournalView | None = None) -> da
     if t == "next-meeting":
         m = view.next_meeting(today) if view is not None else None
         if m is None:
-            e = DateError("no meeting is planned")
-            e.hint = "plan one with `chatham meeting new`, or give a date as YYYY-MM-DD"
-            raise e
+            raise InvalidDate(
+                "no meeting is planned",
+                hint="plan one with `chatham meeting new`, or give a date as YYYY-MM-DD",
+            )
         return m.date
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
         try:
             return date.fromisoformat(t)
         except ValueError:
             pass
-    raise DateError("not a date")
+    raise InvalidDate("not a date")

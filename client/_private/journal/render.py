@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ... import errors as E
 from .fold import (
     Agenda,
     CommentItem,
@@ -52,7 +53,6 @@ from .fold import (
 
 __all__ = [
     "EXPORT_SCHEMA",
-    "ExportError",
     "ExportFormat",
     "agenda_json",
     "export_json",
@@ -83,15 +83,6 @@ __all__ = [
 
 ExportFormat: TypeAlias = Literal["markdown", "json", "ics"]
 EXPORT_SCHEMA: Final = "chatham-journal-export/1"
-
-
-class ExportError(Exception):
-    """the export cannot be written"""
-
-    def __init__(self, message: str | None = None, *, hint: str = "") -> None:
-        self.message = message or "the export cannot be written"
-        self.hint = hint
-        super().__init__(self.message)
 
 
 # --- dates ------------------------------------------------------------------------------------
@@ -578,12 +569,12 @@ def write_export(
     elif fmt == "ics":
         files = {"journal.ics": ics_calendar(view, now=now)}
     else:
-        raise ExportError(f"unknown export format {fmt!r}", hint="use markdown, json or ics")
+        raise E.ExportError(f"unknown export format {fmt!r}", hint="use markdown, json or ics")
     if directory.exists() or directory.is_symlink():
         if not directory.is_dir():
-            raise ExportError("the export path is not a directory", hint="choose a directory")
+            raise E.ExportError("the export path is not a directory", hint="choose a directory")
         if any(directory.iterdir()) and not force:
-            raise ExportError(
+            raise E.ExportError(
                 "the export directory is not empty",
                 hint="choose an empty or new directory, or pass --force to write into it",
             )

@@ -47,7 +47,6 @@ from ..views import SyncReport
 from .content import (
     AgendaPublication,
     Body,
-    BodyError,
     Comment,
     Commitment,
     CommitmentEdit,
@@ -67,17 +66,14 @@ from .content import (
     encode_body,
 )
 from .fold import (
-    AmbiguousItem,
     CommentItem,
     CommitmentItem,
-    DateError,
     EntryMeta,
     IssueItem,
     Item,
     JournalView,
     MeetingItem,
     RoleHistory,
-    UnknownItem,
     allowed,
     parse_date,
 )
@@ -353,13 +349,13 @@ class Journal:
         listing = "`chatham list`" if kind is None else _KIND_LIST[kind.kind]
         try:
             it = view.show(view.resolve(ref))
-        except UnknownItem:
-            raise E.NotFound(
+        except E.UnknownItem:
+            raise E.UnknownItem(
                 f"no {what} {ref.strip()!r} in this group",
                 hint=f"{listing} shows the ids; run `chatham sync` for new ones",
             ) from None
-        except AmbiguousItem:
-            raise E.Ambiguous(
+        except E.AmbiguousItem:
+            raise E.AmbiguousItem(
                 f"{ref.strip()!r} matches several items", hint="give more characters of the id"
             ) from None
         if kind is not None and not isinstance(it, kind):
@@ -373,8 +369,8 @@ class Journal:
         """`YYYY-MM-DD`, `today`, `tomorrow` or `next-meeting`."""
         try:
             return parse_date(text, today=self.today(), view=self.view)
-        except DateError as e:
-            raise E.UsageError(f"{e}: {text.strip()!r}", hint=e.hint) from None
+        except E.InvalidDate as e:
+            raise E.InvalidDate(f"{e.message}: {text.strip()!r}", hint=e.hint) from None
 
     def meeting(self, ref: str | None = None, *, default: str = "current") -> MeetingItem:
         """A meeting by id prefix or date (`2026-12-03`, `today`, `next-meeting`); without one:
@@ -455,8 +451,8 @@ class Journal:
     def post(self, body: Body) -> Posted:
         try:
             data = encode_body(body)
-        except BodyError as e:
-            raise E.UsageError(str(e), hint="see `--help` for what each field accepts") from None
+        except E.ContentError as e:
+            raise E.ContentError(e.message, hint=e.hint) from None
         entry_id = self.group.post(data)
         self.refresh()
         return Posted(entry_id, queued=self.group.queued > 0)

@@ -32,6 +32,7 @@ from typing import Any, Final
 
 import msgspec
 
+from ... import errors as E
 from ...errors import StoreTampered
 from .vault import Vault
 
@@ -115,10 +116,6 @@ SEAL_PROFILE: Final = b"profile"
 SEAL_TOKEN: Final = b"token"
 MAC_PINNED: Final = b"pinned"
 MAC_ENTRY: Final = b"entry"
-
-
-class StaleLocal(Exception):
-    """Another process changed this group's local state; reload and retry (internal)."""
 
 
 class Pinned(msgspec.Struct, array_like=True, frozen=True):
@@ -360,7 +357,7 @@ class Store:
         """Inside a write: fail with StaleLocal when another process moved the group on."""
         row = db.execute("SELECT version FROM groups WHERE group_id=?", (group,)).fetchone()
         if row is None or int(row[0]) != version:
-            raise StaleLocal
+            raise E.StaleLocal
 
     def pin(
         self,
@@ -378,7 +375,7 @@ class Store:
             (blob, mac, status, group, version),
         )
         if cur.rowcount != 1:
-            raise StaleLocal
+            raise E.StaleLocal
         return version + 1
 
     # --- log ------------------------------------------------------------------------------------
