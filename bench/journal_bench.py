@@ -42,11 +42,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import chatham.client.journal as D
 import httpx
 from chatham import crypto
 from chatham.client import Account, Group, Home
-from chatham.client._private.journal import content as D
-from chatham.client._private.journal.service import OPENED_CACHE, Journal
+from chatham.client._private.journal.cache import OPENED_CACHE, save_sealed
+from chatham.client.journal import Journal
 from chatham.server.testing import CHATHAM, live_server
 
 PASSPHRASE = "benchmark passphrase"
@@ -245,7 +246,6 @@ def build(root: Path, entries: int) -> tuple[int, float, float]:
 
 
 def report(root: Path, args: Any, months: int, wrote: float, synced: float) -> None:
-    from chatham.client._private.journal.content import Comment  # noqa: F401  (warm the import)
 
     home = Home(root / "home-dana")
     os.environ["CHATHAM_HOME"] = str(home.path)
@@ -295,7 +295,7 @@ def report(root: Path, args: Any, months: int, wrote: float, synced: float) -> N
         Journal(g, j.member_id).view.list_items()
 
     def cold() -> None:
-        g.save_sealed(OPENED_CACHE, None)  # as after a sync that changed the store
+        save_sealed(g, OPENED_CACHE, None)  # as after a sync that changed the store
         Journal(g, j.member_id).view.list_items()
 
     r_open = best_and_median(raw_open, args.repeat)

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import nacl.bindings as sodium
 from chatham import crypto
-from chatham.client import Account
-from chatham.client._private.local.home import Home
+from chatham.client import Account, Home
+from chatham.client._private.engine import outbox
 from chatham.server.testing import CHATHAM, live_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,9 +78,9 @@ def bulk_post(g: object, n: int) -> None:
     for i in range(n):
         eid = os.urandom(16)
         body = (b"entry %06d " % i).ljust(BODY, b".")
-        sealed = g._seal(eid, body)  # type: ignore[attr-defined]
+        sealed = outbox.seal(g, eid, body)
         posted = api.post_entry(g.id_bytes, sealed.data)  # type: ignore[attr-defined]
-        g._store_own(sealed, posted.cursor, eid)  # type: ignore[attr-defined]
+        outbox.store_own(g, sealed, posted.cursor, eid)
 
 
 SYNC_CHILD = """
@@ -88,6 +88,7 @@ import json, sys, time
 sys.path.insert(0, sys.argv[2])
 from sync_bench import ceiling
 from chatham.client import Account
+from chatham.client._private.engine import outbox
 
 def peak_rss_mb():
     # VmHWM: this process's own peak (ru_maxrss would carry the forking parent's peak).

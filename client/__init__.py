@@ -1,17 +1,18 @@
-"""chatham.client: the Chatham client library (and, in `chatham.client.cli`, the CLI).
+"""chatham.client: the Chatham client library. The `chatham` CLI (`chatham.client.cli`) and the
+web app stand on exactly this public API.
 
     from chatham.client import Account
 
-    with Account.open(passphrase=...) as journal:      # or CHATHAM_PASSPHRASE, or a session
-        group = journal.group()                         # the current group
+    with Account.open(passphrase=...) as account:     # or CHATHAM_PASSPHRASE, or a session
+        group = account.group()                         # the current group
         report = group.sync()                           # fetch, verify, store; send queued writes
         for a in report.announcements:
             print(a.text)                               # leader actions in plain words
-        entry_id = group.post(b"...")                   # the journal layer encodes bodies
-        for item in group.entries():                    # verified and opened, offline
-            ...
+        journal = group.journal()                       # issues, meetings, notes, commitments
+        journal.new_issue(title="Selling the company?", priority="A", minutes=30)
 
-docs/client.md describes the whole API; the error tree is in `chatham.client.errors`.
+docs/client.md describes the whole API; `chatham.client.journal` holds the journal's
+types and renderings, and the error tree is in `chatham.client.errors`.
 
 Names are re-exported lazily (PEP 562): importing `chatham.client.cli` must not
 load httpx, sqlite and the crypto stack just to print `chatham --help`.
@@ -23,21 +24,36 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import errors
-    from ._private.account import Account, HttpSource
-    from ._private.engine.group import Group, OpBuilder, OpContext, Progress
-    from ._private.local.home import Home, parse_duration, scrubbed_env
-    from ._private.views import (
+    from . import errors, journal
+    from ._private.account import Account, GroupSummary, HttpSource
+    from ._private.engine.group import Group
+    from ._private.engine.ops import OpBuilder, OpContext
+    from ._private.engine.results import ChainView, EntryRef, OpenedEntry, SyncReport, VerifyReport
+    from ._private.engine.sync import Progress
+    from ._private.journal.service import Journal
+    from ._private.local.home import (
+        ENV_PASSPHRASE,
+        Home,
+        parse_duration,
+        private_dir,
+        runtime_dir,
+        scrubbed_env,
+    )
+    from ._private.membership.values import (
         Announcement,
-        ChainView,
-        EntryRef,
-        GroupSummary,
+        Approval,
+        EpochExposure,
+        Exposure,
+        History,
         JoinRequest,
         Member,
-        OpenedEntry,
-        SyncReport,
-        VerifyReport,
+        Notes,
+        PendingRequest,
+        Removal,
+        Role,
+        RosterEntry,
     )
+    from ._private.membership.workflows import Ask
     from .errors import (
         ChathamError,
         CouldNotOpen,
@@ -48,64 +64,93 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
-    "Announcement": "views",
-    "ChainView": "views",
-    "EntryRef": "views",
+    "Account": "account",
+    "Announcement": "membership.values",
+    "Approval": "membership.values",
+    "Ask": "membership.workflows",
+    "ChainView": "engine.results",
     "ChathamError": "errors",
     "CouldNotOpen": "errors",
+    "ENV_PASSPHRASE": "local.home",
+    "EntryRef": "engine.results",
+    "EpochExposure": "membership.values",
+    "Exposure": "membership.values",
     "Group": "engine.group",
-    "GroupSummary": "views",
+    "GroupSummary": "account",
+    "History": "membership.values",
     "Home": "local.home",
     "HttpSource": "account",
-    "OpenedEntry": "views",
-    "JoinRequest": "views",
-    "Account": "account",
-    "Member": "views",
+    "JoinRequest": "membership.values",
+    "Journal": "journal.service",
+    "Member": "membership.values",
     "NotAMember": "errors",
-    "OpBuilder": "engine.group",
-    "OpContext": "engine.group",
-    "Progress": "engine.group",
+    "Notes": "membership.values",
+    "OpBuilder": "engine.ops",
+    "OpContext": "engine.ops",
+    "OpenedEntry": "engine.results",
+    "PendingRequest": "membership.values",
+    "Progress": "engine.sync",
+    "Removal": "membership.values",
+    "Role": "membership.values",
+    "RosterEntry": "membership.values",
     "ServerError": "errors",
-    "SyncReport": "views",
+    "SyncReport": "engine.results",
     "UsageError": "errors",
     "VerificationError": "errors",
-    "VerifyReport": "views",
+    "VerifyReport": "engine.results",
     "parse_duration": "local.home",
+    "private_dir": "local.home",
+    "runtime_dir": "local.home",
     "scrubbed_env": "local.home",
 }
 
 __all__ = [
+    "ENV_PASSPHRASE",
     "Account",
     "Announcement",
+    "Approval",
+    "Ask",
     "ChainView",
     "ChathamError",
     "CouldNotOpen",
     "EntryRef",
+    "EpochExposure",
+    "Exposure",
     "Group",
     "GroupSummary",
+    "History",
     "Home",
     "HttpSource",
     "JoinRequest",
+    "Journal",
     "Member",
     "NotAMember",
+    "Notes",
     "OpBuilder",
     "OpContext",
     "OpenedEntry",
+    "PendingRequest",
     "Progress",
+    "Removal",
+    "Role",
+    "RosterEntry",
     "ServerError",
     "SyncReport",
     "UsageError",
     "VerificationError",
     "VerifyReport",
     "errors",
+    "journal",
     "parse_duration",
+    "private_dir",
+    "runtime_dir",
     "scrubbed_env",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "errors":
-        value: Any = importlib.import_module(".errors", __name__)
+    if name in ("errors", "journal"):
+        value: Any = importlib.import_module(f".{name}", __name__)
     elif name in _EXPORTS:
         where = _EXPORTS[name]
         path = ".errors" if where == "errors" else f"._private.{where}"

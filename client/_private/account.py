@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeAlias
@@ -15,7 +16,7 @@ from .engine.group import Group, _check_group_name
 from .local.home import Home
 from .local.store import Pinned, Store
 from .local.vault import Vault
-from .views import GroupSummary, History, Notes
+from .membership.values import History, Notes
 
 if TYPE_CHECKING:
     import httpx
@@ -29,6 +30,21 @@ httpx is imported only when a command first talks to a server, so offline comman
 (and `chatham --help`) start fast."""
 
 _CURRENT = "current_group"
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """A group as `Account.groups()` lists it (from the local store only)."""
+
+    id: str
+    name: str
+    server: str
+    status: str
+    epoch: int
+    log_seq: int
+    entries: int
+    queued: int
+    current: bool
 
 
 class _Tokens:
@@ -329,6 +345,33 @@ class Account:
         approves; `Group.sync()` then fetches this device's key. Read `fingerprint`
         aloud to the leader.
         """
+        code = "".join(code.split())
+        if not code:
+            raise E.UsageError(
+                "no invite code given",
+                hint="pass the code, or paste it on stdin (`chatham join < code.txt`)",
+            )
+        try:
+            return self._join(code, name=name)
+        except E.Conflict as e:
+            if e.code != "invite_used":
+                raise
+            raise E.UsageError(
+                "this invite code was already used: a join request for it is waiting",
+                hint="codes work once; if that request is not yours, tell the leader, who should "
+                "not approve it, and ask for a new invite",
+            ) from e
+        except E.UsageError as e:
+            if isinstance(e.__cause__, E.Forbidden):
+                server = crypto.InviteSecret.from_code(code).server
+                raise E.UsageError(
+                    f"the server at {server} does not accept this invite: it was used, revoked "
+                    "or has expired, or the group is not on that server",
+                    hint="ask the leader for a new invite (codes work once, and expire)",
+                ) from e
+            raise
+
+    def _join(self, code: str, *, name: str | None) -> Group:
         try:
             secret = crypto.InviteSecret.from_code(code)
         except crypto.InviteError as e:

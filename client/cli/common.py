@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .._private.account import Account
-    from .._private.engine.group import Group
+    from .. import Account, Group, SyncReport
 
 
 @dataclasses.dataclass
@@ -73,8 +72,7 @@ class CliState:
     def account(self) -> Account:
         """The member's unlocked account (session, CHATHAM_PASSPHRASE, file, or prompt)."""
         if self._account is None:
-            from .._private.account import Account
-            from .._private.local.home import Home
+            from .. import Account, Home
 
             home = Home.default()
             if self.passphrase_file is not None:
@@ -160,3 +158,16 @@ def console(*, stderr: bool = False) -> Console:
 
 def short(hex_id: str, n: int = 12) -> str:
     return hex_id[:n]
+
+
+def changed_words(report: SyncReport) -> str:
+    """`2 new entries, 1 log op, 1 retracted`: counts only, never content."""
+    parts = []
+    if report.new_entries:
+        n = report.new_entries
+        parts.append(f"{n} new {'entry' if n == 1 else 'entries'}")
+    if report.retracted:
+        parts.append(f"{report.retracted} retracted")
+    if report.new_ops:
+        parts.append(f"{report.new_ops} log {'op' if report.new_ops == 1 else 'ops'}")
+    return ", ".join(parts) or "up to date"

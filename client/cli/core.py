@@ -9,7 +9,7 @@ import typer
 from .common import console, emit_json, short, state, text
 
 if TYPE_CHECKING:
-    from .._private.views import SyncReport, VerifyReport
+    from .. import SyncReport, VerifyReport
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
@@ -27,8 +27,7 @@ def init(
     """Create your identity (member and device keys) in CHATHAM_HOME."""
     import os
 
-    from .._private.account import Account
-    from .._private.local.home import ENV_PASSPHRASE, Home
+    from .. import ENV_PASSPHRASE, Account, Home
     from ..errors import AlreadyInitialized, Locked
 
     st = state()
@@ -81,26 +80,20 @@ def unlock(
     import os
     import time
 
-    from .._private.local.home import ENV_PASSPHRASE, Home, parse_duration
-    from ..errors import Locked, WrongPassphrase
+    from .. import ENV_PASSPHRASE, Home, parse_duration
+    from ..errors import Locked
 
     seconds = parse_duration(duration)
     st = state()
     home = Home.default()
-    data = home.read_keystore()
+    home.read_keystore()  # NotInitialized before asking for a passphrase
     if st.passphrase_file is not None:
         passphrase = st.passphrase_from_file()
     else:
         passphrase = os.environ.get(ENV_PASSPHRASE) or st.prompt()
     if not passphrase:
         raise Locked("no passphrase given", hint="run on a terminal, or pass --passphrase-file")
-    from chatham import crypto
-
-    try:
-        key = crypto.keystore_key(data, passphrase)
-        crypto.open_keystore_with_key(data, key)
-    except crypto.WrongPassphrase:
-        raise WrongPassphrase() from None
+    _, key = home.unlock(passphrase=passphrase)
     expires = home.start_session(key, seconds)
     until = time.strftime("%H:%M", time.localtime(expires))
     console().print(f"unlocked until {until}; `chatham lock` locks again")
@@ -108,7 +101,7 @@ def unlock(
 
 def lock() -> None:
     """End the unlock session now."""
-    from .._private.local.home import Home
+    from .. import Home
 
     ended = Home.default().end_session()
     console().print("locked" if ended else "already locked")

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .._private.local.home import private_dir, runtime_dir, scrubbed_env
+from .. import private_dir, runtime_dir, scrubbed_env
 from ..errors import UsageError
 
 

@@ -32,7 +32,7 @@ from .common import console, emit_json, state, text
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .._private.journal.service import Journal, Posted
+    from ..journal import Journal, Posted
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 MeetingArg = Annotated[
@@ -70,7 +70,7 @@ attachment_app = _app("Attached files.")
 
 def _journal(*, write: bool = False) -> Journal:
     """The current group's journal; for a write, synced first so ids from others resolve."""
-    from .._private.journal.service import Journal
+    from ..journal import Journal
 
     st = state()
     gj = Journal(st.group(), st.account().member_id)
@@ -85,21 +85,21 @@ def interactive() -> bool:
 
 
 def _long(value: str | None) -> str | None:
-    from .._private.journal.content import clean_text
+    from ..journal import clean_text
 
     got = text(value)
     return None if got is None else clean_text(got)
 
 
 def _line_text(value: str | None) -> str | None:
-    from .._private.journal.content import clean_line
+    from ..journal import clean_line
 
     got = text(value)
     return None if got is None else clean_line(got)
 
 
 def _edit(initial: str) -> str:
-    from .._private.journal.content import clean_text
+    from ..journal import clean_text
     from .editor import edit_text
 
     return clean_text(edit_text(initial))
@@ -132,7 +132,7 @@ def edit_sections(heading: str, sections: list[tuple[str, str, str]]) -> dict[st
             current = key
         elif current is not None:
             found[current].append(line)
-    from .._private.journal.content import clean_text
+    from ..journal import clean_text
 
     return {key: clean_text("\n".join(body)) for key, body in found.items()}
 
@@ -275,8 +275,9 @@ def issue_list(
     json: JsonOpt = False,
 ) -> None:
     """List issues, oldest first."""
-    from .._private.journal.render import item_json, print_issues
     from ..errors import UsageError
+    from ..journal import item_json
+    from .show import print_issues
 
     if status is not None and status not in ("parked", "scheduled", "presented", "closed"):
         raise UsageError(
@@ -298,7 +299,7 @@ def issue_show(
     json: JsonOpt = False,
 ) -> None:
     """Show an issue with its comments and history."""
-    from .._private.journal.fold import IssueItem
+    from ..journal import IssueItem
 
     gj = _journal()
     _show(gj, gj.item(issue, IssueItem), json)
@@ -321,8 +322,8 @@ def issue_edit(
     json: JsonOpt = False,
 ) -> None:
     """Revise your issue (history keeps every version). No options: edit it in $EDITOR."""
-    from .._private.journal.fold import IssueItem
     from ..errors import UsageError
+    from ..journal import IssueItem
 
     gj = _journal(write=True)
     it = gj.item(issue, IssueItem)
@@ -372,7 +373,7 @@ def issue_present(
     json: JsonOpt = False,
 ) -> None:
     """Mark an issue presented (the owner or a leader), at the meeting in progress by default."""
-    from .._private.journal.fold import IssueItem
+    from ..journal import IssueItem
 
     gj = _journal(write=True)
     it = gj.item(issue, IssueItem)
@@ -390,7 +391,7 @@ def issue_close(
     json: JsonOpt = False,
 ) -> None:
     """Close your issue: resolved (default) or --withdrawn."""
-    from .._private.journal.fold import IssueItem
+    from ..journal import IssueItem
 
     gj = _journal(write=True)
     it = gj.item(issue, IssueItem)
@@ -405,7 +406,7 @@ def issue_reopen(
     json: JsonOpt = False,
 ) -> None:
     """Put a presented or closed issue of yours back in the parking lot."""
-    from .._private.journal.fold import IssueItem
+    from ..journal import IssueItem
 
     gj = _journal(write=True)
     it = gj.item(issue, IssueItem)
@@ -415,7 +416,8 @@ def issue_reopen(
 
 def parking_lot(json: JsonOpt = False) -> None:
     """Parked issues, ranked by priority, waiting time, and who has not presented lately."""
-    from .._private.journal.render import print_parking_lot, ranked_json
+    from ..journal import ranked_json
+    from .show import print_parking_lot
 
     gj = _journal()
     ranked = gj.view.parking_lot(gj.today())
@@ -473,7 +475,8 @@ def meeting_new(
 @meeting_app.command("list")
 def meeting_list(json: JsonOpt = False) -> None:
     """List meetings by date."""
-    from .._private.journal.render import item_json, print_meetings
+    from ..journal import item_json
+    from .show import print_meetings
 
     gj = _journal()
     meetings = gj.view.meetings()
@@ -545,7 +548,8 @@ def agenda(
 ) -> None:
     """A meeting's agenda: the published one, or a draft from the parking lot and the
     commitments due."""
-    from .._private.journal.render import agenda_json, print_agenda
+    from ..journal import agenda_json
+    from .show import print_agenda
 
     gj = _journal(write=publish)
     m = gj.meeting(meeting)
@@ -579,8 +583,8 @@ def review(
     json: JsonOpt = False,
 ) -> None:
     """The accountability round: each member's commitments due at the meeting."""
-    from .._private.journal.fold import CommitmentItem
-    from .._private.journal.render import item_json, print_review, review_json
+    from ..journal import CommitmentItem, item_json, review_json
+    from .show import print_review
 
     gj = _journal(write=bool(mark) or mark_all)
     m = gj.meeting(meeting)
@@ -641,7 +645,8 @@ def note_new(
 @note_app.command("list")
 def note_list(meeting: MeetingOpt = None, json: JsonOpt = False) -> None:
     """List notes, oldest first (of one meeting with --meeting)."""
-    from .._private.journal.render import item_json, print_notes
+    from ..journal import item_json
+    from .show import print_notes
 
     gj = _journal()
     notes = gj.view.notes(gj.meeting(meeting).id if meeting else None)
@@ -659,7 +664,7 @@ def note_show(
     json: JsonOpt = False,
 ) -> None:
     """Show a note, markdown rendered."""
-    from .._private.journal.fold import NoteItem
+    from ..journal import NoteItem
 
     gj = _journal()
     _show(gj, gj.item(note, NoteItem), json)
@@ -719,8 +724,9 @@ def commit_list(
     json: JsonOpt = False,
 ) -> None:
     """List commitments, oldest first."""
-    from .._private.journal.render import item_json, print_commitments
     from ..errors import UsageError
+    from ..journal import item_json
+    from .show import print_commitments
 
     if status is not None and status not in ("open", "done", "partial", "dropped"):
         raise UsageError(f"unknown status {status!r}", hint="use open, done, partial or dropped")
@@ -736,7 +742,7 @@ def commit_list(
 
 
 def _complete(commitment: str, status: str, report: str | None, json: bool) -> None:
-    from .._private.journal.fold import CommitmentItem
+    from ..journal import CommitmentItem
 
     gj = _journal(write=True)
     c = gj.item(commitment, CommitmentItem)
@@ -854,7 +860,8 @@ def update_list(
     json: JsonOpt = False,
 ) -> None:
     """List monthly updates, oldest first."""
-    from .._private.journal.render import item_json, print_updates
+    from ..journal import item_json
+    from .show import print_updates
 
     gj = _journal()
     who = bytes.fromhex(gj.group.member(member).id) if member else None
@@ -876,7 +883,7 @@ def attach(
     json: JsonOpt = False,
 ) -> None:
     """Attach a file to an item: sealed in 64 KiB chunks, uploaded, then posted as a comment."""
-    from .._private.journal.render import file_size
+    from ..journal import file_size
 
     gj = _journal(write=True)
     it = gj.item(item)
@@ -901,8 +908,7 @@ def attachment_save(
     json: JsonOpt = False,
 ) -> None:
     """Download, verify and save an attached file; it appears only once every chunk verifies."""
-    from .._private.journal.fold import CommentItem
-    from .._private.journal.render import file_size
+    from ..journal import CommentItem, file_size
 
     gj = _journal()
     c = gj.item(attachment, CommentItem)
@@ -922,7 +928,8 @@ def attachment_save(
 
 
 def _show(gj: Journal, item: Any, json: bool) -> None:
-    from .._private.journal.render import item_json, print_item
+    from ..journal import item_json
+    from .show import print_item
 
     if json:
         emit_json(item_json(gj.view, item, history=True))
@@ -950,9 +957,9 @@ def list_(
     json: JsonOpt = False,
 ) -> None:
     """List items of every kind (or one), oldest first; offline."""
-    from .._private.journal.fold import KINDS
-    from .._private.journal.render import item_json, print_items
     from ..errors import UsageError
+    from ..journal import KINDS, item_json
+    from .show import print_items
 
     if type_ is not None and type_ not in KINDS:
         raise UsageError(f"unknown type {type_!r}", hint=f"use {KINDS_HELP}")
@@ -971,8 +978,9 @@ def search(
     json: JsonOpt = False,
 ) -> None:
     """Find items containing every word (any case); offline, over your decrypted copy."""
-    from .._private.journal.render import item_json, print_items
     from ..errors import UsageError
+    from ..journal import item_json
+    from .show import print_items
 
     query = text(words) or ""
     if not query.split():
@@ -999,8 +1007,8 @@ def export(
     ] = False,
 ) -> None:
     """Write your readable copy of the journal: plaintext on disk, on purpose."""
-    from .._private.journal.render import write_export
     from ..errors import UsageError
+    from ..journal import write_export
 
     if format_ not in ("markdown", "json", "ics"):
         raise UsageError(f"unknown export format {format_!r}", hint="use markdown, json or ics")
@@ -1048,7 +1056,7 @@ def watch(
     """Follow the group: sync and print one line (never content) whenever something arrives."""
     import time
 
-    from .._private.journal.service import changed_words
+    from .common import changed_words
 
     gj = _journal()
     out = _out()

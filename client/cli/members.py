@@ -29,7 +29,7 @@ import typer
 from .common import console, emit_json, short, state, text
 
 if TYPE_CHECKING:
-    from .._private.engine.group import Group
+    from .. import Group
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
@@ -105,16 +105,14 @@ def invite(
     json: JsonOpt = False,
 ) -> None:
     """Invite someone (leaders): prints a one-time code to hand over in person."""
-    from .._private.local.home import parse_duration
-    from .._private.membership import workflows as membership
+    from .. import parse_duration
     from ..errors import UsageError
 
     if role not in ("member", "leader"):
         raise UsageError(f"unknown role {role!r}", hint="use --role member or --role leader")
     newcomer = text(name)
     g = _group()
-    secret = membership.invite(
-        g,
+    secret = g.invite(
         role="leader" if role == "leader" else "member",
         expires_in=parse_duration(expires),
         name=newcomer,
@@ -153,14 +151,12 @@ def join(
     """Answer an invite: checks the group, sends a join request, prints your fingerprint."""
     import getpass
 
-    from .._private.membership import workflows as membership
-
     if code is None:
         code = getpass.getpass("invite code: ") if _interactive() else sys.stdin.read()
     else:
         code = text(code) or ""
     j = state().account()
-    g = membership.join(j, code, name=text(group_name))
+    g = j.join(code, name=text(group_name))
     if json:
         emit_json(
             {
@@ -181,10 +177,9 @@ def join(
 
 def requests(json: JsonOpt = False) -> None:
     """List join requests waiting for approval (leaders), with fingerprints."""
-    from .._private.membership import workflows as membership
 
     refused: list[str] = []
-    pending = membership.pending_requests(_group(), refused)
+    pending = _group().join_requests(refused=refused)
     err = console(stderr=True)
     for reason in refused:
         err.print(f"chatham: note: refused a join request the server listed ({reason})")
@@ -210,11 +205,8 @@ def approve(
     ] = None,
 ) -> None:
     """Add the member behind a join request, after checking their fingerprint (leaders)."""
-    from .._private.membership import workflows as membership
 
-    done = membership.approve(
-        _group(), request, fingerprint=text(fingerprint), name=text(name), ask=_ask
-    )
+    done = _group().approve(request, fingerprint=text(fingerprint), name=text(name), ask=_ask)
     out = console()
     out.print(f"approved {done.name} ({done.fingerprint}) as {done.role}")
     out.print(
@@ -227,9 +219,8 @@ def approve(
 
 
 def _print_roster(g: Group) -> None:
-    from .._private.membership import workflows as membership
 
-    rows = membership.roster(g)
+    rows = g.roster()
     out = console()
     width = max((len(_who(r.name, r.id)) for r in rows), default=4)
     for r in rows:
@@ -253,11 +244,10 @@ def members(ctx: typer.Context, json: JsonOpt = False) -> None:
 @members_app.command("list")
 def members_list(json: JsonOpt = False) -> None:
     """List every member with role, fingerprint, when they joined and whether you verified them."""
-    from .._private.membership import workflows as membership
 
     g = _group()
     if json:
-        emit_json(membership.roster(g))
+        emit_json(g.roster())
         return
     _print_roster(g)
 
@@ -265,27 +255,24 @@ def members_list(json: JsonOpt = False) -> None:
 @members_app.command("verify")
 def members_verify(member: MemberArg, fingerprint: FingerprintOpt = None) -> None:
     """Record that you compared a member's fingerprint aloud (this device only)."""
-    from .._private.membership import workflows as membership
 
-    r = membership.verify_member(_group(), member, text(fingerprint), ask=_ask)
+    r = _group().verify_member(member, text(fingerprint), ask=_ask)
     console().print(f"verified {_who(r.name, r.id)}: the words match ({r.fingerprint})")
 
 
 @members_app.command("promote")
 def members_promote(member: MemberArg) -> None:
     """Make a member a leader (leaders)."""
-    from .._private.membership import workflows as membership
 
-    m = membership.set_role(_group(), member, "leader")
+    m = _group().set_role(member, "leader")
     console().print(f"made {_who(m.name, m.id)} a leader")
 
 
 @members_app.command("demote")
 def members_demote(member: MemberArg) -> None:
     """Make a leader a member again, or step down yourself (leaders)."""
-    from .._private.membership import workflows as membership
 
-    m = membership.set_role(_group(), member, "member")
+    m = _group().set_role(member, "member")
     if m.is_me:
         console().print("you stepped down: you are a member now, no longer a leader")
     else:
@@ -295,9 +282,8 @@ def members_demote(member: MemberArg) -> None:
 @members_app.command("exposure")
 def members_exposure(member: MemberArg, json: JsonOpt = False) -> None:
     """What a (departed) member could have read: epochs and entries."""
-    from .._private.membership import workflows as membership
 
-    x = membership.exposure(_group(), member)
+    x = _group().exposure(member)
     if json:
         emit_json(x)
         return
@@ -323,17 +309,16 @@ def members_exposure(member: MemberArg, json: JsonOpt = False) -> None:
 
 def remove(member: MemberArg, yes: YesOpt = False) -> None:
     """Remove a member and rotate the group key in one signed step (leaders)."""
-    from .._private.membership import workflows as membership
     from ..errors import ChathamError
 
     g = _group()
-    m = membership.removable(g, member)
+    m = g.removable(member)
     who = _who(m.name, m.id)
     out = console()
     out.print(f"removing {who} (fingerprint: {m.fingerprint})")
     if not yes and not _confirm(f"remove {who} from {g.name}?"):
         raise ChathamError("not removed", hint="nothing was changed")
-    done = membership.remove(g, m.id)
+    done = g.remove(m.id)
     out.print(f"removed {who} at log op {done.seq}; the group key rotated to epoch {done.epoch}")
     ref = m.name if m.name is not None else m.id[:12]
     out.print(f"{who} keeps what they already had: `chatham members exposure {ref}` lists it")
@@ -341,13 +326,12 @@ def remove(member: MemberArg, yes: YesOpt = False) -> None:
 
 def leave(yes: YesOpt = False) -> None:
     """Leave the group; what you already have stays readable here."""
-    from .._private.membership import workflows as membership
     from ..errors import ChathamError
 
     g = _group()
     if not yes and not _confirm(f"leave {g.name}? nothing written from now on will reach you"):
         raise ChathamError("not left", hint="nothing was changed")
-    applied = membership.leave(g)
+    applied = g.leave()
     out = console()
     out.print(f"you left {g.name} at log op {applied.seq}; what you already have stays here")
     out.print("the remaining members rotate the group key before anything new is written")
@@ -355,19 +339,17 @@ def leave(yes: YesOpt = False) -> None:
 
 def rotate() -> None:
     """Give the group a fresh key now (leaders; anyone while a rotation is pending)."""
-    from .._private.membership import workflows as membership
 
     g = _group()
-    applied = membership.rotate(g)
+    applied = g.rotate()
     console().print(f"rotated the group key to epoch {g.epoch} (log op {applied.seq})")
 
 
 def checkpoint() -> None:
     """Sign every author's latest entry, for the meeting code (leaders)."""
-    from .._private.membership import workflows as membership
 
     g = _group()
-    applied = membership.checkpoint(g)
+    applied = g.checkpoint()
     cp = g.state.checkpoint
     chains = 0 if cp is None else len(cp.heads)
     out = console()
@@ -396,7 +378,6 @@ def group_policy(
     json: JsonOpt = False,
 ) -> None:
     """Show the group policy, or change it for keys created from now on (leaders)."""
-    from .._private.membership import workflows as membership
     from ..errors import UsageError
 
     if history not in (None, "full", "from-join"):
@@ -409,8 +390,7 @@ def group_policy(
     before = g.state.policy
     changing = history is not None or notes is not None or rotate_each_meeting is not None
     if changing:
-        p = membership.set_policy(
-            g,
+        p = g.set_policy(
             history="full" if history == "full" else "from-join" if history else None,
             notes="leaders" if notes == "leaders" else "all" if notes else None,
             rotate_each_meeting=rotate_each_meeting,

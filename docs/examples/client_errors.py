@@ -51,9 +51,10 @@ def run(server: str, http: httpx.Client | None, root: Path) -> None:
     except errors.VerificationError as e:  # e.check, e.record, e.message, e.hint
         print(e.check, e.record, e.message)
 
-    # Only leaders sign leader ops: the check runs locally before anything is sent.
+    # The group's rules are checked locally before anything is signed or sent:
+    # the last leader cannot step down without a successor.
     try:
-        forum.set_role(dana.member_id, "leader")
+        forum.set_role(dana.member_id, "member")
     except errors.NotAllowed as e:
         print(f"error: {e.message}")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from chatham.client import Account, Group
+from chatham.client._private.engine import outbox
 from chatham.server.testing import LiveServer, live_server
 
 PASSPHRASE = "crash test passphrase"
@@ -21,8 +22,8 @@ ENTRIES = 250
 SYNC_SCRIPT = """
 import sys
 from chatham.client import Account
-from chatham.client._private.engine import group
-group.PAGE = group.COMMIT_ROWS = 8  # many small pages and commits to land between
+from chatham.client._private.engine import sync
+sync.PAGE = sync.COMMIT_ROWS = 8  # many small pages and commits to land between
 with Account.open(sys.argv[1], passphrase=sys.argv[2]) as j:
     g = j.group()
     g.sync(progress=lambda done, total: print(done, flush=True))
@@ -41,9 +42,9 @@ def bulk_post(g: Group, n: int) -> None:
     api = g._api()
     for i in range(n):
         eid = os.urandom(16)
-        sealed = g._seal(eid, b"entry %04d " % i + b"x" * 2000)
+        sealed = outbox.seal(g, eid, b"entry %04d " % i + b"x" * 2000)
         posted = api.post_entry(g.id_bytes, sealed.data)
-        g._store_own(sealed, posted.cursor, eid)
+        outbox.store_own(g, sealed, posted.cursor, eid)
 
 
 def stored(home: Path) -> int:

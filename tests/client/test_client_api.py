@@ -10,7 +10,7 @@ from chatham.client import errors
 
 
 def test_all_is_sorted_and_every_name_resolves() -> None:
-    assert client.__all__ == sorted(client.__all__)
+    assert client.__all__ == sorted(client.__all__, key=lambda n: (not n.isupper(), n))
     assert sorted(dir(client)) == sorted(client.__all__)
     for name in client.__all__:
         assert getattr(client, name) is not None, name
@@ -18,7 +18,7 @@ def test_all_is_sorted_and_every_name_resolves() -> None:
 
 def test_nothing_public_hides_outside_all() -> None:
     exported = set(client.__all__)
-    assert set(client._EXPORTS) | {"errors"} == exported
+    assert set(client._EXPORTS) | {"errors", "journal"} == exported
 
 
 def error_classes() -> list[type[errors.ChathamError]]:

@@ -11,8 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chatham.client import Account, Home, errors, parse_duration, scrubbed_env
-from chatham.client._private.local.home import runtime_dir
+from chatham.client import Account, Home, errors, parse_duration, runtime_dir, scrubbed_env
 from chatham.client.cli.editor import edit_text
 
 PASSPHRASE = "correct horse battery staple"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from chatham import crypto
 from chatham.client import Account, Group, errors
-from chatham.client._private.engine import group as group_module
+from chatham.client._private.engine import sync as sync_module
 
 from tests.support.client_fixtures import SERVER_URL, Person, form_group
 
@@ -111,8 +111,8 @@ def test_offline_write_is_sealed_under_the_newest_epoch(
 def test_sync_resumes_after_interruption(
     person: Person, server: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(group_module, "PAGE", 3)
-    monkeypatch.setattr(group_module, "COMMIT_ROWS", 3)
+    monkeypatch.setattr(sync_module, "PAGE", 3)
+    monkeypatch.setattr(sync_module, "COMMIT_ROWS", 3)
     http, sw = switched(server)
     alice, bob = person("Alice"), person("Bob", http=http)
     ga, gb = form_group(alice, bob)

@@ -9,8 +9,9 @@ from typing import Any
 
 import msgspec
 import pytest
-from chatham.client._private.journal.content import (
-    BODY_TYPES,
+from chatham.client._private.journal.content import BODY_TYPES, changed_fields
+from chatham.client.errors import ContentError, UnsupportedVersion
+from chatham.client.journal import (
     MAX_TS,
     AgendaPublication,
     Body,
@@ -33,13 +34,11 @@ from chatham.client._private.journal.content import (
     Revision,
     Update,
     UpdateEdit,
-    changed_fields,
     clean_line,
     clean_text,
     decode_body,
     encode_body,
 )
-from chatham.client.errors import ContentError, UnsupportedVersion
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -273,7 +272,7 @@ def test_invalid_utf8_is_refused_not_a_crash() -> None:
 
 def test_times_and_dates_stay_where_every_view_can_show_them() -> None:
     # Beyond these, date arithmetic in other members' views overflowed (year 36812).
-    from chatham.client._private.journal.content import FIRST_DAY, LAST_DAY
+    from chatham.client.journal import FIRST_DAY, LAST_DAY
 
     refused(raw({"t": "issue", "v": 1, "ts": MAX_TS + 1, "title": "x"}), "$.ts")
     refused(raw({"t": "issue", "v": 1, "ts": 1 << 40, "title": "x"}), "$.ts")
@@ -443,11 +442,10 @@ def test_clean_helpers() -> None:
 
 
 def test_all_is_honest() -> None:
+    import chatham.client.journal as journal
     from chatham.client._private.journal import content as domain
-    from chatham.client._private.journal import fold as journal
-    from chatham.client._private.journal import render as journal_render
 
-    for mod in (domain, journal, journal_render):
+    for mod in (domain, journal):
         assert mod.__all__ == sorted(mod.__all__, key=lambda n: (not n.isupper(), n))
         for name in mod.__all__:
             assert hasattr(mod, name), (mod.__name__, name)

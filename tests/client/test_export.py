@@ -12,31 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chatham.client._private.journal.content import (
-    AgendaPublication,
-    Body,
-    Comment,
-    Commitment,
-    CommitmentStatus,
-    Issue,
-    IssueStatus,
-    Meeting,
-    MeetingStatus,
-    Note,
-    Review,
-    Update,
-    encode_body,
-)
-from chatham.client._private.journal.fold import EntryMeta, JournalView, MeetingItem, RoleHistory
-from chatham.client._private.journal.render import (
-    EXPORT_SCHEMA,
-    agenda_json,
-    export_json,
-    ics_calendar,
-    ics_escape,
-    ics_fold,
-    item_json,
-    markdown_files,
+from chatham.client.cli.show import (
     print_agenda,
     print_commitments,
     print_issues,
@@ -49,12 +25,39 @@ from chatham.client._private.journal.render import (
     print_review,
     print_updates,
     print_warnings,
+)
+from chatham.client.errors import ExportError
+from chatham.client.journal import (
+    EXPORT_SCHEMA,
+    AgendaPublication,
+    Body,
+    Comment,
+    Commitment,
+    CommitmentStatus,
+    EntryMeta,
+    Issue,
+    IssueStatus,
+    JournalView,
+    Meeting,
+    MeetingItem,
+    MeetingStatus,
+    Note,
+    Review,
+    RoleHistory,
+    Update,
+    agenda_json,
+    encode_body,
+    export_json,
+    ics_calendar,
+    ics_escape,
+    ics_fold,
+    item_json,
+    markdown_files,
     ranked_json,
     relative_date,
     review_json,
     write_export,
 )
-from chatham.client.errors import ExportError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -538,7 +541,7 @@ def test_long_lists_use_plain_columns_even_on_a_terminal() -> None:
 def test_the_furthest_dates_a_member_may_write_break_no_view() -> None:
     # A member chooses ts and dates; at the limits every view and export must still work
     # for everyone (beyond them the body is refused as undecodable).
-    from chatham.client._private.journal.content import FIRST_DAY, LAST_DAY, MAX_TS
+    from chatham.client.journal import FIRST_DAY, LAST_DAY, MAX_TS
 
     j = FakeJournal()
     j.post(ANN, Issue, title="late", ts=MAX_TS)

@@ -125,11 +125,11 @@ def test_a_false_content_encoding_is_bad_response() -> None:
 def _changes(answer: httpx.Response) -> list[tuple[int, int]]:
     from types import SimpleNamespace
 
-    from chatham.client._private.engine.group import Group
+    from chatham.client._private.engine.changes import changes
 
     api = SimpleNamespace(events=lambda group, read_timeout: answer)
     group = SimpleNamespace(_api=lambda: api, _gid=bytes(32), server="http://127.0.0.1:1")
-    return list(Group.changes(group, read_timeout=5))  # type: ignore[arg-type]
+    return list(changes(group, read_timeout=5))  # type: ignore[arg-type]
 
 
 EVENT = b'event: changed\ndata: {"cursor": 3, "seq": 2}\n\n'
@@ -168,7 +168,7 @@ def test_a_false_encoding_on_the_event_stream_is_bad_response() -> None:
 def test_watch_waits_before_reconnecting_to_a_stream_that_says_nothing() -> None:
     from types import SimpleNamespace
 
-    from chatham.client._private.journal.service import Journal
+    from chatham.client.journal import Journal
 
     opened = 0
 

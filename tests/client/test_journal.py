@@ -9,45 +9,43 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chatham.client._private.journal.content import (
+from chatham.client.errors import AmbiguousItem, InvalidDate, UnknownItem
+from chatham.client.journal import (
+    KINDS,
+    PERMISSIONS,
     AgendaPublication,
     Body,
     Comment,
     CommentEdit,
     Commitment,
     CommitmentEdit,
+    CommitmentItem,
     CommitmentStatus,
+    EntryMeta,
     Issue,
     IssueEdit,
+    IssueItem,
     IssueStatus,
+    JournalView,
     Meeting,
     MeetingEdit,
+    MeetingItem,
     MeetingStatus,
     Note,
     NoteEdit,
     Retraction,
     Review,
     Revision,
+    RoleHistory,
     Update,
     UpdateEdit,
-    encode_body,
-)
-from chatham.client._private.journal.fold import (
-    KINDS,
-    PERMISSIONS,
-    CommitmentItem,
-    EntryMeta,
-    IssueItem,
-    JournalView,
-    MeetingItem,
-    RoleHistory,
     allowed,
+    encode_body,
+    export_json,
     parse_date,
     permission_table,
     thread,
 )
-from chatham.client._private.journal.render import export_json
-from chatham.client.errors import AmbiguousItem, InvalidDate, UnknownItem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -420,7 +418,7 @@ def test_permission_table_is_what_the_view_enforces(action: str, notes: str) -> 
     outcomes = {}
     for who in (LEE, ANN, BOB, EVE):
         w = World(notes)
-        role = w.view.roster.role_at(who, 1)
+        role = w.view.roles.role_at(who, 1)
         expected = allowed(action, role=role, owner=who == owner, notes=notes)  # type: ignore[arg-type]
         eid, applied = scenario(w, who)
         assert applied == expected, (action, NAMES.get(who, "Eve"))
@@ -986,11 +984,11 @@ def test_warnings_never_contain_plaintext() -> None:
         assert CANARY not in w.message
 
 
-def test_set_roster_refolds() -> None:
+def test_set_roles_refolds() -> None:
     g = G(RoleHistory.of({LEE: "Lee"}))
     i = g.post(ANN, Issue, title="t")
     assert g.view.get(i) is None
-    g.view.set_roster(roster())
+    g.view.set_roles(roster())
     assert g.view.get(i) is not None
 
 

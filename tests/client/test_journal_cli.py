@@ -28,10 +28,10 @@ import pytest
 from chatham import crypto
 from chatham.client import Account, Home
 from chatham.client import errors as E
-from chatham.client._private.journal.fold import CommentItem
-from chatham.client._private.journal.service import Journal
+from chatham.client._private.journal.cache import load_sealed
 from chatham.client.cli import journal as cli_journal
 from chatham.client.cli import main
+from chatham.client.journal import CommentItem, Journal
 from chatham.server.testing import CHATHAM, LiveServer, live_server
 
 PASSPHRASE = "journal cli passphrase"
@@ -572,29 +572,28 @@ def test_attach_and_save_a_file(cli: Cli, forum: str, tmp_path: Path) -> None:
     ]
 
 
-class _Tamper:
-    """A Group stand-in whose server hands out damaged or missing chunks."""
+def _damaging(damage: str) -> Any:
+    """A chunk download as a hostile server would answer it: damaged, swapped or missing."""
+    from chatham.client._private.journal import files
 
-    def __init__(self, group: Any, damage: str) -> None:
-        self._g, self._damage = group, damage
+    real = files.get_chunk
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._g, name)
-
-    def attachment_chunk(self, blob: bytes, index: int) -> bytes:
-        sealed: bytes = self._g.attachment_chunk(blob, index)
-        if self._damage == "flip" and index == 2:
+    def get_chunk(group: Any, blob: bytes, index: int) -> bytes:
+        sealed = real(group, blob, index)
+        if damage == "flip" and index == 2:
             return sealed[:-1] + bytes([sealed[-1] ^ 1])
-        if self._damage == "swap" and index == 1:
-            return bytes(self._g.attachment_chunk(blob, 2))
-        if self._damage == "truncate" and index == 3:
+        if damage == "swap" and index == 1:
+            return real(group, blob, 2)
+        if damage == "truncate" and index == 3:
             raise E.ServerNotFound("the server does not know that group or record")
         return sealed
+
+    return get_chunk
 
 
 @pytest.mark.parametrize("damage", ["flip", "swap", "truncate"])
 def test_a_damaged_attachment_is_never_saved(
-    cli: Cli, forum: str, tmp_path: Path, damage: str
+    cli: Cli, forum: str, tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     issue = cli.new("Sam", "issue", "new", "--title", "The offer")
     src = tmp_path / "big.bin"
@@ -605,7 +604,10 @@ def test_a_damaged_attachment_is_never_saved(
     with Account.open(cli.world.people["Dana"].home) as j:
         g = j.group(forum)
         g.sync()
-        gj = Journal(_Tamper(g, damage), j.member_id)  # type: ignore[arg-type]
+        from chatham.client._private.journal import files
+
+        monkeypatch.setattr(files, "get_chunk", _damaging(damage))
+        gj = Journal(g, j.member_id)
         assert isinstance(gj.item(cid, CommentItem), CommentItem)
         with pytest.raises(E.CouldNotOpen) as exc:
             gj.save_attachment(cid, out / "big.bin")
@@ -887,7 +889,7 @@ def test_the_opened_body_cache_follows_the_store(cli: Cli, forum: str) -> None:
         cli.ok("Sam", "retract", first[:8])
         g.sync()
         assert [i.id.hex() for i in Journal(g, j.member_id).view.issues()] == [second, third]
-        sealed = g.load_sealed("journal-opened")
+        sealed = load_sealed(g, "journal-opened")
         assert sealed is not None
         assert b"divorce" not in sealed  # the retracted body is gone from the cache too
 

@@ -17,7 +17,7 @@ import msgspec
 import pytest
 from chatham import crypto
 from chatham.client import Account, Group, errors
-from chatham.client._private.membership import workflows as M
+from chatham.client._private.engine import ops
 from chatham.crypto import _primitives, _records
 from chatham.server import Settings, create_app
 from litestar.testing import TestClient
@@ -49,10 +49,10 @@ class Clock:
 
 def join_via(leader: Group, newcomer: Account, *, name: str | None = None) -> Group:
     """Invite (noting the name), join, approve by id prefix with the spoken words, sync."""
-    secret = M.invite(leader, name=name or newcomer.name)
-    g = M.join(newcomer, secret.code)
-    [req] = [r for r in M.pending_requests(leader) if r.member == newcomer.member_id]
-    M.approve(leader, req.id[:8], fingerprint=newcomer.fingerprint)
+    secret = leader.invite(name=name or newcomer.name)
+    g = newcomer.join(secret.code)
+    [req] = [r for r in leader.join_requests() if r.member == newcomer.member_id]
+    leader.approve(req.id[:8], fingerprint=newcomer.fingerprint)
     g.sync()
     return g
 
@@ -63,10 +63,10 @@ def join_via(leader: Group, newcomer: Account, *, name: str | None = None) -> Gr
 def test_invite_join_approve_and_the_roster(person: Person) -> None:
     dana, sam = person("Dana"), person("Sam")
     [gd] = form_group(dana)
-    secret = M.invite(gd, name="Sam", expires_in=2 * 86400)
-    gs = M.join(sam, secret.code)
+    secret = gd.invite(name="Sam", expires_in=2 * 86400)
+    gs = sam.join(secret.code)
     assert gs.status == "joining"
-    [req] = M.pending_requests(gd)
+    [req] = gd.join_requests()
     assert (req.member, req.fingerprint, req.name, req.role) == (
         sam.member_id,
         sam.fingerprint,
@@ -77,22 +77,22 @@ def test_invite_join_approve_and_the_roster(person: Person) -> None:
     assert req.invited_by == dana.member_id
     # The words as a person types them: any case, extra spaces.
     spoken = "  " + "   ".join(sam.fingerprint.upper().split()) + " "
-    done = M.approve(gd, req.id[:6], fingerprint=spoken)
+    done = gd.approve(req.id[:6], fingerprint=spoken)
     assert (done.name, done.member, done.epoch) == ("Sam", sam.member_id, gd.epoch)
-    assert M.pending_requests(gd) == []
+    assert gd.join_requests() == []
     report = gs.sync()
     assert report.status == "member"
-    roster = {r.name: r for r in M.roster(gd)}
+    roster = {r.name: r for r in gd.roster()}
     assert roster["Sam"].verified  # the leader compared the words when approving
     assert roster["Sam"].joined_epoch == gd.epoch
     assert roster["Dana"].is_me
-    mine = {r.name: r for r in M.roster(gs)}
+    mine = {r.name: r for r in gs.roster()}
     assert set(mine) == {"Dana", "Sam"}  # from-join, yet the newcomer knows who is who
     assert not mine["Dana"].verified
-    M.verify_member(gs, "dana", dana.fingerprint.upper())
+    gs.verify_member("dana", dana.fingerprint.upper())
     # The record is sealed in Sam's store: it survives reopening the home.
     again = Account(sam.home, sam._secrets, http=sam._http)
-    assert {r.name: r.verified for r in M.roster(again.group())}["Dana"] is True
+    assert {r.name: r.verified for r in again.group().roster()}["Dana"] is True
     again.close()
 
 
@@ -114,17 +114,17 @@ def test_names_are_refused_when_taken_or_unsafe(person: Person) -> None:
     join_via(gd, sam)
     seq = head(gd)
     with pytest.raises(errors.UsageError, match="already called 'sam'"):
-        M.invite(gd, name="sam")
-    M.join(other, M.invite(gd).code)
-    [req] = M.pending_requests(gd)
+        gd.invite(name="sam")
+    other.join(gd.invite().code)
+    [req] = gd.join_requests()
     with pytest.raises(errors.UsageError, match="already called 'SAM'"):
-        M.approve(gd, req.id, fingerprint=other.fingerprint, name="SAM")
+        gd.approve(req.id, fingerprint=other.fingerprint, name="SAM")
     with pytest.raises(errors.UsageError, match="look like a member id"):
-        M.approve(gd, req.id, fingerprint=other.fingerprint, name=other.member_id[:16])
+        gd.approve(req.id, fingerprint=other.fingerprint, name=other.member_id[:16])
     with pytest.raises(errors.UsageError, match="needs the name"):
-        M.approve(gd, req.id, fingerprint=other.fingerprint)
+        gd.approve(req.id, fingerprint=other.fingerprint)
     assert head(gd) == seq + 1  # only the invite
-    M.approve(gd, req.id, fingerprint=other.fingerprint, name="Sam B.")
+    gd.approve(req.id, fingerprint=other.fingerprint, name="Sam B.")
 
 
 # --- history policy -----------------------------------------------------------------------------
@@ -141,13 +141,13 @@ def test_newcomer_and_an_entry_posted_minutes_before_approval(
         person("Lee", clock=clock),
     )
     gd, gs = form_group(dana, sam, history=history)
-    code = M.invite(gd, name="Lee").code
-    gl = M.join(lee, code)
+    code = gd.invite(name="Lee").code
+    gl = lee.join(code)
     clock.now += 5 * MINUTES
     gs.post(b"posted minutes before Lee was approved, same month, same epoch")
     clock.now += 5 * MINUTES
-    [req] = M.pending_requests(gd)
-    M.approve(gd, req.id, fingerprint=lee.fingerprint)
+    [req] = gd.join_requests()
+    gd.approve(req.id, fingerprint=lee.fingerprint)
     gl.sync()
     gs.post(b"after Lee joined")
     gl.sync()
@@ -163,7 +163,7 @@ def test_policy_change_applies_to_keys_created_afterwards(person: Person) -> Non
     gd, gs = form_group(dana, sam)
     gs.post(b"sealed under from-join")
     epoch = gd.epoch
-    policy = M.set_policy(gd, history="full")
+    policy = gd.set_policy(history="full")
     assert policy.history == "full"
     # The switch first rotated: under `full` the next rotation carries the current key,
     # and that key must not be one that sealed from-join entries.
@@ -173,12 +173,12 @@ def test_policy_change_applies_to_keys_created_afterwards(person: Person) -> Non
     gl = join_via(gd, lee)
     assert bodies(gl) == [b"sealed under full"]
     # And back: from now on nothing links back, so the next newcomer reads nothing earlier.
-    M.set_policy(gd, history="from-join")
+    gd.set_policy(history="from-join")
     gs.sync()
     gs.post(b"under from-join again")
     gm = join_via(gd, max_)
     assert bodies(gm) == []
-    assert M.set_policy(gd, history="from-join").history == "from-join"  # no change, no op
+    assert gd.set_policy(history="from-join").history == "from-join"  # no change, no op
 
 
 # --- leave --------------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ def test_an_entry_written_after_a_leave_never_reaches_the_leaver(
     gs.post(b"written offline while Ana was leaving")  # queued, not sealed yet
     assert gs.queued == 1
     epoch = ga.epoch
-    M.leave(ga)
+    ga.leave()
     assert ga.status == "left"
     switch.down = False
     report = gs.sync()  # Sam's client rotates first, then seals the queued entry
@@ -243,11 +243,13 @@ def test_an_entry_written_after_a_leave_never_reaches_the_leaver(
     offline_http.close()
 
 
-def test_any_member_performs_the_pending_rotation_on_sync(person: Person) -> None:
+def test_any_member_performs_the_pending_rotation_on_sync(
+    person: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dana, sam, ana = person("Dana"), person("Sam"), person("Ana")
     gd, gs, ga = form_group(dana, sam, ana)
     epoch = gs.epoch
-    M.leave(ga)
+    ga.leave()
     report = gs.sync()  # a plain member, no writes queued
     [rotated] = [a for a in report.announcements if a.kind == "rotate"]
     assert rotated.text == f"You rotated the group key (epoch {epoch + 1})"
@@ -255,30 +257,30 @@ def test_any_member_performs_the_pending_rotation_on_sync(person: Person) -> Non
     gd.sync()
     assert gd.epoch == epoch + 1
     # Two members finding the same pending rotation: the second finds nothing left to do.
-    M.leave(gs)
+    gs.leave()
     gd.sync(send=False)
     assert gd.state.pending_rotation
-    real = gd.append_op
+    real = ops.append_op
 
-    def racing(op: Any, **kw: Any) -> Any:
+    def racing(group: Any, op: Any, **kw: Any) -> Any:
         if not racing.done:  # type: ignore[attr-defined]
             racing.done = True  # type: ignore[attr-defined]
             other = Account(dana.home, dana._secrets, http=dana._http).group()
-            other.rotate_if_pending()  # another process (or member) rotates first
+            ops.rotate_if_pending(other)  # another process (or member) rotates first
             other._account.close()
-        return real(op, **kw)
+        return real(group, op, **kw)
 
     racing.done = False  # type: ignore[attr-defined]
-    gd.append_op = racing  # type: ignore[method-assign]
-    assert gd.rotate_if_pending() is None
+    monkeypatch.setattr(ops, "append_op", racing)
+    assert ops.rotate_if_pending(gd) is None
     assert gd.epoch == epoch + 2
 
 
 def test_a_checkpoint_after_a_leave_uses_a_key_the_leaver_lacks(person: Person) -> None:
     dana, sam = person("Dana"), person("Sam")
     gd, gs = form_group(dana, sam)
-    M.leave(gs)
-    M.checkpoint(gd)
+    gs.leave()
+    gd.checkpoint()
     cp = gd.state.checkpoint
     assert cp is not None
     assert cp.epoch not in gs._load().keyring.keys
@@ -295,7 +297,7 @@ def test_remove_is_one_signed_op_with_the_final_heads(person: Person) -> None:
     ga.post(b"ana two")
     gd.sync()
     epoch = gd.epoch
-    done = M.remove(gd, "ana")
+    done = gd.remove("ana")
     assert (done.name, done.fingerprint, done.epoch) == ("Ana", ana.fingerprint, epoch + 1)
     body = gd.log()[-1].op.body
     assert isinstance(body, _records.Remove)
@@ -325,16 +327,16 @@ def test_exposure_lists_what_a_departed_member_could_read(person: Person) -> Non
     gs.post(b"e4 by Sam")
     gd.sync()
     gd.retract(gone)
-    M.remove(gd, "Ana")
+    gd.remove("Ana")
     gd.post(b"e5 after Ana")
-    x = M.exposure(gd, "ana")
+    x = gd.exposure("ana")
     assert x.status == "removed"
     by_epoch = {e.epoch: e for e in x.epochs}
     assert by_epoch[joined].via == "lockbox"
     assert all(by_epoch[e].via == "back-link" for e in range(1, joined))  # full: back-links
     assert gd.epoch not in by_epoch
     assert (x.entries, x.retracted) == (3, 1)
-    assert M.exposure(gd, "sam").status == "active"
+    assert gd.exposure("sam").status == "active"
 
 
 # --- misuse: clear errors, nothing changed ------------------------------------------------------
@@ -346,69 +348,69 @@ def test_misuse_is_refused_and_changes_nothing(person: Person) -> None:
     seq = head(gd)
 
     for call in (
-        lambda: M.remove(gd, "zed"),
-        lambda: M.set_role(gd, "zed", "leader"),
-        lambda: M.exposure(gd, "zed"),
-        lambda: M.verify_member(gd, "zed", sam.fingerprint),
+        lambda: gd.remove("zed"),
+        lambda: gd.set_role("zed", "leader"),
+        lambda: gd.exposure("zed"),
+        lambda: gd.verify_member("zed", sam.fingerprint),
     ):
         with pytest.raises(errors.NotFound, match="no member matches 'zed'"):
             call()
 
     for call, action in (
-        (lambda: M.invite(gs), "invite members"),
-        (lambda: M.pending_requests(gs), "see join requests"),
-        (lambda: M.approve(gs, "00" * 32, fingerprint=sam.fingerprint), "see join requests"),
-        (lambda: M.remove(gs, "Dana"), "remove members"),
-        (lambda: M.set_role(gs, "Sam", "leader"), "change roles"),
-        (lambda: M.checkpoint(gs), "sign checkpoints"),
-        (lambda: M.set_policy(gs, history="full"), "change the group policy"),
-        (lambda: M.rotate(gs), "rotate the group key"),
+        (lambda: gs.invite(), "invite members"),
+        (lambda: gs.join_requests(), "see join requests"),
+        (lambda: gs.approve("00" * 32, fingerprint=sam.fingerprint), "see join requests"),
+        (lambda: gs.remove("Dana"), "remove members"),
+        (lambda: gs.set_role("Sam", "leader"), "change roles"),
+        (lambda: gs.checkpoint(), "sign checkpoints"),
+        (lambda: gs.set_policy(history="full"), "change the group policy"),
+        (lambda: gs.rotate(), "rotate the group key"),
     ):
         with pytest.raises(errors.NotAllowed, match=f"only a leader can {action}"):
             call()
 
     with pytest.raises(errors.NotAllowed, match="the last leader cannot"):
-        M.remove(gd, "Dana")
+        gd.remove("Dana")
     with pytest.raises(errors.NotAllowed, match="the last leader cannot"):
-        M.leave(gd)
+        gd.leave()
     with pytest.raises(errors.NotAllowed, match="the last leader cannot"):
-        M.set_role(gd, "Dana", "member")
+        gd.set_role("Dana", "member")
     with pytest.raises(errors.UsageError, match="Sam is already a member"):
-        M.set_role(gd, "Sam", "member")
+        gd.set_role("Sam", "member")
     with pytest.raises(errors.UsageError, match="you cannot remove yourself"):
-        M.remove(gs, "sam")
+        gs.remove("sam")
     with pytest.raises(errors.UsageError, match="that is you"):
-        M.verify_member(gs, "sam", sam.fingerprint)
+        gs.verify_member("sam", sam.fingerprint)
     with pytest.raises(errors.UsageError, match="does not match Dana's"):
-        M.verify_member(gs, "dana", sam.fingerprint)
-    assert not {r.name: r.verified for r in M.roster(gs)}["Dana"]
+        gs.verify_member("dana", sam.fingerprint)
+    assert not {r.name: r.verified for r in gs.roster()}["Dana"]
     assert head(gd) == seq
 
     # Approving: a wrong fingerprint, then twice.
-    M.join(ana, M.invite(gd, name="Ana").code)
+    ana.join(gd.invite(name="Ana").code)
     seq = head(gd)
-    [req] = M.pending_requests(gd)
+    [req] = gd.join_requests()
     with pytest.raises(errors.UsageError, match="the fingerprint does not match"):
-        M.approve(gd, req.id, fingerprint=sam.fingerprint)
+        gd.approve(req.id, fingerprint=sam.fingerprint)
     with pytest.raises(errors.UsageError, match="needs the fingerprint"):
-        M.approve(gd, req.id)
+        gd.approve(req.id)
     with pytest.raises(errors.NotFound, match="no pending join request"):
-        M.approve(gd, "abcdef", fingerprint=ana.fingerprint)
+        gd.approve("abcdef", fingerprint=ana.fingerprint)
     with pytest.raises(errors.UsageError, match="not a request id"):
-        M.approve(gd, "Ana", fingerprint=ana.fingerprint)
+        gd.approve("Ana", fingerprint=ana.fingerprint)
     assert head(gd) == seq
-    assert [r.id for r in M.pending_requests(gd)] == [req.id]
-    M.approve(gd, req.id, fingerprint=ana.fingerprint)
+    assert [r.id for r in gd.join_requests()] == [req.id]
+    gd.approve(req.id, fingerprint=ana.fingerprint)
     seq = head(gd)
     with pytest.raises(errors.UsageError, match="was already approved: Ana joined at log op"):
-        M.approve(gd, req.id[:10], fingerprint=ana.fingerprint)
+        gd.approve(req.id[:10], fingerprint=ana.fingerprint)
     # Removing twice.
-    M.remove(gd, "Ana")
+    gd.remove("Ana")
     seq = head(gd)
     with pytest.raises(
         errors.UsageError, match=r"Ana is not an active member \(removed at log op \d+\)"
     ):
-        M.remove(gd, "Ana")
+        gd.remove("Ana")
     assert head(gd) == seq
 
 
@@ -418,29 +420,29 @@ def test_codes_reused_expired_or_for_another_server(
     clock = Clock()
     dana, sam, ana, lee = person("Dana", clock=clock), person("Sam"), person("Ana"), person("Lee")
     [gd] = form_group(dana)
-    code = M.invite(gd, expires_in=3600).code
-    M.join(sam, code)
+    code = gd.invite(expires_in=3600).code
+    sam.join(code)
     with pytest.raises(errors.UsageError, match="already used: a join request for it is waiting"):
-        M.join(ana, code)
+        ana.join(code)
     assert ana._store.groups() == []  # nothing adopted
-    [req] = M.pending_requests(gd)
-    M.approve(gd, req.id, fingerprint=sam.fingerprint, name="Sam")
+    [req] = gd.join_requests()
+    gd.approve(req.id, fingerprint=sam.fingerprint, name="Sam")
     with pytest.raises(errors.UsageError, match="does not accept this invite: it was used"):
-        M.join(ana, code)
+        ana.join(code)
 
     # Expired: issued by a leader whose clock is two hours behind (expiry is absolute).
     clock.now -= 7200
-    late = M.invite(gd, expires_in=3600).code
+    late = gd.invite(expires_in=3600).code
     with pytest.raises(errors.UsageError, match="does not accept this invite"):
-        M.join(ana, late)
+        ana.join(late)
     # Expired between the request and the approval.
     clock.now += 7200
-    pending = M.invite(gd, expires_in=3600, name="Ana").code
-    M.join(ana, pending)
-    [req] = M.pending_requests(gd)
+    pending = gd.invite(expires_in=3600, name="Ana").code
+    ana.join(pending)
+    [req] = gd.join_requests()
     clock.now += 2 * 3600
     with pytest.raises(errors.UsageError, match="has expired"):
-        M.approve(gd, req.id, fingerprint=ana.fingerprint)
+        gd.approve(req.id, fingerprint=ana.fingerprint)
 
     # A code whose server is another Chatham server, which has never heard of the group.
     other = TestClient(
@@ -450,43 +452,43 @@ def test_codes_reused_expired_or_for_another_server(
     with other:
         routed = person("Lee2", http=other)
         clock.now -= 2 * 3600
-        mine = crypto.InviteSecret.from_code(M.invite(gd).code)
+        mine = crypto.InviteSecret.from_code(gd.invite().code)
         moved = crypto.InviteSecret(mine.secret, mine.group, "http://other.example")
         with pytest.raises(errors.UsageError, match="or the group is not on that server"):
-            M.join(routed, moved.code)
+            routed.join(moved.code)
     for bad, message in (
         ("hello", "not a Chatham invite code"),
         ("chatham1-zz", "damaged or incomplete"),
         ("   ", "no invite code given"),
     ):
         with pytest.raises(errors.UsageError, match=message):
-            M.join(lee, bad)
+            lee.join(bad)
 
 
 def test_invites_die_with_a_removed_or_demoted_leader(person: Person) -> None:
     dana, sam, ana, lee = person("Dana"), person("Sam"), person("Ana"), person("Lee")
     gd, gs = form_group(dana, sam)
-    M.set_role(gd, "Sam", "leader")
+    gd.set_role("Sam", "leader")
     gs.sync()
-    by_sam = M.invite(gs, name="Ana").code
-    by_dana = M.invite(gd, name="Lee").code
-    M.remove(gd, "Sam")
+    by_sam = gs.invite(name="Ana").code
+    by_dana = gd.invite(name="Lee").code
+    gd.remove("Sam")
     with pytest.raises(errors.UsageError, match="does not accept this invite"):
-        M.join(ana, by_sam)
+        ana.join(by_sam)
     # Several leaders: Lee's invite came from Dana, who then hands over and steps down.
-    gl = M.join(lee, by_dana)
-    [req] = M.pending_requests(gd)
-    M.approve(gd, req.id, fingerprint=lee.fingerprint)
+    gl = lee.join(by_dana)
+    [req] = gd.join_requests()
+    gd.approve(req.id, fingerprint=lee.fingerprint)
     gl.sync()
-    M.set_role(gd, "Lee", "leader")
-    newer = M.invite(gd).code
-    M.set_role(gd, "Dana", "member")  # stepping down: allowed, Lee leads
+    gd.set_role("Lee", "leader")
+    newer = gd.invite().code
+    gd.set_role("Dana", "member")  # stepping down: allowed, Lee leads
     assert [m.name for m in gd.members() if m.role == "leader" and m.status == "active"] == ["Lee"]
     with pytest.raises(errors.UsageError, match="does not accept this invite"):
-        M.join(person("Max"), newer)
+        person("Max").join(newer)
     gl.sync()
     with pytest.raises(errors.NotAllowed, match="the last leader cannot"):
-        M.leave(gl)
+        gl.leave()
 
 
 # --- a malicious server -------------------------------------------------------------------------
@@ -501,8 +503,8 @@ def test_a_swapped_join_request_is_caught_by_the_fingerprint(
 ) -> None:
     dana, sam, mallory = person("Dana", http=tampered_http), person("Sam"), person("Mallory")
     [gd] = form_group(dana)
-    code = M.invite(gd, name="Sam").code
-    M.join(sam, code)
+    code = gd.invite(name="Sam").code
+    sam.join(code)
     # Someone who saw the code (with the server's help) answers it with their own card.
     forged = crypto.InviteSecret.from_code(code).request(mallory.card(), created=int(time.time()))
 
@@ -512,10 +514,10 @@ def test_a_swapped_join_request_is_caught_by_the_fingerprint(
 
     tamper.on("GET", "/join-requests", swap)
     seq = head(gd)
-    [req] = M.pending_requests(gd)
+    [req] = gd.join_requests()
     assert req.fingerprint == mallory.fingerprint  # the listing shows the impostor's words
     with pytest.raises(errors.UsageError, match="the fingerprint does not match"):
-        M.approve(gd, req.id, fingerprint=sam.fingerprint)  # what Sam reads aloud
+        gd.approve(req.id, fingerprint=sam.fingerprint)  # what Sam reads aloud
     assert head(gd) == seq
 
     # The server swapping only the card inside Sam's signed request breaks the join signature.
@@ -535,10 +537,10 @@ def test_a_swapped_join_request_is_caught_by_the_fingerprint(
     tamper.clear()
     tamper.on("GET", "/join-requests", swap_card)
     refused: list[str] = []
-    assert M.pending_requests(gd, refused) == []
+    assert gd.join_requests(refused=refused) == []
     assert refused == ["join request is not signed with the invite's join key"]
     tamper.clear()
-    M.approve(gd, req.id, fingerprint=sam.fingerprint)
+    gd.approve(req.id, fingerprint=sam.fingerprint)
     assert {m.name for m in gd.members()} == {"Dana", "Sam"}
 
 
@@ -547,7 +549,7 @@ def test_a_join_request_minted_without_the_join_key_is_refused(
 ) -> None:
     dana, mallory = person("Dana", http=tampered_http), person("Mallory")
     [gd] = form_group(dana)
-    secret = M.invite(gd, name="Sam")
+    secret = gd.invite(name="Sam")
     # The server knows the invite id, but not the join key: it signs with a key of its own.
     req = _records.JoinRequest(
         1, gd.id_bytes, secret.invite_id, mallory.card(), bytes(32), int(time.time())
@@ -568,11 +570,11 @@ def test_a_join_request_minted_without_the_join_key_is_refused(
 
     tamper.on("GET", "/join-requests", inject)
     reasons: list[str] = []
-    assert M.pending_requests(gd, reasons) == []
+    assert gd.join_requests(refused=reasons) == []
     assert reasons == ["join request is not signed with the invite's join key"]
     seq = head(gd)
     with pytest.raises(errors.NotFound, match="no pending join request"):
-        M.approve(gd, secret.invite_id.hex(), fingerprint=mallory.fingerprint, name="Mallory")
+        gd.approve(secret.invite_id.hex(), fingerprint=mallory.fingerprint, name="Mallory")
     assert head(gd) == seq
 
 
@@ -589,7 +591,7 @@ def test_withholding_before_a_checkpoint_shows_in_verify(
 
     tamper.on("GET", "/entries", drop)
     gs.sync()
-    M.checkpoint(gd)
+    gd.checkpoint()
     with pytest.raises(errors.WithheldError, match="withheld"):
         gs.sync()
     report = gs.verify()
@@ -608,7 +610,7 @@ def test_withholding_before_a_checkpoint_shows_in_verify(
 def test_two_leaders_at_once(person: Person, monkeypatch: pytest.MonkeyPatch) -> None:
     dana, sam, ana = person("Dana"), person("Sam"), person("Ana")
     gd, gs, _ga = form_group(dana, sam, ana)
-    M.set_role(gd, "Sam", "leader")
+    gd.set_role("Sam", "leader")
     gs.sync()
     # Sam signs a checkpoint while Dana rotates: Sam's append loses, re-syncs and retries.
     real = gs.checkpoint
@@ -631,7 +633,7 @@ def test_two_leaders_at_once(person: Person, monkeypatch: pytest.MonkeyPatch) ->
             assert len(built) == 2
 
     monkeypatch.setattr(gs, "checkpoint", racing_checkpoint)
-    applied = M.checkpoint(gs)
+    applied = gs.checkpoint()
     gd.sync()
     assert gd.state.seq == gs.state.seq == applied.seq
     assert gd.state.head == gs.state.head
@@ -639,14 +641,14 @@ def test_two_leaders_at_once(person: Person, monkeypatch: pytest.MonkeyPatch) ->
     real_remove = gs.remove
 
     def racing_remove(member: str) -> crypto.AppliedOp:
-        M.remove(gd, "Ana")
+        gd.remove("Ana")
         return real_remove(member)
 
     monkeypatch.setattr(gs, "remove", racing_remove)
     with pytest.raises(
         errors.UsageError, match=r"Ana is not an active member \(removed at log op \d+\)"
     ):
-        M.remove(gs, "Ana")
+        gs.remove("Ana")
     gs.sync()
     assert gd.state.head == gs.state.head
     removals = [a for a in gs.log() if isinstance(a.op.body, _records.Remove)]
@@ -660,7 +662,7 @@ def test_a_server_that_sends_log_pages_without_end_is_caught_at_once(
     # as it arrives, so the first page that does not continue the log ends the join.
     dana, sam = person("Dana"), person("Sam", http=tampered_http)
     [gd] = form_group(dana)
-    secret = M.invite(gd, name="Sam", expires_in=2 * 86400)
+    secret = gd.invite(name="Sam", expires_in=2 * 86400)
     pages = 0
     sent: list[Any] = []
 
@@ -672,6 +674,6 @@ def test_a_server_that_sends_log_pages_without_end_is_caught_at_once(
 
     tamper.on("GET", "/log", endless)
     with pytest.raises(errors.ChathamError):
-        M.join(sam, secret.code)
+        sam.join(secret.code)
     assert pages <= 2
     assert sam.groups() == []

@@ -32,12 +32,13 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, ClassVar, Final, Literal, Protocol, TypeAlias
+from datetime import UTC, date, datetime, tzinfo
+from typing import Any, Final, TypeAlias
 
 import msgspec
 
-from ...errors import AmbiguousItem, ContentError, InvalidDate, UnknownItem, UnsupportedVersion
+from ...errors import AmbiguousItem, ContentError, UnknownItem, UnsupportedVersion
+from . import ranking
 from .content import (
     AgendaPublication,
     Body,
@@ -64,484 +65,35 @@ from .content import (
     decode_body,
     encode_body,
 )
+from .items import (
+    Agenda,
+    CommentItem,
+    CommitmentItem,
+    Event,
+    IssueItem,
+    Item,
+    JournalWarning,
+    Kind,
+    MeetingItem,
+    NoteItem,
+    RankedIssue,
+    ReviewRound,
+    UpdateItem,
+    short_id,
+)
+from .permissions import allowed, permission
+from .roles import EntryMetaLike, Role, RoleHistoryView
 
-__all__ = [
-    "KINDS",
-    "PERMISSIONS",
-    "Agenda",
-    "CommentItem",
-    "CommitmentItem",
-    "EntryMeta",
-    "EntryMetaLike",
-    "Event",
-    "IssueItem",
-    "Item",
-    "JournalView",
-    "JournalWarning",
-    "MeetingItem",
-    "NoteItem",
-    "Permission",
-    "RankedIssue",
-    "ReviewRound",
-    "RoleHistory",
-    "RoleHistoryView",
-    "UpdateItem",
-    "allowed",
-    "parse_date",
-    "permission_table",
-    "short_id",
-    "thread",
-]
-
-Role: TypeAlias = Literal["leader", "member"]
-NotesPolicy: TypeAlias = Literal["all", "leaders"]
-Kind: TypeAlias = Literal["issue", "meeting", "note", "commitment", "comment", "update"]
-KINDS: Final[tuple[Kind, ...]] = ("issue", "meeting", "note", "commitment", "comment", "update")
+__all__ = ["JournalView"]
 
 
 # --- what the client core hands over ----------------------------------------------------------
 
 
-class EntryMetaLike(Protocol):
-    """The verified header facts of an entry (the client core's type can satisfy this)."""
-
-    @property
-    def entry_id(self) -> bytes: ...
-    @property
-    def author(self) -> bytes: ...  # member id
-    @property
-    def device(self) -> bytes: ...
-    @property
-    def seq(self) -> int: ...  # author device's chain position
-    @property
-    def log_seq(self) -> int: ...  # group log head the author had seen
-    @property
-    def epoch(self) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class EntryMeta:
-    entry_id: bytes
-    author: bytes
-    device: bytes
-    seq: int
-    log_seq: int
-    epoch: int = 0
-
-    @classmethod
-    def from_hex(
-        cls, entry_id: str, author: str, device: str, seq: int, log_seq: int, epoch: int = 0
-    ) -> EntryMeta:
-        """From the hex ids the client library hands out."""
-        return cls(
-            bytes.fromhex(entry_id),
-            bytes.fromhex(author),
-            bytes.fromhex(device),
-            seq,
-            log_seq,
-            epoch,
-        )
-
-
-class RoleHistoryView(Protocol):
-    """What the view needs to know about the roster; judged at an entry's log head."""
-
-    def role_at(self, member: bytes, log_seq: int) -> Role | None:
-        """The member's role after log op `log_seq`, or None if not a member then."""
-        ...
-
-    def notes_policy_at(self, log_seq: int) -> NotesPolicy: ...
-
-    def name(self, member: bytes) -> str | None:
-        """The attested display name, if known."""
-        ...
-
-    def members(self) -> list[bytes]:
-        """Current members, for the accountability round."""
-        ...
-
-
-class RoleHistory:
-    """A `RoleHistoryView` built by replaying the group log (one call per relevant op).
-
-    genesis → `join(founder, role="leader", seq=0)` and `set_notes_policy`;
-    add → `join` (role from the invite); remove / leave → `depart`;
-    set role → `set_role`; policy → `set_notes_policy`.
-    """
-
-    def __init__(self, notes: NotesPolicy = "all") -> None:
-        self._roles: dict[bytes, list[tuple[int, Role | None]]] = {}
-        self._names: dict[bytes, str] = {}
-        self._notes: list[tuple[int, NotesPolicy]] = [(-1, notes)]
-
-    @classmethod
-    def of(
-        cls,
-        leaders: dict[bytes, str],
-        members: dict[bytes, str] | None = None,
-        *,
-        notes: NotesPolicy = "all",
-    ) -> RoleHistory:
-        """A roster whose roles never changed (tests, single snapshots)."""
-        r = cls(notes)
-        for m, n in leaders.items():
-            r.join(m, name=n, role="leader", seq=0)
-        for m, n in (members or {}).items():
-            r.join(m, name=n, role="member", seq=0)
-        return r
-
-    def _set(self, member: bytes, role: Role | None, seq: int) -> None:
-        line = self._roles.setdefault(member, [])
-        if line and seq < line[-1][0]:
-            raise ValueError("roster changes must be replayed in log order")
-        line.append((seq, role))
-
-    def join(
-        self, member: bytes, *, name: str | None = None, role: Role = "member", seq: int
-    ) -> None:
-        self._set(member, role, seq)
-        if name is not None:
-            self._names[member] = name
-
-    def set_role(self, member: bytes, role: Role, *, seq: int) -> None:
-        self._set(member, role, seq)
-
-    def depart(self, member: bytes, *, seq: int) -> None:
-        self._set(member, None, seq)
-
-    def rename(self, member: bytes, name: str) -> None:
-        self._names[member] = name
-
-    def set_notes_policy(self, notes: NotesPolicy, *, seq: int) -> None:
-        if seq < self._notes[-1][0]:
-            raise ValueError("roster changes must be replayed in log order")
-        self._notes.append((seq, notes))
-
-    def role_at(self, member: bytes, log_seq: int) -> Role | None:
-        line = self._roles.get(member)
-        if not line:
-            return None
-        i = bisect.bisect_right(line, log_seq, key=lambda x: x[0])
-        return line[i - 1][1] if i else None
-
-    def notes_policy_at(self, log_seq: int) -> NotesPolicy:
-        i = bisect.bisect_right(self._notes, log_seq, key=lambda x: x[0])
-        return self._notes[max(i, 1) - 1][1]
-
-    def name(self, member: bytes) -> str | None:
-        return self._names.get(member)
-
-    def members(self) -> list[bytes]:
-        return [m for m, line in self._roles.items() if line[-1][1] is not None]
-
-
 # --- the permission table ---------------------------------------------------------------------
-
-Capacity: TypeAlias = Literal["member", "owner", "leader"]
-
-
-@dataclass(frozen=True)
-class Permission:
-    action: str
-    what: str
-    who: frozenset[Capacity]
-    notes_policy: bool = False  # under notes policy "leaders", the author must also be a leader
-
-
-def _p(action: str, what: str, *who: Capacity, notes_policy: bool = False) -> Permission:
-    return Permission(action, what, frozenset(who), notes_policy)
-
-
-# The one table. "owner" is the member who created the item (for a commitment,
-# its owner, who must be its author; for a single change, its author).
-# docs/journal.md renders it via `permission_table()`; a test keeps the two equal.
-PERMISSIONS: Final[tuple[Permission, ...]] = (
-    _p("issue.create", "post an issue", "member"),
-    _p("issue.edit", "edit an issue (a revision)", "owner"),
-    _p("issue.schedule", "schedule, reschedule or unschedule an issue", "owner", "leader"),
-    _p("issue.present", "mark an issue presented", "owner", "leader"),
-    _p("issue.close", "close an issue (resolved or withdrawn), or reopen it", "owner"),
-    _p("meeting.create", "plan a meeting", "leader"),
-    _p("meeting.edit", "edit a meeting (date, title, time, place, attendance)", "leader"),
-    _p("meeting.status", "open or close a meeting", "leader"),
-    _p("agenda.publish", "publish a meeting's agenda", "leader"),
-    _p("note.create", "write a note", "member", notes_policy=True),
-    _p("note.edit", "edit a note", "owner", notes_policy=True),
-    _p("commitment.create", "make a commitment", "owner"),
-    _p("commitment.edit", "edit a commitment's text or due date", "owner"),
-    _p("commitment.complete", "mark a commitment done, partial or dropped", "owner"),
-    _p("commitment.review", "mark a commitment reviewed at a meeting", "owner", "leader"),
-    _p("comment.create", "comment on any item", "member"),
-    _p("comment.edit", "edit a comment", "owner"),
-    _p("update.create", "post a monthly update", "member"),
-    _p("update.edit", "edit an update", "owner"),
-    _p("retract", "retract (withdraw) an item, or a single change", "owner", "leader"),
-)
-_PERMS: Final[dict[str, Permission]] = {p.action: p for p in PERMISSIONS}
-
-
-def allowed(action: str, *, role: Role | None, owner: bool, notes: NotesPolicy = "all") -> bool:
-    """Whether a member with `role` (None: not a member) may do `action`."""
-    p = _PERMS[action]
-    if role is None:
-        return False
-    if p.notes_policy and notes == "leaders" and role != "leader":
-        return False
-    return (
-        "member" in p.who
-        or ("owner" in p.who and owner)
-        or ("leader" in p.who and role == "leader")
-    )
-
-
-def permission_table() -> str:
-    """The permission table as markdown (docs/journal.md embeds exactly this)."""
-    words = {"member": "any member", "owner": "owner", "leader": "leader"}
-    lines = ["| action | what | who may |", "|---|---|---|"]
-    for p in PERMISSIONS:
-        who = " or ".join(words[c] for c in ("member", "owner", "leader") if c in p.who)
-        if p.notes_policy:
-            who += "; leaders only under notes policy `leaders`"
-        lines.append(f"| `{p.action}` | {p.what} | {who} |")
-    return "\n".join(lines) + "\n"
 
 
 # --- materialized items -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One applied change in an item's history."""
-
-    entry_id: bytes
-    author: bytes
-    ts: int
-    log_seq: int
-    action: str  # created, edited, scheduled, unscheduled, presented, closed, reopened, ...
-    fields: dict[str, Any] = field(default_factory=dict)  # values as set ("created": all)
-
-
-@dataclass(slots=True, kw_only=True, eq=False)
-class Item:
-    """A current item. Built by the view; treat as read-only."""
-
-    kind: ClassVar[Kind]
-    id: bytes
-    author: bytes
-    created: int
-    log_seq: int
-    updated: int = 0
-    history: list[Event] = field(default_factory=list)
-    comments: list[CommentItem] = field(default_factory=list)
-    entries: list[bytes] = field(default_factory=list)  # creating entry + changes to it
-
-    @property
-    def title(self) -> str:
-        raise NotImplementedError
-
-    def texts(self) -> list[str]:
-        """Every text field, for search."""
-        raise NotImplementedError
-
-    @property
-    def short_id(self) -> str:
-        return short_id(self.id)
-
-
-@dataclass(slots=True, kw_only=True, eq=False)
-class IssueItem(Item):
-    kind: ClassVar[Kind] = "issue"
-    body: Issue
-    status: Literal["parked", "scheduled", "presented", "closed"] = "parked"
-    meeting: bytes | None = None  # scheduled for, or presented at
-    outcome: Literal["resolved", "withdrawn"] | None = None
-    presented_at: bytes | None = None  # meeting of the latest presentation
-    presented_ts: int | None = None
-
-    @property
-    def title(self) -> str:
-        return self.body.title
-
-    @property
-    def owner(self) -> bytes:
-        return self.author
-
-    @property
-    def priority(self) -> str:
-        return self.body.priority
-
-    @property
-    def minutes(self) -> int:
-        return self.body.minutes
-
-    def texts(self) -> list[str]:
-        b = self.body
-        return [
-            b.title,
-            b.what,
-            b.why,
-            b.tried,
-            b.ask,
-            b.not_ask,
-            b.background,
-            b.options,
-            b.impact,
-        ]
-
-
-@dataclass(slots=True, kw_only=True, eq=False)
-class MeetingItem(Item):
-    kind: ClassVar[Kind] = "meeting"
-    body: Meeting
-    status: Literal["planned", "open", "closed"] = "planned"
-    agenda: AgendaPublication | None = None
-    agenda_by: bytes | None = None
-
-    @property
-    def title(self) -> str:
-        return self.body.title
-
-    @property
-    def date(self) -> date:
-        return self.body.date
-
-    def texts(self) -> list[str]:
-        return [self.body.title, self.body.place, self.body.date.isoformat()]
-
-
-@dataclass(slots=True, kw_only=True, eq=False)
-class NoteItem(Item):
-    kind: ClassVar[Kind] = "note"
-    body: Note
-
-    @property
-    def title(self) -> str:
-        if self.body.title:
-            return self.body.title
-        first = self.body.body.strip().split("\n", 1)[0].lstrip("# ").strip()
-        return first[:80]
-
-    @property
-    def meeting(self) -> bytes | None:
-        return self.body.meeting
-
-    def texts(self) -> list[str]:
-        return [self.body.title, self.body.body]
-
-
-@dataclass(slots=True, kw_only=True, eq=False)
-class CommitmentItem(Item):
-    kind: ClassVar[Kind] = "commitment"
-    body: Commitment
-    status: Literal["open", "done", "partial", "dropped"] = "open"
-    report: str = ""
-    reviewed_at: bytes | None = None
-    due_date: date | None = None  # `body.due`, or the date of the next meeting
-
-    @property
-    def title(self) -> str:
-        return self.body.text.split("\n", 1)[0][:80]
-
-    @property
-    def owner(self) -> bytes:
-        return self.body.owner
-
-    @property
-    def text(self) -> str:
-        return self.body.text
-
-    def texts(self) -> list[str]:
-        return [self.body.text, self.report]
-
-
-@dataclass(slots=True, kw_only=True, eq=False)
-class CommentItem(Item):
-    kind: ClassVar[Kind] = "comment"
-    body: Comment
-
-    @property
-    def title(self) -> str:
-        return self.body.text.split("\n", 1)[0][:80]
-
-    @property
-    def parent(self) -> bytes:
-        return self.body.item
-
-    def texts(self) -> list[str]:
-        return [self.body.text] + ([self.body.file.name] if self.body.file else [])
-
-
-@dataclass(slots=True, kw_only=True, eq=False)
-class UpdateItem(Item):
-    kind: ClassVar[Kind] = "update"
-    body: Update
-
-    @property
-    def title(self) -> str:
-        first = (self.body.highs or self.body.lows).split("\n", 1)[0]
-        return first[:80]
-
-    def texts(self) -> list[str]:
-        return [self.body.highs, self.body.lows, *self.body.scores]
-
-
-@dataclass(frozen=True, slots=True)
-class JournalWarning:
-    """An entry the view skipped. `message` never contains plaintext content."""
-
-    entry_id: bytes
-    author: bytes
-    code: str  # undecodable, unsupported_version, duplicate_entry, not_a_member,
-    #            unauthorized, invalid_transition, unknown_item, wrong_kind
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class RankedIssue:
-    """A parking-lot issue with its score: priority + waiting + turn points."""
-
-    issue: IssueItem
-    score: int
-    priority_points: int
-    waiting_points: int
-    turn_points: int
-    meetings_since_presented: int | None  # None: the owner has never presented
-
-
-@dataclass(frozen=True, slots=True)
-class Agenda:
-    meeting: MeetingItem
-    issues: list[IssueItem]
-    commitments: list[CommitmentItem]
-    published: bool
-    published_by: bytes | None
-
-    @property
-    def minutes(self) -> int:
-        return sum(i.minutes for i in self.issues)
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewRound:
-    """One member's turn in a meeting's accountability round."""
-
-    member: bytes
-    commitments: list[CommitmentItem]
-
-
-def short_id(item_id: bytes) -> str:
-    return item_id.hex()[:8]
-
-
-def thread(item: Item) -> list[tuple[int, CommentItem]]:
-    """Every reply under an item, depth first, with its depth (1 = a direct reply)."""
-    out: list[tuple[int, CommentItem]] = []
-    stack = [(1, c) for c in reversed(item.comments)]
-    while stack:
-        depth, c = stack.pop()
-        out.append((depth, c))
-        stack.extend((depth + 1, r) for r in reversed(c.comments))
-    return out
 
 
 # --- the view ---------------------------------------------------------------------------------
@@ -573,10 +125,6 @@ _CREATE_ACTION: Final[dict[type[Item], str]] = {
 }
 _CONTENT: Final = (Issue, Meeting, Note, Commitment, Comment, Update)
 _ITEM_CHANGES: Final = (Revision, IssueStatus, MeetingStatus, CommitmentStatus, Review)
-PRIORITY_POINTS: Final = {"A": 60, "B": 30, "C": 0}
-MAX_WAITING_POINTS: Final = 26  # one point per full week parked
-TURN_POINTS: Final = 10  # per meeting held since the owner last presented
-MAX_TURNS: Final = 3  # "never presented" counts as this many
 CLOCK_SKEW: Final = 3600
 
 
@@ -604,8 +152,8 @@ class _State:
 class JournalView:
     """Current items of one group, from verified entries. See the module docstring."""
 
-    def __init__(self, roster: RoleHistoryView, *, tz: tzinfo = UTC) -> None:
-        self._roster = roster
+    def __init__(self, roles: RoleHistoryView, *, tz: tzinfo = UTC) -> None:
+        self._roles = roles
         self._tz = tz
         self._recs: dict[bytes, _Rec] = {}
         self._rejected: dict[bytes, JournalWarning] = {}
@@ -644,14 +192,14 @@ class JournalView:
         for meta, body in entries:
             self.add(meta, body)
 
-    def set_roster(self, roster: RoleHistoryView) -> None:
-        """Use a newer roster (after sync verified more log ops)."""
-        self._roster = roster
+    def set_roles(self, roles: RoleHistoryView) -> None:
+        """Use a newer role history (after sync verified more log ops)."""
+        self._roles = roles
         self._state = None
 
     @property
-    def roster(self) -> RoleHistoryView:
-        return self._roster
+    def roles(self) -> RoleHistoryView:
+        return self._roles
 
     def _reject(self, eid: bytes, author: bytes, code: str, message: str) -> None:
         self._rejected.setdefault(eid, JournalWarning(eid, bytes(author), code, message))
@@ -679,9 +227,9 @@ class JournalView:
             owner = it is not None and _owner_of(it) == member
         return allowed(
             action,
-            role=self._roster.role_at(member, log_seq),
+            role=self._roles.role_at(member, log_seq),
             owner=owner,
-            notes=self._roster.notes_policy_at(log_seq),
+            notes=self._roles.notes_policy_at(log_seq),
         )
 
     def retraction_entries(self, item: bytes, member: bytes, *, log_seq: int) -> list[bytes]:
@@ -690,7 +238,7 @@ class JournalView:
         A leader may delete every entry of the item; anyone else only their own.
         """
         it = self.show(item)
-        leader = self._roster.role_at(member, log_seq) == "leader"
+        leader = self._roles.role_at(member, log_seq) == "leader"
         return [e for e in it.entries if leader or self._recs[e].author == member]
 
     # -- folding ---------------------------------------------------------------------------
@@ -767,11 +315,11 @@ class JournalView:
 
     def _check(self, st: _State, r: _Rec, action: str, *, owner: bool, what: str) -> bool:
         k = (r.author, r.log_seq)
-        role = st.roles[k] if k in st.roles else st.roles.setdefault(k, self._roster.role_at(*k))
+        role = st.roles[k] if k in st.roles else st.roles.setdefault(k, self._roles.role_at(*k))
         if role is None:
             self._warn(st, r, "not_a_member", f"{what}: the author was not a member then")
             return False
-        notes = self._roster.notes_policy_at(r.log_seq) if _PERMS[action].notes_policy else "all"
+        notes = self._roles.notes_policy_at(r.log_seq) if permission(action).notes_policy else "all"
         if allowed(action, role=role, owner=owner, notes=notes):
             return True
         self._warn(st, r, "unauthorized", f"{what}: not allowed ({action}), ignored")
@@ -998,7 +546,7 @@ class JournalView:
 
     def name(self, member: bytes) -> str:
         """Display name, or the member id's first 8 hex digits."""
-        return self._roster.name(member) or member.hex()[:8]
+        return self._roles.name(member) or member.hex()[:8]
 
     def get(self, item_id: bytes) -> Item | None:
         return self._st().items.get(item_id)
@@ -1113,99 +661,25 @@ class JournalView:
             ]
         return [it for hay, it in st.search if all(w in hay for w in words)]
 
-    def _last_presented(self) -> dict[bytes, date]:
-        last: dict[bytes, date] = {}
-        items = self._st().items
-        for it in items.values():
-            if isinstance(it, IssueItem) and it.presented_ts is not None:
-                m = items.get(it.presented_at) if it.presented_at is not None else None
-                d = m.date if isinstance(m, MeetingItem) else self.day(it.presented_ts)
-                if it.author not in last or d > last[it.author]:
-                    last[it.author] = d
-        return last
+    def order_key(self, item_id: bytes) -> tuple[int, int, bytes]:
+        """The merge order of an item's creating entry: (log seq, timestamp, entry id)."""
+        return self._recs[item_id].key
 
     def parking_lot(self, today: date) -> list[RankedIssue]:
-        """Parked issues, best first. score = priority + waiting + turn points (docs/journal.md)."""
-        held = sorted(m.date for m in self.meetings("closed") if m.date <= today)
-        last = self._last_presented()
-        ranked: list[tuple[tuple[int, _Key], RankedIssue]] = []
-        for it in self.issues("parked"):
-            p = PRIORITY_POINTS[it.priority]
-            w = min(max((today - self.day(it.created)).days, 0) // 7, MAX_WAITING_POINTS)
-            seen = last.get(it.author)
-            since = None if seen is None else len(held) - bisect.bisect_right(held, seen)
-            t = TURN_POINTS * (MAX_TURNS if since is None else min(since, MAX_TURNS))
-            ri = RankedIssue(it, p + w + t, p, w, t, since)
-            ranked.append(((-ri.score, self._recs[it.id].key), ri))
-        ranked.sort(key=lambda x: x[0])
-        return [ri for _, ri in ranked]
+        """Parked issues, best first (`ranking.parking_lot`)."""
+        return ranking.parking_lot(self, today)
 
     def due(self, meeting: bytes) -> list[CommitmentItem]:
-        """Commitments to review at a meeting: due by its date, made before it, not reviewed
-        elsewhere (overdue ones carry over until a meeting reviews them)."""
-        m = self.show(meeting)
-        if not isinstance(m, MeetingItem):
-            raise UnknownItem
-        items = self._st().items
-        out = []
-        for c in self.commitments():
-            if c.due_date is None or c.due_date > m.date:
-                continue
-            if c.reviewed_at is not None and c.reviewed_at != m.id:
-                continue
-            made = items.get(c.body.meeting) if c.body.meeting is not None else None
-            if isinstance(made, MeetingItem) and (made.id == m.id or made.date > m.date):
-                continue
-            out.append(c)
-        return out
+        """Commitments to review at a meeting (`ranking.due`)."""
+        return ranking.due(self, meeting)
 
     def agenda(self, meeting: bytes, today: date) -> Agenda:
-        """The published agenda, or a draft: issues scheduled for the meeting, then the
-        parking lot in rank order (while it fits the meeting's minutes, if set), and
-        the commitments due."""
-        m = self.show(meeting)
-        if not isinstance(m, MeetingItem):
-            raise UnknownItem
-        items = self._st().items
-        scheduled = [
-            ri.issue for ri in self._rank(self.issues("scheduled")) if ri.issue.meeting == m.id
-        ]
-        if m.agenda is not None:
-            issues = [
-                i for i in (items.get(x) for x in m.agenda.issues) if isinstance(i, IssueItem)
-            ]
-            issues += [i for i in scheduled if i not in issues]
-            owed = (items.get(x) for x in m.agenda.commitments)
-            commitments = [c for c in owed if isinstance(c, CommitmentItem)]
-            return Agenda(m, issues, commitments, True, m.agenda_by)
-        issues = list(scheduled)
-        budget = m.body.minutes
-        used = sum(i.minutes for i in issues)
-        for ri in self.parking_lot(today):
-            if budget is not None and used + ri.issue.minutes > budget:
-                continue
-            issues.append(ri.issue)
-            used += ri.issue.minutes
-        return Agenda(m, issues, self.due(m.id), False, None)
-
-    def _rank(self, issues: list[IssueItem]) -> list[RankedIssue]:
-        # Scheduled issues keep the parking lot's order among themselves.
-        order = {i.id: n for n, i in enumerate(issues)}
-        pri = {"A": 0, "B": 1, "C": 2}
-        return [
-            RankedIssue(i, 0, 0, 0, 0, None)
-            for i in sorted(issues, key=lambda i: (pri[i.priority], order[i.id]))
-        ]
+        """The published agenda, or a draft (`ranking.agenda`)."""
+        return ranking.agenda(self, meeting, today)
 
     def review(self, meeting: bytes) -> list[ReviewRound]:
-        """The accountability round: every current member (and any other owner with
-        something due), by name, with the commitments due at the meeting."""
-        due = self.due(meeting)
-        by: dict[bytes, list[CommitmentItem]] = {m: [] for m in self._roster.members()}
-        for c in due:
-            by.setdefault(c.owner, []).append(c)
-        order = sorted(by, key=lambda m: (self.name(m).casefold(), m))
-        return [ReviewRound(m, by[m]) for m in order]
+        """The accountability round (`ranking.review`)."""
+        return ranking.review(self, meeting)
 
 
 def _owner_of(it: Item) -> bytes:
@@ -1213,26 +687,3 @@ def _owner_of(it: Item) -> bytes:
 
 
 # --- dates ------------------------------------------------------------------------------------
-
-
-def parse_date(text: str, *, today: date, view: JournalView | None = None) -> date:
-    """`YYYY-MM-DD`, `today`, `tomorrow` or `next-meeting` (needs `view`)."""
-    t = text.strip().lower()
-    if t == "today":
-        return today
-    if t == "tomorrow":
-        return today + timedelta(days=1)
-    if t == "next-meeting":
-        m = view.next_meeting(today) if view is not None else None
-        if m is None:
-            raise InvalidDate(
-                "no meeting is planned",
-                hint="plan one with `chatham meeting new`, or give a date as YYYY-MM-DD",
-            )
-        return m.date
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
-        try:
-            return date.fromisoformat(t)
-        except ValueError:
-            pass
-    raise InvalidDate("not a date")

@@ -1,4 +1,4 @@
-"""The journal of one group: a `Group` (verified, opened entries) bound to a `JournalView`.
+"""`Journal`: one group's journal as this member sees it, read offline and written through `Group`.
 
 Reading is offline: the view is built from the entries in the local store and
 the roster the verified log implies, judged by the rules in docs/journal.md.
@@ -11,11 +11,7 @@ opening and closing a meeting — also sign a checkpoint of every author chain,
 so a server that withholds an entry before a meeting shows up in everyone's
 meeting code.
 
-Attachments are sealed with the protocol's STREAM (docs/protocol.md §10) one
-64 KiB chunk at a time, so any size runs in constant memory; the chunks go to
-the server first and only then is the comment that carries the key posted. A
-download is written to a private temporary file beside the target and renamed
-into place only after the last chunk verifies.
+Attachments live in `files.py`, the opened-entries cache in `cache.py`.
 
 Errors are `chatham.client.errors` exceptions whose messages never quote
 member-written text.
@@ -24,26 +20,18 @@ member-written text.
 from __future__ import annotations
 
 import contextlib
-import mimetypes
-import os
-import secrets
-import sqlite3
-import tempfile
 import time
-import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import Any, Final, TypeAlias, TypeVar, overload
-
-import msgspec
-from chatham import crypto
-from chatham.crypto import Add, Genesis, Leave, Remove, SetPolicy, SetRole
+from typing import Any, Final, TypeVar, overload
 
 from ... import errors as E
 from ..engine.group import Group
-from ..views import SyncReport
+from ..engine.results import SyncReport
+from . import files
+from .cache import opened_rows
 from .content import (
     AgendaPublication,
     Body,
@@ -62,142 +50,19 @@ from .content import (
     Review,
     Revision,
     Update,
-    clean_line,
     encode_body,
 )
-from .fold import (
-    CommentItem,
-    CommitmentItem,
-    EntryMeta,
-    IssueItem,
-    Item,
-    JournalView,
-    MeetingItem,
-    RoleHistory,
-    allowed,
-    parse_date,
-)
+from .dates import local_zone, parse_date
+from .files import Progress, SavedFile
+from .fold import JournalView
+from .items import CommitmentItem, IssueItem, Item, MeetingItem
+from .permissions import KIND_LIST, REFUSALS, allowed
+from .roles import EntryMeta, role_history
 
 T = TypeVar("T", bound=Item)
-Progress = Callable[[int, int], None]
-"""progress(bytes done, bytes total)."""
 
-MAX_ATTACHMENT: Final = 16 * 1024 * crypto.CHUNK_SIZE
-"""The server's default cap (16,384 chunks of 64 KiB): 1 GiB."""
 AGENDA_ISSUES: Final = 100
 """An agenda publication lists at most this many issues (domain.AgendaPublication)."""
-
-# What a refusal says, per action of the permission table (docs/journal.md §4).
-_REFUSALS: Final[dict[str, tuple[str, str]]] = {
-    "issue.create": ("only members may post issues", "see `chatham members`"),
-    "issue.edit": (
-        "only the issue's owner may edit it",
-        "comment on it instead with `chatham comment ID`",
-    ),
-    "issue.schedule": (
-        "only the issue's owner or a leader may schedule it",
-        "a leader schedules issues by publishing the agenda",
-    ),
-    "issue.present": (
-        "only the issue's owner or a leader may mark it presented",
-        "ask the owner or a leader (see `chatham members`)",
-    ),
-    "issue.close": (
-        "only the issue's owner may close or reopen it",
-        "ask the owner; comments go in with `chatham comment ID`",
-    ),
-    "meeting.create": ("only leaders may plan a meeting", "ask a leader (see `chatham members`)"),
-    "meeting.edit": ("only leaders may edit a meeting", "ask a leader (see `chatham members`)"),
-    "meeting.status": (
-        "only leaders may open or close a meeting",
-        "ask a leader (see `chatham members`)",
-    ),
-    "agenda.publish": (
-        "only leaders may publish an agenda",
-        "`chatham agenda` shows the draft; ask a leader to publish it",
-    ),
-    "note.create": (
-        "only leaders may write notes in this group (notes policy: leaders)",
-        "ask a leader to take the notes, or comment with `chatham comment ID`",
-    ),
-    "note.edit": ("only the note's author may edit it", "comment on it with `chatham comment ID`"),
-    "commitment.create": ("only members may make commitments", "see `chatham members`"),
-    "commitment.edit": ("only the commitment's owner may edit it", "ask its owner"),
-    "commitment.complete": (
-        "only the commitment's owner may mark it done, partial or dropped",
-        "ask its owner to report back",
-    ),
-    "commitment.review": (
-        "only the commitment's owner or a leader may mark it reviewed",
-        "ask a leader (see `chatham members`)",
-    ),
-    "comment.create": ("only members may comment", "see `chatham members`"),
-    "comment.edit": ("only the comment's author may edit it", "reply with `chatham comment ID`"),
-    "update.create": ("only members may post updates", "see `chatham members`"),
-    "update.edit": ("only the update's author may edit it", "post a new one"),
-    "retract": (
-        "only the author or a leader may retract an item",
-        "ask the author or a leader (see `chatham members`)",
-    ),
-}
-
-_KIND_LIST: Final = {
-    "issue": "`chatham issue list`",
-    "meeting": "`chatham meeting list`",
-    "note": "`chatham note list`",
-    "commitment": "`chatham commit list`",
-    "comment": "`chatham list --type comment`",
-    "update": "`chatham update list`",
-}
-
-
-def local_zone() -> tzinfo:
-    zone = datetime.now().astimezone().tzinfo
-    assert zone is not None
-    return zone
-
-
-def role_history(group: Group) -> RoleHistory:
-    """The roster with every role change at its log seq, replayed from the verified log."""
-    state = group.state
-    roster = RoleHistory()
-    for a in group.log():
-        body = a.op.body
-        if isinstance(body, Genesis):
-            roster = RoleHistory(body.policy.notes)
-            roster.join(crypto.member_id(body.founder.cert.member_key), role="leader", seq=a.seq)
-        elif isinstance(body, Add):
-            for nm in body.members:
-                invite = state.invites.get(nm.invite_id)
-                role = invite.role if invite is not None else "member"
-                roster.join(crypto.member_id(nm.card.cert.member_key), role=role, seq=a.seq)
-        elif isinstance(body, Remove):
-            roster.depart(body.member, seq=a.seq)
-        elif isinstance(body, Leave):
-            roster.depart(a.signer_member, seq=a.seq)
-        elif isinstance(body, SetRole):
-            roster.set_role(body.member, body.role, seq=a.seq)
-        elif isinstance(body, SetPolicy):
-            roster.set_notes_policy(body.policy.notes, seq=a.seq)
-    for member, name in group.names().items():
-        roster.rename(bytes.fromhex(member), name)
-    return roster
-
-
-_Row: TypeAlias = tuple[bytes, bytes, bytes, int, int, int, int, bytes]
-"""entry id, author member id, device id, chain seq, log seq, epoch, cursor, opened body."""
-OPENED_CACHE: Final = "journal-opened"
-CACHE_FORMAT: Final = 2
-
-
-class _Opened(msgspec.Struct, array_like=True):
-    v: int
-    tag: bytes
-    rows: list[_Row]
-
-
-_cache_encoder = msgspec.msgpack.Encoder()
-_cache_decoder = msgspec.msgpack.Decoder(_Opened)
 
 
 @dataclass(frozen=True)
@@ -222,22 +87,8 @@ class MeetingChange:
     rotated: bool = False
 
 
-@dataclass(frozen=True)
-class SavedFile:
-    path: Path
-    size: int
-
-
 def _a(kind: str) -> str:
     return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
-
-
-def file_name(name: str) -> str:
-    """A file name fit for a title: printable, one line, at most 200 characters."""
-    name = unicodedata.normalize("NFC", name)
-    name = "".join(c if c.isprintable() and c not in "/\\" else "_" for c in name)
-    name = clean_line(name)[:200].strip()
-    return name or "file"
 
 
 class Journal:
@@ -265,68 +116,10 @@ class Journal:
         """The journal as of the local store (built once, rebuilt after writes and syncs)."""
         if self._view is None:
             view = JournalView(role_history(self.group), tz=self.tz)
-            for r in self._opened():
+            for r in opened_rows(self.group):
                 view.add(EntryMeta(r[0], r[1], r[2], r[3], r[4], r[5]), r[7])
             self._view = view
         return self._view
-
-    def _opened(self) -> list[_Row]:
-        """Every readable entry's verified header facts and opened body, in server order.
-
-        Opening thousands of entries one by one (a key derivation, a key commitment and an
-        AEAD each) is most of what a listing would cost, so the opened bodies are kept as
-        one value sealed under the store key (like queued writes), tagged with the stored
-        state they came from. When a sync, post or retraction changes that state, the
-        stored entries are listed without opening them: bodies of entries no longer
-        readable (retracted) are dropped, only entries not yet in the value are opened,
-        and the value is replaced. Nothing retracted or unverified is served from it.
-        """
-        group = self.group
-        tag = group.stored_tag()
-        blob = group.load_sealed(OPENED_CACHE)
-        cached: _Opened | None = None
-        if blob is not None:
-            try:
-                cached = _cache_decoder.decode(blob)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                cached = None
-            if cached is not None and cached.v != CACHE_FORMAT:
-                cached = None
-        if cached is not None and cached.tag == tag:
-            return cached.rows
-        rows = self._update(cached.rows if cached is not None else [])
-        with contextlib.suppress(sqlite3.OperationalError):  # another process holds the lock
-            group.save_sealed(OPENED_CACHE, _cache_encoder.encode(_Opened(CACHE_FORMAT, tag, rows)))
-        return rows
-
-    def _update(self, known: list[_Row]) -> list[_Row]:
-        """`known` brought up to the store: drop what is no longer readable, open what is new."""
-        readable = {
-            bytes.fromhex(ref.id): ref.cursor for ref in self.group.entry_index() if ref.readable
-        }
-        kept = [row for row in known if row[0] in readable]
-        have = {row[0] for row in kept}
-        missing = [cursor for eid, cursor in readable.items() if eid not in have]
-        if missing:
-            # Usually a few entries past the newest one held; withheld entries that a
-            # rescan delivered later can sit lower, so start from the lowest missing.
-            for it in self.group.entries(after=min(missing) - 1):
-                eid = bytes.fromhex(it.id)
-                if eid in have:
-                    continue
-                row = (
-                    eid,
-                    bytes.fromhex(it.author),
-                    bytes.fromhex(it.device),
-                    it.seq,
-                    it.log_seq,
-                    it.epoch,
-                    it.cursor,
-                    it.body,
-                )
-                kept.append(row)
-        kept.sort(key=lambda row: row[6])
-        return kept
 
     def refresh(self) -> None:
         self._view = None
@@ -346,7 +139,7 @@ class Journal:
         """An item by id or unique id prefix (4+ hex digits), optionally of one kind."""
         view = self.view
         what = "item" if kind is None else str(kind.kind)
-        listing = "`chatham list`" if kind is None else _KIND_LIST[kind.kind]
+        listing = "`chatham list`" if kind is None else KIND_LIST[kind.kind]
         try:
             it = view.show(view.resolve(ref))
         except E.UnknownItem:
@@ -435,7 +228,7 @@ class Journal:
         if self.group.status != "member":
             raise E.NotAMember()
         seq = self.group.state.seq
-        roster = self.view.roster
+        roster = self.view.roles
         if item is None:
             # Creating: the author owns what they create (a commitment's owner is its author).
             owner = action == "commitment.create"
@@ -445,7 +238,7 @@ class Journal:
             owner = item.author == self.me
         role = roster.role_at(self.me, seq)
         if not allowed(action, role=role, owner=owner, notes=roster.notes_policy_at(seq)):
-            message, hint = _REFUSALS[action]
+            message, hint = REFUSALS[action]
             raise E.NotAllowed(message, hint=hint)
 
     def post(self, body: Body) -> Posted:
@@ -651,7 +444,7 @@ class Journal:
         self.refresh()
         return posted, len(entries)
 
-    # --- attachments ----------------------------------------------------------------------------
+    # --- attachments (journal/files.py) --------------------------------------------------------
 
     def attach(
         self,
@@ -662,55 +455,7 @@ class Journal:
         progress: Progress | None = None,
     ) -> tuple[Posted, FileRef]:
         """Seal `path` chunk by chunk, upload it, then post a comment on `item` carrying it."""
-        self.catch_up()
-        self.require("comment.create")
-        try:
-            f = path.open("rb")
-        except OSError as e:
-            raise E.UsageError(
-                f"cannot read {path} ({e.strerror})", hint="give the path of a readable file"
-            ) from None
-        with f:
-            size = os.fstat(f.fileno()).st_size
-            if not path.is_file():
-                raise E.UsageError(f"{path} is not a regular file", hint="attach one file")
-            if size > MAX_ATTACHMENT:
-                raise E.UsageError(
-                    f"{path.name} is larger than {MAX_ATTACHMENT >> 30} GiB",
-                    hint="split it, or share it another way",
-                )
-            blob, key = secrets.token_bytes(16), secrets.token_bytes(32)
-            sealer = crypto.AttachmentSealer(key, blob)
-            index = done = 0
-            try:
-                while piece := f.read(crypto.CHUNK_SIZE):
-                    done += len(piece)
-                    if done > MAX_ATTACHMENT:
-                        raise E.UsageError(f"{path.name} grew past the size limit while reading")
-                    for sealed in sealer.update(piece):
-                        self.group.put_attachment_chunk(blob, index, sealed)
-                        index += 1
-                        if progress is not None:
-                            progress(min(index * crypto.CHUNK_SIZE, done), max(size, done))
-                self.group.put_attachment_chunk(blob, index, sealer.finish())
-                if progress is not None:
-                    progress(done, done)
-            except BaseException:
-                # Nothing refers to the chunks yet; do not leave them on the server.
-                with contextlib.suppress(E.ChathamError):
-                    if index:
-                        self.group.delete_attachment(blob)
-                raise
-        name = file_name(path.name)
-        media = mimetypes.guess_type(name)[0] or ""
-        ref = FileRef(blob=blob, key=key, name=name, size=done, media_type=media[:200])
-        try:
-            posted = self.comment(item, text or name, file=ref)
-        except BaseException:
-            with contextlib.suppress(E.ChathamError):
-                self.group.delete_attachment(blob)
-            raise
-        return posted, ref
+        return files.attach(self, item, path, text=text, progress=progress)
 
     def save_attachment(
         self,
@@ -721,63 +466,7 @@ class Journal:
         progress: Progress | None = None,
     ) -> SavedFile:
         """Download, verify and save an attached file; it appears only once all of it verifies."""
-        c = self.item(ref, CommentItem)
-        f = c.body.file
-        if f is None:
-            raise E.UsageError(
-                f"comment {c.short_id} has no file attached",
-                hint="`chatham show ID` of the item lists its attachments",
-            )
-        if dest.is_dir():
-            dest = dest / file_name(f.name).lstrip(".")
-        if (dest.exists() or dest.is_symlink()) and not force:
-            raise E.UsageError(
-                f"{dest} exists already", hint="choose another path, or pass --force to replace it"
-            )
-        parent = dest.parent if str(dest.parent) else Path(".")
-        if not parent.is_dir():
-            raise E.UsageError(f"no directory {parent}", hint="create it first")
-        chunks = max(1, -(-f.size // crypto.CHUNK_SIZE))
-        opener = crypto.AttachmentOpener(f.key, f.blob)
-        fd, tmp_name = tempfile.mkstemp(prefix=".chatham-", suffix=".part", dir=parent)
-        tmp = Path(tmp_name)
-        written = 0
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for index in range(chunks):
-                    try:
-                        sealed = self.group.attachment_chunk(f.blob, index)
-                    except E.ServerNotFound:
-                        raise E.CouldNotOpen(
-                            "the server does not have the whole file (truncated or deleted)",
-                            hint="nothing was saved; ask the member who attached it to "
-                            "attach it again",
-                        ) from None
-                    try:
-                        plain = opener.open_chunk(sealed)
-                    except crypto.CouldNotOpen:
-                        raise E.CouldNotOpen(hint="nothing was saved") from None
-                    written += len(plain)
-                    if written > f.size:
-                        raise E.CouldNotOpen(hint="nothing was saved")
-                    out.write(plain)
-                    if progress is not None:
-                        progress(written, f.size)
-                try:
-                    opener.finish()
-                except crypto.CouldNotOpen:
-                    raise E.CouldNotOpen(hint="nothing was saved") from None
-                if written != f.size:
-                    raise E.CouldNotOpen(hint="nothing was saved")
-                out.flush()
-                os.fsync(out.fileno())
-            # Only now, with every chunk verified and the size as signed, does the file appear.
-            os.replace(tmp, dest)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            raise
-        return SavedFile(dest, written)
+        return files.save_attachment(self, ref, dest, force=force, progress=progress)
 
     # --- following changes ----------------------------------------------------------------------
 
@@ -824,20 +513,3 @@ class Journal:
                 time.sleep(pause)
             backoff = min(backoff * 2, 30.0)
         return seen
-
-
-def changed_words(report: SyncReport) -> str:
-    """`2 new entries, 1 log op, 1 retracted`: counts only, never content."""
-    parts = []
-    if report.new_entries:
-        n = report.new_entries
-        parts.append(f"{n} new {'entry' if n == 1 else 'entries'}")
-    if report.retracted:
-        parts.append(f"{report.retracted} retracted")
-    if report.new_ops:
-        parts.append(f"{report.new_ops} log {'op' if report.new_ops == 1 else 'ops'}")
-    return ", ".join(parts) or "up to date"
-
-
-def ids(items: Iterable[Item]) -> list[str]:
-    return [i.id.hex() for i in items]

@@ -19,7 +19,7 @@ from chatham.crypto import (
     SetRole,
 )
 
-from ..views import Announcement, Member
+from .values import Announcement, Member
 
 
 def display(member: bytes, names: Mapping[bytes, str], me: bytes) -> str:

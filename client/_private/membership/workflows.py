@@ -1,17 +1,17 @@
-"""Membership workflows: invite, join, approve, the roster, remove, leave, roles, policy, exposure.
+"""Membership workflows: each leader and member action on the roster, with its checks.
 
-`Group` holds the protocol plumbing: each op is built, checked against the
-verified state, appended with compare-and-swap, and retried after a conflict.
-This module adds what a leader or member needs around it, and is what the
-`chatham` membership commands call:
+`Group`'s membership methods (invite, join_requests, approve, roster,
+verify_member, remove, leave, set_role, rotate, checkpoint, set_policy) are this
+module's functions, so every such action has one path. Each op is built on the
+verified state and appended through `engine.ops` (checked locally, sent with
+compare-and-swap, retried after a conflict); around it this module adds:
 
 - members and join requests found by id, unique id prefix or unique name;
 - a clear refusal, before anything is signed, for every request the group's
   rules forbid (a non-leader acting as one, the last leader leaving, a member
   removed twice, a request approved twice, a name already taken);
 - the name a leader notes when inviting, used when approving;
-- local fingerprint verification ("I compared their words aloud");
-- the exposure report: what a departed member could have read.
+- local fingerprint verification ("I compared their words aloud").
 
 Local records (noted names, verifications) live in the store's `meta` table,
 sealed under the store key and bound to the group and the member or invite
@@ -23,18 +23,26 @@ exactly this behaviour.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chatham import crypto
 
 from ... import errors as E
-from ..views import History, MemberInfo, Notes, Role, Status
+from ..engine.ops import OpContext, append_op, rotate_if_pending
+from .values import (
+    Approval,
+    History,
+    JoinRequest,
+    Member,
+    Notes,
+    PendingRequest,
+    Removal,
+    Role,
+    RosterEntry,
+)
 
 if TYPE_CHECKING:
-    from ..account import Account
     from ..engine.group import Group
-    from ..views import JoinRequest, Member
 
 DEFAULT_INVITE_SECONDS = 7 * 86400
 SEAL_VERIFIED = b"member-verified"
@@ -42,80 +50,6 @@ SEAL_INVITE_NAME = b"invite-name"
 
 
 # --- values -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RosterEntry(MemberInfo):
-    """One member as `chatham members` shows them."""
-
-    departed_seq: int | None
-    verified: bool
-    """This device recorded that the member's fingerprint was compared aloud."""
-    is_me: bool
-
-
-@dataclass(frozen=True)
-class PendingRequest:
-    """A join request waiting for a leader, checked against its live invite."""
-
-    id: str
-    """The invite id the request answers; `approve` takes it (or a unique prefix)."""
-    member: str
-    fingerprint: str
-    role: Role
-    name: str | None
-    """The name this leader noted when inviting, if any."""
-    invited_by: str
-    expires: int
-    mac_ok: bool | None
-    """True when this leader holds the invite's code and the request carries its MAC."""
-    request: JoinRequest = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Approval:
-    member: str
-    name: str
-    fingerprint: str
-    role: Role
-    epoch: int
-    seq: int
-
-
-@dataclass(frozen=True)
-class Removal:
-    member: str
-    name: str | None
-    fingerprint: str
-    epoch: int
-    seq: int
-
-
-@dataclass(frozen=True)
-class EpochExposure:
-    epoch: int
-    via: str
-    """`lockbox` (sealed to one of the member's devices) or `back-link` (reached from a
-    later key under the `full` history policy)."""
-    entries: int
-    """Entries held here that were sealed under this epoch and are still there."""
-    retracted: int
-    """Entries sealed under this epoch that were retracted since (they may have been read)."""
-
-
-@dataclass(frozen=True)
-class Exposure:
-    """What a member could read, judged from the verified log and the entries held here."""
-
-    member: str
-    name: str | None
-    status: Status
-    fingerprint: str
-    joined_seq: int
-    departed_seq: int | None
-    epochs: tuple[EpochExposure, ...]
-    entries: int
-    retracted: int
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -164,7 +98,7 @@ def _fresh(group: Group) -> crypto.AppliedOp | None:
     rotation, if one was made.
     """
     group.sync(send=False)
-    return group.rotate_if_pending()
+    return rotate_if_pending(group)
 
 
 def _meta_key(kind: str, group: Group, item: bytes) -> str:
@@ -221,7 +155,7 @@ def invite(
     _require_leader(group, "invite members")
     if name is not None:
         _check_name_free(group, name)
-    secret = group.invite(role=role, expires_in=expires_in)
+    secret = _append_invite(group, role=role, expires_in=expires_in)
     if name is not None:
         store = group._store
         store.set_meta(
@@ -239,46 +173,13 @@ def _noted_name(group: Group, invite_id: bytes) -> str | None:
     return store.vault.open(SEAL_INVITE_NAME, group.id_bytes + invite_id, blob).decode()
 
 
-def join(journal: Account, code: str, *, name: str | None = None) -> Group:
-    """Answer an invite (`Account.join`): check the group against the code, send the request.
-
-    Read `journal.fingerprint` aloud to the leader; `Group.sync()` fetches the key once
-    a leader approves.
-    """
-    code = "".join(code.split())
-    if not code:
-        raise E.UsageError(
-            "no invite code given",
-            hint="pass the code, or paste it on stdin (`chatham join < code.txt`)",
-        )
-    try:
-        return journal.join(code, name=name)
-    except E.Conflict as e:
-        if e.code != "invite_used":
-            raise
-        raise E.UsageError(
-            "this invite code was already used: a join request for it is waiting",
-            hint="codes work once; if that request is not yours, tell the leader, who should "
-            "not approve it, and ask for a new invite",
-        ) from e
-    except E.UsageError as e:
-        if isinstance(e.__cause__, E.Forbidden):
-            server = crypto.InviteSecret.from_code(code).server
-            raise E.UsageError(
-                f"the server at {server} does not accept this invite: it was used, revoked or "
-                "has expired, or the group is not on that server",
-                hint="ask the leader for a new invite (codes work once, and expire)",
-            ) from e
-        raise
-
-
 def pending_requests(group: Group, refused: list[str] | None = None) -> list[PendingRequest]:
     """Join requests waiting for approval (leaders); refused ones are described in `refused`."""
     _fresh(group)
     _require_leader(group, "see join requests")
     state = group.state
     out = []
-    for r in group.join_requests(refused=refused):
+    for r in _checked_requests(group, refused=refused):
         invite_id = bytes.fromhex(r.id)
         inv = state.invites[invite_id]
         out.append(
@@ -352,9 +253,9 @@ def _never(question: str) -> str | None:
     return None
 
 
-def _answer(given: str | None, ask: Ask, question: str, missing: E.UsageError) -> str:
+def _answer(given: str | None, ask: Ask | None, question: str, missing: E.UsageError) -> str:
     """`given`, or else what `ask` gets for `question`; no answer at all raises `missing`."""
-    answer = given if given is not None else ask(question)
+    answer = given if given is not None else (ask or _never)(question)
     if not answer:
         raise missing
     return answer
@@ -366,7 +267,7 @@ def approve(
     *,
     fingerprint: str | None = None,
     name: str | None = None,
-    ask: Ask = _never,
+    ask: Ask | None = None,
 ) -> Approval:
     """Add the member behind join request `ref` (leaders), after the fingerprint check.
 
@@ -404,7 +305,7 @@ def approve(
     _check_name_free(group, chosen, req.member)
     invite_id = bytes.fromhex(req.id)
     try:
-        applied = group.approve(req.request, name=chosen, fingerprint=fingerprint)
+        applied = _append_add(group, req.request, name=chosen, fingerprint=fingerprint)
     except E.NotAllowed:
         inv = group.state.invites.get(invite_id)
         if inv is not None and inv.used_seq is not None:
@@ -462,7 +363,7 @@ def roster(group: Group) -> list[RosterEntry]:
 
 
 def verify_member(
-    group: Group, ref: str, fingerprint: str | None = None, *, ask: Ask = _never
+    group: Group, ref: str, fingerprint: str | None = None, *, ask: Ask | None = None
 ) -> RosterEntry:
     """Record that `ref`'s fingerprint was compared aloud; a mismatch records nothing."""
     m = member(group, ref)
@@ -521,7 +422,7 @@ def remove(group: Group, ref: str) -> Removal:
     """Remove a member and rotate the key in one signed op (leaders)."""
     m = removable(group, ref)
     try:
-        applied = group.remove(m.id)
+        applied = _append_remove(group, m.id)
     except E.NotAllowed:
         # Another leader acted first and our retry no longer applies: say what changed.
         _active_target(group, m.id)
@@ -536,7 +437,7 @@ def leave(group: Group) -> crypto.AppliedOp:
     me = _me(group)
     if group.state.members[me].role == "leader" and _last_leader(group, me):
         raise _last_leader_error()
-    return group.leave()
+    return _append_leave(group)
 
 
 def set_role(group: Group, ref: str, role: Role) -> Member:
@@ -553,7 +454,7 @@ def set_role(group: Group, ref: str, role: Role) -> Member:
         )
     if role == "member" and _last_leader(group, bytes.fromhex(m.id)):
         raise _last_leader_error()
-    group.set_role(m.id, role)
+    _append_set_role(group, m.id, role)
     return group.member(m.id)
 
 
@@ -566,14 +467,14 @@ def rotate(group: Group) -> crypto.AppliedOp:
     if pending is not None:
         return pending  # the rotation a departure left pending: that is the fresh key
     _require_leader(group, "rotate the group key")
-    return group.rotate()
+    return _append_rotate(group)
 
 
 def checkpoint(group: Group) -> crypto.AppliedOp:
     """Sign every author chain's head as this leader sees it (leaders)."""
     _fresh(group)
     _require_leader(group, "sign checkpoints")
-    return group.checkpoint()
+    return _append_checkpoint(group)
 
 
 def set_policy(
@@ -605,59 +506,186 @@ def set_policy(
     )
     if new == p:
         return p
-    group.set_policy(
-        history=new.history, notes=new.notes, rotate_each_meeting=new.rotate_each_meeting
+    _append_policy(
+        group, history=new.history, notes=new.notes, rotate_each_meeting=new.rotate_each_meeting
     )
     if p.history == "from-join" and new.history == "full":
-        group.rotate()
+        _append_rotate(group)
     return group.state.policy
 
 
-# --- exposure -----------------------------------------------------------------------------------
+# --- the ops themselves ---------------------------------------------------------------------
 
 
-def exposure(group: Group, ref: str) -> Exposure:
-    """What `ref` could have read: the epochs whose key they held, and the entries sealed
-    under them that this device holds. Offline; run `chatham sync` first for a full count.
+MAX_NAMES = 100
+"""Names one attested-names blob may hold (the protocol's MAX_BATCH)."""
 
-    A member holds an epoch's key when one of their devices got its lockbox, and, where a
-    rotation carries a back-link (history policy `full`), every earlier key the chain of
-    back-links reaches from there.
+
+def _roster_names(c: OpContext, joining: int) -> list[tuple[bytes, str]]:
+    """Names of current members this leader can read, re-attested in an add (protocol §6.4),
+    so a newcomer under from-join sees names, not ids; leaders first, within the blob's cap."""
+    try:
+        names = c.keyring.names(c.state)
+    except crypto.CouldNotOpen:
+        return []
+    active = sorted(c.state.active_members(), key=lambda m: (m.role != "leader", m.joined_seq))
+    return [(m.id, names[m.id]) for m in active if m.id in names][: MAX_NAMES - joining]
+
+
+def _append_rotate(group: Group) -> crypto.AppliedOp:
+    """A fresh epoch key for every active device (a leader; anyone while one is pending)."""
+    return append_op(
+        group, lambda c: crypto.build_rotate(c.state, c.keyring, c.device, time=c.time)
+    )
+
+
+def _append_checkpoint(group: Group) -> crypto.AppliedOp:
+    """Sign every author chain's head as this leader sees it (the meeting code's basis)."""
+    return append_op(
+        group, lambda c: crypto.build_checkpoint(c.state, c.device, c.heads, time=c.time)
+    )
+
+
+def _append_set_role(group: Group, member: str, role: Role) -> crypto.AppliedOp:
+    """Promote to leader or demote to member (leaders)."""
+    target = bytes.fromhex(group.member(member).id)
+    return append_op(
+        group, lambda c: crypto.build_set_role(c.state, c.device, target, role, time=c.time)
+    )
+
+
+def _append_policy(
+    group: Group,
+    *,
+    history: History | None = None,
+    notes: Notes | None = None,
+    rotate_each_meeting: bool | None = None,
+) -> crypto.AppliedOp:
+    """Change the group policy for epochs created from now on (leaders)."""
+
+    def build(c: OpContext) -> crypto.PendingOp:
+        p = c.state.policy
+        policy = crypto.Policy(
+            history if history is not None else p.history,
+            notes if notes is not None else p.notes,
+            rotate_each_meeting if rotate_each_meeting is not None else p.rotate_each_meeting,
+        )
+        return crypto.build_policy(c.state, c.device, policy, time=c.time)
+
+    return append_op(group, build)
+
+
+def _append_remove(group: Group, member: str) -> crypto.AppliedOp:
+    """Remove a member and rotate the key in one signed op, recording their final heads."""
+    target = bytes.fromhex(group.member(member).id)
+    return append_op(
+        group,
+        lambda c: crypto.build_remove(c.state, c.keyring, c.device, target, c.heads, time=c.time),
+    )
+
+
+def _append_leave(group: Group) -> crypto.AppliedOp:
+    """Leave the group (group-signed); the remaining members rotate before writing."""
+    return append_op(
+        group, lambda c: crypto.build_leave(c.state, c.device, c.member, c.heads, time=c.time)
+    )
+
+
+def _append_invite(
+    group: Group, *, role: Role = "member", expires_in: int = 7 * 86400
+) -> crypto.InviteSecret:
+    """Publish a signed invite (leaders); the returned secret's `.code` goes out of band.
+
+    The secret is also kept, sealed, in the local store, so this leader's client can
+    check the MAC of the join request that answers it.
     """
-    m = member(group, ref)
-    state = group.state
-    mid = bytes.fromhex(m.id)
-    # Every device the member ever had: one added again comes back on a new device.
-    devices = {d.id for d in state.devices.values() if d.member == mid}
-    via: dict[int, str] = {}
-    for epoch, info in sorted(state.rotations.items()):
-        if any(r.device in devices for r in info.rotation.refs):
-            via[epoch] = "lockbox"
-    for epoch in sorted(via, reverse=True):
-        e = epoch
-        while e >= 2 and (e - 1) not in via:
-            later = state.rotations.get(e)
-            if later is None or later.rotation.backlink is None or (e - 1) not in state.rotations:
-                break
-            via[e - 1] = "back-link"
-            e -= 1
-    live: dict[int, int] = dict.fromkeys(via, 0)
-    gone: dict[int, int] = dict.fromkeys(via, 0)
-    for row in group._store.iter_entries(group.id_bytes):
-        if row.epoch in via:
-            if row.ct is None:
-                gone[row.epoch] += 1
-            else:
-                live[row.epoch] += 1
-    epochs = tuple(EpochExposure(e, via[e], live[e], gone[e]) for e in sorted(via))
-    return Exposure(
-        member=m.id,
-        name=m.name,
-        status=m.status,
-        fingerprint=m.fingerprint,
-        joined_seq=m.joined_seq,
-        departed_seq=state.members[mid].departed_seq,
-        epochs=epochs,
-        entries=sum(live.values()),
-        retracted=sum(gone.values()),
+    made: list[crypto.InviteSecret] = []
+
+    def build(c: OpContext) -> crypto.PendingOp:
+        op, secret = crypto.build_invite(
+            c.state,
+            c.device,
+            role=role,
+            expires=c.time + expires_in,
+            server=group.server,
+            time=c.time,
+        )
+        made.append(secret)
+        return op
+
+    append_op(group, build)
+    secret = made[-1]
+    group._store.add_invite(group._gid, secret.invite_id, secret.secret)
+    return secret
+
+
+def _checked_requests(group: Group, *, refused: list[str] | None = None) -> list[JoinRequest]:
+    """Pending join requests, each checked against its live invite (leaders).
+
+    Requests that fail a check are left out; pass a list as `refused` to learn why.
+    """
+    group.sync(send=False)
+    state = group._load().state
+    out = []
+    for item in group._api().join_requests(group._gid):
+        try:
+            sjr = crypto.verify_join_request(state, item.request, now=group._account.now())
+        except crypto.InviteError as e:
+            if refused is not None:
+                refused.append(str(e))
+            continue  # not answerable: the server should not have listed it
+        req = sjr.request
+        inv = state.invites[req.invite_id]
+        secret = group._store.invite_secret(group._gid, req.invite_id)
+        mac_ok = (
+            None
+            if secret is None
+            else crypto.InviteSecret(secret, group._gid, group.server).check_mac(req)
+        )
+        if mac_ok is False:
+            if refused is not None:
+                refused.append("join request does not carry the MAC of the invite's code")
+            continue  # minted without the invite secret: refused
+        out.append(
+            JoinRequest(
+                id=req.invite_id.hex(),
+                member=crypto.member_id(req.card.cert.member_key).hex(),
+                fingerprint=crypto.fingerprint(req.card.cert.member_key),
+                role=inv.role,
+                mac_ok=mac_ok,
+                raw=item.request,
+            )
+        )
+    return out
+
+
+def _append_add(
+    group: Group, request: JoinRequest, *, name: str, fingerprint: str
+) -> crypto.AppliedOp:
+    """Add the member behind `request` under the attested `name` (leaders).
+
+    `fingerprint` is what the invitee read aloud; a mismatch refuses and changes nothing.
+    """
+    if not crypto.fingerprints_match(request.fingerprint, fingerprint):
+        raise E.UsageError(
+            "the fingerprint does not match the join request: nothing was changed",
+            hint="ask the invitee to read `chatham whoami` aloud again; "
+            "a mismatch can mean someone swapped the request",
+        )
+    try:
+        name = crypto.check_name(name)
+    except ValueError as e:
+        raise E.UsageError(str(e), hint="choose the name the group knows them by") from None
+    sjr = crypto.decode_join_request(request.raw)
+    card, invite_id = sjr.request.card, sjr.request.invite_id
+    return append_op(
+        group,
+        lambda c: crypto.build_add(
+            c.state,
+            c.keyring,
+            c.device,
+            [(card, invite_id, name)],
+            roster=_roster_names(c, 1),
+            time=c.time,
+        ),
     )

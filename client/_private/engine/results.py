@@ -1,19 +1,15 @@
-"""Plain values the library hands out: items, members, announcements, reports.
+"""What the engine hands out: opened entries, where entries sit, and the reports of a sync
+and of a full verification.
 
-Ids are lowercase hex strings everywhere in the public API (group ids and
-member ids are 64 characters, entry ids 32), so they print, compare and
-serialize as JSON without ceremony.
+Ids are lowercase hex strings everywhere in the public API (group and member ids are 64
+characters, entry ids 32).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
-Role = Literal["member", "leader"]
-History = Literal["full", "from-join"]
-Notes = Literal["all", "leaders"]
-Status = Literal["active", "removed", "left"]
+from ..membership.values import Announcement
 
 
 @dataclass(frozen=True)
@@ -48,42 +44,6 @@ class EntryRef:
     retracted: bool
     readable: bool
     """Not retracted, and this member holds the key of its epoch."""
-
-
-@dataclass(frozen=True)
-class MemberInfo:
-    """What the verified log says of one member: what `Member` and the roster share."""
-
-    id: str
-    name: str | None
-    """The name a leader attested (None if this member cannot read that attestation)."""
-    role: Role
-    status: Status
-    fingerprint: str
-    joined_epoch: int
-    joined_seq: int
-
-
-@dataclass(frozen=True)
-class Member(MemberInfo):
-    """One member of a group's roster, as the verified log says."""
-
-    devices: tuple[str, ...]
-    is_me: bool
-
-
-@dataclass(frozen=True)
-class Announcement:
-    """A leader action (or a departure) that sync reports in plain words."""
-
-    seq: int
-    kind: str
-    """The op's tag: add, remove, leave, set-role, policy, rotate, invite, ..."""
-    text: str
-    actor: str
-    """The member id of whoever signed the op."""
-    subjects: tuple[str, ...] = ()
-    """Member ids the op is about (added, removed, promoted, ...)."""
 
 
 @dataclass(frozen=True)
@@ -130,32 +90,3 @@ class VerifyReport:
     meeting_code: str | None
     """Six words from the latest checkpoint; members compare them aloud."""
     problems: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class GroupSummary:
-    """A group as `Account.groups()` lists it (from the local store only)."""
-
-    id: str
-    name: str
-    server: str
-    status: str
-    epoch: int
-    log_seq: int
-    entries: int
-    queued: int
-    current: bool
-
-
-@dataclass(frozen=True)
-class JoinRequest:
-    """A pending join request, checked against its invite (leaders)."""
-
-    id: str
-    """The invite id it answers; `approve` takes it."""
-    member: str
-    fingerprint: str
-    role: Role
-    mac_ok: bool | None
-    """True when this leader holds the invite secret and the MAC checks; None otherwise."""
-    raw: bytes = field(repr=False)

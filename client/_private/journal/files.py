@@ -1,0 +1,208 @@
+"""Attached files: sealed with the protocol's STREAM one 64 KiB chunk at a time, so any size
+runs in constant memory.
+
+The chunks go to the server first and only then is the comment that carries the key
+posted. A download is written to a private temporary file beside the target and renamed
+into place only after the last chunk verifies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mimetypes
+import os
+import secrets
+import tempfile
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from chatham import crypto
+
+from ... import errors as E
+from .content import FileRef, clean_line
+from .items import CommentItem, Item
+
+if TYPE_CHECKING:
+    from ..engine.group import Group
+    from .service import Journal, Posted
+
+Progress = Callable[[int, int], None]
+"""progress(bytes done, bytes total)."""
+
+
+def attach(
+    journal: Journal,
+    item: Item,
+    path: Path,
+    *,
+    text: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[Posted, FileRef]:
+    """Seal `path` chunk by chunk, upload it, then post a comment on `item` carrying it."""
+    journal.catch_up()
+    journal.require("comment.create")
+    try:
+        f = path.open("rb")
+    except OSError as e:
+        raise E.UsageError(
+            f"cannot read {path} ({e.strerror})", hint="give the path of a readable file"
+        ) from None
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        if not path.is_file():
+            raise E.UsageError(f"{path} is not a regular file", hint="attach one file")
+        if size > MAX_ATTACHMENT:
+            raise E.UsageError(
+                f"{path.name} is larger than {MAX_ATTACHMENT >> 30} GiB",
+                hint="split it, or share it another way",
+            )
+        blob, key = secrets.token_bytes(16), secrets.token_bytes(32)
+        sealer = crypto.AttachmentSealer(key, blob)
+        index = done = 0
+        try:
+            while piece := f.read(crypto.CHUNK_SIZE):
+                done += len(piece)
+                if done > MAX_ATTACHMENT:
+                    raise E.UsageError(f"{path.name} grew past the size limit while reading")
+                for sealed in sealer.update(piece):
+                    put_chunk(journal.group, blob, index, sealed)
+                    index += 1
+                    if progress is not None:
+                        progress(min(index * crypto.CHUNK_SIZE, done), max(size, done))
+            put_chunk(journal.group, blob, index, sealer.finish())
+            if progress is not None:
+                progress(done, done)
+        except BaseException:
+            # Nothing refers to the chunks yet; do not leave them on the server.
+            with contextlib.suppress(E.ChathamError):
+                if index:
+                    delete_attachment(journal.group, blob)
+            raise
+    name = file_name(path.name)
+    media = mimetypes.guess_type(name)[0] or ""
+    ref = FileRef(blob=blob, key=key, name=name, size=done, media_type=media[:200])
+    try:
+        posted = journal.comment(item, text or name, file=ref)
+    except BaseException:
+        with contextlib.suppress(E.ChathamError):
+            delete_attachment(journal.group, blob)
+        raise
+    return posted, ref
+
+
+def save_attachment(
+    journal: Journal,
+    ref: str,
+    dest: Path,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> SavedFile:
+    """Download, verify and save an attached file; it appears only once all of it verifies."""
+    c = journal.item(ref, CommentItem)
+    f = c.body.file
+    if f is None:
+        raise E.UsageError(
+            f"comment {c.short_id} has no file attached",
+            hint="`chatham show ID` of the item lists its attachments",
+        )
+    if dest.is_dir():
+        dest = dest / file_name(f.name).lstrip(".")
+    if (dest.exists() or dest.is_symlink()) and not force:
+        raise E.UsageError(
+            f"{dest} exists already", hint="choose another path, or pass --force to replace it"
+        )
+    parent = dest.parent if str(dest.parent) else Path(".")
+    if not parent.is_dir():
+        raise E.UsageError(f"no directory {parent}", hint="create it first")
+    chunks = max(1, -(-f.size // crypto.CHUNK_SIZE))
+    opener = crypto.AttachmentOpener(f.key, f.blob)
+    fd, tmp_name = tempfile.mkstemp(prefix=".chatham-", suffix=".part", dir=parent)
+    tmp = Path(tmp_name)
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for index in range(chunks):
+                try:
+                    sealed = get_chunk(journal.group, f.blob, index)
+                except E.ServerNotFound:
+                    raise E.CouldNotOpen(
+                        "the server does not have the whole file (truncated or deleted)",
+                        hint="nothing was saved; ask the member who attached it to attach it again",
+                    ) from None
+                try:
+                    plain = opener.open_chunk(sealed)
+                except crypto.CouldNotOpen:
+                    raise E.CouldNotOpen(hint="nothing was saved") from None
+                written += len(plain)
+                if written > f.size:
+                    raise E.CouldNotOpen(hint="nothing was saved")
+                out.write(plain)
+                if progress is not None:
+                    progress(written, f.size)
+            try:
+                opener.finish()
+            except crypto.CouldNotOpen:
+                raise E.CouldNotOpen(hint="nothing was saved") from None
+            if written != f.size:
+                raise E.CouldNotOpen(hint="nothing was saved")
+            out.flush()
+            os.fsync(out.fileno())
+        # Only now, with every chunk verified and the size as signed, does the file appear.
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return SavedFile(dest, written)
+
+
+MAX_ATTACHMENT: Final = 16 * 1024 * crypto.CHUNK_SIZE
+"""The server's default cap (16,384 chunks of 64 KiB): 1 GiB."""
+
+
+@dataclass(frozen=True)
+class SavedFile:
+    path: Path
+    size: int
+
+
+def file_name(name: str) -> str:
+    """A file name fit for a title: printable, one line, at most 200 characters."""
+    name = unicodedata.normalize("NFC", name)
+    name = "".join(c if c.isprintable() and c not in "/\\" else "_" for c in name)
+    name = clean_line(name)[:200].strip()
+    return name or "file"
+
+
+def file_size(n: int) -> str:
+    """1 B, 12.5 KiB, 3.2 MiB, ..."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- sealed chunks on the server -------------------------------------------------------------
+
+
+def put_chunk(group: Group, attachment_id: bytes, index: int, sealed: bytes) -> None:
+    """Upload one sealed chunk (write-once; the first chunk claims the id for this device)."""
+    if group._load().status != "member":
+        raise E.NotAMember()
+    group._api().put_chunk(group._gid, attachment_id, index, sealed)
+
+
+def get_chunk(group: Group, attachment_id: bytes, index: int) -> bytes:
+    """Download one sealed chunk as the server holds it (open it with AttachmentOpener)."""
+    return group._api().get_chunk(group._gid, attachment_id, index)
+
+
+def delete_attachment(group: Group, attachment_id: bytes) -> None:
+    """Delete an attachment's chunks on the server (its uploader or a leader)."""
+    group._api().delete_attachment(group._gid, attachment_id)
