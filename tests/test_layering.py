@@ -1,4 +1,5 @@
-"""Layering: chatham.crypto imports neither client nor server; client and server never meet.
+"""Layering: chatham.crypto imports neither client nor server; client and server never meet;
+the client's front doors (the CLI, the web app) stand on the public library API only.
 
 Every .py file under crypto/, server/ and client/ is parsed (not imported) and
 each import is resolved to an absolute module name, relative imports
@@ -67,6 +68,16 @@ def imported_modules(source: str, module: str, is_pkg: bool) -> list[tuple[int, 
     return found
 
 
+FRONT_DOORS = ("chatham.client.cli", "chatham.client.web")
+"""Packages members use directly. They import the public `chatham.client` modules only: never
+`chatham.client._private`, and never the protocol (`chatham.crypto`) beneath the library."""
+FRONT_DOOR_FORBIDDEN = ("chatham.client._private", "chatham.crypto", "chatham.server")
+
+
+def _front_door(module: str) -> bool:
+    return any(module == f or module.startswith(f + ".") for f in FRONT_DOORS)
+
+
 def _private_crypto(target: str) -> bool:
     # The server and the client use chatham.crypto's public recipes only; the hazmat
     # layer and the record internals stay behind its __init__.
@@ -77,6 +88,8 @@ def _private_crypto(target: str) -> bool:
 def violations(source: str, module: str, is_pkg: bool) -> list[str]:
     layer = ".".join(module.split(".")[:2])
     bad = FORBIDDEN[layer]
+    if _front_door(module):
+        bad = bad + FRONT_DOOR_FORBIDDEN
     return [
         f"{module}:{line} imports {target}"
         for line, target in imported_modules(source, module, is_pkg)
@@ -135,6 +148,15 @@ def test_layering(path):
         ("chatham.client._private.vault", False, "from chatham.crypto import _primitives"),
         ("chatham.server._private.app", False, "from chatham.crypto._records import Add"),
         ("chatham.client._private.api", False, "from ... import server"),
+        ("chatham.client.cli.issues", False, "from .._private.journal import fold"),
+        ("chatham.client.cli.issues", False, "def f():\n    from .._private import account"),
+        ("chatham.client.cli", True, "from .._private.account import Account"),
+        ("chatham.client.cli", True, "from .. import _private"),
+        ("chatham.client.cli.issues", False, "import chatham.client._private.engine.group"),
+        ("chatham.client.cli.issues", False, "from chatham import crypto"),
+        ("chatham.client.cli.issues", False, "importlib.import_module('chatham.client._private')"),
+        ("chatham.client.web.app", False, "from .._private.journal.service import Journal"),
+        ("chatham.client.web", True, "from chatham.crypto import fingerprint"),
     ],
 )
 def test_the_checker_catches_violations(module, is_pkg, source):
@@ -158,7 +180,24 @@ def test_the_checker_catches_violations(module, is_pkg, source):
         ),
         ("chatham.client._private.api", False, "from .core import serverless"),
         ("chatham.client.cli", False, "import chatham.serverless_thing"),
+        ("chatham.client.cli.issues", False, "from .. import Account, errors"),
+        ("chatham.client.cli.issues", False, "from ..journal import IssueItem, item_json"),
+        ("chatham.client.cli.issues", False, "from .common import journal\nfrom . import show"),
+        ("chatham.client.cli", True, "from ..errors import ChathamError"),
+        ("chatham.client.web.app", False, "from ... import client\nimport litestar"),
     ],
 )
 def test_the_checker_allows_the_permitted_imports(module, is_pkg, source):
     assert violations(source, module, is_pkg) == []
+
+
+def test_the_front_doors_exist_and_use_the_library() -> None:
+    """The CLI is found by the rule above, and it does reach the library (publicly)."""
+    files = [p for p in source_files() if _front_door(module_name(p)[0])]
+    assert len(files) >= 10
+    seen = set()
+    for p in files:
+        m, pkg = module_name(p)
+        seen |= {t for _, t in imported_modules(p.read_text(encoding="utf-8"), m, pkg)}
+    assert "chatham.client.journal" in seen
+    assert "chatham.client" in seen

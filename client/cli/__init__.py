@@ -1,4 +1,4 @@
-"""The `chatham` command line: a thin layer over the chatham.client library.
+"""The `chatham` command line: a client of the public `chatham.client` API, nothing more.
 
 Output contract (scripts depend on it):
 
@@ -15,14 +15,31 @@ Output contract (scripts depend on it):
   secrets and long text need not appear in the command line.
 - `chatham init --name NAME` never prompts when CHATHAM_PASSPHRASE is set.
 
-Adding commands (membership, journal, ...): write `client/_private/cli_<area>.py`
-with a function `register(app: typer.Typer) -> None` that adds its commands or
-sub-apps to `app`, and list the module in `COMMAND_MODULES` below. Keep module
-level imports to the standard library and typer; import the library inside
-each command (`from .cli_common import state, text, emit_json, console`), so
-`chatham --help` stays fast. `state().account()` is the unlocked journal,
-`state().group()` the group chosen with `--group` (or the current one); raise
-`chatham.client.errors` exceptions and let the dispatcher print them. Global
+The journal commands add:
+
+- Listings print a table on a terminal and plain two-space columns otherwise;
+  with `--json` they print one JSON document whose item shapes are the
+  journal's stable schema (docs/journal.md §11). `issue list` and
+  `parking-lot` items have `id`, `title`, `priority`, `status` (parking-lot
+  order is the ranking); `commit list` items have `id`, `text`, `status`,
+  `due`; `agenda` has the ranked `issues` and the `commitments` due.
+- Commands that write print one line naming the new entry's short id (and
+  `--json` prints `{"id", "queued"}`); they never echo what was written.
+- Item ids accept any unique prefix of 4 or more hex digits.
+- Dates accept `2026-12-03`, `today`, `tomorrow` and `next-meeting`.
+- Long text comes from an option, `-` (stdin), `@file`, or `$EDITOR` when
+  the command runs on a terminal and the text was not given.
+- A refusal by the permission table (docs/journal.md §4) is an error with a
+  hint, checked before anything is posted, so it changes nothing.
+
+Adding commands: write `client/cli/<group>.py` with a function
+`register(app: typer.Typer) -> None` that adds its commands or sub-apps to `app`,
+and list the module in `COMMAND_MODULES` below. Keep module level imports to the
+standard library, typer and `.common`; import the library (`from .. import ...`,
+`from ..journal import ...`: public modules only, a test checks) inside each
+command, so `chatham --help` stays fast. `state().account()` is the unlocked
+account, `state().group()` the group chosen with `--group` (or the current one);
+raise `chatham.client.errors` exceptions and let the dispatcher print them. Global
 options (`--group`, `--passphrase-file`) may appear anywhere on the line.
 """
 
@@ -35,7 +52,19 @@ from typing import Annotated, Any
 
 import typer
 
-COMMAND_MODULES: tuple[str, ...] = ("core", "members", "journal")
+COMMAND_MODULES: tuple[str, ...] = (
+    "identity",
+    "groups",
+    "sync",
+    "members",
+    "issues",
+    "meetings",
+    "notes",
+    "commitments",
+    "comments",
+    "updates",
+    "items",
+)
 """Modules under chatham.client.cli that register commands, in help order."""
 
 GLOBAL_OPTIONS = {"--group": True, "-g": True, "--passphrase-file": True}

@@ -1,7 +1,8 @@
-"""Helpers every `chatham` command module uses: the unlocked journal, text inputs, output.
+"""Helpers every `chatham` command module uses: the unlocked account, text inputs, output, and
+what the journal commands share (long text, the editor, one line per write, progress bars).
 
-Import only the standard library at module level here and in every cli_*.py:
-the library (and httpx, sqlite, crypto) loads inside commands, so that
+Import only the standard library and typer at module level here and in every command
+module: the library (and httpx, sqlite, crypto) loads inside commands, so that
 `chatham --help` stays fast.
 """
 
@@ -12,17 +13,20 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from .. import Account, Group, SyncReport
+    from ..journal import Journal, Posted
 
 
 @dataclasses.dataclass
 class CliState:
-    """Global options and the journal opened for this invocation (one per process)."""
+    """Global options and the account opened for this invocation (one per process)."""
 
     group_ref: str | None = None
     passphrase_file: Path | None = None
@@ -171,3 +175,158 @@ def changed_words(report: SyncReport) -> str:
     if report.new_ops:
         parts.append(f"{report.new_ops} log {'op' if report.new_ops == 1 else 'ops'}")
     return ", ".join(parts) or "up to date"
+
+
+# --- what the journal commands share -----------------------------------------------------------
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+MeetingArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="Meeting id (prefix) or date; default: the open meeting, else the next planned one.",
+        show_default=False,
+    ),
+]
+
+
+MeetingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--meeting",
+        "-m",
+        help="Meeting id (prefix) or date; default: the meeting in progress, if any.",
+        show_default=False,
+    ),
+]
+
+
+def sub_app(help_text: str) -> typer.Typer:
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
+
+
+def journal(*, write: bool = False) -> Journal:
+    """The current group's journal; for a write, synced first so ids from others resolve."""
+    from ..journal import Journal
+
+    st = state()
+    gj = Journal(st.group(), st.account().member_id)
+    if write:
+        gj.catch_up()
+    return gj
+
+
+def interactive() -> bool:
+    """Whether $EDITOR may be opened (tests replace this)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def long_text(value: str | None) -> str | None:
+    from ..journal import clean_text
+
+    got = text(value)
+    return None if got is None else clean_text(got)
+
+
+def line_text(value: str | None) -> str | None:
+    from ..journal import clean_line
+
+    got = text(value)
+    return None if got is None else clean_line(got)
+
+
+def edit(initial: str) -> str:
+    from ..journal import clean_text
+    from .editor import edit_text
+
+    return clean_text(edit_text(initial))
+
+
+SECTION_MARK = "## "
+
+
+def edit_sections(heading: str, sections: list[tuple[str, str, str]]) -> dict[str, str]:
+    """Open $EDITOR with one `## label` section per field; return field → text.
+
+    Lines before the first section are instructions and are dropped; a section ends at
+    the next line that is exactly another section's heading.
+    """
+    lines = [
+        f"# {heading}",
+        "# Write under each heading; leave a section empty to skip it.",
+        "# These first lines are ignored; markdown is fine.",
+        "",
+    ]
+    for _, label, initial in sections:
+        lines += [f"{SECTION_MARK}{label}", "", *([initial, ""] if initial else [])]
+    saved = edit("\n".join(lines) + "\n")
+    by_label = {f"{SECTION_MARK}{label}".lower(): key for key, label, _ in sections}
+    found: dict[str, list[str]] = {key: [] for key, _, _ in sections}
+    current: str | None = None
+    for line in saved.split("\n"):
+        key = by_label.get(line.strip().lower())
+        if key is not None:
+            current = key
+        elif current is not None:
+            found[current].append(line)
+    from ..journal import clean_text
+
+    return {key: clean_text("\n".join(body)) for key, body in found.items()}
+
+
+def announce(posted: Posted, what: str, json: bool, done: str | None = None) -> None:
+    """One line about a write: `issue 3f9a0c12 posted`, or `done` for a change to an item."""
+    if json:
+        emit_json({"id": posted.id, "queued": posted.queued})
+        return
+    out = console()
+    if done is None:
+        done = f"{what} {posted.short} {'queued' if posted.queued else 'posted'}"
+    elif posted.queued:
+        done += " (queued)"
+    if posted.queued:
+        done += ": the server is out of reach; it goes out with the next `chatham sync`"
+    out.print(done)
+
+
+def progress_bar(label: str, total: int) -> Any:
+    """A byte progress bar on stderr when it is a terminal; None otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console(stderr=True),
+        transient=True,
+    )
+
+
+def with_progress(label: str, total: int, work: Any) -> Any:
+    bar = progress_bar(label, total)
+    if bar is None:
+        return work(None)
+    task = bar.add_task(label, total=total)
+    with bar:
+        return work(lambda done, all_: bar.update(task, completed=done, total=all_))
+
+
+def show_item(gj: Journal, item: Any, json: bool) -> None:
+    from ..journal import item_json
+    from .show import print_item
+
+    if json:
+        emit_json(item_json(gj.view, item, history=True))
+    else:
+        print_item(console(), gj.view, item, gj.today())

@@ -26,12 +26,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import console, emit_json, short, state, text
+from .common import JsonOpt, console, emit_json, short, state, text
 
 if TYPE_CHECKING:
     from .. import Group
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 MemberArg = Annotated[str, typer.Argument(help="A member's name, id or unique id prefix.")]
 FingerprintOpt = Annotated[
@@ -422,7 +421,7 @@ def group_policy(
 
 
 def register(app: typer.Typer) -> None:
-    from .core import group_app
+    from .groups import group_app
 
     app.command()(invite)
     app.command()(join)

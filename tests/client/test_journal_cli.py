@@ -29,7 +29,7 @@ from chatham import crypto
 from chatham.client import Account, Home
 from chatham.client import errors as E
 from chatham.client._private.journal.cache import load_sealed
-from chatham.client.cli import journal as cli_journal
+from chatham.client.cli import common as cli_common
 from chatham.client.cli import main
 from chatham.client.journal import CommentItem, Journal
 from chatham.server.testing import CHATHAM, LiveServer, live_server
@@ -112,7 +112,7 @@ def cli(world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mo
     monkeypatch.setenv("COLUMNS", "200")
     for var in ("CHATHAM_PASSPHRASE", "EDITOR", "VISUAL"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(cli_journal, "interactive", lambda: False)
+    monkeypatch.setattr(cli_common, "interactive", lambda: False)
     return Cli(world, capsys, monkeypatch)
 
 
@@ -249,7 +249,7 @@ def test_issue_fields_come_from_the_editor_on_a_terminal(
         "text = text.replace('## What do I not want?\\n', '## What do I not want?\\nPity.\\n')\n"
         "open(path, 'w').write(text)\n"
     )
-    monkeypatch.setattr(cli_journal, "interactive", lambda: True)
+    monkeypatch.setattr(cli_common, "interactive", lambda: True)
     monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
     monkeypatch.setenv("CHATHAM_PASSPHRASE", "must never reach the editor")
     cli.ok("Sam", "issue", "new", "--title", "Hiring a COO", "--what", "Too much on my plate")

@@ -1,0 +1,108 @@
+"""Comment commands: comment on any item, attach files, save attached files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from . import common
+from .common import (
+    JsonOpt,
+    announce,
+    console,
+    edit,
+    emit_json,
+    journal,
+    long_text,
+    sub_app,
+    with_progress,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+attachment_app = sub_app("Attached files.")
+
+
+def comment(
+    item: Annotated[str, typer.Argument(help="Any item's id (a unique prefix will do).")],
+    text_: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[TEXT]", help="Your reply (`-`, `@file`); else $EDITOR.", show_default=False
+        ),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Reply on any item: share your experience."""
+    from ..errors import UsageError
+
+    gj = journal(write=True)
+    it = gj.item(item)
+    body = long_text(text_)
+    if body is None and common.interactive():
+        body = edit("")
+    if not body:
+        raise UsageError(
+            "a comment needs text", hint='pass it: chatham comment ID "...", or `-` for stdin'
+        )
+    announce(gj.comment(it, body), "comment", json)
+
+
+def attach(
+    item: Annotated[str, typer.Argument(help="Any item's id (a unique prefix will do).")],
+    file: Annotated[Path, typer.Argument(help="The file to attach (any size, up to 1 GiB).")],
+    text_: Annotated[
+        str | None, typer.Option("--text", help="A line to go with it (`-`, `@file`).")
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Attach a file to an item: sealed in 64 KiB chunks, uploaded, then posted as a comment."""
+    from ..journal import file_size
+
+    gj = journal(write=True)
+    it = gj.item(item)
+    size = file.stat().st_size if file.is_file() else 0
+    posted, ref = with_progress(
+        "uploading", size, lambda p: gj.attach(it, file, text=long_text(text_), progress=p)
+    )
+    if json:
+        emit_json({"id": posted.id, "queued": posted.queued, "name": ref.name, "size": ref.size})
+        return
+    console().print(
+        f"attached {ref.name} ({file_size(ref.size)}) to {it.kind} {it.short_id} "
+        f"as comment {posted.short}"
+    )
+
+
+@attachment_app.command("save")
+def attachment_save(
+    attachment: Annotated[str, typer.Argument(help="The comment id the file is attached to.")],
+    path: Annotated[Path, typer.Argument(help="Where to save it (a directory keeps its name).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Download, verify and save an attached file; it appears only once every chunk verifies."""
+    from ..journal import CommentItem, file_size
+
+    gj = journal()
+    c = gj.item(attachment, CommentItem)
+    size = c.body.file.size if c.body.file is not None else 0
+    saved = with_progress(
+        "downloading",
+        size,
+        lambda p: gj.save_attachment(attachment, path.expanduser(), force=force, progress=p),
+    )
+    if json:
+        emit_json({"path": str(saved.path), "size": saved.size})
+        return
+    console().print(f"saved {saved.path} ({file_size(saved.size)}); every chunk verified")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(comment)
+    app.command()(attach)
+    app.add_typer(attachment_app, name="attachment")

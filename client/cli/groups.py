@@ -1,0 +1,91 @@
+"""Group commands: create a group, list your groups, choose the current one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .common import JsonOpt, console, emit_json, short, state, text
+
+if TYPE_CHECKING:
+    pass
+
+
+group_app = typer.Typer(
+    help="Create, list and choose groups.", no_args_is_help=True, rich_markup_mode=None
+)
+
+
+@group_app.command("create")
+def group_create(
+    name: Annotated[str, typer.Argument(help="The group's name (kept only by members).")],
+    server: Annotated[str, typer.Option("--server", help="The Chatham server's URL.")],
+    history: Annotated[
+        str,
+        typer.Option(
+            "--history",
+            help="What new members can read: from-join (default) or full (everything before).",
+        ),
+    ] = "from-join",
+    founder: Annotated[
+        str | None,
+        typer.Option("--name", help="Your name in this group (default: the name from init)."),
+    ] = None,
+    registration_token: Annotated[
+        str | None,
+        typer.Option(
+            "--registration-token",
+            help="The operator's token, when the server's registration is closed (`-`, `@file`).",
+        ),
+    ] = None,
+) -> None:
+    """Found a group on a server; you become its first leader."""
+    from ..errors import UsageError
+
+    if history not in ("from-join", "full"):
+        raise UsageError(
+            f"unknown history policy {history!r}", hint="use --history from-join or --history full"
+        )
+    j = state().account()
+    g = j.create_group(
+        text(name) or "",
+        text(server) or "",
+        history="full" if history == "full" else "from-join",
+        founder_name=text(founder),
+        registration_token=text(registration_token),
+    )
+    out = console()
+    out.print(f"created group {g.name} ({short(g.id)}) on {g.server}; you lead it")
+    out.print("invite members with `chatham invite`")
+
+
+@group_app.command("list")
+def group_list(json: JsonOpt = False) -> None:
+    """List the groups in this home."""
+    groups = state().account().groups()
+    if json:
+        emit_json(groups)
+        return
+    out = console()
+    if not groups:
+        out.print("no groups yet: `chatham group create NAME --server URL` or `chatham join`")
+        return
+    for g in groups:
+        mark = "*" if g.current else " "
+        extra = "" if g.status == "member" else f" [{g.status}]"
+        out.print(
+            f"{mark} {g.name}  {short(g.id)}  {g.server}  epoch {g.epoch}  "
+            f"{g.entries} entries{extra}"
+        )
+
+
+@group_app.command("use")
+def group_use(group: Annotated[str, typer.Argument(help="Group id, id prefix or name.")]) -> None:
+    """Make a group the current one."""
+    g = state().account().use(text(group) or "")
+    console().print(f"now using {g.name} ({short(g.id)})")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(group_app, name="group")

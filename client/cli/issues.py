@@ -1,0 +1,274 @@
+"""Issue commands: post, list, show, edit, present, close and reopen issues; the parking lot."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from . import common
+from .common import (
+    JsonOpt,
+    MeetingOpt,
+    announce,
+    console,
+    edit_sections,
+    emit_json,
+    journal,
+    line_text,
+    long_text,
+    show_item,
+    sub_app,
+)
+
+if TYPE_CHECKING:
+    pass
+
+ISSUE_FIELDS = [
+    ("what", "What is the issue?"),
+    ("why", "Why does it matter?"),
+    ("tried", "What have I tried?"),
+    ("ask", "What do I want from the group?"),
+    ("not_ask", "What do I not want?"),
+]
+
+
+LONG_FIELDS = [
+    ("background", "Background (optional)"),
+    ("options", "Options I see (optional)"),
+    ("impact", "How it affects me (optional)"),
+]
+
+
+issue_app = sub_app("Issues members bring to the group: post, list, show, edit, present, close.")
+
+
+def _priority(value: str | None) -> str | None:
+    from ..errors import UsageError
+
+    if value is None:
+        return None
+    p = value.strip().upper()
+    if p not in ("A", "B", "C"):
+        raise UsageError(f"unknown priority {value!r}", hint="use --priority A, B or C")
+    return p
+
+
+def _minutes(value: int | None, what: str = "minutes") -> int | None:
+    from ..errors import UsageError
+
+    if value is not None and not 1 <= value <= 600:
+        raise UsageError(f"{what} must be between 1 and 600", hint=f"for example --{what} 20")
+    return value
+
+
+@issue_app.command("new")
+def issue_new(
+    title: Annotated[str, typer.Option("--title", "-t", help="One line (`-`, `@file`).")],
+    what: Annotated[str | None, typer.Option("--what", help="What is the issue?")] = None,
+    why: Annotated[str | None, typer.Option("--why", help="Why does it matter?")] = None,
+    tried: Annotated[str | None, typer.Option("--tried", help="What have you tried?")] = None,
+    ask: Annotated[
+        str | None, typer.Option("--ask", help="What do you want from the group?")
+    ] = None,
+    not_ask: Annotated[
+        str | None, typer.Option("--not-ask", help="What do you not want from the group?")
+    ] = None,
+    priority: Annotated[str, typer.Option("--priority", "-p", help="A, B or C.")] = "B",
+    minutes: Annotated[
+        int, typer.Option("--minutes", help="Minutes you need at the meeting (1-600).")
+    ] = 15,
+    json: JsonOpt = False,
+) -> None:
+    """Post an issue for the parking lot. Fields not given come from $EDITOR on a terminal."""
+    from ..errors import UsageError
+
+    fields: dict[str, Any] = {
+        "title": line_text(title) or "",
+        "priority": _priority(priority),
+        "minutes": _minutes(minutes),
+    }
+    if not fields["title"]:
+        raise UsageError("an issue needs a title", hint='pass --title "..."')
+    given = {"what": what, "why": why, "tried": tried, "ask": ask, "not_ask": not_ask}
+    for key, value in given.items():
+        got = long_text(value)
+        if got is not None:
+            fields[key] = got
+    missing = [(k, label, "") for k, label in ISSUE_FIELDS if given[k] is None]
+    if missing and common.interactive():
+        edited = edit_sections(
+            f"Issue: {fields['title']}", missing + [(k, lbl, "") for k, lbl in LONG_FIELDS]
+        )
+        fields |= {k: v for k, v in edited.items() if v}
+    gj = journal(write=True)
+    announce(gj.new_issue(**fields), "issue", json)
+
+
+@issue_app.command("list")
+def issue_list(
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="Only parked, scheduled, presented or closed issues."),
+    ] = None,
+    mine: Annotated[bool, typer.Option("--mine", help="Only your issues.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """List issues, oldest first."""
+    from ..errors import UsageError
+    from ..journal import item_json
+    from .show import print_issues
+
+    if status is not None and status not in ("parked", "scheduled", "presented", "closed"):
+        raise UsageError(
+            f"unknown status {status!r}", hint="use parked, scheduled, presented or closed"
+        )
+    gj = journal()
+    issues = gj.view.issues(status, owner=gj.me if mine else None)
+    if json:
+        emit_json([item_json(gj.view, i) for i in issues])
+    elif not issues:
+        console().print("no issues yet: post one with `chatham issue new --title ...`")
+    else:
+        print_issues(console(), gj.view, issues, gj.today())
+
+
+@issue_app.command("show")
+def issue_show(
+    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    json: JsonOpt = False,
+) -> None:
+    """Show an issue with its comments and history."""
+    from ..journal import IssueItem
+
+    gj = journal()
+    show_item(gj, gj.item(issue, IssueItem), json)
+
+
+@issue_app.command("edit")
+def issue_edit(
+    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    title: Annotated[str | None, typer.Option("--title", "-t")] = None,
+    what: Annotated[str | None, typer.Option("--what")] = None,
+    why: Annotated[str | None, typer.Option("--why")] = None,
+    tried: Annotated[str | None, typer.Option("--tried")] = None,
+    ask: Annotated[str | None, typer.Option("--ask")] = None,
+    not_ask: Annotated[str | None, typer.Option("--not-ask")] = None,
+    background: Annotated[str | None, typer.Option("--background")] = None,
+    options: Annotated[str | None, typer.Option("--options")] = None,
+    impact: Annotated[str | None, typer.Option("--impact")] = None,
+    priority: Annotated[str | None, typer.Option("--priority", "-p")] = None,
+    minutes: Annotated[int | None, typer.Option("--minutes")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Revise your issue (history keeps every version). No options: edit it in $EDITOR."""
+    from ..errors import UsageError
+    from ..journal import IssueItem
+
+    gj = journal(write=True)
+    it = gj.item(issue, IssueItem)
+    changes: dict[str, Any] = {}
+    if title is not None:
+        changes["title"] = line_text(title)
+    for key, value in (
+        ("what", what),
+        ("why", why),
+        ("tried", tried),
+        ("ask", ask),
+        ("not_ask", not_ask),
+        ("background", background),
+        ("options", options),
+        ("impact", impact),
+    ):
+        if value is not None:
+            changes[key] = long_text(value)
+    if priority is not None:
+        changes["priority"] = _priority(priority)
+    if minutes is not None:
+        changes["minutes"] = _minutes(minutes)
+    if not changes and common.interactive():
+        gj.require("issue.edit", it)
+        b = it.body
+        edited = edit_sections(
+            f"Issue: {b.title}",
+            [(k, label, getattr(b, k)) for k, label in ISSUE_FIELDS + LONG_FIELDS],
+        )
+        changes = {k: v for k, v in edited.items() if v != getattr(b, k)}
+        if not changes:
+            console().print("nothing changed")
+            return
+    if not changes:
+        raise UsageError(
+            "nothing to change", hint="pass the fields to change, e.g. --priority A or --why TEXT"
+        )
+    if "title" in changes and not changes["title"]:
+        raise UsageError("an issue needs a title", hint='pass --title "..."')
+    announce(gj.edit_issue(it, **changes), "revision", json, f"issue {it.short_id} revised")
+
+
+@issue_app.command("present")
+def issue_present(
+    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    meeting: MeetingOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Mark an issue presented (the owner or a leader), at the meeting in progress by default."""
+    from ..journal import IssueItem
+
+    gj = journal(write=True)
+    it = gj.item(issue, IssueItem)
+    m = gj.meeting(meeting) if meeting is not None else gj.view.open_meeting()
+    posted = gj.issue_status(it, "presented", meeting=m)
+    announce(posted, "status", json, f"issue {it.short_id} is presented")
+
+
+@issue_app.command("close")
+def issue_close(
+    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    withdrawn: Annotated[
+        bool, typer.Option("--withdrawn", help="Withdrawn rather than resolved.")
+    ] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Close your issue: resolved (default) or --withdrawn."""
+    from ..journal import IssueItem
+
+    gj = journal(write=True)
+    it = gj.item(issue, IssueItem)
+    outcome = "withdrawn" if withdrawn else "resolved"
+    posted = gj.issue_status(it, "closed", outcome=outcome)
+    announce(posted, "status", json, f"issue {it.short_id} is closed ({outcome})")
+
+
+@issue_app.command("reopen")
+def issue_reopen(
+    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    json: JsonOpt = False,
+) -> None:
+    """Put a presented or closed issue of yours back in the parking lot."""
+    from ..journal import IssueItem
+
+    gj = journal(write=True)
+    it = gj.item(issue, IssueItem)
+    posted = gj.issue_status(it, "parked")
+    announce(posted, "status", json, f"issue {it.short_id} is back in the parking lot")
+
+
+def parking_lot(json: JsonOpt = False) -> None:
+    """Parked issues, ranked by priority, waiting time, and who has not presented lately."""
+    from ..journal import ranked_json
+    from .show import print_parking_lot
+
+    gj = journal()
+    ranked = gj.view.parking_lot(gj.today())
+    if json:
+        emit_json(ranked_json(gj.view, ranked))
+    elif not ranked:
+        console().print("the parking lot is empty")
+    else:
+        print_parking_lot(console(), gj.view, ranked, gj.today())
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(issue_app, name="issue")
+    app.command("parking-lot")(parking_lot)

@@ -1,0 +1,89 @@
+"""Note commands: write, list and show meeting notes (Markdown)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from . import common
+from .common import (
+    JsonOpt,
+    MeetingOpt,
+    announce,
+    console,
+    edit,
+    emit_json,
+    journal,
+    line_text,
+    long_text,
+    show_item,
+    sub_app,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+note_app = sub_app("Meeting notes (markdown).")
+
+
+@note_app.command("new")
+def note_new(
+    body: Annotated[
+        str | None,
+        typer.Option("--body", "-b", help="Markdown (`-` for stdin, `@file`); else $EDITOR."),
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", "-t", help="Optional title.")] = None,
+    meeting: MeetingOpt = None,
+    no_meeting: Annotated[
+        bool, typer.Option("--no-meeting", help="A note that belongs to no meeting.")
+    ] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Write a note, for the meeting in progress unless told otherwise."""
+    from ..errors import UsageError
+
+    gj = journal(write=True)
+    m = None if no_meeting else gj.meeting(meeting) if meeting else gj.view.open_meeting()
+    text_ = long_text(body)
+    if text_ is None and common.interactive():
+        text_ = edit("")
+    if not text_:
+        raise UsageError(
+            "a note needs a body",
+            hint="pass --body TEXT, --body - to read stdin, or --body @file",
+        )
+    announce(gj.new_note(text_, title=line_text(title) or "", meeting=m), "note", json)
+
+
+@note_app.command("list")
+def note_list(meeting: MeetingOpt = None, json: JsonOpt = False) -> None:
+    """List notes, oldest first (of one meeting with --meeting)."""
+    from ..journal import item_json
+    from .show import print_notes
+
+    gj = journal()
+    notes = gj.view.notes(gj.meeting(meeting).id if meeting else None)
+    if json:
+        emit_json([item_json(gj.view, n) for n in notes])
+    elif not notes:
+        console().print("no notes yet")
+    else:
+        print_notes(console(), gj.view, notes, gj.today())
+
+
+@note_app.command("show")
+def note_show(
+    note: Annotated[str, typer.Argument(help="Note id (a unique prefix will do).")],
+    json: JsonOpt = False,
+) -> None:
+    """Show a note, markdown rendered."""
+    from ..journal import NoteItem
+
+    gj = journal()
+    show_item(gj, gj.item(note, NoteItem), json)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(note_app, name="note")
