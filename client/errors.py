@@ -60,7 +60,10 @@ could use.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from chatham.crypto import Check
 
 
 class ChathamError(Exception):
@@ -297,12 +300,12 @@ class VerificationError(ChathamError):
         message: str | None = None,
         *,
         hint: str | None = None,
-        check: str = "verify",
+        check: Check = "verify",
         record: str | None = None,
     ) -> None:
         base = message if message is not None else _first_line(type(self).__doc__)
         super().__init__(base if record is None else f"{record}: {base}", hint=hint)
-        self.check = check
+        self.check: Check = check
         self.record = record
 
 

@@ -22,6 +22,71 @@ fixed message, so nothing about a failed decryption can be used as an oracle.
 
 from __future__ import annotations
 
+from typing import Literal, TypeAlias
+
+LogCheck: TypeAlias = Literal[
+    "log",
+    "encoding",
+    "genesis",
+    "suite",
+    "card",
+    "signer",
+    "signature",
+    "group",
+    "role",
+    "names",
+    "invite",
+    "key",
+    "member",
+    "device",
+    "invite_used",
+    "invite_dead",
+    "last_leader",
+    "heads",
+    "pending",
+    "checkpoint",
+    "sequence",
+    "chain",
+    "rollback",
+    "fork",
+    "epoch",
+    "lockboxes",
+    "ghost_member",
+    "lockbox_missing",
+    "backlink",
+    "rotation",
+    "lockbox_hash",
+]
+"""The checks of a group log op (docs/protocol.md §5.2, §6, §12); `log` when none applies."""
+
+EntryCheck: TypeAlias = Literal[
+    "entry",
+    "encoding",
+    "group",
+    "author",
+    "signature",
+    "log_head",
+    "epoch",
+    "departed",
+    "role",
+    "chain",
+    "gap",
+    "equivocation",
+]
+"""The checks of an entry, stub or retraction (docs/protocol.md §7.1, §7.3, §12)."""
+
+ClientCheck: TypeAlias = Literal[
+    "verify",
+    "entry_id",
+    "lockbox_withheld",
+    "retraction_missing",
+    "withheld_op",
+]
+"""Checks a client makes beyond the protocol's records (docs/client.md, "What sync checks")."""
+
+Check: TypeAlias = LogCheck | EntryCheck | ClientCheck
+"""Every check name crypto, the client and the server's error bodies use, so a typo fails mypy."""
+
 
 class CryptoError(Exception):
     """A cryptographic check failed."""
@@ -50,10 +115,10 @@ class WeakKeystoreParameters(KeystoreError):
 class LogError(CryptoError):
     """A group log failed verification."""
 
-    def __init__(self, message: str, *, seq: int | None = None, check: str = "log") -> None:
+    def __init__(self, message: str, *, seq: int | None = None, check: LogCheck = "log") -> None:
         super().__init__(message if seq is None else f"log op {seq}: {message}")
         self.seq = seq
-        self.check = check
+        self.check: LogCheck = check
 
 
 class ForkError(LogError):
@@ -67,9 +132,9 @@ class RotationError(LogError):
 class EntryError(CryptoError):
     """An entry failed a public check."""
 
-    def __init__(self, message: str, *, check: str = "entry") -> None:
+    def __init__(self, message: str, *, check: EntryCheck = "entry") -> None:
         super().__init__(message)
-        self.check = check
+        self.check: EntryCheck = check
 
 
 class ChainError(EntryError):

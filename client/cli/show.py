@@ -46,7 +46,8 @@ from ..journal import (
     thread,
 )
 
-TABLE_ROWS: Final = 200  # Rich lays out ~2,000 rows a second; longer lists get plain columns
+TABLE_ROWS: Final = 200  # longer lists print plain columns: Rich tables are slow to lay out
+# (figures in docs/performance.md, "Journal")
 
 
 def print_table(
