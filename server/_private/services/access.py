@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from chatham.crypto import GroupState
 
-from .auth import Caller
-from .errors import ApiError, not_a_member
+from ..errors import ErrorCode, ServiceError, not_a_member
+from .tokens import Caller
 
 
 def require_active(state: GroupState | None, device: bytes) -> GroupState:
@@ -24,7 +24,7 @@ def require_active(state: GroupState | None, device: bytes) -> GroupState:
 def require_leader(state: GroupState | None, device: bytes) -> GroupState:
     state = require_active(state, device)
     if not state.is_leader_device(device):
-        raise ApiError(403, "not_a_leader", "only a leader's device may do this")
+        raise ServiceError(ErrorCode.NOT_A_LEADER, "only a leader's device may do this")
     return state
 
 
@@ -46,7 +46,8 @@ def log_limit(state: GroupState | None, caller: Caller, group_id: bytes, now: in
         raise not_a_member()
     # Once the invite is used (the invitee was added) the device logs in as itself.
     if not state.invite_usable(caller.invite_id, now):
-        raise ApiError(
-            403, "invite_not_usable", "the invite was used or revoked, has expired or is dead"
+        raise ServiceError(
+            ErrorCode.INVITE_NOT_USABLE,
+            "the invite was used or revoked, has expired or is dead",
         )
     return state.seq
