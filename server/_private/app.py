@@ -1,4 +1,4 @@
-"""The Litestar application factory: routes, dependencies, error handlers, startup and shutdown."""
+"""The Litestar application factory: everything `create_app` wires together."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The error codes, the error body, and the exception that carries one.
+"""What an error says: its `ErrorCode`, its status, its body, carried by `ServiceError`.
 
 Every error the server returns has the body `{"code": "...", "detail": "..."}`:
 `code` is one of `ErrorCode` (docs/server-api.md lists them all, a test keeps the

@@ -1,4 +1,4 @@
-"""The per-process objects every request needs, created at startup and closed at shutdown."""
+"""The per-process objects every request needs, for the life of the process."""
 
 from __future__ import annotations
 

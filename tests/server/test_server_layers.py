@@ -2,8 +2,8 @@
 
 Parsed, not imported: a route module imports neither SQLAlchemy nor storage and never
 touches the database; a service module writes no SQL (it may name a connection's type
-and catch the database's IntegrityError, which decides races); every module's first
-docstring line names its job.
+and catch the database's IntegrityError, which decides races); every module opens with
+a docstring saying what it is for, and none grows past 500 lines.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ _ALLOWED = {"sqlalchemy", "sqlalchemy.exc", "sqlalchemy.exc.IntegrityError"}
 
 
 @pytest.mark.parametrize("path", sorted(PRIVATE.rglob("*.py")), ids=_id)
-def test_each_module_names_one_job(path: Path) -> None:
+def test_each_module_says_what_it_is_for_and_stays_small(path: Path) -> None:
     doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
     assert doc, "a module says what it is for"
     assert len(path.read_text(encoding="utf-8").splitlines()) <= 500

@@ -1,4 +1,4 @@
-"""Routes of groups, the group log and lockboxes (`services.groups`)."""
+"""Routes of the group log: create, read, append, lockboxes (`services.groups`)."""
 
 from __future__ import annotations
 

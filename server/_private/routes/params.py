@@ -1,4 +1,4 @@
-"""The path parameters routes share, documented once, and their decoding into raw ids."""
+"""The path parameters routes share: documented once, decoded into raw ids."""
 
 from __future__ import annotations
 

@@ -9,9 +9,13 @@ member reads the log up to and including their departure op.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from chatham.crypto import GroupState
 
 from ..errors import ErrorCode, ServiceError, not_a_member
+from ..rosters import current_state
+from ..runtime import Runtime
+from ..storage.groups import GroupRow, read_group_row
 from .tokens import Caller
 
 
@@ -19,6 +23,22 @@ def require_active(state: GroupState | None, device: bytes) -> GroupState:
     if state is None or not state.is_active_device(device):
         raise not_a_member()
     return state
+
+
+def active_member(runtime: Runtime, conn: sa.Connection, gid: bytes, device: bytes) -> GroupState:
+    """For readers: the group's verified state, if `device` is an active member's (else 403)."""
+    return require_active(current_state(runtime.states, conn, gid), device)
+
+
+def active_writer(
+    runtime: Runtime, conn: sa.Connection, gid: bytes, device: bytes
+) -> tuple[GroupRow, GroupState]:
+    """For writers: the group row, locked until the transaction ends, and the verified state at
+    exactly that head, if `device` is an active member's (else 403)."""
+    row = read_group_row(conn, gid, lock=True)
+    if row is None:
+        raise not_a_member()
+    return row, require_active(runtime.states.state_at(conn, row), device)
 
 
 def require_leader(state: GroupState | None, device: bytes) -> GroupState:

@@ -11,13 +11,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import ErrorCode, ServiceError, not_a_member, not_found
-from ..rosters import current_state
+from ..errors import ErrorCode, ServiceError, not_found
 from ..runtime import Runtime
 from ..storage import attachments as store
-from ..storage.groups import read_group_row
 from ..wire import AttachmentInfo, ChunkStored
-from .access import require_active
+from .access import active_member, active_writer
 from .upkeep import schedule_scrub
 
 
@@ -28,10 +26,7 @@ async def put_chunk(
     settings = runtime.settings
 
     def work(conn: sa.Connection) -> None:
-        row = read_group_row(conn, gid, lock=True)
-        if row is None:
-            raise not_a_member()
-        require_active(runtime.states.state_at(conn, row), device)
+        active_writer(runtime, conn, gid, device)
         if store.claim(conn, gid, aid, device, settings.blurred_now()) != device:
             raise ServiceError(ErrorCode.NOT_UPLOADER, "another device owns this attachment id")
         if not store.grow_stored_bytes(conn, gid, len(data), settings.group_quota):
@@ -49,15 +44,11 @@ async def put_chunk(
     return ChunkStored(aid, index, len(data))
 
 
-def _require_member(runtime: Runtime, conn: sa.Connection, gid: bytes, device: bytes) -> None:
-    require_active(current_state(runtime.states, conn, gid), device)
-
-
 async def get_chunk(runtime: Runtime, gid: bytes, aid: bytes, index: int, device: bytes) -> bytes:
     """One chunk's bytes, or 404."""
 
     def work(conn: sa.Connection) -> bytes | None:
-        _require_member(runtime, conn, gid, device)
+        active_member(runtime, conn, gid, device)
         return store.chunk(conn, gid, aid, index)
 
     data = await runtime.db.read(work)
@@ -77,7 +68,7 @@ async def attachment_info(
     """How many chunks are stored and their total size, or 404."""
 
     def work(conn: sa.Connection) -> AttachmentInfo | None:
-        _require_member(runtime, conn, gid, device)
+        active_member(runtime, conn, gid, device)
         return _info(conn, gid, aid)
 
     info = await runtime.db.read(work)
@@ -92,10 +83,7 @@ async def delete_attachment(
     """Delete an attachment (its uploader or a leader); the info of what was deleted."""
 
     def work(conn: sa.Connection) -> AttachmentInfo:
-        row = read_group_row(conn, gid, lock=True)
-        if row is None:
-            raise not_a_member()
-        state = require_active(runtime.states.state_at(conn, row), device)
+        _, state = active_writer(runtime, conn, gid, device)
         owner = store.uploader(conn, gid, aid)
         if owner is None:
             raise not_found("attachment")

@@ -14,13 +14,12 @@ import sqlalchemy as sa
 from chatham.crypto import EntryError, EntryHeader, decode, verify_retraction
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import ErrorCode, ServiceError, not_a_member, not_found
+from ..errors import ErrorCode, ServiceError, not_found
 from ..runtime import Runtime
 from ..storage import entries as store
-from ..storage.groups import read_group_row
 from ..wire import EntryItem, EntryPosted, Retract
 from . import entry_store
-from .access import require_active
+from .access import active_writer
 from .entry_checks import invalid_entry, prepare
 from .entry_pages import item
 from .upkeep import schedule_scrub
@@ -61,10 +60,7 @@ async def retract_entry(
     cursor; retracting again returns the same item."""
 
     def work(conn: sa.Connection) -> tuple[Any, bool]:
-        row = read_group_row(conn, gid, lock=True)
-        if row is None:
-            raise not_a_member()
-        state = require_active(runtime.states.state_at(conn, row), device)
+        _, state = active_writer(runtime, conn, gid, device)
         entry = store.entry_with_author(conn, gid, eid)
         if entry is None:
             raise not_found("entry")

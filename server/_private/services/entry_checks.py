@@ -1,5 +1,4 @@
-"""The checks an entry post must pass: decoded and pre-checked on the event loop, decided
-under the group row's lock.
+"""The checks an entry post must pass, first against the cached roster, then under the lock.
 
 A post is decided in the transaction that locks the group row and reads the log
 head, so no rotation can slip between the check "this epoch is current" and the

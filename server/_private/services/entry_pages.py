@@ -14,11 +14,10 @@ import msgspec
 import sqlalchemy as sa
 
 from ..errors import not_found
-from ..rosters import current_state
 from ..runtime import Runtime
 from ..storage import entries as store
 from ..wire import EntryItem, EntryPage
-from .access import require_active
+from .access import active_member
 
 PAGE_BYTES = 8 << 20
 """A page stops growing once it holds this many bytes of ciphertext (at least one entry)."""
@@ -40,10 +39,6 @@ def item(row: Any) -> EntryItem:
     return EntryItem(cursor, entry_id, stub=stub, retraction=retraction)
 
 
-def _require_member(runtime: Runtime, conn: sa.Connection, gid: bytes, device: bytes) -> None:
-    require_active(current_state(runtime.states, conn, gid), device)
-
-
 async def list_entries(
     runtime: Runtime, gid: bytes, device: bytes, after: int, limit: int | None
 ) -> EntryPage:
@@ -51,7 +46,7 @@ async def list_entries(
     page = min(limit or runtime.settings.page_limit, runtime.settings.page_limit)
 
     def work(conn: sa.Connection, most: int | None) -> tuple[list[EntryItem], bool] | None:
-        _require_member(runtime, conn, gid, device)
+        active_member(runtime, conn, gid, device)
         sizes = store.page_sizes(conn, gid, after, page + 1)
         take, total = 0, 0
         for _, size in sizes[:page]:
@@ -83,7 +78,7 @@ async def get_entry(runtime: Runtime, gid: bytes, device: bytes, eid: bytes) -> 
     """One item, or 404."""
 
     def work(conn: sa.Connection) -> Any:
-        _require_member(runtime, conn, gid, device)
+        active_member(runtime, conn, gid, device)
         return store.one_entry(conn, gid, eid)
 
     # One row: on the event loop when the roster is cached (no log replay), see list_entries.

@@ -1,4 +1,4 @@
-"""The group log service: creating a group, reading and appending ops, reading lockboxes.
+"""The group log service: a group's creation, its ops, the lockboxes its ops commit to.
 
 Appending is compare-and-swap twice over: the request names the head it
 extends (409 `stale_head` otherwise, with the current head), and the insert
@@ -13,13 +13,12 @@ import sqlalchemy as sa
 from chatham.crypto import GroupState, LogError
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import ErrorCode, ServiceError, not_a_member
-from ..rosters import current_state
+from ..errors import ErrorCode, ServiceError
 from ..runtime import Runtime
 from ..storage import credentials, joins
 from ..storage import groups as store
 from ..wire import AppendOp, CreateGroup, DeviceLockbox, GroupInfo, Head, LockboxPage, LogPage
-from .access import log_limit, require_active
+from .access import active_member, active_writer, log_limit, require_active
 from .lockboxes import check_lockboxes, rotation_of
 from .tokens import Caller, hash_token
 
@@ -127,10 +126,7 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> GroupState:
-        row = store.read_group_row(conn, gid, lock=True)
-        if row is None:
-            raise not_a_member()
-        state = require_active(runtime.states.state_at(conn, row), device)
+        row, state = active_writer(runtime, conn, gid, device)
         if data.expected_seq != row.seq or data.expected_head != row.head:
             raise _stale(row.seq, row.head)
         new = state.copy()
@@ -174,7 +170,7 @@ async def read_lockboxes(
     """The calling device's own lockboxes for epochs after `since_epoch`, for active members."""
 
     def work(conn: sa.Connection) -> list[DeviceLockbox]:
-        require_active(current_state(runtime.states, conn, gid), device)
+        active_member(runtime, conn, gid, device)
         found = store.device_lockboxes(conn, gid, device, since_epoch)
         return [DeviceLockbox(epoch, seq, lockbox) for epoch, seq, lockbox in found]
 

@@ -1,4 +1,4 @@
-"""The SQLite engine: the file, its pragmas, and who emits BEGIN.
+"""Opening SQLite: the file, its pragmas, who emits BEGIN.
 
 SQLite is opened in WAL mode with `synchronous=FULL`: a transaction that has
 committed survives a power loss, not only a process kill. `secure_delete=ON`

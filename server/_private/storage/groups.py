@@ -1,4 +1,4 @@
-"""SQL for group rows, the group log and lockboxes.
+"""SQL for the group log: the head row, the ops, the lockboxes they commit to.
 
 The group row is the head pointer every writer locks: an append compares and
 swaps it, and entry posts take their cursor from it, so a rotation and an entry
