@@ -694,8 +694,8 @@ async def main_async(args: argparse.Namespace) -> None:
     roster = make_roster(workdir, args.entry_size) if args.breakdown else None
     try:
         # Interleave the scenarios so that load from elsewhere on the machine hits all alike,
-        # and start each round with the next one: a server run measures a few percent faster
-        # later in a round than first (seen here in A/B runs), so none may always go first.
+        # and start each round with the next one: where a scenario stands in a round biases
+        # its figure (docs/performance.md), so none may always go first.
         scenarios: list[tuple[list[Any], Callable[[], Awaitable[Any]]]] = [
             (bares, lambda: measure_bare(args, seconds, body))
         ]

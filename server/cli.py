@@ -8,7 +8,9 @@ Output contract (deployment scripts depend on it):
 - `chatham-server [OPTIONS] issue-token` prints one registration token on stdout,
   nothing else; everything meant for people goes to stderr.
 - Errors: `chatham-server: error: …` then `chatham-server: hint: …` on stderr,
-  lower case, no trailing period; exit status 1 (2 for usage errors).
+  lower case, no trailing period; exit status 1 (2 for usage errors, 130 when
+  interrupted). Every error is printed by `fail`, and by nothing else: commands
+  raise what it returns, and `main` hands it the usage errors the parser finds.
 
 Every option can also be set by an environment variable, named in --help;
 every other setting (see `Settings`) by CHATHAM_SERVER_<FIELD NAME>.
@@ -17,6 +19,7 @@ every other setting (see `Settings`) by CHATHAM_SERVER_<FIELD NAME>.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -32,7 +35,6 @@ from ._private.settings import (
     settings_from_env,
     settings_to_env,
 )
-from ._private.storage import migrate as _migrate
 
 PROG = "chatham-server"
 
@@ -51,11 +53,16 @@ app = typer.Typer(
 )
 
 
-def fail(message: str, hint: str | None = None) -> typer.Exit:
+def fail(message: str, hint: str, code: int = 1) -> typer.Exit:
+    """Print an error and its hint (the output contract above); raise what it returns."""
     typer.echo(f"{PROG}: error: {message}", err=True)
-    if hint:
-        typer.echo(f"{PROG}: hint: {hint}", err=True)
-    return typer.Exit(1)
+    typer.echo(f"{PROG}: hint: {hint or 'see chatham-server --help'}", err=True)
+    return typer.Exit(code)
+
+
+def _failed(what: str, e: Exception) -> typer.Exit:
+    """`what` failed with `e`: its type as the error, the start of its message as the hint."""
+    return fail(f"{what}: {type(e).__name__}", str(e)[:200])
 
 
 def _env(field: str) -> str:
@@ -207,17 +214,6 @@ def _prepare_data_dir(settings: Settings) -> None:
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
-async def _migrate_now(settings: Settings) -> str | None:
-    from ._private.storage.db import Database
-
-    db = Database(settings)
-    try:
-        await _migrate.upgrade(db)
-        return await _migrate.current_revision(db)
-    finally:
-        await db.dispose()
-
-
 def serve(settings: Settings) -> None:
     """Serve with uvicorn on uvloop + httptools (several workers on the plain loop is slow)."""
     try:
@@ -227,14 +223,17 @@ def serve(settings: Settings) -> None:
     except ImportError:
         raise fail(
             "uvloop and httptools are required to serve",
-            "install uvicorn[standard]; plain asyncio with several workers costs ~44 ms/request",
+            "install uvicorn[standard]: plain asyncio with several workers is far slower "
+            "(docs/operations.md)",
         ) from None
     _prepare_data_dir(settings)
     if settings.migrate_on_start:
+        from ._private.services.admin import migrate_now
+
         try:
-            asyncio.run(_migrate_now(settings))
+            asyncio.run(migrate_now(settings))
         except Exception as e:
-            raise fail(f"cannot open the database: {type(e).__name__}", str(e)[:200]) from None
+            raise _failed("cannot open the database", e) from None
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -263,12 +262,14 @@ def serve(settings: Settings) -> None:
 @app.command("migrate")
 def migrate_command(ctx: typer.Context) -> None:
     """Apply the database migrations (the server also does this when it starts)."""
+    from ._private.services.admin import migrate_now
+
     settings: Settings = ctx.obj
     _prepare_data_dir(settings)
     try:
-        revision = asyncio.run(_migrate_now(settings))
+        revision = asyncio.run(migrate_now(settings))
     except Exception as e:
-        raise fail(f"migration failed: {type(e).__name__}", str(e)[:200]) from None
+        raise _failed("migration failed", e) from None
     typer.echo(f"{PROG}: database at revision {revision}", err=True)
 
 
@@ -281,14 +282,14 @@ def issue_token_command(
     * 3600,
 ) -> None:
     """Mint a registration token that lets someone create groups (printed once, stored hashed)."""
-    from ._private.admin import issue_registration_token
+    from ._private.services.admin import issue_registration_token
 
     settings: Settings = ctx.obj
     _prepare_data_dir(settings)
     try:
         token = asyncio.run(issue_registration_token(settings, uses=uses, expires_in=expires_in))
     except Exception as e:
-        raise fail(f"cannot issue a token: {type(e).__name__}", str(e)[:200]) from None
+        raise _failed("cannot issue a token", e) from None
     typer.echo(token)
     typer.echo(
         f"{PROG}: token valid for {uses} group(s), {expires_in} s; it is not shown again",
@@ -299,16 +300,36 @@ def issue_token_command(
 @app.command("scrub")
 def scrub_command(ctx: typer.Context) -> None:
     """Make deleted ciphertext unrecoverable now (SQLite checkpoint; PostgreSQL VACUUM FULL)."""
-    from ._private.admin import scrub_now
+    from ._private.services.admin import scrub_now
 
     settings: Settings = ctx.obj
     try:
         asyncio.run(scrub_now(settings))
     except Exception as e:
-        raise fail(f"scrub failed: {type(e).__name__}", str(e)[:200]) from None
+        raise _failed("scrub failed", e) from None
     typer.echo(f"{PROG}: scrubbed", err=True)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point."""
-    app(args=argv if argv is not None else sys.argv[1:], prog_name=PROG)
+    """Console entry point: runs one command; the parser's usage errors go through `fail`."""
+    click = _click_exceptions()
+    args = argv if argv is not None else sys.argv[1:]
+    try:
+        result = app(args=args, prog_name=PROG, standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except click.UsageError as e:
+        command = e.ctx.command_path if e.ctx is not None else PROG
+        message = e.format_message().rstrip(".")
+        hint = f"see `{command} --help`"
+        code = fail(message[:1].lower() + message[1:], hint, 2).exit_code
+    except (click.Abort, KeyboardInterrupt):
+        code = fail("interrupted", "run the command again", 130).exit_code
+    sys.exit(code)
+
+
+def _click_exceptions() -> Any:
+    """The click exceptions typer raises (recent typer vendors click as typer._click)."""
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        return importlib.import_module("click.exceptions")

@@ -4,8 +4,8 @@ ready once `/health` answers. `make demo`, the benchmarks and the tests start th
     with live_server(tmp / "server", "--rate-auth", "0") as server:
         ...  # server.url, server.data_dir, server.proc
 
-Scripts run from this folder import it as `live_server`; the benchmarks put this folder
-on `sys.path`, and pytest does too (`pythonpath` in pyproject.toml).
+It ships with the server so that every script and test can import it as
+`chatham.server.testing`; it is not part of the server the CLI runs.
 """
 
 from __future__ import annotations

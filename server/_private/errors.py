@@ -1,33 +1,140 @@
-"""Error bodies and the exception handlers that produce them.
+"""What an error says: its `ErrorCode`, its status, its body, carried by `ServiceError`.
 
 Every error the server returns has the body `{"code": "...", "detail": "..."}`:
-`code` is a stable snake_case string clients branch on (docs/server-api.md
-lists them all), `detail` is for people. A few codes carry one more field:
-`field` (which input was wrong), `check` (which protocol check failed), or
-`seq`/`head` (the current log head, with `stale_head`).
+`code` is one of `ErrorCode` (docs/server-api.md lists them all, a test keeps the
+two equal), `detail` is for people. A few codes carry one more field: `field`
+(which input was wrong), `check` (which protocol check failed), or `seq`/`head`
+(the current log head, with `stale_head`).
 
-    ApiError                 raised by handlers, carries status + code
-    litestar HTTPException   framework errors (404 route, 405, 413, 400 parse)
+    ServiceError             raised by services and request parsing: a code; its status from STATUS
+    litestar HTTPException   framework errors (404 route, 405, 413, 400 parse): FRAMEWORK_CODES
     Exception                anything else: 500 internal_error, logged without request data
+
+The exceptions become bodies in one place, `error_handlers.py`.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-from typing import Any
+from collections.abc import Mapping
+from enum import StrEnum, unique
+from typing import Final
 
 import msgspec
-from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi.datastructures import ResponseSpec
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-log = logging.getLogger("chatham.server")
+
+@unique
+class ErrorCode(StrEnum):
+    """Every `code` an error body can carry: what clients branch on."""
+
+    INVALID_REQUEST = "invalid_request"
+    INVALID_ID = "invalid_id"
+    UNAUTHORIZED = "unauthorized"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
+    INVALID_CHALLENGE = "invalid_challenge"
+    BAD_SIGNATURE = "bad_signature"
+    NOT_A_MEMBER = "not_a_member"
+    NOT_A_LEADER = "not_a_leader"
+    DEVICE_TOKEN_REQUIRED = "device_token_required"  # noqa: S105 - an error code, not a secret
+    NOT_FOUNDER = "not_founder"
+    REGISTRATION_REQUIRED = "registration_required"
+    INVALID_REGISTRATION_TOKEN = "invalid_registration_token"  # noqa: S105 - an error code, not a secret
+    NOT_AUTHOR = "not_author"
+    NOT_ALLOWED = "not_allowed"
+    NOT_UPLOADER = "not_uploader"
+    INVITE_NOT_USABLE = "invite_not_usable"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
+    STALE_HEAD = "stale_head"
+    GROUP_EXISTS = "group_exists"
+    DUPLICATE_ENTRY = "duplicate_entry"
+    CHAIN_GAP = "chain_gap"
+    STALE_EPOCH = "stale_epoch"
+    ROTATION_PENDING = "rotation_pending"
+    CHUNK_EXISTS = "chunk_exists"
+    INVITE_USED = "invite_used"
+    CONFLICT = "conflict"
+    BODY_TOO_LARGE = "body_too_large"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    INVALID_OP = "invalid_op"
+    INVALID_LOCKBOXES = "invalid_lockboxes"
+    INVALID_ENTRY = "invalid_entry"
+    INVALID_JOIN_REQUEST = "invalid_join_request"
+    INVALID = "invalid"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL_ERROR = "internal_error"
+    UNAVAILABLE = "unavailable"
+    ERROR = "error"
+
+
+C = ErrorCode
+
+STATUS: Final[Mapping[ErrorCode, int]] = {
+    C.INVALID_REQUEST: 400,
+    C.INVALID_ID: 400,
+    C.UNAUTHORIZED: 401,
+    C.INVALID_TOKEN: 401,
+    C.INVALID_CHALLENGE: 401,
+    C.BAD_SIGNATURE: 401,
+    C.NOT_A_MEMBER: 403,
+    C.NOT_A_LEADER: 403,
+    C.DEVICE_TOKEN_REQUIRED: 403,
+    C.NOT_FOUNDER: 403,
+    C.REGISTRATION_REQUIRED: 403,
+    C.INVALID_REGISTRATION_TOKEN: 403,
+    C.NOT_AUTHOR: 403,
+    C.NOT_ALLOWED: 403,
+    C.NOT_UPLOADER: 403,
+    C.INVITE_NOT_USABLE: 403,
+    C.FORBIDDEN: 403,
+    C.NOT_FOUND: 404,
+    C.METHOD_NOT_ALLOWED: 405,
+    C.NOT_ACCEPTABLE: 406,
+    C.STALE_HEAD: 409,
+    C.GROUP_EXISTS: 409,
+    C.DUPLICATE_ENTRY: 409,
+    C.CHAIN_GAP: 409,
+    C.STALE_EPOCH: 409,
+    C.ROTATION_PENDING: 409,
+    C.CHUNK_EXISTS: 409,
+    C.INVITE_USED: 409,
+    C.CONFLICT: 409,
+    C.BODY_TOO_LARGE: 413,
+    C.QUOTA_EXCEEDED: 413,
+    C.UNSUPPORTED_MEDIA_TYPE: 415,
+    C.INVALID_OP: 422,
+    C.INVALID_LOCKBOXES: 422,
+    C.INVALID_ENTRY: 422,
+    C.INVALID_JOIN_REQUEST: 422,
+    C.INVALID: 422,
+    C.RATE_LIMITED: 429,
+    C.INTERNAL_ERROR: 500,
+    C.UNAVAILABLE: 503,
+}
+"""The HTTP status of each code. `error` has none: it names a framework error whose status
+no other code covers, and keeps that status."""
+
+FRAMEWORK_CODES: Final[Mapping[int, ErrorCode]] = {
+    400: C.INVALID_REQUEST,
+    401: C.UNAUTHORIZED,
+    403: C.FORBIDDEN,
+    404: C.NOT_FOUND,
+    405: C.METHOD_NOT_ALLOWED,
+    406: C.NOT_ACCEPTABLE,
+    409: C.CONFLICT,
+    413: C.BODY_TOO_LARGE,
+    415: C.UNSUPPORTED_MEDIA_TYPE,
+    422: C.INVALID,
+    429: C.RATE_LIMITED,
+}
+"""The code of a framework error (Litestar's HTTPException) with this status; any other 4xx
+status is `error`."""
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
-    """The body of every error response."""
+    """The body of every error response. Built only by `error_body`, so its code is typed."""
 
     code: str
     detail: str
@@ -37,145 +144,55 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     head: bytes | None = None
 
 
-class ApiError(Exception):
-    """An error with an HTTP status and a stable code; the handler turns it into ErrorBody."""
+def error_body(
+    code: ErrorCode,
+    detail: str,
+    *,
+    field: str | None = None,
+    check: str | None = None,
+    seq: int | None = None,
+    head: bytes | None = None,
+) -> ErrorBody:
+    """An error body; `code` must be an `ErrorCode`, so a misspelt code fails the type check."""
+    return ErrorBody(code.value, detail, field, check, seq, head)
+
+
+class ServiceError(Exception):
+    """A request refused (or, for 5xx codes, failed) with a stable code; nothing was changed.
+
+    Services raise it with the code and the detail; the HTTP status comes from the code
+    (`STATUS`), in the exception handler.
+    """
 
     def __init__(
         self,
-        status: int,
-        code: str,
+        code: ErrorCode,
         detail: str,
         *,
         field: str | None = None,
         check: str | None = None,
         seq: int | None = None,
         head: bytes | None = None,
-        headers: dict[str, str] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(detail)
-        self.status = status
-        self.body = ErrorBody(code, detail, field, check, seq, head)
-        self.headers = headers or {}
+        self.code = code
+        self.body = error_body(code, detail, field=field, check=check, seq=seq, head=head)
+        self.retry_after = retry_after
+        """Seconds, for `rate_limited`: sent as the Retry-After header."""
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
 
 
-def bad_request(code: str, detail: str, field: str | None = None) -> ApiError:
-    return ApiError(400, code, detail, field=field)
+def not_found(what: str) -> ServiceError:
+    return ServiceError(C.NOT_FOUND, f"no such {what}")
 
 
-def not_found(what: str) -> ApiError:
-    return ApiError(404, "not_found", f"no such {what}")
+def not_a_member() -> ServiceError:
+    return ServiceError(C.NOT_A_MEMBER, "this device is not an active member of the group")
 
 
-def not_a_member() -> ApiError:
-    return ApiError(403, "not_a_member", "this device is not an active member of the group")
-
-
-_STATUS_CODES = {
-    400: "invalid_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    413: "body_too_large",
-    415: "unsupported_media_type",
-    422: "invalid",
-    429: "rate_limited",
-}
-
-# msgspec's messages end in "- at `$.field[0]`" and name a missing field in backquotes.
-_AT_RE = re.compile(r"at `\$\.?([^`]*)`")
-_MISSING_RE = re.compile(r"required field `([^`]+)`")
-
-
-def _field_of(item: dict[str, Any]) -> str | None:
-    message = str(item.get("message", ""))
-    at = _AT_RE.search(message)
-    key = str(item.get("key") or "")
-    # Litestar moves msgspec's "at `$.x`" into `key` ("data" is the body itself).
-    path = at.group(1) if at else ("" if key == "data" else key)
-    missing = _MISSING_RE.search(message)
-    if missing:
-        return f"{path}.{missing.group(1)}" if path else missing.group(1)
-    return path or None
-
-
-def invalid_body(exc: msgspec.ValidationError) -> ApiError:
-    """The error for a body that does not fit its type, as Litestar's validation gives it.
-
-    Same code, the message without msgspec's "- at `$.x`" suffix, and the field named.
-    """
-    message = str(exc)
-    return bad_request(
-        "invalid_request", message.split(" - ", 1)[0], _field_of({"message": message})
-    )
-
-
-def _error_response(
-    status: int, body: ErrorBody, headers: dict[str, str] | None = None
-) -> Response[Any]:
-    return Response(
-        content=body, status_code=status, headers=headers, media_type="application/json"
-    )
-
-
-def handle_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
-    return _error_response(exc.status, exc.body, exc.headers)
-
-
-def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    status = exc.status_code
-    if status >= 500:
-        log.error("internal error (%s)", type(exc).__name__)
-        return _error_response(status, ErrorBody("internal_error", "internal server error"))
-    if isinstance(exc, ValidationException) or (status == 400 and isinstance(exc.extra, list)):
-        items = exc.extra if isinstance(exc.extra, list) else []
-        first = items[0] if items and isinstance(items[0], dict) else {}
-        field = _field_of(first) if first else None
-        message = str(first.get("message", exc.detail)) if first else str(exc.detail)
-        return _error_response(400, ErrorBody("invalid_request", message, field=field))
-    code = _STATUS_CODES.get(status, "error")
-    detail = str(exc.detail) if exc.detail else code.replace("_", " ")
-    if status == 413:
-        detail = "request body is larger than this endpoint accepts"
-    headers = {k: str(v) for k, v in (exc.headers or {}).items()}
-    return _error_response(status, ErrorBody(code, detail), headers or None)
-
-
-def handle_internal_error(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    # Log the type and place only: request bodies are ciphertext or signed records, but
-    # tokens can appear in headers, and nothing secret may reach a log.
-    log.error("internal error: %s", type(exc).__name__, exc_info=exc)
-    return Response(
-        content=ErrorBody("internal_error", "internal server error"),
-        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
-        media_type="application/json",
-    )
-
-
-EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
-    ApiError: handle_api_error,
-    HTTPException: handle_http_exception,
-    Exception: handle_internal_error,
-}
-
-
-_DESCRIPTIONS = {
-    400: "malformed request (code invalid_request, invalid_id, ...; `field` names the input)",
-    401: "missing, unknown or expired token, or a bad login signature",
-    403: "not allowed (not_a_member, not_a_leader, ...)",
-    404: "no such item",
-    409: "conflict (stale_head, duplicate_entry, ...)",
-    413: "body too large, or the group's storage quota is full",
-    422: "well-formed but refused by a protocol check (`check` names it)",
-    429: "rate limited; see Retry-After",
-}
-
-
-def responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI descriptions of the error responses a route can give (all share ErrorBody)."""
-    return {
-        s: ResponseSpec(ErrorBody, description=_DESCRIPTIONS[s], generate_examples=False)
-        for s in statuses
-    }
+def invalid_request(detail: str, field: str | None = None) -> ServiceError:
+    return ServiceError(C.INVALID_REQUEST, detail, field=field)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable
 
-from .errors import ApiError
+from .errors import ErrorCode, ServiceError
 
 
 class RateLimiter:
@@ -32,11 +32,8 @@ class RateLimiter:
         if tokens < cost:
             retry = max(1, math.ceil((cost - tokens) / rate))
             self._buckets[key] = (tokens, now)
-            raise ApiError(
-                429,
-                "rate_limited",
-                "too many requests; slow down",
-                headers={"Retry-After": str(retry)},
+            raise ServiceError(
+                ErrorCode.RATE_LIMITED, "too many requests; slow down", retry_after=retry
             )
         if len(self._buckets) >= self._max_keys and key not in self._buckets:
             self._evict(now)

@@ -11,10 +11,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from chatham.server._private.routes import entries as api_entries
+from chatham.server._private.services import entry_pages
+from chatham.server._private.storage import entries as entry_sql
 from chatham.server._private.storage import schema as t
-from chatham.server._private.storage.db import MAX_BATCH, Database, Statement
+from chatham.server._private.storage.db import Database
 from chatham.server._private.storage.migrate import upgrade
+from chatham.server._private.storage.statements import Statement
+from chatham.server._private.storage.writer import MAX_BATCH
 from litestar.testing import TestClient
 
 from tests.support.server_dbutil import HeldWriter
@@ -78,10 +81,10 @@ def test_statements_for_every_batch_size_leave_little_for_the_garbage_collector(
     (a pause of the event loop) took 210 ms with them against 40 ms without."""
     engine = sa.create_engine("sqlite://")
     makers = (
-        api_entries._group_rows,
-        api_entries._links,
-        api_entries._insert_entries,
-        api_entries._bump_cursors,
+        entry_sql.group_rows,
+        entry_sql.links,
+        entry_sql.insert_entries,
+        entry_sql.bump_cursors,
     )
     gc.collect()
     before = len(gc.get_objects())
@@ -307,7 +310,7 @@ def test_large_pages_are_read_off_the_event_loop(
     world = World(client)
     alice = world.person()
     group = world.create_group(alice)
-    monkeypatch.setattr(api_entries, "INLINE_PAGE_BYTES", 4096)
+    monkeypatch.setattr(entry_pages, "INLINE_PAGE_BYTES", 4096)
     posted = [group.post_entry(alice, bytes([n]) * 3000).json()["cursor"] for n in range(4)]
     services = client.app.state.services
     threaded: list[bool] = []

@@ -20,10 +20,12 @@ import pytest
 import sqlalchemy as sa
 from chatham.crypto import SealedEntry, decode_entry
 from chatham.server import Settings, create_app
-from chatham.server._private.routes import entries as api_entries
-from chatham.server._private.storage import db as db_module
+from chatham.server._private.services import entry_checks, entry_store
+from chatham.server._private.storage import entries as entry_sql
 from chatham.server._private.storage import schema as t
-from chatham.server._private.storage.db import Statement, run_together
+from chatham.server._private.storage import writer as writer_module
+from chatham.server._private.storage.statements import Statement
+from chatham.server._private.storage.writer import run_together
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
@@ -37,13 +39,13 @@ Post = tuple[Person, Group, SealedEntry]
 def _calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Records how many posts each call of `_store_entries` was given."""
     sizes: list[int] = []
-    store = api_entries._store_entries
+    store = entry_store.store_entries
 
     def counted(conn: sa.Connection, services: Any, posts: list[Any]) -> list[Any]:
         sizes.append(len(posts))
         return store(conn, services, posts)
 
-    monkeypatch.setattr(api_entries, "_store_entries", counted)
+    monkeypatch.setattr(entry_store, "store_entries", counted)
     return sizes
 
 
@@ -228,19 +230,17 @@ def test_a_write_failing_after_the_insert_fails_the_whole_transaction(
         group, (alice, bob) = world.group_of(2)
         (a1,) = _chain(group, alice, b"a1")
         (b1,) = _chain(group, bob, b"b1")
-        real = api_entries._bump_cursors
+        real = entry_sql.bump_cursors
 
         class Broken(Statement):
             def run(self, conn: sa.Connection, params: dict[str, Any]) -> int:
                 raise sa.exc.OperationalError("UPDATE", {}, Exception("disk I/O error"))
 
-        monkeypatch.setattr(
-            api_entries, "_bump_cursors", lambda n: Broken(sa.select(sa.literal(1)))
-        )
+        monkeypatch.setattr(entry_sql, "bump_cursors", lambda n: Broken(sa.select(sa.literal(1))))
         answers = post_together(client, [(alice, group, a1), (bob, group, b1)])
         for r in answers:
             assert_error(r, 500, "internal_error")
-        monkeypatch.setattr(api_entries, "_bump_cursors", real)
+        monkeypatch.setattr(entry_sql, "bump_cursors", real)
         # Nothing of it was committed, and the writer goes on: the same posts now succeed.
         assert group.list_entries(alice).json()["entries"] == []
         assert [_cursors(r) for r in post_together(client, [(alice, group, a1)])] == [1]
@@ -258,7 +258,7 @@ def test_the_writer_reopens_its_connection_after_binding_much_ciphertext(
         group, (alice, bob) = world.group_of(2)
         sealed = _chain(group, alice, *(body + bytes([i]) for i in range(12)))
         size = len(decode_entry(sealed[0].data).ct)
-        monkeypatch.setattr(db_module, "RECYCLE_BYTES", 4 * size)
+        monkeypatch.setattr(writer_module, "RECYCLE_BYTES", 4 * size)
         writer = client.app.state.services.db._writer
         seen: list[Any] = []  # the driver connections themselves, so no id is reused
         for i, s in enumerate(sealed):
@@ -334,12 +334,12 @@ def _apply(
 ) -> tuple[list[Any], list[Any]]:
     """Outcomes and the rows written, in a transaction that is then rolled back."""
     services = client.app.state.services
-    prepared = [api_entries._prepare(services, g.id, by.device_id, s.data) for by, g, s in posts]
+    prepared = [entry_checks.prepare(services, g.id, by.device_id, s.data) for by, g, s in posts]
     engine = services.db.sync_engine
     with engine.connect().execution_options(chatham_write=True) as conn:
         tx = conn.begin()
         try:
-            store = api_entries._store_entries
+            store = entry_store.store_entries
             if together:
                 outcomes = run_together(conn, store, services, prepared, savepoint=False)
             else:

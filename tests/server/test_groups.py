@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chatham.crypto import Secrets, create_group, make_card
-from chatham.server._private.admin import issue_registration_token
+from chatham.server._private.services.admin import issue_registration_token
 from litestar.testing import TestClient
 
 from tests.support.server_harness import Clock, World, assert_error, b64, b64url, now, unb64

@@ -12,8 +12,9 @@ from typing import Any
 
 import msgspec
 import pytest
-from chatham.server._private.auth import DEPENDENCIES, DeviceDep, ServicesDep
-from chatham.server._private.http import Answer, LeanRoute
+from chatham.server._private.answers import Answer
+from chatham.server._private.guards import DEPENDENCIES, DeviceDep, ServicesDep
+from chatham.server._private.lean_route import LeanRoute
 from litestar import Litestar, Response, get, post
 from litestar.di import Provide
 from litestar.exceptions import ImproperlyConfiguredException
@@ -260,13 +261,13 @@ def test_a_deeply_nested_unknown_field_is_400_on_a_lean_route(
 ) -> None:
     # _Body, unlike the server's bodies, lets unknown fields through; msgspec then skips
     # their values recursively.
-    import chatham.server._private.http as http
-    from chatham.server._private.errors import EXCEPTION_HANDLERS
+    import chatham.server._private.lean_route as lean_route
+    from chatham.server._private.error_handlers import EXCEPTION_HANDLERS
 
     async def anyone(request: Any, services: Any) -> bytes:
         return b"device"
 
-    monkeypatch.setattr(http, "provide_device", anyone)
+    monkeypatch.setattr(lean_route, "provide_device", anyone)
     app = _lean_app(exception_handlers=EXCEPTION_HANDLERS)
     app.state.services = None
     nested = b"[" * 60_000 + b"]" * 60_000

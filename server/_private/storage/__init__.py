@@ -1,1 +1,1 @@
-"""The database: schema, migrations and the one access path for SQLite and PostgreSQL."""
+"""The database layer: every statement the server runs is written below here."""

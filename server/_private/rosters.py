@@ -1,4 +1,4 @@
-"""Verified group state: the server's view of each roster, always equal to the signed log.
+"""The verified roster of each group, cached per process and always equal to the signed log.
 
 Authorization never comes from a table the server could edit: it comes from
 replaying the group's log with `chatham.crypto.replay` (verify_public). Each
@@ -12,39 +12,12 @@ from __future__ import annotations
 
 import collections
 import threading
-from dataclasses import dataclass
 
 import sqlalchemy as sa
-from chatham.crypto import GroupState, LogError, Rotation, lockbox_hash
+from chatham.crypto import GroupState, LogError
 
-from .errors import ApiError
-from .storage import schema as t
-from .storage.db import Statement
-from .wire import Lockbox
-
-
-@dataclass(frozen=True)
-class GroupRow:
-    group_id: bytes
-    seq: int
-    head: bytes
-    entry_cursor: int
-
-
-_GROUP_ROW = sa.select(t.groups.c.seq, t.groups.c.head, t.groups.c.entry_cursor).where(
-    t.groups.c.group_id == sa.bindparam("g")
-)
-_READ_GROUP_ROW = Statement(_GROUP_ROW)
-_LOCK_GROUP_ROW = Statement(_GROUP_ROW.with_for_update())
-
-
-def read_group_row(conn: sa.Connection, group_id: bytes, *, lock: bool = False) -> GroupRow | None:
-    """The group's head pointer; with `lock`, the row is locked until the transaction ends."""
-    row = (_LOCK_GROUP_ROW if lock else _READ_GROUP_ROW).first(conn, {"g": group_id})
-    if row is None:
-        return None
-    seq, head, entry_cursor = row
-    return GroupRow(group_id, seq, head, entry_cursor)
+from .errors import ErrorCode, ServiceError
+from .storage.groups import GroupRow, ops_between, read_group_row
 
 
 class StateCache:
@@ -107,23 +80,15 @@ class StateCache:
         if cached is not None and cached.seq < row.seq:
             base = cached
         since = -1 if base is None else base.seq
-        result = conn.execute(
-            sa.select(t.log_ops.c.op)
-            .where(
-                t.log_ops.c.group_id == row.group_id,
-                t.log_ops.c.seq > since,
-                t.log_ops.c.seq <= row.seq,
-            )
-            .order_by(t.log_ops.c.seq)
-        )
         state = GroupState() if base is None else base.copy()
         try:
-            for (op,) in result:
+            for op in ops_between(conn, row.group_id, since, row.seq):
                 state.apply(op)
         except LogError as e:  # pragma: no cover - only a tampered database gets here
-            raise ApiError(500, "internal_error", f"stored log does not verify: {e}") from e
+            detail = f"stored log does not verify: {e}"
+            raise ServiceError(ErrorCode.INTERNAL_ERROR, detail) from e
         if state.seq != row.seq or state.head != row.head:  # pragma: no cover - same
-            raise ApiError(500, "internal_error", "stored log does not match its head")
+            raise ServiceError(ErrorCode.INTERNAL_ERROR, "stored log does not match its head")
         self.put(state)
         return state
 
@@ -132,52 +97,3 @@ def current_state(states: StateCache, conn: sa.Connection, group_id: bytes) -> G
     """For readers: the group's verified state (or a newer cached one), None if no such group."""
     row = read_group_row(conn, group_id)
     return None if row is None else states.state_at(conn, row, exact=False)
-
-
-def rotation_of(op_body: object) -> Rotation | None:
-    """The rotation an op carries (rotate, add, remove), if any."""
-    rot = getattr(op_body, "rotation", None)
-    return rot if isinstance(rot, Rotation) else None
-
-
-def check_lockboxes(
-    group_id: bytes, rotation: Rotation | None, uploads: list[Lockbox]
-) -> dict[bytes, bytes]:
-    """The uploaded lockboxes must be exactly the rotation's refs, each hashing to its ref.
-
-    The op commits to every lockbox by hash; storing one that does not match
-    would let the server (or an uploader) hand a device a key nobody signed for.
-    """
-    if rotation is None:
-        if uploads:
-            raise ApiError(
-                422,
-                "invalid_lockboxes",
-                "this op carries no rotation, so no lockboxes",
-                field="lockboxes",
-            )
-        return {}
-    by_device: dict[bytes, bytes] = {}
-    for up in uploads:
-        if up.device in by_device:
-            raise ApiError(
-                422, "invalid_lockboxes", "two lockboxes for one device", field="lockboxes"
-            )
-        by_device[up.device] = up.lockbox
-    refs = {r.device: r.hash for r in rotation.refs}
-    if set(by_device) != set(refs):
-        raise ApiError(
-            422,
-            "invalid_lockboxes",
-            "lockboxes must cover exactly the devices the rotation names",
-            field="lockboxes",
-        )
-    for device, sealed in by_device.items():
-        if lockbox_hash(group_id, rotation.epoch, device, sealed) != refs[device]:
-            raise ApiError(
-                422,
-                "invalid_lockboxes",
-                "a lockbox does not match the hash the op commits to",
-                field="lockboxes",
-            )
-    return by_device

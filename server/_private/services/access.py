@@ -9,10 +9,14 @@ member reads the log up to and including their departure op.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from chatham.crypto import GroupState
 
-from .auth import Caller
-from .errors import ApiError, not_a_member
+from ..errors import ErrorCode, ServiceError, not_a_member
+from ..rosters import current_state
+from ..runtime import Runtime
+from ..storage.groups import GroupRow, read_group_row
+from .tokens import Caller
 
 
 def require_active(state: GroupState | None, device: bytes) -> GroupState:
@@ -21,10 +25,26 @@ def require_active(state: GroupState | None, device: bytes) -> GroupState:
     return state
 
 
+def active_member(runtime: Runtime, conn: sa.Connection, gid: bytes, device: bytes) -> GroupState:
+    """For readers: the group's verified state, if `device` is an active member's (else 403)."""
+    return require_active(current_state(runtime.states, conn, gid), device)
+
+
+def active_writer(
+    runtime: Runtime, conn: sa.Connection, gid: bytes, device: bytes
+) -> tuple[GroupRow, GroupState]:
+    """For writers: the group row, locked until the transaction ends, and the verified state at
+    exactly that head, if `device` is an active member's (else 403)."""
+    row = read_group_row(conn, gid, lock=True)
+    if row is None:
+        raise not_a_member()
+    return row, require_active(runtime.states.state_at(conn, row), device)
+
+
 def require_leader(state: GroupState | None, device: bytes) -> GroupState:
     state = require_active(state, device)
     if not state.is_leader_device(device):
-        raise ApiError(403, "not_a_leader", "only a leader's device may do this")
+        raise ServiceError(ErrorCode.NOT_A_LEADER, "only a leader's device may do this")
     return state
 
 
@@ -46,7 +66,8 @@ def log_limit(state: GroupState | None, caller: Caller, group_id: bytes, now: in
         raise not_a_member()
     # Once the invite is used (the invitee was added) the device logs in as itself.
     if not state.invite_usable(caller.invite_id, now):
-        raise ApiError(
-            403, "invite_not_usable", "the invite was used or revoked, has expired or is dead"
+        raise ServiceError(
+            ErrorCode.INVITE_NOT_USABLE,
+            "the invite was used or revoked, has expired or is dead",
         )
     return state.seq

@@ -11,6 +11,8 @@ import asyncio
 
 
 class Hub:
+    """Who is waiting for which group, in this process."""
+
     def __init__(self) -> None:
         self._waiters: dict[bytes, set[asyncio.Event]] = {}
 

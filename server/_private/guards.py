@@ -1,0 +1,74 @@
+"""The dependencies every route may take: the runtime, the caller, the device.
+
+Injected by name: `services` (the process's `Runtime`), `caller` (whoever the bearer
+token names) and `device` (the logged-in device; 403 for invitee tokens). A handler
+takes `device` or `caller`, never both: each checks the token and spends one
+rate-limit token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.di import NamedDependency, Provide
+
+from .errors import ErrorCode, ServiceError
+from .runtime import Runtime
+from .services import tokens
+from .services.tokens import Caller, device_of
+
+ServicesDep = NamedDependency[Runtime]
+"""The per-process runtime (injected by name: `services`)."""
+CallerDep = NamedDependency[Caller]
+"""Whoever the bearer token names (injected by name: `caller`)."""
+DeviceDep = NamedDependency[bytes]
+"""The logged-in device's id; 403 for invitee tokens (injected by name: `device`)."""
+
+
+async def provide_services(request: Request[Any, Any, Any]) -> Runtime:
+    runtime: Runtime = request.app.state.services
+    return runtime
+
+
+def _authorization(request: Request[Any, Any, Any]) -> str:
+    """The first Authorization header, as `request.headers.get` gives it (latin-1), read
+    straight from the ASGI scope: building Litestar's `Headers` for one header is a
+    measurable share of an entry post's event-loop time (docs/performance.md)."""
+    for name, value in request.scope["headers"]:
+        if name.lower() == b"authorization":
+            return value.decode("latin-1")
+    return ""
+
+
+async def provide_caller(request: Request[Any, Any, Any], services: ServicesDep) -> Caller:
+    scheme, _, token = _authorization(request).partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ServiceError(
+            ErrorCode.UNAUTHORIZED, "a bearer token is required (POST /v1/auth/token)"
+        )
+    return await tokens.resolve(services, token.strip())
+
+
+async def provide_device(request: Request[Any, Any, Any], services: ServicesDep) -> bytes:
+    """The caller's device id, checked like `caller` (one dependency fewer per request)."""
+    return device_of(await provide_caller(request, services))
+
+
+def client_key(request: Request[Any, Any, Any]) -> str:
+    """The client address, used only as an in-memory rate-limit key and never stored."""
+    return request.client.host if request.client else "unknown"
+
+
+def login_host(request: Request[Any, Any, Any], services: ServicesDep) -> str:
+    """The host a login signature must name: the configured public host, else the Host header."""
+    if services.settings.public_host:
+        return services.settings.public_host
+    return request.headers.get("host", "")
+
+
+DEPENDENCIES = {
+    "services": Provide(provide_services),
+    "caller": Provide(provide_caller),
+    "device": Provide(provide_device),
+}

@@ -1,0 +1,65 @@
+"""The per-process objects every request needs, for the life of the process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from .hub import Hub
+from .ratelimit import RateLimiter
+from .rosters import StateCache
+from .settings import Settings
+from .storage.db import Database
+
+
+@dataclass
+class CachedToken:
+    """What a bearer token names, remembered until it expires (tokens are never revoked early,
+    only deleted once expired, so remembering one changes nothing a request may do)."""
+
+    device_id: bytes | None
+    group_id: bytes | None
+    invite_id: bytes | None
+    expires: int
+
+
+@dataclass
+class Runtime:
+    """One server process's state: settings, database, caches, limits, background tasks.
+
+    Handlers receive it as the dependency named `services` (`guards.ServicesDep`);
+    nothing in it is shared with other processes (docs/operations.md).
+    """
+
+    settings: Settings
+    db: Database
+    states: StateCache = field(default_factory=StateCache)
+    hub: Hub = field(default_factory=Hub)
+    limiter: RateLimiter = field(init=False)
+    tokens: dict[bytes, CachedToken] = field(default_factory=dict)
+    scrub_pending: bool = False
+    """A scrub is scheduled and has not started: another retraction needs none of its own."""
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.settings.clock)
+        if self.db.is_sqlite:
+            self.db.on_failed_commit = self.states.clear
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a background task, keeping a reference so it is not collected mid-flight."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Cancel the background tasks and close the database."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.db.dispose()

@@ -1,0 +1,1 @@
+"""The rules and transactions behind the routes: each route calls one function here."""

@@ -1,0 +1,161 @@
+"""The checks an entry post must pass, first against the cached roster, then under the lock.
+
+A post is decided in the transaction that locks the group row and reads the log
+head, so no rotation can slip between the check "this epoch is current" and the
+insert. The signature is checked once beforehand against the roster this process
+already holds, outside the writer (the writer is the serial part), and again under
+the lock only if the head moved since.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Any
+
+from chatham.crypto import (
+    Entry,
+    EntryError,
+    EntryStub,
+    GroupState,
+    check_entry_public,
+    ct_hash,
+    decode_entry,
+    encode,
+)
+
+from ..errors import ErrorCode, ServiceError
+from ..runtime import Runtime
+from .access import require_active
+
+ZERO32 = bytes(32)
+
+
+def invalid_entry(e: EntryError) -> ServiceError:
+    return ServiceError(ErrorCode.INVALID_ENTRY, str(e), check=e.check)
+
+
+@dataclasses.dataclass(slots=True)
+class Post:
+    """An entry post, decoded and (if the cached roster allowed) checked on the event loop."""
+
+    gid: bytes
+    device: bytes
+    """The device whose token posts it."""
+    entry: Entry
+    stub: EntryStub
+    """The entry with its ciphertext by hash, for the checks."""
+    values: dict[str, Any]
+    """The entries row, but for `cursor` and `link`."""
+    verified: GroupState | None
+    """The cached state `link` was checked against; None if it was not checked."""
+    link: bytes | None
+
+    @property
+    def entry_id(self) -> bytes:
+        return self.entry.header.entry_id
+
+    @property
+    def seq(self) -> int:
+        return self.entry.header.seq
+
+
+def prepare(runtime: Runtime, gid: bytes, device: bytes, data: bytes) -> Post:
+    """Decode a post and check its signature against the cached roster, outside the writer.
+
+    The check stays on the event loop: handing it to another thread costs the loop
+    about as much as the check itself (docs/performance.md).
+    """
+    try:
+        entry = decode_entry(data)
+    except EntryError as e:
+        raise invalid_entry(e) from None
+    hdr = entry.header
+    if hdr.group != gid:
+        raise ServiceError(ErrorCode.INVALID_ENTRY, "the entry names another group", check="group")
+    # The entry as its stub (the ciphertext by hash): the checks hash the ciphertext once.
+    stub = EntryStub(hdr, ct_hash(entry.ct), entry.sig)
+    values = {
+        "group_id": gid,
+        "entry_id": hdr.entry_id,
+        "device_id": hdr.device,
+        "device_seq": hdr.seq,
+        "epoch": hdr.epoch,
+        "header": encode(hdr),
+        "ct_hash": stub.ct_hash,
+        "signature": entry.sig,
+        "ciphertext": entry.ct,
+        "retraction": None,
+    }
+    verified = runtime.states.get(gid)
+    link: bytes | None = None
+    if (
+        verified is not None
+        and hdr.device == device
+        and verified.is_active_device(device)
+        and not verified.pending_rotation
+    ):
+        # A failure here is not final: another process may have moved the log past our
+        # cached state (the entry names a newer head). The check under the lock decides.
+        with contextlib.suppress(EntryError):
+            link = check_entry_public(verified, stub)
+    else:
+        verified = None
+    return Post(gid, device, entry, stub, values, verified, link)
+
+
+def check_post(
+    post: Post,
+    state: GroupState,
+    links: dict[tuple[bytes, bytes, int], bytes],
+    used: int,
+    quota: int,
+) -> bytes:
+    """Every check of a post under the lock, in order; the entry's link if it may be stored.
+
+    `state` is the roster at the locked head, `links` the chain links stored (or accepted
+    before this post), `used` the group's ciphertext bytes so far.
+    """
+    hdr = post.entry.header
+    require_active(state, post.device)
+    if hdr.device != post.device:
+        raise ServiceError(ErrorCode.NOT_AUTHOR, "an entry is posted by its author's device")
+    if state.pending_rotation:
+        raise ServiceError(
+            ErrorCode.ROTATION_PENDING,
+            "a member left; rotate the epoch key before writing",
+            seq=state.seq,
+            head=state.head,
+        )
+    link = post.link
+    if state is not post.verified or link is None:
+        try:
+            link = check_entry_public(state, post.stub)
+        except EntryError as e:
+            raise invalid_entry(e) from None
+    if hdr.epoch != state.epoch:
+        raise ServiceError(
+            ErrorCode.STALE_EPOCH,
+            f"the current epoch is {state.epoch}; seal under it and retry",
+            seq=state.seq,
+            head=state.head,
+        )
+    if used + len(post.entry.ct) > quota:
+        raise ServiceError(ErrorCode.QUOTA_EXCEEDED, "the group's storage quota is full")
+    if hdr.seq == 1:
+        if hdr.prev != ZERO32:
+            raise ServiceError(
+                ErrorCode.INVALID_ENTRY,
+                "the first entry of a chain links to nothing",
+                check="chain",
+            )
+        return link
+    before = links.get((post.gid, hdr.device, hdr.seq - 1))
+    if before is None:
+        missing = f"entry {hdr.seq - 1} of this device's chain is not here; post it first"
+        raise ServiceError(ErrorCode.CHAIN_GAP, missing)
+    if before != hdr.prev:
+        raise ServiceError(
+            ErrorCode.INVALID_ENTRY, "the entry does not link to its predecessor", check="chain"
+        )
+    return link

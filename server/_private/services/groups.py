@@ -1,0 +1,177 @@
+"""The group log service: a group's creation, its ops, the lockboxes its ops commit to.
+
+Appending is compare-and-swap twice over: the request names the head it
+extends (409 `stale_head` otherwise, with the current head), and the insert
+into `log_ops` relies on the primary key (group_id, seq), so when two
+processes race for one seq exactly one insert succeeds. Every op is verified
+with the protocol's public verifier before it is stored.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from chatham.crypto import GroupState, LogError
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import ErrorCode, ServiceError
+from ..runtime import Runtime
+from ..storage import credentials, joins
+from ..storage import groups as store
+from ..wire import AppendOp, CreateGroup, DeviceLockbox, GroupInfo, Head, LockboxPage, LogPage
+from .access import active_member, active_writer, log_limit, require_active
+from .lockboxes import check_lockboxes, rotation_of
+from .tokens import Caller, hash_token
+
+
+def _invalid_op(e: LogError) -> ServiceError:
+    return ServiceError(ErrorCode.INVALID_OP, str(e), check=e.check, seq=e.seq)
+
+
+def _stale(seq: int, head: bytes) -> ServiceError:
+    return ServiceError(
+        ErrorCode.STALE_HEAD,
+        "the log has moved on; fetch the new ops, rebuild the op and retry",
+        seq=seq,
+        head=head,
+    )
+
+
+async def create_group(runtime: Runtime, device: bytes, data: CreateGroup) -> Head:
+    """Verify the genesis (and its first op), spend a registration token, store the group."""
+    state = GroupState()
+    applied = []
+    try:
+        for op in data.ops:
+            applied.append(state.apply(op))
+    except LogError as e:
+        raise _invalid_op(e) from None
+    if applied[0].op.signer != device:
+        raise ServiceError(ErrorCode.NOT_FOUNDER, "a group is created by its founder's device")
+    rotation = rotation_of(applied[-1].op.body) if len(applied) > 1 else None
+    lockboxes = check_lockboxes(state.group_id, rotation, data.lockboxes)
+    settings = runtime.settings
+    now = settings.now()
+    if not settings.open_registration and data.registration_token is None:
+        raise ServiceError(
+            ErrorCode.REGISTRATION_REQUIRED,
+            "this server needs an operator's registration token to create a group",
+            field="registration_token",
+        )
+
+    def work(conn: sa.Connection) -> None:
+        if data.registration_token is not None and not settings.open_registration:
+            h = hash_token(data.registration_token)
+            if not credentials.spend_registration_token(conn, h, now):
+                raise ServiceError(
+                    ErrorCode.INVALID_REGISTRATION_TOKEN,
+                    "the registration token is unknown, used up or expired",
+                    field="registration_token",
+                )
+        store.insert_group(conn, state.group_id, state.seq, state.head, settings.blurred_now())
+        for a in applied:
+            boxes = lockboxes if rotation is not None and a is applied[-1] else {}
+            epoch = rotation.epoch if rotation else 0
+            store.store_op(conn, state.group_id, a.seq, a.hash, a.data, boxes, epoch)
+
+    try:
+        await runtime.db.write(work)
+    except IntegrityError:
+        raise ServiceError(
+            ErrorCode.GROUP_EXISTS, "a group with this genesis already exists"
+        ) from None
+    runtime.states.put(state)
+    return Head(state.group_id, state.seq, state.head)
+
+
+async def group_info(runtime: Runtime, gid: bytes, device: bytes) -> GroupInfo:
+    """The head, epoch and entry cursor, for active members."""
+
+    def work(conn: sa.Connection) -> tuple[store.GroupRow | None, GroupState | None]:
+        row = store.read_group_row(conn, gid)
+        return row, None if row is None else runtime.states.state_at(conn, row, exact=False)
+
+    row, state = await runtime.db.read(work)
+    state = require_active(state, device)
+    assert row is not None
+    return GroupInfo(
+        gid, state.seq, state.head, state.epoch, state.pending_rotation, row.entry_cursor
+    )
+
+
+async def read_log(
+    runtime: Runtime, gid: bytes, caller: Caller, since: int, limit: int | None
+) -> LogPage:
+    """The ops after `since` up to the newest the caller may read (`access.log_limit`)."""
+    page = min(limit or runtime.settings.page_limit, runtime.settings.page_limit)
+    now = runtime.settings.now()
+
+    def work(conn: sa.Connection) -> tuple[GroupState, int, list[tuple[int, bytes]]]:
+        row = store.read_group_row(conn, gid)
+        state = None if row is None else runtime.states.state_at(conn, row, exact=False)
+        until = log_limit(state, caller, gid, now)
+        assert state is not None
+        assert row is not None
+        until = min(until, row.seq)
+        rows = store.log_page(conn, gid, since, until, page)
+        return state, until, [(r.seq, r.op) for r in rows]
+
+    state, until, rows = await runtime.db.read(work)
+    last = rows[-1][0] if rows else max(since, -1)
+    return LogPage(gid, [op for _, op in rows], until, state.op_hashes[until], more=last < until)
+
+
+async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp) -> Head:
+    """Verify the op onto the head the caller named, store it with its lockboxes, move the
+    head; a race lost to another writer is `stale_head`."""
+    now = runtime.settings.now()
+
+    def work(conn: sa.Connection) -> GroupState:
+        row, state = active_writer(runtime, conn, gid, device)
+        if data.expected_seq != row.seq or data.expected_head != row.head:
+            raise _stale(row.seq, row.head)
+        new = state.copy()
+        try:
+            applied = new.apply(data.op)
+        except LogError as e:
+            raise _invalid_op(e) from None
+        rotation = rotation_of(applied.op.body)
+        lockboxes = check_lockboxes(gid, rotation, data.lockboxes)
+        epoch = rotation.epoch if rotation else 0
+        store.store_op(conn, gid, applied.seq, applied.hash, data.op, lockboxes, epoch)
+        moved = store.move_head(conn, gid, row.seq, applied.seq, applied.hash)
+        if not moved:  # pragma: no cover - the primary key already decided
+            raise IntegrityError("groups", None, Exception("head moved"))
+        _drop_dead_join_requests(conn, gid, new, now)
+        return new
+
+    try:
+        new = await runtime.db.write(work)
+    except IntegrityError:
+        # Another writer won this seq between our read and our insert.
+        current = await runtime.db.read(lambda conn: store.read_group_row(conn, gid))
+        assert current is not None
+        raise _stale(current.seq, current.head) from None
+    runtime.states.put(new)
+    runtime.hub.notify(gid)
+    return Head(gid, new.seq, new.head)
+
+
+def _drop_dead_join_requests(conn: sa.Connection, gid: bytes, state: GroupState, now: int) -> None:
+    """Requests whose invites the new op used, revoked or killed are pending no more."""
+    requested = joins.requested_invites(conn, gid)
+    dead = [invite for invite in requested if not state.invite_usable(invite, now)]
+    if dead:
+        joins.delete_join_requests(conn, gid, dead)
+
+
+async def read_lockboxes(
+    runtime: Runtime, gid: bytes, device: bytes, since_epoch: int
+) -> LockboxPage:
+    """The calling device's own lockboxes for epochs after `since_epoch`, for active members."""
+
+    def work(conn: sa.Connection) -> list[DeviceLockbox]:
+        active_member(runtime, conn, gid, device)
+        found = store.device_lockboxes(conn, gid, device, since_epoch)
+        return [DeviceLockbox(epoch, seq, lockbox) for epoch, seq, lockbox in found]
+
+    return LockboxPage(await runtime.db.read(work))

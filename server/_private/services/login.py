@@ -1,0 +1,86 @@
+"""Login: challenge → Ed25519 signature bound to (host, action, challenge) → bearer token.
+
+An account is a device signing key; the server learns nothing else. Challenges
+are random, single-use (consumed by an atomic DELETE) and expire after
+`challenge_ttl`. A signature is checked before its challenge is consumed, so a
+bad signature spends nothing. An invitee trades a signature from the invite's
+join key for a token that can read that one group's log.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from chatham.crypto import CryptoError, InviteError, device_id, verify_auth, verify_join_read
+
+from ..errors import ErrorCode, ServiceError
+from ..rosters import current_state
+from ..runtime import Runtime
+from ..storage import credentials
+from ..wire import Challenge, InviteTokenRequest, Token, TokenRequest
+from . import tokens
+
+LOGIN_ACTION = "login"
+CHALLENGE_LEN = 32
+
+
+def _limit_logins(runtime: Runtime, client: str) -> None:
+    """Per client address, in memory only: the address is never stored."""
+    runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
+
+
+async def new_challenge(runtime: Runtime, client: str) -> Challenge:
+    """A random single-use challenge to sign, and when it expires."""
+    _limit_logins(runtime, client)
+    challenge = secrets.token_bytes(CHALLENGE_LEN)
+    expires = runtime.settings.now() + runtime.settings.challenge_ttl
+    await runtime.db.batch(lambda conn: credentials.insert_challenge(conn, challenge, expires))
+    return Challenge(challenge, expires)
+
+
+async def _consume_challenge(runtime: Runtime, challenge: bytes) -> None:
+    now = runtime.settings.now()
+    consumed = await runtime.db.batch(
+        lambda conn: credentials.consume_challenge(conn, challenge, now)
+    )
+    # Single use: only the request whose DELETE removed the row may proceed.
+    if not consumed:
+        raise ServiceError(ErrorCode.INVALID_CHALLENGE, "the challenge is unknown, used or expired")
+
+
+async def device_login(runtime: Runtime, client: str, host: str, data: TokenRequest) -> Token:
+    """A device token for a signature over (host, "login", challenge) by the device key."""
+    _limit_logins(runtime, client)
+    try:
+        verify_auth(data.device_key, host, LOGIN_ACTION, data.challenge, data.signature)
+    except CryptoError:
+        raise ServiceError(
+            ErrorCode.BAD_SIGNATURE,
+            "the signature does not verify for this key, host and challenge",
+        ) from None
+    await _consume_challenge(runtime, data.challenge)
+    device = device_id(data.device_key)
+    token, expires = await tokens.issue(runtime, device=device)
+    return Token(token, expires, device)
+
+
+async def invitee_login(runtime: Runtime, client: str, data: InviteTokenRequest) -> Token:
+    """A token that reads one group's log while the invite is live, for a join-key signature."""
+    _limit_logins(runtime, client)
+    runtime.limiter.hit(("join", data.group_id), runtime.settings.rate_join)
+    now = runtime.settings.now()
+    state = await runtime.db.read(lambda conn: current_state(runtime.states, conn, data.group_id))
+    invite = None if state is None else state.invites.get(data.invite_id)
+    if state is None or invite is None or not state.invite_usable(data.invite_id, now):
+        raise ServiceError(ErrorCode.INVITE_NOT_USABLE, "no live invite with this id in this group")
+    try:
+        verify_join_read(
+            invite.join_key, data.group_id, data.invite_id, data.challenge, data.signature
+        )
+    except InviteError:
+        raise ServiceError(
+            ErrorCode.BAD_SIGNATURE, "the join-key signature does not verify"
+        ) from None
+    await _consume_challenge(runtime, data.challenge)
+    token, expires = await tokens.issue(runtime, group=data.group_id, invite=data.invite_id)
+    return Token(token, expires)

@@ -1,0 +1,126 @@
+"""SQL for attachments and their chunks (write-once: the primary key refuses a second upload)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from . import schema as t
+
+
+def _insert_ignore(conn: sa.Connection, table: sa.Table, values: dict[str, Any]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING, in whichever dialect the connection speaks."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(postgresql.insert(table).values(**values).on_conflict_do_nothing())
+    else:
+        conn.execute(sqlite.insert(table).values(**values).on_conflict_do_nothing())
+
+
+def claim(
+    conn: sa.Connection, group_id: bytes, attachment_id: bytes, device: bytes, created: int
+) -> bytes:
+    """Record `device` as the uploader unless someone already is; the uploader."""
+    _insert_ignore(
+        conn,
+        t.attachments,
+        {
+            "group_id": group_id,
+            "attachment_id": attachment_id,
+            "device_id": device,
+            "created": created,
+        },
+    )
+    owner: bytes = conn.execute(
+        sa.select(t.attachments.c.device_id).where(
+            t.attachments.c.group_id == group_id, t.attachments.c.attachment_id == attachment_id
+        )
+    ).scalar_one()
+    return owner
+
+
+def uploader(conn: sa.Connection, group_id: bytes, attachment_id: bytes) -> bytes | None:
+    owner: bytes | None = conn.execute(
+        sa.select(t.attachments.c.device_id).where(
+            t.attachments.c.group_id == group_id, t.attachments.c.attachment_id == attachment_id
+        )
+    ).scalar()
+    return owner
+
+
+def grow_stored_bytes(conn: sa.Connection, group_id: bytes, size: int, quota: int) -> bool:
+    """Add `size` to the group's stored bytes unless that passes `quota`; False if it would."""
+    grown = conn.execute(
+        sa.update(t.groups)
+        .where(
+            t.groups.c.group_id == group_id,
+            t.groups.c.stored_bytes + size <= quota,
+        )
+        .values(stored_bytes=t.groups.c.stored_bytes + size)
+    )
+    return grown.rowcount == 1
+
+
+def insert_chunk(
+    conn: sa.Connection, group_id: bytes, attachment_id: bytes, index: int, data: bytes
+) -> None:
+    """Store a chunk (IntegrityError if this index is stored already)."""
+    conn.execute(
+        sa.insert(t.attachment_chunks).values(
+            group_id=group_id, attachment_id=attachment_id, idx=index, data=data
+        )
+    )
+
+
+def chunk(conn: sa.Connection, group_id: bytes, attachment_id: bytes, index: int) -> bytes | None:
+    """The stored bytes of one chunk."""
+    data: bytes | None = conn.execute(
+        sa.select(t.attachment_chunks.c.data).where(
+            t.attachment_chunks.c.group_id == group_id,
+            t.attachment_chunks.c.attachment_id == attachment_id,
+            t.attachment_chunks.c.idx == index,
+        )
+    ).scalar()
+    return data
+
+
+def chunk_count_and_size(
+    conn: sa.Connection, group_id: bytes, attachment_id: bytes
+) -> tuple[int, int] | None:
+    """How many chunks the attachment has and their total bytes; None if there is no such
+    attachment."""
+    if uploader(conn, group_id, attachment_id) is None:
+        return None
+    count, size = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.func.length(t.attachment_chunks.c.data)), 0),
+        ).where(
+            t.attachment_chunks.c.group_id == group_id,
+            t.attachment_chunks.c.attachment_id == attachment_id,
+        )
+    ).one()
+    return int(count), int(size)
+
+
+def delete_attachment(
+    conn: sa.Connection, group_id: bytes, attachment_id: bytes, size: int
+) -> None:
+    """Delete the attachment and its chunks, and give its `size` back to the group's quota."""
+    conn.execute(
+        sa.delete(t.attachment_chunks).where(
+            t.attachment_chunks.c.group_id == group_id,
+            t.attachment_chunks.c.attachment_id == attachment_id,
+        )
+    )
+    conn.execute(
+        sa.delete(t.attachments).where(
+            t.attachments.c.group_id == group_id, t.attachments.c.attachment_id == attachment_id
+        )
+    )
+    conn.execute(
+        sa.update(t.groups)
+        .where(t.groups.c.group_id == group_id)
+        .values(stored_bytes=t.groups.c.stored_bytes - size)
+    )
