@@ -149,11 +149,18 @@ def emit_json(value: Any) -> None:
 
 
 def console(*, stderr: bool = False) -> Console:
-    """A rich console: colour only on a terminal, and never when NO_COLOR is set."""
+    """A rich console: colour only on a terminal, and never when NO_COLOR is set.
+
+    Markup and emoji codes are off: every string printed may hold a member's name, a group
+    name or the server's words, and `Lee [/]` or `:smile:` must print as typed (styles come
+    only from `rich.text.Text`, as in `show.py`).
+    """
     from rich.console import Console
 
     return Console(
         stderr=stderr,
+        markup=False,
+        emoji=False,
         highlight=False,
         no_color="NO_COLOR" in os.environ or None,
         soft_wrap=True,

@@ -1,7 +1,10 @@
 """The journal as Markdown files: one per meeting, plus the parking lot and commitments.
 
-Member-written text is escaped where Markdown would read it as structure (headings,
-links, HTML), so an export shows what members wrote, never markup they slipped in.
+Names, titles and other one-line fields are text: every character Markdown would read as
+structure (emphasis, links, code, HTML, headings, lists) is escaped with `_inline`, so an
+export shows what members wrote, never markup they slipped in. Free text that members
+write as Markdown (issue sections, notes, comments, updates) keeps its Markdown, but raw
+HTML in it is escaped with `_body`: a viewer that renders HTML shows it as text.
 """
 
 from __future__ import annotations
@@ -21,6 +24,21 @@ from .items import (
     UpdateItem,
     thread,
 )
+
+
+_INLINE = re.compile(r"([\\`*_{}\[\]<>#|~!])")
+_LIST_START = re.compile(r"^(\s*)([-+]|\d+[.)])")
+
+
+def _inline(text: str) -> str:
+    """A one-line field as literal Markdown text (names, titles, places, commitments)."""
+    text = _INLINE.sub(r"\\\1", text.replace("\n", " "))
+    return _LIST_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def _body(text: str) -> str:
+    """Member Markdown with raw HTML escaped (`<` starts every HTML tag and comment)."""
+    return text.replace("<", "&lt;")
 
 
 def _slug(title: str) -> str:
@@ -48,9 +66,9 @@ def _md_issue(view: JournalView, it: IssueItem, level: int = 2) -> list[str]:
     h = "#" * level
     status = it.status + (f" ({it.outcome})" if it.outcome else "")
     out = [
-        f"{h} {b.title}",
+        f"{h} {_inline(b.title)}",
         "",
-        f"- owner: {view.name(it.author)}",
+        f"- owner: {_inline(view.name(it.author))}",
         f"- priority: {b.priority}, {b.minutes} minutes",
         f"- status: {status}",
         f"- posted: {view.day(it.created).isoformat()}",
@@ -59,7 +77,7 @@ def _md_issue(view: JournalView, it: IssueItem, level: int = 2) -> list[str]:
     ]
     for label, text in issue_sections(it):
         if text:
-            out += [f"{h}# {label}", "", text, ""]
+            out += [f"{h}# {label}", "", _body(text), ""]
     out += _md_comments(view, it, h + "#")
     return out
 
@@ -70,21 +88,23 @@ def _md_comments(view: JournalView, it: Item, h: str) -> list[str]:
     out = [f"{h} Comments", ""]
     for depth, c in thread(it):
         pad = "  " * (min(depth, 6) - 1)
-        out += [f"{pad}- {view.name(c.author)}, {view.day(c.created).isoformat()}:", ""]
-        out += [f"{pad}  {line}" if line else "" for line in c.body.text.split("\n")]
+        out += [f"{pad}- {_inline(view.name(c.author))}, {view.day(c.created).isoformat()}:", ""]
+        out += [f"{pad}  {line}" if line else "" for line in _body(c.body.text).split("\n")]
         if c.body.file is not None:
-            out += ["", f"{pad}  (attached: {c.body.file.name}, {file_size(c.body.file.size)})"]
+            name, size = _inline(c.body.file.name), file_size(c.body.file.size)
+            out += ["", f"{pad}  (attached: {name}, {size})"]
         out.append("")
     return out
 
 
 def _md_commitment(view: JournalView, c: CommitmentItem) -> str:
     due = c.due_date.isoformat() if c.due_date else "next meeting"
-    line = f"- [{'x' if c.status == 'done' else ' '}] {view.name(c.owner)}: {c.text}"
-    line = line.replace("\n", " ")
+    line = (
+        f"- [{'x' if c.status == 'done' else ' '}] {_inline(view.name(c.owner))}: {_inline(c.text)}"
+    )
     line += f" (due {due}, {c.status})"
     if c.report:
-        line += f" — report: {c.report}".replace("\n", " ")
+        line += f" — report: {_inline(c.report)}"
     return line
 
 
@@ -122,36 +142,37 @@ def markdown_files(view: JournalView, *, today: date) -> dict[str, str]:
 
 
 def _md_note(view: JournalView, n: NoteItem, h: str) -> list[str]:
-    head = n.body.title or f"Note by {view.name(n.author)}"
-    by = f"*{view.name(n.author)}, {view.day(n.created).isoformat()}*"
-    return [f"{h} {head}", "", by, "", n.body.body, "", *_md_comments(view, n, h + "#")]
+    head = _inline(n.body.title) or f"Note by {_inline(view.name(n.author))}"
+    by = f"*{_inline(view.name(n.author))}, {view.day(n.created).isoformat()}*"
+    body = _body(n.body.body)
+    return [f"{h} {head}", "", by, "", body, "", *_md_comments(view, n, h + "#")]
 
 
 def _md_update(view: JournalView, u: UpdateItem, h: str) -> list[str]:
-    out = [f"{h} {view.name(u.author)}, {view.day(u.created).isoformat()}", ""]
+    out = [f"{h} {_inline(view.name(u.author))}, {view.day(u.created).isoformat()}", ""]
     if u.body.highs:
-        out += ["**Highs**", "", u.body.highs, ""]
+        out += ["**Highs**", "", _body(u.body.highs), ""]
     if u.body.lows:
-        out += ["**Lows**", "", u.body.lows, ""]
+        out += ["**Lows**", "", _body(u.body.lows), ""]
     if u.body.scores:
-        out += [", ".join(f"{k}: {v}/10" for k, v in u.body.scores.items()), ""]
+        out += [", ".join(f"{_inline(k)}: {v}/10" for k, v in u.body.scores.items()), ""]
     return out
 
 
 def _md_meeting(view: JournalView, m: MeetingItem, today: date) -> str:
     b = m.body
     when = b.date.isoformat() + (f" {b.start.isoformat('minutes')}" if b.start else "")
-    out = [f"# {b.title}", "", f"- date: {when}", f"- status: {m.status}"]
+    out = [f"# {_inline(b.title)}", "", f"- date: {when}", f"- status: {m.status}"]
     if b.place:
-        out.append(f"- place: {b.place}")
+        out.append(f"- place: {_inline(b.place)}")
     if b.attendance:
-        out.append("- attendance: " + ", ".join(view.name(a) for a in b.attendance))
+        out.append("- attendance: " + ", ".join(_inline(view.name(a)) for a in b.attendance))
     out += [f"- id: {m.id.hex()}", ""]
     agenda = view.agenda(m.id, today)
     if agenda.published or m.status == "planned":
         out += [f"## Agenda{'' if agenda.published else ' (draft)'}", ""]
         out += [
-            f"{n}. {i.title} ({view.name(i.author)}, {i.priority}, {i.minutes} min)"
+            f"{n}. {_inline(i.title)} ({_inline(view.name(i.author))}, {i.priority}, {i.minutes} min)"
             for n, i in enumerate(agenda.issues, 1)
         ] or ["No issues."]
     else:  # a draft from today's parking lot says nothing about a past meeting
