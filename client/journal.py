@@ -17,6 +17,7 @@ the JSON shapes, Markdown and iCalendar writers render it. Errors come from
 from __future__ import annotations
 
 from ._private.journal.content import (
+    FIELD_LABELS,
     FIRST_DAY,
     FORMAT_VERSION,
     LAST_DAY,
@@ -47,6 +48,7 @@ from ._private.journal.content import (
     clean_text,
     decode_body,
     encode_body,
+    field_label,
 )
 from ._private.journal.dates import dated, local_zone, parse_date, relative_date
 from ._private.journal.export import ExportFormat, write_export
@@ -88,6 +90,7 @@ from ._private.journal.shapes import (
 __all__ = [
     "AGENDA_ISSUES",
     "EXPORT_SCHEMA",
+    "FIELD_LABELS",
     "FIRST_DAY",
     "FORMAT_VERSION",
     "KINDS",
@@ -148,6 +151,7 @@ __all__ = [
     "decode_body",
     "encode_body",
     "export_json",
+    "field_label",
     "file_name",
     "file_size",
     "ics_calendar",

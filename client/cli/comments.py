@@ -12,6 +12,7 @@ from .common import (
     JsonOpt,
     announce,
     console,
+    draft_key,
     edit,
     emit_json,
     journal,
@@ -39,17 +40,19 @@ def comment(
 ) -> None:
     """Reply on any item: share your experience."""
     from ..errors import UsageError
+    from .editor import drafting
 
     gj = journal(write=True)
     it = gj.item(item)
     body = long_text(text_)
-    if body is None and common.interactive():
-        body = edit("")
-    if not body:
-        raise UsageError(
-            "a comment needs text", hint='pass it: chatham comment ID "...", or `-` for stdin'
-        )
-    announce(gj.comment(it, body), "comment", json)
+    with drafting(draft_key(f"comment-{it.short_id}")) as draft:
+        if body is None and common.interactive():
+            body = edit(draft, "comment")
+        if not body:
+            raise UsageError(
+                "a comment needs text", hint='pass it: chatham comment ID "...", or `-` for stdin'
+            )
+        announce(gj.comment(it, body), "comment", json)
 
 
 def attach(

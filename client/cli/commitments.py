@@ -13,6 +13,7 @@ from .common import (
     MeetingOpt,
     announce,
     console,
+    draft_key,
     edit,
     emit_json,
     journal,
@@ -93,17 +94,19 @@ def commit_new(
 ) -> None:
     """Make a commitment, due at the next meeting unless --due says otherwise."""
     from ..errors import UsageError
+    from .editor import drafting
 
-    gj = journal(write=True)
     body = long_text(text_)
-    if body is None and common.interactive():
-        body = edit("")
-    if not body:
-        raise UsageError(
-            "a commitment needs its text", hint='pass it: chatham commit new "Call the bank"'
-        )
-    m = gj.meeting(meeting) if meeting else gj.view.open_meeting()
-    announce(gj.new_commitment(body, due=_due(gj, due), meeting=m), "commitment", json)
+    with drafting(draft_key("commit-new")) as draft:
+        if body is None and common.interactive():
+            body = edit(draft, "commitment")
+        if not body:
+            raise UsageError(
+                "a commitment needs its text", hint='pass it: chatham commit new "Call the bank"'
+            )
+        gj = journal(write=True)
+        m = gj.meeting(meeting) if meeting else gj.view.open_meeting()
+        announce(gj.new_commitment(body, due=_due(gj, due), meeting=m), "commitment", json)
 
 
 @commit_app.command("list")
@@ -137,14 +140,16 @@ def commit_list(
 
 def _complete(commitment: str, status: str, report: str | None, json: bool) -> None:
     from ..journal import CommitmentItem
+    from .editor import drafting
 
     gj = journal(write=True)
     c = gj.item(commitment, CommitmentItem)
     got = long_text(report)
-    if got is None and common.interactive():
-        got = edit("")
-    posted = gj.commitment_status(c, status, got or "")
-    announce(posted, "report", json, f"commitment {c.short_id} is {status}")
+    with drafting(draft_key(f"report-{c.short_id}")) as draft:
+        if got is None and common.interactive():
+            got = edit(draft, "report")
+        posted = gj.commitment_status(c, status, got or "")
+        announce(posted, "report", json, f"commitment {c.short_id} is {status}")
 
 
 ReportOpt = Annotated[

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from .. import Account, Group, SyncReport
     from ..journal import Journal, Posted
+    from .editor import Draft
 
 
 @dataclasses.dataclass
@@ -244,43 +245,85 @@ def line_text(value: str | None) -> str | None:
     return None if got is None else clean_line(got)
 
 
-def edit(initial: str) -> str:
-    from ..journal import clean_text
-    from .editor import edit_text
+def draft_key(kind: str) -> str:
+    """A draft's name: per group and per command (`issue-new`, `report-3f9a0c12`).
 
-    return clean_text(edit_text(initial))
+    It unlocks the account first, so the passphrase is asked for before any editor opens.
+    """
+    return f"{state().group().id[:12]}-{kind}"
+
+
+def edit(draft: Draft, what: str, initial: str = "") -> str:
+    """One text from the editor (a commitment, a comment, a note); an empty one cancels."""
+    from ..journal import clean_text
+    from .editor import Cancelled
+
+    saved = clean_text(draft.edit(initial))
+    if not saved.strip():
+        raise Cancelled(
+            f"nothing was posted: the {what} is empty", hint="nothing was kept", draft=draft
+        )
+    return saved
 
 
 SECTION_MARK = "## "
+INSTRUCTIONS = (
+    "# Write under each heading; leave a section empty to skip it.",
+    "# Keep the `## ` headings as they are. These first lines are ignored; markdown is fine.",
+)
 
 
-def edit_sections(heading: str, sections: list[tuple[str, str, str]]) -> dict[str, str]:
-    """Open $EDITOR with one `## label` section per field; return field → text.
+def edit_sections(
+    draft: Draft, heading: str, sections: list[tuple[str, str, str]]
+) -> dict[str, str]:
+    """Open the editor with one `## label` section per field; return field → text.
 
-    Lines before the first section are instructions and are dropped; a section ends at
-    the next line that is exactly another section's heading.
+    Lines above the first section are instructions. A section runs to the next line that
+    is exactly another section's heading, so `## ` lines of the member's own markdown stay
+    text. Nothing typed is dropped: text above the first heading, or a heading that was
+    changed, is an error that keeps the draft. Saving every section empty cancels.
     """
-    lines = [
-        f"# {heading}",
-        "# Write under each heading; leave a section empty to skip it.",
-        "# These first lines are ignored; markdown is fine.",
-        "",
-    ]
+    from ..errors import UsageError
+    from ..journal import clean_text
+    from .editor import Cancelled
+
+    top = [f"# {heading}", *INSTRUCTIONS]
+    lines = [*top, ""]
     for _, label, initial in sections:
         lines += [f"{SECTION_MARK}{label}", "", *([initial, ""] if initial else [])]
-    saved = edit("\n".join(lines) + "\n")
+    saved = clean_text(draft.edit("\n".join(lines) + "\n"))
     by_label = {f"{SECTION_MARK}{label}".lower(): key for key, label, _ in sections}
-    found: dict[str, list[str]] = {key: [] for key, _, _ in sections}
+    found: dict[str, list[str]] = {}
     current: str | None = None
     for line in saved.split("\n"):
         key = by_label.get(line.strip().lower())
         if key is not None:
+            if key in found:
+                raise UsageError(
+                    f"the heading “{line.strip()}” appears twice",
+                    hint="keep each heading once and write under it",
+                )
             current = key
+            found[key] = []
         elif current is not None:
             found[current].append(line)
-    from ..journal import clean_text
-
-    return {key: clean_text("\n".join(body)) for key, body in found.items()}
+        elif line.strip() and line.strip() not in top:
+            raise UsageError(
+                "there is text above the first heading, where it would be lost",
+                hint="move it under one of the `## ` headings",
+            )
+    missing = [label for key, label, _ in sections if key not in found]
+    if missing:
+        raise UsageError(
+            f"the heading “{SECTION_MARK}{missing[0]}” is missing or was changed",
+            hint="keep each `## ` heading line as it was, and write under it",
+        )
+    texts = {key: clean_text("\n".join(body)) for key, body in found.items()}
+    if not any(texts.values()):
+        raise Cancelled(
+            "nothing was posted: every section is empty", hint="nothing was kept", draft=draft
+        )
+    return texts
 
 
 def announce(posted: Posted, what: str, json: bool, done: str | None = None) -> None:

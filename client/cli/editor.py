@@ -1,9 +1,21 @@
-"""Long text from $EDITOR, without leaving plaintext or the passphrase behind.
+"""Long text from the member's editor, kept as a draft until the write it is for succeeds.
 
-The temporary file lives in a private 0700 directory under the runtime dir
-(a tmpfs on most systems), is created 0600, and is overwritten and removed as
-soon as the editor exits. The editor runs with the passphrase variables
-stripped from its environment (`scrubbed_env`).
+Output contract for every command that opens an editor:
+
+- It opens only on a terminal, after the passphrase was asked for (a wrong passphrase
+  never costs what was written), and says which editor it opens.
+- The editor is `$VISUAL`, else `$EDITOR`, else the first of `FALLBACK_EDITORS` found on
+  PATH (nano before vi: most members are not vi users).
+- Closing the editor without saving, or saving nothing, cancels: nothing is posted
+  (as `git commit` does), and the command says so.
+- What the member wrote stays in a draft file until the post succeeds. If anything fails
+  after the editor closed (a section too long, a heading edited, the server refusing),
+  the command names the draft on stderr (`chatham: note: …`) and the same command opens
+  it again next time, so nothing typed is lost.
+
+Drafts live in a private 0700 directory under the runtime dir (a tmpfs on most systems),
+0600, one per group and command; the editor runs with the passphrase variables stripped
+from its environment (`scrubbed_env`). A draft is overwritten and removed once posted.
 """
 
 from __future__ import annotations
@@ -11,43 +23,128 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import subprocess
-import tempfile
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 from .. import private_dir, runtime_dir, scrubbed_env
 from ..errors import UsageError
 
+FALLBACK_EDITORS: Final = ("nano", "pico", "micro", "vi")
+
 
 def editor_command() -> list[str]:
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    return shlex.split(editor)
+    """The member's editor: $VISUAL, $EDITOR, else a friendly one found on PATH."""
+    chosen = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if chosen and chosen.strip():
+        return shlex.split(chosen)
+    for name in FALLBACK_EDITORS:
+        if shutil.which(name):
+            return [name]
+    raise UsageError(
+        "no text editor found",
+        hint="set $EDITOR (e.g. EDITOR=nano), or pass the text with an option (`-` reads stdin)",
+    )
 
 
-def edit_text(initial: str = "", *, suffix: str = ".md") -> str:
-    """Open `initial` in the member's editor and return what they saved."""
-    directory = private_dir(runtime_dir() / "edit")
-    fd, name = tempfile.mkstemp(suffix=suffix, prefix="chatham-", dir=directory)
-    path = Path(name)
-    try:
+class Cancelled(UsageError):
+    """Nothing was posted."""
+
+    def __init__(self, message: str, *, hint: str, draft: Draft | None = None) -> None:
+        if draft is not None:
+            draft.remove()  # nothing worth keeping in it
+        super().__init__(message, hint=hint)
+
+
+class Draft:
+    """One draft file: what a member writes for one command in one group."""
+
+    def __init__(self, key: str) -> None:
+        directory = private_dir(runtime_dir() / "drafts")
+        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in key)
+        self.path = directory / f"{safe}.md"
+        self.used = False
+        """Whether the editor was opened on it in this command."""
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def read(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    def write(self, text: str) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(initial)
-        try:
-            subprocess.run(  # noqa: S603 - the member's own editor, on a private file
-                [*editor_command(), str(path)], env=scrubbed_env(), check=True
-            )
-        except (OSError, subprocess.CalledProcessError) as e:
-            raise UsageError(
-                f"the editor failed ({type(e).__name__})",
-                hint="set $EDITOR, or pass the text with an option (`-` reads stdin)",
-            ) from None
-        return path.read_text(encoding="utf-8")
-    finally:
+            f.write(text)
+
+    def remove(self) -> None:
+        """Overwrite the draft with zeros, then remove it (it holds plaintext)."""
         with contextlib.suppress(OSError):
-            size = path.stat().st_size
-            with path.open("r+b") as f:
+            size = self.path.stat().st_size
+            with self.path.open("r+b") as f:
                 f.write(bytes(size))
                 f.flush()
                 os.fsync(f.fileno())
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            self.path.unlink()
+
+    def edit(self, template: str) -> str:
+        """Open the draft (or `template` when there is none) in the editor; what was saved.
+
+        Raises `Cancelled` when the editor closed without saving: a fresh draft is then
+        removed, an older one kept.
+        """
+        self.used = True
+        resumed = self.exists()
+        if not resumed:
+            self.write(template)
+        before = self.path.stat().st_mtime_ns
+        command = editor_command()
+        note = "continuing your draft" if resumed else "opening"
+        sys.stderr.write(
+            f"chatham: {note} in {Path(command[0]).name}; save and close it to post, "
+            "or close it without saving to cancel\n"
+        )
+        sys.stderr.flush()
+        try:
+            subprocess.run(  # noqa: S603 - the member's own editor, on a private file
+                [*command, str(self.path)], env=scrubbed_env(), check=True
+            )
+        except (OSError, subprocess.CalledProcessError) as e:
+            if not resumed:
+                self.remove()
+            raise UsageError(
+                f"the editor failed ({type(e).__name__})",
+                hint="set $EDITOR, or pass the text with an option (`-` reads stdin)",
+            ) from None
+        if self.path.stat().st_mtime_ns == before:
+            if not resumed:
+                self.remove()
+            raise Cancelled(
+                "nothing was posted: the editor was closed without saving",
+                hint=f"your draft is still in {self.path}" if resumed else "nothing was kept",
+            )
+        return self.read()
+
+
+@contextlib.contextmanager
+def drafting(key: str) -> Iterator[Draft]:
+    """A draft for the write done inside the block: removed when the block succeeds, kept
+    (and named on stderr) when it fails, so the same command continues from it."""
+    draft = Draft(key)
+    try:
+        yield draft
+    except Cancelled:
+        raise
+    except BaseException:
+        if draft.used and draft.exists():
+            sys.stderr.write(
+                f"chatham: note: what you wrote is kept in {draft.path}; run the same command "
+                "again to continue from it\n"
+            )
+        raise
+    if draft.used:
+        draft.remove()

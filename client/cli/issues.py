@@ -12,6 +12,7 @@ from .common import (
     MeetingOpt,
     announce,
     console,
+    draft_key,
     edit_sections,
     emit_json,
     journal,
@@ -24,20 +25,19 @@ from .common import (
 if TYPE_CHECKING:
     pass
 
-ISSUE_FIELDS = [
-    ("what", "What is the issue?"),
-    ("why", "Why does it matter?"),
-    ("tried", "What have I tried?"),
-    ("ask", "What do I want from the group?"),
-    ("not_ask", "What do I not want?"),
-]
+SHORT_FORM = ("what", "why", "tried", "ask", "not_ask")
+LONG_FORM = ("background", "options", "impact")
 
 
-LONG_FIELDS = [
-    ("background", "Background (optional)"),
-    ("options", "Options I see (optional)"),
-    ("impact", "How it affects me (optional)"),
-]
+def _sections(initial: Any = None) -> list[tuple[str, str, str]]:
+    """The editor's sections for an issue: the library's labels, with the current text."""
+    from ..journal import FIELD_LABELS
+
+    labels = FIELD_LABELS["issue"]
+    return [
+        (k, labels[k], "" if initial is None else getattr(initial, k))
+        for k in SHORT_FORM + LONG_FORM
+    ]
 
 
 issue_app = sub_app("Issues members bring to the group: post, list, show, edit, present, close.")
@@ -64,15 +64,25 @@ def _minutes(value: int | None, what: str = "minutes") -> int | None:
 
 @issue_app.command("new")
 def issue_new(
-    title: Annotated[str, typer.Option("--title", "-t", help="One line (`-`, `@file`).")],
-    what: Annotated[str | None, typer.Option("--what", help="What is the issue?")] = None,
-    why: Annotated[str | None, typer.Option("--why", help="Why does it matter?")] = None,
-    tried: Annotated[str | None, typer.Option("--tried", help="What have you tried?")] = None,
+    title: Annotated[
+        str, typer.Option("--title", "-t", help="One line, up to 200 characters (`-`, `@file`).")
+    ],
+    what: Annotated[
+        str | None, typer.Option("--what", help="What is the issue? Up to 20,000 characters.")
+    ] = None,
+    why: Annotated[
+        str | None, typer.Option("--why", help="Why does it matter? Up to 20,000 characters.")
+    ] = None,
+    tried: Annotated[
+        str | None, typer.Option("--tried", help="What have you tried? Up to 20,000 characters.")
+    ] = None,
     ask: Annotated[
-        str | None, typer.Option("--ask", help="What do you want from the group?")
+        str | None,
+        typer.Option("--ask", help="What do you want from the group? Up to 20,000 characters."),
     ] = None,
     not_ask: Annotated[
-        str | None, typer.Option("--not-ask", help="What do you not want from the group?")
+        str | None,
+        typer.Option("--not-ask", help="What do you not want from the group? Up to 20,000."),
     ] = None,
     priority: Annotated[str, typer.Option("--priority", "-p", help="A, B or C.")] = "B",
     minutes: Annotated[
@@ -80,8 +90,10 @@ def issue_new(
     ] = 15,
     json: JsonOpt = False,
 ) -> None:
-    """Post an issue for the parking lot. Fields not given come from $EDITOR on a terminal."""
+    """Post an issue for the parking lot. With only a title, on a terminal, your editor opens
+    for the short and long form; what you write there is kept until the issue is posted."""
     from ..errors import UsageError
+    from .editor import drafting
 
     fields: dict[str, Any] = {
         "title": line_text(title) or "",
@@ -91,18 +103,13 @@ def issue_new(
     if not fields["title"]:
         raise UsageError("an issue needs a title", hint='pass --title "..."')
     given = {"what": what, "why": why, "tried": tried, "ask": ask, "not_ask": not_ask}
-    for key, value in given.items():
-        got = long_text(value)
-        if got is not None:
-            fields[key] = got
-    missing = [(k, label, "") for k, label in ISSUE_FIELDS if given[k] is None]
-    if missing and common.interactive():
-        edited = edit_sections(
-            f"Issue: {fields['title']}", missing + [(k, lbl, "") for k, lbl in LONG_FIELDS]
-        )
-        fields |= {k: v for k, v in edited.items() if v}
-    gj = journal(write=True)
-    announce(gj.new_issue(**fields), "issue", json)
+    texts = {k: got for k, v in given.items() if (got := long_text(v)) is not None}
+    with drafting(draft_key("issue-new")) as draft:
+        if not texts and common.interactive():
+            edited = edit_sections(draft, f"Issue: {fields['title']}", _sections())
+            texts = {k: v for k, v in edited.items() if v}
+        gj = journal(write=True)
+        announce(gj.new_issue(**fields, **texts), "issue", json)
 
 
 @issue_app.command("list")
@@ -164,10 +171,12 @@ def issue_edit(
     """Revise your issue (history keeps every version). No options: edit it in $EDITOR."""
     from ..errors import UsageError
     from ..journal import IssueItem
+    from .editor import drafting
 
     gj = journal(write=True)
     it = gj.item(issue, IssueItem)
     changes: dict[str, Any] = {}
+    draft = drafting(draft_key(f"issue-edit-{it.short_id}"))
     if title is not None:
         changes["title"] = line_text(title)
     for key, value in (
@@ -186,24 +195,23 @@ def issue_edit(
         changes["priority"] = _priority(priority)
     if minutes is not None:
         changes["minutes"] = _minutes(minutes)
-    if not changes and common.interactive():
-        gj.require("issue.edit", it)
-        b = it.body
-        edited = edit_sections(
-            f"Issue: {b.title}",
-            [(k, label, getattr(b, k)) for k, label in ISSUE_FIELDS + LONG_FIELDS],
-        )
-        changes = {k: v for k, v in edited.items() if v != getattr(b, k)}
-        if not changes:
-            console().print("nothing changed")
-            return
-    if not changes:
-        raise UsageError(
-            "nothing to change", hint="pass the fields to change, e.g. --priority A or --why TEXT"
-        )
     if "title" in changes and not changes["title"]:
         raise UsageError("an issue needs a title", hint='pass --title "..."')
-    announce(gj.edit_issue(it, **changes), "revision", json, f"issue {it.short_id} revised")
+    with draft as d:
+        if not changes and common.interactive():
+            gj.require("issue.edit", it)
+            b = it.body
+            edited = edit_sections(d, f"Issue: {b.title}", _sections(b))
+            changes = {k: v for k, v in edited.items() if v != getattr(b, k)}
+            if not changes:
+                console().print("nothing changed")
+                return
+        if not changes:
+            raise UsageError(
+                "nothing to change",
+                hint="pass the fields to change, e.g. --priority A or --why TEXT",
+            )
+        announce(gj.edit_issue(it, **changes), "revision", json, f"issue {it.short_id} revised")
 
 
 @issue_app.command("present")

@@ -12,6 +12,7 @@ from .common import (
     MeetingOpt,
     announce,
     console,
+    draft_key,
     edit,
     emit_json,
     journal,
@@ -43,18 +44,20 @@ def note_new(
 ) -> None:
     """Write a note, for the meeting in progress unless told otherwise."""
     from ..errors import UsageError
+    from .editor import drafting
 
-    gj = journal(write=True)
-    m = None if no_meeting else gj.meeting(meeting) if meeting else gj.view.open_meeting()
     text_ = long_text(body)
-    if text_ is None and common.interactive():
-        text_ = edit("")
-    if not text_:
-        raise UsageError(
-            "a note needs a body",
-            hint="pass --body TEXT, --body - to read stdin, or --body @file",
-        )
-    announce(gj.new_note(text_, title=line_text(title) or "", meeting=m), "note", json)
+    with drafting(draft_key("note-new")) as draft:
+        if text_ is None and common.interactive():
+            text_ = edit(draft, "note")
+        if not text_:
+            raise UsageError(
+                "a note needs a body",
+                hint="pass --body TEXT, --body - to read stdin, or --body @file",
+            )
+        gj = journal(write=True)
+        m = None if no_meeting else gj.meeting(meeting) if meeting else gj.view.open_meeting()
+        announce(gj.new_note(text_, title=line_text(title) or "", meeting=m), "note", json)
 
 
 @note_app.command("list")

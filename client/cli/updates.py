@@ -12,6 +12,7 @@ from .common import (
     MeetingOpt,
     announce,
     console,
+    draft_key,
     edit_sections,
     emit_json,
     journal,
@@ -20,7 +21,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from .editor import Draft
 
 
 update_app = sub_app("Monthly check-ins: highs, lows and scores.")
@@ -37,20 +38,29 @@ def update_new(
     meeting: MeetingOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Post your monthly check-in. Highs and lows not given come from $EDITOR on a terminal."""
-    from ..errors import UsageError
+    """Post your monthly check-in. With no highs, lows or scores given, on a terminal, your
+    editor opens for them."""
+    from .editor import drafting
 
-    gj = journal(write=True)
     fields: dict[str, Any] = {}
     for key, value in (("highs", highs), ("lows", lows)):
         got = long_text(value)
         if got is not None:
             fields[key] = got
-    missing = [
-        (k, label, "") for k, label in (("highs", "Highs"), ("lows", "Lows")) if k not in fields
-    ]
-    if missing and common.interactive():
-        fields |= {k: v for k, v in edit_sections("Monthly update", missing).items() if v}
+    draft = drafting(draft_key("update-new"))
+    with draft as d:
+        _update(d, fields, score, meeting, json)
+
+
+def _update(
+    draft: Draft, fields: dict[str, Any], score: list[str] | None, meeting: str | None, json: bool
+) -> None:
+    from ..errors import UsageError
+
+    if not fields and not score and common.interactive():
+        sections = [("highs", "Highs", ""), ("lows", "Lows", "")]
+        fields |= {k: v for k, v in edit_sections(draft, "Monthly update", sections).items() if v}
+    gj = journal(write=True)
     scores: dict[str, int] = {}
     for s in score or []:
         name, eq, value = s.partition("=")

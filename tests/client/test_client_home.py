@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from chatham.client import Account, Home, errors, parse_duration, runtime_dir, scrubbed_env
-from chatham.client.cli.editor import edit_text
+from chatham.client.cli.editor import drafting
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -150,7 +150,8 @@ def test_editor_runs_privately(home: Home, tmp_path: Path, monkeypatch: pytest.M
     )
     monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
     monkeypatch.delenv("VISUAL", raising=False)
-    assert edit_text("draft: ") == "draft: typed in the editor"
+    with drafting("test-draft") as draft:
+        assert draft.edit("draft: ") == "draft: typed in the editor"
     file_mode, dir_mode, leaked, path = report.read_text().split(" ", 3)
     assert (file_mode, dir_mode, leaked) == ("0o600", "0o700", "False")
     assert path.startswith(str(tmp_path / "run"))

@@ -416,8 +416,27 @@ def test_constructors_enforce_cross_field_rules() -> None:
         IssueStatus(ts=1, item=I1, status="scheduled")
 
 
+def test_encode_names_the_field_and_its_limit_in_members_words() -> None:
+    too_long = [
+        (Issue(ts=1, title="t" * 230), "the title is too long: 230 characters, at most 200"),
+        (Issue(ts=1, title="t", why="w" * 20_001), "“Why does it matter?” is too long"),
+        (
+            Revision(ts=1, item=I1, changes=IssueEdit(background="b" * 200_005)),
+            "“Background” is too long: 200,005 characters, at most 200,000 (5 too many)",
+        ),
+        (Note(ts=1, body="n" * 200_001), "the note is too long"),
+        (Comment(ts=1, item=I1, text=" \n "), "the comment is empty"),
+        (Issue(ts=1, title="a\x1b[31mb"), "the title holds a control or text-direction"),
+    ]
+    for body, message in too_long:
+        with pytest.raises(ContentError) as e:
+            encode_body(body)
+        assert e.value.message.startswith(message), e.value.message
+        assert "t" * 20 not in e.value.message and "[31m" not in e.value.message
+
+
 def test_encode_refuses_what_decode_would_refuse() -> None:
-    with pytest.raises(ContentError, match=r"\$\.title"):
+    with pytest.raises(ContentError, match="the title is empty"):
         encode_body(Issue(ts=1, title=""))
     with pytest.raises(ContentError, match=r"\$\.owner"):
         encode_body(Commitment(ts=1, owner=b"short", text="t"))

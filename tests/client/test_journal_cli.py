@@ -247,23 +247,26 @@ def test_issue_fields_come_from_the_editor_on_a_terminal(
         "text = text.replace('## Why does it matter?\\n', '## Why does it matter?\\n"
         "My family depends on it.\\n\\n# not a heading of ours\\n')\n"
         "text = text.replace('## What do I not want?\\n', '## What do I not want?\\nPity.\\n')\n"
+        "text = text.replace('## What is the issue?\\n', '## What is the issue?\\nToo much\\n')\n"
         "open(path, 'w').write(text)\n"
     )
     monkeypatch.setattr(cli_common, "interactive", lambda: True)
     monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
     monkeypatch.setenv("CHATHAM_PASSPHRASE", "must never reach the editor")
-    cli.ok("Sam", "issue", "new", "--title", "Hiring a COO", "--what", "Too much on my plate")
+    code, _out, err = cli("Sam", "issue", "new", "--title", "Hiring a COO")
+    assert code == 0, err
+    assert err.startswith("chatham: opening in python")
     [issue] = cli.json("Sam", "issue", "list")
-    assert issue["what"] == "Too much on my plate"  # given: not asked again
+    assert issue["what"] == "Too much"
     assert issue["why"] == "My family depends on it.\n\n# not a heading of ours"
     assert issue["not_ask"] == "Pity."
     assert issue["tried"] == ""
     assert issue["background"] == ""
     got = json.loads(seen.read_text())
     assert "CHATHAM_PASSPHRASE" not in got["env"]
-    assert "## What is the issue?" not in got["text"]  # only the fields not given
+    assert "## What is the issue?" in got["text"]
     assert "## What have I tried?" in got["text"]
-    assert "## Background (optional)" in got["text"]
+    assert "## Background" in got["text"]
     assert got["mode"] == 0o700
     assert Path(got["path"]).parent.parent == cli.world.run_dir / "chatham"
     assert not Path(got["path"]).exists()  # overwritten and removed after use

@@ -23,12 +23,14 @@ from datetime import date, time
 from typing import Annotated, Any, Final, Literal, TypeAlias
 
 import msgspec
+import msgspec.inspect
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from ...errors import ContentError, UnsupportedVersion
 
 __all__ = [
     "BODY_TYPES",
+    "FIELD_LABELS",
     "FORMAT_VERSION",
     "AgendaPublication",
     "Body",
@@ -59,6 +61,7 @@ __all__ = [
     "clean_text",
     "decode_body",
     "encode_body",
+    "field_label",
 ]
 
 FORMAT_VERSION: Final = 1
@@ -428,12 +431,94 @@ def decode_body(data: bytes) -> Body:
 
 
 def encode_body(body: Body) -> bytes:
-    """Encode a body; refuses (ContentError) anything `decode_body` would refuse."""
+    """Encode a body; refuses (ContentError) anything `decode_body` would refuse.
+
+    A text that is too long, or empty where text is needed, is named in the member's
+    words with its limit ("the title is too long: 230 characters, at most 200"), so a
+    member can fix it; other refusals name the field's path as `decode_body` does.
+    """
     if not isinstance(body, _ALL):
         raise ContentError("not a journal body type")
     data = _encoder.encode(body)
-    decode_body(data)  # constructors do not validate constraints; the decoder does
+    try:
+        decode_body(data)  # constructors do not validate constraints; the decoder does
+    except ContentError as e:
+        raise _text_problem(body) or e from None
     return data
+
+
+FIELD_LABELS: Final[dict[str, dict[str, str]]] = {
+    "issue": {
+        "title": "the title",
+        "what": "What is the issue?",
+        "why": "Why does it matter?",
+        "tried": "What have I tried?",
+        "ask": "What do I want from the group?",
+        "not_ask": "What do I not want?",
+        "background": "Background",
+        "options": "Options I see",
+        "impact": "How it affects me",
+    },
+    "meeting": {"title": "the meeting's title", "place": "the place"},
+    "note": {"body": "the note", "title": "the note's title"},
+    "commitment": {"text": "the commitment"},
+    "comment": {"text": "the comment"},
+    "update": {"highs": "Highs", "lows": "Lows"},
+    "commitment-status": {"report": "the report"},
+}
+"""Each text field in the member's words (the editor's section headings for issues)."""
+
+
+def field_label(kind: str, field: str) -> str:
+    """A text field of a body kind (`issue`, `note`, …) as members know it."""
+    label = FIELD_LABELS.get(kind, {}).get(field)
+    if label is None:
+        return f"the {field.replace('_', ' ')}"
+    return label if label.startswith("the ") else f"“{label}”"
+
+
+def _text_problem(body: Struct, kind: str | None = None) -> ContentError | None:
+    """The first text field of `body` that is too long, empty where text is needed, or holds
+    a character no member's screen may show."""
+    kind = kind or str(type(body).__struct_config__.tag)
+    for f in _fields(type(body)):
+        value = getattr(body, f.name)
+        if isinstance(value, Struct):
+            found = _text_problem(value, str(type(value).__struct_config__.tag))
+            if found is not None:
+                return found
+            continue
+        if not isinstance(value, str) or not isinstance(f.type, msgspec.inspect.StrType):
+            continue
+        what, most, least = field_label(kind, f.name), f.type.max_length, f.type.min_length
+        if most is not None and len(value) > most:
+            over = len(value) - most
+            return ContentError(
+                f"{what} is too long: {len(value):,} characters, at most {most:,} "
+                f"({over:,} too many)",
+                hint="shorten it"
+                + (", or attach a file (`chatham attach ID FILE`)" if most >= 20_000 else ""),
+            )
+        if (least or (f.type.pattern or "").startswith("^(?=")) and not value.strip():
+            return ContentError(f"{what} is empty", hint="write something there")
+        if f.type.pattern is not None and re.search(f.type.pattern, value) is None:
+            return ContentError(
+                f"{what} holds a control or text-direction character, which cannot be shown",
+                hint="retype it without pasting from formatted documents",
+            )
+    return None
+
+
+_FIELD_CACHE: dict[type[Struct], tuple[msgspec.inspect.Field, ...]] = {}
+
+
+def _fields(cls: type[Struct]) -> tuple[msgspec.inspect.Field, ...]:
+    found = _FIELD_CACHE.get(cls)
+    if found is None:
+        info = msgspec.inspect.type_info(cls)
+        assert isinstance(info, msgspec.inspect.StructType)
+        found = _FIELD_CACHE[cls] = info.fields
+    return found
 
 
 def clean_line(text: str) -> str:

@@ -25,7 +25,6 @@ from .items import (
     thread,
 )
 
-
 _INLINE = re.compile(r"([\\`*_{}\[\]<>#|~!])")
 _LIST_START = re.compile(r"^(\s*)([-+]|\d+[.)])")
 
@@ -172,7 +171,8 @@ def _md_meeting(view: JournalView, m: MeetingItem, today: date) -> str:
     if agenda.published or m.status == "planned":
         out += [f"## Agenda{'' if agenda.published else ' (draft)'}", ""]
         out += [
-            f"{n}. {_inline(i.title)} ({_inline(view.name(i.author))}, {i.priority}, {i.minutes} min)"
+            f"{n}. {_inline(i.title)} ({_inline(view.name(i.author))}, "
+            f"{i.priority}, {i.minutes} min)"
             for n, i in enumerate(agenda.issues, 1)
         ] or ["No issues."]
     else:  # a draft from today's parking lot says nothing about a past meeting
