@@ -40,7 +40,7 @@ standard library, typer and `.common`; import the library (`from .. import ...`,
 command, so `chatham --help` stays fast. `state().account()` is the unlocked
 account, `state().group()` the group chosen with `--group` (or the current one);
 raise `chatham.client.errors` exceptions and let the dispatcher print them. Global
-options (`--group`, `--passphrase-file`) may appear anywhere on the line.
+options (`--group`, `--passphrase-file`, `--verbose`) may appear anywhere on the line.
 """
 
 from __future__ import annotations
@@ -67,7 +67,13 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 """Modules under chatham.client.cli that register commands, in help order."""
 
-GLOBAL_OPTIONS = {"--group": True, "-g": True, "--passphrase-file": True}
+GLOBAL_OPTIONS = {
+    "--group": True,
+    "-g": True,
+    "--passphrase-file": True,
+    "--verbose": False,
+    "-v": False,
+}
 """Options that belong to `chatham` itself, with whether they take a value."""
 
 app = typer.Typer(
@@ -94,12 +100,21 @@ def _root(
             help="Read the passphrase from this file (`-` for stdin) instead of prompting.",
         ),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also name the protocol's records (log ops, epochs, checkpoints) in the output.",
+        ),
+    ] = False,
 ) -> None:
     from .common import state
 
     st = state()
     st.group_ref = group
     st.passphrase_file = passphrase_file
+    st.verbose = verbose
 
 
 def _register() -> None:

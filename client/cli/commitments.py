@@ -19,6 +19,7 @@ from .common import (
     journal,
     long_text,
     sub_app,
+    text,
 )
 
 if TYPE_CHECKING:
@@ -36,7 +37,11 @@ def review(
     ] = None,
     mark_all: Annotated[
         bool,
-        typer.Option("--all", help="Mark every commitment due reviewed (leaders, or your own)."),
+        typer.Option(
+            "--all",
+            help="Mark every reported commitment due reviewed (leaders, or your own); "
+            "those without a report carry over to the next meeting.",
+        ),
     ] = False,
     json: JsonOpt = False,
 ) -> None:
@@ -47,8 +52,15 @@ def review(
     gj = journal(write=bool(mark) or mark_all)
     m = gj.meeting(meeting)
     todo: list[CommitmentItem] = [gj.item(ref, CommitmentItem) for ref in mark or []]
+    carried: list[CommitmentItem] = []
     if mark_all:
-        todo += [c for c in gj.view.due(m.id) if c.reviewed_at is None and c not in todo]
+        for c in gj.view.due(m.id):
+            if c.reviewed_at is not None or c in todo:
+                continue
+            if c.status == "open":
+                carried.append(c)  # no report yet: it stays due, at the next meeting too
+            elif gj.view.may(gj.me, "commitment.review", item=c.id, log_seq=gj.group.state.seq):
+                todo.append(c)
     marked = [gj.mark_reviewed(c, m) for c in todo]
     if marked:
         m = gj.item(m.id.hex(), type(m))
@@ -59,6 +71,7 @@ def review(
                 "meeting": item_json(gj.view, m),
                 "rounds": review_json(gj.view, rounds),
                 "marked": [p.id for p in marked],
+                "carried_over": [c.id.hex() for c in carried],
             }
         )
         return
@@ -66,6 +79,12 @@ def review(
     print_review(out, gj.view, rounds, m, gj.today())
     if marked:
         out.print(f"marked {len(marked)} commitment{'s' if len(marked) != 1 else ''} reviewed")
+    if carried:
+        n = len(carried)
+        out.print(
+            f"{n} commitment{'s' if n != 1 else ''} without a report carr{'ies' if n == 1 else 'y'}"
+            " over to the next meeting"
+        )
 
 
 def _due(gj: Journal, value: str | None) -> Any:
@@ -89,10 +108,17 @@ def commit_new(
         str | None,
         typer.Option("--due", help="2026-12-03, today, tomorrow or next-meeting (the default)."),
     ] = None,
+    for_: Annotated[
+        str | None,
+        typer.Option(
+            "--for", help="Leaders: record it for this member (name or id), e.g. at the meeting."
+        ),
+    ] = None,
     meeting: MeetingOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Make a commitment, due at the next meeting unless --due says otherwise."""
+    """Make a commitment (up to 20,000 characters), due at the next meeting unless --due says
+    otherwise."""
     from ..errors import UsageError
     from .editor import drafting
 
@@ -106,7 +132,8 @@ def commit_new(
             )
         gj = journal(write=True)
         m = gj.meeting(meeting) if meeting else gj.view.open_meeting()
-        announce(gj.new_commitment(body, due=_due(gj, due), meeting=m), "commitment", json)
+        posted = gj.new_commitment(body, due=_due(gj, due), meeting=m, owner=text(for_))
+        announce(posted, "commitment", json)
 
 
 @commit_app.command("list")

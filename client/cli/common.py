@@ -31,6 +31,8 @@ class CliState:
 
     group_ref: str | None = None
     passphrase_file: Path | None = None
+    verbose: bool = False
+    """`--verbose`: also name the protocol's records (log ops, epochs, checkpoints)."""
     _account: Account | None = None
 
     def passphrase_from_file(self) -> str | None:
@@ -104,6 +106,14 @@ STATE = CliState()
 
 def state() -> CliState:
     return STATE
+
+
+def verbose() -> bool:
+    """Whether to add the protocol's terms (log ops, epochs, checkpoints) to everyday output.
+
+    Everyday output says what happened in the members' words; `--verbose` adds where it
+    sits in the protocol, for those who check (`chatham verify` always does)."""
+    return STATE.verbose
 
 
 def text(value: str | None) -> str | None:

@@ -40,7 +40,9 @@ def _sections(initial: Any = None) -> list[tuple[str, str, str]]:
     ]
 
 
-issue_app = sub_app("Issues members bring to the group: post, list, show, edit, present, close.")
+issue_app = sub_app(
+    "Issues members bring to the group: post, list, show, edit, schedule, present, close."
+)
 
 
 def _priority(value: str | None) -> str | None:
@@ -228,6 +230,36 @@ def issue_present(
     m = gj.meeting(meeting) if meeting is not None else gj.view.open_meeting()
     posted = gj.issue_status(it, "presented", meeting=m)
     announce(posted, "status", json, f"issue {it.short_id} is presented")
+
+
+@issue_app.command("schedule")
+def issue_schedule(
+    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    meeting: MeetingOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Put an issue on a meeting's agenda (the owner or a leader): the next meeting by default."""
+    from ..journal import IssueItem
+
+    gj = journal(write=True)
+    it = gj.item(issue, IssueItem)
+    m = gj.meeting(meeting, default="to-open")
+    posted = gj.schedule(it, m)
+    announce(posted, "status", json, f"issue {it.short_id} is on the agenda of {m.title}")
+
+
+@issue_app.command("unschedule")
+def issue_unschedule(
+    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    json: JsonOpt = False,
+) -> None:
+    """Take an issue off a meeting's agenda, back to the parking lot (the owner or a leader)."""
+    from ..journal import IssueItem
+
+    gj = journal(write=True)
+    it = gj.item(issue, IssueItem)
+    posted = gj.schedule(it, None)
+    announce(posted, "status", json, f"issue {it.short_id} is back in the parking lot")
 
 
 @issue_app.command("close")

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     pass
 
 
-note_app = sub_app("Meeting notes (markdown).")
+note_app = sub_app("Meeting notes (markdown): write, edit, list, show.")
 
 
 @note_app.command("new")
@@ -58,6 +58,38 @@ def note_new(
         gj = journal(write=True)
         m = None if no_meeting else gj.meeting(meeting) if meeting else gj.view.open_meeting()
         announce(gj.new_note(text_, title=line_text(title) or "", meeting=m), "note", json)
+
+
+@note_app.command("edit")
+def note_edit(
+    note: Annotated[str, typer.Argument(help="Note id (a unique prefix will do).")],
+    body: Annotated[
+        str | None,
+        typer.Option("--body", "-b", help="The new text (`-` for stdin, `@file`); else $EDITOR."),
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", "-t", help="A new title.")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Revise a note of yours (history keeps every version); without options, in $EDITOR."""
+    from ..errors import UsageError
+    from ..journal import NoteItem
+    from .editor import drafting
+
+    gj = journal(write=True)
+    n = gj.item(note, NoteItem)
+    changes: dict[str, str] = {}
+    if title is not None:
+        changes["title"] = line_text(title) or ""
+    new_body = long_text(body)
+    with drafting(draft_key(f"note-edit-{n.short_id}")) as draft:
+        if new_body is None and not changes and common.interactive():
+            gj.require("note.edit", n)
+            new_body = edit(draft, "note", n.body.body)
+        if new_body is not None and new_body != n.body.body:
+            changes["body"] = new_body
+        if not changes:
+            raise UsageError("nothing to change", hint="pass --body TEXT or --title TEXT")
+        announce(gj.edit_note(n, **changes), "revision", json, f"note {n.short_id} revised")
 
 
 @note_app.command("list")

@@ -346,8 +346,18 @@ def print_review(
         if not r.commitments:
             _line(console, "  nothing due")
         for c in r.commitments:
-            mark = "reviewed" if c.reviewed_at == meeting.id else "to review"
-            _line(console, f"  {c.short_id}  {c.status:<8} {mark:<10} {c.title}")
+            if c.reviewed_at == meeting.id:
+                mark = "reviewed"
+            elif c.status == "open":
+                mark = "no report: carries over"
+            else:
+                mark = "to review"
+            since = (
+                f" (due {dated(c.due_date, today)})"
+                if c.due_date and c.due_date < meeting.date
+                else ""
+            )
+            _line(console, f"  {c.short_id}  {c.status:<8} {mark:<10} {c.title}{since}")
             if c.report:
                 _line(console, ("    report: ", "dim"), c.report.replace("\n", " "))
 

@@ -389,7 +389,9 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
         w.post(who, CommitmentStatus, item=w.c, status="done"),
         w.commitment(w.c).status == "done")),
     "commitment.review": ("ann", lambda w, who: (
-        w.post(who, Review, item=w.c, meeting=w.m), w.commitment(w.c).reviewed_at == w.m)),
+        w.post(ANN, CommitmentStatus, item=w.c, status="done", log_seq=0),  # reviews need one
+        w.post(who, Review, item=w.c, meeting=w.m))[-1:] + (
+        w.commitment(w.c).reviewed_at == w.m,)),
     "comment.create": ("ann", lambda w, who: _created(
         w, w.post(who, Comment, item=w.i, text="same here"))),
     "comment.edit": ("ann", lambda w, who: (
@@ -448,7 +450,7 @@ def test_permission_table_rows() -> None:
         "agenda.publish": (["leader"], False),
         "note.create": (["member"], True),
         "note.edit": (["owner"], True),
-        "commitment.create": (["owner"], False),
+        "commitment.create": (["leader", "owner"], False),
         "commitment.edit": (["owner"], False),
         "commitment.complete": (["owner"], False),
         "commitment.review": (["leader", "owner"], False),
@@ -1129,6 +1131,7 @@ def test_review_round_and_due_dates() -> None:
     explicit = g.post(CAL, Commitment, owner=CAL, text="explicit", due=date(2026, 11, 25))
     later = g.post(CAL, Commitment, owner=CAL, text="later", due=date(2027, 1, 1))
     reviewed = g.post(ANN, Commitment, owner=ANN, text="reviewed", due=date(2026, 11, 30))
+    g.post(ANN, CommitmentStatus, item=reviewed, status="done", report="done")
     g.post(LEE, Review, item=reviewed, meeting=m1)
     beyond = g.post(ANN, Commitment, owner=ANN, text="beyond", ts=ts_of(date(2027, 2, 1)))
     assert g.commitment(floating).due_date == date(2026, 12, 3)

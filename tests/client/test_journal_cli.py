@@ -355,10 +355,7 @@ def test_meeting_agenda_open_close_sign_checkpoints(cli: Cli, forum: str) -> Non
     seq_before = cli.json("Dana", "verify")["log_ops"]
     published = cli.ok("Dana", "agenda", "--publish").splitlines()
     assert published[0] == f"Agenda for December, {date.today().isoformat()} (today) (published)"
-    assert re.fullmatch(
-        rf"published the agenda \([0-9a-f]{{8}}\); signed a checkpoint \(log op {seq_before}\)",
-        published[-1],
-    )
+    assert re.fullmatch(r"published the agenda \([0-9a-f]{8}\)", published[-1])
     cli.ok("Sam", "sync")
     agenda = cli.json("Sam", "agenda", m[:8])
     assert (agenda["published"], ids(agenda["issues"])) == (True, [i1, i2])
@@ -377,7 +374,7 @@ def test_meeting_agenda_open_close_sign_checkpoints(cli: Cli, forum: str) -> Non
         "chatham: hint: a leader opens one with `chatham meeting open`",
     ]
     opened = cli.ok("Dana", "meeting", "open").splitlines()
-    assert opened[0] == f"meeting {m[:8]} is open; signed a checkpoint (log op {seq_before + 1})"
+    assert opened[0] == f"meeting {m[:8]} is open"
     code = opened[1].removeprefix("meeting code: ")
     assert len(code.split()) == 6
     cli.ok("Ana", "sync")
@@ -727,7 +724,7 @@ def test_watch_prints_one_content_free_line_per_change(cli: Cli, forum: str) -> 
 
 
 def test_errors_are_exact_lines(cli: Cli, forum: str) -> None:
-    m = cli.new("Dana", "meeting", "new", "--date", "2026-12-03", "--title", "December")
+    m = cli.new("Dana", "meeting", "new", "--date", "2099-12-03", "--title", "December")
     assert cli.fails("Dana", "show", "beef") == [
         "chatham: error: no item 'beef' in this group",
         "chatham: hint: `chatham list` shows the ids; run `chatham sync` for new ones",
@@ -828,7 +825,7 @@ def test_json_shapes_are_stable(cli: Cli, forum: str) -> None:
                             "commitments"]  # fmt: skip
     assert list(agenda["issues"][0]) == issue_keys
     review = cli.json("Dana", "review")
-    assert list(review) == ["meeting", "rounds", "marked"]
+    assert list(review) == ["meeting", "rounds", "marked", "carried_over"]
     assert list(review["rounds"][0]) == ["member", "name", "commitments"]
     assert list(cli.json("Dana", "note", "list")[0]) == [*common, "meeting", "body", "comments"]
     assert list(cli.json("Dana", "update", "list")[0]) == [
@@ -846,7 +843,8 @@ def test_json_shapes_are_stable(cli: Cli, forum: str) -> None:
     assert list(made) == ["id", "queued"]
     opened = cli.json("Dana", "meeting", "open")
     assert list(opened) == [
-        "id", "queued", "meeting", "status", "checkpoint_seq", "meeting_code", "rotated"
+        "id", "queued", "meeting", "status", "checkpoint_seq", "meeting_code", "rotated",
+        "presented", "returned",
     ]  # fmt: skip
 
 

@@ -216,8 +216,9 @@ def test_two_meetings(
             sell: "closed",
             cofounder: "presented",
             move: "presented",
-            coo: "scheduled",
+            coo: "parked",  # on the agenda but not reached: back in the parking lot
         }
+        assert ids(f.json(who, "parking-lot")) == [coo]
         assert [c["status"] for c in f.json(who, "commit", "list")] == ["done", "partial"]
     assert ids(f.json("Ana", "search", "bridge loan")) == [bank]
     listing = f.json("Ana", "list")

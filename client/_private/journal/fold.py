@@ -330,6 +330,15 @@ class JournalView:
         owner = not isinstance(b, Commitment) or b.owner == r.author
         if not self._check(st, r, _CREATE_ACTION[cls], owner=owner, what=f"new {cls.kind}"):
             return None
+        if (
+            isinstance(b, Commitment)
+            and not owner
+            and self._roles.role_at(b.owner, r.log_seq) is None
+        ):
+            # A leader records commitments for members only.
+            what = f"new commitment for {short_id(b.owner)}"
+            self._warn(st, r, "unauthorized", f"{what}: not a member then, ignored")
+            return None
         it = cls(id=r.entry_id, author=r.author, created=b.ts, log_seq=r.log_seq, body=b)  # type: ignore[call-arg]
         it.updated = b.ts
         it.entries.append(r.entry_id)
@@ -415,6 +424,14 @@ class JournalView:
                 return
             it.status = b.status
             self._event(it, r, "opened" if b.status == "open" else "closed")
+            if b.status == "closed":
+                # What the meeting did not reach goes back to the parking lot, so it is
+                # ranked for the next agenda instead of staying scheduled for a past meeting.
+                for other in st.items.values():
+                    if isinstance(other, IssueItem) and other.status == "scheduled":
+                        if other.meeting == it.id:
+                            other.status, other.meeting = "parked", None
+                            self._event(other, r, "unscheduled", meeting=it.id)
         elif isinstance(b, CommitmentStatus):
             if not isinstance(it, CommitmentItem):
                 self._warn(st, r, "wrong_kind", f"{what}: not a commitment")
@@ -438,6 +455,11 @@ class JournalView:
                 return
             if it.reviewed_at is not None:
                 self._invalid(st, r, it, "already reviewed")
+                return
+            if it.status == "open":
+                # A review makes the outcome final: without a report there is nothing to
+                # finalize, and the commitment carries over to the next meeting instead.
+                self._invalid(st, r, it, "no report yet, so it cannot be reviewed")
                 return
             it.reviewed_at = m.id
             self._event(it, r, "reviewed", meeting=m.id)

@@ -22,8 +22,9 @@ def _p(action: str, what: str, *who: Capacity, notes_policy: bool = False) -> Pe
     return Permission(action, what, frozenset(who), notes_policy)
 
 
-# The one table. "owner" is the member who created the item (for a commitment,
-# its owner, who must be its author; for a single change, its author).
+# The one table. "owner" is the member who created the item (for a commitment, its
+# owner: its author, or the member a leader recorded it for; for a single change, its
+# author).
 # docs/journal.md renders it via `permission_table()`; a test keeps the two equal.
 PERMISSIONS: Final[tuple[Permission, ...]] = (
     _p("issue.create", "post an issue", "member"),
@@ -37,7 +38,12 @@ PERMISSIONS: Final[tuple[Permission, ...]] = (
     _p("agenda.publish", "publish a meeting's agenda", "leader"),
     _p("note.create", "write a note", "member", notes_policy=True),
     _p("note.edit", "edit a note", "owner", notes_policy=True),
-    _p("commitment.create", "make a commitment", "owner"),
+    _p(
+        "commitment.create",
+        "make a commitment (a leader may record one for a member)",
+        "owner",
+        "leader",
+    ),
     _p("commitment.edit", "edit a commitment's text or due date", "owner"),
     _p("commitment.complete", "mark a commitment done, partial or dropped", "owner"),
     _p("commitment.review", "mark a commitment reviewed at a meeting", "owner", "leader"),
@@ -117,7 +123,10 @@ REFUSALS: Final[dict[str, tuple[str, str]]] = {
         "ask a leader to take the notes, or comment with `chatham comment ID`",
     ),
     "note.edit": ("only the note's author may edit it", "comment on it with `chatham comment ID`"),
-    "commitment.create": ("only members may make commitments", "see `chatham members`"),
+    "commitment.create": (
+        "only a leader may record a commitment for another member",
+        "the member makes it with `chatham commit new TEXT`",
+    ),
     "commitment.edit": ("only the commitment's owner may edit it", "ask its owner"),
     "commitment.complete": (
         "only the commitment's owner may mark it done, partial or dropped",

@@ -36,11 +36,15 @@ def _last_presented(view: JournalView) -> dict[bytes, date]:
 
 
 def parking_lot(view: JournalView, today: date) -> list[RankedIssue]:
-    """Parked issues, best first."""
+    """Parked issues of current members, best first (a departed member's issues stay in the
+    record but are not ranked: they will not be presented)."""
     held = sorted(m.date for m in view.meetings("closed") if m.date <= today)
     last = _last_presented(view)
+    present = set(view.roles.members())
     ranked: list[tuple[tuple[int, tuple[int, int, bytes]], RankedIssue]] = []
     for it in view.issues("parked"):
+        if it.author not in present:
+            continue  # a departed member will not present it
         p = PRIORITY_POINTS[it.priority]
         w = min(max((today - view.day(it.created)).days, 0) // 7, MAX_WAITING_POINTS)
         seen = last.get(it.author)
@@ -81,7 +85,12 @@ def agenda(view: JournalView, meeting: bytes, today: date) -> Agenda:
     parking lot in rank order (while it fits the meeting's minutes, if set), and
     the commitments due."""
     m = _meeting(view, meeting)
-    scheduled = [ri.issue for ri in _rank(view.issues("scheduled")) if ri.issue.meeting == m.id]
+    present = set(view.roles.members())
+    scheduled = [
+        ri.issue
+        for ri in _rank(view.issues("scheduled"))
+        if ri.issue.meeting == m.id and (m.agenda is not None or ri.issue.author in present)
+    ]
     if m.agenda is not None:
         issues = [i for i in (view.get(x) for x in m.agenda.issues) if isinstance(i, IssueItem)]
         issues += [i for i in scheduled if i not in issues]

@@ -44,8 +44,10 @@ from .content import (
     IssueEdit,
     IssueStatus,
     Meeting,
+    MeetingEdit,
     MeetingStatus,
     Note,
+    NoteEdit,
     Retraction,
     Review,
     Revision,
@@ -55,7 +57,7 @@ from .content import (
 from .dates import local_zone, parse_date
 from .files import Progress, SavedFile
 from .fold import JournalView
-from .items import CommitmentItem, IssueItem, Item, MeetingItem
+from .items import CommitmentItem, IssueItem, Item, MeetingItem, NoteItem
 from .permissions import KIND_LIST, REFUSALS, allowed
 from .roles import EntryMeta, role_history
 
@@ -79,12 +81,19 @@ class Posted:
 
 @dataclass(frozen=True)
 class MeetingChange:
-    """A meeting opened or closed: the status entry and the checkpoint signed after it."""
+    """A meeting opened or closed: the status entry and the checkpoint signed after it.
+
+    Closing says what happened to each issue that was on the meeting's agenda: `presented`
+    ones were presented at it; `returned` ones were not reached and are back in the
+    parking lot, ranked for the next agenda (docs/journal.md §3).
+    """
 
     posted: Posted
     checkpoint_seq: int
     meeting_code: str | None
     rotated: bool = False
+    presented: tuple[IssueItem, ...] = ()
+    returned: tuple[IssueItem, ...] = ()
 
 
 def _a(kind: str) -> str:
@@ -223,15 +232,17 @@ class Journal:
         self._caught_up = True
         self.refresh()
 
-    def require(self, action: str, item: Item | None = None) -> None:
-        """Refuse (NotAllowed) what the permission table does not allow this member now."""
+    def require(self, action: str, item: Item | None = None, *, owner: bool = True) -> None:
+        """Refuse (NotAllowed) what the permission table does not allow this member now.
+
+        Creating, the author owns what they create (`owner=False`: a leader recording a
+        commitment for someone else)."""
         if self.group.status != "member":
             raise E.NotAMember()
         seq = self.group.state.seq
         roster = self.view.roles
         if item is None:
-            # Creating: the author owns what they create (a commitment's owner is its author).
-            owner = action == "commitment.create"
+            owner = owner and action == "commitment.create"
         elif isinstance(item, CommitmentItem):
             owner = item.owner == self.me
         else:
@@ -312,6 +323,46 @@ class Journal:
         self.require("meeting.create")
         return self.post(Meeting(ts=self._ts(), **fields))
 
+    def edit_meeting(self, meeting: MeetingItem, **fields: Any) -> Posted:
+        """Change a meeting's date (reschedule), title, time, length, place or attendance."""
+        if meeting.status == "closed" and "date" in fields:
+            raise E.UsageError(
+                f"meeting {meeting.short_id} is closed; it cannot move to another day",
+                hint="plan the next one with `chatham meeting new`",
+            )
+        return self.edit(meeting, MeetingEdit(**fields))
+
+    def set_attendance(self, meeting: MeetingItem, members: list[str]) -> Posted:
+        """Record who attended: `members` are names, ids or id prefixes (leaders)."""
+        ids = [bytes.fromhex(self.group.member(ref).id) for ref in members]
+        return self.edit_meeting(meeting, attendance=list(dict.fromkeys(ids)))
+
+    def cancel_meeting(self, meeting: MeetingItem) -> tuple[Posted, list[IssueItem]]:
+        """Call off a planned meeting (leaders): it is withdrawn everywhere, and the issues
+        scheduled for it are back in the parking lot; (posted, those issues)."""
+        self.catch_up()
+        meeting = self.item(meeting.id.hex(), MeetingItem)
+        if meeting.status != "planned":
+            raise E.UsageError(
+                f"meeting {meeting.short_id} is {meeting.status}; only a planned meeting "
+                "can be cancelled",
+                hint="close a meeting in progress with `chatham meeting close`",
+            )
+        self.require("meeting.edit", meeting)
+        back = [i for i in self.view.issues("scheduled") if i.meeting == meeting.id]
+        posted, _ = self.retract(meeting)
+        return posted, back
+
+    def edit_note(self, note: NoteItem, **fields: Any) -> Posted:
+        """Change a note's body or title (its author; leaders only under notes policy)."""
+        return self.edit(note, NoteEdit(**fields))
+
+    def schedule(self, issue: IssueItem, meeting: MeetingItem | None) -> Posted:
+        """Put an issue on a meeting's agenda, or (`None`) back in the parking lot."""
+        if meeting is None:
+            return self.issue_status(issue, "parked")
+        return self.issue_status(issue, "scheduled", meeting=meeting)
+
     def meeting_status(self, meeting: MeetingItem, status: str) -> MeetingChange:
         """Open or close a meeting, then sign a checkpoint (and rotate first, if the group's
         policy says so at every meeting)."""
@@ -326,6 +377,7 @@ class Journal:
                 f"can be {'opened' if verb == 'open' else 'closed'}",
                 hint="`chatham meeting list` shows each meeting's status",
             )
+        left = [i.id for i in self.view.issues("scheduled") if i.meeting == meeting.id]
         posted = self.post(MeetingStatus(ts=self._ts(), item=meeting.id, status=status))  # type: ignore[arg-type]
         self._require_sent(posted, f"the meeting's {status} status")
         rotated = False
@@ -333,11 +385,26 @@ class Journal:
             self.group.rotate()
             rotated = True
         cp = self.group.checkpoint()
-        return MeetingChange(posted, cp.seq, self.group.meeting_code(), rotated)
+        presented: tuple[IssueItem, ...] = ()
+        returned: tuple[IssueItem, ...] = ()
+        if status == "closed":
+            view = self.view
+            presented = tuple(i for i in view.issues() if i.presented_at == meeting.id)
+            returned = tuple(i for i in map(view.get, left) if isinstance(i, IssueItem))
+        return MeetingChange(
+            posted, cp.seq, self.group.meeting_code(), rotated, presented, returned
+        )
 
-    def publish_agenda(self, meeting: MeetingItem) -> tuple[Posted, int, int]:
-        """Publish what `agenda` shows and sign a checkpoint; (posted, checkpoint seq, issues
-        left off because an agenda lists at most 100)."""
+    def publish_agenda(
+        self, meeting: MeetingItem, issues: list[IssueItem] | None = None
+    ) -> tuple[Posted, int, int]:
+        """Publish the agenda and sign a checkpoint; (posted, checkpoint seq, issues left off
+        because an agenda lists at most 100).
+
+        Without `issues`, what `agenda` shows (the draft) is published; with them, exactly
+        those issues in that order: the leader's choice. Each must be parked or scheduled
+        (a presented or closed issue needs reopening first).
+        """
         self.catch_up()
         meeting = self.item(meeting.id.hex(), MeetingItem)
         self.require("agenda.publish", meeting)
@@ -347,17 +414,32 @@ class Journal:
                 hint="plan the next one with `chatham meeting new`",
             )
         agenda = self.view.agenda(meeting.id, self.today())
-        issues = [i.id for i in agenda.issues]
+        if issues is None:
+            chosen = agenda.issues
+        else:
+            chosen = [self.item(i.id.hex(), IssueItem) for i in issues]
+            for it in chosen:
+                if it.status not in ("parked", "scheduled"):
+                    raise E.UsageError(
+                        f"issue {it.short_id} is {it.status}; only parked or scheduled issues "
+                        "go on an agenda",
+                        hint="its owner reopens it with `chatham issue reopen ID`",
+                    )
+            if len({i.id for i in chosen}) != len(chosen):
+                raise E.UsageError(
+                    "an issue is listed twice", hint="name each issue once, in the order wanted"
+                )
+        issues_ = [i.id for i in chosen]
         body = AgendaPublication(
             ts=self._ts(),
             meeting=meeting.id,
-            issues=issues[:AGENDA_ISSUES],
+            issues=issues_[:AGENDA_ISSUES],
             commitments=[c.id for c in agenda.commitments][:1000],
         )
         posted = self.post(body)
         self._require_sent(posted, "the agenda")
         cp = self.group.checkpoint()
-        return posted, cp.seq, max(0, len(issues) - AGENDA_ISSUES)
+        return posted, cp.seq, max(0, len(issues_) - AGENDA_ISSUES)
 
     def _require_sent(self, posted: Posted, what: str, then: str = "`chatham checkpoint`") -> None:
         if posted.queued:
@@ -378,13 +460,31 @@ class Journal:
             )
         )
 
-    def new_commitment(self, text: str, *, due: date | None, meeting: MeetingItem | None) -> Posted:
+    def new_commitment(
+        self,
+        text: str,
+        *,
+        due: date | None,
+        meeting: MeetingItem | None,
+        owner: str | None = None,
+    ) -> Posted:
+        """Make a commitment; a leader may record one for another member (`owner`: a member
+        name, id or id prefix), e.g. as it is made at the meeting."""
         self.catch_up()
-        self.require("commitment.create")
+        who = self.me
+        if owner is not None:
+            m = self.group.member(owner)
+            if m.status != "active":
+                raise E.UsageError(
+                    f"{m.name or m.id[:12]} is no longer a member",
+                    hint="`chatham members` shows who is in the group",
+                )
+            who = bytes.fromhex(m.id)
+        self.require("commitment.create", owner=who == self.me)
         return self.post(
             Commitment(
                 ts=self._ts(),
-                owner=self.me,
+                owner=who,
                 text=text,
                 due=due,
                 meeting=None if meeting is None else meeting.id,
@@ -409,6 +509,10 @@ class Journal:
         return self.post(body)
 
     def mark_reviewed(self, c: CommitmentItem, meeting: MeetingItem) -> Posted:
+        """Record that a reported commitment was reviewed at `meeting`: its outcome is final.
+
+        A commitment without a report cannot be reviewed: it carries over to the next
+        meeting's round (docs/journal.md §3)."""
         self.catch_up()
         c = self.item(c.id.hex(), CommitmentItem)
         self.require("commitment.review", c)
@@ -416,6 +520,11 @@ class Journal:
             raise E.UsageError(
                 f"commitment {c.short_id} was reviewed already",
                 hint="`chatham review` shows what is left to review",
+            )
+        if c.status == "open":
+            raise E.UsageError(
+                f"commitment {c.short_id} has no report yet; it carries over to the next review",
+                hint="its owner reports with `chatham commit done ID` (or partial, or drop)",
             )
         return self.post(Review(ts=self._ts(), item=c.id, meeting=meeting.id))
 
