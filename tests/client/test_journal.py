@@ -390,8 +390,8 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
         w.commitment(w.c).status == "done")),
     "commitment.review": ("ann", lambda w, who: (
         w.post(ANN, CommitmentStatus, item=w.c, status="done", log_seq=0),  # reviews need one
-        w.post(who, Review, item=w.c, meeting=w.m))[-1:] + (
-        w.commitment(w.c).reviewed_at == w.m,)),
+        w.post(who, Review, item=w.c, meeting=w.m),
+        w.commitment(w.c).reviewed_at == w.m)[1:]),
     "comment.create": ("ann", lambda w, who: _created(
         w, w.post(who, Comment, item=w.i, text="same here"))),
     "comment.edit": ("ann", lambda w, who: (

@@ -70,9 +70,7 @@ def test_a_month_of_meetings(people: tuple[Member, Member, Member]) -> None:
         "chatham: hint: the member makes it with `chatham commit new TEXT`",
     ]
     dana.ok("meeting", "attendance", "Sam", "Dana")
-    assert dana.ok("meeting", "attendance") == (
-        f"attendance at December ({day(10)}): Sam, Dana\n"
-    )
+    assert dana.ok("meeting", "attendance") == (f"attendance at December ({day(10)}): Sam, Dana\n")
     closed = dana.ok("meeting", "close").splitlines()
     assert closed[0] == f"meeting {dec} is closed"
     assert f"presented: {second}  Second" in closed

@@ -428,10 +428,12 @@ class JournalView:
                 # What the meeting did not reach goes back to the parking lot, so it is
                 # ranked for the next agenda instead of staying scheduled for a past meeting.
                 for other in st.items.values():
-                    if isinstance(other, IssueItem) and other.status == "scheduled":
-                        if other.meeting == it.id:
-                            other.status, other.meeting = "parked", None
-                            self._event(other, r, "unscheduled", meeting=it.id)
+                    if isinstance(other, IssueItem) and (other.status, other.meeting) == (
+                        "scheduled",
+                        it.id,
+                    ):
+                        other.status, other.meeting = "parked", None
+                        self._event(other, r, "unscheduled", meeting=it.id)
         elif isinstance(b, CommitmentStatus):
             if not isinstance(it, CommitmentItem):
                 self._warn(st, r, "wrong_kind", f"{what}: not a commitment")
