@@ -25,7 +25,8 @@ def test_error_lines_follow_the_output_contract() -> None:
 
 def test_nothing_a_server_or_member_wrote_can_drive_the_terminal() -> None:
     out = error_lines("chatham", f"the server said: {ESCAPES}\nchatham: error: forged", ESCAPES)
-    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out and "\x9b" not in out
+    for unsafe in ("\x1b", "\x07", "\u202e", "\x9b"):
+        assert unsafe not in out
     assert out.count("\n") == 2  # a newline in the message cannot forge a second error line
     assert terminal_text("line one\n\ttabbed") == "line one\n\ttabbed"
     assert terminal_text("a\nb", one_line=True) == "a\ufffdb"
@@ -41,4 +42,5 @@ def test_the_chatham_dispatcher_strips_escapes(
     assert client_cli.main(["sync"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("chatham: error: the server refused: ")
-    assert "\x1b" not in err and "\u202e" not in err
+    assert "\x1b" not in err
+    assert "\u202e" not in err
