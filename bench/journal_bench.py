@@ -227,7 +227,7 @@ def build(root: Path, entries: int) -> tuple[int, float, float]:
         lead = journals[0].create_group("Bench Forum", server.url)
         groups = [lead]
         for j in journals[1:]:
-            joined = j.join(lead.invite().code)
+            joined = j.join(lead.invite().link)
             req = next(r for r in lead.join_requests() if r.member == j.member_id)
             lead.approve(req, name=j.name or "x", fingerprint=j.fingerprint)
             joined.sync()

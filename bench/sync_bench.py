@@ -181,7 +181,7 @@ def main() -> int:
             )
 
             newcomer = Account.init(root / "newcomer", passphrase=PASSPHRASE, name="Newcomer")
-            newcomer.join(group.invite().code)
+            newcomer.join(group.invite().link)
             [request] = group.join_requests()
             group.approve(request, name="Newcomer", fingerprint=newcomer.fingerprint)
             newcomer.close()

@@ -25,7 +25,7 @@ from ._epoch import (
 )
 from ._errors import CouldNotOpen, LogError, RotationError
 from ._identity import DeviceKeys, bits_to_words, card_device_id, card_member_id
-from ._invite import InviteSecret
+from ._invite import InviteSecret, looks_like_invite_code
 from ._keystore import Secrets
 from ._log import GroupState, sign_op
 from ._records import (
@@ -172,7 +172,7 @@ def check_name(name: str) -> str:
     if not 1 <= len(name) <= 64 or not name.isprintable():
         raise ValueError("a name is 1 to 64 printable characters")
     compact = name.replace(" ", "").lower()
-    if compact.startswith(L.INVITE_CODE_PREFIX.rstrip("-")):
+    if looks_like_invite_code(name):
         raise ValueError("a name must not look like an invite code")
     if len(compact) >= 8 and all(c in "0123456789abcdef" for c in compact):
         raise ValueError("a name must not look like a member id")

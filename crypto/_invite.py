@@ -1,14 +1,22 @@
-"""Invites and join requests.
+"""Invites and join requests (docs/protocol.md §8).
 
 The invite secret never reaches the server: the leader publishes only the
 invite id and the join public key (in a signed invite op), so the server can
 check a join request but cannot mint one.
+
+An invite code is the 128-bit secret plus a 22-bit checksum over the secret and
+the server's address, in 30 Crockford base32 symbols read out in six groups of
+five. The code does not carry the group: the invite id derives from the secret
+alone, so the server can say which group published it, and the join key
+derives from the secret *and* the group, which pins the group (a server cannot
+put a matching join key in any other group without the secret).
 """
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import urlsplit
 
 from . import _labels as L
 from . import _primitives as P
@@ -16,12 +24,133 @@ from ._encoding import decode, encode
 from ._errors import EncodingError, InviteError, SignatureError
 from ._identity import verify_card
 from ._log import DeviceSigner, GroupState
-from ._records import InviteCodePayload, JoinRequest, MemberCard, SignedJoinRequest
+from ._records import JoinRequest, MemberCard, SignedJoinRequest
+
+CODE_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+"""Crockford's base32: no I, L, O or U, so nothing read aloud is mistaken for another."""
+CODE_ALIASES: Final = {"O": "0", "I": "1", "L": "1"}
+"""What a reader may type for a symbol that looks alike (Crockford)."""
+CODE_SYMBOLS: Final = 30
+SECRET_BYTES: Final = 16
+CHECK_BITS: Final = CODE_SYMBOLS * 5 - SECRET_BYTES * 8  # 22
+CODE_GROUP: Final = 5
+MAX_SERVER: Final = 2048
+
+
+def canonical_server(url: str) -> str:
+    """A server address as every party writes it: `scheme://host[:port][/path]`.
+
+    The scheme and host are lowercased, the scheme's default port and any trailing `/`
+    are dropped; only `http` and `https`, with a host and without user, query or
+    fragment, are addresses (ValueError otherwise).
+    """
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"not a server address: {url!r}") from None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in ("http", "https") or not host:
+        raise ValueError(f"not a server address: {url!r}")
+    if parts.username is not None or parts.query or parts.fragment or "#" in text:
+        raise ValueError(f"a server address has no user, query or fragment: {url!r}")
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != {"http": 80, "https": 443}[scheme]:
+        host += f":{port}"
+    out = f"{scheme}://{host}{parts.path.rstrip('/')}"
+    if len(out.encode()) > MAX_SERVER:
+        raise ValueError("a server address is at most 2048 bytes")
+    return out
+
+
+def _checksum(secret: bytes, server: str) -> int:
+    digest = P.tagged_hash(L.H_INVITE_CHECK, secret, server.encode())
+    return int.from_bytes(digest[:4], "big") >> (32 - CHECK_BITS)
+
+
+def _symbols(code: str) -> str:
+    """The code's 30 symbols: spaces and hyphens dropped, case and look-alikes folded."""
+    compact = "".join(c for c in code if not c.isspace() and c not in "-–—")
+    out = []
+    for c in compact.upper():
+        c = CODE_ALIASES.get(c, c)
+        if c not in CODE_ALPHABET:
+            raise InviteError(
+                "an invite code holds only letters and digits"
+                + (f"; {c!r} is not one of them" if c.isprintable() and len(c) == 1 else "")
+            )
+        out.append(c)
+    if len(out) != CODE_SYMBOLS:
+        raise InviteError(
+            f"an invite code has {CODE_SYMBOLS} letters and digits; this one has {len(out)}"
+        )
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class InviteCode:
+    """An invite as handed over: the secret and the server's address, checked for typos."""
+
+    secret: bytes = field(repr=False)
+    server: str
+
+    @classmethod
+    def generate(cls, server: str, rand: P.Random = P.random_bytes) -> InviteCode:
+        return cls(rand(SECRET_BYTES), canonical_server(server))
+
+    @property
+    def invite_id(self) -> bytes:
+        return P.tagged_hash(L.H_INVITE_ID, self.secret)
+
+    @property
+    def code(self) -> str:
+        """Six groups of five symbols, e.g. `7K2QD-M4X9P-…`."""
+        n = int.from_bytes(self.secret, "big") << CHECK_BITS | _checksum(self.secret, self.server)
+        symbols = "".join(CODE_ALPHABET[(n >> (5 * i)) & 31] for i in reversed(range(CODE_SYMBOLS)))
+        return "-".join(symbols[i : i + CODE_GROUP] for i in range(0, CODE_SYMBOLS, CODE_GROUP))
+
+    @property
+    def link(self) -> str:
+        """The whole invite on one line, `server#code`, for pasting and QR codes (a browser
+        never sends what follows `#` to the server)."""
+        return f"{self.server}#{self.code}"
+
+    @classmethod
+    def parse(cls, code: str, server: str) -> InviteCode:
+        """Read a typed code for `server`; a typo in either is an `InviteError` saying so."""
+        try:
+            where = canonical_server(server)
+        except ValueError as e:
+            raise InviteError(str(e)) from None
+        n = 0
+        for c in _symbols(code):
+            n = n << 5 | CODE_ALPHABET.index(c)
+        secret = (n >> CHECK_BITS).to_bytes(SECRET_BYTES, "big")
+        if n & ((1 << CHECK_BITS) - 1) != _checksum(secret, where):
+            raise InviteError(
+                "the invite code and the server address do not match: one of them has a typo"
+            )
+        return cls(secret, where)
+
+    @classmethod
+    def parse_link(cls, link: str) -> InviteCode:
+        """Read the one-line form `server#code`."""
+        server, hash_, code = link.strip().rpartition("#")
+        if not hash_:
+            raise InviteError("not a whole invite: it has no server address before `#`")
+        return cls.parse(code, server)
+
+    def for_group(self, group: bytes) -> InviteSecret:
+        """The invite's keys once the server named its group (checked when joining)."""
+        return InviteSecret(self.secret, group, self.server)
 
 
 @dataclass(frozen=True)
 class InviteSecret:
-    """Everything derived from one invite secret."""
+    """Everything derived from one invite secret, for one group."""
 
     secret: bytes = field(repr=False)
     group: bytes
@@ -29,11 +158,23 @@ class InviteSecret:
 
     @classmethod
     def generate(cls, group: bytes, server: str, rand: P.Random = P.random_bytes) -> InviteSecret:
-        return cls(rand(16), group, server)
+        return InviteCode.generate(server, rand).for_group(group)
+
+    @property
+    def invite(self) -> InviteCode:
+        return InviteCode(self.secret, self.server)
 
     @property
     def invite_id(self) -> bytes:
-        return P.tagged_hash(L.H_INVITE_ID, self.group, self.secret)
+        return P.tagged_hash(L.H_INVITE_ID, self.secret)
+
+    @property
+    def code(self) -> str:
+        return self.invite.code
+
+    @property
+    def link(self) -> str:
+        return self.invite.link
 
     def _join_keys(self) -> tuple[bytes, bytes]:
         seed = P.hkdf(self.secret, salt=self.group, info=L.KDF_INVITE_JOIN)
@@ -41,6 +182,8 @@ class InviteSecret:
 
     @property
     def join_key(self) -> bytes:
+        """The public join key; it derives from the secret and the group, so an invite op
+        that carries it pins this group (no other group can hold it without the secret)."""
         return self._join_keys()[0]
 
     @property
@@ -50,23 +193,15 @@ class InviteSecret:
     def sign_join(self, label: bytes, message: bytes) -> bytes:
         return P.sign(self._join_keys()[1], label, message)
 
-    @property
-    def code(self) -> str:
-        payload = encode(InviteCodePayload(1, self.secret, self.group, self.server))
-        return L.INVITE_CODE_PREFIX + base64.b32encode(payload).decode().rstrip("=").lower()
-
-    @classmethod
-    def from_code(cls, code: str) -> InviteSecret:
-        code = "".join(code.split())
-        if not code.lower().startswith(L.INVITE_CODE_PREFIX):
-            raise InviteError("not a Chatham invite code")
-        body = code[len(L.INVITE_CODE_PREFIX) :].upper()
-        try:
-            raw = base64.b32decode(body + "=" * (-len(body) % 8))
-            p = decode(raw, InviteCodePayload, max_size=4096)
-        except (ValueError, EncodingError):
-            raise InviteError("the invite code is damaged or incomplete") from None
-        return cls(p.secret, p.group, p.server)
+    def pinned(self, state: GroupState) -> bool:
+        """Whether `state` is this invite's group: its log holds an invite op with this
+        invite id and this secret's join key for the group id it hashes to (§8)."""
+        inv = state.invites.get(self.invite_id)
+        return (
+            state.group_id == self.group
+            and inv is not None
+            and P.mac_equal(inv.join_key, self.join_key)
+        )
 
     def request(self, card: MemberCard, *, created: int) -> bytes:
         """A join request for `card`, MAC'd and signed with the join key."""
@@ -81,6 +216,17 @@ class InviteSecret:
     def check_mac(self, req: JoinRequest) -> bool:
         want = P.mac(self.mac_key, L.MAC_INVITE, self.group, self.invite_id, encode(req.card))
         return P.mac_equal(want, req.mac)
+
+
+def looks_like_invite_code(text: str) -> bool:
+    """Whether `text` could be an invite code (for names, which must never hold one)."""
+    compact = "".join(c for c in text if not c.isspace() and c != "-").upper()
+    folded = "".join(CODE_ALIASES.get(c, c) for c in compact)
+    return (
+        len(folded) == CODE_SYMBOLS
+        and all(c in CODE_ALPHABET for c in folded)
+        and any(c.isdigit() for c in folded)
+    )
 
 
 def decode_join_request(data: bytes) -> SignedJoinRequest:

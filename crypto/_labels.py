@@ -27,6 +27,7 @@ H_LOCKBOX: Final = b"chatham/v1/lockbox-hash"
 H_ENTRY_LINK: Final = b"chatham/v1/entry-link"
 H_CIPHERTEXT: Final = b"chatham/v1/ciphertext"
 H_INVITE_ID: Final = b"chatham/v1/invite-id"
+H_INVITE_CHECK: Final = b"chatham/v1/invite-checksum"
 H_MEETING_CODE: Final = b"chatham/v1/meeting-code"
 H_TOKEN: Final = b"chatham/v1/token"
 
@@ -66,6 +67,3 @@ AEAD_KEYSTORE: Final = b"chatham/v1/aead/keystore"
 AEAD_STORE: Final = b"chatham/v1/aead/store"
 AEAD_ATTACHMENT: Final = b"chatham/v1/aead/attachment"
 HPKE_LOCKBOX: Final = b"chatham/v1/hpke/lockbox"
-
-# Text encodings.
-INVITE_CODE_PREFIX: Final = "chatham1-"

@@ -218,13 +218,6 @@ class SignedRetraction(Record, frozen=True):
     sig: Bytes64
 
 
-class InviteCodePayload(Record, frozen=True):
-    v: Literal[1]
-    secret: Bytes16
-    group: Bytes32
-    server: Annotated[str, Meta(max_length=2048)]
-
-
 class JoinRequest(Record, frozen=True):
     v: Literal[1]
     group: Bytes32

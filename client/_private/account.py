@@ -309,7 +309,8 @@ class Account:
         founder_name: str | None = None,
         registration_token: str | None = None,
     ) -> Group:
-        """Found a group on `server`: genesis plus the first rotation; this member leads it.
+        """Found a group on `server`: genesis plus the first rotation; this member leads it,
+        and it becomes the current group.
 
         `name` is the group's display name, kept only in local stores. The founder's own
         name (`founder_name`, default the name given at init) is attested in the log,
@@ -334,25 +335,26 @@ class Account:
             self._secrets, founder, policy=policy, time=self.now(), card=self.card()
         )
         self._api(server).create_group(new.ops, new.lockboxes, registration_token)
-        return self._adopt(new.group_id, server, name, new.ops, "member")
+        group = self._adopt(new.group_id, server, name, new.ops, "member")
+        self._store.set_meta(_CURRENT, group.id_bytes)  # the founder acts on it next
+        return group
 
-    def join(self, code: str, *, name: str | None = None) -> Group:
-        """Answer an invite: check the group against the code, then send a join request.
+    def join(self, invite: str, *, server: str | None = None, name: str | None = None) -> Group:
+        """Answer an invite: find its group, check it against the code, send a join request.
 
-        Reads the group's genesis and log with the invite's join key and checks that the
-        genesis hashes to the group id the code pins (a server cannot substitute another
-        group) and that the invite is live. The group stays `joining` until a leader
-        approves; `Group.sync()` then fetches this device's key. Read `fingerprint`
-        aloud to the leader.
+        `invite` is the whole invite line the leader's `invite` printed (`server#code`), or
+        the code alone with the server's address as `server`. A typo in either is reported
+        as a typo: the code's checksum covers the secret and the server. The server names
+        the group that published the invite; this member reads its log with the invite's
+        join key and checks that it verifies and holds that invite with the join key the
+        code gives for that group (so a server cannot substitute another group, protocol
+        §8), and that the invite is live. The group stays `joining` until a leader approves;
+        `Group.sync()` then fetches this device's key. Read `fingerprint` aloud to the
+        leader. The group becomes the current one.
         """
-        code = "".join(code.split())
-        if not code:
-            raise E.UsageError(
-                "no invite code given",
-                hint="pass the code, or paste it on stdin (`chatham join < code.txt`)",
-            )
+        code = self._invite_code(invite, server)
         try:
-            return self._join(code, name=name)
+            group = self._join(code, name=name)
         except E.Conflict as e:
             if e.code != "invite_used":
                 raise
@@ -361,39 +363,84 @@ class Account:
                 hint="codes work once; if that request is not yours, tell the leader, who should "
                 "not approve it, and ask for a new invite",
             ) from e
-        except E.UsageError as e:
-            if isinstance(e.__cause__, E.Forbidden):
-                server = crypto.InviteSecret.from_code(code).server
-                raise E.UsageError(
-                    f"the server at {server} does not accept this invite: it was used, revoked "
-                    "or has expired, or the group is not on that server",
-                    hint="ask the leader for a new invite (codes work once, and expire)",
-                ) from e
-            raise
+        self._store.set_meta(_CURRENT, group.id_bytes)
+        return group
 
-    def _join(self, code: str, *, name: str | None) -> Group:
-        try:
-            secret = crypto.InviteSecret.from_code(code)
-        except crypto.InviteError as e:
-            raise E.UsageError(
-                f"{e}", hint="copy the whole code, starting with chatham1-"
-            ) from None
+    @staticmethod
+    def _invite_code(invite: str, server: str | None) -> crypto.InviteCode:
         from .engine.api import normalize_url
 
-        gid = secret.group
-        if self._store.group(gid) is not None:
+        text = invite.strip()
+        if not text:
             raise E.UsageError(
-                "this home already holds that group", hint="run `chatham sync` instead"
+                "no invite code given",
+                hint="paste the invite line from the leader (`chatham join < invite.txt` works)",
             )
-        server = normalize_url(secret.server)
-        api = self._api(server)
-        api.as_invitee(secret)
+        hint = (
+            "compare it with the leader's `chatham invite`: a code is 30 letters and digits "
+            "in six groups, and goes with the server address shown above it"
+        )
+        try:
+            if server is not None:
+                code = text.rpartition("#")[2] if "#" in text else text
+                return crypto.InviteCode.parse(code, normalize_url(server))
+            if "#" not in text:
+                raise E.UsageError(
+                    "the server's address is missing",
+                    hint="pass --server ADDRESS, or paste the whole invite line (it starts "
+                    "with the server's address)",
+                )
+            where, _, code = text.rpartition("#")
+            return crypto.InviteCode.parse(code, normalize_url(where))
+        except crypto.InviteError as e:
+            raise E.UsageError(str(e), hint=hint) from None
+
+    def _join(self, code: crypto.InviteCode, *, name: str | None) -> Group:
+        api = self._api(code.server)
+        groups = api.invite_groups(code.invite_id)
+        if not groups:
+            raise E.UsageError(
+                f"the server at {code.server} has no invite with this code",
+                hint="check the server address with the leader; if it is right, the invite "
+                "was withdrawn with its group: ask for a new one",
+            )
+        substituted: E.ChathamError | None = None
+        for gid in groups:
+            if self._store.group(gid) is not None:
+                raise E.UsageError(
+                    "this home already holds that group", hint="run `chatham sync` instead"
+                )
+            secret = code.for_group(gid)
+            try:
+                ops, state = self._invitee_log(api, secret)
+            except E.ForkError as e:
+                substituted = e
+                continue
+            if not state.invite_usable(secret.invite_id, self.now()):
+                raise E.UsageError(
+                    "the invite was used, revoked or has expired",
+                    hint="ask the leader for a new invite",
+                )
+            api.post_join_request(gid, secret.request(self.card(), created=self.now()))
+            return self._adopt(
+                gid, code.server, name or f"group {gid.hex()[:8]}", ops, "joining", secret.secret
+            )
+        assert substituted is not None
+        raise substituted
+
+    def _invitee_log(
+        self, api: ServerApi, secret: crypto.InviteSecret
+    ) -> tuple[list[bytes], crypto.GroupState]:
+        """The group's log read with the invite's join key, verified op by op and checked to
+        be the invite's group (a substituted group is a ForkError)."""
         from .engine.checks import log_error
 
+        gid = secret.group
         substituted = E.ForkError(
             "the server's group does not match the invite code (a substituted group)",
             check="genesis",
         )
+        api.as_invitee(secret)
         try:
             ops: list[bytes] = []
             state = crypto.GroupState()
@@ -403,9 +450,8 @@ class Account:
                     page = api.log(gid, since)
                 except E.Forbidden as e:
                     raise E.UsageError(
-                        "the server does not accept this invite: it was used, revoked or has "
-                        "expired",
-                        hint="ask the leader for a new invite",
+                        "the invite was used, revoked or has expired",
+                        hint="ask the leader for a new invite (codes work once, and expire)",
                     ) from e
                 if not ops and page.ops and crypto.group_id_of(page.ops[0]) != gid:
                     raise substituted
@@ -422,17 +468,11 @@ class Account:
                 since += len(page.ops)
         finally:
             api.as_invitee(None)
-        if not ops:
+        # The pin: the invite op carries the join key of this secret for this group, which
+        # no other group's log can hold without the secret.
+        if not ops or not secret.pinned(state):
             raise substituted
-        if not state.invite_usable(secret.invite_id, self.now()):
-            raise E.UsageError(
-                "the invite was used, revoked or has expired",
-                hint="ask the leader for a new invite",
-            )
-        api.post_join_request(gid, secret.request(self.card(), created=self.now()))
-        return self._adopt(
-            gid, server, name or f"group {gid.hex()[:8]}", ops, "joining", secret.secret
-        )
+        return ops, state
 
     def _adopt(
         self,

@@ -182,8 +182,11 @@ def short(hex_id: str, n: int = 12) -> str:
     return hex_id[:n]
 
 
-def changed_words(report: SyncReport) -> str:
-    """`2 new entries, 1 log op, 1 retracted`: counts only, never content."""
+def changed_words(report: SyncReport, *, sent: bool = False) -> str:
+    """`2 new entries, 1 retracted, 1 change to the group`: counts only, never content.
+
+    Changes to the group are its log ops (membership, keys, checkpoints); `--verbose`
+    calls them that."""
     parts = []
     if report.new_entries:
         n = report.new_entries
@@ -191,7 +194,13 @@ def changed_words(report: SyncReport) -> str:
     if report.retracted:
         parts.append(f"{report.retracted} retracted")
     if report.new_ops:
-        parts.append(f"{report.new_ops} log {'op' if report.new_ops == 1 else 'ops'}")
+        n = report.new_ops
+        if verbose():
+            parts.append(f"{n} log {'op' if n == 1 else 'ops'}")
+        else:
+            parts.append(f"{n} {'change' if n == 1 else 'changes'} to the group")
+    if sent and report.sent:
+        parts.append(f"{len(report.sent)} sent")
     return ", ".join(parts) or "up to date"
 
 

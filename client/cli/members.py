@@ -1,13 +1,15 @@
-"""Membership commands: invite, join, requests, approve, members, remove, leave, rotate,
-checkpoint, group policy.
+"""Membership commands: invite (and invite list, invite revoke), join, requests, approve,
+members, remove, leave, rotate, checkpoint, group policy.
 
 Output contract (docs/membership.md shows each command; scripts depend on these):
 
-- `invite` prints the invite code as the last line of stdout, and nowhere else;
-  no other command prints a code.
-- `requests --json` is a list of objects with at least `id` and `fingerprint`;
-  `approve ID --fingerprint FP` takes that id (or a unique prefix) and the words
-  as `whoami --json` prints them (spaces and case do not matter).
+- `invite` prints the whole invite (server and code, `URL#CODE`) as the last line of
+  stdout, and nowhere else; no other command prints a code. On a terminal it also
+  shows it as a QR code.
+- `requests --json` is a list of objects with at least `id`, `member`, `status`
+  (`waiting` or `expired`) and `expires`, and never the fingerprint: the leader types
+  what the newcomer reads aloud. `approve ID --fingerprint FP` takes that id (or a
+  unique prefix) and the words as `whoami` prints them (spaces and case do not matter).
 - `members --json` is a list of objects with at least `id`, `name`, `role`,
   `fingerprint`, `status`, `joined_epoch` and `verified`.
 - MEMBER arguments accept a member id, a unique id prefix, or a unique name.
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, console, emit_json, short, state, text
+from .common import JsonOpt, console, emit_json, short, state, text, verbose
 
 if TYPE_CHECKING:
     from .. import Group
@@ -90,7 +92,17 @@ def _group() -> Group:
 # --- invites and joining ------------------------------------------------------------------------
 
 
+invite_app = typer.Typer(
+    help="Invite someone (leaders): `invite` makes a one-time code; `invite list` and "
+    "`invite revoke` manage open invites.",
+    invoke_without_command=True,
+    rich_markup_mode=None,
+)
+
+
+@invite_app.callback()
 def invite(
+    ctx: typer.Context,
     role: Annotated[
         str, typer.Option("--role", help="The newcomer's role: member or leader.")
     ] = "member",
@@ -107,6 +119,8 @@ def invite(
     from .. import parse_duration
     from ..errors import UsageError
 
+    if ctx.invoked_subcommand is not None:
+        return
     if role not in ("member", "leader"):
         raise UsageError(f"unknown role {role!r}", hint="use --role member or --role leader")
     newcomer = text(name)
@@ -124,22 +138,85 @@ def invite(
                 "role": role,
                 "name": newcomer,
                 "expires": until,
+                "server": secret.server,
                 "code": secret.code,
+                "link": secret.link,
             }
         )
         return
     who = f"a new {role}" + (f" named {newcomer}" if newcomer else "")
     out = console()
     out.print(f"invite for {who} to {g.name}, valid until {_when(until)}; it works once")
-    out.print("hand this code over in person or through a channel you trust:")
-    # The code goes out as a plain line, never through rich (no wrapping, no markup).
-    sys.stdout.write(secret.code + "\n")
+    out.print("hand it over in person: show the QR code, or read out the server and the code")
+    if sys.stdout.isatty():
+        _print_qr(secret.link)
+    out.print(f"server: {secret.server}")
+    out.print(f"code:   {secret.code}")
+    out.print("they run `chatham join` and paste the line below (or type the server and code):")
+    # The whole invite goes out as one plain line, never through rich (no wrapping).
+    sys.stdout.write(secret.link + "\n")
+
+
+def _print_qr(link: str) -> None:
+    """The invite as a QR code in the terminal (two rows of modules per line of text)."""
+    import segno
+
+    segno.make(link, error="m", micro=False).terminal(out=sys.stdout, compact=True)
+
+
+@invite_app.command("list")
+def invite_list(
+    every: Annotated[
+        bool, typer.Option("--all", help="Also used, revoked and expired invites.")
+    ] = False,
+    json: JsonOpt = False,
+) -> None:
+    """List the group's open invites (leaders): who they are for and until when."""
+    from .show import print_table
+
+    g = _group()
+    found = g.invites(everything=every)
+    if json:
+        emit_json(found)
+        return
+    if not found:
+        console().print("no open invites" + ("" if every else " (`--all` shows every invite)"))
+        return
+    rows = [
+        [
+            short(i.id),
+            i.name or "",
+            i.role,
+            i.status,
+            _when(i.expires),
+            i.invited_by_name or short(i.invited_by, 8),
+        ]
+        for i in found
+    ]
+    print_table(console(), ["id", "for", "role", "status", "until", "invited by"], rows)
+
+
+@invite_app.command("revoke")
+def invite_revoke(
+    invite_id: Annotated[str, typer.Argument(metavar="INVITE", help="The id from `invite list`.")],
+) -> None:
+    """Revoke an unused invite (leaders): its code stops working at once."""
+    i = _group().revoke_invite(text(invite_id) or "")
+    who = f" for {i.name}" if i.name else ""
+    console().print(f"revoked invite {short(i.id)}{who}: its code no longer works")
 
 
 def join(
     code: Annotated[
         str | None,
-        typer.Argument(help="The invite code (read from stdin when not given; `@file` works)."),
+        typer.Argument(
+            help="The invite line from the leader (`server#code`), or the code with --server; "
+            "read from stdin when not given (`@file` works).",
+        ),
+    ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="The server's address, when you have the code alone."),
     ] = None,
     group_name: Annotated[
         str | None,
@@ -150,12 +227,12 @@ def join(
     """Answer an invite: checks the group, sends a join request, prints your fingerprint."""
     import getpass
 
+    j = state().account()  # the passphrase first, then the code
     if code is None:
         code = getpass.getpass("invite code: ") if _interactive() else sys.stdin.read()
     else:
         code = text(code) or ""
-    j = state().account()
-    g = j.join(code, name=text(group_name))
+    g = j.join(code, server=text(server), name=text(group_name))
     if json:
         emit_json(
             {
@@ -168,14 +245,18 @@ def join(
         )
         return
     out = console()
-    out.print(f"sent a join request to group {short(g.id)} on {g.server}")
+    out.print(f"sent a join request to {g.name} on {g.server}")
     out.print(f"your fingerprint: {j.fingerprint}")
     out.print("read these eight words aloud to the leader, who types them to approve you;")
-    out.print("then `chatham sync` fetches the group key")
+    out.print("then `chatham sync` brings you in")
 
 
 def requests(json: JsonOpt = False) -> None:
-    """List join requests waiting for approval (leaders), with fingerprints."""
+    """List join requests waiting for approval (leaders), and those whose invite expired.
+
+    Fingerprints are not listed: the newcomer reads theirs aloud and you type what you
+    hear, so a copied fingerprint can never stand in for the check."""
+    from .show import print_table
 
     refused: list[str] = []
     pending = _group().join_requests(refused=refused)
@@ -189,10 +270,19 @@ def requests(json: JsonOpt = False) -> None:
     if not pending:
         out.print("no join requests waiting")
         return
-    for p in pending:
-        name = f"  {p.name}" if p.name else ""
-        out.print(f"{short(p.id)}  {p.fingerprint}  {p.role}{name}  (until {_when(p.expires)})")
-    out.print('approve with `chatham approve ID --fingerprint "the words they read aloud"`')
+    rows = [
+        [
+            short(p.id),
+            p.name or "",
+            p.role,
+            "waiting" if p.status == "waiting" else "expired: invite them again",
+            _when(p.expires),
+        ]
+        for p in pending
+    ]
+    print_table(out, ["id", "name", "role", "status", "invite until"], rows)
+    if any(p.status == "waiting" for p in pending):
+        out.print("approve with `chatham approve ID`: it asks for the words they read aloud")
 
 
 def approve(
@@ -207,29 +297,34 @@ def approve(
 
     done = _group().approve(request, fingerprint=text(fingerprint), name=text(name), ask=_ask)
     out = console()
-    out.print(f"approved {done.name} ({done.fingerprint}) as {done.role}")
-    out.print(
-        f"added at log op {done.seq}; the group key rotated to epoch {done.epoch}. "
-        f"{done.name} gets it on their next `chatham sync`"
-    )
+    out.print(f"the words match: {done.fingerprint}")
+    out.print(f"approved {done.name} as {done.role}; the group has a fresh key")
+    detail = f" (log op {done.seq}; epoch {done.epoch})" if verbose() else ""
+    out.print(f"{done.name} is in once they run `chatham sync`{detail}")
 
 
 # --- the roster ---------------------------------------------------------------------------------
 
 
 def _print_roster(g: Group) -> None:
+    from .show import print_table
 
-    rows = g.roster()
-    out = console()
-    width = max((len(_who(r.name, r.id)) for r in rows), default=4)
-    for r in rows:
-        mark = "*" if r.is_me else " "
-        status = "" if r.status == "active" else f" [{r.status}]"
+    rows = []
+    for r in g.roster():
         check = "you" if r.is_me else ("verified" if r.verified else "not verified")
-        out.print(
-            f"{mark} {_who(r.name, r.id).ljust(width)}  {r.role.ljust(6)}  "
-            f"{short(r.id)}  epoch {r.joined_epoch:<3}  {r.fingerprint}  {check}{status}"
-        )
+        row = [
+            ("* " if r.is_me else "  ") + _who(r.name, r.id),
+            r.role,
+            {"active": "active", "removed": "removed", "left": "left"}[r.status],
+            short(r.id),
+            r.fingerprint,
+            check,
+        ]
+        if verbose():
+            row.append(str(r.joined_epoch))
+        rows.append(row)
+    headers = ["name", "role", "status", "id", "fingerprint", "checked"]
+    print_table(console(), headers + (["joined epoch"] if verbose() else []), rows)
 
 
 @members_app.callback()
@@ -318,7 +413,11 @@ def remove(member: MemberArg, yes: YesOpt = False) -> None:
     if not yes and not _confirm(f"remove {who} from {g.name}?"):
         raise ChathamError("not removed", hint="nothing was changed")
     done = g.remove(m.id)
-    out.print(f"removed {who} at log op {done.seq}; the group key rotated to epoch {done.epoch}")
+    detail = f" (log op {done.seq}; epoch {done.epoch})" if verbose() else ""
+    out.print(
+        f"removed {who}; the group has a fresh key, so nothing written from now on "
+        f"reaches them{detail}"
+    )
     ref = m.name if m.name is not None else m.id[:12]
     out.print(f"{who} keeps what they already had: `chatham members exposure {ref}` lists it")
 
@@ -332,8 +431,9 @@ def leave(yes: YesOpt = False) -> None:
         raise ChathamError("not left", hint="nothing was changed")
     applied = g.leave()
     out = console()
-    out.print(f"you left {g.name} at log op {applied.seq}; what you already have stays here")
-    out.print("the remaining members rotate the group key before anything new is written")
+    detail = f" (log op {applied.seq})" if verbose() else ""
+    out.print(f"you left {g.name}{detail}; what you already have stays here")
+    out.print("the group gets a fresh key before anything new is written")
 
 
 def rotate() -> None:
@@ -341,7 +441,8 @@ def rotate() -> None:
 
     g = _group()
     applied = g.rotate()
-    console().print(f"rotated the group key to epoch {g.epoch} (log op {applied.seq})")
+    detail = f" (epoch {g.epoch}, log op {applied.seq})" if verbose() else ""
+    console().print(f"the group has a fresh key{detail}: what is written from now on uses it")
 
 
 def checkpoint() -> None:
@@ -352,7 +453,8 @@ def checkpoint() -> None:
     cp = g.state.checkpoint
     chains = 0 if cp is None else len(cp.heads)
     out = console()
-    out.print(f"signed a checkpoint of {chains} author chains at log op {applied.seq}")
+    detail = f" ({chains} author chains at log op {applied.seq})" if verbose() else ""
+    out.print(f"confirmed everyone's entries so far{detail}")
     code = g.meeting_code()
     if code:
         out.print(f"meeting code: {code}")
@@ -410,20 +512,18 @@ def group_policy(
         if p == before:
             out.print("the policy already says that; nothing was changed")
         else:
-            out.print(
-                f"changed the group policy (log op {g.state.seq}); "
-                "it applies to keys created from now on"
-            )
+            detail = f" (log op {g.state.seq})" if verbose() else ""
+            out.print(f"changed the group policy{detail}; it applies from now on")
     reads = "everything before they joined" if p.history == "full" else "only what follows"
     out.print(f"history: {p.history} (new members read {reads})")
     out.print(f"notes: {'any member' if p.notes == 'all' else 'leaders only'}")
-    out.print(f"rotate the key at each meeting: {'yes' if p.rotate_each_meeting else 'no'}")
+    out.print(f"a fresh key at each meeting: {'yes' if p.rotate_each_meeting else 'no'}")
 
 
 def register(app: typer.Typer) -> None:
     from .groups import group_app
 
-    app.command()(invite)
+    app.add_typer(invite_app, name="invite")
     app.command()(join)
     app.command()(requests)
     app.command()(approve)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, console, emit_json, short, state
+from .common import JsonOpt, changed_words, console, emit_json, short, state, verbose
 
 if TYPE_CHECKING:
     from .. import SyncReport, VerifyReport
@@ -51,22 +51,14 @@ def sync(json: JsonOpt = False) -> None:
 def _print_sync(name: str, report: SyncReport) -> None:
     out = console()
     for a in report.announcements:
-        out.print(f"• {a.text}")
+        out.print(f"• {a.text}" + (f" ({a.detail})" if verbose() and a.detail else ""))
     if report.status == "joining":
         out.print(f"{name}: waiting for a leader to approve your join request")
         return
-    parts = []
-    if report.new_entries:
-        parts.append(
-            f"{report.new_entries} new {'entry' if report.new_entries == 1 else 'entries'}"
-        )
-    if report.retracted:
-        parts.append(f"{report.retracted} retracted")
-    if report.new_ops:
-        parts.append(f"{report.new_ops} log {'op' if report.new_ops == 1 else 'ops'}")
-    if report.sent:
-        parts.append(f"{len(report.sent)} sent")
-    summary = ", ".join(parts) if parts else "up to date"
+    if report.status in ("removed", "left"):
+        out.print(f"{name}: you are no longer a member; what you already have stays readable here")
+        return
+    summary = changed_words(report, sent=True)
     out.print(f"{name}: {summary}")
     if report.queued:
         out.print(f"{report.queued} writes still queued; they go out on the next sync")

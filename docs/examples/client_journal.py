@@ -28,7 +28,7 @@ def run(server: str, http: httpx.Client | None, root: Path) -> None:
     )
     sam = Account.init(root / "sam", passphrase=example_passphrase("sam"), name="Sam", http=http)
     forum = dana.create_group("Thursday Forum", server)
-    sam.join(forum.invite(name="Sam").code)
+    sam.join(forum.invite(name="Sam").link)
     [request] = forum.join_requests()
     forum.approve(request, fingerprint=sam.fingerprint)
     sam_forum = sam.group()

@@ -28,7 +28,7 @@ def run(server: str, http: httpx.Client | None, root: Path) -> None:
     )
     ana = Account.init(root / "ana", passphrase=example_passphrase("ana"), name="Ana", http=http)
     forum = dana.create_group("Thursday Forum", server, history="full")
-    ana_group = ana.join(forum.invite().code)
+    ana_group = ana.join(forum.invite().link)
     [request] = forum.join_requests()
     forum.approve(request, name="Ana", fingerprint=ana.fingerprint)
     ana_group.sync()

@@ -31,7 +31,7 @@ def run(server: str, http: httpx.Client | None, root: Path) -> None:
 
     # Invite → join → approve by fingerprint (the words Sam reads aloud).
     invite = forum.invite(role="member")
-    joining = sam.join(invite.code)  # checks the group against the code; sends a request
+    joining = sam.join(invite.link)  # checks the group against the code; sends a request
     assert joining.status == "joining"
     [request] = forum.join_requests()
     forum.approve(request, name="Sam", fingerprint=sam.fingerprint)

@@ -25,7 +25,7 @@ from .routes.entries import entries_router
 from .routes.events import events_router
 from .routes.groups import groups_router
 from .routes.health import health
-from .routes.joins import joins_router
+from .routes.joins import invites_router, joins_router
 from .runtime import Runtime
 from .services import upkeep
 from .settings import Settings, settings_from_env
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             entries_router,
             attachments_router,
             joins_router,
+            invites_router,
             events_router,
         ],
         dependencies=DEPENDENCIES,

@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     INVITE_NOT_USABLE = "invite_not_usable"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
+    INVITE_UNKNOWN = "invite_unknown"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     NOT_ACCEPTABLE = "not_acceptable"
     STALE_HEAD = "stale_head"
@@ -91,6 +92,7 @@ STATUS: Final[Mapping[ErrorCode, int]] = {
     C.INVITE_NOT_USABLE: 403,
     C.FORBIDDEN: 403,
     C.NOT_FOUND: 404,
+    C.INVITE_UNKNOWN: 404,
     C.METHOD_NOT_ALLOWED: 405,
     C.NOT_ACCEPTABLE: 406,
     C.STALE_HEAD: 409,

@@ -174,6 +174,10 @@ class JoinRequestPage(Struct):
     requests: list[JoinRequestItem]
 
 
+class InviteGroups(Struct):
+    groups: list[bytes]
+
+
 class Health(Struct):
     status: str
     database: str

@@ -58,7 +58,7 @@ def test_sigkill_mid_sync_then_sync_completes(server: LiveServer, tmp_path: Path
     bob = Account.init(tmp_path / "bob", passphrase=PASSPHRASE, name="Bob")
     try:
         ga = alice.create_group("Forum", server.url)
-        gb = bob.join(ga.invite().code)
+        gb = bob.join(ga.invite().link)
         [request] = ga.join_requests()
         ga.approve(request, name="Bob", fingerprint=bob.fingerprint)
         gb.sync()

@@ -135,7 +135,9 @@ def test_groups_sync_and_verify(cli: Cli, real_server: LiveServer, tmp_path: Pat
     groups = cli.json("group", "list")
     assert [g["name"] for g in groups] == ["Thursday Forum", "Second Circle"]
     assert {"id", "name"} <= set(groups[0])
-    assert groups[0]["current"]
+    assert groups[1]["current"]  # the group just created: the next steps act on it
+    assert "now using Thursday Forum" in cli.ok("group", "use", "thursday forum")
+    assert cli.json("group", "list")[0]["current"]
     assert "now using Second Circle" in cli.ok("group", "use", "second circle")
     assert cli.json("group", "list")[1]["current"]
     assert "up to date" in cli.ok("sync")
@@ -172,7 +174,7 @@ def test_errors_come_from_one_dispatcher(cli: Cli, real_server: LiveServer) -> N
     ]
     code, _, err = cli("group", "create", "X", "--server", "ftp://example.org")
     assert code == 2
-    assert errors_of(err)[0] == "chatham: error: not a server URL: 'ftp://example.org'"
+    assert errors_of(err)[0] == "chatham: error: not a server address: 'ftp://example.org'"
     code, _, err = cli("group", "create", "X", "--server", "http://127.0.0.1:9")
     assert code == 1
     assert errors_of(err)[0] == "chatham: error: could not reach http://127.0.0.1:9 (ConnectError)"

@@ -151,13 +151,18 @@ def test_announcements_in_plain_words(person: Person) -> None:
     ga.set_role("Bob", "leader")
     ga.set_policy(notes="leaders")
     ga.remove("Carol")
-    texts = [a.text for a in gb.sync().announcements]
-    assert texts == [
+    said = gb.sync().announcements
+    assert [a.text for a in said] == [
         "Alice made you a leader",
         "Alice changed the group policy: new members read everything shared before they "
-        "joined; meeting notes by leaders only; rotate the key at each meeting: no",
-        f"Alice removed Carol; the group key rotated to epoch {ga.epoch}",
+        "joined; meeting notes by leaders only; a fresh key at each meeting: no",
+        "Alice removed Carol; the group has a fresh key, so nothing written from now on "
+        "reaches them",
     ]
+    assert said[-1].detail == f"log op {said[-1].seq}; epoch {ga.epoch}"
+    for a in said:  # protocol words only in `detail`
+        assert "epoch" not in a.text
+        assert "log op" not in a.text
     [removal] = gc.sync().announcements[-1:]
     assert removal.kind == "remove"
     assert "removed you from the group" in removal.text
@@ -285,7 +290,7 @@ def test_history_policy_for_newcomers(person: Person, history: str, readable: bo
 
 
 def form_group_join(g: Group, m: Account) -> list[Group]:
-    mg = m.join(g.invite().code)
+    mg = m.join(g.invite().link)
     assert mg.status == "joining"
     assert mg.sync().status == "joining"
     request = next(r for r in g.join_requests() if r.member == m.member_id)
@@ -300,7 +305,7 @@ def form_group_join(g: Group, m: Account) -> list[Group]:
 def test_approve_refuses_a_wrong_fingerprint(person: Person) -> None:
     alice, bob, mallory = person("Alice"), person("Bob"), person("Mallory")
     [ga] = form_group(alice)
-    bob.join(ga.invite().code)
+    bob.join(ga.invite().link)
     [request] = ga.join_requests()
     seq = ga.state.seq
     with pytest.raises(errors.UsageError, match="fingerprint does not match"):
@@ -313,8 +318,10 @@ def test_journal_groups_and_selection(person: Person) -> None:
     g1 = alice.create_group("One", SERVER_URL)
     g2 = alice.create_group("Two", SERVER_URL)
     summaries = {s.name: s for s in alice.groups()}
-    assert summaries["One"].current
-    assert not summaries["Two"].current
+    assert summaries["Two"].current  # a new group is the one its founder acts on next
+    assert not summaries["One"].current
+    assert alice.group().id == g2.id
+    alice.use("one")
     assert alice.group().id == g1.id
     alice.use("two")
     assert alice.group().id == g2.id

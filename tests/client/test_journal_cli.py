@@ -125,7 +125,7 @@ def form_group(world: World, server_url: str | None = None) -> str:
             g = journals["Dana"].create_group(f"Forum {time.monotonic_ns()}", url)
             for name in ("Sam", "Ana"):
                 j = journals[name]
-                joined = j.join(g.invite().code)
+                joined = j.join(g.invite().link)
                 request = next(r for r in g.join_requests() if r.member == j.member_id)
                 g.approve(request, name=name, fingerprint=j.fingerprint)
                 joined.sync()

@@ -47,7 +47,7 @@ def test_names_that_look_like_markup_print_as_typed(url: str, root: Path) -> Non
     bring_in(dana, sam, "Sam")
 
     code = dana.ok("invite", "--name", "Lee [/]").splitlines()[-1]
-    # INVITE_LIST
+    assert "Lee [/]" in dana.ok("invite", "list")
     lee.ok("join", stdin=code + "\n")
     assert "[joining]" in lee.ok("group", "list") or "joining" in lee.ok("group", "list")
     assert "Lee [/]" in dana.ok("requests")

@@ -74,7 +74,7 @@ def test_two_members_over_a_real_socket(server: LiveServer, tmp_path: Path) -> N
     # Membership through the library (its CLI belongs to the membership commands); the
     # journals stay open beside the CLI processes, as a long-running app would.
     with dana.journal() as dj, sam.journal() as sj:
-        code = dj.group().invite().code
+        code = dj.group().invite().link
         sj.join(code, name="Thursday Forum")
         [request] = dj.group().join_requests()
         spoken = sam.json("whoami")

@@ -119,7 +119,7 @@ def form_group(leader: Account, *members: Account, history: str = "from-join") -
     g = leader.create_group("Thursday Forum", SERVER_URL, history=history)  # type: ignore[arg-type]
     groups = [g]
     for m in members:
-        code = g.invite().code
+        code = g.invite().link
         mg = m.join(code)
         request = next(r for r in g.join_requests() if r.member == m.member_id)
         g.approve(request, name=m.name or "Someone", fingerprint=m.fingerprint)

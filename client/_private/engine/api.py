@@ -36,19 +36,19 @@ def b64url(raw: bytes) -> str:
 
 
 def normalize_url(url: str) -> str:
-    """A server URL as groups store it: scheme, host, optional port and path, no trailing /."""
+    """A server URL as groups store it and invite codes check it (`crypto.canonical_server`):
+    scheme, lowercase host, port unless the default, path, no trailing /. A bare host name
+    means https (`chatham.example.org`)."""
     url = url.strip()
+    if url and "://" not in url:
+        url = "https://" + url
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
+        httpx.URL(url)
+        return crypto.canonical_server(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
         raise E.UsageError(
-            f"not a server URL: {url!r}", hint="write it like https://host"
+            f"not a server address: {url!r}", hint="write it like https://chatham.example.org"
         ) from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise E.UsageError(
-            f"not a server URL: {url!r}", hint="write it like https://chatham.example.org"
-        )
-    return url.rstrip("/")
 
 
 # --- wire bodies (mirrors of docs/server-api.md; unknown fields are ignored here) ---------------
@@ -130,6 +130,10 @@ class EntryPage(_Body):
     entries: list[EntryItem]
     cursor: Count
     more: bool
+
+
+class InviteGroups(_Body):
+    groups: list[bytes]
 
 
 class JoinRequestItem(_Body):
@@ -437,6 +441,14 @@ class ServerApi:
         return self._decode(resp, EntryItem)
 
     # --- joining --------------------------------------------------------------------------------
+
+    def invite_groups(self, invite_id: bytes) -> list[bytes]:
+        """The groups whose log holds an invite with this id (normally one; none if unknown)."""
+        try:
+            resp = self._send("GET", f"/v1/invites/{b64url(invite_id)}", auth=False)
+        except E.ServerNotFound:
+            return []
+        return self._decode(resp, InviteGroups).groups
 
     def post_join_request(self, group: bytes, request: bytes) -> None:
         self._send(

@@ -24,6 +24,7 @@ from ..membership.values import (
     Approval,
     Exposure,
     History,
+    InviteInfo,
     Member,
     Notes,
     PendingRequest,
@@ -250,8 +251,8 @@ class Group:
             )
         if row.epoch not in snap.keyring.keys:
             raise E.CouldNotOpen(
-                f"entry {row.entry_id.hex()} was sealed under an epoch this member holds no "
-                "key for (written before they joined)",
+                f"entry {row.entry_id.hex()} was written before you joined, under a key "
+                "newcomers do not get",
                 hint="under the from-join policy, newcomers read only what is written "
                 "after they join",
             )
@@ -401,6 +402,15 @@ class Group:
         the request that answers the invite; it never leaves this device until the add.
         """
         return workflows.invite(self, role=role, expires_in=expires_in, name=name)
+
+    def invites(self, *, everything: bool = False) -> list[InviteInfo]:
+        """The group's open invites, newest first (leaders); `everything` adds the used,
+        revoked and expired ones. The name noted at `invite` shows on this device only."""
+        return workflows.invites(self, everything=everything)
+
+    def revoke_invite(self, invite: str) -> InviteInfo:
+        """Revoke an unused invite by id or unique prefix (leaders): its code stops working."""
+        return workflows.revoke_invite(self, invite)
 
     def join_requests(self, *, refused: list[str] | None = None) -> list[PendingRequest]:
         """Join requests waiting for approval (leaders), each checked against its live invite;

@@ -63,7 +63,7 @@ def seal(group: Group, entry_id: bytes, body: bytes) -> crypto.SealedEntry:
         raise E.RotationPending()
     if state.epoch not in snap.keyring.keys:
         raise E.CouldNotOpen(
-            "this device does not hold the current epoch key", hint="run `chatham sync`"
+            "this device does not have the group's current key yet", hint="run `chatham sync`"
         )
     device = group._device()
     head = snap.tracker.head(device.id)

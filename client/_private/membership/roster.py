@@ -71,7 +71,7 @@ def announce(
             kind, text = "genesis", f"{who_cap} founded the group"
         elif isinstance(body, Rotate):
             kind = "rotate"
-            text = f"{who_cap} rotated the group key (epoch {body.rotation.epoch})"
+            text = f"{who_cap} gave the group a fresh key"
         elif isinstance(body, Invite):
             kind = "invite"
             text = (
@@ -89,11 +89,7 @@ def announce(
             )
             roles = {after.members[s].role for s in subjects if s in after.members}
             role = roles.pop() if len(roles) == 1 else "member"
-            text = (
-                f"{who_cap} added {added} as {role}"
-                f"{'s' if len(subjects) > 1 else ''}; "
-                f"the group key rotated to epoch {body.rotation.epoch}"
-            )
+            text = f"{who_cap} added {added} as {role}{'s' if len(subjects) > 1 else ''}"
         elif isinstance(body, Remove):
             kind = "remove"
             subjects = (body.member,)
@@ -104,15 +100,16 @@ def announce(
                 )
             else:
                 text = (
-                    f"{who_cap} removed {display(body.member, names, me)}; "
-                    f"the group key rotated to epoch {body.rotation.epoch}"
+                    f"{who_cap} removed {display(body.member, names, me)}; the group has a "
+                    "fresh key, so nothing written from now on reaches them"
                 )
         elif isinstance(body, Leave):
             kind = "leave"
             subjects = (actor,)
             verb = "have" if actor == me else "has"
             text = (
-                f"{who_cap} {verb} left the group; the key rotates before anything new is written"
+                f"{who_cap} {verb} left the group; the group gets a fresh key before anything "
+                "new is written"
             )
         elif isinstance(body, SetRole):
             kind = "set-role"
@@ -136,11 +133,19 @@ def announce(
             rot = "yes" if p.rotate_each_meeting else "no"
             text = (
                 f"{who_cap} changed the group policy: new members read {history}; "
-                f"meeting notes by {notes}; rotate the key at each meeting: {rot}"
+                f"meeting notes by {notes}; a fresh key at each meeting: {rot}"
             )
         else:
             assert isinstance(body, Checkpoint)
             kind = "checkpoint"
-            text = f"{who_cap} signed a checkpoint of {len(body.heads)} author chains"
-        out.append(Announcement(a.seq, kind, text, actor.hex(), tuple(s.hex() for s in subjects)))
+            text = f"{who_cap} confirmed everyone's entries so far (the meeting code)"
+        detail = f"log op {a.seq}"
+        rotation = getattr(body, "rotation", None)
+        if isinstance(rotation, crypto.Rotation):
+            detail += f"; epoch {rotation.epoch}"
+        if isinstance(body, Checkpoint):
+            detail += f"; checkpoint of {len(body.heads)} author chains"
+        out.append(
+            Announcement(a.seq, kind, text, actor.hex(), tuple(s.hex() for s in subjects), detail)
+        )
     return out

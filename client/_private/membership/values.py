@@ -56,6 +56,9 @@ class Announcement:
     """The member id of whoever signed the op."""
     subjects: tuple[str, ...] = ()
     """Member ids the op is about (added, removed, promoted, ...)."""
+    detail: str = ""
+    """Where it sits in the protocol (`log op 4; epoch 3`), for `--verbose` and `verify`;
+    `text` says what happened in the members' words."""
 
 
 @dataclass(frozen=True)
@@ -82,14 +85,26 @@ class RosterEntry(MemberInfo):
     is_me: bool
 
 
+InviteStatus = Literal["waiting", "open", "used", "revoked", "expired"]
+"""An invite's or a request's state: `open` (no request yet), `waiting` (a request waits
+for approval), `used`, `revoked` (or died with its leader), `expired`."""
+
+
 @dataclass(frozen=True)
 class PendingRequest:
-    """A join request waiting for a leader, checked against its live invite."""
+    """A join request waiting for a leader, checked against its invite.
+
+    `status` is `waiting` while the invite is live, and `expired` once it is past its
+    expiry unused: such a request can no longer be approved (a new invite is needed), but
+    it is listed, so a leader knows someone asked. The invitee's fingerprint is what they
+    read aloud; front doors show it only after the leader typed what they heard
+    (`Group.approve` compares them), never next to the request.
+    """
 
     id: str
     """The invite id the request answers; `approve` takes it (or a unique prefix)."""
     member: str
-    fingerprint: str
+    fingerprint: str = field(repr=False)
     role: Role
     name: str | None
     """The name this leader noted when inviting, if any."""
@@ -98,6 +113,24 @@ class PendingRequest:
     mac_ok: bool | None
     """True when this leader holds the invite's code and the request carries its MAC."""
     request: JoinRequest = field(repr=False)
+    status: InviteStatus = "waiting"
+
+
+@dataclass(frozen=True)
+class InviteInfo:
+    """An invite as the verified log shows it, with what this leader noted for it."""
+
+    id: str
+    role: Role
+    name: str | None
+    """The name noted when inviting (only on the inviting leader's device)."""
+    invited_by: str
+    invited_by_name: str | None
+    expires: int
+    status: InviteStatus
+    """open, used, revoked or expired (the log does not know of requests: `requests` does)."""
+    member: str | None = None
+    """Who joined with it, once used."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ exactly this behaviour.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,8 @@ from ..engine.ops import OpContext, append_op, rotate_if_pending
 from .values import (
     Approval,
     History,
+    InviteInfo,
+    InviteStatus,
     JoinRequest,
     Member,
     Notes,
@@ -99,6 +102,10 @@ def _fresh(group: Group) -> crypto.AppliedOp | None:
     """
     group.sync(send=False)
     return rotate_if_pending(group)
+
+
+def _day(ts: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ts))
 
 
 def _meta_key(kind: str, group: Group, item: bytes) -> str:
@@ -174,10 +181,12 @@ def _noted_name(group: Group, invite_id: bytes) -> str | None:
 
 
 def pending_requests(group: Group, refused: list[str] | None = None) -> list[PendingRequest]:
-    """Join requests waiting for approval (leaders); refused ones are described in `refused`."""
+    """Join requests waiting for approval (leaders), and those whose invite expired while
+    they waited (`status` expired); refused ones are described in `refused`."""
     _fresh(group)
     _require_leader(group, "see join requests")
     state = group.state
+    now = group._account.now()
     out = []
     for r in _checked_requests(group, refused=refused):
         invite_id = bytes.fromhex(r.id)
@@ -193,9 +202,79 @@ def pending_requests(group: Group, refused: list[str] | None = None) -> list[Pen
                 expires=inv.expires,
                 mac_ok=r.mac_ok,
                 request=r,
+                status="expired" if now > inv.expires else "waiting",
             )
         )
     return out
+
+
+def _invite_status(group: Group, inv: crypto.InviteState) -> InviteStatus:
+    if inv.used_seq is not None:
+        return "used"
+    if inv.revoked:
+        return "revoked"
+    return "expired" if group._account.now() > inv.expires else "open"
+
+
+def invites(group: Group, *, everything: bool = False) -> list[InviteInfo]:
+    """The group's open invites (with `everything`, also used, revoked and expired ones),
+    newest first, from the verified log (leaders)."""
+    _fresh(group)
+    _require_leader(group, "see invites")
+    state = group.state
+    names = group.names()
+    joined = {m.joined_seq: m.id for m in group.members()}
+    out = []
+    for inv in sorted(state.invites.values(), key=lambda i: -i.seq):
+        status = _invite_status(group, inv)
+        if status != "open" and not everything:
+            continue
+        issuer = inv.issuer.hex()
+        out.append(
+            InviteInfo(
+                id=inv.id.hex(),
+                role=inv.role,
+                name=_noted_name(group, inv.id),
+                invited_by=issuer,
+                invited_by_name=names.get(issuer),
+                expires=inv.expires,
+                status=status,
+                member=None if inv.used_seq is None else joined.get(inv.used_seq),
+            )
+        )
+    return out
+
+
+def revoke_invite(group: Group, ref: str) -> InviteInfo:
+    """Revoke an unused invite (leaders): its code no longer works, and a request that
+    answers it can no longer be approved."""
+    _fresh(group)
+    _require_leader(group, "revoke invites")
+    key = "".join(ref.split()).lower()
+    if len(key) < 4 or any(c not in "0123456789abcdef" for c in key):
+        raise E.UsageError(
+            f"not an invite id: {ref!r}", hint="`chatham invite list` shows the open ones"
+        )
+    found = [i for i in group.state.invites.values() if i.id.hex().startswith(key)]
+    if not found:
+        raise E.NotFound(
+            f"no invite matches {ref!r}", hint="`chatham invite list --all` shows every invite"
+        )
+    if len(found) > 1:
+        raise E.Ambiguous(f"{ref!r} matches {len(found)} invites", hint="give more of the id")
+    inv = found[0]
+    status = _invite_status(group, inv)
+    if status in ("used", "revoked"):
+        raise E.UsageError(
+            f"invite {inv.id.hex()[:12]} is {status} already", hint="nothing was changed"
+        )
+    invite_id = inv.id
+    append_op(
+        group,
+        lambda c: crypto.build_revoke_invite(c.state, c.device, invite_id, time=c.time),
+    )
+    group._store.set_meta(_meta_key("invite-name", group, invite_id), None)
+    return next(i for i in invites(group, everything=True) if i.id == invite_id.hex())
 
 
 def _find_request(group: Group, ref: str, pending: list[PendingRequest]) -> PendingRequest:
@@ -206,6 +285,12 @@ def _find_request(group: Group, ref: str, pending: list[PendingRequest]) -> Pend
         )
     found = [p for p in pending if p.id.startswith(key)]
     if len(found) == 1:
+        if found[0].status == "expired":
+            raise E.UsageError(
+                f"the invite behind join request {key[:12]} expired on "
+                f"{_day(found[0].expires)}: it can no longer be approved",
+                hint="issue a new invite with `chatham invite`, and ask them to join again",
+            )
         return found[0]
     if len(found) > 1:
         raise E.Ambiguous(f"{ref!r} matches {len(found)} join requests", hint="give more of the id")
@@ -224,8 +309,7 @@ def _find_request(group: Group, ref: str, pending: list[PendingRequest]) -> Pend
                 "the invitee",
             )
             raise E.UsageError(
-                f"join request {key[:12]} was already approved: {who} joined at log op "
-                f"{inv.used_seq}",
+                f"join request {key[:12]} was already approved: {who} is in the group",
                 hint="nothing was changed; `chatham members` shows the roster",
             )
         if inv.revoked:
@@ -397,8 +481,7 @@ def _active_target(group: Group, ref: str) -> Member:
     m = member(group, ref)
     if m.status != "active":
         raise E.UsageError(
-            f"{_label(m)} is not an active member ({m.status} at log op "
-            f"{group.state.members[bytes.fromhex(m.id)].departed_seq})",
+            f"{_label(m)} is no longer a member ({m.status})",
             hint="nothing was changed; `chatham members` shows the roster",
         )
     return m
@@ -620,16 +703,21 @@ def _append_invite(
 
 
 def _checked_requests(group: Group, *, refused: list[str] | None = None) -> list[JoinRequest]:
-    """Pending join requests, each checked against its live invite (leaders).
+    """Pending join requests, each checked against its invite (leaders).
 
+    A request whose invite expired unused is checked as of the expiry (it was answerable
+    then) and kept, so `pending_requests` can report it as expired rather than hide it.
     Requests that fail a check are left out; pass a list as `refused` to learn why.
     """
     group.sync(send=False)
     state = group._load().state
+    now = group._account.now()
     out = []
     for item in group._api().join_requests(group._gid):
         try:
-            sjr = crypto.verify_join_request(state, item.request, now=group._account.now())
+            invite = state.invites.get(crypto.decode_join_request(item.request).request.invite_id)
+            at = now if invite is None else min(now, invite.expires)
+            sjr = crypto.verify_join_request(state, item.request, now=at)
         except crypto.InviteError as e:
             if refused is not None:
                 refused.append(str(e))

@@ -1,4 +1,5 @@
-"""Routes of join requests: an invitee sends one, leaders list them (`services.joins`)."""
+"""Routes of invites and join requests: an invitee finds the group an invite belongs to and
+sends a request, leaders list the requests (`services.joins`)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from litestar.params import JSONBody
 from ..guards import DeviceDep, ServicesDep, client_key
 from ..openapi import responses
 from ..services import joins
-from ..wire import JoinRequestItem, JoinRequestPage, PostJoinRequest
-from .params import GroupIdParam
+from ..wire import InviteGroups, JoinRequestItem, JoinRequestPage, PostJoinRequest
+from .params import GroupIdParam, InviteIdParam
 from .params import group_id as parse_group_id
+from .params import invite_id as parse_invite_id
 
 
 @post(
@@ -44,8 +46,22 @@ async def list_join_requests(
     return await joins.list_join_requests(services, parse_group_id(group_id), device)
 
 
+@get(
+    "/{invite_id:str}",
+    summary="The group that published an invite (invitee; no login needed)",
+    description="`invite_id` is derived from the invite code's secret (docs/protocol.md §8); "
+    "the answer lists the groups whose log holds an invite op with it (normally one).",
+    responses=responses(400, 404, 429),
+)
+async def invite_groups(
+    request: Request[Any, Any, Any], invite_id: InviteIdParam, services: ServicesDep
+) -> InviteGroups:
+    return await joins.invite_groups(services, client_key(request), parse_invite_id(invite_id))
+
+
 joins_router = Router(
     path="/v1/groups",
     route_handlers=[post_join_request, list_join_requests],
     tags=["invites"],
 )
+invites_router = Router(path="/v1/invites", route_handlers=[invite_groups], tags=["invites"])

@@ -17,6 +17,9 @@ EntryIdParam = Annotated[
 AttachmentIdParam = Annotated[
     str, Parameter(description="The attachment id: unpadded base64url of 16 bytes (22 characters).")
 ]
+InviteIdParam = Annotated[
+    str, Parameter(description="The invite id: unpadded base64url of 32 bytes (43 characters).")
+]
 IndexParam = Annotated[int, Parameter(ge=0, le=2**31, description="Chunk index, from 0.")]
 
 
@@ -30,3 +33,7 @@ def entry_id(value: str) -> bytes:
 
 def attachment_id(value: str) -> bytes:
     return path_id(value, 16, "attachment_id")
+
+
+def invite_id(value: str) -> bytes:
+    return path_id(value, 32, "invite_id")

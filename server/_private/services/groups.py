@@ -10,7 +10,7 @@ with the protocol's public verifier before it is stored.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from chatham.crypto import GroupState, LogError
+from chatham.crypto import GroupState, Invite, LogError
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ErrorCode, ServiceError
@@ -19,6 +19,7 @@ from ..storage import credentials, joins
 from ..storage import groups as store
 from ..wire import AppendOp, CreateGroup, DeviceLockbox, GroupInfo, Head, LockboxPage, LogPage
 from .access import active_member, active_writer, log_limit, require_active
+from .joins import answerable
 from .lockboxes import check_lockboxes, rotation_of
 from .tokens import Caller, hash_token
 
@@ -138,6 +139,8 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         lockboxes = check_lockboxes(gid, rotation, data.lockboxes)
         epoch = rotation.epoch if rotation else 0
         store.store_op(conn, gid, applied.seq, applied.hash, data.op, lockboxes, epoch)
+        if isinstance(applied.op.body, Invite):
+            joins.add_invite(conn, gid, applied.op.body.invite_id)
         moved = store.move_head(conn, gid, row.seq, applied.seq, applied.hash)
         if not moved:  # pragma: no cover - the primary key already decided
             raise IntegrityError("groups", None, Exception("head moved"))
@@ -157,9 +160,11 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
 
 
 def _drop_dead_join_requests(conn: sa.Connection, gid: bytes, state: GroupState, now: int) -> None:
-    """Requests whose invites the new op used, revoked or killed are pending no more."""
+    """Requests whose invites the new op used, revoked or killed are pending no more; those
+    whose invite merely expired are kept a while (`EXPIRED_REQUESTS_KEPT`), so leaders are
+    told a request expired instead of never learning it was sent."""
     requested = joins.requested_invites(conn, gid)
-    dead = [invite for invite in requested if not state.invite_usable(invite, now)]
+    dead = [invite for invite in requested if not answerable(state, invite, now)]
     if dead:
         joins.delete_join_requests(conn, gid, dead)
 

@@ -4,21 +4,30 @@ The server cannot mint a request (it never sees the invite secret) but checks
 each one: the invite exists, is unused, unrevoked and unexpired, its issuer
 is still an active leader, and the request is signed with its join key. One
 request per invite (primary key (group, invite)); requests for invites that
-die are dropped when the log moves (`groups.append_op`). Rate-limited per group
-and per client.
+die are dropped when the log moves (`groups.append_op`), those whose invite
+expired are listed a while longer. Rate-limited per group and per client. An
+invitee first asks which group published the invite (`invite_groups`).
 """
 
 from __future__ import annotations
 
+from typing import Final
+
 import sqlalchemy as sa
-from chatham.crypto import Check, InviteError, decode_join_request, verify_join_request
+from chatham.crypto import (
+    Check,
+    GroupState,
+    InviteError,
+    decode_join_request,
+    verify_join_request,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ErrorCode, ServiceError
 from ..rosters import current_state
 from ..runtime import Runtime
 from ..storage import joins as store
-from ..wire import JoinRequestItem, JoinRequestPage
+from ..wire import InviteGroups, JoinRequestItem, JoinRequestPage
 from .access import require_leader
 
 
@@ -62,8 +71,23 @@ async def post_join_request(
     return JoinRequestItem(req.invite_id, request)
 
 
+EXPIRED_REQUESTS_KEPT: Final = 30 * 86400
+"""How long a request stays listed after its invite expired unused (then it is dropped)."""
+
+
+def answerable(state: GroupState, invite_id: bytes, now: int) -> bool:
+    """Whether a request for this invite is still worth listing: the invite is unused, not
+    revoked, its issuer still a leader, and it expired no more than `EXPIRED_REQUESTS_KEPT`
+    ago (leaders see such a request as expired; it can no longer be approved)."""
+    inv = state.invites.get(invite_id)
+    if inv is None or now > inv.expires + EXPIRED_REQUESTS_KEPT:
+        return False
+    return state.invite_usable(invite_id, min(now, inv.expires))
+
+
 async def list_join_requests(runtime: Runtime, gid: bytes, device: bytes) -> JoinRequestPage:
-    """The pending requests whose invites are still live, for leaders."""
+    """The pending requests, for leaders: those of live invites, and those whose invite
+    expired recently (`answerable`)."""
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> list[JoinRequestItem]:
@@ -71,7 +95,20 @@ async def list_join_requests(runtime: Runtime, gid: bytes, device: bytes) -> Joi
         return [
             JoinRequestItem(invite, request)
             for invite, request in store.join_requests(conn, gid)
-            if state.invite_usable(invite, now)
+            if answerable(state, invite, now)
         ]
 
     return JoinRequestPage(await runtime.db.read(work))
+
+
+async def invite_groups(runtime: Runtime, client: str, invite_id: bytes) -> InviteGroups:
+    """The groups that published an invite with this id, for an invitee holding its code.
+
+    An invite id is a hash of the code's secret, so only code holders and members (who read
+    it in the log) can ask; the answer is a group id, which the invitee then checks against
+    the code (docs/protocol.md §8). Rate-limited per client like logins."""
+    runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
+    groups = await runtime.db.read(lambda conn: store.invite_groups(conn, invite_id))
+    if not groups:
+        raise ServiceError(ErrorCode.INVITE_UNKNOWN, "no group on this server has this invite")
+    return InviteGroups(groups)

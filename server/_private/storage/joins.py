@@ -1,4 +1,5 @@
-"""SQL for join requests: one row per invite, the primary key (group, invite) refusing a second."""
+"""SQL for join requests (one row per invite, the primary key (group, invite) refusing a
+second) and for the invite index, which says which group published an invite id."""
 
 from __future__ import annotations
 
@@ -44,3 +45,18 @@ def delete_join_requests(conn: sa.Connection, group_id: bytes, invites: Sequence
             t.join_requests.c.group_id == group_id, t.join_requests.c.invite_id.in_(invites)
         )
     )
+
+
+def add_invite(conn: sa.Connection, group_id: bytes, invite_id: bytes) -> None:
+    """Index an invite op's id under its group (a second group may hold the same id)."""
+    conn.execute(sa.insert(t.invites).values(invite_id=invite_id, group_id=group_id))
+
+
+def invite_groups(conn: sa.Connection, invite_id: bytes) -> list[bytes]:
+    """The groups whose log holds an invite op with this id, by group id."""
+    rows = conn.execute(
+        sa.select(t.invites.c.group_id)
+        .where(t.invites.c.invite_id == invite_id)
+        .order_by(t.invites.c.group_id)
+    ).all()
+    return [r.group_id for r in rows]

@@ -110,6 +110,13 @@ join_requests = sa.Table(
     sa.Column("created", Int, nullable=False),
 )
 
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("invite_id", Bytes, primary_key=True),
+    sa.Column("group_id", Bytes, sa.ForeignKey("groups.group_id"), primary_key=True),
+)
+
 auth_challenges = sa.Table(
     "auth_challenges",
     metadata,
