@@ -37,6 +37,7 @@ from chatham.crypto import (
     ChainHead,
     ChainTracker,
     GroupState,
+    InviteCode,
     InviteSecret,
     Keyring,
     MemberCard,
@@ -472,7 +473,8 @@ def _build(pins: LockboxPins) -> Json:
     requests = {}
     request_time = t
     for p, sec in ((bob, sec_b), (carol, sec_c)):
-        requests[p.nick] = InviteSecret.from_code(sec.code).request(p.card, created=t)
+        joining = InviteCode.parse_link(sec.link).for_group(b.state.group_id)
+        requests[p.nick] = joining.request(p.card, created=t)
         verify_join_request(b.state, requests[p.nick], now=t)
     b.op(
         alice,
@@ -563,7 +565,7 @@ def _build(pins: LockboxPins) -> Json:
         ),
     }
 
-    # Invites: code, derived keys, join request and read signature.
+    # Invites: code (with its checksum), derived keys, join request and read signature.
     challenge_rand = Drbg("challenges")
     invites = []
     for nick, sec in b.invite_secrets.items():
@@ -575,7 +577,11 @@ def _build(pins: LockboxPins) -> Json:
                 "secret": hx(sec.secret),
                 "group": hx(sec.group),
                 "server": sec.server,
+                "checksum_hash": hx(
+                    P.tagged_hash(labels.H_INVITE_CHECK, sec.secret, sec.server.encode())
+                ),
                 "code": sec.code,
+                "link": sec.link,
                 "invite_id": hx(sec.invite_id),
                 "join_seed": hx(join_seed),
                 "join_public": hx(sec.join_key),

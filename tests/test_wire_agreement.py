@@ -41,6 +41,7 @@ RESPONSES: list[tuple[type[msgspec.Struct], type[msgspec.Struct]]] = [
     (server.EntryPage, client.EntryPage),
     (server.JoinRequestItem, client.JoinRequestItem),
     (server.JoinRequestPage, client.JoinRequestPage),
+    (server.InviteGroups, client.InviteGroups),
     (server.AttachmentInfo, client.AttachmentInfo),
     (server.Lockbox, client.Lockbox),
     (server_errors.ErrorBody, client.ErrorBody),

@@ -25,6 +25,7 @@ from chatham.crypto import (
     CryptoError,
     Entry,
     GroupState,
+    InviteCode,
     InviteSecret,
     Keyring,
     LogError,
@@ -147,7 +148,7 @@ class Group:
 
     def join_request(self, secret: InviteSecret, m: Member) -> tuple[MemberCard, bytes, str]:
         """The invitee's side: parse the code, send a request the leader checks."""
-        parsed = InviteSecret.from_code(secret.code)
+        parsed = InviteCode.parse_link(secret.link).for_group(self.state.group_id)
         sjr = verify_join_request(self.state, parsed.request(m.card, created=T0), now=T0)
         return sjr.request.card, sjr.request.invite_id, m.name
 

@@ -8,11 +8,14 @@ malicious insider or a server that rewrites what it stores.
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 import pytest
 from chatham.crypto import (
     ForkError,
     GroupState,
+    InviteCode,
     InviteError,
     InviteSecret,
     LogError,
@@ -33,6 +36,7 @@ from chatham.crypto import (
     encode,
     final_heads,
     labels,
+    looks_like_invite_code,
     make_card,
     op_hash,
     replay,
@@ -838,13 +842,44 @@ def test_join_request_checks(kit):
     assert not secret.check_mac(msgspec.structs.replace(req, card=mallory.card))
 
 
-def test_invite_codes_pin_the_version_prefix(kit):
+def test_invite_codes_are_short_and_name_every_typo(kit):
     g, (a,) = kit.group("Alice")
-    code = g.invite(a).code
-    assert code.startswith("chatham1-")
-    body = code[len("chatham1-") :]
-    assert InviteSecret.from_code(code.upper()).invite_id == InviteSecret.from_code(code).invite_id
-    assert InviteSecret.from_code(" ".join([code[:20], code[20:]])).group == g.id
-    for bad in ("chatham2-" + body, "chatham-" + body, "xchatham1-" + body, body, "", "chatham1-"):
-        with pytest.raises(InviteError):
-            InviteSecret.from_code(bad)
+    secret = g.invite(a)
+    code, server = secret.code, secret.server
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{5}(-[0-9A-HJKMNP-TV-Z]{5}){5}", code)
+    assert secret.link == f"{server}#{code}"
+    same = InviteCode.parse(code.lower().replace("-", " "), server.upper() + "/")
+    assert (same.secret, same.server) == (secret.secret, server)
+    # Crockford look-alikes read as what they look like.
+    looks = code.replace("0", "o").replace("1", "l")
+    assert InviteCode.parse(looks, server).secret == secret.secret
+    # The invite id is the secret's alone; the join key is the secret's for this group.
+    assert InviteCode.parse(code, server).invite_id == secret.invite_id
+    assert secret.pinned(g.state)
+    assert not InviteSecret(secret.secret, bytes(32), server).pinned(g.state)
+    # Every single substitution and every swap of neighbours is a typo, named as such.
+    symbols = code.replace("-", "")
+    typos = [
+        symbols[:i] + c + symbols[i + 1 :]
+        for i in range(len(symbols))
+        for c in "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+        if c != symbols[i]
+    ]
+    typos += [
+        symbols[:i] + symbols[i + 1] + symbols[i] + symbols[i + 2 :]
+        for i in range(len(symbols) - 1)
+        if symbols[i] != symbols[i + 1]
+    ]
+    for bad in typos:
+        with pytest.raises(InviteError, match="one of them has a typo"):
+            InviteCode.parse(bad, server)
+    with pytest.raises(InviteError, match="one of them has a typo"):
+        InviteCode.parse(code, server.replace("example", "exampel"))
+    with pytest.raises(InviteError, match="has 30 letters and digits; this one has 29"):
+        InviteCode.parse(symbols[:-1], server)
+    with pytest.raises(InviteError, match="'U' is not one of them"):
+        InviteCode.parse("U" + symbols[1:], server)
+    with pytest.raises(InviteError, match="no server address"):
+        InviteCode.parse_link(code)
+    assert looks_like_invite_code(code)
+    assert not looks_like_invite_code("Dana Alexandra Montgomery-Smith")

@@ -99,7 +99,7 @@ def test_a_server_judges_the_retracting_role_at_its_own_head(kit):
         "Dan\u202eevil",  # a bidi override
         "deadbeefcafe0123",  # a member id look-alike
         "abandon ability able about above absent absorb abstract",  # a fingerprint look-alike
-        "chatham1-abcdef",  # an invite code look-alike
+        "7K2QD-M4X9P-3GHTW-RW1TK-3H8JX-KFE8J",  # an invite code look-alike
         "  padded  ",  # not in normal form
     ],
 )

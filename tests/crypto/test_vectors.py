@@ -16,7 +16,6 @@ lockboxes every section that does not depend on them must come out the same.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import importlib.util
@@ -36,6 +35,7 @@ from chatham.crypto import (
     ChainTracker,
     DeviceKeys,
     GroupState,
+    InviteCode,
     InviteSecret,
     Keyring,
     MemberKeys,
@@ -629,7 +629,7 @@ def test_meeting_code() -> None:
 
 @pytest.mark.parametrize("inv", V["invites"], ids=lambda i: i["for"])
 def test_invite(inv: Json) -> None:
-    sec = InviteSecret.from_code(inv["code"])
+    sec = InviteCode.parse_link(inv["link"]).for_group(GROUP)
     assert sec.secret.hex() == inv["secret"]
     assert sec.group == GROUP == h(inv["group"])
     assert sec.server == inv["server"]
@@ -637,7 +637,7 @@ def test_invite(inv: Json) -> None:
     assert sec.join_key.hex() == inv["join_public"]
     assert sec.mac_key.hex() == inv["mac_key"]
     assert InviteSecret(h(inv["secret"]), GROUP, inv["server"]).code == inv["code"]
-    assert InviteSecret.from_code(inv["code"].upper()).secret == sec.secret
+    assert InviteCode.parse(inv["code"].lower(), inv["server"]).secret == sec.secret
     challenge = h(inv["read_challenge"])
     assert sec.read_signature(challenge).hex() == inv["read_signature"]
     verify_join_read(sec.join_key, GROUP, sec.invite_id, challenge, h(inv["read_signature"]))
@@ -661,18 +661,18 @@ def test_invite(inv: Json) -> None:
 
     # §8, independently.
     s = h(inv["secret"])
-    assert H("H_INVITE_ID", GROUP, s).hex() == inv["invite_id"]
+    assert H("H_INVITE_ID", s).hex() == inv["invite_id"]
     seed = KDF(s, GROUP, lb("KDF_INVITE_JOIN"))
     assert seed.hex() == inv["join_seed"]
     assert bytes(sodium.crypto_sign_seed_keypair(seed)[0]).hex() == inv["join_public"]
     assert KDF(s, GROUP, lb("KDF_INVITE_MAC")).hex() == inv["mac_key"]
-    prefix = labels.INVITE_CODE_PREFIX
-    assert inv["code"].startswith(prefix)
-    b32 = inv["code"][len(prefix) :].upper()
-    payload = base64.b32decode(b32 + "=" * (-len(b32) % 8))
-    assert msgspec.msgpack.decode(payload) == [1, s, GROUP, inv["server"]]
-    assert inv["code"] == inv["code"].lower()
-    assert "=" not in inv["code"]
+    check = H("H_INVITE_CHECK", s, inv["server"].encode())
+    assert check.hex() == inv["checksum_hash"]
+    n = int.from_bytes(s, "big") << 22 | int.from_bytes(check[:4], "big") >> 10
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    symbols = "".join(alphabet[(n >> (5 * i)) & 31] for i in reversed(range(30)))
+    assert inv["code"] == "-".join(symbols[i : i + 5] for i in range(0, 30, 5))
+    assert inv["link"] == f"{inv['server']}#{inv['code']}"
     ed25519_verify(
         h(inv["join_public"]), "SIG_JOIN_READ", frame(GROUP, h(inv["invite_id"]), challenge),
         h(inv["read_signature"]),

@@ -8,7 +8,7 @@ from typing import Any
 from chatham.crypto import InviteSecret, SignedJoinRequest, decode_join_request, encode, labels
 from litestar.testing import TestClient
 
-from tests.support.server_harness import Clock, World, assert_error, b64, now, unb64
+from tests.support.server_harness import Clock, World, assert_error, b64, b64url, now, unb64
 
 
 def _post(world: World, group: Any, request: bytes) -> Any:
@@ -48,7 +48,7 @@ def test_request_signed_with_another_key_is_refused(world: World) -> None:
     group = world.create_group(alice)
     invite = group.invite(alice)
     # The real invite id, signed with a join key the leader never published.
-    forged = InviteSecret(b"\x00" * 16, group.id, "x")
+    forged = InviteSecret(b"\x00" * 16, group.id, "https://x.example")
     real = decode_join_request(invite.request(bob.card, created=now())).request
     sig = forged.sign_join(labels.SIG_JOIN, encode(real))
     r = _post(world, group, encode(SignedJoinRequest(real, sig)))
@@ -131,3 +131,43 @@ def test_join_requests_are_rate_limited(make_client: Callable[..., TestClient[An
     codes = [_post(world, group, b"junk").status_code for _ in range(3)]
     assert codes == [422, 422, 429]
     del invite
+
+
+def test_an_invitee_finds_the_group_by_the_invite_id_alone(world: World) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    other = world.create_group(alice)
+    invite = group.invite(alice)
+    r = world.client.get(f"/v1/invites/{b64url(invite.invite_id)}")  # no login needed
+    assert r.status_code == 200, r.text
+    assert [unb64(g) for g in r.json()["groups"]] == [group.id]
+    other.invite(alice)
+    unknown = InviteSecret(b"\x01" * 16, group.id, "https://x.example")
+    path = f"/v1/invites/{b64url(unknown.invite_id)}"
+    assert_error(world.client.get(path), 404, "invite_unknown")
+    assert_error(world.client.get("/v1/invites/short"), 400, "invalid_id")
+
+
+def test_a_request_whose_invite_expired_is_listed_for_a_month(
+    make_client: Callable[..., TestClient[Any]],
+) -> None:
+    clock = Clock()
+    world = World(make_client(clock=clock))
+    alice, bob = world.person(), world.person()
+    group = world.create_group(alice)
+    expiring = group.invite(alice, expires=int(clock.now) + 60)
+    request = expiring.request(bob.card, created=now())
+    assert _post(world, group, request).status_code == 201
+
+    def listed() -> list[bytes]:
+        page = world.client.get(f"{group.path}/join-requests", headers=alice.headers).json()
+        return [unb64(x["request"]) for x in page["requests"]]
+
+    clock.advance(3600)
+    world.login(alice)
+    group.invite(alice)  # the log moves on: the expired request is kept, not dropped
+    assert listed() == [request]
+    clock.advance(31 * 86400)
+    world.login(alice)
+    group.invite(alice)
+    assert listed() == []

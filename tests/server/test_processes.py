@@ -114,7 +114,7 @@ def _race_log_appends(group: Group, leader: Person, clients: tuple[httpx.Client,
                 leader.secrets.device,
                 role="member",
                 expires=now() + 3600,
-                server="x",
+                server="https://x.example",
                 time=now(),
             )[0].op
             for _ in range(racers)
@@ -183,7 +183,7 @@ def _race_entry_posts(
                 people[0].secrets.device,
                 role="member",
                 expires=now() + 3600,
-                server="x",
+                server="https://x.example",
                 time=now(),
             )
             group.append(people[0], pending)
