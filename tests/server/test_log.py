@@ -63,7 +63,12 @@ def test_stale_head_gets_409_with_the_current_head(world: World) -> None:
     group.invite(alice)
     # An op built on the old head: the server names the head that moved on.
     pending, _ = build_invite(
-        before, alice.secrets.device, role="member", expires=now() + 60, server="https://x.example", time=now()
+        before,
+        alice.secrets.device,
+        role="member",
+        expires=now() + 60,
+        server="https://x.example",
+        time=now(),
     )
     body = {
         "expected_seq": before.seq,
@@ -83,7 +88,12 @@ def test_expected_head_must_match_even_at_the_right_seq(world: World) -> None:
     alice = world.person()
     group = world.create_group(alice)
     pending, _ = build_invite(
-        group.state, alice.secrets.device, role="member", expires=now() + 60, server="https://x.example", time=now()
+        group.state,
+        alice.secrets.device,
+        role="member",
+        expires=now() + 60,
+        server="https://x.example",
+        time=now(),
     )
     r = world.client.post(
         f"{group.path}/log",
@@ -97,7 +107,12 @@ def test_op_that_does_not_chain_is_invalid(world: World) -> None:
     alice = world.person()
     group = world.create_group(alice)
     pending, _ = build_invite(
-        group.state, alice.secrets.device, role="member", expires=now() + 60, server="https://x.example", time=now()
+        group.state,
+        alice.secrets.device,
+        role="member",
+        expires=now() + 60,
+        server="https://x.example",
+        time=now(),
     )
     # Claim a head the op does not extend: expected matches the server, the op does not.
     group.invite(alice)
@@ -113,7 +128,12 @@ def test_non_leader_ops_are_refused_by_the_verifier(world: World) -> None:
     group = world.create_group(alice)
     group.join(bob, by=alice)
     pending, _ = build_invite(
-        group.state, bob.secrets.device, role="member", expires=now() + 60, server="https://x.example", time=now()
+        group.state,
+        bob.secrets.device,
+        role="member",
+        expires=now() + 60,
+        server="https://x.example",
+        time=now(),
     )
     err = assert_error(
         world.client.post(
@@ -147,7 +167,12 @@ def test_non_members_cannot_read_or_write_the_log(world: World) -> None:
     group = world.create_group(alice)
     assert_error(group.read_log(eve), 403, "not_a_member")
     pending, _ = build_invite(
-        group.state, eve.secrets.device, role="member", expires=now() + 60, server="https://x.example", time=now()
+        group.state,
+        eve.secrets.device,
+        role="member",
+        expires=now() + 60,
+        server="https://x.example",
+        time=now(),
     )
     r = world.client.post(f"{group.path}/log", json=group.append_body(pending), headers=eve.headers)
     assert_error(r, 403, "not_a_member")
@@ -182,7 +207,12 @@ def test_rotation_lockboxes_are_checked_and_stored_per_device(world: World) -> N
     assert_error(r, 422, "invalid_lockboxes")
     # Lockboxes on an op without a rotation.
     inv, _ = build_invite(
-        group.state, alice.secrets.device, role="member", expires=now() + 60, server="https://x.example", time=now()
+        group.state,
+        alice.secrets.device,
+        role="member",
+        expires=now() + 60,
+        server="https://x.example",
+        time=now(),
     )
     body = group.append_body(inv)
     body["lockboxes"] = group.append_body(pending)["lockboxes"]
