@@ -11,6 +11,8 @@ from litestar.testing import TestClient
 
 from tests.support.server_harness import HOST, Clock, World, assert_error, b64, now, unb64
 
+X = "https://x.example"  # the server an invite names (not checked by the server)
+
 
 def test_append_and_read_back(world: World) -> None:
     alice = world.person()
@@ -67,7 +69,7 @@ def test_stale_head_gets_409_with_the_current_head(world: World) -> None:
         alice.secrets.device,
         role="member",
         expires=now() + 60,
-        server="https://x.example",
+        server=X,
         time=now(),
     )
     body = {
@@ -92,7 +94,7 @@ def test_expected_head_must_match_even_at_the_right_seq(world: World) -> None:
         alice.secrets.device,
         role="member",
         expires=now() + 60,
-        server="https://x.example",
+        server=X,
         time=now(),
     )
     r = world.client.post(
@@ -111,7 +113,7 @@ def test_op_that_does_not_chain_is_invalid(world: World) -> None:
         alice.secrets.device,
         role="member",
         expires=now() + 60,
-        server="https://x.example",
+        server=X,
         time=now(),
     )
     # Claim a head the op does not extend: expected matches the server, the op does not.
@@ -132,7 +134,7 @@ def test_non_leader_ops_are_refused_by_the_verifier(world: World) -> None:
         bob.secrets.device,
         role="member",
         expires=now() + 60,
-        server="https://x.example",
+        server=X,
         time=now(),
     )
     err = assert_error(
@@ -171,7 +173,7 @@ def test_non_members_cannot_read_or_write_the_log(world: World) -> None:
         eve.secrets.device,
         role="member",
         expires=now() + 60,
-        server="https://x.example",
+        server=X,
         time=now(),
     )
     r = world.client.post(f"{group.path}/log", json=group.append_body(pending), headers=eve.headers)
@@ -211,7 +213,7 @@ def test_rotation_lockboxes_are_checked_and_stored_per_device(world: World) -> N
         alice.secrets.device,
         role="member",
         expires=now() + 60,
-        server="https://x.example",
+        server=X,
         time=now(),
     )
     body = group.append_body(inv)
