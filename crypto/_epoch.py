@@ -69,22 +69,23 @@ def seal_names(
     prev: bytes,
     names: Sequence[tuple[bytes, str]],
     rand: P.Random,
+    *,
+    group_name: str | None = None,
 ) -> bytes:
+    """Members' names (and the group's name, when given) sealed under the epoch key (§6.4)."""
     k = P.hkdf(key, salt=b"", info=L.KDF_NAMES)
     nonce = rand(P.XNONCE_LEN)
-    body = encode(NameList(sorted(names)))
+    body = encode(NameList(sorted(names), group_name))
     return nonce + P.xchacha_seal(k, nonce, body, _names_ad(group, epoch, prev))
 
 
-def open_names(
-    key: bytes, group: bytes, epoch: int, prev: bytes, blob: bytes
-) -> list[tuple[bytes, str]]:
+def open_names(key: bytes, group: bytes, epoch: int, prev: bytes, blob: bytes) -> NameList:
     k = P.hkdf(key, salt=b"", info=L.KDF_NAMES)
     body = P.xchacha_open(
         k, blob[: P.XNONCE_LEN], blob[P.XNONCE_LEN :], _names_ad(group, epoch, prev)
     )
     try:
-        return list(decode(body, NameList, max_size=len(body)).names)
+        return decode(body, NameList, max_size=len(body))
     except Exception:
         raise CouldNotOpen from None
 

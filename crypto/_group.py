@@ -37,6 +37,7 @@ from ._records import (
     Invite,
     Leave,
     MemberCard,
+    NameList,
     NewMember,
     Policy,
     Remove,
@@ -108,17 +109,34 @@ class Keyring:
         leader cannot hide every other name of the group for good.
         """
         out: dict[bytes, str] = {}
+        for attested in self._name_lists(state):
+            for mid, name in attested.names:
+                if _showable(name):
+                    out[mid] = name
+        return out
+
+    def group_name(self, state: GroupState) -> str | None:
+        """The group's name as the newest attestation this member can read gives it (§6.4);
+        None when none does (or it is not one a reader may show)."""
+        found = None
+        for attested in self._name_lists(state):
+            if attested.group is not None:
+                found = attested.group
+        return found if found is not None and _showable_group_name(found) else None
+
+    def _name_lists(self, state: GroupState) -> list[NameList]:
+        """Every names blob this member can open, oldest first (a bad blob is skipped)."""
+        out = []
         for epoch in sorted(state.rotations):
             info = state.rotations[epoch]
             if info.names is None or epoch not in self.keys:
                 continue
             try:
-                pairs = open_names(self.keys[epoch], state.group_id, epoch, info.prev, info.names)
+                out.append(
+                    open_names(self.keys[epoch], state.group_id, epoch, info.prev, info.names)
+                )
             except CouldNotOpen:
                 continue
-            for mid, name in pairs:
-                if _showable(name):
-                    out[mid] = name
         return out
 
     def meeting_code(self, state: GroupState) -> str | None:
@@ -188,6 +206,24 @@ def _showable(name: str) -> bool:
         return False
 
 
+def check_group_name(name: str) -> str:
+    """A group's name: 1-100 printable characters after whitespace is normalized, and not
+    something that passes for an invite code (§6.4)."""
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= 100 or not name.isprintable():
+        raise ValueError("a group name is 1 to 100 printable characters")
+    if looks_like_invite_code(name):
+        raise ValueError("a group name must not look like an invite code")
+    return name
+
+
+def _showable_group_name(name: str) -> bool:
+    try:
+        return check_group_name(name) == name
+    except ValueError:
+        return False
+
+
 def create_group(
     secrets: Secrets,
     name: str,
@@ -195,9 +231,11 @@ def create_group(
     policy: Policy | None = None,
     time: int,
     card: MemberCard,
+    group_name: str | None = None,
     rand: P.Random = P.random_bytes,
 ) -> NewGroup:
-    """Genesis plus the founder's first rotation (epoch 1, with the founder's attested name)."""
+    """Genesis plus the founder's first rotation (epoch 1, with the founder's attested name
+    and, when given, the group's name)."""
     state = GroupState()
     genesis = sign_op(
         state,
@@ -221,6 +259,7 @@ def create_group(
         state.head,
         [(secrets.member.id, check_name(name))],
         rand,
+        group_name=None if group_name is None else check_group_name(group_name),
     )
     rotate = sign_op(state, secrets.device, Rotate(built.rotation, names), time=time)
     state.apply(rotate)
@@ -269,14 +308,16 @@ def build_add(
     *,
     time: int,
     roster: Sequence[tuple[bytes, str]] = (),
+    group_name: str | None = None,
     rand: P.Random = P.random_bytes,
 ) -> PendingOp:
     """Add members (card, invite id, attested name); always rotates (docs/protocol.md §6.1).
 
-    `roster` re-attests names of members already in the group (member id, name), so a
-    newcomer under `from-join`, who cannot open earlier epochs, still learns who is who
-    (§6.4). The names blob holds at most MAX_BATCH names in all: a longer one would
-    not decode anywhere, so it is refused here, before anything is signed.
+    `roster` re-attests names of members already in the group (member id, name), and
+    `group_name` the group's name, so a newcomer under `from-join`, who cannot open earlier
+    epochs, still learns who is who and what the group is called (§6.4). The names blob
+    holds at most MAX_BATCH names in all: a longer one would not decode anywhere, so it is
+    refused here, before anything is signed.
     """
     new_names = [(card_member_id(c), check_name(n)) for c, _, n in joins]
     joining = {mid for mid, _ in new_names}
@@ -294,6 +335,7 @@ def build_add(
         state.head,
         new_names + again,
         rand,
+        group_name=None if group_name is None else check_group_name(group_name),
     )
     body = Add([NewMember(c, i) for c, i, _ in joins], names, built.rotation)
     return PendingOp(

@@ -233,12 +233,13 @@ class SignedJoinRequest(Record, frozen=True):
 
 
 class NameList(Record, frozen=True):
-    """Plaintext of an attested-names blob."""
+    """Plaintext of an attested-names blob: members' names, and the group's own name."""
 
     names: Annotated[
         list[tuple[Bytes32, Annotated[str, Meta(min_length=1, max_length=64)]]],
         Meta(max_length=MAX_BATCH),
     ]
+    group: Annotated[str, Meta(min_length=1, max_length=100)] | None
 
 
 class KeystoreSecrets(Record, frozen=True):

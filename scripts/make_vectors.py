@@ -78,7 +78,7 @@ from chatham.crypto import (
 from chatham.crypto import _primitives as P
 from chatham.crypto._entry import _entry_keys
 from chatham.crypto._epoch import lockbox_info, open_names
-from chatham.crypto._records import Add, NameList, Remove, Role, Rotate, Rotation
+from chatham.crypto._records import Add, Remove, Role, Rotate, Rotation
 
 Json = dict[str, Any]
 
@@ -88,6 +88,7 @@ OUT = ROOT / "tests" / "vectors" / "protocol_v1.json"
 DRBG_DOMAIN = b"chatham/v1/test-vectors"
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z: every clock in the vectors is T0 + a fixed offset
 SERVER = "https://journal.example.org"
+GROUP_NAME = "Thursday Forum"
 PASSPHRASE = "correct horse battery staple"
 HOST = "journal.example.org"
 
@@ -343,9 +344,10 @@ class Builder:
         assert pending is None or pending.key == key
         ep["key"] = hx(key)
         if ep["names"] is not None:
-            names = open_names(key, group, epoch, info.prev, bytes.fromhex(ep["names"]))
-            ep["names_plaintext"] = hx(encode(NameList(names)))
-            ep["names_list"] = [[hx(mid), name] for mid, name in names]
+            attested = open_names(key, group, epoch, info.prev, bytes.fromhex(ep["names"]))
+            ep["names_plaintext"] = hx(encode(attested))
+            ep["names_list"] = [[hx(mid), name] for mid, name in attested.names]
+            ep["group_name"] = attested.group
         ep["recipients"] = sorted(self.by_member[self.state.devices[d].member] for d in lockboxes)
 
     def op(self, signer: Person, pending: PendingOp) -> None:
@@ -455,7 +457,13 @@ def _build(pins: LockboxPins) -> Json:
 
     # 0-1: genesis and the founder's first rotation (epoch 1), history from-join.
     g = create_group(
-        alice.secrets, alice.name, policy=Policy(), time=t, card=alice.card, rand=Drbg("group")
+        alice.secrets,
+        alice.name,
+        policy=Policy(),
+        time=t,
+        card=alice.card,
+        group_name=GROUP_NAME,
+        rand=Drbg("group"),
     )
     b.append(alice, g.ops[0])
     b.append(alice, g.ops[1])
@@ -484,6 +492,7 @@ def _build(pins: LockboxPins) -> Json:
             alice.secrets.device,
             [(bob.card, sec_b.invite_id, bob.name), (carol.card, sec_c.invite_id, carol.name)],
             time=t,
+            group_name=GROUP_NAME,
             rand=Drbg("op/add"),
         ),
     )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeAlias
 from chatham import crypto
 
 from .. import errors as E
-from .engine.group import Group, _check_group_name
+from .engine.group import Group, _check_group_name, placeholder_name
 from .local.home import Home
 from .local.store import Pinned, Store
 from .local.vault import Vault
@@ -312,9 +312,10 @@ class Account:
         """Found a group on `server`: genesis plus the first rotation; this member leads it,
         and it becomes the current group.
 
-        `name` is the group's display name, kept only in local stores. The founder's own
-        name (`founder_name`, default the name given at init) is attested in the log,
-        sealed under the first epoch key.
+        `name` is the group's name: attested in the log, sealed under the first epoch key,
+        so members who join learn it (each may call it something else locally,
+        `Group.rename`). The founder's own name (`founder_name`, default the name given
+        at init) is attested the same way.
         """
         from .engine.api import normalize_url
 
@@ -332,7 +333,12 @@ class Account:
             raise E.UsageError(str(e)) from None
         policy = crypto.Policy(history, notes, rotate_each_meeting)
         new = crypto.create_group(
-            self._secrets, founder, policy=policy, time=self.now(), card=self.card()
+            self._secrets,
+            founder,
+            policy=policy,
+            time=self.now(),
+            card=self.card(),
+            group_name=name,  # attested, sealed: members who join learn it
         )
         self._api(server).create_group(new.ops, new.lockboxes, registration_token)
         group = self._adopt(new.group_id, server, name, new.ops, "member")
@@ -423,7 +429,7 @@ class Account:
                 )
             api.post_join_request(gid, secret.request(self.card(), created=self.now()))
             return self._adopt(
-                gid, code.server, name or f"group {gid.hex()[:8]}", ops, "joining", secret.secret
+                gid, code.server, name or placeholder_name(gid), ops, "joining", secret.secret
             )
         assert substituted is not None
         raise substituted

@@ -1,4 +1,4 @@
-"""Group commands: create a group, list your groups, choose the current one."""
+"""Group commands: create a group, list your groups, choose the current one, rename it here."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, console, emit_json, short, state, text
+from .common import JsonOpt, console, emit_json, short, state, text, verbose
 
 if TYPE_CHECKING:
     pass
@@ -19,7 +19,10 @@ group_app = typer.Typer(
 
 @group_app.command("create")
 def group_create(
-    name: Annotated[str, typer.Argument(help="The group's name (kept only by members).")],
+    name: Annotated[
+        str,
+        typer.Argument(help="The group's name (sealed: only members read it; 1-100 characters)."),
+    ],
     server: Annotated[str, typer.Option("--server", help="The Chatham server's URL.")],
     history: Annotated[
         str,
@@ -57,7 +60,7 @@ def group_create(
     )
     out = console()
     out.print(f"created group {g.name} ({short(g.id)}) on {g.server}; you lead it")
-    out.print("invite members with `chatham invite`")
+    out.print("it is your current group; invite members with `chatham invite --name NAME`")
 
 
 @group_app.command("list")
@@ -67,17 +70,40 @@ def group_list(json: JsonOpt = False) -> None:
     if json:
         emit_json(groups)
         return
+    from .show import print_table
+
     out = console()
     if not groups:
         out.print("no groups yet: `chatham group create NAME --server URL` or `chatham join`")
         return
+    status = {"member": "member", "joining": "waiting for approval", "removed": "removed"}
+    rows = []
     for g in groups:
-        mark = "*" if g.current else " "
-        extra = "" if g.status == "member" else f" [{g.status}]"
-        out.print(
-            f"{mark} {g.name}  {short(g.id)}  {g.server}  epoch {g.epoch}  "
-            f"{g.entries} entries{extra}"
-        )
+        row = [
+            ("* " if g.current else "  ") + g.name,
+            short(g.id),
+            g.server,
+            status.get(g.status, g.status),
+            str(g.entries),
+        ]
+        rows.append(row + ([str(g.epoch)] if verbose() else []))
+    headers = ["group", "id", "server", "you are", "entries"]
+    print_table(out, headers + (["epoch"] if verbose() else []), rows)
+
+
+@group_app.command("rename")
+def group_rename(
+    name: Annotated[str, typer.Argument(help="What to call the group in this home.")],
+) -> None:
+    """Call the current group (or --group) something else, in this home only."""
+    g = state().group()
+    before = g.name
+    g.rename(text(name) or "")
+    attested = g.attested_name()
+    out = console()
+    out.print(f"{before} is now called {g.name} here")
+    if attested is not None and attested != g.name:
+        out.print(f"the group's own name stays {attested}; other members see that")
 
 
 @group_app.command("use")

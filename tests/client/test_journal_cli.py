@@ -716,7 +716,7 @@ def test_watch_prints_one_content_free_line_per_change(cli: Cli, forum: str) -> 
         watcher.kill()
     assert watcher.returncode == 0, err
     [line] = out.splitlines()
-    assert re.fullmatch(r"\d\d:\d\d:\d\d  group [0-9a-f]{8}: 1 new entry", line), line
+    assert re.fullmatch(r"\d\d:\d\d:\d\d  Forum \d+: 1 new entry", line), line
     assert "secret" not in out + err
 
 

@@ -49,13 +49,24 @@ def test_names_that_look_like_markup_print_as_typed(url: str, root: Path) -> Non
     code = dana.ok("invite", "--name", "Lee [/]").splitlines()[-1]
     assert "Lee [/]" in dana.ok("invite", "list")
     lee.ok("join", stdin=code + "\n")
-    assert "[joining]" in lee.ok("group", "list") or "joining" in lee.ok("group", "list")
+    assert "waiting for approval" in lee.ok("group", "list")
     assert "Lee [/]" in dana.ok("requests")
     [req] = dana.json("requests")
     approved = dana.ok("approve", req["id"], "--fingerprint", lee.fingerprint)
     assert "Lee [/]" in approved
     assert "Lee [/]" in sam.ok("sync")
-    # GROUP_NAME
+    # Before approval the joiner's home knows only the group's id; the group's own name
+    # arrives sealed with the approval, and each member may call it something else here.
+    assert lee.json("group", "list")[0]["name"].startswith("group ")
+    assert "Forum [beta]" in lee.ok("sync")
+    assert lee.json("group", "list")[0]["name"] == "Forum [beta]"
+    assert lee.ok("group", "rename", "Thursdays") == (
+        "Forum [beta] is now called Thursdays here\n"
+        "the group's own name stays Forum [beta]; other members see that\n"
+    )
+    assert "Thursdays" in lee.ok("group", "list")
+    lee.ok("sync")
+    assert lee.json("group", "list")[0]["name"] == "Thursdays"
     assert "Lee [/]" in dana.ok("members")
 
     removed = dana.ok("remove", "Lee [/]", "--yes")

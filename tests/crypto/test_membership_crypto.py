@@ -17,7 +17,10 @@ from chatham.crypto import (
     Policy,
     RotationError,
     Secrets,
+    build_add,
     check_entry_public,
+    check_group_name,
+    create_group,
     decode_entry,
     decode_signed_op,
     labels,
@@ -440,3 +443,41 @@ def test_lockbox_info_binds_every_field_the_spec_names(kit):
     ):
         with pytest.raises(CouldNotOpen):
             b.device.open_lockbox(info(**over), sealed)
+
+
+def test_the_group_name_is_attested_sealed_and_reaches_newcomers(kit):
+    """§6.4: the founder's first rotation and every add may attest the group's name, under
+    the new epoch key; a newcomer under from-join reads it from their own add."""
+    alice, carol = kit.member("Alice"), kit.member("Carol")
+    made = create_group(
+        alice.secrets,
+        alice.name,
+        time=kit.T0,
+        card=alice.card,
+        group_name="  Thursday   Forum ",
+        rand=kit.rand,
+    )
+    keyring = Keyring()
+    keyring.accept_lockbox(made.state, alice.device, alice.id, 1, made.lockboxes[alice.device_id])
+    assert keyring.group_name(made.state) == "Thursday Forum"
+    assert Keyring().group_name(made.state) is None  # sealed: no key, no name
+    # An add re-attests it (and may rename it); the newcomer, holding only the new key, reads it.
+    g, (a, b) = kit.group("Alice", "Bob", policy=kit.FROM_JOIN)
+    assert g.keyring(a).group_name(g.state) is None  # this founder attested none
+    g.people[carol.id] = carol
+    invite = g.invite(a)
+    pending = build_add(
+        g.state,
+        g.keyring(a),
+        a.device,
+        [g.join_request(invite, carol)],
+        time=kit.T0,
+        group_name="Second Circle",
+        rand=kit.rand,
+    )
+    g.commit(pending)
+    assert g.keyring(carol).group_name(g.state) == "Second Circle"
+    assert g.keyring(b).group_name(g.state) == "Second Circle"
+    for bad in ("", "x" * 101, "bell\x07", "7K2QD-M4X9P-3GHTW-RW1TK-3H8JX-KFE8J"):
+        with pytest.raises(ValueError, match="group name"):
+            check_group_name(bad)

@@ -441,8 +441,9 @@ def test_epoch(ep: Json) -> None:
         ad = frame(lb("AEAD_NAMES"), GROUP, u64(n), prev)
         plain = xopen(KDF(key, b"", lb("KDF_NAMES")), blob[:24], blob[24:], ad)
         assert plain.hex() == ep["names_plaintext"]
-        # NB: the encoding is the NameList record, one array around the pair list.
-        assert msgspec.msgpack.decode(plain) == [[[h(mid), name] for mid, name in ep["names_list"]]]
+        # NB: the encoding is the NameList record: the pair list, then the group's name.
+        pairs = [[h(mid), name] for mid, name in ep["names_list"]]
+        assert msgspec.msgpack.decode(plain) == [pairs, ep["group_name"]]
         for mid, name in ep["names_list"]:
             assert V["members"][nick_of_member(h(mid))]["name"] == name
 

@@ -78,8 +78,24 @@ class Group:
         return self._name
 
     def rename(self, name: str) -> None:
-        self._store.rename_group(self._gid, _check_group_name(name))
+        """Call the group something else in this home (the group's own name is unchanged)."""
+        name = _check_group_name(name)
+        self._store.rename_group(self._gid, name)
         self._name = name
+
+    def attested_name(self) -> str | None:
+        """The group's name as its leaders attested it (sealed in the log, protocol §6.4), if
+        this member can read it; `name` is what this home calls it."""
+        snap = self._load()
+        return snap.keyring.group_name(snap.state)
+
+    def _adopt_attested_name(self) -> None:
+        """A joiner who gave no name of their own takes the group's name once they can read it."""
+        self._load()  # refreshes this object's copy of the local name
+        if self._name == placeholder_name(self._gid):
+            attested = self.attested_name()
+            if attested is not None:
+                self.rename(attested)
 
     @property
     def status(self) -> str:
@@ -314,7 +330,9 @@ class Group:
         """
         for _ in range(5):
             try:
-                return sync_once(self, progress, send)
+                report = sync_once(self, progress, send)
+                self._adopt_attested_name()
+                return report
             except E.StaleLocal:
                 self._snap = None
             except BaseException:
@@ -487,7 +505,12 @@ class Group:
 
 
 def _check_group_name(name: str) -> str:
-    name = " ".join(name.split())
-    if not 1 <= len(name) <= 100 or not name.isprintable():
-        raise E.UsageError("a group name is 1 to 100 printable characters")
-    return name
+    try:
+        return crypto.check_group_name(name)
+    except ValueError as e:
+        raise E.UsageError(str(e), hint="choose the name the group knows itself by") from None
+
+
+def placeholder_name(gid: bytes) -> str:
+    """What a joiner's home calls a group until the group's own name can be read."""
+    return f"group {gid.hex()[:8]}"

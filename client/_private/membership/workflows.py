@@ -774,6 +774,21 @@ def _append_add(
             c.device,
             [(card, invite_id, name)],
             roster=_roster_names(c, 1),
+            group_name=_group_name(group, c),
             time=c.time,
         ),
     )
+
+
+def _group_name(group: Group, c: OpContext) -> str | None:
+    """The group's name to re-attest in an add: the one the log attests, else what this
+    leader's home calls it (a group founded without one), if it is a name at all."""
+    from ..engine.group import placeholder_name
+
+    name = c.keyring.group_name(c.state) or group.name
+    if name == placeholder_name(group.id_bytes):
+        return None
+    try:
+        return crypto.check_group_name(name)
+    except ValueError:
+        return None
