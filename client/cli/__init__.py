@@ -40,7 +40,9 @@ standard library, typer and `.common`; import the library (`from .. import ...`,
 command, so `chatham --help` stays fast. `state().account()` is the unlocked
 account, `state().group()` the group chosen with `--group` (or the current one);
 raise `chatham.client.errors` exceptions and let the dispatcher print them. Global
-options (`--group`, `--passphrase-file`, `--verbose`) may appear anywhere on the line.
+options (`--group`, `--passphrase-file`, `--verbose`, `--offline`) may appear anywhere on the
+line. Reads (listings, `show`, `agenda`, `review`, `members`) sync first when the server
+answers promptly; otherwise they say on stderr how old the local copy is.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ GLOBAL_OPTIONS = {
     "--passphrase-file": True,
     "--verbose": False,
     "-v": False,
+    "--offline": False,
 }
 """Options that belong to `chatham` itself, with whether they take a value."""
 
@@ -108,6 +111,12 @@ def _root(
             help="Also name the protocol's records (log ops, epochs, checkpoints) in the output.",
         ),
     ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline", help="Read the local copy without asking the server for news first."
+        ),
+    ] = False,
 ) -> None:
     from .common import state
 
@@ -115,6 +124,7 @@ def _root(
     st.group_ref = group
     st.passphrase_file = passphrase_file
     st.verbose = verbose
+    st.offline = offline
 
 
 def _register() -> None:

@@ -33,6 +33,8 @@ class CliState:
     passphrase_file: Path | None = None
     verbose: bool = False
     """`--verbose`: also name the protocol's records (log ops, epochs, checkpoints)."""
+    offline: bool = False
+    """`--offline`: reads show the local copy without asking the server first."""
     _account: Account | None = None
 
     def passphrase_from_file(self) -> str | None:
@@ -235,14 +237,52 @@ def sub_app(help_text: str) -> typer.Typer:
 
 
 def journal(*, write: bool = False) -> Journal:
-    """The current group's journal; for a write, synced first so ids from others resolve."""
+    """The current group's journal: for a write, synced first so ids from others resolve;
+    for a read, synced first if the server answers promptly (`fresh`)."""
     from ..journal import Journal
 
     st = state()
-    gj = Journal(st.group(), st.account().member_id)
+    group = st.group()
+    if not write:
+        fresh(group)
+    gj = Journal(group, st.account().member_id)
     if write:
         gj.catch_up()
     return gj
+
+
+def fresh(group: Group) -> None:
+    """Before a read: sync if the server answers promptly, so nobody reads a stale copy
+    unknowingly; otherwise say on stderr how old the local copy is. `--offline` skips it."""
+    if state().offline:
+        return
+    report = group.refresh()
+    if report is not None:
+        if sys.stderr.isatty():  # what changed in the group, told once, as `sync` does
+            for a in report.announcements:
+                console(stderr=True).print(f"• {a.text}")
+        return
+    when = group.last_synced
+    since = "never synced" if when is None else f"last synced {ago(when)}"
+    console(stderr=True).print(
+        f"chatham: note: the server is out of reach; showing your copy ({since})"
+    )
+
+
+def ago(ts: int) -> str:
+    """`2026-12-04 18:30 (3 hours ago)` in local time."""
+    import time
+
+    seconds = max(0, int(time.time()) - ts)
+    if seconds < 90:
+        rel = "just now"
+    elif seconds < 5400:
+        rel = f"{round(seconds / 60)} minutes ago"
+    elif seconds < 36 * 3600:
+        rel = f"{round(seconds / 3600)} hours ago"
+    else:
+        rel = f"{round(seconds / 86400)} days ago"
+    return f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(ts))} ({rel})"
 
 
 def interactive() -> bool:

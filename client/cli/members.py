@@ -339,7 +339,10 @@ def members(ctx: typer.Context, json: JsonOpt = False) -> None:
 def members_list(json: JsonOpt = False) -> None:
     """List every member with role, fingerprint, when they joined and whether you verified them."""
 
+    from .common import fresh
+
     g = _group()
+    fresh(g)
     if json:
         emit_json(g.roster())
         return

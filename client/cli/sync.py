@@ -9,14 +9,56 @@ import typer
 from .common import JsonOpt, changed_words, console, emit_json, short, state, verbose
 
 if TYPE_CHECKING:
-    from .. import SyncReport, VerifyReport
+    from .. import Group, SyncReport, VerifyReport
 
 
-def sync(json: JsonOpt = False) -> None:
+def sync(
+    json: JsonOpt = False,
+    every: Annotated[bool, typer.Option("--all", help="Sync every group in this home.")] = False,
+) -> None:
     """Fetch, verify and store what is new; send queued writes; announce leader actions."""
+    if every:
+        _sync_all(json)
+        return
+    g = state().group()
+    report = _sync_one(g, json)
+    if json:
+        emit_json(report)
+        return
+    _print_sync(g.name, report)
+
+
+def _sync_all(json: bool) -> None:
+    """Each group in turn; one that fails does not stop the others, and is named at the end."""
+    from ..errors import ChathamError
+
+    account = state().account()
+    reports = []
+    failed: list[tuple[str, ChathamError]] = []
+    for summary in account.groups():
+        g = account.group(summary.id)
+        try:
+            report = _sync_one(g, json)
+        except ChathamError as e:
+            failed.append((g.name, e))
+            continue
+        reports.append(report)
+        if not json:
+            _print_sync(g.name, report)
+    if json:
+        emit_json(reports)
+    if failed:
+        name, first = failed[0]
+        raise ChathamError(
+            f"{len(failed)} of {len(failed) + len(reports)} groups did not sync; "
+            f"{name}: {first.message}",
+            hint=first.hint,
+        )
+
+
+def _sync_one(g: Group, json: bool) -> SyncReport:
     import sys
 
-    g = state().group()
     if json or not sys.stderr.isatty():
         report = g.sync()
     else:
@@ -42,10 +84,7 @@ def sync(json: JsonOpt = False) -> None:
         finally:
             if bar.live.is_started:
                 bar.stop()
-    if json:
-        emit_json(report)
-        return
-    _print_sync(g.name, report)
+    return report
 
 
 def _print_sync(name: str, report: SyncReport) -> None:
@@ -74,7 +113,7 @@ def verify(
     from ..errors import VerificationError
 
     g = state().group()
-    if not offline:
+    if not (offline or state().offline):  # `--offline` is also the global option
         g.sync(send=False)
     report = g.verify()
     if json:

@@ -789,8 +789,12 @@ def test_offline_reading_and_queued_writes(
     with live_server(tmp_path / "server") as own:
         group = form_group(world, own.url)
         issue = cli.new("Sam", "issue", "new", "--title", "Before the outage")
-    # The server is gone: reading and search still work, and a write waits in the outbox.
-    assert ids(cli.json("Sam", "search", "outage")) == [issue]
+    # The server is gone: reading and search still work (saying how old the copy is), and a
+    # write waits in the outbox.
+    code, out, err = cli("Sam", "search", "outage", "--json")
+    assert (code, ids(json.loads(out))) == (0, [issue])
+    assert err.startswith("chatham: note: the server is out of reach; showing your copy (last ")
+    assert ids(cli.json("Sam", "--offline", "search", "outage")) == [issue]
     out = cli.ok("Sam", "issue", "new", "--title", "During the outage")
     assert re.fullmatch(
         r"issue [0-9a-f]{8} queued: the server is out of reach; it goes out with the next "

@@ -12,8 +12,9 @@ bulk pages (log, lockboxes, entries) are asked for as msgpack.
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any, Final, Protocol, TypeVar
 
 import httpx
@@ -229,6 +230,7 @@ class ServerApi:
         self._token: str | None = None
         self._expires = 0.0
         self._invite: crypto.InviteSecret | None = None
+        self.timeout = TIMEOUT
         self._device_token: tuple[str | None, float] = (None, 0.0)
         if tokens is not None:
             cached = tokens.load(self.url)
@@ -236,6 +238,17 @@ class ServerApi:
                 self._token, self._expires = cached
 
     # --- plumbing -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def quick(self, seconds: float) -> Iterator[None]:
+        """Within the block, give up on a request after `seconds` without an answer (a read
+        syncs first only if the server answers promptly; the local copy serves otherwise)."""
+        saved = self.timeout
+        self.timeout = httpx.Timeout(seconds)
+        try:
+            yield
+        finally:
+            self.timeout = saved
 
     def _send(
         self,
@@ -267,7 +280,7 @@ class ServerApi:
                     content=body,
                     params=dict(params) if params else None,
                     headers=headers,
-                    timeout=TIMEOUT,
+                    timeout=self.timeout,
                 )
             except httpx.TransportError as e:
                 raise E.Unreachable(f"could not reach {self.url} ({type(e).__name__})") from None

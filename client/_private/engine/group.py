@@ -49,6 +49,10 @@ if TYPE_CHECKING:
     from .api import ServerApi
 
 
+QUICK_SYNC = 4.0
+"""Seconds a read waits for the server before showing the local copy instead."""
+
+
 class Group:
     """One group in a member's home. Get it from `Account.group()` or `Account.groups()`."""
 
@@ -332,6 +336,8 @@ class Group:
             try:
                 report = sync_once(self, progress, send)
                 self._adopt_attested_name()
+                now = self._account.now()
+                self._store.set_meta(_synced_key(self._gid), now.to_bytes(8, "big"))
                 return report
             except E.StaleLocal:
                 self._snap = None
@@ -343,6 +349,23 @@ class Group:
             "another chatham process kept changing this group while syncing",
             hint="wait for the other process to finish, then sync again",
         )
+
+    def refresh(self, *, timeout: float = QUICK_SYNC) -> SyncReport | None:
+        """Sync before a read, if the server answers within `timeout` seconds per request;
+        None when it is out of reach, and the local copy (of `last_synced`) is what there is.
+
+        A failed check raises as in `sync`: a read never shows what did not verify."""
+        with self._api().quick(timeout):
+            try:
+                return self.sync()
+            except E.Unreachable:
+                return None
+
+    @property
+    def last_synced(self) -> int | None:
+        """When this home last synced the group (Unix seconds), or None if it never did."""
+        raw = self._store.get_meta(_synced_key(self._gid))
+        return None if raw is None else int.from_bytes(raw, "big")
 
     def post(self, body: bytes) -> str:
         """Queue `body` as a new entry and send it now if the server is reachable; its id.
@@ -509,6 +532,10 @@ def _check_group_name(name: str) -> str:
         return crypto.check_group_name(name)
     except ValueError as e:
         raise E.UsageError(str(e), hint="choose the name the group knows itself by") from None
+
+
+def _synced_key(gid: bytes) -> str:
+    return f"synced/{gid.hex()}"
 
 
 def placeholder_name(gid: bytes) -> str:
