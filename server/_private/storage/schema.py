@@ -85,6 +85,7 @@ attachments = sa.Table(
     sa.Column("attachment_id", Bytes, primary_key=True),
     sa.Column("device_id", Bytes, nullable=False),
     sa.Column("created", Int, nullable=False),
+    sa.Column("deleted", Int, nullable=True),
 )
 
 attachment_chunks = sa.Table(

@@ -83,6 +83,7 @@ def upgrade() -> None:
         sa.Column("attachment_id", Bytes, nullable=False),
         sa.Column("device_id", Bytes, nullable=False),
         sa.Column("created", Int, nullable=False),
+        sa.Column("deleted", Int, nullable=True),
         sa.ForeignKeyConstraint(
             ["group_id"], ["groups.group_id"], name="fk_attachments_group_id_groups"
         ),
