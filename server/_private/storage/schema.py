@@ -112,6 +112,14 @@ join_requests = sa.Table(
     sa.Column("created", Int, nullable=False),
 )
 
+server_identity = sa.Table(
+    "server_identity",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("server_id", Bytes, nullable=False),
+)
+"""One row: this server's random identity, which every login signs (never a secret)."""
+
 auth_challenges = sa.Table(
     "auth_challenges",
     metadata,

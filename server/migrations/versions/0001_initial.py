@@ -122,6 +122,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_auth_challenges_expires", "auth_challenges", ["expires"])
     op.create_table(
+        "server_identity",
+        sa.Column("id", sa.Integer, nullable=False),
+        sa.Column("server_id", Bytes, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_server_identity"),
+    )
+    op.create_table(
         "tokens",
         sa.Column("token_hash", Bytes, nullable=False),
         sa.Column("device_id", Bytes, nullable=True),
@@ -150,6 +156,7 @@ def downgrade() -> None:
         "registration_tokens",
         "tokens",
         "auth_challenges",
+        "server_identity",
         "join_requests",
         "attachment_chunks",
         "attachments",
