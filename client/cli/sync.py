@@ -9,7 +9,7 @@ import typer
 from .common import JsonOpt, changed_words, console, emit_json, short, state, verbose
 
 if TYPE_CHECKING:
-    from .. import Group, SyncReport, VerifyReport
+    from .. import Alarm, Group, SyncReport, VerifyReport
 
 
 def sync(
@@ -24,8 +24,9 @@ def sync(
     report = _sync_one(g, json)
     if json:
         emit_json(report)
-        return
-    _print_sync(g.name, report)
+    else:
+        _print_sync(g.name, report)
+    _fail_on_alarms(report.alarms)
 
 
 def _sync_all(json: bool) -> None:
@@ -45,12 +46,16 @@ def _sync_all(json: bool) -> None:
         reports.append(report)
         if not json:
             _print_sync(g.name, report)
+        try:
+            _fail_on_alarms(report.alarms)
+        except ChathamError as e:
+            failed.append((g.name, e))
     if json:
         emit_json(reports)
     if failed:
         name, first = failed[0]
         raise ChathamError(
-            f"{len(failed)} of {len(failed) + len(reports)} groups did not sync; "
+            f"{len(failed)} of {len(account.groups())} groups did not sync; "
             f"{name}: {first.message}",
             hint=first.hint,
         )
@@ -87,10 +92,31 @@ def _sync_one(g: Group, json: bool) -> SyncReport:
     return report
 
 
+def _fail_on_alarms(alarms: tuple[Alarm, ...]) -> None:
+    """Exit non-zero, naming the oldest problem, while any alarm stands (after the output)."""
+    if not alarms:
+        return
+    from ..errors import VerificationError
+
+    first = alarms[0]
+    n = len(alarms)
+    raise VerificationError(
+        f"{n} problem{'s' if n != 1 else ''} found: {first.text}",
+        hint=first.hint,
+        check=first.check,  # type: ignore[arg-type]
+    )
+
+
 def _print_sync(name: str, report: SyncReport) -> None:
+    from rich.text import Text
+
     out = console()
     for a in report.announcements:
-        out.print(f"• {a.text}" + (f" ({a.detail})" if verbose() and a.detail else ""))
+        detail = f" ({a.detail})" if verbose() and a.detail else ""
+        out.print(Text(f"• {a.text}{detail}"))
+    for alarm in report.alarms:
+        waits = " (waiting: it may resolve when the rest arrives)" if alarm.waiting else ""
+        out.print(Text(f"alarm: {alarm.text}{waits}"))
     if report.status == "joining":
         out.print(f"{name}: waiting for a leader to approve your join request")
         return
@@ -121,13 +147,16 @@ def verify(
     else:
         _print_verify(g.name, report)
     if not report.ok:
+        n = len(report.problems)
         raise VerificationError(
-            f"{len(report.problems)} problem(s) found: {report.problems[0]}",
+            f"{n} problem{'s' if n != 1 else ''} found: {report.problems[0]}",
             check="checkpoint",
         )
 
 
 def _print_verify(name: str, r: VerifyReport) -> None:
+    from rich.text import Text
+
     out = console()
     out.print(f"group {name} ({short(r.group)})")
     out.print(f"log: {r.log_ops} ops verified, head {short(r.log_head)}, epoch {r.epoch}")
@@ -143,7 +172,7 @@ def _print_verify(name: str, r: VerifyReport) -> None:
     else:
         out.print("meeting code: none yet (a leader signs a checkpoint with `chatham checkpoint`)")
     for p in r.problems:
-        out.print(f"problem: {p}")
+        out.print(Text(f"problem: {p}"))
     if r.ok:
         out.print("everything verifies")
 

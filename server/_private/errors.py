@@ -53,8 +53,11 @@ class ErrorCode(StrEnum):
     DUPLICATE_ENTRY = "duplicate_entry"
     CHAIN_GAP = "chain_gap"
     STALE_EPOCH = "stale_epoch"
+    STALE_LOG_HEAD = "stale_log_head"
+    STALE_HEADS = "stale_heads"
     ROTATION_PENDING = "rotation_pending"
     CHUNK_EXISTS = "chunk_exists"
+    ATTACHMENT_DELETED = "attachment_deleted"
     INVITE_USED = "invite_used"
     CONFLICT = "conflict"
     BODY_TOO_LARGE = "body_too_large"
@@ -100,8 +103,11 @@ STATUS: Final[Mapping[ErrorCode, int]] = {
     C.DUPLICATE_ENTRY: 409,
     C.CHAIN_GAP: 409,
     C.STALE_EPOCH: 409,
+    C.STALE_LOG_HEAD: 409,
+    C.STALE_HEADS: 409,
     C.ROTATION_PENDING: 409,
     C.CHUNK_EXISTS: 409,
+    C.ATTACHMENT_DELETED: 409,
     C.INVITE_USED: 409,
     C.CONFLICT: 409,
     C.BODY_TOO_LARGE: 413,

@@ -162,7 +162,7 @@ def test_zero_or_missing_signature_rejected(kit):
 def test_op_signed_by_an_outsider_or_departed_member_rejected(kit):
     g, (a, b, c) = kit.group("Alice", "Bob", "Carol")
     mallory = kit.member("Mallory")
-    body = SetPolicy(Policy(history="full"))
+    body = SetPolicy(Policy(history="full"), [])
     kit.assert_rejected(g.state, g.forge(mallory, body), LogError, "signer")
     g.remove(a, c)
     kit.assert_rejected(g.state, g.forge(c, body), LogError, "signer")
@@ -191,7 +191,7 @@ def _member_attempts(kit, g, a, b, c):
         ),
         "set-role": lambda: build_set_role(g.state, b.device, b.id, "leader", time=kit.T0).op,
         "demote": lambda: build_set_role(g.state, b.device, a.id, "member", time=kit.T0).op,
-        "policy": lambda: g.forge(b, SetPolicy(Policy(history="full"))),
+        "policy": lambda: g.forge(b, SetPolicy(Policy(history="full"), [])),
         "checkpoint": lambda: g.forge(b, Checkpoint([])),
         "rotate": lambda: build_rotate(g.state, g.keyring(b), b.device, time=kit.T0).op,
     }
@@ -335,7 +335,7 @@ def test_fork_two_different_ops_at_one_seq(kit):
     g, (a, _b) = kit.group("Alice", "Bob")
     base = g.state.copy()
     x = g.build_rotate(a).op
-    y = g.forge(a, SetPolicy(Policy(history="full")))
+    y = g.forge(a, SetPolicy(Policy(history="full"), []))
     assert decode_signed_op(x).op.seq == decode_signed_op(y).op.seq
     seen_by_bob = replay([x], base)
     seen_by_carol = replay([y], base)
@@ -351,7 +351,7 @@ def test_fork_two_different_ops_at_one_seq(kit):
 def test_fork_below_the_head_detected_on_a_longer_log(kit):
     g, (a, _b) = kit.group("Alice", "Bob")
     pinned = (g.state.seq, g.state.head)
-    g.commit(g.forge(a, SetPolicy(Policy(history="full"))))
+    g.commit(g.forge(a, SetPolicy(Policy(history="full"), [])))
     g.checkpoint(a)
     honest = replay(g.ops)
     honest.check_extends(*pinned)  # the same history, longer: fine
@@ -409,7 +409,7 @@ def test_second_genesis_rejected(kit):
 
 def test_first_op_must_be_a_genesis(kit):
     a = kit.member("Alice")
-    not_genesis = sign_op(GroupState(), a.device, SetPolicy(Policy()), time=kit.T0)
+    not_genesis = sign_op(GroupState(), a.device, SetPolicy(Policy(), []), time=kit.T0)
     kit.assert_rejected(GroupState(), not_genesis, LogError, "genesis")
     g, _ = kit.group("Alice", founder=a)
     with_group = kit.resign(g.ops[0], a, group=g.id)
@@ -782,7 +782,7 @@ def test_role_from_the_invite_and_set_role_of_a_stranger(kit):
     bob = kit.member("Bob")
     g.add(a, bob, role="leader")
     assert g.state.members[bob.id].role == "leader"
-    stranger = g.forge(a, SetRole(kit.member("Nobody").id, "leader"))
+    stranger = g.forge(a, SetRole(kit.member("Nobody").id, "leader", []))
     kit.assert_rejected(g.state, stranger, LogError, "member")
 
 
@@ -883,3 +883,38 @@ def test_invite_codes_are_short_and_name_every_typo(kit):
         InviteCode.parse_link(code)
     assert looks_like_invite_code(code)
     assert not looks_like_invite_code("Dana Alexandra Montgomery-Smith")
+
+
+# --- ops that take a power away pin the chains they affect -----------------------------------
+
+
+def test_a_demotion_pins_exactly_the_members_devices(kit):
+    g, (a, b, _c) = kit.group("Alice", "Bob", "Carol")
+    g.set_role(a, b, "leader")
+    g.post(b, b"as a leader")
+    bare = g.forge(a, SetRole(b.id, "member", []))
+    with pytest.raises(LogError) as info:
+        g.state.copy().apply(bare)
+    assert info.value.check == "heads"
+    g.set_role(a, b, "member")
+    [(seq, head)] = g.state.devices[b.device_id].pins
+    assert (seq, head.seq) == (g.state.seq, 1)
+    # A promotion pins nothing: listing heads is refused.
+    extra = g.forge(a, SetRole(b.id, "leader", [g.tracker.heads()[0]]))
+    with pytest.raises(LogError) as info:
+        g.state.copy().apply(extra)
+    assert info.value.check == "heads"
+
+
+def test_a_stricter_notes_policy_pins_every_other_members_devices(kit):
+    g, (a, b, c) = kit.group("Alice", "Bob", "Carol")
+    assert g.state.policy_pins(Policy(notes="leaders")) == sorted([b.device_id, c.device_id])
+    assert g.state.policy_pins(Policy(history="full")) == []
+    with pytest.raises(LogError) as info:
+        g.state.copy().apply(g.forge(a, SetPolicy(Policy(notes="leaders"), [])))
+    assert info.value.check == "heads"
+    g.set_policy(a, Policy(notes="leaders"))
+    assert [s for s, _ in g.state.devices[b.device_id].pins] == [g.state.seq]
+    assert g.state.devices[a.device_id].pins == []
+    # Back to "all" gives a power: nothing to pin.
+    assert g.state.policy_pins(Policy(notes="all")) == []

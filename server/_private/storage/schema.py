@@ -67,12 +67,13 @@ entries = sa.Table(
     sa.Column("device_id", Bytes, nullable=False),
     sa.Column("device_seq", Int, nullable=False),
     sa.Column("epoch", Int, nullable=False),
+    sa.Column("log_seq", Int, nullable=False),
     sa.Column("header", Bytes, nullable=False),
     sa.Column("ct_hash", Bytes, nullable=False),
     sa.Column("link", Bytes, nullable=False),
     sa.Column("signature", Bytes, nullable=False),
     sa.Column("ciphertext", Bytes, nullable=True),
-    sa.Column("retraction", Bytes, nullable=True),
+    sa.Column("retracted_by", Bytes, nullable=True),
     sa.UniqueConstraint("group_id", "device_id", "device_seq"),
     sa.UniqueConstraint("group_id", "cursor"),
 )
@@ -84,6 +85,7 @@ attachments = sa.Table(
     sa.Column("attachment_id", Bytes, primary_key=True),
     sa.Column("device_id", Bytes, nullable=False),
     sa.Column("created", Int, nullable=False),
+    sa.Column("deleted", Int, nullable=True),
 )
 
 attachment_chunks = sa.Table(
@@ -116,6 +118,14 @@ invites = sa.Table(
     sa.Column("invite_id", Bytes, primary_key=True),
     sa.Column("group_id", Bytes, sa.ForeignKey("groups.group_id"), primary_key=True),
 )
+
+server_identity = sa.Table(
+    "server_identity",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("server_id", Bytes, nullable=False),
+)
+"""One row: this server's random identity, which every login signs (never a secret)."""
 
 auth_challenges = sa.Table(
     "auth_challenges",

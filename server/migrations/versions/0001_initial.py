@@ -1,4 +1,4 @@
-"""The initial schema: groups, log, lockboxes, entries, attachments, joins, auth.
+"""The initial schema: groups, log, lockboxes, entries, attachments, invites and joins, auth.
 
 Revision ID: 0001
 Revises:
@@ -61,12 +61,13 @@ def upgrade() -> None:
         sa.Column("device_id", Bytes, nullable=False),
         sa.Column("device_seq", Int, nullable=False),
         sa.Column("epoch", Int, nullable=False),
+        sa.Column("log_seq", Int, nullable=False),
         sa.Column("header", Bytes, nullable=False),
         sa.Column("ct_hash", Bytes, nullable=False),
         sa.Column("link", Bytes, nullable=False),
         sa.Column("signature", Bytes, nullable=False),
         sa.Column("ciphertext", Bytes, nullable=True),
-        sa.Column("retraction", Bytes, nullable=True),
+        sa.Column("retracted_by", Bytes, nullable=True),
         sa.ForeignKeyConstraint(
             ["group_id"], ["groups.group_id"], name="fk_entries_group_id_groups"
         ),
@@ -82,6 +83,7 @@ def upgrade() -> None:
         sa.Column("attachment_id", Bytes, nullable=False),
         sa.Column("device_id", Bytes, nullable=False),
         sa.Column("created", Int, nullable=False),
+        sa.Column("deleted", Int, nullable=True),
         sa.ForeignKeyConstraint(
             ["group_id"], ["groups.group_id"], name="fk_attachments_group_id_groups"
         ),
@@ -113,12 +115,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("group_id", "invite_id", name="pk_join_requests"),
     )
     op.create_table(
+        "invites",
+        sa.Column("invite_id", Bytes, nullable=False),
+        sa.Column("group_id", Bytes, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["groups.group_id"], name="fk_invites_group_id_groups"
+        ),
+        sa.PrimaryKeyConstraint("invite_id", "group_id", name="pk_invites"),
+    )
+    op.create_table(
         "auth_challenges",
         sa.Column("challenge", Bytes, nullable=False),
         sa.Column("expires", Int, nullable=False),
         sa.PrimaryKeyConstraint("challenge", name="pk_auth_challenges"),
     )
     op.create_index("ix_auth_challenges_expires", "auth_challenges", ["expires"])
+    op.create_table(
+        "server_identity",
+        sa.Column("id", sa.Integer, nullable=False),
+        sa.Column("server_id", Bytes, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_server_identity"),
+    )
     op.create_table(
         "tokens",
         sa.Column("token_hash", Bytes, nullable=False),
@@ -148,6 +165,8 @@ def downgrade() -> None:
         "registration_tokens",
         "tokens",
         "auth_challenges",
+        "server_identity",
+        "invites",
         "join_requests",
         "attachment_chunks",
         "attachments",
