@@ -67,7 +67,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 """Modules under chatham.client.cli that register commands, in help order."""
 
-GLOBAL_OPTIONS = {"--group": True, "-g": True, "--passphrase-file": True}
+GLOBAL_OPTIONS = {"--group": True, "-g": True, "--passphrase-file": True, "--anyway": False}
 """Options that belong to `chatham` itself, with whether they take a value."""
 
 app = typer.Typer(
@@ -94,12 +94,21 @@ def _root(
             help="Read the passphrase from this file (`-` for stdin) instead of prompting.",
         ),
     ] = None,
+    anyway: Annotated[
+        bool,
+        typer.Option(
+            "--anyway",
+            help="Write even though this copy of the group has not been confirmed current for "
+            "a month (a server may be hiding a removal).",
+        ),
+    ] = False,
 ) -> None:
     from .common import state
 
     st = state()
     st.group_ref = group
     st.passphrase_file = passphrase_file
+    st.anyway = anyway
 
 
 def _register() -> None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, console, emit_json, short, state
+from .common import JsonOpt, console, emit_json, short, state, warn_if_stale
 
 if TYPE_CHECKING:
     from .. import Alarm, SyncReport, VerifyReport
@@ -46,6 +46,7 @@ def sync(json: JsonOpt = False) -> None:
         emit_json(report)
     else:
         _print_sync(g.name, report)
+        warn_if_stale(report.freshness)
     _fail_on_alarms(report.alarms)
 
 
@@ -87,6 +88,8 @@ def _print_sync(name: str, report: SyncReport) -> None:
         parts.append(f"{report.new_ops} log {'op' if report.new_ops == 1 else 'ops'}")
     if report.sent:
         parts.append(f"{len(report.sent)} sent")
+    if report.checkpointed:
+        parts.append("checkpoint signed (the log had been quiet for a day)")
     summary = ", ".join(parts) if parts else "up to date"
     out.print(f"{name}: {summary}")
     if report.queued:

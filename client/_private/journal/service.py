@@ -103,8 +103,11 @@ class Journal:
         *,
         tz: tzinfo | None = None,
         clock: Callable[[], float] = time.time,
+        insist: bool = False,
     ) -> None:
         self.group = group
+        self.insist = insist
+        """Write even when this copy of the group is too old to write safely (`Group.post`)."""
         self.me = bytes.fromhex(member_id)
         self.tz = tz if tz is not None else local_zone()
         self._clock = clock
@@ -251,7 +254,9 @@ class Journal:
             data = encode_body(body)
         except E.ContentError as e:
             raise E.ContentError(e.message, hint=e.hint) from None
-        entry_id = self.group.post(data, retracts=[r.hex() for r in retracts or []])
+        entry_id = self.group.post(
+            data, retracts=[r.hex() for r in retracts or []], insist=self.insist
+        )
         self.refresh()
         return Posted(entry_id, queued=self.group.queued > 0)
 
