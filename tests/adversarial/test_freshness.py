@@ -64,7 +64,8 @@ def test_a_leaders_sync_checkpoints_a_quiet_log(person: Person, clock: Clock) ->
     report = gd.sync()
     assert report.checkpointed
     assert gd.state.seq == before + 1
-    assert gd.state.checkpoint is not None and gd.state.checkpoint.seq == before + 1
+    assert gd.state.checkpoint is not None
+    assert gd.state.checkpoint.seq == before + 1
     assert not gd.sync().checkpointed  # once a day, not once a sync
     assert gs.sync().freshness == Freshness(int(clock.now), 0, "current")
 
@@ -74,7 +75,7 @@ def test_a_server_hiding_a_removal_cannot_keep_a_member_writing(
 ) -> None:
     dana, eve = person("Dana", clock=clock), person("Eve", clock=clock)
     sam = person("Sam", http=tampered_http, clock=clock)
-    gd, ge, gs = form_group(dana, eve, sam)
+    gd, _, gs = form_group(dana, eve, sam)
     hidden_from = gd.state.seq
     tamper.on("GET", "/log", hide_ops_after(hidden_from))
     gd.remove(gd.member(eve.member_id).id)  # Eve keeps the old key; the server hides this
@@ -106,7 +107,8 @@ def test_a_server_hiding_a_removal_cannot_keep_a_member_writing(
     # write goes out sealed under the new key.
     tamper.clear()
     report = gs.sync()
-    assert report.freshness is not None and report.freshness.level == "current"
+    assert report.freshness is not None
+    assert report.freshness.level == "current"
     assert gs.member(eve.member_id).status == "removed"
     assert gs.queued == 0
     sent = [e for e in gs.entries() if e.body == b"sent anyway"]

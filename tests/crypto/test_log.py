@@ -895,7 +895,7 @@ def _signed_at(g, signer, body, time):
 
 
 def test_an_op_dated_before_the_op_it_follows_is_refused(kit):
-    g, (a, b) = kit.group("Alice", "Bob")
+    g, (a, _b) = kit.group("Alice", "Bob")
     head_time = g.state.time
     assert head_time > 0
     earlier = _signed_at(g, a, Checkpoint(g.tracker.heads()), head_time - 1)
