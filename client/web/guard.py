@@ -7,9 +7,11 @@ this order (docs/web.md, "How it is protected"):
 1. **Host** is this app's own address (`127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`):
    a hostile page that re-resolves its own name to 127.0.0.1 (DNS rebinding) sends its own
    name as Host and is refused.
-2. **Origin**, when the browser sends one, is this app's origin; **Sec-Fetch-Site**, when
-   sent, is `same-origin` or `none` (typed or opened by `chatham web`). A page on any other
-   origin, another local port included, is refused before it can post anything.
+2. **Origin**, when the browser sends one, is this app's origin (or `null`, which the
+   browser sends on its own form posts because of `Referrer-Policy: no-referrer`, together
+   with `Sec-Fetch-Site: same-origin`); **Sec-Fetch-Site**, when sent, is `same-origin` or
+   `none` (typed or opened by `chatham web`). A page on any other origin, another local
+   port included, is refused before it can post anything.
 3. **The cookie.** `/launch?token=…` exchanges the one-time token that `chatham web` printed
    for an HttpOnly, SameSite=Strict cookie; the token is spent at its first use and the
    cookie's value lives only in this process. Every other path except `/static/` needs it.
@@ -188,10 +190,16 @@ def guarded(app: ASGIApp, door: Door) -> ASGIApp:
             await _text(send, 403, REFUSALS["host"], [])
             return
         origin = h.get("origin")
-        if origin is not None and origin != f"http://{h['host']}":
+        site = h.get("sec-fetch-site")
+        # With `Referrer-Policy: no-referrer` the browser sends `Origin: null` on its own form
+        # posts; it is accepted only when the browser also vouches the request is same-origin.
+        if (
+            origin is not None
+            and origin != f"http://{h['host']}"
+            and not (origin == "null" and site == "same-origin")
+        ):
             await _text(send, 403, REFUSALS["origin"], [])
             return
-        site = h.get("sec-fetch-site")
         if path == LAUNCH_PATH:
             await _launch(scope, send, door)
             return
