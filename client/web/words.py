@@ -163,9 +163,26 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
+PAGES: Final = {
+    "`chatham whoami`": "the fingerprint on their screen",
+    "`chatham sync`": "Sync",
+    "`chatham members`": "the Members page",
+    "`chatham verify`": "Meeting code and checks",
+    "`chatham requests`": "Join requests",
+    "`chatham list`": "the lists",
+    "`chatham meeting list`": "the Meetings page",
+    "`chatham commit list`": "the Commitments page",
+    "`chatham unlock`": "Unlock",
+}
+"""Terminal commands in the library's hints, as the page a web member would use instead."""
+
+
 def _hint(e: ChathamError) -> str:
-    """The library's hint, unless it speaks in terminal commands; then one for the page."""
+    """The library's hint in the page's words; if it still speaks in terminal commands, a
+    hint for the page from the table instead."""
     hint = getattr(e, "hint", "") or ""
+    for command, page in PAGES.items():
+        hint = hint.replace(command, page)
     if hint and "`" not in hint and "--" not in hint and "chatham " not in hint:
         return _sentence(hint).rstrip(".") + "."
     return next(h for cls, h in _HINTS if isinstance(e, cls))

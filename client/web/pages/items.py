@@ -165,6 +165,7 @@ async def attach(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
     form = await form_of(request)
     upload = form.get("file")
     text = field_text(form, "text")
+    scripted = "x-csrf-token" in request.headers
     where = _upload_dir()
     path: Path | None = None
     if isinstance(upload, UploadFile) and upload.filename:
@@ -184,10 +185,14 @@ async def attach(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
         except ChathamError as e:
             return item_page(c, _shown_on(c, it), error=explain(e), status=400)
         top = _shown_on(c, it)
-        return c.redirect(
-            f"/items/{top.id.hex()}#c-{posted.id}",
-            f"Attached {ref_.name}: sealed on this computer, then uploaded.",
-        )
+        to = f"/items/{top.id.hex()}#c-{posted.id}"
+        done = f"Attached {ref_.name}: sealed on this computer, then uploaded."
+        if scripted:
+            # The page's upload script follows this itself (an XHR would follow a redirect
+            # and spend the notice on a page nobody sees).
+            c.desk.notify(done)
+            return Response({"go": to}, status_code=200, media_type="application/json")
+        return c.redirect(to, done)
 
     try:
         return await run(request, act)

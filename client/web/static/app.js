@@ -142,7 +142,16 @@
         };
         xhr.onload = function () {
           dirty = false;
-          if (xhr.status < 400 && xhr.responseURL) { location.assign(xhr.responseURL); return; }
+          if (xhr.status === 200) {
+            let go = null;
+            try { go = new URL(JSON.parse(xhr.responseText).go, location.href); } catch (err) { /* a page */ }
+            if (go) {
+              // Back to this same page (with the new comment's anchor): load it afresh.
+              if (go.pathname === location.pathname) { history.replaceState(null, "", go.href); location.reload(); }
+              else location.assign(go.href);
+              return;
+            }
+          }
           document.open(); document.write(xhr.responseText); document.close();
         };
         xhr.onerror = function () { if (state) state.textContent = "The upload failed; try again."; };
