@@ -85,6 +85,7 @@ def invite(leader: Member, name: str) -> str:
 def join(m: Member, code: str) -> str:
     page = m.go("/start")
     page.get_by_label("Invite code").fill(code)
+    page.get_by_label("What to call the group on this computer (optional)").fill("Thursday Forum")
     submit(page, "Ask to join")
     page.wait_for_url("**/waiting")
     return str(page.inner_text("#fingerprint")).strip()
@@ -99,9 +100,7 @@ def approve(leader: Member, name: str, words: str) -> None:
     assert f"{name} is in" in page.inner_text("main")
 
 
-def test_a_meeting_cycle_in_the_browser(
-    tmp_path: Path, server: LiveServer, chromium: Any
-) -> None:
+def test_a_meeting_cycle_in_the_browser(tmp_path: Path, server: LiveServer, chromium: Any) -> None:
     shots = Shots(tmp_path)
     dana = Member("Dana", tmp_path, chromium)
     sam = Member("Sam", tmp_path, chromium)
@@ -129,7 +128,9 @@ def test_a_meeting_cycle_in_the_browser(
         page.get_by_label("The eight words you heard").fill("wrong words " * 4)
         submit(page, "Let them in")
         refused = page.inner_text("main")
-        assert "fingerprint does not match" in refused and "read the fingerprint on their" in refused
+        assert (
+            "fingerprint does not match" in refused and "read the fingerprint on their" in refused
+        )
         approve(dana, "Sam", sam_words.upper())
         # Sam's waiting page moves on by itself (the app's own event stream).
         sam.page.wait_for_url(f"{sam.app.base}/", timeout=30_000)

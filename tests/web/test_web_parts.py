@@ -1,0 +1,80 @@
+"""The web app's parts without a browser: Markdown stays safe, search passages, errors in
+plain words, the loopback rule of `chatham web`, and the library's activity feed."""
+
+from __future__ import annotations
+
+import pytest
+from chatham.client import errors
+from chatham.client.cli import main
+from chatham.client.web.markdown import render
+from chatham.client.web.search import passage
+from chatham.client.web.serve import NotLoopback, loopback
+from chatham.client.web.words import explain
+
+
+@pytest.mark.parametrize(
+    ("source", "present", "absent"),
+    [
+        ("<script>alert(1)</script>", "&lt;script&gt;", "<script"),
+        ("<img src=x onerror=alert(1)>", "&lt;img", "<img"),
+        ("[x](javascript:alert(1))", "javascript:alert(1)", "<a "),
+        ("[bank](https://bank.example/a)", "(https://bank.example/a)</span>", "javascript"),
+        ("![chart](https://tracker.example/p.png)", "[image: chart]", "<img"),
+        ('[q](https://x.example/"onmouseover="a)', "%22onmouseover=%22a", 'onmouseover="'),
+        ("<iframe src=https://evil.example></iframe>", "&lt;iframe", "<iframe"),
+    ],
+)
+def test_markdown_is_text_where_it_could_be_code(source: str, present: str, absent: str) -> None:
+    html = str(render(source))
+    assert present in html
+    assert absent not in html
+
+
+def test_a_link_shows_its_address_and_leaks_no_referrer() -> None:
+    html = str(render("see [the plan](https://example.org/plan)"))
+    assert 'href="https://example.org/plan"' in html
+    assert 'rel="noopener noreferrer nofollow"' in html
+    assert "(https://example.org/plan)" in html
+    # An address shown as its own label is not repeated.
+    assert str(render("<https://example.org>")).count("https://example.org") == 2
+
+
+def test_a_passage_is_found_without_regard_to_case_or_accents() -> None:
+    p = passage(["Title", "We spoke about my Résumé and\nthe  bank"], "RESUME")
+    assert p is not None
+    assert (p.before, p.match, p.after) == ("We spoke about my ", "Résumé", " and the bank")
+    long = "word " * 100 + "needle" + " word" * 100
+    cut = passage([long], "needle")
+    assert cut is not None and cut.before.startswith("…") and cut.after.endswith("…")
+    assert passage(["nothing here"], "absent") is None
+
+
+def test_errors_in_plain_words_never_name_terminal_commands() -> None:
+    said = explain(errors.ChainGapError(record="ab12"))
+    assert said.alarm and "missing" in said.title and "chain" not in said.title
+    assert "leader" in said.todo
+    said = explain(errors.RollbackError())
+    assert said.alarm and "older copy" in said.title
+    said = explain(errors.Unreachable())
+    assert not said.alarm and "can't be reached" in said.title
+    said = explain(errors.NotFound("no issue 'abcd' in this group", hint="see `chatham list`"))
+    assert "`" not in said.todo and "chatham" not in said.todo
+    mismatch = errors.UsageError(
+        "the fingerprint does not match", hint="ask them to read `chatham whoami` aloud again"
+    )
+    assert "the fingerprint on their screen" in explain(mismatch).todo
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"])
+def test_loopback_addresses_are_accepted(host: str) -> None:
+    assert loopback(host) in ("127.0.0.1", "::1", "127.0.0.2")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.org", "10.0.0.1"])  # noqa: S104
+def test_any_other_host_is_refused(host: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(NotLoopback):
+        loopback(host)
+    assert main(["web", "--host", host, "--no-browser"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "not a loopback address" in err and "chatham: hint:" in err
