@@ -66,8 +66,8 @@ class WebApp:
         self.env = {**os.environ, "CHATHAM_HOME": str(self.home), "XDG_RUNTIME_DIR": str(run)}
         self.env.pop("CHATHAM_PASSPHRASE", None)
         self.env.update(env or {})
-        self.stderr: IO[bytes] = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(  # noqa: S603 - our own installed CLI
+        self.stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
             [CHATHAM, "web", "--no-browser"],
             env=self.env,
             stdin=subprocess.DEVNULL,
