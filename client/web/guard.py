@@ -21,7 +21,8 @@ this order (docs/web.md, "How it is protected"):
 
 Every response gets the headers in `SECURITY_HEADERS`: a Content-Security-Policy that
 allows only this origin's own files (no inline script, no framing), nosniff, no referrer,
-and `Cache-Control: no-store`, since nearly every page holds plaintext. A refusal is a
+and `Cache-Control: no-store`, since nearly every page holds plaintext (the package's own
+CSS and JS, whose addresses carry a digest of their content, may be cached). A refusal is a
 short text page saying what to do; nothing about the request is logged.
 """
 
@@ -56,6 +57,13 @@ SECURITY_HEADERS: Final[tuple[tuple[bytes, bytes], ...]] = (
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
     (b"cache-control", b"no-store"),
+)
+
+STATIC_HEADERS: Final = (
+    *SECURITY_HEADERS[:-1],
+    # The package's own CSS and JS hold no plaintext; their address carries a digest of
+    # their content (render.py), so they may be kept.
+    (b"cache-control", b"max-age=31536000, immutable"),
 )
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -210,7 +218,7 @@ def guarded(app: ASGIApp, door: Door) -> ASGIApp:
             if scope["method"] not in SAFE_METHODS:
                 await _text(send, 405, "Method not allowed.", [])
                 return
-            await app(scope, receive, _with_headers(send))
+            await app(scope, receive, _with_headers(send, STATIC_HEADERS))
             return
         if _count(scope, b"cookie") > 1 or not door.signed_in(h.get("cookie", "")):
             await _text(send, 403, REFUSALS["signin"], [])
@@ -235,12 +243,14 @@ def guarded(app: ASGIApp, door: Door) -> ASGIApp:
                 return
         await app(scope, receive, _with_headers(send))
 
-    def _with_headers(send: Send) -> Send:
+    def _with_headers(
+        send: Send, headers: tuple[tuple[bytes, bytes], ...] = SECURITY_HEADERS
+    ) -> Send:
         async def send_with(message: Message) -> None:
             if message["type"] == "http.response.start":
-                own = {k.lower() for k, _ in SECURITY_HEADERS}
+                own = {k.lower() for k, _ in headers}
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in own]
-                message["headers"] = kept + list(SECURITY_HEADERS)
+                message["headers"] = kept + list(headers)
             await send(message)
 
         return send_with

@@ -8,6 +8,7 @@ anywhere at run time.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import date
 from functools import cache
@@ -52,6 +53,13 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
 
 
 @cache
+def asset(name: str) -> str:
+    """`/static/NAME?v=DIGEST`: a new address whenever the file changes, so it can be cached."""
+    digest = hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
+    return f"/static/{name}?v={digest}"
+
+
+@cache
 def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -61,6 +69,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
+    env.globals["asset"] = asset
     env.filters.update(
         md=markdown,
         hex=_hex,
