@@ -36,13 +36,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chatham import crypto  # noqa: E402
-from chatham.client import Account, Home  # noqa: E402
-from chatham.server.testing import CHATHAM, live_server  # noqa: E402
-from journal_bench import PASSPHRASE, build  # noqa: E402
+from chatham import crypto
+from chatham.client import Account, Home
+from chatham.server.testing import CHATHAM, live_server
+from journal_bench import PASSPHRASE, build
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.web_member import browser  # noqa: E402
+from tests.support.web_member import browser
 
 PAGES = [
     ("home", "/"),
