@@ -107,6 +107,8 @@ class Live:
                     self._pause(JOINING_POLL)
                     continue
                 if first or status != "member":
+                    if first and status == "member":
+                        self._warm(gid)
                     first = False
                     self.sync_and_publish(gid)
                     if status != "member":
@@ -138,6 +140,14 @@ class Live:
             except ChathamError:
                 return None, ""
             return g.id, g.status
+
+    def _warm(self, gid: str) -> None:
+        """Build the journal's view from the local store now, before the first sync, so the
+        first page (which waits for the lock) finds it ready."""
+        desk = self.desk
+        with desk.mutex:
+            if desk.account is not None:
+                _ = desk.journal(desk.account.group(gid)).view
 
     def _follow(self, gid: str, stop: threading.Event) -> None:
         watcher = self.desk.watcher

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlencode
 
 import anyio.to_thread
 from litestar import Request, Response
@@ -34,6 +35,14 @@ if TYPE_CHECKING:
 
 Needs = Literal["nothing", "account", "group", "member"]
 
+PAGE_ROWS = 100
+"""A long list shows this many rows and a link to show them all (docs/performance.md, "Web")."""
+
+
+def first_rows(rows: list[Any], everything: bool) -> tuple[list[Any], int]:
+    """(the rows to show, how many there are in all)."""
+    return (rows if everything else rows[:PAGE_ROWS]), len(rows)
+
 
 @dataclass
 class Web:
@@ -50,7 +59,9 @@ class Ctx:
 
     web: Web
     path: str
+    query: str = ""
     _group: Group | None = field(default=None, repr=False)
+    _journal: Journal | None = field(default=None, repr=False)
 
     @property
     def desk(self) -> Desk:
@@ -68,7 +79,10 @@ class Ctx:
 
     @property
     def journal(self) -> Journal:
-        return self.desk.journal(self.group)
+        # Once per request: checking the store for changes is cheap, but not per table row.
+        if self._journal is None:
+            self._journal = self.desk.journal(self.group)
+        return self._journal
 
     @property
     def view(self) -> JournalView:
@@ -180,7 +194,8 @@ async def run(
     def call() -> Response[Any]:
         desk = web.desk
         with desk.mutex:
-            ctx = Ctx(web, request.url.path)
+            query = urlencode([kv for kv in request.query_params.multi_items() if kv[0] != "all"])
+            ctx = Ctx(web, request.url.path, query)
             try:
                 if needs != "nothing":
                     if desk.state == "new":

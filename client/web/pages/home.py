@@ -23,7 +23,7 @@ from ...journal import (
 )
 from ..search import passage
 from ..words import explain
-from .base import Ctx, Web, field_text, form_of, run
+from .base import Ctx, Web, field_text, first_rows, form_of, run
 
 RECENT = 12
 
@@ -59,12 +59,17 @@ def _where(item: Item) -> str:
 
 
 @get("/search")
-async def search(request: Request[Any, Any, Any], q: str = "") -> Response[Any]:
+async def search(
+    request: Request[Any, Any, Any],
+    q: str = "",
+    all: bool = False,
+) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
         query = " ".join(q.split())[:200]
         found = c.view.search(query) if query else []
         results = []
-        for it in found[:200]:
+        shown, _ = first_rows(found, all)
+        for it in shown:
             target = it
             while isinstance(target, CommentItem):
                 parent = c.view.get(target.parent)

@@ -11,7 +11,7 @@ from ... import ChathamError
 from ...errors import UsageError
 from ...journal import IssueItem, clean_line, clean_text
 from ..words import explain
-from .base import Ctx, field_text, form_of, run
+from .base import Ctx, field_text, first_rows, form_of, run
 
 SHORT_FORM: Final = (
     ("what", "What is the issue?", "In a few sentences: what is happening."),
@@ -57,7 +57,11 @@ def _form_dict(form: Any) -> dict[str, str]:
 
 @get("/issues")
 async def issues(
-    request: Request[Any, Any, Any], status: str = "parked", mine: bool = False, priority: str = ""
+    request: Request[Any, Any, Any],
+    status: str = "parked",
+    mine: bool = False,
+    priority: str = "",
+    all: bool = False,
 ) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
         view, today = c.view, c.today
@@ -79,6 +83,10 @@ async def issues(
                 )
                 if not pri or i.priority == pri
             ]
+        total = len(ranked if ranked is not None else listed)
+        if ranked is not None:
+            ranked, _ = first_rows(ranked, all)
+        listed, _ = first_rows(listed, all)
         return c.page(
             "issues.html",
             title="Issues",
@@ -88,6 +96,7 @@ async def issues(
             priority=pri,
             ranked=ranked,
             listed=listed,
+            total=total,
             statuses=STATUSES,
         )
 

@@ -12,7 +12,7 @@ from ... import ChathamError
 from ...errors import UsageError
 from ...journal import CommitmentItem, MeetingItem, clean_line
 from ..words import explain
-from .base import Ctx, field_text, form_of, run
+from .base import Ctx, field_text, first_rows, form_of, run
 
 
 def meeting_fields(c: Ctx, values: dict[str, str]) -> dict[str, Any]:
@@ -38,12 +38,16 @@ def meeting_fields(c: Ctx, values: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
-def _meetings(c: Ctx, values: dict[str, str], error: Any, status: int = 200) -> Response[Any]:
+def _meetings(
+    c: Ctx, values: dict[str, str], error: Any, status: int = 200, everything: bool = False
+) -> Response[Any]:
+    meetings, total = first_rows(list(reversed(c.view.meetings())), everything)
     return c.page(
         "meetings.html",
         title="Meetings",
         section="meetings",
-        meetings=list(reversed(c.view.meetings())),
+        meetings=meetings,
+        total=total,
         values=values,
         error=error,
         may_plan=c.is_leader and c.group.status == "member",
@@ -52,8 +56,8 @@ def _meetings(c: Ctx, values: dict[str, str], error: Any, status: int = 200) -> 
 
 
 @get("/meetings")
-async def meetings(request: Request[Any, Any, Any]) -> Response[Any]:
-    return await run(request, lambda c: _meetings(c, {}, None))
+async def meetings(request: Request[Any, Any, Any], all: bool = False) -> Response[Any]:
+    return await run(request, lambda c: _meetings(c, {}, None, everything=all))
 
 
 @post("/meetings")

@@ -11,7 +11,7 @@ from ... import ChathamError
 from ...errors import UsageError
 from ...journal import CommitmentItem, clean_line, clean_text
 from ..words import explain
-from .base import Ctx, field_text, form_of, run
+from .base import Ctx, field_text, first_rows, form_of, run
 
 
 def _meeting_choices(c: Ctx) -> list[tuple[str, str]]:
@@ -31,12 +31,16 @@ def _default_meeting(c: Ctx) -> str:
 # --- notes -------------------------------------------------------------------------------
 
 
-def _notes(c: Ctx, values: dict[str, str], error: Any, status: int = 200) -> Response[Any]:
+def _notes(
+    c: Ctx, values: dict[str, str], error: Any, status: int = 200, everything: bool = False
+) -> Response[Any]:
+    notes, total = first_rows(list(reversed(c.view.notes())), everything)
     return c.page(
         "notes.html",
         title="Notes",
         section="notes",
-        notes=list(reversed(c.view.notes())),
+        notes=notes,
+        total=total,
         values=values or {"meeting": _default_meeting(c)},
         choices=_meeting_choices(c),
         may_write=c.group.status == "member"
@@ -47,8 +51,8 @@ def _notes(c: Ctx, values: dict[str, str], error: Any, status: int = 200) -> Res
 
 
 @get("/notes")
-async def notes(request: Request[Any, Any, Any]) -> Response[Any]:
-    return await run(request, lambda c: _notes(c, {}, None))
+async def notes(request: Request[Any, Any, Any], all: bool = False) -> Response[Any]:
+    return await run(request, lambda c: _notes(c, {}, None, everything=all))
 
 
 @post("/notes")
@@ -75,15 +79,25 @@ async def note_create(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 def _commitments(
-    c: Ctx, who: str, status: str, values: dict[str, str], error: Any, code: int = 200
+    c: Ctx,
+    who: str,
+    status: str,
+    values: dict[str, str],
+    error: Any,
+    code: int = 200,
+    everything: bool = False,
 ) -> Response[Any]:
     wanted = status if status in ("open", "done", "partial", "dropped") else None
     items = c.view.commitments(c.me if who != "all" else None, wanted)
+    # Open ones first, then the most recently due.
+    items.sort(key=lambda x: (x.status != "open", -(x.due_date or c.today).toordinal()))
+    shown, total = first_rows(items, everything)
     return c.page(
         "commitments.html",
         title="Commitments",
         section="commitments",
-        commitments=sorted(items, key=lambda x: (x.due_date is None, x.due_date or c.today)),
+        commitments=shown,
+        total=total,
         who="all" if who == "all" else "mine",
         shown=wanted or "",
         values=values or {"meeting": _default_meeting(c)},
@@ -96,9 +110,12 @@ def _commitments(
 
 @get("/commitments")
 async def commitments(
-    request: Request[Any, Any, Any], who: str = "mine", status: str = ""
+    request: Request[Any, Any, Any],
+    who: str = "mine",
+    status: str = "",
+    all: bool = False,
 ) -> Response[Any]:
-    return await run(request, lambda c: _commitments(c, who, status, {}, None))
+    return await run(request, lambda c: _commitments(c, who, status, {}, None, everything=all))
 
 
 @post("/commitments")
@@ -143,12 +160,16 @@ async def commitment_status(request: Request[Any, Any, Any], ref: str) -> Respon
 # --- updates -----------------------------------------------------------------------------
 
 
-def _updates(c: Ctx, values: dict[str, str], error: Any, status: int = 200) -> Response[Any]:
+def _updates(
+    c: Ctx, values: dict[str, str], error: Any, status: int = 200, everything: bool = False
+) -> Response[Any]:
+    updates, total = first_rows(list(reversed(c.view.updates())), everything)
     return c.page(
         "updates.html",
         title="Monthly updates",
         section="updates",
-        updates=list(reversed(c.view.updates())),
+        updates=updates,
+        total=total,
         values=values,
         member=c.group.status == "member",
         error=error,
@@ -157,8 +178,8 @@ def _updates(c: Ctx, values: dict[str, str], error: Any, status: int = 200) -> R
 
 
 @get("/updates")
-async def updates(request: Request[Any, Any, Any]) -> Response[Any]:
-    return await run(request, lambda c: _updates(c, {}, None))
+async def updates(request: Request[Any, Any, Any], all: bool = False) -> Response[Any]:
+    return await run(request, lambda c: _updates(c, {}, None, everything=all))
 
 
 @post("/updates")
