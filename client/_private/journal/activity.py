@@ -15,23 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from ...errors import ContentError
-from .content import (
-    AgendaPublication,
-    Body,
-    Comment,
-    Commitment,
-    CommitmentStatus,
-    Issue,
-    IssueStatus,
-    Meeting,
-    MeetingStatus,
-    Note,
-    Retraction,
-    Review,
-    Revision,
-    Update,
-    decode_body,
-)
+from . import content as c
 from .items import CommentItem, Kind
 
 if TYPE_CHECKING:
@@ -74,12 +58,12 @@ _COMMITMENT_WORDS: Final = {
     "partial": "reported a commitment partly done",
     "dropped": "dropped a commitment",
 }
-_CREATED: Final[dict[type[Body], tuple[str, Kind]]] = {
-    Issue: ("posted an issue", "issue"),
-    Meeting: ("planned a meeting", "meeting"),
-    Note: ("wrote a note", "note"),
-    Commitment: ("made a commitment", "commitment"),
-    Update: ("posted a monthly update", "update"),
+_CREATED: Final[dict[type[c.Body], tuple[str, Kind]]] = {
+    c.Issue: ("posted an issue", "issue"),
+    c.Meeting: ("planned a meeting", "meeting"),
+    c.Note: ("wrote a note", "note"),
+    c.Commitment: ("made a commitment", "commitment"),
+    c.Update: ("posted a monthly update", "update"),
 }
 
 
@@ -87,29 +71,29 @@ def _a(kind: str) -> str:
     return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
-def _action(body: Body, target_kind: str | None) -> str:
+def _action(body: c.Body, target_kind: str | None) -> str:
     thing = _a(target_kind) if target_kind else "an item"
-    if isinstance(body, Comment):
+    if isinstance(body, c.Comment):
         return f"attached a file to {thing}" if body.file is not None else f"commented on {thing}"
-    if isinstance(body, Revision):
+    if isinstance(body, c.Revision):
         return f"edited {thing}"
-    if isinstance(body, IssueStatus):
+    if isinstance(body, c.IssueStatus):
         return _STATUS_WORDS[body.status]
-    if isinstance(body, MeetingStatus):
+    if isinstance(body, c.MeetingStatus):
         return "opened the meeting" if body.status == "open" else "closed the meeting"
-    if isinstance(body, CommitmentStatus):
+    if isinstance(body, c.CommitmentStatus):
         return _COMMITMENT_WORDS[body.status]
-    if isinstance(body, Review):
+    if isinstance(body, c.Review):
         return "reviewed a commitment"
-    if isinstance(body, AgendaPublication):
+    if isinstance(body, c.AgendaPublication):
         return "published the agenda"
-    if isinstance(body, Retraction):
+    if isinstance(body, c.Retraction):
         return f"withdrew {thing}"
     raise AssertionError(f"no words for {type(body).__name__}")  # pragma: no cover
 
 
-def _target(body: Body) -> bytes | None:
-    if isinstance(body, AgendaPublication):
+def _target(body: c.Body) -> bytes | None:
+    if isinstance(body, c.AgendaPublication):
         return body.meeting
     item = getattr(body, "item", None)
     return item if isinstance(item, bytes) else None
@@ -120,48 +104,27 @@ def describe(view: JournalView, entries: Iterable[OpenedEntry]) -> list[Activity
     out: list[Activity] = []
     for e in entries:
         try:
-            body = decode_body(e.body)
+            body = c.decode_body(e.body)
         except ContentError:
             continue
-        author = bytes.fromhex(e.author)
-        who = e.author_name or view.name(author)
         created = _CREATED.get(type(body))
+        kind: Kind | None
         if created is not None:
             action, kind = created
             it = view.get(bytes.fromhex(e.id))
-            out.append(
-                Activity(
-                    e.id,
-                    e.cursor,
-                    e.author,
-                    who,
-                    action,
-                    e.id if it is not None else None,
-                    kind,
-                    it.title if it is not None else None,
-                )
-            )
-            continue
-        target = _target(body)
-        it = view.get(target) if target is not None else None
-        # A comment shows on the item it answers; link there, and name that item's kind.
-        if isinstance(body, Comment):
-            while isinstance(it, CommentItem):
+        else:
+            target = _target(body)
+            it = view.get(target) if target is not None else None
+            # A comment shows on the item it answers: link there, name that item's kind.
+            while isinstance(body, c.Comment) and isinstance(it, CommentItem):
                 parent = view.get(it.parent)
                 if parent is None:
                     break
                 it = parent
-        target_kind: Kind | None = it.kind if it is not None else None
-        out.append(
-            Activity(
-                e.id,
-                e.cursor,
-                e.author,
-                who,
-                _action(body, target_kind),
-                it.id.hex() if it is not None else None,
-                target_kind,
-                it.title if it is not None else None,
-            )
-        )
+            kind = it.kind if it is not None else None
+            action = _action(body, kind)
+        who = e.author_name or view.name(bytes.fromhex(e.author))
+        item = it.id.hex() if it is not None else None
+        title = it.title if it is not None else None
+        out.append(Activity(e.id, e.cursor, e.author, who, action, item, kind, title))
     return out
