@@ -335,8 +335,11 @@ def test_what_an_attacker_sees(tmp_path: Path, chromium: Any) -> None:
             assert r.status_code == 403
             assert "used already" in r.text
             assert "set-cookie" not in r.headers
-        # The browser's own posts pass: lock from the page.
+        # Keyboard first: the first Tab reaches "Skip to content", which moves to the page.
         m.go("/start")
+        m.page.keyboard.press("Tab")
+        assert m.page.evaluate("document.activeElement.textContent") == "Skip to content"
+        # The browser's own posts pass: lock from the page.
         submit(m.page, "Lock")
         m.page.wait_for_url("**/unlock")
         m.page.get_by_label("Passphrase").fill("not it")

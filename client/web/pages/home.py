@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromQuery
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from ... import ChathamError
@@ -61,8 +62,8 @@ def _where(item: Item) -> str:
 @get("/search")
 async def search(
     request: Request[Any, Any, Any],
-    q: str = "",
-    all: bool = False,
+    q: FromQuery[str] = "",
+    all: FromQuery[bool] = False,
 ) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
         query = " ".join(q.split())[:200]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
 
 from ... import ChathamError
 from ...errors import UsageError
@@ -58,10 +59,10 @@ def _form_dict(form: Any) -> dict[str, str]:
 @get("/issues")
 async def issues(
     request: Request[Any, Any, Any],
-    status: str = "parked",
-    mine: bool = False,
-    priority: str = "",
-    all: bool = False,
+    status: FromQuery[str] = "parked",
+    mine: FromQuery[bool] = False,
+    priority: FromQuery[str] = "",
+    all: FromQuery[bool] = False,
 ) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
         view, today = c.view, c.today
@@ -148,7 +149,7 @@ async def issue_create(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @post("/drafts/{key:str}")
-async def save_draft(request: Request[Any, Any, Any], key: str) -> Response[Any]:
+async def save_draft(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
     values = {k: v for k, v in form.items() if k != "csrf" and isinstance(v, str)}
 
@@ -165,7 +166,7 @@ async def save_draft(request: Request[Any, Any, Any], key: str) -> Response[Any]
 
 
 @get("/issues/{ref:str}/edit")
-async def issue_edit_page(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def issue_edit_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
         it = c.journal.item(ref, IssueItem)
         c.journal.require("issue.edit", it)
@@ -178,7 +179,7 @@ async def issue_edit_page(request: Request[Any, Any, Any], ref: str) -> Response
 
 
 @post("/issues/{ref:str}/edit")
-async def issue_edit(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def issue_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     values = _form_dict(await form_of(request))
 
     def act(c: Ctx) -> Response[Any]:
@@ -198,7 +199,7 @@ async def issue_edit(request: Request[Any, Any, Any], ref: str) -> Response[Any]
 
 
 @post("/issues/{ref:str}/status")
-async def issue_status(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def issue_status(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
     action = field_text(form, "action")
     meeting_ref = field_text(form, "meeting")

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from litestar import Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
+from litestar.params import FromPath
 from litestar.response import File
 
 from ... import ChathamError, private_dir, runtime_dir
@@ -95,7 +96,7 @@ def item_page(c: Ctx, it: Item, *, error: Any = None, status: int = 200) -> Resp
 
 
 @get("/items/{ref:str}")
-async def item(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def item(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
         it = c.journal.item(ref)
         shown = _shown_on(c, it)
@@ -107,7 +108,7 @@ async def item(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
 
 
 @post("/items/{ref:str}/comments")
-async def comment(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def comment(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
     text = field_text(form, "text")
 
@@ -128,7 +129,7 @@ async def comment(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
 
 
 @get("/items/{ref:str}/retract")
-async def retract_page(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def retract_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
         it = c.journal.item(ref)
         c.journal.require("retract", it)
@@ -138,7 +139,7 @@ async def retract_page(request: Request[Any, Any, Any], ref: str) -> Response[An
 
 
 @post("/items/{ref:str}/retract")
-async def retract(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def retract(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def act(c: Ctx) -> Response[Any]:
         c.catch_up()
         it = c.journal.item(ref)
@@ -161,7 +162,7 @@ def _upload_dir() -> Path:
 
 
 @post("/items/{ref:str}/attach", request_max_body_size=MAX_ATTACHMENT + (1 << 20))
-async def attach(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def attach(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
     upload = form.get("file")
     text = field_text(form, "text")
@@ -201,7 +202,7 @@ async def attach(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
 
 
 @get("/files/{ref:str}")
-async def download(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def download(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     where = _upload_dir()
 
     def act(c: Ctx) -> Response[Any]:

@@ -7,6 +7,7 @@ from datetime import time
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
 
 from ... import ChathamError
 from ...errors import UsageError
@@ -56,7 +57,7 @@ def _meetings(
 
 
 @get("/meetings")
-async def meetings(request: Request[Any, Any, Any], all: bool = False) -> Response[Any]:
+async def meetings(request: Request[Any, Any, Any], all: FromQuery[bool] = False) -> Response[Any]:
     return await run(request, lambda c: _meetings(c, {}, None, everything=all))
 
 
@@ -80,7 +81,7 @@ async def meeting_create(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @post("/meetings/{ref:str}/status")
-async def meeting_status(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def meeting_status(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
     status = field_text(form, "status")
 
@@ -100,7 +101,7 @@ async def meeting_status(request: Request[Any, Any, Any], ref: str) -> Response[
 
 
 @post("/meetings/{ref:str}/agenda")
-async def publish_agenda(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def publish_agenda(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def act(c: Ctx) -> Response[Any]:
         c.catch_up()
         m = c.journal.item(ref, MeetingItem)
@@ -116,7 +117,7 @@ async def publish_agenda(request: Request[Any, Any, Any], ref: str) -> Response[
 
 
 @post("/meetings/{ref:str}/review")
-async def review(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def review(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
     marks = [v for v in form.getall("commitment", []) if isinstance(v, str)]
 

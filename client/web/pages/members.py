@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 
 from ... import ChathamError, parse_duration
 from ...errors import UsageError
@@ -41,7 +42,7 @@ async def members(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @post("/members/{ref:str}/verify")
-async def verify_member(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def verify_member(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
     words = field_text(form, "fingerprint")
 
@@ -56,7 +57,7 @@ async def verify_member(request: Request[Any, Any, Any], ref: str) -> Response[A
 
 
 @post("/members/{ref:str}/role")
-async def set_role(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def set_role(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
     role = field_text(form, "role")
 
@@ -72,7 +73,7 @@ async def set_role(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
 
 
 @get("/members/{ref:str}/remove")
-async def remove_page(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def remove_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
         m = c.group.removable(ref)
         return c.page("remove.html", title="Remove a member", member=m)
@@ -81,7 +82,7 @@ async def remove_page(request: Request[Any, Any, Any], ref: str) -> Response[Any
 
 
 @post("/members/{ref:str}/remove")
-async def remove(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def remove(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def act(c: Ctx) -> Response[Any]:
         done = c.group.remove(ref)
         who = done.name or "The member"
@@ -95,7 +96,7 @@ async def remove(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
 
 
 @get("/members/{ref:str}/exposure")
-async def exposure(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def exposure(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
         return c.page("exposure.html", title="What they could read", x=c.group.exposure(ref))
 
@@ -187,7 +188,7 @@ def _requests(c: Ctx, error: Any, failed: str | None = None, status: int = 200) 
 
 
 @post("/requests/{ref:str}/approve")
-async def approve(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def approve(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
     words = field_text(form, "fingerprint")
     name = field_text(form, "name").strip()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
 
 from ... import ChathamError
 from ...errors import UsageError
@@ -51,7 +52,7 @@ def _notes(
 
 
 @get("/notes")
-async def notes(request: Request[Any, Any, Any], all: bool = False) -> Response[Any]:
+async def notes(request: Request[Any, Any, Any], all: FromQuery[bool] = False) -> Response[Any]:
     return await run(request, lambda c: _notes(c, {}, None, everything=all))
 
 
@@ -111,9 +112,9 @@ def _commitments(
 @get("/commitments")
 async def commitments(
     request: Request[Any, Any, Any],
-    who: str = "mine",
-    status: str = "",
-    all: bool = False,
+    who: FromQuery[str] = "mine",
+    status: FromQuery[str] = "",
+    all: FromQuery[bool] = False,
 ) -> Response[Any]:
     return await run(request, lambda c: _commitments(c, who, status, {}, None, everything=all))
 
@@ -140,7 +141,7 @@ async def commitment_create(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @post("/commitments/{ref:str}/status")
-async def commitment_status(request: Request[Any, Any, Any], ref: str) -> Response[Any]:
+async def commitment_status(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
     status = field_text(form, "status")
     report = field_text(form, "report")
@@ -178,7 +179,7 @@ def _updates(
 
 
 @get("/updates")
-async def updates(request: Request[Any, Any, Any], all: bool = False) -> Response[Any]:
+async def updates(request: Request[Any, Any, Any], all: FromQuery[bool] = False) -> Response[Any]:
     return await run(request, lambda c: _updates(c, {}, None, everything=all))
 
 
