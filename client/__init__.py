@@ -24,6 +24,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from chatham.crypto import error_lines, terminal_text
+
     from . import errors, journal
     from ._private.account import Account, GroupSummary, HttpSource
     from ._private.engine.group import Group
@@ -73,6 +75,8 @@ _EXPORTS: dict[str, str] = {
     "CouldNotOpen": "errors",
     "ENV_PASSPHRASE": "local.home",
     "EntryRef": "engine.results",
+    "error_lines": "text",
+    "terminal_text": "text",
     "EpochExposure": "membership.values",
     "Exposure": "membership.values",
     "Group": "engine.group",
@@ -139,12 +143,14 @@ __all__ = [
     "UsageError",
     "VerificationError",
     "VerifyReport",
+    "error_lines",
     "errors",
     "journal",
     "parse_duration",
     "private_dir",
     "runtime_dir",
     "scrubbed_env",
+    "terminal_text",
 ]
 
 
@@ -153,8 +159,11 @@ def __getattr__(name: str) -> Any:
         value: Any = importlib.import_module(f".{name}", __name__)
     elif name in _EXPORTS:
         where = _EXPORTS[name]
-        path = ".errors" if where == "errors" else f"._private.{where}"
-        value = getattr(importlib.import_module(path, __name__), name)
+        if where == "text":  # the protocol package's text helpers, shared by both CLIs
+            value = getattr(importlib.import_module("chatham.crypto"), name)
+        else:
+            path = ".errors" if where == "errors" else f"._private.{where}"
+            value = getattr(importlib.import_module(path, __name__), name)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value

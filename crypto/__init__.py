@@ -131,6 +131,7 @@ from ._records import (
     SignedRetraction,
 )
 from ._store import StoreKeys
+from ._text import error_lines, terminal_text
 
 __all__ = [
     "CHUNK_SIZE",
@@ -214,6 +215,7 @@ __all__ = [
     "device_id",
     "encode",
     "encode_card",
+    "error_lines",
     "final_heads",
     "fingerprint",
     "fingerprints_match",
@@ -241,6 +243,7 @@ __all__ = [
     "sign_auth",
     "sign_retraction",
     "stub_of",
+    "terminal_text",
     "verify_auth",
     "verify_card",
     "verify_join_read",

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from chatham.crypto import error_lines
 
 from ._private.settings import (
     DEFAULT_HOST,
@@ -55,8 +56,7 @@ app = typer.Typer(
 
 def fail(message: str, hint: str, code: int = 1) -> typer.Exit:
     """Print an error and its hint (the output contract above); raise what it returns."""
-    typer.echo(f"{PROG}: error: {message}", err=True)
-    typer.echo(f"{PROG}: hint: {hint or 'see chatham-server --help'}", err=True)
+    sys.stderr.write(error_lines(PROG, message, hint or "see chatham-server --help"))
     return typer.Exit(code)
 
 

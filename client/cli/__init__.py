@@ -137,9 +137,9 @@ def hoist_global_options(argv: list[str]) -> list[str]:
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:
-    sys.stderr.write(f"chatham: error: {message}\n")
-    if hint:
-        sys.stderr.write(f"chatham: hint: {hint}\n")
+    from .. import error_lines
+
+    sys.stderr.write(error_lines("chatham", message, hint))
     return code
 
 

@@ -20,6 +20,7 @@ from enum import StrEnum, unique
 from typing import Final
 
 import msgspec
+from chatham.crypto import Check
 
 
 @unique
@@ -149,7 +150,7 @@ def error_body(
     detail: str,
     *,
     field: str | None = None,
-    check: str | None = None,
+    check: Check | None = None,
     seq: int | None = None,
     head: bytes | None = None,
 ) -> ErrorBody:
@@ -170,7 +171,7 @@ class ServiceError(Exception):
         detail: str,
         *,
         field: str | None = None,
-        check: str | None = None,
+        check: Check | None = None,
         seq: int | None = None,
         head: bytes | None = None,
         retry_after: int | None = None,

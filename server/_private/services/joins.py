@@ -11,7 +11,7 @@ and per client.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from chatham.crypto import InviteError, decode_join_request, verify_join_request
+from chatham.crypto import Check, InviteError, decode_join_request, verify_join_request
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ErrorCode, ServiceError
@@ -22,7 +22,7 @@ from ..wire import JoinRequestItem, JoinRequestPage
 from .access import require_leader
 
 
-def _invalid(detail: str, check: str) -> ServiceError:
+def _invalid(detail: str, check: Check) -> ServiceError:
     return ServiceError(ErrorCode.INVALID_JOIN_REQUEST, detail, check=check)
 
 
