@@ -3,9 +3,12 @@ plain words, the loopback rule of `chatham web`, and the library's activity feed
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from chatham.client import errors
+from chatham.client import Home, errors
 from chatham.client.cli import main
+from chatham.client.web import Desk
 from chatham.client.web.markdown import render
 from chatham.client.web.search import passage
 from chatham.client.web.serve import NotLoopback, loopback
@@ -86,3 +89,37 @@ def test_any_other_host_is_refused(host: str, capsys: pytest.CaptureFixture[str]
     assert out == ""
     assert "not a loopback address" in err
     assert "chatham: hint:" in err
+
+
+def test_the_desk_locks_after_idle_time_and_then_wants_the_passphrase(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    home = Home(tmp_path / "home")
+    desk = Desk(home, lock_after=60, clock=lambda: now[0])
+    assert desk.state == "new"
+    desk.create_identity("a long enough passphrase", "Dana")
+    assert desk.state == "open"
+    now[0] += 59
+    assert desk.idle() is False
+    desk.touch()
+    now[0] += 61
+    assert desk.idle() is True
+    assert desk.state == "locked"
+    assert desk.account is None
+    assert desk.watcher is None
+    # After a lock, neither CHATHAM_PASSPHRASE nor a session opens it: only the page's form.
+    monkeypatch.setenv("CHATHAM_PASSPHRASE", "a long enough passphrase")
+    assert desk.auto_unlock() is False
+    with pytest.raises(errors.WrongPassphrase):
+        desk.unlock("not it")
+    desk.unlock("a long enough passphrase")
+    assert desk.state == "open"
+    desk.close_accounts()
+
+
+def test_a_new_identity_needs_a_passphrase_of_eight_characters(tmp_path: Path) -> None:
+    desk = Desk(Home(tmp_path / "home"))
+    with pytest.raises(errors.UsageError, match="at least 8 characters"):
+        desk.create_identity("short", "Dana")
+    assert desk.state == "new"
