@@ -151,6 +151,11 @@ def test_a_meeting_cycle_in_the_browser(tmp_path: Path, server: LiveServer, chro
         page.get_by_label("What do you want from the group?").fill("Your experience of exits.")
         page.get_by_label("Priority").select_option("A")
         page.get_by_label("Minutes you need at the meeting").fill("30")
+        # The draft is kept by the app (not the browser) while typing, until it is posted.
+        page.wait_for_selector("[data-draft-state]:has-text('Draft kept')")
+        page = sam.go("/issues/new")
+        assert page.get_by_label("Title").input_value() == "Selling the company?"
+        assert page.get_by_label("Priority").input_value() == "A"
         shots.take(page, "issue-form")
         submit(page, "Post the issue")
         assert "Your issue was posted" in page.inner_text("main")
