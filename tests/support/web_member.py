@@ -11,13 +11,17 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 from chatham.server.testing import CHATHAM
+
+WebOf = Callable[[Any, httpx.Client], tuple[Any, str]]
+"""web_of(member, http) (tests/web/conftest.py): the member's web app in-process, signed in,
+as a Litestar TestClient, and its CSRF token."""
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
