@@ -5,28 +5,54 @@ away; the web app says what happened and what to do, in plain words, on every pa
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from chatham import crypto
 from chatham.client import Account, Group
 from litestar.testing import TestClient
 
 from tests.support.client_fixtures import Tamper
+from tests.support.web_member import WebOf
 
 
-def test_a_rollback_is_an_alarm_in_plain_words(
+@dataclass
+class Attacked:
+    """Bob's web app, in a group with Alice, behind a server that rewrites its answers."""
+
+    ga: Group
+    gb: Group
+    web: TestClient[Any]
+    csrf: str
+    tamper: Tamper
+
+
+@pytest.fixture
+def attacked(
     person: Callable[..., Account],
     group_of: Callable[..., list[Group]],
     tamper: Tamper,
     tampered_http: httpx.Client,
-    web_of: Callable[[Account, httpx.Client], tuple[TestClient[Any], str]],
-) -> None:
+    web_of: WebOf,
+) -> Attacked:
     alice, bob = person("Alice"), person("Bob", http=tampered_http)
     ga, gb = group_of(alice, bob)
+    web, csrf = web_of(bob, tampered_http)
+    return Attacked(ga, gb, web, csrf, tamper)
+
+
+def test_a_rollback_is_an_alarm_in_plain_words(attacked: Attacked) -> None:
+    ga, gb, web, csrf, tamper = (
+        attacked.ga,
+        attacked.gb,
+        attacked.web,
+        attacked.csrf,
+        attacked.tamper,
+    )
     ga.checkpoint()
     gb.sync()
-    web, csrf = web_of(bob, tampered_http)
     page = web.get("/").text
     assert "Security alarm" not in page
 
@@ -52,16 +78,8 @@ def test_a_rollback_is_an_alarm_in_plain_words(
     assert "Security alarm" not in web.get("/").text
 
 
-def test_an_unreachable_server_is_a_stale_view_not_an_alarm(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    tamper: Tamper,
-    tampered_http: httpx.Client,
-    web_of: Callable[[Account, httpx.Client], tuple[TestClient[Any], str]],
-) -> None:
-    alice, bob = person("Alice"), person("Bob", http=tampered_http)
-    _ga, _ = group_of(alice, bob)
-    web, csrf = web_of(bob, tampered_http)
+def test_an_unreachable_server_is_a_stale_view_not_an_alarm(attacked: Attacked) -> None:
+    web, csrf, tamper = attacked.web, attacked.csrf, attacked.tamper
     web.post("/sync", data={"csrf": csrf, "back": "/"})
 
     def down(request: httpx.Request, response: httpx.Response) -> httpx.Response:
