@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .. import Account, ChathamError, Home, SyncReport
-from ..errors import Locked, NotInitialized, Unreachable, VerificationError
+from ..errors import Locked, NotInitialized, VerificationError
 
 if TYPE_CHECKING:
     from .. import Group, HttpSource
@@ -181,10 +181,7 @@ class Desk:
         except VerificationError as e:
             h.problem = h.alarm = e
             raise
-        except Unreachable as e:
-            h.problem = e
-            raise
-        except ChathamError as e:
+        except ChathamError as e:  # Unreachable, mostly: the view is stale, not wrong
             h.problem = e
             raise
         h.synced_at, h.problem, h.alarm = time.time(), None, None
