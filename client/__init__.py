@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from . import errors, journal
     from ._private.account import Account, GroupSummary, HttpSource
+    from ._private.engine.alarms import Alarm
     from ._private.engine.group import Group
     from ._private.engine.ops import OpBuilder, OpContext
     from ._private.engine.results import ChainView, EntryRef, OpenedEntry, SyncReport, VerifyReport
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "Account": "account",
+    "Alarm": "engine.alarms",
     "Announcement": "membership.values",
     "Approval": "membership.values",
     "Ask": "membership.workflows",
@@ -111,6 +113,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ENV_PASSPHRASE",
     "Account",
+    "Alarm",
     "Announcement",
     "Approval",
     "Ask",

@@ -12,7 +12,9 @@ from ._encoding import decode, encode
 from ._entry import (
     ChainTracker,
     SealedEntry,
+    authority_seq,
     check_entry_public,
+    check_retraction,
     ct_hash,
     decode_entry,
     decode_stub,
@@ -21,9 +23,7 @@ from ._entry import (
     padded_length,
     padme,
     seal_entry,
-    sign_retraction,
     stub_of,
-    verify_retraction,
 )
 from ._epoch import lockbox_hash
 from ._errors import (
@@ -103,11 +103,14 @@ from ._log import (
     decode_signed_op,
     group_id_of,
     op_hash,
+    pinned_heads,
     replay,
     verify_public,
 )
 from ._primitives import random_bytes
 from ._records import (
+    MAX_RETRACTS,
+    MAX_STUB_SIZE,
     Add,
     ChainHead,
     Checkpoint,
@@ -128,13 +131,14 @@ from ._records import (
     SetRole,
     SignedJoinRequest,
     SignedOp,
-    SignedRetraction,
 )
 from ._store import StoreKeys
 from ._text import error_lines, terminal_text
 
 __all__ = [
     "CHUNK_SIZE",
+    "MAX_RETRACTS",
+    "MAX_STUB_SIZE",
     "Add",
     "AppliedOp",
     "AttachmentOpener",
@@ -189,10 +193,10 @@ __all__ = [
     "SignatureError",
     "SignedJoinRequest",
     "SignedOp",
-    "SignedRetraction",
     "StoreKeys",
     "WeakKeystoreParameters",
     "WrongPassphrase",
+    "authority_seq",
     "build_add",
     "build_checkpoint",
     "build_invite",
@@ -204,6 +208,7 @@ __all__ = [
     "build_set_role",
     "check_entry_public",
     "check_name",
+    "check_retraction",
     "create_group",
     "ct_hash",
     "decode",
@@ -235,13 +240,13 @@ __all__ = [
     "padded_length",
     "padme",
     "parse_keystore",
+    "pinned_heads",
     "random_bytes",
     "replay",
     "seal_entry",
     "seal_keystore",
     "seal_stream",
     "sign_auth",
-    "sign_retraction",
     "stub_of",
     "terminal_text",
     "verify_auth",
@@ -249,5 +254,4 @@ __all__ = [
     "verify_join_read",
     "verify_join_request",
     "verify_public",
-    "verify_retraction",
 ]

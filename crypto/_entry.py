@@ -7,6 +7,7 @@ failure is the single opaque `CouldNotOpen`, and no partial plaintext escapes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from . import _labels as L
@@ -24,12 +25,12 @@ from ._log import ZERO32, DeviceSigner, GroupState
 from ._records import (
     MAX_ENTRY_BODY,
     MAX_ENTRY_SIZE,
+    MAX_RETRACTS,
+    MAX_STUB_SIZE,
     ChainHead,
     Entry,
     EntryHeader,
     EntryStub,
-    Retraction,
-    SignedRetraction,
 )
 
 PAD_FLOOR = 1024
@@ -120,17 +121,22 @@ def seal_entry(
     log_head: bytes,
     body: bytes,
     entry_id: bytes | None = None,
+    retracts: Sequence[bytes] = (),
     rand: P.Random = P.random_bytes,
 ) -> SealedEntry:
     """Pad, seal and sign an entry.
 
     `entry_id` lets a client choose the id when a write is queued, so a queued write
     is recognised after a crash instead of being sent twice; it must be random.
+    `retracts` lists entries this one withdraws (§7.1): sorted, unique, at most 100.
     """
     if entry_id is not None and len(entry_id) != 16:
         raise ValueError("an entry id is 16 bytes")
     eid = rand(16) if entry_id is None else entry_id
-    header = EntryHeader(1, group, eid, epoch, device.id, seq, prev, log_seq, log_head)
+    ids = sorted(set(retracts))
+    if len(ids) > MAX_RETRACTS or any(len(r) != 16 for r in ids) or eid in ids:
+        raise ValueError(f"an entry retracts at most {MAX_RETRACTS} other entries, by id")
+    header = EntryHeader(1, group, eid, epoch, device.id, seq, prev, log_seq, log_head, ids)
     k_enc, k_com = _entry_keys(epoch_key, header)
     hdr = encode(header)
     nonce = rand(P.XNONCE_LEN)
@@ -165,7 +171,7 @@ def decode_entry(data: bytes) -> Entry:
 
 def decode_stub(data: bytes) -> EntryStub:
     try:
-        return decode(data, EntryStub, max_size=4096)
+        return decode(data, EntryStub, max_size=MAX_STUB_SIZE)
     except EncodingError as e:
         raise EntryError(
             f"entry stub is not a canonical v1 record: {e}", check="encoding"
@@ -204,18 +210,82 @@ def check_entry_public(state: GroupState, item: Entry | EntryStub) -> bytes:
         raise EntryError("author was not a member at the claimed log head", check="author")
     if h.epoch != state.epoch_at[h.log_seq] or state.pending_at[h.log_seq]:
         raise EntryError("entry sealed under an epoch that was not current", check="epoch")
+    if list(h.retracts) != sorted(set(h.retracts)) or h.entry_id in h.retracts:
+        raise EntryError(
+            "an entry's retractions must be sorted, unique, and not itself", check="retracts"
+        )
     link = _link(encoded, cth)
     fh = dev.final_head
     if fh is not None and (h.seq > fh.seq or (h.seq == fh.seq and not P.mac_equal(fh.link, link))):
         raise EntryError("entry from a departed member after their final head", check="departed")
+    for pin_seq, pin in dev.pins:
+        if h.seq == pin.seq and not P.mac_equal(pin.link, link):
+            raise EntryError(
+                f"entry differs from the head log op {pin_seq} pinned for its chain",
+                check="pinned",
+            )
+        if h.seq <= pin.seq and h.log_seq >= pin_seq:
+            raise EntryError(
+                f"entry claims log op {h.log_seq}, after the op {pin_seq} that pinned its chain "
+                "before it",
+                check="log_head",
+            )
     return link
+
+
+def authority_seq(state: GroupState, device: bytes, seq: int, log_seq: int) -> int:
+    """The log position an entry's powers are judged at (§7.4): the head it claims, or, when an
+    op that took a power away pinned its device's chain below it, that op's position.
+
+    An author chooses the head an entry claims, but not its place in the chain: an entry
+    beyond a pinned head was written after the op that pinned it, whatever it claims.
+    """
+    dev = state.devices.get(device)
+    at = log_seq
+    if dev is not None:
+        for pin_seq, pin in dev.pins:
+            if seq > pin.seq and pin_seq > at:
+                at = pin_seq
+    return at
+
+
+def check_retraction(
+    state: GroupState, retracting: EntryHeader, target: EntryHeader, *, at_head: bool = False
+) -> None:
+    """Whether `retracting` may withdraw `target` (§7.1); raise EntryError if not.
+
+    It must list the target, and be the work of the target's author (a device of the same
+    member) or of a leader, judged at the retracting entry's authority position, which its
+    place in the chain bounds; the target must have been written before that position. A
+    server accepting it passes `at_head=True`: the retracting device must then also be
+    current, and its member the author or a leader now.
+    """
+    if target.entry_id not in retracting.retracts:
+        raise EntryError("the retracting entry does not list this entry", check="retracts")
+    dev = state.devices.get(retracting.device)
+    author = state.devices.get(target.device)
+    if dev is None or author is None:
+        raise EntryError("a retraction by or of an unknown device", check="author")
+    at = authority_seq(state, retracting.device, retracting.seq, retracting.log_seq)
+    if target.log_seq > at:
+        raise EntryError("a retraction of an entry written after it", check="log_head")
+    own = dev.member == author.member
+    if not (own or state.members[dev.member].role_at(at) == "leader"):
+        raise EntryError("only the author or a leader may retract an entry", check="role")
+    if at_head:
+        if not dev.active_at(state.seq):
+            raise EntryError("a retraction by a departed member's device", check="author")
+        if not (own or state.members[dev.member].role_at(state.seq) == "leader"):
+            raise EntryError("only the author or a leader may retract an entry", check="role")
 
 
 @dataclass
 class ChainTracker:
-    """Per-device chains: detects gaps, broken links and equivocation."""
+    """Per-device chains: detects gaps, broken links, equivocation and a clock that runs back."""
 
     links: dict[bytes, dict[int, bytes]] = field(default_factory=dict)
+    clocks: dict[bytes, dict[int, int]] = field(default_factory=dict)
+    """(device → seq → the log head the entry claims), for the non-decreasing clock (§7.3)."""
 
     def head(self, device: bytes) -> ChainHead | None:
         chain = self.links.get(device)
@@ -249,6 +319,13 @@ class ChainTracker:
                 )
             if not P.mac_equal(before, header.prev):
                 raise ChainError("entry does not link to its predecessor", check="chain")
+            clock = self.clocks.get(header.device, {}).get(header.seq - 1)
+            if clock is not None and header.log_seq < clock:
+                raise ChainError(
+                    f"entry claims log op {header.log_seq}, older than the op {clock} its "
+                    "author's previous entry claims",
+                    check="clock",
+                )
         nxt = chain.get(header.seq + 1)
         if nxt is not None:
             raise ChainError("entry arrives after its successor", check="chain")
@@ -256,6 +333,12 @@ class ChainTracker:
 
     def add(self, header: EntryHeader, link: bytes) -> None:
         self.links.setdefault(header.device, {})[header.seq] = link
+        self.clocks.setdefault(header.device, {})[header.seq] = header.log_seq
+
+    def load(self, device: bytes, seq: int, link: bytes, log_seq: int) -> None:
+        """Add a stored chain element (already verified when it was stored)."""
+        self.links.setdefault(device, {})[seq] = link
+        self.clocks.setdefault(device, {})[seq] = log_seq
 
     def compare_checkpoint(self, heads: list[ChainHead]) -> list[str]:
         """Differences between a signed checkpoint and the chains held here."""
@@ -273,67 +356,3 @@ class ChainTracker:
                     f"device {hd.device.hex()[:12]}: entry {hd.seq} differs from the checkpoint"
                 )
         return problems
-
-
-def sign_retraction(
-    device: DeviceSigner, group: bytes, entry_id: bytes, log_seq: int, *, time: int
-) -> bytes:
-    dev_id = device.id
-    r = Retraction(1, group, entry_id, dev_id, log_seq, time)
-    sig = device.sign(L.SIG_RETRACT, encode(r))
-    return encode(SignedRetraction(r, sig))
-
-
-def verify_retraction(
-    state: GroupState,
-    data: bytes,
-    author_device: bytes,
-    *,
-    entry_log_seq: int,
-    at_head: bool = False,
-) -> SignedRetraction:
-    """A retraction is valid when signed by the author's device or a leader's (§7.1).
-
-    The role is judged at the log head the retraction claims. A signature carries
-    no time, so that head could be backdated: `entry_log_seq` (the retracted
-    entry's `log_seq`) refuses a retraction claiming a head before the entry's, so
-    an old role never reaches an entry written after it was lost. A server
-    accepting a retraction passes `at_head=True`: the signer must then also be the
-    author's current device or a current leader's, at the server's own head.
-    """
-    try:
-        sr = decode(data, SignedRetraction, max_size=1024)
-    except EncodingError as e:
-        raise EntryError(
-            f"retraction is not a canonical v1 record: {e}", check="encoding"
-        ) from None
-    r = sr.retraction
-    if r.group != state.group_id:
-        raise EntryError("retraction belongs to another group", check="group")
-    dev = state.devices.get(r.signer)
-    if dev is None:
-        raise EntryError("retraction signed by an unknown device", check="author")
-    try:
-        P.verify(dev.key, L.SIG_RETRACT, encode(r), sr.sig)
-    except SignatureError:
-        raise EntryError("bad retraction signature", check="signature") from None
-    if r.log_seq > state.seq:
-        raise EntryError("retraction claims an unverified log head", check="log_head")
-    if r.log_seq < entry_log_seq:
-        raise EntryError(
-            "retraction claims a log head older than the entry it retracts", check="log_head"
-        )
-    # Judged at the log head the retraction claims: the signer's device must have
-    # been current then, and be the author's or belong to a leader at that point.
-    if not dev.active_at(r.log_seq):
-        raise EntryError("retraction signed by a device that was not a member's", check="author")
-    is_author = r.signer == author_device
-    leader_then = state.members[dev.member].role_at(r.log_seq) == "leader"
-    if not (is_author or leader_then):
-        raise EntryError("only the author or a leader may retract an entry", check="role")
-    if at_head:
-        if not dev.active_at(state.seq):
-            raise EntryError("retraction signed by a departed member's device", check="author")
-        if not (is_author or state.members[dev.member].role_at(state.seq) == "leader"):
-            raise EntryError("only the author or a leader may retract an entry", check="role")
-    return sr

@@ -72,6 +72,9 @@ EntryCheck: TypeAlias = Literal[
     "chain",
     "gap",
     "equivocation",
+    "clock",
+    "pinned",
+    "retracts",
 ]
 """The checks of an entry, stub or retraction (docs/protocol.md §7.1, §7.3, §12)."""
 

@@ -336,13 +336,32 @@ def build_leave(
 
 
 def build_set_role(
-    state: GroupState, device: DeviceKeys, member: bytes, role: Role, *, time: int
+    state: GroupState,
+    device: DeviceKeys,
+    member: bytes,
+    role: Role,
+    heads: Sequence[ChainHead] = (),
+    *,
+    time: int,
 ) -> PendingOp:
-    return PendingOp(sign_op(state, device, SetRole(member, role), time=time))
+    """Promote or demote; a demotion pins the member's chain heads (`heads`: those known)."""
+    pinned = final_heads(state, member, heads) if role == "member" else []
+    return PendingOp(sign_op(state, device, SetRole(member, role, pinned), time=time))
 
 
-def build_policy(state: GroupState, device: DeviceKeys, policy: Policy, *, time: int) -> PendingOp:
-    return PendingOp(sign_op(state, device, SetPolicy(policy), time=time))
+def build_policy(
+    state: GroupState,
+    device: DeviceKeys,
+    policy: Policy,
+    heads: Sequence[ChainHead] = (),
+    *,
+    time: int,
+) -> PendingOp:
+    """Change the policy; one that takes a power away pins the heads of the devices that lose
+    it (`heads`: those known)."""
+    by_device = {h.device: h for h in heads}
+    pinned = [by_device.get(d, ChainHead(d, 0, bytes(32))) for d in state.policy_pins(policy)]
+    return PendingOp(sign_op(state, device, SetPolicy(policy, pinned), time=time))
 
 
 def build_checkpoint(

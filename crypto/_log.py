@@ -97,6 +97,9 @@ class DeviceState:
     kem_key: bytes
     card: MemberCard
     final_head: ChainHead | None = None
+    pins: list[tuple[int, ChainHead]] = field(default_factory=list)
+    """(op seq, head) for every op that took a power away from this device and pinned its
+    chain at that head: entries beyond the head are judged at that op (§7.4)."""
 
     # The device's own span in the roster. A member who departs and is added again
     # comes back on a new device; the old one stays departed (it may be the very
@@ -222,6 +225,18 @@ class GroupState:
         current = self.rotations.get(self.epoch)
         return self.policy.history == "full" and current is not None and current.history == "full"
 
+    def policy_pins(self, policy: Policy) -> list[bytes]:
+        """The devices a change to `policy` takes a power away from, sorted: under notes policy
+        `leaders` only leaders write notes, so a switch to it pins every other member's devices."""
+        if self.policy.notes == "all" and policy.notes == "leaders":
+            return sorted(
+                d
+                for m in self.active_members()
+                if m.role != "leader"
+                for d in self.current_devices(m.id)
+            )
+        return []
+
     def check_extends(self, seq: int, head: bytes) -> None:
         """Refuse a log that is shorter than, or diverges from, a head verified before."""
         if seq < 0:
@@ -334,17 +349,22 @@ class GroupState:
                 raise LogError("not an active member", seq=seq, check="member")
             if target.role == body.role:
                 raise LogError(f"member is already a {body.role}", seq=seq, check="role")
-            if body.role == "member":
+            demoting = body.role == "member"
+            if demoting:
                 self._check_leaders_remain(target.id, seq)
+            self._check_pins(body.heads, self.current_devices(target.id) if demoting else [], seq)
             self._finish(h, data)
             target.role = body.role
             target.roles.append((seq, body.role))
-            if body.role == "member":
+            if demoting:
                 self._kill_invites(target.id)  # dead for good, even if promoted again
+                self._pin(body.heads, seq)
         elif isinstance(body, SetPolicy):
             self._need_leader(leader, seq)
+            self._check_pins(body.heads, self.policy_pins(body.policy), seq)
             self._finish(h, data)
             self.policy = body.policy
+            self._pin(body.heads, seq)
         elif isinstance(body, Checkpoint):
             self._need_leader(leader, seq)
             if self.pending_rotation:
@@ -398,6 +418,19 @@ class GroupState:
         if any(hd.seq == 0 and hd.link != ZERO32 for hd in heads):
             # One encoding for "no entries": seq 0 carries the zero link.
             raise LogError("a head at seq 0 must carry the zero link", seq=seq, check="heads")
+
+    def _check_pins(self, heads: Sequence[ChainHead], devices: list[bytes], seq: int) -> None:
+        self._check_sorted(heads, seq)
+        if [hd.device for hd in heads] != devices:
+            raise LogError(
+                "the op must pin exactly the heads of the devices whose power it takes away",
+                seq=seq,
+                check="heads",
+            )
+
+    def _pin(self, heads: Sequence[ChainHead], seq: int) -> None:
+        for hd in heads:
+            self.devices[hd.device].pins.append((seq, hd))
 
     def _check_heads(self, heads: Sequence[ChainHead], member: MemberState, seq: int) -> None:
         self._check_sorted(heads, seq)
@@ -554,6 +587,14 @@ class GroupState:
         self._record_rotation(body.rotation, op, body.names)
 
 
+def pinned_heads(body: OpBody) -> list[ChainHead]:
+    """The chain heads an op pins: a departure's final heads, a demotion's or a stricter
+    policy's pinned heads; none for any other op (a checkpoint lists heads, it pins none)."""
+    if isinstance(body, Remove | Leave | SetRole | SetPolicy):
+        return list(body.heads)
+    return []
+
+
 def replay(ops: Iterable[bytes], state: GroupState | None = None) -> GroupState:
     """verify_public: replay ops (from genesis, or onto a copy of `state`) into a state."""
     st = GroupState() if state is None else state.copy()
@@ -601,6 +642,7 @@ __all__ = [
     "device_id",
     "group_id_of",
     "op_hash",
+    "pinned_heads",
     "replay",
     "sign_op",
     "verify_public",

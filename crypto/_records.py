@@ -31,6 +31,9 @@ MAX_OP_SIZE: Final = 4 << 20
 MAX_ENTRY_SIZE: Final = MAX_ENTRY_CT + 1024
 MAX_NAMES_CT: Final = 64 * 1024
 MAX_BACKLINK: Final = 24 + 32 + 16
+MAX_RETRACTS: Final = 100
+"""Entries one retracting entry may withdraw (its header lists their ids)."""
+MAX_STUB_SIZE: Final = 4096
 
 
 class DeviceCert(Record, frozen=True):
@@ -135,10 +138,14 @@ class Leave(Record, frozen=True, tag="leave"):
 class SetRole(Record, frozen=True, tag="set-role"):
     member: Bytes32
     role: Role
+    heads: HeadList
+    """A demotion pins the heads of the member's devices; a promotion lists none."""
 
 
 class SetPolicy(Record, frozen=True, tag="policy"):
     policy: Policy
+    heads: HeadList
+    """A policy that takes a power away pins the heads of every device that loses it."""
 
 
 class Checkpoint(Record, frozen=True, tag="checkpoint"):
@@ -186,6 +193,8 @@ class EntryHeader(Record, frozen=True):
     prev: Bytes32
     log_seq: U64
     log_head: Bytes32
+    retracts: Annotated[list[Bytes16], Meta(max_length=MAX_RETRACTS)]
+    """Entries this entry withdraws: the server deletes their ciphertexts (author or leader)."""
 
 
 class Entry(Record, frozen=True):
@@ -199,22 +208,6 @@ class EntryStub(Record, frozen=True):
 
     header: EntryHeader
     ct_hash: Bytes32
-    sig: Bytes64
-
-
-class Retraction(Record, frozen=True):
-    """A signed request to delete an entry's ciphertext (author or leader)."""
-
-    v: Literal[1]
-    group: Bytes32
-    entry_id: Bytes16
-    signer: Bytes32
-    log_seq: U64
-    time: U64
-
-
-class SignedRetraction(Record, frozen=True):
-    retraction: Retraction
     sig: Bytes64
 
 

@@ -133,7 +133,6 @@ REQUESTS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/v1/groups"): server.CreateGroup,
     ("POST", "/v1/groups/{g}/log"): server.AppendOp,
     ("POST", "/v1/groups/{g}/entries"): server.PostEntry,
-    ("DELETE", "/v1/groups/{g}/entries/{e}"): server.Retract,
     ("POST", "/v1/groups/{g}/join-requests"): server.PostJoinRequest,
 }
 """Every route that takes a JSON body, and the server struct that reads it."""
@@ -143,6 +142,7 @@ def _answers() -> dict[tuple[str, str], msgspec.Struct]:
     """A valid answer, as the server's structs encode it, for each route the test drives."""
     head = server.Head(G, 1, H32)
     item = server.EntryItem(1, E, entry=b"entry")
+    stub = server.EntryItem(2, E, stub=b"stub", retracted_by=E)
     info = server.AttachmentInfo(E, 1, 5)
     return {
         ("POST", "/v1/auth/challenge"): server.Challenge(b"c" * 32, 10**10),
@@ -156,11 +156,8 @@ def _answers() -> dict[tuple[str, str], msgspec.Struct]:
             [server.DeviceLockbox(1, 1, b"box")]
         ),
         ("POST", "/v1/groups/{g}/entries"): server.EntryPosted(E, 1),
-        ("GET", "/v1/groups/{g}/entries"): server.EntryPage([item], 1, False),
+        ("GET", "/v1/groups/{g}/entries"): server.EntryPage([item, stub], 2, False),
         ("GET", "/v1/groups/{g}/entries/{e}"): item,
-        ("DELETE", "/v1/groups/{g}/entries/{e}"): server.EntryItem(
-            2, E, stub=b"stub", retraction=b"retraction"
-        ),
         ("POST", "/v1/groups/{g}/join-requests"): server.JoinRequestItem(G, b"request"),
         ("GET", "/v1/groups/{g}/join-requests"): server.JoinRequestPage(
             [server.JoinRequestItem(G, b"request")]
@@ -206,7 +203,6 @@ def _drive(api: client.ServerApi) -> list[Callable[[], Any]]:
         lambda: api.post_entry(G, b"entry"),
         lambda: api.entries(G, 0),
         lambda: api.entry(G, E),
-        lambda: api.retract(G, E, b"retraction"),
         lambda: api.post_join_request(G, b"request"),
         lambda: api.join_requests(G),
         lambda: api.put_chunk(G, E, 0, b"chunk"),

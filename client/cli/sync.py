@@ -9,7 +9,7 @@ import typer
 from .common import JsonOpt, console, emit_json, short, state
 
 if TYPE_CHECKING:
-    from .. import SyncReport, VerifyReport
+    from .. import Alarm, SyncReport, VerifyReport
 
 
 def sync(json: JsonOpt = False) -> None:
@@ -44,14 +44,35 @@ def sync(json: JsonOpt = False) -> None:
                 bar.stop()
     if json:
         emit_json(report)
+    else:
+        _print_sync(g.name, report)
+    _fail_on_alarms(report.alarms)
+
+
+def _fail_on_alarms(alarms: tuple[Alarm, ...]) -> None:
+    """Exit non-zero, naming the oldest problem, while any alarm stands (after the output)."""
+    if not alarms:
         return
-    _print_sync(g.name, report)
+    from ..errors import VerificationError
+
+    first = alarms[0]
+    n = len(alarms)
+    raise VerificationError(
+        f"{n} problem{'s' if n != 1 else ''} found: {first.text}",
+        hint=first.hint,
+        check=first.check,  # type: ignore[arg-type]
+    )
 
 
 def _print_sync(name: str, report: SyncReport) -> None:
+    from rich.text import Text
+
     out = console()
     for a in report.announcements:
-        out.print(f"• {a.text}")
+        out.print(Text(f"• {a.text}"))
+    for alarm in report.alarms:
+        waits = " (waiting: it may resolve when the rest arrives)" if alarm.waiting else ""
+        out.print(Text(f"alarm: {alarm.text}{waits}"))
     if report.status == "joining":
         out.print(f"{name}: waiting for a leader to approve your join request")
         return
@@ -90,13 +111,16 @@ def verify(
     else:
         _print_verify(g.name, report)
     if not report.ok:
+        n = len(report.problems)
         raise VerificationError(
-            f"{len(report.problems)} problem(s) found: {report.problems[0]}",
+            f"{n} problem{'s' if n != 1 else ''} found: {report.problems[0]}",
             check="checkpoint",
         )
 
 
 def _print_verify(name: str, r: VerifyReport) -> None:
+    from rich.text import Text
+
     out = console()
     out.print(f"group {name} ({short(r.group)})")
     out.print(f"log: {r.log_ops} ops verified, head {short(r.log_head)}, epoch {r.epoch}")
@@ -112,7 +136,7 @@ def _print_verify(name: str, r: VerifyReport) -> None:
     else:
         out.print("meeting code: none yet (a leader signs a checkpoint with `chatham checkpoint`)")
     for p in r.problems:
-        out.print(f"problem: {p}")
+        out.print(Text(f"problem: {p}"))
     if r.ok:
         out.print("everything verifies")
 

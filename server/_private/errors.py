@@ -52,6 +52,8 @@ class ErrorCode(StrEnum):
     DUPLICATE_ENTRY = "duplicate_entry"
     CHAIN_GAP = "chain_gap"
     STALE_EPOCH = "stale_epoch"
+    STALE_LOG_HEAD = "stale_log_head"
+    STALE_HEADS = "stale_heads"
     ROTATION_PENDING = "rotation_pending"
     CHUNK_EXISTS = "chunk_exists"
     INVITE_USED = "invite_used"
@@ -98,6 +100,8 @@ STATUS: Final[Mapping[ErrorCode, int]] = {
     C.DUPLICATE_ENTRY: 409,
     C.CHAIN_GAP: 409,
     C.STALE_EPOCH: 409,
+    C.STALE_LOG_HEAD: 409,
+    C.STALE_HEADS: 409,
     C.ROTATION_PENDING: 409,
     C.CHUNK_EXISTS: 409,
     C.INVITE_USED: 409,

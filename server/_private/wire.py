@@ -124,23 +124,20 @@ class EntryPosted(Struct):
 
 
 class EntryItem(Struct):
-    """One entry in cursor order: the whole entry, or its stub and the retraction."""
+    """One entry in cursor order: the whole entry, or its stub and the id of the entry that
+    retracted it (an entry of the author's or a leader's chain, listing this one)."""
 
     cursor: int
     entry_id: bytes
     entry: bytes | None = None
     stub: bytes | None = None
-    retraction: bytes | None = None
+    retracted_by: bytes | None = None
 
 
 class EntryPage(Struct):
     entries: list[EntryItem]
     cursor: int
     more: bool
-
-
-class Retract(Struct):
-    retraction: Annotated[bytes, Meta(max_length=1024)]
 
 
 # --- attachments ------------------------------------------------------------------------------

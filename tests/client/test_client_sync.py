@@ -237,23 +237,24 @@ def test_retraction(person: Person) -> None:
     keep = gb.post(b"keep")
     gone = gb.post(b"take back")
     ga.sync()
-    gb.retract(gone)
+    gb.post(b"withdrawn", retracts=[gone])  # an entry of Bob's chain that retracts his own
     report = ga.sync()
     assert report.retracted == 1
-    assert bodies(ga) == [b"keep"]
+    assert bodies(ga) == [b"keep", b"withdrawn"]
     with pytest.raises(errors.NotFound, match="retracted"):
         ga.get(gone)
     assert ga.verify().retracted == 1
     # A leader may retract someone else's entry; members are told.
-    ga.retract(keep)
+    ga.post(b"withdrawn by a leader", retracts=[keep])
     [a] = gb.sync().announcements
     assert a.kind == "retract"
     assert a.text == "Alice (leader) retracted an entry by you"
-    # A member may not retract a leader's entry.
+    # A member may not retract a leader's entry: refused before anything is queued.
     mine = ga.post(b"leader's")
     gb.sync()
     with pytest.raises(errors.NotAllowed):
-        gb.retract(mine)
+        gb.post(b"withdrawn", retracts=[mine])
+    assert gb.queued == 0
 
 
 def test_checkpoint_and_meeting_code(person: Person) -> None:
@@ -392,12 +393,14 @@ def test_entry_index_and_incremental_reading(person: Person) -> None:
     gb.sync()
     seen = max(r.cursor for r in gb.entry_index())
     ga.post(b"two")
-    ga.retract(first)
+    ga.post(b"three, which retracts one", retracts=[first])
     gb.sync()
     index = gb.entry_index()
+    # The stub keeps its place: a retraction never moves an entry.
     assert [(r.id == first, r.retracted, r.readable) for r in index] == [
         (True, True, False),
         (False, False, True),
+        (False, False, True),
     ]
     assert {r.author for r in index} == {alice.member_id}
-    assert [i.body for i in gb.entries(after=seen)] == [b"two"]
+    assert [i.body for i in gb.entries(after=seen)] == [b"two", b"three, which retracts one"]

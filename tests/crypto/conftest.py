@@ -204,12 +204,19 @@ class Group:
         return pending
 
     def set_role(self, leader: Member, target: Member, role: str) -> PendingOp:
-        pending = build_set_role(self.state, leader.device, target.id, role, time=T0)  # type: ignore[arg-type]
+        pending = build_set_role(
+            self.state,
+            leader.device,
+            target.id,
+            role,  # type: ignore[arg-type]
+            self.tracker.heads(),
+            time=T0,
+        )
         self.commit(pending)
         return pending
 
     def set_policy(self, leader: Member, policy: Policy) -> PendingOp:
-        pending = build_policy(self.state, leader.device, policy, time=T0)
+        pending = build_policy(self.state, leader.device, policy, self.tracker.heads(), time=T0)
         self.commit(pending)
         return pending
 

@@ -16,8 +16,11 @@ from chatham.crypto import (
     CouldNotOpen,
     CryptoError,
     EntryError,
+    EntryStub,
     EquivocationError,
+    authority_seq,
     check_entry_public,
+    check_retraction,
     ct_hash,
     decode_entry,
     decode_stub,
@@ -27,12 +30,10 @@ from chatham.crypto import (
     open_entry,
     padded_length,
     padme,
-    sign_retraction,
     stub_of,
-    verify_retraction,
 )
 from chatham.crypto import _primitives as P
-from chatham.crypto._entry import _entry_keys
+from chatham.crypto._entry import _entry_keys, _signed_message
 from chatham.crypto._records import MAX_ENTRY_BODY, Entry
 
 
@@ -467,59 +468,108 @@ def test_stubs_verify_and_keep_the_chain(kit):
 def test_retraction_by_author_or_leader_accepted(kit):
     g, (a, b, _c) = kit.group("Alice", "Bob", "Carol")
     e = g.post(b, b"regrettable").entry
-    own = sign_retraction(b.device, g.id, e.header.entry_id, g.state.seq, time=kit.T0)
-    assert (
-        verify_retraction(
-            g.state, own, b.device_id, entry_log_seq=e.header.log_seq
-        ).retraction.entry_id
-        == e.header.entry_id
-    )
-    lead = sign_retraction(a.device, g.id, e.header.entry_id, g.state.seq, time=kit.T0)
-    assert (
-        verify_retraction(
-            g.state, lead, b.device_id, entry_log_seq=e.header.log_seq
-        ).retraction.signer
-        == a.device_id
-    )
+    own = g.post(b, b"withdrawn", retracts=[e.header.entry_id]).entry
+    check_retraction(g.state, own.header, e.header)
+    lead = g.post(a, b"withdrawn by a leader", retracts=[e.header.entry_id]).entry
+    check_retraction(g.state, lead.header, e.header)
+    check_retraction(g.state, lead.header, e.header, at_head=True)
 
 
-def test_retraction_by_another_member_or_forged_rejected(kit):
+def test_a_retracting_entry_lists_sorted_unique_ids_not_itself(kit):
+    g, (_a, b) = kit.group("Alice", "Bob")
+    e1, e2 = g.post(b, b"one").entry, g.post(b, b"two").entry
+    ids = sorted([e1.header.entry_id, e2.header.entry_id])
+    ok = g.seal(b, b"both", retracts=ids)
+    assert list(ok.entry.header.retracts) == ids
+    cth = ct_hash(ok.entry.ct)
+    own_id = ok.entry.header.entry_id
+    for bad in ([ids[1], ids[0]], [ids[0], ids[0]], sorted([ids[0], own_id])):
+        # A malicious member signs a list that is out of order, repeats, or names itself.
+        forged = msgspec.structs.replace(ok.entry.header, retracts=bad)
+        sig = b.device.sign(labels.SIG_ENTRY, _signed_message(encode(forged), cth))
+        assert_entry_rejected(g.state, EntryStub(forged, cth, sig), "retracts")
+    with pytest.raises(ValueError, match="retracts at most"):
+        g.seal(b, b"self", entry_id=ids[0], retracts=[ids[0]])
+
+
+def test_retraction_by_another_member_or_of_a_later_entry_rejected(kit):
     g, (a, b, c) = kit.group("Alice", "Bob", "Carol")
     e = g.post(b, b"keep me").entry
     eid = e.header.entry_id
 
-    def rejected(data, check):
+    def rejected(retracting, check, *, at_head=False):
         with pytest.raises(EntryError) as info:
-            verify_retraction(g.state, data, b.device_id, entry_log_seq=e.header.log_seq)
+            check_retraction(g.state, retracting, e.header, at_head=at_head)
         assert info.value.check == check
 
-    rejected(sign_retraction(c.device, g.id, eid, g.state.seq, time=kit.T0), "role")
-    honest = sign_retraction(b.device, g.id, eid, g.state.seq, time=kit.T0)
-    rejected(honest[:-1] + bytes([honest[-1] ^ 1]), "signature")
-    # Carol signs but names Bob's device as the signer.
-    sr = msgspec.msgpack.decode(honest)
-    forged = msgspec.msgpack.encode(
-        [sr[0], c.device.sign(labels.SIG_RETRACT, msgspec.msgpack.encode(sr[0]))]
-    )
-    rejected(forged, "signature")
-    rejected(sign_retraction(kit.member("M").device, g.id, eid, 0, time=kit.T0), "author")
-    rejected(sign_retraction(b.device, kit.rand(32), eid, g.state.seq, time=kit.T0), "group")
-    rejected(sign_retraction(b.device, g.id, eid, g.state.seq + 1, time=kit.T0), "log_head")
-    rejected(honest + b"\x00", "encoding")
-    # Roles are judged at the claimed log head: promoted later does not reach back.
-    before_promotion = g.state.seq
+    rejected(g.post(c, b"not mine", retracts=[eid]).entry.header, "role")
+    rejected(g.post(b, b"names another", retracts=[kit.rand(16)]).entry.header, "retracts")
+    # Roles are judged at the retracting entry's place: promoted later does not reach back.
+    before = g.post(c, b"written as a member", retracts=[eid]).entry.header
     g.set_role(a, c, "leader")
-    rejected(sign_retraction(c.device, g.id, eid, before_promotion, time=kit.T0), "role")
-    as_leader = g.state.seq
-    verify_retraction(
-        g.state,
-        sign_retraction(c.device, g.id, eid, as_leader, time=kit.T0),
-        b.device_id,
-        entry_log_seq=e.header.log_seq,
-    )
-    # A leader who has been removed no longer retracts others' entries.
+    rejected(before, "role")
+    check_retraction(g.state, g.post(c, b"as a leader", retracts=[eid]).entry.header, e.header)
+    # A leader who has been removed no longer retracts others' entries where it counts.
+    lead = g.post(c, b"again", retracts=[eid]).entry.header
     g.remove(a, c)
-    rejected(sign_retraction(c.device, g.id, eid, g.state.seq, time=kit.T0), "author")
+    rejected(lead, "author", at_head=True)
+
+
+def test_a_demoted_leaders_backdated_entry_has_no_leader_power(kit):
+    """An entry beyond the head a demotion pinned is judged at the demotion, whatever older
+    log head it claims, so a former leader cannot lend themselves their old role."""
+    g, (a, b, c) = kit.group("Alice", "Bob", "Carol")
+    g.set_role(a, b, "leader")
+    victim = g.post(c, b"carol's issue").entry
+    old_head = (g.state.seq, g.state.head)
+    g.post(b, b"bob, still a leader")
+    g.set_role(a, b, "member")  # pins Bob's chain at his one entry
+    [(pin_seq, pin)] = g.state.devices[b.device_id].pins
+    assert pin.seq == 1
+    backdated = g.seal(
+        b,
+        b"retract carol's",
+        log_seq=old_head[0],
+        log_head=old_head[1],
+        retracts=[victim.header.entry_id],
+    )
+    link = check_entry_public(g.state, backdated.entry)  # publicly fine, and chained
+    assert link == backdated.link
+    h = backdated.entry.header
+    assert h.log_seq < pin_seq
+    assert authority_seq(g.state, h.device, h.seq, h.log_seq) == pin_seq
+    with pytest.raises(EntryError) as info:
+        check_retraction(g.state, h, victim.header)
+    assert info.value.check == "role"
+
+
+def test_an_entry_at_or_below_a_pinned_head_cannot_claim_a_later_log_head(kit):
+    g, (a, b) = kit.group("Alice", "Bob")
+    g.set_role(a, b, "leader")
+    first = g.post(b, b"one")
+    g.set_role(a, b, "member")
+    pin_seq = g.state.seq
+    # A second "first entry" claiming the demotion's head: equivocates with the pinned one,
+    # and claims a head after the op that pinned the chain above it.
+    forged = g.seal(b, b"other", seq=1, prev=kit.ZERO32, log_seq=pin_seq, log_head=g.state.head)
+    assert_entry_rejected(g.state, forged.entry, "pinned")
+    assert first.entry.header.seq == 1
+
+
+def test_a_chains_clock_never_runs_back(kit):
+    g, (a, b) = kit.group("Alice", "Bob")
+    early = (g.state.seq, g.state.head)
+    early_epoch = g.state.epoch
+    g.post(b, b"first")
+    g.rotate(a)
+    g.post(b, b"second, on the new head", epoch=g.state.epoch)
+    later = g.seal(
+        b, b"third, claiming the old head", log_seq=early[0], log_head=early[1], epoch=early_epoch
+    )
+    link = check_entry_public(g.state, later.entry)  # a head it may claim, on its own
+    with pytest.raises(ChainError) as info:
+        g.tracker.check(later.entry.header, link)
+    assert info.value.check == "clock"
 
 
 # --- checkpoints ----------------------------------------------------------------------------

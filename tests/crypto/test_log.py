@@ -158,7 +158,7 @@ def test_zero_or_missing_signature_rejected(kit):
 def test_op_signed_by_an_outsider_or_departed_member_rejected(kit):
     g, (a, b, c) = kit.group("Alice", "Bob", "Carol")
     mallory = kit.member("Mallory")
-    body = SetPolicy(Policy(history="full"))
+    body = SetPolicy(Policy(history="full"), [])
     kit.assert_rejected(g.state, g.forge(mallory, body), LogError, "signer")
     g.remove(a, c)
     kit.assert_rejected(g.state, g.forge(c, body), LogError, "signer")
@@ -187,7 +187,7 @@ def _member_attempts(kit, g, a, b, c):
         ),
         "set-role": lambda: build_set_role(g.state, b.device, b.id, "leader", time=kit.T0).op,
         "demote": lambda: build_set_role(g.state, b.device, a.id, "member", time=kit.T0).op,
-        "policy": lambda: g.forge(b, SetPolicy(Policy(history="full"))),
+        "policy": lambda: g.forge(b, SetPolicy(Policy(history="full"), [])),
         "checkpoint": lambda: g.forge(b, Checkpoint([])),
         "rotate": lambda: build_rotate(g.state, g.keyring(b), b.device, time=kit.T0).op,
     }
@@ -331,7 +331,7 @@ def test_fork_two_different_ops_at_one_seq(kit):
     g, (a, _b) = kit.group("Alice", "Bob")
     base = g.state.copy()
     x = g.build_rotate(a).op
-    y = g.forge(a, SetPolicy(Policy(history="full")))
+    y = g.forge(a, SetPolicy(Policy(history="full"), []))
     assert decode_signed_op(x).op.seq == decode_signed_op(y).op.seq
     seen_by_bob = replay([x], base)
     seen_by_carol = replay([y], base)
@@ -347,7 +347,7 @@ def test_fork_two_different_ops_at_one_seq(kit):
 def test_fork_below_the_head_detected_on_a_longer_log(kit):
     g, (a, _b) = kit.group("Alice", "Bob")
     pinned = (g.state.seq, g.state.head)
-    g.commit(g.forge(a, SetPolicy(Policy(history="full"))))
+    g.commit(g.forge(a, SetPolicy(Policy(history="full"), [])))
     g.checkpoint(a)
     honest = replay(g.ops)
     honest.check_extends(*pinned)  # the same history, longer: fine
@@ -405,7 +405,7 @@ def test_second_genesis_rejected(kit):
 
 def test_first_op_must_be_a_genesis(kit):
     a = kit.member("Alice")
-    not_genesis = sign_op(GroupState(), a.device, SetPolicy(Policy()), time=kit.T0)
+    not_genesis = sign_op(GroupState(), a.device, SetPolicy(Policy(), []), time=kit.T0)
     kit.assert_rejected(GroupState(), not_genesis, LogError, "genesis")
     g, _ = kit.group("Alice", founder=a)
     with_group = kit.resign(g.ops[0], a, group=g.id)
@@ -778,7 +778,7 @@ def test_role_from_the_invite_and_set_role_of_a_stranger(kit):
     bob = kit.member("Bob")
     g.add(a, bob, role="leader")
     assert g.state.members[bob.id].role == "leader"
-    stranger = g.forge(a, SetRole(kit.member("Nobody").id, "leader"))
+    stranger = g.forge(a, SetRole(kit.member("Nobody").id, "leader", []))
     kit.assert_rejected(g.state, stranger, LogError, "member")
 
 

@@ -1,6 +1,6 @@
 """Property tests: no changed byte of any serialized record is ever accepted.
 
-For each record type (signed op, entry, entry stub, retraction, join request,
+For each record type (signed op, entry, entry stub, join request,
 keystore file, member card, invite code) every single-byte flip is tried
 exhaustively, and hypothesis then tries compound damage: truncation,
 extension, insertion, deletion, overwriting and swapping two parts. The
@@ -43,10 +43,8 @@ from chatham.crypto import (
     open_keystore_with_key,
     replay,
     seal_keystore,
-    sign_retraction,
     stub_of,
     verify_join_request,
-    verify_retraction,
 )
 from chatham.crypto import _primitives as P
 from chatham.crypto._records import Entry
@@ -83,7 +81,6 @@ def world(module_kit):
     other.post(a, b"in the other group")
     keystore_secrets = Secrets.generate(created=kit.T0, rand=kit.rand)
     keystore = seal_keystore(keystore_secrets, "pass phrase", rand=kit.rand)
-    entry = g.entries[0]
     return SimpleNamespace(
         kit=kit,
         g=g,
@@ -96,11 +93,6 @@ def world(module_kit):
         card=encode_card(eve.card),
         keystore=keystore,
         keystore_key=keystore_key(keystore, "pass phrase"),
-        retraction=sign_retraction(
-            a.device, g.id, entry.entry.header.entry_id, g.state.seq, time=kit.T0
-        ),
-        retracted_author=a.device_id,
-        retracted_log_seq=entry.entry.header.log_seq,
     )
 
 
@@ -129,11 +121,6 @@ def reject_stub(w, data: bytes) -> None:
         check_entry_public(w.g.state, decode_stub(data))
 
 
-def reject_retraction(w, data: bytes) -> None:
-    with pytest.raises(EntryError):
-        verify_retraction(w.g.state, data, w.retracted_author, entry_log_seq=w.retracted_log_seq)
-
-
 def reject_join(w, data: bytes) -> None:
     with pytest.raises(InviteError):
         verify_join_request(w.g.state, data, now=w.kit.T0)
@@ -156,7 +143,6 @@ def records(w):
         out.append((f"entry {k}", s.data, lambda d: reject_entry(w, d)))
         out.append((f"stub {k}", encode(stub_of(s.entry)), lambda d: reject_stub(w, d)))
     out += [
-        ("retraction", w.retraction, lambda d: reject_retraction(w, d)),
         ("join request", w.join, lambda d: reject_join(w, d)),
         ("keystore", w.keystore, lambda d: reject_keystore(w, d)),
         ("card", w.card, lambda d: reject_card(w, d)),
@@ -172,9 +158,6 @@ def test_the_originals_are_accepted(world):
     for s in w.g.entries:
         check_entry_public(w.g.state, decode_entry(s.data))
         check_entry_public(w.g.state, decode_stub(encode(stub_of(s.entry))))
-    verify_retraction(
-        w.g.state, w.retraction, w.retracted_author, entry_log_seq=w.retracted_log_seq
-    )
     verify_join_request(w.g.state, w.join, now=w.kit.T0)
     open_keystore_with_key(w.keystore, w.keystore_key)
     decode_card(w.card)

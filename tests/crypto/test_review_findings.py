@@ -2,7 +2,9 @@
 
 1. Retractions could be backdated: a demoted or removed leader signed a
    retraction claiming a log head from when they led, and it verified for any
-   entry, even one written after they lost the role (docs/protocol.md §7.1).
+   entry, even one written after they lost the role (docs/protocol.md §7.1). A
+   retraction is now an entry of the retracting member's chain, judged where the
+   chain places it.
 2. Attested names reached readers unfiltered (control characters, bidi
    overrides, id and fingerprint look-alikes), and one names blob that did not
    open made every name of the group unreadable for good (§6.4).
@@ -25,9 +27,8 @@ from chatham.crypto import (
     Policy,
     _entry,
     _group,
+    check_retraction,
     open_entry,
-    sign_retraction,
-    verify_retraction,
 )
 from chatham.crypto._epoch import Recipient, build_rotation
 from chatham.crypto._records import MAX_ENTRY_BODY, Add, Checkpoint, Leave, NewMember, Rotate
@@ -37,55 +38,50 @@ def everyone(g):
     return [Recipient(d.member, d.id, d.kem_key) for d in g.state.active_devices()]
 
 
-def retraction_rejected(state, data, author, check, **kw):
-    kw.setdefault("entry_log_seq", 0)
+def retraction_rejected(state, retracting, target, check, **kw):
     with pytest.raises(EntryError) as info:
-        verify_retraction(state, data, author, **kw)
+        check_retraction(state, retracting, target, **kw)
     assert info.value.check == check, f"{info.value.check}: {info.value}"
 
 
 # --- 1. backdated retractions ---------------------------------------------------------------
 
 
-def test_a_retraction_cannot_predate_the_entry_it_retracts(kit):
+def test_a_retraction_cannot_reach_an_entry_written_after_the_role_was_lost(kit):
     g, (a, b, c) = kit.group("Alice", "Bob", "Carol")
     g.set_role(a, c, "leader")
-    as_leader = g.state.seq
+    as_leader = (g.state.seq, g.state.head)
+    g.post(c, b"carol, while she leads")
     g.set_role(a, c, "member")
     # Written after Carol stepped down: she never had the power to retract it.
     e = g.post(b, b"written after the demotion").entry
-    backdated = sign_retraction(c.device, g.id, e.header.entry_id, as_leader, time=kit.T0)
-    retraction_rejected(g.state, backdated, b.device_id, "log_head", entry_log_seq=e.header.log_seq)
-    # The same holds once Carol is removed: her old leadership reaches no later entry.
-    g.remove(a, c)
-    later = g.post(b, b"written after the removal").entry
-    again = sign_retraction(c.device, g.id, later.header.entry_id, as_leader, time=kit.T0)
-    retraction_rejected(g.state, again, b.device_id, "log_head", entry_log_seq=later.header.log_seq)
-    # An honest retraction claims a head at or after the entry's.
-    own = sign_retraction(b.device, g.id, later.header.entry_id, g.state.seq, time=kit.T0)
-    verify_retraction(g.state, own, b.device_id, entry_log_seq=later.header.log_seq)
+    backdated = g.post(
+        c, b"retract it", log_seq=as_leader[0], log_head=as_leader[1], retracts=[e.header.entry_id]
+    ).entry
+    retraction_rejected(g.state, backdated.header, e.header, "role")
+    # An honest retraction by the author is judged where it stands.
+    own = g.post(b, b"withdraw my own", retracts=[e.header.entry_id]).entry
+    check_retraction(g.state, own.header, e.header)
 
 
 def test_a_server_judges_the_retracting_role_at_its_own_head(kit):
     g, (a, b, c) = kit.group("Alice", "Bob", "Carol")
     e = g.post(b, b"posted while Carol leads").entry
     g.set_role(a, c, "leader")
-    as_leader = g.state.seq
-    made_then = sign_retraction(c.device, g.id, e.header.entry_id, as_leader, time=kit.T0)
-    kw = {"entry_log_seq": e.header.log_seq}
-    # Valid while Carol leads, at the claimed head and at the server's.
-    verify_retraction(g.state, made_then, b.device_id, at_head=True, **kw)
+    made_then = g.post(c, b"carol retracts it", retracts=[e.header.entry_id]).entry.header
+    # Valid while Carol leads, where her chain places it and at the server's head.
+    check_retraction(g.state, made_then, e.header, at_head=True)
     g.set_role(a, c, "member")
-    # A client still accepts a retraction made while she led (judged at its log head) ...
-    verify_retraction(g.state, made_then, b.device_id, **kw)
+    # A client still accepts a retraction made while she led (judged at its place) ...
+    check_retraction(g.state, made_then, e.header)
     # ... but a server receiving it now refuses it: she is no longer a leader.
-    retraction_rejected(g.state, made_then, b.device_id, "role", at_head=True, **kw)
+    retraction_rejected(g.state, made_then, e.header, "role", at_head=True)
     g.remove(a, c)
-    retraction_rejected(g.state, made_then, b.device_id, "author", at_head=True, **kw)
+    retraction_rejected(g.state, made_then, e.header, "author", at_head=True)
     # The author and the current leaders still may.
     for signer in (a, b):
-        data = sign_retraction(signer.device, g.id, e.header.entry_id, g.state.seq, time=kit.T0)
-        verify_retraction(g.state, data, b.device_id, at_head=True, **kw)
+        ok = g.post(signer, b"withdraw", retracts=[e.header.entry_id]).entry.header
+        check_retraction(g.state, ok, e.header, at_head=True)
 
 
 # --- 2. attested names as readers see them --------------------------------------------------

@@ -12,11 +12,10 @@ from chatham.crypto import (
     decode_entry,
     decode_stub,
     encode,
-    sign_retraction,
 )
 from litestar.testing import TestClient
 
-from tests.support.server_harness import World, assert_error, b64, b64url, now, unb64
+from tests.support.server_harness import World, assert_error, b64, b64url, unb64
 
 
 def test_post_list_fetch(world: World) -> None:
@@ -223,43 +222,46 @@ def test_unknown_entry_is_404_for_members(world: World) -> None:
 
 
 def test_quota_is_enforced(make_client: Callable[..., TestClient[Any]]) -> None:
-    world = World(make_client(group_quota=3000))
+    world = World(make_client(group_quota=5000))
     group, (alice,) = world.group_of()
+    big = group.seal(alice, b"b" * 2500)  # pads to ~2.6 KiB
+    group.post_sealed(alice, big)
     group.post_entry(alice)  # ~1.1 KiB padded
-    group.post_entry(alice)
-    r = group.post_entry(alice, expect=413)
+    r = group.post_entry(alice, b"c" * 1500, expect=413)
     assert_error(r, 413, "quota_exceeded")
-    # Retraction frees space.
-    first = group.list_entries(alice).json()["entries"][0]
-    assert group.retract(alice, unb64(first["entry_id"])).status_code == 200
-    group.post_entry(alice)
+    # A retraction frees what it deletes, and its own bytes are counted against what it
+    # frees: even a group at its quota can withdraw an entry.
+    assert group.retract(alice, big.entry.header.entry_id).status_code == 201
+    group.post_entry(alice, b"c" * 1500)
 
 
-def test_author_retracts_leaving_a_verifiable_stub(world: World) -> None:
+def test_author_retracts_leaving_a_verifiable_stub_where_it_was(world: World) -> None:
     group, (alice, bob) = world.group_of(2)
     sealed = group.seal(bob, b"regret")
     group.post_sealed(bob, sealed)
     group.post_entry(bob, b"later")
     entry_id = sealed.entry.header.entry_id
     r = group.retract(bob, entry_id)
-    assert r.status_code == 200, r.text
-    item = r.json()
+    assert r.status_code == 201, r.text
+    retracting = r.json()
+    assert retracting["cursor"] == 3  # the retracting entry is a new entry of bob's chain
+    full = group.list_entries(alice).json()["entries"]
+    # The stub keeps its cursor: a chain is never delivered out of order.
+    assert [e["cursor"] for e in full] == [1, 2, 3]
+    item = full[0]
     assert "entry" not in item
+    assert unb64(item["retracted_by"]) == unb64(retracting["entry_id"])
     stub = decode_stub(unb64(item["stub"]))
     assert isinstance(stub, EntryStub)
     assert stub.header == sealed.entry.header
     # The stub still verifies and keeps its link, so bob's chain is intact.
     assert check_entry_public(group.state, stub) == sealed.link
-    assert item["cursor"] == 3  # moved past the newest entry so syncing members see it
-    page = group.list_entries(alice, after=2).json()
-    assert [e["cursor"] for e in page["entries"]] == [3]
-    assert unb64(page["entries"][0]["retraction"]) == unb64(item["retraction"])
-    full = group.list_entries(alice).json()["entries"]
-    assert [e["cursor"] for e in full] == [2, 3]
-    # Retracting again is harmless and changes nothing.
+    # Retracting again is harmless: the entry stays retracted by the first.
     again = group.retract(bob, entry_id)
-    assert again.status_code == 200
-    assert again.json()["cursor"] == 3
+    assert again.status_code == 201
+    assert unb64(group.list_entries(alice).json()["entries"][0]["retracted_by"]) == unb64(
+        retracting["entry_id"]
+    )
 
 
 def test_leader_may_retract_anyones_entry_members_may_not(world: World) -> None:
@@ -268,29 +270,25 @@ def test_leader_may_retract_anyones_entry_members_may_not(world: World) -> None:
     group.post_sealed(bob, sealed)
     entry_id = sealed.entry.header.entry_id
     r = group.retract(carol, entry_id)
-    assert_error(r, 403, "not_allowed")
-    assert group.retract(alice, entry_id).status_code == 200
+    assert assert_error(r, 403, "not_allowed")["check"] == "role"
+    # A refused retraction stores nothing: carol's chain did not move.
+    assert [e["entry_id"] for e in group.list_entries(bob).json()["entries"]] == [
+        group.list_entries(bob).json()["entries"][0]["entry_id"]
+    ]
+    assert group.retract(alice, entry_id).status_code == 201
 
 
-def test_retraction_must_name_this_entry(world: World) -> None:
+def test_a_retraction_names_entries_of_this_group(world: World) -> None:
     group, (alice,) = world.group_of()
-    one, two = group.seal(alice), None
+    one = group.seal(alice)
     group.post_sealed(alice, one)
-    two = group.seal(alice)
-    group.post_sealed(alice, two)
-    wrong = group.retraction(alice, two.entry.header.entry_id)
-    r = group.retract(alice, one.entry.header.entry_id, retraction=wrong)
-    assert assert_error(r, 422, "invalid_entry")["check"] == "entry_id"
-    other = world.create_group(alice)
-    foreign = sign_retraction(
-        alice.secrets.device, other.id, one.entry.header.entry_id, 1, time=now()
-    )
-    r = group.retract(alice, one.entry.header.entry_id, retraction=foreign)
-    assert assert_error(r, 422, "invalid_entry")["check"] == "group"
-    r = group.retract(alice, one.entry.header.entry_id, retraction=b"junk")
-    assert assert_error(r, 422, "invalid_entry")["check"] == "encoding"
     r = group.retract(alice, bytes(16))
     assert_error(r, 404, "not_found")
+    # A list naming one real entry and one unknown stores nothing and deletes nothing.
+    r = group.retract(alice, one.entry.header.entry_id, bytes(16))
+    assert_error(r, 404, "not_found")
+    [item] = group.list_entries(alice).json()["entries"]
+    assert "entry" in item
 
 
 def test_retracted_ciphertext_is_gone_from_the_database(
@@ -305,7 +303,10 @@ def test_retracted_ciphertext_is_gone_from_the_database(
     sealed = group.seal(alice, b"x" * 5000)
     group.post_sealed(alice, sealed)
     group.retract(alice, sealed.entry.header.entry_id)
-    stored = rows(server_settings(), sa.select(schema.entries.c.ciphertext))
+    e = schema.entries.c
+    stored = rows(
+        server_settings(), sa.select(e.ciphertext).where(e.entry_id == sealed.entry.header.entry_id)
+    )
     assert stored == [(None,)]
 
 
@@ -324,7 +325,7 @@ def test_retracted_bytes_do_not_linger_in_the_sqlite_files(
     probe = sealed.entry.ct[100:164]
     files = sorted(server_database.data_dir.glob("chatham.sqlite3*"))
     assert any(probe in f.read_bytes() for f in files)
-    assert group.retract(alice, sealed.entry.header.entry_id).status_code == 200
+    assert group.retract(alice, sealed.entry.header.entry_id).status_code == 201
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # the scrub runs in the background after the reply
         files = sorted(server_database.data_dir.glob("chatham.sqlite3*"))

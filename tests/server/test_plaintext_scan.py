@@ -116,7 +116,9 @@ def test_no_plaintext_at_rest(server_database: Any, tmp_path: Path) -> None:
                 bodies[sealed.entry.header.entry_id] = body
             gone = group.seal(alice, b"\n".join(_canaries("retracted")))
             group.post_sealed(alice, gone)
-            assert group.retract(alice, gone.entry.header.entry_id).status_code == 200
+            retracting = group.retract(alice, gone.entry.header.entry_id)
+            assert retracting.status_code == 201
+            bodies[unb64(retracting.json()["entry_id"])] = b"a retraction"
             # An attachment.
             key, att = os.urandom(32), os.urandom(16)
             content = b"\n".join(_canaries("attachment")) * 5000

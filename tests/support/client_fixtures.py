@@ -10,6 +10,7 @@ to it through `tampered_http`: hooks rewrite its answers.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,6 +44,9 @@ class Tamper(httpx.BaseTransport):
         self.inner = inner
         self.hooks: list[tuple[str, str, Hook]] = []
         self.raw_hooks: list[Callable[[httpx.Request, httpx.Response], httpx.Response]] = []
+        self.served: dict[bytes, Any] = {}
+        """Entry items a hook rewrote, by id: asked for one by one, the server answers the
+        same (a hostile server is consistent: its list and its single entries agree)."""
 
     def on(self, method: str, path_suffix: str, hook: Hook) -> None:
         self.hooks.append((method, path_suffix, hook))
@@ -50,16 +54,43 @@ class Tamper(httpx.BaseTransport):
     def clear(self) -> None:
         self.hooks.clear()
         self.raw_hooks.clear()
+        self.served.clear()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.rstrip("/").split("/")
+        if request.method == "GET" and len(parts) >= 2 and parts[-2] == "entries":
+            eid = base64.urlsafe_b64decode(parts[-1] + "=" * (-len(parts[-1]) % 4))
+            if eid in self.served:
+                return self._answer(request, self.served[eid])
         resp = self.inner.handle_request(request)
         resp.read()
         for method, suffix, hook in self.hooks:
             if request.method == method and request.url.path.endswith(suffix):
                 resp = self._rewrite(request, resp, hook)
+                if suffix == "/entries" and resp.status_code == 200:
+                    self._remember(resp)
         for raw in self.raw_hooks:
             resp = raw(request, resp)
         return resp
+
+    def _remember(self, resp: httpx.Response) -> None:
+        msgpack = resp.headers.get("content-type", "").startswith("application/msgpack")
+        page = (msgspec.msgpack if msgpack else msgspec.json).decode(resp.content)
+        for item in page.get("entries", []):
+            eid = item["entry_id"]
+            key = eid if isinstance(eid, bytes) else base64.b64decode(eid)
+            self.served[key] = item
+
+    @staticmethod
+    def _answer(request: httpx.Request, item: Any) -> httpx.Response:
+        if request.headers.get("accept") == "application/msgpack":
+            content = msgspec.msgpack.encode(item)
+            return httpx.Response(
+                200, content=content, headers={"content-type": "application/msgpack"}
+            )
+        return httpx.Response(
+            200, content=msgspec.json.encode(item), headers={"content-type": "application/json"}
+        )
 
     @staticmethod
     def _rewrite(request: httpx.Request, resp: httpx.Response, hook: Hook) -> httpx.Response:

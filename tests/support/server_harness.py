@@ -26,11 +26,14 @@ from chatham.crypto import (
     Keyring,
     MemberCard,
     PendingOp,
+    Policy,
     SealedEntry,
     Secrets,
     build_add,
+    build_checkpoint,
     build_invite,
     build_leave,
+    build_policy,
     build_remove,
     build_revoke_invite,
     build_rotate,
@@ -39,7 +42,6 @@ from chatham.crypto import (
     make_card,
     seal_entry,
     sign_auth,
-    sign_retraction,
 )
 
 HOST = "testserver.local"
@@ -280,9 +282,41 @@ class Group:
         )
         return self.append(person, pending, expect=expect)
 
-    def set_role(self, person: Person, role: str, *, by: Person) -> httpx.Response:
-        pending = build_set_role(self.state, by.secrets.device, person.member_id, role, time=now())  # type: ignore[arg-type]
-        return self.append(by, pending)
+    def all_heads(self) -> list[ChainHead]:
+        """Every chain head the harness knows: each person's own posts."""
+        return [h for p in self.world.people for h in self.heads_of(p)]
+
+    def set_role(
+        self, person: Person, role: str, *, by: Person, expect: int = 201
+    ) -> httpx.Response:
+        pending = build_set_role(
+            self.state,
+            by.secrets.device,
+            person.member_id,
+            role,  # type: ignore[arg-type]
+            self.all_heads(),
+            time=now(),
+        )
+        return self.append(by, pending, expect=expect)
+
+    def set_policy(
+        self,
+        policy: Policy,
+        *,
+        by: Person,
+        heads: list[ChainHead] | None = None,
+        expect: int = 201,
+    ) -> httpx.Response:
+        known = self.all_heads() if heads is None else heads
+        pending = build_policy(self.state, by.secrets.device, policy, known, time=now())
+        return self.append(by, pending, expect=expect)
+
+    def checkpoint(
+        self, by: Person, *, heads: list[ChainHead] | None = None, expect: int = 201
+    ) -> httpx.Response:
+        known = self.all_heads() if heads is None else heads
+        pending = build_checkpoint(self.state, by.secrets.device, known, time=now())
+        return self.append(by, pending, expect=expect)
 
     def revoke(self, invite: InviteSecret, *, by: Person) -> httpx.Response:
         return self.append(
@@ -331,20 +365,20 @@ class Group:
     def list_entries(self, by: Person, **params: Any) -> httpx.Response:
         return self.client.get(f"{self.path}/entries", params=params, headers=by.headers)
 
-    def retraction(self, by: Person, entry_id: bytes) -> bytes:
-        return sign_retraction(by.secrets.device, self.id, entry_id, self.state.seq, time=now())
-
     def retract(
-        self, by: Person, entry_id: bytes, *, retraction: bytes | None = None
+        self, by: Person, *entry_ids: bytes, expect: int | None = None, **override: Any
     ) -> httpx.Response:
-        body = {
-            "retraction": b64(
-                retraction if retraction is not None else self.retraction(by, entry_id)
-            )
-        }
-        return self.client.request(
-            "DELETE", f"{self.path}/entries/{b64url(entry_id)}", json=body, headers=by.headers
+        """Post an entry of `by`'s chain that retracts these entries (protocol §7.1)."""
+        sealed = self.seal(by, b"a retraction", retracts=sorted(entry_ids), **override)
+        r = self.client.post(
+            f"{self.path}/entries", json={"entry": b64(sealed.data)}, headers=by.headers
         )
+        if expect is not None:
+            assert r.status_code == expect, r.text
+        if r.status_code == 201:
+            by.chain_seq += 1
+            by.chain_link = sealed.link
+        return r
 
 
 class Clock:

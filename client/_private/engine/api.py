@@ -123,7 +123,7 @@ class EntryItem(_Body):
     entry_id: bytes
     entry: bytes | None = None
     stub: bytes | None = None
-    retraction: bytes | None = None
+    retracted_by: bytes | None = None
 
 
 class EntryPage(_Body):
@@ -425,14 +425,6 @@ class ServerApi:
     def entry(self, group: bytes, entry_id: bytes) -> EntryItem:
         resp = self._send(
             "GET", f"/v1/groups/{b64url(group)}/entries/{b64url(entry_id)}", msgpack=True
-        )
-        return self._decode(resp, EntryItem)
-
-    def retract(self, group: bytes, entry_id: bytes, retraction: bytes) -> EntryItem:
-        resp = self._send(
-            "DELETE",
-            f"/v1/groups/{b64url(group)}/entries/{b64url(entry_id)}",
-            json={"retraction": retraction},
         )
         return self._decode(resp, EntryItem)
 

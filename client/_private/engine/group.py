@@ -10,7 +10,7 @@ journal (`journal/service.py`).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from chatham import crypto
@@ -33,11 +33,12 @@ from ..membership.values import (
 )
 from ..membership.workflows import DEFAULT_INVITE_SECONDS, Ask
 from . import outbox
+from .alarms import Alarm
 from .changes import changes
 from .ops import OpBuilder, append_op
 from .results import EntryRef, OpenedEntry, SyncReport, VerifyReport
 from .snapshot import Snapshot
-from .sync import Progress, sync_once
+from .sync import Progress, alarms, sync_once
 from .verify import verify
 
 if TYPE_CHECKING:
@@ -144,13 +145,15 @@ class Group:
             raise E.StoreTampered(f"{tag}: the stored epoch keys do not match the pinned state")
         tracker = crypto.ChainTracker()
         count = 0
-        for device, seq, link in self._store.links(self._gid):
-            tracker.links.setdefault(device, {})[seq] = link
+        for device, seq, link, log_seq in self._store.links(self._gid):
+            tracker.load(device, seq, link, log_seq)
             count += 1
         heads = [(h.device, h.seq, h.link) for h in tracker.heads()]
         contiguous = all(len(chain) == max(chain) for chain in tracker.links.values())
         if count != pinned.entries or heads != pinned.heads or not contiguous:
             raise E.StoreTampered(f"{tag}: the stored entries do not match the pinned chains")
+        if len(self._store.alarms(self._gid)) != pinned.alarms:
+            raise E.StoreTampered(f"{tag}: the stored alarms do not match the pinned state")
         self._snap = Snapshot(
             row.version, pinned, state, crypto.Keyring(dict(keys)), tracker, row.status, log
         )
@@ -299,6 +302,9 @@ class Group:
             seq=row.seq,
             epoch=row.epoch,
             log_seq=header.log_seq,
+            authority_seq=crypto.authority_seq(
+                self._load().state, row.device, row.seq, header.log_seq
+            ),
             cursor=row.cursor,
             body=body,
         )
@@ -325,21 +331,22 @@ class Group:
             hint="wait for the other process to finish, then sync again",
         )
 
-    def post(self, body: bytes) -> str:
+    def post(self, body: bytes, *, retracts: Sequence[str] = ()) -> str:
         """Queue `body` as a new entry and send it now if the server is reachable; its id.
 
         The body is opaque here (the journal layer encodes it). It is kept sealed under the
         store key until it is sent, and sealed under the newest epoch only at send time, so
         a write made offline never uses a key that a departed member holds.
-        """
-        return outbox.queue(self, body)
 
-    def retract(self, entry_id: str) -> None:
-        """Delete an entry's ciphertext on the server and here, with a signed retraction.
-
-        The author or a leader may retract. It cannot recall what members already read.
+        `retracts` names entries (ids) this entry withdraws: the server deletes their
+        ciphertexts everywhere. Its author may withdraw their own entries, a leader any
+        (protocol §7.1); it cannot recall what members already read.
         """
-        outbox.retract(self, entry_id)
+        return outbox.queue(self, body, [self._entry_id(r) for r in retracts])
+
+    def _entry_id(self, ref: str) -> bytes:
+        """A stored entry's id from its hex form or a unique prefix."""
+        return self._find(ref).entry_id
 
     def meeting_code(self) -> str | None:
         """The words from the latest verified checkpoint (as `verify()` gives), without a replay."""
@@ -356,6 +363,10 @@ class Group:
         withheld or differing chains as problems.
         """
         return verify(self)
+
+    def alarms(self) -> tuple[Alarm, ...]:
+        """Every problem syncing found and has not seen resolved, oldest first (offline)."""
+        return alarms(self)
 
     def changes(
         self, *, read_timeout: float = 45.0, until: float | None = None

@@ -65,7 +65,9 @@ def append_op(
         try:
             api.append(group._gid, snap.state.seq, snap.state.head, pending.op, pending.lockboxes)
         except E.Conflict as e:
-            if e.code == "stale_head" and callable(op) and attempt < retries:
+            # Another leader appended first, or the chains moved on since the heads this op
+            # pins were read: sync, rebuild on the new state, retry.
+            if e.code in ("stale_head", "stale_heads") and callable(op) and attempt < retries:
                 continue
             raise
         keyring = crypto.Keyring(dict(snap.keyring.keys))

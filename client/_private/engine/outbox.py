@@ -8,7 +8,9 @@ pending rotation, a chain that moved) syncs and reseals before retrying.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 from chatham import crypto
@@ -17,7 +19,7 @@ from ... import errors as E
 from ..local.store import EntryRow
 from ..local.vault import random_bytes
 from .ops import rotate_if_pending
-from .sync import check_public, sync_once, track
+from .sync import add_alarm, check_public, sync_once, track
 
 if TYPE_CHECKING:
     from .api import ServerApi
@@ -26,27 +28,37 @@ if TYPE_CHECKING:
 ZERO32 = bytes(32)
 
 
+RESEAL: Final = (
+    "stale_epoch",
+    "stale_log_head",
+    "rotation_pending",
+    "chain_gap",
+    "duplicate_entry",
+)
+"""Conflicts after which a queued write is sealed again on the newest state and retried."""
+
+
 def flush(group: Group, api: ServerApi) -> list[str]:
     sent: list[str] = []
-    for entry_id, body in group._store.outbox(group._gid):
+    for queued_id, body, retracts in group._store.outbox(group._gid):
+        entry_id = queued_id
         for attempt in range(4):
             if group._store.entry(group._gid, entry_id) is not None:
-                # It reached the server before (e.g. the client died before unqueueing).
-                with group._store.write() as db:
-                    group._store.unqueue(db, entry_id)
-                sent.append(entry_id.hex())
-                break
+                if _is_ours(group, entry_id, body):
+                    # It reached the server before (the client died before unqueueing).
+                    with group._store.write() as db:
+                        group._store.unqueue(db, entry_id)
+                    sent.append(entry_id.hex())
+                    break
+                # Another entry holds this id: this write was never sent. Keep the text.
+                entry_id = _requeue(group, entry_id, body, retracts)
+                continue
             rotate_if_pending(group)
-            sealed = seal(group, entry_id, body)
+            sealed = seal(group, entry_id, body, retracts)
             try:
                 posted = api.post_entry(group._gid, sealed.data)
             except E.Conflict as e:
-                if attempt == 3 or e.code not in (
-                    "stale_epoch",
-                    "rotation_pending",
-                    "chain_gap",
-                    "duplicate_entry",
-                ):
+                if attempt == 3 or e.code not in RESEAL:
                     raise
                 sync_once(group, None, send=False)  # the log or a chain moved: catch up, reseal
                 continue
@@ -56,7 +68,45 @@ def flush(group: Group, api: ServerApi) -> list[str]:
     return sent
 
 
-def seal(group: Group, entry_id: bytes, body: bytes) -> crypto.SealedEntry:
+def _is_ours(group: Group, entry_id: bytes, body: bytes) -> bool:
+    """Whether the stored entry with this id is this device's, with exactly this body."""
+    snap = group._load()
+    row = group._store.entry(group._gid, entry_id)
+    if row is None or row.device != group._device().id or row.ct is None:
+        return False
+    key = snap.keyring.keys.get(row.epoch)
+    if key is None:
+        return False
+    header = crypto.decode(row.header, crypto.EntryHeader, max_size=crypto.MAX_STUB_SIZE)
+    try:
+        return crypto.open_entry(crypto.Entry(header, row.ct, row.sig), key) == body
+    except crypto.CouldNotOpen:
+        return False
+
+
+def _requeue(group: Group, entry_id: bytes, body: bytes, retracts: list[bytes]) -> bytes:
+    """Move a queued write whose id another entry already holds to a fresh id, and say so."""
+    fresh = random_bytes(16)
+    store = group._store
+    store.queue(group._gid, fresh, body, group._account.now(), retracts)
+    with store.write() as db:
+        store.unqueue(db, entry_id)
+    add_alarm(
+        group,
+        f"outbox:{entry_id.hex()}",
+        E.TamperedEntryError(
+            "the server holds another entry under the id of a write queued here; the write "
+            "was kept and sent under a new id",
+            check="entry_id",
+            record=f"entry {entry_id.hex()}",
+        ),
+    )
+    return fresh
+
+
+def seal(
+    group: Group, entry_id: bytes, body: bytes, retracts: Sequence[bytes] = ()
+) -> crypto.SealedEntry:
     snap = group._load()
     state = snap.state
     if state.pending_rotation:
@@ -78,6 +128,7 @@ def seal(group: Group, entry_id: bytes, body: bytes) -> crypto.SealedEntry:
         log_head=state.head,
         body=body,
         entry_id=entry_id,
+        retracts=retracts,
     )
     return sealed
 
@@ -94,6 +145,7 @@ def store_own(group: Group, sealed: crypto.SealedEntry, cursor: int, entry_id: b
         header.device,
         header.seq,
         header.epoch,
+        header.log_seq,
         crypto.encode(header),
         entry.ct,
         crypto.ct_hash(entry.ct),
@@ -107,10 +159,18 @@ def store_own(group: Group, sealed: crypto.SealedEntry, cursor: int, entry_id: b
         heads=[(h.device, h.seq, h.link) for h in snap.tracker.heads()],
     )
     store = group._store
+    # The server deleted what this entry retracts; so does this member's copy.
+    gone = [
+        dataclasses.replace(t, ct=None, retracted_by=entry_id)
+        for t in (store.entry(group._gid, r) for r in header.retracts)
+        if t is not None and t.ct is not None
+    ]
     try:
         with store.write() as db:
             store.claim(db, group._gid, snap.version)
             store.add_entries(db, group._gid, [row])
+            for t in gone:
+                store.update_entry(db, group._gid, t)
             store.unqueue(db, entry_id)
             version = store.pin(db, group._gid, snap.version, pinned)
     except BaseException:
@@ -123,7 +183,7 @@ MAX_ENTRY_BODY = 1 << 20
 """The protocol's cap on an entry body (docs/protocol.md §7.2)."""
 
 
-def queue(group: Group, body: bytes) -> str:
+def queue(group: Group, body: bytes, retracts: Sequence[bytes] = ()) -> str:
     """Queue `body` as a new entry and send it now if the server is reachable; its id.
 
     The body is opaque here (the journal layer encodes it). It is kept sealed under the
@@ -137,34 +197,37 @@ def queue(group: Group, body: bytes) -> str:
             f"an entry is at most {MAX_ENTRY_BODY} bytes",
             hint="attach large content as a file instead",
         )
+    if len(set(retracts)) > crypto.MAX_RETRACTS:
+        raise E.UsageError(
+            f"one entry retracts at most {crypto.MAX_RETRACTS} others",
+            hint="retract them in several steps",
+        )
     snap = group._load()
     if snap.status != "member":
         raise E.NotAMember()
+    _may_retract(group, retracts)
     entry_id = random_bytes(16)
-    group._store.queue(group._gid, entry_id, body, group._account.now())
+    group._store.queue(group._gid, entry_id, body, group._account.now(), sorted(set(retracts)))
     with contextlib.suppress(E.Unreachable):  # queued; the next sync sends it
         group.sync()
     return entry_id.hex()
 
 
-def retract(group: Group, entry_id: str) -> None:
-    """Delete an entry's ciphertext on the server and here, with a signed retraction.
-
-    The author or a leader may retract. It cannot recall what members already read.
-    """
-    row = group._find(entry_id)
-    if row.retraction is not None:
+def _may_retract(group: Group, retracts: Sequence[bytes]) -> None:
+    """Refuse, before anything is queued, a retraction the server would refuse: of an entry
+    not held here, or of someone else's entry by a member who is not a leader."""
+    if not retracts:
         return
-    group.sync(send=False)
-    snap = group._load()
-    me = group._device().id
-    if row.device != me and not snap.state.is_leader_device(me):
-        raise E.NotAllowed(
-            "only the author or a leader may retract an entry",
-            hint="ask the author or a leader",
-        )
-    signed = crypto.sign_retraction(
-        group._device(), group._gid, row.entry_id, snap.state.seq, time=group._account.now()
-    )
-    group._api().retract(group._gid, row.entry_id, signed)
-    group.sync(send=False)
+    state = group._load().state
+    me = group._me()
+    leader = state.members[me].role == "leader"
+    for target in retracts:
+        row = group._store.entry(group._gid, target)
+        if row is None:
+            raise E.NotFound(f"no entry {target.hex()} in this group", hint="run `chatham sync`")
+        author = state.member_of_device(row.device)
+        if not leader and (author is None or author.id != me):
+            raise E.NotAllowed(
+                "only the author or a leader may retract an entry",
+                hint="ask the author or a leader",
+            )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..membership.values import Announcement
+from .alarms import Alarm
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,10 @@ class OpenedEntry:
     """The author device's sequence number for this entry (from 1)."""
     epoch: int
     log_seq: int
-    """The newest group log op the author had verified when writing."""
+    """The newest group log op the author had verified when writing (as the entry claims)."""
+    authority_seq: int
+    """Where its author's powers are judged: `log_seq`, or a later op that took a power away
+    and pinned the author's chain below this entry (protocol §7.4)."""
     cursor: int
     """The server's order of arrival; `Group.entries()` yields items in this order."""
     body: bytes = field(repr=False)
@@ -61,6 +65,14 @@ class SyncReport:
     announcements: tuple[Announcement, ...] = ()
     status: str = "member"
     """member, joining (waiting for approval), removed or left."""
+    alarms: tuple[Alarm, ...] = ()
+    """Every problem found and not resolved (this sync's and earlier ones'): records that
+    failed a check and were set aside, and problems with the group as a whole."""
+
+    def raise_for_alarms(self) -> None:
+        """Raise the oldest alarm as the `VerificationError` it stands for, if there is one."""
+        if self.alarms:
+            raise self.alarms[0].error()
 
 
 @dataclass(frozen=True)
@@ -90,3 +102,5 @@ class VerifyReport:
     meeting_code: str | None
     """Six words from the latest checkpoint; members compare them aloud."""
     problems: tuple[str, ...] = ()
+    alarms: tuple[Alarm, ...] = ()
+    """The alarms kept from syncing (records set aside, problems with the group)."""

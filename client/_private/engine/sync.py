@@ -12,25 +12,25 @@ page ended, and a sync that finds something wrong raises a specific
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 from chatham import crypto
 
 from ... import errors as E
-from ..local.store import EntryRow
 from ..membership.roster import announce, display
 from ..membership.values import Announcement
+from .alarms import STATE_PREFIX, Alarm, alarm_of, item_key, record_of
 from .checks import entry_error, log_error
+from .intake import Intake
 from .results import SyncReport
 from .snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from .api import EntryItem, EntryPage, ServerApi
+    from .api import EntryPage, ServerApi
     from .group import Group
 
 PAGE = 500
@@ -44,31 +44,35 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
     snap = group._load()
     api = group._api()
     before_status = snap.status
-    applied = _pull_log(group, api, snap)
+    found: dict[str, E.VerificationError] = {}
+    applied = _pull_log(group, api, snap, found)
     snap = group._load()
     names = group._names(snap)
     announcements = announce(applied, snap.state, names, group._me())
     new_entries = retracted = 0
     sent: list[str] = []
     if snap.status == "member":
-        new_entries, retracted, extra = _pull_entries(group, api, progress)
-        announcements += extra
+        intake = _pull_entries(group, api, progress)
         if any(checkpoint_problems(group, group._load())):
             # Something checkpointed is missing: it may sit behind the cursor (a server
             # that withheld it before). Ask for everything once more before judging.
-            more, gone, extra = _pull_entries(group, api, None, rescan=True)
-            new_entries, retracted = new_entries + more, retracted + gone
-            announcements += extra
-        check_checkpoint(group)
-        if send:
-            # Sending builds on syncing (and reseals after a conflict by syncing again).
-            from .ops import rotate_if_pending
-            from .outbox import flush
+            _pull_entries(group, api, None, rescan=True, intake=intake)
+        _recheck(group, api, intake)
+        new_entries, retracted = intake.new, intake.retracted
+        announcements += intake.announcements
+        problem = check_checkpoint(group)
+        if problem is not None:
+            found[STATE_PREFIX + "checkpoint"] = problem
+    put_state_alarms(group, found)
+    if snap.status == "member" and send:
+        # Sending builds on syncing (and reseals after a conflict by syncing again).
+        from .ops import rotate_if_pending
+        from .outbox import flush
 
-            rotated = rotate_if_pending(group)
-            if rotated is not None:
-                announcements += announce([rotated], group._load().state, names, group._me())
-            sent = flush(group, api)
+        rotated = rotate_if_pending(group)
+        if rotated is not None:
+            announcements += announce([rotated], group._load().state, names, group._me())
+        sent = flush(group, api)
     if before_status == "joining" and snap.status == "member":
         announcements.append(
             Announcement(
@@ -88,14 +92,18 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
         queued=group._store.outbox_count(group._gid),
         announcements=tuple(announcements),
         status=group._load().status,
+        alarms=alarms(group),
     )
 
 
-def _pull_log(group: Group, api: ServerApi, snap: Snapshot) -> list[crypto.AppliedOp]:
-    """Fetch, verify and store new log ops and this device's new epoch keys."""
+def _pull_log(
+    group: Group, api: ServerApi, snap: Snapshot, found: dict[str, E.VerificationError]
+) -> list[crypto.AppliedOp]:
+    """Fetch, verify and store new log ops and this device's new epoch keys. A log that fails
+    a check keeps what verified before the failure and becomes an alarm in `found`."""
     secret = group._store.join_secret(group._gid) if snap.status == "joining" else None
     try:
-        state, applied = _read_log(group, api, snap)
+        state, applied, problem = _read_log(group, api, snap)
     except E.Forbidden as e:
         if secret is None or e.code != "not_a_member":
             if e.code == "not_a_member":
@@ -104,7 +112,7 @@ def _pull_log(group: Group, api: ServerApi, snap: Snapshot) -> list[crypto.Appli
         # Not in the roster yet: read as the invitee, with the invite's join key.
         api.as_invitee(crypto.InviteSecret(secret, group._gid, group.server))
         try:
-            state, applied = _read_log(group, api, snap)
+            state, applied, problem = _read_log(group, api, snap)
         except E.Forbidden as e2:
             if e2.code == "invite_not_usable":
                 raise E.NotAMember(
@@ -115,8 +123,10 @@ def _pull_log(group: Group, api: ServerApi, snap: Snapshot) -> list[crypto.Appli
             raise
         finally:
             api.as_invitee(None)
+    if problem is not None:
+        found[STATE_PREFIX + "log"] = problem
     status = group._status_of(state, snap.status)
-    keyring, boxes = _pull_keys(group, api, snap, state, status)
+    keyring, boxes = _pull_keys(group, api, snap, state, status, found)
     if not applied and not boxes and status == snap.status:
         return []
     commit_log(group, snap, state, applied, keyring, boxes, status)
@@ -125,7 +135,8 @@ def _pull_log(group: Group, api: ServerApi, snap: Snapshot) -> list[crypto.Appli
 
 def _read_log(
     group: Group, api: ServerApi, snap: Snapshot
-) -> tuple[crypto.GroupState, list[crypto.AppliedOp]]:
+) -> tuple[crypto.GroupState, list[crypto.AppliedOp], E.VerificationError | None]:
+    """(state, ops applied, the problem that stopped the read, if one)."""
     state = snap.state.copy()
     known_seq, known_head = snap.state.seq, snap.state.head
     # Ask again for the newest op already verified: a fork shows even when nothing is new.
@@ -139,17 +150,25 @@ def _read_log(
         ops = page.ops
         if first and known_seq >= 0:
             if not ops or page.seq < known_seq:
-                raise E.RollbackError(
-                    f"the server shows a log of {max(page.seq, -1) + 1} ops, older than the "
-                    f"{known_seq + 1} already verified",
-                    check="rollback",
-                    record=f"log op {known_seq}",
+                return (
+                    state,
+                    applied,
+                    E.RollbackError(
+                        f"the server shows a log of {max(page.seq, -1) + 1} ops, older than "
+                        f"the {known_seq + 1} already verified",
+                        check="rollback",
+                        record=f"log op {known_seq}",
+                    ),
                 )
             if not hmac.compare_digest(crypto.op_hash(ops[0]), known_head):
-                raise E.ForkError(
-                    "the server's op differs from the one already verified",
-                    check="fork",
-                    record=f"log op {known_seq}",
+                return (
+                    state,
+                    applied,
+                    E.ForkError(
+                        "the server's op differs from the one already verified",
+                        check="fork",
+                        record=f"log op {known_seq}",
+                    ),
                 )
             ops = ops[1:]
         first = False
@@ -157,27 +176,40 @@ def _read_log(
             try:
                 applied.append(state.apply(data))
             except crypto.LogError as e:
-                raise log_error(e) from None
+                return state, applied, log_error(e)
         if not page.more:
             break
         if not page.ops:
             raise E.BadResponse("the server promised more log ops and sent none")
         since = state.seq
+    if state.seq >= 0 and group._gid != state.group_id:
+        return (
+            snap.state.copy(),
+            [],
+            E.ForkError("the log's genesis does not hash to this group's id", check="genesis"),
+        )
     if page.seq > state.seq:
-        raise E.WithheldError(
-            f"the server says the log reaches op {page.seq} but sent only up to op {state.seq}",
-            check="withheld_op",
-            record=f"log op {state.seq + 1}",
+        return (
+            state,
+            applied,
+            E.WithheldError(
+                f"the server says the log reaches op {page.seq} but sent only up to op {state.seq}",
+                check="withheld_op",
+                record=f"log op {state.seq + 1}",
+            ),
         )
     if page.seq < state.seq or (state.seq >= 0 and page.head != state.head):
         raise E.BadResponse("the server's log head does not match the ops it sent")
-    if group._gid != state.group_id:
-        raise E.ForkError("the log's genesis does not hash to this group's id", check="genesis")
-    return state, applied
+    return state, applied, None
 
 
 def _pull_keys(
-    group: Group, api: ServerApi, snap: Snapshot, state: crypto.GroupState, status: str
+    group: Group,
+    api: ServerApi,
+    snap: Snapshot,
+    state: crypto.GroupState,
+    status: str,
+    found: dict[str, E.VerificationError],
 ) -> tuple[crypto.Keyring, dict[int, bytes]]:
     """Open this device's lockbox for every new epoch sealed to it; (keyring, lockboxes)."""
     device = group._device()
@@ -198,19 +230,26 @@ def _pull_keys(
         if sealed is None:
             if status != "member":
                 continue
-            raise E.WithheldError(
+            found[f"{STATE_PREFIX}lockbox:{epoch}"] = E.WithheldError(
                 f"the server withheld this device's lockbox for epoch {epoch}",
                 check="lockbox_withheld",
                 record=f"log op {info.seq}",
             )
+            continue
         try:
             keyring.accept_lockbox(state, device, group._me(), epoch, sealed)
         except crypto.RotationError as e:
             err = log_error(e)
             err.record = f"log op {info.seq}"
-            raise err from None
+            found[f"{STATE_PREFIX}lockbox:{epoch}"] = err
+            continue
         except crypto.CouldNotOpen:
-            raise E.CouldNotOpen() from None
+            found[f"{STATE_PREFIX}lockbox:{epoch}"] = E.KeySubstitutionError(
+                "this device's lockbox does not open to the key its rotation committed to",
+                check="lockbox_hash",
+                record=f"log op {info.seq}",
+            )
+            continue
         boxes[epoch] = sealed
     return keyring, boxes
 
@@ -243,10 +282,19 @@ def commit_log(
 
 
 def _pull_entries(
-    group: Group, api: ServerApi, progress: Progress | None, *, rescan: bool = False
-) -> tuple[int, int, list[Announcement]]:
-    """Fetch entries after the pinned cursor (or, with rescan, all of them again)."""
+    group: Group,
+    api: ServerApi,
+    progress: Progress | None,
+    *,
+    rescan: bool = False,
+    intake: Intake | None = None,
+) -> Intake:
+    """Fetch entries after the pinned cursor (or, with rescan, all of them again) and take
+    them in (`intake.py`): what verifies is stored, the rest kept as alarms."""
     snap = group._load()
+    if intake is None:
+        intake = Intake(group, snap, group._account.now())
+        intake.start(group._store.alarms(group._gid))
     cursor = 0 if rescan else snap.pinned.cursor
     total: int | None = None
     if progress is not None:
@@ -255,14 +303,11 @@ def _pull_entries(
         except E.ServerError:
             total = None
         progress(0, total)
-    done = new = retracted = 0
-    announcements: list[Announcement] = []
+    done = 0
     # While one page is verified and stored, the next is already on its way: the server's
     # and the network's time overlaps the client's (signature checks release the GIL).
     # Verified rows wait in memory for at most COMMIT_ROWS, then go to disk in one
     # transaction with the pinned state: fewer fsyncs, and a crash loses only those.
-    rows: list[EntryRow] = []
-    updates: list[EntryRow] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatham-fetch") as fetcher:
         ahead: Future[EntryPage] = fetcher.submit(api.entries, group._gid, cursor, PAGE)
         while True:
@@ -274,110 +319,127 @@ def _pull_entries(
                 raise E.BadResponse("the server promised more entries and sent none")
             if page.more:
                 ahead = fetcher.submit(api.entries, group._gid, page.cursor, PAGE)
-            snap = group._load()
             prev = cursor
             for item in page.entries:
                 if item.cursor <= prev:
-                    raise E.BadResponse("the server sent entries out of order")
+                    # Out of order, or again below the cursor: nothing a verified chain needs
+                    # (a missing entry shows as a gap or against a checkpoint). Skipped.
+                    continue
                 prev = item.cursor
-                _verify_item(group, snap, item, rows, updates, announcements)
+                intake.take(item)
             cursor = page.cursor
             done += len(page.entries)
-            if len(rows) + len(updates) >= COMMIT_ROWS or not page.more:
-                if rows or updates or cursor > snap.pinned.cursor:
-                    _commit_entries(group, snap, rows, updates, cursor)
-                new += sum(1 for r in rows if r.ct is not None)
-                retracted += len(updates) + sum(1 for r in rows if r.ct is None)
-                rows, updates = [], []
+            if intake.size >= COMMIT_ROWS or not page.more:
+                _commit_entries(group, intake, cursor)
             if progress is not None:
                 progress(done, total)
             if not page.more:
-                return new, retracted, announcements
+                return intake
 
 
-def _verify_item(
-    group: Group,
-    snap: Snapshot,
-    item: EntryItem,
-    rows: list[EntryRow],
-    updates: list[EntryRow],
-    announcements: list[Announcement],
-) -> None:
-    state, tracker = snap.state, snap.tracker
-    eid = item.entry_id
-    ct: bytes | None = None
-    try:
-        if item.entry is not None:
-            entry = crypto.decode_entry(item.entry)
-            ct = entry.ct
-            # Hash the ciphertext once: checking the stub (header, this hash, signature) is
-            # the same check as checking the entry, whose signature covers it by hash.
-            stub = crypto.EntryStub(entry.header, crypto.ct_hash(ct), entry.sig)
-        elif item.stub is not None:
-            stub = crypto.decode_stub(item.stub)
-        else:
-            raise E.BadResponse(f"entry {eid.hex()}: neither an entry nor a retraction stub")
-    except crypto.EntryError as e:
-        raise entry_error(e, eid) from None
-    header = stub.header
-    if header.entry_id != eid:
-        raise E.TamperedEntryError(
-            f"the server labels this {'stub' if ct is None else 'entry'} with another id (swapped)",
-            check="entry_id",
-            record=f"entry {eid.hex()}",
+RECHECK: Final = 50
+"""Quarantined records asked for again per sync, so a standing alarm resolves once the server
+no longer serves the record (or serves one that verifies)."""
+
+
+def _recheck(group: Group, api: ServerApi, intake: Intake) -> None:
+    """Ask the server again for each quarantined record: gone means resolved (nothing of it was
+    ever stored); a record that comes back is taken in again, to verify or stay an alarm."""
+    standing = [
+        (key, rec)
+        for key, rec in intake.alarms.items()
+        if key.startswith("entry:")
+        and key in intake.kept_before
+        and not rec.waiting
+        and rec.entry_id is not None
+    ]
+    changed = False
+    for key, rec in standing[:RECHECK]:
+        assert rec.entry_id is not None
+        try:
+            item = api.entry(group._gid, rec.entry_id)
+        except E.ServerNotFound:
+            intake.resolve(key)
+            changed = True
+            continue
+        except E.ServerError:
+            return
+        data = item.entry if item.entry is not None else item.stub
+        if item_key(item.entry_id, data, item.retracted_by) != key:
+            intake.resolve(key)  # what it serves now is another record: judge that one
+            intake.take(item)
+            changed = True
+    if changed:
+        _commit_entries(group, intake, group._load().pinned.cursor)
+
+
+def _commit_entries(group: Group, intake: Intake, cursor: int) -> None:
+    """Store what the intake verified, with its alarms and the pinned state, in one
+    transaction."""
+    snap = intake.snap
+    store = group._store
+    kept = store.alarms(group._gid)
+    with store.write() as db:
+        store.claim(db, group._gid, snap.version)
+        store.add_entries(db, group._gid, intake.rows)
+        for r in intake.updates.values():
+            store.update_entry(db, group._gid, r)
+        for key in kept.keys() - intake.alarms.keys():
+            if not key.startswith(STATE_PREFIX):
+                store.drop_alarm(db, group._gid, key)
+        for key, rec in intake.alarms.items():
+            if kept.get(key) != rec:
+                store.put_alarm(db, group._gid, key, rec)
+        pinned = msgspec.structs.replace(
+            snap.pinned,
+            cursor=max(cursor, snap.pinned.cursor),
+            entries=snap.pinned.entries + len(intake.rows),
+            heads=[(h.device, h.seq, h.link) for h in snap.tracker.heads()],
+            alarms=store.alarm_count(db, group._gid),
         )
-    link = check_public(state, stub)
-    if ct is not None:
-        if track(tracker, header, link):
-            rows.append(_entry_row(item, stub, link, ct))
-        return
-    if item.retraction is None:
-        raise E.FakeDeletionError(check="retraction_missing", record=f"entry {eid.hex()}")
-    try:
-        signed = crypto.verify_retraction(
-            state, item.retraction, header.device, entry_log_seq=header.log_seq
+        version = store.pin(db, group._gid, snap.version, pinned)
+    snap.version, snap.pinned = version, pinned
+    intake.rows, intake.updates = [], {}
+
+
+def put_state_alarms(group: Group, found: dict[str, E.VerificationError]) -> None:
+    """Replace the alarms about the group as a whole with those this sync `found`."""
+    snap = group._load()
+    store = group._store
+    kept = store.alarms(group._gid)
+    now = group._account.now()
+    with store.write() as db:
+        store.claim(db, group._gid, snap.version)
+        for key in kept:
+            if key.startswith(STATE_PREFIX) and key not in found:
+                store.drop_alarm(db, group._gid, key)
+        for key, err in found.items():
+            old = kept.get(key)
+            since = old.since if old is not None else now
+            rec = record_of(err, waiting=False, since=since)
+            if old != rec:
+                store.put_alarm(db, group._gid, key, rec)
+        pinned = msgspec.structs.replace(snap.pinned, alarms=store.alarm_count(db, group._gid))
+        version = store.pin(db, group._gid, snap.version, pinned)
+    snap.version, snap.pinned = version, pinned
+
+
+def add_alarm(group: Group, key: str, err: E.VerificationError) -> None:
+    """Keep one more alarm (a problem found outside a sync's intake)."""
+    snap = group._load()
+    store = group._store
+    with store.write() as db:
+        store.claim(db, group._gid, snap.version)
+        store.put_alarm(
+            db, group._gid, key, record_of(err, waiting=False, since=group._account.now())
         )
-    except crypto.EntryError as e:
-        raise E.FakeDeletionError(
-            f"the server claims the entry was retracted, but the retraction is invalid ({e})",
-            check=e.check,
-            record=f"entry {eid.hex()}",
-        ) from None
-    if signed.retraction.entry_id != eid:
-        raise E.FakeDeletionError(
-            "the retraction names another entry", check="entry_id", record=f"entry {eid.hex()}"
-        )
-    if track(tracker, header, link):
-        rows.append(_entry_row(item, stub, link, None))
-        return
-    known = next((r for r in rows if r.entry_id == eid), None) or group._store.entry(
-        group._gid, eid
-    )
-    if known is None or known.retraction is not None:
-        return
-    retracted = dataclasses.replace(known, ct=None, retraction=item.retraction)
-    if known in rows:
-        rows[rows.index(known)] = retracted
-        return
-    updates.append(retracted)
-    signer = state.member_of_device(signed.retraction.signer)
-    author = state.member_of_device(header.device)
-    if signer is not None and author is not None and signer.id != author.id:
-        names = group._names(snap)
-        who = display(signer.id, names, group._me())
-        announcements.append(
-            Announcement(
-                signed.retraction.log_seq,
-                "retract",
-                f"{who[:1].upper() + who[1:]} (leader) retracted an entry by "
-                f"{display(author.id, names, group._me())}",
-                signer.id.hex(),
-                (author.id.hex(),),
-            )
-        )
+        pinned = msgspec.structs.replace(snap.pinned, alarms=store.alarm_count(db, group._gid))
+        version = store.pin(db, group._gid, snap.version, pinned)
+    snap.version, snap.pinned = version, pinned
 
 
 def check_public(state: crypto.GroupState, item: crypto.Entry | crypto.EntryStub) -> bytes:
+    """The public checks of this device's own entry (as the server acknowledged it)."""
     try:
         return crypto.check_entry_public(state, item)
     except crypto.EntryError as e:
@@ -396,88 +458,80 @@ def track(tracker: crypto.ChainTracker, header: crypto.EntryHeader, link: bytes)
     return new
 
 
-def _commit_entries(
-    group: Group, snap: Snapshot, rows: list[EntryRow], updates: list[EntryRow], cursor: int
-) -> None:
-    store = group._store
-    pinned = msgspec.structs.replace(
-        snap.pinned,
-        cursor=max(cursor, snap.pinned.cursor),
-        entries=snap.pinned.entries + len(rows),
-        heads=[(h.device, h.seq, h.link) for h in snap.tracker.heads()],
-    )
-    with store.write() as db:
-        store.claim(db, group._gid, snap.version)
-        store.add_entries(db, group._gid, rows)
-        for r in updates:
-            store.update_entry(db, group._gid, r)
-        version = store.pin(db, group._gid, snap.version, pinned)
-    snap.version, snap.pinned = version, pinned
+def alarms(group: Group) -> tuple[Alarm, ...]:
+    """Every alarm kept for the group, oldest first."""
+    recs = group._store.alarms(group._gid).values()
+    return tuple(alarm_of(r) for r in sorted(recs, key=lambda r: (r.since, r.cursor)))
 
 
-def check_checkpoint(group: Group) -> None:
-    """Every chain head a leader checkpointed (or recorded at a departure) must be here."""
+def check_checkpoint(group: Group) -> E.VerificationError | None:
+    """Every chain head a leader checkpointed (or recorded at a departure) must be here, and
+    every entry here that a checkpoint should cover must be in it."""
     snap = group._load()
     withheld, differ = checkpoint_problems(group, snap)
     if differ:
-        raise E.EquivocationError(
+        return E.EquivocationError(
             "; ".join(differ), check="checkpoint", record=_cp_record(snap.state)
         )
     if withheld:
-        raise E.WithheldError(
+        return E.WithheldError(
             "; ".join(withheld), check="checkpoint", record=_cp_record(snap.state)
         )
+    return None
 
 
 def checkpoint_problems(group: Group, snap: Snapshot) -> tuple[list[str], list[str]]:
+    """(withheld, differing): heads a checkpoint or a departure lists that are not here, or
+    differ; and entries here, written before a checkpoint, that it does not cover (§9)."""
     state, tracker = snap.state, snap.tracker
     names: dict[bytes, str] | None = None
     expected: list[tuple[crypto.ChainHead, str]] = []
-    if state.checkpoint is not None:
-        cp = state.checkpoint
+    cp = state.checkpoint
+    if cp is not None:
         expected += [(h, f"the checkpoint at log op {cp.seq}") for h in cp.heads]
     for d in state.devices.values():
         if d.final_head is not None:
             expected.append((d.final_head, "the departure op"))
     withheld: list[str] = []
     differ: list[str] = []
+
+    def who(device: bytes) -> str:
+        nonlocal names
+        if names is None:
+            names = group._names(snap)  # only to word a problem: opening names costs
+        m = state.member_of_device(device)
+        return display(m.id, names, group._me()) if m else device.hex()[:12]
+
     for head, source in expected:
         chain = tracker.links.get(head.device, {})
         mine = max(chain) if chain else 0
         if head.seq <= mine and (head.seq == 0 or hmac.compare_digest(chain[head.seq], head.link)):
             continue
-        if names is None:
-            names = group._names(snap)  # only to word a problem: opening names costs
-        m = state.member_of_device(head.device)
-        who = display(m.id, names, group._me()) if m else head.device.hex()[:12]
         if head.seq > mine:
             withheld.append(
-                f"{source} lists {head.seq} entries by {who}, "
+                f"{source} lists {head.seq} entries by {who(head.device)}, "
                 f"but the server delivered only {mine} (withheld)"
             )
         else:
-            differ.append(f"entry {head.seq} by {who} differs from {source}")
+            differ.append(f"entry {head.seq} by {who(head.device)} differs from {source}")
+    if cp is not None:
+        # An honest server refuses an entry that claims a log head older than the latest
+        # checkpoint, and a checkpoint that does not cover every entry it holds: an entry
+        # here that claims a head before the checkpoint and lies beyond the head it lists
+        # was withheld from the leader who signed it.
+        listed = {h.device: h.seq for h in cp.heads}
+        me = group._device().id
+        for device, clocks in tracker.clocks.items():
+            covered = listed.get(device, 0)
+            missed = sorted(s for s, at in clocks.items() if s > covered and at < cp.seq)
+            if missed:
+                whose = "your" if device == me else f"{who(device)}'s"
+                withheld.append(
+                    f"the checkpoint at log op {cp.seq} does not cover {whose} entr"
+                    f"{'y' if len(missed) == 1 else 'ies'} {', '.join(map(str, missed))}, "
+                    "written before it: the server withheld them from the leader who signed it"
+                )
     return withheld, differ
-
-
-def _entry_row(item: EntryItem, stub: crypto.EntryStub, link: bytes, ct: bytes | None) -> EntryRow:
-    """The row a verified entry is stored as: with its ciphertext, or (`ct` None) as the
-    stub of a retracted entry, with the retraction that removed it."""
-    h = stub.header
-    retraction = None if ct is not None else item.retraction
-    return EntryRow(
-        item.entry_id,
-        item.cursor,
-        h.device,
-        h.seq,
-        h.epoch,
-        crypto.encode(h),
-        ct,
-        stub.ct_hash,
-        stub.sig,
-        link,
-        retraction,
-    )
 
 
 def _rotation_epochs(state: crypto.GroupState, device: bytes) -> list[int]:

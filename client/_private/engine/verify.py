@@ -10,7 +10,7 @@ from ... import errors as E
 from ..membership.roster import display
 from .results import ChainView, VerifyReport
 from .snapshot import Snapshot
-from .sync import checkpoint_problems
+from .sync import alarms, checkpoint_problems
 
 if TYPE_CHECKING:
     from .group import Group
@@ -50,8 +50,22 @@ def verify(group: Group) -> VerifyReport:
     tracker = crypto.ChainTracker()
     rows = sorted(group._store.iter_entries(group._gid), key=lambda r: (r.device, r.seq))
     entries = retracted = unreadable = 0
+    headers = {
+        row.entry_id: crypto.decode(row.header, crypto.EntryHeader, max_size=crypto.MAX_STUB_SIZE)
+        for row in rows
+    }
     for row in rows:
-        header = crypto.decode(row.header, crypto.EntryHeader, max_size=1024)
+        header = headers[row.entry_id]
+        if (row.entry_id, row.device, row.seq, row.epoch, row.log_seq) != (
+            header.entry_id,
+            header.device,
+            header.seq,
+            header.epoch,
+            header.log_seq,
+        ):
+            raise E.StoreTampered(
+                f"{tag}: stored entry {row.entry_id.hex()} does not match its signed header"
+            )
         item: crypto.Entry | crypto.EntryStub
         if row.ct is None:
             item = crypto.EntryStub(header, row.ct_hash, row.sig)
@@ -63,10 +77,15 @@ def verify(group: Group) -> VerifyReport:
             link = crypto.check_entry_public(state, item)
             tracker.check(header, link)
             tracker.add(header, link)
-            if row.retraction is not None:
-                crypto.verify_retraction(
-                    state, row.retraction, header.device, entry_log_seq=header.log_seq
-                )
+            if row.retracted_by is not None:
+                # As sync checked it: the retracting entry is held, names this entry, and
+                # its author could withdraw it.
+                by = headers.get(row.retracted_by)
+                if by is None:
+                    raise crypto.EntryError(
+                        "the entry that retracted it is not stored", check="retracts"
+                    )
+                crypto.check_retraction(state, by, header)
         except crypto.EntryError as e:
             raise E.StoreTampered(f"{tag}: stored entry {row.entry_id.hex()} fails: {e}") from None
         if isinstance(item, crypto.Entry):
@@ -76,7 +95,8 @@ def verify(group: Group) -> VerifyReport:
                 unreadable += 1
     check_snap = Snapshot(snap.version, snap.pinned, state, keyring, tracker, snap.status, snap.log)
     withheld, differ = checkpoint_problems(group, check_snap)
-    problems = differ + withheld
+    kept = alarms(group)
+    problems = differ + withheld + [a.text for a in kept if a.check != "checkpoint"]
     names = group._names(check_snap)
     chains = tuple(
         ChainView(
@@ -101,4 +121,5 @@ def verify(group: Group) -> VerifyReport:
         checkpoint_seq=None if state.checkpoint is None else state.checkpoint.seq,
         meeting_code=keyring.meeting_code(state),
         problems=tuple(problems),
+        alarms=kept,
     )

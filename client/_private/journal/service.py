@@ -27,6 +27,8 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Final, TypeVar, overload
 
+from chatham import crypto
+
 from ... import errors as E
 from ..engine.group import Group
 from ..engine.results import SyncReport
@@ -119,8 +121,11 @@ class Journal:
         if self._view is None:
             self._tag = stored_tag(self.group)
             view = JournalView(role_history(self.group), tz=self.tz)
+            state = self.group.state
             for r in opened_rows(self.group):
-                view.add(EntryMeta(r[0], r[1], r[2], r[3], r[4], r[5]), r[7])
+                # Judged at the entry's authority position, not only at the head it claims.
+                at = crypto.authority_seq(state, r[2], r[3], r[4])
+                view.add(EntryMeta(r[0], r[1], r[2], r[3], at, r[5]), r[7])
             self._view = view
         return self._view
 
@@ -264,12 +269,12 @@ class Journal:
             message, hint = REFUSALS[action]
             raise E.NotAllowed(message, hint=hint)
 
-    def post(self, body: Body) -> Posted:
+    def post(self, body: Body, *, retracts: list[bytes] | None = None) -> Posted:
         try:
             data = encode_body(body)
         except E.ContentError as e:
             raise E.ContentError(e.message, hint=e.hint) from None
-        entry_id = self.group.post(data)
+        entry_id = self.group.post(data, retracts=[r.hex() for r in retracts or []])
         self.refresh()
         return Posted(entry_id, queued=self.group.queued > 0)
 
@@ -460,10 +465,18 @@ class Journal:
         self.require("retract", item)
         seq = self.group.state.seq
         entries = self.view.retraction_entries(item.id, self.me, log_seq=seq)
-        posted = self.post(Retraction(ts=self._ts(), item=item.id, entries=entries))
+        # One entry withdraws at most MAX_RETRACTS others: a long history takes several.
+        step = crypto.MAX_RETRACTS
+        chunks = [entries[i : i + step] for i in range(0, len(entries), step)] or [[]]
+        posted = self.post(
+            Retraction(ts=self._ts(), item=item.id, entries=chunks[0]), retracts=chunks[0]
+        )
+        for chunk in chunks[1:]:
+            self._require_sent(posted, "the retraction", "`chatham retract` again")
+            posted = self.post(
+                Retraction(ts=self._ts(), item=item.id, entries=chunk), retracts=chunk
+            )
         self._require_sent(posted, "the retraction", "`chatham retract` again")
-        for entry in entries:
-            self.group.retract(entry.hex())
         self.refresh()
         return posted, len(entries)
 

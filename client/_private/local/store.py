@@ -34,9 +34,10 @@ import msgspec
 
 from ... import errors as E
 from ...errors import StoreTampered
+from ..engine.alarms import AlarmRecord
 from .vault import Vault
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -79,15 +80,23 @@ CREATE TABLE IF NOT EXISTS entries (
     device BLOB NOT NULL,
     seq INTEGER NOT NULL,
     epoch INTEGER NOT NULL,
+    log_seq INTEGER NOT NULL,
     header BLOB NOT NULL,
     ct BLOB,
     ct_hash BLOB NOT NULL,
     sig BLOB NOT NULL,
     link BLOB NOT NULL,
-    retraction BLOB,
+    retracted_by BLOB,
     mac BLOB NOT NULL,
     PRIMARY KEY (group_id, entry_id),
     UNIQUE (group_id, device, seq)
+);
+CREATE TABLE IF NOT EXISTS alarms (
+    group_id BLOB NOT NULL,
+    key TEXT NOT NULL,
+    record BLOB NOT NULL,
+    mac BLOB NOT NULL,
+    PRIMARY KEY (group_id, key)
 );
 CREATE INDEX IF NOT EXISTS entries_by_cursor ON entries (group_id, cursor);
 CREATE TABLE IF NOT EXISTS outbox (
@@ -116,6 +125,7 @@ SEAL_PROFILE: Final = b"profile"
 SEAL_TOKEN: Final = b"token"
 MAC_PINNED: Final = b"pinned"
 MAC_ENTRY: Final = b"entry"
+MAC_ALARM: Final = b"alarm"
 
 
 class Pinned(msgspec.Struct, array_like=True, frozen=True):
@@ -128,10 +138,25 @@ class Pinned(msgspec.Struct, array_like=True, frozen=True):
     entries: int = 0
     heads: list[tuple[bytes, int, bytes]] = msgspec.field(default_factory=list)
     epochs: list[int] = msgspec.field(default_factory=list)
+    alarms: int = 0
+    """Alarms kept for the group: a deleted one is a store edit, not a resolved problem."""
 
 
 _pinned_encoder = msgspec.msgpack.Encoder()
 _pinned_decoder = msgspec.msgpack.Decoder(Pinned)
+_alarm_encoder = msgspec.msgpack.Encoder()
+_alarm_decoder = msgspec.msgpack.Decoder(AlarmRecord)
+
+
+class _Queued(msgspec.Struct, array_like=True, frozen=True):
+    """A queued write, sealed at rest: its body and the entries it retracts."""
+
+    body: bytes
+    retracts: list[bytes]
+
+
+_outbox_encoder = msgspec.msgpack.Encoder()
+_outbox_decoder = msgspec.msgpack.Decoder(_Queued)
 
 
 def _u64(n: int) -> bytes:
@@ -147,12 +172,14 @@ class EntryRow:
     device: bytes
     seq: int
     epoch: int
+    log_seq: int
     header: bytes
     ct: bytes | None
     ct_hash: bytes
     sig: bytes
     link: bytes
-    retraction: bytes | None
+    retracted_by: bytes | None
+    """The id of the entry that retracted this one (its ciphertext is then gone)."""
 
 
 @dataclass(frozen=True)
@@ -165,17 +192,27 @@ class GroupRow:
     pinned: Pinned
 
 
-def entry_mac(vault: Vault, group: bytes, r: EntryRow) -> bytes:
-    return vault.mac(
+def _entry_mac_parts(group: bytes, r: EntryRow) -> tuple[bytes, ...]:
+    """Every column of the row but the ciphertext, which `ct_hash` covers (checked on open)."""
+    return (
         MAC_ENTRY,
         group,
+        r.entry_id,
+        _u64(r.cursor),
+        r.device,
+        _u64(r.seq),
+        _u64(r.epoch),
+        _u64(r.log_seq),
         r.header,
         r.ct_hash,
         r.sig,
         r.link,
-        _u64(r.cursor),
-        r.retraction or b"",
+        r.retracted_by or b"",
     )
+
+
+def entry_mac(vault: Vault, group: bytes, r: EntryRow) -> bytes:
+    return vault.mac(*_entry_mac_parts(group, r))
 
 
 class Store:
@@ -429,12 +466,15 @@ class Store:
 
     # --- entries --------------------------------------------------------------------------------
 
-    _ENTRY_COLS = "entry_id, cursor, device, seq, epoch, header, ct, ct_hash, sig, link, retraction"
+    _ENTRY_COLS = (
+        "entry_id, cursor, device, seq, epoch, log_seq, header, ct, ct_hash, sig, link, "
+        "retracted_by"
+    )
 
     def add_entries(self, db: sqlite3.Connection, group: bytes, rows: Sequence[EntryRow]) -> None:
         db.executemany(
             f"INSERT INTO entries (group_id, {self._ENTRY_COLS}, mac) "  # noqa: S608
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     group,
@@ -443,12 +483,13 @@ class Store:
                     r.device,
                     r.seq,
                     r.epoch,
+                    r.log_seq,
                     r.header,
                     r.ct,
                     r.ct_hash,
                     r.sig,
                     r.link,
-                    r.retraction,
+                    r.retracted_by,
                     entry_mac(self.vault, group, r),
                 )
                 for r in rows
@@ -456,11 +497,11 @@ class Store:
         )
 
     def update_entry(self, db: sqlite3.Connection, group: bytes, r: EntryRow) -> None:
-        """Rewrite a row's mutable parts (cursor, retraction, dropped ciphertext)."""
+        """Rewrite a row's mutable parts (a retraction: the ciphertext dropped, by whom)."""
         db.execute(
-            "UPDATE entries SET cursor=?, ct=?, retraction=?, mac=? "
+            "UPDATE entries SET cursor=?, ct=?, retracted_by=?, mac=? "
             "WHERE group_id=? AND entry_id=?",
-            (r.cursor, r.ct, r.retraction, entry_mac(self.vault, group, r), group, r.entry_id),
+            (r.cursor, r.ct, r.retracted_by, entry_mac(self.vault, group, r), group, r.entry_id),
         )
 
     def _row(self, group: bytes, r: Any) -> EntryRow:
@@ -470,24 +511,15 @@ class Store:
             bytes(r[2]),
             int(r[3]),
             int(r[4]),
-            bytes(r[5]),
-            None if r[6] is None else bytes(r[6]),
-            bytes(r[7]),
+            int(r[5]),
+            bytes(r[6]),
+            None if r[7] is None else bytes(r[7]),
             bytes(r[8]),
             bytes(r[9]),
-            None if r[10] is None else bytes(r[10]),
+            bytes(r[10]),
+            None if r[11] is None else bytes(r[11]),
         )
-        if not self.vault.check(
-            bytes(r[11]),
-            MAC_ENTRY,
-            group,
-            row.header,
-            row.ct_hash,
-            row.sig,
-            row.link,
-            _u64(row.cursor),
-            row.retraction or b"",
-        ):
+        if not self.vault.check(bytes(r[12]), *_entry_mac_parts(group, row)):
             raise StoreTampered(f"entry {row.entry_id.hex()}: the stored record was edited")
         return row
 
@@ -528,18 +560,18 @@ class Store:
         return [
             (bytes(e), int(c), bytes(d), int(s), int(ep), bool(r))
             for e, c, d, s, ep, r in self.db.execute(
-                "SELECT entry_id, cursor, device, seq, epoch, retraction IS NOT NULL "
+                "SELECT entry_id, cursor, device, seq, epoch, retracted_by IS NOT NULL "
                 "FROM entries WHERE group_id=? ORDER BY cursor",
                 (group,),
             ).fetchall()
         ]
 
-    def links(self, group: bytes) -> list[tuple[bytes, int, bytes]]:
-        """(device, seq, link) of every stored entry: the chains, without ciphertexts."""
+    def links(self, group: bytes) -> list[tuple[bytes, int, bytes, int]]:
+        """(device, seq, link, log seq) of every stored entry: the chains, without ciphertexts."""
         return [
-            (bytes(d), int(s), bytes(k))
-            for d, s, k in self.db.execute(
-                "SELECT device, seq, link FROM entries WHERE group_id=?", (group,)
+            (bytes(d), int(s), bytes(k), int(ls))
+            for d, s, k, ls in self.db.execute(
+                "SELECT device, seq, link, log_seq FROM entries WHERE group_id=?", (group,)
             ).fetchall()
         ]
 
@@ -548,24 +580,63 @@ class Store:
             db.execute("SELECT COUNT(*) FROM entries WHERE group_id=?", (group,)).fetchone()[0]
         )
 
+    # --- alarms ---------------------------------------------------------------------------------
+
+    def alarms(self, group: bytes) -> dict[str, AlarmRecord]:
+        """Every alarm kept for the group, by key; StoreTampered if one was edited."""
+        out = {}
+        for key, record, mac in self.db.execute(
+            "SELECT key, record, mac FROM alarms WHERE group_id=? ORDER BY key", (group,)
+        ).fetchall():
+            blob = bytes(record)
+            if not self.vault.check(bytes(mac), MAC_ALARM, group, key.encode(), blob):
+                raise StoreTampered("an alarm in the local store was edited")
+            out[str(key)] = _alarm_decoder.decode(blob)
+        return out
+
+    def put_alarm(self, db: sqlite3.Connection, group: bytes, key: str, rec: AlarmRecord) -> None:
+        blob = _alarm_encoder.encode(rec)
+        db.execute(
+            "INSERT OR REPLACE INTO alarms (group_id, key, record, mac) VALUES (?, ?, ?, ?)",
+            (group, key, blob, self.vault.mac(MAC_ALARM, group, key.encode(), blob)),
+        )
+
+    @staticmethod
+    def drop_alarm(db: sqlite3.Connection, group: bytes, key: str) -> None:
+        db.execute("DELETE FROM alarms WHERE group_id=? AND key=?", (group, key))
+
+    @staticmethod
+    def alarm_count(db: sqlite3.Connection, group: bytes) -> int:
+        return int(
+            db.execute("SELECT COUNT(*) FROM alarms WHERE group_id=?", (group,)).fetchone()[0]
+        )
+
     # --- outbox ---------------------------------------------------------------------------------
 
-    def queue(self, group: bytes, entry_id: bytes, body: bytes, added: int) -> None:
-        sealed = self.vault.seal(SEAL_OUTBOX, group + entry_id, body)
+    def queue(
+        self, group: bytes, entry_id: bytes, body: bytes, added: int, retracts: Sequence[bytes] = ()
+    ) -> None:
+        queued = _outbox_encoder.encode(_Queued(body, list(retracts)))
+        sealed = self.vault.seal(SEAL_OUTBOX, group + entry_id, queued)
         with self.write() as db:
             db.execute(
                 "INSERT INTO outbox (group_id, entry_id, sealed, added) VALUES (?, ?, ?, ?)",
                 (group, entry_id, sealed, added),
             )
 
-    def outbox(self, group: bytes) -> list[tuple[bytes, bytes]]:
-        """Queued writes, oldest first: (entry id, plaintext body)."""
-        return [
-            (bytes(eid), self.vault.open(SEAL_OUTBOX, group + bytes(eid), bytes(sealed)))
-            for eid, sealed in self.db.execute(
-                "SELECT entry_id, sealed FROM outbox WHERE group_id=? ORDER BY id", (group,)
-            ).fetchall()
-        ]
+    def outbox(self, group: bytes) -> list[tuple[bytes, bytes, list[bytes]]]:
+        """Queued writes, oldest first: (entry id, plaintext body, entries it retracts)."""
+        out = []
+        for eid, sealed in self.db.execute(
+            "SELECT entry_id, sealed FROM outbox WHERE group_id=? ORDER BY id", (group,)
+        ).fetchall():
+            blob = self.vault.open(SEAL_OUTBOX, group + bytes(eid), bytes(sealed))
+            try:
+                queued = _outbox_decoder.decode(blob)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                raise StoreTampered("a queued write in the local store does not decode") from None
+            out.append((bytes(eid), queued.body, queued.retracts))
+        return out
 
     def outbox_count(self, group: bytes) -> int:
         return int(

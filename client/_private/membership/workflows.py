@@ -550,7 +550,8 @@ def _append_set_role(group: Group, member: str, role: Role) -> crypto.AppliedOp:
     """Promote to leader or demote to member (leaders)."""
     target = bytes.fromhex(group.member(member).id)
     return append_op(
-        group, lambda c: crypto.build_set_role(c.state, c.device, target, role, time=c.time)
+        group,
+        lambda c: crypto.build_set_role(c.state, c.device, target, role, c.heads, time=c.time),
     )
 
 
@@ -570,7 +571,7 @@ def _append_policy(
             notes if notes is not None else p.notes,
             rotate_each_meeting if rotate_each_meeting is not None else p.rotate_each_meeting,
         )
-        return crypto.build_policy(c.state, c.device, policy, time=c.time)
+        return crypto.build_policy(c.state, c.device, policy, c.heads, time=c.time)
 
     return append_op(group, build)
 

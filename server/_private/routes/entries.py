@@ -1,11 +1,11 @@
-"""Routes of entries: post, list since a cursor, fetch, retract (`services.entries`,
-`services.entry_pages`)."""
+"""Routes of entries: post (a retraction is an entry too), list since a cursor, fetch
+(`services.entries`, `services.entry_pages`)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, Response, Router, delete, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.params import JSONBody, Parameter
 
 from ..answers import Answer, negotiate
@@ -13,7 +13,7 @@ from ..guards import DeviceDep, ServicesDep
 from ..lean_route import LeanRoute
 from ..openapi import responses
 from ..services import entries, entry_pages
-from ..wire import EntryItem, EntryPage, EntryPosted, PostEntry, Retract
+from ..wire import EntryItem, EntryPage, EntryPosted, PostEntry
 from .params import EntryIdParam, GroupIdParam
 from .params import entry_id as parse_entry_id
 from .params import group_id as parse_group_id
@@ -32,8 +32,12 @@ post_entry = post(
     description=(
         "`entry` is the canonical encoded Entry, posted by its author's device. Checked: "
         "signature, header against the roster, the author active, the epoch current with no "
-        "rotation pending, and the author's chain (seq 1 or a link to seq-1). Re-posting the "
-        "same entry returns its cursor again."
+        "rotation pending, the log head it claims not older than the latest checkpoint or an "
+        "op that pinned its chain (409 stale_log_head), and the author's chain (seq 1, or a "
+        "link to seq-1 claiming no older log head). An entry whose header lists `retracts` "
+        "also deletes those entries' ciphertexts (its author's own entries, or any if its "
+        "author is a leader), keeping their stubs where they are. Re-posting the same entry "
+        "returns its cursor again."
     ),
     status_code=201,
     responses=responses(400, 401, 403, 409, 413, 422, 429),
@@ -84,32 +88,8 @@ async def get_entry(
     return negotiate(request, await entry_pages.get_entry(services, gid, device, eid))
 
 
-@delete(
-    "/{group_id:str}/entries/{entry_id:str}",
-    summary="Retract an entry",
-    description=(
-        "Deletes the ciphertext, keeping header, ciphertext hash and signature (the stub) so "
-        "chains still verify, plus the signed retraction (author's or a leader's device). The "
-        "stub moves to a new cursor so syncing members learn of it. Retracting twice is fine. "
-        "A retraction cannot recall what members already downloaded."
-    ),
-    status_code=200,
-    responses=responses(400, 401, 403, 404, 422, 429),
-    security=[{"bearer": []}],
-)
-async def retract_entry(
-    group_id: GroupIdParam,
-    entry_id: EntryIdParam,
-    data: JSONBody[Retract],
-    device: DeviceDep,
-    services: ServicesDep,
-) -> EntryItem:
-    gid, eid = parse_group_id(group_id), parse_entry_id(entry_id)
-    return await entries.retract_entry(services, gid, eid, device, data)
-
-
 entries_router = Router(
     path="/v1/groups",
-    route_handlers=[post_entry, list_entries, get_entry, retract_entry],
+    route_handlers=[post_entry, list_entries, get_entry],
     tags=["entries"],
 )

@@ -1,33 +1,39 @@
-"""The entry write service: posting an entry, retracting one.
+"""The entry write service: posting an entry, including one that retracts others.
 
 A post is checked (`entry_checks`) and stored with the posts waiting alongside it
 (`entry_store`); its cursor is taken from the locked group row. Posting the very
 same entry again returns its cursor (safe retries); anything else at a taken
 (device, seq) or entry id is `duplicate_entry`.
+
+An entry whose header lists `retracts` withdraws those entries: in one transaction it
+is checked like any post, every target is checked against it (its author's own
+entries, or any if its author is a leader, now and at the entry's place in its chain),
+the entry is stored, and the targets' ciphertexts are deleted. Their stubs keep their
+cursors, so no chain is ever delivered out of order; members learn of a retraction
+from the retracting entry itself.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
-from chatham.crypto import EntryError, EntryHeader, decode, verify_retraction
+from chatham.crypto import EntryError, EntryHeader, check_retraction, decode
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import ErrorCode, ServiceError, not_found
+from ..errors import ErrorCode, ServiceError
 from ..runtime import Runtime
 from ..storage import entries as store
-from ..wire import EntryItem, EntryPosted, Retract
+from ..wire import EntryPosted
 from . import entry_store
 from .access import active_writer
-from .entry_checks import invalid_entry, prepare
-from .entry_pages import item
+from .entry_checks import Post, check_log_floor, prepare
 from .upkeep import schedule_scrub
 
 
 async def post_entry(runtime: Runtime, gid: bytes, device: bytes, data: bytes) -> EntryPosted:
     """Check and store one encoded entry posted by `device`; its id and cursor."""
     post = prepare(runtime, gid, device, data)
+    if post.entry.header.retracts:
+        return await _post_retracting(runtime, post)
     try:
         cursor = await runtime.db.together(
             entry_store.store_entries, runtime, post, savepoint=False
@@ -53,43 +59,42 @@ async def _existing(
     )
 
 
-async def retract_entry(
-    runtime: Runtime, gid: bytes, eid: bytes, device: bytes, data: Retract
-) -> EntryItem:
-    """Delete the entry's ciphertext, keeping its stub and the signed retraction, under a new
-    cursor; retracting again returns the same item."""
+async def _post_retracting(runtime: Runtime, post: Post) -> EntryPosted:
+    """Store an entry that retracts others and delete their ciphertexts, in one transaction."""
+    gid, hdr = post.gid, post.entry.header
 
-    def work(conn: sa.Connection) -> tuple[Any, bool]:
-        _, state = active_writer(runtime, conn, gid, device)
-        entry = store.entry_with_author(conn, gid, eid)
-        if entry is None:
-            raise not_found("entry")
-        try:
-            header = decode(entry.header, EntryHeader, max_size=1024)
-            # at_head: the signer must be the author or a leader now, not only at the
-            # (possibly backdated) log head the retraction claims.
-            signed = verify_retraction(
-                state,
-                data.retraction,
-                entry.device_id,
-                entry_log_seq=header.log_seq,
-                at_head=True,
-            )
-        except EntryError as e:
-            if e.check == "role":
-                raise ServiceError(ErrorCode.NOT_ALLOWED, str(e), check=e.check) from None
-            raise invalid_entry(e) from None
-        if signed.retraction.entry_id != eid:
-            raise ServiceError(
-                ErrorCode.INVALID_ENTRY, "the retraction names another entry", check="entry_id"
-            )
-        if entry.retraction is not None:
-            return entry, False
-        freed = len(entry.ciphertext or b"")
-        return store.retract(conn, gid, eid, data.retraction, freed), True
+    def work(conn: sa.Connection) -> tuple[int, bool]:
+        _, state = active_writer(runtime, conn, gid, post.device)  # locks the group row
+        check_log_floor(state, hdr.device, hdr.log_seq)
+        targets = store.retraction_targets(conn, gid, list(hdr.retracts))
+        if len(targets) != len(hdr.retracts):
+            raise ServiceError(ErrorCode.NOT_FOUND, "an entry it retracts is not in the group")
+        delete: list[bytes] = []
+        freed = 0
+        for entry_id, _, header, size, retracted_by in targets:
+            try:
+                target = decode(header, EntryHeader, max_size=4096)
+                check_retraction(state, hdr, target, at_head=True)
+            except EntryError as e:
+                code = ErrorCode.NOT_ALLOWED if e.check == "role" else ErrorCode.INVALID_ENTRY
+                raise ServiceError(code, str(e), check=e.check) from None
+            if retracted_by is None:
+                delete.append(entry_id)
+                freed += size
+        # Deleted first, so the bytes it frees count for its own quota check; a refusal of
+        # the entry rolls the deletions back with it.
+        store.retract(conn, gid, delete, hdr.entry_id, freed)
+        [outcome] = entry_store.store_entries(conn, runtime, [post])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome, bool(delete)
 
-    updated, changed = await runtime.db.write(work)
-    if changed:
-        runtime.hub.notify(gid)
+    try:
+        cursor, deleted = await runtime.db.write(work)
+    except (IntegrityError, entry_store.Taken):
+        cursor = await _existing(runtime, gid, post.entry_id, post.device, post.seq, post.entry.sig)
+        return EntryPosted(post.entry_id, cursor)
+    runtime.hub.notify(gid)
+    if deleted:
         schedule_scrub(runtime)
-    return item(updated)
+    return EntryPosted(post.entry_id, cursor)

@@ -81,11 +81,12 @@ def prepare(runtime: Runtime, gid: bytes, device: bytes, data: bytes) -> Post:
         "device_id": hdr.device,
         "device_seq": hdr.seq,
         "epoch": hdr.epoch,
+        "log_seq": hdr.log_seq,
         "header": encode(hdr),
         "ct_hash": stub.ct_hash,
         "signature": entry.sig,
         "ciphertext": entry.ct,
-        "retraction": None,
+        "retracted_by": None,
     }
     verified = runtime.states.get(gid)
     link: bytes | None = None
@@ -107,14 +108,15 @@ def prepare(runtime: Runtime, gid: bytes, device: bytes, data: bytes) -> Post:
 def check_post(
     post: Post,
     state: GroupState,
-    links: dict[tuple[bytes, bytes, int], bytes],
+    links: dict[tuple[bytes, bytes, int], tuple[bytes, int]],
     used: int,
     quota: int,
 ) -> bytes:
     """Every check of a post under the lock, in order; the entry's link if it may be stored.
 
     `state` is the roster at the locked head, `links` the chain links stored (or accepted
-    before this post), `used` the group's ciphertext bytes so far.
+    before this post) with the log head each claims, `used` the group's ciphertext bytes
+    so far.
     """
     hdr = post.entry.header
     require_active(state, post.device)
@@ -140,6 +142,7 @@ def check_post(
             seq=state.seq,
             head=state.head,
         )
+    check_log_floor(state, hdr.device, hdr.log_seq)
     if used + len(post.entry.ct) > quota:
         raise ServiceError(ErrorCode.QUOTA_EXCEEDED, "the group's storage quota is full")
     if hdr.seq == 1:
@@ -154,8 +157,41 @@ def check_post(
     if before is None:
         missing = f"entry {hdr.seq - 1} of this device's chain is not here; post it first"
         raise ServiceError(ErrorCode.CHAIN_GAP, missing)
-    if before != hdr.prev:
+    if before[0] != hdr.prev:
         raise ServiceError(
             ErrorCode.INVALID_ENTRY, "the entry does not link to its predecessor", check="chain"
         )
+    if hdr.log_seq < before[1]:
+        raise ServiceError(
+            ErrorCode.INVALID_ENTRY,
+            "the entry claims an older log head than its predecessor",
+            check="clock",
+        )
     return link
+
+
+def check_log_floor(state: GroupState, device: bytes, log_seq: int) -> None:
+    """Refuse (409 `stale_log_head`) an entry that claims a head older than `log_floor`."""
+    floor = log_floor(state, device)
+    if log_seq < floor:
+        # What an author may do is judged at the head an entry claims: a head older than an
+        # op that took a power from this device (or than the latest checkpoint, which must
+        # cover every entry that claims a head before it) could lend a power no longer held.
+        raise ServiceError(
+            ErrorCode.STALE_LOG_HEAD,
+            f"the entry claims log op {log_seq}, older than op {floor}; seal it on the "
+            "newest log head and retry",
+            seq=state.seq,
+            head=state.head,
+        )
+
+
+def log_floor(state: GroupState, device: bytes) -> int:
+    """The oldest log head a new entry of `device` may claim: the latest checkpoint, and every
+    op that pinned the device's chain (a demotion, a stricter policy)."""
+    floor = -1 if state.checkpoint is None else state.checkpoint.seq
+    dev = state.devices.get(device)
+    if dev is not None:
+        for pin_seq, _ in dev.pins:
+            floor = max(floor, pin_seq)
+    return floor

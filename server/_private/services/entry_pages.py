@@ -29,14 +29,14 @@ _msgpack = msgspec.msgpack.Encoder()
 
 def item(row: Any) -> EntryItem:
     """An item from a row that starts with `storage.entries.ITEM_COLUMNS`."""
-    cursor, entry_id, header, cth, signature, ciphertext, retraction = row[:7]
+    cursor, entry_id, header, cth, signature, ciphertext, retracted_by = row[:7]
     # An Entry is the msgpack array [header, ct, sig] and a stub is [header, ct_hash, sig];
     # the stored header is already canonical msgpack, so Raw splices it in unchanged.
-    if retraction is None:
+    if retracted_by is None:
         entry = _msgpack.encode([msgspec.Raw(header), ciphertext, signature])
         return EntryItem(cursor, entry_id, entry=entry)
     stub = _msgpack.encode([msgspec.Raw(header), cth, signature])
-    return EntryItem(cursor, entry_id, stub=stub, retraction=retraction)
+    return EntryItem(cursor, entry_id, stub=stub, retracted_by=retracted_by)
 
 
 async def list_entries(

@@ -51,13 +51,13 @@ def store_entries(
     found = store.group_rows(len(gids)).rows(conn, {f"g{i}": g for i, g in enumerate(gids)})
     groups = {row[0]: _Tally(*row[1:]) for row in found}
     wanted = sorted({(p.gid, p.entry.header.device, p.seq - 1) for p in posts if p.seq > 1})
-    links: dict[tuple[bytes, bytes, int], bytes] = {}
+    links: dict[tuple[bytes, bytes, int], tuple[bytes, int]] = {}
     if wanted:
         params = {}
         for i, (g, d, s) in enumerate(wanted):
             params.update({f"g{i}": g, f"d{i}": d, f"s{i}": s})
-        for g, d, s, link in store.links(len(wanted)).rows(conn, params):
-            links[(g, d, s)] = link
+        for g, d, s, link, log_seq in store.links(len(wanted)).rows(conn, params):
+            links[(g, d, s)] = (link, log_seq)
     quota = runtime.settings.group_quota
     outcomes: list[int | Exception] = []
     rows: list[dict[str, Any]] = []
@@ -81,7 +81,7 @@ def store_entries(
         tally.cursor += 1
         tally.posts += 1
         tally.added += len(item.entry.ct)
-        links[key] = link
+        links[key] = (link, item.entry.header.log_seq)
         ids.add((item.gid, item.entry_id))
         rows.append({**item.values, "cursor": tally.cursor, "link": link})
         outcomes.append(tally.cursor)

@@ -10,13 +10,14 @@ with the protocol's public verifier before it is stored.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from chatham.crypto import GroupState, LogError
+from chatham.crypto import Checkpoint, GroupState, LogError, OpBody, pinned_heads
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ErrorCode, ServiceError
 from ..runtime import Runtime
 from ..storage import credentials, joins
 from ..storage import groups as store
+from ..storage.entries import chain_heads as entry_store_heads
 from ..wire import AppendOp, CreateGroup, DeviceLockbox, GroupInfo, Head, LockboxPage, LogPage
 from .access import active_member, active_writer, log_limit, require_active
 from .lockboxes import check_lockboxes, rotation_of
@@ -136,6 +137,7 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
             raise _invalid_op(e) from None
         rotation = rotation_of(applied.op.body)
         lockboxes = check_lockboxes(gid, rotation, data.lockboxes)
+        _check_pinned_heads(conn, gid, applied.op.body)
         epoch = rotation.epoch if rotation else 0
         store.store_op(conn, gid, applied.seq, applied.hash, data.op, lockboxes, epoch)
         moved = store.move_head(conn, gid, row.seq, applied.seq, applied.hash)
@@ -154,6 +156,33 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
     runtime.states.put(new)
     runtime.hub.notify(gid)
     return Head(gid, new.seq, new.head)
+
+
+def _check_pinned_heads(conn: sa.Connection, gid: bytes, body: OpBody) -> None:
+    """An op that pins chain heads must pin the chains as the server holds them (409
+    `stale_heads` otherwise: sync and rebuild), so that no entry the server accepted is
+    left beyond a departure's final head or outside a checkpoint (docs/protocol.md §5.2)."""
+    if isinstance(body, Checkpoint):
+        listed = {h.device: (h.seq, h.link) for h in body.heads if h.seq > 0}
+        held = entry_store_heads(conn, gid)
+        if listed != held:
+            raise _stale_heads()
+        return
+    heads = pinned_heads(body)
+    if not heads:
+        return
+    held = entry_store_heads(conn, gid)
+    for h in heads:
+        if held.get(h.device, (0, bytes(32))) != (h.seq, h.link):
+            raise _stale_heads()
+
+
+def _stale_heads() -> ServiceError:
+    return ServiceError(
+        ErrorCode.STALE_HEADS,
+        "the op pins chain heads that differ from the entries this server holds; "
+        "fetch the new entries, rebuild the op and retry",
+    )
 
 
 def _drop_dead_join_requests(conn: sa.Connection, gid: bytes, state: GroupState, now: int) -> None:

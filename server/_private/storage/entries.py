@@ -24,7 +24,7 @@ ITEM_COLUMNS = (
     t.entries.c.ct_hash,
     t.entries.c.signature,
     t.entries.c.ciphertext,
-    t.entries.c.retraction,
+    t.entries.c.retracted_by,
 )
 """What a listed item is made of; every row read here starts with these."""
 
@@ -45,9 +45,9 @@ def group_rows(n: int) -> ClauseElement:
 
 @per_size
 def links(n: int) -> ClauseElement:
-    """(group_id, device_id, device_seq, link) of the entries at (g{i}, d{i}, s{i})."""
+    """(group_id, device_id, device_seq, link, log_seq) of the entries at (g{i}, d{i}, s{i})."""
     e = t.entries.c
-    return sa.select(e.group_id, e.device_id, e.device_seq, e.link).where(
+    return sa.select(e.group_id, e.device_id, e.device_seq, e.link, e.log_seq).where(
         sa.or_(
             *(
                 sa.and_(
@@ -150,36 +150,57 @@ def one_entry(conn: sa.Connection, group_id: bytes, entry_id: bytes) -> tuple[An
 # --- retraction --------------------------------------------------------------------------------
 
 
-def entry_with_author(conn: sa.Connection, group_id: bytes, entry_id: bytes) -> Any:
-    """The `ITEM_COLUMNS` of one entry and its `device_id` (named columns), or None."""
-    return conn.execute(
-        sa.select(*ITEM_COLUMNS, t.entries.c.device_id).where(
-            t.entries.c.group_id == group_id, t.entries.c.entry_id == entry_id
+def retraction_targets(conn: sa.Connection, group_id: bytes, entry_ids: list[bytes]) -> list[Any]:
+    """(entry_id, device_id, header, ciphertext bytes, retracted_by) of the listed entries."""
+    e = t.entries.c
+    return list(
+        conn.execute(
+            sa.select(
+                e.entry_id,
+                e.device_id,
+                e.header,
+                sa.func.coalesce(sa.func.length(e.ciphertext), 0),
+                e.retracted_by,
+            ).where(e.group_id == group_id, e.entry_id.in_(entry_ids))
         )
-    ).first()
+    )
 
 
 def retract(
-    conn: sa.Connection, group_id: bytes, entry_id: bytes, retraction: bytes, freed: int
-) -> Any:
-    """Delete the entry's ciphertext, keep its stub with the retraction, and move it to the
-    group's next cursor; the updated row (`ITEM_COLUMNS`). The group row must be locked."""
-    cursor = conn.execute(
-        sa.update(t.groups)
-        .where(t.groups.c.group_id == group_id)
-        .values(
-            entry_cursor=t.groups.c.entry_cursor + 1,
-            stored_bytes=t.groups.c.stored_bytes - freed,
-        )
-        .returning(t.groups.c.entry_cursor)
-    ).scalar_one()
+    conn: sa.Connection, group_id: bytes, entry_ids: list[bytes], by: bytes, freed: int
+) -> None:
+    """Delete the listed entries' ciphertexts, keeping each stub at its cursor with the id of
+    the entry that retracted it, and take their bytes off the group's total. The group row
+    must be locked."""
+    if not entry_ids:
+        return
     conn.execute(
         sa.update(t.entries)
-        .where(t.entries.c.group_id == group_id, t.entries.c.entry_id == entry_id)
-        .values(ciphertext=None, retraction=retraction, cursor=cursor)
+        .where(t.entries.c.group_id == group_id, t.entries.c.entry_id.in_(entry_ids))
+        .values(ciphertext=None, retracted_by=by)
     )
-    return conn.execute(
-        sa.select(*ITEM_COLUMNS).where(
-            t.entries.c.group_id == group_id, t.entries.c.entry_id == entry_id
+    conn.execute(
+        sa.update(t.groups)
+        .where(t.groups.c.group_id == group_id)
+        .values(stored_bytes=t.groups.c.stored_bytes - freed)
+    )
+
+
+def chain_heads(conn: sa.Connection, group_id: bytes) -> dict[bytes, tuple[int, bytes]]:
+    """Every device's chain head in the group: device → (seq, link) of its newest entry."""
+    e = t.entries.c
+    newest = (
+        sa.select(e.device_id, sa.func.max(e.device_seq).label("seq"))
+        .where(e.group_id == group_id)
+        .group_by(e.device_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(e.device_id, e.device_seq, e.link)
+        .join(
+            newest,
+            sa.and_(e.device_id == newest.c.device_id, e.device_seq == newest.c.seq),
         )
-    ).one()
+        .where(e.group_id == group_id)
+    )
+    return {r.device_id: (r.device_seq, r.link) for r in rows}

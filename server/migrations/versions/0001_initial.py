@@ -61,12 +61,13 @@ def upgrade() -> None:
         sa.Column("device_id", Bytes, nullable=False),
         sa.Column("device_seq", Int, nullable=False),
         sa.Column("epoch", Int, nullable=False),
+        sa.Column("log_seq", Int, nullable=False),
         sa.Column("header", Bytes, nullable=False),
         sa.Column("ct_hash", Bytes, nullable=False),
         sa.Column("link", Bytes, nullable=False),
         sa.Column("signature", Bytes, nullable=False),
         sa.Column("ciphertext", Bytes, nullable=True),
-        sa.Column("retraction", Bytes, nullable=True),
+        sa.Column("retracted_by", Bytes, nullable=True),
         sa.ForeignKeyConstraint(
             ["group_id"], ["groups.group_id"], name="fk_entries_group_id_groups"
         ),
