@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from .. import Account, ChathamError, Home, SyncReport
+from .. import Account, Alarm, ChathamError, Home, SyncReport
 from ..errors import Locked, NotInitialized, VerificationError
 
 if TYPE_CHECKING:
@@ -43,7 +43,9 @@ class Health:
     problem: ChathamError | None = None
     """The last sync's failure (cleared by the next good one)."""
     alarm: VerificationError | None = None
-    """The last verification failure; it stays until a sync verifies everything again."""
+    """The oldest problem a check found; it stays until a sync finds none."""
+    alarms: tuple[Alarm, ...] = ()
+    """Every alarm the last sync reported (records set aside, problems with the group)."""
 
 
 @dataclass
@@ -184,7 +186,11 @@ class Desk:
         except ChathamError as e:  # Unreachable, mostly: the view is stale, not wrong
             h.problem = e
             raise
-        h.synced_at, h.problem, h.alarm = time.time(), None, None
+        h.synced_at, h.problem = time.time(), None
+        # Records that failed a check are set aside and reported, not raised: the oldest
+        # alarm is what the pages show, until a sync finds none.
+        h.alarms = report.alarms
+        h.alarm = report.alarms[0].error() if report.alarms else None
         j = self.journals.get(group.id)
         if j is not None and (report.new_entries or report.new_ops or report.retracted):
             j.refresh()

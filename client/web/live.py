@@ -177,11 +177,15 @@ class Live:
             if before is None and group.status == "member":
                 before = desk.cursors[gid] = journal.cursor()
             was = group.status
+            health = desk.health_of(group)
+            alarms_before = health.alarms
             try:
                 report = desk.sync(group)
             except ChathamError:
                 self.hub.publish({"type": "health", "group": gid})
                 raise
+            if health.alarms != alarms_before:
+                self.hub.publish({"type": "health", "group": gid})
             changed = bool(report.new_entries or report.new_ops or report.retracted)
             if not changed and report.status == was:
                 return

@@ -129,6 +129,8 @@ class Ctx:
             "group": None,
             "groups": [],
             "alarm": None,
+            "more_alarms": 0,
+            "waiting": False,
             "stale": None,
             "leader": False,
             "ctx": self,
@@ -154,6 +156,8 @@ class Ctx:
         h = desk.health_of(g)
         if h.alarm is not None:
             out["alarm"] = explain(h.alarm)
+            out["more_alarms"] = max(0, len(h.alarms) - 1)
+            out["waiting"] = bool(h.alarms) and all(a.waiting for a in h.alarms)
         if h.problem is not None and h.alarm is None:
             out["stale"] = {"said": explain(h.problem), "at": h.synced_at}
         return out
