@@ -6,8 +6,8 @@ first), to what happened, what it means, and what to do, without jargon and with
 quoting anything a member wrote. Verification failures are *alarms*: shown on every page
 until a sync verifies everything again.
 
-The sync engine will soon report bad records as alarms of its own (quarantined instead of
-stopping the sync); `explain` is where those slot in.
+The sync engine reports what failed a check as `Alarm`s on its `SyncReport` (the record is
+set aside, the sync goes on); the desk shows the oldest through `explain(alarm.error())`.
 """
 
 from __future__ import annotations
