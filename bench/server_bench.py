@@ -350,13 +350,14 @@ async def setup(port: int, groups: int, members: int) -> list[tuple[Any, list[Me
 
     conn = Conn(port)
     await conn.open()
-    host = f"{HOST}:{port}"
     now = int(time.time())
 
     async def login(m: Member) -> None:
         _, body = await conn.request("POST", "/v1/auth/challenge")
-        challenge = base64.b64decode(json.loads(body)["challenge"])
-        sig = crypto.sign_auth(m.secrets.device, host, "login", challenge)
+        answer = json.loads(body)
+        challenge = base64.b64decode(answer["challenge"])
+        server_id = base64.b64decode(answer["server_id"])
+        sig = crypto.sign_auth(m.secrets.device, server_id, "login", challenge)
         req = {
             "device_key": b64(m.secrets.device.public),
             "challenge": b64(challenge),

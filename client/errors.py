@@ -27,6 +27,7 @@ docstring is its default message.
     ├── ServerError                 the server refused or failed (carries `status`, `code`)
     │   ├── Unreachable             no connection to the server (writes are queued)
     │   ├── AuthFailed              login refused
+    │   │   └── ServerChanged       the server at a URL is not the one this device knows
     │   ├── Forbidden               not allowed for this device (e.g. not a member)
     │   ├── ServerNotFound          the server has no such group or record
     │   ├── Conflict                someone else changed the log first (stale head)
@@ -242,6 +243,16 @@ class AuthFailed(ServerError):
     hint = "check the server URL; the server may have been reset"
 
 
+class ServerChanged(AuthFailed):
+    """The server at this address is not the server this device first logged in to."""
+
+    hint = (
+        "nothing was sent to it; someone else may be answering at this address. If its "
+        "operator rebuilt or moved the server on purpose, ask them, and compare with another "
+        "member before trusting it"
+    )
+
+
 class Forbidden(ServerError):
     """The server does not allow this device to do that."""
 
@@ -421,6 +432,7 @@ __all__ = [
     "Refused",
     "RollbackError",
     "RotationPending",
+    "ServerChanged",
     "ServerError",
     "ServerNotFound",
     "StaleLocal",

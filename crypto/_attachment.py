@@ -2,11 +2,15 @@
 
 Chunk i is sealed with nonce u88(i) ‖ last under a key derived from the
 attachment's random key and id, so reordering, truncation, duplication and
-splicing between attachments all fail to open.
+splicing between attachments all fail to open. The sealed stream's digest (its
+chunks in order, then their count) goes into the signed entry that references the
+file: anyone else holding the key (a leader, or a member with a hostile server) who
+uploads other bytes under the same id and key is caught before a byte is saved.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 
 from . import _labels as L
@@ -30,6 +34,23 @@ def _ad(attachment_id: bytes) -> bytes:
     return P.frame((L.AEAD_ATTACHMENT, attachment_id))
 
 
+class _Digest:
+    """H_ATTACHMENT ‖ 0x00 ‖ (u32(len(chunk)) ‖ chunk)… ‖ u64(count), hashed with SHA-256."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256(L.H_ATTACHMENT + b"\x00")
+        self._n = 0
+
+    def add(self, sealed: bytes) -> None:
+        self._h.update(len(sealed).to_bytes(4, "big") + sealed)
+        self._n += 1
+
+    def value(self) -> bytes:
+        h = self._h.copy()
+        h.update(self._n.to_bytes(8, "big"))
+        return h.digest()
+
+
 class AttachmentSealer:
     """Feed plaintext in pieces of any size; get sealed chunks of exactly CHUNK_SIZE + 16."""
 
@@ -39,11 +60,20 @@ class AttachmentSealer:
         self._buf = bytearray()
         self._index = 0
         self._done = False
+        self._digest = _Digest()
 
     def _seal(self, chunk: bytes, last: bool) -> bytes:
         out = P.chacha_seal(self._k, _nonce(self._index, last), chunk, self._ad)
         self._index += 1
+        self._digest.add(out)
         return out
+
+    @property
+    def digest(self) -> bytes:
+        """The sealed stream's digest, once `finish` has sealed the last chunk (§10)."""
+        if not self._done:
+            raise ValueError("the attachment is not finished")
+        return self._digest.value()
 
     def update(self, data: bytes) -> list[bytes]:
         if self._done:
@@ -68,15 +98,18 @@ class AttachmentSealer:
 class AttachmentOpener:
     """Open sealed chunks in order; `finish` fails unless the last chunk was seen."""
 
-    def __init__(self, key: bytes, attachment_id: bytes) -> None:
+    def __init__(self, key: bytes, attachment_id: bytes, digest: bytes | None = None) -> None:
         self._k = _key(key, attachment_id)
         self._ad = _ad(attachment_id)
         self._index = 0
         self._done = False
+        self._expected = digest
+        self._digest = _Digest()
 
     def open_chunk(self, sealed: bytes) -> bytes:
         if self._done or self._index >= _MAX_CHUNKS or len(sealed) > SEALED_CHUNK_SIZE:
             raise CouldNotOpen
+        self._digest.add(sealed)
         try:
             pt = P.chacha_open(self._k, _nonce(self._index, False), sealed, self._ad)
             if len(pt) != CHUNK_SIZE:
@@ -92,6 +125,8 @@ class AttachmentOpener:
     def finish(self) -> None:
         if not self._done:
             raise CouldNotOpen  # truncated: the stream ended without its last chunk
+        if self._expected is not None and not P.mac_equal(self._digest.value(), self._expected):
+            raise CouldNotOpen  # other bytes than the ones the signed entry committed to
 
     @property
     def done(self) -> bool:
@@ -105,13 +140,16 @@ def seal_stream(key: bytes, attachment_id: bytes, pieces: Iterable[bytes]) -> It
     yield s.finish()
 
 
-def open_stream(key: bytes, attachment_id: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Yields plaintext per chunk; raises CouldNotOpen on any tampering or truncation.
+def open_stream(
+    key: bytes, attachment_id: bytes, chunks: Iterable[bytes], digest: bytes | None = None
+) -> Iterator[bytes]:
+    """Yields plaintext per chunk; raises CouldNotOpen on any tampering or truncation, and on
+    a stream other than the one `digest` commits to.
 
     Callers writing to a file must write to a temporary name and move it into
     place only after this iterator finishes without error.
     """
-    o = AttachmentOpener(key, attachment_id)
+    o = AttachmentOpener(key, attachment_id, digest)
     for c in chunks:
         yield o.open_chunk(c)
     o.finish()

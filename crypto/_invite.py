@@ -118,10 +118,12 @@ def verify_join_read(
         raise InviteError("bad invitee read signature") from None
 
 
-def sign_auth(device: DeviceSigner, host: str, action: str, challenge: bytes) -> bytes:
-    """Login signature bound to host, action and challenge."""
-    return device.sign(L.SIG_AUTH, P.frame((host.encode(), action.encode(), challenge)))
+def sign_auth(device: DeviceSigner, server_id: bytes, action: str, challenge: bytes) -> bytes:
+    """Login signature bound to the server's identity, the action and the challenge (§11)."""
+    return device.sign(L.SIG_AUTH, P.frame((server_id, action.encode(), challenge)))
 
 
-def verify_auth(device_key: bytes, host: str, action: str, challenge: bytes, sig: bytes) -> None:
-    P.verify(device_key, L.SIG_AUTH, P.frame((host.encode(), action.encode(), challenge)), sig)
+def verify_auth(
+    device_key: bytes, server_id: bytes, action: str, challenge: bytes, sig: bytes
+) -> None:
+    P.verify(device_key, L.SIG_AUTH, P.frame((server_id, action.encode(), challenge)), sig)

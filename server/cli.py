@@ -103,14 +103,6 @@ def main_options(
             "from `issue-token`.",
         ),
     ] = False,
-    public_host: Annotated[
-        str | None,
-        typer.Option(
-            envvar=_env("public_host"),
-            help="Host name clients sign at login (e.g. chatham.example.org). "
-            "Default: the Host header of each request.",
-        ),
-    ] = None,
     workers: Annotated[
         int, typer.Option(envvar=_env("workers"), min=1, help="Worker processes.")
     ] = 1,
@@ -182,7 +174,6 @@ def main_options(
         "port": port,
         "database_url": database or None,
         "open_registration": open_registration,
-        "public_host": public_host or None,
         "workers": workers,
         "migrate_on_start": migrate_on_start,
         "access_log": access_log,

@@ -145,7 +145,7 @@ def _answers() -> dict[tuple[str, str], msgspec.Struct]:
     stub = server.EntryItem(2, E, stub=b"stub", retracted_by=E)
     info = server.AttachmentInfo(E, 1, 5)
     return {
-        ("POST", "/v1/auth/challenge"): server.Challenge(b"c" * 32, 10**10),
+        ("POST", "/v1/auth/challenge"): server.Challenge(b"c" * 32, 10**10, b"s" * 32),
         ("POST", "/v1/auth/token"): server.Token("t" * 43, 10**10, b"d" * 32),
         ("POST", "/v1/auth/invite-token"): server.Token("i" * 43, 10**10),
         ("POST", "/v1/groups"): head,

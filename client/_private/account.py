@@ -49,7 +49,8 @@ class GroupSummary:
 
 class _Tokens:
     """The device's bearer token per server, sealed in the store, so that a series of commands
-    logs in once per token lifetime rather than once per command."""
+    logs in once per token lifetime rather than once per command; and each server's pinned
+    identity."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -59,6 +60,12 @@ class _Tokens:
 
     def save(self, url: str, token: tuple[str, float] | None) -> None:
         self.store.set_server_token(url, token)
+
+    def server_pins(self) -> dict[str, bytes]:
+        return self.store.server_pins()
+
+    def pin_server(self, url: str, server_id: bytes) -> None:
+        self.store.pin_server(url, server_id)
 
 
 def _home(home: Home | Path | str | None) -> Home:

@@ -27,7 +27,7 @@ from .routes.groups import groups_router
 from .routes.health import health
 from .routes.joins import joins_router
 from .runtime import Runtime
-from .services import upkeep
+from .services import login, upkeep
 from .settings import Settings, settings_from_env
 from .storage import migrate
 from .storage.db import Database
@@ -52,6 +52,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await migrate.upgrade(runtime.db)
         await upkeep.purge_expired(runtime)
+        runtime.server_id = await login.server_identity(runtime)
         app.state.services = runtime
         runtime.spawn(upkeep.purge_loop(runtime))
         yield

@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     STALE_HEADS = "stale_heads"
     ROTATION_PENDING = "rotation_pending"
     CHUNK_EXISTS = "chunk_exists"
+    ATTACHMENT_DELETED = "attachment_deleted"
     INVITE_USED = "invite_used"
     CONFLICT = "conflict"
     BODY_TOO_LARGE = "body_too_large"
@@ -104,6 +105,7 @@ STATUS: Final[Mapping[ErrorCode, int]] = {
     C.STALE_HEADS: 409,
     C.ROTATION_PENDING: 409,
     C.CHUNK_EXISTS: 409,
+    C.ATTACHMENT_DELETED: 409,
     C.INVITE_USED: 409,
     C.CONFLICT: 409,
     C.BODY_TOO_LARGE: 413,

@@ -60,13 +60,6 @@ def client_key(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def login_host(request: Request[Any, Any, Any], services: ServicesDep) -> str:
-    """The host a login signature must name: the configured public host, else the Host header."""
-    if services.settings.public_host:
-        return services.settings.public_host
-    return request.headers.get("host", "")
-
-
 DEPENDENCIES = {
     "services": Provide(provide_services),
     "caller": Provide(provide_caller),

@@ -40,6 +40,9 @@ class Runtime:
     hub: Hub = field(default_factory=Hub)
     limiter: RateLimiter = field(init=False)
     tokens: dict[bytes, CachedToken] = field(default_factory=dict)
+    server_id: bytes = b""
+    """This server's identity (stored in its database): every login signature names it, so a
+    login made for one server is useless at any other (docs/protocol.md §11)."""
     scrub_pending: bool = False
     """A scrub is scheduled and has not started: another retraction needs none of its own."""
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)

@@ -40,8 +40,6 @@ class Settings:
     """`postgresql://…` to use PostgreSQL; None for the SQLite file in `data_dir`."""
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    public_host: str | None = None
-    """The host name clients sign at login; None means the request's Host header."""
     open_registration: bool = False
     """Anyone with an account may create groups; otherwise an operator token is needed."""
     migrate_on_start: bool = True

@@ -32,6 +32,8 @@ class Struct(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 class Challenge(Struct):
     challenge: bytes
     expires: int
+    server_id: bytes
+    """This server's identity: a login signs it, and clients pin it per server."""
 
 
 class TokenRequest(Struct):

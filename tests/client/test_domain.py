@@ -81,7 +81,9 @@ EXAMPLES: list[Body] = [
         ts=8,
         item=I1,
         text="The offer letter",
-        file=FileRef(blob=bytes(16), key=bytes(range(32)), name="offer.pdf", size=70_000),
+        file=FileRef(
+            blob=bytes(16), key=bytes(range(32)), digest=bytes(32), name="offer.pdf", size=70_000
+        ),
     ),
     Update(ts=9, highs="Closed a deal", lows="Flu", scores={"work": 7, "family": 10}, meeting=M1),
     Update(ts=9),

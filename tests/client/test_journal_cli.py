@@ -572,13 +572,20 @@ def test_attach_and_save_a_file(cli: Cli, forum: str, tmp_path: Path) -> None:
     ]
 
 
-def _damaging(damage: str) -> Any:
-    """A chunk download as a hostile server would answer it: damaged, swapped or missing."""
+def _damaging(damage: str, file: Any = None) -> Any:
+    """A chunk download as a hostile server would answer it: damaged, swapped, missing, or
+    replaced by other bytes sealed under the same id and key (by someone else who holds it)."""
     from chatham.client._private.journal import files
 
     real = files.get_chunk
+    replaced: list[bytes] = []
+    if damage == "replaced":
+        sealer = crypto.AttachmentSealer(file.key, file.blob)
+        replaced = [*sealer.update(bytes(file.size)), sealer.finish()]
 
     def get_chunk(group: Any, blob: bytes, index: int) -> bytes:
+        if replaced:
+            return replaced[index]
         sealed = real(group, blob, index)
         if damage == "flip" and index == 2:
             return sealed[:-1] + bytes([sealed[-1] ^ 1])
@@ -591,7 +598,7 @@ def _damaging(damage: str) -> Any:
     return get_chunk
 
 
-@pytest.mark.parametrize("damage", ["flip", "swap", "truncate"])
+@pytest.mark.parametrize("damage", ["flip", "swap", "truncate", "replaced"])
 def test_a_damaged_attachment_is_never_saved(
     cli: Cli, forum: str, tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -606,9 +613,9 @@ def test_a_damaged_attachment_is_never_saved(
         g.sync()
         from chatham.client._private.journal import files
 
-        monkeypatch.setattr(files, "get_chunk", _damaging(damage))
         gj = Journal(g, j.member_id)
-        assert isinstance(gj.item(cid, CommentItem), CommentItem)
+        comment = gj.item(cid, CommentItem)
+        monkeypatch.setattr(files, "get_chunk", _damaging(damage, comment.body.file))
         with pytest.raises(E.CouldNotOpen) as exc:
             gj.save_attachment(cid, out / "big.bin")
     assert "nothing was saved" in (exc.value.hint or "")

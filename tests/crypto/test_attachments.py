@@ -246,3 +246,26 @@ def test_only_the_one_canonical_stream_opens(kit):
     # The canonical encodings of the same plaintexts do open.
     assert open_all(key, aid, done) == b"end"
     assert open_all(key, aid, [_spec_chunk(key, aid, 0, True, full)]) == full
+
+
+def test_the_digest_commits_to_the_sealed_stream(kit):
+    key, aid = kit.rand(32), kit.rand(16)
+    data = bytes(range(256)) * 600
+    sealer = AttachmentSealer(key, aid)
+    chunks = [*sealer.update(data), sealer.finish()]
+    digest = sealer.digest
+    assert b"".join(open_stream(key, aid, chunks, digest)) == data
+    # Someone else holding the key seals other bytes under the same id: every chunk opens,
+    # and the stream is still refused at the end, before a caller moves a file into place.
+    other = AttachmentSealer(key, aid)
+    forged = [*other.update(data[::-1]), other.finish()]
+    opener = AttachmentOpener(key, aid, digest)
+    for c in forged:
+        opener.open_chunk(c)
+    with pytest.raises(CouldNotOpen):
+        opener.finish()
+    # The same chunks, one fewer: the count is in the digest too.
+    with pytest.raises(CouldNotOpen):
+        list(open_stream(key, aid, chunks[:-1], digest))
+    with pytest.raises(ValueError, match="not finished"):
+        _ = AttachmentSealer(key, aid).digest

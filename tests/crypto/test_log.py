@@ -848,3 +848,38 @@ def test_invite_codes_pin_the_version_prefix(kit):
     for bad in ("chatham2-" + body, "chatham-" + body, "xchatham1-" + body, body, "", "chatham1-"):
         with pytest.raises(InviteError):
             InviteSecret.from_code(bad)
+
+
+# --- ops that take a power away pin the chains they affect -----------------------------------
+
+
+def test_a_demotion_pins_exactly_the_members_devices(kit):
+    g, (a, b, _c) = kit.group("Alice", "Bob", "Carol")
+    g.set_role(a, b, "leader")
+    g.post(b, b"as a leader")
+    bare = g.forge(a, SetRole(b.id, "member", []))
+    with pytest.raises(LogError) as info:
+        g.state.copy().apply(bare)
+    assert info.value.check == "heads"
+    g.set_role(a, b, "member")
+    [(seq, head)] = g.state.devices[b.device_id].pins
+    assert (seq, head.seq) == (g.state.seq, 1)
+    # A promotion pins nothing: listing heads is refused.
+    extra = g.forge(a, SetRole(b.id, "leader", [g.tracker.heads()[0]]))
+    with pytest.raises(LogError) as info:
+        g.state.copy().apply(extra)
+    assert info.value.check == "heads"
+
+
+def test_a_stricter_notes_policy_pins_every_other_members_devices(kit):
+    g, (a, b, c) = kit.group("Alice", "Bob", "Carol")
+    assert g.state.policy_pins(Policy(notes="leaders")) == sorted([b.device_id, c.device_id])
+    assert g.state.policy_pins(Policy(history="full")) == []
+    with pytest.raises(LogError) as info:
+        g.state.copy().apply(g.forge(a, SetPolicy(Policy(notes="leaders"), [])))
+    assert info.value.check == "heads"
+    g.set_policy(a, Policy(notes="leaders"))
+    assert [s for s, _ in g.state.devices[b.device_id].pins] == [g.state.seq]
+    assert g.state.devices[a.device_id].pins == []
+    # Back to "all" gives a power: nothing to pin.
+    assert g.state.policy_pins(Policy(notes="all")) == []

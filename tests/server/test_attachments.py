@@ -146,6 +146,21 @@ def test_delete_by_uploader_or_leader(world: World) -> None:
     assert_error(r, 404, "not_found")
 
 
+def test_a_deleted_attachment_id_is_never_claimed_again(world: World) -> None:
+    """A leader who deleted a member's file cannot upload other bytes under its id (and the
+    key the entry carries): the id stays dead, for everyone, the leader included."""
+    group, (alice, bob) = _setup(world, 2)
+    att = os.urandom(16)
+    r = world.client.put(_chunk_url(group, att, 0), content=b"bob's" * 4, headers=bob.headers)
+    assert r.status_code == 201
+    r = world.client.delete(f"{group.path}/attachments/{b64url(att)}", headers=alice.headers)
+    assert r.status_code == 200
+    for who in (alice, bob):
+        r = world.client.put(_chunk_url(group, att, 0), content=b"other", headers=who.headers)
+        assert_error(r, 409, "attachment_deleted")
+    assert_error(world.client.get(_chunk_url(group, att, 0), headers=bob.headers), 404, "not_found")
+
+
 def test_index_and_id_validation(make_client: Callable[..., TestClient[Any]]) -> None:
     world = World(make_client(max_chunks_per_attachment=4))
     group, (alice, _) = _setup(world)
@@ -175,9 +190,10 @@ def test_attachment_quota(make_client: Callable[..., TestClient[Any]]) -> None:
     r = world.client.put(_chunk_url(group, att, 1), content=b"a" * 200, headers=alice.headers)
     assert_error(r, 413, "quota_exceeded")
     world.client.delete(f"{group.path}/attachments/{b64url(att)}", headers=alice.headers)
+    # The space is free again (under a new id: a deleted one is never used again).
     assert (
         world.client.put(
-            _chunk_url(group, att, 0), content=b"a" * 900, headers=alice.headers
+            _chunk_url(group, os.urandom(16), 0), content=b"a" * 900, headers=alice.headers
         ).status_code
         == 201
     )

@@ -1,9 +1,11 @@
-"""Login: challenge → signature bound to host, action and challenge → short-lived hashed token."""
+"""Login: challenge → signature bound to the server's identity, the action and the challenge →
+short-lived hashed token."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,14 +14,14 @@ from chatham.server._private.storage import schema
 from litestar.testing import TestClient
 
 from tests.support.server_dbutil import scalar_rows
-from tests.support.server_harness import HOST, Clock, World, assert_error, b64, unb64
+from tests.support.server_harness import Clock, World, assert_error, b64, unb64
 
 
 def _token_request(
-    world: World, person: Any, *, host: str = HOST, action: str = "login"
+    world: World, person: Any, *, server_id: bytes | None = None, action: str = "login"
 ) -> dict[str, str]:
     challenge = world.challenge()
-    sig = sign_auth(person.secrets.device, host, action, challenge)
+    sig = sign_auth(person.secrets.device, server_id or world.server_id, action, challenge)
     return {
         "device_key": b64(person.secrets.device.public),
         "challenge": b64(challenge),
@@ -47,10 +49,39 @@ def test_login_gives_a_token_that_authorizes(world: World) -> None:
     world.create_group(alice)  # the token works
 
 
-def test_login_signature_for_another_host_is_refused(world: World) -> None:
+def test_login_signature_for_another_server_is_refused(world: World) -> None:
     alice = world.person(login=False)
-    r = world.client.post("/v1/auth/token", json=_token_request(world, alice, host="evil.example"))
-    assert_error(r, 401, "bad_signature")
+    body = _token_request(world, alice, server_id=bytes(32))
+    assert_error(world.client.post("/v1/auth/token", json=body), 401, "bad_signature")
+
+
+def test_a_login_relayed_to_another_server_is_refused(
+    make_client: Callable[..., TestClient[Any]], tmp_path: Path
+) -> None:
+    """Server B hands a member server A's challenge; what the member signs for B (naming B's
+    identity) is useless at A, whatever Host header either saw."""
+    at_a, at_b = World(make_client()), World(make_client(data_dir=tmp_path, database_url=None))
+    alice = at_a.person(login=False)
+    a_challenge = at_a.challenge()
+    at_b.challenge()
+    assert at_a.server_id != at_b.server_id
+    relayed = {
+        "device_key": b64(alice.secrets.device.public),
+        "challenge": b64(a_challenge),
+        "signature": b64(sign_auth(alice.secrets.device, at_b.server_id, "login", a_challenge)),
+    }
+    assert_error(at_a.client.post("/v1/auth/token", json=relayed), 401, "bad_signature")
+
+
+def test_the_server_identity_survives_a_restart(
+    make_client: Callable[..., TestClient[Any]],
+) -> None:
+    first = World(make_client())
+    first.challenge()
+    again = World(make_client())
+    again.challenge()
+    assert len(first.server_id) == 32
+    assert again.server_id == first.server_id
 
 
 def test_login_signature_for_another_action_is_refused(world: World) -> None:
@@ -76,8 +107,9 @@ def test_challenge_is_single_use(world: World) -> None:
 
 def test_made_up_challenge_is_refused(world: World) -> None:
     alice = world.person(login=False)
+    world.challenge()  # learn the server's identity
     challenge = bytes(32)
-    sig = sign_auth(alice.secrets.device, HOST, "login", challenge)
+    sig = sign_auth(alice.secrets.device, world.server_id, "login", challenge)
     body = {
         "device_key": b64(alice.secrets.device.public),
         "challenge": b64(challenge),
@@ -115,15 +147,6 @@ def test_missing_and_unknown_tokens(world: World) -> None:
     assert_error(
         world.client.get(group.path, headers={"Authorization": "Bearer nope"}), 401, "invalid_token"
     )
-
-
-def test_public_host_setting_is_what_clients_sign(
-    make_client: Callable[..., TestClient[Any]],
-) -> None:
-    world = World(make_client(public_host="chatham.example.org"))
-    alice = world.person(login=False)
-    assert world.login(alice).status_code == 401  # signed for the Host header
-    assert world.login(alice, host="chatham.example.org").status_code == 200
 
 
 def test_tokens_are_stored_hashed(world: World, server_settings: Callable[..., Any]) -> None:

@@ -72,7 +72,7 @@ def test_no_plaintext_at_rest(server_database: Any, tmp_path: Path) -> None:
     server = ServerProcess(server_database.data_dir, server_database.url).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
-            world = World(client, host=server.host)
+            world = World(client)
             alice, bob = world.person(), world.person()
             # The founder's attested name.
             new = create_group(alice.secrets, f"{CANARY}-founder", time=now(), card=alice.card)

@@ -80,14 +80,19 @@ def test_two_processes_on_one_postgres(fresh_postgres_database: str, tmp_path: P
             httpx.Client(base_url=a.url, timeout=30) as ca,
             httpx.Client(base_url=b.url, timeout=30) as cb,
         ):
-            world = World(ca, host=a.host)
+            world = World(ca)
             group, people = world.group_of(4)
             leader = people[0]
             # A token from one process works on the other: state lives in the database.
             assert cb.get(group.path, headers=leader.headers).status_code == 200
-            for p in people:  # but the login signature names the host it was made for
-                world.host = b.host
-                world.login(p)
+            # Both processes are one server: one identity, so a login works at either.
+            world.client = cb
+            for p in people:
+                assert world.login(p).status_code == 200
+            at_a = World(ca)
+            at_a.challenge()
+            assert at_a.server_id == world.server_id
+            world.client = ca
             _race_log_appends(group, leader, (ca, cb))
             _race_entry_posts(group, people, (ca, cb))
             # Both processes agree on everything.
@@ -206,7 +211,7 @@ def test_acknowledged_writes_survive_sigkill(server_database: Any, tmp_path: Pat
     stop = threading.Event()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
-            world = World(client, host=server.host)
+            world = World(client)
             group, people = world.group_of(4)
 
             def writer(person: Person) -> None:
@@ -247,7 +252,6 @@ def test_acknowledged_writes_survive_sigkill(server_database: Any, tmp_path: Pat
         server = ServerProcess(server_database.data_dir, server_database.url).start()
         with httpx.Client(base_url=server.url, timeout=30) as client:
             world.client = client
-            world.host = server.host
             world.login(people[0])
             items = _all_entries(client, group, people[0])
             stored = {unb64(it["entry_id"]): (it["cursor"], unb64(it["entry"])) for it in items}
@@ -300,7 +304,7 @@ def test_event_stream_wakes_on_changes(server_database: Any, tmp_path: Path) -> 
             httpx.Client(base_url=writer.url, timeout=30) as cw,
             httpx.Client(base_url=reader.url, timeout=30) as cr,
         ):
-            world = World(cw, host=writer.host)
+            world = World(cw)
             group, (alice, bob) = world.group_of(2)
             seen: list[dict[str, int]] = []
             ready = threading.Event()
@@ -331,7 +335,7 @@ def test_several_workers_share_the_database(server_database: Any) -> None:
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
-            world = World(client, host=server.host)
+            world = World(client)
             group, people = world.group_of(3)
             for _ in range(10):
                 for p in people:

@@ -54,7 +54,7 @@ def test_schemathesis_authenticated(server_database: Any, tmp_path: Path) -> Non
     server = ServerProcess(server_database.data_dir, server_database.url, env=env).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
-            world = World(client, host=server.host)
+            world = World(client)
             alice, bob = world.person(), world.person()
             group = world.create_group(alice)
             group.join(bob, by=alice)

@@ -92,8 +92,8 @@ class World:
     client: httpx.Client
     people: list[Person] = field(default_factory=list)
     registration_token: str | None = None
-    host: str = HOST
-    """What clients sign at login: the Host header they send (or the server's public host)."""
+    server_id: bytes = b""
+    """The server's identity, as its last challenge showed it: what a login signs."""
 
     def person(self, *, login: bool = True) -> Person:
         secrets = Secrets.generate(created=now())
@@ -106,11 +106,12 @@ class World:
     def challenge(self) -> bytes:
         r = self.client.post("/v1/auth/challenge")
         assert r.status_code == 200, r.text
+        self.server_id = unb64(r.json()["server_id"])
         return unb64(r.json()["challenge"])
 
-    def login(self, p: Person, host: str | None = None) -> httpx.Response:
+    def login(self, p: Person, server_id: bytes | None = None) -> httpx.Response:
         challenge = self.challenge()
-        sig = sign_auth(p.secrets.device, host or self.host, "login", challenge)
+        sig = sign_auth(p.secrets.device, server_id or self.server_id, "login", challenge)
         r = self.client.post(
             "/v1/auth/token",
             json={

@@ -12,6 +12,7 @@ bulk pages (log, lockboxes, entries) are asked for as msgpack.
 from __future__ import annotations
 
 import base64
+import hmac
 import time
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Protocol, TypeVar
@@ -67,6 +68,7 @@ TokenText = Annotated[str, Meta(min_length=1, max_length=512, pattern=r"^[A-Za-z
 
 class Challenge(_Body):
     challenge: bytes
+    server_id: Annotated[bytes, Meta(min_length=16, max_length=64)]
     expires: Count = 0
 
 
@@ -182,11 +184,16 @@ def _retry_after(resp: httpx.Response) -> float | None:
 
 
 class TokenCache(Protocol):
-    """Where a device's bearer token for a server is kept between commands (sealed at rest)."""
+    """Where a device keeps, per server URL, its bearer token between commands and the
+    identity the server showed at the first login there (both sealed at rest)."""
 
     def load(self, url: str) -> tuple[str, float] | None: ...
 
     def save(self, url: str, token: tuple[str, float] | None) -> None: ...
+
+    def server_pins(self) -> dict[str, bytes]: ...
+
+    def pin_server(self, url: str, server_id: bytes) -> None: ...
 
 
 def server_error(status: int, body: ErrorBody) -> E.ServerError:
@@ -226,6 +233,7 @@ class ServerApi:
         self._expires = 0.0
         self._invite: crypto.InviteSecret | None = None
         self._device_token: tuple[str | None, float] = (None, 0.0)
+        self._server_id: bytes | None = None
         if tokens is not None:
             cached = tokens.load(self.url)
             if cached is not None:
@@ -323,12 +331,38 @@ class ServerApi:
         if self.tokens is not None and self._invite is None:
             self.tokens.save(self.url, None)
 
-    def host(self) -> str:
-        """The host name a login signature must name: exactly the Host header httpx sends."""
-        return str(self.http.build_request("GET", self.url).headers["host"])
+    def _check_identity(self, server_id: bytes) -> None:
+        """Trust the server's identity on first use, then hold it to it.
+
+        A login signs the server's identity, so a login this device signs for one server is
+        useless at any other. A server relaying another's challenge must show that other
+        server's identity: this device refuses it when that identity is pinned for another
+        address, or when this address already showed a different one (docs/protocol.md §11).
+        """
+        pins = self.tokens.server_pins() if self.tokens is not None else {}
+        if self._server_id is not None:
+            pins[self.url] = self._server_id
+        pinned = pins.get(self.url)
+        if pinned is not None and not hmac.compare_digest(pinned, server_id):
+            raise E.ServerChanged(
+                f"the server at {self.url} is not the server this device first logged in to "
+                "there (its identity changed)"
+            )
+        if pinned is None:
+            other = next((u for u, i in pins.items() if hmac.compare_digest(i, server_id)), None)
+            if other is not None:
+                raise E.ServerChanged(
+                    f"the server at {self.url} claims to be the server at {other}",
+                    hint="use one address per server; if the two are the same server, use "
+                    f"{other}; otherwise {self.url} may be relaying logins, so do not use it",
+                )
+            if self.tokens is not None:
+                self.tokens.pin_server(self.url, server_id)
+        self._server_id = server_id
 
     def _login(self) -> None:
         ch = self._decode(self._send("POST", "/v1/auth/challenge", auth=False), Challenge)
+        self._check_identity(ch.server_id)
         if self._invite is not None:
             inv = self._invite
             body: dict[str, Any] = {
@@ -342,7 +376,9 @@ class ServerApi:
             body = {
                 "device_key": self.device.public,
                 "challenge": ch.challenge,
-                "signature": crypto.sign_auth(self.device, self.host(), LOGIN_ACTION, ch.challenge),
+                "signature": crypto.sign_auth(
+                    self.device, ch.server_id, LOGIN_ACTION, ch.challenge
+                ),
             }
             path = "/v1/auth/token"
         tok = self._decode(self._send("POST", path, json=body, auth=False), Token)

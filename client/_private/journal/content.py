@@ -179,10 +179,13 @@ class FileRef(Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
 
     The chunks are a STREAM (docs/protocol.md §10) under `key`, stored on the server
     as attachment `blob`; only this reference, inside a sealed entry, links the two.
+    `digest` commits to the sealed chunks, in order and counted: no other bytes under the
+    same id and key (uploaded by anyone else who holds the key) pass as this file.
     """
 
     blob: Annotated[bytes, Meta(min_length=16, max_length=16)]
     key: Annotated[bytes, Meta(min_length=32, max_length=32)]
+    digest: Annotated[bytes, Meta(min_length=32, max_length=32)]
     name: Title
     size: Annotated[int, Meta(ge=0, le=1 << 40)]
     media_type: Line = ""

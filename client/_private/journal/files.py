@@ -83,7 +83,9 @@ def attach(
             raise
     name = file_name(path.name)
     media = mimetypes.guess_type(name)[0] or ""
-    ref = FileRef(blob=blob, key=key, name=name, size=done, media_type=media[:200])
+    ref = FileRef(
+        blob=blob, key=key, digest=sealer.digest, name=name, size=done, media_type=media[:200]
+    )
     try:
         posted = journal.comment(item, text or name, file=ref)
     except BaseException:
@@ -119,7 +121,7 @@ def save_attachment(
     if not parent.is_dir():
         raise E.UsageError(f"no directory {parent}", hint="create it first")
     chunks = max(1, -(-f.size // crypto.CHUNK_SIZE))
-    opener = crypto.AttachmentOpener(f.key, f.blob)
+    opener = crypto.AttachmentOpener(f.key, f.blob, f.digest)
     fd, tmp_name = tempfile.mkstemp(prefix=".chatham-", suffix=".part", dir=parent)
     tmp = Path(tmp_name)
     written = 0

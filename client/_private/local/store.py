@@ -123,6 +123,7 @@ SEAL_INVITE: Final = b"invite"
 SEAL_JOIN: Final = b"join"
 SEAL_PROFILE: Final = b"profile"
 SEAL_TOKEN: Final = b"token"
+SEAL_SERVER: Final = b"server"
 MAC_PINNED: Final = b"pinned"
 MAC_ENTRY: Final = b"entry"
 MAC_ALARM: Final = b"alarm"
@@ -302,20 +303,42 @@ class Store:
             return None
 
     def set_server_token(self, url: str, token: tuple[str, float] | None) -> None:
-        """Save (or forget) a token on a connection of its own: a login may happen on the
-        sync's fetch thread while the main thread holds a transaction open."""
+        """Save (or forget) a token."""
+        sealed = None
+        if token is not None:
+            sealed = self.vault.seal(SEAL_TOKEN, url.encode(), f"{token[0]} {token[1]}".encode())
+        self._set_meta_aside(f"token {url}", sealed)
+
+    def server_pins(self) -> dict[str, bytes]:
+        """The identity each server URL showed when this device first logged in there."""
+        rows = self.db.execute(
+            "SELECT key, value FROM meta WHERE key >= 'server ' AND key < 'server!'"
+        ).fetchall()
+        pins = {}
+        for key, blob in rows:
+            url = str(key).removeprefix("server ")
+            pins[url] = self.vault.open(SEAL_SERVER, url.encode(), bytes(blob))
+        return pins
+
+    def pin_server(self, url: str, server_id: bytes | None) -> None:
+        """Pin (or forget) the identity of the server at `url`."""
+        sealed = (
+            None if server_id is None else self.vault.seal(SEAL_SERVER, url.encode(), server_id)
+        )
+        self._set_meta_aside(f"server {url}", sealed)
+
+    def _set_meta_aside(self, key: str, value: bytes | None) -> None:
+        """Set a meta value on a connection of its own: a login may happen on the sync's fetch
+        thread while the main thread holds a transaction open."""
         db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
         try:
-            if token is None:
-                db.execute("DELETE FROM meta WHERE key=?", (f"token {url}",))
+            if value is None:
+                db.execute("DELETE FROM meta WHERE key=?", (key,))
             else:
-                sealed = self.vault.seal(
-                    SEAL_TOKEN, url.encode(), f"{token[0]} {token[1]}".encode()
-                )
                 db.execute(
                     "INSERT INTO meta (key, value) VALUES (?, ?) "
                     "ON CONFLICT (key) DO UPDATE SET value=excluded.value",
-                    (f"token {url}", sealed),
+                    (key, value),
                 )
         finally:
             db.close()

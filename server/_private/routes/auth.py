@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Router, post
 from litestar.params import JSONBody
 
-from ..guards import ServicesDep, client_key, login_host
+from ..guards import ServicesDep, client_key
 from ..openapi import responses
 from ..services import login
 from ..wire import Challenge, InviteTokenRequest, Token, TokenRequest
@@ -28,8 +28,8 @@ async def challenge(request: Request[Any, Any, Any], services: ServicesDep) -> C
     "/token",
     summary="Log in as a device",
     description=(
-        "signature = Sign(device_sk, SIG_AUTH, frame(host, 'login', challenge)), host being the "
-        "server's public host (or the Host header the client sends)."
+        "signature = Sign(device_sk, SIG_AUTH, frame(server_id, 'login', challenge)), server_id "
+        "being this server's identity from /v1/auth/challenge (clients pin it per server)."
     ),
     status_code=200,
     responses=responses(400, 401, 429),
@@ -37,8 +37,7 @@ async def challenge(request: Request[Any, Any, Any], services: ServicesDep) -> C
 async def token(
     request: Request[Any, Any, Any], data: JSONBody[TokenRequest], services: ServicesDep
 ) -> Token:
-    host = login_host(request, services)
-    return await login.device_login(services, client_key(request), host, data)
+    return await login.device_login(services, client_key(request), data)
 
 
 @post(

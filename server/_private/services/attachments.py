@@ -27,7 +27,13 @@ async def put_chunk(
 
     def work(conn: sa.Connection) -> None:
         active_writer(runtime, conn, gid, device)
-        if store.claim(conn, gid, aid, device, settings.blurred_now()) != device:
+        owner = store.claim(conn, gid, aid, device, settings.blurred_now())
+        if owner is None:
+            raise ServiceError(
+                ErrorCode.ATTACHMENT_DELETED,
+                "an attachment with this id was deleted; an id is never used again",
+            )
+        if owner != device:
             raise ServiceError(ErrorCode.NOT_UPLOADER, "another device owns this attachment id")
         if not store.grow_stored_bytes(conn, gid, len(data), settings.group_quota):
             raise ServiceError(ErrorCode.QUOTA_EXCEEDED, "the group's storage quota is full")
@@ -93,7 +99,7 @@ async def delete_attachment(
             )
         info = _info(conn, gid, aid)
         assert info is not None
-        store.delete_attachment(conn, gid, aid, info.size)
+        store.delete_attachment(conn, gid, aid, info.size, runtime.settings.blurred_now())
         return info
 
     info = await runtime.db.write(work)

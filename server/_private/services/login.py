@@ -1,4 +1,4 @@
-"""Login: challenge → Ed25519 signature bound to (host, action, challenge) → bearer token.
+"""Login: challenge → Ed25519 signature bound to (server id, action, challenge) → bearer token.
 
 An account is a device signing key; the server learns nothing else. Challenges
 are random, single-use (consumed by an atomic DELETE) and expire after
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 
+import sqlalchemy as sa
 from chatham.crypto import CryptoError, InviteError, device_id, verify_auth, verify_join_read
 
 from ..errors import ErrorCode, ServiceError
@@ -29,13 +30,23 @@ def _limit_logins(runtime: Runtime, client: str) -> None:
     runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
 
 
+async def server_identity(runtime: Runtime) -> bytes:
+    """This server's identity, made on its first start and kept in its database (every process
+    on one database shares it)."""
+    fresh = secrets.token_bytes(32)
+    try:
+        return await runtime.db.write(lambda conn: credentials.server_id(conn, fresh))
+    except sa.exc.IntegrityError:  # another worker stored its identity first: use that one
+        return await runtime.db.write(lambda conn: credentials.server_id(conn, fresh))
+
+
 async def new_challenge(runtime: Runtime, client: str) -> Challenge:
-    """A random single-use challenge to sign, and when it expires."""
+    """A random single-use challenge to sign, with this server's identity, and its expiry."""
     _limit_logins(runtime, client)
     challenge = secrets.token_bytes(CHALLENGE_LEN)
     expires = runtime.settings.now() + runtime.settings.challenge_ttl
     await runtime.db.batch(lambda conn: credentials.insert_challenge(conn, challenge, expires))
-    return Challenge(challenge, expires)
+    return Challenge(challenge, expires, runtime.server_id)
 
 
 async def _consume_challenge(runtime: Runtime, challenge: bytes) -> None:
@@ -48,15 +59,18 @@ async def _consume_challenge(runtime: Runtime, challenge: bytes) -> None:
         raise ServiceError(ErrorCode.INVALID_CHALLENGE, "the challenge is unknown, used or expired")
 
 
-async def device_login(runtime: Runtime, client: str, host: str, data: TokenRequest) -> Token:
-    """A device token for a signature over (host, "login", challenge) by the device key."""
+async def device_login(runtime: Runtime, client: str, data: TokenRequest) -> Token:
+    """A device token for a signature over (this server's id, "login", challenge) by the
+    device key."""
     _limit_logins(runtime, client)
     try:
-        verify_auth(data.device_key, host, LOGIN_ACTION, data.challenge, data.signature)
+        verify_auth(
+            data.device_key, runtime.server_id, LOGIN_ACTION, data.challenge, data.signature
+        )
     except CryptoError:
         raise ServiceError(
             ErrorCode.BAD_SIGNATURE,
-            "the signature does not verify for this key, host and challenge",
+            "the signature does not verify for this key, this server and challenge",
         ) from None
     await _consume_challenge(runtime, data.challenge)
     device = device_id(data.device_key)

@@ -20,8 +20,9 @@ def _insert_ignore(conn: sa.Connection, table: sa.Table, values: dict[str, Any])
 
 def claim(
     conn: sa.Connection, group_id: bytes, attachment_id: bytes, device: bytes, created: int
-) -> bytes:
-    """Record `device` as the uploader unless someone already is; the uploader."""
+) -> bytes | None:
+    """Record `device` as the uploader unless someone already is; the uploader, or None if the
+    id was used by an attachment since deleted (an id is never claimed again)."""
     _insert_ignore(
         conn,
         t.attachments,
@@ -32,18 +33,21 @@ def claim(
             "created": created,
         },
     )
-    owner: bytes = conn.execute(
-        sa.select(t.attachments.c.device_id).where(
+    owner, deleted = conn.execute(
+        sa.select(t.attachments.c.device_id, t.attachments.c.deleted).where(
             t.attachments.c.group_id == group_id, t.attachments.c.attachment_id == attachment_id
         )
-    ).scalar_one()
-    return owner
+    ).one()
+    return None if deleted is not None else bytes(owner)
 
 
 def uploader(conn: sa.Connection, group_id: bytes, attachment_id: bytes) -> bytes | None:
+    """The uploading device of a live attachment (None if there is none, or it was deleted)."""
     owner: bytes | None = conn.execute(
         sa.select(t.attachments.c.device_id).where(
-            t.attachments.c.group_id == group_id, t.attachments.c.attachment_id == attachment_id
+            t.attachments.c.group_id == group_id,
+            t.attachments.c.attachment_id == attachment_id,
+            t.attachments.c.deleted.is_(None),
         )
     ).scalar()
     return owner
@@ -105,9 +109,10 @@ def chunk_count_and_size(
 
 
 def delete_attachment(
-    conn: sa.Connection, group_id: bytes, attachment_id: bytes, size: int
+    conn: sa.Connection, group_id: bytes, attachment_id: bytes, size: int, deleted: int
 ) -> None:
-    """Delete the attachment and its chunks, and give its `size` back to the group's quota."""
+    """Delete the attachment's chunks, keep its id as a tombstone (never claimed again), and
+    give its `size` back to the group's quota."""
     conn.execute(
         sa.delete(t.attachment_chunks).where(
             t.attachment_chunks.c.group_id == group_id,
@@ -115,9 +120,9 @@ def delete_attachment(
         )
     )
     conn.execute(
-        sa.delete(t.attachments).where(
-            t.attachments.c.group_id == group_id, t.attachments.c.attachment_id == attachment_id
-        )
+        sa.update(t.attachments)
+        .where(t.attachments.c.group_id == group_id, t.attachments.c.attachment_id == attachment_id)
+        .values(deleted=deleted)
     )
     conn.execute(
         sa.update(t.groups)

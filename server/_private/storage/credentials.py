@@ -13,6 +13,17 @@ import sqlalchemy as sa
 from . import schema as t
 
 
+def server_id(conn: sa.Connection, fresh: bytes) -> bytes:
+    """This server's identity: the stored one, or `fresh`, stored now (the first start)."""
+    found: bytes | None = conn.execute(
+        sa.select(t.server_identity.c.server_id).where(t.server_identity.c.id == 1)
+    ).scalar()
+    if found is not None:
+        return bytes(found)
+    conn.execute(sa.insert(t.server_identity).values(id=1, server_id=fresh))
+    return fresh
+
+
 def insert_challenge(conn: sa.Connection, challenge: bytes, expires: int) -> None:
     conn.execute(sa.insert(t.auth_challenges).values(challenge=challenge, expires=expires))
 

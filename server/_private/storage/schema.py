@@ -85,6 +85,7 @@ attachments = sa.Table(
     sa.Column("attachment_id", Bytes, primary_key=True),
     sa.Column("device_id", Bytes, nullable=False),
     sa.Column("created", Int, nullable=False),
+    sa.Column("deleted", Int, nullable=True),
 )
 
 attachment_chunks = sa.Table(
@@ -110,6 +111,14 @@ join_requests = sa.Table(
     sa.Column("request", Bytes, nullable=False),
     sa.Column("created", Int, nullable=False),
 )
+
+server_identity = sa.Table(
+    "server_identity",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("server_id", Bytes, nullable=False),
+)
+"""One row: this server's random identity, which every login signs (never a secret)."""
 
 auth_challenges = sa.Table(
     "auth_challenges",

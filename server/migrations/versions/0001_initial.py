@@ -83,6 +83,7 @@ def upgrade() -> None:
         sa.Column("attachment_id", Bytes, nullable=False),
         sa.Column("device_id", Bytes, nullable=False),
         sa.Column("created", Int, nullable=False),
+        sa.Column("deleted", Int, nullable=True),
         sa.ForeignKeyConstraint(
             ["group_id"], ["groups.group_id"], name="fk_attachments_group_id_groups"
         ),
@@ -121,6 +122,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_auth_challenges_expires", "auth_challenges", ["expires"])
     op.create_table(
+        "server_identity",
+        sa.Column("id", sa.Integer, nullable=False),
+        sa.Column("server_id", Bytes, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_server_identity"),
+    )
+    op.create_table(
         "tokens",
         sa.Column("token_hash", Bytes, nullable=False),
         sa.Column("device_id", Bytes, nullable=True),
@@ -149,6 +156,7 @@ def downgrade() -> None:
         "registration_tokens",
         "tokens",
         "auth_challenges",
+        "server_identity",
         "join_requests",
         "attachment_chunks",
         "attachments",
