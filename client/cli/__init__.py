@@ -64,6 +64,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "comments",
     "updates",
     "items",
+    "web",
 )
 """Modules under chatham.client.cli that register commands, in help order."""
 
