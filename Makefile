@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all install test lint typecheck pytest demo bench vectors clean
+.PHONY: all install test lint typecheck pytest demo bench vectors screenshots clean
 
 all: test
 
@@ -39,6 +39,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/crypto_bench.py
+
+# The web app's screenshots in docs/images/, taken by the browser test's meeting cycle.
+screenshots: $(STAMP)
+	CHATHAM_WEB_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/web/test_web_e2e.py -k cycle
 
 vectors: $(STAMP)
 	$(BIN)/python scripts/make_vectors.py

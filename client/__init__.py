@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from . import errors, journal
     from ._private.account import Account, GroupSummary, HttpSource
     from ._private.engine.alarms import Alarm
+    from ._private.engine.freshness import Freshness
     from ._private.engine.group import Group
     from ._private.engine.ops import OpBuilder, OpContext
     from ._private.engine.results import ChainView, EntryRef, OpenedEntry, SyncReport, VerifyReport
@@ -83,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "terminal_text": "text",
     "EpochExposure": "membership.values",
     "Exposure": "membership.values",
+    "Freshness": "engine.freshness",
     "Group": "engine.group",
     "GroupSummary": "account",
     "History": "membership.values",
@@ -127,6 +129,7 @@ __all__ = [
     "EntryRef",
     "EpochExposure",
     "Exposure",
+    "Freshness",
     "Group",
     "GroupSummary",
     "History",

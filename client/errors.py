@@ -51,7 +51,8 @@ docstring is its default message.
     ├── CouldNotOpen                opaque: anything that failed after a key was used
     ├── NotAMember                  this device is not (or no longer) an active member
     ├── RotationPending             a rotation is pending and this member may not perform it
-    └── StaleLocal                  another process changed the group meanwhile (sync retries)
+    ├── StaleLocal                  another process changed the group meanwhile (sync retries)
+    └── StaleView                   this copy of the group is too old to write to safely
 
 Checks made before any key is used name the check and the record (an op's
 sequence number, an entry's id). Anything that fails after a key was used is
@@ -401,6 +402,15 @@ class StaleLocal(ChathamError):
     hint = "wait for the other process to finish, then try again"
 
 
+class StaleView(ChathamError):
+    """This copy of the group has not been confirmed current for too long to write safely."""
+
+    hint = (
+        "run `chatham sync`; if it stays this old, ask a leader to sync (their app confirms "
+        "the group is current), or write anyway with --anyway"
+    )
+
+
 __all__ = [
     "AlreadyInitialized",
     "Ambiguous",
@@ -436,6 +446,7 @@ __all__ = [
     "ServerError",
     "ServerNotFound",
     "StaleLocal",
+    "StaleView",
     "StoreTampered",
     "TamperedEntryError",
     "TooLarge",

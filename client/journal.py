@@ -16,6 +16,7 @@ the JSON shapes, Markdown and iCalendar writers render it. Errors come from
 
 from __future__ import annotations
 
+from ._private.journal.activity import Activity, describe
 from ._private.journal.content import (
     FIELD_LABELS,
     FIRST_DAY,
@@ -99,6 +100,7 @@ __all__ = [
     "MAX_BODY",
     "MAX_TS",
     "PERMISSIONS",
+    "Activity",
     "Agenda",
     "AgendaPublication",
     "Body",
@@ -149,6 +151,7 @@ __all__ = [
     "clean_text",
     "dated",
     "decode_body",
+    "describe",
     "encode_body",
     "export_json",
     "field_label",

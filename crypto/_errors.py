@@ -56,6 +56,8 @@ LogCheck: TypeAlias = Literal[
     "backlink",
     "rotation",
     "lockbox_hash",
+    "time",
+    "future",
 ]
 """The checks of a group log op (docs/protocol.md §5.2, §6, §12); `log` when none applies."""
 

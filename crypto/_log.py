@@ -171,6 +171,9 @@ class GroupState:
     epoch_at: list[int] = field(default_factory=list)
     pending_at: list[bool] = field(default_factory=list)
     checkpoint: CheckpointInfo | None = None
+    time: int = 0
+    """The newest op's time: op times never decrease along the log (§5.1), so this is how
+    recently this log is known to have been current (the freshness bound, §9.1)."""
 
     # --- queries ----------------------------------------------------------------------------
 
@@ -255,14 +258,20 @@ class GroupState:
 
     # --- replay -----------------------------------------------------------------------------
 
-    def apply(self, data: bytes) -> AppliedOp:
-        """Verify one op against this state and advance; raise LogError and change nothing."""
+    def apply(self, data: bytes, *, not_after: int | None = None) -> AppliedOp:
+        """Verify one op against this state and advance; raise LogError and change nothing.
+
+        `not_after` refuses an op dated later than that (the verifier's clock plus the skew it
+        allows): op times bound how stale a view may be (§9.1), so none lies in the future.
+        """
         seq = self.seq + 1
         try:
             signed = decode_signed_op(data)
         except EncodingError as e:
             raise LogError(str(e), seq=seq, check="encoding") from None
         op = signed.op
+        if not_after is not None and op.time > not_after:
+            raise LogError("op is dated in the future", seq=seq, check="future")
         if op.seq != seq:
             raise ForkError(f"expected op {seq}, got op {op.seq}", seq=seq, check="sequence")
         if not P.mac_equal(op.prev, self.head):
@@ -282,6 +291,8 @@ class GroupState:
                 "op signed by a device that is not an active member's", seq=seq, check="signer"
             )
         self._verify_sig(signed, self.devices[op.signer].key, seq)
+        if op.time < self.time:
+            raise LogError("op is dated before the op it follows", seq=seq, check="time")
         leader = signer.role == "leader"
         h = op_hash(data)
         if isinstance(body, Genesis):
@@ -378,6 +389,7 @@ class GroupState:
                 raise LogError("checkpoint names an unknown device", seq=seq, check="checkpoint")
             self._finish(h, data)
             self.checkpoint = CheckpointInfo(seq, h, self.epoch, list(body.heads))
+        self.time = op.time
         return AppliedOp(seq, h, data, op, signer.id)
 
     # --- helpers ----------------------------------------------------------------------------
@@ -532,6 +544,7 @@ class GroupState:
         self.devices[dev] = DeviceState(
             dev, mid, body.founder.cert.device_key, body.founder.cert.kem_key, body.founder
         )
+        self.time = op.time
         return AppliedOp(0, h, data, op, mid)
 
     def _apply_add(self, h: bytes, data: bytes, op: Op, body: Add, leader: bool) -> None:
@@ -616,7 +629,8 @@ class DeviceSigner(Protocol):
 
 
 def sign_op(state: GroupState, device_sk: DeviceSigner, body: OpBody, *, time: int) -> bytes:
-    """Build and sign the next op of `state`'s log."""
+    """Build and sign the next op of `state`'s log, dated `time` or, when this device's clock
+    is behind the op it follows, that op's time (op times never decrease)."""
     is_genesis = isinstance(body, Genesis)
     op = Op(
         1,
@@ -624,7 +638,7 @@ def sign_op(state: GroupState, device_sk: DeviceSigner, body: OpBody, *, time: i
         state.seq + 1,
         state.head,
         device_sk.id,
-        time,
+        max(time, state.time),
         body,
     )
     return encode(SignedOp(op, device_sk.sign(L.SIG_OP, encode(op))))

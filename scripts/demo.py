@@ -206,6 +206,42 @@ def run_session(root: Path, url: str) -> None:
     print("  Ana still has what she already read, and nothing written after her removal.")
     dana.run("verify")
 
+    step("The same journal in a browser: `chatham web`, for members who never open a terminal")
+    show_web(sam)
+
+
+def show_web(member: Member) -> None:
+    """Start `chatham web` as a member, sign in with its one-time link, fetch two pages."""
+    import httpx
+
+    print(f"\n[{member.name}]$ chatham web --no-browser")
+    proc = subprocess.Popen(
+        [CHATHAM, "web", "--no-browser"],
+        env=member.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        base = url.split("/launch", 1)[0]
+        print(f"  {base}/launch?token=…   (the first line: a one-time sign-in address)")
+        with httpx.Client(timeout=30) as browser:
+            signed_in = browser.get(url)
+            issues = browser.get(f"{base}/issues?status=all")
+        if signed_in.status_code != 200 or "Written after Ana left" not in issues.text:
+            raise SystemExit("demo failed: the web app did not show the journal")
+        print(f"  {member.name}'s browser opens it: the link becomes a cookie, and the pages")
+        print("  (issues, meetings, notes, members, search) are rendered by their own client on")
+        listed = issues.text.count("/items/")
+        print(f"  127.0.0.1 from their decrypted copy: /issues lists {listed} items. Anything")
+        print("  else that asks is refused: see docs/web.md.")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
 
 def scan_for_plaintext(data: Path) -> list[str]:
     found = []

@@ -66,6 +66,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "comments",
     "updates",
     "items",
+    "web",
 )
 """Modules under chatham.client.cli that register commands, in help order."""
 
@@ -76,6 +77,7 @@ GLOBAL_OPTIONS = {
     "--verbose": False,
     "-v": False,
     "--offline": False,
+    "--anyway": False,
 }
 """Options that belong to `chatham` itself, with whether they take a value."""
 
@@ -117,6 +119,14 @@ def _root(
             "--offline", help="Read the local copy without asking the server for news first."
         ),
     ] = False,
+    anyway: Annotated[
+        bool,
+        typer.Option(
+            "--anyway",
+            help="Write even though this copy of the group has not been confirmed current for "
+            "a month (a server may be hiding a removal).",
+        ),
+    ] = False,
 ) -> None:
     from .common import state
 
@@ -125,6 +135,7 @@ def _root(
     st.passphrase_file = passphrase_file
     st.verbose = verbose
     st.offline = offline
+    st.anyway = anyway
 
 
 def _register() -> None:

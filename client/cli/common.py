@@ -20,7 +20,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .. import Account, Group, SyncReport
+    from .. import Account, Freshness, Group, SyncReport
     from ..journal import Journal, Posted
     from .editor import Draft
 
@@ -35,6 +35,8 @@ class CliState:
     """`--verbose`: also name the protocol's records (log ops, epochs, checkpoints)."""
     offline: bool = False
     """`--offline`: reads show the local copy without asking the server first."""
+    anyway: bool = False
+    """Write even when this copy of the group is too old to write safely."""
     _account: Account | None = None
 
     def passphrase_from_file(self) -> str | None:
@@ -245,7 +247,7 @@ def journal(*, write: bool = False) -> Journal:
     group = st.group()
     if not write:
         fresh(group)
-    gj = Journal(group, st.account().member_id)
+    gj = Journal(group, st.account().member_id, insist=st.anyway)
     if write:
         gj.catch_up()
     return gj
@@ -398,6 +400,22 @@ def announce(posted: Posted, what: str, json: bool, done: str | None = None) -> 
     if posted.queued:
         done += ": the server is out of reach; it goes out with the next `chatham sync`"
     out.print(done)
+    warn_if_stale(state().group().freshness())
+
+
+def warn_if_stale(fresh: Freshness | None) -> None:
+    """A plain warning on stderr when this copy of the group has not been confirmed current
+    for a week (a server may be hiding changes, such as a removal)."""
+    if fresh is None or fresh.level == "current":
+        return
+    from rich.text import Text
+
+    console(stderr=True).print(
+        Text(
+            f"chatham: warning: {fresh.words()}; the server may be hiding changes to the "
+            "group. Ask a leader to sync (their app confirms the group is current)"
+        )
+    )
 
 
 def progress_bar(label: str, total: int) -> Any:

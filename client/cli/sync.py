@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, changed_words, console, emit_json, short, state, verbose
+from .common import (
+    JsonOpt,
+    changed_words,
+    console,
+    emit_json,
+    short,
+    state,
+    verbose,
+    warn_if_stale,
+)
 
 if TYPE_CHECKING:
     from .. import Alarm, Group, SyncReport, VerifyReport
@@ -26,6 +35,7 @@ def sync(
         emit_json(report)
     else:
         _print_sync(g.name, report)
+        warn_if_stale(report.freshness)
     _fail_on_alarms(report.alarms)
 
 
@@ -46,6 +56,7 @@ def _sync_all(json: bool) -> None:
         reports.append(report)
         if not json:
             _print_sync(g.name, report)
+            warn_if_stale(report.freshness)
         try:
             _fail_on_alarms(report.alarms)
         except ChathamError as e:
@@ -124,6 +135,8 @@ def _print_sync(name: str, report: SyncReport) -> None:
         out.print(f"{name}: you are no longer a member; what you already have stays readable here")
         return
     summary = changed_words(report, sent=True)
+    if report.checkpointed:
+        summary += ", checkpoint signed (the group had been quiet for a day)"
     out.print(f"{name}: {summary}")
     if report.queued:
         out.print(f"{report.queued} writes still queued; they go out on the next sync")

@@ -913,3 +913,30 @@ def test_the_opened_body_cache_follows_the_store(cli: Cli, forum: str) -> None:
         store.set_meta(key, bytes(blob))
         with pytest.raises(E.StoreTampered):
             Journal(g, j.member_id).view  # noqa: B018
+
+
+# --- freshness ------------------------------------------------------------------------------------
+
+
+def test_a_stale_view_warns_and_a_too_stale_one_refuses_writes_without_anyway(
+    cli: Cli, forum: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatham.client._private.engine import freshness
+
+    monkeypatch.setattr(freshness, "STALE_WARN", -1)
+    code, out, err = cli("Sam", "sync")
+    assert code == 0
+    assert "chatham: warning: your copy of the group was last confirmed current today" in err
+    monkeypatch.setattr(freshness, "STALE_REFUSE", -1)
+    before = cli.json("Sam", "issue", "list")
+    lines = cli.fails("Sam", "issue", "new", "--title", "Layoffs", code=1)
+    assert lines[0].startswith("chatham: error: not written: your copy of the group was last")
+    assert lines[-1].startswith("chatham: hint: run `chatham sync`")
+    assert "--anyway" in lines[-1]
+    assert cli.json("Sam", "issue", "list") == before  # nothing was written or queued
+    code, out, err = cli("Sam", "issue", "new", "--title", "Layoffs", "--anyway")
+    assert code == 0, err
+    assert re.fullmatch(r"issue [0-9a-f]{8} posted\n", out)
+    assert "chatham: warning:" in err
+    assert cli("Dana", "sync")[0] == 0
+    assert [i["title"] for i in cli.json("Dana", "issue", "list")].count("Layoffs") == 1

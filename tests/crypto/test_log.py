@@ -918,3 +918,39 @@ def test_a_stricter_notes_policy_pins_every_other_members_devices(kit):
     assert g.state.devices[a.device_id].pins == []
     # Back to "all" gives a power: nothing to pin.
     assert g.state.policy_pins(Policy(notes="all")) == []
+
+
+# --- op times: never decreasing, never in the future (§5.1, §9.1) -----------------------------
+
+
+def _signed_at(g, signer, body, time):
+    """An op signed with exactly `time` (sign_op would date it no earlier than the head)."""
+    op = msgspec.structs.replace(decode_signed_op(g.forge(signer, body)).op, time=time)
+    return encode(SignedOp(op, signer.device.sign(labels.SIG_OP, encode(op))))
+
+
+def test_an_op_dated_before_the_op_it_follows_is_refused(kit):
+    g, (a, _b) = kit.group("Alice", "Bob")
+    head_time = g.state.time
+    assert head_time > 0
+    earlier = _signed_at(g, a, Checkpoint(g.tracker.heads()), head_time - 1)
+    before = g.state.copy()
+    with pytest.raises(LogError) as info:
+        g.state.apply(earlier)
+    assert info.value.check == "time"
+    assert (g.state.seq, g.state.time) == (before.seq, before.time)
+    # An honest builder whose clock is behind dates its op at the head's time instead.
+    pending = build_checkpoint(g.state, a.device, g.tracker.heads(), time=head_time - 3600)
+    assert decode_signed_op(pending.op).op.time == head_time
+    assert g.state.copy().apply(pending.op).op.time == head_time
+
+
+def test_an_op_dated_past_the_verifiers_clock_is_refused(kit):
+    g, (a, _b) = kit.group("Alice", "Bob")
+    dated = g.state.time + 100
+    later = _signed_at(g, a, Checkpoint(g.tracker.heads()), dated)
+    with pytest.raises(LogError) as info:
+        g.state.copy().apply(later, not_after=dated - 1)
+    assert info.value.check == "future"
+    g.state.apply(later, not_after=dated)
+    assert g.state.time == dated

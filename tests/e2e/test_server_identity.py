@@ -45,11 +45,9 @@ class Network(httpx.BaseTransport):
         request.read()
         self.seen.append((origin, request.url.path, request.content))
         target = self.answer_for.get(origin, origin)
-        if (
-            self.relay is not None
-            and origin == self.relay[0]
-            and request.url.path == "/v1/auth/challenge"
-        ):
+        relayed = self.relay is not None and origin == self.relay[0]
+        if relayed and request.url.path == "/v1/auth/challenge":
+            assert self.relay is not None
             target = self.relay[1]
         if target != origin:
             request = httpx.Request(

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from chatham.crypto import build_invite, build_rotate, op_hash
+from chatham.crypto import build_checkpoint, build_invite, build_rotate, op_hash
 from litestar.testing import TestClient
 
 from tests.support.server_harness import HOST, Clock, World, assert_error, b64, now, unb64
@@ -103,6 +103,15 @@ def test_expected_head_must_match_even_at_the_right_seq(world: World) -> None:
         headers=alice.headers,
     )
     assert_error(r, 409, "stale_head")
+
+
+def test_an_op_dated_in_the_future_is_refused(world: World) -> None:
+    alice = world.person()
+    group = world.create_group(alice)
+    ahead = build_checkpoint(group.state, alice.secrets.device, [], time=now() + 2 * 3600)
+    err = assert_error(group.append(alice, ahead, expect=422), 422, "invalid_op")
+    assert err["check"] == "future"
+    group.append(alice, build_checkpoint(group.state, alice.secrets.device, [], time=now() + 60))
 
 
 def test_op_that_does_not_chain_is_invalid(world: World) -> None:

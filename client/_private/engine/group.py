@@ -36,6 +36,7 @@ from ..membership.workflows import DEFAULT_INVITE_SECONDS, Ask
 from . import outbox
 from .alarms import Alarm
 from .changes import changes
+from .freshness import Freshness, freshness, require_fresh
 from .ops import OpBuilder, append_op
 from .results import EntryRef, OpenedEntry, SyncReport, VerifyReport
 from .snapshot import Snapshot
@@ -373,7 +374,12 @@ class Group:
         raw = self._store.get_meta(_synced_key(self._gid))
         return None if raw is None else int.from_bytes(raw, "big")
 
-    def post(self, body: bytes, *, retracts: Sequence[str] = ()) -> str:
+    def freshness(self) -> Freshness:
+        """How recently this copy of the group is known to have been current (no network):
+        the time of the newest log op verified here (protocol §9.1)."""
+        return freshness(self._load().state, self._account.now())
+
+    def post(self, body: bytes, *, retracts: Sequence[str] = (), insist: bool = False) -> str:
         """Queue `body` as a new entry and send it now if the server is reachable; its id.
 
         The body is opaque here (the journal layer encodes it). It is kept sealed under the
@@ -383,8 +389,14 @@ class Group:
         `retracts` names entries (ids) this entry withdraws: the server deletes their
         ciphertexts everywhere. Its author may withdraw their own entries, a leader any
         (protocol §7.1); it cannot recall what members already read.
+
+        When this copy of the group has not been confirmed current for `STALE_REFUSE` (a
+        server may be hiding a removal), it syncs and, if still that old, raises `StaleView`
+        and queues nothing, unless `insist` (§9.1).
         """
-        return outbox.queue(self, body, [self._entry_id(r) for r in retracts])
+        ids = [self._entry_id(r) for r in retracts]
+        require_fresh(self, insist)
+        return outbox.queue(self, body, ids)
 
     def _entry_id(self, ref: str) -> bytes:
         """A stored entry's id from its hex form or a unique prefix."""
@@ -422,11 +434,12 @@ class Group:
         """
         return changes(self, read_timeout=read_timeout, until=until)
 
-    def journal(self, *, tz: tzinfo | None = None) -> Journal:
-        """This group's journal (issues, meetings, notes, commitments) as this member sees it."""
+    def journal(self, *, tz: tzinfo | None = None, insist: bool = False) -> Journal:
+        """This group's journal (issues, meetings, notes, commitments) as this member sees it.
+        `insist`: write even when this copy of the group is too old to write safely (`post`)."""
         from ..journal.service import Journal
 
-        return Journal(self, self._account.member_id, tz=tz)
+        return Journal(self, self._account.member_id, tz=tz, insist=insist)
 
     # --- the group log (ops.py) and membership (membership/workflows.py) -------------------------
 

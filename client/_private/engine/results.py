@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ..membership.values import Announcement
 from .alarms import Alarm
+from .freshness import Freshness
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ class SyncReport:
     alarms: tuple[Alarm, ...] = ()
     """Every problem found and not resolved (this sync's and earlier ones'): records that
     failed a check and were set aside, and problems with the group as a whole."""
+    freshness: Freshness | None = None
+    """How recently this copy of the group is known to have been current (after this sync)."""
+    checkpointed: bool = False
+    """This leader's client added a checkpoint because the log had been quiet (§9.1)."""
 
     def raise_for_alarms(self) -> None:
         """Raise the oldest alarm as the `VerificationError` it stands for, if there is one."""

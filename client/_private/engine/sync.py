@@ -25,6 +25,7 @@ from ..membership.roster import announce, display
 from ..membership.values import Announcement
 from .alarms import STATE_PREFIX, Alarm, alarm_of, item_key, record_of
 from .checks import entry_error, log_error
+from .freshness import OP_CLOCK_SKEW, checkpoint_if_quiet, freshness
 from .intake import Intake
 from .results import SyncReport
 from .snapshot import Snapshot
@@ -51,6 +52,7 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
     announcements = announce(applied, snap.state, names, group._me())
     new_entries = retracted = 0
     sent: list[str] = []
+    checkpointed = False
     if snap.status == "member":
         intake = _pull_entries(group, api, progress)
         if any(checkpoint_problems(group, group._load())):
@@ -73,6 +75,7 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
         if rotated is not None:
             announcements += announce([rotated], group._load().state, names, group._me())
         sent = flush(group, api)
+        checkpointed = checkpoint_if_quiet(group) is not None
     if before_status == "joining" and snap.status == "member":
         announcements.append(
             Announcement(
@@ -93,6 +96,8 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
         announcements=tuple(announcements),
         status=group._load().status,
         alarms=alarms(group),
+        freshness=freshness(group._load().state, group._account.now()),
+        checkpointed=checkpointed,
     )
 
 
@@ -142,6 +147,7 @@ def _read_log(
     # Ask again for the newest op already verified: a fork shows even when nothing is new.
     since = known_seq - 1 if known_seq >= 0 else -1
     applied: list[crypto.AppliedOp] = []
+    not_after = int(group._account.now()) + OP_CLOCK_SKEW
     first = True
     while True:
         page = api.log(group._gid, since)
@@ -174,7 +180,7 @@ def _read_log(
         first = False
         for data in ops:
             try:
-                applied.append(state.apply(data))
+                applied.append(state.apply(data, not_after=not_after))
             except crypto.LogError as e:
                 return state, applied, log_error(e)
         if not page.more:

@@ -33,7 +33,8 @@ from ... import errors as E
 from ..engine.group import Group
 from ..engine.results import SyncReport
 from . import files
-from .cache import opened_rows
+from .activity import Activity, describe
+from .cache import opened_rows, stored_tag
 from .content import (
     AgendaPublication,
     Body,
@@ -112,12 +113,16 @@ class Journal:
         *,
         tz: tzinfo | None = None,
         clock: Callable[[], float] = time.time,
+        insist: bool = False,
     ) -> None:
         self.group = group
+        self.insist = insist
+        """Write even when this copy of the group is too old to write safely (`Group.post`)."""
         self.me = bytes.fromhex(member_id)
         self.tz = tz if tz is not None else local_zone()
         self._clock = clock
         self._view: JournalView | None = None
+        self._tag: bytes | None = None
         self._caught_up = False
 
     # --- reading --------------------------------------------------------------------------------
@@ -126,6 +131,7 @@ class Journal:
     def view(self) -> JournalView:
         """The journal as of the local store (built once, rebuilt after writes and syncs)."""
         if self._view is None:
+            self._tag = stored_tag(self.group)
             view = JournalView(role_history(self.group), tz=self.tz)
             state = self.group.state
             for r in opened_rows(self.group):
@@ -137,6 +143,26 @@ class Journal:
 
     def refresh(self) -> None:
         self._view = None
+
+    def refresh_if_changed(self) -> bool:
+        """Drop the view if the stored state changed since it was built (a sync by another
+        process, say); True if it did. Costs one small read of the store, so a long-lived
+        front door (the web app) calls it before each page."""
+        if self._view is None or stored_tag(self.group) == self._tag:
+            return False
+        self._view = None
+        return True
+
+    def activity(self, after: int) -> list[Activity]:
+        """What the readable entries past the cursor `after` did, in words
+        (`chatham.client.journal.Activity`), oldest first; offline."""
+        return describe(self.view, self.group.entries(after=after))
+
+    def cursor(self) -> int:
+        """The newest stored entry's cursor (0 when there is none): pass it to `activity`
+        after the next sync to hear what that sync brought."""
+        index = self.group.entry_index()
+        return max((ref.cursor for ref in index), default=0)
 
     def now(self) -> int:
         return int(self._clock())
@@ -262,7 +288,9 @@ class Journal:
             data = encode_body(body)
         except E.ContentError as e:
             raise E.ContentError(e.message, hint=e.hint) from None
-        entry_id = self.group.post(data, retracts=[r.hex() for r in retracts or []])
+        entry_id = self.group.post(
+            data, retracts=[r.hex() for r in retracts or []], insist=self.insist
+        )
         self.refresh()
         return Posted(entry_id, queued=self.group.queued > 0)
 

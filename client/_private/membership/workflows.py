@@ -557,7 +557,7 @@ def checkpoint(group: Group) -> crypto.AppliedOp:
     """Sign every author chain's head as this leader sees it (leaders)."""
     _fresh(group)
     _require_leader(group, "sign checkpoints")
-    return _append_checkpoint(group)
+    return append_checkpoint(group)
 
 
 def set_policy(
@@ -622,7 +622,7 @@ def _append_rotate(group: Group) -> crypto.AppliedOp:
     )
 
 
-def _append_checkpoint(group: Group) -> crypto.AppliedOp:
+def append_checkpoint(group: Group) -> crypto.AppliedOp:
     """Sign every author chain's head as this leader sees it (the meeting code's basis)."""
     return append_op(
         group, lambda c: crypto.build_checkpoint(c.state, c.device, c.heads, time=c.time)

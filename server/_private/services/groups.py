@@ -29,6 +29,11 @@ def _invalid_op(e: LogError) -> ServiceError:
     return ServiceError(ErrorCode.INVALID_OP, str(e), check=e.check, seq=e.seq)
 
 
+OP_CLOCK_SKEW = 3600
+"""How far ahead of this server's clock an op may be dated: op times are how clients bound
+how stale their view is (docs/protocol.md §9.1), so no op may be dated in the future."""
+
+
 def _stale(seq: int, head: bytes) -> ServiceError:
     return ServiceError(
         ErrorCode.STALE_HEAD,
@@ -42,9 +47,10 @@ async def create_group(runtime: Runtime, device: bytes, data: CreateGroup) -> He
     """Verify the genesis (and its first op), spend a registration token, store the group."""
     state = GroupState()
     applied = []
+    not_after = runtime.settings.now() + OP_CLOCK_SKEW
     try:
         for op in data.ops:
-            applied.append(state.apply(op))
+            applied.append(state.apply(op, not_after=not_after))
     except LogError as e:
         raise _invalid_op(e) from None
     if applied[0].op.signer != device:
@@ -133,7 +139,7 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
             raise _stale(row.seq, row.head)
         new = state.copy()
         try:
-            applied = new.apply(data.op)
+            applied = new.apply(data.op, not_after=now + OP_CLOCK_SKEW)
         except LogError as e:
             raise _invalid_op(e) from None
         rotation = rotation_of(applied.op.body)

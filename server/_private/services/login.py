@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import secrets
 
-import sqlalchemy as sa
 from chatham.crypto import CryptoError, InviteError, device_id, verify_auth, verify_join_read
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import ErrorCode, ServiceError
 from ..rosters import current_state
@@ -36,7 +36,7 @@ async def server_identity(runtime: Runtime) -> bytes:
     fresh = secrets.token_bytes(32)
     try:
         return await runtime.db.write(lambda conn: credentials.server_id(conn, fresh))
-    except sa.exc.IntegrityError:  # another worker stored its identity first: use that one
+    except IntegrityError:  # another worker stored its identity first: use that one
         return await runtime.db.write(lambda conn: credentials.server_id(conn, fresh))
 
 

@@ -1,0 +1,225 @@
+"""Notes (Markdown), commitments (mine and everyone's, with their report-back) and monthly
+updates: the lists and the forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
+
+from ... import ChathamError
+from ...errors import UsageError
+from ...journal import CommitmentItem, clean_line, clean_text
+from ..words import explain
+from .base import Ctx, field_text, first_rows, form_of, run
+
+
+def _meeting_choices(c: Ctx) -> list[tuple[str, str]]:
+    """Meetings to attach something to: none, or any not yet closed (newest first)."""
+    out = [("", "No meeting")]
+    for m in reversed(c.view.meetings()):
+        if m.status != "closed":
+            out.append((m.id.hex(), f"{m.date.isoformat()} {m.title}"))
+    return out
+
+
+def _default_meeting(c: Ctx) -> str:
+    m = c.view.open_meeting()
+    return m.id.hex() if m is not None else ""
+
+
+# --- notes -------------------------------------------------------------------------------
+
+
+def _notes(
+    c: Ctx, values: dict[str, str], error: Any, status: int = 200, everything: bool = False
+) -> Response[Any]:
+    notes, total = first_rows(list(reversed(c.view.notes())), everything)
+    return c.page(
+        "notes.html",
+        title="Notes",
+        section="notes",
+        notes=notes,
+        total=total,
+        values=values or {"meeting": _default_meeting(c)},
+        choices=_meeting_choices(c),
+        may_write=c.group.status == "member"
+        and c.view.may(c.me, "note.create", log_seq=c.group.state.seq),
+        error=error,
+        status=status,
+    )
+
+
+@get("/notes")
+async def notes(request: Request[Any, Any, Any], all: FromQuery[bool] = False) -> Response[Any]:
+    return await run(request, lambda c: _notes(c, {}, None, everything=all))
+
+
+@post("/notes")
+async def note_create(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await form_of(request)
+    values = {k: field_text(form, k) for k in ("title", "body", "meeting")}
+
+    def act(c: Ctx) -> Response[Any]:
+        try:
+            body = clean_text(values["body"])
+            if not body.strip():
+                raise UsageError("a note needs some text", hint="write the note first")
+            meeting = c.journal.meeting(values["meeting"]) if values["meeting"] else None
+            c.catch_up()
+            posted = c.journal.new_note(body, title=clean_line(values["title"]), meeting=meeting)
+        except ChathamError as e:
+            return _notes(c, values, explain(e), status=400)
+        return c.redirect(f"/items/{posted.id}", "Your note was posted.")
+
+    return await run(request, act)
+
+
+# --- commitments -------------------------------------------------------------------------
+
+
+def _commitments(
+    c: Ctx,
+    who: str,
+    status: str,
+    values: dict[str, str],
+    error: Any,
+    code: int = 200,
+    everything: bool = False,
+) -> Response[Any]:
+    wanted = status if status in ("open", "done", "partial", "dropped") else None
+    items = c.view.commitments(c.me if who != "all" else None, wanted)
+    # Open ones first, then the most recently due.
+    items.sort(key=lambda x: (x.status != "open", -(x.due_date or c.today).toordinal()))
+    shown, total = first_rows(items, everything)
+    return c.page(
+        "commitments.html",
+        title="Commitments",
+        section="commitments",
+        commitments=shown,
+        total=total,
+        who="all" if who == "all" else "mine",
+        shown=wanted or "",
+        values=values or {"meeting": _default_meeting(c)},
+        choices=_meeting_choices(c),
+        member=c.group.status == "member",
+        error=error,
+        status=code,
+    )
+
+
+@get("/commitments")
+async def commitments(
+    request: Request[Any, Any, Any],
+    who: FromQuery[str] = "mine",
+    status: FromQuery[str] = "",
+    all: FromQuery[bool] = False,
+) -> Response[Any]:
+    return await run(request, lambda c: _commitments(c, who, status, {}, None, everything=all))
+
+
+@post("/commitments")
+async def commitment_create(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await form_of(request)
+    values = {k: field_text(form, k) for k in ("text", "due", "meeting")}
+
+    def act(c: Ctx) -> Response[Any]:
+        try:
+            text = clean_text(values["text"])
+            if not text.strip():
+                raise UsageError("a commitment needs its text", hint="say what you will do")
+            due = c.journal.day(values["due"]) if values["due"].strip() else None
+            meeting = c.journal.meeting(values["meeting"]) if values["meeting"] else None
+            c.catch_up()
+            posted = c.journal.new_commitment(text, due=due, meeting=meeting)
+        except ChathamError as e:
+            return _commitments(c, "mine", "", values, explain(e), 400)
+        return c.redirect(f"/items/{posted.id}", "Your commitment is recorded.")
+
+    return await run(request, act)
+
+
+@post("/commitments/{ref:str}/status")
+async def commitment_status(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
+    form = await form_of(request)
+    status = field_text(form, "status")
+    report = field_text(form, "report")
+
+    def act(c: Ctx) -> Response[Any]:
+        if status not in ("done", "partial", "dropped"):
+            raise UsageError("choose done, partly done or dropped")
+        c.catch_up()
+        item = c.journal.item(ref, CommitmentItem)
+        c.journal.commitment_status(item, status, clean_text(report))
+        words = {"done": "done", "partial": "partly done", "dropped": "dropped"}[status]
+        return c.redirect(f"/items/{item.id.hex()}", f"Reported {words}.")
+
+    return await run(request, act)
+
+
+# --- updates -----------------------------------------------------------------------------
+
+
+def _updates(
+    c: Ctx, values: dict[str, str], error: Any, status: int = 200, everything: bool = False
+) -> Response[Any]:
+    updates, total = first_rows(list(reversed(c.view.updates())), everything)
+    return c.page(
+        "updates.html",
+        title="Monthly updates",
+        section="updates",
+        updates=updates,
+        total=total,
+        values=values,
+        member=c.group.status == "member",
+        error=error,
+        status=status,
+    )
+
+
+@get("/updates")
+async def updates(request: Request[Any, Any, Any], all: FromQuery[bool] = False) -> Response[Any]:
+    return await run(request, lambda c: _updates(c, {}, None, everything=all))
+
+
+@post("/updates")
+async def update_create(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await form_of(request)
+    values = {k: field_text(form, k) for k in ("highs", "lows", "score_name", "score")}
+
+    def act(c: Ctx) -> Response[Any]:
+        try:
+            fields: dict[str, Any] = {
+                "highs": clean_text(values["highs"]),
+                "lows": clean_text(values["lows"]),
+            }
+            name = " ".join(values["score_name"].split())
+            if name or values["score"].strip():
+                score = values["score"].strip()
+                if not name or not score.isdigit() or not 1 <= int(score) <= 10:
+                    raise UsageError("a score needs a name and a number from 1 to 10")
+                fields["scores"] = {name: int(score)}
+            if not any(fields.values()):
+                raise UsageError("an update needs highs, lows or a score")
+            m = c.view.open_meeting() or c.view.next_meeting(c.today)
+            if m is not None:
+                fields["meeting"] = m.id
+            c.catch_up()
+            posted = c.journal.new_update(**fields)
+        except ChathamError as e:
+            return _updates(c, values, explain(e), status=400)
+        return c.redirect(f"/items/{posted.id}", "Your update was posted.")
+
+    return await run(request, act)
+
+
+ROUTES = [
+    notes,
+    note_create,
+    commitments,
+    commitment_create,
+    commitment_status,
+    updates,
+    update_create,
+]

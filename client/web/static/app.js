@@ -1,0 +1,196 @@
+// Chatham web app: small enhancements over pages that work without JavaScript.
+// Live updates, notifications, a passphrase strength meter, draft autosave, upload progress.
+// No inline script, no third-party code, nothing fetched from anywhere but this app.
+"use strict";
+
+(function () {
+  const csrf = (document.querySelector('meta[name="csrf"]') || {}).content || "";
+  const live = document.getElementById("live");
+
+  function say(text) {
+    if (!live) return;
+    const p = document.createElement("p");
+    p.textContent = text;
+    live.appendChild(p);
+    while (live.childNodes.length > 4) live.removeChild(live.firstChild);
+  }
+
+  // --- a form the member is typing in must not be replaced under them -------------------
+  let dirty = false;
+  document.addEventListener("input", function (e) {
+    if (e.target && e.target.form) dirty = true;
+  });
+
+  async function refresh() {
+    if (dirty) {
+      say("The page has changed since it was loaded; it refreshes once you are done here.");
+      return;
+    }
+    try {
+      const resp = await fetch(location.href, { credentials: "same-origin", redirect: "follow" });
+      if (!resp.ok || resp.redirected) { location.reload(); return; }
+      const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
+      const fresh = doc.getElementById("main");
+      const main = document.getElementById("main");
+      if (fresh && main) main.replaceChildren(...Array.from(fresh.childNodes).map(function (n) {
+        return document.importNode(n, true);
+      }));
+      wire(main);
+    } catch (err) {
+      /* offline for a moment: the next event tries again */
+    }
+  }
+
+  // --- notifications: only what the member chose ----------------------------------------
+  function detail() {
+    try { return localStorage.getItem("chatham-notify") || "off"; } catch (e) { return "off"; }
+  }
+
+  function notify(activity) {
+    const level = detail();
+    if (level === "off" || !("Notification" in window) || Notification.permission !== "granted") return;
+    const body = level === "title" && activity.title ? activity.title : "";
+    const n = new Notification(activity.text, { body: body, tag: "chatham", silent: false });
+    if (activity.url) n.onclick = function () { window.focus(); location.assign(activity.url); };
+  }
+
+  // --- live updates ------------------------------------------------------------------------
+  function listen() {
+    if (!("EventSource" in window) || !document.body.dataset.group) return;
+    const events = new EventSource("/events");
+    events.addEventListener("changed", function (e) {
+      const data = JSON.parse(e.data);
+      if (document.querySelector("[data-waiting]") && data.status === "member") {
+        location.assign("/");
+        return;
+      }
+      const others = data.activity.filter(function (a) { return !a.mine; });
+      others.forEach(function (a) { say(a.text); notify(a); });
+      data.announcements.forEach(function (a) { if (!a.mine) say(a.text); });
+      refresh();
+    });
+    events.addEventListener("health", refresh);
+    events.addEventListener("locked", function () { events.close(); location.reload(); });
+  }
+
+  // --- passphrase strength ----------------------------------------------------------------
+  function strength(text) {
+    if (!text) return 0;
+    let classes = 0;
+    [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].forEach(function (r) { if (r.test(text)) classes++; });
+    const words = text.trim().split(/\s+/).length;
+    let bits = text.length * Math.log2(Math.max(10, classes * 16));
+    if (/^(.)\1+$/.test(text)) bits = 4;
+    if (words >= 4 && text.length >= 20) bits = Math.max(bits, 70);
+    if (text.length < 8) return 0;
+    return bits < 40 ? 1 : bits < 60 ? 2 : bits < 80 ? 3 : 4;
+  }
+  const WORDS = ["too short", "weak", "fair", "good", "strong"];
+
+  function wireStrength(root) {
+    root.querySelectorAll("[data-strength]").forEach(function (input) {
+      const meter = document.getElementById(input.dataset.strength);
+      const words = root.querySelector("[data-strength-words]");
+      if (!meter) return;
+      meter.hidden = false;
+      input.addEventListener("input", function () {
+        const s = strength(input.value);
+        meter.value = s;
+        if (words) words.textContent = "Strength: " + WORDS[s];
+      });
+    });
+  }
+
+  // --- drafts: kept by this app, in memory, never in the browser --------------------------
+  function wireDrafts(root) {
+    root.querySelectorAll("form[data-draft]").forEach(function (form) {
+      const state = form.querySelector("[data-draft-state]");
+      let timer = null;
+      form.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(async function () {
+          const body = new URLSearchParams(new FormData(form));
+          const resp = await fetch("/drafts/" + form.dataset.draft, {
+            method: "POST", body: body, credentials: "same-origin",
+            headers: { "X-CSRF-Token": csrf },
+          });
+          if (state && resp.ok) state.textContent = "Draft kept (until you post it).";
+        }, 1200);
+      });
+      form.addEventListener("submit", function () { dirty = false; clearTimeout(timer); });
+    });
+  }
+
+  // --- uploads with progress ---------------------------------------------------------------
+  function wireUploads(root) {
+    root.querySelectorAll("form[data-upload]").forEach(function (form) {
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        const bar = form.querySelector("[data-progress]");
+        const state = form.querySelector("[data-upload-state]");
+        const xhr = new XMLHttpRequest();
+        xhr.open("POST", form.action);
+        xhr.setRequestHeader("X-CSRF-Token", csrf);
+        xhr.upload.onprogress = function (ev) {
+          if (!ev.lengthComputable || !bar) return;
+          bar.hidden = false;
+          bar.value = Math.round((ev.loaded / ev.total) * 100);
+          if (state) state.textContent = "Reading the file: " + bar.value + "%";
+        };
+        xhr.upload.onload = function () {
+          if (state) state.textContent = "Sealing it on this computer and sending it to the server…";
+        };
+        xhr.onload = function () {
+          dirty = false;
+          if (xhr.status === 200) {
+            let go = null;
+            try { go = new URL(JSON.parse(xhr.responseText).go, location.href); } catch (err) { /* a page */ }
+            if (go) {
+              // Back to this same page (with the new comment's anchor): load it afresh.
+              if (go.pathname === location.pathname) { history.replaceState(null, "", go.href); location.reload(); }
+              else location.assign(go.href);
+              return;
+            }
+          }
+          document.open(); document.write(xhr.responseText); document.close();
+        };
+        xhr.onerror = function () { if (state) state.textContent = "The upload failed; try again."; };
+        xhr.send(new FormData(form));
+      });
+    });
+  }
+
+  // --- notification settings ---------------------------------------------------------------
+  function wireSettings(root) {
+    const form = root.querySelector("#notify-settings");
+    if (!form) return;
+    form.hidden = false;
+    const state = form.querySelector("#notify-state");
+    const current = detail();
+    const box = form.querySelector('input[value="' + current + '"]');
+    if (box) box.checked = true;
+    form.addEventListener("change", async function (e) {
+      const value = e.target.value;
+      try { localStorage.setItem("chatham-notify", value); } catch (err) { /* private mode */ }
+      if (value !== "off" && "Notification" in window && Notification.permission === "default") {
+        await Notification.requestPermission();
+      }
+      if (state) {
+        state.textContent = value === "off" ? "Notifications are off." :
+          ("Notification" in window && Notification.permission === "granted") ?
+            "Saved. Notifications appear while Chatham is open in this browser." :
+            "Saved, but this browser does not allow notifications from Chatham.";
+      }
+    });
+  }
+
+  function wire(root) {
+    wireStrength(root);
+    wireDrafts(root);
+    wireUploads(root);
+    wireSettings(root);
+  }
+
+  wire(document);
+  listen();
+})();

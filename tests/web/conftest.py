@@ -1,0 +1,44 @@
+"""Fixtures for the web app's tests (the client's, from client_fixtures.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from chatham.client import Account
+from chatham.client.web import Desk, Door, create_app
+from litestar.testing import TestClient
+
+from tests.support.client_fixtures import group_of, person, server, tamper, tampered_http
+from tests.support.web_member import WebOf
+
+__all__ = ["group_of", "person", "server", "tamper", "tampered_http", "web_of"]
+
+
+PORT = 48123
+
+
+@pytest.fixture
+def web_of() -> Iterator[WebOf]:
+    made: list[tuple[Desk, TestClient[Any]]] = []
+
+    def make(member: Account, http: httpx.Client) -> tuple[TestClient[Any], str]:
+        desk = Desk(member.home, http=http)
+        door = Door(PORT)
+        app = create_app(desk, door)
+        desk.on_unlock.clear()  # no live-update thread: the test syncs by pressing Sync
+        desk._open(member._secrets)
+        client: TestClient[Any] = TestClient(app, base_url=f"http://127.0.0.1:{PORT}")  # type: ignore[arg-type]
+        client.__enter__()
+        made.append((desk, client))
+        assert (
+            client.get(door.launch_url().removeprefix(client.base_url.__str__())).status_code == 200
+        )
+        return client, door.csrf
+
+    yield make
+    for desk, client in made:
+        client.__exit__(None, None, None)
+        desk.close_accounts()

@@ -1,0 +1,93 @@
+"""Security alarms and a stale view, as a member sees them in the page: a malicious server
+(the real app behind a transport that rewrites its answers) rolls the log back, then goes
+away; the web app says what happened and what to do, in plain words, on every page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from chatham import crypto
+from chatham.client import Account, Group
+from litestar.testing import TestClient
+
+from tests.support.client_fixtures import Tamper
+from tests.support.web_member import WebOf
+
+
+@dataclass
+class Attacked:
+    """Bob's web app, in a group with Alice, behind a server that rewrites its answers."""
+
+    ga: Group
+    gb: Group
+    web: TestClient[Any]
+    csrf: str
+    tamper: Tamper
+
+
+@pytest.fixture
+def attacked(
+    person: Callable[..., Account],
+    group_of: Callable[..., list[Group]],
+    tamper: Tamper,
+    tampered_http: httpx.Client,
+    web_of: WebOf,
+) -> Attacked:
+    alice, bob = person("Alice"), person("Bob", http=tampered_http)
+    ga, gb = group_of(alice, bob)
+    web, csrf = web_of(bob, tampered_http)
+    return Attacked(ga, gb, web, csrf, tamper)
+
+
+def test_a_rollback_is_an_alarm_in_plain_words(attacked: Attacked) -> None:
+    ga, gb, web, csrf, tamper = (
+        attacked.ga,
+        attacked.gb,
+        attacked.web,
+        attacked.csrf,
+        attacked.tamper,
+    )
+    ga.checkpoint()
+    gb.sync()
+    page = web.get("/").text
+    assert "Security alarm" not in page
+
+    seq, prev = gb.state.seq, gb.state.op_hashes[-2]
+
+    def older(request: httpx.Request, page: dict[str, Any]) -> None:
+        page["ops"] = [op for op in page["ops"] if crypto.decode_signed_op(op).op.seq < seq]
+        page["seq"], page["head"] = seq - 1, prev
+
+    tamper.on("GET", "/log", older)
+    r = web.post("/sync", data={"csrf": csrf, "back": "/issues"}, follow_redirects=True)
+    assert r.status_code == 200
+    for path in ("/", "/issues", "/members"):
+        page = web.get(path).text
+        assert "Security alarm: The server showed an older copy of your group" in page
+        assert "What to do:" in page
+        assert "compare the meeting code aloud" in page
+        assert "rollback" not in page.lower()
+        assert "Traceback" not in page
+    # The server behaves again: the next sync verifies everything, and the alarm goes.
+    tamper.clear()
+    web.post("/sync", data={"csrf": csrf, "back": "/"})
+    assert "Security alarm" not in web.get("/").text
+
+
+def test_an_unreachable_server_is_a_stale_view_not_an_alarm(attacked: Attacked) -> None:
+    web, csrf, tamper = attacked.web, attacked.csrf, attacked.tamper
+    web.post("/sync", data={"csrf": csrf, "back": "/"})
+
+    def down(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        raise httpx.ConnectError("down", request=request)
+
+    tamper.raw_hooks.append(down)
+    web.post("/sync", data={"csrf": csrf, "back": "/"})
+    page = web.get("/").text
+    assert "The server can&#39;t be reached right now" in page
+    assert "Last brought up to date at" in page
+    assert "Security alarm" not in page

@@ -1,0 +1,30 @@
+"""A home in several groups: the header switches between them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from chatham.client import Account, Group
+
+from tests.support.web_member import WebOf
+
+
+def test_the_header_switches_groups(
+    person: Callable[..., Account],
+    group_of: Callable[..., list[Group]],
+    server: httpx.Client,
+    web_of: WebOf,
+) -> None:
+    dana, sam = person("Dana"), person("Sam")
+    group_of(dana, sam)
+    second = dana.create_group("Tuesday Board", "http://testserver.local")
+    dana.use(second.id)
+    web, csrf = web_of(dana, server)
+    page = web.get("/").text
+    assert '<select id="f-group" name="group">' in page
+    assert "<h1>Tuesday Board</h1>" in page
+    first = next(g for g in dana.groups() if g.name == "Thursday Forum")
+    r = web.post("/groups/use", data={"csrf": csrf, "group": first.id}, follow_redirects=True)
+    assert "<h1>Thursday Forum</h1>" in r.text
+    assert "Now showing Thursday Forum." in r.text
