@@ -158,7 +158,7 @@ async def invite(request: Request[Any, Any, Any]) -> Response[Any]:
             "invite.html",
             title="Invite",
             section="members",
-            code=secret.code,
+            code=secret.link,
             until=until,
             values=values,
             error=None,
