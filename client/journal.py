@@ -54,7 +54,7 @@ from ._private.journal.content import (
 from ._private.journal.dates import dated, local_zone, parse_date, relative_date
 from ._private.journal.export import ExportFormat, write_export
 from ._private.journal.files import MAX_ATTACHMENT, Progress, SavedFile, file_name, file_size
-from ._private.journal.fold import JournalView
+from ._private.journal.fold import JournalView, SearchHit, fold_text
 from ._private.journal.ics import ics_calendar, ics_escape, ics_fold
 from ._private.journal.items import (
     KINDS,
@@ -142,6 +142,7 @@ __all__ = [
     "Revision",
     "RoleHistory",
     "SavedFile",
+    "SearchHit",
     "Update",
     "UpdateEdit",
     "UpdateItem",
@@ -157,6 +158,7 @@ __all__ = [
     "field_label",
     "file_name",
     "file_size",
+    "fold_text",
     "ics_calendar",
     "ics_escape",
     "ics_fold",

@@ -7,6 +7,9 @@ Output contract (deployment scripts depend on it):
 - `chatham-server [OPTIONS] migrate` applies the database migrations and exits 0.
 - `chatham-server [OPTIONS] issue-token` prints one registration token on stdout,
   nothing else; everything meant for people goes to stderr.
+- The server's own options (`--data-dir`, `--database`, …) may also follow the command:
+  `chatham-server issue-token --data-dir /srv/chatham` acts on that database, and says
+  where it wrote the token.
 - Errors: `chatham-server: error: …` then `chatham-server: hint: …` on stderr,
   lower case, no trailing period; exit status 1 (2 for usage errors, 130 when
   interrupted). Every error is printed by `fail`, and by nothing else: commands
@@ -38,6 +41,8 @@ from ._private.settings import (
 )
 
 PROG = "chatham-server"
+SHUTDOWN_GRACE = 3
+"""Seconds a stopping server waits for open requests (event streams) before closing them."""
 
 app = typer.Typer(
     name=PROG,
@@ -69,9 +74,27 @@ def _env(field: str) -> str:
     return env_name(field)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("chatham")
+        except PackageNotFoundError:  # pragma: no cover - run from a source tree
+            v = "unknown"
+        typer.echo(f"{PROG} {v}")
+        raise typer.Exit()
+
+
 @app.callback(invoke_without_command=True)
 def main_options(
     ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
     data_dir: Annotated[
         Path | None,
         typer.Option(
@@ -234,6 +257,9 @@ def serve(settings: Settings) -> None:
         "proxy_headers": False,
         "server_header": False,
         "lifespan": "on",
+        # Event streams never finish on their own: on Ctrl-C or SIGTERM, give requests in
+        # flight this long, then close what is left (clients reconnect and resume).
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE,
     }
     if settings.workers == 1:
         from ._private.app import create_app
@@ -286,6 +312,21 @@ def issue_token_command(
         f"{PROG}: token valid for {uses} group(s), {expires_in} s; it is not shown again",
         err=True,
     )
+    typer.echo(
+        f"{PROG}: stored in {_database_label(settings)}; start the server with the same "
+        "--data-dir or --database, or the token will not be found",
+        err=True,
+    )
+
+
+def _database_label(settings: Settings) -> str:
+    """Where the database is, without any password a URL may carry."""
+    if settings.database_url is None:
+        return str(settings.data_dir)
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.sqlalchemy_url)
+    return f"PostgreSQL database {url.database} on {url.host or 'localhost'}"
 
 
 @app.command("scrub")
@@ -301,13 +342,42 @@ def scrub_command(ctx: typer.Context) -> None:
     typer.echo(f"{PROG}: scrubbed", err=True)
 
 
+def hoist_options(args: list[str]) -> list[str]:
+    """Move the server's own options to the front, so `issue-token --data-dir X` acts on X
+    (a token written into another database than the server's would never be found)."""
+    cmd = typer.main.get_command(app)
+    takes = {
+        name: not getattr(p, "is_flag", False)
+        for p in cmd.params
+        if p.param_type_name == "option"
+        for name in (*p.opts, *p.secondary_opts)
+        if name not in ("--help", "--version")
+    }
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, _ = arg.partition("=")
+        if name in takes and rest:
+            step = 1 if eq or not takes[name] else 2
+            front += args[i : i + step]
+            i += step
+            continue
+        rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs one command; the parser's usage errors go through `fail`."""
     click = _click_exceptions()
-    args = argv if argv is not None else sys.argv[1:]
+    args = hoist_options(list(argv if argv is not None else sys.argv[1:]))
     try:
         result = app(args=args, prog_name=PROG, standalone_mode=False)
         code = result if isinstance(result, int) else 0
+        if code == 130:  # typer turns Ctrl-C into a silent exit code 130
+            code = fail("interrupted", "run the command again", 130).exit_code
     except click.UsageError as e:
         command = e.ctx.command_path if e.ctx is not None else PROG
         message = e.format_message().rstrip(".")

@@ -150,11 +150,12 @@ class Account:
         prompt: Callable[[], str | None] | None = None,
         http: HttpSource | None = None,
         clock: Callable[[], float] = time.time,
+        tries: int = 3,
     ) -> Account:
         """Unlock an existing home: the passphrase, a live unlock session,
-        CHATHAM_PASSPHRASE, or `prompt()`, in that order."""
+        CHATHAM_PASSPHRASE, or `prompt()` (asked up to `tries` times), in that order."""
         h = _home(home)
-        secrets, _ = h.unlock(passphrase=passphrase, prompt=prompt, clock=clock)
+        secrets, _ = h.unlock(passphrase=passphrase, prompt=prompt, clock=clock, tries=tries)
         return cls(h, secrets, http=http, clock=clock)
 
     def close(self) -> None:

@@ -85,11 +85,23 @@ app = typer.Typer(
     name="chatham",
     help="Chatham: a confidential group journal for peer groups, end-to-end encrypted.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion and --show-completion (bash, zsh, fish)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("chatham")
+        except PackageNotFoundError:  # pragma: no cover - run from a source tree
+            v = "unknown"
+        sys.stdout.write(f"chatham {v}\n")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -117,6 +129,12 @@ def _root(
         bool,
         typer.Option(
             "--offline", help="Read the local copy without asking the server for news first."
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
     anyway: Annotated[
@@ -171,6 +189,15 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return front + rest
 
 
+INTERRUPTED = 130
+
+
+def _interrupted() -> int:
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")  # Ctrl-C lands mid-line (a prompt, a progress bar)
+    return _fail("interrupted", "nothing was left half done; run the command again", INTERRUPTED)
+
+
 def _fail(message: str, hint: str | None, code: int) -> int:
     from .. import error_lines
 
@@ -190,11 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     click = _click_exceptions()
     try:
         result = app(args=args, prog_name="chatham", standalone_mode=False)
+        if result == INTERRUPTED:  # typer turns Ctrl-C into a silent exit code 130
+            return _interrupted()
         return result if isinstance(result, int) else 0
     except typer.Exit as e:
         return int(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        return _fail("interrupted", None, 130)
+        return _interrupted()
     except click.NoArgsIsHelpError as e:
         sys.stdout.write(e.format_message() + "\n")
         return 0

@@ -37,6 +37,7 @@ class CliState:
     """`--offline`: reads show the local copy without asking the server first."""
     anyway: bool = False
     """Write even when this copy of the group is too old to write safely."""
+    _asked: int = 0
     _account: Account | None = None
 
     def passphrase_from_file(self) -> str | None:
@@ -65,6 +66,9 @@ class CliState:
             return None
         import getpass
 
+        if self._asked and not confirm:
+            sys.stderr.write("chatham: wrong passphrase, try again (case matters)\n")
+        self._asked += 1
         first = getpass.getpass("passphrase: ")
         if confirm:
             if len(first) < 8:
@@ -121,14 +125,15 @@ def verbose() -> bool:
 
 
 def text(value: str | None) -> str | None:
-    """A text option's value: `-` reads stdin, `@path` reads a file, anything else is itself.
+    """A text option's value: `-` (or `@-`) reads stdin, `@path` reads a file, anything else
+    is itself.
 
     Use it for every text option, so secrets and long text need not sit in the
     command line (`/proc/*/cmdline`, shell history). `@@x` means the literal `@x`.
     """
     if value is None:
         return None
-    if value == "-":
+    if value in ("-", "@-"):
         return sys.stdin.read().rstrip("\r\n")
     if value.startswith("@@"):
         return value[1:]

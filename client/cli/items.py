@@ -60,22 +60,23 @@ def search(
     words: Annotated[str, typer.Argument(metavar="TEXT", help="Words that must all appear.")],
     json: JsonOpt = False,
 ) -> None:
-    """Find items containing every word (any case); offline, over your decrypted copy."""
+    """Find items containing every word (any case or accent), with the passage that matched;
+    over your decrypted copy."""
     from ..errors import UsageError
     from ..journal import item_json
-    from .show import print_items
+    from .show import print_search
 
     query = text(words) or ""
     if not query.split():
         raise UsageError("nothing to search for", hint='give some words: chatham search "bank"')
     gj = journal()
-    found = gj.view.search(query)
+    found = gj.view.search_passages(query)
     if json:
-        emit_json([item_json(gj.view, it) for it in found])
+        emit_json([item_json(gj.view, h.item) | {"passage": h.passage} for h in found])
     elif not found:
         console().print("no matches")
     else:
-        print_items(console(), gj.view, found, gj.today())
+        print_search(console(), gj.view, found, gj.today())
 
 
 def export(

@@ -36,6 +36,7 @@ from ..journal import (
     NoteItem,
     RankedIssue,
     ReviewRound,
+    SearchHit,
     UpdateItem,
     dated,
     file_size,
@@ -231,6 +232,24 @@ def print_items(console: Console, view: JournalView, items: Sequence[Item], toda
         for it in items
     ]
     print_table(console, ["id", "type", "title", "author", "changed"], rows)
+
+
+def print_search(
+    console: Console, view: JournalView, hits: Sequence[SearchHit], today: date
+) -> None:
+    """`search`: one line per item, with the passage that matched."""
+    rows = [
+        [
+            h.item.short_id,
+            h.item.kind,
+            h.item.title,
+            view.name(h.item.author),
+            relative_date(view.day(h.item.updated), today),
+            h.passage,
+        ]
+        for h in hits
+    ]
+    print_table(console, ["id", "type", "title", "author", "changed", "passage"], rows)
 
 
 def _field(console: Console, label: str, text: str) -> None:

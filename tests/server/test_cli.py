@@ -67,3 +67,33 @@ def test_env_vars_configure_the_server(tmp_path: Path) -> None:
     assert (data / "chatham.sqlite3").exists()
     assert (data.stat().st_mode & 0o777) == 0o700
     assert ((data / "chatham.sqlite3").stat().st_mode & 0o777) == 0o600
+
+
+def _server(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("chatham-server")
+    return subprocess.run(
+        [str(exe), *args], capture_output=True, text=True, timeout=120, check=False, env=env
+    )
+
+
+def test_version() -> None:
+    r = _server("--version")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("chatham-server ")
+
+
+def test_options_after_the_command_apply_and_the_token_says_where_it_went(
+    tmp_path: Path,
+) -> None:
+    """`issue-token --data-dir X` writes into X (not the default directory), and says so."""
+    import os
+
+    data = tmp_path / "srv"
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    r = _server("issue-token", "--data-dir", str(data), env=env)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.strip()) == 43
+    assert list(data.glob("*.sqlite3"))
+    assert not (tmp_path / "xdg").exists()
+    assert f"stored in {data}" in r.stderr
+    assert "start the server with the same --data-dir or --database" in r.stderr

@@ -345,3 +345,34 @@ def test_several_workers_share_the_database(server_database: Any) -> None:
             _verify_entries(group, items)
     finally:
         server.stop()
+
+
+def test_ctrl_c_stops_the_server_promptly_while_event_streams_are_open(tmp_path: Path) -> None:
+    """A member's open event stream never finishes by itself; Ctrl-C must not wait for it."""
+    import signal
+
+    from chatham.client import Account
+    from chatham.server.testing import live_server
+
+    with live_server(tmp_path / "server") as server:
+        account = Account.init(tmp_path / "home", passphrase="a passphrase for ctrl c", name="Dana")
+        group = account.create_group("Forum", server.url)
+        opened = threading.Event()
+
+        def follow() -> None:
+            try:
+                for _ in group.changes(read_timeout=60):
+                    opened.set()
+            except Exception:
+                pass
+
+        watcher = threading.Thread(target=follow, daemon=True)
+        watcher.start()
+        assert opened.wait(20)
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGINT)
+        server.proc.wait(timeout=20)
+        stopped_in = time.monotonic() - started
+        watcher.join(timeout=20)
+        account.close()
+    assert stopped_in < 8, stopped_in

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
@@ -84,7 +85,7 @@ from .items import (
 from .permissions import allowed, permission
 from .roles import EntryMetaLike, Role, RoleHistoryView
 
-__all__ = ["JournalView"]
+__all__ = ["JournalView", "SearchHit", "fold_text"]
 
 
 # --- what the client core hands over ----------------------------------------------------------
@@ -145,7 +146,7 @@ class _State:
     hidden: set[bytes] = field(default_factory=set)  # retracted items
     voided: set[bytes] = field(default_factory=set)  # retracted single changes
     warnings: list[JournalWarning] = field(default_factory=list)
-    search: list[tuple[str, Item]] | None = None
+    search: list[tuple[str, list[int], str, Item]] | None = None  # folded, map, raw, item
     roles: dict[tuple[bytes, int], Role | None] = field(default_factory=dict)
 
 
@@ -674,16 +675,28 @@ class JournalView:
         )
 
     def search(self, text: str) -> list[Item]:
-        """Items whose text contains every word of `text`, ignoring case; oldest first."""
-        words = text.casefold().split()
+        """Items whose text contains every word of `text`, ignoring case and accents
+        ("Muller" finds "Müller", "strasse" finds "Straße"); oldest first."""
+        return [hit.item for hit in self.search_passages(text)]
+
+    def search_passages(self, text: str, *, width: int = 60) -> list[SearchHit]:
+        """Like `search`, with the passage around the first match of each item, so a member
+        sees why it matched (about `width` characters, on one line)."""
+        words = fold_text(text).split()
         if not words:
             return []
         st = self._st()
         if st.search is None:
-            st.search = [
-                ("\n".join(it.texts()).casefold(), it) for it in self._ordered(st.items.values())
-            ]
-        return [it for hay, it in st.search if all(w in hay for w in words)]
+            st.search = []
+            for it in self._ordered(st.items.values()):
+                raw = "\n".join(it.texts())
+                st.search.append((*folded_with_map(raw), raw, it))
+        hits = []
+        for hay, where, raw, it in st.search:
+            if all(w in hay for w in words):
+                at = hay.index(words[0])
+                hits.append(SearchHit(it, _passage(raw, where[at], width)))
+        return hits
 
     def order_key(self, item_id: bytes) -> tuple[int, int, bytes]:
         """The merge order of an item's creating entry: (log seq, timestamp, entry id)."""
@@ -704,6 +717,47 @@ class JournalView:
     def review(self, meeting: bytes) -> list[ReviewRound]:
         """The accountability round (`ranking.review`)."""
         return ranking.review(self, meeting)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """An item that matched a search, and the passage around the match."""
+
+    item: Item
+    passage: str
+
+
+def fold_text(text: str) -> str:
+    """Text as search compares it: without accents, case-folded."""
+    return folded_with_map(text)[0]
+
+
+def folded_with_map(text: str) -> tuple[str, list[int]]:
+    """`text` without combining marks and case-folded, with, for each folded character,
+    the index of the character of `text` it came from (to cut passages from the original)."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        for part in unicodedata.normalize("NFKD", ch):
+            if unicodedata.combining(part):
+                continue
+            for folded in part.casefold():
+                out.append(folded)
+                where.append(i)
+    return "".join(out), where
+
+
+def _passage(raw: str, at: int, width: int) -> str:
+    """The line of `raw` holding index `at`, cut to about `width` characters around it, with
+    … where it was cut."""
+    first = raw.rfind("\n", 0, at) + 1
+    last = raw.find("\n", at)
+    last = len(raw) if last < 0 else last
+    start = max(first, at - width // 3)
+    end = min(last, start + width)
+    start = max(first, end - width)
+    piece = " ".join(raw[start:end].split())
+    return ("…" if start > first else "") + piece + ("…" if end < last else "")
 
 
 def _owner_of(it: Item) -> bytes:

@@ -193,11 +193,14 @@ class Home:
         env: Mapping[str, str] | None = None,
         prompt: Callable[[], str | None] | None = None,
         clock: Callable[[], float] = time.time,
+        tries: int = 1,
     ) -> tuple[crypto.Secrets, bytes]:
         """Open the keystore: (secrets, Argon2id key).
 
         Sources, in order: an explicit passphrase; a live unlock session;
-        CHATHAM_PASSPHRASE; the prompt. A wrong passphrase changes nothing.
+        CHATHAM_PASSPHRASE; the prompt, asked up to `tries` times while the answer is
+        wrong (a typo at a prompt costs a retype, not the command). A wrong passphrase
+        changes nothing.
         """
         data = self.read_keystore()
         if passphrase is None:
@@ -209,17 +212,22 @@ class Home:
                     self.end_session()
             env = os.environ if env is None else env
             passphrase = env.get(ENV_PASSPHRASE) or None
-        if passphrase is None and prompt is not None:
-            passphrase = prompt()
-        if not passphrase:
-            raise Locked()
-        try:
-            key = crypto.keystore_key(data, passphrase)
-            return crypto.open_keystore_with_key(data, key), key
-        except crypto.WrongPassphrase:
-            raise WrongPassphrase() from None
-        except crypto.KeystoreError as e:
-            raise HomeError(f"the keystore cannot be used: {e}") from None
+        asked = passphrase is None and prompt is not None
+        for attempt in range(max(1, tries) if asked else 1):
+            if asked:
+                assert prompt is not None
+                passphrase = prompt()
+            if not passphrase:
+                raise Locked()
+            try:
+                key = crypto.keystore_key(data, passphrase)
+                return crypto.open_keystore_with_key(data, key), key
+            except crypto.WrongPassphrase:
+                if attempt + 1 >= (tries if asked else 1):
+                    raise WrongPassphrase() from None
+            except crypto.KeystoreError as e:
+                raise HomeError(f"the keystore cannot be used: {e}") from None
+        raise WrongPassphrase()  # pragma: no cover - the loop returns or raises
 
     # --- unlock sessions ------------------------------------------------------------------------
 
