@@ -257,7 +257,7 @@ class ServerChanged(AuthFailed):
 class Forbidden(ServerError):
     """The server does not allow this device to do that."""
 
-    hint = "only active members may read a group; leaders manage membership"
+    hint = "`chatham sync` shows where you stand in the group; ask a leader if that is wrong"
 
 
 class ServerNotFound(ServerError):

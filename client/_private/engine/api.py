@@ -201,16 +201,46 @@ class TokenCache(Protocol):
     def pin_server(self, url: str, server_id: bytes) -> None: ...
 
 
+_CODE_WORDS: Mapping[str, tuple[str, str]] = {
+    "registration_required": (
+        "this server creates groups only with a registration token from its operator",
+        "ask the server's operator for one (`chatham-server issue-token`), then run "
+        "`chatham group create NAME --server URL --registration-token TOKEN`",
+    ),
+    "invalid_registration_token": (
+        "the server does not accept this registration token: it is unknown, used up or expired",
+        "check it was copied whole, or ask the server's operator for a new one "
+        "(`chatham-server issue-token`, run with the server's own --data-dir or --database)",
+    ),
+    "not_a_member": (
+        "the server does not count this device as a member of the group",
+        "`chatham sync` shows where you stand; a leader can invite you again",
+    ),
+    "not_a_leader": (
+        "the server lets only the group's leaders do that",
+        "ask one of the group's leaders (`chatham members` shows who they are)",
+    ),
+    "quota_exceeded": (
+        "the group has used all the space the server gives it",
+        "ask a leader to retract old attachments, or the server's operator for more room",
+    ),
+}
+"""Refusals a member can act on, in their words (the server's detail is for operators)."""
+
+
 def server_error(status: int, body: ErrorBody) -> E.ServerError:
     cls = _STATUS_ERRORS.get(status, E.ServerError)
     detail = body.detail or body.code.replace("_", " ")
-    if status >= 500:
+    hint = None
+    if body.code in _CODE_WORDS:
+        message, hint = _CODE_WORDS[body.code]
+    elif status >= 500:
         message = f"the server failed ({status} {body.code})"
     else:
         message = f"the server refused: {detail}"
         if body.check:
             message += f" (check: {body.check})"
-    err = cls(message, status=status, code=body.code)
+    err = cls(message, hint=hint, status=status, code=body.code)
     err.body = body
     return err
 
