@@ -33,7 +33,7 @@ from ..membership.values import (
     RosterEntry,
 )
 from ..membership.workflows import DEFAULT_INVITE_SECONDS, Ask
-from . import outbox
+from . import outbox, uploads
 from .alarms import Alarm
 from .changes import changes
 from .freshness import Freshness, freshness, require_fresh
@@ -343,6 +343,8 @@ class Group:
             try:
                 report = sync_once(self, progress, send)
                 self._adopt_attested_name()
+                if send and self._load().status == "member":
+                    uploads.clean_up(self)
                 now = self._account.now()
                 self._store.set_meta(_synced_key(self._gid), now.to_bytes(8, "big"))
                 return report
@@ -367,6 +369,12 @@ class Group:
                 return self.sync()
             except E.Unreachable:
                 return None
+
+    @property
+    def stopped_uploads(self) -> list[str]:
+        """Attachment ids (hex) of uploads that stopped halfway: their chunks are deleted from
+        the server at the next sync that reaches it (attachments are never queued)."""
+        return [b.hex() for b in uploads.stopped(self)]
 
     @property
     def last_synced(self) -> int | None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final
 from chatham import crypto
 
 from ... import errors as E
+from ..engine import uploads
 from .content import FileRef, clean_line
 from .items import CommentItem, Item
 
@@ -75,6 +76,9 @@ def attach(
             put_chunk(journal.group, blob, index, sealer.finish())
             if progress is not None:
                 progress(done, done)
+        except E.Unreachable as e:
+            sent = min(index * crypto.CHUNK_SIZE, size)
+            raise _stopped(journal.group, blob, path.name, sent, size, e) from None
         except BaseException:
             # Nothing refers to the chunks yet; do not leave them on the server.
             with contextlib.suppress(E.ChathamError):
@@ -93,6 +97,26 @@ def attach(
             delete_attachment(journal.group, blob)
         raise
     return posted, ref
+
+
+def _stopped(
+    group: Group, blob: bytes, name: str, sent: int, size: int, cause: E.Unreachable
+) -> E.Unreachable:
+    """The server went away mid-upload: clean up what was sent, or remember to, and say so."""
+    try:
+        delete_attachment(group, blob)
+        cleaned = "the part already sent was deleted from the server"
+    except E.ServerNotFound:
+        cleaned = "nothing of it stayed on the server"
+    except E.ChathamError:
+        uploads.remember(group, blob)
+        cleaned = "the part already sent is deleted from the server at your next sync"
+    share = f"{round(100 * sent / size)}%" if size else "the start"
+    return E.Unreachable(
+        f"the upload of {name} stopped at {share}: {cause.message}",
+        hint=f"attachments are not queued: run `chatham attach` again once the server is "
+        f"back; {cleaned}",
+    )
 
 
 def save_attachment(
