@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[server,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,10 +29,19 @@ typecheck: $(STAMP)
 	for p in crypto server client; do ln -sfn ../../$$p .typecheck/chatham/$$p; done
 	$(BIN)/mypy -p chatham.crypto -p chatham.server -p chatham.client
 
-pytest: $(STAMP)
-	$(BIN)/python -m pytest
+# The wheel members install (`pipx install dist/chatham-*.whl`; the server adds `[server]`).
+# A build warning (a deprecated setting, say) fails it; tests/e2e/test_client_wheel.py
+# installs it into a clean virtual environment and runs a member's month against a server.
+wheels: $(STAMP)
+	rm -rf dist && mkdir dist
+	$(BIN)/python -m pip wheel --verbose --no-deps --wheel-dir dist . > dist/build.log 2>&1 \
+		|| (cat dist/build.log; false)
+	! grep -E "Warning:|deprecated" dist/build.log
 
-test: lint typecheck pytest
+pytest: $(STAMP)
+	CHATHAM_WHEELS=dist $(BIN)/python -m pytest
+
+test: lint typecheck wheels pytest
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
@@ -48,4 +57,4 @@ vectors: $(STAMP)
 	$(BIN)/python scripts/make_vectors.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -369,10 +369,28 @@ def hoist_options(args: list[str]) -> list[str]:
     return front + rest
 
 
+SERVER_MODULES = ("sqlalchemy", "alembic", "asyncpg", "uvloop", "httptools")
+"""What the `server` extra installs on top of the member's install."""
+
+
+def _missing_server_modules() -> list[str]:
+    import importlib.util
+
+    return [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs one command; the parser's usage errors go through `fail`."""
     click = _click_exceptions()
     args = hoist_options(list(argv if argv is not None else sys.argv[1:]))
+    if not {"--help", "-h", "--version"} & set(args) and _missing_server_modules():
+        # A member's install (`pipx install chatham`) has the client only.
+        code = fail(
+            "the server is not installed here: this is a member's install of Chatham",
+            "install the server with `pipx install 'chatham[server]'` "
+            "(or `pip install 'chatham[server]'`)",
+        ).exit_code
+        sys.exit(code)
     try:
         result = app(args=args, prog_name=PROG, standalone_mode=False)
         code = result if isinstance(result, int) else 0
