@@ -378,7 +378,7 @@ def members_demote(member: MemberArg) -> None:
 
 @members_app.command("exposure")
 def members_exposure(member: MemberArg, json: JsonOpt = False) -> None:
-    """What a (departed) member could have read: epochs and entries."""
+    """What a (departed) member could have read: the group's keys they held, and entries."""
 
     x = _group().exposure(member)
     if json:
@@ -390,12 +390,15 @@ def members_exposure(member: MemberArg, json: JsonOpt = False) -> None:
         where = f"{who} is an active member; so far"
     else:
         verb = "was removed" if x.status == "removed" else "left"
-        where = f"{who} {verb} at log op {x.departed_seq}; before that"
-    epochs = ", ".join(str(e.epoch) for e in x.epochs) or "none"
-    out.print(f"{where} they could read the keys of {len(x.epochs)} epochs ({epochs})")
+        detail = f" (log op {x.departed_seq})" if verbose() else ""
+        where = f"{who} {verb}{detail}; before that"
+    n = len(x.epochs)
+    out.print(f"{where} they held {n} of the group's keys, in turn")
     for e in x.epochs:
         gone = f", {e.retracted} retracted since" if e.retracted else ""
-        out.print(f"  epoch {e.epoch}  via {e.via}  {e.entries} entries{gone}")
+        how = "their own copy" if e.via == "lockbox" else "a link from a newer key"
+        label = f"epoch {e.epoch}" if verbose() else f"key {e.epoch}"
+        out.print(f"  {label}  by {how}  {e.entries} entries{gone}")
     out.print(f"entries held here that they could read: {x.entries} (+{x.retracted} retracted)")
     if x.status != "active":
         out.print("a retraction deletes an entry everywhere, but cannot recall what was read")
