@@ -135,6 +135,15 @@ _PLAIN: Final[tuple[tuple[type[ChathamError], str, str, str | None], ...]] = (
         None,
     ),
     (
+        E.StaleView,
+        "Not written: your copy of the group is too old to write to safely",
+        "Nothing has confirmed for a month that your copy of the group is current. The server "
+        "may be hiding a change, such as a member's removal, and what you write now could be "
+        "readable by that person. What you typed is kept.",
+        "Ask a leader to open Chatham (their app confirms the group is current), then try "
+        "again; or choose “Write anyway” at the top of the page.",
+    ),
+    (
         E.RotationPending,
         "The group key must change before anything new is written",
         "Your computer does it for you when it syncs.",
