@@ -165,7 +165,10 @@ class Group:
         m = state.members.get(self._me())
         if m is None:
             return "joining" if current == "joining" else current
-        return {"active": "member", "removed": "removed", "left": "left"}[m.status]
+        # Per device: a member added again is back on another device, not on this one.
+        d = state.devices.get(self._device().id)
+        status = d.departed_as if d is not None and d.departed_as is not None else m.status
+        return {"active": "member", "removed": "removed", "left": "left"}[status]
 
     def _names(self, snap: Snapshot | None = None) -> dict[bytes, str]:
         snap = snap or self._load()
