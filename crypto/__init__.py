@@ -62,6 +62,7 @@ from ._group import (
     check_name,
     create_group,
     final_heads,
+    name_skeleton,
 )
 from ._identity import (
     DeviceKeys,
@@ -231,6 +232,7 @@ __all__ = [
     "lockbox_hash",
     "make_card",
     "member_id",
+    "name_skeleton",
     "normalize_words",
     "op_hash",
     "open_entry",

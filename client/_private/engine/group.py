@@ -19,7 +19,7 @@ from ... import errors as E
 from ..local.store import EntryRow, GroupRow, Store
 from ..membership import workflows
 from ..membership.exposure import exposure
-from ..membership.roster import members
+from ..membership.roster import members, told_apart
 from ..membership.values import (
     Approval,
     Exposure,
@@ -173,7 +173,7 @@ class Group:
     def _names(self, snap: Snapshot | None = None) -> dict[bytes, str]:
         snap = snap or self._load()
         try:
-            return snap.keyring.names(snap.state)
+            return told_apart(snap.keyring.names(snap.state))
         except crypto.CouldNotOpen:
             raise E.CouldNotOpen() from None
 
