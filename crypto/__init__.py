@@ -63,6 +63,7 @@ from ._group import (
     check_name,
     create_group,
     final_heads,
+    name_skeleton,
 )
 from ._identity import (
     DeviceKeys,
@@ -239,6 +240,7 @@ __all__ = [
     "looks_like_invite_code",
     "make_card",
     "member_id",
+    "name_skeleton",
     "normalize_words",
     "op_hash",
     "open_entry",

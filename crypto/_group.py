@@ -8,6 +8,7 @@ ops plus the lockboxes to upload beside them.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -196,7 +197,42 @@ def check_name(name: str) -> str:
         raise ValueError("a name must not look like a member id")
     if len(name.split()) >= 6 and all(w.isalpha() and w.islower() for w in name.split()):
         raise ValueError("a name must not look like a fingerprint")
+    if _passes_for_a_label(name_skeleton(name)):
+        raise ValueError("a name must not pass for one of Chatham's own words (you, member …)")
     return name
+
+
+# Cyrillic and Greek letters that look like Latin ones once case-folded, so "уоu" (Cyrillic)
+# cannot pass for "you" nor "Аna" (Cyrillic А) for "Ana". Not all of Unicode's confusables:
+# those of the scripts names most often mix with Latin.
+_LOOKALIKES = str.maketrans(
+    {
+        **dict(zip("аеорсухіјѕԁһӏԛԝвкмнт", "aeopcyxijsdhlqwbkmht", strict=True)),
+        **dict(zip("αβεζηικμνοπρτυχ", "abezhikmnonptyx", strict=True)),
+    }
+)
+_LABEL_WORDS = frozenset({"you", "me", "yourself", "myself"})
+
+
+def name_skeleton(name: str) -> str:
+    """What a name looks like, for telling names apart: NFKC, case-folded, without accents,
+    with other scripts' Latin lookalikes mapped to Latin, and spaces collapsed."""
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", name).casefold())
+    plain = "".join(c for c in folded if not unicodedata.combining(c))
+    return " ".join(plain.translate(_LOOKALIKES).split())
+
+
+def _passes_for_a_label(skeleton: str) -> bool:
+    """The client's own words for members: "you", and "member 1a2b3c4d" for one without a
+    name."""
+    if skeleton.strip(" .:!()[]\"'") in _LABEL_WORDS:
+        return True
+    rest = skeleton.removeprefix("member")
+    return (
+        rest != skeleton
+        and rest.strip(" #:-….") != ""
+        and all(c in "0123456789abcdef #:-…." for c in rest)
+    )
 
 
 def _showable(name: str) -> bool:

@@ -39,7 +39,6 @@ SIG_ENTRY: Final = b"chatham/v1/sig/entry"
 SIG_JOIN: Final = b"chatham/v1/sig/join-request"
 SIG_JOIN_READ: Final = b"chatham/v1/sig/join-read"
 SIG_AUTH: Final = b"chatham/v1/sig/auth"
-SIG_RETRACT: Final = b"chatham/v1/sig/retraction"
 
 # KDF contexts (HKDF-SHA256 info strings).
 KDF_KEYSTORE: Final = b"chatham/v1/kdf/keystore"

@@ -106,6 +106,9 @@ class DeviceState:
     # device that was lost), so activity is decided per device, not per member.
     joined_seq: int = 0
     departed_seq: int | None = None
+    departed_as: Status | None = None
+    """How this device departed ("removed" or "left"), which its member's status no longer
+    says once they are added again."""
 
     def active_at(self, seq: int) -> bool:
         return self.joined_seq <= seq and (self.departed_seq is None or seq < self.departed_seq)
@@ -501,9 +504,10 @@ class GroupState:
         m.departed_seq = seq
         for hd in heads:
             self.devices[hd.device].final_head = hd
-            self.devices[hd.device].departed_seq = seq
         for dev in m.devices:
-            self.devices[dev].departed_seq = seq
+            if self.devices[dev].departed_seq is None:
+                self.devices[dev].departed_seq = seq
+                self.devices[dev].departed_as = status
         self._kill_invites(m.id)
 
     def _kill_invites(self, issuer: bytes) -> None:

@@ -27,13 +27,14 @@ import argparse
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chatham.crypto import (
+    AttachmentSealer,
     ChainHead,
     ChainTracker,
     GroupState,
@@ -55,6 +56,7 @@ from chatham.crypto import (
     build_rotate,
     build_set_role,
     check_entry_public,
+    check_retraction,
     create_group,
     decode_entry,
     encode,
@@ -71,7 +73,6 @@ from chatham.crypto import (
     seal_keystore,
     seal_stream,
     sign_auth,
-    sign_retraction,
     stub_of,
     verify_join_request,
 )
@@ -90,7 +91,6 @@ T0 = 1_767_225_600  # 2026-01-01T00:00:00Z: every clock in the vectors is T0 + a
 SERVER = "https://journal.example.org"
 GROUP_NAME = "Thursday Forum"
 PASSPHRASE = "correct horse battery staple"
-HOST = "journal.example.org"
 
 # Sections (top-level keys, or "log.ops[0]" style paths) that no lockbox bytes feed into.
 INDEPENDENT = [
@@ -378,7 +378,14 @@ class Builder:
 
     # entries --------------------------------------------------------------------------------
 
-    def entry(self, author: Person, body: bytes, rand: Drbg, note: str) -> None:
+    def entry(
+        self,
+        author: Person,
+        body: bytes,
+        rand: Drbg,
+        note: str,
+        retracts: Sequence[bytes] = (),
+    ) -> None:
         st = self.state
         epoch = st.epoch
         seq, prev = self.chain.get(author.nick, (0, bytes(32)))
@@ -394,6 +401,7 @@ class Builder:
             log_seq=st.seq,
             log_head=st.head,
             body=body,
+            retracts=retracts,
             rand=rand,
         )
         e = decode_entry(se.data)
@@ -422,6 +430,7 @@ class Builder:
                     "prev": hx(h.prev),
                     "log_seq": h.log_seq,
                     "log_head": hx(h.log_head),
+                    "retracts": [hx(r) for r in h.retracts],
                 },
                 "header_encoding": hx(encode(h)),
                 "k_enc": hx(k_enc),
@@ -552,26 +561,21 @@ def _build(pins: LockboxPins) -> Json:
     b.op(alice, build_revoke_invite(b.state, alice.secrets.device, sec_d.invite_id, time=t))
     b.entry(alice, "Après la réunion: 日本語 ✓".encode(), Drbg("entry/6"), "epoch 4, UTF-8 body")
 
+    # A retracting entry (§7.1): alice, a leader, withdraws bob's entry; the server would
+    # delete its ciphertext and keep its stub in bob's chain.
+    bob_entry = next(e for e in b.entries if e["author"] == "bob")
+    target = bytes.fromhex(bob_entry["header"]["entry_id"])
+    t += 60
+    b.entry(alice, b"retracts an entry", Drbg("entry/7"), "a leader's retraction", [target])
+    retracting = b.entries[-1]
     st = b.state
+    decoded = {se.entry.header.entry_id: se.entry.header for se in b.sealed}
+    check_retraction(st, decoded[bytes.fromhex(retracting["header"]["entry_id"])], decoded[target])
     for se in b.sealed:
         assert check_entry_public(st, decode_entry(se.data)) == se.link  # valid at the end too
-
-    # Retraction: alice (a leader) retracts bob's entry; the stub stays in bob's chain.
-    bob_entry = next(e for e in b.entries if e["author"] == "bob")
     retraction = {
-        "entry": b.entries.index(bob_entry),
-        "signer": "alice",
-        "log_seq": st.seq,
-        "time": t + 60,
-        "data": hx(
-            sign_retraction(
-                alice.secrets.device,
-                st.group_id,
-                bytes.fromhex(bob_entry["header"]["entry_id"]),
-                st.seq,
-                time=t + 60,
-            )
-        ),
+        "entry": b.entries.index(retracting),
+        "target": b.entries.index(bob_entry),
     }
 
     # Invites: code (with its checksum), derived keys, join request and read signature.
@@ -637,7 +641,9 @@ def _build(pins: LockboxPins) -> Json:
     for n in (0, 100, 65536, 65537):
         key, aid = att_rand(32), att_rand(16)
         plain = pattern(n)
-        chunks = list(seal_stream(key, aid, [plain[:1000], plain[1000:]]))
+        sealer = AttachmentSealer(key, aid)
+        chunks = [*sealer.update(plain[:1000]), *sealer.update(plain[1000:]), sealer.finish()]
+        assert chunks == list(seal_stream(key, aid, [plain]))
         a: Json = {
             "key": hx(key),
             "id": hx(aid),
@@ -645,19 +651,21 @@ def _build(pins: LockboxPins) -> Json:
             "plaintext_sha256": hx(hashlib.sha256(plain).digest()),
             "chunk_key": hx(P.hkdf(key, salt=aid, info=labels.KDF_ATTACHMENT)),
             "chunks": [hx(c) for c in chunks],
+            "digest": hx(sealer.digest),
         }
         if n <= 4096:
             a["plaintext"] = hx(plain)
         attachments.append(a)
 
     # Server authentication.
-    auth_challenge = Drbg("auth")(32)
+    auth_rand = Drbg("auth")
+    auth_challenge, server_id = auth_rand(32), auth_rand(32)
     auth = {
         "device": "alice",
-        "host": HOST,
+        "server_id": hx(server_id),
         "action": "login",
         "challenge": hx(auth_challenge),
-        "sig": hx(sign_auth(alice.secrets.device, HOST, "login", auth_challenge)),
+        "sig": hx(sign_auth(alice.secrets.device, server_id, "login", auth_challenge)),
     }
 
     padme_inputs = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 63, 64, 65, 100, 255, 256, 257, 1000]

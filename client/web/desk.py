@@ -68,6 +68,9 @@ class Desk:
     """A second account on the same home, for the event stream (live.py) only."""
     journals: dict[str, Journal] = field(default_factory=dict)
     health: dict[str, Health] = field(default_factory=dict)
+    anyway: set[str] = field(default_factory=set)
+    """Groups whose member chose to write although their copy is too old to write safely
+    (protocol §9.1); forgotten when the app locks."""
     cursors: dict[str, int] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
     drafts: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -137,6 +140,7 @@ class Desk:
         with self.mutex:
             self.journals.clear()
             self.cursors.clear()
+            self.anyway.clear()
             for acc in (self.account, self.watcher):
                 if acc is not None:
                     with contextlib.suppress(Exception):
@@ -170,6 +174,7 @@ class Desk:
             j = self.journals[group.id] = group.journal()
         else:
             j.refresh_if_changed()
+        j.insist = group.id in self.anyway
         return j
 
     def health_of(self, group: Group) -> Health:

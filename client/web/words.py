@@ -34,6 +34,29 @@ TELL_LEADER: Final = (
     "leader in person or by phone, and at the next meeting compare the meeting code aloud."
 )
 
+_CHECKS: Final[dict[tuple[type[ChathamError], str], tuple[str, str]]] = {
+    (E.ForgedOpError, "future"): (
+        "A change to the group is dated in the future",
+        "Chatham waits until that time comes before applying it and anything after it: a "
+        "member's clock may be wrong, or someone may be trying to make your copy of the "
+        "group look newer than it is.",
+    ),
+    (E.ForgedOpError, "time"): (
+        "A change to the group is dated before the one it follows",
+        "Changes to the group are dated in order, so it was not applied.",
+    ),
+    (E.ChainGapError, "clock"): (
+        "A member's post claims an older point in the group's history than their last one",
+        "A post can only be newer than the one before it, so it was not shown.",
+    ),
+    (E.TamperedEntryError, "pinned"): (
+        "A post contradicts a change a leader made",
+        "When a leader took a power away, the group's record noted the member's last post; "
+        "this one claims to be that post but differs from it. It was not shown.",
+    ),
+}
+"""Some checks mean something more specific than their error's class says."""
+
 _ALARMS: Final[tuple[tuple[type[ChathamError], str, str], ...]] = (
     (
         E.RollbackError,
@@ -135,6 +158,15 @@ _PLAIN: Final[tuple[tuple[type[ChathamError], str, str, str | None], ...]] = (
         None,
     ),
     (
+        E.StaleView,
+        "Not written: your copy of the group is too old to write to safely",
+        "Nothing has confirmed for a month that your copy of the group is current. The server "
+        "may be hiding a change, such as a member's removal, and what you write now could be "
+        "readable by that person. What you typed is kept.",
+        "Ask a leader to open Chatham (their app confirms the group is current), then try "
+        "again; or choose “Write anyway” at the top of the page.",
+    ),
+    (
         E.RotationPending,
         "The group key must change before anything new is written",
         "Your computer does it for you when it syncs.",
@@ -190,6 +222,10 @@ def _hint(e: ChathamError) -> str:
 
 def explain(e: ChathamError) -> Said:
     """What to tell a member about `e`."""
+    check = getattr(e, "check", None)
+    for (cls, name), (title, detail) in _CHECKS.items():
+        if isinstance(e, cls) and check == name:
+            return Said(title, detail, TELL_LEADER, alarm=True)
     for cls, title, detail in _ALARMS:
         if isinstance(e, cls):
             return Said(title, detail, TELL_LEADER, alarm=True)

@@ -469,6 +469,34 @@ def test_chain_gap(world: World) -> None:
     expect_refused(w, errors.ChainGapError, "gap")
 
 
+def test_a_departed_members_entries_wait_for_their_final_head(world: World) -> None:
+    """Nothing unverified is stored or shown: a removed member's entries are kept back until
+    their chain reaches the final head the remove op recorded."""
+    w = world
+    w.post(w.gc, "carol one")
+    w.post(w.gc, "carol two")
+    last = w.post(w.gc, "carol three")
+    w.ga.sync()
+    w.ga.remove(w.carol.member_id)
+
+    def drop(items: list[dict[str, Any]]) -> None:
+        items[:] = [i for i in items if i["entry_id"].hex() != last]
+
+    w.tamper.on("GET", "/entries", entries_hook(drop))
+    shown = bodies(w.gb)
+    report = w.gb.sync()
+    [alarm] = report.alarms
+    assert alarm.check == "checkpoint"
+    assert "lists 3 entries by Carol" in alarm.text
+    assert bodies(w.gb) == shown  # neither of the two that did arrive is shown
+    carol = w.carol._secrets.device.id
+    assert not [row for row in store_snapshot(w.bob)["entries"] if bytes(row[3]) == carol]
+    w.tamper.clear()
+    report = w.gb.sync()
+    assert report.alarms == ()
+    assert bodies(w.gb)[-3:] == [b"carol one", b"carol two", b"carol three"]
+
+
 def test_entry_by_a_non_member(world: World) -> None:
     w = world
     state, keyring = w.ga.state, w.ga._load().keyring

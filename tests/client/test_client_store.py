@@ -84,6 +84,15 @@ def test_copied_store_is_useless_without_the_keys(synced: tuple[Account, Group])
             lambda j: edit(j, "UPDATE epoch_keys SET epoch = epoch + 10"), id="key-relabelled"
         ),
         pytest.param(lambda j: flip(j, "entries", "ct", 100), id="ciphertext-edited"),
+        # The row MAC covers every column, not only the bytes: an offline edit of where an
+        # entry sits cannot hide it from `verify`.
+        pytest.param(lambda j: edit(j, "UPDATE entries SET epoch = epoch + 1"), id="epoch"),
+        pytest.param(lambda j: edit(j, "UPDATE entries SET seq = seq + 10"), id="seq"),
+        pytest.param(lambda j: edit(j, "UPDATE entries SET device = zeroblob(32)"), id="device"),
+        pytest.param(lambda j: edit(j, "UPDATE entries SET log_seq = 0"), id="log-seq"),
+        pytest.param(
+            lambda j: edit(j, "UPDATE entries SET retracted_by = zeroblob(16)"), id="retracted"
+        ),
     ],
 )
 def test_edited_store_is_detected(
@@ -105,3 +114,24 @@ def test_outbox_survives_and_is_sealed(person: Person) -> None:
     assert g.queued == 1
     assert g.sync().sent == ("02" * 16,)
     assert [i.body for i in g.entries()] == [b"left in the outbox"]
+
+
+def test_a_queued_write_whose_id_another_entry_holds_is_kept_and_sent(person: Person) -> None:
+    """The outbox counts a write as delivered only when the stored entry with its id is this
+    device's, with this text; otherwise the write goes out under a new id, with an alarm."""
+    alice, bob = person("Alice"), person("Bob")
+    ga, gb = form_group(alice, bob)
+    taken = b"\x03" * 16
+    gb._account._store.queue(gb.id_bytes, taken, b"bob's queued words", 0)
+    ga._account._store.queue(ga.id_bytes, taken, b"alice's entry, same id", 0)
+    assert ga.sync().sent == (taken.hex(),)
+    report = gb.sync()
+    assert [a.check for a in report.alarms] == ["entry_id"]
+    assert gb.queued == 0
+    [sent] = report.sent
+    assert sent != taken.hex()
+    ga.sync()
+    for g in (ga, gb):
+        bodies = {e.id: e.body for e in g.entries()}
+        assert bodies[taken.hex()] == b"alice's entry, same id"
+        assert bodies[sent] == b"bob's queued words"

@@ -18,6 +18,7 @@ import pytest
 from chatham import crypto
 from chatham.client import Account, Group, errors
 from chatham.client._private.engine import ops
+from chatham.client._private.membership import workflows
 from chatham.crypto import _primitives, _records
 from chatham.server import Settings, create_app
 from litestar.testing import TestClient
@@ -113,18 +114,43 @@ def test_names_are_refused_when_taken_or_unsafe(person: Person) -> None:
     [gd] = form_group(dana)
     join_via(gd, sam)
     seq = head(gd)
-    with pytest.raises(errors.UsageError, match="already called 'sam'"):
+    with pytest.raises(errors.UsageError, match="already called 'Sam'"):
         gd.invite(name="sam")
+    with pytest.raises(errors.UsageError, match="already called 'Sam'"):
+        gd.invite(name="Ѕám")  # a Cyrillic Ѕ and an accent: it looks the same
     other.join(gd.invite().link)
     [req] = gd.join_requests()
-    with pytest.raises(errors.UsageError, match="already called 'SAM'"):
+    with pytest.raises(errors.UsageError, match="already called 'Sam'"):
         gd.approve(req.id, fingerprint=other.fingerprint, name="SAM")
+    with pytest.raises(errors.UsageError, match="pass for one of Chatham's own words"):
+        gd.approve(req.id, fingerprint=other.fingerprint, name="You")
     with pytest.raises(errors.UsageError, match="look like a member id"):
         gd.approve(req.id, fingerprint=other.fingerprint, name=other.member_id[:16])
     with pytest.raises(errors.UsageError, match="needs the name"):
         gd.approve(req.id, fingerprint=other.fingerprint)
     assert head(gd) == seq + 1  # only the invite
     gd.approve(req.id, fingerprint=other.fingerprint, name="Sam B.")
+
+
+def test_members_whose_names_look_alike_are_told_apart(
+    person: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leader's client that skips the check attests a look-alike name: every member sees
+    both names with the start of each member's id, in the roster and on what they write."""
+    dana, sam, fake = person("Dana"), person("Sam"), person("Sam")
+    gd, gs = form_group(dana, sam)
+    monkeypatch.setattr(workflows, "_check_name_free", lambda *a, **k: None)
+    gf = join_via(gd, fake, name="Ѕam")  # Cyrillic Ѕ
+    monkeypatch.undo()
+    gf.post(b"trust me")
+    for g in (gd, gs, gf):
+        g.sync()
+        names = {m.id: m.name for m in g.members()}
+        assert names[sam.member_id] == f"Sam ({sam.member_id[:8]})"
+        assert names[fake.member_id] == f"Ѕam ({fake.member_id[:8]})"
+        assert names[dana.member_id] == "Dana"
+        [entry] = [e for e in g.entries() if e.body == b"trust me"]
+        assert entry.author_name == f"Ѕam ({fake.member_id[:8]})"
 
 
 # --- history policy -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ malicious insider or a server that rewrites what it stores.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import msgspec
@@ -57,6 +58,8 @@ from chatham.crypto._records import (
     SetPolicy,
     SetRole,
 )
+
+from tests.crypto.conftest import Member
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -954,3 +957,22 @@ def test_an_op_dated_past_the_verifiers_clock_is_refused(kit):
     assert info.value.check == "future"
     g.state.apply(later, not_after=dated)
     assert g.state.time == dated
+
+
+def test_a_device_stays_departed_from_its_first_departure(kit):
+    """Bob is removed, added again on a new device, and removed again: his first device's
+    span ends at the first removal, so nothing it writes later passes for a member's."""
+    g, (a, b) = kit.group("Alice", "Bob")
+    g.remove(a, b)
+    first_removal = g.state.seq
+    old_device = b.device_id
+    secrets = dataclasses.replace(b.secrets, device=kit.member("Bob").device)
+    again = Member("Bob", secrets, make_card(secrets.member, secrets.device, created=kit.T0))
+    g.add(a, again)
+    assert g.state.members[b.id].active
+    assert g.state.devices[old_device].departed_seq == first_removal
+    assert g.state.devices[old_device].departed_as == "removed"
+    assert not g.state.is_active_device(old_device)
+    g.remove(a, again)
+    assert g.state.devices[old_device].departed_seq == first_removal
+    assert g.state.devices[again.device_id].departed_seq == g.state.seq

@@ -97,6 +97,11 @@ def test_a_server_judges_the_retracting_role_at_its_own_head(kit):
         "abandon ability able about above absent absorb abstract",  # a fingerprint look-alike
         "7K2QD-M4X9P-3GHTW-RW1TK-3H8JX-KFE8J",  # an invite code look-alike
         "  padded  ",  # not in normal form
+        "you",  # the client's word for the reader
+        "Yоu",  # the same, with a Cyrillic о
+        "ＹＯＵ",  # the same, full width
+        "member 1a2b3c4d",  # the client's label for a member without a name
+        "Member 1a2b…",
     ],
 )
 def test_names_that_must_not_be_shown_are_dropped(kit, monkeypatch, name):

@@ -34,6 +34,7 @@ import pytest
 from chatham.crypto import (
     ChainTracker,
     DeviceKeys,
+    EntryError,
     GroupState,
     InviteCode,
     InviteSecret,
@@ -41,6 +42,7 @@ from chatham.crypto import (
     MemberKeys,
     Secrets,
     check_entry_public,
+    check_retraction,
     decode_card,
     decode_entry,
     decode_signed_op,
@@ -65,13 +67,11 @@ from chatham.crypto import (
     seal_keystore,
     seal_stream,
     sign_auth,
-    sign_retraction,
     stub_of,
     verify_auth,
     verify_join_read,
     verify_join_request,
     verify_public,
-    verify_retraction,
 )
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
@@ -533,6 +533,7 @@ def test_entries(final_state: GroupState) -> None:
             log_seq=hd["log_seq"],
             log_head=h(hd["log_head"]),
             body=body,
+            retracts=[h(r) for r in hd["retracts"]],
             rand=Replay(h(hd["entry_id"]), h(rec["nonce"])),
         )
         assert again.data == data
@@ -558,6 +559,7 @@ def test_entry_independently(rec: Json) -> None:
         h(hd["prev"]),
         hd["log_seq"],
         h(hd["log_head"]),
+        [h(r) for r in hd["retracts"]],
     ]
     assert h(hd["log_head"]) == h(V["log"]["ops"][hd["log_seq"]]["hash"])
     assert h(hd["device"]) == h(member(rec["author"])["device_id"])
@@ -586,19 +588,19 @@ def test_entry_independently(rec: Json) -> None:
 
 
 def test_retraction(final_state: GroupState) -> None:
+    """§7.1: a retracting entry lists the entries it withdraws; a leader may withdraw any."""
     r = V["retraction"]
-    target = V["entries"][r["entry"]]
-    entry_id = h(target["header"]["entry_id"])
-    data = sign_retraction(device_keys(r["signer"]), GROUP, entry_id, r["log_seq"], time=r["time"])
-    assert data.hex() == r["data"]
-    author = h(target["header"]["device"])
-    entry_log_seq = target["header"]["log_seq"]
-    sr = verify_retraction(final_state, data, author, entry_log_seq=entry_log_seq)
-    assert sr.retraction.entry_id == entry_id
-    body = signed_body(data)
-    signer = h(member(r["signer"])["device_id"])
-    assert msgspec.msgpack.decode(body) == [1, GROUP, entry_id, signer, r["log_seq"], r["time"]]
-    ed25519_verify(h(member(r["signer"])["device_public"]), "SIG_RETRACT", body, data[-64:])
+    retracting, target = V["entries"][r["entry"]], V["entries"][r["target"]]
+    assert retracting["header"]["retracts"] == [target["header"]["entry_id"]]
+    assert target["author"] != retracting["author"]
+    hdr = decode_entry(h(retracting["data"])).header
+    target_hdr = decode_entry(h(target["data"])).header
+    check_retraction(final_state, hdr, target_hdr)
+    # Nobody else's entry is withdrawn by it.
+    other = next(e for e in V["entries"] if e not in (retracting, target))
+    with pytest.raises(EntryError) as info:
+        check_retraction(final_state, hdr, decode_entry(h(other["data"])).header)
+    assert info.value.check == "retracts"
 
 
 def test_meeting_code() -> None:
@@ -725,16 +727,24 @@ def test_attachment(att: Json) -> None:
         out += aead.decrypt(i.to_bytes(11, "big") + (b"\x01" if last else b"\x00"), c, ad)
         assert last or len(c) == 65536 + 16
     assert out == plain
+    # The digest the referencing entry signs: the sealed chunks in order, then their count.
+    digest = hashlib.sha256(lb("H_ATTACHMENT") + b"\x00")
+    for c in chunks:
+        digest.update(len(c).to_bytes(4, "big") + c)
+    digest.update(len(chunks).to_bytes(8, "big"))
+    assert digest.hexdigest() == att["digest"]
+    assert b"".join(open_stream(key, aid, chunks, h(att["digest"]))) == plain
 
 
 def test_auth() -> None:
     a = V["auth"]
     dk = device_keys(a["device"])
     challenge = h(a["challenge"])
-    sig = sign_auth(dk, a["host"], a["action"], challenge)
+    server_id = h(a["server_id"])
+    sig = sign_auth(dk, server_id, a["action"], challenge)
     assert sig.hex() == a["sig"]
-    verify_auth(dk.public, a["host"], a["action"], challenge, sig)
-    msg = frame(a["host"].encode(), a["action"].encode(), challenge)
+    verify_auth(dk.public, server_id, a["action"], challenge, sig)
+    msg = frame(server_id, a["action"].encode(), challenge)
     ed25519_verify(dk.public, "SIG_AUTH", msg, sig)
 
 

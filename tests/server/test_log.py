@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from chatham.crypto import build_checkpoint, build_invite, build_rotate, op_hash
+from chatham.crypto import (
+    Secrets,
+    build_checkpoint,
+    build_invite,
+    build_rotate,
+    make_card,
+    op_hash,
+)
 from litestar.testing import TestClient
 
-from tests.support.server_harness import HOST, Clock, World, assert_error, b64, now, unb64
+from tests.support.server_harness import (
+    HOST,
+    Clock,
+    Person,
+    World,
+    assert_error,
+    b64,
+    now,
+    unb64,
+)
 
 X = "https://x.example"  # the server an invite names (not checked by the server)
 
@@ -355,3 +372,26 @@ def test_leader_can_be_anyone_the_log_says(world: World) -> None:
     group.set_role(bob, "leader", by=alice)
     group.invite(bob)
     assert HOST
+
+
+def test_a_re_added_members_old_device_reads_only_up_to_its_departure(world: World) -> None:
+    """Access is decided per device: the member is active again, on a new device; the device
+    they were removed on stays departed."""
+    alice, bob = world.person(), world.person()
+    group = world.create_group(alice)
+    group.join(bob, by=alice)
+    group.remove(bob, by=alice)
+    removal_seq = group.state.seq
+    fresh = Secrets.generate(created=now())
+    secrets = dataclasses.replace(bob.secrets, device=fresh.device)
+    again = Person(secrets, make_card(secrets.member, secrets.device, created=now()))
+    world.login(again)
+    group.join(again, by=alice)
+    assert group.state.members[bob.member_id].active
+    group.invite(alice)
+    page = group.read_log(bob).json()
+    assert page["seq"] == removal_seq
+    assert len(page["ops"]) == removal_seq + 1
+    assert group.read_log(again).json()["seq"] == group.state.seq
+    assert_error(group.list_entries(bob), 403, "not_a_member")
+    group.post_entry(bob, b"from the removed device", expect=403)

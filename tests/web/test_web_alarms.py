@@ -91,3 +91,39 @@ def test_an_unreachable_server_is_a_stale_view_not_an_alarm(attacked: Attacked) 
     assert "The server can&#39;t be reached right now" in page
     assert "Last brought up to date at" in page
     assert "Security alarm" not in page
+
+
+def test_a_copy_too_old_to_write_to_safely_pauses_writing_until_the_member_chooses(
+    attacked: Attacked, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatham.client._private.engine import freshness
+
+    web, csrf, gb = attacked.web, attacked.csrf, attacked.gb
+    monkeypatch.setattr(freshness, "STALE_WARN", -1)
+    page = web.get("/issues").text
+    assert "Your copy of the group was last confirmed current today" in page
+    assert "ask a leader to open Chatham" in page
+    assert "Write anyway" not in page  # warned only
+    monkeypatch.setattr(freshness, "STALE_REFUSE", -1)
+    assert "Write anyway" in web.get("/issues").text
+    before = gb.queued, len(list(gb.entries()))
+    r = web.post("/issues", data={"csrf": csrf, "title": "Selling the firm", "priority": "B"})
+    assert r.status_code == 400
+    assert "Not written: your copy of the group is too old to write to safely" in r.text
+    assert 'value="Selling the firm"' in r.text  # what was typed is kept
+    assert (gb.queued, len(list(gb.entries()))) == before
+    # A path that browsers read as another site is never where "Write anyway" returns to.
+    r = web.post("/anyway", data={"csrf": csrf, "back": "/\\evil.example/"}, follow_redirects=False)
+    assert r.headers["location"] == "/"
+    r = web.post("/anyway", data={"csrf": csrf, "back": "/issues/new"}, follow_redirects=False)
+    assert r.headers["location"] == "/issues/new"
+    assert "You chose to write anyway until you lock Chatham" in web.get("/issues").text
+    r = web.post(
+        "/issues",
+        data={"csrf": csrf, "title": "Selling the firm", "priority": "B"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/items/")
+    gb.sync()
+    assert len(list(gb.entries())) == before[1] + 1

@@ -75,6 +75,16 @@ def test_errors_in_plain_words_never_name_terminal_commands() -> None:
     assert "the fingerprint on their screen" in explain(mismatch).todo
 
 
+def test_an_alarm_is_told_by_what_its_check_means() -> None:
+    future = explain(errors.ForgedOpError("op is dated in the future", check="future"))
+    assert future.alarm
+    assert future.title == "A change to the group is dated in the future"
+    forged = explain(errors.ForgedOpError("bad op signature", check="signature"))
+    assert "signature" in forged.title
+    assert "older point" in explain(errors.ChainGapError("back", check="clock")).title
+    assert "missing" in explain(errors.ChainGapError("gap", check="gap")).title
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"])
 def test_loopback_addresses_are_accepted(host: str) -> None:
     assert loopback(host) in ("127.0.0.1", "::1", "127.0.0.2")

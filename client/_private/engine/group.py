@@ -19,7 +19,7 @@ from ... import errors as E
 from ..local.store import EntryRow, GroupRow, Store
 from ..membership import workflows
 from ..membership.exposure import exposure
-from ..membership.roster import members
+from ..membership.roster import members, told_apart
 from ..membership.values import (
     Approval,
     Exposure,
@@ -186,12 +186,15 @@ class Group:
         m = state.members.get(self._me())
         if m is None:
             return "joining" if current == "joining" else current
-        return {"active": "member", "removed": "removed", "left": "left"}[m.status]
+        # Per device: a member added again is back on another device, not on this one.
+        d = state.devices.get(self._device().id)
+        status = d.departed_as if d is not None and d.departed_as is not None else m.status
+        return {"active": "member", "removed": "removed", "left": "left"}[status]
 
     def _names(self, snap: Snapshot | None = None) -> dict[bytes, str]:
         snap = snap or self._load()
         try:
-            return snap.keyring.names(snap.state)
+            return told_apart(snap.keyring.names(snap.state))
         except crypto.CouldNotOpen:
             raise E.CouldNotOpen() from None
 

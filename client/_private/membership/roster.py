@@ -22,6 +22,21 @@ from chatham.crypto import (
 from .values import Announcement, Member
 
 
+def told_apart(names: Mapping[bytes, str]) -> dict[bytes, str]:
+    """Names as members see them: two members whose names look alike (case, accents, letters
+    of other scripts that look Latin) each get their id's start, `Sam (1a2b3c4d)`, so no
+    member can pass for another."""
+    alike: dict[str, list[bytes]] = {}
+    for member, name in names.items():
+        alike.setdefault(crypto.name_skeleton(name), []).append(member)
+    out = dict(names)
+    for members_ in alike.values():
+        if len(members_) > 1:
+            for member in members_:
+                out[member] = f"{names[member]} ({member.hex()[:8]})"
+    return out
+
+
 def display(member: bytes, names: Mapping[bytes, str], me: bytes) -> str:
     if member == me:
         return "you"

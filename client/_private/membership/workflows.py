@@ -120,11 +120,18 @@ def _check_name(name: str) -> str:
 
 
 def _check_name_free(group: Group, name: str, member: str | None = None) -> None:
-    wanted = name.casefold()
-    for m in group.members():
-        if m.status == "active" and m.id != member and (m.name or "").casefold() == wanted:
+    """No two active members' names may look alike (`crypto.name_skeleton`)."""
+    snap = group._load()
+    try:
+        names = snap.keyring.names(snap.state)
+    except crypto.CouldNotOpen:
+        raise E.CouldNotOpen() from None
+    wanted = crypto.name_skeleton(name)
+    for m in snap.state.active_members():
+        taken = names.get(m.id)
+        if m.id.hex() != member and taken is not None and crypto.name_skeleton(taken) == wanted:
             raise E.UsageError(
-                f"another member is already called {name!r}",
+                f"another member is already called {taken!r}",
                 hint="choose a name that tells them apart, e.g. with an initial",
             )
 

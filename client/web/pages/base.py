@@ -132,6 +132,8 @@ class Ctx:
             "more_alarms": 0,
             "waiting": False,
             "stale": None,
+            "freshness": None,
+            "anyway": False,
             "leader": False,
             "ctx": self,
             "when": when,
@@ -160,6 +162,11 @@ class Ctx:
             out["waiting"] = bool(h.alarms) and all(a.waiting for a in h.alarms)
         if h.problem is not None and h.alarm is None:
             out["stale"] = {"said": explain(h.problem), "at": h.synced_at}
+        if g.status == "member":
+            fresh = g.freshness()
+            if fresh.level != "current":
+                out["freshness"] = fresh
+                out["anyway"] = g.id in desk.anyway
         return out
 
     def redirect(self, to: str, notice: str | None = None) -> Response[str]:
@@ -230,6 +237,13 @@ async def run(
 async def form_of(request: Request[Any, Any, Any]) -> FormMultiDict:
     """The submitted form (URL-encoded or multipart)."""
     return await request.form()
+
+
+def local_path(value: str) -> str:
+    """A same-site path to return to: never another origin, never `//host` or `/\\host`
+    (which browsers read as `//host`)."""
+    ok = value.startswith("/") and not value.startswith(("//", "/\\"))
+    return value if ok else "/"
 
 
 def field_text(form: FormMultiDict, name: str) -> str:

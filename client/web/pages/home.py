@@ -24,7 +24,7 @@ from ...journal import (
 )
 from ..search import passage
 from ..words import explain
-from .base import Ctx, Web, field_text, first_rows, form_of, run
+from .base import Ctx, Web, field_text, first_rows, form_of, local_path, run
 
 RECENT = 12
 
@@ -196,4 +196,17 @@ async def events(request: Request[Any, Any, Any]) -> ServerSentEvent:
     return ServerSentEvent(stream())
 
 
-ROUTES = [home, search, verify_page, verify, settings, export_page, export, events]
+@post("/anyway")
+async def anyway(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The member chooses to write although their copy of the group is too old to write
+    safely (protocol §9.1), until the app locks."""
+    back = local_path(field_text(await form_of(request), "back"))
+
+    def act(c: Ctx) -> Response[Any]:
+        c.desk.anyway.add(c.group.id)
+        return c.redirect(back, "You can write again until you lock Chatham.")
+
+    return await run(request, act)
+
+
+ROUTES = [home, search, verify_page, verify, settings, export_page, export, events, anyway]

@@ -9,12 +9,7 @@ from litestar import Request, Response, get, post
 
 from ... import ChathamError
 from ..words import explain
-from .base import Ctx, field_text, form_of, run, see_other
-
-
-def _back(value: str) -> str:
-    """A same-site path to return to (never another origin, never `//host`)."""
-    return value if value.startswith("/") and not value.startswith("//") else "/"
+from .base import Ctx, field_text, form_of, local_path, run, see_other
 
 
 @get("/welcome")
@@ -180,7 +175,7 @@ async def use_group(request: Request[Any, Any, Any]) -> Response[Any]:
 @post("/sync")
 async def sync_now(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
-    back = _back(field_text(form, "back"))
+    back = local_path(field_text(form, "back"))
 
     def act(c: Ctx) -> Response[Any]:
         try:

@@ -4,7 +4,7 @@ Non-members get 403 `not_a_member` for every read and write, and so does
 anyone asking about a group that does not exist (no existence oracle). The two
 exceptions the protocol needs are here: an invitee's token reads the log while
 its invite is live (unused, unexpired, issuer still a leader), and a departed
-member reads the log up to and including their departure op.
+device reads the log up to and including its departure op.
 """
 
 from __future__ import annotations
@@ -53,15 +53,17 @@ def log_limit(state: GroupState | None, caller: Caller, group_id: bytes, now: in
     if state is None:
         raise not_a_member()
     if caller.device_id is not None:
-        member = state.member_of_device(caller.device_id)
-        if member is None:
+        # Decided per device: a member added again comes back on a new device, and their old
+        # one stays departed.
+        device = state.devices.get(caller.device_id)
+        if device is None:
             raise not_a_member()
-        if member.active:
+        if state.is_active_device(caller.device_id):
             return state.seq
-        if member.departed_seq is not None:
-            # A departed member may verify their own departure, and nothing after it.
-            return member.departed_seq
-        raise not_a_member()  # pragma: no cover - a member is active or departed
+        if device.departed_seq is None:  # pragma: no cover - a device is active or departed
+            raise not_a_member()
+        # A departed device may verify its own departure, and nothing after it.
+        return device.departed_seq
     if caller.group_id != group_id or caller.invite_id is None:
         raise not_a_member()
     # Once the invite is used (the invitee was added) the device logs in as itself.
