@@ -54,7 +54,7 @@ from ._private.journal.content import (
 from ._private.journal.dates import dated, local_zone, parse_date, relative_date
 from ._private.journal.export import ExportFormat, write_export
 from ._private.journal.files import MAX_ATTACHMENT, Progress, SavedFile, file_name, file_size
-from ._private.journal.fold import JournalView, SearchHit, fold_text
+from ._private.journal.fold import JournalView, SearchHit, fold_text, fold_with_map
 from ._private.journal.ics import ics_calendar, ics_escape, ics_fold
 from ._private.journal.items import (
     KINDS,
@@ -159,6 +159,7 @@ __all__ = [
     "file_name",
     "file_size",
     "fold_text",
+    "fold_with_map",
     "ics_calendar",
     "ics_escape",
     "ics_fold",

@@ -75,14 +75,10 @@ def _env(field: str) -> str:
 
 
 def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import PackageNotFoundError, version
+    if value:  # the server is the `server` extra of the one `chatham` distribution
+        from importlib.metadata import version
 
-        try:
-            v = version("chatham")
-        except PackageNotFoundError:  # pragma: no cover - run from a source tree
-            v = "unknown"
-        typer.echo(f"{PROG} {v}")
+        typer.echo(f"{PROG} {version('chatham')}")
         raise typer.Exit()
 
 

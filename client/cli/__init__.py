@@ -94,13 +94,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import version
 
-        try:
-            v = version("chatham")
-        except PackageNotFoundError:  # pragma: no cover - run from a source tree
-            v = "unknown"
-        sys.stdout.write(f"chatham {v}\n")
+        sys.stdout.write(f"chatham {version('chatham')}\n")
         raise typer.Exit()
 
 

@@ -23,7 +23,9 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Callable
+
+    from ..journal import IssueItem, Journal, Posted
 
 SHORT_FORM = ("what", "why", "tried", "ask", "not_ask")
 LONG_FORM = ("background", "options", "impact")
@@ -38,6 +40,9 @@ def _sections(initial: Any = None) -> list[tuple[str, str, str]]:
         (k, labels[k], "" if initial is None else getattr(initial, k))
         for k in SHORT_FORM + LONG_FORM
     ]
+
+
+IssueArg = Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")]
 
 
 issue_app = sub_app(
@@ -144,7 +149,7 @@ def issue_list(
 
 @issue_app.command("show")
 def issue_show(
-    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    issue: IssueArg,
     json: JsonOpt = False,
 ) -> None:
     """Show an issue with its comments and history."""
@@ -156,7 +161,7 @@ def issue_show(
 
 @issue_app.command("edit")
 def issue_edit(
-    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    issue: IssueArg,
     title: Annotated[str | None, typer.Option("--title", "-t")] = None,
     what: Annotated[str | None, typer.Option("--what")] = None,
     why: Annotated[str | None, typer.Option("--why")] = None,
@@ -218,80 +223,74 @@ def issue_edit(
 
 @issue_app.command("present")
 def issue_present(
-    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    issue: IssueArg,
     meeting: MeetingOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Mark an issue presented (the owner or a leader), at the meeting in progress by default."""
-    from ..journal import IssueItem
-
     gj = journal(write=True)
-    it = gj.item(issue, IssueItem)
     m = gj.meeting(meeting) if meeting is not None else gj.view.open_meeting()
-    posted = gj.issue_status(it, "presented", meeting=m)
-    announce(posted, "status", json, f"issue {it.short_id} is presented")
+    _move(gj, issue, lambda it: gj.issue_status(it, "presented", meeting=m), "is presented", json)
 
 
 @issue_app.command("schedule")
 def issue_schedule(
-    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    issue: IssueArg,
     meeting: MeetingOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Put an issue on a meeting's agenda (the owner or a leader): the next meeting by default."""
+    gj = journal(write=True)
+    m = gj.meeting(meeting, default="to-open")
+    _move(gj, issue, lambda it: gj.schedule(it, m), f"is on the agenda of {m.title}", json)
+
+
+def _move(
+    gj: Journal, issue: str, how: Callable[[IssueItem], Posted], done: str, json: bool
+) -> None:
+    """One status change of an issue, announced as `issue 3f9a0c12 <done>`."""
     from ..journal import IssueItem
 
-    gj = journal(write=True)
     it = gj.item(issue, IssueItem)
-    m = gj.meeting(meeting, default="to-open")
-    posted = gj.schedule(it, m)
-    announce(posted, "status", json, f"issue {it.short_id} is on the agenda of {m.title}")
+    announce(how(it), "status", json, f"issue {it.short_id} {done}")
 
 
 @issue_app.command("unschedule")
 def issue_unschedule(
-    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    issue: IssueArg,
     json: JsonOpt = False,
 ) -> None:
     """Take an issue off a meeting's agenda, back to the parking lot (the owner or a leader)."""
-    from ..journal import IssueItem
-
     gj = journal(write=True)
-    it = gj.item(issue, IssueItem)
-    posted = gj.schedule(it, None)
-    announce(posted, "status", json, f"issue {it.short_id} is back in the parking lot")
+    _move(gj, issue, lambda it: gj.schedule(it, None), "is back in the parking lot", json)
 
 
 @issue_app.command("close")
 def issue_close(
-    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    issue: IssueArg,
     withdrawn: Annotated[
         bool, typer.Option("--withdrawn", help="Withdrawn rather than resolved.")
     ] = False,
     json: JsonOpt = False,
 ) -> None:
     """Close your issue: resolved (default) or --withdrawn."""
-    from ..journal import IssueItem
-
     gj = journal(write=True)
-    it = gj.item(issue, IssueItem)
     outcome = "withdrawn" if withdrawn else "resolved"
-    posted = gj.issue_status(it, "closed", outcome=outcome)
-    announce(posted, "status", json, f"issue {it.short_id} is closed ({outcome})")
+
+    def close(it: IssueItem) -> Posted:
+        return gj.issue_status(it, "closed", outcome=outcome)
+
+    _move(gj, issue, close, f"is closed ({outcome})", json)
 
 
 @issue_app.command("reopen")
 def issue_reopen(
-    issue: Annotated[str, typer.Argument(help="Issue id (a unique prefix will do).")],
+    issue: IssueArg,
     json: JsonOpt = False,
 ) -> None:
     """Put a presented or closed issue of yours back in the parking lot."""
-    from ..journal import IssueItem
-
     gj = journal(write=True)
-    it = gj.item(issue, IssueItem)
-    posted = gj.issue_status(it, "parked")
-    announce(posted, "status", json, f"issue {it.short_id} is back in the parking lot")
+    _move(gj, issue, lambda it: gj.issue_status(it, "parked"), "is back in the parking lot", json)
 
 
 def parking_lot(json: JsonOpt = False) -> None:

@@ -125,6 +125,18 @@ def meeting_edit(
     json: JsonOpt = False,
 ) -> None:
     """Change a meeting's date, title, time, length or place (leaders)."""
+    _edit_meeting(meeting, date_, title, start, minutes, place, json)
+
+
+def _edit_meeting(
+    meeting: str | None,
+    date_: str | None,
+    title: str | None,
+    start: str | None,
+    minutes: int | None,
+    place: str | None,
+    json: bool,
+) -> None:
     from ..errors import UsageError
 
     gj = journal(write=True)
@@ -139,7 +151,10 @@ def meeting_edit(
     posted = gj.edit_meeting(m, **fields)
     if "date" in fields:
         _warn_if_past(gj, fields["date"])
-    announce(posted, "revision", json, f"meeting {m.short_id} changed")
+    done = f"meeting {m.short_id} " + (
+        f"moved to {fields['date']}" if set(fields) <= {"date", "start"} else "changed"
+    )
+    announce(posted, "revision", json, done)
 
 
 @meeting_app.command("reschedule")
@@ -150,12 +165,7 @@ def meeting_reschedule(
     json: JsonOpt = False,
 ) -> None:
     """Move a meeting to another day (leaders); commitments due at it follow."""
-    gj = journal(write=True)
-    m = gj.meeting(meeting)
-    fields = _meeting_fields(gj, date_, None, start, None, None)
-    posted = gj.edit_meeting(m, **fields)
-    _warn_if_past(gj, fields["date"])
-    announce(posted, "revision", json, f"meeting {m.short_id} moved to {fields['date']}")
+    _edit_meeting(meeting, date_, None, start, None, None, json)
 
 
 @meeting_app.command("cancel")

@@ -8,9 +8,10 @@ so the template escapes each and marks only the match.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import Final
+
+from ..journal import fold_with_map as fold  # the library's folding, which search matches by
 
 CONTEXT: Final = 80
 """Characters shown on each side of the match."""
@@ -21,20 +22,6 @@ class Passage:
     before: str
     match: str
     after: str
-
-
-def fold(text: str) -> tuple[str, list[int]]:
-    """`text` without accents and case, and for each folded character its index in `text`."""
-    out: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(text):
-        for piece in unicodedata.normalize("NFKD", ch):
-            if unicodedata.combining(piece):
-                continue
-            for folded in piece.casefold():
-                out.append(folded)
-                where.append(i)
-    return "".join(out), where
 
 
 def passage(texts: list[str], query: str) -> Passage | None:

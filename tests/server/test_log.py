@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 from chatham.crypto import (
+    GroupState,
+    PendingOp,
     Secrets,
     build_checkpoint,
     build_invite,
@@ -29,6 +31,14 @@ from tests.support.server_harness import (
 )
 
 X = "https://x.example"  # the server an invite names (not checked by the server)
+
+
+def _invite(state: GroupState, by: Person) -> PendingOp:
+    """An invite op on `state`, built but not appended."""
+    pending, _ = build_invite(
+        state, by.secrets.device, role="member", expires=now() + 60, server=X, time=now()
+    )
+    return pending
 
 
 def test_append_and_read_back(world: World) -> None:
@@ -81,14 +91,7 @@ def test_stale_head_gets_409_with_the_current_head(world: World) -> None:
     before = group.state.copy()
     group.invite(alice)
     # An op built on the old head: the server names the head that moved on.
-    pending, _ = build_invite(
-        before,
-        alice.secrets.device,
-        role="member",
-        expires=now() + 60,
-        server=X,
-        time=now(),
-    )
+    pending = _invite(before, alice)
     body = {
         "expected_seq": before.seq,
         "expected_head": b64(before.head),
@@ -106,14 +109,7 @@ def test_stale_head_gets_409_with_the_current_head(world: World) -> None:
 def test_expected_head_must_match_even_at_the_right_seq(world: World) -> None:
     alice = world.person()
     group = world.create_group(alice)
-    pending, _ = build_invite(
-        group.state,
-        alice.secrets.device,
-        role="member",
-        expires=now() + 60,
-        server=X,
-        time=now(),
-    )
+    pending = _invite(group.state, alice)
     r = world.client.post(
         f"{group.path}/log",
         json=group.append_body(pending, expected_head=b64(bytes(32))),
@@ -134,14 +130,7 @@ def test_an_op_dated_in_the_future_is_refused(world: World) -> None:
 def test_op_that_does_not_chain_is_invalid(world: World) -> None:
     alice = world.person()
     group = world.create_group(alice)
-    pending, _ = build_invite(
-        group.state,
-        alice.secrets.device,
-        role="member",
-        expires=now() + 60,
-        server=X,
-        time=now(),
-    )
+    pending = _invite(group.state, alice)
     # Claim a head the op does not extend: expected matches the server, the op does not.
     group.invite(alice)
     r = world.client.post(
@@ -155,14 +144,7 @@ def test_non_leader_ops_are_refused_by_the_verifier(world: World) -> None:
     alice, bob = world.person(), world.person()
     group = world.create_group(alice)
     group.join(bob, by=alice)
-    pending, _ = build_invite(
-        group.state,
-        bob.secrets.device,
-        role="member",
-        expires=now() + 60,
-        server=X,
-        time=now(),
-    )
+    pending = _invite(group.state, bob)
     err = assert_error(
         world.client.post(
             f"{group.path}/log", json=group.append_body(pending), headers=bob.headers
@@ -194,14 +176,7 @@ def test_non_members_cannot_read_or_write_the_log(world: World) -> None:
     alice, eve = world.person(), world.person()
     group = world.create_group(alice)
     assert_error(group.read_log(eve), 403, "not_a_member")
-    pending, _ = build_invite(
-        group.state,
-        eve.secrets.device,
-        role="member",
-        expires=now() + 60,
-        server=X,
-        time=now(),
-    )
+    pending = _invite(group.state, eve)
     r = world.client.post(f"{group.path}/log", json=group.append_body(pending), headers=eve.headers)
     assert_error(r, 403, "not_a_member")
     assert_error(
@@ -234,14 +209,7 @@ def test_rotation_lockboxes_are_checked_and_stored_per_device(world: World) -> N
     r = world.client.post(f"{group.path}/log", json=body, headers=alice.headers)
     assert_error(r, 422, "invalid_lockboxes")
     # Lockboxes on an op without a rotation.
-    inv, _ = build_invite(
-        group.state,
-        alice.secrets.device,
-        role="member",
-        expires=now() + 60,
-        server=X,
-        time=now(),
-    )
+    inv = _invite(group.state, alice)
     body = group.append_body(inv)
     body["lockboxes"] = group.append_body(pending)["lockboxes"]
     r = world.client.post(f"{group.path}/log", json=body, headers=alice.headers)

@@ -85,7 +85,7 @@ from .items import (
 from .permissions import allowed, permission
 from .roles import EntryMetaLike, Role, RoleHistoryView
 
-__all__ = ["JournalView", "SearchHit", "fold_text"]
+__all__ = ["JournalView", "SearchHit", "fold_text", "fold_with_map"]
 
 
 # --- what the client core hands over ----------------------------------------------------------
@@ -690,7 +690,7 @@ class JournalView:
             st.search = []
             for it in self._ordered(st.items.values()):
                 raw = "\n".join(it.texts())
-                st.search.append((*folded_with_map(raw), raw, it))
+                st.search.append((*fold_with_map(raw), raw, it))
         hits = []
         for hay, where, raw, it in st.search:
             if all(w in hay for w in words):
@@ -729,10 +729,10 @@ class SearchHit:
 
 def fold_text(text: str) -> str:
     """Text as search compares it: without accents, case-folded."""
-    return folded_with_map(text)[0]
+    return fold_with_map(text)[0]
 
 
-def folded_with_map(text: str) -> tuple[str, list[int]]:
+def fold_with_map(text: str) -> tuple[str, list[int]]:
     """`text` without combining marks and case-folded, with, for each folded character,
     the index of the character of `text` it came from (to cut passages from the original)."""
     out: list[str] = []
