@@ -29,3 +29,7 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f"._private.{_EXPORTS[name]}", __name__), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
