@@ -117,3 +117,26 @@ def test_the_passphrase_prompt_allows_a_few_tries(tmp_path: Path) -> None:
         Account.open(home, prompt=prompt)
     with pytest.raises(E.WrongPassphrase):  # given outright, one try: scripts fail at once
         Account.open(home, passphrase="wrong")
+
+
+def test_help_says_the_limits() -> None:
+    r = subprocess.run(
+        [str(CHATHAM), "issue", "new", "--help"], capture_output=True, text=True, check=False
+    )
+    assert "up to 200 characters" in r.stdout
+    assert "Up to 20,000" in r.stdout
+
+
+def test_the_invite_shows_as_a_qr_code_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatham.client.cli import members
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    monkeypatch.setattr(sys, "stdout", out)
+    members._print_qr("https://chatham.example.org#7K2QD-M4X9P-3GHTW-RW1TK-3H8JX-KFE8J")
+    rows = out.getvalue().splitlines()
+    assert 15 <= len(rows) <= 40  # two rows of modules per line: a code a phone can scan
+    assert any("█" in row or "▀" in row or "▄" in row for row in rows)

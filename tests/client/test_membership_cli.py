@@ -407,3 +407,27 @@ def test_questions_on_a_terminal(crowd: Crowd, monkeypatch: pytest.MonkeyPatch) 
     status, out, _ = dana("remove", "Max", "-g", g, stdin="y\n")
     assert status == 0
     assert "removed Max; the group has a fresh key" in out
+
+
+def test_invite_list_and_revoke(crowd: Crowd) -> None:
+    dana, max_ = crowd.dana, crowd.max
+    g = "Revoke Forum"
+    dana.ok("group", "create", g, "--server", crowd.url)
+    link = dana.ok("invite", "--name", "Max", "-g", g).splitlines()[-1]
+    [open_] = dana.json("invite", "list", "-g", g)
+    assert (open_["name"], open_["status"], open_["role"]) == ("Max", "open", "member")
+    listing = dana.ok("invite", "list", "-g", g).splitlines()
+    assert listing[0].split() == ["id", "for", "role", "status", "until", "invited", "by"]
+    assert dana.ok("invite", "revoke", open_["id"][:8], "-g", g) == (
+        f"revoked invite {open_['id'][:12]} for Max: its code no longer works\n"
+    )
+    assert dana.json("invite", "list", "-g", g) == []
+    assert [i["status"] for i in dana.json("invite", "list", "--all", "-g", g)] == ["revoked"]
+    assert max_.fails("join", link) == [
+        "chatham: error: the invite was used, revoked or has expired",
+        "chatham: hint: ask the leader for a new invite (codes work once, and expire)",
+    ]
+    assert dana.fails("invite", "revoke", open_["id"][:8], "-g", g) == [
+        f"chatham: error: invite {open_['id'][:12]} is revoked already",
+        "chatham: hint: nothing was changed",
+    ]

@@ -128,3 +128,17 @@ def test_a_clean_venv_with_only_the_client_wheel_runs_a_members_month(tmp_path: 
         run("sam", "export", "--format", "markdown", str(out))
         assert (out / "issues.md").read_text().startswith("# Issues")
         assert "Dana" in run("sam", "members")
+
+
+def test_the_wheel_builds_without_a_warning(tmp_path: Path) -> None:
+    """Deprecated settings (the licence as a table, say) warn at build time; none may."""
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    log = built.stdout + built.stderr
+    assert "Warning:" not in log
+    assert "deprecated" not in log

@@ -280,8 +280,9 @@ def revoke_invite(group: Group, ref: str) -> InviteInfo:
         group,
         lambda c: crypto.build_revoke_invite(c.state, c.device, invite_id, time=c.time),
     )
-    group._store.set_meta(_meta_key("invite-name", group, invite_id), None)
-    return next(i for i in invites(group, everything=True) if i.id == invite_id.hex())
+    revoked = next(i for i in invites(group, everything=True) if i.id == invite_id.hex())
+    group._store.set_meta(_meta_key("invite-name", group, invite_id), None)  # no longer needed
+    return revoked
 
 
 def _find_request(group: Group, ref: str, pending: list[PendingRequest]) -> PendingRequest:
