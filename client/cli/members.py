@@ -245,7 +245,13 @@ def join(
         )
         return
     out = console()
-    out.print(f"sent a join request to {g.name} on {g.server}")
+    if group_name is None:
+        out.print(
+            f"sent a join request to group {short(g.id, 8)} on {g.server}; "
+            "you see its name once a leader approves you"
+        )
+    else:
+        out.print(f"sent a join request to {g.name} on {g.server}")
     out.print(f"your fingerprint: {j.fingerprint}")
     out.print("read these eight words aloud to the leader, who types them to approve you;")
     out.print("then `chatham sync` brings you in")

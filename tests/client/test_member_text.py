@@ -134,3 +134,12 @@ def test_markdown_export_shows_names_and_titles_as_text() -> None:
     assert "plain *markdown*" in every  # the issue's own text keeps its markdown
     assert "**bold**" in every
     assert "&lt;img src=x onerror=alert(1)>" in every
+
+
+def test_a_joiner_is_told_the_groups_name_comes_with_the_approval(url: str, root: Path) -> None:
+    lead, new = Member("Kim", root), Member("Joe", root)
+    lead.ok("group", "create", "Named Later", "--server", url)
+    code = lead.ok("invite").splitlines()[-1]
+    out = new.ok("join", stdin=code + "\n").splitlines()[0]
+    assert out.startswith("sent a join request to group ")
+    assert out.endswith(f" on {url}; you see its name once a leader approves you")
