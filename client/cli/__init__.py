@@ -27,8 +27,12 @@ The journal commands add:
   `--json` prints `{"id", "queued"}`); they never echo what was written.
 - Item ids accept any unique prefix of 4 or more hex digits.
 - Dates accept `2026-12-03`, `today`, `tomorrow` and `next-meeting`.
-- Long text comes from an option, `-` (stdin), `@file`, or `$EDITOR` when
-  the command runs on a terminal and the text was not given.
+- Long text comes from an option, `-` or `@-` (stdin), `@file`, or the member's
+  editor when the command runs on a terminal and no text was given (the editor's
+  own contract, drafts included, is at the top of `editor.py`).
+- Everyday output says what happened in the members' words; `--verbose` adds the
+  protocol's terms (log ops, epochs, checkpoints). Member and server text is printed
+  as text, never as markup.
 - A refusal by the permission table (docs/journal.md §4) is an error with a
   hint, checked before anything is posted, so it changes nothing.
 
