@@ -69,7 +69,11 @@ class MemberState:
     devices: list[bytes]
     departed_seq: int | None = None
     roles: list[tuple[int, Role]] = field(default_factory=list)
-    """(seq, role) for every role this member held, from joining on."""
+    """(seq, role) for every role this member held, from their first joining on, across
+    every membership."""
+    past: list[tuple[int, int]] = field(default_factory=list)
+    """(joined seq, departed seq) of each earlier membership of a member added again: what
+    they did then is still judged by the roles they held then."""
 
     @property
     def active(self) -> bool:
@@ -86,7 +90,9 @@ class MemberState:
         return role
 
     def active_at(self, seq: int) -> bool:
-        return self.joined_seq <= seq and (self.departed_seq is None or seq < self.departed_seq)
+        if self.joined_seq <= seq and (self.departed_seq is None or seq < self.departed_seq):
+            return True
+        return any(joined <= seq < departed for joined, departed in self.past)
 
 
 @dataclass
@@ -585,7 +591,14 @@ class GroupState:
         self._finish(h, data)
         for dev, (mid, card, role) in new_devices.items():
             # A member added again lists only the new device: the old ones keep their
-            # final heads and stay departed (no lockboxes, no ops, no new entries).
+            # final heads and stay departed (no lockboxes, no ops, no new entries). Their
+            # earlier memberships and roles are kept, so what they did then stays judged
+            # by the roles they held then.
+            before = self.members.get(mid)
+            past, roles = [], [(seq, role)]
+            if before is not None and before.departed_seq is not None:
+                past = [*before.past, (before.joined_seq, before.departed_seq)]
+                roles = [*before.roles, (seq, role)]
             self.members[mid] = MemberState(
                 mid,
                 card.cert.member_key,
@@ -594,7 +607,8 @@ class GroupState:
                 seq,
                 body.rotation.epoch,
                 [dev],
-                roles=[(seq, role)],
+                roles=roles,
+                past=past,
             )
             self.devices[dev] = DeviceState(
                 dev, mid, card.cert.device_key, card.cert.kem_key, card, joined_seq=seq

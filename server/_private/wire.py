@@ -101,6 +101,9 @@ class LogPage(Struct):
     seq: int
     head: bytes
     more: bool
+    entry_cursor: int | None = None
+    """The group's newest entry cursor, for an active member's device (clients notice a server
+    that is behind the cursor they pinned); omitted for invitees and departed devices."""
 
 
 class DeviceLockbox(Struct):

@@ -104,6 +104,7 @@ class LogPage(_Body):
     seq: Count
     head: bytes
     more: bool
+    entry_cursor: Count | None = None
 
 
 class DeviceLockbox(_Body):

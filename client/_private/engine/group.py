@@ -64,6 +64,8 @@ class Group:
         self.server: str = row.server
         self._name = row.name
         self._snap: Snapshot | None = None
+        self._server_cursor: int | None = None
+        """The server's entry cursor, as its last log page said (sync.py)."""
 
     def __repr__(self) -> str:
         return f"Group(id={self.id[:12]}…, server={self.server!r})"

@@ -58,9 +58,10 @@ class _Held:
     def __init__(self, tracker: crypto.ChainTracker, device: bytes) -> None:
         self.rows: list[tuple[EntryRow, crypto.EntryHeader, str]] = []
         self._chain = crypto.ChainTracker()
-        head = tracker.head(device)
-        if head is not None:
-            self._chain.load(device, head.seq, head.link, tracker.clocks[device][head.seq])
+        # The whole stored chain, so that a held record that equivocates with a stored one
+        # is caught here, not by the store's constraints when the segment is committed.
+        for seq, link in tracker.links.get(device, {}).items():
+            self._chain.load(device, seq, link, tracker.clocks[device][seq])
 
     def check(self, header: crypto.EntryHeader, link: bytes) -> bool:
         return self._chain.check(header, link)
@@ -212,7 +213,13 @@ class Intake:
             raise err from None
         self._check_checkpoint(header, link)
         known = self._known(eid)
-        if known is not None and known.seq == header.seq and known.link == link:
+        if known is not None:
+            if (known.device, known.seq, known.link) != (header.device, header.seq, link):
+                raise E.TamperedEntryError(
+                    "another entry already holds this entry's id",
+                    check="entry_id",
+                    record=_rec(eid),
+                )
             self._again(known, header, ct, item)
             return None
         held = self._held.get(header.device)

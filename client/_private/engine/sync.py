@@ -54,7 +54,7 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
     sent: list[str] = []
     checkpointed = False
     if snap.status == "member":
-        intake = _pull_entries(group, api, progress)
+        intake = _pull_entries(group, api, progress, server_cursor=group._server_cursor)
         if any(checkpoint_problems(group, group._load())):
             # Something checkpointed is missing: it may sit behind the cursor (a server
             # that withheld it before). Ask for everything once more before judging.
@@ -141,7 +141,8 @@ def _pull_log(
 def _read_log(
     group: Group, api: ServerApi, snap: Snapshot
 ) -> tuple[crypto.GroupState, list[crypto.AppliedOp], E.VerificationError | None]:
-    """(state, ops applied, the problem that stopped the read, if one)."""
+    """(state, ops applied, the problem that stopped the read, if one). The server's entry
+    cursor, as its last log page gives it, is left in `group._server_cursor`."""
     state = snap.state.copy()
     known_seq, known_head = snap.state.seq, snap.state.head
     # Ask again for the newest op already verified: a fork shows even when nothing is new.
@@ -153,6 +154,7 @@ def _read_log(
         page = api.log(group._gid, since)
         if page.group_id != group._gid:
             raise E.BadResponse("the server answered with another group's log")
+        group._server_cursor = page.entry_cursor
         ops = page.ops
         if first and known_seq >= 0:
             if not ops or page.seq < known_seq:
@@ -294,14 +296,23 @@ def _pull_entries(
     *,
     rescan: bool = False,
     intake: Intake | None = None,
+    server_cursor: int | None = None,
 ) -> Intake:
     """Fetch entries after the pinned cursor (or, with rescan, all of them again) and take
-    them in (`intake.py`): what verifies is stored, the rest kept as alarms."""
+    them in (`intake.py`): what verifies is stored, the rest kept as alarms.
+
+    The cursor is the server's order, which only the server asserts: the client never pins a
+    cursor beyond the entry cursor the server's log page gave this sync, and a server whose
+    entry cursor is behind the pinned one (it lied about a cursor once, or lost entries) is
+    read again from the start and the cursor pinned where the server really is; the entries
+    held here are kept either way.
+    """
     snap = group._load()
     if intake is None:
         intake = Intake(group, snap, group._account.now())
         intake.start(group._store.alarms(group._gid))
-    cursor = 0 if rescan else snap.pinned.cursor
+    behind = server_cursor is not None and server_cursor < snap.pinned.cursor
+    cursor = 0 if rescan or behind else snap.pinned.cursor
     total: int | None = None
     if progress is not None:
         try:
@@ -318,13 +329,13 @@ def _pull_entries(
         ahead: Future[EntryPage] = fetcher.submit(api.entries, group._gid, cursor, PAGE)
         while True:
             page = ahead.result()
-            last = page.entries[-1].cursor if page.entries else cursor
-            if page.cursor < last:
-                raise E.BadResponse("the server's page cursor is behind its entries")
+            # The page's own cursor is only a claim: the next page starts after the last
+            # item, so a page that names a far cursor cannot make the client skip entries.
+            last = max(cursor, page.entries[-1].cursor) if page.entries else cursor
             if page.more and not page.entries:
                 raise E.BadResponse("the server promised more entries and sent none")
             if page.more:
-                ahead = fetcher.submit(api.entries, group._gid, page.cursor, PAGE)
+                ahead = fetcher.submit(api.entries, group._gid, last, PAGE)
             prev = cursor
             for item in page.entries:
                 if item.cursor <= prev:
@@ -333,10 +344,13 @@ def _pull_entries(
                     continue
                 prev = item.cursor
                 intake.take(item)
-            cursor = page.cursor
+            cursor = last
             done += len(page.entries)
             if intake.size >= COMMIT_ROWS or not page.more:
-                _commit_entries(group, intake, cursor)
+                # Never pin beyond where the server said it was this sync: an item claiming a
+                # later cursor is taken, and asked for again next time (it dedupes).
+                pin = cursor if server_cursor is None else min(cursor, server_cursor)
+                _commit_entries(group, intake, pin, repin=behind)
             if progress is not None:
                 progress(done, total)
             if not page.more:
@@ -379,7 +393,7 @@ def _recheck(group: Group, api: ServerApi, intake: Intake) -> None:
         _commit_entries(group, intake, group._load().pinned.cursor)
 
 
-def _commit_entries(group: Group, intake: Intake, cursor: int) -> None:
+def _commit_entries(group: Group, intake: Intake, cursor: int, *, repin: bool = False) -> None:
     """Store what the intake verified, with its alarms and the pinned state, in one
     transaction."""
     snap = intake.snap
@@ -398,7 +412,7 @@ def _commit_entries(group: Group, intake: Intake, cursor: int) -> None:
                 store.put_alarm(db, group._gid, key, rec)
         pinned = msgspec.structs.replace(
             snap.pinned,
-            cursor=max(cursor, snap.pinned.cursor),
+            cursor=cursor if repin else max(cursor, snap.pinned.cursor),
             entries=snap.pinned.entries + len(intake.rows),
             heads=[(h.device, h.seq, h.link) for h in snap.tracker.heads()],
             alarms=store.alarm_count(db, group._gid),

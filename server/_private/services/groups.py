@@ -113,7 +113,9 @@ async def read_log(
     page = min(limit or runtime.settings.page_limit, runtime.settings.page_limit)
     now = runtime.settings.now()
 
-    def work(conn: sa.Connection) -> tuple[GroupState, int, list[tuple[int, bytes]]]:
+    def work(
+        conn: sa.Connection,
+    ) -> tuple[GroupState, int, list[tuple[int, bytes]], int | None]:
         row = store.read_group_row(conn, gid)
         state = None if row is None else runtime.states.state_at(conn, row, exact=False)
         until = log_limit(state, caller, gid, now)
@@ -121,11 +123,19 @@ async def read_log(
         assert row is not None
         until = min(until, row.seq)
         rows = store.log_page(conn, gid, since, until, page)
-        return state, until, [(r.seq, r.op) for r in rows]
+        active = caller.device_id is not None and state.is_active_device(caller.device_id)
+        return state, until, [(r.seq, r.op) for r in rows], row.entry_cursor if active else None
 
-    state, until, rows = await runtime.db.read(work)
+    state, until, rows, entry_cursor = await runtime.db.read(work)
     last = rows[-1][0] if rows else max(since, -1)
-    return LogPage(gid, [op for _, op in rows], until, state.op_hashes[until], more=last < until)
+    return LogPage(
+        gid,
+        [op for _, op in rows],
+        until,
+        state.op_hashes[until],
+        more=last < until,
+        entry_cursor=entry_cursor,
+    )
 
 
 async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp) -> Head:
