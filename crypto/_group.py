@@ -8,6 +8,7 @@ ops plus the lockboxes to upload beside them.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -198,7 +199,10 @@ def check_name(name: str) -> str:
     if len(name.split()) >= 6 and all(w.isalpha() and w.islower() for w in name.split()):
         raise ValueError("a name must not look like a fingerprint")
     if _passes_for_a_label(name_skeleton(name)):
-        raise ValueError("a name must not pass for one of Chatham's own words (you, member …)")
+        raise ValueError(
+            "a name must not pass for one of Chatham's own words (you, member 1a2b…, or a "
+            "name followed by an id in brackets)"
+        )
     return name
 
 
@@ -212,20 +216,26 @@ _LOOKALIKES = str.maketrans(
     }
 )
 _LABEL_WORDS = frozenset({"you", "me", "yourself", "myself"})
+_ID_LABEL = re.compile(r"[(\[]\s*[0-9a-f]{4,}\s*[)\]]")
 
 
 def name_skeleton(name: str) -> str:
     """What a name looks like, for telling names apart: NFKC, case-folded, without accents,
     with other scripts' Latin lookalikes mapped to Latin, and spaces collapsed."""
-    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", name).casefold())
+    # A capital I and a small l look alike in most sans-serif fonts ("AIice", "Alice"): map
+    # it before case folding would turn it into an i.
+    nfkc = unicodedata.normalize("NFKC", name).replace("I", "l")
+    folded = unicodedata.normalize("NFKD", nfkc.casefold())
     plain = "".join(c for c in folded if not unicodedata.combining(c))
     return " ".join(plain.translate(_LOOKALIKES).split())
 
 
 def _passes_for_a_label(skeleton: str) -> bool:
-    """The client's own words for members: "you", and "member 1a2b3c4d" for one without a
-    name."""
+    """The client's own words for members: "you", "member 1a2b3c4d" for one without a name,
+    and "Sam (1a2b3c4d)" for two whose names look alike."""
     if skeleton.strip(" .:!()[]\"'") in _LABEL_WORDS:
+        return True
+    if _ID_LABEL.search(skeleton):
         return True
     rest = skeleton.removeprefix("member")
     return (

@@ -4,15 +4,21 @@ A server can stop showing a member new log ops, for example the remove op that t
 away from someone it colludes with; the member would keep writing under a key that person
 holds. Nothing the server says can prove the log has not moved on, but every op is signed and
 dated and op times never decrease, so the newest op a member verified bounds how stale their
-view may be. Leaders' clients add a checkpoint whenever they sync and the newest op is older
-than `CHECKPOINT_EVERY`, so an active group's log never goes quiet for long; a member whose
-newest op is older than `STALE_WARN` is warned, and past `STALE_REFUSE` their client refuses
-to write unless they insist. A view can look at most `OP_CLOCK_SKEW` fresher than it is.
+view may be. Only ops signed by *other* devices count: a server can show a device a fork of
+the log that grows with that device's own ops. (A member who is the group's only leader counts
+their own too: nobody else can remove anyone.) Each leader's client adds a checkpoint whenever
+it syncs and has signed no op for `CHECKPOINT_EVERY`, so an active group's log never goes quiet
+for long; a member whose newest such op is older than `STALE_WARN` is warned, and past
+`STALE_REFUSE` their client refuses to write unless they insist. A view can look at most
+`OP_CLOCK_SKEW` fresher than it is. The bound does not hold against a removed *leader* who
+colludes with the server: on a fork where they still lead, their own checkpoints look fresh to
+the members shown it (the meeting code, compared aloud, tells the fork apart).
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -61,14 +67,32 @@ class Freshness:
         return f"your copy of the group was last confirmed current {when}"
 
 
-def freshness(state: crypto.GroupState, now: float) -> Freshness:
-    age = max(0, int(now) - state.time) if state.seq >= 0 else 0
+def confirmed(state: crypto.GroupState, log: Sequence[crypto.AppliedOp], device: bytes) -> int:
+    """The time of the newest op that confirms this device's view: signed by another device,
+    or by any device of this member while they are the group's only active leader. 0 if none
+    (a brand-new group confirms itself: its genesis, by whoever founded it)."""
+    me = state.member_of_device(device)
+    sole_leader = me is not None and [m.id for m in state.leaders()] == [me.id]
+    for applied in reversed(log):
+        signer = applied.op.signer
+        if signer != device or sole_leader:
+            return applied.op.time
+    return log[0].op.time if log else 0
+
+
+def freshness(
+    state: crypto.GroupState, log: Sequence[crypto.AppliedOp], device: bytes, now: float
+) -> Freshness:
+    if state.seq < 0:
+        return Freshness(0, 0, "current")
+    when = confirmed(state, log, device)
+    age = max(0, int(now) - when)
     level: Level = "current"
-    if state.seq >= 0 and age > STALE_REFUSE:
+    if age > STALE_REFUSE:
         level = "too_stale"
-    elif state.seq >= 0 and age > STALE_WARN:
+    elif age > STALE_WARN:
         level = "stale"
-    return Freshness(state.time if state.seq >= 0 else 0, age, level)
+    return Freshness(when, age, level)
 
 
 def require_fresh(group: Group, insist: bool) -> None:
@@ -87,9 +111,10 @@ def require_fresh(group: Group, insist: bool) -> None:
 
 
 def checkpoint_if_quiet(group: Group) -> crypto.AppliedOp | None:
-    """A leader's sync: add a checkpoint when the newest op is older than `CHECKPOINT_EVERY`,
-    so members can tell a quiet log from a withheld one. Best effort: any refusal is left for
-    the next sync (a pending rotation, a conflict, the server out of reach)."""
+    """A leader's sync: add a checkpoint when this device has signed no op for
+    `CHECKPOINT_EVERY`, so members (and the other leaders) can tell a quiet log from a
+    withheld one. Best effort: any refusal is left for the next sync (a pending rotation, a
+    conflict, the server out of reach)."""
     from ..membership.workflows import append_checkpoint
 
     snap = group._load()
@@ -100,7 +125,9 @@ def checkpoint_if_quiet(group: Group) -> crypto.AppliedOp | None:
         or not state.is_leader_device(group._device().id)
     ):
         return None
-    if group._account.now() - state.time <= CHECKPOINT_EVERY:
+    device = group._device().id
+    mine = next((a.op.time for a in reversed(snap.log) if a.op.signer == device), 0)
+    if group._account.now() - mine <= CHECKPOINT_EVERY:
         return None
     try:
         return append_checkpoint(group)

@@ -389,8 +389,9 @@ class Group:
 
     def freshness(self) -> Freshness:
         """How recently this copy of the group is known to have been current (no network):
-        the time of the newest log op verified here (protocol §9.1)."""
-        return freshness(self._load().state, self._account.now())
+        the time of the newest verified log op signed by another device (protocol §9.1)."""
+        snap = self._load()
+        return freshness(snap.state, snap.log, self._device().id, self._account.now())
 
     def post(self, body: bytes, *, retracts: Sequence[str] = (), insist: bool = False) -> str:
         """Queue `body` as a new entry and send it now if the server is reachable; its id.

@@ -25,7 +25,7 @@ from ..membership.roster import announce, display
 from ..membership.values import Announcement
 from .alarms import STATE_PREFIX, Alarm, alarm_of, item_key, record_of
 from .checks import entry_error, log_error
-from .freshness import OP_CLOCK_SKEW, checkpoint_if_quiet, freshness
+from .freshness import OP_CLOCK_SKEW, checkpoint_if_quiet
 from .intake import Intake
 from .results import SyncReport
 from .snapshot import Snapshot
@@ -96,7 +96,7 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
         announcements=tuple(announcements),
         status=group._load().status,
         alarms=alarms(group),
-        freshness=freshness(group._load().state, group._account.now()),
+        freshness=group.freshness(),
         checkpointed=checkpointed,
     )
 
@@ -364,7 +364,11 @@ no longer serves the record (or serves one that verifies)."""
 
 def _recheck(group: Group, api: ServerApi, intake: Intake) -> None:
     """Ask the server again for each quarantined record: gone means resolved (nothing of it was
-    ever stored); a record that comes back is taken in again, to verify or stay an alarm."""
+    ever stored); a record that comes back is taken in again, to verify or stay an alarm.
+
+    An equivocation is never resolved this way: the two signed entries for one place in an
+    author's chain are evidence against that author's device, whatever the server does next.
+    """
     standing = [
         (key, rec)
         for key, rec in intake.alarms.items()
@@ -372,6 +376,7 @@ def _recheck(group: Group, api: ServerApi, intake: Intake) -> None:
         and key in intake.kept_before
         and not rec.waiting
         and rec.entry_id is not None
+        and rec.check != "equivocation"
     ]
     changed = False
     for key, rec in standing[:RECHECK]:
@@ -551,6 +556,20 @@ def checkpoint_problems(group: Group, snap: Snapshot) -> tuple[list[str], list[s
                     f"{'y' if len(missed) == 1 else 'ies'} {', '.join(map(str, missed))}, "
                     "written before it: the server withheld them from the leader who signed it"
                 )
+    for device, d in state.devices.items():
+        # The same for a departure: entries here beyond the final head it recorded were
+        # written while their author was a member, and withheld from the leader who signed
+        # the departure (an honest server refuses a departure that misses one).
+        if d.final_head is None or d.departed_seq is None:
+            continue
+        beyond = sorted(s for s in tracker.clocks.get(device, {}) if s > d.final_head.seq)
+        if beyond:
+            withheld.append(
+                f"the departure at log op {d.departed_seq} ends {who(device)}'s entries at "
+                f"{d.final_head.seq}, but entr{'y' if len(beyond) == 1 else 'ies'} "
+                f"{', '.join(map(str, beyond))} are here: the server withheld them from the "
+                "leader who signed it"
+            )
     return withheld, differ
 
 

@@ -194,10 +194,12 @@ class GroupRow:
 
 
 def _entry_mac_parts(group: bytes, r: EntryRow) -> tuple[bytes, ...]:
-    """Every column of the row but the ciphertext, which `ct_hash` covers (checked on open)."""
+    """Every column of the row but the ciphertext, which `ct_hash` covers (checked on open),
+    and whether the ciphertext is there at all (an offline edit must not hide an entry)."""
     return (
         MAC_ENTRY,
         group,
+        b"\x00" if r.ct is None else b"\x01",
         r.entry_id,
         _u64(r.cursor),
         r.device,
