@@ -1,4 +1,4 @@
-"""chatham.crypto: the Chatham protocol, version 1 (docs/protocol.md). No I/O.
+"""chatham.crypto: the Chatham protocol, version 2 (docs/protocol.md). No I/O.
 
 Safe recipes are re-exported here; `_primitives` is the hazmat layer below
 them. Callers never pick an algorithm or a nonce.

@@ -136,7 +136,7 @@ def seal_entry(
     ids = sorted(set(retracts))
     if len(ids) > MAX_RETRACTS or any(len(r) != 16 for r in ids) or eid in ids:
         raise ValueError(f"an entry retracts at most {MAX_RETRACTS} other entries, by id")
-    header = EntryHeader(1, group, eid, epoch, device.id, seq, prev, log_seq, log_head, ids)
+    header = EntryHeader(L.VERSION, group, eid, epoch, device.id, seq, prev, log_seq, log_head, ids)
     k_enc, k_com = _entry_keys(epoch_key, header)
     hdr = encode(header)
     nonce = rand(P.XNONCE_LEN)
@@ -166,7 +166,7 @@ def decode_entry(data: bytes) -> Entry:
     try:
         return decode(data, Entry, max_size=MAX_ENTRY_SIZE)
     except EncodingError as e:
-        raise EntryError(f"entry is not a canonical v1 record: {e}", check="encoding") from None
+        raise EntryError(f"entry is not a canonical v2 record: {e}", check="encoding") from None
 
 
 def decode_stub(data: bytes) -> EntryStub:
@@ -174,7 +174,7 @@ def decode_stub(data: bytes) -> EntryStub:
         return decode(data, EntryStub, max_size=MAX_STUB_SIZE)
     except EncodingError as e:
         raise EntryError(
-            f"entry stub is not a canonical v1 record: {e}", check="encoding"
+            f"entry stub is not a canonical v2 record: {e}", check="encoding"
         ) from None
 
 

@@ -1,7 +1,7 @@
 """The error tree of chatham.crypto.
 
     CryptoError                     root of everything this package raises
-    ├── EncodingError               bytes are not a canonical v1 record
+    ├── EncodingError               bytes are not a canonical v2 record
     ├── SignatureError              a signature or key failed strict verification
     ├── KeystoreError               keystore file unusable
     │   ├── WrongPassphrase         the passphrase does not open it
@@ -98,7 +98,7 @@ class CryptoError(Exception):
 
 
 class EncodingError(CryptoError):
-    """Bytes are not a canonical, version 1 record."""
+    """Bytes are not a canonical, version 2 record."""
 
 
 class SignatureError(CryptoError):

@@ -120,7 +120,7 @@ class DeviceKeys:
 
 
 def make_card(member: MemberKeys, device: DeviceKeys, *, created: int) -> MemberCard:
-    cert = DeviceCert(1, member.public, device.public, device.kem_public, created)
+    cert = DeviceCert(L.VERSION, member.public, device.public, device.kem_public, created)
     body = encode(cert)
     return MemberCard(cert, member.sign(L.SIG_CARD, body), device.sign(L.SIG_CARD, body))
 

@@ -206,7 +206,7 @@ class InviteSecret:
     def request(self, card: MemberCard, *, created: int) -> bytes:
         """A join request for `card`, MAC'd and signed with the join key."""
         mac = P.mac(self.mac_key, L.MAC_INVITE, self.group, self.invite_id, encode(card))
-        req = JoinRequest(1, self.group, self.invite_id, card, mac, created)
+        req = JoinRequest(L.VERSION, self.group, self.invite_id, card, mac, created)
         return encode(SignedJoinRequest(req, self.sign_join(L.SIG_JOIN, encode(req))))
 
     def read_signature(self, challenge: bytes) -> bytes:
@@ -233,7 +233,7 @@ def decode_join_request(data: bytes) -> SignedJoinRequest:
     try:
         return decode(data, SignedJoinRequest, max_size=8192)
     except EncodingError as e:
-        raise InviteError(f"join request is not a canonical v1 record: {e}") from None
+        raise InviteError(f"join request is not a canonical v2 record: {e}") from None
 
 
 def verify_join_request(state: GroupState, data: bytes, *, now: int) -> SignedJoinRequest:

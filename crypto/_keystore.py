@@ -74,11 +74,11 @@ def seal_keystore(
     if not passphrase:
         raise KeystoreError("the passphrase must not be empty")
     salt, nonce = rand(16), rand(24)
-    shell = KeystoreFile(1, opslimit, memlimit, salt, nonce, b"")
+    shell = KeystoreFile(L.VERSION, opslimit, memlimit, salt, nonce, b"")
     key = P.argon2id(passphrase.encode(), salt, opslimit=opslimit, memlimit=memlimit)
     body = encode(
         KeystoreSecrets(
-            1,
+            L.VERSION,
             secrets.member.seed,
             secrets.device.seed,
             secrets.device.kem_seed,
@@ -87,7 +87,7 @@ def seal_keystore(
         )
     )
     ct = P.xchacha_seal(key, nonce, body, _ad(shell))
-    return encode(KeystoreFile(1, opslimit, memlimit, salt, nonce, ct))
+    return encode(KeystoreFile(L.VERSION, opslimit, memlimit, salt, nonce, ct))
 
 
 def parse_keystore(data: bytes) -> KeystoreFile:

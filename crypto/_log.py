@@ -651,7 +651,7 @@ def sign_op(state: GroupState, device_sk: DeviceSigner, body: OpBody, *, time: i
     is behind the op it follows, that op's time (op times never decrease)."""
     is_genesis = isinstance(body, Genesis)
     op = Op(
-        1,
+        L.VERSION,
         ZERO32 if is_genesis else state.group_id,
         state.seq + 1,
         state.head,

@@ -1,4 +1,4 @@
-"""Wire records of protocol v1: every signed or authenticated structure, with its bounds.
+"""Wire records of protocol v2: every signed or authenticated structure, with its bounds.
 
 These types hold ids, epochs, keys and bytes only: no plaintext domain content
 ever appears here, so the type checker shows that nothing readable can reach
@@ -39,7 +39,7 @@ MAX_STUB_SIZE: Final = 4096
 class DeviceCert(Record, frozen=True):
     """A member key's statement that a device belongs to it."""
 
-    v: Literal[1]
+    v: Literal[2]
     member_key: Bytes32
     device_key: Bytes32
     kem_key: KemKey
@@ -167,7 +167,7 @@ OpBody = (
 
 
 class Op(Record, frozen=True):
-    v: Literal[1]
+    v: Literal[2]
     group: Bytes32
     seq: U64
     prev: Bytes32
@@ -184,7 +184,7 @@ class SignedOp(Record, frozen=True):
 class EntryHeader(Record, frozen=True):
     """The clear part of an entry; also the AEAD's associated data."""
 
-    v: Literal[1]
+    v: Literal[2]
     group: Bytes32
     entry_id: Bytes16
     epoch: Seq1
@@ -212,7 +212,7 @@ class EntryStub(Record, frozen=True):
 
 
 class JoinRequest(Record, frozen=True):
-    v: Literal[1]
+    v: Literal[2]
     group: Bytes32
     invite_id: Bytes32
     card: MemberCard
@@ -236,7 +236,7 @@ class NameList(Record, frozen=True):
 
 
 class KeystoreSecrets(Record, frozen=True):
-    v: Literal[1]
+    v: Literal[2]
     member_seed: Bytes32
     device_seed: Bytes32
     kem_seed: Annotated[bytes, Meta(min_length=96, max_length=96)]
@@ -245,7 +245,7 @@ class KeystoreSecrets(Record, frozen=True):
 
 
 class KeystoreFile(Record, frozen=True):
-    v: Literal[1]
+    v: Literal[2]
     opslimit: U64
     memlimit: U64
     salt: Bytes16

@@ -1,4 +1,4 @@
-"""Generate tests/vectors/protocol_v1.json: known-answer vectors for protocol v1.
+"""Generate tests/vectors/protocol_v2.json: known-answer vectors for protocol v2.
 
     .venv/bin/python scripts/make_vectors.py            # regenerate (byte-identical)
     .venv/bin/python scripts/make_vectors.py --check    # exit 1 if the file would change
@@ -84,9 +84,9 @@ from chatham.crypto._records import Add, Remove, Role, Rotate, Rotation
 Json = dict[str, Any]
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "tests" / "vectors" / "protocol_v1.json"
+OUT = ROOT / "tests" / "vectors" / "protocol_v2.json"
 
-DRBG_DOMAIN = b"chatham/v1/test-vectors"
+DRBG_DOMAIN = b"chatham/v2/test-vectors"
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z: every clock in the vectors is T0 + a fixed offset
 SERVER = "https://journal.example.org"
 GROUP_NAME = "Thursday Forum"
@@ -626,7 +626,7 @@ def _build(pins: LockboxPins) -> Json:
                 P.frame(
                     (
                         labels.AEAD_KEYSTORE,
-                        *(n.to_bytes(8, "big") for n in (1, f.opslimit, f.memlimit)),
+                        *(n.to_bytes(8, "big") for n in (2, f.opslimit, f.memlimit)),
                         f.salt,
                     )
                 ),
@@ -674,7 +674,7 @@ def _build(pins: LockboxPins) -> Json:
     body_lengths = [0, 1, 100, 1019, 1020, 1021, 1024, 2000, 2044, 2045, 4096, 65_536, 1 << 20]
 
     return {
-        "protocol": "chatham v1 (docs/protocol.md)",
+        "protocol": "chatham v2 (docs/protocol.md)",
         "suite": labels.SUITE,
         "generator": "scripts/make_vectors.py",
         "encoding": "bytes are lowercase hex; integers are JSON numbers; times are Unix seconds",

@@ -634,7 +634,7 @@ def test_entry_is_sealed_exactly_as_specified(kit):
     assert ct_hash(e.ct) == cth
     P.verify(a.device.public, labels.SIG_ENTRY, P.frame((hdr, cth)), e.sig)
     assert sealed.link == P.tagged_hash(labels.H_ENTRY_LINK, hdr, cth)
-    assert (h.v, h.group, h.device, h.seq, h.prev) == (1, g.id, a.device_id, 1, bytes(32))
+    assert (h.v, h.group, h.device, h.seq, h.prev) == (2, g.id, a.device_id, 1, bytes(32))
     assert (h.log_seq, h.log_head, h.epoch) == (g.state.seq, g.state.head, g.state.epoch)
 
 

@@ -147,11 +147,12 @@ def test_trailing_truncated_or_foreign_bytes_refused(sealed, no_argon2):
         data + data,
         data[:-1],
         b"",
-        encode(KeystoreFile(1, f.opslimit, f.memlimit, f.salt, f.nonce, b"")) + b"\xc0",
-        msgspec.msgpack.encode([2, f.opslimit, f.memlimit, f.salt, f.nonce, f.ct]),
-        msgspec.msgpack.encode([1, f.opslimit, f.memlimit, f.salt, f.nonce]),
-        msgspec.msgpack.encode([1, f.opslimit, f.memlimit, f.salt, f.nonce, f.ct, b""]),
-        msgspec.msgpack.encode([1, str(f.opslimit), f.memlimit, f.salt, f.nonce, f.ct]),
+        encode(KeystoreFile(2, f.opslimit, f.memlimit, f.salt, f.nonce, b"")) + b"\xc0",
+        msgspec.msgpack.encode([1, f.opslimit, f.memlimit, f.salt, f.nonce, f.ct]),
+        msgspec.msgpack.encode([3, f.opslimit, f.memlimit, f.salt, f.nonce, f.ct]),
+        msgspec.msgpack.encode([2, f.opslimit, f.memlimit, f.salt, f.nonce]),
+        msgspec.msgpack.encode([2, f.opslimit, f.memlimit, f.salt, f.nonce, f.ct, b""]),
+        msgspec.msgpack.encode([2, str(f.opslimit), f.memlimit, f.salt, f.nonce, f.ct]),
         b"\x00" * 200,
     ):
         with pytest.raises(KeystoreError) as info:

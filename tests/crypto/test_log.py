@@ -423,11 +423,18 @@ def test_genesis_with_another_suite_or_version_rejected(kit):
     a = kit.member("Alice")
     g, _ = kit.group("Alice", founder=a)
     gen = decode_signed_op(g.ops[0]).op
-    for suite in ("chatham/v2:ed25519", labels.SUITE + " ", "", labels.SUITE.upper()):
+    for suite in (
+        "chatham/v1:" + labels.SUITE.split(":", 1)[1],
+        "chatham/v2:ed25519",
+        labels.SUITE + " ",
+        "",
+        labels.SUITE.upper(),
+    ):
         forged = kit.resign(gen, a, body=msgspec.structs.replace(gen.body, suite=suite))
         kit.assert_rejected(GroupState(), forged, LogError, "suite")
-    v2 = kit.resign(gen, a, v=2)
-    kit.assert_rejected(GroupState(), v2, LogError, "encoding")
+    for v in (1, 3):
+        other = kit.resign(gen, a, v=v)
+        kit.assert_rejected(GroupState(), other, LogError, "encoding")
 
 
 def test_genesis_by_another_device_or_with_a_bad_card_rejected(kit):

@@ -1,4 +1,4 @@
-"""Known-answer vectors of protocol v1 (tests/vectors/protocol_v1.json).
+"""Known-answer vectors of protocol v2 (tests/vectors/protocol_v2.json).
 
 Each vector is checked twice:
 
@@ -78,7 +78,8 @@ from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 ROOT = Path(__file__).resolve().parents[2]
-VECTORS = ROOT / "tests" / "vectors" / "protocol_v1.json"
+VECTORS = ROOT / "tests" / "vectors" / "protocol_v2.json"
+VERSION = 2  # the `v` of every versioned record (docs/protocol.md §1), spelled out here
 GENERATOR = ROOT / "scripts" / "make_vectors.py"
 
 Json = dict[str, Any]
@@ -300,7 +301,7 @@ def test_member_keys_and_card(nick: str) -> None:
     xpk = x25519.X25519PrivateKey.from_private_bytes(seed[64:]).public_key().public_bytes_raw()
     assert mpk + xpk == h(m["kem_public"])
     cert = h(m["cert"])
-    assert msgspec.msgpack.decode(cert) == [1, pk, dev, h(m["kem_public"]), m["created"]]
+    assert msgspec.msgpack.decode(cert) == [VERSION, pk, dev, h(m["kem_public"]), m["created"]]
     c = h(m["card"])
     assert c[0] == 0x93
     assert c[1 : 1 + len(cert)] == cert
@@ -343,12 +344,14 @@ def test_keystore() -> None:
     assert key.hex() == ks["key"]
     file = h(ks["file"])
     decoded = msgspec.msgpack.decode(file)
-    assert decoded[:5] == [1, ks["opslimit"], ks["memlimit"], h(ks["salt"]), h(ks["nonce"])]
-    ad = frame(lb("AEAD_KEYSTORE"), u64(1), u64(ks["opslimit"]), u64(ks["memlimit"]), h(ks["salt"]))
+    assert decoded[:5] == [VERSION, ks["opslimit"], ks["memlimit"], h(ks["salt"]), h(ks["nonce"])]
+    ad = frame(
+        lb("AEAD_KEYSTORE"), u64(VERSION), u64(ks["opslimit"]), u64(ks["memlimit"]), h(ks["salt"])
+    )
     body = xopen(key, h(ks["nonce"]), decoded[5], ad)
     assert body.hex() == ks["secrets"]
     assert msgspec.msgpack.decode(body) == [
-        1,
+        VERSION,
         h(m["member_seed"]),
         h(m["device_seed"]),
         h(m["kem_seed"]),
@@ -387,7 +390,7 @@ def test_log_independently() -> None:
         assert H("H_OP", data).hex() == rec["hash"]
         body = signed_body(data)
         v, group, op_seq, op_prev, signer, time, op_body = msgspec.msgpack.decode(body)
-        assert (v, op_seq, op_prev, time) == (1, seq, prev, rec["time"])
+        assert (v, op_seq, op_prev, time) == (VERSION, seq, prev, rec["time"])
         assert op_body[0] == rec["tag"]
         assert group == (bytes(32) if seq == 0 else GROUP)
         signer_nick = nick_of_device(signer)
@@ -550,7 +553,7 @@ def test_entry_independently(rec: Json) -> None:
     hd = rec["header"]
     hdr = h(rec["header_encoding"])
     assert msgspec.msgpack.decode(hdr) == [
-        1,
+        VERSION,
         h(hd["group"]),
         h(hd["entry_id"]),
         hd["epoch"],
@@ -686,7 +689,7 @@ def test_invite(inv: Json) -> None:
         ed25519_verify(h(inv["join_public"]), "SIG_JOIN", body, data[-64:])
         v, group, iid, _card, mac, created = msgspec.msgpack.decode(body)
         assert (v, group, iid, created) == (
-            1,
+            VERSION,
             GROUP,
             h(inv["invite_id"]),
             inv["join_request_created"],
