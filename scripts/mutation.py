@@ -92,6 +92,7 @@ _SYNC_TESTS = (
 TARGETS: dict[str, Target] = {
     "crypto/_log.py": Target(
         (
+            "tests/crypto/test_guard_cases.py",
             "tests/crypto/test_log.py",
             "tests/crypto/test_review_findings.py",
             "tests/crypto/test_membership_crypto.py",
@@ -103,6 +104,7 @@ TARGETS: dict[str, Target] = {
     ),
     "crypto/_entry.py": Target(
         (
+            "tests/crypto/test_guard_cases.py",
             "tests/crypto/test_entries.py",
             "tests/crypto/test_review_findings.py",
             "tests/crypto/test_vectors.py",
@@ -113,6 +115,7 @@ TARGETS: dict[str, Target] = {
     ),
     "crypto/_epoch.py": Target(
         (
+            "tests/crypto/test_guard_cases.py",
             "tests/crypto/test_membership_crypto.py",
             "tests/crypto/test_log.py",
             "tests/crypto/test_review_findings.py",
@@ -123,6 +126,7 @@ TARGETS: dict[str, Target] = {
     ),
     "crypto/_group.py": Target(
         (
+            "tests/crypto/test_guard_cases.py",
             "tests/crypto/test_membership_crypto.py",
             "tests/crypto/test_log.py",
             "tests/crypto/test_review_findings.py",
@@ -133,6 +137,7 @@ TARGETS: dict[str, Target] = {
     ),
     "crypto/_invite.py": Target(
         (
+            "tests/crypto/test_guard_cases.py",
             "tests/crypto/test_membership_crypto.py",
             "tests/crypto/test_review_findings.py",
             "tests/crypto/test_vectors.py",
@@ -649,10 +654,16 @@ def _prepare(tests: list[str]) -> None:
 
 
 def run(
-    modules: list[str], *, jobs: int, ops: tuple[str, ...] | None, limit: float | None
+    modules: list[str],
+    *,
+    jobs: int,
+    ops: tuple[str, ...] | None,
+    limit: float | None,
+    match: str | None = None,
+    tests: tuple[str, ...] | None = None,
 ) -> tuple[dict[str, Score], list[Result]]:
     equivalent = load_equivalent()
-    tests_of = {path: _tests(path) for path in modules}
+    tests_of = {path: tests or _tests(path) for path in modules}
     _prepare(sorted({t for ts in tests_of.values() for t in ts if t.startswith("tests/")}))
     scores = {path: Score() for path in modules}
     baseline: dict[str, float] = {}
@@ -670,6 +681,8 @@ def run(
         count = 0
         for m in mutants(path):
             if ops is not None and m.op not in ops:
+                continue
+            if match is not None and match not in m.describe():
                 continue
             if m.key in equivalent:
                 scores[path].equivalent += 1
@@ -707,6 +720,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the sync engine's guards only")
     parser.add_argument("--ops", help="comma-separated mutation kinds to make (default: all)")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument("--tests", help="comma-separated test files instead of the module's")
+    parser.add_argument("-k", "--match", help="only mutants whose description has this text")
     parser.add_argument("--min-score", type=float, default=95.0)
     parser.add_argument("--timeout", type=float, help="seconds per mutant (default: 3x tests)")
     parser.add_argument("--json", type=Path, help="write every result here")
@@ -720,12 +735,19 @@ def main(argv: list[str] | None = None) -> int:
         equivalent = load_equivalent()
         for path in modules:
             for m in mutants(path):
-                if ops is None or m.op in ops:
+                if (ops is None or m.op in ops) and (not args.match or args.match in m.describe()):
                     mark = "  (equivalent)" if m.key in equivalent else ""
                     print(m.describe() + mark)
         return 0
     start = time.monotonic()
-    scores, everything = run(modules, jobs=args.jobs, ops=ops, limit=args.timeout)
+    scores, everything = run(
+        modules,
+        jobs=args.jobs,
+        ops=ops,
+        limit=args.timeout,
+        match=args.match,
+        tests=tuple(args.tests.split(",")) if args.tests else None,
+    )
     took = time.monotonic() - start
     print(f"\nmutation score (killed / behaviour-changing mutants), {took / 60:.1f} min:")
     failed = False
