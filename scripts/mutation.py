@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import dataclasses
 import importlib
 import inspect
 import json
@@ -167,6 +168,14 @@ TARGETS: dict[str, Target] = {
         ),
     ),
     "client/_private/engine/intake.py": Target(_SYNC_TESTS, skip=("Intake._announce",)),
+    "client/_private/account.py": Target(
+        (
+            "tests/adversarial/test_sync_guards.py",
+            "tests/client/test_membership.py",
+            "tests/adversarial/test_review_findings_13.py",
+        ),
+        functions=("Account._join", "Account._invitee_log"),
+    ),
     "client/_private/engine/verify.py": Target(
         ("tests/adversarial/test_sync_guards.py", "tests/client/test_client_store.py", *_SYNC_TESTS)
     ),
@@ -202,11 +211,14 @@ class Mutant:
     op: str
     before: str
     after: str
+    occurrence: int = 1
+    """1 for the first mutant of this function with this very change, 2 for the next, ..."""
 
     @property
     def key(self) -> str:
         """Stable across edits elsewhere in the file: where, what kind, and the code changed."""
-        return f"{self.path}:{self.function}:{self.op}:{self.before} -> {self.after}"
+        again = f" #{self.occurrence}" if self.occurrence > 1 else ""
+        return f"{self.path}:{self.function}:{self.op}:{self.before} -> {self.after}{again}"
 
     def describe(self) -> str:
         where = f"{self.path}:{self.line}: [{self.op}] in {self.function}"
@@ -434,10 +446,13 @@ def _pos(node: ast.AST) -> tuple[int, int, str]:
 def mutants(path: str) -> list[Mutant]:
     source = (ROOT / path).read_text()
     tree = ast.parse(source)
-    return [
-        Mutant(path, i, getattr(s.node, "lineno", 0), s.function, s.op, _before(s), s.after)
-        for i, s in enumerate(_sites(tree, TARGETS[path]))
-    ]
+    out: list[Mutant] = []
+    seen: dict[str, int] = {}
+    for i, s in enumerate(_sites(tree, TARGETS[path])):
+        m = Mutant(path, i, getattr(s.node, "lineno", 0), s.function, s.op, _before(s), s.after)
+        seen[m.key] = seen.get(m.key, 0) + 1
+        out.append(dataclasses.replace(m, occurrence=seen[m.key]))
+    return out
 
 
 def mutated_code(path: str, index: int) -> object:

@@ -5,12 +5,14 @@ fails (`make mutation`, docs/testing.md). Bob, the victim, talks to the server t
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
 import pytest
 from chatham.client import errors
 
+from tests.support.client_fixtures import Person, Tamper, form_group
 from tests.support.tamper_kit import World
 
 ENOUGH: int = 12
@@ -72,3 +74,28 @@ def test_a_lockbox_request_refused_for_an_active_member_is_an_error(world: World
     w.tamper.clear()
     w.gb.sync()
     assert epoch in w.gb._load().keyring.keys
+
+
+def test_a_server_serving_another_group_for_an_invite_is_refused_at_join(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    """The server answers a joiner's log request with a whole other group (a real one, every
+    op signed): the joiner refuses it before asking to join, and stores nothing."""
+    dana, mallory = person("Dana"), person("Mallory")
+    jo = person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+    [gm] = form_group(mallory)
+    fake = gm._api().log(gm.id_bytes, -1)
+    real = base64.urlsafe_b64encode(gd.id_bytes).rstrip(b"=").decode()
+
+    def substitute(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        if f"/groups/{real}/log" in request.url.path:
+            page.update(ops=list(fake.ops), seq=fake.seq, head=fake.head, more=False)
+        return page
+
+    tamper.on("GET", "/log", substitute)
+    code = gd.invite().link
+    with pytest.raises(errors.ForkError, match="does not match the invite"):
+        jo.join(code)
+    assert jo.groups() == []
+    assert gd.join_requests() == []

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from chatham.crypto import ChainHead, CouldNotOpen, ForkError, Keyring, LogError, Policy
+from chatham.crypto import (
+    ChainHead,
+    CouldNotOpen,
+    ForkError,
+    Keyring,
+    LogError,
+    Policy,
+    decode_signed_op,
+    pinned_heads,
+)
 from chatham.crypto import _primitives as P
 from chatham.crypto import labels as L
 from chatham.crypto._epoch import Recipient, _names_ad, build_rotation, open_names
@@ -173,3 +182,35 @@ def test_a_leader_added_again_keeps_the_role_they_held_in_their_first_membership
     assert bob.role_at(removed) is None  # between the memberships
     assert bob.role_at(g.state.seq) == "member"
     assert bob.past[-1][1] == removed
+
+
+def test_a_departure_pins_its_final_heads_and_a_checkpoint_pins_none(kit):
+    """The server refuses an op whose pinned heads miss an entry it holds (§7.4): it asks
+    `pinned_heads` which heads an op pins."""
+    g, (a, b) = kit.group("Alice", "Bob")
+    g.post(b)
+    checkpoint = decode_signed_op(g.checkpoint(a).op).op.body
+    assert checkpoint.heads
+    assert pinned_heads(checkpoint) == []
+    remove = decode_signed_op(g.build_remove(a, b).op).op.body
+    assert [h.device for h in pinned_heads(remove)] == [b.device_id]
+
+
+def test_one_add_cannot_bring_two_members_in_on_one_device(kit):
+    """A colluding leader adds Carol and a second identity whose card certifies Carol's very
+    device key: one device would then act for two members."""
+    from chatham.crypto import Secrets, make_card
+
+    from tests.crypto.conftest import Member
+
+    g, (a,) = kit.group("Alice")
+    carol, other = kit.member("Carol"), kit.member("Dave")
+    twin = Member(
+        "Dave",
+        Secrets(other.secrets.member, carol.device, kit.rand(32), kit.T0),
+        make_card(other.secrets.member, carol.device, created=kit.T0),
+    )
+    assert twin.id != carol.id
+    assert twin.device_id == carol.device_id
+    pending = g.build_add(a, carol, twin)
+    kit.assert_rejected(g.state, pending, LogError, "device")
