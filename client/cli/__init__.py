@@ -266,6 +266,11 @@ def _click_exceptions() -> Any:
 
 
 def run() -> None:
+    """The `chatham` program: harden this process (no core dumps, the passphrase out of the
+    environment: `chatham.client.harden_process`) before anything is read, then `main`."""
+    from .. import harden_process
+
+    harden_process()
     sys.exit(main())
 
 

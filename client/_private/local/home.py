@@ -41,9 +41,9 @@ from ...errors import (
     UsageError,
     WrongPassphrase,
 )
+from .process import ENV_PASSPHRASE, env_passphrase
 
 ENV_HOME: Final = "CHATHAM_HOME"
-ENV_PASSPHRASE: Final = "CHATHAM_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
 SECRET_ENV: Final = (ENV_PASSPHRASE,)
 """Variables that must never reach a child process such as $EDITOR."""
 
@@ -210,8 +210,7 @@ class Home:
                     return crypto.open_keystore_with_key(data, key), key
                 except crypto.KeystoreError:
                     self.end_session()
-            env = os.environ if env is None else env
-            passphrase = env.get(ENV_PASSPHRASE) or None
+            passphrase = env_passphrase(env)
         asked = passphrase is None and prompt is not None
         for attempt in range(max(1, tries) if asked else 1):
             if asked:
