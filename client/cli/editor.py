@@ -113,12 +113,29 @@ def wipe(directory: Path) -> None:
 
 @contextlib.contextmanager
 def editing_directory() -> Iterator[Path]:
-    """A fresh private 0700 directory for one edit, wiped entirely afterwards."""
-    where = Path(tempfile.mkdtemp(prefix="edit-", dir=private_dir(runtime_dir() / "edits")))
+    """A fresh private 0700 directory for one edit, wiped entirely afterwards.
+
+    Its name carries this process's id, so the directory of an edit whose command was
+    killed (nothing could wipe it then) is wiped by the next edit."""
+    edits = private_dir(runtime_dir() / "edits")
+    for left in edits.glob("edit-*-*"):
+        if not _alive(left.name.split("-")[1]):
+            wipe(left)
+    where = Path(tempfile.mkdtemp(prefix=f"edit-{os.getpid()}-", dir=edits))
     try:
         yield where
     finally:
         wipe(where)
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def editor_command() -> list[str]:

@@ -252,6 +252,31 @@ def test_every_edit_has_a_private_directory_wiped_with_all_the_editor_left_there
     assert Path("/etc/passwd").stat().st_size > 0  # a planted link is removed, not followed
 
 
+def test_the_directory_of_an_edit_that_was_killed_is_wiped_by_the_next_one(
+    drafts_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from chatham.client.cli.editor import Draft
+
+    dead = subprocess.Popen(["true"])  # its process id then runs nothing
+    dead.wait()
+    edits = drafts_env / "edits"
+    drafts_env.mkdir(mode=0o700)
+    edits.mkdir(mode=0o700)
+    left = edits / f"edit-{dead.pid}-abc123"
+    left.mkdir(mode=0o700)
+    (left / "group-issue-new.md").write_text("what a killed command left")
+    (left / ".group-issue-new.md.swp").write_text("and its editor")
+    running = edits / f"edit-{os.getpid()}-def456"  # an edit still open in this process
+    running.mkdir(mode=0o700)
+    script = tmp_path / "residue.py"
+    script.write_text(RESIDUE)
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script} {tmp_path / 'seen.json'}")
+    Draft("group-note").edit("text\n")
+    assert sorted(p.name for p in edits.iterdir()) == [running.name]
+
+
 def test_a_kept_draft_holds_what_was_saved_and_nothing_the_editor_wrote_beside_it(
     drafts_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
