@@ -56,8 +56,23 @@ async def provide_device(request: Request[Any, Any, Any], services: ServicesDep)
 
 
 def client_key(request: Request[Any, Any, Any]) -> str:
-    """The client address, used only as an in-memory rate-limit key and never stored."""
-    return request.client.host if request.client else "unknown"
+    """The client address, used only as an in-memory rate-limit key and never stored.
+
+    Behind a trusted proxy (`Settings.trusted_proxies`) it is the nearest address in
+    X-Forwarded-For that is not itself a trusted proxy; from anyone else the header is
+    ignored, so a client cannot pick its own key by sending one."""
+    peer = request.client.host if request.client else "unknown"
+    proxies: frozenset[str] = request.app.state.settings.proxies
+    if peer not in proxies:
+        return peer
+    hops: list[str] = []
+    for name, value in request.scope["headers"]:
+        if name.lower() == b"x-forwarded-for":
+            hops += [h.strip() for h in value.decode("latin-1").split(",")]
+    for hop in reversed(hops):
+        if hop and hop not in proxies:
+            return hop
+    return peer
 
 
 DEPENDENCIES = {

@@ -8,6 +8,7 @@ else reads the environment, so a test builds exactly the server it means to.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -77,6 +78,22 @@ class Settings:
     events_max_seconds: float = 3600.0
     """A stream is closed after this long (and at token expiry); clients reconnect."""
 
+    # Connections (`connections.GuardedHttpTools`; docs/operations.md "Limits and abuse").
+    max_header_bytes: int = 32 * KIB
+    """A request line and headers larger than this are answered 431 and the connection closed."""
+    max_headers: int = 64
+    """More request headers than this are answered 431."""
+    header_timeout: float = 10.0
+    """Seconds from a connection's opening (or a request's first byte) to the end of its
+    headers; past it the connection is closed."""
+    body_timeout: float = 15.0
+    """Seconds a request body may go without a byte arriving before the connection is closed."""
+    max_connections: int = 1000
+    """Open connections per process; past it a new one is answered 503 and closed."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses of reverse proxies whose X-Forwarded-For is believed; from
+    anyone else the header is ignored (docs/operations.md "Behind a proxy")."""
+
     access_log: bool = False
     """Off by default: an access log would record client IP addresses."""
     workers: int = 1
@@ -87,11 +104,27 @@ class Settings:
     def __post_init__(self) -> None:
         if self.time_bucket < 1:
             raise ValueError("time_bucket must be at least 1 second")
-        for name in ("challenge_ttl", "token_ttl", "max_body", "max_chunk", "page_limit"):
+        for name in (
+            "challenge_ttl",
+            "token_ttl",
+            "max_body",
+            "max_chunk",
+            "page_limit",
+            "max_header_bytes",
+            "max_headers",
+            "header_timeout",
+            "body_timeout",
+            "max_connections",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+
+    @functools.cached_property
+    def proxies(self) -> frozenset[str]:
+        """The trusted proxies' addresses (`trusted_proxies`), as a set."""
+        return frozenset(a.strip() for a in self.trusted_proxies.split(",") if a.strip())
 
     @property
     def sqlalchemy_url(self) -> str:
