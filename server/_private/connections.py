@@ -13,6 +13,7 @@ with these checks added (`chatham-server` serves with it: `cli.serve`):
   on a kept-alive connection, after the request's first byte), else the connection closes;
 - while a body is being sent, `body_timeout` seconds without a byte close it (not while
   the server itself has paused reading because the application has not read yet);
+- an answer the client does not read for `send_timeout` seconds closes the connection;
 - past `max_connections` open connections in this process a new one is answered 503 and
   closed at once.
 
@@ -59,6 +60,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._header_count = 0
         self._in_body = False
         self._timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -69,7 +71,25 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        # The client stopped reading: give it `send_timeout` to start again.
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.limits.send_timeout, self._stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _stalled(self) -> None:
+        self._write_timer = None
+        self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if self._in_body:

@@ -22,6 +22,8 @@ ServicesDep = NamedDependency[Runtime]
 """The per-process runtime (injected by name: `services`)."""
 CallerDep = NamedDependency[Caller]
 """Whoever the bearer token names (injected by name: `caller`)."""
+STREAM = "chatham_stream"
+"""A route's `opt` flag: its answer is a long-lived stream, which holds no place in flight."""
 DeviceDep = NamedDependency[bytes]
 """The logged-in device's id; 403 for invitee tokens (injected by name: `device`)."""
 
@@ -42,12 +44,18 @@ def _authorization(request: Request[Any, Any, Any]) -> str:
 
 
 async def provide_caller(request: Request[Any, Any, Any], services: ServicesDep) -> Caller:
+    """The caller, who then holds one of its places in flight (`inflight`) until the answer
+    is sent, except on an event stream (capped on its own)."""
     scheme, _, token = _authorization(request).partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ServiceError(
             ErrorCode.UNAUTHORIZED, "a bearer token is required (POST /v1/auth/token)"
         )
-    return await tokens.resolve(services, token.strip())
+    caller = await tokens.resolve(services, token.strip())
+    if not request.route_handler.opt.get(STREAM):
+        key = caller.device_id or (caller.group_id, caller.invite_id)
+        services.inflight.hold(request.scope, key, services.settings.max_device_requests)
+    return caller
 
 
 async def provide_device(request: Request[Any, Any, Any], services: ServicesDep) -> bytes:

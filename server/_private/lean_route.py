@@ -39,6 +39,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from .answers import Answer
 from .bodies import decode_body, json_bound, read_capped
 from .guards import client_key, provide_caller, provide_device, provide_services
+from .inflight import release_held
 
 
 class LeanRoute:
@@ -92,7 +93,11 @@ class LeanRoute:
                         ("response cache", handler.cache),
                         (
                             "other middleware",
-                            [m for m in middleware if not isinstance(m, LeanRoute)],
+                            [
+                                m
+                                for m in middleware
+                                if not isinstance(m, LeanRoute) and m is not release_held
+                            ],
                         ),
                         ("another device check", _provider(deps, "device") is not provide_device),
                         ("another caller check", _provider(deps, "caller") is not provide_caller),

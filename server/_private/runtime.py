@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .hub import Hub
+from .inflight import InFlight
 from .ratelimit import RateLimiter
 from .rosters import StateCache
 from .settings import Settings
@@ -39,6 +40,7 @@ class Runtime:
     states: StateCache = field(default_factory=StateCache)
     hub: Hub = field(default_factory=Hub)
     limiter: RateLimiter = field(init=False)
+    inflight: InFlight = field(default_factory=InFlight)
     tokens: dict[bytes, CachedToken] = field(default_factory=dict)
     server_id: bytes = b""
     """This server's identity (stored in its database): every login signature names it, so a

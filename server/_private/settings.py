@@ -70,6 +70,8 @@ class Settings:
     """Authenticated requests per minute from one device."""
     rate_join: int = 20
     """Join requests and invite logins per minute for one group."""
+    max_device_requests: int = 8
+    """Requests one device (or invitee token) may have in flight at once; 429 beyond."""
 
     # Server-sent events.
     events_poll: float = 1.0
@@ -88,8 +90,10 @@ class Settings:
     headers; past it the connection is closed."""
     body_timeout: float = 15.0
     """Seconds a request body may go without a byte arriving before the connection is closed."""
-    max_connections: int = 1000
+    max_connections: int = 2000
     """Open connections per process; past it a new one is answered 503 and closed."""
+    send_timeout: float = 60.0
+    """Seconds an answer may wait for the client to read before the connection is closed."""
     trusted_proxies: str = ""
     """Comma-separated addresses of reverse proxies whose X-Forwarded-For is believed; from
     anyone else the header is ignored (docs/operations.md "Behind a proxy")."""

@@ -16,6 +16,8 @@ import httpx
 import pytest
 from chatham.server.testing import LiveServer, live_server
 
+from tests.support.server_harness import World
+
 LIMITS = {
     "CHATHAM_SERVER_HEADER_TIMEOUT": "1",
     "CHATHAM_SERVER_BODY_TIMEOUT": "1",
@@ -154,3 +156,44 @@ def test_a_login_body_past_its_cap_is_refused_unread(server: LiveServer) -> None
         )
         s.settimeout(0.8)
         assert s.recv(200).startswith(b"HTTP/1.1 413")
+
+
+def _request_unread(server: LiveServer, path: str, headers: dict[str, str]) -> socket.socket:
+    """A GET whose answer this side never reads (a tiny receive buffer, nothing read)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(5)
+    s.connect((host, int(port)))
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode())
+    return s
+
+
+def test_a_device_that_reads_no_answers_holds_only_a_few(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATHAM_SERVER_MAX_DEVICE_REQUESTS", "3")
+    with (
+        live_server(tmp_path / "unread", "--rate-auth", "0") as live,
+        httpx.Client(base_url=live.url, timeout=30) as http,
+    ):
+        world = World(http)
+        (group, (alice, bob)) = world.group_of(2)
+        for _ in range(8):  # about 8 MiB of entries: a page far larger than socket buffers
+            group.post_entry(alice, b"x" * (1 << 20))
+        path = f"{group.path}/entries"
+        stuck = [_request_unread(live, path, alice.headers) for _ in range(3)]
+        try:
+            time.sleep(1.0)
+            with _request_unread(live, path, alice.headers) as extra:
+                assert extra.recv(64).startswith(b"HTTP/1.1 429")
+            # Another member is served meanwhile.
+            r = world.client.get(f"{group.path}/entries", params={"limit": 1}, headers=bob.headers)
+            assert r.status_code == 200
+        finally:
+            for s in stuck:
+                s.close()
+        time.sleep(0.5)
+        r = world.client.get(f"{group.path}/entries", params={"limit": 1}, headers=alice.headers)
+        assert r.status_code == 200
