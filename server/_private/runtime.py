@@ -38,7 +38,7 @@ class Runtime:
     settings: Settings
     db: Database
     states: StateCache = field(default_factory=StateCache)
-    hub: Hub = field(default_factory=Hub)
+    hub: Hub = field(init=False)
     limiter: RateLimiter = field(init=False)
     inflight: InFlight = field(default_factory=InFlight)
     tokens: dict[bytes, CachedToken] = field(default_factory=dict)
@@ -51,6 +51,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.clock)
+        s = self.settings
+        self.hub = Hub(s.events_per_device, s.events_max_streams, s.events_poll)
         if self.db.is_sqlite:
             self.db.on_failed_commit = self.states.clear
 
@@ -62,6 +64,7 @@ class Runtime:
 
     async def close(self) -> None:
         """Cancel the background tasks and close the database."""
+        self.hub.close()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

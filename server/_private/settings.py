@@ -75,7 +75,12 @@ class Settings:
 
     # Server-sent events.
     events_poll: float = 1.0
-    """How often an event stream looks at the database for writes made by other processes."""
+    """How often a group's watcher looks at the database for writes made by other processes
+    (one read per group with streams, however many streams)."""
+    events_per_device: int = 8
+    """Event streams one device may hold open at once; 429 beyond."""
+    events_max_streams: int = 1000
+    """Event streams per process; 503 beyond."""
     events_keepalive: float = 15.0
     events_max_seconds: float = 3600.0
     """A stream is closed after this long (and at token expiry); clients reconnect."""

@@ -197,3 +197,28 @@ def test_a_device_that_reads_no_answers_holds_only_a_few(
         time.sleep(0.5)
         r = world.client.get(f"{group.path}/entries", params={"limit": 1}, headers=alice.headers)
         assert r.status_code == 200
+
+
+def test_event_streams_are_capped_per_device(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATHAM_SERVER_EVENTS_PER_DEVICE", "2")
+    with (
+        live_server(tmp_path / "streams", "--rate-auth", "0") as live,
+        httpx.Client(base_url=live.url, timeout=30) as http,
+    ):
+        world = World(http)
+        (group, (alice, bob)) = world.group_of(2)
+        path = f"{group.path}/events"
+        held = [_request_unread(live, path, alice.headers) for _ in range(2)]
+        try:
+            for s in held:
+                assert s.recv(64).startswith(b"HTTP/1.1 200")
+            with _request_unread(live, path, alice.headers) as extra:
+                assert extra.recv(64).startswith(b"HTTP/1.1 429")
+            # Another device still gets its stream.
+            with _request_unread(live, path, bob.headers) as other:
+                assert other.recv(64).startswith(b"HTTP/1.1 200")
+        finally:
+            for s in held:
+                s.close()
