@@ -37,7 +37,7 @@ class Runtime:
 
     settings: Settings
     db: Database
-    states: StateCache = field(default_factory=StateCache)
+    states: StateCache = field(init=False)
     hub: Hub = field(init=False)
     limiter: RateLimiter = field(init=False)
     inflight: InFlight = field(default_factory=InFlight)
@@ -51,6 +51,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.clock)
+        self.states = StateCache(self.settings.roster_cache)
         s = self.settings
         self.hub = Hub(s.events_per_device, s.events_max_streams, s.events_poll)
         if self.db.is_sqlite:

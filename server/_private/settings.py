@@ -73,6 +73,10 @@ class Settings:
     max_device_requests: int = 8
     """Requests one device (or invitee token) may have in flight at once; 429 beyond."""
 
+    roster_cache: int = 1024
+    """Groups whose verified roster each process keeps in memory; a group outside it is
+    replayed from its log (in a reader thread, never in the writer) when next used."""
+
     # Server-sent events.
     events_poll: float = 1.0
     """How often a group's watcher looks at the database for writes made by other processes
@@ -124,6 +128,7 @@ class Settings:
             "header_timeout",
             "body_timeout",
             "max_connections",
+            "roster_cache",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")

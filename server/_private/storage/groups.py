@@ -101,6 +101,23 @@ def ops_between(conn: sa.Connection, group_id: bytes, since: int, until: int) ->
     return (op for (op,) in result)
 
 
+def log_sizes(
+    conn: sa.Connection, group_id: bytes, since: int, until: int, limit: int
+) -> list[tuple[int, int]]:
+    """(seq, op bytes) of at most `limit` ops with `since < seq <= until`, oldest first."""
+    rows = conn.execute(
+        sa.select(t.log_ops.c.seq, sa.func.length(t.log_ops.c.op))
+        .where(
+            t.log_ops.c.group_id == group_id,
+            t.log_ops.c.seq > since,
+            t.log_ops.c.seq <= until,
+        )
+        .order_by(t.log_ops.c.seq)
+        .limit(limit)
+    ).all()
+    return [(int(seq), int(size)) for seq, size in rows]
+
+
 def log_page(
     conn: sa.Connection, group_id: bytes, since: int, until: int, limit: int
 ) -> Sequence[Any]:
