@@ -73,6 +73,9 @@ class Settings:
     max_device_requests: int = 8
     """Requests one device (or invitee token) may have in flight at once; 429 beyond."""
 
+    scrub_delay: float = 10.0
+    """Seconds from a retraction or deletion to the scrub of the freed ciphertext; deletions
+    in between share that scrub (docs/operations.md "Retraction")."""
     roster_cache: int = 1024
     """Groups whose verified roster each process keeps in memory; a group outside it is
     replayed from its log (in a reader thread, never in the writer) when next used."""

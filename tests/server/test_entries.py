@@ -318,7 +318,7 @@ def test_retracted_bytes_do_not_linger_in_the_sqlite_files(
 
     if server_database.is_postgres:
         return  # PostgreSQL: the column is NULL (above); its files are the operator's (VACUUM)
-    world = World(make_client())
+    world = World(make_client(scrub_delay=0.1))
     group, (alice,) = world.group_of()
     sealed = group.seal(alice, b"y" * 3000)
     group.post_sealed(alice, sealed)
