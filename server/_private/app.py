@@ -58,6 +58,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime.spawn(upkeep.purge_loop(runtime))
         yield
     finally:
+        await upkeep.scrub_before_exit(runtime)
         await runtime.close()
 
 

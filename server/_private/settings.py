@@ -43,6 +43,8 @@ class Settings:
     port: int = DEFAULT_PORT
     open_registration: bool = False
     """Anyone with an account may create groups; otherwise an operator token is needed."""
+    max_groups_per_device: int = 10
+    """Under open registration, groups one device may create (0: no limit)."""
     migrate_on_start: bool = True
 
     # Lifetimes.

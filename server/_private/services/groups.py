@@ -68,6 +68,8 @@ async def create_group(runtime: Runtime, device: bytes, data: CreateGroup) -> He
         )
 
     def work(conn: sa.Connection) -> None:
+        # An operator's token counts for itself; under open registration a device may create
+        # `max_groups_per_device` groups (each with a full quota), no more.
         if data.registration_token is not None and not settings.open_registration:
             h = hash_token(data.registration_token)
             if not credentials.spend_registration_token(conn, h, now):
@@ -76,7 +78,17 @@ async def create_group(runtime: Runtime, device: bytes, data: CreateGroup) -> He
                     "the registration token is unknown, used up or expired",
                     field="registration_token",
                 )
-        store.insert_group(conn, state.group_id, state.seq, state.head, settings.blurred_now())
+        else:
+            most = settings.max_groups_per_device
+            if most and store.founded_by(conn, device) >= most:
+                raise ServiceError(
+                    ErrorCode.NOT_ALLOWED,
+                    f"a device creates at most {most} groups on this server "
+                    "without an operator's registration token",
+                )
+        store.insert_group(
+            conn, state.group_id, state.seq, state.head, settings.blurred_now(), device
+        )
         for a in applied:
             boxes = lockboxes if rotation is not None and a is applied[-1] else {}
             epoch = rotation.epoch if rotation else 0

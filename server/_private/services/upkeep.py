@@ -53,3 +53,13 @@ async def _scrub(runtime: Runtime) -> None:
     except Exception as e:
         runtime.scrub_pending = False
         log.warning("scrub after retraction failed: %s", type(e).__name__)
+
+
+async def scrub_before_exit(runtime: Runtime) -> None:
+    """At shutdown: a scrub still waiting out its delay runs now, not never."""
+    if runtime.scrub_pending:
+        runtime.scrub_pending = False
+        try:
+            await scrub_freed(runtime.db)
+        except Exception as e:
+            log.warning("scrub at shutdown failed: %s", type(e).__name__)
