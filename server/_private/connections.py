@@ -14,7 +14,8 @@ with these checks added (`chatham-server` serves with it: `cli.serve`):
 - while a body is being sent, `body_timeout` seconds without a byte close it (not while
   the server itself has paused reading because the application has not read yet);
 - an answer the client does not read for `send_timeout` seconds closes the connection;
-- past `max_connections` open connections in this process a new one is answered 503 and
+- past `max_connections` open connections in this process, or `max_address_connections`
+  from one client address (not counting trusted proxies), a new one is answered 503 and
   closed at once.
 
 The limits are read from the `CHATHAM_SERVER_*` variables (the CLI sets them for its
@@ -39,6 +40,10 @@ def _limits() -> Settings:
     return settings_from_env()
 
 
+_BY_ADDRESS: dict[str, int] = {}
+"""Open connections per client address in this process (in memory only, never stored)."""
+
+
 class _TooManyHeaders(Exception):
     """Raised from the parser's header callback; httptools turns it into a parser error."""
 
@@ -61,15 +66,28 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._in_body = False
         self._timer: asyncio.TimerHandle | None = None
         self._write_timer: asyncio.TimerHandle | None = None
+        self._address = ""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._address = self.client[0] if self.client else ""
+        per_address = _BY_ADDRESS.get(self._address, 0) + 1
+        _BY_ADDRESS[self._address] = per_address
+        most = self.limits.max_address_connections
         if len(self.connections) > self.limits.max_connections:
             self._refuse(503, "too many connections")
+            return
+        if most and per_address > most and self._address not in self.limits.proxies:
+            self._refuse(503, "too many connections from this address")
             return
         self._arm(self.limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        left = _BY_ADDRESS.get(self._address, 0) - 1
+        if left > 0:
+            _BY_ADDRESS[self._address] = left
+        else:
+            _BY_ADDRESS.pop(self._address, None)
         self._disarm()
         if self._write_timer is not None:
             self._write_timer.cancel()

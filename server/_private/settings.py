@@ -106,6 +106,8 @@ class Settings:
     """Seconds a request body may go without a byte arriving before the connection is closed."""
     max_connections: int = 2000
     """Open connections per process; past it a new one is answered 503 and closed."""
+    max_address_connections: int = 64
+    """Open connections per client address (0: no limit; trusted proxies are not limited)."""
     send_timeout: float = 60.0
     """Seconds an answer may wait for the client to read before the connection is closed."""
     trusted_proxies: str = ""

@@ -24,6 +24,7 @@ LIMITS = {
     "CHATHAM_SERVER_MAX_HEADER_BYTES": "8192",
     "CHATHAM_SERVER_MAX_HEADERS": "20",
     "CHATHAM_SERVER_MAX_CONNECTIONS": "12",
+    "CHATHAM_SERVER_MAX_ADDRESS_CONNECTIONS": "8",
 }
 
 
@@ -37,9 +38,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
             yield live
 
 
-def _connect(server: LiveServer) -> socket.socket:
+def _connect(server: LiveServer, source: str = "127.0.0.1") -> socket.socket:
     host, port = server.url.removeprefix("http://").split(":")
-    s = socket.create_connection((host, int(port)), timeout=5)
+    s = socket.create_connection((host, int(port)), timeout=5, source_address=(source, 0))
     return s
 
 
@@ -114,14 +115,19 @@ def test_a_body_stopped_short_is_closed(server: LiveServer) -> None:
         assert _closed_within(s, 1.0)
 
 
-def test_connections_past_the_cap_are_turned_away_and_honest_ones_return(
+def test_connections_past_the_caps_are_turned_away_and_honest_ones_return(
     server: LiveServer,
 ) -> None:
-    held = [_connect(server) for _ in range(12)]
+    # Loopback has many addresses: 127.0.0.2 and .3 are other clients here.
+    held = [_connect(server) for _ in range(8)]
     try:
         time.sleep(0.2)
         with _connect(server) as extra:
-            assert _answer(extra, 2).startswith(b"HTTP/1.1 503")
+            assert _answer(extra, 2).startswith(b"HTTP/1.1 503")  # one address's share
+        held += [_connect(server, "127.0.0.2") for _ in range(4)]
+        time.sleep(0.2)
+        with _connect(server, "127.0.0.3") as extra:
+            assert _answer(extra, 2).startswith(b"HTTP/1.1 503")  # the process's
     finally:
         for s in held:
             s.close()
