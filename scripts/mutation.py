@@ -86,8 +86,6 @@ _SYNC_TESTS = (
     "tests/client/test_client_sync.py",
     "tests/client/test_hostile_answers.py",
     "tests/adversarial/test_authority.py",
-    "tests/adversarial/test_freshness.py",
-    "tests/client/test_client_store.py",
 )
 
 TARGETS: dict[str, Target] = {
@@ -177,12 +175,24 @@ TARGETS: dict[str, Target] = {
         functions=("Account._join", "Account._invitee_log"),
     ),
     "client/_private/engine/verify.py": Target(
-        ("tests/adversarial/test_sync_guards.py", "tests/client/test_client_store.py", *_SYNC_TESTS)
+        (
+            "tests/adversarial/test_sync_guards.py",
+            "tests/client/test_client_store.py",
+            "tests/adversarial/test_malicious_server.py",
+            "tests/adversarial/test_review_findings_13.py",
+        )
     ),
 }
 QUICK = ("client/_private/engine/sync.py", "client/_private/engine/intake.py")
 """The modules `--quick` mutates (guard-off and drop-raise only): the sync engine."""
 QUICK_OPS = ("guard-off", "drop-raise", "skip-call")
+QUICK_TESTS = (
+    "tests/adversarial/test_sync_guards.py",
+    "tests/adversarial/test_malicious_server.py",
+    "tests/adversarial/test_review_findings_13.py",
+    "tests/client/test_client_sync.py",
+)
+"""The tests `--quick` runs each mutant against (every one of its mutants dies on them)."""
 
 CHECK_NAME = re.compile(r"check|verify|require|ensure|validate|reject|accept_lockbox|replay")
 ESCAPES = (ast.Raise, ast.Return, ast.Continue, ast.Break)
@@ -676,6 +686,7 @@ def run(
     limit: float | None,
     match: str | None = None,
     tests: tuple[str, ...] | None = None,
+    only: set[str] | None = None,
 ) -> tuple[dict[str, Score], list[Result]]:
     equivalent = load_equivalent()
     tests_of = {path: tests or _tests(path) for path in modules}
@@ -698,6 +709,8 @@ def run(
             if ops is not None and m.op not in ops:
                 continue
             if match is not None and match not in m.describe():
+                continue
+            if only is not None and m.key not in only:
                 continue
             if m.key in equivalent:
                 scores[path].equivalent += 1
@@ -728,6 +741,10 @@ def run(
     return scores, results
 
 
+def _survivors(path: Path) -> set[str]:
+    return {r["key"] for r in json.loads(path.read_text()) if r["outcome"] != "killed"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="paths under the repository (default: all)")
@@ -736,8 +753,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ops", help="comma-separated mutation kinds to make (default: all)")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--tests", help="comma-separated test files instead of the module's")
+    parser.add_argument(
+        "--rerun", type=Path, help="only the survivors recorded in this --json file"
+    )
     parser.add_argument("-k", "--match", help="only mutants whose description has this text")
-    parser.add_argument("--min-score", type=float, default=95.0)
+    parser.add_argument(
+        "--min-score", type=float, help="the lowest score a module may have (95; --quick: 100)"
+    )
     parser.add_argument("--timeout", type=float, help="seconds per mutant (default: 3x tests)")
     parser.add_argument("--json", type=Path, help="write every result here")
     args = parser.parse_args(argv)
@@ -761,13 +783,15 @@ def main(argv: list[str] | None = None) -> int:
         ops=ops,
         limit=args.timeout,
         match=args.match,
-        tests=tuple(args.tests.split(",")) if args.tests else None,
+        tests=tuple(args.tests.split(",")) if args.tests else (QUICK_TESTS if args.quick else None),
+        only=_survivors(args.rerun) if args.rerun else None,
     )
+    min_score = args.min_score if args.min_score is not None else (100.0 if args.quick else 95.0)
     took = time.monotonic() - start
     print(f"\nmutation score (killed / behaviour-changing mutants), {took / 60:.1f} min:")
     failed = False
     for path, s in scores.items():
-        low = s.percent < args.min_score
+        low = s.percent < min_score
         failed |= low
         print(
             f"  {path}: {s.killed + s.timeout}/{s.total} = {s.percent:.1f}%"

@@ -214,3 +214,71 @@ def test_one_add_cannot_bring_two_members_in_on_one_device(kit):
     assert twin.device_id == carol.device_id
     pending = g.build_add(a, carol, twin)
     kit.assert_rejected(g.state, pending, LogError, "device")
+
+
+# --- sealing ------------------------------------------------------------------------------------
+
+
+def test_a_writer_cannot_seal_an_entry_no_reader_could_decode(kit):
+    """Retractions are at most MAX_RETRACTS entry ids of 16 bytes: sealing more, or an id of
+    another length, fails at once instead of producing an entry every reader refuses."""
+    from chatham.crypto import MAX_RETRACTS
+
+    g, (a,) = kit.group("Alice")
+    ids = [kit.rand(16) for _ in range(MAX_RETRACTS)]
+    assert len(g.seal(a, retracts=ids).entry.header.retracts) == MAX_RETRACTS
+    with pytest.raises(ValueError, match="retracts at most"):
+        g.seal(a, retracts=[*ids, kit.rand(16)])
+    with pytest.raises(ValueError, match="retracts at most"):
+        g.seal(a, retracts=[kit.rand(15)])
+
+
+def test_the_entry_a_demotion_pinned_still_verifies_after_it(kit):
+    """A demotion pins the demoted leader's chain at their last entry: that very entry stays
+    valid (only another entry at its place, or one beyond it claiming an older head, is not)."""
+    from chatham.crypto import check_entry_public
+
+    g, (a, b) = kit.group("Alice", "Bob")
+    g.set_role(a, b, "leader")
+    g.post(b, b"written as a leader")
+    last = g.post(b, b"the last entry before the demotion")
+    g.set_role(a, b, "member")
+    assert [p.seq for _, p in g.state.devices[b.device_id].pins] == [2]
+    assert check_entry_public(g.state, last.entry) == last.link
+
+
+def test_a_demoted_leader_cannot_rewrite_their_pinned_chain_under_a_later_head(kit):
+    """Below the head a demotion pinned, every entry was written before the demotion: one
+    there claiming a later log head is refused; the demoted member's next entries are not."""
+    from chatham.crypto import EntryError, check_entry_public
+
+    g, (a, b) = kit.group("Alice", "Bob")
+    g.set_role(a, b, "leader")
+    g.post(b, b"one")
+    g.post(b, b"two")
+    g.set_role(a, b, "member")
+    rewritten = g.seal(b, b"one, rewritten after the demotion", seq=1, prev=bytes(32))
+    with pytest.raises(EntryError) as err:
+        check_entry_public(g.state, rewritten.entry)
+    assert err.value.check == "log_head"
+    after = g.post(b, b"three, as a member")
+    assert after.entry.header.seq == 3
+
+
+def test_a_leader_demoted_and_promoted_again_retracts_with_their_new_powers(kit):
+    """An entry beyond a pinned head is judged at the head it claims when that is later than
+    the op that pinned the chain: Bob, a leader again, may withdraw Carol's newer entry."""
+    from chatham.crypto import authority_seq, check_retraction
+
+    g, (a, b, c) = kit.group("Alice", "Bob", "Carol")
+    g.set_role(a, b, "leader")
+    g.post(b, b"one")
+    g.set_role(a, b, "member")
+    demoted = g.state.seq
+    g.set_role(a, b, "leader")
+    carols = g.post(c, b"carol's entry").entry.header
+    retraction = g.post(b, b"withdrawn", retracts=[carols.entry_id]).entry.header
+    assert retraction.log_seq > demoted
+    at = authority_seq(g.state, b.device_id, retraction.seq, retraction.log_seq)
+    assert at == retraction.log_seq
+    check_retraction(g.state, retraction, carols)
