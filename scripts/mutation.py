@@ -694,6 +694,10 @@ def run(
     scores = {path: Score() for path in modules}
     baseline: dict[str, float] = {}
     for path in modules:
+        same = next((p for p in baseline if tests_of[p] == tests_of[path]), None)
+        if same is not None:  # the same tests: run them unmutated once
+            baseline[path] = baseline[same]
+            continue
 
         def took(r: Result | None, seconds: float, detail: str, path: str = path) -> None:
             baseline[path] = seconds

@@ -282,3 +282,38 @@ def test_a_leader_demoted_and_promoted_again_retracts_with_their_new_powers(kit)
     at = authority_seq(g.state, b.device_id, retraction.seq, retraction.log_seq)
     assert at == retraction.log_seq
     check_retraction(g.state, retraction, carols)
+
+
+def test_a_retraction_naming_a_device_the_log_never_held_is_refused(kit):
+    from chatham.crypto import EntryError, check_retraction
+
+    g, (a, b) = kit.group("Alice", "Bob")
+    target = g.post(b, b"bob's entry").entry.header
+    retraction = g.post(a, b"withdrawn", retracts=[target.entry_id]).entry.header
+    check_retraction(g.state, retraction, target)
+    stranger = kit.member("Mallory").device_id
+    for by, of in (
+        (msgspec.structs.replace(retraction, device=stranger), target),
+        (retraction, msgspec.structs.replace(target, device=stranger)),
+    ):
+        with pytest.raises(EntryError) as err:
+            check_retraction(g.state, by, of)
+        assert err.value.check == "author"
+
+
+def test_a_retraction_cannot_withdraw_an_entry_written_after_the_head_it_claims(kit):
+    """A leader's retraction claiming an old log head (backdated) cannot name an entry written
+    later: what it may withdraw is fixed at the position it claims."""
+    from chatham.crypto import EntryError, check_retraction
+
+    g, (a, b) = kit.group("Alice", "Bob")
+    old = g.state.seq
+    g.checkpoint(a)
+    later = g.post(b, b"written after the checkpoint").entry.header
+    assert later.log_seq > old
+    backdated = g.seal(
+        a, b"withdrawn", retracts=[later.entry_id], log_seq=old, log_head=g.state.op_hashes[old]
+    ).entry.header
+    with pytest.raises(EntryError) as err:
+        check_retraction(g.state, backdated, later)
+    assert err.value.check == "log_head"
