@@ -317,3 +317,13 @@ def test_a_retraction_cannot_withdraw_an_entry_written_after_the_head_it_claims(
     with pytest.raises(EntryError) as err:
         check_retraction(g.state, backdated, later)
     assert err.value.check == "log_head"
+
+
+def test_a_device_with_no_entries_has_no_chain_head(kit):
+    from chatham.crypto import ChainTracker
+
+    g, (a, b) = kit.group("Alice", "Bob")
+    g.post(a)
+    assert g.tracker.head(b.device_id) is None
+    assert ChainTracker().head(a.device_id) is None
+    assert g.tracker.head(a.device_id).seq == 1
