@@ -726,6 +726,9 @@ def run(
             f"tests {baseline[path]:.0f}s unmutated, limit {timeout[path]:.0f}s",
             flush=True,
         )
+    # The kinds that stand for a missing guard first: a run cut short has measured them.
+    first = ("guard-off", "drop-raise", "skip-call", "branch-off", "return-early")
+    todo.sort(key=lambda mt: mt[0] is not None and mt[0].op not in first)
     results: list[Result] = []
 
     def report(r: Result | None, seconds: float, detail: str) -> None:
