@@ -148,7 +148,11 @@ TARGETS: dict[str, Target] = {
         ("tests/client/test_journal.py", "tests/client/test_journal_rounds.py")
     ),
     "client/_private/engine/checks.py": Target(
-        ("tests/adversarial/test_malicious_server.py", "tests/client/test_client_sync.py"),
+        (
+            "tests/client/test_check_errors.py",
+            "tests/adversarial/test_malicious_server.py",
+            "tests/client/test_client_sync.py",
+        ),
         tables=True,
     ),
     "client/_private/engine/sync.py": Target(
