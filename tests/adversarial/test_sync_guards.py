@@ -293,3 +293,29 @@ def test_a_retraction_naming_an_entry_nobody_holds_does_not_stop_the_sync(world:
     assert report.alarms == ()
     assert w.gb.get(kept).body == b"stays"
     assert b"withdrawing something" in [i.body for i in w.gb.entries()]
+
+
+# --- a server that refuses --------------------------------------------------------------------------
+
+
+def _refuse_log(w: World, code: str) -> None:
+    def refuse(request: httpx.Request, resp: httpx.Response) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/log"):
+            return httpx.Response(403, json={"code": code, "detail": "refused"})
+        return resp
+
+    w.tamper.raw_hooks.append(refuse)
+
+
+def test_a_member_the_server_calls_no_member_is_told_so_in_words(world: World) -> None:
+    w = world
+    _refuse_log(w, "not_a_member")
+    with pytest.raises(errors.NotAMember):
+        w.gb.sync()
+
+
+def test_a_member_refused_the_log_for_another_reason_gets_that_refusal(world: World) -> None:
+    w = world
+    _refuse_log(w, "forbidden")
+    with pytest.raises(errors.Forbidden):
+        w.gb.sync()
