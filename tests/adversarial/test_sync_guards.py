@@ -295,7 +295,7 @@ def test_a_retraction_naming_an_entry_nobody_holds_does_not_stop_the_sync(world:
     assert b"withdrawing something" in [i.body for i in w.gb.entries()]
 
 
-# --- a server that refuses --------------------------------------------------------------------------
+# --- a server that refuses --------------------------------------------------------------------
 
 
 def _refuse_log(w: World, code: str) -> None:
