@@ -72,7 +72,7 @@ class Settings:
     """Authenticated requests per minute from one device."""
     rate_join: int = 20
     """Join requests and invite logins per minute for one group."""
-    max_device_requests: int = 8
+    max_device_requests: int = 4
     """Requests one device (or invitee token) may have in flight at once; 429 beyond."""
 
     scrub_delay: float = 10.0
