@@ -288,6 +288,7 @@ class Attack:
         async def one() -> None:
             while self.live():
                 await self.request(self.head("POST", path, 1 << 20, self.cfg["token"]), body)
+                await asyncio.sleep(1.0)
 
         await asyncio.gather(*(one() for _ in range(20)))
 
@@ -436,6 +437,7 @@ def one_database(label: str, database_url: str | None, args: argparse.Namespace)
                 flush=True,
             )
             print(f"  attacker saw: {dict(sorted(counts.items()))}", flush=True)
+            print(f"  load average (1 min) after the round: {os.getloadavg()[0]:.1f}", flush=True)
         honest["http"].close()
         return ok
     finally:
