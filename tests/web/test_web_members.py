@@ -7,8 +7,9 @@ import re
 from collections.abc import Callable
 
 import httpx
+import pytest
 import segno
-from chatham.client import Account, Group
+from chatham.client import Account, Group, errors
 
 from tests.support.web_member import WebOf
 
@@ -108,3 +109,39 @@ def test_the_roster_lists_each_members_devices_and_marks_this_computer(
     mine, hers = sam.device_id, dana.device_id
     assert f'<span class="device-id">{mine[:4]} {mine[4:8]}</span> (this computer)' in page
     assert f'<span class="device-id">{hers[:4]} {hers[4:8]}</span></li>' in page
+
+
+def test_a_leader_sees_the_invites_made_and_revokes_one_whose_code_then_fails(
+    person: Callable[..., Account],
+    group_of: Callable[..., list[Group]],
+    server: httpx.Client,
+    web_of: WebOf,
+) -> None:
+    dana, sam = person("Dana"), person("Sam")
+    group_of(dana, sam)
+    web, csrf = web_of(dana, server)
+    page = web.post("/invite", data={"csrf": csrf, "name": "Max <script>", "expires": "1d"}).text
+    link = re.search(r'id="invite-code">([^<]+)<', page)
+    assert link is not None
+    listing = web.get("/invite").text
+    assert "Max &lt;script&gt;" in listing
+    assert "<script>" not in listing.split("<main", 1)[1]
+    [open_] = [i for i in dana.group().invites() if i.status == "open"]
+    # A member cannot revoke, nor see the list.
+    sam_web, sam_csrf = web_of(sam, server)
+    assert sam_web.post(f"/invites/{open_.id}/revoke", data={"csrf": sam_csrf}).status_code == 403
+    # Not without the CSRF token, nor from another site.
+    assert web.post(f"/invites/{open_.id}/revoke", data={}).status_code == 403
+    cross = {"origin": "http://evil.example", "sec-fetch-site": "cross-site"}
+    r = web.post(f"/invites/{open_.id}/revoke", data={"csrf": csrf}, headers=cross)
+    assert r.status_code == 403
+    assert next(i.status for i in dana.group().invites(everything=True)) == "open"
+    r = web.post(f"/invites/{open_.id}/revoke", data={"csrf": csrf})
+    assert "The invite for Max &lt;script&gt; is revoked: its code no longer works." in r.text
+    assert 'action="/invites/' not in r.text  # nothing left to revoke
+    max_ = person("Max")
+    with pytest.raises(errors.UsageError, match="used, revoked or has expired"):
+        max_.join(link.group(1))
+    r = web.post(f"/invites/{open_.id}/revoke", data={"csrf": csrf})
+    assert r.status_code == 400
+    assert "revoked already" in r.text

@@ -15,7 +15,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from ... import ChathamError, parse_duration
-from ...errors import UsageError
+from ...errors import NotAllowed, UsageError
 from ..words import explain
 from .base import Ctx, field_text, form_of, run
 
@@ -128,14 +128,43 @@ async def leave(request: Request[Any, Any, Any]) -> Response[Any]:
     return await run(request, act)
 
 
+INVITES_SHOWN = 20
+
+
+def _invite_page(
+    c: Ctx, values: dict[str, str], error: Any = None, status: int = 200
+) -> Response[Any]:
+    return c.page(
+        "invite.html",
+        title="Invite",
+        section="members",
+        code=None,
+        values=values,
+        error=error,
+        invites=c.group.invites(everything=True)[:INVITES_SHOWN] if c.is_leader else [],
+        status=status,
+    )
+
+
 @get("/invite")
 async def invite_page(request: Request[Any, Any, Any]) -> Response[Any]:
-    def page(c: Ctx) -> Response[Any]:
-        return c.page(
-            "invite.html", title="Invite", section="members", code=None, values={}, error=None
-        )
+    return await run(request, lambda c: _invite_page(c, {}))
 
-    return await run(request, page)
+
+@post("/invites/{ref:str}/revoke")
+async def revoke_invite(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
+    def act(c: Ctx) -> Response[Any]:
+        try:
+            c.catch_up()
+            i = c.group.revoke_invite(ref)
+        except NotAllowed:
+            raise  # a member: refused (403), not a form to fix
+        except ChathamError as e:
+            return _invite_page(c, {}, explain(e), 400)
+        who = f" for {i.name}" if i.name else ""
+        return c.redirect("/invite", f"The invite{who} is revoked: its code no longer works.")
+
+    return await run(request, act)
 
 
 @post("/invite")
@@ -152,15 +181,7 @@ async def invite(request: Request[Any, Any, Any]) -> Response[Any]:
                 name=values["name"] or None,
             )
         except ChathamError as e:
-            return c.page(
-                "invite.html",
-                title="Invite",
-                section="members",
-                code=None,
-                values=values,
-                error=explain(e),
-                status=400,
-            )
+            return _invite_page(c, values, explain(e), 400)
         until = c.group.state.invites[secret.invite_id].expires
         return c.page(
             "invite.html",
@@ -268,6 +289,7 @@ ROUTES = [
     leave,
     invite_page,
     invite,
+    revoke_invite,
     requests,
     approve,
     policy_page,
