@@ -233,6 +233,9 @@ async def issue_status(request: Request[Any, Any, Any], ref: FromPath[str]) -> R
         elif action in ("resolved", "withdrawn"):
             j.issue_status(it, "closed", outcome=action)
             done = f"closed ({action})"
+        elif action == "unschedule":
+            j.schedule(it, None)
+            done = "off the agenda, back in the parking lot"
         elif action == "reopen":
             j.issue_status(it, "parked")
             done = "back in the parking lot"

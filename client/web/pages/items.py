@@ -32,6 +32,7 @@ from ...journal import (
 )
 from ..words import explain
 from .base import Ctx, field_text, form_of, run
+from .meetings import agenda_choices
 
 
 def _shown_on(c: Ctx, it: Item) -> Item:
@@ -57,12 +58,15 @@ def item_page(c: Ctx, it: Item, *, error: Any = None, status: int = 200) -> Resp
         extra["sections"] = [(label, text) for label, text in issue_sections(it) if text]
         extra["meeting"] = view.get(it.meeting) if it.meeting else None
         extra["open_meeting"] = view.open_meeting()
+        extra["next_meeting"] = view.open_meeting() or view.next_meeting(today)
     elif isinstance(it, MeetingItem):
         extra["agenda"] = view.agenda(it.id, today)
         extra["notes"] = view.notes(it.id)
         extra["made"] = view.commitments(meeting=it.id)
         extra["rounds"] = view.review(it.id)
         extra["code"] = c.group.meeting_code() if it.status == "open" else None
+        may_choose = it.status != "closed" and _may(c, "agenda.publish", it)
+        extra["choices"] = agenda_choices(c, it) if may_choose else []
     elif isinstance(it, CommitmentItem):
         extra["made_at"] = view.get(it.body.meeting) if it.body.meeting else None
     section = {"issue": "issues", "meeting": "meetings", "note": "notes"}.get(
@@ -83,6 +87,7 @@ def item_page(c: Ctx, it: Item, *, error: Any = None, status: int = 200) -> Resp
                 "issue.schedule",
                 "meeting.status",
                 "meeting.edit",
+                "note.edit",
                 "agenda.publish",
                 "commitment.complete",
                 "commitment.review",
