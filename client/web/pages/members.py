@@ -268,6 +268,8 @@ async def policy(request: Request[Any, Any, Any]) -> Response[Any]:
                 notes="leaders" if notes == "leaders" else "all",
                 rotate_each_meeting=rotate,
             )
+        except NotAllowed:
+            raise  # a member: refused (403), not a form to fix
         except ChathamError as e:
             return c.page(
                 "policy.html", title="Group policy", policy=before, error=explain(e), status=400
