@@ -103,3 +103,41 @@ def test_roles_policy_exposure_and_leaving(
     assert "Ana" in page
     assert ga.status == "left"
     assert web.post("/leave", data={}).status_code == 403
+
+
+def test_an_issue_is_revised_by_its_author_and_an_update_is_posted(
+    person: Callable[..., Account],
+    group_of: Callable[..., list[Group]],
+    server: httpx.Client,
+    web_of: WebOf,
+) -> None:
+    dana, sam = person("Dana"), person("Sam")
+    gd, gs = group_of(dana, sam)
+    issue = gs.journal().new_issue(title="Selling the company?", what="An offer").id
+    gd.sync()
+    web, csrf = web_of(sam, server)
+    page = web.get(f"/issues/{issue}/edit").text
+    assert 'value="Selling the company?"' in page
+    form = {"csrf": csrf, "title": "Selling the company?", "what": "Two offers", "priority": "A"}
+    r = web.post(f"/issues/{issue}/edit", data=form)
+    assert "Your issue was revised." in r.text
+    assert "Nothing changed." in web.post(f"/issues/{issue}/edit", data=form).text
+    gd.sync()
+    revised = gd.journal().item(issue, IssueItem)
+    assert (revised.body.what, revised.priority) == ("Two offers", "A")
+    dana_web, dana_csrf = web_of(dana, server)
+    assert dana_web.get(f"/issues/{issue}/edit").status_code == 403
+    r = dana_web.post(f"/issues/{issue}/edit", data={**form, "csrf": dana_csrf, "what": "Mine"})
+    assert r.status_code == 403
+
+    r = web.post(
+        "/updates",
+        data={"csrf": csrf, "highs": "A record month", "score_name": "energy", "score": "8"},
+    )
+    assert "Your update was posted." in r.text
+    r = web.post("/updates", data={"csrf": csrf, "score_name": "energy", "score": "11"})
+    assert r.status_code == 400
+    assert "a number from 1 to 10" in r.text
+    gd.sync()
+    [update] = gd.journal().view.updates()
+    assert (update.body.highs, update.body.scores) == ("A record month", {"energy": 8})

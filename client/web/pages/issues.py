@@ -199,6 +199,7 @@ async def issue_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Res
 
     def act(c: Ctx) -> Response[Any]:
         it = c.journal.item(ref, IssueItem)
+        c.journal.require("issue.edit", it)  # another's issue: refused, not a form to fix
         try:
             fields = issue_fields(values)
             changes = {k: v for k, v in fields.items() if getattr(it.body, k) != v}
