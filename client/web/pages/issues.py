@@ -11,8 +11,7 @@ from litestar.params import FromPath, FromQuery
 from ... import ChathamError
 from ...errors import UsageError
 from ...journal import IssueItem, clean_line, clean_text
-from ..words import explain
-from .base import Ctx, field_text, first_rows, form_of, run
+from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
 
 SHORT_FORM: Final = (
     ("what", "What is the issue?", "In a few sentences: what is happening."),
@@ -150,7 +149,7 @@ async def issue_create(request: Request[Any, Any, Any]) -> Response[Any]:
             c.catch_up()
             posted = c.journal.new_issue(**fields)
         except ChathamError as e:
-            return _form(c, values, explain(e), status=400, kept=True)
+            return _form(c, values, for_the_form(e), status=400, kept=True)
         c.group.drop_draft(DRAFT)
         sent = "posted" if not posted.queued else "saved; it goes out when the server is back"
         return c.redirect(f"/items/{posted.id}", f"Your issue was {sent}.")
@@ -208,7 +207,7 @@ async def issue_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Res
             c.catch_up()
             c.journal.edit_issue(it, **changes)
         except ChathamError as e:
-            return _form(c, values, explain(e), issue=it, status=400)
+            return _form(c, values, for_the_form(e), issue=it, status=400)
         return c.redirect(f"/items/{it.id.hex()}", "Your issue was revised.")
 
     return await run(request, act)

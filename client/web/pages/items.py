@@ -30,8 +30,7 @@ from ...journal import (
     issue_sections,
     thread,
 )
-from ..words import explain
-from .base import Ctx, field_text, form_of, run
+from .base import Ctx, field_text, for_the_form, form_of, run
 from .meetings import agenda_choices
 
 
@@ -127,7 +126,7 @@ async def comment(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respon
             c.catch_up()
             posted = c.journal.comment(it, body)
         except ChathamError as e:
-            return item_page(c, _shown_on(c, it), error=explain(e), status=400)
+            return item_page(c, _shown_on(c, it), error=for_the_form(e), status=400)
         top = _shown_on(c, it)
         return c.redirect(f"/items/{top.id.hex()}#c-{posted.id}", "Your comment was posted.")
 
@@ -190,7 +189,7 @@ async def attach(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respons
             c.catch_up()
             posted, ref_ = c.journal.attach(it, path, text=clean_text(text) or None)
         except ChathamError as e:
-            return item_page(c, _shown_on(c, it), error=explain(e), status=400)
+            return item_page(c, _shown_on(c, it), error=for_the_form(e), status=400)
         top = _shown_on(c, it)
         to = f"/items/{top.id.hex()}#c-{posted.id}"
         done = f"Attached {ref_.name}: sealed on this computer, then uploaded."

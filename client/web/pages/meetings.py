@@ -14,8 +14,7 @@ from ... import ChathamError
 from ...errors import UsageError
 from ...journal import CommitmentItem, IssueItem, MeetingItem, clean_line
 from ..render import when
-from ..words import explain
-from .base import Ctx, field_text, first_rows, form_of, run
+from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
 
 
 def meeting_fields(c: Ctx, values: dict[str, str]) -> dict[str, Any]:
@@ -84,7 +83,7 @@ async def meeting_create(request: Request[Any, Any, Any]) -> Response[Any]:
             c.catch_up()
             posted = c.journal.new_meeting(**fields)
         except ChathamError as e:
-            return _meetings(c, values, explain(e), status=400)
+            return _meetings(c, values, for_the_form(e), status=400)
         return c.redirect(f"/items/{posted.id}", "The meeting is planned." + _past(c, fields))
 
     return await run(request, act)
@@ -241,7 +240,7 @@ async def meeting_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> R
             c.catch_up()
             c.journal.edit_meeting(m, **changes)
         except ChathamError as e:
-            return _edit_page(c, m, values, explain(e), 400)
+            return _edit_page(c, m, values, for_the_form(e), 400)
         moved = "date" in changes or "start" in changes
         done = (
             f"The meeting is moved to {when(given['date'], c.today)}."
@@ -265,7 +264,7 @@ async def attendance(request: Request[Any, Any, Any], ref: FromPath[str]) -> Res
             c.catch_up()
             c.journal.set_attendance(m, present)
         except ChathamError as e:
-            return _edit_page(c, m, _values(m), explain(e), 400)
+            return _edit_page(c, m, _values(m), for_the_form(e), 400)
         who = len(set(present))
         return c.redirect(
             f"/items/{m.id.hex()}",

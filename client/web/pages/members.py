@@ -15,9 +15,8 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from ... import ChathamError, parse_duration
-from ...errors import NotAllowed, UsageError
-from ..words import explain
-from .base import Ctx, field_text, form_of, run
+from ...errors import UsageError
+from .base import Ctx, field_text, for_the_form, form_of, run
 
 
 def _devices(c: Ctx, ids: tuple[str, ...]) -> list[tuple[str, bool]]:
@@ -58,7 +57,7 @@ async def verify_member(request: Request[Any, Any, Any], ref: FromPath[str]) -> 
         try:
             r = c.group.verify_member(ref, words)
         except ChathamError as e:
-            return _roster(c, explain(e), 400)
+            return _roster(c, for_the_form(e), 400)
         return c.redirect("/members", f"The words match: {r.name or 'the member'} is checked.")
 
     return await run(request, act)
@@ -157,10 +156,8 @@ async def revoke_invite(request: Request[Any, Any, Any], ref: FromPath[str]) -> 
         try:
             c.catch_up()
             i = c.group.revoke_invite(ref)
-        except NotAllowed:
-            raise  # a member: refused (403), not a form to fix
         except ChathamError as e:
-            return _invite_page(c, {}, explain(e), 400)
+            return _invite_page(c, {}, for_the_form(e), 400)
         who = f" for {i.name}" if i.name else ""
         return c.redirect("/invite", f"The invite{who} is revoked: its code no longer works.")
 
@@ -181,7 +178,7 @@ async def invite(request: Request[Any, Any, Any]) -> Response[Any]:
                 name=values["name"] or None,
             )
         except ChathamError as e:
-            return _invite_page(c, values, explain(e), 400)
+            return _invite_page(c, values, for_the_form(e), 400)
         until = c.group.state.invites[secret.invite_id].expires
         return c.page(
             "invite.html",
@@ -235,7 +232,7 @@ async def approve(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respon
 
             done = c.group.approve(ref, fingerprint=words, name=name or None, ask=nobody)
         except ChathamError as e:
-            return _requests(c, explain(e), failed=ref, status=400)
+            return _requests(c, for_the_form(e), failed=ref, status=400)
         return c.redirect(
             "/members",
             f"{done.name} is in: the words matched, and the group key changed so they can read "
@@ -268,11 +265,13 @@ async def policy(request: Request[Any, Any, Any]) -> Response[Any]:
                 notes="leaders" if notes == "leaders" else "all",
                 rotate_each_meeting=rotate,
             )
-        except NotAllowed:
-            raise  # a member: refused (403), not a form to fix
         except ChathamError as e:
             return c.page(
-                "policy.html", title="Group policy", policy=before, error=explain(e), status=400
+                "policy.html",
+                title="Group policy",
+                policy=before,
+                error=for_the_form(e),
+                status=400,
             )
         said = "Nothing changed." if after == before else "The policy changed for what comes next."
         return c.redirect("/members", said)

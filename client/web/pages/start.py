@@ -9,7 +9,7 @@ from litestar import Request, Response, get, post
 
 from ... import ChathamError
 from ..words import explain
-from .base import Ctx, field_text, form_of, local_path, run, see_other
+from .base import Ctx, field_text, for_the_form, form_of, local_path, run, see_other
 
 
 @get("/welcome")
@@ -183,7 +183,7 @@ async def rename_group(request: Request[Any, Any, Any]) -> Response[Any]:
         try:
             g.rename(name)
         except ChathamError as e:
-            return c.page("settings.html", title="Settings", error=explain(e), status=400)
+            return c.page("settings.html", title="Settings", error=for_the_form(e), status=400)
         if g.name == before:
             return c.redirect("/settings", "Nothing changed.")
         return c.redirect(

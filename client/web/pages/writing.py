@@ -10,10 +10,9 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 
 from ... import ChathamError
-from ...errors import NotAllowed, UsageError
+from ...errors import UsageError
 from ...journal import CommitmentItem, NoteItem, clean_line, clean_text
-from ..words import explain
-from .base import Ctx, field_text, first_rows, form_of, run
+from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
 
 
 def _meeting_choices(c: Ctx) -> list[tuple[str, str]]:
@@ -71,7 +70,7 @@ async def note_create(request: Request[Any, Any, Any]) -> Response[Any]:
             c.catch_up()
             posted = c.journal.new_note(body, title=clean_line(values["title"]), meeting=meeting)
         except ChathamError as e:
-            return _notes(c, values, explain(e), status=400)
+            return _notes(c, values, for_the_form(e), status=400)
         return c.redirect(f"/items/{posted.id}", "Your note was posted.")
 
     return await run(request, act)
@@ -119,7 +118,7 @@ async def note_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Resp
             c.catch_up()
             c.journal.edit_note(n, **changes)
         except ChathamError as e:
-            return _note_form(c, n, values, explain(e), 400)
+            return _note_form(c, n, values, for_the_form(e), 400)
         return c.redirect(
             f"/items/{n.id.hex()}", "Your note was revised (its history keeps every version)."
         )
@@ -197,10 +196,8 @@ async def commitment_create(request: Request[Any, Any, Any]) -> Response[Any]:
             meeting = c.journal.meeting(values["meeting"]) if values["meeting"] else None
             c.catch_up()
             posted = c.journal.new_commitment(text, due=due, meeting=meeting, owner=owner)
-        except NotAllowed:
-            raise  # recording one for someone else is for leaders: refused, not a form to fix
         except ChathamError as e:
-            return _commitments(c, "mine", "", values, explain(e), 400)
+            return _commitments(c, "mine", "", values, for_the_form(e), 400)
         whose = "Your commitment" if owner is None else f"{c.name(owner)}'s commitment"
         return c.redirect(f"/items/{posted.id}", f"{whose} is recorded.")
 
@@ -275,7 +272,7 @@ async def update_create(request: Request[Any, Any, Any]) -> Response[Any]:
             c.catch_up()
             posted = c.journal.new_update(**fields)
         except ChathamError as e:
-            return _updates(c, values, explain(e), status=400)
+            return _updates(c, values, for_the_form(e), status=400)
         return c.redirect(f"/items/{posted.id}", "Your update was posted.")
 
     return await run(request, act)
