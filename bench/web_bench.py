@@ -57,7 +57,9 @@ PAGES = [
     ("notes", "/notes"),
     ("everyone's commitments", "/commitments?who=all"),
     ("members", "/members"),
-    ("invite (invites made)", "/invite"),
+    ("invite (the form)", "/invite"),
+    ("invites made (asks the server)", "/invites"),
+    ("join requests (asks the server)", "/requests"),
     ("search", "/search?q=bank+lawyer"),
 ]
 TIMING = """() => {

@@ -123,12 +123,13 @@ def test_a_leader_sees_the_invites_made_and_revokes_one_whose_code_then_fails(
     page = web.post("/invite", data={"csrf": csrf, "name": "Max <script>", "expires": "1d"}).text
     link = re.search(r'id="invite-code">([^<]+)<', page)
     assert link is not None
-    listing = web.get("/invite").text
+    listing = web.get("/invites").text
     assert "Max &lt;script&gt;" in listing
     assert "<script>" not in listing.split("<main", 1)[1]
     [open_] = [i for i in dana.group().invites() if i.status == "open"]
     # A member cannot revoke, nor see the list.
     sam_web, sam_csrf = web_of(sam, server)
+    assert sam_web.get("/invites").status_code == 403
     assert sam_web.post(f"/invites/{open_.id}/revoke", data={"csrf": sam_csrf}).status_code == 403
     # Not without the CSRF token, nor from another site.
     assert web.post(f"/invites/{open_.id}/revoke", data={}).status_code == 403

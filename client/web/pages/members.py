@@ -140,7 +140,18 @@ def _invite_page(
         code=None,
         values=values,
         error=error,
-        invites=c.group.invites(everything=True)[:INVITES_SHOWN] if c.is_leader else [],
+        status=status,
+    )
+
+
+def _invites_page(c: Ctx, error: Any = None, status: int = 200) -> Response[Any]:
+    # The library checks with the server first (like join requests): one round trip.
+    return c.page(
+        "invites.html",
+        title="Invites",
+        section="members",
+        invites=c.group.invites(everything=True)[:INVITES_SHOWN],
+        error=error,
         status=status,
     )
 
@@ -150,6 +161,11 @@ async def invite_page(request: Request[Any, Any, Any]) -> Response[Any]:
     return await run(request, lambda c: _invite_page(c, {}))
 
 
+@get("/invites")
+async def invites_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await run(request, _invites_page)
+
+
 @post("/invites/{ref:str}/revoke")
 async def revoke_invite(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def act(c: Ctx) -> Response[Any]:
@@ -157,9 +173,9 @@ async def revoke_invite(request: Request[Any, Any, Any], ref: FromPath[str]) -> 
             c.catch_up()
             i = c.group.revoke_invite(ref)
         except ChathamError as e:
-            return _invite_page(c, {}, for_the_form(e), 400)
+            return _invites_page(c, for_the_form(e), 400)
         who = f" for {i.name}" if i.name else ""
-        return c.redirect("/invite", f"The invite{who} is revoked: its code no longer works.")
+        return c.redirect("/invites", f"The invite{who} is revoked: its code no longer works.")
 
     return await run(request, act)
 
@@ -289,6 +305,7 @@ ROUTES = [
     leave_page,
     leave,
     invite_page,
+    invites_page,
     invite,
     revoke_invite,
     requests,
