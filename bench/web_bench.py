@@ -183,7 +183,7 @@ def report(root: Path, repeat: int) -> None:
             page.goto(url)
             page.wait_for_url(base + "/")
             print(f"\npages, {repeat} loads each, from the browser's side (ms):")
-            print(f"  {'page':<28} {'resp p50':>9} {'resp p95':>9} {'load p50':>9} {'load p95':>9}")
+            print(f"  {'page':<34} {'resp p50':>9} {'resp p95':>9} {'load p50':>9} {'load p95':>9}")
             # The floor, measured the same way in the same run: the guard's plain-text answer
             # to a spent sign-in link (same server, same browser; no page, no library).
             floor_resp, floor_load = [], []
@@ -194,7 +194,7 @@ def report(root: Path, repeat: int) -> None:
                 floor_load.append(done)
             floor = statistics.median(floor_load)
             print(
-                f"  {'bare answer (the floor)':<28} {statistics.median(floor_resp):9.1f} "
+                f"  {'bare answer (the floor)':<34} {statistics.median(floor_resp):9.1f} "
                 f"{p95(floor_resp):9.1f} {floor:9.1f} {p95(floor_load):9.1f}"
             )
             every: list[float] = []
@@ -209,12 +209,12 @@ def report(root: Path, repeat: int) -> None:
                     load.append(done)
                 every += load
                 print(
-                    f"  {label:<28} {statistics.median(resp):9.1f} {p95(resp):9.1f} "
+                    f"  {label:<34} {statistics.median(resp):9.1f} {p95(resp):9.1f} "
                     f"{statistics.median(load):9.1f} {p95(load):9.1f}   "
                     f"x{statistics.median(load) / floor:.1f} the floor"
                 )
             print(
-                f"  {'every page':<28} {'':>9} {'':>9} {statistics.median(every):9.1f} "
+                f"  {'every page':<34} {'':>9} {'':>9} {statistics.median(every):9.1f} "
                 f"{p95(every):9.1f}   (goal < 100 ms)"
             )
             context.close()
