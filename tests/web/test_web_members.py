@@ -146,3 +146,35 @@ def test_a_leader_sees_the_invites_made_and_revokes_one_whose_code_then_fails(
     r = web.post(f"/invites/{open_.id}/revoke", data={"csrf": csrf})
     assert r.status_code == 400
     assert "revoked already" in r.text
+
+
+def test_a_newcomer_joins_with_the_code_typed_and_the_server_apart_and_a_typo_is_named(
+    person: Callable[..., Account],
+    group_of: Callable[..., list[Group]],
+    server: httpx.Client,
+    web_of: WebOf,
+) -> None:
+    dana, sam = person("Dana"), person("Sam")
+    group_of(dana, sam)
+    secret = dana.group().invite(name="Ana")
+    ana = person("Ana")
+    web, csrf = web_of(ana, server)
+    page = web.get("/start").text
+    assert "chatham1-" not in page  # the old long codes are gone
+    typo = ("0" if secret.code[0] != "0" else "1") + secret.code[1:]
+    r = web.post(
+        "/join",
+        data={"csrf": csrf, "code": typo.lower(), "join_server": secret.server},
+        follow_redirects=False,
+    )
+    assert r.status_code == 400
+    assert "typo" in r.text
+    assert typo.lower() in r.text  # what was typed stays, to be corrected
+    spoken = " ".join(secret.code.lower().split("-"))
+    r = web.post(
+        "/join",
+        data={"csrf": csrf, "code": spoken, "join_server": secret.server},
+        follow_redirects=False,
+    )
+    assert (r.status_code, r.headers["location"]) == (303, "/waiting")
+    assert [r.member for r in dana.group().join_requests()] == [ana.member_id]

@@ -98,14 +98,16 @@ async def start(request: Request[Any, Any, Any]) -> Response[Any]:
 async def join(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
     code = field_text(form, "code")
+    server = field_text(form, "join_server").strip()
     group_name = field_text(form, "group_name").strip()
 
     def act(c: Ctx) -> Response[Any]:
         try:
-            g = c.account.join(code, name=group_name or None)
+            g = c.account.join(code, server=server or None, name=group_name or None)
             c.account.use(g.id)
         except ChathamError as e:
-            values = {"group_name": group_name}
+            # What was typed stays in the form (a typo is named as a typo, to be corrected).
+            values = {"group_name": group_name, "join_server": server, "code": code}
             return c.page(
                 "start.html",
                 title="Join a group",
