@@ -58,7 +58,7 @@ PAGES = [
     ("everyone's commitments", "/commitments?who=all"),
     ("members", "/members"),
     ("invite (the form)", "/invite"),
-    ("invites made (asks the server)", "/invites"),
+    ("invites made", "/invites"),
     ("join requests (asks the server)", "/requests"),
     ("search", "/search?q=bank+lawyer"),
 ]

@@ -145,12 +145,12 @@ def _invite_page(
 
 
 def _invites_page(c: Ctx, error: Any = None, status: int = 200) -> Response[Any]:
-    # The library checks with the server first (like join requests): one round trip.
+    # From the copy the event stream keeps current (live.py); revoking asks the server.
     return c.page(
         "invites.html",
         title="Invites",
         section="members",
-        invites=c.group.invites(everything=True)[:INVITES_SHOWN],
+        invites=c.group.invites(everything=True, sync=False)[:INVITES_SHOWN],
         error=error,
         status=status,
     )
