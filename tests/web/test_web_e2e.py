@@ -281,6 +281,19 @@ def test_a_meeting_cycle_in_the_browser(tmp_path: Path, server: LiveServer, chro
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 320, f"the page scrolls sideways at 320 px ({width})"
         shots.take(page, "issues-320")
+        # A leader's pages with wide parts (the QR code, the agenda form) fit too.
+        page = dana.page
+        page.set_viewport_size({"width": 320, "height": 800})
+        page.goto(next_meeting)
+        page.locator("#choose-agenda summary").click()
+        for shown in ("the meeting", "the invite"):
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 320, f"{shown} scrolls sideways at 320 px ({width})"
+            if shown == "the meeting":
+                invite(dana, "Max")
+        assert page.locator("svg.qr").is_visible()
+        shots.take(page, "invite-320")
+        page.set_viewport_size({"width": 1100, "height": 900})
 
         # --- a removal --------------------------------------------------------------------
         page = dana.go("/members")
