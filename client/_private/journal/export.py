@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Literal, TypeAlias
 
 from ... import errors as E
+from .files import not_ours, ours_to_replace
 from .fold import JournalView
 from .ics import ics_calendar
 from .markdown import markdown_files
@@ -25,23 +25,9 @@ from .shapes import export_json
 ExportFormat: TypeAlias = Literal["markdown", "json", "ics"]
 
 
-def _ours_to_replace(path: Path) -> bool:
-    """Whether `path` may be replaced: absent, or a regular file this user owns.
-
-    With force=True the directory may be shared (a `/tmp` subdirectory, a synced folder):
-    anything else there (a planted FIFO, a symlink, another user's world-writable file) may
-    be someone waiting for the plaintext, so it is refused rather than replaced."""
-    try:
-        st = path.lstat()
-    except FileNotFoundError:
-        return True
-    return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
-
-
-def _refuse(path: Path) -> E.ExportError:
-    return E.ExportError(
-        f"{path} is not a file of yours (a link, a pipe, or another user's file)",
-        hint="nothing was written; export into a new directory of your own",
+def _refuse(path: Path) -> E.UsageError:
+    return not_ours(
+        path, "nothing was written; export into a new directory of your own", E.ExportError
     )
 
 
@@ -57,7 +43,7 @@ def _write(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        if not _ours_to_replace(path):  # planted while we wrote
+        if not ours_to_replace(path):  # planted while we wrote
             raise _refuse(path)
         os.replace(tmp, path)
     except BaseException:
@@ -96,7 +82,7 @@ def write_export(
     else:
         directory.mkdir(mode=0o700, parents=True)
     for name in files:
-        if not _ours_to_replace(directory / name):
+        if not ours_to_replace(directory / name):
             raise _refuse(directory / name)  # before anything is written
     out = []
     for name, text in files.items():

@@ -26,8 +26,8 @@ from ...journal import (
     Item,
     MeetingItem,
     clean_text,
-    file_name,
     issue_sections,
+    saved_name,
     thread,
 )
 from ..words import explain
@@ -171,7 +171,7 @@ async def attach(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respons
     where = _upload_dir()
     path: Path | None = None
     if isinstance(upload, UploadFile) and upload.filename:
-        path = where / file_name(upload.filename).lstrip(".")
+        path = where / saved_name(upload.filename)
         with path.open("wb") as out:
             while chunk := await upload.read(1 << 20):
                 out.write(chunk)
