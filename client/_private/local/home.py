@@ -21,6 +21,7 @@ import hashlib
 import os
 import stat
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -120,6 +121,62 @@ def private_dir(path: Path) -> Path:
             f"{path} is accessible to other users (mode {st.st_mode & 0o777:o})"
         )
     return path
+
+
+def shred(path: Path) -> None:
+    """Overwrite a regular file with zeros, then remove it; remove anything else as it is
+    (a link is removed, never followed)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                size = os.fstat(fd).st_size
+                os.write(fd, bytes(size))
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def wipe(directory: Path) -> None:
+    """Shred every file under `directory`, then remove it and its subdirectories."""
+    for root, dirs, files in os.walk(directory, topdown=False):
+        for name in files:
+            shred(Path(root) / name)
+        for name in dirs:
+            sub = Path(root) / name
+            if sub.is_symlink():
+                sub.unlink()
+            else:
+                with contextlib.suppress(OSError):
+                    sub.rmdir()
+    with contextlib.suppress(FileNotFoundError):
+        directory.rmdir()
+
+
+def scratch_dir(kind: str, prefix: str, env: Mapping[str, str] | None = None) -> Path:
+    """A fresh private 0700 directory for plaintext scratch work, `runtime/KIND/PREFIX-PID-…`
+    (an edit, a web download or upload); the caller `wipe`s it when done.
+
+    A process that is killed (Ctrl-C mid-download, a crash, a kill) cannot wipe its own, so
+    each call first wipes those whose process is gone: plaintext never outlives the next use.
+    """
+    parent = private_dir(runtime_dir(env) / kind)
+    for left in parent.glob(f"{prefix}-*-*"):
+        if not _alive(left.name.removeprefix(f"{prefix}-").split("-")[0]):
+            wipe(left)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}-{os.getpid()}-", dir=parent))
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_private(path: Path, data: bytes) -> None:

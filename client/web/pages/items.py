@@ -4,8 +4,6 @@ withdrawing an item after a confirmation."""
 
 from __future__ import annotations
 
-import secrets
-import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +14,7 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import File
 
-from ... import ChathamError, private_dir, runtime_dir
+from ... import ChathamError, scratch_dir, wipe
 from ...errors import UsageError
 from ...journal import (
     MAX_ATTACHMENT,
@@ -158,8 +156,9 @@ async def retract(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respon
 
 
 def _upload_dir() -> Path:
-    """A private (0700) directory for one upload or download, under the runtime directory."""
-    return private_dir(runtime_dir() / "web" / secrets.token_hex(8))
+    """A private (0700) directory for one upload or download, under the runtime directory,
+    wiped after use; one a killed `chatham web` left is wiped by the next (`scratch_dir`)."""
+    return scratch_dir("web", "file")
 
 
 @post("/items/{ref:str}/attach", request_max_body_size=MAX_ATTACHMENT + (1 << 20))
@@ -199,7 +198,7 @@ async def attach(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respons
     try:
         return await run(request, act)
     finally:
-        shutil.rmtree(where, ignore_errors=True)
+        wipe(where)
 
 
 @get("/files/{ref:str}")
@@ -217,16 +216,16 @@ async def download(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respo
             filename=name,
             media_type="application/octet-stream",
             headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
-            background=BackgroundTask(shutil.rmtree, where, ignore_errors=True),
+            background=BackgroundTask(wipe, where),
         )
 
     try:
         answer = await run(request, act)
     except BaseException:
-        shutil.rmtree(where, ignore_errors=True)
+        wipe(where)
         raise
     if not isinstance(answer, File):  # an error page: nothing to send, nothing to keep
-        shutil.rmtree(where, ignore_errors=True)
+        wipe(where)
     return answer
 
 
