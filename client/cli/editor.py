@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -61,9 +62,13 @@ _FAMILIES: Final = {
     "gvim": "vim",
     "vimx": "vim",
     "view": "vim",
+    "rvim": "vim",
+    "rview": "vim",
+    "mvim": "vim",
     "emacs": "emacs",
     "emacs-nox": "emacs",
     "emacs-gtk": "emacs",
+    "emacs-pgtk": "emacs",
     "emacs-lucid": "emacs",
     "nano": "nano",
 }
@@ -71,10 +76,11 @@ _FAMILIES: Final = {
 
 def quiet_flags(program: str) -> tuple[str, ...]:
     """QUIET_FLAGS for `program`, judged by the file it runs (`vi` may be vim, nvi or
-    busybox: only the real vim gets vim's flags)."""
+    busybox: only the real vim gets vim's flags). Builds and versions count as the editor:
+    `vim.basic`, `emacs-29.4` (upstream, Fedora and Homebrew install emacs so), `Emacs`."""
     found = shutil.which(program) or program
-    real = Path(os.path.realpath(found)).name.split(".")[0]
-    family = _FAMILIES.get(real)
+    real = Path(os.path.realpath(found)).name.lower().split(".")[0]
+    family = _FAMILIES.get(real) or _FAMILIES.get(re.sub(r"-\d+$", "", real))
     return QUIET_FLAGS[family] if family else ()
 
 
