@@ -1,8 +1,9 @@
 """Writing an export: the member's readable copy of the journal, plaintext on disk on purpose.
 
 Files are created 0600 in a 0700 directory, and a non-empty directory is refused unless
-`force=True`. Each file is written under an exclusive temporary name and renamed into place;
-with `force=True`, a name held by anything but a regular file of this user is refused.
+`force=True`; a directory of another user (or a link to one) is refused always. Each file
+is written under an exclusive temporary name and renamed into place; with `force=True`, a
+name held by anything but a regular file of this user is refused.
 """
 
 from __future__ import annotations
@@ -74,6 +75,13 @@ def write_export(
     if directory.exists() or directory.is_symlink():
         if not directory.is_dir():
             raise E.ExportError("the export path is not a directory", hint="choose a directory")
+        if directory.stat().st_uid != os.getuid():
+            # Its owner would list the names (meeting dates and titles) and could swap the
+            # files later, whatever their mode; a link to such a directory counts as it.
+            raise E.ExportError(
+                f"{directory} belongs to another user",
+                hint="nothing was written; export into a new directory of your own",
+            )
         if any(directory.iterdir()) and not force:
             raise E.ExportError(
                 "the export directory is not empty",
