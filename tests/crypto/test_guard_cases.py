@@ -89,9 +89,10 @@ def test_a_names_blob_sealed_right_but_holding_no_name_list_does_not_open(kit):
 
 def test_a_key_for_an_epoch_the_log_does_not_show_follows_no_backlink(kit):
     g, (_a,) = kit.group("Alice")
-    ring = Keyring({g.state.epoch + 3: kit.rand(32)})
-    ring.follow_backlinks(g.state)  # nothing to follow: no rotation to that epoch is known
-    assert set(ring.keys) == {g.state.epoch + 3}
+    for ahead in (1, 3):  # the next epoch (its predecessor is known), and one further on
+        ring = Keyring({g.state.epoch + ahead: kit.rand(32)})
+        ring.follow_backlinks(g.state)  # nothing to follow: no rotation to that epoch is known
+        assert set(ring.keys) == {g.state.epoch + ahead}
 
 
 def test_only_a_current_leaders_device_counts_as_a_leader_device(kit):
@@ -450,3 +451,9 @@ def test_a_checkpoint_head_for_a_device_with_no_entries_matches_an_empty_chain(k
     assert tracker.compare_checkpoint([ChainHead(b.device_id, 0, bytes(32))]) == []
     assert g.tracker.compare_checkpoint(g.tracker.heads()) == []
     assert g.tracker.compare_checkpoint([ChainHead(a.device_id, 1, kit.rand(32))])
+
+
+def test_a_removed_member_cannot_be_given_a_role(kit):
+    g, (a, b, _) = kit.group("Alice", "Bob", "Carol")
+    g.remove(a, b)
+    kit.assert_rejected(g.state, g.forge(a, SetRole(b.id, "leader", [])), LogError, "member")
