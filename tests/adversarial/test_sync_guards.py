@@ -319,3 +319,16 @@ def test_a_member_refused_the_log_for_another_reason_gets_that_refusal(world: Wo
     _refuse_log(w, "forbidden")
     with pytest.raises(errors.Forbidden):
         w.gb.sync()
+
+
+def test_a_joiner_whose_invite_was_revoked_before_approval_is_told_so(person: Person) -> None:
+    """The invite stops working while its request waits: the joiner's next sync says the
+    invite is no longer usable (not a generic refusal), and what to do."""
+    dana, jo = person("Dana"), person("Jo")
+    [gd] = form_group(dana)
+    gj = jo.join(gd.invite().link)
+    [invite] = gd.invites()
+    gd.revoke_invite(invite.id)
+    with pytest.raises(errors.NotAMember, match="no longer usable") as err:
+        gj.sync()
+    assert "new invite" in (err.value.hint or "")
