@@ -332,3 +332,32 @@ def test_a_joiner_whose_invite_was_revoked_before_approval_is_told_so(person: Pe
     with pytest.raises(errors.NotAMember, match="no longer usable") as err:
         gj.sync()
     assert "new invite" in (err.value.hint or "")
+
+
+def test_a_joiner_refused_the_invitee_read_for_another_reason_gets_that_refusal(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    dana, jo = person("Dana"), person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+    gj = jo.join(gd.invite().link)
+    asked: list[int] = []
+
+    def refuse_second(request: httpx.Request, resp: httpx.Response) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/log"):
+            asked.append(1)
+            if len(asked) > 1:  # the member read is refused as usual, then the invitee read
+                return httpx.Response(403, json={"code": "forbidden", "detail": "refused"})
+        return resp
+
+    tamper.raw_hooks.append(refuse_second)
+    with pytest.raises(errors.Forbidden):
+        gj.sync()
+    assert len(asked) == 2
+
+
+def test_joining_a_group_this_home_already_holds_is_refused_in_words(person: Person) -> None:
+    dana, sam = person("Dana"), person("Sam")
+    gd, _ = form_group(dana, sam)
+    with pytest.raises(errors.UsageError, match="already holds that group"):
+        sam.join(gd.invite().link)
+    assert all(r.member != sam.member_id for r in gd.join_requests())
