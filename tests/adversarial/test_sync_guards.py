@@ -361,3 +361,17 @@ def test_joining_a_group_this_home_already_holds_is_refused_in_words(person: Per
     with pytest.raises(errors.UsageError, match="already holds that group"):
         sam.join(gd.invite().link)
     assert all(r.member != sam.member_id for r in gd.join_requests())
+
+
+def test_a_joiner_does_not_answer_an_invite_the_log_shows_as_expired(person: Person) -> None:
+    """The joiner judges the invite by the verified log and their own clock: a server still
+    serving an expired invite's group gets no join request for it."""
+    import time
+
+    dana = person("Dana")
+    jo = person("Jo", clock=lambda: time.time() + 400 * 86400)
+    [gd] = form_group(dana)
+    code = gd.invite().link
+    with pytest.raises(errors.UsageError, match="used, revoked or has expired"):
+        jo.join(code)
+    assert gd.join_requests() == []
