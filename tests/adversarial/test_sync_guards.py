@@ -375,3 +375,22 @@ def test_a_joiner_does_not_answer_an_invite_the_log_shows_as_expired(person: Per
     with pytest.raises(errors.UsageError, match="used, revoked or has expired"):
         jo.join(code)
     assert gd.join_requests() == []
+
+
+def test_a_made_up_genesis_served_to_a_joiner_is_named_a_substituted_group(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    """Whatever the server puts first in the invitee's log, a genesis that does not hash to
+    the group the server named is a substituted group (and the next group it named, if any,
+    is tried), not a damaged op of this one."""
+    dana, jo = person("Dana"), person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+
+    def made_up(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page.update(ops=[b"\x92\xa7genesis\xc4\x20" + bytes(32)], seq=0, more=False)
+        return page
+
+    tamper.on("GET", "/log", made_up)
+    with pytest.raises(errors.ForkError, match="does not match the invite"):
+        jo.join(gd.invite().link)
+    assert jo.groups() == []
