@@ -394,3 +394,18 @@ def test_a_made_up_genesis_served_to_a_joiner_is_named_a_substituted_group(
     with pytest.raises(errors.ForkError, match="does not match the invite"):
         jo.join(gd.invite().link)
     assert jo.groups() == []
+
+
+def test_an_empty_log_served_to_a_joiner_is_named_a_substituted_group(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    dana, jo = person("Dana"), person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+
+    def empty(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page.update(ops=[], more=False)
+        return page
+
+    tamper.on("GET", "/log", empty)
+    with pytest.raises(errors.ForkError, match="does not match the invite"):
+        jo.join(gd.invite().link)
