@@ -409,3 +409,41 @@ def test_an_empty_log_served_to_a_joiner_is_named_a_substituted_group(
     tamper.on("GET", "/log", empty)
     with pytest.raises(errors.ForkError, match="does not match the invite"):
         jo.join(gd.invite().link)
+
+
+# --- what a log page says about itself --------------------------------------------------------
+
+
+def test_a_log_page_claiming_more_ops_than_it_sends_is_a_withholding_alarm(world: World) -> None:
+    w = world
+    w.ga.checkpoint()
+    w.ga.checkpoint()
+    total = w.ga.state.seq
+
+    def drop_last(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["ops"] = page["ops"][:-1]  # the page still says the log reaches `total`
+        return page
+
+    w.tamper.on("GET", "/log", drop_last)
+    report = w.gb.sync()
+    [alarm] = [a for a in report.alarms if a.check == "withheld_op"]
+    assert isinstance(alarm.error(), errors.WithheldError)
+    assert f"reaches op {total}" in alarm.text
+    assert w.gb.state.seq == total - 1  # what did verify is kept
+    w.tamper.clear()
+    assert not [a for a in w.gb.sync().alarms if a.check == "withheld_op"]
+
+
+def test_a_log_page_whose_head_is_not_its_last_op_is_refused(world: World) -> None:
+    w = world
+    w.ga.checkpoint()
+    seq = w.gb.state.seq
+
+    def wrong_head(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["head"] = os.urandom(32)
+        return page
+
+    w.tamper.on("GET", "/log", wrong_head)
+    with pytest.raises(errors.BadResponse, match="log head does not match"):
+        w.gb.sync()
+    assert w.gb.state.seq == seq
