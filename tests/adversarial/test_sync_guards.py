@@ -490,3 +490,25 @@ def test_an_entry_a_page_lists_below_the_cursor_it_reached_is_not_taken(world: W
     report = w.gb.sync()
     assert [a.check for a in report.alarms] == ["gap"]
     assert [i.body for i in w.gb.entries()] == []
+
+
+def test_an_entry_written_after_a_log_op_not_yet_shown_waits_for_it(world: World) -> None:
+    """The server hides a rotation from Bob but serves an entry sealed after it: the entry
+    waits (it may verify once the op arrives) instead of being judged, and is taken then."""
+    w = world
+    seq = w.gb.state.seq
+    w.ga.rotate()
+    w.post(w.ga, "sealed under the epoch bob was not shown")
+
+    def hide_rotation(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["ops"] = [op for op in page["ops"] if crypto.decode_signed_op(op).op.seq <= seq]
+        page["seq"] = seq
+        page["head"] = crypto.op_hash(page["ops"][-1])
+        return page
+
+    w.tamper.on("GET", "/log", hide_rotation)
+    [alarm] = [a for a in w.gb.sync().alarms if a.check == "log_head"]
+    assert alarm.waiting
+    w.tamper.clear()
+    assert w.gb.sync().alarms == ()
+    assert [i.body for i in w.gb.entries()][-1] == b"sealed under the epoch bob was not shown"
