@@ -552,10 +552,12 @@ class Group:
         """
         return workflows.invite(self, role=role, expires_in=expires_in, name=name)
 
-    def invites(self, *, everything: bool = False) -> list[InviteInfo]:
+    def invites(self, *, everything: bool = False, sync: bool = True) -> list[InviteInfo]:
         """The group's open invites, newest first (leaders); `everything` adds the used,
-        revoked and expired ones. The name noted at `invite` shows on this device only."""
-        return workflows.invites(self, everything=everything)
+        revoked and expired ones. The name noted at `invite` shows on this device only.
+        `sync=False` lists them from the copy as last synced, without asking the server
+        (for a caller that keeps it current, like the web app's event stream)."""
+        return workflows.invites(self, everything=everything, sync=sync)
 
     def revoke_invite(self, invite: str) -> InviteInfo:
         """Revoke an unused invite by id or unique prefix (leaders): its code stops working."""
