@@ -4,8 +4,6 @@ withdrawing an item after a confirmation."""
 
 from __future__ import annotations
 
-import secrets
-import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +14,7 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import File
 
-from ... import ChathamError, private_dir, runtime_dir
+from ... import ChathamError, scratch_dir, wipe
 from ...errors import UsageError
 from ...journal import (
     MAX_ATTACHMENT,
@@ -26,8 +24,8 @@ from ...journal import (
     Item,
     MeetingItem,
     clean_text,
-    file_name,
     issue_sections,
+    saved_name,
     thread,
 )
 from .base import Ctx, field_text, for_the_form, form_of, run
@@ -162,8 +160,9 @@ async def retract(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respon
 
 
 def _upload_dir() -> Path:
-    """A private (0700) directory for one upload or download, under the runtime directory."""
-    return private_dir(runtime_dir() / "web" / secrets.token_hex(8))
+    """A private (0700) directory for one upload or download, under the runtime directory,
+    wiped after use; one a killed `chatham web` left is wiped by the next (`scratch_dir`)."""
+    return scratch_dir("web", "file")
 
 
 @post("/items/{ref:str}/attach", request_max_body_size=MAX_ATTACHMENT + (1 << 20))
@@ -175,7 +174,7 @@ async def attach(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respons
     where = _upload_dir()
     path: Path | None = None
     if isinstance(upload, UploadFile) and upload.filename:
-        path = where / file_name(upload.filename).lstrip(".")
+        path = where / saved_name(upload.filename)
         with path.open("wb") as out:
             while chunk := await upload.read(1 << 20):
                 out.write(chunk)
@@ -203,7 +202,7 @@ async def attach(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respons
     try:
         return await run(request, act)
     finally:
-        shutil.rmtree(where, ignore_errors=True)
+        wipe(where)
 
 
 @get("/files/{ref:str}")
@@ -221,16 +220,16 @@ async def download(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respo
             filename=name,
             media_type="application/octet-stream",
             headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
-            background=BackgroundTask(shutil.rmtree, where, ignore_errors=True),
+            background=BackgroundTask(wipe, where),
         )
 
     try:
         answer = await run(request, act)
     except BaseException:
-        shutil.rmtree(where, ignore_errors=True)
+        wipe(where)
         raise
     if not isinstance(answer, File):  # an error page: nothing to send, nothing to keep
-        shutil.rmtree(where, ignore_errors=True)
+        wipe(where)
     return answer
 
 
