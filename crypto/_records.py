@@ -34,6 +34,8 @@ MAX_BACKLINK: Final = 24 + 32 + 16
 MAX_RETRACTS: Final = 100
 """Entries one retracting entry may withdraw (its header lists their ids)."""
 MAX_STUB_SIZE: Final = 4096
+MAX_MEMBER_DEVICES: Final = 16
+"""Active devices one member may have in a group at once (a recovery kit counts as one)."""
 
 
 class DeviceCert(Record, frozen=True):
@@ -135,6 +137,21 @@ class Leave(Record, frozen=True, tag="leave"):
     heads: HeadList
 
 
+class AddDevice(Record, frozen=True, tag="add-device"):
+    """Another device of the signer's own member: its card, signed by the member key."""
+
+    card: MemberCard
+
+
+class RemoveDevice(Record, frozen=True, tag="remove-device"):
+    """One device leaves its member's set: its final head is pinned and the key rotates."""
+
+    device: Bytes32
+    heads: HeadList
+    """Exactly the removed device's final head (a list, like every op's pinned heads)."""
+    rotation: Rotation
+
+
 class SetRole(Record, frozen=True, tag="set-role"):
     member: Bytes32
     role: Role
@@ -160,6 +177,8 @@ OpBody = (
     | Add
     | Remove
     | Leave
+    | AddDevice
+    | RemoveDevice
     | SetRole
     | SetPolicy
     | Checkpoint

@@ -47,11 +47,13 @@ from chatham.crypto import (
     SealedEntry,
     Secrets,
     build_add,
+    build_add_device,
     build_checkpoint,
     build_invite,
     build_leave,
     build_policy,
     build_remove,
+    build_remove_device,
     build_revoke_invite,
     build_rotate,
     build_set_role,
@@ -79,7 +81,8 @@ from chatham.crypto import (
 from chatham.crypto import _primitives as P
 from chatham.crypto._entry import _entry_keys
 from chatham.crypto._epoch import lockbox_info, open_names
-from chatham.crypto._records import Add, Remove, Role, Rotate, Rotation
+from chatham.crypto._identity import DeviceKeys
+from chatham.crypto._records import Add, Remove, RemoveDevice, Role, Rotate, Rotation
 
 Json = dict[str, Any]
 
@@ -237,6 +240,17 @@ class Builder:
         self.by_member[p.id] = nick
         return p
 
+    def device(self, owner: Person, nick: str, offset: int) -> Person:
+        """Another device of `owner` (same member key), holding the keys `owner` holds."""
+        created = T0 + offset
+        rand = Drbg(f"member/{nick}")
+        secrets = Secrets(owner.secrets.member, DeviceKeys.from_seeds(rand(32), rand(96)),
+                          rand(32), created)  # fmt: skip
+        card = make_card(secrets.member, secrets.device, created=created)
+        p = Person(nick, f"{owner.name}'s laptop", secrets, card, Keyring(dict(owner.keyring.keys)))
+        self.people[nick] = p
+        return p
+
     def member_vector(self, p: Person) -> Json:
         s = p.secrets
         return {
@@ -298,7 +312,7 @@ class Builder:
         names: bytes | None = None
         if isinstance(body, Rotate | Add):
             rotation, names = body.rotation, body.names
-        elif isinstance(body, Remove):
+        elif isinstance(body, Remove | RemoveDevice):
             rotation = body.rotation
         if rotation is not None:
             self.epochs.append(
@@ -577,6 +591,27 @@ def _build(pins: LockboxPins) -> Json:
         "entry": b.entries.index(retracting),
         "target": b.entries.index(bob_entry),
     }
+
+    # 13: alice adds a second device (no leader needed, no rotation: it gets her keys from
+    # the linking device); it writes an entry; 14: alice's first device removes it (epoch 5,
+    # back-link to 4, its final head pinned).
+    laptop = b.device(alice, "alice-laptop", 40)
+    t += 60
+    b.op(alice, build_add_device(b.state, alice.secrets.device, laptop.card, time=t))
+    b.entry(laptop, b"From the laptop.", Drbg("entry/8"), "a second device's first entry")
+    t += 60
+    b.op(
+        alice,
+        build_remove_device(
+            b.state,
+            alice.keyring,
+            alice.secrets.device,
+            laptop.device_id,
+            b.heads_of("alice-laptop"),
+            time=t,
+            rand=Drbg("op/remove-device"),
+        ),
+    )
 
     # Invites: code (with its checksum), derived keys, join request and read signature.
     challenge_rand = Drbg("challenges")

@@ -246,6 +246,8 @@ def test_file_is_small_and_complete() -> None:
         "add",
         "remove",
         "leave",
+        "add-device",
+        "remove-device",
         "set-role",
         "policy",
         "checkpoint",
