@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from . import errors, journal
     from ._private.account import Account, GroupSummary, HttpSource
+    from ._private.devices import DeviceInfo, DeviceLink, LinkedDevice
     from ._private.engine.alarms import Alarm
     from ._private.engine.freshness import Freshness
     from ._private.engine.group import Group
@@ -77,6 +78,9 @@ _EXPORTS: dict[str, str] = {
     "Ask": "membership.workflows",
     "ChainView": "engine.results",
     "ChathamError": "errors",
+    "DeviceInfo": "devices",
+    "DeviceLink": "devices",
+    "LinkedDevice": "devices",
     "CouldNotOpen": "errors",
     "ENV_PASSPHRASE": "local.home",
     "EntryRef": "engine.results",
@@ -126,6 +130,8 @@ __all__ = [
     "ChainView",
     "ChathamError",
     "CouldNotOpen",
+    "DeviceInfo",
+    "DeviceLink",
     "EntryRef",
     "EpochExposure",
     "Exposure",
@@ -139,6 +145,7 @@ __all__ = [
     "InviteStatus",
     "JoinRequest",
     "Journal",
+    "LinkedDevice",
     "Member",
     "NotAMember",
     "Notes",

@@ -84,6 +84,7 @@ ClientCheck: TypeAlias = Literal[
     "verify",
     "entry_id",
     "lockbox_withheld",
+    "link",
     "retraction_missing",
     "withheld_op",
 ]
@@ -152,6 +153,10 @@ class EquivocationError(EntryError):
 
 class InviteError(CryptoError):
     """An invite code or join request is invalid."""
+
+
+class LinkError(CryptoError):
+    """A device link code, or a message of a link, is invalid (docs/protocol.md §5.4)."""
 
 
 class CouldNotOpen(CryptoError):

@@ -88,6 +88,18 @@ class Keyring:
             raise
         return key
 
+    def accept_key(self, state: GroupState, epoch: int, key: bytes) -> None:
+        """Take an epoch key handed over by another device of this member (§5.4): it must
+        reproduce its rotation's key confirmation; raises RotationError or CouldNotOpen and
+        changes nothing on failure."""
+        info = state.rotations.get(epoch)
+        if info is None:
+            raise RotationError(f"no verified rotation to epoch {epoch}", check="rotation")
+        want = key_confirmation(key, state.group_id, epoch, info.prev)
+        if len(key) != 32 or not P.mac_equal(want, info.rotation.confirm):
+            raise CouldNotOpen
+        self.keys[epoch] = key
+
     def follow_backlinks(self, state: GroupState) -> None:
         """Walk back-links from every held key; each recovered key must match its confirm."""
         for epoch in sorted(self.keys, reverse=True):
@@ -308,7 +320,7 @@ def create_group(
         state.group_id,
         1,
         state.head,
-        [(secrets.member.id, check_name(name))],
+        [(card_member_id(card), check_name(name))],
         rand,
         group_name=None if group_name is None else check_group_name(group_name),
     )
@@ -420,7 +432,7 @@ def build_add_device(
     """Record another device of this device's member (its card signed by the member key).
 
     No rotation: the new device belongs to a member who already holds the keys; the linking
-    device hands them over sealed to it, and every later rotation seals to it (§5.3)."""
+    device hands them over sealed to it, and every later rotation seals to it (§5.3, §5.4)."""
     return PendingOp(sign_op(state, device, AddDevice(card), time=time))
 
 

@@ -567,7 +567,7 @@ class GroupState:
     def _apply_add_device(
         self, h: bytes, data: bytes, op: Op, body: AddDevice, signer: MemberState
     ) -> None:
-        """Another device of the signer's own member (§5.2 rule 11a): no leader needed, the
+        """Another device of the signer's own member (§5.2 rule 14, §5.3): no leader needed, the
         member key vouches for it in the card, and an active device of that member signs."""
         seq = op.seq
         try:
@@ -605,7 +605,7 @@ class GroupState:
         signer: MemberState,
         leader: bool,
     ) -> None:
-        """One device leaves its member's set (§5.2 rule 11b): by another device of the same
+        """One device leaves its member's set (§5.2 rule 15, §5.3): by another device of the same
         member, or by a leader; its final head is pinned and the key rotates past it."""
         seq = op.seq
         target = self.devices.get(body.device)

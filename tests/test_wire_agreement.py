@@ -44,6 +44,8 @@ RESPONSES: list[tuple[type[msgspec.Struct], type[msgspec.Struct]]] = [
     (server.InviteGroups, client.InviteGroups),
     (server.AttachmentInfo, client.AttachmentInfo),
     (server.Lockbox, client.Lockbox),
+    (server.LinkInfo, client.LinkInfo),
+    (server.LinkSlot, client.LinkSlot),
     (server_errors.ErrorBody, client.ErrorBody),
 ]
 

@@ -140,7 +140,7 @@ class Group:
         return self._account._api(self.server)
 
     def _me(self) -> bytes:
-        return self._account._secrets.member.id
+        return self._account._member.id
 
     def _device(self) -> crypto.DeviceKeys:
         return self._account._secrets.device

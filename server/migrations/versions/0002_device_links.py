@@ -1,0 +1,42 @@
+"""Device links: the short-lived mailbox through which a member links a new device.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+Bytes = sa.LargeBinary
+Int = sa.BigInteger
+
+
+def upgrade() -> None:
+    op.create_table(
+        "device_links",
+        sa.Column("link_id", Bytes, nullable=False),
+        sa.Column("creator", Bytes, nullable=False),
+        sa.Column("verifier", Bytes, nullable=False),
+        sa.Column("expires", Int, nullable=False),
+        sa.Column("offer", Bytes, nullable=True),
+        sa.Column("request", Bytes, nullable=True),
+        sa.Column("handover", Bytes, nullable=True),
+        sa.Column("done", Int, nullable=False),
+        sa.PrimaryKeyConstraint("link_id", name="pk_device_links"),
+    )
+    op.create_index("ix_device_links_creator", "device_links", ["creator"])
+    op.create_index("ix_device_links_expires", "device_links", ["expires"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_device_links_expires", table_name="device_links")
+    op.drop_index("ix_device_links_creator", table_name="device_links")
+    op.drop_table("device_links")
