@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -155,11 +155,14 @@ class Account:
         http: HttpSource | None = None,
         clock: Callable[[], float] = time.time,
         tries: int = 3,
+        env: Mapping[str, str] | None = None,
     ) -> Account:
         """Unlock an existing home: the passphrase, a live unlock session,
         CHATHAM_PASSPHRASE, or `prompt()` (asked up to `tries` times), in that order."""
         h = _home(home)
-        secrets, key = h.unlock(passphrase=passphrase, prompt=prompt, clock=clock, tries=tries)
+        secrets, key = h.unlock(
+            passphrase=passphrase, prompt=prompt, clock=clock, tries=tries, env=env
+        )
         if secrets.member is None:
             # A new device whose link is not complete: the first unlock after the other
             # device confirmed takes the handover (LinkPending until then).
@@ -261,6 +264,12 @@ class Account:
         from . import devices
 
         return devices.devices(self)
+
+    def find_device(self, ref: str) -> DeviceInfo:
+        """One of your devices by id, unique id prefix (4+ digits) or name."""
+        from . import devices
+
+        return devices.find(self, ref)
 
     def rename_device(self, ref: str, name: str) -> DeviceInfo:
         """Name one of your devices (the name stays in this home)."""

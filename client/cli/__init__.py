@@ -63,6 +63,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "groups",
     "sync",
     "members",
+    "devices",
     "issues",
     "meetings",
     "notes",

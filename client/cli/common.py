@@ -92,8 +92,7 @@ class CliState:
             home = Home.default()
             if self.passphrase_file is not None:
                 # A live session first; then the file, which wins over CHATHAM_PASSPHRASE.
-                secrets, _ = home.unlock(env={}, prompt=self.passphrase_from_file)
-                self._account = Account(home, secrets)
+                self._account = Account.open(home, env={}, prompt=self.passphrase_from_file)
             else:
                 self._account = Account.open(home, prompt=self.prompt)
         return self._account
