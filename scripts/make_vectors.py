@@ -41,6 +41,7 @@ from chatham.crypto import (
     InviteCode,
     InviteSecret,
     Keyring,
+    LinkSecret,
     MemberCard,
     PendingOp,
     Policy,
@@ -105,6 +106,7 @@ INDEPENDENT = [
     "padded_length",
     "attachments",
     "invites",
+    "links",
     "auth",
     "log.group_id",
     "log.ops[0]",
@@ -641,6 +643,33 @@ def _build(pins: LockboxPins) -> Json:
             }
         )
 
+    # A device link (§5.4): alice's desktop links the laptop (its certificate as above).
+    link_rand = Drbg("link")
+    link = LinkSecret.generate(SERVER, rand=link_rand)
+    offer = link.offer(alice.secrets.member, alice.device_id, created=t, rand=link_rand)
+    request, cert, _ = link.request(
+        link.read_offer(offer), laptop.secrets.device, created=laptop.secrets.created,
+        rand=link_rand,
+    )  # fmt: skip
+    assert cert == laptop.card.cert
+    links = {
+        "secret": hx(link.secret),
+        "server": link.server,
+        "checksum_hash": hx(P.tagged_hash(labels.H_LINK_CHECK, link.secret, link.server.encode())),
+        "code": link.code,
+        "line": link.line,
+        "link_id": hx(link.link_id),
+        "auth": hx(link.auth),
+        "verifier": hx(link.verifier),
+        "seal_key": hx(P.hkdf(link.secret, salt=b"", info=labels.KDF_LINK_SEAL)),
+        "offer": hx(offer),
+        "offer_plaintext": hx(link.open("offer", offer)),
+        "request": hx(request),
+        "request_plaintext": hx(link.open("request", request)),
+        "cert": hx(encode(cert)),
+        "words": link.words(cert),
+    }
+
     # Keystore for alice: the whole file is reproducible (Argon2id is deterministic).
     ks_rand = Drbg("keystore")
     ks = seal_keystore(alice.secrets, PASSPHRASE, rand=ks_rand)
@@ -752,6 +781,7 @@ def _build(pins: LockboxPins) -> Json:
         "retraction": retraction,
         "meeting_code": meeting,
         "invites": invites,
+        "links": links,
         "padme": [[n, padme(n)] for n in padme_inputs],
         "padded_length": [[n, padded_length(n)] for n in body_lengths],
         "attachments": attachments,
