@@ -442,6 +442,7 @@ __all__ = [
     "HomeError",
     "InvalidDate",
     "KeySubstitutionError",
+    "LinkPending",
     "Locked",
     "NonMemberEntryError",
     "NotAMember",

@@ -161,3 +161,50 @@ def test_a_server_swapping_the_new_devices_keys_is_caught_by_the_words(
     assert gs.state.seq == seq
     assert crypto.device_id(mine.public) not in gs.state.devices
     _ = msgspec  # the hook speaks JSON
+
+
+def test_a_leader_removes_a_lost_device_and_members_count_devices(
+    person: Person, server: httpx.Client, tmp_path: Path
+) -> None:
+    dana, sam, ana = person("Dana"), person("Sam"), person("Ana")
+    gd, gs, ga = form_group(dana, sam, ana)
+    laptop = link_laptop(sam, tmp_path / "laptop", server)
+    laptop_id = laptop.device_id
+    laptop.close()
+    gd.sync()
+    counts = {r.name: r.devices for r in gd.roster()}
+    assert counts == {"Dana": 1, "Sam": 2, "Ana": 1}
+    ga.sync()
+    with pytest.raises(errors.NotAllowed, match="leader"):
+        ga.remove_device(laptop_id)
+    with pytest.raises(errors.UsageError, match="only device"):
+        gd.remove_device(ana.device_id)
+    epoch = gd.epoch
+    gd.remove_device(laptop_id[:10])
+    assert gd.epoch == epoch + 1
+    assert {r.name: r.devices for r in gd.roster()}["Sam"] == 1
+    said = [a.text for a in gs.sync().announcements]
+    assert any("removed one of your devices" in t for t in said), said
+
+
+def test_an_expired_link_code_is_refused_and_changes_nothing(
+    person: Person, tmp_path: Path
+) -> None:
+    from chatham.server import Settings, create_app
+    from litestar.testing import TestClient
+
+    now = [1_800_000_000.0]
+    app = create_app(
+        Settings(data_dir=tmp_path / "srv", open_registration=True, clock=lambda: now[0])
+    )
+    with TestClient(app, base_url="http://testserver.local") as client:
+        dana = person("Dana", http=client, clock=lambda: now[0])
+        dana.create_group("Clocked", "http://testserver.local")
+        line = dana.link_device().line
+        now[0] += 601
+        with pytest.raises(errors.ServerError) as late:
+            Account.add_device(line, tmp_path / "late", passphrase=PASS, http=client)
+        assert late.value.code == "link_expired"
+        assert not (tmp_path / "late" / "keystore").exists()
+        with pytest.raises(errors.UsageError, match="expired"):
+            dana.confirm_device("any six words will do here")

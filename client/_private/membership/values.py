@@ -83,6 +83,8 @@ class RosterEntry(MemberInfo):
     verified: bool
     """This device recorded that the member's fingerprint was compared aloud."""
     is_me: bool
+    devices: int = 1
+    """How many devices the member uses now (0 once they departed)."""
 
 
 InviteStatus = Literal["waiting", "open", "used", "revoked", "expired"]
