@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         RosterEntry,
     )
     from ._private.membership.workflows import Ask
+    from ._private.recovery import KitInfo
     from .errors import (
         ChathamError,
         CouldNotOpen,
@@ -81,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "DeviceInfo": "devices",
     "DeviceLink": "devices",
     "LinkedDevice": "devices",
+    "KitInfo": "recovery",
     "CouldNotOpen": "errors",
     "ENV_PASSPHRASE": "local.process",
     "EntryRef": "engine.results",
@@ -147,6 +149,7 @@ __all__ = [
     "InviteStatus",
     "JoinRequest",
     "Journal",
+    "KitInfo",
     "LinkedDevice",
     "Member",
     "NotAMember",

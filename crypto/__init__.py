@@ -39,6 +39,7 @@ from ._errors import (
     ForkError,
     InviteError,
     KeystoreError,
+    KitError,
     LinkError,
     LogCheck,
     LogError,
@@ -101,6 +102,7 @@ from ._keystore import (
     reseal_keystore,
     seal_keystore,
 )
+from ._kit import KIT_WORDS, RecoveryKit, open_escrow, seal_escrow
 from ._link import LINK_WORDS, SLOTS, LinkSecret, Slot, link_verifier
 from ._log import (
     AppliedOp,
@@ -131,6 +133,7 @@ from ._records import (
     EntryStub,
     Genesis,
     Invite,
+    KitEscrow,
     Leave,
     LinkGroup,
     LinkHandover,
@@ -154,6 +157,7 @@ from ._text import error_lines, terminal_text
 
 __all__ = [
     "CHUNK_SIZE",
+    "KIT_WORDS",
     "LINK_WORDS",
     "MAX_MEMBER_DEVICES",
     "MAX_RETRACTS",
@@ -192,6 +196,8 @@ __all__ = [
     "InviteState",
     "Keyring",
     "KeystoreError",
+    "KitError",
+    "KitEscrow",
     "Leave",
     "LinkError",
     "LinkGroup",
@@ -208,6 +214,7 @@ __all__ = [
     "OpBody",
     "PendingOp",
     "Policy",
+    "RecoveryKit",
     "Remove",
     "RemoveDevice",
     "RevokeInvite",
@@ -271,6 +278,7 @@ __all__ = [
     "normalize_words",
     "op_hash",
     "open_entry",
+    "open_escrow",
     "open_keystore",
     "open_keystore_with_key",
     "open_stream",
@@ -282,6 +290,7 @@ __all__ = [
     "replay",
     "reseal_keystore",
     "seal_entry",
+    "seal_escrow",
     "seal_keystore",
     "seal_stream",
     "sign_auth",

@@ -159,6 +159,15 @@ class LinkError(CryptoError):
     """A device link code, or a message of a link, is invalid (docs/protocol.md §5.4)."""
 
 
+class KitError(CryptoError):
+    """Recovery kit words do not read (docs/protocol.md §5.5); `word` names the one at fault
+    (1-based) when the checksum can tell."""
+
+    def __init__(self, message: str, *, word: int | None = None) -> None:
+        super().__init__(message)
+        self.word = word
+
+
 class CouldNotOpen(CryptoError):
     """Could not open: the data is damaged, forged, or not meant for this key."""
 

@@ -308,3 +308,13 @@ class LinkHandover(Record, frozen=True):
     """The member key's signature over the new device's certificate (its card)."""
     groups: Annotated[list[LinkGroup], Meta(max_length=1000)]
     created: U64
+
+
+class KitEscrow(Record, frozen=True):
+    """What a recovery kit unlocks: the member key and, per group, the keys held when the
+    kit was made (later ones reach the kit's device through lockboxes)."""
+
+    v: Literal[2]
+    member_seed: Bytes32
+    groups: Annotated[list[LinkGroup], Meta(max_length=1000)]
+    created: U64

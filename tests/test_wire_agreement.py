@@ -46,6 +46,7 @@ RESPONSES: list[tuple[type[msgspec.Struct], type[msgspec.Struct]]] = [
     (server.Lockbox, client.Lockbox),
     (server.LinkInfo, client.LinkInfo),
     (server.LinkSlot, client.LinkSlot),
+    (server.Escrow, client.Escrow),
     (server_errors.ErrorBody, client.ErrorBody),
 ]
 

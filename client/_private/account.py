@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from .devices import DeviceInfo, DeviceLink, LinkedDevice
     from .engine.api import ServerApi
+    from .recovery import KitInfo
 
 HttpSource: TypeAlias = "httpx.Client | Callable[[str], httpx.Client]"
 """One httpx.Client for every server (tests: a litestar TestClient), or a factory per URL.
@@ -264,6 +265,38 @@ class Account:
         from . import devices
 
         return devices.devices(self)
+
+    def recovery_kit(self) -> KitInfo:
+        """Make a recovery kit: fifteen words for paper. Its device joins every group you are
+        in, and this home's previous kit is revoked (protocol §5.5)."""
+        from . import recovery
+
+        return recovery.make_kit(self)
+
+    @classmethod
+    def recover(
+        cls,
+        words: str,
+        home: Home | Path | str | None = None,
+        *,
+        server: str,
+        passphrase: str,
+        http: HttpSource | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Account:
+        """Every device lost: restore this member on a new, empty home from the kit's words
+        and the server it names. Same member id and fingerprint, a new device, every group
+        the kit covers, verified on its own. A wrong word is named; a revoked kit restores
+        nothing."""
+        from . import devices, recovery
+
+        h = _home(home)
+        secrets = recovery.recover(
+            words, h, server=server, passphrase=passphrase, http=http, clock=clock
+        )
+        account = cls(h, secrets, http=http, clock=clock)
+        devices.adopt_handed_over(account)
+        return account
 
     def find_device(self, ref: str) -> DeviceInfo:
         """One of your devices by id, unique id prefix (4+ digits) or name."""

@@ -106,7 +106,7 @@ class _NoTokens:
         return None
 
 
-def _bare_api(
+def bare_api(
     url: str, device: crypto.DeviceKeys, http: HttpSource | None, clock: Callable[[], float]
 ) -> tuple[ServerApi, Callable[[], None]]:
     import httpx
@@ -259,7 +259,7 @@ def begin(
     now = int(clock())
     rand = crypto.random_bytes
     device = crypto.DeviceKeys.from_seeds(rand(32), rand(96))
-    api, close = _bare_api(secret.server, device, http, clock)
+    api, close = bare_api(secret.server, device, http, clock)
     try:
         sealed_offer = api.read_link_offer(secret.link_id, secret.auth)
         try:
@@ -307,7 +307,7 @@ def finish(
             hint="move it aside and start again with `chatham device add CODE`",
         )
     secret = crypto.LinkSecret(state.secret, state.server)
-    api, close = _bare_api(secret.server, secrets.device, http, clock)
+    api, close = bare_api(secret.server, secrets.device, http, clock)
     try:
         try:
             data = api.read_link_handover(secret.link_id, secret.auth)
@@ -328,16 +328,23 @@ def finish(
         ) from None
     whole = crypto.Secrets(member, secrets.device, secrets.store_secret, secrets.created)
     write_private(home.keystore_path, crypto.reseal_keystore(home.read_keystore(), key, whole))
-    store = Store(home.store_path, Vault(*whole.store_keys()))
-    try:
-        store.set_meta(_PENDING_GROUPS, msgspec.msgpack.encode(handover.groups))
-        _save_state(store, LINK_IN, None)
-    finally:
-        store.close()
+    stash_groups(home, whole, handover.groups)
     return whole
 
 
 _PENDING_GROUPS = "device-link groups"
+
+
+def stash_groups(home: Home, secrets: crypto.Secrets, groups: list[crypto.LinkGroup]) -> None:
+    """Keep handed-over groups (and their keys), sealed, for the next `Account.open` to adopt;
+    the link or kit that brought them is done."""
+    store = Store(home.store_path, Vault(*secrets.store_keys()))
+    try:
+        blob = msgspec.msgpack.encode(groups)
+        store.set_meta(_PENDING_GROUPS, store.vault.seal(SEAL_LINK, b"groups", blob))
+        _save_state(store, LINK_IN, None)
+    finally:
+        store.close()
 
 
 def adopt_handed_over(account: Account) -> list[Group]:
@@ -345,7 +352,8 @@ def adopt_handed_over(account: Account) -> list[Group]:
     blob = account._store.get_meta(_PENDING_GROUPS)
     if blob is None:
         return []
-    groups = msgspec.msgpack.decode(blob, type=list[crypto.LinkGroup])
+    plain = account._store.vault.open(SEAL_LINK, b"groups", blob)
+    groups = msgspec.msgpack.decode(plain, type=list[crypto.LinkGroup])
     out = []
     for lg in groups:
         if account._store.group(lg.group) is None:
@@ -354,15 +362,15 @@ def adopt_handed_over(account: Account) -> list[Group]:
     return out
 
 
-def _adopt(account: Account, lg: crypto.LinkGroup) -> Group:
+def fetch_log(api: ServerApi, gid: bytes) -> tuple[list[bytes], crypto.GroupState]:
+    """A group's whole log, verified op by op, checked to be that group."""
     from .engine.checks import log_error
 
-    api = account._api(lg.server)
     ops: list[bytes] = []
     state = crypto.GroupState()
     since = -1
     while True:
-        page = api.log(lg.group, since)
+        page = api.log(gid, since)
         for op in page.ops:
             try:
                 state.apply(op)
@@ -372,8 +380,13 @@ def _adopt(account: Account, lg: crypto.LinkGroup) -> Group:
         if not page.more or not page.ops:
             break
         since += len(page.ops)
-    if not ops or crypto.group_id_of(ops[0]) != lg.group:
+    if not ops or crypto.group_id_of(ops[0]) != gid:
         raise E.ForkError("the server's group does not match the one handed over", check="genesis")
+    return ops, state
+
+
+def _adopt(account: Account, lg: crypto.LinkGroup) -> Group:
+    ops, state = fetch_log(account._api(lg.server), lg.group)
     if not state.is_active_device(account._secrets.device.id):
         raise E.NotAMember("the group's log does not list this device")
     keyring = crypto.Keyring()

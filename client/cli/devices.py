@@ -167,5 +167,79 @@ def remove(
     )
 
 
+def recovery_kit() -> None:
+    """Make a recovery kit: fifteen words to write down (last line); revokes your last kit."""
+    kit = state().account().recovery_kit()
+    out = console()
+    out.print("write these words on paper, with the server, and keep them offline:")
+    out.print("whoever holds them can act as you until you make a new kit")
+    if kit.revoked:
+        out.print(f"your previous kit ({short(kit.revoked)}) no longer works")
+    out.print(f"covers: {', '.join(kit.groups)}")
+    for server in kit.servers:
+        sys.stdout.write(f"server: {server}\n")
+    sys.stdout.write(kit.words + "\n")
+
+
+def _kit_text(raw: str) -> tuple[str, str | None]:
+    """The fifteen words and the server from what the member typed or kept (the kit's own
+    output works: its `server:` line and its last line)."""
+    server = None
+    words = ""
+    for line in raw.splitlines():
+        line = line.strip()
+        if line.lower().startswith("server:"):
+            server = server or line.split(":", 1)[1].strip()
+        elif line:
+            words = line
+    return words, server
+
+
+def recover(
+    words: Annotated[
+        str,
+        typer.Option("--words", help="The kit: `@file` or `-` (stdin); its words, in order."),
+    ],
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="The server on the kit (when the words come without it)."),
+    ] = None,
+) -> None:
+    """Every device lost: restore yourself on this new home from your recovery kit."""
+    import os
+
+    from .. import ENV_PASSPHRASE, Account, Home
+    from ..errors import Locked, UsageError
+
+    typed, kit_server = _kit_text(text(words) or "")
+    where = server or kit_server
+    if not where:
+        raise UsageError(
+            "the kit's server is missing",
+            hint="pass --server with the address written on your kit",
+        )
+    st = state()
+    if st.passphrase_file is not None:
+        passphrase = st.passphrase_from_file()
+    else:
+        passphrase = os.environ.get(ENV_PASSPHRASE) or st.prompt(confirm=True)
+    if not passphrase:
+        raise Locked(
+            "no passphrase to protect this device's keystore",
+            hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file",
+        )
+    home = Home.default()
+    with Account.recover(typed, home, server=where, passphrase=passphrase) as back:
+        out = console()
+        out.print(f"restored in {home.path}")
+        out.print(f"member id:   {back.member_id}")
+        out.print(f"fingerprint: {back.fingerprint}")
+        names = [g.name for g in back.groups()]
+        out.print(f"groups: {', '.join(names)}")
+        out.print("make a new kit now (`chatham recovery-kit`): this one was typed in")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(device_app, name="device")
+    app.command("recovery-kit")(recovery_kit)
+    app.command()(recover)

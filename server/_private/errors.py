@@ -64,6 +64,7 @@ class ErrorCode(StrEnum):
     LINK_USED = "link_used"
     LINK_WAITING = "link_waiting"
     TOO_MANY_LINKS = "too_many_links"
+    ESCROW_UNKNOWN = "escrow_unknown"
     CONFLICT = "conflict"
     BODY_TOO_LARGE = "body_too_large"
     QUOTA_EXCEEDED = "quota_exceeded"
@@ -119,6 +120,7 @@ STATUS: Final[Mapping[ErrorCode, int]] = {
     C.LINK_USED: 409,
     C.LINK_WAITING: 409,
     C.TOO_MANY_LINKS: 429,
+    C.ESCROW_UNKNOWN: 404,
     C.CONFLICT: 409,
     C.BODY_TOO_LARGE: 413,
     C.QUOTA_EXCEEDED: 413,

@@ -222,3 +222,9 @@ class LinkInfo(Struct):
 
 class LinkSlot(Struct):
     data: bytes
+
+
+class Escrow(Struct):
+    """A recovery kit's escrow, sealed to the kit's device (docs/protocol.md §5.5)."""
+
+    escrow: LinkSlotBytes

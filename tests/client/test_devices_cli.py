@@ -118,3 +118,30 @@ def test_a_code_used_twice_and_a_typo_are_refused_and_change_nothing(
         "typed them right, someone swapped the new device's keys: run `chatham device link` "
         "again",
     ]
+
+
+def test_recovery_kit_and_recover_from_the_kits_own_output(world: tuple[Path, str]) -> None:
+    root, url = world
+    max_, kim = Member("Max", root), Member("Kim", root)
+    form(url, max_, kim, "Kit Forum")
+    kim.ok("issue", "new", "-t", "Before the loss", "-g", "Kit Forum")
+    printed = kim.ok("recovery-kit")
+    lines = printed.splitlines()
+    assert len(lines[-1].split()) == 15
+    assert f"server: {url}" in lines
+    paper = root / "kim-kit.txt"
+    paper.write_text(printed, encoding="utf-8")
+    fresh = NewDevice("Kim2", root)
+    bad = lines[-1].split()
+    bad[2] = "qqqqq"
+    assert fresh.fails("recover", "--words", "-", "--server", url, stdin=" ".join(bad)) == [
+        "chatham: error: word 3 ('qqqqq') is not a recovery kit word",
+        "chatham: hint: compare the words with your paper kit: fifteen words, in order; the "
+        "first four letters of each are enough",
+    ]
+    out = fresh.ok("recover", "--words", f"@{paper}")
+    assert f"fingerprint: {kim.fingerprint}" in out
+    fresh.ok("sync")
+    titles = [i["title"] for i in fresh.json("issue", "list", "-g", "Kit Forum")]
+    assert "Before the loss" in titles
+    assert fresh.json("whoami")["id"] == kim.id

@@ -164,6 +164,10 @@ class LinkSlot(_Body):
     data: bytes
 
 
+class Escrow(_Body):
+    escrow: bytes
+
+
 class ErrorBody(_Body):
     code: str = "error"
     detail: str = ""
@@ -248,6 +252,10 @@ _CODE_WORDS: Mapping[str, tuple[str, str]] = {
         "the other device has not done its part of the link yet",
         "on the new device run `chatham device add CODE`; then `chatham device confirm "
         "WORDS` here, and `chatham sync` there",
+    ),
+    "escrow_unknown": (
+        "the server holds no recovery kit for these words",
+        "it was revoked, or made for another server",
     ),
     "too_many_links": (
         "this device already has three links open",
@@ -599,6 +607,13 @@ class ServerApi:
 
     def close_link(self, link_id: bytes) -> None:
         self._send("DELETE", f"/v1/links/{b64url(link_id)}")
+
+    def put_escrow(self, escrow: bytes) -> None:
+        """Store this (kit) device's recovery escrow (docs/protocol.md §5.5)."""
+        self._send("PUT", "/v1/escrow", json={"escrow": escrow})
+
+    def read_escrow(self) -> bytes:
+        return self._decode(self._send("GET", "/v1/escrow"), Escrow).escrow
 
     # --- attachments ----------------------------------------------------------------------------
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, Router, delete, get, post
+from litestar import Request, Router, delete, get, post, put
 from litestar.params import JSONBody, Parameter
 
 from ..guards import DeviceDep, ServicesDep, client_key
 from ..ids import path_id
 from ..openapi import responses
 from ..services import links
-from ..wire import LinkAnswer, LinkAuth, LinkHandoverBody, LinkInfo, LinkSlot, OpenLink
+from ..wire import Escrow, LinkAnswer, LinkAuth, LinkHandoverBody, LinkInfo, LinkSlot, OpenLink
 
 LinkIdParam = Annotated[
     str, Parameter(description="The link id: unpadded base64url of 32 bytes (43 characters).")
@@ -117,6 +117,31 @@ async def read_handover(
 async def close_link(link_id: LinkIdParam, device: DeviceDep, services: ServicesDep) -> None:
     await links.close_link(services, device, _link_id(link_id))
 
+
+@put(
+    "",
+    summary="Store this device's recovery escrow (a kit's device)",
+    status_code=204,
+    responses=responses(400, 401, 413, 429),
+    security=[{"bearer": []}],
+)
+async def put_escrow(data: JSONBody[Escrow], device: DeviceDep, services: ServicesDep) -> None:
+    await links.put_escrow(services, device, data)
+
+
+@get(
+    "",
+    summary="Read this device's recovery escrow (a kit's device, when recovering)",
+    responses=responses(401, 404, 429),
+    security=[{"bearer": []}],
+)
+async def read_escrow(device: DeviceDep, services: ServicesDep) -> Escrow:
+    return await links.read_escrow(services, device)
+
+
+escrow_router = Router(
+    path="/v1/escrow", route_handlers=[put_escrow, read_escrow], tags=["devices"]
+)
 
 links_router = Router(
     path="/v1/links",

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import ErrorCode, ServiceError
 from ..runtime import Runtime
 from ..storage import links as store
-from ..wire import LinkAnswer, LinkAuth, LinkHandoverBody, LinkInfo, LinkSlot, OpenLink
+from ..wire import Escrow, LinkAnswer, LinkAuth, LinkHandoverBody, LinkInfo, LinkSlot, OpenLink
 
 LINK_SECONDS: Final = 600
 """How long a link stays open: ten minutes from `chatham device link`."""
@@ -167,3 +167,25 @@ async def close_link(runtime: Runtime, device: bytes, link_id: bytes) -> None:
         store.delete_link(conn, link_id)
 
     await runtime.db.write(work)
+
+
+# --- recovery kit escrows -------------------------------------------------------------------
+
+
+async def put_escrow(runtime: Runtime, device: bytes, data: Escrow) -> None:
+    """A kit's device stores its escrow (replacing any earlier one)."""
+    now = runtime.settings.now()
+    runtime.limiter.hit(("escrow", device), runtime.settings.rate_auth)
+    await runtime.db.write(lambda conn: store.put_escrow(conn, device, data.escrow, now))
+
+
+async def read_escrow(runtime: Runtime, device: bytes) -> Escrow:
+    """The calling device's escrow: only a kit's own device, logged in with its key, reads it;
+    a removed kit device has none (its removal deleted it)."""
+    found = await runtime.db.read(lambda conn: store.read_escrow(conn, device))
+    if found is None:
+        raise ServiceError(
+            ErrorCode.ESCROW_UNKNOWN,
+            "no recovery kit is stored for this device: it was revoked, or never made here",
+        )
+    return Escrow(found)

@@ -1,4 +1,5 @@
-"""SQL for device links: one row per link mailbox, each slot written once."""
+"""SQL for device links (one row per link mailbox, each slot written once) and for the
+escrows of recovery kits (one per kit device)."""
 
 from __future__ import annotations
 
@@ -87,3 +88,24 @@ def delete_link(conn: sa.Connection, link_id: bytes) -> None:
 
 def purge_links(conn: sa.Connection, before: int) -> None:
     conn.execute(sa.delete(t.device_links).where(t.device_links.c.expires < before))
+
+
+# --- recovery kit escrows -------------------------------------------------------------------
+
+
+def put_escrow(conn: sa.Connection, device: bytes, escrow: bytes, now: int) -> None:
+    """Store (or replace) the escrow of a kit's device."""
+    c = t.escrows.c
+    conn.execute(sa.delete(t.escrows).where(c.device_id == device))
+    conn.execute(sa.insert(t.escrows).values(device_id=device, escrow=escrow, updated=now))
+
+
+def read_escrow(conn: sa.Connection, device: bytes) -> bytes | None:
+    c = t.escrows.c
+    row = conn.execute(sa.select(c.escrow).where(c.device_id == device)).first()
+    return None if row is None else bytes(row.escrow)
+
+
+def delete_escrows(conn: sa.Connection, devices: list[bytes]) -> None:
+    if devices:
+        conn.execute(sa.delete(t.escrows).where(t.escrows.c.device_id.in_(devices)))

@@ -140,6 +140,14 @@ device_links = sa.Table(
     sa.Column("done", Int, nullable=False),
 )
 
+escrows = sa.Table(
+    "escrows",
+    metadata,
+    sa.Column("device_id", Bytes, primary_key=True),
+    sa.Column("escrow", Bytes, nullable=False),
+    sa.Column("updated", Int, nullable=False),
+)
+
 auth_challenges = sa.Table(
     "auth_challenges",
     metadata,

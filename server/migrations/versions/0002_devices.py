@@ -1,4 +1,5 @@
-"""Device links: the short-lived mailbox through which a member links a new device.
+"""Devices: the short-lived link mailbox through which a member links a new device, and the
+escrow each recovery kit's device keeps.
 
 Revision ID: 0002
 Revises: 0001
@@ -34,9 +35,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_device_links_creator", "device_links", ["creator"])
     op.create_index("ix_device_links_expires", "device_links", ["expires"])
+    op.create_table(
+        "escrows",
+        sa.Column("device_id", Bytes, nullable=False),
+        sa.Column("escrow", Bytes, nullable=False),
+        sa.Column("updated", Int, nullable=False),
+        sa.PrimaryKeyConstraint("device_id", name="pk_escrows"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("escrows")
     op.drop_index("ix_device_links_expires", table_name="device_links")
     op.drop_index("ix_device_links_creator", table_name="device_links")
     op.drop_table("device_links")
