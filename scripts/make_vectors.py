@@ -45,6 +45,7 @@ from chatham.crypto import (
     MemberCard,
     PendingOp,
     Policy,
+    RecoveryKit,
     SealedEntry,
     Secrets,
     build_add,
@@ -107,6 +108,7 @@ INDEPENDENT = [
     "attachments",
     "invites",
     "links",
+    "recovery_kit",
     "auth",
     "log.group_id",
     "log.ops[0]",
@@ -670,6 +672,20 @@ def _build(pins: LockboxPins) -> Json:
         "words": link.words(cert),
     }
 
+    # A recovery kit (§5.5): its words and the device they derive.
+    kit = RecoveryKit(Drbg("kit")(16))
+    kit_device = kit.device()
+    recovery_kit = {
+        "secret": hx(kit.secret),
+        "checksum_hash": hx(P.tagged_hash(labels.H_KIT_CHECK, kit.secret)),
+        "words": kit.words,
+        "device_seed": hx(kit_device.seed),
+        "kem_seed": hx(kit_device.kem_seed),
+        "device_public": hx(kit_device.public),
+        "device_id": hx(kit_device.id),
+        "kem_public": hx(kit_device.kem_public),
+    }
+
     # Keystore for alice: the whole file is reproducible (Argon2id is deterministic).
     ks_rand = Drbg("keystore")
     ks = seal_keystore(alice.secrets, PASSPHRASE, rand=ks_rand)
@@ -782,6 +798,7 @@ def _build(pins: LockboxPins) -> Json:
         "meeting_code": meeting,
         "invites": invites,
         "links": links,
+        "recovery_kit": recovery_kit,
         "padme": [[n, padme(n)] for n in padme_inputs],
         "padded_length": [[n, padded_length(n)] for n in body_lengths],
         "attachments": attachments,

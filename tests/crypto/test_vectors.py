@@ -41,6 +41,7 @@ from chatham.crypto import (
     Keyring,
     LinkSecret,
     MemberKeys,
+    RecoveryKit,
     Secrets,
     check_entry_public,
     check_retraction,
@@ -851,3 +852,22 @@ def test_link_through_the_library() -> None:
     offer = parsed.read_offer(h(lk["offer"]))
     req = parsed.read_request(offer, h(lk["request"]))
     assert parsed.words(req.cert) == lk["words"]
+
+
+def test_recovery_kit_independently() -> None:
+    kv = V["recovery_kit"]
+    k = h(kv["secret"])
+    check = H("H_KIT_CHECK", k)
+    assert check.hex() == kv["checksum_hash"]
+    n = int.from_bytes(k, "big") << 37 | int.from_bytes(check[:8], "big") >> 27
+    wl = wordlist()
+    assert " ".join(wl[(n >> (11 * (14 - i))) & 0x7FF] for i in range(15)) == kv["words"]
+    assert KDF(k, b"", lb("KDF_KIT_SIGN")).hex() == kv["device_seed"]
+    assert KDF(k, b"", lb("KDF_KIT_KEM"), 96).hex() == kv["kem_seed"]
+    assert (
+        bytes(sodium.crypto_sign_seed_keypair(h(kv["device_seed"]))[0]).hex() == kv["device_public"]
+    )
+    assert H("H_DEVICE_ID", h(kv["device_public"])).hex() == kv["device_id"]
+    kit = RecoveryKit.parse(kv["words"])
+    assert kit.secret == k
+    assert kit.device().kem_public.hex() == kv["kem_public"]
