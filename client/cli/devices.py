@@ -53,9 +53,7 @@ def add(
     ] = None,
 ) -> None:
     """On a new device: answer a link code; prints the words to compare (last line)."""
-    import os
-
-    from .. import ENV_PASSPHRASE, Account, Home
+    from .. import Account, Home, env_passphrase
     from ..errors import Locked, UsageError
 
     line = text(code) if code not in (None, "-") else sys.stdin.readline()
@@ -68,7 +66,7 @@ def add(
     if st.passphrase_file is not None:
         passphrase = st.passphrase_from_file()
     else:
-        passphrase = os.environ.get(ENV_PASSPHRASE) or st.prompt(confirm=True)
+        passphrase = env_passphrase() or st.prompt(confirm=True)
     if not passphrase:
         raise Locked(
             "no passphrase to protect this device's keystore",
@@ -206,9 +204,7 @@ def recover(
     ] = None,
 ) -> None:
     """Every device lost: restore yourself on this new home from your recovery kit."""
-    import os
-
-    from .. import ENV_PASSPHRASE, Account, Home
+    from .. import Account, Home, env_passphrase
     from ..errors import Locked, UsageError
 
     typed, kit_server = _kit_text(text(words) or "")
@@ -222,7 +218,7 @@ def recover(
     if st.passphrase_file is not None:
         passphrase = st.passphrase_from_file()
     else:
-        passphrase = os.environ.get(ENV_PASSPHRASE) or st.prompt(confirm=True)
+        passphrase = env_passphrase() or st.prompt(confirm=True)
     if not passphrase:
         raise Locked(
             "no passphrase to protect this device's keystore",
