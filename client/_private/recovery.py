@@ -85,7 +85,7 @@ def make_kit(account: Account) -> KitInfo:
     for server in servers:
         api, close = bare_api(server, dev, account._http, account._clock)
         try:
-            api.put_escrow(escrow)
+            api.put_escrow(next(g.group for g in groups if g.server == server), escrow)
         finally:
             close()
     account._store.set_meta(KIT_META, dev.id)

@@ -228,3 +228,10 @@ class Escrow(Struct):
     """A recovery kit's escrow, sealed to the kit's device (docs/protocol.md §5.5)."""
 
     escrow: LinkSlotBytes
+
+
+class PutEscrow(Struct):
+    """A kit's device stores its escrow; `group` is a group it is an active device of."""
+
+    group: Id32
+    escrow: LinkSlotBytes

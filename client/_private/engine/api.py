@@ -608,9 +608,10 @@ class ServerApi:
     def close_link(self, link_id: bytes) -> None:
         self._send("DELETE", f"/v1/links/{b64url(link_id)}")
 
-    def put_escrow(self, escrow: bytes) -> None:
-        """Store this (kit) device's recovery escrow (docs/protocol.md §5.5)."""
-        self._send("PUT", "/v1/escrow", json={"escrow": escrow})
+    def put_escrow(self, group: bytes, escrow: bytes) -> None:
+        """Store this (kit) device's recovery escrow (docs/protocol.md §5.5); `group` is a
+        group it is an active device of."""
+        self._send("PUT", "/v1/escrow", json={"group": group, "escrow": escrow})
 
     def read_escrow(self) -> bytes:
         return self._decode(self._send("GET", "/v1/escrow"), Escrow).escrow

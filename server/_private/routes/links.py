@@ -12,7 +12,16 @@ from ..guards import DeviceDep, ServicesDep, client_key
 from ..ids import path_id
 from ..openapi import responses
 from ..services import links
-from ..wire import Escrow, LinkAnswer, LinkAuth, LinkHandoverBody, LinkInfo, LinkSlot, OpenLink
+from ..wire import (
+    Escrow,
+    LinkAnswer,
+    LinkAuth,
+    LinkHandoverBody,
+    LinkInfo,
+    LinkSlot,
+    OpenLink,
+    PutEscrow,
+)
 
 LinkIdParam = Annotated[
     str, Parameter(description="The link id: unpadded base64url of 32 bytes (43 characters).")
@@ -122,10 +131,10 @@ async def close_link(link_id: LinkIdParam, device: DeviceDep, services: Services
     "",
     summary="Store this device's recovery escrow (a kit's device)",
     status_code=204,
-    responses=responses(400, 401, 413, 429),
+    responses=responses(400, 401, 403, 413, 429),
     security=[{"bearer": []}],
 )
-async def put_escrow(data: JSONBody[Escrow], device: DeviceDep, services: ServicesDep) -> None:
+async def put_escrow(data: JSONBody[PutEscrow], device: DeviceDep, services: ServicesDep) -> None:
     await links.put_escrow(services, device, data)
 
 

@@ -18,9 +18,19 @@ from chatham.crypto import link_verifier
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ErrorCode, ServiceError
+from ..rosters import current_state
 from ..runtime import Runtime
 from ..storage import links as store
-from ..wire import Escrow, LinkAnswer, LinkAuth, LinkHandoverBody, LinkInfo, LinkSlot, OpenLink
+from ..wire import (
+    Escrow,
+    LinkAnswer,
+    LinkAuth,
+    LinkHandoverBody,
+    LinkInfo,
+    LinkSlot,
+    OpenLink,
+    PutEscrow,
+)
 
 LINK_SECONDS: Final = 600
 """How long a link stays open: ten minutes from `chatham device link`."""
@@ -172,11 +182,21 @@ async def close_link(runtime: Runtime, device: bytes, link_id: bytes) -> None:
 # --- recovery kit escrows -------------------------------------------------------------------
 
 
-async def put_escrow(runtime: Runtime, device: bytes, data: Escrow) -> None:
-    """A kit's device stores its escrow (replacing any earlier one)."""
+async def put_escrow(runtime: Runtime, device: bytes, data: PutEscrow) -> None:
+    """A kit's device stores its escrow (replacing any earlier one). It must be an active
+    device of the group it names, so only a device a member signed in can store one."""
     now = runtime.settings.now()
     runtime.limiter.hit(("escrow", device), runtime.settings.rate_auth)
-    await runtime.db.write(lambda conn: store.put_escrow(conn, device, data.escrow, now))
+
+    def work(conn: sa.Connection) -> None:
+        state = current_state(runtime.states, conn, data.group)
+        if state is None or not state.is_active_device(device):
+            raise ServiceError(
+                ErrorCode.NOT_A_MEMBER, "only an active device of this group stores an escrow"
+            )
+        store.put_escrow(conn, device, data.escrow, now)
+
+    await runtime.db.write(work)
 
 
 async def read_escrow(runtime: Runtime, device: bytes) -> Escrow:
