@@ -21,6 +21,7 @@ keystore, and adopts every group; its sync then verifies everything on its own.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -153,6 +154,7 @@ def link(account: Account, server: str | None = None) -> DeviceLink:
             )
         current = account.group().server if len(servers) > 1 else servers[0]
         server = current
+    _close_open_link(account)
     secret = crypto.LinkSecret.generate(server)
     now = account.now()
     offer = secret.offer(
@@ -165,6 +167,18 @@ def link(account: Account, server: str | None = None) -> DeviceLink:
         _LinkState(1, secret.secret, secret.server, info.expires, offer, now),
     )
     return DeviceLink(secret.line, info.expires)
+
+
+def _close_open_link(account: Account) -> None:
+    """A new link replaces the one this device had open: its code stops working at once."""
+    state = _load_state(account._store, LINK_OUT)
+    if state is None:
+        return
+    _save_state(account._store, LINK_OUT, None)
+    if account.now() <= state.expires:
+        secret = crypto.LinkSecret(state.secret, state.server)
+        with contextlib.suppress(E.ServerError):
+            account._api(secret.server).close_link(secret.link_id)
 
 
 def confirm(account: Account, words: str, *, name: str | None = None) -> LinkedDevice:
@@ -314,6 +328,10 @@ def finish(
         except E.Conflict as e:
             if e.code == "link_waiting":
                 raise E.LinkPending() from None
+            raise _dead_link(e) from None
+        except E.ServerError as e:
+            if e.code in ("link_expired", "link_unknown"):
+                raise _dead_link(e) from None
             raise
     finally:
         close()
@@ -345,6 +363,14 @@ def stash_groups(home: Home, secrets: crypto.Secrets, groups: list[crypto.LinkGr
         _save_state(store, LINK_IN, None)
     finally:
         store.close()
+
+
+def _dead_link(e: E.ServerError) -> E.HomeError:
+    return E.HomeError(
+        f"this device's link ended before it was completed ({e.message})",
+        hint="this home holds no member key: move it aside, then run `chatham device link` "
+        "on your other device and `chatham device add` here again",
+    )
 
 
 def adopt_handed_over(account: Account) -> list[Group]:

@@ -200,8 +200,17 @@ def test_an_expired_link_code_is_refused_and_changes_nothing(
     with TestClient(app, base_url="http://testserver.local") as client:
         dana = person("Dana", http=client, clock=lambda: now[0])
         dana.create_group("Clocked", "http://testserver.local")
+        slow = dana.link_device().line
+        Account.add_device(slow, tmp_path / "slow", passphrase=PASS, http=client)
+        first = dana.link_device().line  # a new link withdraws the one before
         line = dana.link_device().line
+        with pytest.raises(errors.ServerError) as withdrawn:
+            Account.add_device(first, tmp_path / "w", passphrase=PASS, http=client)
+        assert withdrawn.value.code == "link_unknown"
         now[0] += 601
+        # The answered but never confirmed device says its link ended, and what to do.
+        with pytest.raises(errors.HomeError, match="ended before it was completed"):
+            Account.open(tmp_path / "slow", passphrase=PASS, http=client)
         with pytest.raises(errors.ServerError) as late:
             Account.add_device(line, tmp_path / "late", passphrase=PASS, http=client)
         assert late.value.code == "link_expired"
