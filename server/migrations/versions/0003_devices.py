@@ -1,8 +1,8 @@
 """Devices: the short-lived link mailbox through which a member links a new device, and the
 escrow each recovery kit's device keeps.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_devices
+Revises: 0002_group_founder
 Create Date: 2026-12-05
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003_devices"
+down_revision: str | None = "0002_group_founder"
 branch_labels: str | None = None
 depends_on: str | None = None
 
