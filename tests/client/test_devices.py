@@ -172,6 +172,7 @@ def test_a_leader_removes_a_lost_device_and_members_count_devices(
     laptop_id = laptop.device_id
     laptop.close()
     gd.sync()
+    assert set(gd.member("Sam").devices) == {sam.device_id, laptop_id}
     counts = {r.name: r.devices for r in gd.roster()}
     assert counts == {"Dana": 1, "Sam": 2, "Ana": 1}
     ga.sync()
@@ -183,6 +184,7 @@ def test_a_leader_removes_a_lost_device_and_members_count_devices(
     gd.remove_device(laptop_id[:10])
     assert gd.epoch == epoch + 1
     assert {r.name: r.devices for r in gd.roster()}["Sam"] == 1
+    assert gd.member("Sam").devices == (sam.device_id,)
     said = [a.text for a in gs.sync().announcements]
     assert any("removed one of your devices" in t for t in said), said
 

@@ -58,7 +58,13 @@ def members(state: crypto.GroupState, names: Mapping[bytes, str], me: bytes) -> 
                 fingerprint=crypto.fingerprint(m.key),
                 joined_epoch=m.joined_epoch,
                 joined_seq=m.joined_seq,
-                devices=tuple(d.hex() for d in m.devices),
+                # The devices in use now (for a departed member, those they left with): a
+                # device removed on its own (remove-device) is no longer theirs to show.
+                devices=tuple(
+                    d.hex()
+                    for d in m.devices
+                    if state.devices[d].departed_seq in (None, m.departed_seq)
+                ),
                 is_me=m.id == me,
             )
         )

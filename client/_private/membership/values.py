@@ -41,6 +41,7 @@ class Member(MemberInfo):
     """One member of a group's roster, as the verified log says."""
 
     devices: tuple[str, ...]
+    """The member's devices in use now (for a departed member, the ones they left with)."""
     is_me: bool
 
 
