@@ -29,7 +29,7 @@ from . import _primitives as P
 from ._encoding import decode, encode
 from ._errors import CouldNotOpen, EncodingError, LinkError, SignatureError
 from ._identity import DeviceKeys, MemberKeys, bits_to_words, device_id, verify_card
-from ._invite import CODE_ALIASES, CODE_ALPHABET, CODE_GROUP, canonical_server
+from ._invite import canonical_server, code_symbols, read_symbols
 from ._records import (
     DeviceCert,
     LinkGroup,
@@ -53,24 +53,6 @@ def _checksum(secret: bytes, server: str) -> int:
     return int.from_bytes(digest[:4], "big") >> (32 - LINK_CHECK_BITS)
 
 
-def _symbols(code: str) -> str:
-    compact = "".join(c for c in code if not c.isspace() and c not in "-–—")
-    out = []
-    for c in compact.upper():
-        c = CODE_ALIASES.get(c, c)
-        if c not in CODE_ALPHABET:
-            raise LinkError(
-                "a link code holds only letters and digits"
-                + (f"; {c!r} is not one of them" if c.isprintable() and len(c) == 1 else "")
-            )
-        out.append(c)
-    if len(out) != LINK_SYMBOLS:
-        raise LinkError(
-            f"a link code has {LINK_SYMBOLS} letters and digits; this one has {len(out)}"
-        )
-    return "".join(out)
-
-
 @dataclass(frozen=True)
 class LinkSecret:
     """A link code's secret and the server whose mailbox carries the link."""
@@ -87,8 +69,7 @@ class LinkSecret:
         n = int.from_bytes(self.secret, "big") << LINK_CHECK_BITS | _checksum(
             self.secret, self.server
         )
-        symbols = "".join(CODE_ALPHABET[(n >> (5 * i)) & 31] for i in reversed(range(LINK_SYMBOLS)))
-        return "-".join(symbols[i : i + CODE_GROUP] for i in range(0, LINK_SYMBOLS, CODE_GROUP))
+        return code_symbols(n, LINK_SYMBOLS)
 
     @property
     def line(self) -> str:
@@ -109,9 +90,7 @@ class LinkSecret:
             where = canonical_server(server)
         except ValueError as e:
             raise LinkError(str(e)) from None
-        n = 0
-        for c in _symbols(text):
-            n = n << 5 | CODE_ALPHABET.index(c)
+        n = read_symbols(text, LINK_SYMBOLS, "a link code", LinkError)
         secret = (n >> LINK_CHECK_BITS).to_bytes(LINK_SECRET_BYTES, "big")
         if n & ((1 << LINK_CHECK_BITS) - 1) != _checksum(secret, where):
             raise LinkError(

@@ -83,6 +83,32 @@ class DeviceInfo:
     groups: tuple[str, ...]
 
 
+def require_new_home(home: Home, passphrase: str) -> None:
+    """A link or a kit makes a new home: refuse one in use, and an empty passphrase, before
+    anything is sent."""
+    if home.exists() or home.store_path.exists():
+        raise E.AlreadyInitialized(
+            f"{home.path} already holds a Chatham identity (or its store)",
+            hint="use an empty CHATHAM_HOME; nothing was changed",
+        )
+    if not passphrase:
+        raise E.UsageError("the passphrase must not be empty", hint="choose a long passphrase")
+
+
+def checked_keys(state: crypto.GroupState, keys: list[tuple[int, bytes]]) -> crypto.Keyring:
+    """Handed-over epoch keys, each checked against its rotation (key confirmation)."""
+    ring = crypto.Keyring()
+    for epoch, key in keys:
+        try:
+            ring.accept_key(state, epoch, key)
+        except (crypto.CouldNotOpen, crypto.RotationError):
+            raise E.KeySubstitutionError(
+                f"a handed-over key for epoch {epoch} does not match its rotation",
+                check="lockbox_hash",
+            ) from None
+    return ring
+
+
 def _link_error(e: crypto.LinkError) -> E.UsageError:
     return E.UsageError(
         str(e),
@@ -257,15 +283,7 @@ def begin(
     clock: Callable[[], float] = time.time,
 ) -> str:
     """On a new home: answer the link `code`; returns the six words to compare."""
-    if home.exists():
-        raise E.AlreadyInitialized(f"{home.path} already holds a Chatham identity")
-    if home.store_path.exists():
-        raise E.AlreadyInitialized(
-            f"{home.path} holds a store without a keystore",
-            hint="use an empty CHATHAM_HOME; nothing was changed",
-        )
-    if not passphrase:
-        raise E.UsageError("the passphrase must not be empty", hint="choose a long passphrase")
+    require_new_home(home, passphrase)
     try:
         secret = crypto.LinkSecret.parse(code)
     except crypto.LinkError as e:
@@ -415,15 +433,7 @@ def _adopt(account: Account, lg: crypto.LinkGroup) -> Group:
     ops, state = fetch_log(account._api(lg.server), lg.group)
     if not state.is_active_device(account._secrets.device.id):
         raise E.NotAMember("the group's log does not list this device")
-    keyring = crypto.Keyring()
-    for epoch, k in lg.keys:
-        try:
-            keyring.accept_key(state, epoch, k)
-        except (crypto.CouldNotOpen, crypto.RotationError):
-            raise E.KeySubstitutionError(
-                f"a handed-over key for epoch {epoch} does not match its rotation",
-                check="lockbox_hash",
-            ) from None
+    keyring = checked_keys(state, lg.keys)
     store = account._store
     store.add_group(lg.group, lg.server, lg.name, "member", account.now())
     with store.write() as db:

@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING
 from chatham import crypto
 
 from .. import errors as E
-from .devices import SEAL_DEVICE_NAME, bare_api, fetch_log, remove_from, stash_groups
+from .devices import (
+    SEAL_DEVICE_NAME,
+    bare_api,
+    checked_keys,
+    fetch_log,
+    remove_from,
+    require_new_home,
+    stash_groups,
+)
 from .local.home import Home
 
 if TYPE_CHECKING:
@@ -109,13 +117,7 @@ def recover(
     every group; returns the new secrets (the groups wait, sealed, for `Account.open`)."""
     from .engine.api import normalize_url
 
-    if home.exists() or home.store_path.exists():
-        raise E.AlreadyInitialized(
-            f"{home.path} already holds a Chatham identity",
-            hint="recover into an empty CHATHAM_HOME; nothing was changed",
-        )
-    if not passphrase:
-        raise E.UsageError("the passphrase must not be empty", hint="choose a long passphrase")
+    require_new_home(home, passphrase)
     try:
         kit = crypto.RecoveryKit.parse(words)
     except crypto.KitError as e:
@@ -179,15 +181,7 @@ def _add_here(
         _ops, state = fetch_log(api, lg.group)
         if not state.is_active_device(kit.id):
             return None
-        ring = crypto.Keyring()
-        for epoch, key in lg.keys:
-            try:
-                ring.accept_key(state, epoch, key)
-            except (crypto.CouldNotOpen, crypto.RotationError):
-                raise E.KeySubstitutionError(
-                    f"a key in the kit's escrow for epoch {epoch} does not match its rotation",
-                    check="lockbox_hash",
-                ) from None
+        ring = checked_keys(state, lg.keys)
         since = max(ring.keys, default=0)
         for box in api.lockboxes(lg.group, since):
             if box.epoch not in ring.keys:

@@ -53,8 +53,8 @@ def add(
     ] = None,
 ) -> None:
     """On a new device: answer a link code; prints the words to compare (last line)."""
-    from .. import Account, Home, env_passphrase
-    from ..errors import Locked, UsageError
+    from .. import Account, Home
+    from ..errors import UsageError
 
     line = text(code) if code not in (None, "-") else sys.stdin.readline()
     if not line or not line.strip():
@@ -62,16 +62,7 @@ def add(
             "no link code given",
             hint="paste the last line of `chatham device link` from your other device",
         )
-    st = state()
-    if st.passphrase_file is not None:
-        passphrase = st.passphrase_from_file()
-    else:
-        passphrase = env_passphrase() or st.prompt(confirm=True)
-    if not passphrase:
-        raise Locked(
-            "no passphrase to protect this device's keystore",
-            hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file",
-        )
+    passphrase = state().new_passphrase()
     home = Home.default()
     words = Account.add_device(line.strip(), home, passphrase=passphrase)
     out = console()
@@ -204,8 +195,8 @@ def recover(
     ] = None,
 ) -> None:
     """Every device lost: restore yourself on this new home from your recovery kit."""
-    from .. import Account, Home, env_passphrase
-    from ..errors import Locked, UsageError
+    from .. import Account, Home
+    from ..errors import UsageError
 
     typed, kit_server = _kit_text(text(words) or "")
     where = server or kit_server
@@ -214,16 +205,7 @@ def recover(
             "the kit's server is missing",
             hint="pass --server with the address written on your kit",
         )
-    st = state()
-    if st.passphrase_file is not None:
-        passphrase = st.passphrase_from_file()
-    else:
-        passphrase = env_passphrase() or st.prompt(confirm=True)
-    if not passphrase:
-        raise Locked(
-            "no passphrase to protect this device's keystore",
-            hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file",
-        )
+    passphrase = state().new_passphrase()
     home = Home.default()
     with Account.recover(typed, home, server=where, passphrase=passphrase) as back:
         out = console()
