@@ -41,7 +41,10 @@ if TYPE_CHECKING:
         parse_duration,
         private_dir,
         runtime_dir,
+        scratch_dir,
         scrubbed_env,
+        shred,
+        wipe,
     )
     from ._private.local.process import ENV_PASSPHRASE, env_passphrase, harden_process
     from ._private.membership.values import (
@@ -113,6 +116,7 @@ _EXPORTS: dict[str, str] = {
     "RosterEntry": "membership.values",
     "ServerError": "errors",
     "SyncReport": "engine.results",
+    "Upload": "engine.results",
     "UsageError": "errors",
     "VerificationError": "errors",
     "VerifyReport": "engine.results",
@@ -121,7 +125,10 @@ _EXPORTS: dict[str, str] = {
     "parse_duration": "local.home",
     "private_dir": "local.home",
     "runtime_dir": "local.home",
+    "scratch_dir": "local.home",
     "scrubbed_env": "local.home",
+    "shred": "local.home",
+    "wipe": "local.home",
 }
 
 __all__ = [
@@ -164,6 +171,7 @@ __all__ = [
     "RosterEntry",
     "ServerError",
     "SyncReport",
+    "Upload",
     "UsageError",
     "VerificationError",
     "VerifyReport",
@@ -175,8 +183,11 @@ __all__ = [
     "parse_duration",
     "private_dir",
     "runtime_dir",
+    "scratch_dir",
     "scrubbed_env",
+    "shred",
     "terminal_text",
+    "wipe",
 ]
 
 

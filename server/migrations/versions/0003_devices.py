@@ -2,7 +2,7 @@
 escrow each recovery kit's device keeps.
 
 Revision ID: 0003_devices
-Revises: 0002_group_founder
+Revises: 0002_bounds
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_devices"
-down_revision: str | None = "0002_group_founder"
+down_revision: str | None = "0002_bounds"
 branch_labels: str | None = None
 depends_on: str | None = None
 
