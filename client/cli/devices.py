@@ -74,13 +74,17 @@ def add(
 
 @device_app.command("confirm")
 def confirm(
-    words: Annotated[list[str], typer.Argument(help="The six words the new device shows.")],
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(help="The six words the new device shows (asked on a terminal)."),
+    ] = None,
     name: Annotated[
         str | None, typer.Option("--name", help="What to call the new device here.")
     ] = None,
 ) -> None:
     """Complete the link once the new device's words match (nothing is handed over else)."""
-    done = state().account().confirm_device(" ".join(words), name=text(name))
+    typed = " ".join(words) if words else _ask("the six words the new device shows: ")
+    done = state().account().confirm_device(typed, name=text(name))
     out = console()
     where = ", ".join(done.groups) if done.groups else "no group yet"
     out.print(f"added device {short(done.id)} to {where}")
@@ -156,6 +160,15 @@ def remove(
     )
 
 
+def _ask(question: str) -> str:
+    """A line typed on the terminal; without one, a usage error saying what is missing."""
+    from ..errors import UsageError
+
+    if not sys.stdin.isatty():
+        raise UsageError(f"missing: {question.rstrip(': ')}", hint="pass them on the command line")
+    return input(question)
+
+
 def recovery_kit() -> None:
     """Make a recovery kit: fifteen words to write down (last line); revokes your last kit."""
     kit = state().account().recovery_kit()
@@ -186,9 +199,12 @@ def _kit_text(raw: str) -> tuple[str, str | None]:
 
 def recover(
     words: Annotated[
-        str,
-        typer.Option("--words", help="The kit: `@file` or `-` (stdin); its words, in order."),
-    ],
+        str | None,
+        typer.Option(
+            "--words",
+            help="The kit: `@file` or `-` (stdin); its words, in order (asked on a terminal).",
+        ),
+    ] = None,
     server: Annotated[
         str | None,
         typer.Option("--server", help="The server on the kit (when the words come without it)."),
@@ -198,8 +214,11 @@ def recover(
     from .. import Account, Home
     from ..errors import UsageError
 
-    typed, kit_server = _kit_text(text(words) or "")
+    raw = text(words) if words is not None else _ask("your kit's fifteen words: ")
+    typed, kit_server = _kit_text(raw or "")
     where = server or kit_server
+    if not where and sys.stdin.isatty():
+        where = _ask("the server written on your kit: ")
     if not where:
         raise UsageError(
             "the kit's server is missing",

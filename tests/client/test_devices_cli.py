@@ -111,6 +111,10 @@ def test_a_code_used_twice_and_a_typo_are_refused_and_change_nothing(
     err = two.fails("device", "add", line, code=1)
     assert err[0] == "chatham: error: this link code was already used"
     assert not (two.home / "keystore").exists()
+    assert lee.fails("device", "confirm") == [
+        "chatham: error: missing: the six words the new device shows",
+        "chatham: hint: pass them on the command line",
+    ]
     assert lee.fails("device", "confirm", "wrong", "words", "six", "of", "them", "here") == [
         "chatham: error: the words do not match the ones this device computed: nothing was "
         "handed over",
