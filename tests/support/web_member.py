@@ -13,15 +13,39 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
+from chatham.client import Account, Group
 from chatham.server.testing import CHATHAM
+from litestar.testing import TestClient
 
 WebOf = Callable[[Any, httpx.Client], tuple[Any, str]]
 """web_of(member, http) (tests/web/conftest.py): the member's web app in-process, signed in,
 as a Litestar TestClient, and its CSRF token."""
+
+
+@dataclass
+class Forum:
+    """Dana, who founded "Thursday Forum", and Sam, a member, each in a home of their own.
+
+    `web(member)` starts that member's web app (signed in) when the test asks for it, so a
+    test may change the homes first, as a restart of `chatham web` would find them."""
+
+    dana: Account
+    sam: Account
+    gd: Group
+    gs: Group
+    server: httpx.Client
+    web_of: WebOf
+
+    def web(self, member: Account) -> tuple[TestClient[Any], str]:
+        """The member's web app as a TestClient, and its CSRF token."""
+        client, csrf = self.web_of(member, self.server)
+        return client, csrf
+
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
