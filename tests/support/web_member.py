@@ -84,6 +84,22 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+def start_web(
+    env: dict[str, str], stderr: IO[bytes] | int = subprocess.DEVNULL
+) -> tuple[subprocess.Popen[str], str]:
+    """`chatham web --no-browser` with `env`, and the first line it prints (the sign-in link)."""
+    proc = subprocess.Popen(
+        [CHATHAM, "web", "--no-browser"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
 class WebApp:
     """`chatham web --no-browser` for one member home, stopped by `stop()`."""
 
@@ -95,16 +111,7 @@ class WebApp:
         self.env.pop("CHATHAM_PASSPHRASE", None)
         self.env.update(env or {})
         self.stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [CHATHAM, "web", "--no-browser"],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
+        self.proc, self.url = start_web(self.env, self.stderr)
         assert self.url.startswith("http://127.0.0.1:"), self.errors()
         self.base = self.url.split("/launch", 1)[0]
 
