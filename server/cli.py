@@ -7,6 +7,9 @@ Output contract (deployment scripts depend on it):
 - `chatham-server [OPTIONS] migrate` applies the database migrations and exits 0.
 - `chatham-server [OPTIONS] issue-token` prints one registration token on stdout,
   nothing else; everything meant for people goes to stderr.
+- `chatham-server [OPTIONS] backup DEST` writes a consistent copy of the database to the
+  new file DEST while the server may run; `chatham-server [OPTIONS] restore SRC` puts one
+  into an empty database. Both exit 0 on success and print nothing on stdout.
 - The server's own options (`--data-dir`, `--database`, …) may also follow the command:
   `chatham-server issue-token --data-dir /srv/chatham` acts on that database, and says
   where it wrote the token.
@@ -336,6 +339,56 @@ def scrub_command(ctx: typer.Context) -> None:
     except Exception as e:
         raise _failed("scrub failed", e) from None
     typer.echo(f"{PROG}: scrubbed", err=True)
+
+
+@app.command("backup")
+def backup_command(
+    ctx: typer.Context,
+    dest: Annotated[Path, typer.Argument(help="The new backup file (never overwritten).")],
+) -> None:
+    """Write an online, consistent copy of the database to DEST (safe while serving)."""
+    from ._private.services.backup import BackupRefused, backup
+
+    settings: Settings = ctx.obj
+    try:
+        copied = backup(settings, dest)
+    except BackupRefused as e:
+        raise fail(str(e), e.hint) from None
+    except Exception as e:
+        raise _failed("backup failed", e) from None
+    typer.echo(
+        f"{PROG}: backed up {_database_label(settings)} to {dest} ({copied.size} bytes; "
+        f"{_rows(copied.counts)})",
+        err=True,
+    )
+
+
+@app.command("restore")
+def restore_command(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(help="A file `chatham-server backup` wrote.")],
+) -> None:
+    """Put the backup SOURCE into an empty database (stop the server first)."""
+    from ._private.services.backup import BackupRefused, restore
+
+    settings: Settings = ctx.obj
+    _prepare_data_dir(settings)
+    try:
+        copied = restore(settings, source)
+    except BackupRefused as e:
+        raise fail(str(e), e.hint) from None
+    except Exception as e:
+        raise _failed("restore failed", e) from None
+    typer.echo(
+        f"{PROG}: restored {source} into {_database_label(settings)} ({_rows(copied.counts)}); "
+        "members' clients will report anything written after the backup as missing",
+        err=True,
+    )
+
+
+def _rows(counts: dict[str, int]) -> str:
+    shown = ("groups", "log_ops", "entries", "attachments", "attachment_chunks")
+    return ", ".join(f"{counts.get(name, 0)} {name}" for name in shown)
 
 
 def hoist_options(args: list[str]) -> list[str]:

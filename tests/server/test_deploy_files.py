@@ -18,23 +18,29 @@ OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
 INSTALLED_AT = "/opt/chatham/bin/chatham-server"
 
 
-@pytest.mark.parametrize("name", ["chatham-server.service", "Caddyfile", "nginx.conf"])
+UNITS = ["chatham-server.service", "chatham-backup.service", "chatham-backup.timer"]
+
+
+@pytest.mark.parametrize("name", [*UNITS, "Caddyfile", "nginx.conf"])
 def test_operations_shows_each_deployment_file_as_it_is_checked(name: str) -> None:
     text = (DEPLOY / name).read_text()
     assert text in OPERATIONS, f"docs/operations.md does not show {name} as it is"
 
 
-def test_the_systemd_unit_verifies_without_a_warning(tmp_path: Path) -> None:
+def test_the_systemd_units_verify_without_a_warning(tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:  # docs/operations.md says so: checked where systemd is installed
         pytest.skip("systemd-analyze is not installed here (apt-get install systemd)")
-    unit = (DEPLOY / "chatham-server.service").read_text()
-    assert f"ExecStart={INSTALLED_AT} " in unit
     server = str(Path(sys.executable).with_name("chatham-server"))
-    copy = tmp_path / "chatham-server.service"
-    copy.write_text(unit.replace(INSTALLED_AT, server))
+    copies = []
+    for name in UNITS:
+        unit = (DEPLOY / name).read_text()
+        copy = tmp_path / name
+        copy.write_text(unit.replace(INSTALLED_AT, server))
+        copies.append(str(copy))
+    assert f"ExecStart={INSTALLED_AT} " in (DEPLOY / "chatham-server.service").read_text()
     done = subprocess.run(
-        [analyze, "verify", str(copy)], capture_output=True, text=True, timeout=60, check=False
+        [analyze, "verify", *copies], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == "", done.stderr  # an unknown or misspelt key is only a warning

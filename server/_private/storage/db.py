@@ -94,6 +94,18 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader, self._read_sync, work)
 
+    async def snapshot(self, work: Work[T]) -> T:
+        """Run `work` in a read-only transaction that sees one moment of every table
+        (PostgreSQL: REPEATABLE READ; SQLite: any read transaction). For backups."""
+        if self.async_engine is not None:
+            async with self.async_engine.connect() as aconn:
+                aconn = await aconn.execution_options(isolation_level="REPEATABLE READ")
+                async with aconn.begin():
+                    await aconn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                    return await aconn.run_sync(work)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, self._read_sync, work)
+
     def _read_sync(self, work: Work[T]) -> T:
         assert self.sync_engine is not None
         with self.sync_engine.connect() as conn, conn.begin():
