@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .hub import Hub
-from .ratelimit import RateLimiter
+from .ratelimit import Limits
 from .rosters import StateCache
 from .settings import Settings
 from .storage.db import Database
@@ -38,7 +38,7 @@ class Runtime:
     db: Database
     states: StateCache = field(default_factory=StateCache)
     hub: Hub = field(default_factory=Hub)
-    limiter: RateLimiter = field(init=False)
+    limiter: Limits = field(init=False)
     tokens: dict[bytes, CachedToken] = field(default_factory=dict)
     server_id: bytes = b""
     """This server's identity (stored in its database): every login signature names it, so a
@@ -48,7 +48,9 @@ class Runtime:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.limiter = RateLimiter(self.settings.clock)
+        # Buckets are shared through the database whenever another process may serve too.
+        shared = not self.db.is_sqlite or self.settings.workers > 1
+        self.limiter = Limits(self.settings.clock, self.db if shared else None)
         if self.db.is_sqlite:
             self.db.on_failed_commit = self.states.clear
 

@@ -62,7 +62,8 @@ class Settings:
     group_quota: int = 10 * 1024 * MIB
     """Bytes of ciphertext (entries and attachments) one group may store."""
 
-    # Rate limits, per process (see docs/operations.md).
+    # Rate limits (docs/operations.md): per device and per group shared through the database
+    # whenever several processes may serve; per address in each process's memory.
     rate_auth: int = 60
     """Challenges and logins per minute from one client address (kept in memory only)."""
     rate_device: int = 6000

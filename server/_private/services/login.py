@@ -25,9 +25,9 @@ LOGIN_ACTION = "login"
 CHALLENGE_LEN = 32
 
 
-def _limit_logins(runtime: Runtime, client: str) -> None:
+async def _limit_logins(runtime: Runtime, client: str) -> None:
     """Per client address, in memory only: the address is never stored."""
-    runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
+    await runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
 
 
 async def server_identity(runtime: Runtime) -> bytes:
@@ -42,7 +42,7 @@ async def server_identity(runtime: Runtime) -> bytes:
 
 async def new_challenge(runtime: Runtime, client: str) -> Challenge:
     """A random single-use challenge to sign, with this server's identity, and its expiry."""
-    _limit_logins(runtime, client)
+    await _limit_logins(runtime, client)
     challenge = secrets.token_bytes(CHALLENGE_LEN)
     expires = runtime.settings.now() + runtime.settings.challenge_ttl
     await runtime.db.batch(lambda conn: credentials.insert_challenge(conn, challenge, expires))
@@ -62,7 +62,7 @@ async def _consume_challenge(runtime: Runtime, challenge: bytes) -> None:
 async def device_login(runtime: Runtime, client: str, data: TokenRequest) -> Token:
     """A device token for a signature over (this server's id, "login", challenge) by the
     device key."""
-    _limit_logins(runtime, client)
+    await _limit_logins(runtime, client)
     try:
         verify_auth(
             data.device_key, runtime.server_id, LOGIN_ACTION, data.challenge, data.signature
@@ -80,8 +80,8 @@ async def device_login(runtime: Runtime, client: str, data: TokenRequest) -> Tok
 
 async def invitee_login(runtime: Runtime, client: str, data: InviteTokenRequest) -> Token:
     """A token that reads one group's log while the invite is live, for a join-key signature."""
-    _limit_logins(runtime, client)
-    runtime.limiter.hit(("join", data.group_id), runtime.settings.rate_join)
+    await _limit_logins(runtime, client)
+    await runtime.limiter.hit(("join", data.group_id), runtime.settings.rate_join)
     now = runtime.settings.now()
     state = await runtime.db.read(lambda conn: current_state(runtime.states, conn, data.group_id))
     invite = None if state is None else state.invites.get(data.invite_id)

@@ -28,8 +28,8 @@ import sqlalchemy as sa
 
 from . import schema as t
 
-EPHEMERAL: Final = frozenset({"auth_challenges", "tokens"})
-"""Tables a backup leaves empty: nothing in them outlives a login."""
+EPHEMERAL: Final = frozenset({"auth_challenges", "tokens", "rate_buckets"})
+"""Tables a backup leaves empty: nothing in them outlives a login or a minute."""
 BATCH: Final = 256
 """Rows copied per statement (attachment chunks are up to 65 KiB each)."""
 

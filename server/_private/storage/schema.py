@@ -151,3 +151,13 @@ registration_tokens = sa.Table(
     sa.Column("uses_left", Int, nullable=False),
     sa.Column("expires", Int, nullable=False),
 )
+
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("bucket", Bytes, primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("updated", sa.Float, nullable=False, index=True),
+)
+"""Rate-limit buckets shared by every process on one database (`ratelimit.Limits`): keyed by
+kind and device id or group id, never by client address; deleted once idle for a minute."""
