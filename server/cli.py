@@ -182,6 +182,16 @@ def main_options(
             help="Requests per minute per device (0: unlimited).",
         ),
     ] = Settings.rate_device,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("metrics_port"),
+            min=0,
+            max=65535,
+            help="Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0: none). "
+            "Needs --workers 1.",
+        ),
+    ] = 0,
     rate_join: Annotated[
         int,
         typer.Option(
@@ -207,6 +217,7 @@ def main_options(
         "rate_auth": rate_auth,
         "rate_device": rate_device,
         "rate_join": rate_join,
+        "metrics_port": metrics_port,
     }
     if data_dir is not None:
         values["data_dir"] = data_dir

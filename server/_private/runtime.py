@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,8 @@ class Runtime:
     login made for one server is useless at any other (docs/protocol.md §11)."""
     scrub_pending: bool = False
     """A scrub is scheduled and has not started: another retraction needs none of its own."""
+    closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """What to close, besides the tasks and the database, when the process stops."""
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -62,6 +64,9 @@ class Runtime:
 
     async def close(self) -> None:
         """Cancel the background tasks and close the database."""
+        for close in self.closing:
+            with contextlib.suppress(Exception):
+                await close()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

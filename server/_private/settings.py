@@ -78,6 +78,9 @@ class Settings:
     events_max_seconds: float = 3600.0
     """A stream is closed after this long (and at token expiry); clients reconnect."""
 
+    metrics_port: int = 0
+    """Serve Prometheus metrics on 127.0.0.1 at this port; 0 (the default) serves none."""
+
     access_log: bool = False
     """Off by default: an access log would record client IP addresses."""
     workers: int = 1
@@ -93,6 +96,13 @@ class Settings:
                 raise ValueError(f"{name} must be positive")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ValueError("metrics_port must be a port number, or 0 for no metrics")
+        if self.metrics_port and self.workers > 1:
+            raise ValueError(
+                "--metrics-port needs --workers 1: run one chatham-server process per "
+                "metrics port instead (docs/operations.md, Monitoring)"
+            )
 
     @property
     def sqlalchemy_url(self) -> str:
