@@ -46,7 +46,7 @@ def test_migrate_and_issue_token(tmp_path: Path, server_database: Any) -> None:
         args += ["--database", server_database.url]
     r = runner.invoke(app, [*args, "migrate"])
     assert r.exit_code == 0, r.output
-    assert "revision 0002" in r.output
+    assert "revision 0003" in r.output
     r = runner.invoke(app, [*args, "issue-token", "--uses", "3"])
     assert r.exit_code == 0, r.output
     token = r.stdout.strip().splitlines()[0]

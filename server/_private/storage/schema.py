@@ -37,7 +37,10 @@ groups = sa.Table(
     sa.Column("entry_cursor", Int, nullable=False),
     sa.Column("stored_bytes", Int, nullable=False),
     sa.Column("created", Int, nullable=False),
+    sa.Column("quota", Int, nullable=True),
 )
+"""`quota`: the operator's own limit for this group (`chatham-server set-quota`); NULL means
+the server's `--group-quota`."""
 
 log_ops = sa.Table(
     "log_ops",

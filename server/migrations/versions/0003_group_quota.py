@@ -1,0 +1,26 @@
+"""A quota of its own for a group, set by the operator (`chatham-server set-quota`).
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("groups") as batch:
+        batch.add_column(sa.Column("quota", sa.BigInteger, nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("groups") as batch:
+        batch.drop_column("quota")
