@@ -17,6 +17,7 @@ from .bodies import BodyRequest
 from .error_handlers import EXCEPTION_HANDLERS
 from .errors import ErrorCode, error_body
 from .guards import DEPENDENCIES
+from .inflight import release_held
 from .lean_route import LeanRoute
 from .metrics import METRICS, MetricsServer, measured
 from .openapi import annotate_bytes_fields
@@ -60,13 +61,14 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.metrics_port:
             exporter = MetricsServer(
                 settings.metrics_port,
-                runtime.hub.subscribers,
+                runtime.hub.streams,
                 lambda: runtime.db.read(table_sizes),
             )
             await exporter.start()
             runtime.closing.append(exporter.close)
         yield
     finally:
+        await upkeep.scrub_before_exit(runtime)
         await runtime.close()
 
 
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=BodyRequest,
+        middleware=[release_held],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         request_max_body_size=settings.max_body,

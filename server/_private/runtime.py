@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .hub import Hub
+from .inflight import InFlight
 from .ratelimit import Limits
 from .rosters import StateCache
 from .settings import Settings
@@ -36,9 +37,10 @@ class Runtime:
 
     settings: Settings
     db: Database
-    states: StateCache = field(default_factory=StateCache)
-    hub: Hub = field(default_factory=Hub)
+    states: StateCache = field(init=False)
+    hub: Hub = field(init=False)
     limiter: Limits = field(init=False)
+    inflight: InFlight = field(default_factory=InFlight)
     tokens: dict[bytes, CachedToken] = field(default_factory=dict)
     server_id: bytes = b""
     """This server's identity (stored in its database): every login signature names it, so a
@@ -53,6 +55,9 @@ class Runtime:
         # Buckets are shared through the database whenever another process may serve too.
         shared = not self.db.is_sqlite or self.settings.workers > 1
         self.limiter = Limits(self.settings.clock, self.db if shared else None)
+        self.states = StateCache(self.settings.roster_cache)
+        s = self.settings
+        self.hub = Hub(s.events_per_device, s.events_max_streams, s.events_poll)
         if self.db.is_sqlite:
             self.db.on_failed_commit = self.states.clear
 
@@ -67,6 +72,7 @@ class Runtime:
         for close in self.closing:
             with contextlib.suppress(Exception):
                 await close()
+        self.hub.close()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

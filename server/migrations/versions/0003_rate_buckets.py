@@ -1,7 +1,7 @@
 """Rate-limit buckets shared by every server process on one database.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_rate_buckets
+Revises: 0002_group_founder
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003_rate_buckets"
+down_revision: str | None = "0002_group_founder"
 branch_labels: str | None = None
 depends_on: str | None = None
 
