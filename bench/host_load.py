@@ -663,6 +663,13 @@ def postgres() -> Iterator[str]:
         server.cleanup()
 
 
+def server_command(*args: str) -> None:
+    """Run `chatham-server ARGS`; on failure, stop with what it said."""
+    done = subprocess.run([SERVER, *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"chatham-server {args[-2]} failed: {done.stderr.strip()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -687,6 +694,9 @@ def main() -> None:
         f"fetches 10/s, uploads 0.5/s, /health 5/s), {args.listeners:.0%} of members listening; "
         f"burst: every member syncs once (128 in flight, at most {args.burst:.0f} s)"
     )
+    # Caddy connects from 127.0.0.1: trusted, as docs/operations.md sets it up (otherwise every
+    # member shares the proxy's address and its connection limit).
+    os.environ["CHATHAM_SERVER_TRUSTED_PROXIES"] = "127.0.0.1"
     root = Path(tempfile.mkdtemp(prefix="chatham-load-"))
     flags = ["--rate-auth", "0", "--rate-join", "0"]
     try:
@@ -709,17 +719,11 @@ def main() -> None:
                         )
                     )
             backup = root / "moved.backup"
-            subprocess.run(
-                [SERVER, "--data-dir", str(one.data_dir), "backup", str(backup)],
-                check=True,
-                capture_output=True,
-            )
+            server_command("--data-dir", str(one.data_dir), "backup", str(backup))
         if args.only == "sqlite":
             return
         with postgres() as url:
-            subprocess.run(
-                [SERVER, "--database", url, "restore", str(backup)], check=True, capture_output=True
-            )
+            server_command("--database", url, "restore", str(backup))
             extra = [*flags, "--database", url]
             with live_server(root / "pg-a", *extra) as a, live_server(root / "pg-b", *extra) as b:
                 asyncio.run(relogin(a.url, groups))

@@ -33,8 +33,9 @@ OPEN = ["--rate-auth", "0", "--rate-join", "0"]
 
 @pytest.fixture
 def front(tmp_path: Path, fresh_postgres_database: str) -> Iterator[tuple[TlsFront, Settings]]:
-    one = ServerProcess(tmp_path / "a", fresh_postgres_database, args=OPEN)
-    two = ServerProcess(tmp_path / "b", fresh_postgres_database, args=OPEN)
+    behind = {"CHATHAM_SERVER_TRUSTED_PROXIES": "127.0.0.1"}  # as docs/operations.md says
+    one = ServerProcess(tmp_path / "a", fresh_postgres_database, args=OPEN, env=behind)
+    two = ServerProcess(tmp_path / "b", fresh_postgres_database, args=OPEN, env=behind)
     with one, two, caddy_front(tmp_path / "caddy", [one.host, two.host]) as tls:
         yield tls, Settings(database_url=fresh_postgres_database, data_dir=tmp_path / "a")
 
