@@ -384,7 +384,9 @@ class Run:
             try:
                 await asyncio.wait_for(self.timed(op, expect, make()), 30)
             except TimeoutError:
-                self.tally(op).errors += 1
+                t = self.tally(op)
+                t.errors += 1
+                t.codes["no answer in 30 s"] = t.codes.get("no answer in 30 s", 0) + 1
             finally:
                 self.in_flight -= 1
 
@@ -543,7 +545,14 @@ async def burst(
     async def one(g: Group, m: Member) -> None:
         async with gate:
             if time.monotonic() < deadline:
-                await run.timed("burst sync", 200, sync(pool, g, m))
+                try:
+                    await asyncio.wait_for(run.timed("burst sync", 200, sync(pool, g, m)), 30)
+                except TimeoutError:
+                    t = run.tally("burst sync")
+                    t.errors += 1
+                    t.codes["no answer in 30 s"] = t.codes.get("no answer in 30 s", 0) + 1
+            else:
+                run.tally("burst sync").late += 1
 
     await asyncio.gather(*(one(g, m) for g in groups for m in g.members))
     for c in list(pool.free._queue):  # type: ignore[attr-defined]
@@ -552,7 +561,10 @@ async def burst(
 
 
 def report(
-    title: str, runs: list[tuple[str, Run, float]], memory: dict[str, list[float]], cpu: float
+    title: str,
+    runs: list[tuple[str, Run, float]],
+    memory: dict[str, list[float]],
+    cpu: float | None,
 ) -> None:
     print(f"\n## {title}")
     print(
@@ -570,11 +582,15 @@ def report(
     for name, samples in memory.items():
         s = [x for x in samples if x == x]
         if s:
+            quarters = [s[min(len(s) - 1, i * len(s) // 4)] for i in range(4)] + [s[-1]]
+            shown = " / ".join(f"{x:.0f}" for x in quarters)
             print(
-                f"memory {name}: start {s[0]:.0f} MiB, peak {max(s):.0f} MiB, "
-                f"end {s[-1]:.0f} MiB ({len(s)} samples)"
+                f"memory {name}: {shown} MiB at the start, each quarter and the end "
+                f"(peak {max(s):.0f}; {len(s)} samples)"
             )
-    print(f"load generator CPU: {cpu:.0f} s")
+    if cpu is not None:
+        print(f"load generator CPU: {cpu:.0f} s")
+    sys.stdout.flush()
 
 
 def cpu_seconds() -> float:
@@ -599,15 +615,11 @@ async def measure(
     await steady(url, context, groups, args, run_steady)
     steady_s = args.steady
     print(f"(steady phase, in-flight operations drained: {time.monotonic() - started:.0f} s)")
+    report(title, [("steady", run_steady, steady_s)], {}, None)
     burst_s = await burst(url, context, groups, args.burst, run_burst)
     stop.set()
     await sampler
-    report(
-        title,
-        [("steady", run_steady, steady_s), ("burst", run_burst, burst_s)],
-        memory,
-        cpu_seconds() - cpu,
-    )
+    report(title, [("burst", run_burst, burst_s)], memory, cpu_seconds() - cpu)
 
 
 async def relogin(url: str, groups: list[Group]) -> None:
