@@ -697,6 +697,13 @@ def main() -> None:
     parser.add_argument("--listeners", type=float, default=0.05, help="share of members listening")
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     parser.add_argument("--quick", action="store_true", help="50 groups, 15 s phases")
+    parser.add_argument(
+        "--server-option",
+        action="append",
+        default=[],
+        help="an extra chatham-server option for every server process (repeatable), e.g. "
+        "--server-option=--rate-device=0",
+    )
     args = parser.parse_args()
     if args.quick:
         args.groups, args.steady, args.burst = 50, 15, 15
@@ -710,7 +717,8 @@ def main() -> None:
     # member shares the proxy's address and its connection limit).
     os.environ["CHATHAM_SERVER_TRUSTED_PROXIES"] = "127.0.0.1"
     root = Path(tempfile.mkdtemp(prefix="chatham-load-"))
-    flags = ["--rate-auth", "0", "--rate-join", "0"]
+    flags = ["--rate-auth", "0", "--rate-join", "0", *args.server_option]
+    print(f"server options: {' '.join(flags)}")
     try:
         with live_server(root / "sqlite", *flags) as one:
             started = time.monotonic()

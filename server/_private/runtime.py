@@ -47,6 +47,8 @@ class Runtime:
     login made for one server is useless at any other (docs/protocol.md §11)."""
     scrub_pending: bool = False
     """A scrub is scheduled and has not started: another retraction needs none of its own."""
+    event_reads: object = None
+    """The event watchers' batched reads (`services.events`), made when first needed."""
     closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """What to close, besides the tasks and the database, when the process stops."""
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
