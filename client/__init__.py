@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ._private.local.home import (
         ENV_PASSPHRASE,
         Home,
+        check_new_passphrase,
         parse_duration,
         private_dir,
         runtime_dir,
@@ -110,6 +111,7 @@ _EXPORTS: dict[str, str] = {
     "UsageError": "errors",
     "VerificationError": "errors",
     "VerifyReport": "engine.results",
+    "check_new_passphrase": "local.home",
     "parse_duration": "local.home",
     "private_dir": "local.home",
     "runtime_dir": "local.home",
@@ -155,6 +157,7 @@ __all__ = [
     "UsageError",
     "VerificationError",
     "VerifyReport",
+    "check_new_passphrase",
     "error_lines",
     "errors",
     "journal",
