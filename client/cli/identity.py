@@ -20,9 +20,7 @@ def init(
     ] = None,
 ) -> None:
     """Create your identity (member and device keys) in CHATHAM_HOME."""
-    import os
-
-    from .. import ENV_PASSPHRASE, Account, Home
+    from .. import Account, Home, env_passphrase
     from ..errors import AlreadyInitialized, Locked
 
     st = state()
@@ -33,7 +31,7 @@ def init(
     if st.passphrase_file is not None:
         passphrase = st.passphrase_from_file()
     else:
-        passphrase = os.environ.get(ENV_PASSPHRASE) or st.prompt(confirm=True)
+        passphrase = env_passphrase() or st.prompt(confirm=True)
     if not passphrase:
         raise Locked(
             "no passphrase to protect the new keystore",
@@ -72,10 +70,9 @@ def unlock(
     ] = "15m",
 ) -> None:
     """Unlock for a while, so commands do not ask for (or spend time on) the passphrase."""
-    import os
     import time
 
-    from .. import ENV_PASSPHRASE, Home, parse_duration
+    from .. import Home, env_passphrase, parse_duration
     from ..errors import Locked
 
     seconds = parse_duration(duration)
@@ -85,7 +82,7 @@ def unlock(
     if st.passphrase_file is not None:
         passphrase = st.passphrase_from_file()
     else:
-        passphrase = os.environ.get(ENV_PASSPHRASE) or st.prompt()
+        passphrase = env_passphrase() or st.prompt()
     if not passphrase:
         raise Locked("no passphrase given", hint="run on a terminal, or pass --passphrase-file")
     _, key = home.unlock(passphrase=passphrase)
@@ -105,9 +102,7 @@ def passphrase(
     ] = None,
 ) -> None:
     """Change the passphrase that protects your keys (they stay the same)."""
-    import os
-
-    from .. import ENV_PASSPHRASE, Home
+    from .. import Home, env_passphrase
     from ..errors import Locked
 
     st = state()
@@ -116,7 +111,7 @@ def passphrase(
     if st.passphrase_file is not None:
         old = st.passphrase_from_file()
     else:
-        old = os.environ.get(ENV_PASSPHRASE) or st.prompt()
+        old = env_passphrase() or st.prompt()
     if not old:
         raise Locked(
             "no current passphrase given",
