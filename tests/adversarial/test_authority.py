@@ -150,3 +150,24 @@ def test_an_entry_withheld_from_the_leader_is_named_to_its_author(
     assert isinstance(alarm.error(), errors.WithheldError)
     assert "does not cover your entry 2" in alarm.text
     assert not gs.verify().ok
+
+
+def test_an_entry_the_server_deleted_without_a_valid_retraction_is_not_listed_as_readable(
+    world: World,
+) -> None:
+    """Bob never held Alice's issue: the operator deleted its ciphertext on a retraction by
+    Carol, who may not retract it. Bob is told, and his index does not call the stub readable
+    (the journal would otherwise look for it on every load)."""
+    w = world
+    issue = w.ga.journal().new_issue(title="Alice's issue", priority="B")
+    w.gc.sync()
+    cid = bytes.fromhex(issue.id)
+    withdraw = Retraction(ts=3, item=cid, entries=[cid])
+    at = (w.gc.state.seq, w.gc.state.head)
+    inject_entry(w.db_path, w.ga.id_bytes, backdated(w.gc, encode_body(withdraw), at, [cid]))
+    report = w.gb.sync()
+    assert any(a.record == f"entry {issue.id}" for a in report.alarms)
+    [ref] = [r for r in w.gb.entry_index() if r.id == issue.id]
+    assert not ref.readable
+    assert "Alice's issue" not in titles(w.gb)
+    assert "Alice's issue" in titles(w.ga)  # Alice kept her copy: the retraction is invalid

@@ -48,7 +48,8 @@ class EntryRef:
     epoch: int
     retracted: bool
     readable: bool
-    """Not retracted, and this member holds the key of its epoch."""
+    """Its ciphertext is held (not retracted, not deleted by the server without a valid
+    retraction), and this member holds the key of its epoch."""
 
 
 @dataclass(frozen=True)
