@@ -171,3 +171,29 @@ def test_an_entry_the_server_deleted_without_a_valid_retraction_is_not_listed_as
     assert not ref.readable
     assert "Alice's issue" not in titles(w.gb)
     assert "Alice's issue" in titles(w.ga)  # Alice kept her copy: the retraction is invalid
+
+
+def test_a_leader_demoted_while_their_retraction_is_on_its_way_is_told_and_keeps_syncing(
+    world: World,
+) -> None:
+    """Alice's demotion of Bob reaches the server just before Bob's retraction of Carol's
+    issue. The server refuses the retraction; Bob is told, the write leaves his outbox, and
+    every later sync of his finishes (it once failed with the same refusal forever)."""
+    w = world
+    w.ga.set_role("Bob", "leader")
+    w.gc.journal().new_issue(title="Carol's issue", priority="B")
+    w.gb.sync()
+    w.tamper.race("POST", "/entries", lambda: w.ga.set_role("Bob", "member"))
+    bob = w.gb.journal()
+    [item] = [i for i in bob.view.issues() if i.title == "Carol's issue"]
+    with pytest.raises(errors.NotAllowed) as info:
+        bob.retract(item)
+    assert "not sent" in f"{info.value} {info.value.hint}"
+    report = w.gb.sync()
+    assert report.queued == 0
+    assert report.alarms == ()
+    assert "Carol's issue" in titles(w.gb)
+    w.gb.journal().new_issue(title="Bob's issue, after", priority="C")
+    for g in (w.ga, w.gc):
+        assert g.sync().alarms == ()
+        assert titles(g) == ["Carol's issue", "Bob's issue, after"]

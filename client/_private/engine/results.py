@@ -62,6 +62,9 @@ class SyncReport:
     retracted: int = 0
     sent: tuple[str, ...] = ()
     """Ids of queued entries that were sent."""
+    refused: tuple[tuple[str, str], ...] = ()
+    """(id, reason) of queued entries the server refused for good (their author lost the
+    power they need): they left the outbox, so that they cannot stop later syncs."""
     queued: int = 0
     """Entries still waiting in the outbox (e.g. the server was unreachable)."""
     announcements: tuple[Announcement, ...] = ()
