@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from chatham import crypto
 from chatham.client import Group, errors
-from chatham.client.journal import Meeting, Note, Retraction, encode_body
+from chatham.client.journal import Issue, Meeting, Note, Retraction, encode_body
 
 from tests.support.client_fixtures import Person, Tamper, form_group
 from tests.support.tamper_kit import World, backdated, inject_entry
@@ -197,3 +198,34 @@ def test_a_leader_demoted_while_their_retraction_is_on_its_way_is_told_and_keeps
     for g in (w.ga, w.gc):
         assert g.sync().alarms == ()
         assert titles(g) == ["Carol's issue", "Bob's issue, after"]
+
+
+def test_a_removed_devices_entry_accepted_while_the_removal_was_hidden_goes_once_it_is_seen(
+    world: World,
+) -> None:
+    """The server hides Carol's removal from Bob and serves him an entry Carol signed after
+    it. Bob cannot tell yet (the freshness bound limits that); once he sees the removal,
+    the entry beyond Carol's final head is judged after it, and is no longer shown."""
+    w = world
+    seen = w.gb.state.seq
+
+    def hide_newer(_: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        if "ops" in page:
+            page["ops"] = [op for op in page["ops"] if crypto.decode_signed_op(op).op.seq <= seen]
+            if page["ops"]:
+                page["seq"], page["head"] = seen, crypto.op_hash(page["ops"][-1])
+        return page
+
+    w.tamper.on("GET", "/log", hide_newer)
+    at = (w.gc.state.seq, w.gc.state.head)
+    w.ga.remove(w.ga.member(w.carol.member_id).id)
+    late = encode_body(Issue(ts=9, title="Carol, after her removal"))
+    inject_entry(w.db_path, w.ga.id_bytes, backdated(w.gc, late, at))
+    w.gb.sync()
+    assert "Carol, after her removal" in titles(w.gb)  # the limit: he could not know
+    w.tamper.clear()
+    w.gb.sync()
+    assert "Carol, after her removal" not in titles(w.gb)
+    assert any(x.code == "not_a_member" for x in w.gb.journal().view.warnings)
+    w.ga.sync()
+    assert "Carol, after her removal" not in titles(w.ga)
