@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from . import errors, journal
     from ._private.account import Account, GroupSummary, HttpSource
+    from ._private.devices import DeviceInfo, DeviceLink, LinkedDevice
     from ._private.engine.alarms import Alarm
     from ._private.engine.freshness import Freshness
     from ._private.engine.group import Group
@@ -37,10 +38,14 @@ if TYPE_CHECKING:
     from ._private.journal.service import Journal
     from ._private.local.home import (
         Home,
+        check_new_passphrase,
         parse_duration,
         private_dir,
         runtime_dir,
+        scratch_dir,
         scrubbed_env,
+        shred,
+        wipe,
     )
     from ._private.local.process import ENV_PASSPHRASE, env_passphrase, harden_process
     from ._private.membership.values import (
@@ -60,6 +65,7 @@ if TYPE_CHECKING:
         RosterEntry,
     )
     from ._private.membership.workflows import Ask
+    from ._private.recovery import KitInfo
     from .errors import (
         ChathamError,
         CouldNotOpen,
@@ -77,6 +83,10 @@ _EXPORTS: dict[str, str] = {
     "Ask": "membership.workflows",
     "ChainView": "engine.results",
     "ChathamError": "errors",
+    "DeviceInfo": "devices",
+    "DeviceLink": "devices",
+    "LinkedDevice": "devices",
+    "KitInfo": "recovery",
     "CouldNotOpen": "errors",
     "ENV_PASSPHRASE": "local.process",
     "EntryRef": "engine.results",
@@ -107,15 +117,20 @@ _EXPORTS: dict[str, str] = {
     "RosterEntry": "membership.values",
     "ServerError": "errors",
     "SyncReport": "engine.results",
+    "Upload": "engine.results",
     "UsageError": "errors",
     "VerificationError": "errors",
     "VerifyReport": "engine.results",
+    "check_new_passphrase": "local.home",
     "env_passphrase": "local.process",
     "harden_process": "local.process",
     "parse_duration": "local.home",
     "private_dir": "local.home",
     "runtime_dir": "local.home",
+    "scratch_dir": "local.home",
     "scrubbed_env": "local.home",
+    "shred": "local.home",
+    "wipe": "local.home",
 }
 
 __all__ = [
@@ -128,6 +143,8 @@ __all__ = [
     "ChainView",
     "ChathamError",
     "CouldNotOpen",
+    "DeviceInfo",
+    "DeviceLink",
     "EntryRef",
     "EpochExposure",
     "Exposure",
@@ -141,6 +158,8 @@ __all__ = [
     "InviteStatus",
     "JoinRequest",
     "Journal",
+    "KitInfo",
+    "LinkedDevice",
     "Member",
     "NotAMember",
     "Notes",
@@ -154,9 +173,11 @@ __all__ = [
     "RosterEntry",
     "ServerError",
     "SyncReport",
+    "Upload",
     "UsageError",
     "VerificationError",
     "VerifyReport",
+    "check_new_passphrase",
     "env_passphrase",
     "error_lines",
     "errors",
@@ -165,8 +186,11 @@ __all__ = [
     "parse_duration",
     "private_dir",
     "runtime_dir",
+    "scratch_dir",
     "scrubbed_env",
+    "shred",
     "terminal_text",
+    "wipe",
 ]
 
 

@@ -48,7 +48,24 @@ class EntryRef:
     epoch: int
     retracted: bool
     readable: bool
-    """Not retracted, and this member holds the key of its epoch."""
+    """Its ciphertext is held (not retracted, not deleted by the server without a valid
+    retraction), and this member holds the key of its epoch."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An attachment the server holds for a group, as a leader lists it (`Group.uploads`)."""
+
+    id: str
+    """The attachment id (hex)."""
+    uploader: str
+    """The uploading member's name (or its id, hex, when the roster does not name them)."""
+    chunks: int
+    size: int
+    """Bytes of sealed chunks: what it takes of the group's space."""
+    finished: bool
+    """Whether its uploader named the entry that refers to it; an unfinished upload is deleted
+    by the server a day after it began."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,9 @@ class SyncReport:
     retracted: int = 0
     sent: tuple[str, ...] = ()
     """Ids of queued entries that were sent."""
+    refused: tuple[tuple[str, str], ...] = ()
+    """(id, reason) of queued entries the server refused for good (their author lost the
+    power they need): they left the outbox, so that they cannot stop later syncs."""
     queued: int = 0
     """Entries still waiting in the outbox (e.g. the server was unreachable)."""
     announcements: tuple[Announcement, ...] = ()

@@ -6,6 +6,8 @@ Layout of CHATHAM_HOME (default: the platform's user data dir), mode 0700:
     store.sqlite3    the local store (ciphertexts and verified state), 0600
 
 Unlocking needs the passphrase, whose Argon2id cost (≈0.4 s) is deliberate.
+Changing it re-seals the same keys and replaces the keystore atomically
+(`Home.change_passphrase`).
 An unlock session keeps the Argon2id output (which opens this keystore and
 nothing else; it is not the passphrase) in a 0600 file inside a private 0700
 runtime directory (`$XDG_RUNTIME_DIR/chatham`, a tmpfs on most systems), with
@@ -21,6 +23,7 @@ import hashlib
 import os
 import stat
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -63,28 +66,41 @@ def default_home(env: Mapping[str, str] | None = None) -> Path:
 def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
     """A private directory for unlock sessions and editor drafts (created 0700, checked).
 
-    `$XDG_RUNTIME_DIR/chatham` (a per-user tmpfs on most systems); without the variable,
-    `/run/user/UID/chatham` when that directory is there and ours; otherwise a directory in
+    `$XDG_RUNTIME_DIR/chatham` (a per-user tmpfs on most systems) when that base is the
+    member's own and closed to others' writes; otherwise `/run/user/UID/chatham` when that
+    directory is there and ours; otherwise a directory in
     the member's own state directory (`~/.local/state/chatham/run`). Never a name in a shared
     temp directory: another local user could create `/tmp/chatham-UID` first and so lock the
     member out, or hand them a directory they do not own.
     """
     env = os.environ if env is None else env
     base = env.get("XDG_RUNTIME_DIR")
-    if base:
+    if base and _only_ours(Path(base), missing_ok=True):
         return private_dir(Path(base) / "chatham")
     run = Path(f"/run/user/{os.getuid()}")
-    try:
-        st = run.lstat()
-        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
-            return private_dir(run / "chatham")
-    except OSError:
-        pass
+    if _only_ours(run):
+        return private_dir(run / "chatham")
     import platformdirs
 
     if sys.platform == "darwin":  # per-user, under ~/Library
         return private_dir(Path(platformdirs.user_runtime_dir("chatham", appauthor=False)))
     return private_dir(Path(platformdirs.user_state_dir("chatham", appauthor=False)) / "run")
+
+
+def _only_ours(path: Path, *, missing_ok: bool = False) -> bool:
+    """Whether `path` is a directory of this user that no one else can add names to.
+
+    A `XDG_RUNTIME_DIR` set to a shared directory (`/tmp` in some containers and login
+    setups, or another user's after `su`) would let another local user create `chatham`
+    in it first: such a base is passed over, as the XDG spec says a runtime dir must be
+    the user's own. A base that does not exist yet is created by `private_dir`."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return missing_ok
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 def private_dir(path: Path) -> Path:
@@ -109,6 +125,62 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def shred(path: Path) -> None:
+    """Overwrite a regular file with zeros, then remove it; remove anything else as it is
+    (a link is removed, never followed)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                size = os.fstat(fd).st_size
+                os.write(fd, bytes(size))
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def wipe(directory: Path) -> None:
+    """Shred every file under `directory`, then remove it and its subdirectories."""
+    for root, dirs, files in os.walk(directory, topdown=False):
+        for name in files:
+            shred(Path(root) / name)
+        for name in dirs:
+            sub = Path(root) / name
+            if sub.is_symlink():
+                sub.unlink()
+            else:
+                with contextlib.suppress(OSError):
+                    sub.rmdir()
+    with contextlib.suppress(FileNotFoundError):
+        directory.rmdir()
+
+
+def scratch_dir(kind: str, prefix: str, env: Mapping[str, str] | None = None) -> Path:
+    """A fresh private 0700 directory for plaintext scratch work, `runtime/KIND/PREFIX-PID-…`
+    (an edit, a web download or upload); the caller `wipe`s it when done.
+
+    A process that is killed (Ctrl-C mid-download, a crash, a kill) cannot wipe its own, so
+    each call first wipes those whose process is gone: plaintext never outlives the next use.
+    """
+    parent = private_dir(runtime_dir(env) / kind)
+    for left in parent.glob(f"{prefix}-*-*"):
+        if not _alive(left.name.removeprefix(f"{prefix}-").split("-")[0]):
+            wipe(left)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}-{os.getpid()}-", dir=parent))
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Atomically write a 0600 file: write a sibling, fsync, rename, fsync the directory."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -124,6 +196,29 @@ def write_private(path: Path, data: bytes) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+MIN_PASSPHRASE: Final = 8
+
+
+def check_new_passphrase(passphrase: str) -> str:
+    """A passphrase a keystore may be sealed under: at least `MIN_PASSPHRASE` characters."""
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise UsageError(
+            f"a passphrase needs at least {MIN_PASSPHRASE} characters",
+            hint="nothing was changed; a few unrelated words make a good passphrase",
+        )
+    return passphrase
+
+
+def _key_material(s: crypto.Secrets) -> tuple[bytes, ...]:
+    return (
+        b"" if s.member is None else s.member.seed,
+        s.device.seed,
+        s.device.kem_seed,
+        s.store_secret,
+        s.created.to_bytes(8, "big"),
+    )
 
 
 def scrubbed_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -195,6 +290,43 @@ class Home:
             raise UsageError("the passphrase must not be empty", hint="choose a long passphrase")
         self.ensure()
         write_private(self.keystore_path, crypto.seal_keystore(secrets, passphrase))
+
+    def change_passphrase(self, old: str, new: str) -> None:
+        """Seal the keystore under `new`; it opened with `old`. The keys stay the same.
+
+        A wrong `old`, or a `new` that is weak or the same, raises and changes nothing. The
+        new keystore is written beside the old one, synced, and renamed over it (then the
+        directory is synced), so a crash at any moment leaves a keystore that opens with
+        exactly one of the two passphrases. The unlock session, whose key opened only the
+        old file, is ended: the next command asks for the new passphrase.
+        """
+        data = self.read_keystore()
+        try:
+            key = crypto.keystore_key(data, old)
+            secrets = crypto.open_keystore_with_key(data, key)
+        except crypto.WrongPassphrase:
+            raise WrongPassphrase() from None
+        except crypto.KeystoreError as e:
+            raise HomeError(f"the keystore cannot be used: {e}") from None
+        check_new_passphrase(new)
+        if new == old:
+            raise UsageError(
+                "the new passphrase is the one the keystore has",
+                hint="nothing was changed; choose a different passphrase",
+            )
+        sealed = crypto.seal_keystore(secrets, new)
+        # Read back before it replaces anything: the file must open with `new` to the same keys.
+        if _key_material(crypto.open_keystore(sealed, new)) != _key_material(secrets):
+            raise HomeError("the re-sealed keystore did not open to the same keys; nothing changed")
+        for stale in self.path.glob(f".{KEYSTORE}.*.tmp"):
+            stale.unlink(missing_ok=True)  # a change that died before its rename
+        if self.keystore_path.read_bytes() != data:
+            raise HomeError(
+                "the keystore changed while its passphrase was being changed",
+                hint="nothing was changed here; try again",
+            )
+        write_private(self.keystore_path, sealed)
+        self.end_session()
 
     # --- unlocking ------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from ..rosters import current_state
 from ..runtime import Runtime
-from ..storage import credentials, ratelimits
+from ..storage import credentials, links, ratelimits
 from ..storage.maintenance import scrub_freed
 from .joins import drop_dead_join_requests, groups_with_join_requests
 
@@ -24,13 +24,20 @@ log = logging.getLogger("chatham.server")
 
 PURGE_EVERY = 60.0
 """Seconds between purges."""
+LINKS_KEPT = 86400
+"""Seconds an expired device link is kept (only so that its reuse gets a clear answer)."""
 
 
 async def purge_expired(runtime: Runtime) -> None:
     """Delete what expired: challenges and tokens (from the database and from this process's
-    cache), idle rate-limit buckets, and join requests no leader can answer any more."""
+    cache), device links, idle rate-limit buckets, join requests no leader can answer any
+    more, and uploads no entry named in time (`attachments.expire_uploads`)."""
+    from .attachments import expire_uploads  # attachments schedules scrubs from here
+
     now = runtime.settings.now()
     await runtime.db.write(lambda conn: credentials.purge_expired(conn, now))
+    # A spent or expired link is kept a day, so a late reuse is told "expired", not "unknown".
+    await runtime.db.write(lambda conn: links.purge_links(conn, now - LINKS_KEPT))
     for h in [h for h, c in runtime.tokens.items() if c.expires < now]:
         runtime.tokens.pop(h, None)
     clock = runtime.settings.clock()
@@ -43,6 +50,7 @@ async def purge_expired(runtime: Runtime) -> None:
                 drop_dead_join_requests(conn, gid, state, now)
 
         await runtime.db.write(sweep)
+    await expire_uploads(runtime)
 
 
 async def purge_loop(runtime: Runtime) -> None:

@@ -1,7 +1,7 @@
 """A quota of its own for a group, set by the operator (`chatham-server set-quota`).
 
-Revision ID: 0004_group_quota
-Revises: 0003_rate_buckets
+Revision ID: 0005_group_quota
+Revises: 0004_rate_buckets
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_group_quota"
-down_revision: str | None = "0003_rate_buckets"
+revision: str = "0005_group_quota"
+down_revision: str | None = "0004_rate_buckets"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,7 +1,7 @@
 """Rate-limit buckets shared by every server process on one database.
 
-Revision ID: 0003_rate_buckets
-Revises: 0002_group_founder
+Revision ID: 0004_rate_buckets
+Revises: 0003_devices
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_rate_buckets"
-down_revision: str | None = "0002_group_founder"
+revision: str = "0004_rate_buckets"
+down_revision: str | None = "0003_devices"
 branch_labels: str | None = None
 depends_on: str | None = None
 
