@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from . import errors, journal
     from ._private.account import Account, GroupSummary, HttpSource
+    from ._private.devices import DeviceInfo, DeviceLink, LinkedDevice
     from ._private.engine.alarms import Alarm
     from ._private.engine.freshness import Freshness
     from ._private.engine.group import Group
@@ -41,7 +42,10 @@ if TYPE_CHECKING:
         parse_duration,
         private_dir,
         runtime_dir,
+        scratch_dir,
         scrubbed_env,
+        shred,
+        wipe,
     )
     from ._private.local.process import ENV_PASSPHRASE, env_passphrase, harden_process
     from ._private.membership.values import (
@@ -61,6 +65,7 @@ if TYPE_CHECKING:
         RosterEntry,
     )
     from ._private.membership.workflows import Ask
+    from ._private.recovery import KitInfo
     from .errors import (
         ChathamError,
         CouldNotOpen,
@@ -78,6 +83,10 @@ _EXPORTS: dict[str, str] = {
     "Ask": "membership.workflows",
     "ChainView": "engine.results",
     "ChathamError": "errors",
+    "DeviceInfo": "devices",
+    "DeviceLink": "devices",
+    "LinkedDevice": "devices",
+    "KitInfo": "recovery",
     "CouldNotOpen": "errors",
     "ENV_PASSPHRASE": "local.process",
     "EntryRef": "engine.results",
@@ -108,6 +117,7 @@ _EXPORTS: dict[str, str] = {
     "RosterEntry": "membership.values",
     "ServerError": "errors",
     "SyncReport": "engine.results",
+    "Upload": "engine.results",
     "UsageError": "errors",
     "VerificationError": "errors",
     "VerifyReport": "engine.results",
@@ -117,7 +127,10 @@ _EXPORTS: dict[str, str] = {
     "parse_duration": "local.home",
     "private_dir": "local.home",
     "runtime_dir": "local.home",
+    "scratch_dir": "local.home",
     "scrubbed_env": "local.home",
+    "shred": "local.home",
+    "wipe": "local.home",
 }
 
 __all__ = [
@@ -130,6 +143,8 @@ __all__ = [
     "ChainView",
     "ChathamError",
     "CouldNotOpen",
+    "DeviceInfo",
+    "DeviceLink",
     "EntryRef",
     "EpochExposure",
     "Exposure",
@@ -143,6 +158,8 @@ __all__ = [
     "InviteStatus",
     "JoinRequest",
     "Journal",
+    "KitInfo",
+    "LinkedDevice",
     "Member",
     "NotAMember",
     "Notes",
@@ -156,6 +173,7 @@ __all__ = [
     "RosterEntry",
     "ServerError",
     "SyncReport",
+    "Upload",
     "UsageError",
     "VerificationError",
     "VerifyReport",
@@ -168,8 +186,11 @@ __all__ = [
     "parse_duration",
     "private_dir",
     "runtime_dir",
+    "scratch_dir",
     "scrubbed_env",
+    "shred",
     "terminal_text",
+    "wipe",
 ]
 
 

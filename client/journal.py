@@ -53,7 +53,14 @@ from ._private.journal.content import (
 )
 from ._private.journal.dates import dated, local_zone, parse_date, relative_date
 from ._private.journal.export import ExportFormat, write_export
-from ._private.journal.files import MAX_ATTACHMENT, Progress, SavedFile, file_name, file_size
+from ._private.journal.files import (
+    MAX_ATTACHMENT,
+    Progress,
+    SavedFile,
+    file_name,
+    file_size,
+    saved_name,
+)
 from ._private.journal.fold import JournalView, SearchHit, fold_text, fold_with_map
 from ._private.journal.ics import ics_calendar, ics_escape, ics_fold
 from ._private.journal.items import (
@@ -174,6 +181,7 @@ __all__ = [
     "relative_date",
     "review_json",
     "role_history",
+    "saved_name",
     "short_id",
     "thread",
     "write_export",

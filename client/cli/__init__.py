@@ -13,7 +13,12 @@ Output contract (scripts depend on it):
   usage errors, 130 when interrupted.
 - Every text option accepts `-` (read stdin) or `@path` (read a file), so
   secrets and long text need not appear in the command line.
-- `chatham init --name NAME` never prompts when CHATHAM_PASSPHRASE is set.
+- `chatham init --name NAME` never prompts when CHATHAM_PASSPHRASE is set; nor
+  do `chatham device add` and `chatham recover`, which create a home too.
+- `chatham device link` prints the link line (`server#code`) as its last line,
+  `chatham device add` the six comparison words, `chatham recovery-kit` the
+  fifteen kit words; `chatham device list --json` prints
+  `[{"id", "name", "current", "added"}]`.
 
 The journal commands add:
 
@@ -32,7 +37,8 @@ The journal commands add:
   own contract, drafts included, is at the top of `editor.py`).
 - Everyday output says what happened in the members' words; `--verbose` adds the
   protocol's terms (log ops, epochs, checkpoints). Member and server text is printed
-  as text, never as markup.
+  as text, never as markup, and never reaches the terminal with a control character,
+  escape sequence or bidi override in it (`common.console()` and `common.safe`).
 - A refusal by the permission table (docs/journal.md §4) is an error with a
   hint, checked before anything is posted, so it changes nothing.
 
@@ -63,6 +69,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "groups",
     "sync",
     "members",
+    "devices",
     "issues",
     "meetings",
     "notes",
@@ -246,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(e), getattr(e, "hint", None) or "reinstall chatham", 1)
     except Exception as e:
         if os.environ.get("CHATHAM_DEBUG") == "1":
-            raise
+            return _traceback(e)
         # A bug: say so without printing data that might be private.
         return _fail(
             f"internal error ({type(e).__name__})",
@@ -255,6 +262,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         cli_common.STATE.close()
+
+
+def _traceback(e: BaseException) -> int:
+    """CHATHAM_DEBUG=1: the bug's traceback on stderr, as inert as every other output (its
+    message may quote what a server or member sent)."""
+    import traceback
+
+    from .. import terminal_text
+
+    sys.stderr.write(terminal_text("".join(traceback.format_exception(e))))
+    return 1
 
 
 def _click_exceptions() -> Any:

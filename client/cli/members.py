@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, console, emit_json, short, state, text, verbose
+from .common import JsonOpt, console, emit_json, safe, short, state, text, verbose
 
 if TYPE_CHECKING:
     from .. import Group
@@ -61,7 +61,7 @@ def _ask(prompt: str) -> str | None:
     """One line typed at the terminal (None without a terminal or at end of input)."""
     if not _interactive():
         return None
-    sys.stderr.write(prompt)
+    sys.stderr.write(safe(prompt))  # a question may quote a name the invitee chose
     sys.stderr.flush()
     line = sys.stdin.readline()
     return line.strip() if line else None
@@ -154,7 +154,7 @@ def invite(
     out.print(f"code:   {secret.code}")
     out.print("they run `chatham join` and paste the line below (or type the server and code):")
     # The whole invite goes out as one plain line, never through rich (no wrapping).
-    sys.stdout.write(secret.link + "\n")
+    sys.stdout.write(safe(secret.link) + "\n")
 
 
 def _print_qr(link: str) -> None:
@@ -316,7 +316,9 @@ def _print_roster(g: Group) -> None:
     from .show import print_table
 
     rows = []
-    for r in g.roster():
+    roster = g.roster()
+    several = any(r.devices > 1 for r in roster)
+    for r in roster:
         check = "you" if r.is_me else ("verified" if r.verified else "not verified")
         row = [
             ("* " if r.is_me else "  ") + _who(r.name, r.id),
@@ -326,10 +328,13 @@ def _print_roster(g: Group) -> None:
             r.fingerprint,
             check,
         ]
+        if several:
+            row.append(str(r.devices))
         if verbose():
             row.append(str(r.joined_epoch))
         rows.append(row)
     headers = ["name", "role", "status", "id", "fingerprint", "checked"]
+    headers += ["devices"] if several else []
     print_table(console(), headers + (["joined epoch"] if verbose() else []), rows)
 
 

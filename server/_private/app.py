@@ -17,6 +17,7 @@ from .bodies import BodyRequest
 from .error_handlers import EXCEPTION_HANDLERS
 from .errors import ErrorCode, error_body
 from .guards import DEPENDENCIES
+from .inflight import release_held
 from .lean_route import LeanRoute
 from .openapi import annotate_bytes_fields
 from .routes.attachments import attachments_router
@@ -26,6 +27,7 @@ from .routes.events import events_router
 from .routes.groups import groups_router
 from .routes.health import health
 from .routes.joins import invites_router, joins_router
+from .routes.links import escrow_router, links_router
 from .runtime import Runtime
 from .services import login, upkeep
 from .settings import Settings, settings_from_env
@@ -57,6 +59,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime.spawn(upkeep.purge_loop(runtime))
         yield
     finally:
+        await upkeep.scrub_before_exit(runtime)
         await runtime.close()
 
 
@@ -72,11 +75,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             attachments_router,
             joins_router,
             invites_router,
+            links_router,
+            escrow_router,
             events_router,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=BodyRequest,
+        middleware=[release_held],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         request_max_body_size=settings.max_body,

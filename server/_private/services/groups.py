@@ -15,14 +15,17 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ErrorCode, ServiceError
 from ..runtime import Runtime
-from ..storage import credentials, joins
+from ..storage import credentials, joins, links
 from ..storage import groups as store
 from ..storage.entries import chain_heads as entry_store_heads
 from ..wire import AppendOp, CreateGroup, DeviceLockbox, GroupInfo, Head, LockboxPage, LogPage
-from .access import active_member, active_writer, log_limit, require_active
+from .access import active_member, active_writer, log_limit, require_active, warm
+from .attachments import drop_departed_uploads
+from .entry_pages import page_cut
 from .joins import answerable
 from .lockboxes import check_lockboxes, rotation_of
 from .tokens import Caller, hash_token
+from .upkeep import schedule_scrub
 
 
 def _invalid_op(e: LogError) -> ServiceError:
@@ -67,6 +70,8 @@ async def create_group(runtime: Runtime, device: bytes, data: CreateGroup) -> He
         )
 
     def work(conn: sa.Connection) -> None:
+        # An operator's token counts for itself; under open registration a device may create
+        # `max_groups_per_device` groups (each with a full quota), no more.
         if data.registration_token is not None and not settings.open_registration:
             h = hash_token(data.registration_token)
             if not credentials.spend_registration_token(conn, h, now):
@@ -75,7 +80,17 @@ async def create_group(runtime: Runtime, device: bytes, data: CreateGroup) -> He
                     "the registration token is unknown, used up or expired",
                     field="registration_token",
                 )
-        store.insert_group(conn, state.group_id, state.seq, state.head, settings.blurred_now())
+        else:
+            most = settings.max_groups_per_device
+            if most and store.founded_by(conn, device) >= most:
+                raise ServiceError(
+                    ErrorCode.NOT_ALLOWED,
+                    f"a device creates at most {most} groups on this server "
+                    "without an operator's registration token",
+                )
+        store.insert_group(
+            conn, state.group_id, state.seq, state.head, settings.blurred_now(), device
+        )
         for a in applied:
             boxes = lockboxes if rotation is not None and a is applied[-1] else {}
             epoch = rotation.epoch if rotation else 0
@@ -109,7 +124,8 @@ async def group_info(runtime: Runtime, gid: bytes, device: bytes) -> GroupInfo:
 async def read_log(
     runtime: Runtime, gid: bytes, caller: Caller, since: int, limit: int | None
 ) -> LogPage:
-    """The ops after `since` up to the newest the caller may read (`access.log_limit`)."""
+    """The ops after `since` up to the newest the caller may read (`access.log_limit`), at
+    most `page_limit` of them and about `PAGE_BYTES` (`more` says whether to ask again)."""
     page = min(limit or runtime.settings.page_limit, runtime.settings.page_limit)
     now = runtime.settings.now()
 
@@ -122,7 +138,10 @@ async def read_log(
         assert state is not None
         assert row is not None
         until = min(until, row.seq)
-        rows = store.log_page(conn, gid, since, until, page)
+        # Sizes first: a page of large ops is cut at `PAGE_BYTES` before any of it is loaded.
+        sizes = store.log_sizes(conn, gid, since, until, page)
+        take, _ = page_cut([size for _, size in sizes])
+        rows = store.log_page(conn, gid, since, sizes[take - 1][0], page) if take else []
         active = caller.device_id is not None and state.is_active_device(caller.device_id)
         return state, until, [(r.seq, r.op) for r in rows], row.entry_cursor if active else None
 
@@ -142,8 +161,9 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
     """Verify the op onto the head the caller named, store it with its lockboxes, move the
     head; a race lost to another writer is `stale_head`."""
     now = runtime.settings.now()
+    await warm(runtime, gid)
 
-    def work(conn: sa.Connection) -> GroupState:
+    def work(conn: sa.Connection) -> tuple[GroupState, int]:
         row, state = active_writer(runtime, conn, gid, device)
         if data.expected_seq != row.seq or data.expected_head != row.head:
             raise _stale(row.seq, row.head)
@@ -155,6 +175,12 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         rotation = rotation_of(applied.op.body)
         lockboxes = check_lockboxes(gid, rotation, data.lockboxes)
         _check_pinned_heads(conn, gid, applied.op.body)
+        # A departing device's recovery escrow goes with it: removing a kit's device (in
+        # any group) revokes the kit (docs/protocol.md §5.5).
+        departed = [
+            d for d in state.devices if state.is_active_device(d) and not new.is_active_device(d)
+        ]
+        links.delete_escrows(conn, departed)
         epoch = rotation.epoch if rotation else 0
         store.store_op(conn, gid, applied.seq, applied.hash, data.op, lockboxes, epoch)
         if isinstance(applied.op.body, Invite):
@@ -163,10 +189,12 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         if not moved:  # pragma: no cover - the primary key already decided
             raise IntegrityError("groups", None, Exception("head moved"))
         _drop_dead_join_requests(conn, gid, new, now)
-        return new
+        departed = [d for d in state.devices if state.is_active_device(d)]
+        departed = [d for d in departed if not new.is_active_device(d)]
+        return new, drop_departed_uploads(runtime, conn, gid, departed)
 
     try:
-        new = await runtime.db.write(work)
+        new, dropped = await runtime.db.write(work)
     except IntegrityError:
         # Another writer won this seq between our read and our insert.
         current = await runtime.db.read(lambda conn: store.read_group_row(conn, gid))
@@ -174,6 +202,8 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         raise _stale(current.seq, current.head) from None
     runtime.states.put(new)
     runtime.hub.notify(gid)
+    if dropped:
+        schedule_scrub(runtime)
     return Head(gid, new.seq, new.head)
 
 

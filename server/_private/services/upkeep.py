@@ -6,21 +6,29 @@ import asyncio
 import logging
 
 from ..runtime import Runtime
-from ..storage import credentials
+from ..storage import credentials, links
 from ..storage.maintenance import scrub_freed
 
 log = logging.getLogger("chatham.server")
 
 PURGE_EVERY = 60.0
 """Seconds between purges of expired challenges and tokens."""
+LINKS_KEPT = 86400
+"""Seconds an expired device link is kept (only so that its reuse gets a clear answer)."""
 
 
 async def purge_expired(runtime: Runtime) -> None:
-    """Delete expired challenges and tokens, from the database and from this process's cache."""
+    """Delete expired challenges and tokens (from the database and from this process's cache)
+    and uploads no entry named in time (`attachments.expire_uploads`)."""
+    from .attachments import expire_uploads  # attachments schedules scrubs from here
+
     now = runtime.settings.now()
     await runtime.db.write(lambda conn: credentials.purge_expired(conn, now))
+    # A spent or expired link is kept a day, so a late reuse is told "expired", not "unknown".
+    await runtime.db.write(lambda conn: links.purge_links(conn, now - LINKS_KEPT))
     for h in [h for h, c in runtime.tokens.items() if c.expires < now]:
         runtime.tokens.pop(h, None)
+    await expire_uploads(runtime)
 
 
 async def purge_loop(runtime: Runtime) -> None:
@@ -34,7 +42,10 @@ async def purge_loop(runtime: Runtime) -> None:
 
 def schedule_scrub(runtime: Runtime) -> None:
     """After a retraction or deletion: scrub the freed ciphertext from the database files
-    (`maintenance.scrub_freed`) in the background. Coalesced: one scrub runs at a time."""
+    (`maintenance.scrub_freed`) in the background, `scrub_delay` seconds later. Every
+    deletion in the meantime is covered by that one scrub, so a storm of deletions costs a
+    scrub per `scrub_delay`, not one each (a scrub checkpoints SQLite's whole WAL, or
+    vacuums PostgreSQL's tables, and competes with every write)."""
     if runtime.scrub_pending:
         return
     runtime.scrub_pending = True
@@ -43,9 +54,20 @@ def schedule_scrub(runtime: Runtime) -> None:
 
 async def _scrub(runtime: Runtime) -> None:
     try:
-        await asyncio.sleep(0)
+        await asyncio.sleep(runtime.settings.scrub_delay)
+        # Cleared before the scrub starts: a deletion committed during it schedules the next.
         runtime.scrub_pending = False
         await scrub_freed(runtime.db)
     except Exception as e:
         runtime.scrub_pending = False
         log.warning("scrub after retraction failed: %s", type(e).__name__)
+
+
+async def scrub_before_exit(runtime: Runtime) -> None:
+    """At shutdown: a scrub still waiting out its delay runs now, not never."""
+    if runtime.scrub_pending:
+        runtime.scrub_pending = False
+        try:
+            await scrub_freed(runtime.db)
+        except Exception as e:
+            log.warning("scrub at shutdown failed: %s", type(e).__name__)
