@@ -250,3 +250,21 @@ def test_a_runtime_dir_base_of_another_user_is_passed_over(
     assert theirs not in run.parents
     assert run.lstat().st_uid == os.getuid()
     assert list(theirs.iterdir()) == []
+
+
+def test_wiping_overwrites_every_byte_of_a_large_file_before_removing_it(tmp_path: Path) -> None:
+    import os
+
+    from chatham.client import shred
+
+    big = tmp_path / "download.bin"
+    big.write_bytes(b"\xff" * (3 * (1 << 20) + 17))
+    keep = os.open(big, os.O_RDONLY)  # the inode stays readable after the unlink
+    try:
+        shred(big)
+        assert not big.exists()
+        left = os.read(keep, 4 * (1 << 20))
+    finally:
+        os.close(keep)
+    assert len(left) == 3 * (1 << 20) + 17
+    assert left == bytes(len(left))
