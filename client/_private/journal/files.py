@@ -180,6 +180,13 @@ def save_attachment(
             raise E.CouldNotOpen(hint="nothing was saved")
 
     with open_directory(parent) as dir_fd:
+        if os.fstat(dir_fd).st_uid not in (os.getuid(), 0):
+            # Its owner would list the file's name and could swap the file later. (A
+            # directory of root's, such as /tmp, is the system's: root reads all anyway.)
+            raise E.UsageError(
+                f"{parent} belongs to another user",
+                hint="nothing was saved; save into a directory of your own",
+            )
         if not ours_to_replace(dest.name, dir_fd):
             raise refuse()
         # The file appears only once every chunk verified and the size is as signed.
