@@ -562,6 +562,20 @@ def test_a_link_retargeted_after_the_checks_cannot_move_the_export(
     assert {p.name for p in mine.iterdir()} == set(markdown_files(journal.view, today=TODAY))
 
 
+def test_an_export_path_the_system_refuses_is_a_plain_error(
+    journal: Sample, tmp_path: Path
+) -> None:
+    """Under a file, or anywhere the system says no: an error naming the path and why, never
+    an internal error, and nothing written."""
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    with pytest.raises(ExportError) as e:
+        write_export(journal.view, f / "export", "json", now=NOW, today=TODAY)
+    assert e.value.message == f"cannot write into {f / 'export'} (Not a directory)"
+    assert "no partial file" in e.value.hint
+    assert f.read_text() == "x"
+
+
 def test_force_replaces_a_file_of_ones_own_with_a_private_one(
     journal: Sample, tmp_path: Path
 ) -> None:

@@ -51,6 +51,24 @@ def write_export(
     force: bool = False,
 ) -> list[Path]:
     """Write the journal into `directory` as markdown, json or ics; returns the files."""
+    try:
+        return _write_export(view, directory, fmt, now=now, today=today, force=force)
+    except OSError as e:  # the system said no (a file in the way, no permission, disk full)
+        raise E.ExportError(
+            f"cannot write into {directory} ({e.strerror})",
+            hint="no partial file was left; choose a directory of your own with room to write",
+        ) from None
+
+
+def _write_export(
+    view: JournalView,
+    directory: Path,
+    fmt: ExportFormat,
+    *,
+    now: int,
+    today: date,
+    force: bool = False,
+) -> list[Path]:
     if fmt == "markdown":
         files = markdown_files(view, today=today)
     elif fmt == "json":
