@@ -59,6 +59,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with pytest.MonkeyPatch.context() as mp:
         # Every command logs in afresh, all from 127.0.0.1: lift the per-address login limit.
         mp.setenv("CHATHAM_SERVER_RATE_AUTH", "0")
+        # Every test forms a fresh group, led by Dana: lift the per-device group limit.
+        mp.setenv("CHATHAM_SERVER_MAX_GROUPS_PER_DEVICE", "0")
         mp.setenv("XDG_RUNTIME_DIR", str(run_dir))
         with live_server(root / "server") as server:
             people = {}
