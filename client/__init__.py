@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from . import errors, journal
     from ._private.account import Account, GroupSummary, HttpSource
+    from ._private.devices import DeviceInfo, DeviceLink, LinkedDevice
     from ._private.engine.alarms import Alarm
     from ._private.engine.freshness import Freshness
     from ._private.engine.group import Group
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
         RosterEntry,
     )
     from ._private.membership.workflows import Ask
+    from ._private.recovery import KitInfo
     from .errors import (
         ChathamError,
         CouldNotOpen,
@@ -80,6 +82,10 @@ _EXPORTS: dict[str, str] = {
     "Ask": "membership.workflows",
     "ChainView": "engine.results",
     "ChathamError": "errors",
+    "DeviceInfo": "devices",
+    "DeviceLink": "devices",
+    "LinkedDevice": "devices",
+    "KitInfo": "recovery",
     "CouldNotOpen": "errors",
     "ENV_PASSPHRASE": "local.process",
     "EntryRef": "engine.results",
@@ -110,6 +116,7 @@ _EXPORTS: dict[str, str] = {
     "RosterEntry": "membership.values",
     "ServerError": "errors",
     "SyncReport": "engine.results",
+    "Upload": "engine.results",
     "UsageError": "errors",
     "VerificationError": "errors",
     "VerifyReport": "engine.results",
@@ -134,6 +141,8 @@ __all__ = [
     "ChainView",
     "ChathamError",
     "CouldNotOpen",
+    "DeviceInfo",
+    "DeviceLink",
     "EntryRef",
     "EpochExposure",
     "Exposure",
@@ -147,6 +156,8 @@ __all__ = [
     "InviteStatus",
     "JoinRequest",
     "Journal",
+    "KitInfo",
+    "LinkedDevice",
     "Member",
     "NotAMember",
     "Notes",
@@ -160,6 +171,7 @@ __all__ = [
     "RosterEntry",
     "ServerError",
     "SyncReport",
+    "Upload",
     "UsageError",
     "VerificationError",
     "VerifyReport",

@@ -2,8 +2,9 @@
 runs in constant memory.
 
 The chunks go to the server first and only then is the comment that carries the key
-posted. A download is written to a private temporary file beside the target and renamed
-into place only after the last chunk verifies.
+posted; then the upload is finished by naming the comment to the server (an upload no
+entry names is deleted after a day). A download is written to a private temporary file
+beside the target and renamed into place only after the last chunk verifies.
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ def attach(
         with contextlib.suppress(E.ChathamError):
             delete_attachment(journal.group, blob)
         raise
+    # The server deletes an upload no entry names within a day: name the comment.
+    entry_id = bytes.fromhex(posted.id)
+    uploads.name_entry(
+        journal.group, blob, entry_id, sent=not uploads.is_queued(journal.group, entry_id)
+    )
     return posted, ref
 
 

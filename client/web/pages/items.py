@@ -28,8 +28,8 @@ from ...journal import (
     saved_name,
     thread,
 )
-from ..words import explain
-from .base import Ctx, field_text, form_of, run
+from .base import Ctx, field_text, for_the_form, form_of, run
+from .meetings import agenda_choices
 
 
 def _shown_on(c: Ctx, it: Item) -> Item:
@@ -55,12 +55,15 @@ def item_page(c: Ctx, it: Item, *, error: Any = None, status: int = 200) -> Resp
         extra["sections"] = [(label, text) for label, text in issue_sections(it) if text]
         extra["meeting"] = view.get(it.meeting) if it.meeting else None
         extra["open_meeting"] = view.open_meeting()
+        extra["next_meeting"] = view.open_meeting() or view.next_meeting(today)
     elif isinstance(it, MeetingItem):
         extra["agenda"] = view.agenda(it.id, today)
         extra["notes"] = view.notes(it.id)
         extra["made"] = view.commitments(meeting=it.id)
         extra["rounds"] = view.review(it.id)
         extra["code"] = c.group.meeting_code() if it.status == "open" else None
+        may_choose = it.status != "closed" and _may(c, "agenda.publish", it)
+        extra["choices"] = agenda_choices(c, it) if may_choose else []
     elif isinstance(it, CommitmentItem):
         extra["made_at"] = view.get(it.body.meeting) if it.body.meeting else None
     section = {"issue": "issues", "meeting": "meetings", "note": "notes"}.get(
@@ -81,6 +84,7 @@ def item_page(c: Ctx, it: Item, *, error: Any = None, status: int = 200) -> Resp
                 "issue.schedule",
                 "meeting.status",
                 "meeting.edit",
+                "note.edit",
                 "agenda.publish",
                 "commitment.complete",
                 "commitment.review",
@@ -120,7 +124,7 @@ async def comment(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respon
             c.catch_up()
             posted = c.journal.comment(it, body)
         except ChathamError as e:
-            return item_page(c, _shown_on(c, it), error=explain(e), status=400)
+            return item_page(c, _shown_on(c, it), error=for_the_form(e), status=400)
         top = _shown_on(c, it)
         return c.redirect(f"/items/{top.id.hex()}#c-{posted.id}", "Your comment was posted.")
 
@@ -184,7 +188,7 @@ async def attach(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respons
             c.catch_up()
             posted, ref_ = c.journal.attach(it, path, text=clean_text(text) or None)
         except ChathamError as e:
-            return item_page(c, _shown_on(c, it), error=explain(e), status=400)
+            return item_page(c, _shown_on(c, it), error=for_the_form(e), status=400)
         top = _shown_on(c, it)
         to = f"/items/{top.id.hex()}#c-{posted.id}"
         done = f"Attached {ref_.name}: sealed on this computer, then uploaded."

@@ -15,15 +15,17 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ErrorCode, ServiceError
 from ..runtime import Runtime
-from ..storage import credentials, joins
+from ..storage import credentials, joins, links
 from ..storage import groups as store
 from ..storage.entries import chain_heads as entry_store_heads
 from ..wire import AppendOp, CreateGroup, DeviceLockbox, GroupInfo, Head, LockboxPage, LogPage
 from .access import active_member, active_writer, log_limit, require_active, warm
+from .attachments import drop_departed_uploads
 from .entry_pages import page_cut
 from .joins import answerable
 from .lockboxes import check_lockboxes, rotation_of
 from .tokens import Caller, hash_token
+from .upkeep import schedule_scrub
 
 
 def _invalid_op(e: LogError) -> ServiceError:
@@ -161,7 +163,7 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
     now = runtime.settings.now()
     await warm(runtime, gid)
 
-    def work(conn: sa.Connection) -> GroupState:
+    def work(conn: sa.Connection) -> tuple[GroupState, int]:
         row, state = active_writer(runtime, conn, gid, device)
         if data.expected_seq != row.seq or data.expected_head != row.head:
             raise _stale(row.seq, row.head)
@@ -173,6 +175,12 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         rotation = rotation_of(applied.op.body)
         lockboxes = check_lockboxes(gid, rotation, data.lockboxes)
         _check_pinned_heads(conn, gid, applied.op.body)
+        # A departing device's recovery escrow goes with it: removing a kit's device (in
+        # any group) revokes the kit (docs/protocol.md §5.5).
+        departed = [
+            d for d in state.devices if state.is_active_device(d) and not new.is_active_device(d)
+        ]
+        links.delete_escrows(conn, departed)
         epoch = rotation.epoch if rotation else 0
         store.store_op(conn, gid, applied.seq, applied.hash, data.op, lockboxes, epoch)
         if isinstance(applied.op.body, Invite):
@@ -181,10 +189,12 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         if not moved:  # pragma: no cover - the primary key already decided
             raise IntegrityError("groups", None, Exception("head moved"))
         _drop_dead_join_requests(conn, gid, new, now)
-        return new
+        departed = [d for d in state.devices if state.is_active_device(d)]
+        departed = [d for d in departed if not new.is_active_device(d)]
+        return new, drop_departed_uploads(runtime, conn, gid, departed)
 
     try:
-        new = await runtime.db.write(work)
+        new, dropped = await runtime.db.write(work)
     except IntegrityError:
         # Another writer won this seq between our read and our insert.
         current = await runtime.db.read(lambda conn: store.read_group_row(conn, gid))
@@ -192,6 +202,8 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         raise _stale(current.seq, current.head) from None
     runtime.states.put(new)
     runtime.hub.notify(gid)
+    if dropped:
+        schedule_scrub(runtime)
     return Head(gid, new.seq, new.head)
 
 

@@ -87,6 +87,9 @@ attachments = sa.Table(
     sa.Column("device_id", Bytes, nullable=False),
     sa.Column("created", Int, nullable=False),
     sa.Column("deleted", Int, nullable=True),
+    sa.Column("entry_id", Bytes, nullable=True),
+    sa.Column("finished", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Index("ix_attachments_unfinished", "finished", "created"),
 )
 
 attachment_chunks = sa.Table(
@@ -127,6 +130,27 @@ server_identity = sa.Table(
     sa.Column("server_id", Bytes, nullable=False),
 )
 """One row: this server's random identity, which every login signs (never a secret)."""
+
+device_links = sa.Table(
+    "device_links",
+    metadata,
+    sa.Column("link_id", Bytes, primary_key=True),
+    sa.Column("creator", Bytes, nullable=False, index=True),
+    sa.Column("verifier", Bytes, nullable=False),
+    sa.Column("expires", Int, nullable=False, index=True),
+    sa.Column("offer", Bytes, nullable=True),
+    sa.Column("request", Bytes, nullable=True),
+    sa.Column("handover", Bytes, nullable=True),
+    sa.Column("done", Int, nullable=False),
+)
+
+escrows = sa.Table(
+    "escrows",
+    metadata,
+    sa.Column("device_id", Bytes, primary_key=True),
+    sa.Column("escrow", Bytes, nullable=False),
+    sa.Column("updated", Int, nullable=False),
+)
 
 auth_challenges = sa.Table(
     "auth_challenges",
