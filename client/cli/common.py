@@ -124,6 +124,14 @@ class CliState:
                     "both passphrases cannot come from standard input",
                     hint="give one of them as a file (@FILE, --passphrase-file FILE)",
                 )
+            if value.startswith("@") and value != "@-":
+                path = Path(value[1:]).expanduser()
+                try:  # a file others can read is refused, as for --passphrase-file
+                    return _read_private(path).rstrip("\r\n")
+                except OSError as e:
+                    raise UsageError(
+                        f"cannot read {path} ({e.strerror})", hint="`@path` reads text from a file"
+                    ) from None
             return text(value)
         if not sys.stdin.isatty():
             return None
