@@ -254,6 +254,24 @@ def test_a_runtime_dir_base_of_another_user_is_passed_over(
     assert list(theirs.iterdir()) == []
 
 
+def test_wiping_overwrites_every_byte_of_a_large_file_before_removing_it(tmp_path: Path) -> None:
+    import os
+
+    from chatham.client import shred
+
+    big = tmp_path / "download.bin"
+    big.write_bytes(b"\xff" * (3 * (1 << 20) + 17))
+    keep = os.open(big, os.O_RDONLY)  # the inode stays readable after the unlink
+    try:
+        shred(big)
+        assert not big.exists()
+        left = os.read(keep, 4 * (1 << 20))
+    finally:
+        os.close(keep)
+    assert len(left) == 3 * (1 << 20) + 17
+    assert left == bytes(len(left))
+
+
 # --- changing the passphrase ----------------------------------------------------------------
 
 NEW_PASSPHRASE = "a different horse entirely"
@@ -394,6 +412,7 @@ def test_chatham_passphrase_killed_at_random_moments_loses_nothing(
         target = tmp_path / f"target-{delay}"
         nxt = NEW_PASSPHRASE if current == PASSPHRASE else PASSPHRASE
         target.write_text(nxt)
+        target.chmod(0o600)
         proc = subprocess.Popen(
             [str(CHATHAM), "passphrase", "--new-passphrase", f"@{target}"],
             env={**env, "CHATHAM_PASSPHRASE": current},
@@ -442,9 +461,13 @@ def test_chatham_passphrase_reads_secrets_only_from_safe_places(home: Home, tmp_
     ]
     short = tmp_path / "short"
     short.write_text("short\n")
+    short.chmod(0o600)
     refused.append(run("--new-passphrase", f"@{short}"))
     good = tmp_path / "good"
     good.write_text(NEW_PASSPHRASE + "\n")
+    refused.append(run("--new-passphrase", f"@{good}"))  # others can read it (0644)
+    assert "can be read by other users" in refused[-1].stderr
+    good.chmod(0o600)
     refused.append(run("--new-passphrase", f"@{good}", old="not the passphrase"))
     for r in refused:
         assert r.returncode != 0
