@@ -119,6 +119,21 @@ def test_session_refuses_unsafe_runtime_dir(home: Home, tmp_path: Path) -> None:
         Account.open(home)
 
 
+def _a_session_opens_from_a_private_directory(
+    home: Home, run: Path, shared: Path, planted: Path
+) -> None:
+    """`run` is the member's own (0700, outside `shared`), and an unlock session started
+    there opens the account without a passphrase, writing nothing into `planted`."""
+    assert shared not in run.parents
+    st = run.lstat()
+    assert st.st_uid == os.getuid()
+    assert stat.S_IMODE(st.st_mode) == 0o700
+    _, key = home.unlock(passphrase=PASSPHRASE)
+    home.start_session(key, 60)
+    assert Account.open(home).member_id  # the session opens it, no passphrase needed
+    assert list(planted.iterdir()) == []  # nothing was written where another user can read
+
+
 def test_another_user_cannot_lock_a_member_out_of_unlock_sessions(
     home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -141,15 +156,8 @@ def test_another_user_cannot_lock_a_member_out_of_unlock_sessions(
     run = runtime_dir()
     if not Path(f"/run/user/{os.getuid()}").is_dir():
         assert run == tmp_path / "state" / "chatham" / "run"
-    assert shared not in run.parents
-    st = run.lstat()
-    assert st.st_uid == os.getuid()
-    assert stat.S_IMODE(st.st_mode) == 0o700
-    _, key = home.unlock(passphrase=PASSPHRASE)
-    home.start_session(key, 60)
+    _a_session_opens_from_a_private_directory(home, run, shared, planted)
     assert home.session_path().parent == run
-    assert Account.open(home).member_id  # the session opens it, no passphrase needed
-    assert list(planted.iterdir()) == []  # nothing was written where another user can read
 
 
 def test_a_runtime_dir_of_another_user_is_refused_with_a_way_out(
@@ -226,15 +234,7 @@ def test_a_shared_xdg_runtime_dir_cannot_be_used_to_lock_a_member_out(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("HOME", str(tmp_path / "member"))
 
-    run = runtime_dir()
-    assert shared not in run.parents
-    st = run.lstat()
-    assert st.st_uid == os.getuid()
-    assert stat.S_IMODE(st.st_mode) == 0o700
-    _, key = home.unlock(passphrase=PASSPHRASE)
-    home.start_session(key, 60)
-    assert Account.open(home).member_id
-    assert list(planted.iterdir()) == []
+    _a_session_opens_from_a_private_directory(home, runtime_dir(), shared, planted)
 
 
 def test_a_runtime_dir_base_of_another_user_is_passed_over(

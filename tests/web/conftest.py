@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from chatham.client import Account
+from chatham.client import Account, Group
 from chatham.client.web import Desk, Door, create_app
 from litestar.testing import TestClient
 
 from tests.support.client_fixtures import group_of, person, server, tamper, tampered_http
-from tests.support.web_member import WebOf
+from tests.support.web_member import Forum, WebOf
 
-__all__ = ["group_of", "person", "server", "tamper", "tampered_http", "web_of"]
+__all__ = ["Forum", "forum", "group_of", "person", "server", "tamper", "tampered_http", "web_of"]
 
 
 PORT = 48123
@@ -42,3 +42,15 @@ def web_of() -> Iterator[WebOf]:
     for desk, client in made:
         client.__exit__(None, None, None)
         desk.close_accounts()
+
+
+@pytest.fixture
+def forum(
+    person: Callable[..., Account],
+    group_of: Callable[..., list[Group]],
+    server: httpx.Client,
+    web_of: WebOf,
+) -> Forum:
+    dana, sam = person("Dana"), person("Sam")
+    gd, gs = group_of(dana, sam)
+    return Forum(dana, sam, gd, gs, server, web_of)

@@ -428,17 +428,7 @@ class Home:
     def end_session(self) -> bool:
         """Overwrite and remove the session file; True if there was one."""
         path = self.session_path()
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
+        if not path.exists():
             return False
-        with contextlib.suppress(OSError):
-            fd = os.open(path, os.O_WRONLY)
-            try:
-                os.write(fd, bytes(size))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        shred(path)
         return True

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 import anyio.to_thread
@@ -28,15 +28,22 @@ from ..words import Said, explain
 
 if TYPE_CHECKING:
     from ... import Account, Group
-    from ...journal import Journal, JournalView
+    from ...journal import Item, Journal, JournalView
     from ..desk import Desk
     from ..guard import Door
     from ..live import Live
+
+ItemT = TypeVar("ItemT", bound="Item")
 
 Needs = Literal["nothing", "account", "group", "member"]
 
 PAGE_ROWS = 100
 """A long list shows this many rows and a link to show them all (docs/performance.md, "Web")."""
+
+
+def changed_fields(body: Any, wanted: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an edit form whose values differ from the item's (empty: nothing to write)."""
+    return {k: v for k, v in wanted.items() if getattr(body, k) != v}
 
 
 def first_rows(rows: list[Any], everything: bool) -> tuple[list[Any], int]:
@@ -100,6 +107,13 @@ class Ctx:
     def is_leader(self) -> bool:
         m = self.group.state.members.get(self.me)
         return m is not None and m.status == "active" and m.role == "leader"
+
+    def allowed(self, action: str, ref: str, kind: type[ItemT]) -> ItemT:
+        """The item `ref` (of `kind`) once the permission table lets this member do `action`
+        to it now; otherwise NotAllowed (the journal's own words), before any form is shown."""
+        it = self.journal.item(ref, kind)
+        self.journal.require(action, it)
+        return it
 
     def catch_up(self) -> None:
         """Sync before a write, so it is judged against the newest state (offline: queued)."""

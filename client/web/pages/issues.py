@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery
 from ... import ChathamError
 from ...errors import UsageError
 from ...journal import IssueItem, clean_line, clean_text
-from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
+from .base import Ctx, changed_fields, field_text, first_rows, for_the_form, form_of, run
 
 SHORT_FORM: Final = (
     ("what", "What is the issue?", "In a few sentences: what is happening."),
@@ -182,8 +182,7 @@ async def save_draft(request: Request[Any, Any, Any], key: FromPath[str]) -> Res
 @get("/issues/{ref:str}/edit")
 async def issue_edit_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
-        it = c.journal.item(ref, IssueItem)
-        c.journal.require("issue.edit", it)
+        it = c.allowed("issue.edit", ref, IssueItem)
         b = it.body
         values = {"title": b.title, "priority": b.priority, "minutes": str(b.minutes)}
         values |= {k: getattr(b, k) for k in TEXT_FIELDS}
@@ -197,11 +196,10 @@ async def issue_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Res
     values = _form_dict(await form_of(request))
 
     def act(c: Ctx) -> Response[Any]:
-        it = c.journal.item(ref, IssueItem)
-        c.journal.require("issue.edit", it)  # another's issue: refused, not a form to fix
+        it = c.allowed("issue.edit", ref, IssueItem)  # another's issue: refused, not a form to fix
         try:
             fields = issue_fields(values)
-            changes = {k: v for k, v in fields.items() if getattr(it.body, k) != v}
+            changes = changed_fields(it.body, fields)
             if not changes:
                 return c.redirect(f"/items/{it.id.hex()}", "Nothing changed.")
             c.catch_up()

@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery
 from ... import ChathamError
 from ...errors import UsageError
 from ...journal import CommitmentItem, NoteItem, clean_line, clean_text
-from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
+from .base import Ctx, changed_fields, field_text, first_rows, for_the_form, form_of, run
 
 
 def _meeting_choices(c: Ctx) -> list[tuple[str, str]]:
@@ -93,8 +93,7 @@ def _note_form(
 @get("/notes/{ref:str}/edit")
 async def note_edit_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
-        n = c.journal.item(ref, NoteItem)
-        c.journal.require("note.edit", n)
+        n = c.allowed("note.edit", ref, NoteItem)
         return _note_form(c, n, {"title": n.body.title, "body": n.body.body})
 
     return await run(request, page)
@@ -106,13 +105,12 @@ async def note_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Resp
     values = {k: field_text(form, k) for k in ("title", "body")}
 
     def act(c: Ctx) -> Response[Any]:
-        n = c.journal.item(ref, NoteItem)
-        c.journal.require("note.edit", n)
+        n = c.allowed("note.edit", ref, NoteItem)
         try:
             fields = {"title": clean_line(values["title"]), "body": clean_text(values["body"])}
             if not fields["body"].strip():
                 raise UsageError("a note needs some text", hint="write the note first")
-            changes = {k: v for k, v in fields.items() if getattr(n.body, k) != v}
+            changes = changed_fields(n.body, fields)
             if not changes:
                 return c.redirect(f"/items/{n.id.hex()}", "Nothing changed.")
             c.catch_up()
