@@ -635,6 +635,33 @@ def test_save_force_never_replaces_what_is_not_a_file_of_the_members(
     assert [p.name for p in shared.iterdir()] == ["offer.txt"]  # no temporary file left
 
 
+@pytest.mark.parametrize("how", ["their directory", "a link to their directory"])
+def test_an_attachment_is_never_saved_into_another_users_directory(
+    cli: Cli, forum: str, tmp_path: Path, how: str
+) -> None:
+    """Someone made `/tmp/downloads` (or a link of that name to a directory of theirs): its
+    owner would list the attachment's name and could swap the file later. Refused."""
+    if os.getuid() != 0:
+        pytest.skip("making a directory of another user needs root")
+    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
+    src = tmp_path / "offer.txt"
+    src.write_bytes(b"the confidential offer")
+    cid = cli.new("Sam", "attach", issue[:8], str(src))
+    cli.ok("Dana", "sync")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    theirs.chmod(0o777)
+    os.chown(theirs, 65534, 65534)
+    target = theirs
+    if how == "a link to their directory":
+        target = tmp_path / "downloads"
+        target.symlink_to(theirs)
+    for dest in (target, target / "renamed.txt"):
+        lines = cli.fails("Dana", "attachment", "save", cid, str(dest))
+        assert lines[0].endswith("belongs to another user"), lines
+    assert list(theirs.iterdir()) == []
+
+
 def _damaging(damage: str, file: Any = None) -> Any:
     """A chunk download as a hostile server would answer it: damaged, swapped, missing, or
     replaced by other bytes sealed under the same id and key (by someone else who holds it)."""

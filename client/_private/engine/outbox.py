@@ -38,8 +38,10 @@ RESEAL: Final = (
 """Conflicts after which a queued write is sealed again on the newest state and retried."""
 
 
-def flush(group: Group, api: ServerApi) -> list[str]:
+def flush(group: Group, api: ServerApi) -> tuple[list[str], list[tuple[str, str]]]:
+    """Send every queued write: (ids sent, (id, reason) of writes the server refused)."""
     sent: list[str] = []
+    refused: list[tuple[str, str]] = []
     for queued_id, body, retracts in group._store.outbox(group._gid):
         entry_id = queued_id
         for attempt in range(4):
@@ -62,10 +64,19 @@ def flush(group: Group, api: ServerApi) -> list[str]:
                     raise
                 sync_once(group, None, send=False)  # the log or a chain moved: catch up, reseal
                 continue
+            except E.Forbidden as e:
+                # The server judged the write on the newest head and refused it for good: its
+                # author lost the power it needs (a demotion or a stricter notes policy that
+                # landed first). Kept queued, it would fail every later sync; it leaves the
+                # outbox and the sync says so.
+                with group._store.write() as db:
+                    group._store.unqueue(db, entry_id)
+                refused.append((entry_id.hex(), e.message))
+                break
             store_own(group, sealed, posted.cursor, entry_id)
             sent.append(entry_id.hex())
             break
-    return sent
+    return sent, refused
 
 
 def _is_ours(group: Group, entry_id: bytes, body: bytes) -> bool:
@@ -212,7 +223,13 @@ def queue(group: Group, body: bytes, retracts: Sequence[bytes] = ()) -> str:
     entry_id = random_bytes(16)
     group._store.queue(group._gid, entry_id, body, group._account.now(), sorted(set(retracts)))
     with contextlib.suppress(E.Unreachable):  # queued; the next sync sends it
-        group.sync()
+        for rid, reason in group.sync().refused:
+            if rid == entry_id.hex():
+                raise E.NotAllowed(
+                    reason,
+                    hint="it was not sent and is no longer queued; `chatham sync` shows where "
+                    "you stand in the group",
+                )
     return entry_id.hex()
 
 

@@ -52,6 +52,7 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
     announcements = announce(applied, snap.state, names, group._me())
     new_entries = retracted = 0
     sent: list[str] = []
+    refused: list[tuple[str, str]] = []
     checkpointed = False
     if snap.status == "member":
         intake = _pull_entries(group, api, progress, server_cursor=group._server_cursor)
@@ -74,7 +75,7 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
         rotated = rotate_if_pending(group)
         if rotated is not None:
             announcements += announce([rotated], group._load().state, names, group._me())
-        sent = flush(group, api)
+        sent, refused = flush(group, api)
         checkpointed = checkpoint_if_quiet(group) is not None
     if before_status == "joining" and snap.status == "member":
         announcements.append(
@@ -92,6 +93,7 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
         new_entries=new_entries,
         retracted=retracted,
         sent=tuple(sent),
+        refused=tuple(refused),
         queued=group._store.outbox_count(group._gid),
         announcements=tuple(announcements),
         status=group._load().status,
