@@ -643,11 +643,7 @@ def test_an_attachment_is_never_saved_into_another_users_directory(
     owner would list the attachment's name and could swap the file later. Refused."""
     if os.getuid() != 0:
         pytest.skip("making a directory of another user needs root")
-    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
-    src = tmp_path / "offer.txt"
-    src.write_bytes(b"the confidential offer")
-    cid = cli.new("Sam", "attach", issue[:8], str(src))
-    cli.ok("Dana", "sync")
+    cid = _sam_attaches(cli, tmp_path, "offer.txt", b"the confidential offer")
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     theirs.chmod(0o777)
