@@ -575,15 +575,21 @@ def test_attach_and_save_a_file(cli: Cli, forum: str, tmp_path: Path) -> None:
     ]
 
 
+def _sam_attaches(cli: Cli, tmp_path: Path, name: str, data: bytes) -> str:
+    """Sam attaches a file called `name` to a new issue; Dana syncs. The comment's id."""
+    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
+    src = tmp_path / name
+    src.write_bytes(data)
+    cid = cli.new("Sam", "attach", issue[:8], str(src))
+    cli.ok("Dana", "sync")
+    return cid
+
+
 def test_a_file_named_only_dots_saves_into_a_folder_under_a_name_of_its_own(
     cli: Cli, forum: str, tmp_path: Path
 ) -> None:
     """A member may name an attachment `...`: saved into a folder it is not the folder."""
-    issue = cli.new("Sam", "issue", "new", "--title", "Dots")
-    src = tmp_path / "..."
-    src.write_bytes(b"dots")
-    cid = cli.new("Sam", "attach", issue[:8], str(src))
-    cli.ok("Dana", "sync")
+    cid = _sam_attaches(cli, tmp_path, "...", b"dots")
     folder = tmp_path / "downloads"
     folder.mkdir()
     saved = cli.json("Dana", "attachment", "save", cid, str(folder))
@@ -598,11 +604,7 @@ def test_save_force_never_replaces_what_is_not_a_file_of_the_members(
 ) -> None:
     """`attachment save --force` into a shared directory, as `export --force`: a planted
     pipe, a link, or another user's file under the name is refused, and left as it was."""
-    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
-    src = tmp_path / "offer.txt"
-    src.write_bytes(b"the confidential offer")
-    cid = cli.new("Sam", "attach", issue[:8], str(src))
-    cli.ok("Dana", "sync")
+    cid = _sam_attaches(cli, tmp_path, "offer.txt", b"the confidential offer")
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o1777)

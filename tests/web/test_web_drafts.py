@@ -16,9 +16,7 @@ def _on_disk(home: Path, text: str) -> list[str]:
     return [str(f) for f in home.rglob("*") if f.is_file() and text.encode() in f.read_bytes()]
 
 
-def test_an_unposted_issue_survives_a_restart_sealed_until_it_is_posted(
-    forum: Forum,
-) -> None:
+def test_an_unposted_issue_survives_a_restart_sealed_until_it_is_posted(forum: Forum) -> None:
     sam = forum.sam
     web, csrf = forum.web(sam)
     typed = {"title": "Selling the company?", "what": SECRET, "priority": "A", "minutes": "30"}
@@ -45,9 +43,7 @@ def test_an_unposted_issue_survives_a_restart_sealed_until_it_is_posted(
     assert SECRET not in fresh.get("/issues/new").text.replace("&amp;", "&")
 
 
-def test_a_draft_can_be_thrown_away_and_is_kept_per_group(
-    forum: Forum,
-) -> None:
+def test_a_draft_can_be_thrown_away_and_is_kept_per_group(forum: Forum) -> None:
     dana = forum.dana
     other = dana.create_group("Tuesday Board", "http://testserver.local")
     web, csrf = forum.web(dana)

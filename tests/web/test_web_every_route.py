@@ -47,9 +47,7 @@ def _state(member: Account) -> tuple[Any, ...]:
         fresh.close()
 
 
-def test_every_route_refuses_what_the_guard_refuses(
-    forum: Forum,
-) -> None:
+def test_every_route_refuses_what_the_guard_refuses(forum: Forum) -> None:
     dana = forum.dana
     web, csrf = forum.web(dana)
     before = _state(dana)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from tests.support.web_member import Forum
 
 
-def test_the_header_switches_groups(
-    forum: Forum,
-) -> None:
+def test_the_header_switches_groups(forum: Forum) -> None:
     dana = forum.dana
     second = dana.create_group("Tuesday Board", "http://testserver.local")
     dana.use(second.id)

@@ -57,9 +57,7 @@ class Controls(HTMLParser):
         ]
 
 
-def test_every_control_on_every_page_has_a_label(
-    forum: Forum,
-) -> None:
+def test_every_control_on_every_page_has_a_label(forum: Forum) -> None:
     dana, sam = forum.dana, forum.sam
     gd, gs = forum.gd, forum.gs
     js = gs.journal()

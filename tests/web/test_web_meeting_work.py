@@ -13,9 +13,7 @@ from chatham.client.journal import CommitmentItem, IssueItem, MeetingItem, NoteI
 from tests.support.web_member import Forum
 
 
-def test_a_leader_chooses_and_orders_the_agenda(
-    forum: Forum,
-) -> None:
+def test_a_leader_chooses_and_orders_the_agenda(forum: Forum) -> None:
     dana, sam = forum.dana, forum.sam
     gd, gs = forum.gd, forum.gs
     js = gs.journal()
@@ -56,9 +54,7 @@ def test_a_leader_chooses_and_orders_the_agenda(
     assert web.post(f"/meetings/{meeting.id}/agenda", data={"choose": "yes"}).status_code == 403
 
 
-def test_an_issue_goes_on_and_off_the_next_meetings_agenda(
-    forum: Forum,
-) -> None:
+def test_an_issue_goes_on_and_off_the_next_meetings_agenda(forum: Forum) -> None:
     sam = forum.sam
     gd, gs = forum.gd, forum.gs
     meeting = gd.journal().new_meeting(title="December forum", date=date.today() + timedelta(3))
@@ -81,9 +77,7 @@ def test_an_issue_goes_on_and_off_the_next_meetings_agenda(
     assert gd.journal().item(issue, IssueItem).status == "parked"
 
 
-def test_a_leader_records_a_members_commitment_and_a_member_cannot(
-    forum: Forum,
-) -> None:
+def test_a_leader_records_a_members_commitment_and_a_member_cannot(forum: Forum) -> None:
     dana, sam = forum.dana, forum.sam
     gs = forum.gs
     web, csrf = forum.web(dana)
@@ -110,9 +104,7 @@ def test_a_leader_records_a_members_commitment_and_a_member_cannot(
     assert web.post("/commitments", data={"text": "x", "owner": sam.member_id}).status_code == 403
 
 
-def test_a_notes_author_revises_it_and_history_keeps_both(
-    forum: Forum,
-) -> None:
+def test_a_notes_author_revises_it_and_history_keeps_both(forum: Forum) -> None:
     dana, sam = forum.dana, forum.sam
     gd, gs = forum.gd, forum.gs
     note = gs.journal().new_note("First draft", title="Decisions", meeting=None).id

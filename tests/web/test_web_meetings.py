@@ -15,9 +15,7 @@ from tests.support.web_member import Forum
 EVIL = "<script>alert('m')</script> Board & co"
 
 
-def test_a_leader_reschedules_records_attendance_and_cancels_a_meeting(
-    forum: Forum,
-) -> None:
+def test_a_leader_reschedules_records_attendance_and_cancels_a_meeting(forum: Forum) -> None:
     dana, sam = forum.dana, forum.sam
     gd, gs = forum.gd, forum.gs
     web, csrf = forum.web(dana)
@@ -99,9 +97,7 @@ def test_a_leader_reschedules_records_attendance_and_cancels_a_meeting(
     assert web.get(f"/items/{ref}").status_code == 404
 
 
-def test_the_meeting_forms_are_refused_without_cookie_origin_or_csrf(
-    forum: Forum,
-) -> None:
+def test_the_meeting_forms_are_refused_without_cookie_origin_or_csrf(forum: Forum) -> None:
     dana, sam = forum.dana, forum.sam
     gd = forum.gd
     meeting = gd.journal().new_meeting(title="December forum", date=date.today())
@@ -126,9 +122,7 @@ def test_the_meeting_forms_are_refused_without_cookie_origin_or_csrf(
     assert (m.title, m.body.attendance, m.status) == ("December forum", [], "planned")
 
 
-def test_a_member_planning_a_meeting_is_refused_not_shown_a_form_to_fix(
-    forum: Forum,
-) -> None:
+def test_a_member_planning_a_meeting_is_refused_not_shown_a_form_to_fix(forum: Forum) -> None:
     sam = forum.sam
     gd = forum.gd
     web, csrf = forum.web(sam)

@@ -17,9 +17,7 @@ from chatham.client.journal import IssueItem
 from tests.support.web_member import Forum, WebOf
 
 
-def test_filters_comments_withdrawal_and_export(
-    forum: Forum,
-) -> None:
+def test_filters_comments_withdrawal_and_export(forum: Forum) -> None:
     sam = forum.sam
     gd, gs = forum.gd, forum.gs
     mine = gs.journal().new_issue(title="Selling the company?", priority="A").id
@@ -102,9 +100,7 @@ def test_roles_policy_exposure_and_leaving(
     assert web.post("/leave", data={}).status_code == 403
 
 
-def test_an_issue_is_revised_by_its_author_and_an_update_is_posted(
-    forum: Forum,
-) -> None:
+def test_an_issue_is_revised_by_its_author_and_an_update_is_posted(forum: Forum) -> None:
     dana, sam = forum.dana, forum.sam
     gd, gs = forum.gd, forum.gs
     issue = gs.journal().new_issue(title="Selling the company?", what="An offer").id

@@ -65,9 +65,7 @@ def test_the_invite_page_shows_the_code_as_text_and_as_a_qr_code_of_the_same_lin
     assert len(dana.group().invites()) == before
 
 
-def test_a_group_is_renamed_on_this_computer_only(
-    forum: Forum,
-) -> None:
+def test_a_group_is_renamed_on_this_computer_only(forum: Forum) -> None:
     dana, sam = forum.dana, forum.sam
     web, csrf = forum.web(sam)
     assert 'value="Thursday Forum"' in web.get("/settings").text
@@ -89,9 +87,7 @@ def test_a_group_is_renamed_on_this_computer_only(
     assert name_here(sam) == "Forum <i>with Dana</i>"
 
 
-def test_the_roster_lists_each_members_devices_and_marks_this_computer(
-    forum: Forum,
-) -> None:
+def test_the_roster_lists_each_members_devices_and_marks_this_computer(forum: Forum) -> None:
     dana, sam = forum.dana, forum.sam
     web, _ = forum.web(sam)
     page = web.get("/members").text

@@ -28,7 +28,7 @@ from ..words import Said, explain
 
 if TYPE_CHECKING:
     from ... import Account, Group
-    from ...journal import Item, Journal, JournalView
+    from ...journal import IssueItem, Item, Journal, JournalView, MeetingItem, NoteItem
     from ..desk import Desk
     from ..guard import Door
     from ..live import Live
@@ -39,11 +39,6 @@ Needs = Literal["nothing", "account", "group", "member"]
 
 PAGE_ROWS = 100
 """A long list shows this many rows and a link to show them all (docs/performance.md, "Web")."""
-
-
-def changed_fields(body: Any, wanted: dict[str, Any]) -> dict[str, Any]:
-    """The fields of an edit form whose values differ from the item's (empty: nothing to write)."""
-    return {k: v for k, v in wanted.items() if getattr(body, k) != v}
 
 
 def first_rows(rows: list[Any], everything: bool) -> tuple[list[Any], int]:
@@ -114,6 +109,20 @@ class Ctx:
         it = self.journal.item(ref, kind)
         self.journal.require(action, it)
         return it
+
+    def edit(
+        self,
+        it: IssueItem | MeetingItem | NoteItem,
+        wanted: dict[str, Any],
+        write: Callable[..., object],
+    ) -> dict[str, Any]:
+        """Write, after catching up, the fields of an edit form that differ from the item's
+        (`write(it, **changes)`); the fields written, empty when nothing changed."""
+        changes = {k: v for k, v in wanted.items() if getattr(it.body, k) != v}
+        if changes:
+            self.catch_up()
+            write(it, **changes)
+        return changes
 
     def catch_up(self) -> None:
         """Sync before a write, so it is judged against the newest state (offline: queued)."""

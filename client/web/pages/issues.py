@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery
 from ... import ChathamError
 from ...errors import UsageError
 from ...journal import IssueItem, clean_line, clean_text
-from .base import Ctx, changed_fields, field_text, first_rows, for_the_form, form_of, run
+from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
 
 SHORT_FORM: Final = (
     ("what", "What is the issue?", "In a few sentences: what is happening."),
@@ -199,14 +199,11 @@ async def issue_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Res
         it = c.allowed("issue.edit", ref, IssueItem)  # another's issue: refused, not a form to fix
         try:
             fields = issue_fields(values)
-            changes = changed_fields(it.body, fields)
-            if not changes:
-                return c.redirect(f"/items/{it.id.hex()}", "Nothing changed.")
-            c.catch_up()
-            c.journal.edit_issue(it, **changes)
+            changes = c.edit(it, fields, c.journal.edit_issue)
         except ChathamError as e:
             return _form(c, values, for_the_form(e), issue=it, status=400)
-        return c.redirect(f"/items/{it.id.hex()}", "Your issue was revised.")
+        said = "Your issue was revised." if changes else "Nothing changed."
+        return c.redirect(f"/items/{it.id.hex()}", said)
 
     return await run(request, act)
 

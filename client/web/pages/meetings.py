@@ -14,7 +14,7 @@ from ... import ChathamError
 from ...errors import UsageError
 from ...journal import CommitmentItem, IssueItem, MeetingItem, clean_line
 from ..render import when
-from .base import Ctx, changed_fields, field_text, first_rows, for_the_form, form_of, run
+from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
 
 
 def meeting_fields(c: Ctx, values: dict[str, str]) -> dict[str, Any]:
@@ -232,13 +232,11 @@ async def meeting_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> R
         try:
             given = meeting_fields(c, values)
             wanted = {"start": None, "minutes": None, "place": ""} | given
-            changes = changed_fields(m.body, wanted)
-            if not changes:
-                return c.redirect(f"/items/{m.id.hex()}", "Nothing changed.")
-            c.catch_up()
-            c.journal.edit_meeting(m, **changes)
+            changes = c.edit(m, wanted, c.journal.edit_meeting)
         except ChathamError as e:
             return _edit_page(c, m, values, for_the_form(e), 400)
+        if not changes:
+            return c.redirect(f"/items/{m.id.hex()}", "Nothing changed.")
         moved = "date" in changes or "start" in changes
         done = (
             f"The meeting is moved to {when(given['date'], c.today)}."

@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery
 from ... import ChathamError
 from ...errors import UsageError
 from ...journal import CommitmentItem, NoteItem, clean_line, clean_text
-from .base import Ctx, changed_fields, field_text, first_rows, for_the_form, form_of, run
+from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
 
 
 def _meeting_choices(c: Ctx) -> list[tuple[str, str]]:
@@ -110,16 +110,11 @@ async def note_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Resp
             fields = {"title": clean_line(values["title"]), "body": clean_text(values["body"])}
             if not fields["body"].strip():
                 raise UsageError("a note needs some text", hint="write the note first")
-            changes = changed_fields(n.body, fields)
-            if not changes:
-                return c.redirect(f"/items/{n.id.hex()}", "Nothing changed.")
-            c.catch_up()
-            c.journal.edit_note(n, **changes)
+            changes = c.edit(n, fields, c.journal.edit_note)
         except ChathamError as e:
             return _note_form(c, n, values, for_the_form(e), 400)
-        return c.redirect(
-            f"/items/{n.id.hex()}", "Your note was revised (its history keeps every version)."
-        )
+        said = "Your note was revised (its history keeps every version)."
+        return c.redirect(f"/items/{n.id.hex()}", said if changes else "Nothing changed.")
 
     return await run(request, act)
 
