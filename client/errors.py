@@ -438,6 +438,7 @@ __all__ = [
     "AmbiguousItem",
     "AuthFailed",
     "BadResponse",
+    "CertificateRefused",
     "ChainGapError",
     "ChathamError",
     "Conflict",

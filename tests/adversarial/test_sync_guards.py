@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from chatham import crypto
 from chatham.client import errors
@@ -447,3 +448,45 @@ def test_a_log_page_whose_head_is_not_its_last_op_is_refused(world: World) -> No
     with pytest.raises(errors.BadResponse, match="log head does not match"):
         w.gb.sync()
     assert w.gb.state.seq == seq
+
+
+def test_a_removed_member_is_not_alarmed_when_the_server_stops_serving_their_lockboxes(
+    world: World,
+) -> None:
+    """Bob misses a rotation he was in, then is removed: the server owes a departed device
+    nothing more, so an empty lockbox answer is no withholding alarm."""
+    w = world
+    w.ga.rotate()
+    w.ga.remove(w.bob.member_id)
+
+    def nothing(request: httpx.Request, resp: httpx.Response) -> httpx.Response:
+        if request.url.path.endswith("/lockboxes"):
+            return httpx.Response(
+                200,
+                content=msgspec.msgpack.encode({"lockboxes": []}),
+                headers={"content-type": "application/msgpack"},
+            )
+        return resp
+
+    w.tamper.raw_hooks.append(nothing)
+    report = w.gb.sync()
+    assert report.status == "removed"
+    assert not [a for a in report.alarms if a.check == "lockbox_withheld"]
+
+
+def test_an_entry_a_page_lists_below_the_cursor_it_reached_is_not_taken(world: World) -> None:
+    """The server's order is the only order a page has: an item listed after one with a
+    later cursor is skipped (never re-verified, never stored out of turn), and what it leaves
+    missing shows as a gap."""
+    w = world
+    w.post(w.ga, "one")
+    w.post(w.ga, "two")
+
+    def reverse(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["entries"] = page["entries"][::-1]
+        return page
+
+    w.tamper.on("GET", "/entries", reverse)
+    report = w.gb.sync()
+    assert [a.check for a in report.alarms] == ["gap"]
+    assert [i.body for i in w.gb.entries()] == []

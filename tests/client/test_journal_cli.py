@@ -658,6 +658,35 @@ def test_an_attachment_is_never_saved_into_another_users_directory(
     assert list(theirs.iterdir()) == []
 
 
+def test_a_full_disk_while_saving_is_a_plain_error_and_leaves_nothing(
+    cli: Cli, forum: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from chatham.client._private.journal import files
+
+    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
+    src = tmp_path / "offer.txt"
+    src.write_bytes(b"the offer")
+    cid = cli.new("Sam", "attach", issue[:8], str(src))
+    out = tmp_path / "out"
+    out.mkdir()
+    with Account.open(cli.world.people["Dana"].home) as j:
+        g = j.group(forum)
+        g.sync()
+        gj = Journal(g, j.member_id)
+
+        def full(*args: Any, **kwargs: Any) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(files.os, "fsync", full)
+        with pytest.raises(E.UsageError) as exc:
+            gj.save_attachment(cid, out / "offer.txt")
+    assert exc.value.message == f"cannot save to {out / 'offer.txt'} (No space left on device)"
+    assert "nothing was saved" in (exc.value.hint or "")
+    assert list(out.iterdir()) == []
+
+
 def _damaging(damage: str, file: Any = None) -> Any:
     """A chunk download as a hostile server would answer it: damaged, swapped, missing, or
     replaced by other bytes sealed under the same id and key (by someone else who holds it)."""

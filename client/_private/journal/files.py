@@ -196,7 +196,13 @@ def save_attachment(
         if not ours_to_replace(dest.name, dir_fd):
             raise refuse()
         # The file appears only once every chunk verified and the size is as signed.
-        write_into(dir_fd, dest.name, download, refuse)
+        try:
+            write_into(dir_fd, dest.name, download, refuse)
+        except OSError as e:  # the system said no (a full disk, a quota)
+            raise E.UsageError(
+                f"cannot save to {dest} ({e.strerror})",
+                hint="nothing was saved; free some space or choose another place",
+            ) from None
     return SavedFile(dest, written)
 
 
