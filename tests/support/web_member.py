@@ -161,3 +161,9 @@ class Member:
     def close(self) -> None:
         self.context.close()
         self.app.stop()
+
+    def __enter__(self) -> Member:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

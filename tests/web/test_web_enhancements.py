@@ -65,8 +65,7 @@ def test_a_notification_says_only_what_the_member_chose(
     tmp_path: Path, live: LiveServer, chromium: Any
 ) -> None:
     dana, _ = _group(tmp_path, live)
-    web = Member("Sam", tmp_path, chromium)
-    try:
+    with Member("Sam", tmp_path, chromium) as web:
         web.context.add_init_script(RECORD)
         # The browser does not allow notifications (the default here): none is made.
         _choose(web, "Who did what (“Sam posted an issue”), never what they wrote")
@@ -86,8 +85,6 @@ def test_a_notification_says_only_what_the_member_chose(
         _choose(web, "Never")
         assert _shown_after(web, dana, "A quiet one") == []
         assert web.dialogs == []
-    finally:
-        web.close()
 
 
 def test_an_upload_shows_its_progress_on_a_slow_connection(
@@ -95,8 +92,7 @@ def test_an_upload_shows_its_progress_on_a_slow_connection(
 ) -> None:
     _, sam = _group(tmp_path, live)
     issue = sam.json("issue", "new", "--title", "Selling the company?")["id"]
-    web = Member("Sam", tmp_path, chromium)
-    try:
+    with Member("Sam", tmp_path, chromium) as web:
         page = web.go(f"/items/{issue}")
         cdp = web.context.new_cdp_session(page)
         cdp.send("Network.enable")
@@ -120,16 +116,13 @@ def test_an_upload_shows_its_progress_on_a_slow_connection(
         assert 0 <= seen < 100
         page.wait_for_selector("text=Attached plan.bin", timeout=60_000)
         assert web.dialogs == []
-    finally:
-        web.close()
 
 
 def test_a_draft_survives_a_lock_and_the_autosave_says_when_nothing_was_kept(
     tmp_path: Path, live: LiveServer, chromium: Any
 ) -> None:
     _group(tmp_path, live)
-    web = Member("Sam", tmp_path, chromium)
-    try:
+    with Member("Sam", tmp_path, chromium) as web:
         page = web.go("/issues/new")
         page.get_by_label("Title").fill("Selling the company?")
         page.wait_for_selector("[data-draft-state]:has-text('Draft kept')")
@@ -149,5 +142,3 @@ def test_a_draft_survives_a_lock_and_the_autosave_says_when_nothing_was_kept(
         page.get_by_label("What is the issue?").fill("An offer came in")
         page.wait_for_selector("[data-draft-state]:has-text('Not kept')")
         assert "Copy your text somewhere safe" in page.inner_text("[data-draft-state]")
-    finally:
-        web.close()
