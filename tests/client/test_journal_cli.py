@@ -576,13 +576,11 @@ def test_attach_and_save_a_file(cli: Cli, forum: str, tmp_path: Path) -> None:
 
 
 def _sam_attaches(cli: Cli, tmp_path: Path, name: str, data: bytes) -> str:
-    """Sam attaches a file called `name` to a new issue; Dana syncs. The comment's id."""
+    """Sam attaches a file called `name` to a new issue. The comment's id."""
     issue = cli.new("Sam", "issue", "new", "--title", "The offer")
     src = tmp_path / name
     src.write_bytes(data)
-    cid = cli.new("Sam", "attach", issue[:8], str(src))
-    cli.ok("Dana", "sync")
-    return cid
+    return cli.new("Sam", "attach", issue[:8], str(src))
 
 
 def test_a_file_named_only_dots_saves_into_a_folder_under_a_name_of_its_own(
@@ -590,6 +588,7 @@ def test_a_file_named_only_dots_saves_into_a_folder_under_a_name_of_its_own(
 ) -> None:
     """A member may name an attachment `...`: saved into a folder it is not the folder."""
     cid = _sam_attaches(cli, tmp_path, "...", b"dots")
+    cli.ok("Dana", "sync")
     folder = tmp_path / "downloads"
     folder.mkdir()
     saved = cli.json("Dana", "attachment", "save", cid, str(folder))
@@ -605,6 +604,7 @@ def test_save_force_never_replaces_what_is_not_a_file_of_the_members(
     """`attachment save --force` into a shared directory, as `export --force`: a planted
     pipe, a link, or another user's file under the name is refused, and left as it was."""
     cid = _sam_attaches(cli, tmp_path, "offer.txt", b"the confidential offer")
+    cli.ok("Dana", "sync")
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o1777)
@@ -643,10 +643,7 @@ def test_an_attachment_is_never_saved_into_another_users_directory(
     owner would list the attachment's name and could swap the file later. Refused."""
     if os.getuid() != 0:
         pytest.skip("making a directory of another user needs root")
-    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
-    src = tmp_path / "offer.txt"
-    src.write_bytes(b"the confidential offer")
-    cid = cli.new("Sam", "attach", issue[:8], str(src))
+    cid = _sam_attaches(cli, tmp_path, "offer.txt", b"the confidential offer")
     cli.ok("Dana", "sync")
     theirs = tmp_path / "theirs"
     theirs.mkdir()
@@ -669,10 +666,7 @@ def test_a_full_disk_while_saving_is_a_plain_error_and_leaves_nothing(
 
     from chatham.client._private.journal import files
 
-    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
-    src = tmp_path / "offer.txt"
-    src.write_bytes(b"the offer")
-    cid = cli.new("Sam", "attach", issue[:8], str(src))
+    cid = _sam_attaches(cli, tmp_path, "offer.txt", b"the offer")
     out = tmp_path / "out"
     out.mkdir()
     with Account.open(cli.world.people["Dana"].home) as j:
@@ -744,10 +738,7 @@ def test_leaders_list_attached_files_and_delete_them(cli: Cli, forum: str, tmp_p
 def test_a_damaged_attachment_is_never_saved(
     cli: Cli, forum: str, tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
-    src = tmp_path / "big.bin"
-    src.write_bytes(os.urandom(3 * crypto.CHUNK_SIZE + 10))
-    cid = cli.new("Sam", "attach", issue[:8], str(src))
+    cid = _sam_attaches(cli, tmp_path, "big.bin", os.urandom(3 * crypto.CHUNK_SIZE + 10))
     out = tmp_path / "out"
     out.mkdir()
     with Account.open(cli.world.people["Dana"].home) as j:

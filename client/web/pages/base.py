@@ -280,3 +280,8 @@ def local_path(value: str) -> str:
 def field_text(form: FormMultiDict, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
+
+
+def field_texts(form: FormMultiDict, name: str) -> list[str]:
+    """Every text value given for `name` (ticked boxes), in the order the form sent them."""
+    return [v for v in form.getall(name, []) if isinstance(v, str)]

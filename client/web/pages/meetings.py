@@ -14,7 +14,7 @@ from ... import ChathamError
 from ...errors import UsageError
 from ...journal import CommitmentItem, IssueItem, MeetingItem, clean_line
 from ..render import when
-from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
+from .base import Ctx, field_text, field_texts, first_rows, for_the_form, form_of, run
 
 
 def meeting_fields(c: Ctx, values: dict[str, str]) -> dict[str, Any]:
@@ -127,7 +127,7 @@ def _chosen(form: Any) -> list[str] | None:
     form is the plain "publish this agenda" button."""
     if not field_text(form, "choose"):
         return None
-    ticked = [v for v in form.getall("issue", []) if isinstance(v, str)]
+    ticked = field_texts(form, "issue")
 
     def place(pair: tuple[int, str]) -> tuple[int, int]:
         n, ref = pair
@@ -162,7 +162,7 @@ async def publish_agenda(request: Request[Any, Any, Any], ref: FromPath[str]) ->
 @post("/meetings/{ref:str}/review")
 async def review(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
-    marks = [v for v in form.getall("commitment", []) if isinstance(v, str)]
+    marks = field_texts(form, "commitment")
 
     def act(c: Ctx) -> Response[Any]:
         c.catch_up()
@@ -251,7 +251,7 @@ async def meeting_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> R
 @post("/meetings/{ref:str}/attendance")
 async def attendance(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
-    present = [v for v in form.getall("member", []) if isinstance(v, str)]
+    present = field_texts(form, "member")
 
     def act(c: Ctx) -> Response[Any]:
         m = c.allowed("meeting.edit", ref, MeetingItem)
