@@ -37,7 +37,7 @@ docstring is its default message.
     │   └── BadResponse             the server answered something that is not the protocol
     ├── VerificationError           a record from the server failed a check (carries `check`,
     │   │                           `record`); nothing unverified is stored or shown
-    │   ├── RollbackError           the server shows a shorter log than one already verified
+    │   ├── RollbackError           the server went back to an older copy than one verified
     │   ├── ForkError               the server shows a log that diverges from a verified one
     │   ├── WithheldError           a rotation, lockbox or checkpointed entry is missing
     │   ├── ForgedOpError           a log op with a bad signature or from someone not allowed
@@ -322,7 +322,12 @@ class VerificationError(ChathamError):
 
 
 class RollbackError(VerificationError):
-    """The server shows an older log than this member already verified (rollback)."""
+    """The server has gone back to an older copy of the group than this member verified."""
+
+    hint = (
+        "the server may have been restored from an older backup or lost data; nothing held "
+        "here was lost. Tell the server's operator and your group's leader"
+    )
 
 
 class ForkError(VerificationError):

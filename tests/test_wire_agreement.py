@@ -33,6 +33,7 @@ RESPONSES: list[tuple[type[msgspec.Struct], type[msgspec.Struct]]] = [
     (server.Token, client.Token),
     (server.Head, client.Head),
     (server.GroupInfo, client.GroupInfo),
+    (server.ChainHeadItem, client.ChainHeadItem),
     (server.LogPage, client.LogPage),
     (server.DeviceLockbox, client.DeviceLockbox),
     (server.LockboxPage, client.LockboxPage),

@@ -93,6 +93,14 @@ class AppendOp(Struct):
     lockboxes: Annotated[list[Lockbox], Meta(max_length=10_000)] = []
 
 
+class ChainHeadItem(Struct):
+    """One device's newest entry on the server: its chain position and link."""
+
+    device: bytes
+    seq: int
+    link: bytes
+
+
 class LogPage(Struct):
     """Ops `since < seq <= until`; `seq`/`head` are the newest op the caller may see."""
 
@@ -104,6 +112,9 @@ class LogPage(Struct):
     entry_cursor: int | None = None
     """The group's newest entry cursor, for an active member's device (clients notice a server
     that is behind the cursor they pinned); omitted for invitees and departed devices."""
+    heads: list[ChainHeadItem] | None = None
+    """Every device's chain head as the server holds it, on an active member's last page, so
+    a client sees a server that lost entries it verified (a restore from an older backup)."""
 
 
 class DeviceLockbox(Struct):

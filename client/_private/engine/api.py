@@ -98,6 +98,12 @@ class GroupInfo(_Body):
     entry_cursor: Count
 
 
+class ChainHeadItem(_Body):
+    device: bytes
+    seq: Count
+    link: bytes
+
+
 class LogPage(_Body):
     group_id: bytes
     ops: list[bytes]
@@ -105,6 +111,7 @@ class LogPage(_Body):
     head: bytes
     more: bool
     entry_cursor: Count | None = None
+    heads: list[ChainHeadItem] | None = None
 
 
 class DeviceLockbox(_Body):

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
     from ..account import Account
     from ..journal.service import Journal
-    from .api import ServerApi
+    from .api import ChainHeadItem, ServerApi
 
 
 QUICK_SYNC = 4.0
@@ -66,6 +66,8 @@ class Group:
         self._snap: Snapshot | None = None
         self._server_cursor: int | None = None
         """The server's entry cursor, as its last log page said (sync.py)."""
+        self._server_heads: list[ChainHeadItem] | None = None
+        """Every chain head the server holds, as its last log page said (rollback.py)."""
 
     def __repr__(self) -> str:
         return f"Group(id={self.id[:12]}…, server={self.server!r})"

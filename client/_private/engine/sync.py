@@ -28,6 +28,7 @@ from .checks import entry_error, log_error
 from .freshness import OP_CLOCK_SKEW, checkpoint_if_quiet
 from .intake import Intake
 from .results import SyncReport
+from .rollback import RESTORED, server_behind
 from .snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
     sent: list[str] = []
     checkpointed = False
     if snap.status == "member":
+        behind = server_behind(group, snap, group._server_heads, group._server_cursor)
+        if behind is not None:
+            found[STATE_PREFIX + "entries"] = behind
         intake = _pull_entries(group, api, progress, server_cursor=group._server_cursor)
         if any(checkpoint_problems(group, group._load())):
             # Something checkpointed is missing: it may sit behind the cursor (a server
@@ -155,6 +159,7 @@ def _read_log(
         if page.group_id != group._gid:
             raise E.BadResponse("the server answered with another group's log")
         group._server_cursor = page.entry_cursor
+        group._server_heads = page.heads
         ops = page.ops
         if first and known_seq >= 0:
             if not ops or page.seq < known_seq:
@@ -162,8 +167,8 @@ def _read_log(
                     state,
                     applied,
                     E.RollbackError(
-                        f"the server shows a log of {max(page.seq, -1) + 1} ops, older than "
-                        f"the {known_seq + 1} already verified",
+                        f"{RESTORED}: it shows a log of {max(page.seq, -1) + 1} ops, older "
+                        f"than the {known_seq + 1} already verified here",
                         check="rollback",
                         record=f"log op {known_seq}",
                     ),

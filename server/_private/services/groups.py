@@ -18,7 +18,16 @@ from ..runtime import Runtime
 from ..storage import credentials, joins
 from ..storage import groups as store
 from ..storage.entries import chain_heads as entry_store_heads
-from ..wire import AppendOp, CreateGroup, DeviceLockbox, GroupInfo, Head, LockboxPage, LogPage
+from ..wire import (
+    AppendOp,
+    ChainHeadItem,
+    CreateGroup,
+    DeviceLockbox,
+    GroupInfo,
+    Head,
+    LockboxPage,
+    LogPage,
+)
 from .access import active_member, active_writer, log_limit, require_active
 from .joins import answerable
 from .lockboxes import check_lockboxes, rotation_of
@@ -115,7 +124,7 @@ async def read_log(
 
     def work(
         conn: sa.Connection,
-    ) -> tuple[GroupState, int, list[tuple[int, bytes]], int | None]:
+    ) -> tuple[GroupState, int, list[tuple[int, bytes]], int | None, list[ChainHeadItem] | None]:
         row = store.read_group_row(conn, gid)
         state = None if row is None else runtime.states.state_at(conn, row, exact=False)
         until = log_limit(state, caller, gid, now)
@@ -124,9 +133,17 @@ async def read_log(
         until = min(until, row.seq)
         rows = store.log_page(conn, gid, since, until, page)
         active = caller.device_id is not None and state.is_active_device(caller.device_id)
-        return state, until, [(r.seq, r.op) for r in rows], row.entry_cursor if active else None
+        last = rows[-1].seq if rows else max(since, -1)
+        heads = None
+        if active and last >= until:
+            # Read in the same transaction as the cursor: every head a client verified before
+            # this sync is at or below these (the server only grows), or the server went back.
+            held = entry_store_heads(conn, gid)
+            heads = [ChainHeadItem(d, s, link) for d, (s, link) in sorted(held.items())]
+        cursor = row.entry_cursor if active else None
+        return state, until, [(r.seq, r.op) for r in rows], cursor, heads
 
-    state, until, rows, entry_cursor = await runtime.db.read(work)
+    state, until, rows, entry_cursor, heads = await runtime.db.read(work)
     last = rows[-1][0] if rows else max(since, -1)
     return LogPage(
         gid,
@@ -135,6 +152,7 @@ async def read_log(
         state.op_hashes[until],
         more=last < until,
         entry_cursor=entry_cursor,
+        heads=heads,
     )
 
 
