@@ -38,6 +38,8 @@ RESPONSES: list[tuple[type[msgspec.Struct], type[msgspec.Struct]]] = [
     (server.DeviceLockbox, client.DeviceLockbox),
     (server.LockboxPage, client.LockboxPage),
     (server.EntryPosted, client.EntryPosted),
+    (server.EntryOutcome, client.EntryOutcome),
+    (server.EntryOutcomes, client.EntryOutcomes),
     (server.EntryItem, client.EntryItem),
     (server.EntryPage, client.EntryPage),
     (server.JoinRequestItem, client.JoinRequestItem),
@@ -135,6 +137,7 @@ REQUESTS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/v1/groups"): server.CreateGroup,
     ("POST", "/v1/groups/{g}/log"): server.AppendOp,
     ("POST", "/v1/groups/{g}/entries"): server.PostEntry,
+    ("POST", "/v1/groups/{g}/entries/bulk"): server.PostEntries,
     ("POST", "/v1/groups/{g}/join-requests"): server.PostJoinRequest,
 }
 """Every route that takes a JSON body, and the server struct that reads it."""
@@ -158,6 +161,12 @@ def _answers() -> dict[tuple[str, str], msgspec.Struct]:
             [server.DeviceLockbox(1, 1, b"box")]
         ),
         ("POST", "/v1/groups/{g}/entries"): server.EntryPosted(E, 1),
+        ("POST", "/v1/groups/{g}/entries/bulk"): server.EntryOutcomes(
+            [
+                server.EntryOutcome(E, 1),
+                server.EntryOutcome(error=server_errors.ErrorBody("x", "y")),
+            ]
+        ),
         ("GET", "/v1/groups/{g}/entries"): server.EntryPage([item, stub], 2, False),
         ("GET", "/v1/groups/{g}/entries/{e}"): item,
         ("POST", "/v1/groups/{g}/join-requests"): server.JoinRequestItem(G, b"request"),
@@ -203,6 +212,7 @@ def _drive(api: client.ServerApi) -> list[Callable[[], Any]]:
         lambda: api.append(G, 1, H32, b"op", {b"d" * 32: b"lockbox"}),
         lambda: api.lockboxes(G, 0),
         lambda: api.post_entry(G, b"entry"),
+        lambda: api.post_entries(G, [b"entry", b"other"]),
         lambda: api.entries(G, 0),
         lambda: api.entry(G, E),
         lambda: api.post_join_request(G, b"request"),

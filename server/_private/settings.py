@@ -53,6 +53,8 @@ class Settings:
     # Size caps (413 beyond them).
     max_body: int = 2 * MIB
     """Cap for JSON request bodies; an entry's ciphertext is at most ~1 MiB, base64 adds a third."""
+    max_bulk_body: int = 32 * MIB
+    """Cap for a bulk request (many entries, or a heal's ops, lockboxes and entries)."""
     max_chunk: int = 64 * KIB + 1 * KIB
     """Cap for one attachment chunk: 64 KiB of plaintext plus the AEAD tag and slack."""
     max_chunks_per_attachment: int = 16 * 1024
@@ -87,7 +89,14 @@ class Settings:
     def __post_init__(self) -> None:
         if self.time_bucket < 1:
             raise ValueError("time_bucket must be at least 1 second")
-        for name in ("challenge_ttl", "token_ttl", "max_body", "max_chunk", "page_limit"):
+        for name in (
+            "challenge_ttl",
+            "token_ttl",
+            "max_body",
+            "max_bulk_body",
+            "max_chunk",
+            "page_limit",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
         if self.workers < 1:

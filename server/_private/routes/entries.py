@@ -13,7 +13,7 @@ from ..guards import DeviceDep, ServicesDep
 from ..lean_route import LeanRoute
 from ..openapi import responses
 from ..services import entries, entry_pages
-from ..wire import EntryItem, EntryPage, EntryPosted, PostEntry
+from ..wire import EntryItem, EntryOutcomes, EntryPage, EntryPosted, PostEntries, PostEntry
 from .params import EntryIdParam, GroupIdParam
 from .params import entry_id as parse_entry_id
 from .params import group_id as parse_group_id
@@ -45,6 +45,27 @@ post_entry = post(
     # Served by LeanRoute: the same checks, with less framework work per request.
     middleware=[LeanRoute(_post_entry, PostEntry)],
 )(_post_entry)
+
+
+@post(
+    "/{group_id:str}/entries/bulk",
+    summary="Post many entries",
+    description=(
+        "`entries` (at most 1000) are posted in order, each checked by exactly the rules of a "
+        "single post and answered alone in `results`: `entry_id` and `cursor`, or `error` (the "
+        "body a single post would get). A refused entry stops no other; later entries of the "
+        "same chain then fail as a single post would (chain_gap). The body cap is "
+        "`--max-bulk-body`."
+    ),
+    status_code=200,
+    responses=responses(400, 401, 403, 413, 429),
+    security=[{"bearer": []}],
+)
+async def post_entries(
+    group_id: GroupIdParam, data: JSONBody[PostEntries], device: DeviceDep, services: ServicesDep
+) -> EntryOutcomes:
+    gid = parse_group_id(group_id)
+    return EntryOutcomes(await entries.post_entries(services, gid, device, data.entries))
 
 
 @get(
@@ -93,3 +114,13 @@ entries_router = Router(
     route_handlers=[post_entry, list_entries, get_entry],
     tags=["entries"],
 )
+
+
+def bulk_router(max_body: int) -> Router:
+    """The routes that carry many records in one request, under their own body cap."""
+    return Router(
+        path="/v1/groups",
+        route_handlers=[post_entries],
+        tags=["entries"],
+        request_max_body_size=max_body,
+    )
