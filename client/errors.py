@@ -326,7 +326,8 @@ class RollbackError(VerificationError):
 
     hint = (
         "the server may have been restored from an older backup or lost data; nothing held "
-        "here was lost. Tell the server's operator and your group's leader"
+        "here was lost. Run `chatham group heal` to give it back what this device holds, "
+        "and tell the server's operator and your group's leader"
     )
 
 

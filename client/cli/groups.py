@@ -1,4 +1,5 @@
-"""Group commands: create a group, list your groups, choose the current one, rename it here."""
+"""Group commands: create a group, list your groups, choose the current one, rename it here,
+and heal the server."""
 
 from __future__ import annotations
 
@@ -111,6 +112,49 @@ def group_use(group: Annotated[str, typer.Argument(help="Group id, id prefix or 
     """Make a group the current one."""
     g = state().account().use(text(group) or "")
     console().print(f"now using {g.name} ({short(g.id)})")
+
+
+@group_app.command("heal")
+def group_heal(
+    registration_token: Annotated[
+        str | None,
+        typer.Option(
+            "--registration-token",
+            help="The operator's token, if the server lost the group and its registration is "
+            "closed (`-`, `@file`).",
+        ),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Give the server back what this device verified, after it went back to an older copy."""
+    from ..errors import ServerError
+    from .sync import _fail_on_alarms
+
+    g = state().group()
+    report = g.heal(registration_token=text(registration_token))
+    if json:
+        emit_json(report)
+    else:
+        out = console()
+        if not report.healed:
+            out.print(f"{g.name}: the server already holds everything this device verified")
+        else:
+            made = "created the group again on the server and " if report.created else ""
+            out.print(
+                f"{g.name}: {made}gave the server back {report.ops} log ops and "
+                f"{report.entries} entries (and {report.lockboxes} keys sealed to members)"
+            )
+        from rich.text import Text
+
+        for line in report.refused:
+            out.print(Text(f"refused: {line}"))
+    if report.refused:
+        n = len(report.refused)
+        raise ServerError(
+            f"the server refused {n} entr{'y' if n == 1 else 'ies'}: {report.refused[0]}",
+            hint="the rest was given back; compare `chatham verify` with another member",
+        )
+    _fail_on_alarms(report.alarms)
 
 
 def register(app: typer.Typer) -> None:

@@ -21,7 +21,8 @@ from .lean_route import LeanRoute
 from .openapi import annotate_bytes_fields
 from .routes.attachments import attachments_router
 from .routes.auth import auth_router
-from .routes.entries import bulk_router, entries_router
+from .routes.bulk import bulk_router
+from .routes.entries import entries_router
 from .routes.events import events_router
 from .routes.groups import groups_router
 from .routes.health import health

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chatham import crypto
 from chatham.client import Account, Group, Home
 from chatham.client import errors as E
 from chatham.crypto import Secrets
@@ -110,3 +111,173 @@ def test_the_rollback_error_names_the_server_restore_and_what_to_do(
     with pytest.raises(E.RollbackError) as caught:
         report.raise_for_alarms()
     assert "restored" in caught.value.hint or "backup" in caught.value.hint
+
+
+# --- healing ---------------------------------------------------------------------------------
+
+
+def test_a_member_heals_a_restored_server_and_everyone_converges(
+    restorable: RestorableServer, members: list[Account]
+) -> None:
+    alice, bob, carol = form_group(*members)
+    alice.post(b"kept")
+    for g in (alice, bob, carol):
+        g.sync()
+    copy = restorable.backup()
+    lost = [alice.post(f"lost {i}".encode()) for i in range(3)]
+    retracted = bob.post(b"bob writes, then withdraws it")
+    bob.post(b"withdrawn", retracts=[retracted])
+    bob.sync()
+    restorable.restore(copy)
+    assert rollback_alarms(carol) == []  # Carol never saw what was lost: nothing to see
+    assert rollback_alarms(bob)
+
+    report = bob.heal()
+    assert report.healed
+    assert report.entries == 5  # Alice's three, Bob's retracted entry (a stub) and retraction
+    assert report.refused == ()
+    for g in (alice, bob, carol):
+        assert not g.sync().alarms, g
+    bodies = [e.body for e in carol.entries()]
+    assert bodies[:4] == [b"kept", b"lost 0", b"lost 1", b"lost 2"]
+    assert b"bob writes, then withdraws it" not in bodies
+    assert {e.id for e in carol.entries()} >= set(lost)
+    # Alice writes again where her chain really ends, and everyone verifies everything.
+    alice.post(b"after the heal")
+    for g in (alice, bob, carol):
+        g.sync()
+        assert g.verify().ok
+    assert [e.body for e in bob.entries()][-1] == b"after the heal"
+
+
+def test_a_heal_brings_back_lost_log_ops_and_the_lockboxes_it_holds(
+    restorable: RestorableServer, members: list[Account]
+) -> None:
+    alice, bob, carol = form_group(*members)
+    copy = restorable.backup()
+    alice.rotate()
+    for g in (bob, carol):
+        g.sync()
+    alice.post(b"under the new key")
+    for g in (bob, carol):
+        g.sync()
+    restorable.restore(copy)
+    assert rollback_alarms(bob)
+    report = carol.heal()
+    assert report.ops == 1
+    assert report.entries == 1
+    for g in (alice, bob, carol):
+        assert not g.sync().alarms
+        assert g.verify().ok
+    alice.post(b"after")
+    bob.sync()
+    assert [e.body for e in bob.entries()] == [b"under the new key", b"after"]
+
+
+def test_a_server_that_rolls_back_again_after_a_heal_is_seen_again(
+    restorable: RestorableServer, members: list[Account]
+) -> None:
+    alice, bob = form_group(*members[:2])
+    copy = restorable.backup()
+    alice.post(b"lost twice")
+    bob.sync()
+    restorable.restore(copy)
+    bob.heal()
+    assert not bob.sync().alarms
+    restorable.restore(copy)
+    assert rollback_alarms(bob)
+    assert rollback_alarms(alice)
+
+
+def test_nothing_to_heal_sends_nothing(
+    restorable: RestorableServer, members: list[Account]
+) -> None:
+    alice, bob = form_group(*members[:2])
+    alice.post(b"one")
+    bob.sync()
+    report = bob.heal()
+    assert not report.healed
+    assert report.entries == 0
+
+
+# --- attacks on a heal ---------------------------------------------------------------------------
+
+
+def _post_as_before_removal(g: Group, body: bytes, removal_seq: int) -> bytes:
+    """What a removed member's device can still sign: an entry claiming the last log head
+    before their removal, under the key they held then (sent with the raw API)."""
+    snap = g._load()
+    state = snap.state
+    log_seq = removal_seq - 1
+    epoch = state.epoch_at[log_seq]
+    device = g._device()
+    head = snap.tracker.head(device.id)
+    sealed = crypto.seal_entry(
+        device=device,
+        epoch_key=snap.keyring.keys[epoch],
+        group=g.id_bytes,
+        epoch=epoch,
+        seq=head.seq + 1 if head else 1,
+        prev=head.link if head else bytes(32),
+        log_seq=log_seq,
+        log_head=state.op_hashes[log_seq],
+        body=body,
+    )
+    g._api().post_entry(g.id_bytes, sealed.data)
+    return sealed.entry.header.entry_id
+
+
+def test_a_removed_member_cannot_heal_a_server_that_holds_their_removal(
+    restorable: RestorableServer, members: list[Account]
+) -> None:
+    alice, bob, mallory = form_group(*members)
+    mallory.post(b"before")
+    alice.remove("Carol")
+    mallory.sync()
+    with pytest.raises((E.Forbidden, E.NotAMember)):
+        mallory.heal()
+    assert not bob.sync().alarms
+
+
+def test_a_removed_members_heal_restores_their_own_removal(
+    restorable: RestorableServer, members: list[Account]
+) -> None:
+    """The server went back to before Carol's removal: what she can push is the signed log
+    she holds, and it ends with her removal. She cannot heal past it."""
+    alice, bob, mallory = form_group(*members)
+    copy = restorable.backup()
+    alice.remove("Carol")
+    mallory.sync()  # she holds the log up to her own removal
+    restorable.restore(copy)
+    mallory.heal()
+    # The lockboxes of the removal's rotation: only its signer holds the others' (Bob had not
+    # fetched his before the restore), so the leader heals too.
+    assert not alice.heal().healed
+    alice.post(b"after Carol's removal")
+    assert not bob.sync().alarms
+    assert [e.body for e in bob.entries()] == [b"after Carol's removal"]
+    mallory.sync()
+    assert b"after Carol's removal" not in [e.body for e in mallory.entries()]
+    assert mallory.status == "removed"
+
+
+def test_an_entry_a_removed_member_slipped_in_is_a_fork_no_heal_covers(
+    restorable: RestorableServer, members: list[Account]
+) -> None:
+    """While the server is back before her removal, Carol posts as a member again. A heal
+    would restore her removal over an entry beyond its final head: the server refuses it
+    (not a prefix), the healer is told, and honest clients never take her entry."""
+    alice, bob, mallory = form_group(*members)
+    copy = restorable.backup()
+    removal = alice.remove("Carol")
+    for g in (bob, mallory):
+        g.sync()
+    restorable.restore(copy)
+    slipped = _post_as_before_removal(mallory, b"slipped in", removal.seq)
+    with pytest.raises(E.ForkError) as caught:
+        bob.heal()
+    assert "move" in caught.value.hint
+    for g in (alice, bob):
+        report = g.sync()
+        assert any(a.kind == "RollbackError" for a in report.alarms)
+        assert slipped.hex() not in {e.id for e in g.entries()}

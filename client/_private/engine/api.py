@@ -16,6 +16,7 @@ import contextlib
 import hmac
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Final, Protocol, TypeVar
 
 import httpx
@@ -179,6 +180,19 @@ class EntryOutcome(_Body):
 
 class EntryOutcomes(_Body):
     results: list[EntryOutcome]
+
+
+class Healed(_Body):
+    seq: Count
+    head: bytes
+    results: list[EntryOutcome]
+
+
+@dataclass(frozen=True)
+class HealAnswer:
+    seq: int
+    head: bytes
+    results: list[EntryPosted | E.ServerError]
 
 
 _STATUS_ERRORS: Mapping[int, type[E.ServerError]] = {
@@ -556,6 +570,32 @@ class ServerApi:
         if len(results) != len(entries):
             raise E.BadResponse("the server answered another number of entries than were sent")
         return [outcome_of(r) for r in results]
+
+    def heal(
+        self,
+        group: bytes,
+        expected_seq: int,
+        expected_head: bytes,
+        ops: Sequence[bytes],
+        lockboxes: Sequence[tuple[int, bytes, bytes]],
+        entries: Sequence[Mapping[str, Any]],
+        registration_token: str | None,
+    ) -> HealAnswer:
+        """Give the server back what this copy holds beyond its state (protocol §14.2)."""
+        body: dict[str, Any] = {
+            "expected_seq": expected_seq,
+            "expected_head": expected_head,
+            "ops": list(ops),
+            "lockboxes": [{"seq": s, "device": d, "lockbox": b} for s, d, b in lockboxes],
+            "entries": [dict(e) for e in entries],
+        }
+        if registration_token is not None:
+            body["registration_token"] = registration_token
+        resp = self._send("POST", f"/v1/groups/{b64url(group)}/heal", json=body)
+        answer = self._decode(resp, Healed)
+        if len(answer.results) != len(entries):
+            raise E.BadResponse("the server answered another number of entries than were sent")
+        return HealAnswer(answer.seq, answer.head, [outcome_of(r) for r in answer.results])
 
     def entries(self, group: bytes, after: int, limit: int | None = None) -> EntryPage:
         path = f"/v1/groups/{b64url(group)}/entries"

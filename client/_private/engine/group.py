@@ -9,6 +9,8 @@ journal (`journal/service.py`).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hmac
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -37,6 +39,8 @@ from . import outbox, uploads
 from .alarms import Alarm
 from .changes import changes
 from .freshness import Freshness, freshness, require_fresh
+from .heal import HealReport
+from .heal import heal as heal_group
 from .ops import OpBuilder, append_op
 from .results import EntryRef, OpenedEntry, SyncReport, VerifyReport
 from .snapshot import Snapshot
@@ -365,6 +369,22 @@ class Group:
             "another chatham process kept changing this group while syncing",
             hint="wait for the other process to finish, then sync again",
         )
+
+    def heal(self, *, registration_token: str | None = None) -> HealReport:
+        """Give the server back what this device verified beyond the server's state: after a
+        restore from an older backup, or to a server that lost (or never had) the group.
+
+        The server's state must be a prefix of this copy (its log head an op verified here,
+        every chain head it holds an entry verified here); otherwise a `ForkError` is raised
+        and nothing is sent. The server checks everything as it checks any write (protocol
+        §14.2). Syncs before (to see where the server is) and after (to verify the result).
+        `registration_token` is for a server with closed registration that no longer holds
+        the group (it is created again).
+        """
+        with contextlib.suppress(E.NotAMember):  # a server that lost the group says so
+            self.sync(send=False)
+        report = heal_group(self, registration_token=registration_token)
+        return dataclasses.replace(report, alarms=self.sync().alarms)
 
     def refresh(self, *, timeout: float = QUICK_SYNC) -> SyncReport | None:
         """Sync before a read, if the server answers within `timeout` seconds per request;

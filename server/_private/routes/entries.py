@@ -114,13 +114,3 @@ entries_router = Router(
     route_handlers=[post_entry, list_entries, get_entry],
     tags=["entries"],
 )
-
-
-def bulk_router(max_body: int) -> Router:
-    """The routes that carry many records in one request, under their own body cap."""
-    return Router(
-        path="/v1/groups",
-        route_handlers=[post_entries],
-        tags=["entries"],
-        request_max_body_size=max_body,
-    )

@@ -1,0 +1,102 @@
+"""Changing servers: point this copy of a group at another server, and publish it there.
+
+A group is its signed log, not its server. A member's client accepts another server for
+a group only if that server's log and this device's verified log agree wherever both
+reach (the server's is a continuation of the head pinned here, or an older copy of it);
+a server that serves another log (a stranger's, or a fork) is refused before anything
+is stored. A server that holds nothing of the group yet is accepted only to be given
+this device's copy (`heal`): that is how a leader moves a group, and how a member
+brings back a server that lost its database (docs/protocol.md §14.3).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from ... import errors as E
+from .heal import HealReport, heal, server_state
+
+if TYPE_CHECKING:
+    from .api import ServerApi
+    from .group import Group
+
+
+def use_server(
+    group: Group, url: str, *, give_copy: bool = False, registration_token: str | None = None
+) -> HealReport | None:
+    """Point the group at the server at `url` once its log checks out (see the module
+    docstring); with `give_copy`, then give it what this device verified beyond it. The
+    heal's report, or None when nothing was given."""
+    from .api import normalize_url
+
+    url = normalize_url(url)
+    snap = group._load()
+    if snap.status == "joining":
+        raise E.NotAMember("a join request waits on the server it was sent to")
+    if url == group.server:
+        # The same address answering with another identity (a server rebuilt from nothing,
+        # or restored elsewhere): the member asks for it by name, so the old pin goes; what
+        # it serves is checked below like any other server's.
+        group._store.pin_server(url, None)
+        group._store.set_server_token(url, None)
+        group._account._apis.pop(url, None)
+    api = group._account._api(url)
+    server = server_state(api, group._gid)
+    if server is None:
+        if not give_copy:
+            raise E.ServerNotFound(
+                f"the server at {url} holds no copy of this group",
+                hint="if it is the group's new server and empty, a leader moves the group "
+                "there with `chatham group move --server URL` (or any member gives it this "
+                "copy with `chatham group server URL --give-copy`)",
+            )
+    else:
+        _check_continues(api, group, server.seq, server.head)
+    _switch(group, url)
+    if server is not None and not give_copy:
+        return None
+    report = heal(group, registration_token=registration_token)
+    return report
+
+
+def _check_continues(api: ServerApi, group: Group, seq: int, head: bytes) -> None:
+    """The server's log agrees with the one verified here wherever both reach."""
+    state = group._load().state
+    if seq <= state.seq:
+        same = hmac.compare_digest(state.op_hashes[seq], head)
+    else:
+        page = api.log(group._gid, state.seq - 1, limit=1)
+        same = bool(page.ops) and hmac.compare_digest(
+            _op_hash(page.ops[0]), state.op_hashes[state.seq]
+        )
+    if not same:
+        raise E.ForkError(
+            "that server serves another log than this group's (a stranger's server, or a "
+            "fork of the group): refused, and nothing was stored",
+            hint="check the address with a leader of your group; keep using the old one",
+            check="fork",
+        )
+
+
+def _op_hash(op: bytes) -> bytes:
+    from chatham import crypto
+
+    return crypto.op_hash(op)
+
+
+def _switch(group: Group, url: str) -> None:
+    """Record the new server, and read its entries from the start: its cursors are its own."""
+    snap = group._load()
+    store = group._store
+    pinned = msgspec.structs.replace(snap.pinned, cursor=0)
+    with store.write() as db:
+        store.claim(db, group._gid, snap.version)
+        store.set_group_server(db, group._gid, url)
+        version = store.pin(db, group._gid, snap.version, pinned)
+    snap.version, snap.pinned = version, pinned
+    group.server = url
+    group._server_cursor = None
+    group._server_heads = None
