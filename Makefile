@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all install test lint typecheck pytest demo bench vectors screenshots clean
+.PHONY: all install test lint typecheck pytest demo bench vectors screenshots clean lock
 
 all: test
 
@@ -12,8 +12,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[server,dev]'
+# Every package comes from the hashed lock (requirements/ci.txt, docs/dependencies.md): pip
+# refuses any file whose hash differs, and `pip check` fails when pyproject.toml asks for
+# something the lock does not hold (run `make lock`). Only chatham itself is built from here.
+LOCK := requirements/ci.txt
+
+$(STAMP): $(BIN)/python pyproject.toml $(LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -34,7 +41,8 @@ typecheck: $(STAMP)
 # installs it into a clean virtual environment and runs a member's month against a server.
 wheels: $(STAMP)
 	rm -rf dist && mkdir dist
-	$(BIN)/python -m pip wheel --verbose --no-deps --wheel-dir dist . > dist/build.log 2>&1 \
+	$(BIN)/python -m pip wheel --verbose --no-deps --no-build-isolation --wheel-dir dist . \
+		> dist/build.log 2>&1 \
 		|| (cat dist/build.log; false)
 	! grep -E "Warning:|deprecated" dist/build.log
 
@@ -52,6 +60,19 @@ bench: $(STAMP)
 # The web app's screenshots in docs/images/, taken by the browser test's meeting cycle.
 screenshots: $(STAMP)
 	CHATHAM_WEB_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/web/test_web_e2e.py -k cycle
+
+# Re-resolve the hashed locks from pyproject.toml with uv (itself installed from a hashed
+# pin); docs/dependencies.md says when and how to review the result.
+UV := $(VENV)/uv/bin/uv
+UV_COMPILE := $(UV) pip compile --universal --python-version 3.11 --generate-hashes --quiet \
+	--upgrade --custom-compile-command "make lock"
+
+lock: $(BIN)/python
+	test -x $(UV) || ($(PYTHON) -m venv $(VENV)/uv \
+		&& $(VENV)/uv/bin/python -m pip install --quiet --require-hashes -r requirements/uv.txt)
+	$(UV_COMPILE) pyproject.toml requirements/build.in --extra server --extra dev -o requirements/ci.txt
+	$(UV_COMPILE) pyproject.toml --extra server -c requirements/ci.txt -o requirements/server.txt
+	$(UV_COMPILE) pyproject.toml -c requirements/ci.txt -o requirements/client.txt
 
 vectors: $(STAMP)
 	$(BIN)/python scripts/make_vectors.py

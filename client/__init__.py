@@ -37,13 +37,13 @@ if TYPE_CHECKING:
     from ._private.engine.sync import Progress
     from ._private.journal.service import Journal
     from ._private.local.home import (
-        ENV_PASSPHRASE,
         Home,
         parse_duration,
         private_dir,
         runtime_dir,
         scrubbed_env,
     )
+    from ._private.local.process import ENV_PASSPHRASE, env_passphrase, harden_process
     from ._private.membership.values import (
         Announcement,
         Approval,
@@ -79,7 +79,7 @@ _EXPORTS: dict[str, str] = {
     "ChainView": "engine.results",
     "ChathamError": "errors",
     "CouldNotOpen": "errors",
-    "ENV_PASSPHRASE": "local.home",
+    "ENV_PASSPHRASE": "local.process",
     "EntryRef": "engine.results",
     "error_lines": "text",
     "terminal_text": "text",
@@ -112,6 +112,8 @@ _EXPORTS: dict[str, str] = {
     "UsageError": "errors",
     "VerificationError": "errors",
     "VerifyReport": "engine.results",
+    "env_passphrase": "local.process",
+    "harden_process": "local.process",
     "parse_duration": "local.home",
     "private_dir": "local.home",
     "runtime_dir": "local.home",
@@ -158,8 +160,10 @@ __all__ = [
     "UsageError",
     "VerificationError",
     "VerifyReport",
+    "env_passphrase",
     "error_lines",
     "errors",
+    "harden_process",
     "journal",
     "parse_duration",
     "private_dir",

@@ -84,6 +84,39 @@ def ed25519_seed_to_keys(seed: bytes) -> tuple[bytes, bytes]:
     return bytes(pk), bytes(sk)
 
 
+MIXED_ORDER_POINT: Final = bytes.fromhex("95" + "99" * 31)
+"""The base point plus the point of order 2, (0, -1): on the curve, canonical, but not in the
+prime-order subgroup. libsodium without the fix of December 2025 (commit ad3004e; PyNaCl
+before 1.6.2 bundles such a libsodium) accepts it as a valid point (CVE-2025-69277), and with
+it Ed25519 keys with a small-order component, which protocol §2 says MUST be refused."""
+
+
+class UnsafeLibsodium(ImportError):
+    """The libsodium under PyNaCl fails the import-time self-test: nothing may use it."""
+
+    hint = (
+        "install PyNaCl 1.6.2 or later with its bundled libsodium "
+        "(or build it against a libsodium with the December 2025 fix)"
+    )
+
+
+def self_test(is_valid_point: Callable[[bytes], object]) -> None:
+    """Refuse a libsodium whose point check accepts a key outside the prime-order subgroup.
+
+    PyNaCl can be built against a system libsodium (SODIUM_INSTALL=system), so a version
+    floor on PyNaCl is not enough: the check that refuses such keys is tried once, here,
+    and the package does not load (fails closed) when it lets the known bad point through.
+    """
+    if is_valid_point(MIXED_ORDER_POINT):
+        raise UnsafeLibsodium(
+            "chatham cannot run safely: the libsodium under PyNaCl accepts Ed25519 keys with "
+            "a small-order component (CVE-2025-69277)"
+        )
+
+
+self_test(sodium.crypto_core_ed25519_is_valid_point)
+
+
 @functools.lru_cache(maxsize=4096)
 def _valid_point(pk: bytes) -> bool:
     # A pure function of the key bytes: every entry by one device re-checks the same

@@ -199,8 +199,13 @@ def _interrupted() -> int:
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:
-    from .. import error_lines
-
+    try:
+        from .. import error_lines
+    except ImportError:
+        # chatham.crypto, which holds the printer, refused to load (its libsodium self-test):
+        # the same two lines, from our own words only, so the member still learns why.
+        sys.stderr.write(f"chatham: error: {message}\n" + (f"chatham: hint: {hint}\n" * bool(hint)))
+        return code
     sys.stderr.write(error_lines("chatham", message, hint))
     return code
 
@@ -235,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(e.message, e.hint, 2 if isinstance(e, UsageError) else 1)
     except BrokenPipeError:
         return 1
+    except ImportError as e:
+        # A broken install, or chatham.crypto's self-test refusing an unsafe libsodium:
+        # the message says which; its `hint` (when it has one) says what to do.
+        return _fail(str(e), getattr(e, "hint", None) or "reinstall chatham", 1)
     except Exception as e:
         if os.environ.get("CHATHAM_DEBUG") == "1":
             raise
@@ -257,6 +266,11 @@ def _click_exceptions() -> Any:
 
 
 def run() -> None:
+    """The `chatham` program: harden this process (no core dumps, the passphrase out of the
+    environment: `chatham.client.harden_process`) before anything is read, then `main`."""
+    from .. import harden_process
+
+    harden_process()
     sys.exit(main())
 
 

@@ -19,9 +19,7 @@ def init(
     ] = None,
 ) -> None:
     """Create your identity (member and device keys) in CHATHAM_HOME."""
-    import os
-
-    from .. import ENV_PASSPHRASE, Account, Home
+    from .. import Account, Home, env_passphrase
     from ..errors import AlreadyInitialized, Locked
 
     st = state()
@@ -32,7 +30,7 @@ def init(
     if st.passphrase_file is not None:
         passphrase = st.passphrase_from_file()
     else:
-        passphrase = os.environ.get(ENV_PASSPHRASE) or st.prompt(confirm=True)
+        passphrase = env_passphrase() or st.prompt(confirm=True)
     if not passphrase:
         raise Locked(
             "no passphrase to protect the new keystore",
@@ -71,10 +69,9 @@ def unlock(
     ] = "15m",
 ) -> None:
     """Unlock for a while, so commands do not ask for (or spend time on) the passphrase."""
-    import os
     import time
 
-    from .. import ENV_PASSPHRASE, Home, parse_duration
+    from .. import Home, env_passphrase, parse_duration
     from ..errors import Locked
 
     seconds = parse_duration(duration)
@@ -84,7 +81,7 @@ def unlock(
     if st.passphrase_file is not None:
         passphrase = st.passphrase_from_file()
     else:
-        passphrase = os.environ.get(ENV_PASSPHRASE) or st.prompt()
+        passphrase = env_passphrase() or st.prompt()
     if not passphrase:
         raise Locked("no passphrase given", hint="run on a terminal, or pass --passphrase-file")
     _, key = home.unlock(passphrase=passphrase)

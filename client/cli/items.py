@@ -87,7 +87,11 @@ def export(
         str, typer.Option("--format", "-f", help="markdown, json or ics.")
     ] = "markdown",
     force: Annotated[
-        bool, typer.Option("--force", help="Write into a non-empty directory.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into a non-empty directory (replacing only files of your own).",
+        ),
     ] = False,
 ) -> None:
     """Write your readable copy of the journal: plaintext on disk, on purpose."""

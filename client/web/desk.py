@@ -11,7 +11,8 @@ unlock session or CHATHAM_PASSPHRASE is used once, at start.
 
 It also keeps, in memory only, what the pages share between requests: one `Journal` per
 group (its view is rebuilt when the stored state changes), the health of each group's last
-sync (freshness and alarms, words.py), one-shot notices, and drafts of unsent forms.
+sync (freshness and alarms, words.py) and one-shot notices. Drafts of unsent forms are not
+here: they are sealed in the member's store (`Group.keep_draft`), so a restart keeps them.
 """
 
 from __future__ import annotations
@@ -73,7 +74,6 @@ class Desk:
     (protocol §9.1); forgotten when the app locks."""
     cursors: dict[str, int] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
-    drafts: dict[str, dict[str, str]] = field(default_factory=dict)
     last_used: float = 0.0
     locked_once: bool = False
     on_unlock: list[Callable[[], None]] = field(default_factory=list)
@@ -201,7 +201,7 @@ class Desk:
             j.refresh()
         return report
 
-    # --- notices and drafts -----------------------------------------------------------------
+    # --- notices ----------------------------------------------------------------------------
 
     def notify(self, text: str, kind: Literal["done", "error"] = "done") -> None:
         self.notices.append(Notice(text, kind))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from ..journal import dated, file_size, relative_date, short_id
 from .markdown import render as markdown
@@ -52,6 +53,32 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
+QR_BORDER = 4
+"""Modules of light margin around a QR code, as the standard asks for a reliable scan."""
+
+
+def qr_svg(text: str) -> Markup:
+    """`text` as a QR code (segno, error correction M, as on the terminal), drawn as inline
+    SVG: one path of dark squares, numbers only, so nothing in it is text or markup from
+    anywhere, and nothing loads from anywhere (the CSP allows no data: images)."""
+    import segno
+
+    qr = segno.make(text, error="m", micro=False)
+    side = len(qr.matrix) + 2 * QR_BORDER
+    squares = "".join(
+        f"M{x + QR_BORDER} {y + QR_BORDER}h1v1h-1z"
+        for y, row in enumerate(qr.matrix)
+        for x, dark in enumerate(row)
+        if dark
+    )
+    svg = (
+        f'<svg class="qr" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {side} {side}" '
+        f'role="img" aria-label="The invite as a QR code" shape-rendering="crispEdges">'
+        f'<rect width="{side}" height="{side}" fill="#fff"/><path d="{squares}" fill="#000"/></svg>'
+    )
+    return Markup(svg)  # noqa: S704 - built here from integers only
+
+
 @cache
 def asset(name: str) -> str:
     """`/static/NAME?v=DIGEST`: a new address whenever the file changes, so it can be cached."""
@@ -77,6 +104,7 @@ def environment() -> Environment:
         size=file_size,
         plural=_plural,
         clock=_clock,
+        qr=qr_svg,
     )
     return env
 

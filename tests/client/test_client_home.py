@@ -117,6 +117,54 @@ def test_session_refuses_unsafe_runtime_dir(home: Home, tmp_path: Path) -> None:
         Account.open(home)
 
 
+def test_another_user_cannot_lock_a_member_out_of_unlock_sessions(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without XDG_RUNTIME_DIR, a directory someone else made first in the shared temp dir
+    (`/tmp/chatham-UID`) is never used: sessions go to a directory the member owns."""
+    import tempfile
+
+    shared = tmp_path / "tmp"
+    shared.mkdir(mode=0o1777)
+    planted = shared / f"chatham-{os.getuid()}"
+    planted.mkdir(mode=0o777)
+    if os.getuid() == 0:
+        os.chown(planted, 65534, 65534)  # another local user's, as they would have made it
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    monkeypatch.setenv("TMPDIR", str(shared))
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("HOME", str(tmp_path / "member"))
+
+    run = runtime_dir()
+    if not Path(f"/run/user/{os.getuid()}").is_dir():
+        assert run == tmp_path / "state" / "chatham" / "run"
+    assert shared not in run.parents
+    st = run.lstat()
+    assert st.st_uid == os.getuid()
+    assert stat.S_IMODE(st.st_mode) == 0o700
+    _, key = home.unlock(passphrase=PASSPHRASE)
+    home.start_session(key, 60)
+    assert home.session_path().parent == run
+    assert Account.open(home).member_id  # the session opens it, no passphrase needed
+    assert list(planted.iterdir()) == []  # nothing was written where another user can read
+
+
+def test_a_runtime_dir_of_another_user_is_refused_with_a_way_out(
+    home: Home, tmp_path: Path
+) -> None:
+    if os.getuid() != 0:
+        pytest.skip("making a directory of another user needs root")
+    run = tmp_path / "run" / "chatham"
+    run.mkdir(mode=0o700)
+    os.chown(run, 65534, 65534)
+    with pytest.raises(errors.UnsafePermissions) as e:
+        runtime_dir()
+    assert "belongs to another user" in e.value.message
+    assert "chmod" not in e.value.hint  # chmod cannot help with a directory you do not own
+    assert "XDG_RUNTIME_DIR" in e.value.hint
+
+
 def test_durations() -> None:
     assert parse_duration("90s") == 90
     assert parse_duration("15m") == 900

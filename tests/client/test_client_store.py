@@ -135,3 +135,31 @@ def test_a_queued_write_whose_id_another_entry_holds_is_kept_and_sent(person: Pe
         bodies = {e.id: e.body for e in g.entries()}
         assert bodies[taken.hex()] == b"alice's entry, same id"
         assert bodies[sent] == b"bob's queued words"
+
+
+def test_a_draft_is_sealed_survives_a_reopen_and_cannot_be_moved(person: Person) -> None:
+    alice, bob = person("Alice"), person("Bob")
+    ga, _gb = form_group(alice, bob)
+    other = alice.create_group("Tuesday Board", "http://testserver.local")
+    ga.keep_draft("issue-new", {"title": "Selling?", "what": CANARY.decode()})
+    alice._store.db.execute("PRAGMA wal_checkpoint(FULL)")
+    assert CANARY not in files(alice.home.path)
+    again = Account(alice.home, alice._secrets, http=alice._http).group(ga.id)
+    assert again.draft("issue-new") == {"title": "Selling?", "what": CANARY.decode()}
+    assert other.draft("issue-new") is None  # one group's draft is not another's
+    # A sealed draft copied into another group's slot does not open there.
+    edit(
+        alice,
+        "INSERT INTO meta (key, value) SELECT ?, value FROM meta WHERE key = ?",
+        f"draft {other.id} issue-new",
+        f"draft {ga.id} issue-new",
+    )
+    with pytest.raises(errors.StoreTampered):
+        other.draft("issue-new")
+    # Bounded, and named plainly; forgetting it leaves nothing.
+    with pytest.raises(errors.UsageError, match="at most 40 fields"):
+        ga.keep_draft("issue-new", {str(i): "x" for i in range(41)})
+    with pytest.raises(errors.UsageError, match="no such draft"):
+        ga.keep_draft("../x", {})
+    ga.drop_draft("issue-new")
+    assert again.draft("issue-new") is None

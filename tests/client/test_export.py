@@ -443,9 +443,82 @@ def test_export_refuses_files_unknown_formats_and_symlinks(journal: Sample, tmp_
     out = tmp_path / "out"
     out.mkdir()
     os.symlink(victim, out / "journal.json")
-    with pytest.raises(OSError, match="symbolic link"):
+    with pytest.raises(ExportError, match="not a file of yours"):
         write_export(journal.view, out, "json", now=NOW, today=TODAY, force=True)
     assert victim.read_text() == "untouched"
+    assert (out / "journal.json").is_symlink()
+    assert sorted(p.name for p in out.iterdir()) == ["journal.json"]  # no temporary left
+
+
+def test_a_planted_pipe_in_a_shared_directory_receives_nothing(
+    journal: Sample, tmp_path: Path
+) -> None:
+    """Someone who can write to the directory makes a FIFO where `issues.md` will go and
+    reads from it; `export --force` must neither block on it nor write through it."""
+    import threading
+    import time as clock
+
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o1777)
+    (shared / "notes-of-someone.txt").write_text("theirs")
+    os.mkfifo(shared / "issues.md", 0o666)
+    got: list[bytes] = []
+
+    def listen() -> None:  # the planter, reading whatever arrives
+        fd = os.open(shared / "issues.md", os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            deadline = clock.monotonic() + 3
+            while clock.monotonic() < deadline:
+                try:
+                    chunk = os.read(fd, 65536)
+                except BlockingIOError:
+                    chunk = b""
+                got.append(chunk)
+                clock.sleep(0.05)
+        finally:
+            os.close(fd)
+
+    reader = threading.Thread(target=listen)
+    reader.start()
+    try:
+        with pytest.raises(ExportError, match="not a file of yours") as e:
+            write_export(journal.view, shared, "markdown", now=NOW, today=TODAY, force=True)
+        assert "nothing was written" in e.value.hint
+    finally:
+        reader.join()
+    assert b"".join(got) == b""
+    assert stat.S_ISFIFO((shared / "issues.md").lstat().st_mode)
+    assert sorted(p.name for p in shared.iterdir()) == ["issues.md", "notes-of-someone.txt"]
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="a file of another user needs root to make")
+def test_another_users_world_writable_file_is_not_written_through(
+    journal: Sample, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o1777)
+    theirs = shared / "journal.json"
+    theirs.write_text("{}")
+    theirs.chmod(0o666)
+    os.chown(theirs, 65534, 65534)  # they keep it, and read it after our export
+    with pytest.raises(ExportError, match="not a file of yours"):
+        write_export(journal.view, shared, "json", now=NOW, today=TODAY, force=True)
+    assert theirs.read_text() == "{}"
+    assert theirs.stat().st_uid == 65534
+
+
+def test_force_replaces_a_file_of_ones_own_with_a_private_one(
+    journal: Sample, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = out / "journal.json"
+    mine.write_text("old")
+    mine.chmod(0o666)
+    write_export(journal.view, out, "json", now=NOW, today=TODAY, force=True)
+    assert json.loads(mine.read_text()) == export_json(journal.view, now=NOW)
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o600
+    assert sorted(p.name for p in out.iterdir()) == ["journal.json"]
 
 
 # --- terminal output ---------------------------------------------------------------------------

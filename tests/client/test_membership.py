@@ -594,7 +594,7 @@ def test_a_join_request_minted_without_the_join_key_is_refused(
     secret = gd.invite(name="Sam")
     # The server knows the invite id, but not the join key: it signs with a key of its own.
     req = _records.JoinRequest(
-        1, gd.id_bytes, secret.invite_id, mallory.card(), bytes(32), int(time.time())
+        2, gd.id_bytes, secret.invite_id, mallory.card(), bytes(32), int(time.time())
     )
     minted_key = _primitives.ed25519_seed_to_keys(b"\x07" * 32)[1]
     minted = crypto.encode(

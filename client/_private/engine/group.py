@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hmac
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import msgspec
 from chatham import crypto
 
 from ... import errors as E
@@ -96,6 +98,38 @@ class Group:
         name = _check_group_name(name)
         self._store.rename_group(self._gid, name)
         self._name = name
+
+    # --- drafts ----------------------------------------------------------------------------------
+
+    def draft(self, key: str) -> dict[str, str] | None:
+        """What the member typed into a form (`key` names it, e.g. "issue-new") and has not
+        posted yet, as `keep_draft` kept it; None when there is none. Drafts are sealed in
+        this home's store, so they survive a restart and read as nothing without the
+        passphrase."""
+        blob = self._store.draft(self._gid, _draft_key(key))
+        if blob is None:
+            return None
+        try:
+            fields = _draft_decoder.decode(blob)
+        except msgspec.DecodeError:
+            return None
+        return fields
+
+    def keep_draft(self, key: str, fields: Mapping[str, str]) -> None:
+        """Keep (replace) the draft `key`: at most 40 fields of up to 200,000 characters."""
+        key = _draft_key(key)
+        if len(fields) > DRAFT_FIELDS or any(
+            len(k) > 64 or len(v) > DRAFT_CHARS for k, v in fields.items()
+        ):
+            raise E.UsageError(
+                f"a draft holds at most {DRAFT_FIELDS} fields of {DRAFT_CHARS:,} characters",
+                hint="nothing was kept; shorten the text",
+            )
+        self._store.set_draft(self._gid, key, msgspec.json.encode(dict(fields)))
+
+    def drop_draft(self, key: str) -> None:
+        """Forget the draft `key` (after its post succeeded, or when the member throws it away)."""
+        self._store.set_draft(self._gid, _draft_key(key), None)
 
     def attested_name(self) -> str | None:
         """The group's name as its leaders attested it (sealed in the log, protocol §6.4), if
@@ -585,6 +619,18 @@ class Group:
         """What `member` could have read: the epochs whose key they held, and the entries
         sealed under them that this device holds (offline)."""
         return exposure(self, member)
+
+
+DRAFT_FIELDS = 40
+DRAFT_CHARS = 200_000
+_DRAFT_KEY = re.compile(r"[a-z0-9][a-z0-9:-]{0,63}")
+_draft_decoder = msgspec.json.Decoder(dict[str, str])
+
+
+def _draft_key(key: str) -> str:
+    if not _DRAFT_KEY.fullmatch(key):
+        raise E.UsageError("no such draft", hint="a draft's name is lowercase letters and digits")
+    return key
 
 
 def _check_group_name(name: str) -> str:

@@ -1,13 +1,17 @@
 """Writing an export: the member's readable copy of the journal, plaintext on disk on purpose.
 
 Files are created 0600 in a 0700 directory, and a non-empty directory is refused unless
-`force=True`.
+`force=True`. Each file is written under an exclusive temporary name and renamed into place;
+with `force=True`, a name held by anything but a regular file of this user is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Literal, TypeAlias
@@ -21,11 +25,45 @@ from .shapes import export_json
 ExportFormat: TypeAlias = Literal["markdown", "json", "ics"]
 
 
+def _ours_to_replace(path: Path) -> bool:
+    """Whether `path` may be replaced: absent, or a regular file this user owns.
+
+    With force=True the directory may be shared (a `/tmp` subdirectory, a synced folder):
+    anything else there (a planted FIFO, a symlink, another user's world-writable file) may
+    be someone waiting for the plaintext, so it is refused rather than replaced."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return True
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
+
+
+def _refuse(path: Path) -> E.ExportError:
+    return E.ExportError(
+        f"{path} is not a file of yours (a link, a pipe, or another user's file)",
+        hint="nothing was written; export into a new directory of your own",
+    )
+
+
 def _write(path: Path, text: str) -> None:
-    # O_NOFOLLOW: with force=True, a planted symlink must not redirect plaintext elsewhere.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
+    """Write `text` to an exclusive 0600 temporary name beside `path`, then rename it into place.
+
+    The temporary file is created with O_EXCL (mkstemp), so nothing planted can receive the
+    text; the rename replaces a directory entry and never writes through what was there."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if not _ours_to_replace(path):  # planted while we wrote
+            raise _refuse(path)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
 
 
 def write_export(
@@ -57,6 +95,9 @@ def write_export(
             )
     else:
         directory.mkdir(mode=0o700, parents=True)
+    for name in files:
+        if not _ours_to_replace(directory / name):
+            raise _refuse(directory / name)  # before anything is written
     out = []
     for name, text in files.items():
         path = directory / name

@@ -21,9 +21,7 @@ import hashlib
 import os
 import stat
 import sys
-import tempfile
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +39,9 @@ from ...errors import (
     UsageError,
     WrongPassphrase,
 )
+from .process import ENV_PASSPHRASE, env_passphrase
 
 ENV_HOME: Final = "CHATHAM_HOME"
-ENV_PASSPHRASE: Final = "CHATHAM_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
 SECRET_ENV: Final = (ENV_PASSPHRASE,)
 """Variables that must never reach a child process such as $EDITOR."""
 
@@ -63,23 +61,30 @@ def default_home(env: Mapping[str, str] | None = None) -> Path:
 
 
 def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
-    """A private directory for unlock sessions and editor files (created 0700, checked)."""
+    """A private directory for unlock sessions and editor drafts (created 0700, checked).
+
+    `$XDG_RUNTIME_DIR/chatham` (a per-user tmpfs on most systems); without the variable,
+    `/run/user/UID/chatham` when that directory is there and ours; otherwise a directory in
+    the member's own state directory (`~/.local/state/chatham/run`). Never a name in a shared
+    temp directory: another local user could create `/tmp/chatham-UID` first and so lock the
+    member out, or hand them a directory they do not own.
+    """
     env = os.environ if env is None else env
     base = env.get("XDG_RUNTIME_DIR")
     if base:
-        path = Path(base) / "chatham"
-    else:
-        # No per-user runtime dir: fall back to a per-user directory under the temp dir,
-        # whose ownership and mode are checked below before anything goes into it.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import platformdirs
+        return private_dir(Path(base) / "chatham")
+    run = Path(f"/run/user/{os.getuid()}")
+    try:
+        st = run.lstat()
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
+            return private_dir(run / "chatham")
+    except OSError:
+        pass
+    import platformdirs
 
-            path = Path(platformdirs.user_runtime_dir("chatham", appauthor=False))
-        if not str(path).startswith(("/run/", "/var/run/")) and sys.platform != "darwin":
-            path = Path(tempfile.gettempdir()) / f"chatham-{os.getuid()}"
-    private_dir(path)
-    return path
+    if sys.platform == "darwin":  # per-user, under ~/Library
+        return private_dir(Path(platformdirs.user_runtime_dir("chatham", appauthor=False)))
+    return private_dir(Path(platformdirs.user_state_dir("chatham", appauthor=False)) / "run")
 
 
 def private_dir(path: Path) -> Path:
@@ -87,9 +92,16 @@ def private_dir(path: Path) -> Path:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     st = path.lstat()
     if not stat.S_ISDIR(st.st_mode):
-        raise UnsafePermissions(f"{path} is not a directory")
+        raise UnsafePermissions(
+            f"{path} is not a directory",
+            hint="remove it, or point CHATHAM_HOME or XDG_RUNTIME_DIR at a directory of yours",
+        )
     if st.st_uid != os.getuid():
-        raise UnsafePermissions(f"{path} belongs to another user")
+        raise UnsafePermissions(
+            f"{path} belongs to another user",
+            hint="nothing was written to it; have it removed (by its owner or an "
+            "administrator), or point CHATHAM_HOME or XDG_RUNTIME_DIR at a directory of yours",
+        )
     if st.st_mode & 0o077:
         raise UnsafePermissions(
             f"{path} is accessible to other users (mode {st.st_mode & 0o777:o})"
@@ -210,8 +222,7 @@ class Home:
                     return crypto.open_keystore_with_key(data, key), key
                 except crypto.KeystoreError:
                     self.end_session()
-            env = os.environ if env is None else env
-            passphrase = env.get(ENV_PASSPHRASE) or None
+            passphrase = env_passphrase(env)
         asked = passphrase is None and prompt is not None
         for attempt in range(max(1, tries) if asked else 1):
             if asked:

@@ -6,9 +6,10 @@ What is on disk, and why it is safe there:
 - `entries`: verified entries, verbatim (header, ciphertext, signature) or, after a
   signed retraction, the stub without ciphertext. Each row carries a MAC under the
   store MAC key, so an edited row is detected before it is used.
-- `epoch_keys`, `outbox`, `invites`, the group's display name, the member's own name:
-  sealed under the store seal key (XChaCha20-Poly1305). Queued writes stay plaintext
-  only in memory until they are sealed under the newest epoch at send time.
+- `epoch_keys`, `outbox`, `invites`, the group's display name, the member's own name,
+  unsent drafts (`meta`, `draft …`): sealed under the store seal key
+  (XChaCha20-Poly1305). Queued writes stay plaintext only in memory until they are
+  sealed under the newest epoch at send time.
 - `groups.pinned`: the pinned state (log head, entry cursor, per-device chain heads,
   entry count, epochs held), MAC'd: a rollback or edit of the store is detected.
 
@@ -139,6 +140,7 @@ SEAL_JOIN: Final = b"join"
 SEAL_PROFILE: Final = b"profile"
 SEAL_TOKEN: Final = b"token"
 SEAL_SERVER: Final = b"server"
+SEAL_DRAFT: Final = b"draft"
 MAC_PINNED: Final = b"pinned"
 MAC_ENTRY: Final = b"entry"
 MAC_ALARM: Final = b"alarm"
@@ -736,3 +738,21 @@ class Store:
         if row is None:
             return None
         return self.vault.open(SEAL_INVITE, group + invite_id, bytes(row[0]))
+
+    # --- drafts -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _draft_key(group: bytes, key: str) -> str:
+        return f"draft {group.hex()} {key}"
+
+    def draft(self, group: bytes, key: str) -> bytes | None:
+        """A draft kept for `group` under `key` (opened), or None."""
+        blob = self.get_meta(self._draft_key(group, key))
+        if blob is None:
+            return None
+        return self.vault.open(SEAL_DRAFT, group + key.encode(), blob)
+
+    def set_draft(self, group: bytes, key: str, value: bytes | None) -> None:
+        """Keep (sealed) or forget a draft; forgetting overwrites it (`secure_delete`)."""
+        sealed = None if value is None else self.vault.seal(SEAL_DRAFT, group + key.encode(), value)
+        self.set_meta(self._draft_key(group, key), sealed)

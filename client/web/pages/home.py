@@ -130,7 +130,7 @@ async def verify(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/settings")
 async def settings(request: Request[Any, Any, Any]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
-        return c.page("settings.html", title="Notifications")
+        return c.page("settings.html", title="Settings", error=None)
 
     return await run(request, page, needs="account")
 

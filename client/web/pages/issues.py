@@ -107,14 +107,20 @@ async def issues(
 @get("/issues/new")
 async def issue_new(request: Request[Any, Any, Any]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
-        values = dict(c.desk.drafts.get(DRAFT, {}))
-        return _form(c, values, None)
+        values = c.group.draft(DRAFT) or {}
+        return _form(c, values, None, kept=bool(values))
 
     return await run(request, page)
 
 
 def _form(
-    c: Ctx, values: dict[str, str], error: Any, *, issue: IssueItem | None = None, status: int = 200
+    c: Ctx,
+    values: dict[str, str],
+    error: Any,
+    *,
+    issue: IssueItem | None = None,
+    status: int = 200,
+    kept: bool = False,
 ) -> Response[Any]:
     return c.page(
         "issue_form.html",
@@ -126,6 +132,7 @@ def _form(
         short_form=SHORT_FORM,
         long_form=LONG_FORM,
         draft=DRAFT if issue is None else None,
+        kept=kept,
         status=status,
     )
 
@@ -135,13 +142,16 @@ async def issue_create(request: Request[Any, Any, Any]) -> Response[Any]:
     values = _form_dict(await form_of(request))
 
     def act(c: Ctx) -> Response[Any]:
+        # Kept first (sealed, in the store): whatever happens next, what was typed survives
+        # until the post succeeds.
+        c.group.keep_draft(DRAFT, values)
         try:
             fields = issue_fields(values)
             c.catch_up()
             posted = c.journal.new_issue(**fields)
         except ChathamError as e:
-            return _form(c, values, explain(e), status=400)
-        c.desk.drafts.pop(DRAFT, None)
+            return _form(c, values, explain(e), status=400, kept=True)
+        c.group.drop_draft(DRAFT)
         sent = "posted" if not posted.queued else "saved; it goes out when the server is back"
         return c.redirect(f"/items/{posted.id}", f"Your issue was {sent}.")
 
@@ -151,16 +161,21 @@ async def issue_create(request: Request[Any, Any, Any]) -> Response[Any]:
 @post("/drafts/{key:str}")
 async def save_draft(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
-    values = {k: v for k, v in form.items() if k != "csrf" and isinstance(v, str)}
+    values = _form_dict(form)
+    discard = bool(field_text(form, "discard"))
 
     def act(c: Ctx) -> Response[Any]:
         if key != DRAFT:
             raise UsageError("no such draft")
-        # Kept in this process's memory only, never on disk and never in the browser.
-        c.desk.drafts[key] = {k: v[:200_000] for k, v in list(values.items())[:40]}
+        if discard:
+            c.group.drop_draft(key)
+            return c.redirect("/issues/new", "The draft was thrown away.")
+        # Sealed in the member's local store (like everything else there): it survives a
+        # reload, a lock and a restart, and is never in the browser's storage.
+        c.group.keep_draft(key, values)
         if request.headers.get("x-csrf-token"):
             return Response("", status_code=204)
-        return c.redirect("/issues/new", "Draft kept. It stays here until you post it.")
+        return c.redirect("/issues/new", "Draft kept on this computer (sealed) until you post it.")
 
     return await run(request, act)
 

@@ -82,6 +82,7 @@ def item_page(c: Ctx, it: Item, *, error: Any = None, status: int = 200) -> Resp
                 "issue.close",
                 "issue.schedule",
                 "meeting.status",
+                "meeting.edit",
                 "agenda.publish",
                 "commitment.complete",
                 "commitment.review",

@@ -1,5 +1,6 @@
-"""Meetings: the list and planning one (leaders), opening and closing with the meeting code,
-publishing the agenda, and the review round."""
+"""Meetings: the list and planning one (leaders), changing one (date, time, length, place,
+title: rescheduling), cancelling a planned one after a confirmation, recording attendance,
+opening and closing with the meeting code, publishing the agenda, and the review round."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from litestar.params import FromPath, FromQuery
 from ... import ChathamError
 from ...errors import UsageError
 from ...journal import CommitmentItem, MeetingItem, clean_line
+from ..render import when
 from ..words import explain
 from .base import Ctx, field_text, first_rows, form_of, run
 
@@ -37,6 +39,14 @@ def meeting_fields(c: Ctx, values: dict[str, str]) -> dict[str, Any]:
     if values.get("place"):
         fields["place"] = clean_line(values["place"])
     return fields
+
+
+def _past(c: Ctx, fields: dict[str, Any]) -> str:
+    """A note for a date in the past (allowed, to record a meeting held without Chatham)."""
+    day = fields.get("date")
+    if day is None or day >= c.today:
+        return ""
+    return f" It is dated {day.isoformat()}, in the past; change it if that is a mistake."
 
 
 def _meetings(
@@ -75,7 +85,7 @@ async def meeting_create(request: Request[Any, Any, Any]) -> Response[Any]:
             posted = c.journal.new_meeting(**fields)
         except ChathamError as e:
             return _meetings(c, values, explain(e), status=400)
-        return c.redirect(f"/items/{posted.id}", "The meeting is planned.")
+        return c.redirect(f"/items/{posted.id}", "The meeting is planned." + _past(c, fields))
 
     return await run(request, act)
 
@@ -140,4 +150,139 @@ async def review(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respons
     return await run(request, act)
 
 
-ROUTES = [meetings, meeting_create, meeting_status, publish_agenda, review]
+def _edit_page(
+    c: Ctx, m: MeetingItem, values: dict[str, str], error: Any = None, status: int = 200
+) -> Response[Any]:
+    active = [r for r in c.group.roster() if r.status == "active"]
+    return c.page(
+        "meeting_edit.html",
+        title=f"Change {m.title}",
+        section="meetings",
+        item=m,
+        values=values,
+        error=error,
+        people=active,
+        attended={a.hex() for a in m.body.attendance},
+        status=status,
+    )
+
+
+def _values(m: MeetingItem) -> dict[str, str]:
+    b = m.body
+    return {
+        "title": b.title,
+        "date": b.date.isoformat(),
+        "start": b.start.isoformat("minutes") if b.start else "",
+        "minutes": str(b.minutes) if b.minutes else "",
+        "place": b.place,
+    }
+
+
+@get("/meetings/{ref:str}/edit")
+async def meeting_edit_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
+    def page(c: Ctx) -> Response[Any]:
+        m = c.journal.item(ref, MeetingItem)
+        c.journal.require("meeting.edit", m)
+        return _edit_page(c, m, _values(m))
+
+    return await run(request, page)
+
+
+@post("/meetings/{ref:str}/edit")
+async def meeting_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
+    form = await form_of(request)
+    values = {
+        k: field_text(form, k).strip() for k in ("title", "date", "start", "minutes", "place")
+    }
+
+    def act(c: Ctx) -> Response[Any]:
+        m = c.journal.item(ref, MeetingItem)
+        c.journal.require("meeting.edit", m)
+        try:
+            given = meeting_fields(c, values)
+            wanted = {"start": None, "minutes": None, "place": ""} | given
+            changes = {k: v for k, v in wanted.items() if getattr(m.body, k) != v}
+            if not changes:
+                return c.redirect(f"/items/{m.id.hex()}", "Nothing changed.")
+            c.catch_up()
+            c.journal.edit_meeting(m, **changes)
+        except ChathamError as e:
+            return _edit_page(c, m, values, explain(e), 400)
+        moved = "date" in changes or "start" in changes
+        done = (
+            f"The meeting is moved to {when(given['date'], c.today)}."
+            if moved
+            else ("The meeting is changed.")
+        )
+        return c.redirect(f"/items/{m.id.hex()}", done + _past(c, changes))
+
+    return await run(request, act)
+
+
+@post("/meetings/{ref:str}/attendance")
+async def attendance(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
+    form = await form_of(request)
+    present = [v for v in form.getall("member", []) if isinstance(v, str)]
+
+    def act(c: Ctx) -> Response[Any]:
+        m = c.journal.item(ref, MeetingItem)
+        c.journal.require("meeting.edit", m)
+        try:
+            c.catch_up()
+            c.journal.set_attendance(m, present)
+        except ChathamError as e:
+            return _edit_page(c, m, _values(m), explain(e), 400)
+        who = len(set(present))
+        return c.redirect(
+            f"/items/{m.id.hex()}",
+            f"Attendance recorded: {who} member{'s' if who != 1 else ''}.",
+        )
+
+    return await run(request, act)
+
+
+@get("/meetings/{ref:str}/cancel")
+async def cancel_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
+    def page(c: Ctx) -> Response[Any]:
+        m = c.journal.item(ref, MeetingItem)
+        c.journal.require("meeting.edit", m)
+        scheduled = [i for i in c.view.issues("scheduled") if i.meeting == m.id]
+        return c.page(
+            "meeting_cancel.html",
+            title=f"Cancel {m.title}?",
+            section="meetings",
+            item=m,
+            scheduled=scheduled,
+        )
+
+    return await run(request, page)
+
+
+@post("/meetings/{ref:str}/cancel")
+async def cancel(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
+    def act(c: Ctx) -> Response[Any]:
+        m = c.journal.item(ref, MeetingItem)
+        _, back = c.journal.cancel_meeting(m)
+        more = (
+            f" {len(back)} issue{'s' if len(back) != 1 else ''} scheduled for it "
+            f"{'are' if len(back) != 1 else 'is'} back in the parking lot."
+            if back
+            else ""
+        )
+        return c.redirect("/meetings", f"{m.title} is cancelled.{more}")
+
+    return await run(request, act)
+
+
+ROUTES = [
+    meetings,
+    meeting_create,
+    meeting_status,
+    publish_agenda,
+    review,
+    meeting_edit_page,
+    meeting_edit,
+    attendance,
+    cancel_page,
+    cancel,
+]

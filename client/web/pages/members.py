@@ -20,6 +20,14 @@ from ..words import explain
 from .base import Ctx, field_text, form_of, run
 
 
+def _devices(c: Ctx, ids: tuple[str, ...]) -> list[tuple[str, bool]]:
+    """Each device's short id (the first 8 hex digits of its key's id), this computer's marked
+    and first."""
+    mine = c.account.device_id
+    shown = [(f"{d[:4]} {d[4:8]}", d == mine) for d in ids]
+    return sorted(shown, key=lambda x: not x[1])
+
+
 def _roster(c: Ctx, error: Any = None, status: int = 200) -> Response[Any]:
     g = c.group
     members = {m.id: m for m in g.members()}
@@ -28,7 +36,7 @@ def _roster(c: Ctx, error: Any = None, status: int = 200) -> Response[Any]:
         title="Members",
         section="members",
         roster=g.roster(),
-        devices={mid: len(m.devices) for mid, m in members.items()},
+        devices={mid: _devices(c, m.devices) for mid, m in members.items()},
         policy=g.state.policy,
         member=g.status == "member",
         error=error,
@@ -159,6 +167,8 @@ async def invite(request: Request[Any, Any, Any]) -> Response[Any]:
             title="Invite",
             section="members",
             code=secret.link,
+            server=secret.server,
+            short_code=secret.code,
             until=until,
             values=values,
             error=None,

@@ -1,5 +1,5 @@
 """The first doors: create an identity, unlock and lock, join or found a group, wait for
-approval, switch groups, and sync now."""
+approval, switch groups, call a group something else on this computer, and sync now."""
 
 from __future__ import annotations
 
@@ -172,6 +172,27 @@ async def use_group(request: Request[Any, Any, Any]) -> Response[Any]:
     return await run(request, act, needs="group")
 
 
+@post("/groups/rename")
+async def rename_group(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await form_of(request)
+    name = field_text(form, "name")
+
+    def act(c: Ctx) -> Response[Any]:
+        g = c.group
+        before = g.name
+        try:
+            g.rename(name)
+        except ChathamError as e:
+            return c.page("settings.html", title="Settings", error=explain(e), status=400)
+        if g.name == before:
+            return c.redirect("/settings", "Nothing changed.")
+        return c.redirect(
+            "/settings", f"On this computer the group is now called {g.name} (before: {before})."
+        )
+
+    return await run(request, act, needs="group")
+
+
 @post("/sync")
 async def sync_now(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
@@ -209,5 +230,6 @@ ROUTES = [
     create_group,
     waiting,
     use_group,
+    rename_group,
     sync_now,
 ]

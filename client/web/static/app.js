@@ -101,7 +101,7 @@
     });
   }
 
-  // --- drafts: kept by this app, in memory, never in the browser --------------------------
+  // --- drafts: kept by this app, sealed in the member's store, never in the browser ----------
   function wireDrafts(root) {
     root.querySelectorAll("form[data-draft]").forEach(function (form) {
       const state = form.querySelector("[data-draft-state]");
@@ -114,7 +114,7 @@
             method: "POST", body: body, credentials: "same-origin",
             headers: { "X-CSRF-Token": csrf },
           });
-          if (state && resp.ok) state.textContent = "Draft kept (until you post it).";
+          if (state && resp.ok) state.textContent = "Draft kept on this computer (sealed) until you post it.";
         }, 1200);
       });
       form.addEventListener("submit", function () { dirty = false; clearTimeout(timer); });

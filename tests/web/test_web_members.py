@@ -1,0 +1,110 @@
+"""Membership pages without a browser: the invite as text and as a QR code, renaming the group
+on this computer, and the roster's devices."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import httpx
+import segno
+from chatham.client import Account, Group
+
+from tests.support.web_member import WebOf
+
+
+def name_here(member: Account) -> str:
+    """What the member's home calls its current group, read afresh from the store."""
+    fresh = Account(member.home, member._secrets)
+    try:
+        return fresh.group().name
+    finally:
+        fresh.close()
+
+
+def _dark_modules(svg: str) -> set[tuple[int, int]]:
+    return {(int(x), int(y)) for x, y in re.findall(r"M(\d+) (\d+)h1v1h-1z", svg)}
+
+
+def test_the_invite_page_shows_the_code_as_text_and_as_a_qr_code_of_the_same_line(
+    person: Callable[..., Account],
+    group_of: Callable[..., list[Group]],
+    server: httpx.Client,
+    web_of: WebOf,
+) -> None:
+    dana, sam = person("Dana"), person("Sam")
+    group_of(dana, sam)
+    web, csrf = web_of(dana, server)
+    r = web.post("/invite", data={"csrf": csrf, "name": "Ana <b>", "expires": "1d"})
+    assert r.status_code == 200
+    assert r.headers["cache-control"] == "no-store"
+    page = r.text
+    link = re.search(r'<p class="code-text" id="invite-code">([^<]+)</p>', page)
+    assert link is not None
+    server_url, _, code = link.group(1).partition("#")
+    assert f'id="invite-short">{code}</dd>' in page
+    assert f"<dd>{server_url}</dd>" in page
+    svg = re.search(r'<svg class="qr".*?</svg>', page, re.S)
+    assert svg is not None
+    # The squares drawn are exactly the QR code of the invite line (margin of 4 modules).
+    expected = {
+        (x + 4, y + 4)
+        for y, row in enumerate(segno.make(link.group(1), error="m", micro=False).matrix)
+        for x, dark in enumerate(row)
+        if dark
+    }
+    assert _dark_modules(svg.group(0)) == expected
+    # Numbers only: nothing in the drawing is text, and nothing loads from anywhere.
+    assert re.fullmatch(r"[^<>]*", re.sub(r"<[^>]*>", "", svg.group(0))) is not None
+    assert "href" not in svg.group(0)
+    assert code not in svg.group(0)
+    # The invite works: Ana joins with the line the page shows.
+    ana = person("Ana")
+    ana.join(link.group(1))
+    # Without the CSRF token no invite is made.
+    before = len(dana.group().invites())
+    assert web.post("/invite", data={"name": "Max"}).status_code == 403
+    assert len(dana.group().invites()) == before
+
+
+def test_a_group_is_renamed_on_this_computer_only(
+    person: Callable[..., Account],
+    group_of: Callable[..., list[Group]],
+    server: httpx.Client,
+    web_of: WebOf,
+) -> None:
+    dana, sam = person("Dana"), person("Sam")
+    group_of(dana, sam)
+    web, csrf = web_of(sam, server)
+    assert 'value="Thursday Forum"' in web.get("/settings").text
+    r = web.post("/groups/rename", data={"csrf": csrf, "name": "Forum <i>with Dana</i>"})
+    assert "now called Forum &lt;i&gt;with Dana&lt;/i&gt; (before: Thursday Forum)" in r.text
+    assert "<h1>Forum &lt;i&gt;with Dana&lt;/i&gt;</h1>" in web.get("/").text
+    assert name_here(sam) == "Forum <i>with Dana</i>"
+    assert name_here(dana) == "Thursday Forum"  # nobody else is told
+    r = web.post("/groups/rename", data={"csrf": csrf, "name": "   "})
+    assert r.status_code == 400
+    assert name_here(sam) == "Forum <i>with Dana</i>"
+    # Refused without the token, from another site, or without the cookie.
+    assert web.post("/groups/rename", data={"name": "Forged"}).status_code == 403
+    cross = {"origin": "http://evil.example", "sec-fetch-site": "cross-site"}
+    r = web.post("/groups/rename", data={"csrf": csrf, "name": "Forged"}, headers=cross)
+    assert r.status_code == 403
+    web.cookies.clear()
+    assert web.post("/groups/rename", data={"csrf": csrf, "name": "Forged"}).status_code == 403
+    assert name_here(sam) == "Forum <i>with Dana</i>"
+
+
+def test_the_roster_lists_each_members_devices_and_marks_this_computer(
+    person: Callable[..., Account],
+    group_of: Callable[..., list[Group]],
+    server: httpx.Client,
+    web_of: WebOf,
+) -> None:
+    dana, sam = person("Dana"), person("Sam")
+    group_of(dana, sam)
+    web, _ = web_of(sam, server)
+    page = web.get("/members").text
+    mine, hers = sam.device_id, dana.device_id
+    assert f'<span class="device-id">{mine[:4]} {mine[4:8]}</span> (this computer)' in page
+    assert f'<span class="device-id">{hers[:4]} {hers[4:8]}</span></li>' in page
