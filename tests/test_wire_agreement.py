@@ -40,6 +40,7 @@ RESPONSES: list[tuple[type[msgspec.Struct], type[msgspec.Struct]]] = [
     (server.EntryPosted, client.EntryPosted),
     (server.EntryOutcome, client.EntryOutcome),
     (server.EntryOutcomes, client.EntryOutcomes),
+    (server.Healed, client.Healed),
     (server.EntryItem, client.EntryItem),
     (server.EntryPage, client.EntryPage),
     (server.JoinRequestItem, client.JoinRequestItem),
@@ -138,6 +139,7 @@ REQUESTS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/v1/groups/{g}/log"): server.AppendOp,
     ("POST", "/v1/groups/{g}/entries"): server.PostEntry,
     ("POST", "/v1/groups/{g}/entries/bulk"): server.PostEntries,
+    ("POST", "/v1/groups/{g}/heal"): server.Heal,
     ("POST", "/v1/groups/{g}/join-requests"): server.PostJoinRequest,
 }
 """Every route that takes a JSON body, and the server struct that reads it."""
@@ -161,6 +163,9 @@ def _answers() -> dict[tuple[str, str], msgspec.Struct]:
             [server.DeviceLockbox(1, 1, b"box")]
         ),
         ("POST", "/v1/groups/{g}/entries"): server.EntryPosted(E, 1),
+        ("POST", "/v1/groups/{g}/heal"): server.Healed(
+            1, H32, [server.EntryOutcome(E, 1), server.EntryOutcome(E, 2)]
+        ),
         ("POST", "/v1/groups/{g}/entries/bulk"): server.EntryOutcomes(
             [
                 server.EntryOutcome(E, 1),
@@ -213,6 +218,15 @@ def _drive(api: client.ServerApi) -> list[Callable[[], Any]]:
         lambda: api.lockboxes(G, 0),
         lambda: api.post_entry(G, b"entry"),
         lambda: api.post_entries(G, [b"entry", b"other"]),
+        lambda: api.heal(
+            G,
+            1,
+            H32,
+            [b"op"],
+            [(1, b"d" * 32, b"lockbox")],
+            [{"entry": b"entry"}, {"stub": b"stub", "retracted_by": E}],
+            "token",
+        ),
         lambda: api.entries(G, 0),
         lambda: api.entry(G, E),
         lambda: api.post_join_request(G, b"request"),
