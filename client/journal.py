@@ -53,7 +53,15 @@ from ._private.journal.content import (
 )
 from ._private.journal.dates import dated, local_zone, parse_date, relative_date
 from ._private.journal.export import ExportFormat, write_export
-from ._private.journal.files import MAX_ATTACHMENT, Progress, SavedFile, file_name, file_size
+from ._private.journal.files import (
+    MAX_ATTACHMENT,
+    FileCopies,
+    MissingFile,
+    Progress,
+    SavedFile,
+    file_name,
+    file_size,
+)
 from ._private.journal.fold import JournalView, SearchHit, fold_text, fold_with_map
 from ._private.journal.ics import ics_calendar, ics_escape, ics_fold
 from ._private.journal.items import (
@@ -114,6 +122,7 @@ __all__ = [
     "EntryMeta",
     "Event",
     "ExportFormat",
+    "FileCopies",
     "FileRef",
     "Issue",
     "IssueEdit",
@@ -129,6 +138,7 @@ __all__ = [
     "MeetingEdit",
     "MeetingItem",
     "MeetingStatus",
+    "MissingFile",
     "Note",
     "NoteEdit",
     "NoteItem",

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import msgspec
 import pytest
 from chatham import crypto
 from chatham.client import Account, Group, Home
@@ -15,22 +17,41 @@ from chatham.crypto import Secrets
 from tests.support.client_fixtures import form_group
 from tests.support.restorable import RestorableServer
 
+NEW_URL = "http://new-server.local"
+
 
 @pytest.fixture
-def restorable(tmp_path: Path) -> Iterator[RestorableServer]:
+def servers() -> dict[str, RestorableServer]:
+    """Every server the members can reach, by address."""
+    return {}
+
+
+@pytest.fixture
+def restorable(tmp_path: Path, servers: dict[str, RestorableServer]) -> Iterator[RestorableServer]:
     s = RestorableServer(tmp_path / "server")
+    servers[s.url] = s
     yield s
     s.close()
 
 
 @pytest.fixture
-def members(tmp_path: Path, restorable: RestorableServer) -> Iterator[list[Account]]:
+def new_server(tmp_path: Path, servers: dict[str, RestorableServer]) -> Iterator[RestorableServer]:
+    s = RestorableServer(tmp_path / "new-server", NEW_URL)
+    servers[s.url] = s
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def members(
+    tmp_path: Path, restorable: RestorableServer, servers: dict[str, RestorableServer]
+) -> Iterator[list[Account]]:
     made = []
     for name in ("Alice", "Bob", "Carol"):
         a = Account(
             Home(tmp_path / f"home-{name.lower()}"),
             Secrets.generate(created=1767225600),
-            http=restorable.http,
+            http=lambda url: servers[url].http,
         )
         a.set_name(name)
         made.append(a)
@@ -281,3 +302,117 @@ def test_an_entry_a_removed_member_slipped_in_is_a_fork_no_heal_covers(
         report = g.sync()
         assert any(a.kind == "RollbackError" for a in report.alarms)
         assert slipped.hex() not in {e.id for e in g.entries()}
+
+
+# --- moving to another server --------------------------------------------------------------------
+
+
+def test_a_leader_moves_the_group_and_members_follow(
+    restorable: RestorableServer, new_server: RestorableServer, members: list[Account]
+) -> None:
+    alice, bob, carol = form_group(*members)
+    for i in range(3):
+        bob.post(f"bob {i}".encode())
+    withdrawn = carol.post(b"carol withdraws this")
+    carol.post(b"withdrawn", retracts=[withdrawn])
+    alice.checkpoint()
+    for g in (alice, bob, carol):
+        g.sync()
+    report = alice.move(NEW_URL)
+    assert report.created
+    assert alice.server == NEW_URL
+    restorable.stop()  # the old server is abandoned
+    for g in (bob, carol):
+        with pytest.raises(E.Unreachable):
+            g.sync()
+        assert g.use_server(NEW_URL) is None
+        assert not g.sync().alarms
+    for g in (alice, bob, carol):
+        assert g.verify().ok
+    codes = {g.meeting_code() for g in (alice, bob, carol)}
+    assert len(codes) == 1
+    bob.post(b"on the new server")
+    carol.sync()
+    bodies = [e.body for e in carol.entries()]
+    assert bodies[:3] == [b"bob 0", b"bob 1", b"bob 2"]
+    assert bodies[-1] == b"on the new server"
+    assert b"carol withdraws this" not in bodies
+
+
+def test_only_a_leader_moves_the_group(
+    restorable: RestorableServer, new_server: RestorableServer, members: list[Account]
+) -> None:
+    _, bob = form_group(*members[:2])
+    with pytest.raises(E.NotAllowed):
+        bob.move(NEW_URL)
+    assert bob.server != NEW_URL
+
+
+def test_a_server_holding_nothing_of_the_group_is_refused_unless_given_a_copy(
+    restorable: RestorableServer, new_server: RestorableServer, members: list[Account]
+) -> None:
+    _, bob = form_group(*members[:2])
+    with pytest.raises(E.ServerNotFound):
+        bob.use_server(NEW_URL)
+    assert bob.server != NEW_URL
+
+
+def test_a_server_rebuilt_from_nothing_at_the_same_address_gets_the_group_back(
+    restorable: RestorableServer, members: list[Account]
+) -> None:
+    alice, bob, carol = form_group(*members)
+    alice.post(b"held by members")
+    for g in (bob, carol):
+        g.sync()
+    restorable.wipe()
+    with pytest.raises(E.ServerChanged):
+        bob.sync()
+    report = bob.use_server(restorable.url, give_copy=True)
+    assert report is not None
+    assert report.created
+    for g in (alice, carol):
+        assert g.use_server(restorable.url) is None
+    for g in (alice, bob, carol):
+        assert not g.sync().alarms
+        assert g.verify().ok
+    alice.post(b"after the rebuild")
+    carol.sync()
+    assert [e.body for e in carol.entries()] == [b"held by members", b"after the rebuild"]
+
+
+class _OtherLog(httpx.BaseTransport):
+    """A server that serves another log at the head a member pinned (a stranger's, a fork)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        resp = self.inner.handle_request(request)
+        if request.method != "GET" or not request.url.path.endswith("/log"):
+            return resp
+        resp.read()
+        page = msgspec.msgpack.decode(resp.content)
+        page["head"] = bytes(32)
+        if page["ops"]:
+            page["ops"][0] = page["ops"][0][:-1] + bytes([page["ops"][0][-1] ^ 1])
+        headers = {k: v for k, v in resp.headers.items() if k.lower() != "content-length"}
+        return httpx.Response(200, headers=headers, content=msgspec.msgpack.encode(page))
+
+
+def test_a_server_serving_another_log_is_refused_and_nothing_changes(
+    restorable: RestorableServer, new_server: RestorableServer, members: list[Account]
+) -> None:
+    alice, bob = form_group(*members[:2])
+    alice.post(b"one")
+    bob.sync()
+    alice.move(NEW_URL)
+    new_server.http = httpx.Client(
+        transport=_OtherLog(new_server.http._transport), base_url=NEW_URL
+    )
+    before = bob.verify()
+    with pytest.raises(E.ForkError) as caught:
+        bob.use_server(NEW_URL)
+    assert "another log" in caught.value.message
+    assert bob.server == restorable.url
+    assert bob.verify() == before
+    assert not bob.sync().alarms  # the old server still serves the group: nothing changed

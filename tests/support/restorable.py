@@ -24,17 +24,19 @@ class _Current(httpx.BaseTransport):
         self.owner = owner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        assert self.owner.app is not None, "the server is stopped"
+        if self.owner.app is None:
+            raise httpx.ConnectError("the server is stopped", request=request)
         return self.owner.app._transport.handle_request(request)
 
 
 class RestorableServer:
-    """`http` is the client every member uses; `backup()`, `restore(copy)`, `wipe()`."""
+    """`http` is the client members use for `url`; `backup()`, `restore(copy)`, `wipe()`."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, url: str = SERVER_URL) -> None:
+        self.url = url
         self.settings = Settings(data_dir=data_dir, open_registration=True)
         self.app: TestClient | None = None  # type: ignore[type-arg]
-        self.http = httpx.Client(transport=_Current(self), base_url=SERVER_URL)
+        self.http = httpx.Client(transport=_Current(self), base_url=url)
         self._copies = 0
         self.start()
 
@@ -43,7 +45,7 @@ class RestorableServer:
         return self.settings.data_dir / "chatham.sqlite3"
 
     def start(self) -> None:
-        self.app = TestClient(create_app(self.settings), base_url=SERVER_URL)
+        self.app = TestClient(create_app(self.settings), base_url=self.url)
         self.app.__enter__()
 
     def stop(self) -> None:
@@ -73,6 +75,13 @@ class RestorableServer:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.db_file}{suffix}").unlink(missing_ok=True)
         shutil.copyfile(copy, self.db_file)
+        self.start()
+
+    def wipe(self) -> None:
+        """The database is lost: the server starts again with nothing (a new identity too)."""
+        self.stop()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.db_file}{suffix}").unlink(missing_ok=True)
         self.start()
 
     def close(self) -> None:

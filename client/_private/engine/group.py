@@ -37,6 +37,7 @@ from ..membership.values import (
     RosterEntry,
 )
 from ..membership.workflows import DEFAULT_INVITE_SECONDS, Ask
+from . import move as moving
 from . import outbox, uploads
 from .alarms import Alarm
 from .changes import changes
@@ -419,6 +420,42 @@ class Group:
             self.sync(send=False)
         report = heal_group(self, registration_token=registration_token)
         return dataclasses.replace(report, alarms=self.sync().alarms)
+
+    def use_server(
+        self, url: str, *, give_copy: bool = False, registration_token: str | None = None
+    ) -> HealReport | None:
+        """Point this copy of the group at the server at `url` (the group's new server, told
+        out of band by a leader, or the same address rebuilt from nothing).
+
+        Accepted only if that server's log agrees with the one verified here wherever both
+        reach; another log (a stranger's server, a fork) is a `ForkError` and nothing is
+        stored. A server holding nothing of the group is refused unless `give_copy`: then
+        it is given this copy (as `heal`), which is how a member restores a server that lost
+        its database. Syncs with it afterwards; returns the heal's report, if one ran.
+        """
+        report = moving.use_server(
+            self, url, give_copy=give_copy, registration_token=registration_token
+        )
+        synced = self.sync()
+        if report is not None:
+            report = dataclasses.replace(report, alarms=synced.alarms)
+        return report
+
+    def move(self, url: str, *, registration_token: str | None = None) -> HealReport:
+        """A leader moves the group to the server at `url`: this device's verified copy (every
+        op, the lockboxes it holds, every entry) is published there, and this copy of the
+        group uses it from now on. Members follow with `use_server(url)`."""
+        snap = self._load()
+        if snap.status != "member" or not snap.state.is_leader_device(self._device().id):
+            raise E.NotAllowed(
+                "only a leader moves the group to another server",
+                hint="ask a leader; to follow a move, use `chatham group server URL`",
+            )
+        with contextlib.suppress(E.ServerError, E.NotAMember):  # the old one may be gone
+            self.sync()
+        report = self.use_server(url, give_copy=True, registration_token=registration_token)
+        assert report is not None
+        return report
 
     def refresh(self, *, timeout: float = QUICK_SYNC) -> SyncReport | None:
         """Sync before a read, if the server answers within `timeout` seconds per request;
