@@ -257,7 +257,8 @@ def serve(settings: Settings) -> None:
         "host": settings.host,
         "port": settings.port,
         "loop": "uvloop",
-        "http": "httptools",
+        # uvicorn's httptools protocol with limits on headers, timers and a connection cap.
+        "http": "chatham.server._private.connections:GuardedHttpTools",
         "access_log": settings.access_log,
         "proxy_headers": False,
         "server_header": False,
@@ -266,13 +267,14 @@ def serve(settings: Settings) -> None:
         # flight this long, then close what is left (clients reconnect and resume).
         "timeout_graceful_shutdown": SHUTDOWN_GRACE,
     }
+    # Worker processes (and the connection protocol, which uvicorn builds) read the same
+    # settings from the environment.
+    os.environ.update(settings_to_env(settings.replace(migrate_on_start=False)))
     if settings.workers == 1:
         from ._private.app import create_app
 
         uvicorn.run(create_app(settings), **common)
         return
-    # Worker processes rebuild the same settings from the environment.
-    os.environ.update(settings_to_env(settings.replace(migrate_on_start=False)))
     uvicorn.run(
         "chatham.server._private.app:create_app_from_env",
         factory=True,

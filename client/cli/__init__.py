@@ -32,7 +32,8 @@ The journal commands add:
   own contract, drafts included, is at the top of `editor.py`).
 - Everyday output says what happened in the members' words; `--verbose` adds the
   protocol's terms (log ops, epochs, checkpoints). Member and server text is printed
-  as text, never as markup.
+  as text, never as markup, and never reaches the terminal with a control character,
+  escape sequence or bidi override in it (`common.console()` and `common.safe`).
 - A refusal by the permission table (docs/journal.md §4) is an error with a
   hint, checked before anything is posted, so it changes nothing.
 

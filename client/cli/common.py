@@ -9,9 +9,12 @@ module: the library (and httpx, sqlite, crypto) loads inside commands, so that
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
+import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -163,9 +166,27 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def emit_json(value: Any) -> None:
-    """Print one JSON document on stdout (and nothing else goes to stdout with --json)."""
-    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False) + "\n")
+    """Print one JSON document on stdout (and nothing else goes to stdout with --json).
+
+    `json.dumps` escapes C0 controls; DEL, C1 controls (`\\x9b` is a CSI on some terminals),
+    line separators and bidi overrides are escaped too (as `\\u009b`), so a document shown
+    on a terminal cannot drive it, and it decodes to exactly the same strings."""
+    doc = json.dumps(to_jsonable(value), indent=2, ensure_ascii=False)
+    sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", doc) + "\n")
+
+
+def safe(text: str) -> str:
+    """`text` fit for a terminal: what a server or another member wrote can move no cursor,
+    recolour nothing, set no clipboard or window title and reorder no text (every control
+    character but newline and tab, and every bidi override, becomes U+FFFD). `console()`
+    applies it to everything it prints; this is for the few lines written without it."""
+    from .. import terminal_text
+
+    return terminal_text(text)
 
 
 def console(*, stderr: bool = False) -> Console:
@@ -173,11 +194,11 @@ def console(*, stderr: bool = False) -> Console:
 
     Markup and emoji codes are off: every string printed may hold a member's name, a group
     name or the server's words, and `Lee [/]` or `:smile:` must print as typed (styles come
-    only from `rich.text.Text`, as in `show.py`).
+    only from `rich.text.Text`, as in `show.py`). Every piece of text it renders also goes
+    through `safe` (rich's own colours and cursor moves are styles and control segments,
+    never text), so no output path of the CLI passes an escape sequence to the terminal.
     """
-    from rich.console import Console
-
-    return Console(
+    return _safe_console_class()(
         stderr=stderr,
         markup=False,
         emoji=False,
@@ -185,6 +206,30 @@ def console(*, stderr: bool = False) -> Console:
         no_color="NO_COLOR" in os.environ or None,
         soft_wrap=True,
     )
+
+
+@functools.cache
+def _safe_console_class() -> type[Console]:
+    from rich.console import Console, ConsoleOptions, RenderableType
+    from rich.segment import Segment
+
+    from .. import terminal_text
+
+    class SafeConsole(Console):
+        """Rich's console, with every text segment through `terminal_text` as it renders."""
+
+        def render(
+            self, renderable: RenderableType, options: ConsoleOptions | None = None
+        ) -> Iterable[Segment]:
+            for segment in super().render(renderable, options):
+                text, style, control = segment
+                if control is None and text:
+                    clean = terminal_text(text)
+                    if clean != text:
+                        segment = Segment(clean, style)
+                yield segment
+
+    return SafeConsole
 
 
 def short(hex_id: str, n: int = 12) -> str:

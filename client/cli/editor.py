@@ -14,8 +14,15 @@ Output contract for every command that opens an editor:
   it again next time, so nothing typed is lost.
 
 Drafts live in a private 0700 directory under the runtime dir (a tmpfs on most systems),
-0600, one per group and command; the editor runs with the passphrase variables stripped
-from its environment (`scrubbed_env`). A draft is overwritten and removed once posted.
+0600, one per group and command, written by chatham only. The editor never sees that
+directory: each edit gets a fresh private 0700 directory of its own (`runtime/edits/…`,
+also its TMPDIR) holding a copy of the draft, and the whole directory, with whatever the
+editor left there (swap, backup and undo files, autosaves), is overwritten and removed
+when it closes. Editors known to keep such files are told not to (`QUIET_FLAGS`: vim and
+neovim get no swap, backup, undo or viminfo/shada file; emacs no backup, autosave or lock
+file; nano ignores nanorc files, which could turn backups on). The editor runs with the
+passphrase variables stripped from its environment (`scrubbed_env`). A draft is
+overwritten and removed once posted.
 """
 
 from __future__ import annotations
@@ -24,8 +31,10 @@ import contextlib
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -34,6 +43,99 @@ from .. import private_dir, runtime_dir, scrubbed_env
 from ..errors import UsageError
 
 FALLBACK_EDITORS: Final = ("nano", "pico", "micro", "vi")
+
+QUIET_FLAGS: Final[dict[str, tuple[str, ...]]] = {
+    # After the vimrc (-c), so a vimrc that turns backups or undo files on is overruled.
+    "vim": ("-n", "-i", "NONE", "-c", "set nobackup nowritebackup noundofile noswapfile"),
+    "emacs": (
+        "--eval",
+        "(setq make-backup-files nil auto-save-default nil create-lockfiles nil)",
+    ),
+    "nano": ("--ignorercfiles",),
+}
+"""Flags that stop a known editor from writing copies of the text (swap, backup, undo,
+history, autosave and lock files), by the program's family."""
+
+_FAMILIES: Final = {
+    "vi": "vim",
+    "vim": "vim",
+    "nvim": "vim",
+    "gvim": "vim",
+    "vimx": "vim",
+    "view": "vim",
+    "emacs": "emacs",
+    "emacs-nox": "emacs",
+    "emacs-gtk": "emacs",
+    "emacs-lucid": "emacs",
+    "nano": "nano",
+}
+
+
+def quiet_flags(program: str) -> tuple[str, ...]:
+    """QUIET_FLAGS for `program`, judged by the file it runs (`vi` may be vim, nvi or
+    busybox: only the real vim gets vim's flags)."""
+    found = shutil.which(program) or program
+    real = Path(os.path.realpath(found)).name.split(".")[0]
+    family = _FAMILIES.get(real)
+    return QUIET_FLAGS[family] if family else ()
+
+
+def shred(path: Path) -> None:
+    """Overwrite a regular file with zeros, then remove it; remove anything else as it is."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                size = os.fstat(fd).st_size
+                os.write(fd, bytes(size))
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def wipe(directory: Path) -> None:
+    """Shred every file under `directory`, then remove it and its subdirectories."""
+    for root, dirs, files in os.walk(directory, topdown=False):
+        for name in files:
+            shred(Path(root) / name)
+        for name in dirs:
+            sub = Path(root) / name
+            if sub.is_symlink():
+                sub.unlink()
+            else:
+                with contextlib.suppress(OSError):
+                    sub.rmdir()
+    with contextlib.suppress(FileNotFoundError):
+        directory.rmdir()
+
+
+@contextlib.contextmanager
+def editing_directory() -> Iterator[Path]:
+    """A fresh private 0700 directory for one edit, wiped entirely afterwards.
+
+    Its name carries this process's id, so the directory of an edit whose command was
+    killed (nothing could wipe it then) is wiped by the next edit."""
+    edits = private_dir(runtime_dir() / "edits")
+    for left in edits.glob("edit-*-*"):
+        if not _alive(left.name.split("-")[1]):
+            wipe(left)
+    where = Path(tempfile.mkdtemp(prefix=f"edit-{os.getpid()}-", dir=edits))
+    try:
+        yield where
+    finally:
+        wipe(where)
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def editor_command() -> list[str]:
@@ -82,26 +184,17 @@ class Draft:
 
     def remove(self) -> None:
         """Overwrite the draft with zeros, then remove it (it holds plaintext)."""
-        with contextlib.suppress(OSError):
-            size = self.path.stat().st_size
-            with self.path.open("r+b") as f:
-                f.write(bytes(size))
-                f.flush()
-                os.fsync(f.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        shred(self.path)
 
     def edit(self, template: str) -> str:
         """Open the draft (or `template` when there is none) in the editor; what was saved.
 
-        Raises `Cancelled` when the editor closed without saving: a fresh draft is then
-        removed, an older one kept.
+        The editor works on a copy in a directory of its own, wiped when it closes; what it
+        saved becomes the draft. Raises `Cancelled` when the editor closed without saving
+        (an older draft is kept as it was).
         """
         self.used = True
         resumed = self.exists()
-        if not resumed:
-            self.write(template)
-        before = self.path.stat().st_mtime_ns
         command = editor_command()
         note = "continuing your draft" if resumed else "opening"
         sys.stderr.write(
@@ -109,25 +202,32 @@ class Draft:
             "or close it without saving to cancel\n"
         )
         sys.stderr.flush()
-        try:
-            subprocess.run(  # noqa: S603 - the member's own editor, on a private file
-                [*command, str(self.path)], env=scrubbed_env(), check=True
-            )
-        except (OSError, subprocess.CalledProcessError) as e:
-            if not resumed:
-                self.remove()
-            raise UsageError(
-                f"the editor failed ({type(e).__name__})",
-                hint="set $EDITOR, or pass the text with an option (`-` reads stdin)",
-            ) from None
-        if self.path.stat().st_mtime_ns == before:
-            if not resumed:
-                self.remove()
-            raise Cancelled(
-                "nothing was posted: the editor was closed without saving",
-                hint=f"your draft is still in {self.path}" if resumed else "nothing was kept",
-            )
-        return self.read()
+        with editing_directory() as where:
+            copy = where / self.path.name
+            fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(self.read() if resumed else template)
+            before = copy.stat().st_mtime_ns
+            env = scrubbed_env() | {"TMPDIR": str(where)}
+            try:
+                subprocess.run(  # noqa: S603 - the member's own editor, on a private file
+                    [command[0], *quiet_flags(command[0]), *command[1:], str(copy)],
+                    env=env,
+                    check=True,
+                )
+            except (OSError, subprocess.CalledProcessError) as e:
+                raise UsageError(
+                    f"the editor failed ({type(e).__name__})",
+                    hint="set $EDITOR, or pass the text with an option (`-` reads stdin)",
+                ) from None
+            if not copy.exists() or copy.stat().st_mtime_ns == before:
+                raise Cancelled(
+                    "nothing was posted: the editor was closed without saving",
+                    hint=f"your draft is still in {self.path}" if resumed else "nothing was kept",
+                )
+            saved = copy.read_text(encoding="utf-8")
+        self.write(saved)
+        return saved
 
 
 @contextlib.contextmanager

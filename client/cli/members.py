@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, console, emit_json, short, state, text, verbose
+from .common import JsonOpt, console, emit_json, safe, short, state, text, verbose
 
 if TYPE_CHECKING:
     from .. import Group
@@ -61,7 +61,7 @@ def _ask(prompt: str) -> str | None:
     """One line typed at the terminal (None without a terminal or at end of input)."""
     if not _interactive():
         return None
-    sys.stderr.write(prompt)
+    sys.stderr.write(safe(prompt))  # a question may quote a name the invitee chose
     sys.stderr.flush()
     line = sys.stdin.readline()
     return line.strip() if line else None
@@ -154,7 +154,7 @@ def invite(
     out.print(f"code:   {secret.code}")
     out.print("they run `chatham join` and paste the line below (or type the server and code):")
     # The whole invite goes out as one plain line, never through rich (no wrapping).
-    sys.stdout.write(secret.link + "\n")
+    sys.stdout.write(safe(secret.link) + "\n")
 
 
 def _print_qr(link: str) -> None:

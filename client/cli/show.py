@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .. import terminal_text
 from ..journal import (
     Agenda,
     CommentItem,
@@ -58,8 +59,11 @@ def print_table(
     *,
     title: str | None = None,
 ) -> None:
-    """A Rich table on a terminal; aligned plain columns otherwise (and for long lists)."""
-    cells = [list(row) for row in rows]
+    """A Rich table on a terminal; aligned plain columns otherwise (and for long lists).
+
+    Every cell is made safe for a terminal first (`_safe_cell`), so the plain path, which
+    writes without Rich, holds no escape sequence either, and widths count what is shown."""
+    cells = [[_safe_cell(c) for c in row] for row in rows]
     if console.is_terminal and len(cells) <= TABLE_ROWS:
         table = Table(title=title, title_justify="left", header_style="bold")
         for h in headers:
@@ -92,6 +96,18 @@ def print_table(
     out.append(line(headers, head) + "\n", style="bold")
     out.append("\n".join(lines))
     console.print(out, soft_wrap=True, highlight=False)
+
+
+def _safe_cell(cell: str | Text) -> str | Text:
+    """One line of text with every control character and bidi override as U+FFFD (one
+    character for one, so a Text's styles keep their places)."""
+    if isinstance(cell, Text):
+        clean = terminal_text(cell.plain, one_line=True)
+        if clean != cell.plain:
+            cell = cell.copy()
+            cell.plain = clean
+        return cell
+    return terminal_text(cell, one_line=True)
 
 
 def print_markdown(console: Console, text: str) -> None:

@@ -92,6 +92,9 @@ class Answer(Response[T]):
         return _Sent(status, media_type, body)
 
 
+PIECE = 256 * 1024
+"""Bytes of an answer handed to the connection at a time."""
+
 _json = msgspec.json.Encoder(enc_hook=default_serializer)
 
 
@@ -114,4 +117,14 @@ class _Sent(ASGIResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(self._start)  # type: ignore[arg-type]
-        await send({"type": "http.response.body", "body": self.body, "more_body": False})
+        body = self.body
+        # A large body goes in pieces: each waits until the client has read enough of the
+        # last (the server's send waits while the connection's buffer is full), so an answer
+        # nobody reads is held once, here, and not copied whole into the connection.
+        at = 0
+        while len(body) - at > PIECE:
+            piece = body[at : at + PIECE]
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+            at += PIECE
+        rest = body[at:] if at else body
+        await send({"type": "http.response.body", "body": rest, "more_body": False})

@@ -17,6 +17,7 @@ from .bodies import BodyRequest
 from .error_handlers import EXCEPTION_HANDLERS
 from .errors import ErrorCode, error_body
 from .guards import DEPENDENCIES
+from .inflight import release_held
 from .lean_route import LeanRoute
 from .openapi import annotate_bytes_fields
 from .routes.attachments import attachments_router
@@ -58,6 +59,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime.spawn(upkeep.purge_loop(runtime))
         yield
     finally:
+        await upkeep.scrub_before_exit(runtime)
         await runtime.close()
 
 
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=BodyRequest,
+        middleware=[release_held],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         request_max_body_size=settings.max_body,

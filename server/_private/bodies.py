@@ -9,7 +9,7 @@ suffix, and `field` naming the input (tests compare both routes).
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import msgspec
 from litestar import Request
@@ -82,16 +82,62 @@ def invalid_body(exc: msgspec.ValidationError) -> ServiceError:
     return invalid_request(message.split(" - ", 1)[0], field_of({"message": message}))
 
 
-async def read_capped(request: Request[Any, Any, Any], cap: int) -> bytes:
-    """A raw body of at most `cap` bytes, refused as soon as it passes the cap, so a request
-    costs at most `cap` bytes of memory whatever the client sends."""
+async def read_capped(request: Request[Any, Any, Any], cap: int, what: str = "a chunk") -> bytes:
+    """A raw body of at most `cap` bytes, refused as soon as it passes the cap (or as soon as
+    its Content-Length says it would), so a request costs at most `cap` bytes of memory
+    whatever the client sends."""
     declared = request.headers.get("content-length")
     # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
     if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > cap:
-        raise ServiceError(ErrorCode.BODY_TOO_LARGE, f"a chunk is at most {cap} bytes")
+        raise _too_large(what, cap)
     buf = bytearray()
     async for part in request.stream():
         buf += part
         if len(buf) > cap:
-            raise ServiceError(ErrorCode.BODY_TOO_LARGE, f"a chunk is at most {cap} bytes")
+            raise _too_large(what, cap)
     return bytes(buf)
+
+
+def _too_large(what: str, cap: int) -> ServiceError:
+    return ServiceError(ErrorCode.BODY_TOO_LARGE, f"{what} is at most {cap} bytes")
+
+
+JSON_SLACK: Final = 1024
+"""Bytes allowed beyond a body's largest compact encoding: whitespace, key order, escapes."""
+
+
+def json_bound(kind: Any) -> int | None:
+    """The most bytes a JSON body of type `kind` can take when every bound its type declares is
+    met (bytes as base64, two bytes of whitespace per value), plus `JSON_SLACK`; None when
+    some part of it has no declared bound. Each route caps its body at this (and at
+    `max_body`), so a route that takes a signature is not made to read two megabytes."""
+    size = _bound(msgspec.inspect.type_info(kind))
+    return None if size is None else size + JSON_SLACK
+
+
+def _bound(t: msgspec.inspect.Type) -> int | None:
+    mi = msgspec.inspect
+    if isinstance(t, mi.Metadata):
+        return _bound(t.type)
+    if isinstance(t, mi.BytesType):
+        return None if t.max_length is None else 4 * -(-t.max_length // 3) + 4
+    if isinstance(t, mi.StrType):
+        # A character may be escaped as \uXXXX: six bytes.
+        return None if t.max_length is None else 6 * t.max_length + 4
+    if isinstance(t, (mi.IntType, mi.NoneType, mi.BoolType)):
+        return 24
+    if isinstance(t, mi.ListType):
+        item = _bound(t.item_type)
+        return None if item is None or t.max_length is None else 4 + t.max_length * (item + 1)
+    if isinstance(t, mi.UnionType):
+        sizes = [_bound(u) for u in t.types]
+        return None if None in sizes else max(s for s in sizes if s is not None)
+    if isinstance(t, mi.StructType):
+        total = 4
+        for f in t.fields:
+            size = _bound(f.type)
+            if size is None:
+                return None
+            total += len(f.encode_name) + 6 + size
+        return total
+    return None

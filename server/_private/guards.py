@@ -22,6 +22,8 @@ ServicesDep = NamedDependency[Runtime]
 """The per-process runtime (injected by name: `services`)."""
 CallerDep = NamedDependency[Caller]
 """Whoever the bearer token names (injected by name: `caller`)."""
+STREAM = "chatham_stream"
+"""A route's `opt` flag: its answer is a long-lived stream, which holds no place in flight."""
 DeviceDep = NamedDependency[bytes]
 """The logged-in device's id; 403 for invitee tokens (injected by name: `device`)."""
 
@@ -42,12 +44,18 @@ def _authorization(request: Request[Any, Any, Any]) -> str:
 
 
 async def provide_caller(request: Request[Any, Any, Any], services: ServicesDep) -> Caller:
+    """The caller, who then holds one of its places in flight (`inflight`) until the answer
+    is sent, except on an event stream (capped on its own)."""
     scheme, _, token = _authorization(request).partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ServiceError(
             ErrorCode.UNAUTHORIZED, "a bearer token is required (POST /v1/auth/token)"
         )
-    return await tokens.resolve(services, token.strip())
+    caller = await tokens.resolve(services, token.strip())
+    if not request.route_handler.opt.get(STREAM):
+        key = caller.device_id or (caller.group_id, caller.invite_id)
+        services.inflight.hold(request.scope, key, services.settings.max_device_requests)
+    return caller
 
 
 async def provide_device(request: Request[Any, Any, Any], services: ServicesDep) -> bytes:
@@ -56,8 +64,23 @@ async def provide_device(request: Request[Any, Any, Any], services: ServicesDep)
 
 
 def client_key(request: Request[Any, Any, Any]) -> str:
-    """The client address, used only as an in-memory rate-limit key and never stored."""
-    return request.client.host if request.client else "unknown"
+    """The client address, used only as an in-memory rate-limit key and never stored.
+
+    Behind a trusted proxy (`Settings.trusted_proxies`) it is the nearest address in
+    X-Forwarded-For that is not itself a trusted proxy; from anyone else the header is
+    ignored, so a client cannot pick its own key by sending one."""
+    peer = request.client.host if request.client else "unknown"
+    proxies: frozenset[str] = request.app.state.settings.proxies
+    if peer not in proxies:
+        return peer
+    hops: list[str] = []
+    for name, value in request.scope["headers"]:
+        if name.lower() == b"x-forwarded-for":
+            hops += [h.strip() for h in value.decode("latin-1").split(",")]
+    for hop in reversed(hops):
+        if hop and hop not in proxies:
+            return hop
+    return peer
 
 
 DEPENDENCIES = {

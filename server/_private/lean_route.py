@@ -1,29 +1,31 @@
-"""`LeanRoute`: the hottest write (an entry post) served with less framework work per request.
+"""`LeanRoute`: every route with a JSON body, served so that a stranger's body costs nothing.
 
 Used as `@post(..., middleware=[LeanRoute(fn, Body)])(fn)`: Litestar still routes the
 request, documents the route in OpenAPI from `fn`'s signature, and turns whatever is
 raised into the usual error body. For this one method of this one route, instead of
-Litestar's per-request machinery (signature model, dependency injection, response
-assembly: a large share of a bare request, docs/performance.md) the handler function
-is called directly with the four arguments it takes, obtained the same way:
+Litestar's per-request machinery (which reads and parses the whole body before any
+dependency runs, so a token check or a rate limit came after the cost: docs/threat-model.md)
+the handler function is called directly, in this order:
 
-- `device`: `provide_device`, the same token check and rate limit as every route;
-- `data`: the body, read through Litestar's `Request.body()` (same size cap, same 413),
-  decoded into `body` by msgspec (`bodies.decode_body`: the 400s Litestar's validation
-  gives);
-- the path parameters as Litestar parsed them, and `services` (`provide_services`).
+1. the caller: `device` or `caller` (`provide_device`, `provide_caller`: the token check
+   and the device's rate limit), or, for a route without a login, the per-address limit
+   (`rate_auth`) — before one byte of the body is read;
+2. the body, read up to the route's cap (`bodies.json_bound` of its type, at most
+   `max_body`; 413 as soon as it passes it or its Content-Length says it would);
+3. the body decoded straight into its type by msgspec (`bodies.decode_body`: the 400s
+   Litestar's validation gives), never into an intermediate tree of lists and dicts;
+4. the function, with the path parameters as Litestar parsed them, `services`, and
+   `request` when it takes one.
 
-The token is checked before the body is read or parsed. The body is decoded strictly,
-where Litestar converts leniently (`"5"` for an int); the two agree for fields of bytes
-or str, so only such bodies are accepted. Whatever else Litestar would do for a route
-(guards, hooks, response headers, CSRF, compression, allowed hosts, other middleware)
-this path would skip: `LeanRoute.verify(app)` refuses to build an app where a lean
-route has any of it.
+Decoding is strict where Litestar converts leniently: a number sent as a string (`"5"`)
+is refused. Whatever else Litestar would do for a route (guards, hooks, response headers,
+CSRF, compression, allowed hosts, other middleware) this path would skip:
+`LeanRoute.verify(app)` refuses to build an app where a lean route has any of it.
 """
 
 from __future__ import annotations
 
-import typing
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -34,26 +36,28 @@ from litestar.exceptions import ImproperlyConfiguredException
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from .bodies import decode_body
-from .guards import provide_device, provide_services
+from .answers import Answer
+from .bodies import decode_body, json_bound, read_capped
+from .guards import client_key, provide_caller, provide_device, provide_services
+from .inflight import release_held
 
 
 class LeanRoute:
     """Route middleware that calls the handler function directly (see the module docstring)."""
 
-    def __init__(
-        self, fn: Callable[..., Awaitable[Response[Any]]], body: type[msgspec.Struct]
-    ) -> None:
-        for field in msgspec.structs.fields(body):
-            kind = field.type
-            while typing.get_origin(kind) is typing.Annotated:
-                kind = typing.get_args(kind)[0]
-            if kind not in (bytes, str):
-                raise TypeError(
-                    f"LeanRoute bodies hold bytes or str only: {body.__name__}.{field.name}"
-                )
+    def __init__(self, fn: Callable[..., Awaitable[Any]], body: type[msgspec.Struct]) -> None:
+        params = set(inspect.signature(fn).parameters)
+        if "data" not in params or "services" not in params:
+            raise TypeError(f"{fn.__name__} takes no `data` or no `services`")
         self._fn = fn
         self._decoder = msgspec.json.Decoder(body)
+        self._bound = json_bound(body)
+        self._who = "device" if "device" in params else "caller" if "caller" in params else None
+        self._takes_request = "request" in params
+
+    def cap(self, max_body: int) -> int:
+        """The most bytes this route reads: what its body type can need, at most `max_body`."""
+        return max_body if self._bound is None else min(self._bound, max_body)
 
     @staticmethod
     def verify(app: Litestar) -> None:
@@ -89,9 +93,14 @@ class LeanRoute:
                         ("response cache", handler.cache),
                         (
                             "other middleware",
-                            [m for m in middleware if not isinstance(m, LeanRoute)],
+                            [
+                                m
+                                for m in middleware
+                                if not isinstance(m, LeanRoute) and m is not release_held
+                            ],
                         ),
                         ("another device check", _provider(deps, "device") is not provide_device),
+                        ("another caller check", _provider(deps, "caller") is not provide_caller),
                         (
                             "another services provider",
                             _provider(deps, "services") is not provide_services,
@@ -115,11 +124,21 @@ class LeanRoute:
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request: Request[Any, Any, Any] = Request(scope, receive, send)
         services = await provide_services(request)
-        device = await provide_device(request, services)
-        data = decode_body(self._decoder, await request.body())
-        response = await self._fn(
-            **scope["path_params"], data=data, device=device, services=services
-        )
+        kwargs: dict[str, Any] = {**scope["path_params"], "services": services}
+        settings = services.settings
+        # Who is asking, before one byte of the body is read.
+        if self._who == "device":
+            kwargs["device"] = await provide_device(request, services)
+        elif self._who == "caller":
+            kwargs["caller"] = await provide_caller(request, services)
+        else:
+            services.limiter.hit(("auth", client_key(request)), settings.rate_auth)
+        if self._takes_request:
+            kwargs["request"] = request
+        raw = await read_capped(request, self.cap(settings.max_body), "this request's body")
+        kwargs["data"] = decode_body(self._decoder, raw)
+        answer = await self._fn(**kwargs)
+        response = answer if isinstance(answer, Response) else Answer(answer)
         handler = cast("HTTPRouteHandler", scope["route_handler"])
         await response.to_asgi_response(None, request, status_code=handler.status_code)(
             scope, receive, send

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .hub import Hub
+from .inflight import InFlight
 from .ratelimit import RateLimiter
 from .rosters import StateCache
 from .settings import Settings
@@ -36,9 +37,10 @@ class Runtime:
 
     settings: Settings
     db: Database
-    states: StateCache = field(default_factory=StateCache)
-    hub: Hub = field(default_factory=Hub)
+    states: StateCache = field(init=False)
+    hub: Hub = field(init=False)
     limiter: RateLimiter = field(init=False)
+    inflight: InFlight = field(default_factory=InFlight)
     tokens: dict[bytes, CachedToken] = field(default_factory=dict)
     server_id: bytes = b""
     """This server's identity (stored in its database): every login signature names it, so a
@@ -49,6 +51,9 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.clock)
+        self.states = StateCache(self.settings.roster_cache)
+        s = self.settings
+        self.hub = Hub(s.events_per_device, s.events_max_streams, s.events_poll)
         if self.db.is_sqlite:
             self.db.on_failed_commit = self.states.clear
 
@@ -60,6 +65,7 @@ class Runtime:
 
     async def close(self) -> None:
         """Cancel the background tasks and close the database."""
+        self.hub.close()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

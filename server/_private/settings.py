@@ -8,6 +8,7 @@ else reads the environment, so a test builds exactly the server it means to.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -42,6 +43,8 @@ class Settings:
     port: int = DEFAULT_PORT
     open_registration: bool = False
     """Anyone with an account may create groups; otherwise an operator token is needed."""
+    max_groups_per_device: int = 10
+    """Under open registration, groups one device may create (0: no limit)."""
     migrate_on_start: bool = True
 
     # Lifetimes.
@@ -71,13 +74,47 @@ class Settings:
     """Authenticated requests per minute from one device."""
     rate_join: int = 20
     """Join requests and invite logins per minute for one group."""
+    max_device_requests: int = 8
+    """Requests one device (or invitee token) may have in flight at once; 429 beyond."""
+
+    scrub_delay: float = 10.0
+    """Seconds from a retraction or deletion to the scrub of the freed ciphertext; deletions
+    in between share that scrub (docs/operations.md "Retraction")."""
+    roster_cache: int = 1024
+    """Groups whose verified roster each process keeps in memory; a group outside it is
+    replayed from its log (in a reader thread, never in the writer) when next used."""
 
     # Server-sent events.
     events_poll: float = 1.0
-    """How often an event stream looks at the database for writes made by other processes."""
+    """How often a group's watcher looks at the database for writes made by other processes
+    (one read per group with streams, however many streams)."""
+    events_per_device: int = 8
+    """Event streams one device may hold open at once; 429 beyond."""
+    events_max_streams: int = 1000
+    """Event streams per process; 503 beyond."""
     events_keepalive: float = 15.0
     events_max_seconds: float = 3600.0
     """A stream is closed after this long (and at token expiry); clients reconnect."""
+
+    # Connections (`connections.GuardedHttpTools`; docs/operations.md "Limits and abuse").
+    max_header_bytes: int = 32 * KIB
+    """A request line and headers larger than this are answered 431 and the connection closed."""
+    max_headers: int = 64
+    """More request headers than this are answered 431."""
+    header_timeout: float = 10.0
+    """Seconds from a connection's opening (or a request's first byte) to the end of its
+    headers; past it the connection is closed."""
+    body_timeout: float = 15.0
+    """Seconds a request body may go without a byte arriving before the connection is closed."""
+    max_connections: int = 2000
+    """Open connections per process; past it a new one is answered 503 and closed."""
+    max_address_connections: int = 64
+    """Open connections per client address (0: no limit; trusted proxies are not limited)."""
+    send_timeout: float = 60.0
+    """Seconds an answer may wait for the client to read before the connection is closed."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses of reverse proxies whose X-Forwarded-For is believed; from
+    anyone else the header is ignored (docs/operations.md "Behind a proxy")."""
 
     access_log: bool = False
     """Off by default: an access log would record client IP addresses."""
@@ -96,11 +133,22 @@ class Settings:
             "max_bulk_body",
             "max_chunk",
             "page_limit",
+            "max_header_bytes",
+            "max_headers",
+            "header_timeout",
+            "body_timeout",
+            "max_connections",
+            "roster_cache",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+
+    @functools.cached_property
+    def proxies(self) -> frozenset[str]:
+        """The trusted proxies' addresses (`trusted_proxies`), as a set."""
+        return frozenset(a.strip() for a in self.trusted_proxies.split(",") if a.strip())
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -4,6 +4,7 @@ section, and closing the editor without saving, or saving nothing, posts nothing
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -187,3 +188,135 @@ def test_the_editor_is_visual_then_editor_then_a_friendly_one(
     monkeypatch.delenv("VISUAL")
     monkeypatch.delenv("EDITOR")
     assert editor_command() == ["vi"]
+
+
+# --- what an editor leaves behind ------------------------------------------------------------
+
+RESIDUE = r"""
+import json, os, stat, sys
+path = sys.argv[-1]
+here = os.path.dirname(path)
+name = os.path.basename(path)
+text = open(path).read()
+for junk in (f".{name}.swp", f"{name}~", f".{name}.un~", f"#{name}#", ".viminfo"):
+    open(os.path.join(here, junk), "w").write(text)  # what vim, emacs and nano may leave
+os.mkdir(os.path.join(here, "auto-save"))
+open(os.path.join(here, "auto-save", name), "w").write(text)
+os.mkfifo(os.path.join(here, "fifo"))
+os.symlink("/etc/passwd", os.path.join(here, "link"))
+with open(os.environ["TMPDIR"] + "/scratch", "w") as f:
+    f.write(text)
+open(path, "w").write(text + "written in the editor\n")
+json.dump({"dir": here, "mode": stat.S_IMODE(os.stat(here).st_mode), "argv": sys.argv,
+           "tmpdir": os.environ["TMPDIR"]}, open(sys.argv[1], "w"))
+"""
+
+
+@pytest.fixture
+def drafts_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    monkeypatch.delenv("VISUAL", raising=False)
+    return run / "chatham"
+
+
+def everything_under(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+def test_every_edit_has_a_private_directory_wiped_with_all_the_editor_left_there(
+    drafts_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatham.client.cli.editor import Draft
+
+    script = tmp_path / "residue.py"
+    script.write_text(RESIDUE)
+    seen: list[dict[str, object]] = []
+    for n in range(2):
+        log = tmp_path / f"seen-{n}.json"
+        monkeypatch.setenv("EDITOR", f"{sys.executable} {script} {log}")
+        draft = Draft(f"group-note-{n}")
+        saved = draft.edit("the plaintext\n")
+        assert saved == "the plaintext\nwritten in the editor\n"
+        seen.append(json.loads(log.read_text()))
+        draft.remove()  # as when the post succeeds
+    first, second = (Path(str(s["dir"])) for s in seen)
+    assert first != second  # one directory per edit
+    assert all(s["mode"] == 0o700 for s in seen)
+    assert all(s["tmpdir"] == s["dir"] for s in seen)
+    assert first.parent == drafts_env / "edits"
+    assert not first.exists()
+    assert not second.exists()
+    assert everything_under(drafts_env) == ["drafts", "edits"]  # nothing left anywhere
+    assert Path("/etc/passwd").stat().st_size > 0  # a planted link is removed, not followed
+
+
+def test_the_directory_of_an_edit_that_was_killed_is_wiped_by_the_next_one(
+    drafts_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from chatham.client.cli.editor import Draft
+
+    dead = subprocess.Popen(["true"])  # its process id then runs nothing
+    dead.wait()
+    edits = drafts_env / "edits"
+    drafts_env.mkdir(mode=0o700)
+    edits.mkdir(mode=0o700)
+    left = edits / f"edit-{dead.pid}-abc123"
+    left.mkdir(mode=0o700)
+    (left / "group-issue-new.md").write_text("what a killed command left")
+    (left / ".group-issue-new.md.swp").write_text("and its editor")
+    running = edits / f"edit-{os.getpid()}-def456"  # an edit still open in this process
+    running.mkdir(mode=0o700)
+    script = tmp_path / "residue.py"
+    script.write_text(RESIDUE)
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script} {tmp_path / 'seen.json'}")
+    Draft("group-note").edit("text\n")
+    assert sorted(p.name for p in edits.iterdir()) == [running.name]
+
+
+def test_a_kept_draft_holds_what_was_saved_and_nothing_the_editor_wrote_beside_it(
+    drafts_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatham.client.cli.editor import Draft
+
+    script = tmp_path / "residue.py"
+    script.write_text(RESIDUE)
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script} {tmp_path / 'seen.json'}")
+    draft = Draft("group-issue-new")
+    draft.edit("kept\n")  # the post then fails: the draft stays for the next try
+    assert everything_under(drafts_env) == ["drafts", "drafts/group-issue-new.md", "edits"]
+    assert draft.read() == "kept\nwritten in the editor\n"
+    assert oct(draft.path.stat().st_mode & 0o777) == oct(0o600)
+
+
+@pytest.mark.skipif(not Path("/usr/bin/vim").exists(), reason="vim is not installed")
+def test_vim_keeps_no_swap_backup_or_undo_file_even_when_its_vimrc_asks_for_them(
+    drafts_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatham.client.cli.editor import Draft, quiet_flags
+
+    assert quiet_flags("vim")[:3] == ("-n", "-i", "NONE")
+    vimrc = tmp_path / "vimrc"
+    vimrc.write_text(
+        "set nocompatible backup writebackup undofile swapfile\n"
+        "set backupdir=. undodir=. directory=. viminfo='100,<500\n"
+    )
+    listing = tmp_path / "listing.txt"
+    # Vim itself, run as an editor would be (ex mode, no terminal needed): it writes the
+    # file, then records what is in the file's directory at that moment, then quits.
+    monkeypatch.setenv(
+        "EDITOR",
+        f"/usr/bin/vim -E -s -u {vimrc} "
+        "-c \"call setline(1, 'typed in vim')\" -c w "
+        f"-c \"call writefile(readdir(expand('%:p:h')), '{listing}')\" -c q!",
+    )
+    monkeypatch.setenv("HOME", str(tmp_path))  # so a viminfo would land where we can see it
+    draft = Draft("group-vim")
+    assert draft.edit("template\n") == "typed in vim\n"
+    assert listing.read_text().split() == ["group-vim.md"]  # no .swp, ~ or .un~ beside it
+    draft.remove()
+    assert everything_under(drafts_env) == ["drafts", "edits"]
+    assert not (tmp_path / ".viminfo").exists()

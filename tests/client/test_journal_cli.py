@@ -268,8 +268,8 @@ def test_issue_fields_come_from_the_editor_on_a_terminal(
     assert "## What have I tried?" in got["text"]
     assert "## Background" in got["text"]
     assert got["mode"] == 0o700
-    assert Path(got["path"]).parent.parent == cli.world.run_dir / "chatham"
-    assert not Path(got["path"]).exists()  # overwritten and removed after use
+    assert Path(got["path"]).parent.parent == cli.world.run_dir / "chatham" / "edits"
+    assert not Path(got["path"]).parent.exists()  # the edit's own directory, wiped after use
 
 
 def test_without_a_terminal_missing_fields_stay_empty(cli: Cli, forum: str) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
 
 from tests.support.server_harness import World, assert_error, b64url, unb64
@@ -197,3 +199,31 @@ def test_attachment_quota(make_client: Callable[..., TestClient[Any]]) -> None:
         ).status_code
         == 201
     )
+
+
+def test_a_storm_of_deletions_costs_one_scrub(
+    make_client: Callable[..., TestClient[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A scrub checkpoints the whole WAL (or vacuums): deletions in a burst share one.
+    from chatham.server._private.services import upkeep
+
+    scrubs = 0
+
+    async def counting(db: Any) -> None:
+        nonlocal scrubs
+        scrubs += 1
+
+    monkeypatch.setattr(upkeep, "scrub_freed", counting)
+    world = World(make_client(scrub_delay=1.0))
+    group, (alice,) = _setup(world, 1)
+    for _ in range(10):
+        att = os.urandom(16)
+        url = _chunk_url(group, att, 0)
+        assert world.client.put(url, content=b"x" * 100, headers=alice.headers).status_code == 201
+        r = world.client.delete(f"{group.path}/attachments/{b64url(att)}", headers=alice.headers)
+        assert r.status_code == 200
+    deadline = time.monotonic() + 5
+    while scrubs == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert 1 <= scrubs <= 2

@@ -191,3 +191,32 @@ def test_each_request_checks_its_token_once(make_client: Callable[..., TestClien
     assert group.list_entries(alice).status_code == 200
     assert group.list_entries(alice).status_code == 200
     assert_error(group.list_entries(alice), 429, "rate_limited")
+
+
+def _challenges(client: TestClient[Any], forwarded: str | None) -> int:
+    headers = {} if forwarded is None else {"X-Forwarded-For": forwarded}
+    return client.post("/v1/auth/challenge", headers=headers).status_code
+
+
+def test_forwarded_addresses_are_ignored_from_an_untrusted_peer(
+    make_client: Callable[..., TestClient[Any]],
+) -> None:
+    # A client cannot pick a fresh login allowance by naming an address of its own.
+    client = make_client(rate_auth=1)
+    assert _challenges(client, "192.0.2.1") == 200
+    assert _challenges(client, "192.0.2.2") == 429
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_login_limit(
+    make_client: Callable[..., TestClient[Any]],
+) -> None:
+    # The test client's peer address is "testclient": here, the trusted proxy.
+    client = make_client(rate_auth=1, trusted_proxies="testclient, 198.51.100.7")
+    assert _challenges(client, "192.0.2.1") == 200
+    assert _challenges(client, "192.0.2.1") == 429
+    assert _challenges(client, "192.0.2.2") == 200
+    # What the client wrote before the proxies appended theirs does not choose the key.
+    assert _challenges(client, "192.0.2.9, 192.0.2.1, 198.51.100.7") == 429
+    # Only proxies in the chain: the peer itself.
+    assert _challenges(client, "198.51.100.7") == 200
+    assert _challenges(client, None) == 429

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+import pytest
 from chatham.crypto import (
     EntryStub,
     check_entry_public,
@@ -317,7 +318,7 @@ def test_retracted_bytes_do_not_linger_in_the_sqlite_files(
 
     if server_database.is_postgres:
         return  # PostgreSQL: the column is NULL (above); its files are the operator's (VACUUM)
-    world = World(make_client())
+    world = World(make_client(scrub_delay=0.1))
     group, (alice,) = world.group_of()
     sealed = group.seal(alice, b"y" * 3000)
     group.post_sealed(alice, sealed)
@@ -333,3 +334,41 @@ def test_retracted_bytes_do_not_linger_in_the_sqlite_files(
             break
         time.sleep(0.05)
     assert not any(probe in f.read_bytes() for f in files)
+
+
+def test_a_cold_roster_is_replayed_outside_the_writer(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite every write of the process waits for the one writer thread: a group whose
+    # roster fell out of the cache is replayed in a reader thread before the write.
+    import threading
+
+    from chatham.server._private import rosters
+
+    runtime = world.client.app.state.services  # type: ignore[attr-defined]
+    alice = world.person()
+    group = world.create_group(alice)
+    for _ in range(3):
+        group.invite(alice)
+    replayed_in: list[str] = []
+    real = rosters.ops_between
+
+    def spy(conn: Any, gid: bytes, since: int, until: int) -> Any:
+        replayed_in.append(threading.current_thread().name)
+        return real(conn, gid, since, until)
+
+    monkeypatch.setattr(rosters, "ops_between", spy)
+    for write in (
+        lambda: group.post_entry(alice),
+        lambda: group.invite(alice),
+        lambda: world.client.put(
+            f"{group.path}/attachments/{b64url(bytes(16))}/chunks/0",
+            content=b"x",
+            headers=alice.headers,
+        ),
+    ):
+        runtime.states.clear()
+        replayed_in.clear()
+        write()
+        assert replayed_in, "the roster was not replayed"
+        assert "chatham-db-write" not in replayed_in

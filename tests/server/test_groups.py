@@ -228,3 +228,20 @@ def test_cards_do_not_need_a_login_to_exist(world: World) -> None:
     new = create_group(secrets, "X", time=now(), card=card)
     r = world.client.post("/v1/groups", json={"ops": [b64(o) for o in new.ops]})
     assert_error(r, 401, "unauthorized")
+
+
+def test_open_registration_bounds_groups_per_device(
+    make_client: Callable[..., TestClient[Any]],
+) -> None:
+    # Each group comes with a full quota: one device cannot create them without end.
+    world = World(make_client(max_groups_per_device=2))
+    alice, bob = world.person(), world.person()
+    world.create_group(alice)
+    world.create_group(alice)
+    err = assert_error(
+        world.client.post("/v1/groups", json=_genesis_body(alice)[1], headers=alice.headers),
+        403,
+        "not_allowed",
+    )
+    assert "at most 2 groups" in err["detail"]
+    world.create_group(bob)

@@ -123,14 +123,54 @@ def test_malformed_and_misdirected_requests(world: World) -> None:
     assert assert_error(r, 422, "invalid_join_request")["check"] == "group"
 
 
-def test_join_requests_are_rate_limited(make_client: Callable[..., TestClient[Any]]) -> None:
-    world = World(make_client(rate_join=2))
-    alice = world.person()
+def test_garbage_join_requests_do_not_lock_the_invitee_out(
+    make_client: Callable[..., TestClient[Any]],
+) -> None:
+    # Anyone who knows the group id may send junk; only requests that verify spend the
+    # group's allowance, so the real invitee still gets in.
+    world = World(make_client(rate_join=2, rate_auth=0))
+    alice, bob = world.person(), world.person()
     group = world.create_group(alice)
     invite = group.invite(alice)
-    codes = [_post(world, group, b"junk").status_code for _ in range(3)]
-    assert codes == [422, 422, 429]
-    del invite
+    codes = {_post(world, group, b"junk").status_code for _ in range(20)}
+    assert codes == {422}
+    assert _post(world, group, invite.request(bob.card, created=now())).status_code == 201
+
+
+def test_verified_join_requests_spend_the_groups_allowance(
+    make_client: Callable[..., TestClient[Any]],
+) -> None:
+    world = World(make_client(rate_join=2, rate_auth=0))
+    alice = world.person()
+    group = world.create_group(alice)
+    invites = [group.invite(alice) for _ in range(3)]
+    codes = [
+        _post(world, group, inv.request(world.person().card, created=now())).status_code
+        for inv in invites
+    ]
+    assert codes == [201, 201, 429]
+
+
+def test_bad_invitee_logins_do_not_lock_the_invitee_out(
+    make_client: Callable[..., TestClient[Any]],
+) -> None:
+    world = World(make_client(rate_join=2, rate_auth=0))
+    alice = world.person()
+    group = world.create_group(alice)
+    invite, other = group.invite(alice), group.invite(alice)
+    for _ in range(10):
+        assert_error(world.invite_token(group, invite, signer=other), 401, "bad_signature")
+    assert world.invite_token(group, invite).status_code == 200
+
+
+def test_join_routes_spend_the_address_allowance_before_reading_the_body(
+    make_client: Callable[..., TestClient[Any]],
+) -> None:
+    world = World(make_client(rate_auth=2))
+    alice = world.person()  # a challenge and a login: the address's two
+    group = world.create_group(alice)
+    r = world.client.post(f"{group.path}/join-requests", content=b"[" * 100_000)
+    assert_error(r, 429, "rate_limited")
 
 
 def test_an_invitee_finds_the_group_by_the_invite_id_alone(world: World) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+import pytest
 from chatham.crypto import (
     GroupState,
     PendingOp,
@@ -70,6 +71,31 @@ def test_read_since_and_limit(world: World) -> None:
     assert page["seq"] == 4
     assert_error(group.read_log(alice, since=-2), 400, "invalid_request")
     assert_error(group.read_log(alice, limit=0), 400, "invalid_request")
+
+
+def test_a_log_page_is_cut_by_bytes(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatham.server._private.services import entry_pages
+
+    alice = world.person()
+    group = world.create_group(alice)
+    for _ in range(3):
+        group.invite(alice)
+    # A page holds as many ops as fit in PAGE_BYTES, and at least one.
+    two = len(group.ops[0]) + len(group.ops[1])
+    monkeypatch.setattr(entry_pages, "PAGE_BYTES", two)
+    page = group.read_log(alice).json()
+    assert [unb64(op) for op in page["ops"]] == group.ops[:2]
+    assert page["more"] is True
+    monkeypatch.setattr(entry_pages, "PAGE_BYTES", 1)
+    read, since = [], -1
+    for _ in range(10):
+        page = group.read_log(alice, since=since).json()
+        assert len(page["ops"]) == 1
+        read += [unb64(op) for op in page["ops"]]
+        since += 1
+        if not page["more"]:
+            break
+    assert read == group.ops
 
 
 def test_log_page_as_msgpack(world: World) -> None:

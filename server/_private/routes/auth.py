@@ -8,6 +8,7 @@ from litestar import Request, Router, post
 from litestar.params import JSONBody
 
 from ..guards import ServicesDep, client_key
+from ..lean_route import LeanRoute
 from ..openapi import responses
 from ..services import login
 from ..wire import Challenge, InviteTokenRequest, Token, TokenRequest
@@ -24,7 +25,11 @@ async def challenge(request: Request[Any, Any, Any], services: ServicesDep) -> C
     return await login.new_challenge(services, client_key(request))
 
 
-@post(
+async def _token(data: JSONBody[TokenRequest], services: ServicesDep) -> Token:
+    return await login.device_login(services, data)
+
+
+token = post(
     "/token",
     summary="Log in as a device",
     description=(
@@ -32,15 +37,17 @@ async def challenge(request: Request[Any, Any, Any], services: ServicesDep) -> C
         "being this server's identity from /v1/auth/challenge (clients pin it per server)."
     ),
     status_code=200,
-    responses=responses(400, 401, 429),
-)
-async def token(
-    request: Request[Any, Any, Any], data: JSONBody[TokenRequest], services: ServicesDep
-) -> Token:
-    return await login.device_login(services, client_key(request), data)
+    responses=responses(400, 401, 413, 429),
+    # LeanRoute: the per-address limit before the body is read, the body capped and typed.
+    middleware=[LeanRoute(_token, TokenRequest)],
+)(_token)
 
 
-@post(
+async def _invite_token(data: JSONBody[InviteTokenRequest], services: ServicesDep) -> Token:
+    return await login.invitee_login(services, data)
+
+
+invite_token = post(
     "/invite-token",
     summary="Log in as an invitee",
     description=(
@@ -48,12 +55,9 @@ async def token(
         "reads that group's log while the invite is live."
     ),
     status_code=200,
-    responses=responses(400, 401, 403, 429),
-)
-async def invite_token(
-    request: Request[Any, Any, Any], data: JSONBody[InviteTokenRequest], services: ServicesDep
-) -> Token:
-    return await login.invitee_login(services, client_key(request), data)
+    responses=responses(400, 401, 403, 413, 429),
+    middleware=[LeanRoute(_invite_token, InviteTokenRequest)],
+)(_invite_token)
 
 
 auth_router = Router(

@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from litestar import Router, get
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from ..guards import CallerDep, ServicesDep
+from ..guards import STREAM, CallerDep, ServicesDep
 from ..openapi import responses
 from ..services import events as event_service
 from ..services.tokens import device_of
@@ -40,8 +40,9 @@ async def _messages(
         'Events `changed` with data {"cursor": N, "seq": M}: the newest entry cursor and log '
         "seq. Nothing else is ever sent."
     ),
-    responses=responses(400, 401, 403, 429),
+    responses=responses(400, 401, 403, 429, 503),
     security=[{"bearer": []}],
+    opt={STREAM: True},
 )
 async def events(
     group_id: GroupIdParam, caller: CallerDep, services: ServicesDep

@@ -9,6 +9,7 @@ from litestar.params import JSONBody, Parameter
 
 from ..answers import negotiate
 from ..guards import CallerDep, DeviceDep, ServicesDep
+from ..lean_route import LeanRoute
 from ..openapi import responses
 from ..services import groups
 from ..wire import AppendOp, CreateGroup, GroupInfo, Head, LockboxPage, LogPage
@@ -16,7 +17,13 @@ from .params import GroupIdParam
 from .params import group_id as parse_group_id
 
 
-@post(
+async def _create_group(
+    data: JSONBody[CreateGroup], device: DeviceDep, services: ServicesDep
+) -> Head:
+    return await groups.create_group(services, device, data)
+
+
+create_group = post(
     "/",
     summary="Create a group",
     description=(
@@ -27,11 +34,9 @@ from .params import group_id as parse_group_id
     status_code=201,
     responses=responses(400, 401, 403, 409, 413, 422, 429),
     security=[{"bearer": []}],
-)
-async def create_group(
-    data: JSONBody[CreateGroup], device: DeviceDep, services: ServicesDep
-) -> Head:
-    return await groups.create_group(services, device, data)
+    # LeanRoute: the token before the body, the body capped and decoded into its type.
+    middleware=[LeanRoute(_create_group, CreateGroup)],
+)(_create_group)
 
 
 @get(
@@ -68,7 +73,13 @@ async def read_log(
     return negotiate(request, await groups.read_log(services, gid, caller, since, limit))
 
 
-@post(
+async def _append_op(
+    group_id: GroupIdParam, data: JSONBody[AppendOp], device: DeviceDep, services: ServicesDep
+) -> Head:
+    return await groups.append_op(services, parse_group_id(group_id), device, data)
+
+
+append_op = post(
     "/{group_id:str}/log",
     summary="Append an op",
     description=(
@@ -79,11 +90,8 @@ async def read_log(
     status_code=201,
     responses=responses(400, 401, 403, 409, 413, 422, 429),
     security=[{"bearer": []}],
-)
-async def append_op(
-    group_id: GroupIdParam, data: JSONBody[AppendOp], device: DeviceDep, services: ServicesDep
-) -> Head:
-    return await groups.append_op(services, parse_group_id(group_id), device, data)
+    middleware=[LeanRoute(_append_op, AppendOp)],
+)(_append_op)
 
 
 @get(

@@ -9,6 +9,7 @@ from litestar import Request, Router, get, post
 from litestar.params import JSONBody
 
 from ..guards import DeviceDep, ServicesDep, client_key
+from ..lean_route import LeanRoute
 from ..openapi import responses
 from ..services import joins
 from ..wire import InviteGroups, JoinRequestItem, JoinRequestPage, PostJoinRequest
@@ -17,21 +18,21 @@ from .params import group_id as parse_group_id
 from .params import invite_id as parse_invite_id
 
 
-@post(
+async def _post_join_request(
+    group_id: GroupIdParam, data: JSONBody[PostJoinRequest], services: ServicesDep
+) -> JoinRequestItem:
+    return await joins.post_join_request(services, parse_group_id(group_id), data.request)
+
+
+post_join_request = post(
     "/{group_id:str}/join-requests",
     summary="Send a join request (invitee; no login needed)",
     description="`request` is the encoded SignedJoinRequest, signed with the invite's join key.",
     status_code=201,
     responses=responses(400, 403, 409, 413, 422, 429),
-)
-async def post_join_request(
-    request: Request[Any, Any, Any],
-    group_id: GroupIdParam,
-    data: JSONBody[PostJoinRequest],
-    services: ServicesDep,
-) -> JoinRequestItem:
-    gid = parse_group_id(group_id)
-    return await joins.post_join_request(services, gid, client_key(request), data.request)
+    # LeanRoute: the per-address limit before the body is read, the body capped and typed.
+    middleware=[LeanRoute(_post_join_request, PostJoinRequest)],
+)(_post_join_request)
 
 
 @get(

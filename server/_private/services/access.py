@@ -41,6 +41,14 @@ def active_writer(
     return row, require_active(runtime.states.state_at(conn, row), device)
 
 
+async def warm(runtime: Runtime, gid: bytes) -> None:
+    """Before a write: when the group's roster is not cached, replay its log in a reader
+    thread, so that the writing transaction (on SQLite, the one writer every write of the
+    process waits for) applies at most the ops appended since, never a whole log."""
+    if runtime.states.get(gid) is None:
+        await runtime.db.read(lambda conn: current_state(runtime.states, conn, gid))
+
+
 def require_leader(state: GroupState | None, device: bytes) -> GroupState:
     state = require_active(state, device)
     if not state.is_leader_device(device):

@@ -15,7 +15,7 @@ from ..errors import ErrorCode, ServiceError, not_found
 from ..runtime import Runtime
 from ..storage import attachments as store
 from ..wire import AttachmentInfo, ChunkStored
-from .access import active_member, active_writer
+from .access import active_member, active_writer, warm
 from .upkeep import schedule_scrub
 
 
@@ -24,6 +24,7 @@ async def put_chunk(
 ) -> ChunkStored:
     """Store one chunk, counted against the group's quota; the same bytes again are fine."""
     settings = runtime.settings
+    await warm(runtime, gid)
 
     def work(conn: sa.Connection) -> None:
         active_writer(runtime, conn, gid, device)
@@ -87,6 +88,7 @@ async def delete_attachment(
     runtime: Runtime, gid: bytes, aid: bytes, device: bytes
 ) -> AttachmentInfo:
     """Delete an attachment (its uploader or a leader); the info of what was deleted."""
+    await warm(runtime, gid)
 
     def work(conn: sa.Connection) -> AttachmentInfo:
         _, state = active_writer(runtime, conn, gid, device)

@@ -24,13 +24,14 @@ from ..runtime import Runtime
 from ..storage import entries as store
 from ..wire import EntryOutcome, EntryPosted
 from . import entry_store
-from .access import active_writer
+from .access import active_writer, warm
 from .entry_checks import Post, check_log_floor, prepare
 from .upkeep import schedule_scrub
 
 
 async def post_entry(runtime: Runtime, gid: bytes, device: bytes, data: bytes) -> EntryPosted:
     """Check and store one encoded entry posted by `device`; its id and cursor."""
+    await warm(runtime, gid)
     post = prepare(runtime, gid, device, data)
     if post.entry.header.retracts:
         return await _post_retracting(runtime, post)

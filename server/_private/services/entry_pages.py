@@ -20,11 +20,24 @@ from ..wire import EntryItem, EntryPage
 from .access import active_member
 
 PAGE_BYTES = 8 << 20
-"""A page stops growing once it holds this many bytes of ciphertext (at least one entry)."""
+"""A page (of entries, or of log ops) stops growing once it holds this many bytes (at least
+one item)."""
 INLINE_PAGE_BYTES = 1 << 20
 """Pages up to this size are read on the event loop, larger ones in a reader thread."""
 
 _msgpack = msgspec.msgpack.Encoder()
+
+
+def page_cut(sizes: list[int]) -> tuple[int, int]:
+    """How many of these items (in order) a page takes, and their bytes: as many as fit in
+    `PAGE_BYTES`, and at least one."""
+    take, total = 0, 0
+    for size in sizes:
+        if take and total + size > PAGE_BYTES:
+            break
+        take += 1
+        total += size
+    return take, total
 
 
 def item(row: Any) -> EntryItem:
@@ -48,12 +61,7 @@ async def list_entries(
     def work(conn: sa.Connection, most: int | None) -> tuple[list[EntryItem], bool] | None:
         active_member(runtime, conn, gid, device)
         sizes = store.page_sizes(conn, gid, after, page + 1)
-        take, total = 0, 0
-        for _, size in sizes[:page]:
-            if take and total + size > PAGE_BYTES:
-                break
-            take += 1
-            total += size
+        take, total = page_cut([size for _, size in sizes[:page]])
         if not take:
             return [], False
         if most is not None and total > most:

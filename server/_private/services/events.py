@@ -1,37 +1,39 @@
 """Change notification: a member learns "the group changed: cursor N, log seq M" and no more.
 
 The stream yields the current position at once, then each new one whenever the
-entry cursor or log seq moves (woken by `Hub.notify` in this process, and by
-polling the group row every `events_poll` seconds for writes made by other
-processes), and `None` after `events_keepalive` idle seconds. It ends when the
-token expires, after `events_max_seconds`, or when the device stops being an
-active member; the client reconnects and resumes from its own cursor.
+entry cursor or log seq moves, and `None` after `events_keepalive` idle seconds. It
+is woken by its group's watcher (`hub.Hub`: one read per group per `events_poll`
+seconds, or at once after a write in this process), and never reads the database
+itself. It ends when the token expires, after `events_max_seconds`, or when the
+device stops being an active member; the client reconnects and resumes from its own
+cursor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator
 
 import sqlalchemy as sa
 
+from ..hub import Position, Snapshot, Subscription
 from ..rosters import current_state
 from ..runtime import Runtime
 from ..storage.groups import read_group_row
 from .access import require_active
 
-Position = tuple[int, int]
-"""(entry cursor, log seq)."""
+__all__ = ["Position", "watch"]
 
 
-async def _position(runtime: Runtime, gid: bytes, device: bytes) -> Position | None:
-    def work(conn: sa.Connection) -> Position | None:
+async def _snapshot(runtime: Runtime, gid: bytes) -> Snapshot:
+    def work(conn: sa.Connection) -> Snapshot:
         row = read_group_row(conn, gid)
         state = None if row is None else runtime.states.state_at(conn, row, exact=False)
-        if row is None or state is None or not state.is_active_device(device):
+        if row is None or state is None:
             return None
-        return row.entry_cursor, row.seq
+        return (row.entry_cursor, row.seq), state
 
     return await runtime.db.read(work)
 
@@ -39,16 +41,20 @@ async def _position(runtime: Runtime, gid: bytes, device: bytes) -> Position | N
 async def watch(
     runtime: Runtime, gid: bytes, device: bytes, token_expires: int
 ) -> AsyncIterator[Position | None]:
-    """For an active member (else 403 now): the group's positions, `None` for a keepalive."""
+    """For an active member (else 403 now; 429 or 503 past the stream caps): the group's
+    positions, `None` for a keepalive."""
     require_active(await runtime.db.read(lambda c: current_state(runtime.states, c, gid)), device)
-    return _positions(runtime, gid, device, token_expires)
+    sub = runtime.hub.subscribe(gid, device, lambda: _snapshot(runtime, gid))
+    stream = _positions(runtime, sub, token_expires)
+    # A stream dropped before it ever ran (the client went away first) frees its place too.
+    weakref.finalize(stream, sub.release)
+    return stream
 
 
 async def _positions(
-    runtime: Runtime, gid: bytes, device: bytes, token_expires: int
+    runtime: Runtime, sub: Subscription, token_expires: int
 ) -> AsyncIterator[Position | None]:
     settings = runtime.settings
-    wake = runtime.hub.subscribe(gid)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(
         settings.events_max_seconds, max(0, token_expires - settings.now())
@@ -57,19 +63,22 @@ async def _positions(
     idle_since = loop.time()
     try:
         while loop.time() < deadline:
-            wake.clear()
-            position = await _position(runtime, gid, device)
-            if position is None:
-                return
-            if position != last:
-                last = position
-                idle_since = loop.time()
-                yield position
-            elif loop.time() - idle_since >= settings.events_keepalive:
-                idle_since = loop.time()
-                yield None
-            timeout = max(0.0, min(settings.events_poll, deadline - loop.time()))
+            sub.wake.clear()
+            if sub.watch.ready:
+                snapshot = sub.watch.snapshot
+                if snapshot is None or not snapshot[1].is_active_device(sub.device):
+                    return
+                position = snapshot[0]
+                if position != last:
+                    last = position
+                    idle_since = loop.time()
+                    yield position
+                elif loop.time() - idle_since >= settings.events_keepalive:
+                    idle_since = loop.time()
+                    yield None
+            quiet = settings.events_keepalive - (loop.time() - idle_since)
+            timeout = max(0.0, min(quiet, deadline - loop.time()))
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout)
+                await asyncio.wait_for(sub.wake.wait(), timeout)
     finally:
-        runtime.hub.unsubscribe(gid, wake)
+        sub.release()

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ErrorCode, ServiceError
 from ..runtime import Runtime
+from ..settings import Settings
 from ..storage import credentials, joins
 from ..storage import groups as store
 from ..storage.entries import chain_heads as entry_store_heads
@@ -28,7 +29,8 @@ from ..wire import (
     LockboxPage,
     LogPage,
 )
-from .access import active_member, active_writer, log_limit, require_active
+from .access import active_member, active_writer, log_limit, require_active, warm
+from .entry_pages import page_cut
 from .joins import answerable
 from .lockboxes import check_lockboxes, rotation_of
 from .tokens import Caller, hash_token
@@ -68,23 +70,13 @@ async def create_group(runtime: Runtime, device: bytes, data: CreateGroup) -> He
     lockboxes = check_lockboxes(state.group_id, rotation, data.lockboxes)
     settings = runtime.settings
     now = settings.now()
-    if not settings.open_registration and data.registration_token is None:
-        raise ServiceError(
-            ErrorCode.REGISTRATION_REQUIRED,
-            "this server needs an operator's registration token to create a group",
-            field="registration_token",
-        )
+    require_registration(settings, data.registration_token)
 
     def work(conn: sa.Connection) -> None:
-        if data.registration_token is not None and not settings.open_registration:
-            h = hash_token(data.registration_token)
-            if not credentials.spend_registration_token(conn, h, now):
-                raise ServiceError(
-                    ErrorCode.INVALID_REGISTRATION_TOKEN,
-                    "the registration token is unknown, used up or expired",
-                    field="registration_token",
-                )
-        store.insert_group(conn, state.group_id, state.seq, state.head, settings.blurred_now())
+        spend_registration(conn, settings, data.registration_token, device, now)
+        store.insert_group(
+            conn, state.group_id, state.seq, state.head, settings.blurred_now(), device
+        )
         for a in applied:
             boxes = lockboxes if rotation is not None and a is applied[-1] else {}
             epoch = rotation.epoch if rotation else 0
@@ -98,6 +90,39 @@ async def create_group(runtime: Runtime, device: bytes, data: CreateGroup) -> He
         ) from None
     runtime.states.put(state)
     return Head(state.group_id, state.seq, state.head)
+
+
+def require_registration(settings: Settings, token: str | None) -> None:
+    """Before anything else: a server with closed registration creates groups with a token."""
+    if not settings.open_registration and token is None:
+        raise ServiceError(
+            ErrorCode.REGISTRATION_REQUIRED,
+            "this server needs an operator's registration token to create a group",
+            field="registration_token",
+        )
+
+
+def spend_registration(
+    conn: sa.Connection, settings: Settings, token: str | None, device: bytes, now: int
+) -> None:
+    """In the creating transaction: an operator's token counts for itself; under open
+    registration a device may create `max_groups_per_device` groups (each with a full
+    quota), no more. (A group a heal creates again counts as a creation.)"""
+    if token is not None and not settings.open_registration:
+        if not credentials.spend_registration_token(conn, hash_token(token), now):
+            raise ServiceError(
+                ErrorCode.INVALID_REGISTRATION_TOKEN,
+                "the registration token is unknown, used up or expired",
+                field="registration_token",
+            )
+        return
+    most = settings.max_groups_per_device
+    if most and store.founded_by(conn, device) >= most:
+        raise ServiceError(
+            ErrorCode.NOT_ALLOWED,
+            f"a device creates at most {most} groups on this server "
+            "without an operator's registration token",
+        )
 
 
 async def group_info(runtime: Runtime, gid: bytes, device: bytes) -> GroupInfo:
@@ -118,7 +143,8 @@ async def group_info(runtime: Runtime, gid: bytes, device: bytes) -> GroupInfo:
 async def read_log(
     runtime: Runtime, gid: bytes, caller: Caller, since: int, limit: int | None
 ) -> LogPage:
-    """The ops after `since` up to the newest the caller may read (`access.log_limit`)."""
+    """The ops after `since` up to the newest the caller may read (`access.log_limit`), at
+    most `page_limit` of them and about `PAGE_BYTES` (`more` says whether to ask again)."""
     page = min(limit or runtime.settings.page_limit, runtime.settings.page_limit)
     now = runtime.settings.now()
 
@@ -131,7 +157,10 @@ async def read_log(
         assert state is not None
         assert row is not None
         until = min(until, row.seq)
-        rows = store.log_page(conn, gid, since, until, page)
+        # Sizes first: a page of large ops is cut at `PAGE_BYTES` before any of it is loaded.
+        sizes = store.log_sizes(conn, gid, since, until, page)
+        take, _ = page_cut([size for _, size in sizes])
+        rows = store.log_page(conn, gid, since, sizes[take - 1][0], page) if take else []
         active = caller.device_id is not None and state.is_active_device(caller.device_id)
         last = rows[-1].seq if rows else max(since, -1)
         heads = None
@@ -160,6 +189,7 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
     """Verify the op onto the head the caller named, store it with its lockboxes, move the
     head; a race lost to another writer is `stale_head`."""
     now = runtime.settings.now()
+    await warm(runtime, gid)
 
     def work(conn: sa.Connection) -> GroupState:
         row, state = active_writer(runtime, conn, gid, device)

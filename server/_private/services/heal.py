@@ -52,15 +52,20 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ErrorCode, ServiceError, not_a_member
 from ..runtime import Runtime
-from ..storage import credentials, joins
 from ..storage import entries as entry_store
 from ..storage import groups as store
+from ..storage import joins
 from ..storage.entries import ChainRow
 from ..wire import EntryOutcome, Heal, Healed, HealEntry
-from .access import require_active
+from .access import require_active, warm
 from .entry_checks import ZERO32, invalid_entry
-from .groups import OP_CLOCK_SKEW, _invalid_op, _stale
-from .tokens import hash_token
+from .groups import (
+    OP_CLOCK_SKEW,
+    _invalid_op,
+    _stale,
+    require_registration,
+    spend_registration,
+)
 
 INSERT_ROWS = 200
 """Rows per INSERT: well under both engines' limit on bound parameters."""
@@ -82,6 +87,9 @@ async def heal(runtime: Runtime, gid: bytes, device: bytes, data: Heal) -> Heale
     """Check and store what a member's verified copy holds beyond this server's state."""
     settings = runtime.settings
     now = settings.now()
+    await warm(runtime, gid)
+    if data.expected_seq == -1:
+        require_registration(settings, data.registration_token)
 
     def work(conn: sa.Connection) -> tuple[GroupState, bool, Healed]:
         row = store.read_group_row(conn, gid, lock=True)
@@ -106,8 +114,8 @@ async def heal(runtime: Runtime, gid: bytes, device: bytes, data: Heal) -> Heale
             # Re-creating a group is creating one: an active member at the healed head, under
             # the server's registration rules.
             require_active(new, device)
-            _spend_registration(conn, runtime, data.registration_token, now)
-            store.insert_group(conn, gid, new.seq, new.head, settings.blurred_now())
+            spend_registration(conn, settings, data.registration_token, device, now)
+            store.insert_group(conn, gid, new.seq, new.head, settings.blurred_now(), device)
         chains = entry_store.chain_rows(conn, gid) if row is not None else {}
         for a in applied:
             _check_pins_against_held(a.op.body, a.seq, chains)
@@ -131,23 +139,6 @@ async def heal(runtime: Runtime, gid: bytes, device: bytes, data: Heal) -> Heale
         runtime.states.put(new)
     runtime.hub.notify(gid)
     return healed
-
-
-def _spend_registration(conn: sa.Connection, runtime: Runtime, token: str | None, now: int) -> None:
-    if runtime.settings.open_registration:
-        return
-    if token is None:
-        raise ServiceError(
-            ErrorCode.REGISTRATION_REQUIRED,
-            "this server needs an operator's registration token to create a group",
-            field="registration_token",
-        )
-    if not credentials.spend_registration_token(conn, hash_token(token), now):
-        raise ServiceError(
-            ErrorCode.INVALID_REGISTRATION_TOKEN,
-            "the registration token is unknown, used up or expired",
-            field="registration_token",
-        )
 
 
 def _check_pins_against_held(

@@ -5,7 +5,8 @@ each one: the invite exists, is unused, unrevoked and unexpired, its issuer
 is still an active leader, and the request is signed with its join key. One
 request per invite (primary key (group, invite)); requests for invites that
 die are dropped when the log moves (`groups.append_op`), those whose invite
-expired are listed a while longer. Rate-limited per group and per client. An
+expired are listed a while longer. Rate-limited per client address (before the body is
+read) and per group (once the signature verifies). An
 invitee first asks which group published the invite (`invite_groups`).
 """
 
@@ -35,12 +36,12 @@ def _invalid(detail: str, check: Check) -> ServiceError:
     return ServiceError(ErrorCode.INVALID_JOIN_REQUEST, detail, check=check)
 
 
-async def post_join_request(
-    runtime: Runtime, gid: bytes, client: str, request: bytes
-) -> JoinRequestItem:
-    """Store a join request for a live invite of this group, signed with its join key."""
-    runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
-    runtime.limiter.hit(("join", gid), runtime.settings.rate_join)
+async def post_join_request(runtime: Runtime, gid: bytes, request: bytes) -> JoinRequestItem:
+    """Store a join request for a live invite of this group, signed with its join key.
+
+    The route spent the sender's per-address allowance before reading the body; the group's
+    join allowance is spent only once the signature verifies, so garbage sent by anyone who
+    knows the group id cannot lock the real invitee out."""
     try:
         signed = decode_join_request(request)
     except InviteError as e:
@@ -50,16 +51,22 @@ async def post_join_request(
         raise _invalid("the request names another group", "group")
     now = runtime.settings.now()
 
-    def work(conn: sa.Connection) -> None:
+    def usable(conn: sa.Connection) -> GroupState:
         state = current_state(runtime.states, conn, gid)
         if state is None or not state.invite_usable(req.invite_id, now):
             raise ServiceError(
                 ErrorCode.INVITE_NOT_USABLE, "no live invite with this id in this group"
             )
-        try:
-            verify_join_request(state, request, now=now)
-        except InviteError as e:
-            raise _invalid(str(e), "signature") from None
+        return state
+
+    try:
+        verify_join_request(await runtime.db.read(usable), request, now=now)
+    except InviteError as e:
+        raise _invalid(str(e), "signature") from None
+    runtime.limiter.hit(("join", gid), runtime.settings.rate_join)
+
+    def work(conn: sa.Connection) -> None:
+        usable(conn)  # still, in the writing transaction (the invite's join key never changes)
         store.insert_join_request(conn, gid, req.invite_id, request, runtime.settings.blurred_now())
 
     try:

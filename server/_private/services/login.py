@@ -59,10 +59,9 @@ async def _consume_challenge(runtime: Runtime, challenge: bytes) -> None:
         raise ServiceError(ErrorCode.INVALID_CHALLENGE, "the challenge is unknown, used or expired")
 
 
-async def device_login(runtime: Runtime, client: str, data: TokenRequest) -> Token:
+async def device_login(runtime: Runtime, data: TokenRequest) -> Token:
     """A device token for a signature over (this server's id, "login", challenge) by the
-    device key."""
-    _limit_logins(runtime, client)
+    device key (the route spent the caller's per-address allowance before reading the body)."""
     try:
         verify_auth(
             data.device_key, runtime.server_id, LOGIN_ACTION, data.challenge, data.signature
@@ -78,10 +77,11 @@ async def device_login(runtime: Runtime, client: str, data: TokenRequest) -> Tok
     return Token(token, expires, device)
 
 
-async def invitee_login(runtime: Runtime, client: str, data: InviteTokenRequest) -> Token:
-    """A token that reads one group's log while the invite is live, for a join-key signature."""
-    _limit_logins(runtime, client)
-    runtime.limiter.hit(("join", data.group_id), runtime.settings.rate_join)
+async def invitee_login(runtime: Runtime, data: InviteTokenRequest) -> Token:
+    """A token that reads one group's log while the invite is live, for a join-key signature.
+
+    The group's join allowance is spent only once the signature verifies: a stranger who
+    knows the group id cannot empty it with garbage and lock the real invitee out."""
     now = runtime.settings.now()
     state = await runtime.db.read(lambda conn: current_state(runtime.states, conn, data.group_id))
     invite = None if state is None else state.invites.get(data.invite_id)
@@ -95,6 +95,7 @@ async def invitee_login(runtime: Runtime, client: str, data: InviteTokenRequest)
         raise ServiceError(
             ErrorCode.BAD_SIGNATURE, "the join-key signature does not verify"
         ) from None
+    runtime.limiter.hit(("join", data.group_id), runtime.settings.rate_join)
     await _consume_challenge(runtime, data.challenge)
     token, expires = await tokens.issue(runtime, group=data.group_id, invite=data.invite_id)
     return Token(token, expires)

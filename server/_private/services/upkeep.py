@@ -34,7 +34,10 @@ async def purge_loop(runtime: Runtime) -> None:
 
 def schedule_scrub(runtime: Runtime) -> None:
     """After a retraction or deletion: scrub the freed ciphertext from the database files
-    (`maintenance.scrub_freed`) in the background. Coalesced: one scrub runs at a time."""
+    (`maintenance.scrub_freed`) in the background, `scrub_delay` seconds later. Every
+    deletion in the meantime is covered by that one scrub, so a storm of deletions costs a
+    scrub per `scrub_delay`, not one each (a scrub checkpoints SQLite's whole WAL, or
+    vacuums PostgreSQL's tables, and competes with every write)."""
     if runtime.scrub_pending:
         return
     runtime.scrub_pending = True
@@ -43,9 +46,20 @@ def schedule_scrub(runtime: Runtime) -> None:
 
 async def _scrub(runtime: Runtime) -> None:
     try:
-        await asyncio.sleep(0)
+        await asyncio.sleep(runtime.settings.scrub_delay)
+        # Cleared before the scrub starts: a deletion committed during it schedules the next.
         runtime.scrub_pending = False
         await scrub_freed(runtime.db)
     except Exception as e:
         runtime.scrub_pending = False
         log.warning("scrub after retraction failed: %s", type(e).__name__)
+
+
+async def scrub_before_exit(runtime: Runtime) -> None:
+    """At shutdown: a scrub still waiting out its delay runs now, not never."""
+    if runtime.scrub_pending:
+        runtime.scrub_pending = False
+        try:
+            await scrub_freed(runtime.db)
+        except Exception as e:
+            log.warning("scrub at shutdown failed: %s", type(e).__name__)

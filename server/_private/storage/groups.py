@@ -42,7 +42,9 @@ def read_group_row(conn: sa.Connection, group_id: bytes, *, lock: bool = False) 
     return GroupRow(group_id, seq, head, entry_cursor)
 
 
-def insert_group(conn: sa.Connection, group_id: bytes, seq: int, head: bytes, created: int) -> None:
+def insert_group(
+    conn: sa.Connection, group_id: bytes, seq: int, head: bytes, created: int, founder: bytes
+) -> None:
     """A new group row at (seq, head), with no entries and nothing stored."""
     conn.execute(
         sa.insert(t.groups).values(
@@ -52,8 +54,17 @@ def insert_group(conn: sa.Connection, group_id: bytes, seq: int, head: bytes, cr
             entry_cursor=0,
             stored_bytes=0,
             created=created,
+            founder=founder,
         )
     )
+
+
+def founded_by(conn: sa.Connection, device: bytes) -> int:
+    """How many groups this device created."""
+    found = conn.execute(
+        sa.select(sa.func.count()).select_from(t.groups).where(t.groups.c.founder == device)
+    ).scalar()
+    return int(found or 0)
 
 
 def move_head(conn: sa.Connection, group_id: bytes, seq: int, new_seq: int, head: bytes) -> bool:
@@ -99,6 +110,23 @@ def ops_between(conn: sa.Connection, group_id: bytes, since: int, until: int) ->
         .order_by(t.log_ops.c.seq)
     )
     return (op for (op,) in result)
+
+
+def log_sizes(
+    conn: sa.Connection, group_id: bytes, since: int, until: int, limit: int
+) -> list[tuple[int, int]]:
+    """(seq, op bytes) of at most `limit` ops with `since < seq <= until`, oldest first."""
+    rows = conn.execute(
+        sa.select(t.log_ops.c.seq, sa.func.length(t.log_ops.c.op))
+        .where(
+            t.log_ops.c.group_id == group_id,
+            t.log_ops.c.seq > since,
+            t.log_ops.c.seq <= until,
+        )
+        .order_by(t.log_ops.c.seq)
+        .limit(limit)
+    ).all()
+    return [(int(seq), int(size)) for seq, size in rows]
 
 
 def log_page(

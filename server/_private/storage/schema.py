@@ -37,6 +37,7 @@ groups = sa.Table(
     sa.Column("entry_cursor", Int, nullable=False),
     sa.Column("stored_bytes", Int, nullable=False),
     sa.Column("created", Int, nullable=False),
+    sa.Column("founder", Bytes, nullable=True, index=True),
 )
 
 log_ops = sa.Table(

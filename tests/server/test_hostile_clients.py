@@ -1,0 +1,230 @@
+"""Hostile clients against a real `chatham-server` on 127.0.0.1: what a stranger's connection
+may cost the server, and that it does not stop honest requests.
+
+Every loop is bounded in count and time; every socket targets 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from chatham.server.testing import LiveServer, live_server
+
+from tests.support.server_harness import World
+
+LIMITS = {
+    "CHATHAM_SERVER_HEADER_TIMEOUT": "1",
+    "CHATHAM_SERVER_BODY_TIMEOUT": "1",
+    "CHATHAM_SERVER_MAX_HEADER_BYTES": "8192",
+    "CHATHAM_SERVER_MAX_HEADERS": "20",
+    "CHATHAM_SERVER_MAX_CONNECTIONS": "12",
+    "CHATHAM_SERVER_MAX_ADDRESS_CONNECTIONS": "8",
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in LIMITS.items():
+            mp.setenv(name, value)
+        data = Path(tmp_path_factory.mktemp("hostile"))
+        with live_server(data, "--rate-auth", "0") as live:
+            yield live
+
+
+def _connect(server: LiveServer, source: str = "127.0.0.1") -> socket.socket:
+    host, port = server.url.removeprefix("http://").split(":")
+    s = socket.create_connection((host, int(port)), timeout=5, source_address=(source, 0))
+    return s
+
+
+def _answer(s: socket.socket, wait: float = 5.0) -> bytes:
+    """Whatever the server sends until it closes the connection (or `wait` passes)."""
+    s.settimeout(wait)
+    got = b""
+    deadline = time.monotonic() + wait
+    with contextlib.suppress(TimeoutError, ConnectionResetError):
+        while time.monotonic() < deadline:
+            part = s.recv(65536)
+            if not part:
+                break
+            got += part
+    return got
+
+
+def _closed_within(s: socket.socket, seconds: float) -> bool:
+    start = time.monotonic()
+    _answer(s, seconds + 3)
+    return time.monotonic() - start < seconds + 2.5
+
+
+def _honest(server: LiveServer) -> None:
+    assert httpx.get(f"{server.url}/health", timeout=5).status_code == 200
+
+
+def test_a_head_that_never_ends_is_refused_early(server: LiveServer) -> None:
+    with _connect(server) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: ")
+        sent = 0
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while sent < 4 << 20:
+                s.sendall(b"a" * 4096)
+                sent += 4096
+        answer = _answer(s)
+    # Answered (and closed) after its 8 KiB cap; the megabytes in flight were never read.
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:80]
+    _honest(server)
+
+
+def test_too_many_headers_are_refused(server: LiveServer) -> None:
+    with _connect(server) as s:
+        headers = b"".join(b"X-H%d: v\r\n" % i for i in range(40))
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+        assert _answer(s).startswith(b"HTTP/1.1 431")
+
+
+def test_an_idle_connection_is_closed(server: LiveServer) -> None:
+    with _connect(server) as s:
+        assert _closed_within(s, 1.0)
+
+
+def test_a_head_sent_slowly_is_cut_off(server: LiveServer) -> None:
+    with _connect(server) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\n")
+        start = time.monotonic()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(10):  # a byte every 0.3 s keeps no timer of its own alive
+                s.sendall(b"X")
+                time.sleep(0.3)
+        assert _closed_within(s, 0.1)
+        assert time.monotonic() - start < 5
+
+
+def test_a_body_stopped_short_is_closed(server: LiveServer) -> None:
+    with _connect(server) as s:
+        s.sendall(
+            b"POST /v1/groups/" + b"A" * 43 + b"/join-requests HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n" + b"{" * 10
+        )
+        assert _closed_within(s, 1.0)
+
+
+def test_connections_past_the_caps_are_turned_away_and_honest_ones_return(
+    server: LiveServer,
+) -> None:
+    # Loopback has many addresses: 127.0.0.2 and .3 are other clients here.
+    held = [_connect(server) for _ in range(8)]
+    try:
+        time.sleep(0.2)
+        with _connect(server) as extra:
+            assert _answer(extra, 2).startswith(b"HTTP/1.1 503")  # one address's share
+        held += [_connect(server, "127.0.0.2") for _ in range(4)]
+        time.sleep(0.2)
+        with _connect(server, "127.0.0.3") as extra:
+            assert _answer(extra, 2).startswith(b"HTTP/1.1 503")  # the process's
+    finally:
+        for s in held:
+            s.close()
+    time.sleep(0.3)
+    _honest(server)
+
+
+def test_an_authenticated_route_answers_before_the_body_is_sent(server: LiveServer) -> None:
+    # A stranger announces two megabytes and sends none: the token check answers at once,
+    # without waiting for (or reading) the body.
+    for path in (
+        "/v1/groups",
+        "/v1/groups/" + "A" * 43 + "/log",
+        "/v1/groups/" + "A" * 43 + "/entries",
+    ):
+        with _connect(server) as s:
+            s.sendall(
+                b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                b"Authorization: Bearer nonsense\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 2000000\r\n\r\n["
+            )
+            s.settimeout(0.8)
+            head = s.recv(200)
+        assert head.startswith(b"HTTP/1.1 401"), (path, head[:60])
+
+
+def test_a_login_body_past_its_cap_is_refused_unread(server: LiveServer) -> None:
+    with _connect(server) as s:
+        s.sendall(
+            b"POST /v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000\r\n\r\n"
+        )
+        s.settimeout(0.8)
+        assert s.recv(200).startswith(b"HTTP/1.1 413")
+
+
+def _request_unread(server: LiveServer, path: str, headers: dict[str, str]) -> socket.socket:
+    """A GET whose answer this side never reads (a tiny receive buffer, nothing read)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(5)
+    s.connect((host, int(port)))
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode())
+    return s
+
+
+def test_a_device_that_reads_no_answers_holds_only_a_few(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATHAM_SERVER_MAX_DEVICE_REQUESTS", "3")
+    with (
+        live_server(tmp_path / "unread", "--rate-auth", "0") as live,
+        httpx.Client(base_url=live.url, timeout=30) as http,
+    ):
+        world = World(http)
+        (group, (alice, bob)) = world.group_of(2)
+        for _ in range(8):  # about 8 MiB of entries: a page far larger than socket buffers
+            group.post_entry(alice, b"x" * (1 << 20))
+        path = f"{group.path}/entries"
+        stuck = [_request_unread(live, path, alice.headers) for _ in range(3)]
+        try:
+            time.sleep(1.0)
+            with _request_unread(live, path, alice.headers) as extra:
+                assert extra.recv(64).startswith(b"HTTP/1.1 429")
+            # Another member is served meanwhile.
+            r = world.client.get(f"{group.path}/entries", params={"limit": 1}, headers=bob.headers)
+            assert r.status_code == 200
+        finally:
+            for s in stuck:
+                s.close()
+        time.sleep(0.5)
+        r = world.client.get(f"{group.path}/entries", params={"limit": 1}, headers=alice.headers)
+        assert r.status_code == 200
+
+
+def test_event_streams_are_capped_per_device(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATHAM_SERVER_EVENTS_PER_DEVICE", "2")
+    with (
+        live_server(tmp_path / "streams", "--rate-auth", "0") as live,
+        httpx.Client(base_url=live.url, timeout=30) as http,
+    ):
+        world = World(http)
+        (group, (alice, bob)) = world.group_of(2)
+        path = f"{group.path}/events"
+        held = [_request_unread(live, path, alice.headers) for _ in range(2)]
+        try:
+            for s in held:
+                assert s.recv(64).startswith(b"HTTP/1.1 200")
+            with _request_unread(live, path, alice.headers) as extra:
+                assert extra.recv(64).startswith(b"HTTP/1.1 429")
+            # Another device still gets its stream.
+            with _request_unread(live, path, bob.headers) as other:
+                assert other.recv(64).startswith(b"HTTP/1.1 200")
+        finally:
+            for s in held:
+                s.close()
