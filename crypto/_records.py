@@ -34,6 +34,7 @@ MAX_BACKLINK: Final = 24 + 32 + 16
 MAX_RETRACTS: Final = 100
 """Entries one retracting entry may withdraw (its header lists their ids)."""
 MAX_STUB_SIZE: Final = 4096
+MAX_SERVER_URL: Final = 2000
 
 
 class DeviceCert(Record, frozen=True):
@@ -152,6 +153,12 @@ class Checkpoint(Record, frozen=True, tag="checkpoint"):
     heads: HeadList
 
 
+class Move(Record, frozen=True, tag="move"):
+    """The group's server from this op on (a leader moved it there: §14.3)."""
+
+    server: Annotated[str, Meta(min_length=1, max_length=MAX_SERVER_URL)]
+
+
 OpBody = (
     Genesis
     | Rotate
@@ -163,6 +170,7 @@ OpBody = (
     | SetRole
     | SetPolicy
     | Checkpoint
+    | Move
 )
 
 

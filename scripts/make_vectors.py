@@ -50,6 +50,7 @@ from chatham.crypto import (
     build_checkpoint,
     build_invite,
     build_leave,
+    build_move,
     build_policy,
     build_remove,
     build_revoke_invite,
@@ -573,6 +574,10 @@ def _build(pins: LockboxPins) -> Json:
     check_retraction(st, decoded[bytes.fromhex(retracting["header"]["entry_id"])], decoded[target])
     for se in b.sealed:
         assert check_entry_public(st, decode_entry(se.data)) == se.link  # valid at the end too
+
+    # 13: alice moves the group to another server (§14.3); last, so nothing above changes.
+    t += 60
+    b.op(alice, build_move(b.state, alice.secrets.device, "https://chatham.example.net", time=t))
     retraction = {
         "entry": b.entries.index(retracting),
         "target": b.entries.index(bob_entry),

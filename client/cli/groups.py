@@ -211,8 +211,8 @@ def group_move(
         console().print(f"{files.copied} attached files copied to the new server")
         _tell_missing_files(files.lost)
         console().print(
-            f"{g.name} now uses {g.server}; tell every member to run "
-            f"`chatham group server {g.server}`"
+            f"{g.name} now uses {g.server}; members' clients follow on their next sync, and "
+            f"members who cannot reach the old server run `chatham group server {g.server}`"
         )
     _fail_on_refused(report)
 

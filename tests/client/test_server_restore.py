@@ -3,6 +3,7 @@ every rollback (of the log, of any author's chain, of the entry cursor) and name
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -416,3 +417,54 @@ def test_a_server_serving_another_log_is_refused_and_nothing_changes(
     assert bob.server == restorable.url
     assert bob.verify() == before
     assert not bob.sync().alarms  # the old server still serves the group: nothing changed
+
+
+def test_members_follow_a_signed_move_on_their_next_sync(
+    restorable: RestorableServer, new_server: RestorableServer, members: list[Account]
+) -> None:
+    alice, bob, carol = form_group(*members)
+    bob.post(b"before the move")
+    carol.sync()
+    alice.move(NEW_URL)
+    for g in (bob, carol):
+        report = g.sync()
+        texts = [a.text for a in report.announcements]
+        assert any(f"moved the group to the server at {NEW_URL}" in t for t in texts), texts
+        assert any("now uses" in t for t in texts), texts
+        assert g.server == NEW_URL
+        assert not report.alarms
+    restorable.stop()
+    carol.post(b"after the move")
+    bob.sync()
+    assert [e.body for e in bob.entries()] == [b"before the move", b"after the move"]
+    assert bob.verify().ok
+
+
+def test_a_write_queued_when_the_move_arrives_goes_to_the_new_server(
+    restorable: RestorableServer, new_server: RestorableServer, members: list[Account]
+) -> None:
+    alice, bob = form_group(*members[:2])
+    alice.move(NEW_URL)
+    bob.post(b"written as the move arrives")  # its sync verifies the move first
+    assert bob.server == NEW_URL
+    assert bob.queued == 0
+    restorable.stop()
+    alice.sync()
+    assert [e.body for e in alice.entries()] == [b"written as the move arrives"]
+
+
+def test_only_a_leader_signs_a_move_and_it_names_a_web_address(
+    restorable: RestorableServer, members: list[Account]
+) -> None:
+    alice, bob = form_group(*members[:2])
+    with pytest.raises(E.NotAllowed):
+        bob.append_op(lambda c: crypto.build_move(c.state, c.device, NEW_URL, time=c.time))
+    with pytest.raises(E.NotAllowed):
+        alice.append_op(
+            lambda c: crypto.build_move(c.state, c.device, "javascript:alert(1)", time=c.time)
+        )
+    state = alice.state.copy()
+    forged = crypto.build_move(state, bob._device(), NEW_URL, time=int(time.time()))
+    with pytest.raises(crypto.LogError) as caught:
+        state.apply(forged.op)
+    assert caught.value.check == "role"

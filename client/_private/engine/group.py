@@ -388,6 +388,7 @@ class Group:
         for _ in range(5):
             try:
                 report = sync_once(self, progress, send)
+                report = moving.follow(self, report, lambda: sync_once(self, progress, send))
                 self._adopt_attested_name()
                 if send and self._load().status == "member":
                     uploads.clean_up(self)
@@ -442,18 +443,28 @@ class Group:
         return report
 
     def move(self, url: str, *, registration_token: str | None = None) -> HealReport:
-        """A leader moves the group to the server at `url`: this device's verified copy (every
-        op, the lockboxes it holds, every entry) is published there, and this copy of the
-        group uses it from now on. Members follow with `use_server(url)`."""
+        """A leader moves the group to the server at `url`: a signed `move` op recording it
+        goes to the old server (if it still answers), then this device's verified copy (every
+        op, the lockboxes it holds, every entry) is published to the new one, and this copy
+        of the group uses it from now on. Members' clients follow on their next sync with
+        the old server; members whose old server is gone use `use_server(url)`."""
+        from .api import normalize_url
+
         snap = self._load()
         if snap.status != "member" or not snap.state.is_leader_device(self._device().id):
             raise E.NotAllowed(
                 "only a leader moves the group to another server",
                 hint="ask a leader; to follow a move, use `chatham group server URL`",
             )
-        with contextlib.suppress(E.ServerError, E.NotAMember):  # the old one may be gone
+        target = normalize_url(url)
+        try:
             self.sync()
-        report = self.use_server(url, give_copy=True, registration_token=registration_token)
+        except (E.ServerError, E.NotAMember):
+            pass  # the old server is gone for good: members are told out of band
+        else:
+            if target != self.server and self._load().state.server != target:
+                self.append_op(lambda c: crypto.build_move(c.state, c.device, target, time=c.time))
+        report = self.use_server(target, give_copy=True, registration_token=registration_token)
         assert report is not None
         return report
 

@@ -11,13 +11,17 @@ brings back a server that lost its database (docs/protocol.md §14.3).
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from ... import errors as E
+from ..membership.values import Announcement
 from .heal import HealReport, heal, server_state
+from .results import SyncReport
 
 if TYPE_CHECKING:
     from .api import ServerApi
@@ -100,3 +104,40 @@ def _switch(group: Group, url: str) -> None:
     group.server = url
     group._server_cursor = None
     group._server_heads = None
+
+
+def follow(group: Group, report: SyncReport, again: Callable[[], SyncReport]) -> SyncReport:
+    """After a sync that verified a leader's move (a signed `move` op) to another server:
+    switch to it once its log checks out (`use_server`), and sync there (`again`). If it
+    cannot be used yet, this copy stays on the old server and the member is told why."""
+    target = group._load().state.server
+    if target is None or not any(a.kind == "move" for a in report.announcements):
+        return report
+    from .api import normalize_url
+
+    if normalize_url(target) == group.server:
+        return report
+    snap = group._load()
+    me = group._me().hex()
+    try:
+        use_server(group, target)
+    except (E.ServerError, E.VerificationError, E.NotAMember) as e:
+        note = Announcement(
+            snap.state.seq,
+            "server",
+            f"this device could not use the group's new server yet ({e.message}); it keeps "
+            f"the old one: try `chatham group server {target}` later",
+            me,
+        )
+        return dataclasses.replace(report, announcements=(*report.announcements, note))
+    there = again()
+    note = Announcement(
+        snap.state.seq, "server", f"this device now uses the group's server at {target}", me
+    )
+    return dataclasses.replace(
+        there,
+        new_ops=report.new_ops + there.new_ops,
+        new_entries=report.new_entries + there.new_entries,
+        retracted=report.retracted + there.retracted,
+        announcements=(*report.announcements, note, *there.announcements),
+    )

@@ -51,6 +51,8 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
     snap = group._load()
     names = group._names(snap)
     announcements = announce(applied, snap.state, names, group._me())
+    if moved_away(group, applied):
+        send = False  # queued writes go to the server the group moved to (move.follow)
     new_entries = retracted = 0
     sent: list[str] = []
     checkpointed = False
@@ -102,6 +104,18 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
         alarms=alarms(group),
         freshness=group.freshness(),
         checkpointed=checkpointed,
+    )
+
+
+def moved_away(group: Group, applied: list[crypto.AppliedOp]) -> bool:
+    """Whether this sync verified a move to a server other than the one this copy uses."""
+    from .api import normalize_url
+
+    target = group._load().state.server
+    return (
+        target is not None
+        and any(isinstance(a.op.body, crypto.Move) for a in applied)
+        and normalize_url(target) != group.server
     )
 
 
