@@ -10,7 +10,9 @@ notes, commitments, comments and files; in the second Dana removes Ana. Then:
 (a) the database is deleted (a new, empty server at the same address): `sync` refuses
     the server that changed; Dana points her client at it with `--give-copy`, the
     others follow with `chatham group server URL`;
-(c) Dana moves the group to a new server (`chatham group move`); the others follow.
+(c) Dana moves the group to a new server (`chatham group move`): Sam's client follows the
+    signed move on its next sync; once the old server is gone, Lee and Ana point their
+    clients at the new one.
 
 After each, every item is back for every member, `verify` passes, the meeting codes
 match, the files nobody could give back are named, and Ana stays locked out of
@@ -253,6 +255,8 @@ def _story(tmp_path: Path, storages: list[Storage]) -> None:
         for m in (sam, lee):
             assert "now uses" in m.ok("group", "server", old.url, "-g", GROUP)
         ana.ok("group", "server", old.url, "-g", GROUP)
+        lost = {m["name"] for m in lee.json("attachment", "missing", "-g", GROUP)}
+        assert lost == {"budget.txt", "minutes.txt"}
         check_whole(everyone, before)
         locked_out(ana, "After Ana left")
         # Whoever still has a file attaches it again.
@@ -264,8 +268,12 @@ def _story(tmp_path: Path, storages: list[Storage]) -> None:
         new.start()
         moved = dana.ok("group", "move", "--server", new.url, "-g", GROUP)
         assert "1 attached files copied" in moved
+        # Sam syncs while the old server still answers: his client follows the signed move.
+        followed = sam.ok("sync", "-g", GROUP)
+        assert f"moved the group to the server at {new.url}" in followed
+        assert "this device now uses" in followed
         old.stop()
-        for m in (sam, lee, ana):
+        for m in (lee, ana):  # the old server is gone: told the address, they point there
             assert "now uses" in m.ok("group", "server", new.url, "-g", GROUP)
         check_whole(everyone, before)
         locked_out(ana, "After Ana left")
