@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all install test lint typecheck pytest demo bench vectors screenshots clean lock
+.PHONY: all install test lint typecheck pytest demo bench vectors screenshots clean lock \
+	mutation mutation-quick
 
 all: test
 
@@ -49,7 +50,20 @@ wheels: $(STAMP)
 pytest: $(STAMP)
 	CHATHAM_WHEELS=dist $(BIN)/python -m pytest
 
-test: lint typecheck wheels pytest
+test: lint typecheck wheels pytest mutation-quick
+
+# Mutation testing of the verification paths (docs/testing.md, scripts/mutation.py): every
+# target module, each guard mutant against the module's tests; survivors printed with file:line.
+# One mutant at a time unless MUTATION_JOBS says more (CI has the machine to itself: two).
+MUTATION_JOBS ?= $(if $(CI),2,1)
+
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py -j $(MUTATION_JOBS)
+
+# The bounded run `make test` includes: every guard of the sync engine disabled in turn, on its
+# fastest tests; one that no test notices fails the build.
+mutation-quick: $(STAMP)
+	$(BIN)/python scripts/mutation.py --quick -j $(MUTATION_JOBS)
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py

@@ -41,7 +41,10 @@ if TYPE_CHECKING:
         parse_duration,
         private_dir,
         runtime_dir,
+        scratch_dir,
         scrubbed_env,
+        shred,
+        wipe,
     )
     from ._private.local.process import ENV_PASSPHRASE, env_passphrase, harden_process
     from ._private.membership.values import (
@@ -109,6 +112,7 @@ _EXPORTS: dict[str, str] = {
     "RosterEntry": "membership.values",
     "ServerError": "errors",
     "SyncReport": "engine.results",
+    "Upload": "engine.results",
     "UsageError": "errors",
     "VerificationError": "errors",
     "VerifyReport": "engine.results",
@@ -117,7 +121,10 @@ _EXPORTS: dict[str, str] = {
     "parse_duration": "local.home",
     "private_dir": "local.home",
     "runtime_dir": "local.home",
+    "scratch_dir": "local.home",
     "scrubbed_env": "local.home",
+    "shred": "local.home",
+    "wipe": "local.home",
 }
 
 __all__ = [
@@ -157,6 +164,7 @@ __all__ = [
     "RosterEntry",
     "ServerError",
     "SyncReport",
+    "Upload",
     "UsageError",
     "VerificationError",
     "VerifyReport",
@@ -168,8 +176,11 @@ __all__ = [
     "parse_duration",
     "private_dir",
     "runtime_dir",
+    "scratch_dir",
     "scrubbed_env",
+    "shred",
     "terminal_text",
+    "wipe",
 ]
 
 

@@ -61,6 +61,7 @@ from ._private.journal.files import (
     SavedFile,
     file_name,
     file_size,
+    saved_name,
 )
 from ._private.journal.fold import JournalView, SearchHit, fold_text, fold_with_map
 from ._private.journal.ics import ics_calendar, ics_escape, ics_fold
@@ -184,6 +185,7 @@ __all__ = [
     "relative_date",
     "review_json",
     "role_history",
+    "saved_name",
     "short_id",
     "thread",
     "write_export",

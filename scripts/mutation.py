@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import dataclasses
 import importlib
 import inspect
 import json
@@ -85,13 +86,12 @@ _SYNC_TESTS = (
     "tests/client/test_client_sync.py",
     "tests/client/test_hostile_answers.py",
     "tests/adversarial/test_authority.py",
-    "tests/adversarial/test_freshness.py",
-    "tests/client/test_client_store.py",
 )
 
 TARGETS: dict[str, Target] = {
     "crypto/_log.py": Target(
         (
+            "tests/crypto/test_guard_cases.py",
             "tests/crypto/test_log.py",
             "tests/crypto/test_review_findings.py",
             "tests/crypto/test_membership_crypto.py",
@@ -103,6 +103,7 @@ TARGETS: dict[str, Target] = {
     ),
     "crypto/_entry.py": Target(
         (
+            "tests/crypto/test_guard_cases.py",
             "tests/crypto/test_entries.py",
             "tests/crypto/test_review_findings.py",
             "tests/crypto/test_vectors.py",
@@ -113,6 +114,7 @@ TARGETS: dict[str, Target] = {
     ),
     "crypto/_epoch.py": Target(
         (
+            "tests/crypto/test_guard_cases.py",
             "tests/crypto/test_membership_crypto.py",
             "tests/crypto/test_log.py",
             "tests/crypto/test_review_findings.py",
@@ -123,6 +125,7 @@ TARGETS: dict[str, Target] = {
     ),
     "crypto/_group.py": Target(
         (
+            "tests/crypto/test_guard_cases.py",
             "tests/crypto/test_membership_crypto.py",
             "tests/crypto/test_log.py",
             "tests/crypto/test_review_findings.py",
@@ -133,6 +136,7 @@ TARGETS: dict[str, Target] = {
     ),
     "crypto/_invite.py": Target(
         (
+            "tests/crypto/test_guard_cases.py",
             "tests/crypto/test_membership_crypto.py",
             "tests/crypto/test_review_findings.py",
             "tests/crypto/test_vectors.py",
@@ -162,13 +166,33 @@ TARGETS: dict[str, Target] = {
         ),
     ),
     "client/_private/engine/intake.py": Target(_SYNC_TESTS, skip=("Intake._announce",)),
+    "client/_private/account.py": Target(
+        (
+            "tests/adversarial/test_sync_guards.py",
+            "tests/client/test_membership.py",
+            "tests/adversarial/test_review_findings_13.py",
+        ),
+        functions=("Account._join", "Account._invitee_log"),
+    ),
     "client/_private/engine/verify.py": Target(
-        ("tests/adversarial/test_sync_guards.py", "tests/client/test_client_store.py", *_SYNC_TESTS)
+        (
+            "tests/adversarial/test_sync_guards.py",
+            "tests/client/test_client_store.py",
+            "tests/adversarial/test_malicious_server.py",
+            "tests/adversarial/test_review_findings_13.py",
+        )
     ),
 }
 QUICK = ("client/_private/engine/sync.py", "client/_private/engine/intake.py")
 """The modules `--quick` mutates (guard-off and drop-raise only): the sync engine."""
 QUICK_OPS = ("guard-off", "drop-raise", "skip-call")
+QUICK_TESTS = (
+    "tests/adversarial/test_sync_guards.py",
+    "tests/adversarial/test_malicious_server.py",
+    "tests/adversarial/test_review_findings_13.py",
+    "tests/client/test_client_sync.py",
+)
+"""The tests `--quick` runs each mutant against (every one of its mutants dies on them)."""
 
 CHECK_NAME = re.compile(r"check|verify|require|ensure|validate|reject|accept_lockbox|replay")
 ESCAPES = (ast.Raise, ast.Return, ast.Continue, ast.Break)
@@ -197,11 +221,14 @@ class Mutant:
     op: str
     before: str
     after: str
+    occurrence: int = 1
+    """1 for the first mutant of this function with this very change, 2 for the next, ..."""
 
     @property
     def key(self) -> str:
         """Stable across edits elsewhere in the file: where, what kind, and the code changed."""
-        return f"{self.path}:{self.function}:{self.op}:{self.before} -> {self.after}"
+        again = f" #{self.occurrence}" if self.occurrence > 1 else ""
+        return f"{self.path}:{self.function}:{self.op}:{self.before} -> {self.after}{again}"
 
     def describe(self) -> str:
         where = f"{self.path}:{self.line}: [{self.op}] in {self.function}"
@@ -429,10 +456,13 @@ def _pos(node: ast.AST) -> tuple[int, int, str]:
 def mutants(path: str) -> list[Mutant]:
     source = (ROOT / path).read_text()
     tree = ast.parse(source)
-    return [
-        Mutant(path, i, getattr(s.node, "lineno", 0), s.function, s.op, _before(s), s.after)
-        for i, s in enumerate(_sites(tree, TARGETS[path]))
-    ]
+    out: list[Mutant] = []
+    seen: dict[str, int] = {}
+    for i, s in enumerate(_sites(tree, TARGETS[path])):
+        m = Mutant(path, i, getattr(s.node, "lineno", 0), s.function, s.op, _before(s), s.after)
+        seen[m.key] = seen.get(m.key, 0) + 1
+        out.append(dataclasses.replace(m, occurrence=seen[m.key]))
+    return out
 
 
 def mutated_code(path: str, index: int) -> object:
@@ -649,14 +679,25 @@ def _prepare(tests: list[str]) -> None:
 
 
 def run(
-    modules: list[str], *, jobs: int, ops: tuple[str, ...] | None, limit: float | None
+    modules: list[str],
+    *,
+    jobs: int,
+    ops: tuple[str, ...] | None,
+    limit: float | None,
+    match: str | None = None,
+    tests: tuple[str, ...] | None = None,
+    only: set[str] | None = None,
 ) -> tuple[dict[str, Score], list[Result]]:
     equivalent = load_equivalent()
-    tests_of = {path: _tests(path) for path in modules}
+    tests_of = {path: tests or _tests(path) for path in modules}
     _prepare(sorted({t for ts in tests_of.values() for t in ts if t.startswith("tests/")}))
     scores = {path: Score() for path in modules}
     baseline: dict[str, float] = {}
     for path in modules:
+        same = next((p for p in baseline if tests_of[p] == tests_of[path]), None)
+        if same is not None:  # the same tests: run them unmutated once
+            baseline[path] = baseline[same]
+            continue
 
         def took(r: Result | None, seconds: float, detail: str, path: str = path) -> None:
             baseline[path] = seconds
@@ -670,6 +711,10 @@ def run(
         count = 0
         for m in mutants(path):
             if ops is not None and m.op not in ops:
+                continue
+            if match is not None and match not in m.describe():
+                continue
+            if only is not None and m.key not in only:
                 continue
             if m.key in equivalent:
                 scores[path].equivalent += 1
@@ -700,6 +745,10 @@ def run(
     return scores, results
 
 
+def _survivors(path: Path) -> set[str]:
+    return {r["key"] for r in json.loads(path.read_text()) if r["outcome"] != "killed"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="paths under the repository (default: all)")
@@ -707,7 +756,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the sync engine's guards only")
     parser.add_argument("--ops", help="comma-separated mutation kinds to make (default: all)")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
-    parser.add_argument("--min-score", type=float, default=95.0)
+    parser.add_argument("--tests", help="comma-separated test files instead of the module's")
+    parser.add_argument(
+        "--rerun", type=Path, help="only the survivors recorded in this --json file"
+    )
+    parser.add_argument("-k", "--match", help="only mutants whose description has this text")
+    parser.add_argument(
+        "--min-score", type=float, help="the lowest score a module may have (95; --quick: 100)"
+    )
     parser.add_argument("--timeout", type=float, help="seconds per mutant (default: 3x tests)")
     parser.add_argument("--json", type=Path, help="write every result here")
     args = parser.parse_args(argv)
@@ -720,17 +776,26 @@ def main(argv: list[str] | None = None) -> int:
         equivalent = load_equivalent()
         for path in modules:
             for m in mutants(path):
-                if ops is None or m.op in ops:
+                if (ops is None or m.op in ops) and (not args.match or args.match in m.describe()):
                     mark = "  (equivalent)" if m.key in equivalent else ""
                     print(m.describe() + mark)
         return 0
     start = time.monotonic()
-    scores, everything = run(modules, jobs=args.jobs, ops=ops, limit=args.timeout)
+    scores, everything = run(
+        modules,
+        jobs=args.jobs,
+        ops=ops,
+        limit=args.timeout,
+        match=args.match,
+        tests=tuple(args.tests.split(",")) if args.tests else (QUICK_TESTS if args.quick else None),
+        only=_survivors(args.rerun) if args.rerun else None,
+    )
+    min_score = args.min_score if args.min_score is not None else (100.0 if args.quick else 95.0)
     took = time.monotonic() - start
     print(f"\nmutation score (killed / behaviour-changing mutants), {took / 60:.1f} min:")
     failed = False
     for path, s in scores.items():
-        low = s.percent < args.min_score
+        low = s.percent < min_score
         failed |= low
         print(
             f"  {path}: {s.killed + s.timeout}/{s.total} = {s.percent:.1f}%"

@@ -47,6 +47,8 @@ RESPONSES: list[tuple[type[msgspec.Struct], type[msgspec.Struct]]] = [
     (server.JoinRequestPage, client.JoinRequestPage),
     (server.InviteGroups, client.InviteGroups),
     (server.AttachmentInfo, client.AttachmentInfo),
+    (server.AttachmentItem, client.AttachmentItem),
+    (server.AttachmentList, client.AttachmentList),
     (server.Lockbox, client.Lockbox),
     (server_errors.ErrorBody, client.ErrorBody),
 ]
@@ -141,6 +143,7 @@ REQUESTS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/v1/groups/{g}/entries/bulk"): server.PostEntries,
     ("POST", "/v1/groups/{g}/heal"): server.Heal,
     ("POST", "/v1/groups/{g}/join-requests"): server.PostJoinRequest,
+    ("PUT", "/v1/groups/{g}/attachments/{e}/entry"): server.NameEntry,
 }
 """Every route that takes a JSON body, and the server struct that reads it."""
 
@@ -180,6 +183,10 @@ def _answers() -> dict[tuple[str, str], msgspec.Struct]:
         ),
         ("GET", "/v1/groups/{g}/attachments/{e}"): info,
         ("DELETE", "/v1/groups/{g}/attachments/{e}"): info,
+        ("PUT", "/v1/groups/{g}/attachments/{e}/entry"): info,
+        ("GET", "/v1/groups/{g}/attachments"): server.AttachmentList(
+            [server.AttachmentItem(E, b"d" * 32, 1, 5, E)], more=False
+        ),
     }
 
 
@@ -235,6 +242,8 @@ def _drive(api: client.ServerApi) -> list[Callable[[], Any]]:
         lambda: api.get_chunk(G, E, 0),
         lambda: api.attachment_info(G, E),
         lambda: api.delete_attachment(G, E),
+        lambda: api.name_attachment_entry(G, E, E),
+        lambda: api.list_attachments(G, E, 10),
     ]
 
 

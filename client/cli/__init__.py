@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(e), getattr(e, "hint", None) or "reinstall chatham", 1)
     except Exception as e:
         if os.environ.get("CHATHAM_DEBUG") == "1":
-            raise
+            return _traceback(e)
         # A bug: say so without printing data that might be private.
         return _fail(
             f"internal error ({type(e).__name__})",
@@ -256,6 +256,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         cli_common.STATE.close()
+
+
+def _traceback(e: BaseException) -> int:
+    """CHATHAM_DEBUG=1: the bug's traceback on stderr, as inert as every other output (its
+    message may quote what a server or member sent)."""
+    import traceback
+
+    from .. import terminal_text
+
+    sys.stderr.write(terminal_text("".join(traceback.format_exception(e))))
+    return 1
 
 
 def _click_exceptions() -> Any:

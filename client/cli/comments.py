@@ -129,6 +129,46 @@ def attachment_missing(json: JsonOpt = False) -> None:
     )
 
 
+@attachment_app.command("list")
+def attachment_list(json: JsonOpt = False) -> None:
+    """Every attached file the server holds for the group, with who uploaded it (leaders).
+
+    Finds what fills the group's space: an upload nobody finished (no comment was posted
+    with it) is deleted by the server a day after it began, and a removed member's at once.
+    """
+    from ..journal import file_size
+
+    group = common.state().group()
+    found = group.uploads()
+    if json:
+        emit_json(found)
+        return
+    if not found:
+        console().print("no attached files on the server")
+        return
+    for u in found:
+        status = "" if u.finished else "  (unfinished: deleted a day after it began)"
+        console().print(f"{u.id}  {file_size(u.size):>9}  by {common.safe(u.uploader)}{status}")
+    total = sum(u.size for u in found)
+    files = "file" if len(found) == 1 else "files"
+    console().print(f"{len(found)} attached {files}, {file_size(total)} in all")
+
+
+@attachment_app.command("delete")
+def attachment_delete(
+    upload: Annotated[str, typer.Argument(help="The attachment id (`chatham attachment list`).")],
+    json: JsonOpt = False,
+) -> None:
+    """Delete an attached file from the server (its uploader, or a leader); frees its space."""
+    from ..journal import file_size
+
+    freed = common.state().group().delete_upload(upload)
+    if json:
+        emit_json({"id": upload, "freed": freed})
+        return
+    console().print(f"deleted {upload} from the server; {file_size(freed)} freed")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(comment)
     app.command()(attach)

@@ -29,17 +29,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
-import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from .. import private_dir, runtime_dir, scrubbed_env
+from .. import private_dir, runtime_dir, scratch_dir, scrubbed_env, shred, wipe
 from ..errors import UsageError
 
 FALLBACK_EDITORS: Final = ("nano", "pico", "micro", "vi")
@@ -63,9 +62,13 @@ _FAMILIES: Final = {
     "gvim": "vim",
     "vimx": "vim",
     "view": "vim",
+    "rvim": "vim",
+    "rview": "vim",
+    "mvim": "vim",
     "emacs": "emacs",
     "emacs-nox": "emacs",
     "emacs-gtk": "emacs",
+    "emacs-pgtk": "emacs",
     "emacs-lucid": "emacs",
     "nano": "nano",
 }
@@ -73,69 +76,23 @@ _FAMILIES: Final = {
 
 def quiet_flags(program: str) -> tuple[str, ...]:
     """QUIET_FLAGS for `program`, judged by the file it runs (`vi` may be vim, nvi or
-    busybox: only the real vim gets vim's flags)."""
+    busybox: only the real vim gets vim's flags). Builds and versions count as the editor:
+    `vim.basic`, `emacs-29.4` (upstream, Fedora and Homebrew install emacs so), `Emacs`."""
     found = shutil.which(program) or program
-    real = Path(os.path.realpath(found)).name.split(".")[0]
-    family = _FAMILIES.get(real)
+    real = Path(os.path.realpath(found)).name.lower().split(".")[0]
+    family = _FAMILIES.get(real) or _FAMILIES.get(re.sub(r"-\d+$", "", real))
     return QUIET_FLAGS[family] if family else ()
-
-
-def shred(path: Path) -> None:
-    """Overwrite a regular file with zeros, then remove it; remove anything else as it is."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        try:
-            if stat.S_ISREG(os.fstat(fd).st_mode):
-                size = os.fstat(fd).st_size
-                os.write(fd, bytes(size))
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-
-
-def wipe(directory: Path) -> None:
-    """Shred every file under `directory`, then remove it and its subdirectories."""
-    for root, dirs, files in os.walk(directory, topdown=False):
-        for name in files:
-            shred(Path(root) / name)
-        for name in dirs:
-            sub = Path(root) / name
-            if sub.is_symlink():
-                sub.unlink()
-            else:
-                with contextlib.suppress(OSError):
-                    sub.rmdir()
-    with contextlib.suppress(FileNotFoundError):
-        directory.rmdir()
 
 
 @contextlib.contextmanager
 def editing_directory() -> Iterator[Path]:
-    """A fresh private 0700 directory for one edit, wiped entirely afterwards.
-
-    Its name carries this process's id, so the directory of an edit whose command was
-    killed (nothing could wipe it then) is wiped by the next edit."""
-    edits = private_dir(runtime_dir() / "edits")
-    for left in edits.glob("edit-*-*"):
-        if not _alive(left.name.split("-")[1]):
-            wipe(left)
-    where = Path(tempfile.mkdtemp(prefix=f"edit-{os.getpid()}-", dir=edits))
+    """A fresh private 0700 directory for one edit (`runtime/edits/edit-PID-…`), wiped
+    entirely afterwards; one a killed command left is wiped by the next edit."""
+    where = scratch_dir("edits", "edit")
     try:
         yield where
     finally:
         wipe(where)
-
-
-def _alive(pid: str) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def editor_command() -> list[str]:

@@ -13,6 +13,8 @@ with these checks added (`chatham-server` serves with it: `cli.serve`):
   on a kept-alive connection, after the request's first byte), else the connection closes;
 - while a body is being sent, `body_timeout` seconds without a byte close it (not while
   the server itself has paused reading because the application has not read yet);
+- a request answered before its body was read (a 401, 413 or 429) closes its connection
+  instead of reading the rest of the body;
 - an answer the client does not read for `send_timeout` seconds closes the connection;
 - past `max_connections` open connections in this process, or `max_address_connections`
   from one client address (not counting trusted proxies), a new one is answered 503 and
@@ -148,6 +150,13 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._in_body = False
         self._disarm()
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._in_body and not self.transport.is_closing():
+            # Answered before the body was read (401, 413, 429…): the rest of the body is not
+            # worth reading, so the connection closes instead of draining it.
+            self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
         if self._header_count > self.limits.max_headers:

@@ -41,6 +41,8 @@ class Runtime:
     hub: Hub = field(init=False)
     limiter: RateLimiter = field(init=False)
     inflight: InFlight = field(default_factory=InFlight)
+    large_pages: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    """Entry pages read outside the event loop (large ones, or a cold roster) two at a time."""
     tokens: dict[bytes, CachedToken] = field(default_factory=dict)
     server_id: bytes = b""
     """This server's identity (stored in its database): every login signature names it, so a

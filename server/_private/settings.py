@@ -62,6 +62,9 @@ class Settings:
     """Cap for one attachment chunk: 64 KiB of plaintext plus the AEAD tag and slack."""
     max_chunks_per_attachment: int = 16 * 1024
     """An attachment is at most this many chunks (1 GiB at 64 KiB)."""
+    upload_ttl: int = 86400
+    """Seconds an upload may go without its uploader naming the entry that refers to it;
+    then it is deleted (and at once if its device leaves the group)."""
     page_limit: int = 500
     """Largest page a listing returns."""
     group_quota: int = 10 * 1024 * MIB
@@ -74,7 +77,7 @@ class Settings:
     """Authenticated requests per minute from one device."""
     rate_join: int = 20
     """Join requests and invite logins per minute for one group."""
-    max_device_requests: int = 8
+    max_device_requests: int = 4
     """Requests one device (or invitee token) may have in flight at once; 429 beyond."""
 
     scrub_delay: float = 10.0

@@ -226,6 +226,28 @@ class ChunkStored(Struct):
     size: int
 
 
+class NameEntry(Struct):
+    """The entry that refers to an upload: naming it finishes the upload."""
+
+    entry_id: Id16
+
+
+class AttachmentItem(Struct):
+    attachment_id: bytes
+    uploader: bytes
+    """The device that uploaded it."""
+    chunks: int
+    size: int
+    entry_id: bytes | None = None
+    """The entry its uploader named (None: an upload not finished, or made before uploads
+    named their entries)."""
+
+
+class AttachmentList(Struct):
+    attachments: list[AttachmentItem]
+    more: bool
+
+
 class AttachmentInfo(Struct):
     attachment_id: bytes
     chunks: int

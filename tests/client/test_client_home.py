@@ -204,3 +204,49 @@ def test_editor_runs_privately(home: Home, tmp_path: Path, monkeypatch: pytest.M
     assert (file_mode, dir_mode, leaked) == ("0o600", "0o700", "False")
     assert path.startswith(str(tmp_path / "run"))
     assert not os.path.exists(path)
+
+
+def test_a_shared_xdg_runtime_dir_cannot_be_used_to_lock_a_member_out(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """XDG_RUNTIME_DIR set to a shared directory (`/tmp` in some containers, or another
+    user's after `su`): a `chatham` someone else made there first is never used, and the
+    member still gets a private directory of their own."""
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    planted = shared / "chatham"
+    planted.mkdir()
+    planted.chmod(0o777)
+    if os.getuid() == 0:
+        os.chown(planted, 65534, 65534)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(shared))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("HOME", str(tmp_path / "member"))
+
+    run = runtime_dir()
+    assert shared not in run.parents
+    st = run.lstat()
+    assert st.st_uid == os.getuid()
+    assert stat.S_IMODE(st.st_mode) == 0o700
+    _, key = home.unlock(passphrase=PASSPHRASE)
+    home.start_session(key, 60)
+    assert Account.open(home).member_id
+    assert list(planted.iterdir()) == []
+
+
+def test_a_runtime_dir_base_of_another_user_is_passed_over(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `su`, XDG_RUNTIME_DIR still names the first user's directory."""
+    if os.getuid() != 0:
+        pytest.skip("making a directory of another user needs root")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 65534, 65534)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(theirs))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    run = runtime_dir()
+    assert theirs not in run.parents
+    assert run.lstat().st_uid == os.getuid()
+    assert list(theirs.iterdir()) == []

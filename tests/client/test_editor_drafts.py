@@ -320,3 +320,33 @@ def test_vim_keeps_no_swap_backup_or_undo_file_even_when_its_vimrc_asks_for_them
     draft.remove()
     assert everything_under(drafts_env) == ["drafts", "edits"]
     assert not (tmp_path / ".viminfo").exists()
+
+
+@pytest.mark.parametrize(
+    ("installed", "family"),
+    [
+        ("emacs-29.4", "emacs"),  # upstream `make install`, Fedora and Homebrew name it so
+        ("emacs-pgtk", "emacs"),  # Debian's pure-GTK build
+        ("Emacs", "emacs"),  # the macOS application's binary
+        ("vim.basic", "vim"),
+        ("rvim", "vim"),
+        ("mvim", "vim"),
+        ("nano-8.2", "nano"),
+        ("busybox", None),
+    ],
+)
+def test_a_known_editor_installed_under_a_versioned_or_variant_name_still_keeps_no_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, installed: str, family: str | None
+) -> None:
+    """`emacs` is often a link to `emacs-29.4`: judged by the file it runs, it must still get
+    emacs' flags, or a `backup-directory-alist` in the member's init file keeps a copy."""
+    from chatham.client.cli.editor import QUIET_FLAGS, quiet_flags
+
+    real = tmp_path / "bin" / installed
+    real.parent.mkdir()
+    real.write_text("#!/bin/sh\n")
+    real.chmod(0o755)
+    link = tmp_path / "bin" / "the-editor"
+    link.symlink_to(real)
+    monkeypatch.setenv("PATH", str(real.parent))
+    assert quiet_flags("the-editor") == (QUIET_FLAGS[family] if family else ())

@@ -507,6 +507,29 @@ def test_another_users_world_writable_file_is_not_written_through(
     assert theirs.stat().st_uid == 65534
 
 
+@pytest.mark.skipif(os.getuid() != 0, reason="a directory of another user needs root to make")
+@pytest.mark.parametrize("how", ["their directory", "a link to their directory"])
+def test_an_export_never_goes_into_another_users_directory(
+    journal: Sample, tmp_path: Path, how: str
+) -> None:
+    """Someone makes `/tmp/export` first (empty, or a link to a directory of theirs): the
+    files would be 0600, but their owner lists the names (meeting dates and titles) and can
+    swap the files for others later. Refused, and nothing is written there."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    theirs.chmod(0o777)
+    os.chown(theirs, 65534, 65534)
+    target = theirs
+    if how == "a link to their directory":
+        target = tmp_path / "export"
+        target.symlink_to(theirs)
+    for force in (False, True):
+        with pytest.raises(ExportError, match="belongs to another user") as e:
+            write_export(journal.view, target, "markdown", now=NOW, today=TODAY, force=force)
+        assert "nothing was written" in e.value.hint
+    assert list(theirs.iterdir()) == []
+
+
 def test_force_replaces_a_file_of_ones_own_with_a_private_one(
     journal: Sample, tmp_path: Path
 ) -> None:

@@ -572,6 +572,64 @@ def test_attach_and_save_a_file(cli: Cli, forum: str, tmp_path: Path) -> None:
     ]
 
 
+def test_a_file_named_only_dots_saves_into_a_folder_under_a_name_of_its_own(
+    cli: Cli, forum: str, tmp_path: Path
+) -> None:
+    """A member may name an attachment `...`: saved into a folder it is not the folder."""
+    issue = cli.new("Sam", "issue", "new", "--title", "Dots")
+    src = tmp_path / "..."
+    src.write_bytes(b"dots")
+    cid = cli.new("Sam", "attach", issue[:8], str(src))
+    cli.ok("Dana", "sync")
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    saved = cli.json("Dana", "attachment", "save", cid, str(folder))
+    assert Path(saved["path"]).parent == folder
+    assert Path(saved["path"]).read_bytes() == b"dots"
+    assert cli.json("Dana", "attachment", "save", cid, str(folder), "--force")["size"] == 4
+
+
+@pytest.mark.parametrize("planted", ["fifo", "symlink", "another user's file"])
+def test_save_force_never_replaces_what_is_not_a_file_of_the_members(
+    cli: Cli, forum: str, tmp_path: Path, planted: str
+) -> None:
+    """`attachment save --force` into a shared directory, as `export --force`: a planted
+    pipe, a link, or another user's file under the name is refused, and left as it was."""
+    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
+    src = tmp_path / "offer.txt"
+    src.write_bytes(b"the confidential offer")
+    cid = cli.new("Sam", "attach", issue[:8], str(src))
+    cli.ok("Dana", "sync")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    dest = shared / "offer.txt"
+    if planted == "fifo":
+        os.mkfifo(dest, 0o666)
+    elif planted == "symlink":
+        (tmp_path / "elsewhere").write_bytes(b"")
+        dest.symlink_to(tmp_path / "elsewhere")
+    else:
+        if os.getuid() != 0:
+            pytest.skip("making a file of another user needs root")
+        dest.write_bytes(b"theirs")
+        dest.chmod(0o666)
+        os.chown(dest, 65534, 65534)
+    before = dest.lstat()
+    lines = cli.fails("Dana", "attachment", "save", cid, str(dest), "--force")
+    assert (
+        lines[0]
+        == f"chatham: error: {dest} is not a file of yours (a link, a pipe, or another user's file)"
+    )
+    after = dest.lstat()
+    assert (after.st_ino, after.st_mode, after.st_uid) == (
+        before.st_ino,
+        before.st_mode,
+        before.st_uid,
+    )
+    assert [p.name for p in shared.iterdir()] == ["offer.txt"]  # no temporary file left
+
+
 def _damaging(damage: str, file: Any = None) -> Any:
     """A chunk download as a hostile server would answer it: damaged, swapped, missing, or
     replaced by other bytes sealed under the same id and key (by someone else who holds it)."""
@@ -596,6 +654,29 @@ def _damaging(damage: str, file: Any = None) -> Any:
         return sealed
 
     return get_chunk
+
+
+def test_leaders_list_attached_files_and_delete_them(cli: Cli, forum: str, tmp_path: Path) -> None:
+    issue = cli.new("Sam", "issue", "new", "--title", "The contract")
+    src = tmp_path / "contract.pdf"
+    src.write_bytes(os.urandom(5000))
+    cli.ok("Sam", "attach", issue[:8], str(src))
+    listed = cli.json("Dana", "attachment", "list")
+    assert len(listed) == 1
+    assert (listed[0]["uploader"], listed[0]["finished"]) == ("Sam", True)
+    upload = listed[0]["id"]
+    out = cli.ok("Dana", "attachment", "list")
+    assert out.startswith(f"{upload}  ")
+    assert "by Sam" in out
+    assert "unfinished" not in out
+    assert out.splitlines()[-1] == "1 attached file, 4.9 KiB in all"  # sealed: 5000 bytes + tags
+    assert cli.fails("Sam", "attachment", "list", code=1)[0].startswith("chatham: error: ")
+    assert cli.ok("Dana", "attachment", "delete", upload).startswith(f"deleted {upload}")
+    assert cli.ok("Dana", "attachment", "list") == "no attached files on the server\n"
+    assert cli.fails("Dana", "attachment", "delete", "nonsense") == [
+        "chatham: error: 'nonsense' is not an attachment id",
+        "chatham: hint: copy an id from `chatham attachment list`",
+    ]
 
 
 @pytest.mark.parametrize("damage", ["flip", "swap", "truncate", "replaced"])

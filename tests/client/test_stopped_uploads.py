@@ -61,3 +61,43 @@ def test_an_upload_the_server_dies_in_is_named_and_cleaned_up(
         posted, ref = journal.attach(journal.item(issue.id), big)
         assert ref.size == big.stat().st_size
         assert not posted.queued
+
+
+class NoPosts(httpx.BaseTransport):
+    """The real app, except that entry posts find no server while `down` is set."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.down = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down and request.method == "POST" and request.url.path.endswith("/entries"):
+            raise httpx.ConnectError("the server went away", request=request)
+        return self.inner.handle_request(request)
+
+
+def test_an_upload_is_finished_by_naming_its_comment_even_when_the_comment_was_queued(
+    person: Person, server: httpx.Client, tmp_path: Path
+) -> None:
+    # The server deletes an upload no entry names within a day: the client names the comment,
+    # at once when it was sent, or at the sync that sends it when it was queued.
+    transport = NoPosts(server._transport)
+    with httpx.Client(transport=transport, base_url=SERVER_URL) as http:
+        dana: Account = person("Dana", http=http)
+        [g] = form_group(dana)
+        journal = g.journal()
+        issue = journal.new_issue(title="Contract")
+        src = tmp_path / "contract.pdf"
+        src.write_bytes(bytes(70_000))
+        sent, _ = journal.attach(journal.item(issue.id), src)
+        assert not sent.queued
+        transport.down = True
+        queued, _ = journal.attach(journal.item(issue.id), src)
+        assert queued.queued
+        assert sorted(u.finished for u in g.uploads()) == [False, True]
+        transport.down = False
+        g.sync()
+        uploads = g.uploads()
+        assert len(uploads) == 2
+        assert all(u.finished for u in uploads)
+        assert {u.uploader for u in uploads} == {"Dana"}

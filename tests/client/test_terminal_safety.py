@@ -96,6 +96,30 @@ def test_a_hostile_server_detail_reaches_the_terminal_inert(
     assert len(err.splitlines()) == 2  # a carriage return forges no third line
 
 
+def test_a_traceback_shown_for_debugging_is_inert_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CHATHAM_DEBUG=1 shows a bug's traceback; a message quoting what a server or member
+    sent (a decoder's complaint, a key that was missing) drives no terminal there either."""
+
+    def bug() -> None:
+        raise ValueError(f"no such member {HOSTILE}")
+
+    monkeypatch.setattr(client_cli, "app", lambda **_: bug())
+    monkeypatch.setenv("CHATHAM_DEBUG", "1")
+    assert client_cli.main(["sync"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert "ValueError" in err
+    assert_inert(err)
+    monkeypatch.delenv("CHATHAM_DEBUG")
+    assert client_cli.main(["sync"]) == 1
+    assert capsys.readouterr().err == (
+        "chatham: error: internal error (ValueError)\n"
+        "chatham: hint: this is a bug in chatham; CHATHAM_DEBUG=1 shows the traceback\n"
+    )
+
+
 def test_a_question_quoting_a_chosen_name_is_inert(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from chatham.server._private.services import upkeep
 from litestar.testing import TestClient
 
-from tests.support.server_harness import World, assert_error, b64url, unb64
+from tests.support.server_harness import Clock, World, assert_error, b64, b64url, unb64
 
 
 def _setup(world: World, n: int = 2) -> tuple[Any, list[Any]]:
@@ -227,3 +228,114 @@ def test_a_storm_of_deletions_costs_one_scrub(
         time.sleep(0.05)
     time.sleep(0.3)
     assert 1 <= scrubs <= 2
+
+
+def _upload(world: World, group: Any, who: Any, size: int = 1000) -> bytes:
+    att = os.urandom(16)
+    r = world.client.put(_chunk_url(group, att, 0), content=b"x" * size, headers=who.headers)
+    assert r.status_code == 201, r.text
+    return att
+
+
+def _name(world: World, group: Any, who: Any, att: bytes, entry_id: bytes) -> Any:
+    return world.client.put(
+        f"{group.path}/attachments/{b64url(att)}/entry",
+        json={"entry_id": b64(entry_id)},
+        headers=who.headers,
+    )
+
+
+def test_uploads_no_entry_names_expire_and_give_the_quota_back(
+    make_client: Callable[..., TestClient[Any]],
+) -> None:
+    # A member uploads without ever posting the entry: the chunks go after upload_ttl, and
+    # the quota they held is free again for the leader's own posts.
+    clock = Clock()
+    world = World(make_client(clock=clock, upload_ttl=3600, group_quota=6500, token_ttl=86400))
+    group, (alice, bob) = _setup(world, 2)
+    orphan = _upload(world, group, bob, 2500)
+    kept = _upload(world, group, alice, 2500)
+    sealed = group.seal(alice, b"see the file")
+    group.post_sealed(alice, sealed)
+    assert _name(world, group, alice, kept, sealed.entry.header.entry_id).status_code == 200
+    r = world.client.put(
+        _chunk_url(group, os.urandom(16), 0), content=b"y" * 2000, headers=alice.headers
+    )
+    assert_error(r, 413, "quota_exceeded")
+    clock.advance(2 * 3600)
+    runtime = world.client.app.state.services  # type: ignore[attr-defined]
+    world.client.blocking_portal.call(upkeep.purge_expired, runtime)
+    url = f"{group.path}/attachments/{b64url(orphan)}"
+    assert_error(world.client.get(url, headers=alice.headers), 404, "not_found")
+    assert (
+        world.client.get(
+            f"{group.path}/attachments/{b64url(kept)}", headers=alice.headers
+        ).status_code
+        == 200
+    )
+    r = world.client.put(
+        _chunk_url(group, os.urandom(16), 0), content=b"y" * 2000, headers=alice.headers
+    )
+    assert r.status_code == 201
+
+
+def test_only_the_uploader_names_only_its_own_entry(world: World) -> None:
+    group, (alice, bob) = _setup(world, 2)
+    att = _upload(world, group, bob)
+    mine = group.seal(bob, b"bob's")
+    group.post_sealed(bob, mine)
+    theirs = group.seal(alice, b"alice's")
+    group.post_sealed(alice, theirs)
+    assert_error(_name(world, group, alice, att, mine.entry.header.entry_id), 403, "not_uploader")
+    assert_error(_name(world, group, bob, att, theirs.entry.header.entry_id), 404, "not_found")
+    assert_error(_name(world, group, bob, att, os.urandom(16)), 404, "not_found")
+    r = _name(world, group, bob, att, mine.entry.header.entry_id)
+    assert r.status_code == 200
+    assert r.json()["chunks"] == 1
+
+
+def test_a_removed_devices_unfinished_uploads_go(world: World) -> None:
+    group, (alice, bob) = _setup(world, 2)
+    unfinished = _upload(world, group, bob)
+    finished = _upload(world, group, bob)
+    sealed = group.seal(bob, b"with a file")
+    group.post_sealed(bob, sealed)
+    assert _name(world, group, bob, finished, sealed.entry.header.entry_id).status_code == 200
+    group.remove(bob, by=alice)
+    base = f"{group.path}/attachments"
+    assert_error(
+        world.client.get(f"{base}/{b64url(unfinished)}", headers=alice.headers), 404, "not_found"
+    )
+    assert world.client.get(f"{base}/{b64url(finished)}", headers=alice.headers).status_code == 200
+
+
+def test_leaders_list_attachments_by_uploader_and_delete_them(world: World) -> None:
+    group, (alice, bob) = _setup(world, 2)
+    uploads = sorted(_upload(world, group, bob, 100 + i) for i in range(3))
+    assert_error(
+        world.client.get(f"{group.path}/attachments", headers=bob.headers), 403, "not_a_leader"
+    )
+    listed = world.client.get(f"{group.path}/attachments", headers=alice.headers).json()
+    assert listed["more"] is False
+    items = listed["attachments"]
+    assert [unb64(i["attachment_id"]) for i in items] == uploads
+    assert {unb64(i["uploader"]) for i in items} == {bob.device_id}
+    assert sorted(i["size"] for i in items) == [100, 101, 102]
+    assert all(i["chunks"] == 1 for i in items)
+    assert all("entry_id" not in i for i in items)
+    page = world.client.get(
+        f"{group.path}/attachments", params={"limit": 2}, headers=alice.headers
+    ).json()
+    assert len(page["attachments"]) == 2
+    assert page["more"] is True
+    rest = world.client.get(
+        f"{group.path}/attachments",
+        params={"after": b64url(uploads[1])},
+        headers=alice.headers,
+    ).json()
+    assert [unb64(i["attachment_id"]) for i in rest["attachments"]] == uploads[2:]
+    for att in uploads:
+        r = world.client.delete(f"{group.path}/attachments/{b64url(att)}", headers=alice.headers)
+        assert r.status_code == 200
+    listed = world.client.get(f"{group.path}/attachments", headers=alice.headers).json()
+    assert listed["attachments"] == []

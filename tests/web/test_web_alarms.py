@@ -127,3 +127,36 @@ def test_a_copy_too_old_to_write_to_safely_pauses_writing_until_the_member_choos
     assert r.headers["location"].startswith("/items/")
     gb.sync()
     assert len(list(gb.entries())) == before[1] + 1
+
+
+def test_an_entry_the_server_withholds_is_an_alarm_in_plain_words(attacked: Attacked) -> None:
+    ga, gb, web, csrf, tamper = (
+        attacked.ga,
+        attacked.gb,
+        attacked.web,
+        attacked.csrf,
+        attacked.tamper,
+    )
+    ga.post(b"first")
+    hidden = ga.post(b"the one the server hides")
+
+    def drop(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["entries"] = [i for i in page["entries"] if i["entry_id"].hex() != hidden]
+        if page["entries"]:
+            page["cursor"] = max(page["cursor"], page["entries"][-1]["cursor"])
+        return page
+
+    tamper.on("GET", "/entries", drop)
+    web.post("/sync", data={"csrf": csrf, "back": "/"})
+    assert "Security alarm" not in web.get("/").text  # nothing shows the gap yet
+    ga.checkpoint()  # the leader's signed list of every chain's head names it
+    web.post("/sync", data={"csrf": csrf, "back": "/"})
+    for path in ("/", "/meetings"):
+        page = web.get(path).text
+        assert "Security alarm: Something the group wrote has not reached you (withheld)" in page
+        assert "What to do:" in page
+        assert "Traceback" not in page
+    tamper.clear()
+    web.post("/sync", data={"csrf": csrf, "back": "/"})
+    assert "Security alarm" not in web.get("/").text
+    assert gb.verify().ok

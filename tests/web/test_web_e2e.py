@@ -69,7 +69,10 @@ def create_identity(m: Member) -> None:
     page = m.page
     page.wait_for_url("**/welcome")
     page.get_by_label("Your name, as your group knows you").fill(m.name)
+    page.get_by_label("Passphrase", exact=False).first.fill("short1")
+    page.wait_for_selector("[data-strength-words]:has-text('Strength: too short')")
     page.get_by_label("Passphrase", exact=False).first.fill(PASSPHRASE)
+    page.wait_for_selector("[data-strength-words]:has-text('Strength: strong')")
     page.get_by_label("The same passphrase again").fill(PASSPHRASE)
     submit(page, "Create my identity")
     page.wait_for_url("**/start")
@@ -219,6 +222,18 @@ def test_a_meeting_cycle_in_the_browser(tmp_path: Path, server: LiveServer, chro
         page.get_by_label("Date").fill((today + timedelta(days=28)).isoformat())
         submit(page, "Plan it")
         next_meeting = page.url
+        # Rescheduled a week later, and who attended December recorded.
+        page.get_by_role("link", name="Change, reschedule or cancel").click()
+        page.get_by_label("Date").fill((today + timedelta(days=35)).isoformat())
+        page.get_by_label("Place (optional)").fill("Room 5")
+        submit(page, "Save the changes")
+        assert "The meeting is moved to" in page.inner_text("main")
+        page.goto(meeting_url.replace("/items/", "/meetings/") + "/edit")
+        page.get_by_label("Dana (you)").check()
+        page.get_by_label("Sam").check()
+        shots.take(page, "meeting-change")
+        submit(page, "Record attendance")
+        assert "Attended: Dana, Sam" in page.inner_text("main")
         page = sam.go(f"/items/{sam_commitment}")
         page.get_by_label("What happened").fill("The bank agreed to wait.")
         submit(page, "Report")
@@ -266,6 +281,19 @@ def test_a_meeting_cycle_in_the_browser(tmp_path: Path, server: LiveServer, chro
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 320, f"the page scrolls sideways at 320 px ({width})"
         shots.take(page, "issues-320")
+        # A leader's pages with wide parts (the QR code, the agenda form) fit too.
+        page = dana.page
+        page.set_viewport_size({"width": 320, "height": 800})
+        page.goto(next_meeting)
+        page.locator("#choose-agenda summary").click()
+        for shown in ("the meeting", "the invite"):
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 320, f"{shown} scrolls sideways at 320 px ({width})"
+            if shown == "the meeting":
+                invite(dana, "Max")
+        assert page.locator("svg.qr").is_visible()
+        shots.take(page, "invite-320")
+        page.set_viewport_size({"width": 1100, "height": 900})
 
         # --- a removal --------------------------------------------------------------------
         page = dana.go("/members")

@@ -133,3 +133,21 @@ def test_the_meeting_forms_are_refused_without_cookie_origin_or_csrf(
     gd.sync()
     m = gd.journal().item(ref, MeetingItem)
     assert (m.title, m.body.attendance, m.status) == ("December forum", [], "planned")
+
+
+def test_a_member_planning_a_meeting_is_refused_not_shown_a_form_to_fix(
+    person: Callable[..., Account],
+    group_of: Callable[..., list[Group]],
+    server: httpx.Client,
+    web_of: WebOf,
+) -> None:
+    dana, sam = person("Dana"), person("Sam")
+    gd, _ = group_of(dana, sam)
+    web, csrf = web_of(sam, server)
+    data = {"csrf": csrf, "title": "My own forum", "date": date.today().isoformat()}
+    r = web.post("/meetings", data=data)
+    assert r.status_code == 403
+    assert "Only leaders may plan a meeting" in r.text
+    assert 'action="/meetings"' not in r.text  # no form offered to "fix"
+    gd.sync()
+    assert gd.journal().view.meetings() == []

@@ -7,8 +7,9 @@ import re
 from collections.abc import Callable
 
 import httpx
+import pytest
 import segno
-from chatham.client import Account, Group
+from chatham.client import Account, Group, errors
 
 from tests.support.web_member import WebOf
 
@@ -108,3 +109,72 @@ def test_the_roster_lists_each_members_devices_and_marks_this_computer(
     mine, hers = sam.device_id, dana.device_id
     assert f'<span class="device-id">{mine[:4]} {mine[4:8]}</span> (this computer)' in page
     assert f'<span class="device-id">{hers[:4]} {hers[4:8]}</span></li>' in page
+
+
+def test_a_leader_sees_the_invites_made_and_revokes_one_whose_code_then_fails(
+    person: Callable[..., Account],
+    group_of: Callable[..., list[Group]],
+    server: httpx.Client,
+    web_of: WebOf,
+) -> None:
+    dana, sam = person("Dana"), person("Sam")
+    group_of(dana, sam)
+    web, csrf = web_of(dana, server)
+    page = web.post("/invite", data={"csrf": csrf, "name": "Max <script>", "expires": "1d"}).text
+    link = re.search(r'id="invite-code">([^<]+)<', page)
+    assert link is not None
+    listing = web.get("/invites").text
+    assert "Max &lt;script&gt;" in listing
+    assert "<script>" not in listing.split("<main", 1)[1]
+    [open_] = [i for i in dana.group().invites() if i.status == "open"]
+    # A member cannot revoke, nor see the list.
+    sam_web, sam_csrf = web_of(sam, server)
+    assert sam_web.get("/invites").status_code == 403
+    assert sam_web.post(f"/invites/{open_.id}/revoke", data={"csrf": sam_csrf}).status_code == 403
+    # Not without the CSRF token, nor from another site.
+    assert web.post(f"/invites/{open_.id}/revoke", data={}).status_code == 403
+    cross = {"origin": "http://evil.example", "sec-fetch-site": "cross-site"}
+    r = web.post(f"/invites/{open_.id}/revoke", data={"csrf": csrf}, headers=cross)
+    assert r.status_code == 403
+    assert next(i.status for i in dana.group().invites(everything=True)) == "open"
+    r = web.post(f"/invites/{open_.id}/revoke", data={"csrf": csrf})
+    assert "The invite for Max &lt;script&gt; is revoked: its code no longer works." in r.text
+    assert 'action="/invites/' not in r.text  # nothing left to revoke
+    max_ = person("Max")
+    with pytest.raises(errors.UsageError, match="used, revoked or has expired"):
+        max_.join(link.group(1))
+    r = web.post(f"/invites/{open_.id}/revoke", data={"csrf": csrf})
+    assert r.status_code == 400
+    assert "revoked already" in r.text
+
+
+def test_a_newcomer_joins_with_the_code_typed_and_the_server_apart_and_a_typo_is_named(
+    person: Callable[..., Account],
+    group_of: Callable[..., list[Group]],
+    server: httpx.Client,
+    web_of: WebOf,
+) -> None:
+    dana, sam = person("Dana"), person("Sam")
+    group_of(dana, sam)
+    secret = dana.group().invite(name="Ana")
+    ana = person("Ana")
+    web, csrf = web_of(ana, server)
+    page = web.get("/start").text
+    assert "chatham1-" not in page  # the old long codes are gone
+    typo = ("0" if secret.code[0] != "0" else "1") + secret.code[1:]
+    r = web.post(
+        "/join",
+        data={"csrf": csrf, "code": typo.lower(), "join_server": secret.server},
+        follow_redirects=False,
+    )
+    assert r.status_code == 400
+    assert "typo" in r.text
+    assert typo.lower() in r.text  # what was typed stays, to be corrected
+    spoken = " ".join(secret.code.lower().split("-"))
+    r = web.post(
+        "/join",
+        data={"csrf": csrf, "code": spoken, "join_server": secret.server},
+        follow_redirects=False,
+    )
+    assert (r.status_code, r.headers["location"]) == (303, "/waiting")
+    assert [r.member for r in dana.group().join_requests()] == [ana.member_id]

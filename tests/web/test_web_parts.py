@@ -133,3 +133,40 @@ def test_a_new_identity_needs_a_passphrase_of_eight_characters(tmp_path: Path) -
     with pytest.raises(errors.UsageError, match="at least 8 characters"):
         desk.create_identity("short", "Dana")
     assert desk.state == "new"
+
+
+def test_a_download_a_killed_chatham_web_left_on_disk_is_wiped_by_the_next_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A download is decrypted into a private directory and removed once sent; a `chatham web`
+    stopped mid-download (Ctrl-C during a large file, a crash, a kill) cannot remove it, so the
+    next upload or download wipes what a process that is gone left."""
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATHAM_")}
+    env["XDG_RUNTIME_DIR"] = str(run)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os\n"
+            "from chatham.client.web.pages.items import _upload_dir\n"
+            "(_upload_dir() / 'offer.pdf').write_bytes(b'the decrypted offer')\n"
+            "os._exit(0)  # killed: nothing runs after this\n",
+        ],
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    web = run / "chatham" / "web"
+    assert [p.read_bytes() for p in web.rglob("*") if p.is_file()] == [b"the decrypted offer"]
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    from chatham.client.web.pages.items import _upload_dir
+
+    mine = _upload_dir()
+    assert [p for p in web.rglob("*") if p.is_file()] == []
+    assert [p for p in web.iterdir()] == [mine]  # this process's own is kept while in use

@@ -163,6 +163,19 @@ class AttachmentInfo(_Body):
     size: Count
 
 
+class AttachmentItem(_Body):
+    attachment_id: bytes
+    uploader: bytes
+    chunks: Count
+    size: Count
+    entry_id: bytes | None = None
+
+
+class AttachmentList(_Body):
+    attachments: list[AttachmentItem]
+    more: bool
+
+
 class ErrorBody(_Body):
     code: str = "error"
     detail: str = ""
@@ -651,6 +664,28 @@ class ServerApi:
     def delete_attachment(self, group: bytes, attachment: bytes) -> AttachmentInfo:
         resp = self._send("DELETE", f"/v1/groups/{b64url(group)}/attachments/{b64url(attachment)}")
         return self._decode(resp, AttachmentInfo)
+
+    def name_attachment_entry(
+        self, group: bytes, attachment: bytes, entry_id: bytes
+    ) -> AttachmentInfo:
+        """Finish an upload: the entry (this device's, on the server) that refers to it."""
+        resp = self._send(
+            "PUT",
+            f"/v1/groups/{b64url(group)}/attachments/{b64url(attachment)}/entry",
+            json={"entry_id": entry_id},
+        )
+        return self._decode(resp, AttachmentInfo)
+
+    def list_attachments(
+        self, group: bytes, after: bytes | None = None, limit: int | None = None
+    ) -> AttachmentList:
+        params: dict[str, int | str] = {}
+        if after is not None:
+            params["after"] = b64url(after)
+        if limit is not None:
+            params["limit"] = limit
+        resp = self._send("GET", f"/v1/groups/{b64url(group)}/attachments", params=params)
+        return self._decode(resp, AttachmentList)
 
     # --- events ---------------------------------------------------------------------------------
 

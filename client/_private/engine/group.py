@@ -45,7 +45,7 @@ from .freshness import Freshness, freshness, require_fresh
 from .heal import HealReport
 from .heal import heal as heal_group
 from .ops import OpBuilder, append_op
-from .results import EntryRef, OpenedEntry, SyncReport, VerifyReport
+from .results import EntryRef, OpenedEntry, SyncReport, Upload, VerifyReport
 from .snapshot import Snapshot
 from .sync import Progress, alarms, sync_once
 from .verify import verify
@@ -392,6 +392,7 @@ class Group:
                 self._adopt_attested_name()
                 if send and self._load().status == "member":
                     uploads.clean_up(self)
+                    uploads.name_sent(self, uploads.queued_ids(self))
                 now = self._account.now()
                 self._store.set_meta(_synced_key(self._gid), now.to_bytes(8, "big"))
                 return report
@@ -478,6 +479,41 @@ class Group:
                 return self.sync()
             except E.Unreachable:
                 return None
+
+    def uploads(self) -> list[Upload]:
+        """Every attachment the server holds for the group, with its uploader, for leaders: to
+        find what fills the group's space (delete one with `delete_upload`)."""
+        if self._load().status != "member":
+            raise E.NotAMember()
+        snap = self._load()
+        names = self._names(snap)
+        api, found, after = self._api(), [], None
+        while True:
+            page = api.list_attachments(self.id_bytes, after)
+            for a in page.attachments:
+                device = snap.state.devices.get(a.uploader)
+                member = device.member if device is not None else None
+                who = names.get(member, member.hex()) if member is not None else a.uploader.hex()
+                found.append(
+                    Upload(a.attachment_id.hex(), who, a.chunks, a.size, a.entry_id is not None)
+                )
+            if not page.more or not page.attachments:
+                return found
+            after = page.attachments[-1].attachment_id
+
+    def delete_upload(self, upload: str) -> int:
+        """Delete an attachment's chunks from the server (its uploader, or a leader); the bytes
+        of the group's space it frees. The entry that refers to it, if any, stays."""
+        try:
+            blob = bytes.fromhex(upload)
+        except ValueError:
+            blob = b""
+        if len(blob) != 16:
+            raise E.UsageError(
+                f"{upload!r} is not an attachment id",
+                hint="copy an id from `chatham attachment list`",
+            )
+        return self._api().delete_attachment(self.id_bytes, blob).size
 
     @property
     def stopped_uploads(self) -> list[str]:
@@ -586,10 +622,12 @@ class Group:
         """
         return workflows.invite(self, role=role, expires_in=expires_in, name=name)
 
-    def invites(self, *, everything: bool = False) -> list[InviteInfo]:
+    def invites(self, *, everything: bool = False, sync: bool = True) -> list[InviteInfo]:
         """The group's open invites, newest first (leaders); `everything` adds the used,
-        revoked and expired ones. The name noted at `invite` shows on this device only."""
-        return workflows.invites(self, everything=everything)
+        revoked and expired ones. The name noted at `invite` shows on this device only.
+        `sync=False` lists them from the copy as last synced, without asking the server
+        (for a caller that keeps it current, like the web app's event stream)."""
+        return workflows.invites(self, everything=everything, sync=sync)
 
     def revoke_invite(self, invite: str) -> InviteInfo:
         """Revoke an unused invite by id or unique prefix (leaders): its code stops working."""

@@ -52,6 +52,22 @@ class EntryRef:
 
 
 @dataclass(frozen=True)
+class Upload:
+    """An attachment the server holds for a group, as a leader lists it (`Group.uploads`)."""
+
+    id: str
+    """The attachment id (hex)."""
+    uploader: str
+    """The uploading member's name (or its id, hex, when the roster does not name them)."""
+    chunks: int
+    size: int
+    """Bytes of sealed chunks: what it takes of the group's space."""
+    finished: bool
+    """Whether its uploader named the entry that refers to it; an unfinished upload is deleted
+    by the server a day after it began."""
+
+
+@dataclass(frozen=True)
 class SyncReport:
     """What one sync did."""
 

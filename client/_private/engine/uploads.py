@@ -1,6 +1,8 @@
 """Uploads that stopped halfway (the server went away mid-file): remembered, sealed in the
 local store, and deleted from the server at the next sync, so their chunks do not count
-against the group's space.
+against the group's space. And uploads whose entry was queued, not sent: the server
+deletes an upload no entry names within a day (docs/server-api.md), so the entry is
+named to it at the sync that sends it (`name_sent`).
 
 Attachments are not queued like entries: the file may change or move before the server is
 back. The part already sent is only ever cleaned up, never resumed, and the member is told
@@ -63,3 +65,71 @@ def clean_up(group: Group) -> int:
     if left != known:
         _save(group, left)
     return len(known) - len(left)
+
+
+SEAL_UNNAMED: Final = b"unnamed-uploads"
+
+
+def _unnamed_key(group: Group) -> str:
+    return f"uploads/unnamed/{group.id}"
+
+
+def unnamed(group: Group) -> list[tuple[bytes, bytes]]:
+    """(attachment id, entry id) of finished uploads whose entry is still to be named."""
+    sealed = group._store.get_meta(_unnamed_key(group))
+    if sealed is None:
+        return []
+    raw = group._store.vault.open(SEAL_UNNAMED, group.id_bytes, sealed)
+    pairs = [raw[i : i + 2 * BLOB] for i in range(0, len(raw), 2 * BLOB)]
+    return [(p[:BLOB], p[BLOB:]) for p in pairs]
+
+
+def _save_unnamed(group: Group, pairs: list[tuple[bytes, bytes]]) -> None:
+    store = group._store
+    raw = b"".join(a + e for a, e in pairs)
+    value = store.vault.seal(SEAL_UNNAMED, group.id_bytes, raw) if pairs else None
+    store.set_meta(_unnamed_key(group), value)
+
+
+def name_entry(group: Group, blob: bytes, entry_id: bytes, *, sent: bool) -> None:
+    """Finish an upload: tell the server which entry refers to it, now if the entry was sent
+    (remembered if the server cannot be reached), else once a sync has sent it."""
+    if sent:
+        try:
+            group._api().name_attachment_entry(group.id_bytes, blob, entry_id)
+            return
+        except E.Unreachable:
+            pass
+    pairs = unnamed(group)
+    if (blob, entry_id) not in pairs:
+        _save_unnamed(group, [*pairs, (blob, entry_id)])
+
+
+def queued_ids(group: Group) -> set[bytes]:
+    """The ids of the entries waiting in the group's outbox."""
+    return {eid for eid, _, _ in group._store.outbox(group.id_bytes)}
+
+
+def is_queued(group: Group, entry_id: bytes) -> bool:
+    return entry_id in queued_ids(group)
+
+
+def name_sent(group: Group, queued: set[bytes]) -> int:
+    """Name the entries of remembered uploads that are no longer queued; how many were named.
+    One the server refuses (the upload or the entry is gone) is dropped; an unreachable
+    server leaves the rest for the next sync."""
+    pairs = unnamed(group)
+    left = list(pairs)
+    for blob, entry_id in pairs:
+        if entry_id in queued:
+            continue
+        try:
+            group._api().name_attachment_entry(group.id_bytes, blob, entry_id)
+        except E.Unreachable:
+            break
+        except E.ChathamError:
+            pass  # the upload expired or the entry was withdrawn: nothing left to name
+        left.remove((blob, entry_id))
+    if left != pairs:
+        _save_unnamed(group, left)
+    return len(pairs) - len(left)

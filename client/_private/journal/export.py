@@ -1,8 +1,9 @@
 """Writing an export: the member's readable copy of the journal, plaintext on disk on purpose.
 
 Files are created 0600 in a 0700 directory, and a non-empty directory is refused unless
-`force=True`. Each file is written under an exclusive temporary name and renamed into place;
-with `force=True`, a name held by anything but a regular file of this user is refused.
+`force=True`; a directory of another user (or a link to one) is refused always. Each file
+is written under an exclusive temporary name and renamed into place; with `force=True`, a
+name held by anything but a regular file of this user is refused.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Literal, TypeAlias
 
 from ... import errors as E
+from .files import not_ours, ours_to_replace
 from .fold import JournalView
 from .ics import ics_calendar
 from .markdown import markdown_files
@@ -25,23 +26,9 @@ from .shapes import export_json
 ExportFormat: TypeAlias = Literal["markdown", "json", "ics"]
 
 
-def _ours_to_replace(path: Path) -> bool:
-    """Whether `path` may be replaced: absent, or a regular file this user owns.
-
-    With force=True the directory may be shared (a `/tmp` subdirectory, a synced folder):
-    anything else there (a planted FIFO, a symlink, another user's world-writable file) may
-    be someone waiting for the plaintext, so it is refused rather than replaced."""
-    try:
-        st = path.lstat()
-    except FileNotFoundError:
-        return True
-    return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
-
-
-def _refuse(path: Path) -> E.ExportError:
-    return E.ExportError(
-        f"{path} is not a file of yours (a link, a pipe, or another user's file)",
-        hint="nothing was written; export into a new directory of your own",
+def _refuse(path: Path) -> E.UsageError:
+    return not_ours(
+        path, "nothing was written; export into a new directory of your own", E.ExportError
     )
 
 
@@ -57,7 +44,7 @@ def _write(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        if not _ours_to_replace(path):  # planted while we wrote
+        if not ours_to_replace(path):  # planted while we wrote
             raise _refuse(path)
         os.replace(tmp, path)
     except BaseException:
@@ -88,6 +75,13 @@ def write_export(
     if directory.exists() or directory.is_symlink():
         if not directory.is_dir():
             raise E.ExportError("the export path is not a directory", hint="choose a directory")
+        if directory.stat().st_uid != os.getuid():
+            # Its owner would list the names (meeting dates and titles) and could swap the
+            # files later, whatever their mode; a link to such a directory counts as it.
+            raise E.ExportError(
+                f"{directory} belongs to another user",
+                hint="nothing was written; export into a new directory of your own",
+            )
         if any(directory.iterdir()) and not force:
             raise E.ExportError(
                 "the export directory is not empty",
@@ -96,7 +90,7 @@ def write_export(
     else:
         directory.mkdir(mode=0o700, parents=True)
     for name in files:
-        if not _ours_to_replace(directory / name):
+        if not ours_to_replace(directory / name):
             raise _refuse(directory / name)  # before anything is written
     out = []
     for name, text in files.items():

@@ -2,8 +2,9 @@
 runs in constant memory.
 
 The chunks go to the server first and only then is the comment that carries the key
-posted. A download is written to a private temporary file beside the target and renamed
-into place only after the last chunk verifies.
+posted; then the upload is finished by naming the comment to the server (an upload no
+entry names is deleted after a day). A download is written to a private temporary file
+beside the target and renamed into place only after the last chunk verifies.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import mimetypes
 import os
 import secrets
+import stat
 import tempfile
 import unicodedata
 from collections.abc import Callable
@@ -97,6 +99,11 @@ def attach(
         with contextlib.suppress(E.ChathamError):
             delete_attachment(journal.group, blob)
         raise
+    # The server deletes an upload no entry names within a day: name the comment.
+    entry_id = bytes.fromhex(posted.id)
+    uploads.name_entry(
+        journal.group, blob, entry_id, sent=not uploads.is_queued(journal.group, entry_id)
+    )
     return posted, ref
 
 
@@ -137,11 +144,13 @@ def save_attachment(
             hint="`chatham show ID` of the item lists its attachments",
         )
     if dest.is_dir():
-        dest = dest / file_name(f.name).lstrip(".")
+        dest = dest / saved_name(f.name)
     if (dest.exists() or dest.is_symlink()) and not force:
         raise E.UsageError(
             f"{dest} exists already", hint="choose another path, or pass --force to replace it"
         )
+    if not ours_to_replace(dest):
+        raise not_ours(dest, "nothing was saved; choose a path of your own")
     parent = dest.parent if str(dest.parent) else Path(".")
     if not parent.is_dir():
         raise E.UsageError(f"no directory {parent}", hint="create it first")
@@ -179,6 +188,8 @@ def save_attachment(
             out.flush()
             os.fsync(out.fileno())
         # Only now, with every chunk verified and the size as signed, does the file appear.
+        if not ours_to_replace(dest):  # planted while we downloaded
+            raise not_ours(dest, "nothing was saved; choose a path of your own")
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -268,6 +279,34 @@ def copy_files(journal: Journal, old: ServerApi) -> FileCopies:
             continue
         copied += 1
     return FileCopies(copied, tuple(lost))
+
+
+def ours_to_replace(path: Path) -> bool:
+    """Whether a file the member asked for (a save with --force, an export) may replace what
+    is at `path`: nothing, or a regular file this user owns.
+
+    The directory may be shared (a `/tmp` subdirectory, a synced folder): anything else
+    there (a planted FIFO, a symlink, another user's world-writable file) may be someone
+    waiting for the plaintext, so it is refused rather than replaced. The file itself is
+    always written under an exclusive temporary name and renamed into place, so nothing
+    planted after this check receives a byte either."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return True
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
+
+
+def not_ours(path: Path, hint: str, error: type[E.UsageError] = E.UsageError) -> E.UsageError:
+    return error(
+        f"{path} is not a file of yours (a link, a pipe, or another user's file)", hint=hint
+    )
+
+
+def saved_name(name: str) -> str:
+    """The name a download takes in a directory: `file_name`, with no leading dot (no hidden
+    file), and never empty (`...` would name the directory itself)."""
+    return file_name(name).lstrip(".") or "file"
 
 
 def file_name(name: str) -> str:

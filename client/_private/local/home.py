@@ -21,6 +21,7 @@ import hashlib
 import os
 import stat
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -63,28 +64,41 @@ def default_home(env: Mapping[str, str] | None = None) -> Path:
 def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
     """A private directory for unlock sessions and editor drafts (created 0700, checked).
 
-    `$XDG_RUNTIME_DIR/chatham` (a per-user tmpfs on most systems); without the variable,
-    `/run/user/UID/chatham` when that directory is there and ours; otherwise a directory in
+    `$XDG_RUNTIME_DIR/chatham` (a per-user tmpfs on most systems) when that base is the
+    member's own and closed to others' writes; otherwise `/run/user/UID/chatham` when that
+    directory is there and ours; otherwise a directory in
     the member's own state directory (`~/.local/state/chatham/run`). Never a name in a shared
     temp directory: another local user could create `/tmp/chatham-UID` first and so lock the
     member out, or hand them a directory they do not own.
     """
     env = os.environ if env is None else env
     base = env.get("XDG_RUNTIME_DIR")
-    if base:
+    if base and _only_ours(Path(base), missing_ok=True):
         return private_dir(Path(base) / "chatham")
     run = Path(f"/run/user/{os.getuid()}")
-    try:
-        st = run.lstat()
-        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
-            return private_dir(run / "chatham")
-    except OSError:
-        pass
+    if _only_ours(run):
+        return private_dir(run / "chatham")
     import platformdirs
 
     if sys.platform == "darwin":  # per-user, under ~/Library
         return private_dir(Path(platformdirs.user_runtime_dir("chatham", appauthor=False)))
     return private_dir(Path(platformdirs.user_state_dir("chatham", appauthor=False)) / "run")
+
+
+def _only_ours(path: Path, *, missing_ok: bool = False) -> bool:
+    """Whether `path` is a directory of this user that no one else can add names to.
+
+    A `XDG_RUNTIME_DIR` set to a shared directory (`/tmp` in some containers and login
+    setups, or another user's after `su`) would let another local user create `chatham`
+    in it first: such a base is passed over, as the XDG spec says a runtime dir must be
+    the user's own. A base that does not exist yet is created by `private_dir`."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return missing_ok
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 def private_dir(path: Path) -> Path:
@@ -107,6 +121,62 @@ def private_dir(path: Path) -> Path:
             f"{path} is accessible to other users (mode {st.st_mode & 0o777:o})"
         )
     return path
+
+
+def shred(path: Path) -> None:
+    """Overwrite a regular file with zeros, then remove it; remove anything else as it is
+    (a link is removed, never followed)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                size = os.fstat(fd).st_size
+                os.write(fd, bytes(size))
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def wipe(directory: Path) -> None:
+    """Shred every file under `directory`, then remove it and its subdirectories."""
+    for root, dirs, files in os.walk(directory, topdown=False):
+        for name in files:
+            shred(Path(root) / name)
+        for name in dirs:
+            sub = Path(root) / name
+            if sub.is_symlink():
+                sub.unlink()
+            else:
+                with contextlib.suppress(OSError):
+                    sub.rmdir()
+    with contextlib.suppress(FileNotFoundError):
+        directory.rmdir()
+
+
+def scratch_dir(kind: str, prefix: str, env: Mapping[str, str] | None = None) -> Path:
+    """A fresh private 0700 directory for plaintext scratch work, `runtime/KIND/PREFIX-PID-…`
+    (an edit, a web download or upload); the caller `wipe`s it when done.
+
+    A process that is killed (Ctrl-C mid-download, a crash, a kill) cannot wipe its own, so
+    each call first wipes those whose process is gone: plaintext never outlives the next use.
+    """
+    parent = private_dir(runtime_dir(env) / kind)
+    for left in parent.glob(f"{prefix}-*-*"):
+        if not _alive(left.name.removeprefix(f"{prefix}-").split("-")[0]):
+            wipe(left)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}-{os.getpid()}-", dir=parent))
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_private(path: Path, data: bytes) -> None:

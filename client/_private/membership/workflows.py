@@ -223,10 +223,11 @@ def _invite_status(group: Group, inv: crypto.InviteState) -> InviteStatus:
     return "expired" if group._account.now() > inv.expires else "open"
 
 
-def invites(group: Group, *, everything: bool = False) -> list[InviteInfo]:
+def invites(group: Group, *, everything: bool = False, sync: bool = True) -> list[InviteInfo]:
     """The group's open invites (with `everything`, also used, revoked and expired ones),
-    newest first, from the verified log (leaders)."""
-    _fresh(group)
+    newest first, from the verified log (leaders); `sync` catches up with the server first."""
+    if sync:
+        _fresh(group)
     _require_leader(group, "see invites")
     state = group.state
     names = group.names()

@@ -24,7 +24,7 @@ from litestar.datastructures import FormMultiDict
 
 from ... import ChathamError, errors
 from ..render import ago, render, when
-from ..words import explain
+from ..words import Said, explain
 
 if TYPE_CHECKING:
     from ... import Account, Group
@@ -178,6 +178,14 @@ class Ctx:
         said = explain(e)
         status = _status(e)
         return self.page("problem.html", title=said.title, said=said, status=status)
+
+
+def for_the_form(e: ChathamError) -> Said:
+    """`e` in words, for the form it came from. A refusal (not allowed, not a member) is not
+    the form's to fix: it is raised again, and answered 403 like every other refusal."""
+    if isinstance(e, errors.NotAllowed | errors.NotAMember):
+        raise e
+    return explain(e)
 
 
 def see_other(to: str) -> Response[str]:

@@ -11,8 +11,7 @@ from litestar.params import FromPath, FromQuery
 from ... import ChathamError
 from ...errors import UsageError
 from ...journal import IssueItem, clean_line, clean_text
-from ..words import explain
-from .base import Ctx, field_text, first_rows, form_of, run
+from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
 
 SHORT_FORM: Final = (
     ("what", "What is the issue?", "In a few sentences: what is happening."),
@@ -150,7 +149,7 @@ async def issue_create(request: Request[Any, Any, Any]) -> Response[Any]:
             c.catch_up()
             posted = c.journal.new_issue(**fields)
         except ChathamError as e:
-            return _form(c, values, explain(e), status=400, kept=True)
+            return _form(c, values, for_the_form(e), status=400, kept=True)
         c.group.drop_draft(DRAFT)
         sent = "posted" if not posted.queued else "saved; it goes out when the server is back"
         return c.redirect(f"/items/{posted.id}", f"Your issue was {sent}.")
@@ -199,6 +198,7 @@ async def issue_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Res
 
     def act(c: Ctx) -> Response[Any]:
         it = c.journal.item(ref, IssueItem)
+        c.journal.require("issue.edit", it)  # another's issue: refused, not a form to fix
         try:
             fields = issue_fields(values)
             changes = {k: v for k, v in fields.items() if getattr(it.body, k) != v}
@@ -207,7 +207,7 @@ async def issue_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Res
             c.catch_up()
             c.journal.edit_issue(it, **changes)
         except ChathamError as e:
-            return _form(c, values, explain(e), issue=it, status=400)
+            return _form(c, values, for_the_form(e), issue=it, status=400)
         return c.redirect(f"/items/{it.id.hex()}", "Your issue was revised.")
 
     return await run(request, act)
@@ -233,6 +233,9 @@ async def issue_status(request: Request[Any, Any, Any], ref: FromPath[str]) -> R
         elif action in ("resolved", "withdrawn"):
             j.issue_status(it, "closed", outcome=action)
             done = f"closed ({action})"
+        elif action == "unschedule":
+            j.schedule(it, None)
+            done = "off the agenda, back in the parking lot"
         elif action == "reopen":
             j.issue_status(it, "parked")
             done = "back in the parking lot"

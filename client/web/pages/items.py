@@ -4,8 +4,6 @@ withdrawing an item after a confirmation."""
 
 from __future__ import annotations
 
-import secrets
-import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +14,7 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import File
 
-from ... import ChathamError, private_dir, runtime_dir
+from ... import ChathamError, scratch_dir, wipe
 from ...errors import UsageError
 from ...journal import (
     MAX_ATTACHMENT,
@@ -26,12 +24,12 @@ from ...journal import (
     Item,
     MeetingItem,
     clean_text,
-    file_name,
     issue_sections,
+    saved_name,
     thread,
 )
-from ..words import explain
-from .base import Ctx, field_text, form_of, run
+from .base import Ctx, field_text, for_the_form, form_of, run
+from .meetings import agenda_choices
 
 
 def _shown_on(c: Ctx, it: Item) -> Item:
@@ -57,12 +55,15 @@ def item_page(c: Ctx, it: Item, *, error: Any = None, status: int = 200) -> Resp
         extra["sections"] = [(label, text) for label, text in issue_sections(it) if text]
         extra["meeting"] = view.get(it.meeting) if it.meeting else None
         extra["open_meeting"] = view.open_meeting()
+        extra["next_meeting"] = view.open_meeting() or view.next_meeting(today)
     elif isinstance(it, MeetingItem):
         extra["agenda"] = view.agenda(it.id, today)
         extra["notes"] = view.notes(it.id)
         extra["made"] = view.commitments(meeting=it.id)
         extra["rounds"] = view.review(it.id)
         extra["code"] = c.group.meeting_code() if it.status == "open" else None
+        may_choose = it.status != "closed" and _may(c, "agenda.publish", it)
+        extra["choices"] = agenda_choices(c, it) if may_choose else []
     elif isinstance(it, CommitmentItem):
         extra["made_at"] = view.get(it.body.meeting) if it.body.meeting else None
     section = {"issue": "issues", "meeting": "meetings", "note": "notes"}.get(
@@ -83,6 +84,7 @@ def item_page(c: Ctx, it: Item, *, error: Any = None, status: int = 200) -> Resp
                 "issue.schedule",
                 "meeting.status",
                 "meeting.edit",
+                "note.edit",
                 "agenda.publish",
                 "commitment.complete",
                 "commitment.review",
@@ -122,7 +124,7 @@ async def comment(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respon
             c.catch_up()
             posted = c.journal.comment(it, body)
         except ChathamError as e:
-            return item_page(c, _shown_on(c, it), error=explain(e), status=400)
+            return item_page(c, _shown_on(c, it), error=for_the_form(e), status=400)
         top = _shown_on(c, it)
         return c.redirect(f"/items/{top.id.hex()}#c-{posted.id}", "Your comment was posted.")
 
@@ -158,8 +160,9 @@ async def retract(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respon
 
 
 def _upload_dir() -> Path:
-    """A private (0700) directory for one upload or download, under the runtime directory."""
-    return private_dir(runtime_dir() / "web" / secrets.token_hex(8))
+    """A private (0700) directory for one upload or download, under the runtime directory,
+    wiped after use; one a killed `chatham web` left is wiped by the next (`scratch_dir`)."""
+    return scratch_dir("web", "file")
 
 
 @post("/items/{ref:str}/attach", request_max_body_size=MAX_ATTACHMENT + (1 << 20))
@@ -171,7 +174,7 @@ async def attach(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respons
     where = _upload_dir()
     path: Path | None = None
     if isinstance(upload, UploadFile) and upload.filename:
-        path = where / file_name(upload.filename).lstrip(".")
+        path = where / saved_name(upload.filename)
         with path.open("wb") as out:
             while chunk := await upload.read(1 << 20):
                 out.write(chunk)
@@ -185,7 +188,7 @@ async def attach(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respons
             c.catch_up()
             posted, ref_ = c.journal.attach(it, path, text=clean_text(text) or None)
         except ChathamError as e:
-            return item_page(c, _shown_on(c, it), error=explain(e), status=400)
+            return item_page(c, _shown_on(c, it), error=for_the_form(e), status=400)
         top = _shown_on(c, it)
         to = f"/items/{top.id.hex()}#c-{posted.id}"
         done = f"Attached {ref_.name}: sealed on this computer, then uploaded."
@@ -199,7 +202,7 @@ async def attach(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respons
     try:
         return await run(request, act)
     finally:
-        shutil.rmtree(where, ignore_errors=True)
+        wipe(where)
 
 
 @get("/files/{ref:str}")
@@ -217,16 +220,16 @@ async def download(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respo
             filename=name,
             media_type="application/octet-stream",
             headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
-            background=BackgroundTask(shutil.rmtree, where, ignore_errors=True),
+            background=BackgroundTask(wipe, where),
         )
 
     try:
         answer = await run(request, act)
     except BaseException:
-        shutil.rmtree(where, ignore_errors=True)
+        wipe(where)
         raise
     if not isinstance(answer, File):  # an error page: nothing to send, nothing to keep
-        shutil.rmtree(where, ignore_errors=True)
+        wipe(where)
     return answer
 
 

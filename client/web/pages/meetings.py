@@ -12,10 +12,9 @@ from litestar.params import FromPath, FromQuery
 
 from ... import ChathamError
 from ...errors import UsageError
-from ...journal import CommitmentItem, MeetingItem, clean_line
+from ...journal import CommitmentItem, IssueItem, MeetingItem, clean_line
 from ..render import when
-from ..words import explain
-from .base import Ctx, field_text, first_rows, form_of, run
+from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
 
 
 def meeting_fields(c: Ctx, values: dict[str, str]) -> dict[str, Any]:
@@ -84,7 +83,7 @@ async def meeting_create(request: Request[Any, Any, Any]) -> Response[Any]:
             c.catch_up()
             posted = c.journal.new_meeting(**fields)
         except ChathamError as e:
-            return _meetings(c, values, explain(e), status=400)
+            return _meetings(c, values, for_the_form(e), status=400)
         return c.redirect(f"/items/{posted.id}", "The meeting is planned." + _past(c, fields))
 
     return await run(request, act)
@@ -110,12 +109,46 @@ async def meeting_status(request: Request[Any, Any, Any], ref: FromPath[str]) ->
     return await run(request, act)
 
 
+CHOICES_SHOWN = 60
+"""The agenda form lists the issues on the agenda, then the parking lot by rank, up to this."""
+
+
+def agenda_choices(c: Ctx, m: MeetingItem) -> list[tuple[IssueItem, int | None]]:
+    """Issues a leader may put on the agenda, each with its place on it now (or None)."""
+    on = [i for i in c.view.agenda(m.id, c.today).issues if i.status in ("parked", "scheduled")]
+    ids = {i.id for i in on}
+    rest = [r.issue for r in c.view.parking_lot(c.today) if r.issue.id not in ids]
+    shown: list[tuple[IssueItem, int | None]] = [(i, n) for n, i in enumerate(on, 1)]
+    return shown + [(i, None) for i in rest[: max(0, CHOICES_SHOWN - len(shown))]]
+
+
+def _chosen(form: Any) -> list[str] | None:
+    """The issues ticked, in the order their numbers say (ties: as listed); None when the
+    form is the plain "publish this agenda" button."""
+    if not field_text(form, "choose"):
+        return None
+    ticked = [v for v in form.getall("issue", []) if isinstance(v, str)]
+
+    def place(pair: tuple[int, str]) -> tuple[int, int]:
+        n, ref = pair
+        try:
+            wanted = int(field_text(form, f"order-{ref}") or "0")
+        except ValueError:
+            wanted = 0
+        return (wanted if wanted > 0 else 10_000 + n, n)
+
+    return [ref for _, ref in sorted(enumerate(ticked), key=place)]
+
+
 @post("/meetings/{ref:str}/agenda")
 async def publish_agenda(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
+    chosen = _chosen(await form_of(request))
+
     def act(c: Ctx) -> Response[Any]:
         c.catch_up()
         m = c.journal.item(ref, MeetingItem)
-        _, _, left_off = c.journal.publish_agenda(m)
+        issues = None if chosen is None else [c.journal.item(i, IssueItem) for i in chosen]
+        _, _, left_off = c.journal.publish_agenda(m, issues)
         more = (
             f" {left_off} more issues did not fit (an agenda lists at most 100)."
             if left_off
@@ -207,7 +240,7 @@ async def meeting_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> R
             c.catch_up()
             c.journal.edit_meeting(m, **changes)
         except ChathamError as e:
-            return _edit_page(c, m, values, explain(e), 400)
+            return _edit_page(c, m, values, for_the_form(e), 400)
         moved = "date" in changes or "start" in changes
         done = (
             f"The meeting is moved to {when(given['date'], c.today)}."
@@ -231,7 +264,7 @@ async def attendance(request: Request[Any, Any, Any], ref: FromPath[str]) -> Res
             c.catch_up()
             c.journal.set_attendance(m, present)
         except ChathamError as e:
-            return _edit_page(c, m, _values(m), explain(e), 400)
+            return _edit_page(c, m, _values(m), for_the_form(e), 400)
         who = len(set(present))
         return c.redirect(
             f"/items/{m.id.hex()}",

@@ -16,8 +16,7 @@ from litestar.params import FromPath
 
 from ... import ChathamError, parse_duration
 from ...errors import UsageError
-from ..words import explain
-from .base import Ctx, field_text, form_of, run
+from .base import Ctx, field_text, for_the_form, form_of, run
 
 
 def _devices(c: Ctx, ids: tuple[str, ...]) -> list[tuple[str, bool]]:
@@ -58,7 +57,7 @@ async def verify_member(request: Request[Any, Any, Any], ref: FromPath[str]) -> 
         try:
             r = c.group.verify_member(ref, words)
         except ChathamError as e:
-            return _roster(c, explain(e), 400)
+            return _roster(c, for_the_form(e), 400)
         return c.redirect("/members", f"The words match: {r.name or 'the member'} is checked.")
 
     return await run(request, act)
@@ -128,14 +127,57 @@ async def leave(request: Request[Any, Any, Any]) -> Response[Any]:
     return await run(request, act)
 
 
+INVITES_SHOWN = 20
+
+
+def _invite_page(
+    c: Ctx, values: dict[str, str], error: Any = None, status: int = 200
+) -> Response[Any]:
+    return c.page(
+        "invite.html",
+        title="Invite",
+        section="members",
+        code=None,
+        values=values,
+        error=error,
+        status=status,
+    )
+
+
+def _invites_page(c: Ctx, error: Any = None, status: int = 200) -> Response[Any]:
+    # From the copy the event stream keeps current (live.py); revoking asks the server.
+    return c.page(
+        "invites.html",
+        title="Invites",
+        section="members",
+        invites=c.group.invites(everything=True, sync=False)[:INVITES_SHOWN],
+        error=error,
+        status=status,
+    )
+
+
 @get("/invite")
 async def invite_page(request: Request[Any, Any, Any]) -> Response[Any]:
-    def page(c: Ctx) -> Response[Any]:
-        return c.page(
-            "invite.html", title="Invite", section="members", code=None, values={}, error=None
-        )
+    return await run(request, lambda c: _invite_page(c, {}))
 
-    return await run(request, page)
+
+@get("/invites")
+async def invites_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await run(request, _invites_page)
+
+
+@post("/invites/{ref:str}/revoke")
+async def revoke_invite(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
+    def act(c: Ctx) -> Response[Any]:
+        try:
+            c.catch_up()
+            i = c.group.revoke_invite(ref)
+        except ChathamError as e:
+            return _invites_page(c, for_the_form(e), 400)
+        who = f" for {i.name}" if i.name else ""
+        return c.redirect("/invites", f"The invite{who} is revoked: its code no longer works.")
+
+    return await run(request, act)
 
 
 @post("/invite")
@@ -152,15 +194,7 @@ async def invite(request: Request[Any, Any, Any]) -> Response[Any]:
                 name=values["name"] or None,
             )
         except ChathamError as e:
-            return c.page(
-                "invite.html",
-                title="Invite",
-                section="members",
-                code=None,
-                values=values,
-                error=explain(e),
-                status=400,
-            )
+            return _invite_page(c, values, for_the_form(e), 400)
         until = c.group.state.invites[secret.invite_id].expires
         return c.page(
             "invite.html",
@@ -214,7 +248,7 @@ async def approve(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respon
 
             done = c.group.approve(ref, fingerprint=words, name=name or None, ask=nobody)
         except ChathamError as e:
-            return _requests(c, explain(e), failed=ref, status=400)
+            return _requests(c, for_the_form(e), failed=ref, status=400)
         return c.redirect(
             "/members",
             f"{done.name} is in: the words matched, and the group key changed so they can read "
@@ -249,7 +283,11 @@ async def policy(request: Request[Any, Any, Any]) -> Response[Any]:
             )
         except ChathamError as e:
             return c.page(
-                "policy.html", title="Group policy", policy=before, error=explain(e), status=400
+                "policy.html",
+                title="Group policy",
+                policy=before,
+                error=for_the_form(e),
+                status=400,
             )
         said = "Nothing changed." if after == before else "The policy changed for what comes next."
         return c.redirect("/members", said)
@@ -267,7 +305,9 @@ ROUTES = [
     leave_page,
     leave,
     invite_page,
+    invites_page,
     invite,
+    revoke_invite,
     requests,
     approve,
     policy_page,

@@ -9,7 +9,7 @@ from litestar import Request, Response, get, post
 
 from ... import ChathamError
 from ..words import explain
-from .base import Ctx, field_text, form_of, local_path, run, see_other
+from .base import Ctx, field_text, for_the_form, form_of, local_path, run, see_other
 
 
 @get("/welcome")
@@ -98,14 +98,16 @@ async def start(request: Request[Any, Any, Any]) -> Response[Any]:
 async def join(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
     code = field_text(form, "code")
+    server = field_text(form, "join_server").strip()
     group_name = field_text(form, "group_name").strip()
 
     def act(c: Ctx) -> Response[Any]:
         try:
-            g = c.account.join(code, name=group_name or None)
+            g = c.account.join(code, server=server or None, name=group_name or None)
             c.account.use(g.id)
         except ChathamError as e:
-            values = {"group_name": group_name}
+            # What was typed stays in the form (a typo is named as a typo, to be corrected).
+            values = {"group_name": group_name, "join_server": server, "code": code}
             return c.page(
                 "start.html",
                 title="Join a group",
@@ -183,7 +185,7 @@ async def rename_group(request: Request[Any, Any, Any]) -> Response[Any]:
         try:
             g.rename(name)
         except ChathamError as e:
-            return c.page("settings.html", title="Settings", error=explain(e), status=400)
+            return c.page("settings.html", title="Settings", error=for_the_form(e), status=400)
         if g.name == before:
             return c.redirect("/settings", "Nothing changed.")
         return c.redirect(

@@ -1,5 +1,6 @@
-"""Notes (Markdown), commitments (mine and everyone's, with their report-back) and monthly
-updates: the lists and the forms."""
+"""Notes (Markdown; their authors revise them), commitments (mine and everyone's, with their
+report-back; leaders may record one for a member) and monthly updates: the lists and the
+forms."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from litestar.params import FromPath, FromQuery
 
 from ... import ChathamError
 from ...errors import UsageError
-from ...journal import CommitmentItem, clean_line, clean_text
-from ..words import explain
-from .base import Ctx, field_text, first_rows, form_of, run
+from ...journal import CommitmentItem, NoteItem, clean_line, clean_text
+from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
 
 
 def _meeting_choices(c: Ctx) -> list[tuple[str, str]]:
@@ -70,13 +70,74 @@ async def note_create(request: Request[Any, Any, Any]) -> Response[Any]:
             c.catch_up()
             posted = c.journal.new_note(body, title=clean_line(values["title"]), meeting=meeting)
         except ChathamError as e:
-            return _notes(c, values, explain(e), status=400)
+            return _notes(c, values, for_the_form(e), status=400)
         return c.redirect(f"/items/{posted.id}", "Your note was posted.")
 
     return await run(request, act)
 
 
+def _note_form(
+    c: Ctx, note: NoteItem, values: dict[str, str], error: Any = None, status: int = 200
+) -> Response[Any]:
+    return c.page(
+        "note_edit.html",
+        title="Edit the note",
+        section="notes",
+        item=note,
+        values=values,
+        error=error,
+        status=status,
+    )
+
+
+@get("/notes/{ref:str}/edit")
+async def note_edit_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
+    def page(c: Ctx) -> Response[Any]:
+        n = c.journal.item(ref, NoteItem)
+        c.journal.require("note.edit", n)
+        return _note_form(c, n, {"title": n.body.title, "body": n.body.body})
+
+    return await run(request, page)
+
+
+@post("/notes/{ref:str}/edit")
+async def note_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
+    form = await form_of(request)
+    values = {k: field_text(form, k) for k in ("title", "body")}
+
+    def act(c: Ctx) -> Response[Any]:
+        n = c.journal.item(ref, NoteItem)
+        c.journal.require("note.edit", n)
+        try:
+            fields = {"title": clean_line(values["title"]), "body": clean_text(values["body"])}
+            if not fields["body"].strip():
+                raise UsageError("a note needs some text", hint="write the note first")
+            changes = {k: v for k, v in fields.items() if getattr(n.body, k) != v}
+            if not changes:
+                return c.redirect(f"/items/{n.id.hex()}", "Nothing changed.")
+            c.catch_up()
+            c.journal.edit_note(n, **changes)
+        except ChathamError as e:
+            return _note_form(c, n, values, for_the_form(e), 400)
+        return c.redirect(
+            f"/items/{n.id.hex()}", "Your note was revised (its history keeps every version)."
+        )
+
+    return await run(request, act)
+
+
 # --- commitments -------------------------------------------------------------------------
+
+
+def _owners(c: Ctx) -> list[tuple[str, str]]:
+    """Whom a leader may record a commitment for: themselves first, then active members."""
+    me = c.account.member_id
+    others = [
+        (r.id, r.name or f"member {r.id[:8]}")
+        for r in c.group.roster()
+        if r.status == "active" and r.id != me
+    ]
+    return [(me, "You"), *others]
 
 
 def _commitments(
@@ -103,6 +164,7 @@ def _commitments(
         shown=wanted or "",
         values=values or {"meeting": _default_meeting(c)},
         choices=_meeting_choices(c),
+        owners=_owners(c) if c.is_leader else [],
         member=c.group.status == "member",
         error=error,
         status=code,
@@ -122,9 +184,10 @@ async def commitments(
 @post("/commitments")
 async def commitment_create(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
-    values = {k: field_text(form, k) for k in ("text", "due", "meeting")}
+    values = {k: field_text(form, k) for k in ("text", "due", "meeting", "owner")}
 
     def act(c: Ctx) -> Response[Any]:
+        owner = values["owner"] if values["owner"] not in ("", c.account.member_id) else None
         try:
             text = clean_text(values["text"])
             if not text.strip():
@@ -132,10 +195,11 @@ async def commitment_create(request: Request[Any, Any, Any]) -> Response[Any]:
             due = c.journal.day(values["due"]) if values["due"].strip() else None
             meeting = c.journal.meeting(values["meeting"]) if values["meeting"] else None
             c.catch_up()
-            posted = c.journal.new_commitment(text, due=due, meeting=meeting)
+            posted = c.journal.new_commitment(text, due=due, meeting=meeting, owner=owner)
         except ChathamError as e:
-            return _commitments(c, "mine", "", values, explain(e), 400)
-        return c.redirect(f"/items/{posted.id}", "Your commitment is recorded.")
+            return _commitments(c, "mine", "", values, for_the_form(e), 400)
+        whose = "Your commitment" if owner is None else f"{c.name(owner)}'s commitment"
+        return c.redirect(f"/items/{posted.id}", f"{whose} is recorded.")
 
     return await run(request, act)
 
@@ -208,7 +272,7 @@ async def update_create(request: Request[Any, Any, Any]) -> Response[Any]:
             c.catch_up()
             posted = c.journal.new_update(**fields)
         except ChathamError as e:
-            return _updates(c, values, explain(e), status=400)
+            return _updates(c, values, for_the_form(e), status=400)
         return c.redirect(f"/items/{posted.id}", "Your update was posted.")
 
     return await run(request, act)
@@ -217,6 +281,8 @@ async def update_create(request: Request[Any, Any, Any]) -> Response[Any]:
 ROUTES = [
     notes,
     note_create,
+    note_edit_page,
+    note_edit,
     commitments,
     commitment_create,
     commitment_status,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, Router, delete, get, put
+from litestar.params import JSONBody, Parameter
 
 from ..bodies import read_capped
 from ..errors import invalid_request
 from ..guards import DeviceDep, ServicesDep
+from ..lean_route import LeanRoute
 from ..openapi import responses
 from ..services import attachments
-from ..wire import AttachmentInfo, ChunkStored
+from ..wire import AttachmentInfo, AttachmentList, ChunkStored, NameEntry
 from .params import AttachmentIdParam, GroupIdParam, IndexParam
 from .params import attachment_id as parse_attachment_id
 from .params import group_id as parse_group_id
@@ -98,8 +100,63 @@ async def delete_attachment(
     return await attachments.delete_attachment(services, gid, aid, device)
 
 
+async def _name_entry(
+    group_id: GroupIdParam,
+    attachment_id: AttachmentIdParam,
+    data: JSONBody[NameEntry],
+    device: DeviceDep,
+    services: ServicesDep,
+) -> AttachmentInfo:
+    gid, aid = _ids(group_id, attachment_id)
+    return await attachments.name_entry(services, gid, aid, device, data.entry_id)
+
+
+name_entry = put(
+    "/{group_id:str}/attachments/{attachment_id:str}/entry",
+    summary="Finish an upload by naming the entry that refers to it (its uploader)",
+    description=(
+        "`entry_id` must be an entry the calling device posted in this group. An upload no "
+        "entry names is deleted `upload_ttl` (a day) after it began, and at once when its "
+        "device leaves the group."
+    ),
+    status_code=200,
+    responses=responses(400, 401, 403, 404, 413, 429),
+    security=[{"bearer": []}],
+    middleware=[LeanRoute(_name_entry, NameEntry)],
+)(_name_entry)
+
+
+@get(
+    "/{group_id:str}/attachments",
+    summary="The group's attachments with their uploaders (leaders)",
+    description=(
+        "Live attachments with ids after `after`, in id order, at most `limit`: id, uploading "
+        "device, chunk count, bytes, and the entry its uploader named (absent: not finished)."
+    ),
+    responses=responses(400, 401, 403, 429),
+    security=[{"bearer": []}],
+)
+async def list_attachments(
+    group_id: GroupIdParam,
+    device: DeviceDep,
+    services: ServicesDep,
+    after: Annotated[str | None, Parameter(description="An attachment id: list after it.")] = None,
+    limit: Annotated[int | None, Parameter(ge=1, le=100_000)] = None,
+) -> AttachmentList:
+    gid = parse_group_id(group_id)
+    start = bytes(16) if after is None else parse_attachment_id(after)
+    return await attachments.list_attachments(services, gid, device, start, limit)
+
+
 attachments_router = Router(
     path="/v1/groups",
-    route_handlers=[put_chunk, get_chunk, attachment_info, delete_attachment],
+    route_handlers=[
+        put_chunk,
+        get_chunk,
+        attachment_info,
+        delete_attachment,
+        name_entry,
+        list_attachments,
+    ],
     tags=["attachments"],
 )

@@ -8,6 +8,7 @@ from litestar import Router, post
 from litestar.params import JSONBody
 
 from ..guards import DeviceDep, ServicesDep
+from ..lean_route import LeanRoute
 from ..openapi import responses
 from ..services import heal as heal_service
 from ..wire import Heal, Healed
@@ -16,7 +17,13 @@ from .params import GroupIdParam
 from .params import group_id as parse_group_id
 
 
-@post(
+async def _heal(
+    group_id: GroupIdParam, data: JSONBody[Heal], device: DeviceDep, services: ServicesDep
+) -> Healed:
+    return await heal_service.heal(services, parse_group_id(group_id), device, data)
+
+
+heal = post(
     "/{group_id:str}/heal",
     summary="Give the server back what it lost of the group",
     description=(
@@ -32,11 +39,9 @@ from .params import group_id as parse_group_id
     status_code=200,
     responses=responses(400, 401, 403, 409, 413, 422, 429),
     security=[{"bearer": []}],
-)
-async def heal(
-    group_id: GroupIdParam, data: JSONBody[Heal], device: DeviceDep, services: ServicesDep
-) -> Healed:
-    return await heal_service.heal(services, parse_group_id(group_id), device, data)
+    # LeanRoute: the token before the body, the body capped (at its own setting) and typed.
+    middleware=[LeanRoute(_heal, Heal, limit="max_bulk_body")],
+)(_heal)
 
 
 def bulk_router(max_body: int) -> Router:

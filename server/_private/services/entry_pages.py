@@ -75,7 +75,10 @@ async def list_entries(
     if runtime.states.get(gid) is not None:
         found = await runtime.db.read(lambda conn: work(conn, INLINE_PAGE_BYTES), inline=True)
     if found is None:
-        found = await runtime.db.read(lambda conn: work(conn, None))
+        # Two large pages at most are read at once in this process (`Runtime.large_pages`): a
+        # burst of them waits its turn instead of taking every thread and the GIL at once.
+        async with runtime.large_pages:
+            found = await runtime.db.read(lambda conn: work(conn, None))
     assert found is not None
     items, more = found
     cursor = items[-1].cursor if items else after

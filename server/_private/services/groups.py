@@ -30,10 +30,12 @@ from ..wire import (
     LogPage,
 )
 from .access import active_member, active_writer, log_limit, require_active, warm
+from .attachments import drop_departed_uploads
 from .entry_pages import page_cut
 from .joins import answerable
 from .lockboxes import check_lockboxes, rotation_of
 from .tokens import Caller, hash_token
+from .upkeep import schedule_scrub
 
 
 def _invalid_op(e: LogError) -> ServiceError:
@@ -191,7 +193,7 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
     now = runtime.settings.now()
     await warm(runtime, gid)
 
-    def work(conn: sa.Connection) -> GroupState:
+    def work(conn: sa.Connection) -> tuple[GroupState, int]:
         row, state = active_writer(runtime, conn, gid, device)
         if data.expected_seq != row.seq or data.expected_head != row.head:
             raise _stale(row.seq, row.head)
@@ -211,10 +213,12 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         if not moved:  # pragma: no cover - the primary key already decided
             raise IntegrityError("groups", None, Exception("head moved"))
         _drop_dead_join_requests(conn, gid, new, now)
-        return new
+        departed = [d for d in state.devices if state.is_active_device(d)]
+        departed = [d for d in departed if not new.is_active_device(d)]
+        return new, drop_departed_uploads(runtime, conn, gid, departed)
 
     try:
-        new = await runtime.db.write(work)
+        new, dropped = await runtime.db.write(work)
     except IntegrityError:
         # Another writer won this seq between our read and our insert.
         current = await runtime.db.read(lambda conn: store.read_group_row(conn, gid))
@@ -222,6 +226,8 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         raise _stale(current.seq, current.head) from None
     runtime.states.put(new)
     runtime.hub.notify(gid)
+    if dropped:
+        schedule_scrub(runtime)
     return Head(gid, new.seq, new.head)
 
 

@@ -16,11 +16,15 @@ PURGE_EVERY = 60.0
 
 
 async def purge_expired(runtime: Runtime) -> None:
-    """Delete expired challenges and tokens, from the database and from this process's cache."""
+    """Delete expired challenges and tokens (from the database and from this process's cache)
+    and uploads no entry named in time (`attachments.expire_uploads`)."""
+    from .attachments import expire_uploads  # attachments schedules scrubs from here
+
     now = runtime.settings.now()
     await runtime.db.write(lambda conn: credentials.purge_expired(conn, now))
     for h in [h for h, c in runtime.tokens.items() if c.expires < now]:
         runtime.tokens.pop(h, None)
+    await expire_uploads(runtime)
 
 
 async def purge_loop(runtime: Runtime) -> None:

@@ -31,6 +31,7 @@ def claim(
             "attachment_id": attachment_id,
             "device_id": device,
             "created": created,
+            "finished": False,
         },
     )
     owner, deleted = conn.execute(
@@ -129,3 +130,69 @@ def delete_attachment(
         .where(t.groups.c.group_id == group_id)
         .values(stored_bytes=t.groups.c.stored_bytes - size)
     )
+
+
+def name_entry(conn: sa.Connection, group_id: bytes, attachment_id: bytes, entry_id: bytes) -> None:
+    """Mark a live attachment finished: `entry_id` is the entry that refers to it."""
+    a = t.attachments.c
+    conn.execute(
+        sa.update(t.attachments)
+        .where(a.group_id == group_id, a.attachment_id == attachment_id, a.deleted.is_(None))
+        .values(entry_id=entry_id, finished=True)
+    )
+
+
+def unfinished(conn: sa.Connection, created_before: int) -> list[tuple[bytes, bytes]]:
+    """(group, attachment) of live uploads that no entry has named, created before the time."""
+    a = t.attachments.c
+    rows = conn.execute(
+        sa.select(a.group_id, a.attachment_id).where(
+            a.finished.is_(False), a.created < created_before, a.deleted.is_(None)
+        )
+    ).all()
+    return [(bytes(g), bytes(i)) for g, i in rows]
+
+
+def unfinished_of(conn: sa.Connection, group_id: bytes, devices: list[bytes]) -> list[bytes]:
+    """The live uploads of these devices in the group that no entry has named."""
+    a = t.attachments.c
+    rows = conn.execute(
+        sa.select(a.attachment_id).where(
+            a.group_id == group_id,
+            a.device_id.in_(devices),
+            a.finished.is_(False),
+            a.deleted.is_(None),
+        )
+    ).all()
+    return [bytes(r[0]) for r in rows]
+
+
+def listing(
+    conn: sa.Connection, group_id: bytes, after: bytes, limit: int
+) -> list[tuple[bytes, bytes, bytes | None, int, int]]:
+    """(attachment, uploader, entry named or None, chunks, bytes) of the group's live
+    attachments with ids after `after`, in id order, at most `limit`."""
+    a, c = t.attachments.c, t.attachment_chunks.c
+    rows = conn.execute(
+        sa.select(
+            a.attachment_id,
+            a.device_id,
+            a.entry_id,
+            sa.func.count(c.idx),
+            sa.func.coalesce(sa.func.sum(sa.func.length(c.data)), 0),
+        )
+        .select_from(
+            t.attachments.outerjoin(
+                t.attachment_chunks,
+                sa.and_(c.group_id == a.group_id, c.attachment_id == a.attachment_id),
+            )
+        )
+        .where(a.group_id == group_id, a.attachment_id > after, a.deleted.is_(None))
+        .group_by(a.attachment_id, a.device_id, a.entry_id)
+        .order_by(a.attachment_id)
+        .limit(limit)
+    ).all()
+    return [
+        (bytes(i), bytes(d), None if e is None else bytes(e), int(n), int(size))
+        for i, d, e, n, size in rows
+    ]

@@ -229,3 +229,13 @@ class ChainRow:
     log_seq: int
     entry_id: bytes
     cursor: int
+
+
+def entry_device(conn: sa.Connection, group_id: bytes, entry_id: bytes) -> bytes | None:
+    """The device that posted an entry (None if the group holds no such entry)."""
+    found: bytes | None = conn.execute(
+        sa.select(t.entries.c.device_id).where(
+            t.entries.c.group_id == group_id, t.entries.c.entry_id == entry_id
+        )
+    ).scalar()
+    return found

@@ -87,6 +87,9 @@ attachments = sa.Table(
     sa.Column("device_id", Bytes, nullable=False),
     sa.Column("created", Int, nullable=False),
     sa.Column("deleted", Int, nullable=True),
+    sa.Column("entry_id", Bytes, nullable=True),
+    sa.Column("finished", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Index("ix_attachments_unfinished", "finished", "created"),
 )
 
 attachment_chunks = sa.Table(

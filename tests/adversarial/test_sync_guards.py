@@ -1,0 +1,199 @@
+"""Attacks on the sync engine that each one guard alone stops: disable the guard and the test
+fails (`make mutation`, docs/testing.md). Bob, the victim, talks to the server through
+`world.tamper`; Alice and Carol talk to it directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+from typing import Any
+
+import httpx
+import pytest
+from chatham.client import errors
+from chatham.client._private.local.store import EntryRow
+
+from tests.support.client_fixtures import Person, Tamper, form_group
+from tests.support.tamper_kit import World
+
+ENOUGH: int = 12
+"""A client that keeps asking after a broken promise is let finish after this many requests
+(so a test of the guard fails instead of hanging)."""
+
+
+def _broken_promise(field: str) -> tuple[list[int], Any]:
+    calls: list[int] = []
+
+    def hook(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) > ENOUGH:
+            return page
+        if len(calls) > 1:
+            page[field] = []
+        page["more"] = True
+        return page
+
+    return calls, hook
+
+
+def test_a_log_page_promising_more_ops_and_bringing_none_is_refused(world: World) -> None:
+    w = world
+    w.ga.checkpoint()
+    calls, hook = _broken_promise("ops")
+    w.tamper.on("GET", "/log", hook)
+    with pytest.raises(errors.BadResponse, match="promised more log ops"):
+        w.gb.sync()
+    assert len(calls) == 2
+
+
+def test_an_entry_page_promising_more_and_bringing_none_is_refused(world: World) -> None:
+    w = world
+    w.post(w.ga, "one entry")
+    calls, hook = _broken_promise("entries")
+    w.tamper.on("GET", "/entries", hook)
+    with pytest.raises(errors.BadResponse, match="promised more entries"):
+        w.gb.sync()
+    assert len(calls) <= 3  # the page after the promise, and perhaps one fetched ahead
+
+
+def test_a_lockbox_request_refused_for_an_active_member_is_an_error(world: World) -> None:
+    """A server answering 403 to a current member's lockbox request must not pass for
+    'nothing to fetch': Bob is told, and holds no key for the epoch."""
+    w = world
+    w.ga.rotate()
+    epoch = w.ga.state.epoch
+
+    def refuse(request: httpx.Request, resp: httpx.Response) -> httpx.Response:
+        if request.url.path.endswith("/lockboxes"):
+            return httpx.Response(403, json={"code": "forbidden", "detail": "not for you"})
+        return resp
+
+    w.tamper.raw_hooks.append(refuse)
+    with pytest.raises(errors.Forbidden):
+        w.gb.sync()
+    assert epoch not in w.gb._load().keyring.keys
+    w.tamper.clear()
+    w.gb.sync()
+    assert epoch in w.gb._load().keyring.keys
+
+
+def test_a_server_serving_another_group_for_an_invite_is_refused_at_join(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    """The server answers a joiner's log request with a whole other group (a real one, every
+    op signed): the joiner refuses it before asking to join, and stores nothing."""
+    dana, mallory = person("Dana"), person("Mallory")
+    jo = person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+    [gm] = form_group(mallory)
+    fake = gm._api().log(gm.id_bytes, -1)
+    real = base64.urlsafe_b64encode(gd.id_bytes).rstrip(b"=").decode()
+
+    def substitute(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        if f"/groups/{real}/log" in request.url.path:
+            page.update(ops=list(fake.ops), seq=fake.seq, head=fake.head, more=False)
+        return page
+
+    tamper.on("GET", "/log", substitute)
+    code = gd.invite().link
+    with pytest.raises(errors.ForkError, match="does not match the invite"):
+        jo.join(code)
+    assert jo.groups() == []
+    assert gd.join_requests() == []
+
+
+def test_a_log_page_labelled_with_another_group_is_refused(world: World) -> None:
+    w = world
+    w.ga.checkpoint()
+    other = bytes(32)
+
+    def relabel(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["group_id"] = other
+        return page
+
+    w.tamper.on("GET", "/log", relabel)
+    seq = w.gb.state.seq
+    with pytest.raises(errors.BadResponse, match="another group's log"):
+        w.gb.sync()
+    assert w.gb.state.seq == seq  # nothing of it was taken
+
+
+# --- the local store's re-checks in `verify` -----------------------------------------------------
+# Each stores, through the store's own API (so every row MAC is valid), a record that never
+# verified: what a bug in sync, or malware holding the unlocked store, could leave. `verify`
+# replays everything from scratch and must refuse it.
+
+
+def _stored(w: World) -> list[EntryRow]:
+    w.post(w.ga, "first")
+    w.post(w.ga, "second")
+    w.gb.sync()
+    return sorted(w.gb._store.iter_entries(w.gb._gid), key=lambda r: r.seq)
+
+
+def _rewrite(w: World, *rows: EntryRow) -> None:
+    store, gid = w.gb._store, w.gb._gid
+    with store.write() as db:
+        for row in rows:
+            store.update_entry(db, gid, row)
+    w.gb._snap = None
+
+
+def test_verify_refuses_a_stored_retraction_whose_retracting_entry_is_not_held(
+    world: World,
+) -> None:
+    w = world
+    first, _ = _stored(w)
+    _rewrite(w, dataclasses.replace(first, ct=None, retracted_by=os.urandom(16)))
+    with pytest.raises(errors.StoreTampered, match="not stored"):
+        w.gb.verify()
+
+
+def test_verify_refuses_a_stored_retraction_by_an_entry_that_does_not_name_it(
+    world: World,
+) -> None:
+    w = world
+    first, second = _stored(w)
+    _rewrite(w, dataclasses.replace(first, ct=None, retracted_by=second.entry_id))
+    with pytest.raises(errors.StoreTampered, match="fails"):
+        w.gb.verify()
+
+
+def test_verify_refuses_a_stored_entry_filed_under_another_log_position(world: World) -> None:
+    w = world
+    _, second = _stored(w)
+    store, gid = w.gb._store, w.gb._gid
+    with store.write() as db:
+        db.execute("DELETE FROM entries WHERE group_id=? AND entry_id=?", (gid, second.entry_id))
+        store.add_entries(db, gid, [dataclasses.replace(second, log_seq=second.log_seq - 1)])
+    w.gb._snap = None
+    with pytest.raises(errors.StoreTampered, match="does not match its signed header"):
+        w.gb.verify()
+
+
+def test_verify_refuses_a_stored_epoch_key_its_lockbox_does_not_give(world: World) -> None:
+    w = world
+    _stored(w)
+    store, gid = w.gb._store, w.gb._gid
+    epoch = w.gb.state.epoch
+    box = store.lockboxes(gid)[epoch]
+    with store.write() as db:
+        store.add_epoch_key(db, gid, epoch, os.urandom(32), box)
+    w.gb._snap = None
+    with pytest.raises(errors.StoreTampered, match=f"key for epoch {epoch} is wrong"):
+        w.gb.verify()
+
+
+def test_verify_refuses_a_stored_lockbox_that_does_not_open(world: World) -> None:
+    w = world
+    _stored(w)
+    store, gid = w.gb._store, w.gb._gid
+    epoch = w.gb.state.epoch
+    key = store.epoch_keys(gid)[epoch]
+    with store.write() as db:
+        store.add_epoch_key(db, gid, epoch, key, os.urandom(len(store.lockboxes(gid)[epoch])))
+    w.gb._snap = None
+    with pytest.raises(errors.StoreTampered, match=f"lockbox for epoch {epoch} fails"):
+        w.gb.verify()

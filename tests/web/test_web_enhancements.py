@@ -1,0 +1,137 @@
+"""What the page's JavaScript adds, in a real browser.
+
+Notifications: when another member posts, the open page shows a notification only if the
+member allowed it, with the words they chose and nothing more ("Dana posted an issue"; the
+title only if they asked for it; nothing when off or when the browser does not allow it).
+The browser's Notification is recorded, not shown: headless chromium has no screen.
+
+Upload progress: on a slow connection the member sees how much of the file was read, then
+that it is being sealed and sent, then the attachment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chatham.server.testing import LiveServer, live_server
+
+from tests.support.cli_member import UNLIMITED, CliMember, environment
+from tests.support.web_member import PASSPHRASE, Member, browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+RECORD = """
+window.__shown = [];
+const Real = window.Notification;
+window.Notification = class {
+  constructor(title, options) {
+    window.__shown.push({ title: title, body: (options || {}).body || "" });
+  }
+  static get permission() { return Real.permission; }
+  static requestPermission() { return Real.requestPermission(); }
+};
+"""
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    with environment(UNLIMITED), live_server(tmp_path / "server") as s:
+        yield s
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    with browser() as b:
+        yield b
+
+
+def _group(tmp_path: Path, server: LiveServer) -> tuple[CliMember, CliMember]:
+    """Dana's group with Sam in it, made with the CLI (the web app is what is tested)."""
+    dana = CliMember("Dana", tmp_path, PASSPHRASE)
+    sam = CliMember("Sam", tmp_path, PASSPHRASE)
+    dana.ok("group", "create", "Thursday Forum", "--server", server.url)
+    sam.ok("join", stdin=dana.ok("invite", "--name", "Sam").splitlines()[-1])
+    [req] = dana.json("requests")
+    dana.ok("approve", req["id"], "--fingerprint", sam.fingerprint)
+    sam.ok("sync")
+    return dana, sam
+
+
+def _choose(sam: Member, label: str) -> None:
+    page = sam.go("/settings")
+    page.get_by_label(label, exact=True).check()
+    page.wait_for_selector("#notify-state:not(:empty)")
+
+
+def _shown_after(sam: Member, dana: CliMember, title: str) -> list[dict[str, str]]:
+    page = sam.go("/")
+    page.evaluate("window.__shown = []")
+    dana.ok("issue", "new", "--title", title)
+    page.wait_for_selector("#live:has-text('Dana posted an issue')", timeout=30_000)
+    page.wait_for_timeout(300)
+    return list(page.evaluate("window.__shown"))
+
+
+def test_a_notification_says_only_what_the_member_chose(
+    tmp_path: Path, server: LiveServer, chromium: Any
+) -> None:
+    dana, _ = _group(tmp_path, server)
+    web = Member("Sam", tmp_path, chromium)
+    try:
+        web.context.add_init_script(RECORD)
+        # The browser does not allow notifications (the default here): none is made.
+        _choose(web, "Who did what (“Sam posted an issue”), never what they wrote")
+        assert "does not allow notifications" in web.page.inner_text("#notify-state")
+        assert _shown_after(web, dana, "Selling the company?") == []
+
+        web.context.grant_permissions(["notifications"], origin=web.app.base)
+        _choose(web, "Who did what, and the title")
+        assert "Notifications appear" in web.page.inner_text("#notify-state")
+        shown = _shown_after(web, dana, "Buying <b>the bakery</b>")
+        assert shown == [{"title": "Dana posted an issue", "body": "Buying <b>the bakery</b>"}]
+
+        _choose(web, "Who did what (“Sam posted an issue”), never what they wrote")
+        shown = _shown_after(web, dana, "Hiring a COO")
+        assert shown == [{"title": "Dana posted an issue", "body": ""}]
+
+        _choose(web, "Never")
+        assert _shown_after(web, dana, "A quiet one") == []
+        assert web.dialogs == []
+    finally:
+        web.close()
+
+
+def test_an_upload_shows_its_progress_on_a_slow_connection(
+    tmp_path: Path, server: LiveServer, chromium: Any
+) -> None:
+    _, sam = _group(tmp_path, server)
+    issue = sam.json("issue", "new", "--title", "Selling the company?")["id"]
+    web = Member("Sam", tmp_path, chromium)
+    try:
+        page = web.go(f"/items/{issue}")
+        cdp = web.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        # About 256 KiB a second up: a 1 MiB file takes a few seconds to send.
+        cdp.send(
+            "Network.emulateNetworkConditions",
+            {
+                "offline": False,
+                "latency": 20,
+                "downloadThroughput": -1,
+                "uploadThroughput": 262_144,
+            },
+        )
+        plan = tmp_path / "plan.bin"
+        plan.write_bytes(bytes(range(256)) * 4096)
+        page.get_by_label("Attach a file").set_input_files(str(plan))
+        page.get_by_role("button", name="Upload and attach").click()
+        page.wait_for_selector("[data-upload-state]:has-text('Reading the file:')", timeout=20_000)
+        assert page.locator("progress[data-progress]").is_visible()
+        seen = page.locator("progress[data-progress]").evaluate("bar => bar.value")
+        assert 0 <= seen < 100
+        page.wait_for_selector("text=Attached plan.bin", timeout=60_000)
+        assert web.dialogs == []
+    finally:
+        web.close()
