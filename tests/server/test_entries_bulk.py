@@ -128,3 +128,21 @@ def test_bulk_bodies_have_their_own_cap_and_count(world: World) -> None:
     )
     assert r.status_code == 200, r.text  # read whole (each refused as an entry, not as a body)
     assert {x["error"]["code"] for x in r.json()["results"]} == {"invalid_entry"}
+
+
+def test_bulk_routes_check_the_token_before_the_body_and_cap_it(
+    world: World, make_client: Any
+) -> None:
+    group, (_, bob) = world.group_of(2)
+    for route in ("entries/bulk", "heal"):
+        r = world.client.post(f"{group.path}/{route}", content=b"[" * 5000)
+        assert_error(r, 401, "unauthorized")
+    small = make_client(max_bulk_body=4096)
+    other = World(small)
+    other.login(bob)
+    big = {"entries": [b64(b"x" * 3000), b64(b"y" * 3000)]}
+    assert_error(
+        small.post(f"{group.path}/entries/bulk", json=big, headers=bob.headers),
+        413,
+        "body_too_large",
+    )
