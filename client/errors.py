@@ -249,8 +249,9 @@ class ServerChanged(AuthFailed):
 
     hint = (
         "nothing was sent to it; someone else may be answering at this address. If its "
-        "operator rebuilt or moved the server on purpose, ask them, and compare with another "
-        "member before trusting it"
+        "operator rebuilt the server on purpose, ask them and a leader: `chatham group server "
+        "URL` then accepts it only if it serves your group's log (`--give-copy` gives an "
+        "empty one your copy)"
     )
 
 
