@@ -44,7 +44,6 @@ from chatham.crypto import (
     decode,
     decode_entry,
     decode_stub,
-    encode,
     lockbox_hash,
     pinned_heads,
 )
@@ -58,7 +57,7 @@ from ..storage import joins
 from ..storage.entries import ChainRow
 from ..wire import EntryOutcome, Heal, Healed, HealEntry
 from .access import require_active, warm
-from .entry_checks import ZERO32, invalid_entry
+from .entry_checks import check_chain, invalid_entry, row_values
 from .groups import (
     OP_CLOCK_SKEW,
     _invalid_op,
@@ -285,46 +284,12 @@ def _check(
                 "this server holds another entry at this place in its author's chain"
             )
         return _Checked(hdr, link, {}, held)
-    if hdr.seq == 1:
-        if hdr.prev != ZERO32:
-            raise ServiceError(
-                ErrorCode.INVALID_ENTRY,
-                "the first entry of a chain links to nothing",
-                check="chain",
-            )
-    else:
-        before = chain.get(hdr.seq - 1)
-        if before is None:
-            raise ServiceError(
-                ErrorCode.CHAIN_GAP,
-                f"entry {hdr.seq - 1} of this device's chain is not here; send it first",
-            )
-        if before.link != hdr.prev:
-            raise ServiceError(
-                ErrorCode.INVALID_ENTRY, "the entry does not link to its predecessor", check="chain"
-            )
-        if hdr.log_seq < before.log_seq:
-            raise ServiceError(
-                ErrorCode.INVALID_ENTRY,
-                "the entry claims an older log head than its predecessor",
-                check="clock",
-            )
+    before = chain.get(hdr.seq - 1)
+    check_chain(hdr, None if before is None else (before.link, before.log_seq))
     if ct is None:
         assert item.retracted_by is not None
         _check_stub(conn, gid, state, brought, hdr, item.retracted_by)
-    values: dict[str, object] = {
-        "group_id": gid,
-        "entry_id": hdr.entry_id,
-        "device_id": hdr.device,
-        "device_seq": hdr.seq,
-        "epoch": hdr.epoch,
-        "log_seq": hdr.log_seq,
-        "header": encode(hdr),
-        "ct_hash": stub.ct_hash,
-        "signature": stub.sig,
-        "ciphertext": ct,
-        "retracted_by": item.retracted_by if ct is None else None,
-    }
+    values = row_values(gid, stub, ct, item.retracted_by if ct is None else None)
     return _Checked(hdr, link, values, None)
 
 
