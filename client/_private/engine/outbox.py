@@ -101,8 +101,8 @@ def _send_bulk(group: Group, api: ServerApi) -> list[str]:
     try:
         outcomes = api.post_entries(group._gid, [s.data for s in sealed])
     except E.ServerError as e:
-        if e.code in ("not_found", "method_not_allowed"):
-            return []  # a server without the bulk route: one by one
+        if e.code in ("not_found", "method_not_allowed") or isinstance(e, E.TooLarge):
+            return []  # a server (or a proxy) without the bulk route or its cap: one by one
         raise
     acknowledged: list[tuple[crypto.SealedEntry, int, bytes]] = []
     for (entry_id, _, _), s, outcome in zip(run, sealed, outcomes, strict=False):
