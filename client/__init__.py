@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from . import errors, journal
     from ._private.account import Account, GroupSummary, HttpSource
+    from ._private.devices import DeviceInfo, DeviceLink, LinkedDevice
     from ._private.engine.alarms import Alarm
     from ._private.engine.freshness import Freshness
     from ._private.engine.group import Group
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
         RosterEntry,
     )
     from ._private.membership.workflows import Ask
+    from ._private.recovery import KitInfo
     from .errors import (
         ChathamError,
         CouldNotOpen,
@@ -81,6 +83,10 @@ _EXPORTS: dict[str, str] = {
     "Ask": "membership.workflows",
     "ChainView": "engine.results",
     "ChathamError": "errors",
+    "DeviceInfo": "devices",
+    "DeviceLink": "devices",
+    "LinkedDevice": "devices",
+    "KitInfo": "recovery",
     "CouldNotOpen": "errors",
     "ENV_PASSPHRASE": "local.process",
     "EntryRef": "engine.results",
@@ -137,6 +143,8 @@ __all__ = [
     "ChainView",
     "ChathamError",
     "CouldNotOpen",
+    "DeviceInfo",
+    "DeviceLink",
     "EntryRef",
     "EpochExposure",
     "Exposure",
@@ -151,6 +159,8 @@ __all__ = [
     "InviteStatus",
     "JoinRequest",
     "Journal",
+    "KitInfo",
+    "LinkedDevice",
     "Member",
     "NotAMember",
     "Notes",

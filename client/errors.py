@@ -22,6 +22,7 @@ docstring is its default message.
     │   ├── AlreadyInitialized      init would overwrite a keystore
     │   ├── Locked                  no passphrase available and no unlock session
     │   ├── WrongPassphrase         the passphrase does not open the keystore
+    │   ├── LinkPending             a new device waits for its link to be confirmed
     │   ├── UnsafePermissions       a private file or directory is readable by others
     │   └── StoreTampered           the local store was edited outside Chatham
     ├── ServerError                 the server refused or failed (carries `status`, `code`)
@@ -193,6 +194,15 @@ class WrongPassphrase(HomeError):
     """Wrong passphrase: the keystore did not open."""
 
     hint = "nothing was changed; try again (case matters)"
+
+
+class LinkPending(HomeError):
+    """This device is waiting for the link to be confirmed on your other device."""
+
+    hint = (
+        "on your other device run `chatham device confirm WORDS` with the words shown here, "
+        "then `chatham sync` here"
+    )
 
 
 class UnsafePermissions(HomeError):
@@ -439,6 +449,7 @@ __all__ = [
     "HomeError",
     "InvalidDate",
     "KeySubstitutionError",
+    "LinkPending",
     "Locked",
     "NonMemberEntryError",
     "NotAMember",

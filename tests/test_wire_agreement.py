@@ -50,6 +50,9 @@ RESPONSES: list[tuple[type[msgspec.Struct], type[msgspec.Struct]]] = [
     (server.AttachmentItem, client.AttachmentItem),
     (server.AttachmentList, client.AttachmentList),
     (server.Lockbox, client.Lockbox),
+    (server.LinkInfo, client.LinkInfo),
+    (server.LinkSlot, client.LinkSlot),
+    (server.Escrow, client.Escrow),
     (server_errors.ErrorBody, client.ErrorBody),
 ]
 

@@ -60,6 +60,23 @@ class CliState:
             ) from None
         return text.rstrip("\r\n")
 
+    def new_passphrase(self) -> str:
+        """The passphrase for a keystore being created (`init`, `device add`, `recover`):
+        --passphrase-file, else CHATHAM_PASSPHRASE, else asked twice on a terminal."""
+        from .. import env_passphrase
+        from ..errors import Locked
+
+        if self.passphrase_file is not None:
+            passphrase = self.passphrase_from_file()
+        else:
+            passphrase = env_passphrase() or self.prompt(confirm=True)
+        if not passphrase:
+            raise Locked(
+                "no passphrase to protect the new keystore",
+                hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file",
+            )
+        return passphrase
+
     def prompt(self, *, confirm: bool = False) -> str | None:
         """The passphrase from --passphrase-file, else asked on the terminal (never echoed)."""
         from_file = self.passphrase_from_file()
@@ -95,8 +112,7 @@ class CliState:
             home = Home.default()
             if self.passphrase_file is not None:
                 # A live session first; then the file, which wins over CHATHAM_PASSPHRASE.
-                secrets, _ = home.unlock(env={}, prompt=self.passphrase_from_file)
-                self._account = Account(home, secrets)
+                self._account = Account.open(home, env={}, prompt=self.passphrase_from_file)
             else:
                 self._account = Account.open(home, prompt=self.prompt)
         return self._account

@@ -19,23 +19,13 @@ def init(
     ] = None,
 ) -> None:
     """Create your identity (member and device keys) in CHATHAM_HOME."""
-    from .. import Account, Home, env_passphrase
-    from ..errors import AlreadyInitialized, Locked
+    from .. import Account, Home
+    from ..errors import AlreadyInitialized
 
-    st = state()
     home = Home.default()
     if home.exists():
         raise AlreadyInitialized(f"{home.path} already holds a Chatham identity")
-    passphrase: str | None
-    if st.passphrase_file is not None:
-        passphrase = st.passphrase_from_file()
-    else:
-        passphrase = env_passphrase() or st.prompt(confirm=True)
-    if not passphrase:
-        raise Locked(
-            "no passphrase to protect the new keystore",
-            hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file",
-        )
+    passphrase = state().new_passphrase()
     with Account.init(home, passphrase=passphrase, name=text(name)) as j:
         out = console()
         out.print(f"created a Chatham identity in {home.path}")

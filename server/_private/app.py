@@ -28,6 +28,7 @@ from .routes.events import events_router
 from .routes.groups import groups_router
 from .routes.health import health
 from .routes.joins import invites_router, joins_router
+from .routes.links import escrow_router, links_router
 from .runtime import Runtime
 from .services import login, upkeep
 from .settings import Settings, settings_from_env
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             attachments_router,
             joins_router,
             invites_router,
+            links_router,
+            escrow_router,
             events_router,
         ],
         dependencies=DEPENDENCIES,

@@ -60,6 +60,12 @@ class ErrorCode(StrEnum):
     CHUNK_EXISTS = "chunk_exists"
     ATTACHMENT_DELETED = "attachment_deleted"
     INVITE_USED = "invite_used"
+    LINK_UNKNOWN = "link_unknown"
+    LINK_EXPIRED = "link_expired"
+    LINK_USED = "link_used"
+    LINK_WAITING = "link_waiting"
+    TOO_MANY_LINKS = "too_many_links"
+    ESCROW_UNKNOWN = "escrow_unknown"
     CONFLICT = "conflict"
     BODY_TOO_LARGE = "body_too_large"
     QUOTA_EXCEEDED = "quota_exceeded"
@@ -111,6 +117,12 @@ STATUS: Final[Mapping[ErrorCode, int]] = {
     C.CHUNK_EXISTS: 409,
     C.ATTACHMENT_DELETED: 409,
     C.INVITE_USED: 409,
+    C.LINK_UNKNOWN: 404,
+    C.LINK_EXPIRED: 410,
+    C.LINK_USED: 409,
+    C.LINK_WAITING: 409,
+    C.TOO_MANY_LINKS: 429,
+    C.ESCROW_UNKNOWN: 404,
     C.CONFLICT: 409,
     C.BODY_TOO_LARGE: 413,
     C.QUOTA_EXCEEDED: 413,

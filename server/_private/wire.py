@@ -277,3 +277,55 @@ class InviteGroups(Struct):
 class Health(Struct):
     status: str
     database: str
+
+
+# --- device links -----------------------------------------------------------------------------
+
+LinkSlotBytes = Annotated[bytes, Meta(min_length=40, max_length=4 << 20)]
+
+
+class OpenLink(Struct):
+    """An existing device opens a link mailbox: its id, the access-key verifier, the offer."""
+
+    link_id: Id32
+    verifier: Id32
+    offer: Annotated[bytes, Meta(min_length=40, max_length=4096)]
+
+
+class LinkAuth(Struct):
+    """The mailbox's access key, derived from the link code (the new device has no login)."""
+
+    auth: Id32
+
+
+class LinkAnswer(Struct):
+    """The new device's request, shown with the access key."""
+
+    auth: Id32
+    request: Annotated[bytes, Meta(min_length=40, max_length=4096)]
+
+
+class LinkHandoverBody(Struct):
+    handover: LinkSlotBytes
+
+
+class LinkInfo(Struct):
+    link_id: bytes
+    expires: int
+
+
+class LinkSlot(Struct):
+    data: bytes
+
+
+class Escrow(Struct):
+    """A recovery kit's escrow, sealed to the kit's device (docs/protocol.md §5.5)."""
+
+    escrow: LinkSlotBytes
+
+
+class PutEscrow(Struct):
+    """A kit's device stores its escrow; `group` is a group it is an active device of."""
+
+    group: Id32
+    escrow: LinkSlotBytes

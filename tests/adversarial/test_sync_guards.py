@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from chatham import crypto
 from chatham.client import errors
 from chatham.client._private.local.store import EntryRow
 
@@ -197,3 +198,137 @@ def test_verify_refuses_a_stored_lockbox_that_does_not_open(world: World) -> Non
     w.gb._snap = None
     with pytest.raises(errors.StoreTampered, match=f"lockbox for epoch {epoch} fails"):
         w.gb.verify()
+
+
+# --- entries against the checkpoint ---------------------------------------------------------------
+
+
+def _alices_other_first_entry(w: World, body: bytes) -> dict[str, Any]:
+    """Alice's device (compromised, or the server holding her key) signs a second, different
+    entry at her chain's first place: the item the server shows Bob instead of the real one."""
+    state, keys = w.ga.state, w.ga._load().keyring
+    forged = crypto.seal_entry(
+        device=w.alice._secrets.device,
+        epoch_key=keys.key(state.epoch),
+        group=state.group_id,
+        epoch=state.epoch,
+        seq=1,
+        prev=bytes(32),
+        log_seq=state.seq,
+        log_head=state.head,
+        body=body,
+    )
+    return {"entry_id": forged.entry.header.entry_id, "entry": forged.data}
+
+
+def _show_instead(w: World, real: str, item: dict[str, Any]) -> None:
+    def swap(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        for i, it in enumerate(page["entries"]):
+            if it["entry_id"].hex() == real:
+                page["entries"][i] = it | item
+        return page
+
+    w.tamper.on("GET", "/entries", swap)
+
+
+def test_an_entry_other_than_the_one_the_checkpoint_lists_is_never_shown(world: World) -> None:
+    w = world
+    forged = _alices_other_first_entry(w, b"what alice told bob alone")
+    real = w.post(w.ga, "what alice said to everyone")
+    w.ga.checkpoint()
+    _show_instead(w, real, forged)
+    report = w.gb.sync()
+    [alarm] = [a for a in report.alarms if a.check == "equivocation"]
+    assert isinstance(alarm.error(), errors.EquivocationError)
+    assert b"what alice told bob alone" not in [i.body for i in w.gb.entries()]
+    assert not w.gb.verify().ok
+
+
+def test_a_chain_held_before_a_checkpoint_that_lists_another_entry_is_an_alarm(
+    world: World,
+) -> None:
+    """Bob took the forged entry in before any checkpoint covered that place; the checkpoint
+    that arrives later lists Alice's real one: the difference is named, as equivocation."""
+    w = world
+    forged = _alices_other_first_entry(w, b"what alice told bob alone")
+    real = w.post(w.ga, "what alice said to everyone")
+    _show_instead(w, real, forged)
+    w.gb.sync()
+    w.ga.checkpoint()
+    report = w.gb.sync()
+    [alarm] = [a for a in report.alarms if a.check == "checkpoint"]
+    assert isinstance(alarm.error(), errors.EquivocationError)
+    assert "differs from the checkpoint" in alarm.text
+    assert any("differs" in p for p in w.gb.verify().problems)
+
+
+def test_a_retraction_naming_an_entry_nobody_holds_does_not_stop_the_sync(world: World) -> None:
+    w = world
+    kept = w.post(w.ga, "stays")
+    w.gb.sync()
+    missing = os.urandom(16)
+    state, keys = w.ga.state, w.ga._load().keyring
+    head = w.ga._load().tracker.head(w.alice._secrets.device.id)
+    assert head is not None
+    retraction = crypto.seal_entry(
+        device=w.alice._secrets.device,
+        epoch_key=keys.key(state.epoch),
+        group=state.group_id,
+        epoch=state.epoch,
+        seq=head.seq + 1,
+        prev=head.link,
+        log_seq=state.seq,
+        log_head=state.head,
+        body=b"withdrawing something",
+        retracts=[missing],
+    )
+    item = {"cursor": 10**6, "entry_id": retraction.entry.header.entry_id, "entry": retraction.data}
+
+    def add(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["entries"].append(item)
+        return page
+
+    w.tamper.on("GET", "/entries", add)
+    report = w.gb.sync()
+    assert report.alarms == ()
+    assert w.gb.get(kept).body == b"stays"
+    assert b"withdrawing something" in [i.body for i in w.gb.entries()]
+
+
+# --- a server that refuses --------------------------------------------------------------------
+
+
+def _refuse_log(w: World, code: str) -> None:
+    def refuse(request: httpx.Request, resp: httpx.Response) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/log"):
+            return httpx.Response(403, json={"code": code, "detail": "refused"})
+        return resp
+
+    w.tamper.raw_hooks.append(refuse)
+
+
+def test_a_member_the_server_calls_no_member_is_told_so_in_words(world: World) -> None:
+    w = world
+    _refuse_log(w, "not_a_member")
+    with pytest.raises(errors.NotAMember):
+        w.gb.sync()
+
+
+def test_a_member_refused_the_log_for_another_reason_gets_that_refusal(world: World) -> None:
+    w = world
+    _refuse_log(w, "forbidden")
+    with pytest.raises(errors.Forbidden):
+        w.gb.sync()
+
+
+def test_a_joiner_whose_invite_was_revoked_before_approval_is_told_so(person: Person) -> None:
+    """The invite stops working while its request waits: the joiner's next sync says the
+    invite is no longer usable (not a generic refusal), and what to do."""
+    dana, jo = person("Dana"), person("Jo")
+    [gd] = form_group(dana)
+    gj = jo.join(gd.invite().link)
+    [invite] = gd.invites()
+    gd.revoke_invite(invite.id)
+    with pytest.raises(errors.NotAMember, match="no longer usable") as err:
+        gj.sync()
+    assert "new invite" in (err.value.hint or "")

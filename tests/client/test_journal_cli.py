@@ -59,6 +59,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with pytest.MonkeyPatch.context() as mp:
         # Every command logs in afresh, all from 127.0.0.1: lift the per-address login limit.
         mp.setenv("CHATHAM_SERVER_RATE_AUTH", "0")
+        # Each test founds its own group from the same few devices: lift the open-registration
+        # bound on groups per device (tests/server/test_groups.py tests the bound itself).
+        mp.setenv("CHATHAM_SERVER_MAX_GROUPS_PER_DEVICE", "1000")
         mp.setenv("XDG_RUNTIME_DIR", str(run_dir))
         with live_server(root / "server") as server:
             people = {}

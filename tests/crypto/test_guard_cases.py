@@ -89,9 +89,10 @@ def test_a_names_blob_sealed_right_but_holding_no_name_list_does_not_open(kit):
 
 def test_a_key_for_an_epoch_the_log_does_not_show_follows_no_backlink(kit):
     g, (_a,) = kit.group("Alice")
-    ring = Keyring({g.state.epoch + 3: kit.rand(32)})
-    ring.follow_backlinks(g.state)  # nothing to follow: no rotation to that epoch is known
-    assert set(ring.keys) == {g.state.epoch + 3}
+    for ahead in (1, 3):  # the next epoch (its predecessor is known), and one further on
+        ring = Keyring({g.state.epoch + ahead: kit.rand(32)})
+        ring.follow_backlinks(g.state)  # nothing to follow: no rotation to that epoch is known
+        assert set(ring.keys) == {g.state.epoch + ahead}
 
 
 def test_only_a_current_leaders_device_counts_as_a_leader_device(kit):
@@ -327,3 +328,132 @@ def test_a_device_with_no_entries_has_no_chain_head(kit):
     assert g.tracker.head(b.device_id) is None
     assert ChainTracker().head(a.device_id) is None
     assert g.tracker.head(a.device_id).seq == 1
+
+
+# --- invites, server addresses and logins -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("  HTTPS://Chat.Example.ORG:443/forum/ ", "https://chat.example.org/forum"),
+        ("http://chat.example.org:80", "http://chat.example.org"),
+        ("https://chat.example.org:80", "https://chat.example.org:80"),
+        ("http://chat.example.org:8080/", "http://chat.example.org:8080"),
+        ("https://[::1]:8443", "https://[::1]:8443"),
+    ],
+)
+def test_a_server_address_has_one_spelling(typed, canonical):
+    from chatham.crypto import canonical_server
+
+    assert canonical_server(typed) == canonical
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "ftp://chat.example.org",
+        "https://",
+        "chat.example.org",
+        "https://user@chat.example.org",
+        "https://chat.example.org/?join=1",
+        "https://chat.example.org/#code",
+        "https://chat.example.org#",
+        "http://chat.example.org:99999",
+        "https://chat.example.org/" + "p" * 2048,
+    ],
+)
+def test_what_is_not_a_server_address_is_refused(typed):
+    from chatham.crypto import canonical_server
+
+    with pytest.raises(ValueError, match="server address"):
+        canonical_server(typed)
+
+
+def test_a_server_address_may_be_2048_bytes_and_no_more():
+    from chatham.crypto import canonical_server
+
+    base = "https://chat.example.org/"
+    longest = base + "p" * (2048 - len(base))
+    assert canonical_server(longest) == longest
+    with pytest.raises(ValueError, match="at most 2048"):
+        canonical_server(longest + "p")
+
+
+def test_an_invite_code_for_a_malformed_server_address_is_an_invite_error(kit):
+    from chatham.crypto import InviteCode, InviteError
+
+    code = InviteCode.generate("https://chat.example.org", rand=kit.rand)
+    assert InviteCode.parse(code.code, "https://chat.example.org") == code
+    with pytest.raises(InviteError, match="server address"):
+        InviteCode.parse(code.code, "ftp://chat.example.org")
+
+
+def test_a_join_request_that_is_not_a_record_is_an_invite_error():
+    from chatham.crypto import InviteError, decode_join_request
+
+    with pytest.raises(InviteError, match="not a canonical"):
+        decode_join_request(b"\x93not a join request")
+
+
+def test_a_join_request_for_an_invite_the_log_never_held_is_refused_as_such(kit):
+    from chatham.crypto import InviteError, InviteSecret, verify_join_request
+
+    g, _ = kit.group("Alice")
+    stranger = InviteSecret.generate(g.id, "https://chat.example.org", rand=kit.rand)
+    request = stranger.request(kit.member("Mallory").card, created=kit.T0)
+    with pytest.raises(InviteError, match="no such invite"):
+        verify_join_request(g.state, request, now=kit.T0)
+
+
+def test_an_invitee_read_signed_with_another_key_is_refused(kit):
+    from chatham.crypto import InviteError, InviteSecret, verify_join_read
+
+    g, _ = kit.group("Alice")
+    secret = InviteSecret.generate(g.id, "https://chat.example.org", rand=kit.rand)
+    other = InviteSecret.generate(g.id, "https://chat.example.org", rand=kit.rand)
+    challenge = kit.rand(32)
+    sig = secret.read_signature(challenge)
+    verify_join_read(secret.join_key, g.id, secret.invite_id, challenge, sig)
+    for key, group, challenged, signature in (
+        (other.join_key, g.id, challenge, sig),
+        (secret.join_key, kit.rand(32), challenge, sig),
+        (secret.join_key, g.id, kit.rand(32), sig),
+        (secret.join_key, g.id, challenge, other.read_signature(challenge)),
+    ):
+        with pytest.raises(InviteError, match="bad invitee read signature"):
+            verify_join_read(key, group, secret.invite_id, challenged, signature)
+
+
+def test_a_login_signature_is_bound_to_the_server_the_action_and_the_challenge(kit):
+    from chatham.crypto import SignatureError, sign_auth, verify_auth
+
+    device = kit.member("Alice").device
+    server, challenge = kit.rand(32), kit.rand(32)
+    sig = sign_auth(device, server, "login", challenge)
+    verify_auth(device.public, server, "login", challenge, sig)
+    for key, srv, action, chal in (
+        (kit.member("Mallory").device.public, server, "login", challenge),
+        (device.public, kit.rand(32), "login", challenge),
+        (device.public, server, "join-read", challenge),
+        (device.public, server, "login", kit.rand(32)),
+    ):
+        with pytest.raises(SignatureError):
+            verify_auth(key, srv, action, chal, sig)
+
+
+def test_a_checkpoint_head_for_a_device_with_no_entries_matches_an_empty_chain(kit):
+    from chatham.crypto import ChainTracker
+
+    g, (a, b) = kit.group("Alice", "Bob")
+    g.post(a)
+    tracker = ChainTracker()
+    assert tracker.compare_checkpoint([ChainHead(b.device_id, 0, bytes(32))]) == []
+    assert g.tracker.compare_checkpoint(g.tracker.heads()) == []
+    assert g.tracker.compare_checkpoint([ChainHead(a.device_id, 1, kit.rand(32))])
+
+
+def test_a_removed_member_cannot_be_given_a_role(kit):
+    g, (a, b, _) = kit.group("Alice", "Bob", "Carol")
+    g.remove(a, b)
+    kit.assert_rejected(g.state, g.forge(a, SetRole(b.id, "leader", [])), LogError, "member")

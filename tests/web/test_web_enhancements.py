@@ -135,3 +135,32 @@ def test_an_upload_shows_its_progress_on_a_slow_connection(
         assert web.dialogs == []
     finally:
         web.close()
+
+
+def test_a_draft_survives_a_lock_and_the_autosave_says_when_nothing_was_kept(
+    tmp_path: Path, server: LiveServer, chromium: Any
+) -> None:
+    _group(tmp_path, server)
+    web = Member("Sam", tmp_path, chromium)
+    try:
+        page = web.go("/issues/new")
+        page.get_by_label("Title").fill("Selling the company?")
+        page.wait_for_selector("[data-draft-state]:has-text('Draft kept')")
+        # Locked (here by a script, as the idle lock would): the page goes to the unlock
+        # form, and after unlocking the draft is there.
+        csrf = page.get_attribute('meta[name="csrf"]', "content")
+        with web.http() as script:
+            assert script.post("/lock", data={"csrf": csrf}).status_code == 303
+        page.wait_for_url("**/unlock")
+        page.get_by_label("Passphrase").fill(PASSPHRASE)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Unlock", exact=True).click()
+        page = web.go("/issues/new")
+        assert page.get_by_label("Title").input_value() == "Selling the company?"
+        # `chatham web` stopped under an open page: typing is not kept, and the page says so.
+        web.app.stop()
+        page.get_by_label("What is the issue?").fill("An offer came in")
+        page.wait_for_selector("[data-draft-state]:has-text('Not kept')")
+        assert "Copy your text somewhere safe" in page.inner_text("[data-draft-state]")
+    finally:
+        web.close()

@@ -176,6 +176,19 @@ class AttachmentList(_Body):
     more: bool
 
 
+class LinkInfo(_Body):
+    link_id: bytes
+    expires: int
+
+
+class LinkSlot(_Body):
+    data: bytes
+
+
+class Escrow(_Body):
+    escrow: bytes
+
+
 class ErrorBody(_Body):
     code: str = "error"
     detail: str = ""
@@ -264,6 +277,33 @@ _CODE_WORDS: Mapping[str, tuple[str, str]] = {
     "not_a_leader": (
         "the server lets only the group's leaders do that",
         "ask one of the group's leaders (`chatham members` shows who they are)",
+    ),
+    "link_unknown": (
+        "the server knows no link with this code",
+        "check the code against `chatham device link` on your other device; if it was "
+        "made more than ten minutes ago, make a new one there",
+    ),
+    "link_expired": (
+        "this link code has expired (a link lasts ten minutes)",
+        "run `chatham device link` again on your other device",
+    ),
+    "link_used": (
+        "this link code was already used",
+        "link codes work once: run `chatham device link` again on your other device; if "
+        "you did not use it, someone else saw the code, so do not confirm their words",
+    ),
+    "link_waiting": (
+        "the other device has not done its part of the link yet",
+        "on the new device run `chatham device add CODE`; then `chatham device confirm "
+        "WORDS` here, and `chatham sync` there",
+    ),
+    "escrow_unknown": (
+        "the server holds no recovery kit for these words",
+        "it was revoked, or made for another server",
+    ),
+    "too_many_links": (
+        "this device already has three links open",
+        "use one of them, or wait ten minutes for them to expire",
     ),
     "quota_exceeded": (
         "the group has used all the space the server gives it",
@@ -641,6 +681,48 @@ class ServerApi:
     def join_requests(self, group: bytes) -> list[JoinRequestItem]:
         resp = self._send("GET", f"/v1/groups/{b64url(group)}/join-requests")
         return self._decode(resp, JoinRequestPage).requests
+
+    # --- device links (docs/protocol.md §5.4) -----------------------------------------------------
+
+    def open_link(self, link_id: bytes, verifier: bytes, offer: bytes) -> LinkInfo:
+        body = {"link_id": link_id, "verifier": verifier, "offer": offer}
+        return self._decode(self._send("POST", "/v1/links", json=body), LinkInfo)
+
+    def read_link_offer(self, link_id: bytes, auth: bytes) -> bytes:
+        path = f"/v1/links/{b64url(link_id)}/offer"
+        return self._decode(
+            self._send("POST", path, json={"auth": auth}, auth=False), LinkSlot
+        ).data
+
+    def post_link_request(self, link_id: bytes, auth: bytes, request: bytes) -> LinkInfo:
+        path = f"/v1/links/{b64url(link_id)}/request"
+        resp = self._send("POST", path, json={"auth": auth, "request": request}, auth=False)
+        return self._decode(resp, LinkInfo)
+
+    def read_link_request(self, link_id: bytes) -> bytes:
+        resp = self._send("GET", f"/v1/links/{b64url(link_id)}/request")
+        return self._decode(resp, LinkSlot).data
+
+    def post_link_handover(self, link_id: bytes, handover: bytes) -> LinkInfo:
+        path = f"/v1/links/{b64url(link_id)}/handover"
+        return self._decode(self._send("POST", path, json={"handover": handover}), LinkInfo)
+
+    def read_link_handover(self, link_id: bytes, auth: bytes) -> bytes:
+        path = f"/v1/links/{b64url(link_id)}/handover/read"
+        return self._decode(
+            self._send("POST", path, json={"auth": auth}, auth=False), LinkSlot
+        ).data
+
+    def close_link(self, link_id: bytes) -> None:
+        self._send("DELETE", f"/v1/links/{b64url(link_id)}")
+
+    def put_escrow(self, group: bytes, escrow: bytes) -> None:
+        """Store this (kit) device's recovery escrow (docs/protocol.md §5.5); `group` is a
+        group it is an active device of."""
+        self._send("PUT", "/v1/escrow", json={"group": group, "escrow": escrow})
+
+    def read_escrow(self) -> bytes:
+        return self._decode(self._send("GET", "/v1/escrow"), Escrow).escrow
 
     # --- attachments ----------------------------------------------------------------------------
 

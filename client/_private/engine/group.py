@@ -181,7 +181,7 @@ class Group:
         return self._account._api(self.server)
 
     def _me(self) -> bytes:
-        return self._account._secrets.member.id
+        return self._account._member.id
 
     def _device(self) -> crypto.DeviceKeys:
         return self._account._secrets.device
@@ -672,6 +672,12 @@ class Group:
     def remove(self, member: str) -> Removal:
         """Remove a member and rotate the key in one signed op, recording their final heads."""
         return workflows.remove(self, member)
+
+    def remove_device(self, device: str) -> crypto.AppliedOp:
+        """Remove one device (an id or a unique prefix of 8+ digits) and rotate past it: one
+        of your other devices, or (leaders) a device of a member who lost it. A member's last
+        device goes only with the member (`remove`, `leave`)."""
+        return workflows.remove_device(self, device)
 
     def leave(self) -> crypto.AppliedOp:
         """Leave the group (self-signed); the remaining members rotate before writing."""

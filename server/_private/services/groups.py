@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import ErrorCode, ServiceError
 from ..runtime import Runtime
 from ..settings import Settings
-from ..storage import credentials, joins
+from ..storage import credentials, joins, links
 from ..storage import groups as store
 from ..storage.entries import chain_heads as entry_store_heads
 from ..wire import (
@@ -205,6 +205,12 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         rotation = rotation_of(applied.op.body)
         lockboxes = check_lockboxes(gid, rotation, data.lockboxes)
         _check_pinned_heads(conn, gid, applied.op.body)
+        # A departing device's recovery escrow goes with it: removing a kit's device (in
+        # any group) revokes the kit (docs/protocol.md §5.5).
+        departed = [
+            d for d in state.devices if state.is_active_device(d) and not new.is_active_device(d)
+        ]
+        links.delete_escrows(conn, departed)
         epoch = rotation.epoch if rotation else 0
         store.store_op(conn, gid, applied.seq, applied.hash, data.op, lockboxes, epoch)
         if isinstance(applied.op.body, Invite):

@@ -6,13 +6,15 @@ import asyncio
 import logging
 
 from ..runtime import Runtime
-from ..storage import credentials
+from ..storage import credentials, links
 from ..storage.maintenance import scrub_freed
 
 log = logging.getLogger("chatham.server")
 
 PURGE_EVERY = 60.0
 """Seconds between purges of expired challenges and tokens."""
+LINKS_KEPT = 86400
+"""Seconds an expired device link is kept (only so that its reuse gets a clear answer)."""
 
 
 async def purge_expired(runtime: Runtime) -> None:
@@ -22,6 +24,8 @@ async def purge_expired(runtime: Runtime) -> None:
 
     now = runtime.settings.now()
     await runtime.db.write(lambda conn: credentials.purge_expired(conn, now))
+    # A spent or expired link is kept a day, so a late reuse is told "expired", not "unknown".
+    await runtime.db.write(lambda conn: links.purge_links(conn, now - LINKS_KEPT))
     for h in [h for h, c in runtime.tokens.items() if c.expires < now]:
         runtime.tokens.pop(h, None)
     await expire_uploads(runtime)

@@ -131,6 +131,27 @@ server_identity = sa.Table(
 )
 """One row: this server's random identity, which every login signs (never a secret)."""
 
+device_links = sa.Table(
+    "device_links",
+    metadata,
+    sa.Column("link_id", Bytes, primary_key=True),
+    sa.Column("creator", Bytes, nullable=False, index=True),
+    sa.Column("verifier", Bytes, nullable=False),
+    sa.Column("expires", Int, nullable=False, index=True),
+    sa.Column("offer", Bytes, nullable=True),
+    sa.Column("request", Bytes, nullable=True),
+    sa.Column("handover", Bytes, nullable=True),
+    sa.Column("done", Int, nullable=False),
+)
+
+escrows = sa.Table(
+    "escrows",
+    metadata,
+    sa.Column("device_id", Bytes, primary_key=True),
+    sa.Column("escrow", Bytes, nullable=False),
+    sa.Column("updated", Int, nullable=False),
+)
+
 auth_challenges = sa.Table(
     "auth_challenges",
     metadata,
