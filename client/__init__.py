@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ._private.journal.service import Journal
     from ._private.local.home import (
         Home,
+        check_new_passphrase,
         parse_duration,
         private_dir,
         runtime_dir,
@@ -122,6 +123,7 @@ _EXPORTS: dict[str, str] = {
     "UsageError": "errors",
     "VerificationError": "errors",
     "VerifyReport": "engine.results",
+    "check_new_passphrase": "local.home",
     "env_passphrase": "local.process",
     "harden_process": "local.process",
     "parse_duration": "local.home",
@@ -178,6 +180,7 @@ __all__ = [
     "UsageError",
     "VerificationError",
     "VerifyReport",
+    "check_new_passphrase",
     "env_passphrase",
     "error_lines",
     "errors",

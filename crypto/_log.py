@@ -531,6 +531,10 @@ class GroupState:
         m.departed_seq = seq
         for hd in heads:
             self.devices[hd.device].final_head = hd
+        # A departure takes every power away: like a demotion it pins the chains, so an entry
+        # beyond a final head is judged at the departure (§7.4), also by a client that held it
+        # before it saw the departure (a server may hide a removal for a while).
+        self._pin(heads, seq)
         for dev in m.devices:
             if self.devices[dev].departed_seq is None:
                 self.devices[dev].departed_seq = seq

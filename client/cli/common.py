@@ -91,18 +91,45 @@ class CliState:
         self._asked += 1
         first = getpass.getpass("passphrase: ")
         if confirm:
-            if len(first) < 8:
-                from ..errors import UsageError
-
-                raise UsageError(
-                    "a passphrase needs at least 8 characters",
-                    hint="a few unrelated words make a good passphrase",
-                )
-            if getpass.getpass("passphrase (again): ") != first:
-                from ..errors import UsageError
-
-                raise UsageError("the passphrases differ", hint="nothing was changed; try again")
+            return self._confirmed(first, "passphrase (again): ")
         return first
+
+    @staticmethod
+    def _confirmed(first: str, again: str) -> str:
+        """A new passphrase typed a second time, after the library's rule for it."""
+        import getpass
+
+        from .. import check_new_passphrase
+        from ..errors import UsageError
+
+        check_new_passphrase(first)
+        if getpass.getpass(again) != first:
+            raise UsageError("the passphrases differ", hint="nothing was changed; try again")
+        return first
+
+    def changed_passphrase(self, value: str | None) -> str | None:
+        """The new passphrase of `chatham passphrase`: `--new-passphrase` (`-` for stdin,
+        `@file`), else asked twice on the terminal; None when there is no way to ask."""
+        if value is not None:
+            from ..errors import UsageError
+
+            if value != "-" and (not value.startswith("@") or value.startswith("@@")):
+                # Other users can read a command line (/proc/*/cmdline, shell history).
+                raise UsageError(
+                    "a passphrase is never given on the command line",
+                    hint="pass --new-passphrase @FILE, or - to read it from standard input",
+                )
+            if value in ("-", "@-") and str(self.passphrase_file) == "-":
+                raise UsageError(
+                    "both passphrases cannot come from standard input",
+                    hint="give one of them as a file (@FILE, --passphrase-file FILE)",
+                )
+            return text(value)
+        if not sys.stdin.isatty():
+            return None
+        import getpass
+
+        return self._confirmed(getpass.getpass("new passphrase: "), "new passphrase (again): ")
 
     def account(self) -> Account:
         """The member's unlocked account (session, CHATHAM_PASSPHRASE, file, or prompt)."""

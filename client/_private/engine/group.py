@@ -305,9 +305,11 @@ class Group:
                 seq=seq,
                 epoch=epoch,
                 retracted=retracted,
-                readable=not retracted and epoch in keys,
+                readable=held and not retracted and epoch in keys,
             )
-            for eid, cursor, device, seq, epoch, retracted in self._store.entry_index(self._gid)
+            for eid, cursor, device, seq, epoch, retracted, held in self._store.entry_index(
+                self._gid
+            )
         ]
 
     def get(self, entry_id: str) -> OpenedEntry:

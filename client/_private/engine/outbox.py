@@ -44,10 +44,12 @@ BULK_BYTES: Final = 12 << 20
 """Most body bytes in one bulk request (base64 adds a third; the server's cap is 32 MiB)."""
 
 
-def flush(group: Group, api: ServerApi) -> list[str]:
+def flush(group: Group, api: ServerApi) -> tuple[list[str], list[tuple[str, str]]]:
     """Send every queued write: runs of plain writes in bulk requests, then the rest (and
-    anything a bulk post refused) one by one, resealing after a conflict."""
+    anything a bulk post refused) one by one, resealing after a conflict; (ids sent, (id,
+    reason) of writes the server refused for good)."""
     sent: list[str] = []
+    refused: list[tuple[str, str]] = []
     while True:
         more = _send_bulk(group, api)
         sent += more
@@ -75,10 +77,19 @@ def flush(group: Group, api: ServerApi) -> list[str]:
                     raise
                 sync_once(group, None, send=False)  # the log or a chain moved: catch up, reseal
                 continue
+            except E.Forbidden as e:
+                # The server judged the write on the newest head and refused it for good: its
+                # author lost the power it needs (a demotion or a stricter notes policy that
+                # landed first). Kept queued, it would fail every later sync; it leaves the
+                # outbox and the sync says so.
+                with group._store.write() as db:
+                    group._store.unqueue(db, entry_id)
+                refused.append((entry_id.hex(), e.message))
+                break
             store_own(group, sealed, posted.cursor, entry_id)
             sent.append(entry_id.hex())
             break
-    return sent
+    return sent, refused
 
 
 def _send_bulk(group: Group, api: ServerApi) -> list[str]:
@@ -285,7 +296,13 @@ def queue(group: Group, body: bytes, retracts: Sequence[bytes] = ()) -> str:
     entry_id = random_bytes(16)
     group._store.queue(group._gid, entry_id, body, group._account.now(), sorted(set(retracts)))
     with contextlib.suppress(E.Unreachable):  # queued; the next sync sends it
-        group.sync()
+        for rid, reason in group.sync().refused:
+            if rid == entry_id.hex():
+                raise E.NotAllowed(
+                    reason,
+                    hint="it was not sent and is no longer queued; `chatham sync` shows where "
+                    "you stand in the group",
+                )
     return entry_id.hex()
 
 

@@ -55,6 +55,7 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
         send = False  # queued writes go to the server the group moved to (move.follow)
     new_entries = retracted = 0
     sent: list[str] = []
+    refused: list[tuple[str, str]] = []
     checkpointed = False
     if snap.status == "member":
         behind = server_behind(group, snap, group._server_heads, group._server_cursor)
@@ -80,7 +81,7 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
         rotated = rotate_if_pending(group)
         if rotated is not None:
             announcements += announce([rotated], group._load().state, names, group._me())
-        sent = flush(group, api)
+        sent, refused = flush(group, api)
         checkpointed = checkpoint_if_quiet(group) is not None
     if before_status == "joining" and snap.status == "member":
         announcements.append(
@@ -98,6 +99,7 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
         new_entries=new_entries,
         retracted=retracted,
         sent=tuple(sent),
+        refused=tuple(refused),
         queued=group._store.outbox_count(group._gid),
         announcements=tuple(announcements),
         status=group._load().status,

@@ -628,15 +628,17 @@ class Store:
             for r in batch:
                 yield self._row(group, r)
 
-    def entry_index(self, group: bytes) -> list[tuple[bytes, int, bytes, int, int, bool]]:
-        """(entry id, cursor, device, seq, epoch, retracted) of every stored entry, in order.
+    def entry_index(self, group: bytes) -> list[tuple[bytes, int, bytes, int, int, bool, bool]]:
+        """(entry id, cursor, device, seq, epoch, retracted, ciphertext held) of every stored
+        entry, in order. A stub the server deleted without a valid retraction is neither
+        retracted nor held.
 
         Read without the row MACs: each row is checked when it is opened."""
         return [
-            (bytes(e), int(c), bytes(d), int(s), int(ep), bool(r))
-            for e, c, d, s, ep, r in self.db.execute(
-                "SELECT entry_id, cursor, device, seq, epoch, retracted_by IS NOT NULL "
-                "FROM entries WHERE group_id=? ORDER BY cursor",
+            (bytes(e), int(c), bytes(d), int(s), int(ep), bool(r), bool(h))
+            for e, c, d, s, ep, r, h in self.db.execute(
+                "SELECT entry_id, cursor, device, seq, epoch, retracted_by IS NOT NULL, "
+                "ct IS NOT NULL FROM entries WHERE group_id=? ORDER BY cursor",
                 (group,),
             ).fetchall()
         ]
