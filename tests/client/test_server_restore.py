@@ -468,3 +468,14 @@ def test_only_a_leader_signs_a_move_and_it_names_a_web_address(
     with pytest.raises(crypto.LogError) as caught:
         state.apply(forged.op)
     assert caught.value.check == "role"
+
+
+def test_a_rebuilt_server_that_is_refused_leaves_the_old_identity_pinned(
+    restorable: RestorableServer, members: list[Account]
+) -> None:
+    _, bob = form_group(*members[:2])
+    restorable.wipe()
+    with pytest.raises(E.ServerNotFound):
+        bob.use_server(restorable.url)  # empty, and no copy given: refused
+    with pytest.raises(E.ServerChanged):
+        bob.sync()  # the identity Bob first pinned still stands

@@ -40,25 +40,34 @@ def use_server(
     snap = group._load()
     if snap.status == "joining":
         raise E.NotAMember("a join request waits on the server it was sent to")
+    old_pin = group._store.server_pins().get(url)
     if url == group.server:
         # The same address answering with another identity (a server rebuilt from nothing,
         # or restored elsewhere): the member asks for it by name, so the old pin goes; what
-        # it serves is checked below like any other server's.
+        # it serves is checked below like any other server's, and the old pin comes back
+        # if it does not pass.
         group._store.pin_server(url, None)
         group._store.set_server_token(url, None)
         group._account._apis.pop(url, None)
-    api = group._account._api(url)
-    server = server_state(api, group._gid)
-    if server is None:
-        if not give_copy:
-            raise E.ServerNotFound(
-                f"the server at {url} holds no copy of this group",
-                hint="if it is the group's new server and empty, a leader moves the group "
-                "there with `chatham group move --server URL` (or any member gives it this "
-                "copy with `chatham group server URL --give-copy`)",
-            )
-    else:
-        _check_continues(api, group, server.seq, server.head)
+    try:
+        api = group._account._api(url)
+        server = server_state(api, group._gid)
+        if server is None:
+            if not give_copy:
+                raise E.ServerNotFound(
+                    f"the server at {url} holds no copy of this group",
+                    hint="if it is the group's new server and empty, a leader moves the group "
+                    "there with `chatham group move --server URL` (or any member gives it "
+                    "this copy with `chatham group server URL --give-copy`)",
+                )
+        else:
+            _check_continues(api, group, server.seq, server.head)
+    except BaseException:
+        if old_pin is not None and group._store.server_pins().get(url) != old_pin:
+            group._store.pin_server(url, old_pin)
+            group._store.set_server_token(url, None)
+            group._account._apis.pop(url, None)
+        raise
     _switch(group, url)
     if server is not None and not give_copy:
         return None
