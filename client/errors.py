@@ -27,6 +27,7 @@ docstring is its default message.
     │   └── StoreTampered           the local store was edited outside Chatham
     ├── ServerError                 the server refused or failed (carries `status`, `code`)
     │   ├── Unreachable             no connection to the server (writes are queued)
+    │   │   └── CertificateRefused  the server's TLS certificate is not trusted
     │   ├── AuthFailed              login refused
     │   │   └── ServerChanged       the server at a URL is not the one this device knows
     │   ├── Forbidden               not allowed for this device (e.g. not a member)
@@ -246,6 +247,16 @@ class Unreachable(ServerError):
     """Could not reach the server."""
 
     hint = "check the network and the server URL; reading works offline and writes are queued"
+
+
+class CertificateRefused(Unreachable):
+    """The server's TLS certificate is not trusted; nothing was sent to it."""
+
+    hint = (
+        "if the server's operator uses a private certificate authority, set CHATHAM_CA_FILE "
+        "to its certificate (ask the operator for it and check it in person); otherwise "
+        "someone may be in between: never switch to http://. Writes stay queued"
+    )
 
 
 class AuthFailed(ServerError):

@@ -329,7 +329,10 @@ class Account:
         if self._http is not None:
             return self._http(url)
         if url not in self._owned:
-            self._owned[url] = httpx.Client(follow_redirects=False)
+            from .engine.tls import tls_context
+
+            # The system's certificate store plus CHATHAM_CA_FILE, never plain HTTP instead.
+            self._owned[url] = httpx.Client(follow_redirects=False, verify=tls_context())
         return self._owned[url]
 
     def _api(self, url: str) -> ServerApi:

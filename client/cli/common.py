@@ -52,7 +52,7 @@ class CliState:
             if str(self.passphrase_file) == "-":
                 text = sys.stdin.read()
             else:
-                text = self.passphrase_file.read_text(encoding="utf-8")
+                text = _read_private(self.passphrase_file)
         except OSError as e:
             raise UsageError(
                 f"cannot read the passphrase file ({e.strerror})",
@@ -124,6 +124,14 @@ class CliState:
                     "both passphrases cannot come from standard input",
                     hint="give one of them as a file (@FILE, --passphrase-file FILE)",
                 )
+            if value.startswith("@") and value != "@-":
+                path = Path(value[1:]).expanduser()
+                try:  # a file others can read is refused, as for --passphrase-file
+                    return _read_private(path).rstrip("\r\n")
+                except OSError as e:
+                    raise UsageError(
+                        f"cannot read {path} ({e.strerror})", hint="`@path` reads text from a file"
+                    ) from None
             return text(value)
         if not sys.stdin.isatty():
             return None
@@ -152,6 +160,27 @@ class CliState:
         if self._account is not None:
             self._account.close()
             self._account = None
+
+
+def _read_private(path: Path) -> str:
+    """A passphrase file's text, refused (as ssh refuses a private key) when it is a file
+    other users can read or write: the passphrase in it is not the member's alone. Checked
+    on the file opened, so it cannot be swapped between check and read; a pipe
+    (`--passphrase-file <(pass show chatham)`) is not a file anyone else reads."""
+    import stat
+
+    from ..errors import UsageError
+
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        if stat.S_ISREG(st.st_mode) and (st.st_mode & 0o077 or st.st_uid != os.getuid()):
+            raise UsageError(
+                f"{path} can be read by other users of this computer, so the passphrase in it "
+                "is not yours alone",
+                hint=f"nothing was unlocked; run `chmod 600 {path}`, and change the passphrase "
+                "if others may have read it",
+            )
+        return f.read().decode("utf-8")
 
 
 STATE = CliState()

@@ -19,6 +19,7 @@ from .errors import ErrorCode, error_body
 from .guards import DEPENDENCIES
 from .inflight import release_held
 from .lean_route import LeanRoute
+from .metrics import METRICS, MetricsServer, measured
 from .openapi import annotate_bytes_fields
 from .routes.attachments import attachments_router
 from .routes.auth import auth_router
@@ -34,6 +35,7 @@ from .services import login, upkeep
 from .settings import Settings, settings_from_env
 from .storage import migrate
 from .storage.db import Database
+from .storage.maintenance import table_sizes
 
 API_VERSION = "1.0.0"
 
@@ -58,6 +60,14 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime.server_id = await login.server_identity(runtime)
         app.state.services = runtime
         runtime.spawn(upkeep.purge_loop(runtime))
+        if settings.metrics_port:
+            exporter = MetricsServer(
+                settings.metrics_port,
+                runtime.hub.streams,
+                lambda: runtime.db.read(table_sizes),
+            )
+            await exporter.start()
+            runtime.closing.append(exporter.close)
         yield
     finally:
         await upkeep.scrub_before_exit(runtime)
@@ -115,6 +125,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     annotate_bytes_fields(app.openapi_schema)
     LeanRoute.verify(app)
+    if settings.metrics_port:
+        # Outside every Litestar layer (lean routes included): each request is counted once,
+        # under the route template the router chose.
+        METRICS.enabled = True
+        app.asgi_handler = measured(app.asgi_handler)
     return app
 
 

@@ -142,7 +142,7 @@ class LeanRoute:
         elif self._who == "caller":
             kwargs["caller"] = await provide_caller(request, services)
         else:
-            services.limiter.hit(("auth", client_key(request)), settings.rate_auth)
+            await services.limiter.hit(("auth", client_key(request)), settings.rate_auth)
         if self._takes_request:
             kwargs["request"] = request
         limit = getattr(settings, self._limit)

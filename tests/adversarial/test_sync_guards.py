@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from chatham import crypto
 from chatham.client import errors
@@ -332,3 +333,160 @@ def test_a_joiner_whose_invite_was_revoked_before_approval_is_told_so(person: Pe
     with pytest.raises(errors.NotAMember, match="no longer usable") as err:
         gj.sync()
     assert "new invite" in (err.value.hint or "")
+
+
+def test_a_joiner_refused_the_invitee_read_for_another_reason_gets_that_refusal(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    dana, jo = person("Dana"), person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+    gj = jo.join(gd.invite().link)
+    asked: list[int] = []
+
+    def refuse_second(request: httpx.Request, resp: httpx.Response) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/log"):
+            asked.append(1)
+            if len(asked) > 1:  # the member read is refused as usual, then the invitee read
+                return httpx.Response(403, json={"code": "forbidden", "detail": "refused"})
+        return resp
+
+    tamper.raw_hooks.append(refuse_second)
+    with pytest.raises(errors.Forbidden):
+        gj.sync()
+    assert len(asked) == 2
+
+
+def test_joining_a_group_this_home_already_holds_is_refused_in_words(person: Person) -> None:
+    dana, sam = person("Dana"), person("Sam")
+    gd, _ = form_group(dana, sam)
+    with pytest.raises(errors.UsageError, match="already holds that group"):
+        sam.join(gd.invite().link)
+    assert all(r.member != sam.member_id for r in gd.join_requests())
+
+
+def test_a_joiner_does_not_answer_an_invite_the_log_shows_as_expired(person: Person) -> None:
+    """The joiner judges the invite by the verified log and their own clock: a server still
+    serving an expired invite's group gets no join request for it."""
+    import time
+
+    dana = person("Dana")
+    jo = person("Jo", clock=lambda: time.time() + 400 * 86400)
+    [gd] = form_group(dana)
+    code = gd.invite().link
+    with pytest.raises(errors.UsageError, match="used, revoked or has expired"):
+        jo.join(code)
+    assert gd.join_requests() == []
+
+
+def test_a_made_up_genesis_served_to_a_joiner_is_named_a_substituted_group(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    """Whatever the server puts first in the invitee's log, a genesis that does not hash to
+    the group the server named is a substituted group (and the next group it named, if any,
+    is tried), not a damaged op of this one."""
+    dana, jo = person("Dana"), person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+
+    def made_up(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page.update(ops=[b"\x92\xa7genesis\xc4\x20" + bytes(32)], seq=0, more=False)
+        return page
+
+    tamper.on("GET", "/log", made_up)
+    with pytest.raises(errors.ForkError, match="does not match the invite"):
+        jo.join(gd.invite().link)
+    assert jo.groups() == []
+
+
+def test_an_empty_log_served_to_a_joiner_is_named_a_substituted_group(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    dana, jo = person("Dana"), person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+
+    def empty(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page.update(ops=[], more=False)
+        return page
+
+    tamper.on("GET", "/log", empty)
+    with pytest.raises(errors.ForkError, match="does not match the invite"):
+        jo.join(gd.invite().link)
+
+
+# --- what a log page says about itself --------------------------------------------------------
+
+
+def test_a_log_page_claiming_more_ops_than_it_sends_is_a_withholding_alarm(world: World) -> None:
+    w = world
+    w.ga.checkpoint()
+    w.ga.checkpoint()
+    total = w.ga.state.seq
+
+    def drop_last(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["ops"] = page["ops"][:-1]  # the page still says the log reaches `total`
+        return page
+
+    w.tamper.on("GET", "/log", drop_last)
+    report = w.gb.sync()
+    [alarm] = [a for a in report.alarms if a.check == "withheld_op"]
+    assert isinstance(alarm.error(), errors.WithheldError)
+    assert f"reaches op {total}" in alarm.text
+    assert w.gb.state.seq == total - 1  # what did verify is kept
+    w.tamper.clear()
+    assert not [a for a in w.gb.sync().alarms if a.check == "withheld_op"]
+
+
+def test_a_log_page_whose_head_is_not_its_last_op_is_refused(world: World) -> None:
+    w = world
+    w.ga.checkpoint()
+    seq = w.gb.state.seq
+
+    def wrong_head(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["head"] = os.urandom(32)
+        return page
+
+    w.tamper.on("GET", "/log", wrong_head)
+    with pytest.raises(errors.BadResponse, match="log head does not match"):
+        w.gb.sync()
+    assert w.gb.state.seq == seq
+
+
+def test_a_removed_member_is_not_alarmed_when_the_server_stops_serving_their_lockboxes(
+    world: World,
+) -> None:
+    """Bob misses a rotation he was in, then is removed: the server owes a departed device
+    nothing more, so an empty lockbox answer is no withholding alarm."""
+    w = world
+    w.ga.rotate()
+    w.ga.remove(w.bob.member_id)
+
+    def nothing(request: httpx.Request, resp: httpx.Response) -> httpx.Response:
+        if request.url.path.endswith("/lockboxes"):
+            return httpx.Response(
+                200,
+                content=msgspec.msgpack.encode({"lockboxes": []}),
+                headers={"content-type": "application/msgpack"},
+            )
+        return resp
+
+    w.tamper.raw_hooks.append(nothing)
+    report = w.gb.sync()
+    assert report.status == "removed"
+    assert not [a for a in report.alarms if a.check == "lockbox_withheld"]
+
+
+def test_an_entry_a_page_lists_below_the_cursor_it_reached_is_not_taken(world: World) -> None:
+    """The server's order is the only order a page has: an item listed after one with a
+    later cursor is skipped (never re-verified, never stored out of turn), and what it leaves
+    missing shows as a gap."""
+    w = world
+    w.post(w.ga, "one")
+    w.post(w.ga, "two")
+
+    def reverse(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["entries"] = page["entries"][::-1]
+        return page
+
+    w.tamper.on("GET", "/entries", reverse)
+    report = w.gb.sync()
+    assert [a.check for a in report.alarms] == ["gap"]
+    assert [i.body for i in w.gb.entries()] == []

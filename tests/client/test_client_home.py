@@ -119,6 +119,21 @@ def test_session_refuses_unsafe_runtime_dir(home: Home, tmp_path: Path) -> None:
         Account.open(home)
 
 
+def _a_session_opens_from_a_private_directory(
+    home: Home, run: Path, shared: Path, planted: Path
+) -> None:
+    """`run` is the member's own (0700, outside `shared`), and an unlock session started
+    there opens the account without a passphrase, writing nothing into `planted`."""
+    assert shared not in run.parents
+    st = run.lstat()
+    assert st.st_uid == os.getuid()
+    assert stat.S_IMODE(st.st_mode) == 0o700
+    _, key = home.unlock(passphrase=PASSPHRASE)
+    home.start_session(key, 60)
+    assert Account.open(home).member_id  # the session opens it, no passphrase needed
+    assert list(planted.iterdir()) == []  # nothing was written where another user can read
+
+
 def test_another_user_cannot_lock_a_member_out_of_unlock_sessions(
     home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -141,15 +156,8 @@ def test_another_user_cannot_lock_a_member_out_of_unlock_sessions(
     run = runtime_dir()
     if not Path(f"/run/user/{os.getuid()}").is_dir():
         assert run == tmp_path / "state" / "chatham" / "run"
-    assert shared not in run.parents
-    st = run.lstat()
-    assert st.st_uid == os.getuid()
-    assert stat.S_IMODE(st.st_mode) == 0o700
-    _, key = home.unlock(passphrase=PASSPHRASE)
-    home.start_session(key, 60)
+    _a_session_opens_from_a_private_directory(home, run, shared, planted)
     assert home.session_path().parent == run
-    assert Account.open(home).member_id  # the session opens it, no passphrase needed
-    assert list(planted.iterdir()) == []  # nothing was written where another user can read
 
 
 def test_a_runtime_dir_of_another_user_is_refused_with_a_way_out(
@@ -226,15 +234,7 @@ def test_a_shared_xdg_runtime_dir_cannot_be_used_to_lock_a_member_out(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("HOME", str(tmp_path / "member"))
 
-    run = runtime_dir()
-    assert shared not in run.parents
-    st = run.lstat()
-    assert st.st_uid == os.getuid()
-    assert stat.S_IMODE(st.st_mode) == 0o700
-    _, key = home.unlock(passphrase=PASSPHRASE)
-    home.start_session(key, 60)
-    assert Account.open(home).member_id
-    assert list(planted.iterdir()) == []
+    _a_session_opens_from_a_private_directory(home, runtime_dir(), shared, planted)
 
 
 def test_a_runtime_dir_base_of_another_user_is_passed_over(
@@ -252,6 +252,24 @@ def test_a_runtime_dir_base_of_another_user_is_passed_over(
     assert theirs not in run.parents
     assert run.lstat().st_uid == os.getuid()
     assert list(theirs.iterdir()) == []
+
+
+def test_wiping_overwrites_every_byte_of_a_large_file_before_removing_it(tmp_path: Path) -> None:
+    import os
+
+    from chatham.client import shred
+
+    big = tmp_path / "download.bin"
+    big.write_bytes(b"\xff" * (3 * (1 << 20) + 17))
+    keep = os.open(big, os.O_RDONLY)  # the inode stays readable after the unlink
+    try:
+        shred(big)
+        assert not big.exists()
+        left = os.read(keep, 4 * (1 << 20))
+    finally:
+        os.close(keep)
+    assert len(left) == 3 * (1 << 20) + 17
+    assert left == bytes(len(left))
 
 
 # --- changing the passphrase ----------------------------------------------------------------
@@ -394,6 +412,7 @@ def test_chatham_passphrase_killed_at_random_moments_loses_nothing(
         target = tmp_path / f"target-{delay}"
         nxt = NEW_PASSPHRASE if current == PASSPHRASE else PASSPHRASE
         target.write_text(nxt)
+        target.chmod(0o600)
         proc = subprocess.Popen(
             [str(CHATHAM), "passphrase", "--new-passphrase", f"@{target}"],
             env={**env, "CHATHAM_PASSPHRASE": current},
@@ -442,9 +461,13 @@ def test_chatham_passphrase_reads_secrets_only_from_safe_places(home: Home, tmp_
     ]
     short = tmp_path / "short"
     short.write_text("short\n")
+    short.chmod(0o600)
     refused.append(run("--new-passphrase", f"@{short}"))
     good = tmp_path / "good"
     good.write_text(NEW_PASSPHRASE + "\n")
+    refused.append(run("--new-passphrase", f"@{good}"))  # others can read it (0644)
+    assert "can be read by other users" in refused[-1].stderr
+    good.chmod(0o600)
     refused.append(run("--new-passphrase", f"@{good}", old="not the passphrase"))
     for r in refused:
         assert r.returncode != 0

@@ -10,15 +10,14 @@ that it is being sealed and sent, then the attachment."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from chatham.server.testing import LiveServer, live_server
+from chatham.server.testing import LiveServer
 
-from tests.support.cli_member import UNLIMITED, CliMember, environment
-from tests.support.web_member import PASSPHRASE, Member, browser
+from tests.support.cli_member import CliMember
+from tests.support.web_member import PASSPHRASE, Member
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,18 +32,6 @@ window.Notification = class {
   static requestPermission() { return Real.requestPermission(); }
 };
 """
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    with environment(UNLIMITED), live_server(tmp_path / "server") as s:
-        yield s
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    with browser() as b:
-        yield b
 
 
 def _group(tmp_path: Path, server: LiveServer) -> tuple[CliMember, CliMember]:
@@ -75,9 +62,9 @@ def _shown_after(sam: Member, dana: CliMember, title: str) -> list[dict[str, str
 
 
 def test_a_notification_says_only_what_the_member_chose(
-    tmp_path: Path, server: LiveServer, chromium: Any
+    tmp_path: Path, live: LiveServer, chromium: Any
 ) -> None:
-    dana, _ = _group(tmp_path, server)
+    dana, _ = _group(tmp_path, live)
     web = Member("Sam", tmp_path, chromium)
     try:
         web.context.add_init_script(RECORD)
@@ -104,9 +91,9 @@ def test_a_notification_says_only_what_the_member_chose(
 
 
 def test_an_upload_shows_its_progress_on_a_slow_connection(
-    tmp_path: Path, server: LiveServer, chromium: Any
+    tmp_path: Path, live: LiveServer, chromium: Any
 ) -> None:
-    _, sam = _group(tmp_path, server)
+    _, sam = _group(tmp_path, live)
     issue = sam.json("issue", "new", "--title", "Selling the company?")["id"]
     web = Member("Sam", tmp_path, chromium)
     try:
@@ -138,9 +125,9 @@ def test_an_upload_shows_its_progress_on_a_slow_connection(
 
 
 def test_a_draft_survives_a_lock_and_the_autosave_says_when_nothing_was_kept(
-    tmp_path: Path, server: LiveServer, chromium: Any
+    tmp_path: Path, live: LiveServer, chromium: Any
 ) -> None:
-    _group(tmp_path, server)
+    _group(tmp_path, live)
     web = Member("Sam", tmp_path, chromium)
     try:
         page = web.go("/issues/new")

@@ -4,14 +4,10 @@ no id is used twice on a page (a label pointing at a duplicated id labels the wr
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, timedelta
 from html.parser import HTMLParser
 
-import httpx
-from chatham.client import Account, Group
-
-from tests.support.web_member import WebOf
+from tests.support.web_member import Forum
 
 
 class Controls(HTMLParser):
@@ -61,21 +57,16 @@ class Controls(HTMLParser):
         ]
 
 
-def test_every_control_on_every_page_has_a_label(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    gd, gs = group_of(dana, sam)
+def test_every_control_on_every_page_has_a_label(forum: Forum) -> None:
+    dana, sam = forum.dana, forum.sam
+    gd, gs = forum.gd, forum.gs
     js = gs.journal()
     issue = js.new_issue(title="Selling the company?").id
     note = gd.journal().new_note("Decisions", title="Notes", meeting=None).id
     commitment = js.new_commitment("Call the bank", due=None, meeting=None).id
     gs.sync()
     meeting = gd.journal().new_meeting(title="December", date=date.today() + timedelta(2)).id
-    web, csrf = web_of(dana, server)
+    web, csrf = forum.web(dana)
     web.post("/invite", data={"csrf": csrf, "name": "Ana"})
     pages = [
         "/",
@@ -108,7 +99,7 @@ def test_every_control_on_every_page_has_a_label(
         f"/members/{sam.member_id}/remove",
         f"/members/{sam.member_id}/exposure",
     ]
-    sam_web, _ = web_of(sam, server)
+    sam_web, _ = forum.web(sam)
     problems: dict[str, list[str]] = {}
     for client, who in ((web, "leader"), (sam_web, "member")):
         extra = [f"/issues/{issue}/edit", f"/notes/{note}/edit"] if who == "member" else []

@@ -25,6 +25,7 @@ from chatham import crypto
 from msgspec import Meta
 
 from ... import errors as E
+from .tls import unreachable
 
 T = TypeVar("T")
 
@@ -432,7 +433,7 @@ class ServerApi:
                     timeout=self.timeout,
                 )
             except httpx.TransportError as e:
-                raise E.Unreachable(f"could not reach {self.url} ({type(e).__name__})") from None
+                raise unreachable(self.url, e) from None
             except httpx.DecodingError:
                 raise E.BadResponse(
                     "the server's answer is not valid protocol (its encoding)"
@@ -786,7 +787,7 @@ class ServerApi:
         try:
             resp = self.http.send(req, stream=True)
         except httpx.TransportError as e:
-            raise E.Unreachable(f"could not reach {self.url} ({type(e).__name__})") from None
+            raise unreachable(self.url, e) from None
         if resp.status_code >= 400:
             resp.read()
             resp.close()

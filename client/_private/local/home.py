@@ -132,8 +132,10 @@ def shred(path: Path) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         try:
             if stat.S_ISREG(os.fstat(fd).st_mode):
-                size = os.fstat(fd).st_size
-                os.write(fd, bytes(size))
+                left = os.fstat(fd).st_size
+                zeros = bytes(min(left, 1 << 20))  # a downloaded file may be 1 GiB
+                while left > 0:
+                    left -= os.write(fd, zeros[: min(left, len(zeros))])
                 os.fsync(fd)
         finally:
             os.close(fd)
@@ -426,17 +428,7 @@ class Home:
     def end_session(self) -> bool:
         """Overwrite and remove the session file; True if there was one."""
         path = self.session_path()
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
+        if not path.exists():
             return False
-        with contextlib.suppress(OSError):
-            fd = os.open(path, os.O_WRONLY)
-            try:
-                os.write(fd, bytes(size))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        shred(path)
         return True

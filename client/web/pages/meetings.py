@@ -214,8 +214,7 @@ def _values(m: MeetingItem) -> dict[str, str]:
 @get("/meetings/{ref:str}/edit")
 async def meeting_edit_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
-        m = c.journal.item(ref, MeetingItem)
-        c.journal.require("meeting.edit", m)
+        m = c.allowed("meeting.edit", ref, MeetingItem)
         return _edit_page(c, m, _values(m))
 
     return await run(request, page)
@@ -229,18 +228,15 @@ async def meeting_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> R
     }
 
     def act(c: Ctx) -> Response[Any]:
-        m = c.journal.item(ref, MeetingItem)
-        c.journal.require("meeting.edit", m)
+        m = c.allowed("meeting.edit", ref, MeetingItem)
         try:
             given = meeting_fields(c, values)
             wanted = {"start": None, "minutes": None, "place": ""} | given
-            changes = {k: v for k, v in wanted.items() if getattr(m.body, k) != v}
-            if not changes:
-                return c.redirect(f"/items/{m.id.hex()}", "Nothing changed.")
-            c.catch_up()
-            c.journal.edit_meeting(m, **changes)
+            changes = c.edit(m, wanted, c.journal.edit_meeting)
         except ChathamError as e:
             return _edit_page(c, m, values, for_the_form(e), 400)
+        if not changes:
+            return c.redirect(f"/items/{m.id.hex()}", "Nothing changed.")
         moved = "date" in changes or "start" in changes
         done = (
             f"The meeting is moved to {when(given['date'], c.today)}."
@@ -258,8 +254,7 @@ async def attendance(request: Request[Any, Any, Any], ref: FromPath[str]) -> Res
     present = [v for v in form.getall("member", []) if isinstance(v, str)]
 
     def act(c: Ctx) -> Response[Any]:
-        m = c.journal.item(ref, MeetingItem)
-        c.journal.require("meeting.edit", m)
+        m = c.allowed("meeting.edit", ref, MeetingItem)
         try:
             c.catch_up()
             c.journal.set_attendance(m, present)
@@ -277,8 +272,7 @@ async def attendance(request: Request[Any, Any, Any], ref: FromPath[str]) -> Res
 @get("/meetings/{ref:str}/cancel")
 async def cancel_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
-        m = c.journal.item(ref, MeetingItem)
-        c.journal.require("meeting.edit", m)
+        m = c.allowed("meeting.edit", ref, MeetingItem)
         scheduled = [i for i in c.view.issues("scheduled") if i.meeting == m.id]
         return c.page(
             "meeting_cancel.html",

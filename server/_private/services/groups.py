@@ -32,7 +32,7 @@ from ..wire import (
 from .access import active_member, active_writer, log_limit, require_active, warm
 from .attachments import drop_departed_uploads
 from .entry_pages import page_cut
-from .joins import answerable
+from .joins import drop_dead_join_requests
 from .lockboxes import check_lockboxes, rotation_of
 from .tokens import Caller, hash_token
 from .upkeep import schedule_scrub
@@ -218,7 +218,7 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         moved = store.move_head(conn, gid, row.seq, applied.seq, applied.hash)
         if not moved:  # pragma: no cover - the primary key already decided
             raise IntegrityError("groups", None, Exception("head moved"))
-        _drop_dead_join_requests(conn, gid, new, now)
+        drop_dead_join_requests(conn, gid, new, now)
         departed = [d for d in state.devices if state.is_active_device(d)]
         departed = [d for d in departed if not new.is_active_device(d)]
         return new, drop_departed_uploads(runtime, conn, gid, departed)
@@ -262,16 +262,6 @@ def _stale_heads() -> ServiceError:
         "the op pins chain heads that differ from the entries this server holds; "
         "fetch the new entries, rebuild the op and retry",
     )
-
-
-def _drop_dead_join_requests(conn: sa.Connection, gid: bytes, state: GroupState, now: int) -> None:
-    """Requests whose invites the new op used, revoked or killed are pending no more; those
-    whose invite merely expired are kept a while (`EXPIRED_REQUESTS_KEPT`), so leaders are
-    told a request expired instead of never learning it was sent."""
-    requested = joins.requested_invites(conn, gid)
-    dead = [invite for invite in requested if not answerable(state, invite, now)]
-    if dead:
-        joins.delete_join_requests(conn, gid, dead)
 
 
 async def read_lockboxes(

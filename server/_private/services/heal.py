@@ -186,7 +186,9 @@ def _store_entries(
     items: list[HealEntry],
     quota: int,
 ) -> list[EntryOutcome]:
-    [(_, _, _, cursor, used)] = entry_store.group_rows(1).rows(conn, {"g0": gid})
+    [(_, _, _, cursor, used, own_quota)] = entry_store.group_rows(1).rows(conn, {"g0": gid})
+    if own_quota is not None:
+        quota = own_quota  # the operator set this group's own quota
     brought: dict[bytes, EntryStub] = {}
     for item in items:
         if item.entry is None:

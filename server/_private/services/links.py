@@ -89,7 +89,7 @@ async def open_link(runtime: Runtime, device: bytes, data: OpenLink) -> LinkInfo
 
 async def read_offer(runtime: Runtime, client: str, link_id: bytes, data: LinkAuth) -> LinkSlot:
     """The offer, to a holder of the code (the new device)."""
-    runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
+    await runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> LinkSlot:
@@ -104,7 +104,7 @@ async def read_offer(runtime: Runtime, client: str, link_id: bytes, data: LinkAu
 
 async def post_request(runtime: Runtime, client: str, link_id: bytes, data: LinkAnswer) -> LinkInfo:
     """The new device's request, written once."""
-    runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
+    await runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> LinkInfo:
@@ -151,7 +151,7 @@ async def post_handover(
 
 async def read_handover(runtime: Runtime, client: str, link_id: bytes, data: LinkAuth) -> LinkSlot:
     """The handover, to a holder of the code; reading it spends the link."""
-    runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
+    await runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> LinkSlot:
@@ -186,7 +186,7 @@ async def put_escrow(runtime: Runtime, device: bytes, data: PutEscrow) -> None:
     """A kit's device stores its escrow (replacing any earlier one). It must be an active
     device of the group it names, so only a device a member signed in can store one."""
     now = runtime.settings.now()
-    runtime.limiter.hit(("escrow", device), runtime.settings.rate_auth)
+    await runtime.limiter.hit(("escrow", device), runtime.settings.rate_auth)
 
     def work(conn: sa.Connection) -> None:
         state = current_state(runtime.states, conn, data.group)

@@ -35,10 +35,10 @@ ITEM_COLUMNS = (
 
 @per_size
 def group_rows(n: int) -> ClauseElement:
-    """(group_id, seq, head, entry_cursor, stored_bytes) of groups g0…g{n-1}, locked."""
+    """(group_id, seq, head, entry_cursor, stored_bytes, quota) of groups g0…g{n-1}, locked."""
     g = t.groups.c
     return (
-        sa.select(g.group_id, g.seq, g.head, g.entry_cursor, g.stored_bytes)
+        sa.select(g.group_id, g.seq, g.head, g.entry_cursor, g.stored_bytes, g.quota)
         .where(g.group_id.in_([sa.bindparam(f"g{i}") for i in range(n)]))
         .with_for_update()
     )
