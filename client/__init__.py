@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._private.engine.alarms import Alarm
     from ._private.engine.freshness import Freshness
     from ._private.engine.group import Group
+    from ._private.engine.heal import HealReport
     from ._private.engine.ops import OpBuilder, OpContext
     from ._private.engine.results import ChainView, EntryRef, OpenedEntry, SyncReport, VerifyReport
     from ._private.engine.sync import Progress
@@ -107,6 +108,7 @@ _EXPORTS: dict[str, str] = {
     "Member": "membership.values",
     "NotAMember": "errors",
     "Notes": "membership.values",
+    "HealReport": "engine.heal",
     "OpBuilder": "engine.ops",
     "OpContext": "engine.ops",
     "OpenedEntry": "engine.results",
@@ -151,6 +153,7 @@ __all__ = [
     "Freshness",
     "Group",
     "GroupSummary",
+    "HealReport",
     "History",
     "Home",
     "HttpSource",

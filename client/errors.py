@@ -39,7 +39,7 @@ docstring is its default message.
     │   └── BadResponse             the server answered something that is not the protocol
     ├── VerificationError           a record from the server failed a check (carries `check`,
     │   │                           `record`); nothing unverified is stored or shown
-    │   ├── RollbackError           the server shows a shorter log than one already verified
+    │   ├── RollbackError           the server went back to an older copy than one verified
     │   ├── ForkError               the server shows a log that diverges from a verified one
     │   ├── WithheldError           a rotation, lockbox or checkpointed entry is missing
     │   ├── ForgedOpError           a log op with a bad signature or from someone not allowed
@@ -270,8 +270,9 @@ class ServerChanged(AuthFailed):
 
     hint = (
         "nothing was sent to it; someone else may be answering at this address. If its "
-        "operator rebuilt or moved the server on purpose, ask them, and compare with another "
-        "member before trusting it"
+        "operator rebuilt the server on purpose, ask them and a leader: `chatham group server "
+        "URL` then accepts it only if it serves your group's log (`--give-copy` gives an "
+        "empty one your copy)"
     )
 
 
@@ -343,7 +344,13 @@ class VerificationError(ChathamError):
 
 
 class RollbackError(VerificationError):
-    """The server shows an older log than this member already verified (rollback)."""
+    """The server has gone back to an older copy of the group than this member verified."""
+
+    hint = (
+        "the server may have been restored from an older backup or lost data; nothing held "
+        "here was lost. Run `chatham group heal` to give it back what this device holds, "
+        "and tell the server's operator and your group's leader"
+    )
 
 
 class ForkError(VerificationError):

@@ -26,6 +26,7 @@ from typing import Literal, TypeAlias
 
 LogCheck: TypeAlias = Literal[
     "log",
+    "server",
     "encoding",
     "genesis",
     "suite",

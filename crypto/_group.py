@@ -40,6 +40,7 @@ from ._records import (
     Invite,
     Leave,
     MemberCard,
+    Move,
     NameList,
     NewMember,
     Policy,
@@ -499,6 +500,11 @@ def build_policy(
     by_device = {h.device: h for h in heads}
     pinned = [by_device.get(d, ChainHead(d, 0, bytes(32))) for d in state.policy_pins(policy)]
     return PendingOp(sign_op(state, device, SetPolicy(policy, pinned), time=time))
+
+
+def build_move(state: GroupState, device: DeviceKeys, server: str, *, time: int) -> PendingOp:
+    """A leader records that the group's server is `server` from now on (§14.3)."""
+    return PendingOp(sign_op(state, device, Move(server), time=time))
 
 
 def build_checkpoint(

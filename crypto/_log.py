@@ -30,6 +30,7 @@ from ._records import (
     Invite,
     Leave,
     MemberCard,
+    Move,
     Op,
     OpBody,
     Policy,
@@ -183,6 +184,9 @@ class GroupState:
     epoch_at: list[int] = field(default_factory=list)
     pending_at: list[bool] = field(default_factory=list)
     checkpoint: CheckpointInfo | None = None
+    server: str | None = None
+    """The group's server as the latest `move` op names it (None: never moved, §14.3)."""
+    server_seq: int | None = None
     time: int = 0
     """The newest op's time: op times never decrease along the log (§5.1), so this is how
     recently this log is known to have been current (the freshness bound, §9.1)."""
@@ -405,6 +409,16 @@ class GroupState:
                 raise LogError("checkpoint names an unknown device", seq=seq, check="checkpoint")
             self._finish(h, data)
             self.checkpoint = CheckpointInfo(seq, h, self.epoch, list(body.heads))
+        elif isinstance(body, Move):
+            self._need_leader(leader, seq)
+            if not _server_url(body.server):
+                raise LogError(
+                    "a move names a server by its http(s) address, one printable line",
+                    seq=seq,
+                    check="server",
+                )
+            self._finish(h, data)
+            self.server, self.server_seq = body.server, seq
         self.time = op.time
         return AppliedOp(seq, h, data, op, signer.id)
 
@@ -697,6 +711,16 @@ class GroupState:
         for nm in body.members:
             self.invites[nm.invite_id].used_seq = seq
         self._record_rotation(body.rotation, op, body.names)
+
+
+def _server_url(url: str) -> bool:
+    """An http(s) address on one printable line, without spaces (it is shown to members)."""
+    return (
+        url.startswith(("https://", "http://"))
+        and len(url) > len("https://")
+        and url.isprintable()
+        and not any(c.isspace() for c in url)
+    )
 
 
 def pinned_heads(body: OpBody) -> list[ChainHead]:

@@ -36,6 +36,7 @@ MAX_RETRACTS: Final = 100
 MAX_STUB_SIZE: Final = 4096
 MAX_MEMBER_DEVICES: Final = 16
 """Active devices one member may have in a group at once (a recovery kit counts as one)."""
+MAX_SERVER_URL: Final = 2000
 
 
 class DeviceCert(Record, frozen=True):
@@ -169,6 +170,12 @@ class Checkpoint(Record, frozen=True, tag="checkpoint"):
     heads: HeadList
 
 
+class Move(Record, frozen=True, tag="move"):
+    """The group's server from this op on (a leader moved it there: §14.3)."""
+
+    server: Annotated[str, Meta(min_length=1, max_length=MAX_SERVER_URL)]
+
+
 OpBody = (
     Genesis
     | Rotate
@@ -182,6 +189,7 @@ OpBody = (
     | SetRole
     | SetPolicy
     | Checkpoint
+    | Move
 )
 
 

@@ -53,6 +53,7 @@ from chatham.crypto import (
     build_checkpoint,
     build_invite,
     build_leave,
+    build_move,
     build_policy,
     build_remove,
     build_remove_device,
@@ -591,6 +592,7 @@ def _build(pins: LockboxPins) -> Json:
     check_retraction(st, decoded[bytes.fromhex(retracting["header"]["entry_id"])], decoded[target])
     for se in b.sealed:
         assert check_entry_public(st, decode_entry(se.data)) == se.link  # valid at the end too
+
     retraction = {
         "entry": b.entries.index(retracting),
         "target": b.entries.index(bob_entry),
@@ -616,6 +618,10 @@ def _build(pins: LockboxPins) -> Json:
             rand=Drbg("op/remove-device"),
         ),
     )
+
+    # 15: alice moves the group to another server (§14.3); last, so nothing above changes.
+    t += 60
+    b.op(alice, build_move(b.state, alice.secrets.device, "https://chatham.example.net", time=t))
 
     # Invites: code (with its checksum), derived keys, join request and read signature.
     challenge_rand = Drbg("challenges")

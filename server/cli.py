@@ -158,6 +158,14 @@ def main_options(
         int,
         typer.Option(envvar=_env("max_body"), min=1024, help="Largest JSON request body, bytes."),
     ] = Settings.max_body,
+    max_bulk_body: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("max_bulk_body"),
+            min=1024,
+            help="Largest bulk request body (many entries, a heal), bytes.",
+        ),
+    ] = Settings.max_bulk_body,
     max_chunk: Annotated[
         int,
         typer.Option(envvar=_env("max_chunk"), min=1024, help="Largest attachment chunk, bytes."),
@@ -216,6 +224,7 @@ def main_options(
         "time_bucket": time_bucket,
         "token_ttl": token_ttl,
         "max_body": max_body,
+        "max_bulk_body": max_bulk_body,
         "max_chunk": max_chunk,
         "group_quota": group_quota,
         "rate_auth": rate_auth,

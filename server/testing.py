@@ -50,13 +50,18 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def live_server(data_dir: Path, *extra: str, timeout: float = 30) -> Iterator[LiveServer]:
+def live_server(
+    data_dir: Path, *extra: str, timeout: float = 30, port: int | None = None
+) -> Iterator[LiveServer]:
     """`chatham-server --open-registration` and the `extra` options, stopped on exit.
+
+    `port` (default: a free one) lets a test start a server again at the same address, as
+    an operator restarts one after restoring its database.
 
     The server inherits the environment (so `CHATHAM_SERVER_*` variables apply). Its stderr
     goes to a temporary file, not a pipe, so a chatty server never blocks on a full pipe.
     """
-    port = free_port()
+    port = free_port() if port is None else port
     url = f"http://127.0.0.1:{port}"
     args = ["--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port)]
     with tempfile.TemporaryFile() as stderr:

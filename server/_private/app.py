@@ -23,6 +23,7 @@ from .metrics import METRICS, MetricsServer, measured
 from .openapi import annotate_bytes_fields
 from .routes.attachments import attachments_router
 from .routes.auth import auth_router
+from .routes.bulk import bulk_router
 from .routes.entries import entries_router
 from .routes.events import events_router
 from .routes.groups import groups_router
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             auth_router,
             groups_router,
             entries_router,
+            bulk_router(settings.max_bulk_body),
             attachments_router,
             joins_router,
             invites_router,

@@ -55,6 +55,7 @@ class ErrorCode(StrEnum):
     STALE_EPOCH = "stale_epoch"
     STALE_LOG_HEAD = "stale_log_head"
     STALE_HEADS = "stale_heads"
+    NOT_A_PREFIX = "not_a_prefix"
     ROTATION_PENDING = "rotation_pending"
     CHUNK_EXISTS = "chunk_exists"
     ATTACHMENT_DELETED = "attachment_deleted"
@@ -111,6 +112,7 @@ STATUS: Final[Mapping[ErrorCode, int]] = {
     C.STALE_EPOCH: 409,
     C.STALE_LOG_HEAD: 409,
     C.STALE_HEADS: 409,
+    C.NOT_A_PREFIX: 409,
     C.ROTATION_PENDING: 409,
     C.CHUNK_EXISTS: 409,
     C.ATTACHMENT_DELETED: 409,

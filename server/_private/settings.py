@@ -56,6 +56,8 @@ class Settings:
     # Size caps (413 beyond them).
     max_body: int = 2 * MIB
     """Cap for JSON request bodies; an entry's ciphertext is at most ~1 MiB, base64 adds a third."""
+    max_bulk_body: int = 32 * MIB
+    """Cap for a bulk request (many entries, or a heal's ops, lockboxes and entries)."""
     max_chunk: int = 64 * KIB + 1 * KIB
     """Cap for one attachment chunk: 64 KiB of plaintext plus the AEAD tag and slack."""
     max_chunks_per_attachment: int = 16 * 1024
@@ -135,6 +137,7 @@ class Settings:
             "challenge_ttl",
             "token_ttl",
             "max_body",
+            "max_bulk_body",
             "max_chunk",
             "page_limit",
             "max_header_bytes",

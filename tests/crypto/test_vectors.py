@@ -253,6 +253,7 @@ def test_file_is_small_and_complete() -> None:
         "set-role",
         "policy",
         "checkpoint",
+        "move",
     }
     assert V["suite"] == labels.SUITE
 

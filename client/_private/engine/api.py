@@ -15,7 +15,8 @@ import base64
 import contextlib
 import hmac
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Final, Protocol, TypeVar
 
 import httpx
@@ -99,6 +100,12 @@ class GroupInfo(_Body):
     entry_cursor: Count
 
 
+class ChainHeadItem(_Body):
+    device: bytes
+    seq: Count
+    link: bytes
+
+
 class LogPage(_Body):
     group_id: bytes
     ops: list[bytes]
@@ -106,6 +113,7 @@ class LogPage(_Body):
     head: bytes
     more: bool
     entry_cursor: Count | None = None
+    heads: list[ChainHeadItem] | None = None
 
 
 class DeviceLockbox(_Body):
@@ -189,6 +197,29 @@ class ErrorBody(_Body):
     check: str | None = None
     seq: int | None = None
     head: bytes | None = None
+
+
+class EntryOutcome(_Body):
+    entry_id: bytes | None = None
+    cursor: Count | None = None
+    error: ErrorBody | None = None
+
+
+class EntryOutcomes(_Body):
+    results: list[EntryOutcome]
+
+
+class Healed(_Body):
+    seq: Count
+    head: bytes
+    results: list[EntryOutcome]
+
+
+@dataclass(frozen=True)
+class HealAnswer:
+    seq: int
+    head: bytes
+    results: list[EntryPosted | E.ServerError]
 
 
 _STATUS_ERRORS: Mapping[int, type[E.ServerError]] = {
@@ -298,6 +329,32 @@ def server_error(status: int, body: ErrorBody) -> E.ServerError:
     err = cls(message, hint=hint, status=status, code=body.code)
     err.body = body
     return err
+
+
+_ONE_STATUS: Mapping[str, int] = {
+    "not_a_member": 403,
+    "not_author": 403,
+    "not_allowed": 403,
+    "not_found": 404,
+    "stale_head": 409,
+    "duplicate_entry": 409,
+    "chain_gap": 409,
+    "stale_epoch": 409,
+    "stale_log_head": 409,
+    "stale_heads": 409,
+    "rotation_pending": 409,
+    "quota_exceeded": 413,
+}
+"""The status a record refused inside a bulk answer would have had alone (422 otherwise)."""
+
+
+def outcome_of(r: EntryOutcome) -> EntryPosted | E.ServerError:
+    """One answer of a bulk request: what was stored, or the error a single request gets."""
+    if r.error is not None:
+        return server_error(_ONE_STATUS.get(r.error.code, 422), r.error)
+    if r.entry_id is None or r.cursor is None:
+        raise E.BadResponse("the server answered an entry with neither a cursor nor an error")
+    return EntryPosted(r.entry_id, r.cursor)
 
 
 class ServerApi:
@@ -555,6 +612,44 @@ class ServerApi:
     def post_entry(self, group: bytes, entry: bytes) -> EntryPosted:
         resp = self._send("POST", f"/v1/groups/{b64url(group)}/entries", json={"entry": entry})
         return self._decode(resp, EntryPosted)
+
+    def post_entries(
+        self, group: bytes, entries: Sequence[bytes]
+    ) -> list[EntryPosted | E.ServerError]:
+        """Many entries in one request, in order; each one's answer as if posted alone."""
+        resp = self._send(
+            "POST", f"/v1/groups/{b64url(group)}/entries/bulk", json={"entries": list(entries)}
+        )
+        results = self._decode(resp, EntryOutcomes).results
+        if len(results) != len(entries):
+            raise E.BadResponse("the server answered another number of entries than were sent")
+        return [outcome_of(r) for r in results]
+
+    def heal(
+        self,
+        group: bytes,
+        expected_seq: int,
+        expected_head: bytes,
+        ops: Sequence[bytes],
+        lockboxes: Sequence[tuple[int, bytes, bytes]],
+        entries: Sequence[Mapping[str, Any]],
+        registration_token: str | None,
+    ) -> HealAnswer:
+        """Give the server back what this copy holds beyond its state (protocol §14.2)."""
+        body: dict[str, Any] = {
+            "expected_seq": expected_seq,
+            "expected_head": expected_head,
+            "ops": list(ops),
+            "lockboxes": [{"seq": s, "device": d, "lockbox": b} for s, d, b in lockboxes],
+            "entries": [dict(e) for e in entries],
+        }
+        if registration_token is not None:
+            body["registration_token"] = registration_token
+        resp = self._send("POST", f"/v1/groups/{b64url(group)}/heal", json=body)
+        answer = self._decode(resp, Healed)
+        if len(answer.results) != len(entries):
+            raise E.BadResponse("the server answered another number of entries than were sent")
+        return HealAnswer(answer.seq, answer.head, [outcome_of(r) for r in answer.results])
 
     def entries(self, group: bytes, after: int, limit: int | None = None) -> EntryPage:
         path = f"/v1/groups/{b64url(group)}/entries"

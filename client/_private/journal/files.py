@@ -28,6 +28,7 @@ from .content import FileRef, clean_line
 from .items import CommentItem, Item
 
 if TYPE_CHECKING:
+    from ..engine.api import ServerApi
     from ..engine.group import Group
     from .service import Journal, Posted
 
@@ -214,6 +215,79 @@ MAX_ATTACHMENT: Final = 16 * 1024 * crypto.CHUNK_SIZE
 class SavedFile:
     path: Path
     size: int
+
+
+@dataclass(frozen=True)
+class MissingFile:
+    """An attached file whose sealed chunks the group's server does not hold (lost with a
+    server, or never fully uploaded): the comment that carries it still verifies."""
+
+    comment: str
+    """The short id of the comment it is attached to."""
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class FileCopies:
+    """What a move did with attached files: copied from the old server, or lost."""
+
+    copied: int
+    lost: tuple[MissingFile, ...]
+
+
+def _attached(journal: Journal) -> list[tuple[CommentItem, FileRef]]:
+    out = []
+    for c in journal.view.list_items("comment"):
+        assert isinstance(c, CommentItem)
+        if c.body.file is not None:
+            out.append((c, c.body.file))
+    return out
+
+
+def _held(api: ServerApi, group: bytes, blob: bytes) -> int | None:
+    """How many chunks the server holds of an attachment, or None if none."""
+    try:
+        return api.attachment_info(group, blob).chunks
+    except E.ServerNotFound:
+        return None
+
+
+def missing_files(journal: Journal) -> list[MissingFile]:
+    """Every attached file readable here whose chunks the server does not hold whole (none
+    for a member no longer in the group: the server shows them nothing)."""
+    g = journal.group
+    if g.status != "member":
+        return []
+    api = g._api()
+    return [
+        MissingFile(c.short_id, f.name, f.size)
+        for c, f in _attached(journal)
+        if (_held(api, g.id_bytes, f.blob) or 0) < max(1, -(-f.size // crypto.CHUNK_SIZE))
+    ]
+
+
+def copy_files(journal: Journal, old: ServerApi) -> FileCopies:
+    """After a move: give the group's new server every attached file it lacks that the old
+    server (`old`) still holds, chunk by chunk as sealed (nothing is opened)."""
+    g = journal.group
+    new = g._api()
+    copied = 0
+    lost: list[MissingFile] = []
+    for c, f in _attached(journal):
+        want = max(1, -(-f.size // crypto.CHUNK_SIZE))
+        if (_held(new, g.id_bytes, f.blob) or 0) >= want:
+            continue
+        try:
+            if (_held(old, g.id_bytes, f.blob) or 0) < want:
+                raise E.ServerNotFound()
+            for index in range(want):
+                new.put_chunk(g.id_bytes, f.blob, index, old.get_chunk(g.id_bytes, f.blob, index))
+        except E.ServerError:
+            lost.append(MissingFile(c.short_id, f.name, f.size))
+            continue
+        copied += 1
+    return FileCopies(copied, tuple(lost))
 
 
 def ours_to_replace(path: Path | str, dir_fd: int | None = None) -> bool:

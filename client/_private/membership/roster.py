@@ -13,6 +13,7 @@ from chatham.crypto import (
     Genesis,
     Invite,
     Leave,
+    Move,
     Remove,
     RemoveDevice,
     RevokeInvite,
@@ -178,6 +179,9 @@ def announce(
                 f"{who_cap} changed the group policy: new members read {history}; "
                 f"meeting notes by {notes}; a fresh key at each meeting: {rot}"
             )
+        elif isinstance(body, Move):
+            kind = "move"
+            text = f"{who_cap} moved the group to the server at {body.server}"
         else:
             assert isinstance(body, Checkpoint)
             kind = "checkpoint"
