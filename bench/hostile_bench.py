@@ -1,6 +1,7 @@
 """Hostile-load benchmark: honest members' latency and the server's memory while it is attacked.
 
     .venv/bin/python bench/hostile_bench.py [--seconds 20] [--postgres] [--only NAME,...]
+        [--set NAME=VALUE ...]
 
 Starts a real `chatham-server` (default settings, one process) on 127.0.0.1, with an
 honest group of two members: one posts entries, the other reads pages after its cursor
@@ -72,7 +73,9 @@ ATTACKS = (
 # --- the server --------------------------------------------------------------------------------
 
 
-def start_server(data_dir: Path, database_url: str | None) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    data_dir: Path, database_url: str | None, settings: list[str]
+) -> tuple[subprocess.Popen[bytes], str]:
     from chatham.server.testing import SERVER, _wait_healthy, free_port
 
     port = free_port()
@@ -81,6 +84,9 @@ def start_server(data_dir: Path, database_url: str | None) -> tuple[subprocess.P
     if database_url:
         cmd += ["--database", database_url]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATHAM_SERVER_")}
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        env[f"CHATHAM_SERVER_{name.upper()}"] = value
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as stderr:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
@@ -397,7 +403,7 @@ def one_database(label: str, database_url: str | None, args: argparse.Namespace)
     import json
 
     data = Path(tempfile.mkdtemp(prefix="chatham-hostile-"))
-    proc, url = start_server(data / "server", database_url)
+    proc, url = start_server(data / "server", database_url, args.set)
     try:
         honest = honest_setup(url)
         cfg = attacker_setup(url, honest["group"].id)
@@ -454,6 +460,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres", action="store_true", help="also on an embedded PostgreSQL")
     parser.add_argument("--only", type=lambda s: s.split(","), default=list(ATTACKS))
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting (CHATHAM_SERVER_NAME), e.g. scrub_delay=0 to compare",
+    )
     args = parser.parse_args()
     unknown = set(args.only) - set(ATTACKS)
     if unknown:

@@ -101,7 +101,7 @@ def grow(n: int, url: str, http: httpx.Client) -> Grown:
             )  # fmt: skip
             append(pending)
             joins.append((make_card(s.member, s.device, created=now), secret.invite_id,
-                          f"Member {len(members) + len(joins) + 1}"))  # fmt: skip
+                          f"Person {len(members) + len(joins) + 1}"))  # fmt: skip
             members.append(Device(s, ServerApi(http, url, s.device)))
         add = build_add(state, keyring, leader_secrets.device, joins, time=now)
         append(add)

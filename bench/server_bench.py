@@ -418,7 +418,7 @@ async def setup(port: int, groups: int, members: int) -> list[tuple[Any, list[Me
                 founder.secrets.device,
                 role="member",
                 expires=now + 3600,
-                server="bench",
+                server="http://127.0.0.1",
                 time=now,
             )
             await append(state, founder, pending, new.group_id)

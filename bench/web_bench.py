@@ -40,11 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from chatham import crypto
 from chatham.client import Account, Home
-from chatham.server.testing import CHATHAM, live_server
+from chatham.server.testing import live_server
 from journal_bench import PASSPHRASE, build
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.web_member import browser
+from tests.support.web_member import browser, start_web
 
 PAGES = [
     ("home", "/"),
@@ -71,19 +71,6 @@ TIMING = """() => {
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-
-
-def start_web(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [CHATHAM, "web", "--no-browser"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
 
 
 def stop(proc: subprocess.Popen[str]) -> None:

@@ -28,15 +28,18 @@ if TYPE_CHECKING:
 
     from . import errors, journal
     from ._private.account import Account, GroupSummary, HttpSource
+    from ._private.devices import DeviceInfo, DeviceLink, LinkedDevice
     from ._private.engine.alarms import Alarm
     from ._private.engine.freshness import Freshness
     from ._private.engine.group import Group
+    from ._private.engine.heal import HealReport
     from ._private.engine.ops import OpBuilder, OpContext
     from ._private.engine.results import ChainView, EntryRef, OpenedEntry, SyncReport, VerifyReport
     from ._private.engine.sync import Progress
     from ._private.journal.service import Journal
     from ._private.local.home import (
         Home,
+        check_new_passphrase,
         parse_duration,
         private_dir,
         runtime_dir,
@@ -63,6 +66,7 @@ if TYPE_CHECKING:
         RosterEntry,
     )
     from ._private.membership.workflows import Ask
+    from ._private.recovery import KitInfo
     from .errors import (
         ChathamError,
         CouldNotOpen,
@@ -80,6 +84,10 @@ _EXPORTS: dict[str, str] = {
     "Ask": "membership.workflows",
     "ChainView": "engine.results",
     "ChathamError": "errors",
+    "DeviceInfo": "devices",
+    "DeviceLink": "devices",
+    "LinkedDevice": "devices",
+    "KitInfo": "recovery",
     "CouldNotOpen": "errors",
     "ENV_PASSPHRASE": "local.process",
     "EntryRef": "engine.results",
@@ -100,6 +108,7 @@ _EXPORTS: dict[str, str] = {
     "Member": "membership.values",
     "NotAMember": "errors",
     "Notes": "membership.values",
+    "HealReport": "engine.heal",
     "OpBuilder": "engine.ops",
     "OpContext": "engine.ops",
     "OpenedEntry": "engine.results",
@@ -114,6 +123,7 @@ _EXPORTS: dict[str, str] = {
     "UsageError": "errors",
     "VerificationError": "errors",
     "VerifyReport": "engine.results",
+    "check_new_passphrase": "local.home",
     "env_passphrase": "local.process",
     "harden_process": "local.process",
     "parse_duration": "local.home",
@@ -135,12 +145,15 @@ __all__ = [
     "ChainView",
     "ChathamError",
     "CouldNotOpen",
+    "DeviceInfo",
+    "DeviceLink",
     "EntryRef",
     "EpochExposure",
     "Exposure",
     "Freshness",
     "Group",
     "GroupSummary",
+    "HealReport",
     "History",
     "Home",
     "HttpSource",
@@ -148,6 +161,8 @@ __all__ = [
     "InviteStatus",
     "JoinRequest",
     "Journal",
+    "KitInfo",
+    "LinkedDevice",
     "Member",
     "NotAMember",
     "Notes",
@@ -165,6 +180,7 @@ __all__ = [
     "UsageError",
     "VerificationError",
     "VerifyReport",
+    "check_new_passphrase",
     "env_passphrase",
     "error_lines",
     "errors",

@@ -22,10 +22,12 @@ docstring is its default message.
     │   ├── AlreadyInitialized      init would overwrite a keystore
     │   ├── Locked                  no passphrase available and no unlock session
     │   ├── WrongPassphrase         the passphrase does not open the keystore
+    │   ├── LinkPending             a new device waits for its link to be confirmed
     │   ├── UnsafePermissions       a private file or directory is readable by others
     │   └── StoreTampered           the local store was edited outside Chatham
     ├── ServerError                 the server refused or failed (carries `status`, `code`)
     │   ├── Unreachable             no connection to the server (writes are queued)
+    │   │   └── CertificateRefused  the server's TLS certificate is not trusted
     │   ├── AuthFailed              login refused
     │   │   └── ServerChanged       the server at a URL is not the one this device knows
     │   ├── Forbidden               not allowed for this device (e.g. not a member)
@@ -37,7 +39,7 @@ docstring is its default message.
     │   └── BadResponse             the server answered something that is not the protocol
     ├── VerificationError           a record from the server failed a check (carries `check`,
     │   │                           `record`); nothing unverified is stored or shown
-    │   ├── RollbackError           the server shows a shorter log than one already verified
+    │   ├── RollbackError           the server went back to an older copy than one verified
     │   ├── ForkError               the server shows a log that diverges from a verified one
     │   ├── WithheldError           a rotation, lockbox or checkpointed entry is missing
     │   ├── ForgedOpError           a log op with a bad signature or from someone not allowed
@@ -195,6 +197,15 @@ class WrongPassphrase(HomeError):
     hint = "nothing was changed; try again (case matters)"
 
 
+class LinkPending(HomeError):
+    """This device is waiting for the link to be confirmed on your other device."""
+
+    hint = (
+        "on your other device run `chatham device confirm WORDS` with the words shown here, "
+        "then `chatham sync` here"
+    )
+
+
 class UnsafePermissions(HomeError):
     """A private file or directory is accessible to other users."""
 
@@ -238,6 +249,16 @@ class Unreachable(ServerError):
     hint = "check the network and the server URL; reading works offline and writes are queued"
 
 
+class CertificateRefused(Unreachable):
+    """The server's TLS certificate is not trusted; nothing was sent to it."""
+
+    hint = (
+        "if the server's operator uses a private certificate authority, set CHATHAM_CA_FILE "
+        "to its certificate (ask the operator for it and check it in person); otherwise "
+        "someone may be in between: never switch to http://. Writes stay queued"
+    )
+
+
 class AuthFailed(ServerError):
     """The server refused to log this device in."""
 
@@ -249,8 +270,9 @@ class ServerChanged(AuthFailed):
 
     hint = (
         "nothing was sent to it; someone else may be answering at this address. If its "
-        "operator rebuilt or moved the server on purpose, ask them, and compare with another "
-        "member before trusting it"
+        "operator rebuilt the server on purpose, ask them and a leader: `chatham group server "
+        "URL` then accepts it only if it serves your group's log (`--give-copy` gives an "
+        "empty one your copy)"
     )
 
 
@@ -322,7 +344,13 @@ class VerificationError(ChathamError):
 
 
 class RollbackError(VerificationError):
-    """The server shows an older log than this member already verified (rollback)."""
+    """The server has gone back to an older copy of the group than this member verified."""
+
+    hint = (
+        "the server may have been restored from an older backup or lost data; nothing held "
+        "here was lost. Run `chatham group heal` to give it back what this device holds, "
+        "and tell the server's operator and your group's leader"
+    )
 
 
 class ForkError(VerificationError):
@@ -417,6 +445,7 @@ __all__ = [
     "AmbiguousItem",
     "AuthFailed",
     "BadResponse",
+    "CertificateRefused",
     "ChainGapError",
     "ChathamError",
     "Conflict",
@@ -432,6 +461,7 @@ __all__ = [
     "HomeError",
     "InvalidDate",
     "KeySubstitutionError",
+    "LinkPending",
     "Locked",
     "NonMemberEntryError",
     "NotAMember",

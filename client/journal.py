@@ -55,6 +55,8 @@ from ._private.journal.dates import dated, local_zone, parse_date, relative_date
 from ._private.journal.export import ExportFormat, write_export
 from ._private.journal.files import (
     MAX_ATTACHMENT,
+    FileCopies,
+    MissingFile,
     Progress,
     SavedFile,
     file_name,
@@ -121,6 +123,7 @@ __all__ = [
     "EntryMeta",
     "Event",
     "ExportFormat",
+    "FileCopies",
     "FileRef",
     "Issue",
     "IssueEdit",
@@ -136,6 +139,7 @@ __all__ = [
     "MeetingEdit",
     "MeetingItem",
     "MeetingStatus",
+    "MissingFile",
     "Note",
     "NoteEdit",
     "NoteItem",

@@ -26,6 +26,7 @@ from typing import Literal, TypeAlias
 
 LogCheck: TypeAlias = Literal[
     "log",
+    "server",
     "encoding",
     "genesis",
     "suite",
@@ -84,6 +85,7 @@ ClientCheck: TypeAlias = Literal[
     "verify",
     "entry_id",
     "lockbox_withheld",
+    "link",
     "retraction_missing",
     "withheld_op",
 ]
@@ -152,6 +154,19 @@ class EquivocationError(EntryError):
 
 class InviteError(CryptoError):
     """An invite code or join request is invalid."""
+
+
+class LinkError(CryptoError):
+    """A device link code, or a message of a link, is invalid (docs/protocol.md §5.4)."""
+
+
+class KitError(CryptoError):
+    """Recovery kit words do not read (docs/protocol.md §5.5); `word` names the one at fault
+    (1-based) when the checksum can tell."""
+
+    def __init__(self, message: str, *, word: int | None = None) -> None:
+        super().__init__(message)
+        self.word = word
 
 
 class CouldNotOpen(CryptoError):

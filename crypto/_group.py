@@ -33,16 +33,19 @@ from ._log import GroupState, sign_op
 from ._records import (
     MAX_BATCH,
     Add,
+    AddDevice,
     ChainHead,
     Checkpoint,
     Genesis,
     Invite,
     Leave,
     MemberCard,
+    Move,
     NameList,
     NewMember,
     Policy,
     Remove,
+    RemoveDevice,
     RevokeInvite,
     Role,
     Rotate,
@@ -85,6 +88,18 @@ class Keyring:
             self.keys.update(before)
             raise
         return key
+
+    def accept_key(self, state: GroupState, epoch: int, key: bytes) -> None:
+        """Take an epoch key handed over by another device of this member (§5.4): it must
+        reproduce its rotation's key confirmation; raises RotationError or CouldNotOpen and
+        changes nothing on failure."""
+        info = state.rotations.get(epoch)
+        if info is None:
+            raise RotationError(f"no verified rotation to epoch {epoch}", check="rotation")
+        want = key_confirmation(key, state.group_id, epoch, info.prev)
+        if len(key) != 32 or not P.mac_equal(want, info.rotation.confirm):
+            raise CouldNotOpen
+        self.keys[epoch] = key
 
     def follow_backlinks(self, state: GroupState) -> None:
         """Walk back-links from every held key; each recovered key must match its confirm."""
@@ -170,11 +185,14 @@ class NewGroup:
     state: GroupState
 
 
-def _recipients(state: GroupState, exclude: bytes | None = None) -> list[Recipient]:
+def _recipients(
+    state: GroupState, exclude: bytes | None = None, *, without_device: bytes | None = None
+) -> list[Recipient]:
+    """Every active device (a lockbox each), less a departing member's or one device."""
     return [
         Recipient(d.member, d.id, d.kem_key)
         for d in state.active_devices()
-        if exclude is None or d.member != exclude
+        if (exclude is None or d.member != exclude) and d.id != without_device
     ]
 
 
@@ -303,7 +321,7 @@ def create_group(
         state.group_id,
         1,
         state.head,
-        [(secrets.member.id, check_name(name))],
+        [(card_member_id(card), check_name(name))],
         rand,
         group_name=None if group_name is None else check_group_name(group_name),
     )
@@ -409,6 +427,38 @@ def build_remove(
     )
 
 
+def build_add_device(
+    state: GroupState, device: DeviceKeys, card: MemberCard, *, time: int
+) -> PendingOp:
+    """Record another device of this device's member (its card signed by the member key).
+
+    No rotation: the new device belongs to a member who already holds the keys; the linking
+    device hands them over sealed to it, and every later rotation seals to it (§5.3, §5.4)."""
+    return PendingOp(sign_op(state, device, AddDevice(card), time=time))
+
+
+def build_remove_device(
+    state: GroupState,
+    keyring: Keyring,
+    device: DeviceKeys,
+    target: bytes,
+    heads: Sequence[ChainHead],
+    *,
+    time: int,
+    rand: P.Random = P.random_bytes,
+) -> PendingOp:
+    """Remove one device and rotate past it, pinning its final head (`heads`: those known)."""
+    if target not in state.devices:
+        raise LogError("no such device", check="device")
+    by_device = {h.device: h for h in heads}
+    final = by_device.get(target, ChainHead(target, 0, bytes(32)))
+    built = _rotation(state, keyring, _recipients(state, without_device=target), rand)
+    body = RemoveDevice(target, [final], built.rotation)
+    return PendingOp(
+        sign_op(state, device, body, time=time), built.lockboxes, built.rotation.epoch, built.key
+    )
+
+
 def final_heads(state: GroupState, member: bytes, known: Sequence[ChainHead]) -> list[ChainHead]:
     """One head per device of `member`: the newest known, or (seq 0, zeros) if none."""
     by_device = {h.device: h for h in known}
@@ -450,6 +500,11 @@ def build_policy(
     by_device = {h.device: h for h in heads}
     pinned = [by_device.get(d, ChainHead(d, 0, bytes(32))) for d in state.policy_pins(policy)]
     return PendingOp(sign_op(state, device, SetPolicy(policy, pinned), time=time))
+
+
+def build_move(state: GroupState, device: DeviceKeys, server: str, *, time: int) -> PendingOp:
+    """A leader records that the group's server is `server` from now on (§14.3)."""
+    return PendingOp(sign_op(state, device, Move(server), time=time))
 
 
 def build_checkpoint(

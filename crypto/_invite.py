@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from . import _labels as L
 from . import _primitives as P
 from ._encoding import decode, encode
-from ._errors import EncodingError, InviteError, SignatureError
+from ._errors import CryptoError, EncodingError, InviteError, SignatureError
 from ._identity import verify_card
 from ._log import DeviceSigner, GroupState
 from ._records import JoinRequest, MemberCard, SignedJoinRequest
@@ -71,23 +71,28 @@ def _checksum(secret: bytes, server: str) -> int:
     return int.from_bytes(digest[:4], "big") >> (32 - CHECK_BITS)
 
 
-def _symbols(code: str) -> str:
-    """The code's 30 symbols: spaces and hyphens dropped, case and look-alikes folded."""
+def code_symbols(n: int, count: int) -> str:
+    """`n` as `count` Crockford symbols, most significant first, in groups of five."""
+    symbols = "".join(CODE_ALPHABET[(n >> (5 * i)) & 31] for i in reversed(range(count)))
+    return "-".join(symbols[i : i + CODE_GROUP] for i in range(0, count, CODE_GROUP))
+
+
+def read_symbols(code: str, count: int, what: str, error: type[CryptoError] = InviteError) -> int:
+    """The number a typed code of `count` symbols spells: spaces and hyphens dropped, case
+    and look-alikes folded; anything else is `error`, saying what was wrong."""
     compact = "".join(c for c in code if not c.isspace() and c not in "-–—")
-    out = []
+    n = 0
     for c in compact.upper():
         c = CODE_ALIASES.get(c, c)
         if c not in CODE_ALPHABET:
-            raise InviteError(
-                "an invite code holds only letters and digits"
+            raise error(
+                f"{what} holds only letters and digits"
                 + (f"; {c!r} is not one of them" if c.isprintable() and len(c) == 1 else "")
             )
-        out.append(c)
-    if len(out) != CODE_SYMBOLS:
-        raise InviteError(
-            f"an invite code has {CODE_SYMBOLS} letters and digits; this one has {len(out)}"
-        )
-    return "".join(out)
+        n = n << 5 | CODE_ALPHABET.index(c)
+    if len(compact) != count:
+        raise error(f"{what} has {count} letters and digits; this one has {len(compact)}")
+    return n
 
 
 @dataclass(frozen=True)
@@ -109,8 +114,7 @@ class InviteCode:
     def code(self) -> str:
         """Six groups of five symbols, e.g. `7K2QD-M4X9P-…`."""
         n = int.from_bytes(self.secret, "big") << CHECK_BITS | _checksum(self.secret, self.server)
-        symbols = "".join(CODE_ALPHABET[(n >> (5 * i)) & 31] for i in reversed(range(CODE_SYMBOLS)))
-        return "-".join(symbols[i : i + CODE_GROUP] for i in range(0, CODE_SYMBOLS, CODE_GROUP))
+        return code_symbols(n, CODE_SYMBOLS)
 
     @property
     def link(self) -> str:
@@ -125,9 +129,7 @@ class InviteCode:
             where = canonical_server(server)
         except ValueError as e:
             raise InviteError(str(e)) from None
-        n = 0
-        for c in _symbols(code):
-            n = n << 5 | CODE_ALPHABET.index(c)
+        n = read_symbols(code, CODE_SYMBOLS, "an invite code")
         secret = (n >> CHECK_BITS).to_bytes(SECRET_BYTES, "big")
         if n & ((1 << CHECK_BITS) - 1) != _checksum(secret, where):
             raise InviteError(

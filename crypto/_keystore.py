@@ -30,9 +30,10 @@ MEMLIMIT_CEILING = 4 << 30
 
 @dataclass(frozen=True)
 class Secrets:
-    """A member's unlocked private keys."""
+    """A member's unlocked private keys (`member` is None on a device whose link is not
+    complete yet: it has its own keys and waits for the member key, §5.4)."""
 
-    member: MemberKeys
+    member: MemberKeys | None
     device: DeviceKeys
     store_secret: bytes = field(repr=False)
     created: int
@@ -52,6 +53,16 @@ class Secrets:
             P.hkdf(self.store_secret, salt=b"", info=L.KDF_STORE_SEAL),
             P.hkdf(self.store_secret, salt=b"", info=L.KDF_STORE_MAC),
         )
+
+
+def _body(secrets: Secrets) -> bytes:
+    member = None if secrets.member is None else secrets.member.seed
+    d = secrets.device
+    return encode(
+        KeystoreSecrets(
+            L.VERSION, member, d.seed, d.kem_seed, secrets.store_secret, secrets.created
+        )
+    )
 
 
 def _ad(f: KeystoreFile) -> bytes:
@@ -76,18 +87,23 @@ def seal_keystore(
     salt, nonce = rand(16), rand(24)
     shell = KeystoreFile(L.VERSION, opslimit, memlimit, salt, nonce, b"")
     key = P.argon2id(passphrase.encode(), salt, opslimit=opslimit, memlimit=memlimit)
-    body = encode(
-        KeystoreSecrets(
-            L.VERSION,
-            secrets.member.seed,
-            secrets.device.seed,
-            secrets.device.kem_seed,
-            secrets.store_secret,
-            secrets.created,
-        )
-    )
+    body = _body(secrets)
     ct = P.xchacha_seal(key, nonce, body, _ad(shell))
     return encode(KeystoreFile(L.VERSION, opslimit, memlimit, salt, nonce, ct))
+
+
+def reseal_keystore(
+    data: bytes, key: bytes, secrets: Secrets, *, rand: P.Random = P.random_bytes
+) -> bytes:
+    """The same keystore (salt, cost, so the same passphrase and key) holding `secrets`:
+    how a linked device stores the member key it was handed (§5.4). `key` must open `data`."""
+    f = parse_keystore(data)
+    open_keystore_with_key(data, key)  # WrongPassphrase unless the key is this file's
+    body = _body(secrets)
+    nonce = rand(24)
+    shell = KeystoreFile(L.VERSION, f.opslimit, f.memlimit, f.salt, nonce, b"")
+    ct = P.xchacha_seal(key, nonce, body, _ad(shell))
+    return encode(KeystoreFile(L.VERSION, f.opslimit, f.memlimit, f.salt, nonce, ct))
 
 
 def parse_keystore(data: bytes) -> KeystoreFile:
@@ -119,7 +135,7 @@ def open_keystore_with_key(data: bytes, key: bytes) -> Secrets:
     except (CouldNotOpen, EncodingError):
         raise WrongPassphrase("wrong passphrase (or a damaged keystore)") from None
     return Secrets(
-        MemberKeys.from_seed(s.member_seed),
+        None if s.member_seed is None else MemberKeys.from_seed(s.member_seed),
         DeviceKeys.from_seeds(s.device_seed, s.kem_seed),
         s.store_secret,
         s.created,

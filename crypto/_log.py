@@ -20,18 +20,22 @@ from ._encoding import decode, encode
 from ._errors import EncodingError, ForkError, LogError, RotationError, SignatureError
 from ._identity import card_device_id, card_member_id, device_id, verify_card
 from ._records import (
+    MAX_MEMBER_DEVICES,
     MAX_OP_SIZE,
     Add,
+    AddDevice,
     ChainHead,
     Checkpoint,
     Genesis,
     Invite,
     Leave,
     MemberCard,
+    Move,
     Op,
     OpBody,
     Policy,
     Remove,
+    RemoveDevice,
     RevokeInvite,
     Role,
     Rotate,
@@ -180,6 +184,9 @@ class GroupState:
     epoch_at: list[int] = field(default_factory=list)
     pending_at: list[bool] = field(default_factory=list)
     checkpoint: CheckpointInfo | None = None
+    server: str | None = None
+    """The group's server as the latest `move` op names it (None: never moved, §14.3)."""
+    server_seq: int | None = None
     time: int = 0
     """The newest op's time: op times never decrease along the log (§5.1), so this is how
     recently this log is known to have been current (the freshness bound, §9.1)."""
@@ -362,6 +369,10 @@ class GroupState:
             self._depart(signer, "left", seq, body.heads)
             self.pending_rotation = True
             self.pending_at[-1] = True
+        elif isinstance(body, AddDevice):
+            self._apply_add_device(h, data, op, body, signer)
+        elif isinstance(body, RemoveDevice):
+            self._apply_remove_device(h, data, op, body, signer, leader)
         elif isinstance(body, SetRole):
             self._need_leader(leader, seq)
             target = self.members.get(body.member)
@@ -398,6 +409,16 @@ class GroupState:
                 raise LogError("checkpoint names an unknown device", seq=seq, check="checkpoint")
             self._finish(h, data)
             self.checkpoint = CheckpointInfo(seq, h, self.epoch, list(body.heads))
+        elif isinstance(body, Move):
+            self._need_leader(leader, seq)
+            if not _server_url(body.server):
+                raise LogError(
+                    "a move names a server by its http(s) address, one printable line",
+                    seq=seq,
+                    check="server",
+                )
+            self._finish(h, data)
+            self.server, self.server_seq = body.server, seq
         self.time = op.time
         return AppliedOp(seq, h, data, op, signer.id)
 
@@ -510,6 +531,10 @@ class GroupState:
         m.departed_seq = seq
         for hd in heads:
             self.devices[hd.device].final_head = hd
+        # A departure takes every power away: like a demotion it pins the chains, so an entry
+        # beyond a final head is judged at the departure (§7.4), also by a client that held it
+        # before it saw the departure (a server may hide a removal for a while).
+        self._pin(heads, seq)
         for dev in m.devices:
             if self.devices[dev].departed_seq is None:
                 self.devices[dev].departed_seq = seq
@@ -556,6 +581,76 @@ class GroupState:
         )
         self.time = op.time
         return AppliedOp(0, h, data, op, mid)
+
+    def _apply_add_device(
+        self, h: bytes, data: bytes, op: Op, body: AddDevice, signer: MemberState
+    ) -> None:
+        """Another device of the signer's own member (§5.2 rule 14, §5.3): no leader needed, the
+        member key vouches for it in the card, and an active device of that member signs."""
+        seq = op.seq
+        try:
+            verify_card(body.card)
+        except SignatureError:
+            raise LogError("the new device's card does not verify", seq=seq, check="card") from None
+        if card_member_id(body.card) != signer.id:
+            raise LogError(
+                "a device can only add a device of its own member", seq=seq, check="member"
+            )
+        dev = card_device_id(body.card)
+        if dev in self.devices:
+            raise LogError("device was already in the group", seq=seq, check="device")
+        if len(self.current_devices(signer.id)) >= MAX_MEMBER_DEVICES:
+            raise LogError(
+                f"a member has at most {MAX_MEMBER_DEVICES} devices", seq=seq, check="device"
+            )
+        self._finish(h, data)
+        signer.devices.append(dev)
+        self.devices[dev] = DeviceState(
+            dev,
+            signer.id,
+            body.card.cert.device_key,
+            body.card.cert.kem_key,
+            body.card,
+            joined_seq=seq,
+        )
+
+    def _apply_remove_device(
+        self,
+        h: bytes,
+        data: bytes,
+        op: Op,
+        body: RemoveDevice,
+        signer: MemberState,
+        leader: bool,
+    ) -> None:
+        """One device leaves its member's set (§5.2 rule 15, §5.3): by another device of the same
+        member, or by a leader; its final head is pinned and the key rotates past it."""
+        seq = op.seq
+        target = self.devices.get(body.device)
+        if target is None or not self.is_active_device(body.device):
+            raise LogError("not an active device", seq=seq, check="device")
+        if target.member != signer.id and not leader:
+            raise LogError(
+                "only another device of the same member, or a leader, removes a device",
+                seq=seq,
+                check="role",
+            )
+        if body.device == op.signer:
+            raise LogError("a device cannot remove itself", seq=seq, check="device")
+        if self.current_devices(target.member) == [body.device]:
+            raise LogError(
+                "a member's last device goes with the member (remove or leave)",
+                seq=seq,
+                check="device",
+            )
+        self._check_pins(body.heads, [body.device], seq)
+        after = {d.id for d in self.active_devices() if d.id != body.device}
+        self._check_rotation(body.rotation, op, after)
+        self._finish(h, data)
+        target.final_head = body.heads[0]
+        target.departed_seq = seq
+        target.departed_as = "removed"
+        self._record_rotation(body.rotation, op, None)
 
     def _apply_add(self, h: bytes, data: bytes, op: Op, body: Add, leader: bool) -> None:
         seq = op.seq
@@ -618,10 +713,20 @@ class GroupState:
         self._record_rotation(body.rotation, op, body.names)
 
 
+def _server_url(url: str) -> bool:
+    """An http(s) address on one printable line, without spaces (it is shown to members)."""
+    return (
+        url.startswith(("https://", "http://"))
+        and len(url) > len("https://")
+        and url.isprintable()
+        and not any(c.isspace() for c in url)
+    )
+
+
 def pinned_heads(body: OpBody) -> list[ChainHead]:
     """The chain heads an op pins: a departure's final heads, a demotion's or a stricter
     policy's pinned heads; none for any other op (a checkpoint lists heads, it pins none)."""
-    if isinstance(body, Remove | Leave | SetRole | SetPolicy):
+    if isinstance(body, Remove | RemoveDevice | Leave | SetRole | SetPolicy):
         return list(body.heads)
     return []
 

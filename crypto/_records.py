@@ -34,6 +34,9 @@ MAX_BACKLINK: Final = 24 + 32 + 16
 MAX_RETRACTS: Final = 100
 """Entries one retracting entry may withdraw (its header lists their ids)."""
 MAX_STUB_SIZE: Final = 4096
+MAX_MEMBER_DEVICES: Final = 16
+"""Active devices one member may have in a group at once (a recovery kit counts as one)."""
+MAX_SERVER_URL: Final = 2000
 
 
 class DeviceCert(Record, frozen=True):
@@ -135,6 +138,21 @@ class Leave(Record, frozen=True, tag="leave"):
     heads: HeadList
 
 
+class AddDevice(Record, frozen=True, tag="add-device"):
+    """Another device of the signer's own member: its card, signed by the member key."""
+
+    card: MemberCard
+
+
+class RemoveDevice(Record, frozen=True, tag="remove-device"):
+    """One device leaves its member's set: its final head is pinned and the key rotates."""
+
+    device: Bytes32
+    heads: HeadList
+    """Exactly the removed device's final head (a list, like every op's pinned heads)."""
+    rotation: Rotation
+
+
 class SetRole(Record, frozen=True, tag="set-role"):
     member: Bytes32
     role: Role
@@ -152,6 +170,12 @@ class Checkpoint(Record, frozen=True, tag="checkpoint"):
     heads: HeadList
 
 
+class Move(Record, frozen=True, tag="move"):
+    """The group's server from this op on (a leader moved it there: §14.3)."""
+
+    server: Annotated[str, Meta(min_length=1, max_length=MAX_SERVER_URL)]
+
+
 OpBody = (
     Genesis
     | Rotate
@@ -160,9 +184,12 @@ OpBody = (
     | Add
     | Remove
     | Leave
+    | AddDevice
+    | RemoveDevice
     | SetRole
     | SetPolicy
     | Checkpoint
+    | Move
 )
 
 
@@ -237,7 +264,8 @@ class NameList(Record, frozen=True):
 
 class KeystoreSecrets(Record, frozen=True):
     v: Literal[2]
-    member_seed: Bytes32
+    member_seed: Bytes32 | None
+    """nil while a newly linked device waits for its member key (§5.4)."""
     device_seed: Bytes32
     kem_seed: Annotated[bytes, Meta(min_length=96, max_length=96)]
     store_secret: Bytes32
@@ -251,3 +279,50 @@ class KeystoreFile(Record, frozen=True):
     salt: Bytes16
     nonce: Annotated[bytes, Meta(min_length=24, max_length=24)]
     ct: Annotated[bytes, Meta(max_length=4096)]
+
+
+class LinkOffer(Record, frozen=True):
+    """The linking device's first message: whose member key the new device will carry."""
+
+    v: Literal[2]
+    member_key: Bytes32
+    device: Bytes32
+    created: U64
+
+
+class LinkRequest(Record, frozen=True):
+    """The new device's answer: its certificate (for the offer's member key), self-signed."""
+
+    v: Literal[2]
+    cert: DeviceCert
+    device_sig: Bytes64
+
+
+class LinkGroup(Record, frozen=True):
+    """One group handed over: where it lives, what the member calls it, the keys they hold."""
+
+    group: Bytes32
+    server: Annotated[str, Meta(min_length=1, max_length=2048)]
+    name: Annotated[str, Meta(min_length=1, max_length=100)]
+    keys: Annotated[list[tuple[Seq1, Bytes32]], Meta(max_length=MAX_DEVICES)]
+
+
+class LinkHandover(Record, frozen=True):
+    """What the linking device seals to the new one once the words matched."""
+
+    v: Literal[2]
+    member_seed: Bytes32
+    member_sig: Bytes64
+    """The member key's signature over the new device's certificate (its card)."""
+    groups: Annotated[list[LinkGroup], Meta(max_length=1000)]
+    created: U64
+
+
+class KitEscrow(Record, frozen=True):
+    """What a recovery kit unlocks: the member key and, per group, the keys held when the
+    kit was made (later ones reach the kit's device through lockboxes)."""
+
+    v: Literal[2]
+    member_seed: Bytes32
+    groups: Annotated[list[LinkGroup], Meta(max_length=1000)]
+    created: U64

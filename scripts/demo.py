@@ -5,7 +5,8 @@ Starts `chatham-server` on 127.0.0.1 in a temporary directory and drives the
 user would type it: the leader creates the group and invites two members, they
 join and are confirmed by fingerprint, each posts an issue, the leader builds
 the agenda, a meeting is held with notes and commitments, the next meeting
-reviews them, one member is removed and the key rotated. It ends by showing
+reviews them, a member links a second device (a laptop), one member is removed
+and the key rotated. It ends by showing
 that the removed member reads nothing new and that the server's database holds
 no plaintext, then cleans up.
 """
@@ -189,6 +190,20 @@ def run_session(root: Path, url: str) -> None:
     dana.run("review")
     dana.run("review", "--all")
     sam.run("search", "bank")
+
+    step("Sam links his laptop: a second device of his, no leader needed")
+    laptop = Member("Sam-laptop", root)
+    line = sam.run("device", "link").strip().splitlines()[-1]
+    print("  (Sam types the code on his laptop)")
+    words = laptop.run("device", "add", stdin=line + "\n").strip().splitlines()[-1]
+    print("  (the laptop shows six words; Sam types them on his first device)")
+    sam.run("device", "confirm", *words.split(), "--name", "laptop")
+    laptop.run("sync")
+    laptop.run("issue", "list")
+    if laptop.json("whoami")["fingerprint"] != sam.json("whoami")["fingerprint"]:  # type: ignore[index]
+        raise SystemExit("demo failed: the laptop is not the same member")
+    sam.run("device", "list")
+    dana.run("sync")
 
     step("Ana leaves the forum: Dana removes her, which rotates the key")
     dana.run("remove", "Ana", "--yes")

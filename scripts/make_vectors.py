@@ -41,17 +41,22 @@ from chatham.crypto import (
     InviteCode,
     InviteSecret,
     Keyring,
+    LinkSecret,
     MemberCard,
     PendingOp,
     Policy,
+    RecoveryKit,
     SealedEntry,
     Secrets,
     build_add,
+    build_add_device,
     build_checkpoint,
     build_invite,
     build_leave,
+    build_move,
     build_policy,
     build_remove,
+    build_remove_device,
     build_revoke_invite,
     build_rotate,
     build_set_role,
@@ -79,7 +84,8 @@ from chatham.crypto import (
 from chatham.crypto import _primitives as P
 from chatham.crypto._entry import _entry_keys
 from chatham.crypto._epoch import lockbox_info, open_names
-from chatham.crypto._records import Add, Remove, Role, Rotate, Rotation
+from chatham.crypto._identity import DeviceKeys
+from chatham.crypto._records import Add, Remove, RemoveDevice, Role, Rotate, Rotation
 
 Json = dict[str, Any]
 
@@ -102,6 +108,8 @@ INDEPENDENT = [
     "padded_length",
     "attachments",
     "invites",
+    "links",
+    "recovery_kit",
     "auth",
     "log.group_id",
     "log.ops[0]",
@@ -237,6 +245,17 @@ class Builder:
         self.by_member[p.id] = nick
         return p
 
+    def device(self, owner: Person, nick: str, offset: int) -> Person:
+        """Another device of `owner` (same member key), holding the keys `owner` holds."""
+        created = T0 + offset
+        rand = Drbg(f"member/{nick}")
+        secrets = Secrets(owner.secrets.member, DeviceKeys.from_seeds(rand(32), rand(96)),
+                          rand(32), created)  # fmt: skip
+        card = make_card(secrets.member, secrets.device, created=created)
+        p = Person(nick, f"{owner.name}'s laptop", secrets, card, Keyring(dict(owner.keyring.keys)))
+        self.people[nick] = p
+        return p
+
     def member_vector(self, p: Person) -> Json:
         s = p.secrets
         return {
@@ -298,7 +317,7 @@ class Builder:
         names: bytes | None = None
         if isinstance(body, Rotate | Add):
             rotation, names = body.rotation, body.names
-        elif isinstance(body, Remove):
+        elif isinstance(body, Remove | RemoveDevice):
             rotation = body.rotation
         if rotation is not None:
             self.epochs.append(
@@ -573,10 +592,36 @@ def _build(pins: LockboxPins) -> Json:
     check_retraction(st, decoded[bytes.fromhex(retracting["header"]["entry_id"])], decoded[target])
     for se in b.sealed:
         assert check_entry_public(st, decode_entry(se.data)) == se.link  # valid at the end too
+
     retraction = {
         "entry": b.entries.index(retracting),
         "target": b.entries.index(bob_entry),
     }
+
+    # 13: alice adds a second device (no leader needed, no rotation: it gets her keys from
+    # the linking device); it writes an entry; 14: alice's first device removes it (epoch 5,
+    # back-link to 4, its final head pinned).
+    laptop = b.device(alice, "alice-laptop", 40)
+    t += 60
+    b.op(alice, build_add_device(b.state, alice.secrets.device, laptop.card, time=t))
+    b.entry(laptop, b"From the laptop.", Drbg("entry/8"), "a second device's first entry")
+    t += 60
+    b.op(
+        alice,
+        build_remove_device(
+            b.state,
+            alice.keyring,
+            alice.secrets.device,
+            laptop.device_id,
+            b.heads_of("alice-laptop"),
+            time=t,
+            rand=Drbg("op/remove-device"),
+        ),
+    )
+
+    # 15: alice moves the group to another server (§14.3); last, so nothing above changes.
+    t += 60
+    b.op(alice, build_move(b.state, alice.secrets.device, "https://chatham.example.net", time=t))
 
     # Invites: code (with its checksum), derived keys, join request and read signature.
     challenge_rand = Drbg("challenges")
@@ -605,6 +650,47 @@ def _build(pins: LockboxPins) -> Json:
                 "read_signature": hx(sec.read_signature(challenge)),
             }
         )
+
+    # A device link (§5.4): alice's desktop links the laptop (its certificate as above).
+    link_rand = Drbg("link")
+    link = LinkSecret.generate(SERVER, rand=link_rand)
+    offer = link.offer(alice.secrets.member, alice.device_id, created=t, rand=link_rand)
+    request, cert, _ = link.request(
+        link.read_offer(offer), laptop.secrets.device, created=laptop.secrets.created,
+        rand=link_rand,
+    )  # fmt: skip
+    assert cert == laptop.card.cert
+    links = {
+        "secret": hx(link.secret),
+        "server": link.server,
+        "checksum_hash": hx(P.tagged_hash(labels.H_LINK_CHECK, link.secret, link.server.encode())),
+        "code": link.code,
+        "line": link.line,
+        "link_id": hx(link.link_id),
+        "auth": hx(link.auth),
+        "verifier": hx(link.verifier),
+        "seal_key": hx(P.hkdf(link.secret, salt=b"", info=labels.KDF_LINK_SEAL)),
+        "offer": hx(offer),
+        "offer_plaintext": hx(link.open("offer", offer)),
+        "request": hx(request),
+        "request_plaintext": hx(link.open("request", request)),
+        "cert": hx(encode(cert)),
+        "words": link.words(cert),
+    }
+
+    # A recovery kit (§5.5): its words and the device they derive.
+    kit = RecoveryKit(Drbg("kit")(16))
+    kit_device = kit.device()
+    recovery_kit = {
+        "secret": hx(kit.secret),
+        "checksum_hash": hx(P.tagged_hash(labels.H_KIT_CHECK, kit.secret)),
+        "words": kit.words,
+        "device_seed": hx(kit_device.seed),
+        "kem_seed": hx(kit_device.kem_seed),
+        "device_public": hx(kit_device.public),
+        "device_id": hx(kit_device.id),
+        "kem_public": hx(kit_device.kem_public),
+    }
 
     # Keystore for alice: the whole file is reproducible (Argon2id is deterministic).
     ks_rand = Drbg("keystore")
@@ -717,6 +803,8 @@ def _build(pins: LockboxPins) -> Json:
         "retraction": retraction,
         "meeting_code": meeting,
         "invites": invites,
+        "links": links,
+        "recovery_kit": recovery_kit,
         "padme": [[n, padme(n)] for n in padme_inputs],
         "padded_length": [[n, padded_length(n)] for n in body_lengths],
         "attachments": attachments,

@@ -7,9 +7,16 @@ Output contract (deployment scripts depend on it):
 - `chatham-server [OPTIONS] migrate` applies the database migrations and exits 0.
 - `chatham-server [OPTIONS] issue-token` prints one registration token on stdout,
   nothing else; everything meant for people goes to stderr.
+- `chatham-server [OPTIONS] backup DEST` writes a consistent copy of the database to the
+  new file DEST while the server may run; `chatham-server [OPTIONS] restore SRC` puts one
+  into an empty database. Both exit 0 on success and print nothing on stdout.
 - The server's own options (`--data-dir`, `--database`, …) may also follow the command:
   `chatham-server issue-token --data-dir /srv/chatham` acts on that database, and says
   where it wrote the token.
+- `groups [--json]` prints one line per group on stdout (sizes and counts only); `tokens` one
+  line per registration token; `set-quota`, `delete-group --yes` and `revoke-token` print
+  nothing on stdout and log what they did on stderr (and to the system log), as
+  `issue-token` does.
 - Errors: `chatham-server: error: …` then `chatham-server: hint: …` on stderr,
   lower case, no trailing period; exit status 1 (2 for usage errors, 130 when
   interrupted). Every error is printed by `fail`, and by nothing else: commands
@@ -151,6 +158,14 @@ def main_options(
         int,
         typer.Option(envvar=_env("max_body"), min=1024, help="Largest JSON request body, bytes."),
     ] = Settings.max_body,
+    max_bulk_body: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("max_bulk_body"),
+            min=1024,
+            help="Largest bulk request body (many entries, a heal), bytes.",
+        ),
+    ] = Settings.max_bulk_body,
     max_chunk: Annotated[
         int,
         typer.Option(envvar=_env("max_chunk"), min=1024, help="Largest attachment chunk, bytes."),
@@ -179,6 +194,16 @@ def main_options(
             help="Requests per minute per device (0: unlimited).",
         ),
     ] = Settings.rate_device,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("metrics_port"),
+            min=0,
+            max=65535,
+            help="Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0: none). "
+            "Needs --workers 1.",
+        ),
+    ] = 0,
     rate_join: Annotated[
         int,
         typer.Option(
@@ -199,11 +224,13 @@ def main_options(
         "time_bucket": time_bucket,
         "token_ttl": token_ttl,
         "max_body": max_body,
+        "max_bulk_body": max_bulk_body,
         "max_chunk": max_chunk,
         "group_quota": group_quota,
         "rate_auth": rate_auth,
         "rate_device": rate_device,
         "rate_join": rate_join,
+        "metrics_port": metrics_port,
     }
     if data_dir is not None:
         values["data_dir"] = data_dir
@@ -338,6 +365,173 @@ def scrub_command(ctx: typer.Context) -> None:
     except Exception as e:
         raise _failed("scrub failed", e) from None
     typer.echo(f"{PROG}: scrubbed", err=True)
+
+
+@app.command("backup")
+def backup_command(
+    ctx: typer.Context,
+    dest: Annotated[Path, typer.Argument(help="The new backup file (never overwritten).")],
+) -> None:
+    """Write an online, consistent copy of the database to DEST (safe while serving)."""
+    from ._private.services.backup import BackupRefused, backup
+
+    settings: Settings = ctx.obj
+    try:
+        copied = backup(settings, dest)
+    except BackupRefused as e:
+        raise fail(str(e), e.hint) from None
+    except Exception as e:
+        raise _failed("backup failed", e) from None
+    typer.echo(
+        f"{PROG}: backed up {_database_label(settings)} to {dest} ({copied.size} bytes; "
+        f"{_rows(copied.counts)})",
+        err=True,
+    )
+
+
+@app.command("restore")
+def restore_command(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(help="A file `chatham-server backup` wrote.")],
+) -> None:
+    """Put the backup SOURCE into an empty database (stop the server first)."""
+    from ._private.services.backup import BackupRefused, restore
+
+    settings: Settings = ctx.obj
+    _prepare_data_dir(settings)
+    try:
+        copied = restore(settings, source)
+    except BackupRefused as e:
+        raise fail(str(e), e.hint) from None
+    except Exception as e:
+        raise _failed("restore failed", e) from None
+    typer.echo(
+        f"{PROG}: restored {source} into {_database_label(settings)} ({_rows(copied.counts)}); "
+        "members' clients will report anything written after the backup as missing",
+        err=True,
+    )
+
+
+def _admin(work: Any) -> Any:
+    """Run an admin coroutine; its refusals and failures as the output contract says."""
+    from ._private.services.admin import AdminRefused
+
+    try:
+        return asyncio.run(work)
+    except AdminRefused as e:
+        raise fail(str(e), e.hint) from None
+    except Exception as e:
+        raise _failed("the command failed", e) from None
+
+
+def _group_id(text: str) -> bytes:
+    from ._private.services.admin import AdminRefused, group_id_of
+
+    try:
+        return group_id_of(text)
+    except AdminRefused as e:
+        raise fail(str(e), e.hint) from None
+
+
+@app.command("groups")
+def groups_command(
+    ctx: typer.Context,
+    group: Annotated[str | None, typer.Argument(help="Only this group id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Storage and activity per group id: sizes and counts only, never content."""
+    import json
+    import time
+
+    from ._private.services.admin import group_report
+
+    settings: Settings = ctx.obj
+    _prepare_data_dir(settings)
+    wanted = None if group is None else _group_id(group)
+    found = _admin(group_report(settings, wanted))
+    if wanted is not None and not found:
+        raise fail(f"no group {wanted.hex()} in this database", "run `chatham-server groups`")
+    if as_json:
+        for g in found:
+            row = {**g.__dict__, "group_id": g.group_id.hex()}
+            typer.echo(json.dumps(row, sort_keys=True))
+        return
+    header = ("group id", "created", "ops", "entries", "retracted", "files", "chunks", "bytes")
+    typer.echo("  ".join(header) + "  quota  joins")
+    for g in found:
+        created = time.strftime("%Y-%m-%d", time.gmtime(g.created))
+        quota = "default" if g.quota is None else str(g.quota)
+        cells: list[object] = [g.group_id.hex(), created, g.log_ops, g.entries, g.retracted]
+        cells += [g.attachments, g.chunks, g.stored_bytes, quota, g.pending_joins]
+        typer.echo("  ".join(str(c) for c in cells))
+    typer.echo(f"{PROG}: {len(found)} group(s) in {_database_label(settings)}", err=True)
+
+
+@app.command("set-quota")
+def set_quota_command(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Argument(help="The group id (`chatham-server groups`).")],
+    quota: Annotated[str, typer.Argument(help="Bytes of ciphertext it may store, or `default`.")],
+) -> None:
+    """Give one group a storage quota of its own (or the server's --group-quota again)."""
+    from ._private.services.admin import set_group_quota
+
+    settings: Settings = ctx.obj
+    gid = _group_id(group)
+    if quota == "default":
+        limit = None
+    elif quota.isdigit():
+        limit = int(quota)
+    else:
+        raise fail(f"not a number of bytes: {quota[:40]!r}", "give whole bytes, or `default`")
+    _admin(set_group_quota(settings, gid, limit))
+
+
+@app.command("delete-group")
+def delete_group_command(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Argument(help="The group id (`chatham-server groups`).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Really delete it.")] = False,
+) -> None:
+    """Delete a group and everything it stored on this server (members keep their copies)."""
+    from ._private.services.admin import delete_group
+
+    settings: Settings = ctx.obj
+    gid = _group_id(group)
+    if not yes:
+        raise fail(
+            f"deleting group {gid.hex()} cannot be undone",
+            "add --yes to delete it; a backup taken before still holds it",
+        )
+    _admin(delete_group(settings, gid))
+
+
+@app.command("tokens")
+def tokens_command(ctx: typer.Context) -> None:
+    """List the registration tokens (by id: the start of their hash; the tokens are not kept)."""
+    from ._private.services.admin import registration_tokens
+
+    settings: Settings = ctx.obj
+    _prepare_data_dir(settings)
+    for token, uses, expires in _admin(registration_tokens(settings)):
+        typer.echo(f"{token}  uses left {uses}  expires {expires}")
+
+
+@app.command("revoke-token")
+def revoke_token_command(
+    ctx: typer.Context,
+    which: Annotated[str, typer.Argument(help="The token, its id from `tokens`, or `all`.")],
+) -> None:
+    """Revoke registration tokens: they can create no more groups."""
+    from ._private.services.admin import revoke_registration_token
+
+    settings: Settings = ctx.obj
+    _admin(revoke_registration_token(settings, which))
+
+
+def _rows(counts: dict[str, int]) -> str:
+    shown = ("groups", "log_ops", "entries", "attachments", "attachment_chunks")
+    return ", ".join(f"{counts.get(name, 0)} {name}" for name in shown)
 
 
 def hoist_options(args: list[str]) -> list[str]:

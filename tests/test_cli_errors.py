@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from chatham import crypto
-from chatham.client import cli as client_cli
-from chatham.client import error_lines, errors, terminal_text
+from chatham.client import error_lines, terminal_text
 from chatham.server import cli as server_cli
+
+from tests.support.refusing_server import refused_sync
 
 ESCAPES = "\x1b[2J\x1b]0;owned\x07\u202eevil\x9b1m"
 
@@ -35,12 +36,7 @@ def test_nothing_a_server_or_member_wrote_can_drive_the_terminal() -> None:
 def test_the_chatham_dispatcher_strips_escapes(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def hostile() -> None:
-        raise errors.Refused(f"the server refused: {ESCAPES}", hint=f"it says {ESCAPES}")
-
-    monkeypatch.setattr(client_cli, "app", lambda **_: hostile())
-    assert client_cli.main(["sync"]) == 1
-    err = capsys.readouterr().err
+    err = refused_sync(monkeypatch, capsys, ESCAPES)
     assert err.startswith("chatham: error: the server refused: ")
     assert "\x1b" not in err
     assert "\u202e" not in err

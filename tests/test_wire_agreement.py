@@ -33,10 +33,14 @@ RESPONSES: list[tuple[type[msgspec.Struct], type[msgspec.Struct]]] = [
     (server.Token, client.Token),
     (server.Head, client.Head),
     (server.GroupInfo, client.GroupInfo),
+    (server.ChainHeadItem, client.ChainHeadItem),
     (server.LogPage, client.LogPage),
     (server.DeviceLockbox, client.DeviceLockbox),
     (server.LockboxPage, client.LockboxPage),
     (server.EntryPosted, client.EntryPosted),
+    (server.EntryOutcome, client.EntryOutcome),
+    (server.EntryOutcomes, client.EntryOutcomes),
+    (server.Healed, client.Healed),
     (server.EntryItem, client.EntryItem),
     (server.EntryPage, client.EntryPage),
     (server.JoinRequestItem, client.JoinRequestItem),
@@ -46,6 +50,9 @@ RESPONSES: list[tuple[type[msgspec.Struct], type[msgspec.Struct]]] = [
     (server.AttachmentItem, client.AttachmentItem),
     (server.AttachmentList, client.AttachmentList),
     (server.Lockbox, client.Lockbox),
+    (server.LinkInfo, client.LinkInfo),
+    (server.LinkSlot, client.LinkSlot),
+    (server.Escrow, client.Escrow),
     (server_errors.ErrorBody, client.ErrorBody),
 ]
 
@@ -136,6 +143,8 @@ REQUESTS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/v1/groups"): server.CreateGroup,
     ("POST", "/v1/groups/{g}/log"): server.AppendOp,
     ("POST", "/v1/groups/{g}/entries"): server.PostEntry,
+    ("POST", "/v1/groups/{g}/entries/bulk"): server.PostEntries,
+    ("POST", "/v1/groups/{g}/heal"): server.Heal,
     ("POST", "/v1/groups/{g}/join-requests"): server.PostJoinRequest,
     ("PUT", "/v1/groups/{g}/attachments/{e}/entry"): server.NameEntry,
 }
@@ -160,6 +169,15 @@ def _answers() -> dict[tuple[str, str], msgspec.Struct]:
             [server.DeviceLockbox(1, 1, b"box")]
         ),
         ("POST", "/v1/groups/{g}/entries"): server.EntryPosted(E, 1),
+        ("POST", "/v1/groups/{g}/heal"): server.Healed(
+            1, H32, [server.EntryOutcome(E, 1), server.EntryOutcome(E, 2)]
+        ),
+        ("POST", "/v1/groups/{g}/entries/bulk"): server.EntryOutcomes(
+            [
+                server.EntryOutcome(E, 1),
+                server.EntryOutcome(error=server_errors.ErrorBody("x", "y")),
+            ]
+        ),
         ("GET", "/v1/groups/{g}/entries"): server.EntryPage([item, stub], 2, False),
         ("GET", "/v1/groups/{g}/entries/{e}"): item,
         ("POST", "/v1/groups/{g}/join-requests"): server.JoinRequestItem(G, b"request"),
@@ -209,6 +227,16 @@ def _drive(api: client.ServerApi) -> list[Callable[[], Any]]:
         lambda: api.append(G, 1, H32, b"op", {b"d" * 32: b"lockbox"}),
         lambda: api.lockboxes(G, 0),
         lambda: api.post_entry(G, b"entry"),
+        lambda: api.post_entries(G, [b"entry", b"other"]),
+        lambda: api.heal(
+            G,
+            1,
+            H32,
+            [b"op"],
+            [(1, b"d" * 32, b"lockbox")],
+            [{"entry": b"entry"}, {"stub": b"stub", "retracted_by": E}],
+            "token",
+        ),
         lambda: api.entries(G, 0),
         lambda: api.entry(G, E),
         lambda: api.post_join_request(G, b"request"),

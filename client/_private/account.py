@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,7 +21,9 @@ from .membership.values import History, Notes
 if TYPE_CHECKING:
     import httpx
 
+    from .devices import DeviceInfo, DeviceLink, LinkedDevice
     from .engine.api import ServerApi
+    from .recovery import KitInfo
 
 HttpSource: TypeAlias = "httpx.Client | Callable[[str], httpx.Client]"
 """One httpx.Client for every server (tests: a litestar TestClient), or a factory per URL.
@@ -97,8 +99,11 @@ class Account:
         http: HttpSource | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if secrets.member is None:
+            raise E.LinkPending()
         self.home = home
         self._secrets = secrets
+        self._member: crypto.MemberKeys = secrets.member
         self._clock = clock
         self._http = http
         self._owned: dict[str, httpx.Client] = {}
@@ -151,12 +156,45 @@ class Account:
         http: HttpSource | None = None,
         clock: Callable[[], float] = time.time,
         tries: int = 3,
+        env: Mapping[str, str] | None = None,
     ) -> Account:
         """Unlock an existing home: the passphrase, a live unlock session,
         CHATHAM_PASSPHRASE, or `prompt()` (asked up to `tries` times), in that order."""
         h = _home(home)
-        secrets, _ = h.unlock(passphrase=passphrase, prompt=prompt, clock=clock, tries=tries)
-        return cls(h, secrets, http=http, clock=clock)
+        secrets, key = h.unlock(
+            passphrase=passphrase, prompt=prompt, clock=clock, tries=tries, env=env
+        )
+        if secrets.member is None:
+            # A new device whose link is not complete: the first unlock after the other
+            # device confirmed takes the handover (LinkPending until then).
+            from . import devices
+
+            secrets = devices.finish(h, secrets, key, http=http, clock=clock)
+        account = cls(h, secrets, http=http, clock=clock)
+        from . import devices
+
+        devices.adopt_handed_over(account)
+        return account
+
+    @classmethod
+    def add_device(
+        cls,
+        code: str,
+        home: Home | Path | str | None = None,
+        *,
+        passphrase: str,
+        http: HttpSource | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> str:
+        """On a new machine: answer a link code from `link_device()` on another of your
+        devices. Creates this home's keystore (its member key arrives when the link is
+        confirmed) and returns the six comparison words, to check on the other device with
+        `confirm_device(words)`. The next `Account.open` here completes the link and brings
+        every group; until then it raises LinkPending. Wrong, expired or used codes raise
+        and create nothing."""
+        from . import devices
+
+        return devices.begin(_home(home), code, passphrase=passphrase, http=http, clock=clock)
 
     def close(self) -> None:
         for client in self._owned.values():
@@ -180,7 +218,7 @@ class Account:
 
     @property
     def member_id(self) -> str:
-        return self._secrets.member.id.hex()
+        return self._member.id.hex()
 
     @property
     def device_id(self) -> str:
@@ -189,7 +227,7 @@ class Account:
     @property
     def fingerprint(self) -> str:
         """Eight words that identify this member; read them aloud to a leader."""
-        return self._secrets.member.fingerprint
+        return self._member.fingerprint
 
     @property
     def name(self) -> str | None:
@@ -204,7 +242,79 @@ class Account:
 
     def card(self) -> crypto.MemberCard:
         s = self._secrets
-        return crypto.make_card(s.member, s.device, created=s.created)
+        return crypto.make_card(self._member, s.device, created=s.created)
+
+    # --- devices (devices.py) -------------------------------------------------------------------
+
+    def link_device(self, server: str | None = None) -> DeviceLink:
+        """Open a ten-minute link for a new device of yours; `.line` (`server#code`) goes to
+        it (`Account.add_device` there)."""
+        from . import devices
+
+        return devices.link(self, server)
+
+    def confirm_device(self, words: str, *, name: str | None = None) -> LinkedDevice:
+        """Complete the open link once the words the new device shows match: records it in
+        every group and hands it your member key and the keys you hold, sealed to it."""
+        from . import devices
+
+        return devices.confirm(self, words, name=name)
+
+    def devices(self) -> list[DeviceInfo]:
+        """Your devices, as the verified logs of this home's groups record them."""
+        from . import devices
+
+        return devices.devices(self)
+
+    def recovery_kit(self) -> KitInfo:
+        """Make a recovery kit: fifteen words for paper. Its device joins every group you are
+        in, and this home's previous kit is revoked (protocol §5.5)."""
+        from . import recovery
+
+        return recovery.make_kit(self)
+
+    @classmethod
+    def recover(
+        cls,
+        words: str,
+        home: Home | Path | str | None = None,
+        *,
+        server: str,
+        passphrase: str,
+        http: HttpSource | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Account:
+        """Every device lost: restore this member on a new, empty home from the kit's words
+        and the server it names. Same member id and fingerprint, a new device, every group
+        the kit covers, verified on its own. A wrong word is named; a revoked kit restores
+        nothing."""
+        from . import devices, recovery
+
+        h = _home(home)
+        secrets = recovery.recover(
+            words, h, server=server, passphrase=passphrase, http=http, clock=clock
+        )
+        account = cls(h, secrets, http=http, clock=clock)
+        devices.adopt_handed_over(account)
+        return account
+
+    def find_device(self, ref: str) -> DeviceInfo:
+        """One of your devices by id, unique id prefix (4+ digits) or name."""
+        from . import devices
+
+        return devices.find(self, ref)
+
+    def rename_device(self, ref: str, name: str) -> DeviceInfo:
+        """Name one of your devices (the name stays in this home)."""
+        from . import devices
+
+        return devices.rename(self, ref, name)
+
+    def remove_device(self, ref: str) -> list[str]:
+        """Remove another of your devices from every group (each gets a fresh key)."""
+        from . import devices
+
+        return devices.remove(self, ref)
 
     def now(self) -> int:
         return int(self._clock())
@@ -219,7 +329,10 @@ class Account:
         if self._http is not None:
             return self._http(url)
         if url not in self._owned:
-            self._owned[url] = httpx.Client(follow_redirects=False)
+            from .engine.tls import tls_context
+
+            # The system's certificate store plus CHATHAM_CA_FILE, never plain HTTP instead.
+            self._owned[url] = httpx.Client(follow_redirects=False, verify=tls_context())
         return self._owned[url]
 
     def _api(self, url: str) -> ServerApi:

@@ -13,7 +13,12 @@ Output contract (scripts depend on it):
   usage errors, 130 when interrupted.
 - Every text option accepts `-` (read stdin) or `@path` (read a file), so
   secrets and long text need not appear in the command line.
-- `chatham init --name NAME` never prompts when CHATHAM_PASSPHRASE is set.
+- `chatham init --name NAME` never prompts when CHATHAM_PASSPHRASE is set; nor
+  do `chatham device add` and `chatham recover`, which create a home too.
+- `chatham device link` prints the link line (`server#code`) as its last line,
+  `chatham device add` the six comparison words, `chatham recovery-kit` the
+  fifteen kit words; `chatham device list --json` prints
+  `[{"id", "name", "current", "added"}]`.
 
 The journal commands add:
 
@@ -64,6 +69,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "groups",
     "sync",
     "members",
+    "devices",
     "issues",
     "meetings",
     "notes",

@@ -1,4 +1,5 @@
-"""Comment commands: comment on any item, attach files, save attached files."""
+"""Comment commands: comment on any item, attach files, save attached files, list those the
+server lost."""
 
 from __future__ import annotations
 
@@ -103,6 +104,29 @@ def attachment_save(
         emit_json({"path": str(saved.path), "size": saved.size})
         return
     console().print(f"saved {saved.path} ({file_size(saved.size)}); every chunk verified")
+
+
+@attachment_app.command("missing")
+def attachment_missing(json: JsonOpt = False) -> None:
+    """List the attached files you can read that the server no longer holds (lost with a
+    server that was restored from an older backup, lost its data, or was left behind)."""
+    from rich.text import Text
+
+    from ..journal import file_size
+
+    missing = journal().missing_files()
+    if json:
+        emit_json(missing)
+        return
+    out = console()
+    if not missing:
+        out.print("the server holds every attached file you can read")
+        return
+    for m in missing:
+        out.print(Text(f"{m.name} ({file_size(m.size)}), on comment {m.comment}"))
+    out.print(
+        f"{len(missing)} attached files are not on the server; whoever has one can attach it again"
+    )
 
 
 @attachment_app.command("list")

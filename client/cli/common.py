@@ -52,13 +52,30 @@ class CliState:
             if str(self.passphrase_file) == "-":
                 text = sys.stdin.read()
             else:
-                text = self.passphrase_file.read_text(encoding="utf-8")
+                text = _read_private(self.passphrase_file)
         except OSError as e:
             raise UsageError(
                 f"cannot read the passphrase file ({e.strerror})",
                 hint="check the path given to --passphrase-file",
             ) from None
         return text.rstrip("\r\n")
+
+    def new_passphrase(self) -> str:
+        """The passphrase for a keystore being created (`init`, `device add`, `recover`):
+        --passphrase-file, else CHATHAM_PASSPHRASE, else asked twice on a terminal."""
+        from .. import env_passphrase
+        from ..errors import Locked
+
+        if self.passphrase_file is not None:
+            passphrase = self.passphrase_from_file()
+        else:
+            passphrase = env_passphrase() or self.prompt(confirm=True)
+        if not passphrase:
+            raise Locked(
+                "no passphrase to protect the new keystore",
+                hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file",
+            )
+        return passphrase
 
     def prompt(self, *, confirm: bool = False) -> str | None:
         """The passphrase from --passphrase-file, else asked on the terminal (never echoed)."""
@@ -74,18 +91,53 @@ class CliState:
         self._asked += 1
         first = getpass.getpass("passphrase: ")
         if confirm:
-            if len(first) < 8:
-                from ..errors import UsageError
-
-                raise UsageError(
-                    "a passphrase needs at least 8 characters",
-                    hint="a few unrelated words make a good passphrase",
-                )
-            if getpass.getpass("passphrase (again): ") != first:
-                from ..errors import UsageError
-
-                raise UsageError("the passphrases differ", hint="nothing was changed; try again")
+            return self._confirmed(first, "passphrase (again): ")
         return first
+
+    @staticmethod
+    def _confirmed(first: str, again: str) -> str:
+        """A new passphrase typed a second time, after the library's rule for it."""
+        import getpass
+
+        from .. import check_new_passphrase
+        from ..errors import UsageError
+
+        check_new_passphrase(first)
+        if getpass.getpass(again) != first:
+            raise UsageError("the passphrases differ", hint="nothing was changed; try again")
+        return first
+
+    def changed_passphrase(self, value: str | None) -> str | None:
+        """The new passphrase of `chatham passphrase`: `--new-passphrase` (`-` for stdin,
+        `@file`), else asked twice on the terminal; None when there is no way to ask."""
+        if value is not None:
+            from ..errors import UsageError
+
+            if value != "-" and (not value.startswith("@") or value.startswith("@@")):
+                # Other users can read a command line (/proc/*/cmdline, shell history).
+                raise UsageError(
+                    "a passphrase is never given on the command line",
+                    hint="pass --new-passphrase @FILE, or - to read it from standard input",
+                )
+            if value in ("-", "@-") and str(self.passphrase_file) == "-":
+                raise UsageError(
+                    "both passphrases cannot come from standard input",
+                    hint="give one of them as a file (@FILE, --passphrase-file FILE)",
+                )
+            if value.startswith("@") and value != "@-":
+                path = Path(value[1:]).expanduser()
+                try:  # a file others can read is refused, as for --passphrase-file
+                    return _read_private(path).rstrip("\r\n")
+                except OSError as e:
+                    raise UsageError(
+                        f"cannot read {path} ({e.strerror})", hint="`@path` reads text from a file"
+                    ) from None
+            return text(value)
+        if not sys.stdin.isatty():
+            return None
+        import getpass
+
+        return self._confirmed(getpass.getpass("new passphrase: "), "new passphrase (again): ")
 
     def account(self) -> Account:
         """The member's unlocked account (session, CHATHAM_PASSPHRASE, file, or prompt)."""
@@ -95,8 +147,7 @@ class CliState:
             home = Home.default()
             if self.passphrase_file is not None:
                 # A live session first; then the file, which wins over CHATHAM_PASSPHRASE.
-                secrets, _ = home.unlock(env={}, prompt=self.passphrase_from_file)
-                self._account = Account(home, secrets)
+                self._account = Account.open(home, env={}, prompt=self.passphrase_from_file)
             else:
                 self._account = Account.open(home, prompt=self.prompt)
         return self._account
@@ -109,6 +160,27 @@ class CliState:
         if self._account is not None:
             self._account.close()
             self._account = None
+
+
+def _read_private(path: Path) -> str:
+    """A passphrase file's text, refused (as ssh refuses a private key) when it is a file
+    other users can read or write: the passphrase in it is not the member's alone. Checked
+    on the file opened, so it cannot be swapped between check and read; a pipe
+    (`--passphrase-file <(pass show chatham)`) is not a file anyone else reads."""
+    import stat
+
+    from ..errors import UsageError
+
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        if stat.S_ISREG(st.st_mode) and (st.st_mode & 0o077 or st.st_uid != os.getuid()):
+            raise UsageError(
+                f"{path} can be read by other users of this computer, so the passphrase in it "
+                "is not yours alone",
+                hint=f"nothing was unlocked; run `chmod 600 {path}`, and change the passphrase "
+                "if others may have read it",
+            )
+        return f.read().decode("utf-8")
 
 
 STATE = CliState()

@@ -1,4 +1,5 @@
-"""Group commands: create a group, list your groups, choose the current one, rename it here."""
+"""Group commands: create a group, list your groups, choose the current one, rename it here,
+and change or heal its server."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import typer
 from .common import JsonOpt, console, emit_json, short, state, text, verbose
 
 if TYPE_CHECKING:
-    pass
+    from .. import HealReport
+    from ..journal import MissingFile
 
 
 group_app = typer.Typer(
@@ -111,6 +113,141 @@ def group_use(group: Annotated[str, typer.Argument(help="Group id, id prefix or 
     """Make a group the current one."""
     g = state().account().use(text(group) or "")
     console().print(f"now using {g.name} ({short(g.id)})")
+
+
+@group_app.command("heal")
+def group_heal(
+    registration_token: Annotated[
+        str | None,
+        typer.Option(
+            "--registration-token",
+            help="The operator's token, if the server lost the group and its registration is "
+            "closed (`-`, `@file`).",
+        ),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Give the server back what this device verified, after it went back to an older copy."""
+    from .common import journal
+
+    g = state().group()
+    report = g.heal(registration_token=text(registration_token))
+    if json:
+        emit_json(report)
+    else:
+        _print_heal(g.name, report)
+        _tell_missing_files(journal().missing_files())
+    _fail_on_refused(report)
+
+
+def _print_heal(name: str, report: HealReport) -> None:
+    from rich.text import Text
+
+    out = console()
+    if not report.healed:
+        out.print(f"{name}: the server already holds everything this device verified")
+    else:
+        made = "created the group on the server and " if report.created else ""
+        out.print(
+            f"{name}: {made}gave the server {report.ops} log ops and "
+            f"{report.entries} entries (and {report.lockboxes} keys sealed to members)"
+        )
+    for line in report.refused:
+        out.print(Text(f"refused: {line}"))
+
+
+def _tell_missing_files(missing: list[MissingFile] | tuple[MissingFile, ...]) -> None:
+    """Name the attached files the server does not hold: their comments verify, their
+    contents are gone from the server (docs/operations.md says which can be lost)."""
+    if not missing:
+        return
+    from rich.text import Text
+
+    out = console()
+    out.print(f"{len(missing)} attached files are not on the server any more:")
+    for m in missing:
+        out.print(Text(f"  {m.name} ({m.size} bytes), on comment {m.comment}"))
+    out.print("whoever still has a file can attach it again")
+
+
+def _fail_on_refused(report: HealReport) -> None:
+    from ..errors import ServerError
+    from .sync import _fail_on_alarms
+
+    if report.refused:
+        n = len(report.refused)
+        raise ServerError(
+            f"the server refused {n} entr{'y' if n == 1 else 'ies'}: {report.refused[0]}",
+            hint="the rest was given; compare `chatham verify` with another member",
+        )
+    _fail_on_alarms(report.alarms)
+
+
+@group_app.command("move")
+def group_move(
+    server: Annotated[str, typer.Option("--server", help="The group's new server's URL.")],
+    registration_token: Annotated[
+        str | None,
+        typer.Option(
+            "--registration-token",
+            help="The new server operator's token, if its registration is closed (`-`, `@file`).",
+        ),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Move the group to another server (leaders): publish this device's verified copy there,
+    and copy the attached files the old server still holds."""
+    from ..journal import Journal
+
+    # Not synced first through the old server (`journal()`): it may be gone; the move syncs
+    # with it if it answers.
+    g = state().group()
+    j = Journal(g, state().account().member_id, insist=state().anyway)
+    report, files = j.move(text(server) or "", registration_token=text(registration_token))
+    if json:
+        emit_json({"heal": report, "files": files})
+    else:
+        _print_heal(g.name, report)
+        console().print(f"{files.copied} attached files copied to the new server")
+        _tell_missing_files(files.lost)
+        console().print(
+            f"{g.name} now uses {g.server}; members' clients follow on their next sync, and "
+            f"members who cannot reach the old server run `chatham group server {g.server}`"
+        )
+    _fail_on_refused(report)
+
+
+@group_app.command("server")
+def group_server(
+    server: Annotated[str, typer.Argument(help="The group's new server's URL.")],
+    give_copy: Annotated[
+        bool,
+        typer.Option(
+            "--give-copy",
+            help="If that server holds nothing of the group, give it this device's copy.",
+        ),
+    ] = False,
+    registration_token: Annotated[
+        str | None,
+        typer.Option(
+            "--registration-token",
+            help="With --give-copy: the operator's token, if registration is closed.",
+        ),
+    ] = None,
+) -> None:
+    """Point this copy of the group at its new server, once its log checks out."""
+    from .common import journal
+
+    g = state().group()
+    report = g.use_server(
+        text(server) or "", give_copy=give_copy, registration_token=text(registration_token)
+    )
+    if report is not None:
+        _print_heal(g.name, report)
+    console().print(f"{g.name} now uses {g.server}: its log continues the one verified here")
+    _tell_missing_files(journal().missing_files())
+    if report is not None:
+        _fail_on_refused(report)
 
 
 def register(app: typer.Typer) -> None:

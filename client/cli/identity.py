@@ -1,4 +1,5 @@
-"""Identity commands: create your keys (init), show who you are, unlock and lock."""
+"""Identity commands: create your keys (init), show who you are, unlock and lock, and change
+the passphrase."""
 
 from __future__ import annotations
 
@@ -19,23 +20,13 @@ def init(
     ] = None,
 ) -> None:
     """Create your identity (member and device keys) in CHATHAM_HOME."""
-    from .. import Account, Home, env_passphrase
-    from ..errors import AlreadyInitialized, Locked
+    from .. import Account, Home
+    from ..errors import AlreadyInitialized
 
-    st = state()
     home = Home.default()
     if home.exists():
         raise AlreadyInitialized(f"{home.path} already holds a Chatham identity")
-    passphrase: str | None
-    if st.passphrase_file is not None:
-        passphrase = st.passphrase_from_file()
-    else:
-        passphrase = env_passphrase() or st.prompt(confirm=True)
-    if not passphrase:
-        raise Locked(
-            "no passphrase to protect the new keystore",
-            hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file",
-        )
+    passphrase = state().new_passphrase()
     with Account.init(home, passphrase=passphrase, name=text(name)) as j:
         out = console()
         out.print(f"created a Chatham identity in {home.path}")
@@ -90,6 +81,42 @@ def unlock(
     console().print(f"unlocked until {until}; `chatham lock` locks again")
 
 
+def passphrase(
+    new: Annotated[
+        str | None,
+        typer.Option(
+            "--new-passphrase",
+            help="The new passphrase: `@FILE` reads it from a file, `-` from standard input "
+            "(otherwise it is asked twice on the terminal).",
+        ),
+    ] = None,
+) -> None:
+    """Change the passphrase that protects your keys (they stay the same)."""
+    from .. import Home, env_passphrase
+    from ..errors import Locked
+
+    st = state()
+    home = Home.default()
+    home.read_keystore()  # NotInitialized before asking for anything
+    if st.passphrase_file is not None:
+        old = st.passphrase_from_file()
+    else:
+        old = env_passphrase() or st.prompt()
+    if not old:
+        raise Locked(
+            "no current passphrase given",
+            hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file",
+        )
+    fresh = st.changed_passphrase(new)
+    if not fresh:
+        raise Locked(
+            "no new passphrase given",
+            hint="run on a terminal, or pass --new-passphrase @FILE (or - for standard input)",
+        )
+    home.change_passphrase(old, fresh)
+    console().print("passphrase changed; the unlock session ended (`chatham unlock` starts one)")
+
+
 def lock() -> None:
     """End the unlock session now."""
     from .. import Home
@@ -103,3 +130,4 @@ def register(app: typer.Typer) -> None:
     app.command()(whoami)
     app.command()(unlock)
     app.command()(lock)
+    app.command()(passphrase)

@@ -316,7 +316,9 @@ def _print_roster(g: Group) -> None:
     from .show import print_table
 
     rows = []
-    for r in g.roster():
+    roster = g.roster()
+    several = any(r.devices > 1 for r in roster)
+    for r in roster:
         check = "you" if r.is_me else ("verified" if r.verified else "not verified")
         row = [
             ("* " if r.is_me else "  ") + _who(r.name, r.id),
@@ -326,10 +328,13 @@ def _print_roster(g: Group) -> None:
             r.fingerprint,
             check,
         ]
+        if several:
+            row.append(str(r.devices))
         if verbose():
             row.append(str(r.joined_epoch))
         rows.append(row)
     headers = ["name", "role", "status", "id", "fingerprint", "checked"]
+    headers += ["devices"] if several else []
     print_table(console(), headers + (["joined epoch"] if verbose() else []), rows)
 
 

@@ -128,6 +128,8 @@ def _print_sync(name: str, report: SyncReport) -> None:
     for alarm in report.alarms:
         waits = " (waiting: it may resolve when the rest arrives)" if alarm.waiting else ""
         out.print(Text(f"alarm: {alarm.text}{waits}"))
+    for entry, reason in report.refused:
+        out.print(Text(f"not sent: write {entry[:8]}: {reason}; it is no longer queued"))
     if report.status == "joining":
         out.print(f"{name}: waiting for a leader to approve your join request")
         return

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .. import Account, Alarm, ChathamError, Home, SyncReport
 from ..errors import Locked, NotInitialized, VerificationError
@@ -30,9 +30,6 @@ from ..errors import Locked, NotInitialized, VerificationError
 if TYPE_CHECKING:
     from .. import Group, HttpSource
     from ..journal import Journal
-
-MIN_PASSPHRASE: Final = 8
-"""As for `chatham init`: the page's strength meter guides; this is the floor."""
 
 
 @dataclass
@@ -106,13 +103,9 @@ class Desk:
 
     def create_identity(self, passphrase: str, name: str) -> None:
         """A new identity in this (empty) home, then unlocked."""
-        from ..errors import UsageError
+        from .. import check_new_passphrase
 
-        if len(passphrase) < MIN_PASSPHRASE:
-            raise UsageError(
-                f"a passphrase needs at least {MIN_PASSPHRASE} characters",
-                hint="a few unrelated words make a good passphrase",
-            )
+        check_new_passphrase(passphrase)  # the floor, as for `chatham init`; the meter guides
         Account.init(self.home, passphrase=passphrase, name=name, http=self.http).close()
         self.unlock(passphrase)
 

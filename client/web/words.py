@@ -133,6 +133,14 @@ _ALARMS: Final[tuple[tuple[type[ChathamError], str, str], ...]] = (
 
 _PLAIN: Final[tuple[tuple[type[ChathamError], str, str, str | None], ...]] = (
     (
+        E.CertificateRefused,
+        "This computer does not trust the server's certificate",
+        "Nothing was sent to it. You are seeing what this computer already had; what you "
+        "write is kept.",
+        "Ask the server's operator. If they use their own certificate authority, set "
+        "CHATHAM_CA_FILE to its certificate before starting Chatham.",
+    ),
+    (
         E.Unreachable,
         "The server can't be reached right now",
         "You are seeing what this computer already had. What you write is kept and sent "

@@ -19,19 +19,23 @@ from .errors import ErrorCode, error_body
 from .guards import DEPENDENCIES
 from .inflight import release_held
 from .lean_route import LeanRoute
+from .metrics import METRICS, MetricsServer, measured
 from .openapi import annotate_bytes_fields
 from .routes.attachments import attachments_router
 from .routes.auth import auth_router
+from .routes.bulk import bulk_router
 from .routes.entries import entries_router
 from .routes.events import events_router
 from .routes.groups import groups_router
 from .routes.health import health
 from .routes.joins import invites_router, joins_router
+from .routes.links import escrow_router, links_router
 from .runtime import Runtime
 from .services import login, upkeep
 from .settings import Settings, settings_from_env
 from .storage import migrate
 from .storage.db import Database
+from .storage.maintenance import table_sizes
 
 API_VERSION = "1.0.0"
 
@@ -56,6 +60,14 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime.server_id = await login.server_identity(runtime)
         app.state.services = runtime
         runtime.spawn(upkeep.purge_loop(runtime))
+        if settings.metrics_port:
+            exporter = MetricsServer(
+                settings.metrics_port,
+                runtime.hub.streams,
+                lambda: runtime.db.read(table_sizes),
+            )
+            await exporter.start()
+            runtime.closing.append(exporter.close)
         yield
     finally:
         await upkeep.scrub_before_exit(runtime)
@@ -71,9 +83,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             auth_router,
             groups_router,
             entries_router,
+            bulk_router(settings.max_bulk_body),
             attachments_router,
             joins_router,
             invites_router,
+            links_router,
+            escrow_router,
             events_router,
         ],
         dependencies=DEPENDENCIES,
@@ -110,6 +125,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     annotate_bytes_fields(app.openapi_schema)
     LeanRoute.verify(app)
+    if settings.metrics_port:
+        # Outside every Litestar layer (lean routes included): each request is counted once,
+        # under the route template the router chose.
+        METRICS.enabled = True
+        app.asgi_handler = measured(app.asgi_handler)
     return app
 
 

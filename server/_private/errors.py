@@ -55,10 +55,17 @@ class ErrorCode(StrEnum):
     STALE_EPOCH = "stale_epoch"
     STALE_LOG_HEAD = "stale_log_head"
     STALE_HEADS = "stale_heads"
+    NOT_A_PREFIX = "not_a_prefix"
     ROTATION_PENDING = "rotation_pending"
     CHUNK_EXISTS = "chunk_exists"
     ATTACHMENT_DELETED = "attachment_deleted"
     INVITE_USED = "invite_used"
+    LINK_UNKNOWN = "link_unknown"
+    LINK_EXPIRED = "link_expired"
+    LINK_USED = "link_used"
+    LINK_WAITING = "link_waiting"
+    TOO_MANY_LINKS = "too_many_links"
+    ESCROW_UNKNOWN = "escrow_unknown"
     CONFLICT = "conflict"
     BODY_TOO_LARGE = "body_too_large"
     QUOTA_EXCEEDED = "quota_exceeded"
@@ -105,10 +112,17 @@ STATUS: Final[Mapping[ErrorCode, int]] = {
     C.STALE_EPOCH: 409,
     C.STALE_LOG_HEAD: 409,
     C.STALE_HEADS: 409,
+    C.NOT_A_PREFIX: 409,
     C.ROTATION_PENDING: 409,
     C.CHUNK_EXISTS: 409,
     C.ATTACHMENT_DELETED: 409,
     C.INVITE_USED: 409,
+    C.LINK_UNKNOWN: 404,
+    C.LINK_EXPIRED: 410,
+    C.LINK_USED: 409,
+    C.LINK_WAITING: 409,
+    C.TOO_MANY_LINKS: 429,
+    C.ESCROW_UNKNOWN: 404,
     C.CONFLICT: 409,
     C.BODY_TOO_LARGE: 413,
     C.QUOTA_EXCEEDED: 413,

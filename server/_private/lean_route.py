@@ -11,7 +11,8 @@ the handler function is called directly, in this order:
    and the device's rate limit), or, for a route without a login, the per-address limit
    (`rate_auth`) — before one byte of the body is read;
 2. the body, read up to the route's cap (`bodies.json_bound` of its type, at most
-   `max_body`; 413 as soon as it passes it or its Content-Length says it would);
+   `max_body`, or `max_bulk_body` for the bulk routes; 413 as soon as it passes it or its
+   Content-Length says it would);
 3. the body decoded straight into its type by msgspec (`bodies.decode_body`: the 400s
    Litestar's validation gives), never into an intermediate tree of lists and dicts;
 4. the function, with the path parameters as Litestar parsed them, `services`, and
@@ -45,8 +46,17 @@ from .inflight import release_held
 class LeanRoute:
     """Route middleware that calls the handler function directly (see the module docstring)."""
 
-    def __init__(self, fn: Callable[..., Awaitable[Any]], body: type[msgspec.Struct]) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        body: type[msgspec.Struct],
+        *,
+        limit: str = "max_body",
+    ) -> None:
+        """`limit` names the setting that caps the route's body (the bulk routes have their
+        own, `max_bulk_body`)."""
         params = set(inspect.signature(fn).parameters)
+        self._limit = limit
         if "data" not in params or "services" not in params:
             raise TypeError(f"{fn.__name__} takes no `data` or no `services`")
         self._fn = fn
@@ -132,10 +142,11 @@ class LeanRoute:
         elif self._who == "caller":
             kwargs["caller"] = await provide_caller(request, services)
         else:
-            services.limiter.hit(("auth", client_key(request)), settings.rate_auth)
+            await services.limiter.hit(("auth", client_key(request)), settings.rate_auth)
         if self._takes_request:
             kwargs["request"] = request
-        raw = await read_capped(request, self.cap(settings.max_body), "this request's body")
+        limit = getattr(settings, self._limit)
+        raw = await read_capped(request, self.cap(limit), "this request's body")
         kwargs["data"] = decode_body(self._decoder, raw)
         answer = await self._fn(**kwargs)
         response = answer if isinstance(answer, Response) else Answer(answer)

@@ -20,6 +20,7 @@ _DESCRIPTIONS = {
     403: "not allowed (not_a_member, not_a_leader, ...)",
     404: "no such item",
     409: "conflict (stale_head, duplicate_entry, ...)",
+    410: "gone: the link code expired (link_expired)",
     413: "body too large, or the group's storage quota is full",
     422: "well-formed but refused by a protocol check (`check` names it)",
     429: "rate limited; see Retry-After",

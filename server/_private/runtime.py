@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from .hub import Hub
 from .inflight import InFlight
-from .ratelimit import RateLimiter
+from .ratelimit import Limits
 from .rosters import StateCache
 from .settings import Settings
 from .storage.db import Database
@@ -39,7 +39,7 @@ class Runtime:
     db: Database
     states: StateCache = field(init=False)
     hub: Hub = field(init=False)
-    limiter: RateLimiter = field(init=False)
+    limiter: Limits = field(init=False)
     inflight: InFlight = field(default_factory=InFlight)
     large_pages: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     """Entry pages read outside the event loop (large ones, or a cold roster) two at a time."""
@@ -49,10 +49,16 @@ class Runtime:
     login made for one server is useless at any other (docs/protocol.md §11)."""
     scrub_pending: bool = False
     """A scrub is scheduled and has not started: another retraction needs none of its own."""
+    event_reads: object = None
+    """The event watchers' batched reads (`services.events`), made when first needed."""
+    closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """What to close, besides the tasks and the database, when the process stops."""
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.limiter = RateLimiter(self.settings.clock)
+        # Buckets are shared through the database whenever another process may serve too.
+        shared = not self.db.is_sqlite or self.settings.workers > 1
+        self.limiter = Limits(self.settings.clock, self.db if shared else None)
         self.states = StateCache(self.settings.roster_cache)
         s = self.settings
         self.hub = Hub(s.events_per_device, s.events_max_streams, s.events_poll)
@@ -67,6 +73,9 @@ class Runtime:
 
     async def close(self) -> None:
         """Cancel the background tasks and close the database."""
+        for close in self.closing:
+            with contextlib.suppress(Exception):
+                await close()
         self.hub.close()
         for task in list(self._tasks):
             task.cancel()

@@ -56,6 +56,8 @@ class Settings:
     # Size caps (413 beyond them).
     max_body: int = 2 * MIB
     """Cap for JSON request bodies; an entry's ciphertext is at most ~1 MiB, base64 adds a third."""
+    max_bulk_body: int = 32 * MIB
+    """Cap for a bulk request (many entries, or a heal's ops, lockboxes and entries)."""
     max_chunk: int = 64 * KIB + 1 * KIB
     """Cap for one attachment chunk: 64 KiB of plaintext plus the AEAD tag and slack."""
     max_chunks_per_attachment: int = 16 * 1024
@@ -68,7 +70,8 @@ class Settings:
     group_quota: int = 10 * 1024 * MIB
     """Bytes of ciphertext (entries and attachments) one group may store."""
 
-    # Rate limits, per process (see docs/operations.md).
+    # Rate limits (docs/operations.md): per device and per group shared through the database
+    # whenever several processes may serve; per address in each process's memory.
     rate_auth: int = 60
     """Challenges and logins per minute from one client address (kept in memory only)."""
     rate_device: int = 6000
@@ -96,6 +99,9 @@ class Settings:
     events_keepalive: float = 15.0
     events_max_seconds: float = 3600.0
     """A stream is closed after this long (and at token expiry); clients reconnect."""
+
+    metrics_port: int = 0
+    """Serve Prometheus metrics on 127.0.0.1 at this port; 0 (the default) serves none."""
 
     # Connections (`connections.GuardedHttpTools`; docs/operations.md "Limits and abuse").
     max_header_bytes: int = 32 * KIB
@@ -131,6 +137,7 @@ class Settings:
             "challenge_ttl",
             "token_ttl",
             "max_body",
+            "max_bulk_body",
             "max_chunk",
             "page_limit",
             "max_header_bytes",
@@ -144,6 +151,13 @@ class Settings:
                 raise ValueError(f"{name} must be positive")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ValueError("metrics_port must be a port number, or 0 for no metrics")
+        if self.metrics_port and self.workers > 1:
+            raise ValueError(
+                "--metrics-port needs --workers 1: run one chatham-server process per "
+                "metrics port instead (docs/operations.md, Monitoring)"
+            )
 
     @functools.cached_property
     def proxies(self) -> frozenset[str]:

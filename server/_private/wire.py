@@ -13,6 +13,8 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from .errors import ErrorBody
+
 Id16 = Annotated[bytes, Meta(min_length=16, max_length=16)]
 Id32 = Annotated[bytes, Meta(min_length=32, max_length=32)]
 Sig = Annotated[bytes, Meta(min_length=64, max_length=64)]
@@ -93,6 +95,14 @@ class AppendOp(Struct):
     lockboxes: Annotated[list[Lockbox], Meta(max_length=10_000)] = []
 
 
+class ChainHeadItem(Struct):
+    """One device's newest entry on the server: its chain position and link."""
+
+    device: bytes
+    seq: int
+    link: bytes
+
+
 class LogPage(Struct):
     """Ops `since < seq <= until`; `seq`/`head` are the newest op the caller may see."""
 
@@ -104,6 +114,9 @@ class LogPage(Struct):
     entry_cursor: int | None = None
     """The group's newest entry cursor, for an active member's device (clients notice a server
     that is behind the cursor they pinned); omitted for invitees and departed devices."""
+    heads: list[ChainHeadItem] | None = None
+    """Every device's chain head as the server holds it, on an active member's last page, so
+    a client sees a server that lost entries it verified (a restore from an older backup)."""
 
 
 class DeviceLockbox(Struct):
@@ -126,6 +139,65 @@ class PostEntry(Struct):
 class EntryPosted(Struct):
     entry_id: bytes
     cursor: int
+
+
+BULK_ENTRIES = 1000
+"""Most entries one bulk post carries (its body cap is `Settings.max_bulk_body`)."""
+
+
+class PostEntries(Struct):
+    """Many entries in one request, each checked and answered as if posted alone, in order."""
+
+    entries: Annotated[
+        list[Annotated[bytes, Meta(max_length=(1 << 20) + (1 << 17))]],
+        Meta(min_length=1, max_length=BULK_ENTRIES),
+    ]
+
+
+class EntryOutcome(Struct):
+    """One entry's answer in a bulk post: its id and cursor, or the error a post alone gets."""
+
+    entry_id: bytes | None = None
+    cursor: int | None = None
+    error: ErrorBody | None = None
+
+
+class EntryOutcomes(Struct):
+    results: list[EntryOutcome]
+
+
+class HealLockbox(Struct):
+    seq: Seq
+    """The op whose rotation committed to it."""
+    device: Id32
+    lockbox: LockboxBytes
+
+
+class HealEntry(Struct):
+    """An entry as a member holds it: the entry, or the stub of a retracted one and the id of
+    the entry that retracted it."""
+
+    entry: Annotated[bytes, Meta(max_length=(1 << 20) + (1 << 17))] | None = None
+    stub: Annotated[bytes, Meta(max_length=4096)] | None = None
+    retracted_by: Id16 | None = None
+
+
+class Heal(Struct):
+    """What a member's verified copy holds beyond the server's state (docs/protocol.md §14.2)."""
+
+    expected_seq: SeqOrNone
+    """The server's head this extends; -1 when the server has no such group."""
+    expected_head: bytes
+    ops: Annotated[list[Blob], Meta(max_length=100_000)]
+    lockboxes: Annotated[list[HealLockbox], Meta(max_length=100_000)]
+    entries: Annotated[list[HealEntry], Meta(max_length=BULK_ENTRIES)]
+    registration_token: str | None = None
+
+
+class Healed(Struct):
+    seq: int
+    head: bytes
+    results: list[EntryOutcome]
 
 
 class EntryItem(Struct):
@@ -205,3 +277,55 @@ class InviteGroups(Struct):
 class Health(Struct):
     status: str
     database: str
+
+
+# --- device links -----------------------------------------------------------------------------
+
+LinkSlotBytes = Annotated[bytes, Meta(min_length=40, max_length=4 << 20)]
+
+
+class OpenLink(Struct):
+    """An existing device opens a link mailbox: its id, the access-key verifier, the offer."""
+
+    link_id: Id32
+    verifier: Id32
+    offer: Annotated[bytes, Meta(min_length=40, max_length=4096)]
+
+
+class LinkAuth(Struct):
+    """The mailbox's access key, derived from the link code (the new device has no login)."""
+
+    auth: Id32
+
+
+class LinkAnswer(Struct):
+    """The new device's request, shown with the access key."""
+
+    auth: Id32
+    request: Annotated[bytes, Meta(min_length=40, max_length=4096)]
+
+
+class LinkHandoverBody(Struct):
+    handover: LinkSlotBytes
+
+
+class LinkInfo(Struct):
+    link_id: bytes
+    expires: int
+
+
+class LinkSlot(Struct):
+    data: bytes
+
+
+class Escrow(Struct):
+    """A recovery kit's escrow, sealed to the kit's device (docs/protocol.md §5.5)."""
+
+    escrow: LinkSlotBytes
+
+
+class PutEscrow(Struct):
+    """A kit's device stores its escrow; `group` is a group it is an active device of."""
+
+    group: Id32
+    escrow: LinkSlotBytes

@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from chatham import crypto
 from chatham.client import Group, errors
-from chatham.client.journal import Meeting, Note, Retraction, encode_body
+from chatham.client.journal import Issue, Meeting, Note, Retraction, encode_body
 
 from tests.support.client_fixtures import Person, Tamper, form_group
 from tests.support.tamper_kit import World, backdated, inject_entry
@@ -150,3 +151,81 @@ def test_an_entry_withheld_from_the_leader_is_named_to_its_author(
     assert isinstance(alarm.error(), errors.WithheldError)
     assert "does not cover your entry 2" in alarm.text
     assert not gs.verify().ok
+
+
+def test_an_entry_the_server_deleted_without_a_valid_retraction_is_not_listed_as_readable(
+    world: World,
+) -> None:
+    """Bob never held Alice's issue: the operator deleted its ciphertext on a retraction by
+    Carol, who may not retract it. Bob is told, and his index does not call the stub readable
+    (the journal would otherwise look for it on every load)."""
+    w = world
+    issue = w.ga.journal().new_issue(title="Alice's issue", priority="B")
+    w.gc.sync()
+    cid = bytes.fromhex(issue.id)
+    withdraw = Retraction(ts=3, item=cid, entries=[cid])
+    at = (w.gc.state.seq, w.gc.state.head)
+    inject_entry(w.db_path, w.ga.id_bytes, backdated(w.gc, encode_body(withdraw), at, [cid]))
+    report = w.gb.sync()
+    assert any(a.record == f"entry {issue.id}" for a in report.alarms)
+    [ref] = [r for r in w.gb.entry_index() if r.id == issue.id]
+    assert not ref.readable
+    assert "Alice's issue" not in titles(w.gb)
+    assert "Alice's issue" in titles(w.ga)  # Alice kept her copy: the retraction is invalid
+
+
+def test_a_leader_demoted_while_their_retraction_is_on_its_way_is_told_and_keeps_syncing(
+    world: World,
+) -> None:
+    """Alice's demotion of Bob reaches the server just before Bob's retraction of Carol's
+    issue. The server refuses the retraction; Bob is told, the write leaves his outbox, and
+    every later sync of his finishes (it once failed with the same refusal forever)."""
+    w = world
+    w.ga.set_role("Bob", "leader")
+    w.gc.journal().new_issue(title="Carol's issue", priority="B")
+    w.gb.sync()
+    w.tamper.race("POST", "/entries", lambda: w.ga.set_role("Bob", "member"))
+    bob = w.gb.journal()
+    [item] = [i for i in bob.view.issues() if i.title == "Carol's issue"]
+    with pytest.raises(errors.NotAllowed) as info:
+        bob.retract(item)
+    assert "not sent" in f"{info.value} {info.value.hint}"
+    report = w.gb.sync()
+    assert report.queued == 0
+    assert report.alarms == ()
+    assert "Carol's issue" in titles(w.gb)
+    w.gb.journal().new_issue(title="Bob's issue, after", priority="C")
+    for g in (w.ga, w.gc):
+        assert g.sync().alarms == ()
+        assert titles(g) == ["Carol's issue", "Bob's issue, after"]
+
+
+def test_a_removed_devices_entry_accepted_while_the_removal_was_hidden_goes_once_it_is_seen(
+    world: World,
+) -> None:
+    """The server hides Carol's removal from Bob and serves him an entry Carol signed after
+    it. Bob cannot tell yet (the freshness bound limits that); once he sees the removal,
+    the entry beyond Carol's final head is judged after it, and is no longer shown."""
+    w = world
+    seen = w.gb.state.seq
+
+    def hide_newer(_: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        if "ops" in page:
+            page["ops"] = [op for op in page["ops"] if crypto.decode_signed_op(op).op.seq <= seen]
+            if page["ops"]:
+                page["seq"], page["head"] = seen, crypto.op_hash(page["ops"][-1])
+        return page
+
+    w.tamper.on("GET", "/log", hide_newer)
+    at = (w.gc.state.seq, w.gc.state.head)
+    w.ga.remove(w.ga.member(w.carol.member_id).id)
+    late = encode_body(Issue(ts=9, title="Carol, after her removal"))
+    inject_entry(w.db_path, w.ga.id_bytes, backdated(w.gc, late, at))
+    w.gb.sync()
+    assert "Carol, after her removal" in titles(w.gb)  # the limit: he could not know
+    w.tamper.clear()
+    w.gb.sync()
+    assert "Carol, after her removal" not in titles(w.gb)
+    assert any(x.code == "not_a_member" for x in w.gb.journal().view.warnings)
+    w.ga.sync()
+    assert "Carol, after her removal" not in titles(w.ga)

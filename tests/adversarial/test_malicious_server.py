@@ -615,3 +615,34 @@ def test_database_op_tampering(world: World) -> None:
         edited[-1] ^= 0x01
         db.execute("UPDATE log_ops SET op = ? WHERE seq = ?", (bytes(edited), seq))
     expect_refused(w, errors.ForgedOpError, "signature")
+
+
+def test_a_device_added_without_the_member_key_is_refused(world: World) -> None:
+    """The server (with a device key of its own, or Carol's) adds a device to Carol: the
+    card is not signed by Carol's member key, so every client refuses the op."""
+    w = world
+    rogue = crypto.DeviceKeys.from_seeds(os.urandom(32), os.urandom(96))
+    impostor = crypto.MemberKeys.from_seed(os.urandom(32))
+    cert = _records.DeviceCert(
+        2, w.carol._secrets.member.public, rogue.public, rogue.kem_public, now()
+    )
+    body = crypto.encode(cert)
+    card = _records.MemberCard(
+        cert,
+        impostor.sign(crypto.labels.SIG_CARD, body),
+        rogue.sign(crypto.labels.SIG_CARD, body),
+    )
+    op = _log.sign_op(w.gc.state, w.carol._secrets.device, crypto.AddDevice(card), time=now())
+    inject_op(w, op)
+    expect_refused(w, errors.ForgedOpError, "card")
+
+
+def test_a_device_of_another_member_cannot_add_one(world: World) -> None:
+    """Carol's device signs an add-device for a device that Alice's member key vouches for
+    (a card replayed, or stolen): the op must come from one of Alice's own devices."""
+    w = world
+    laptop = crypto.DeviceKeys.from_seeds(os.urandom(32), os.urandom(96))
+    card = crypto.make_card(w.alice._secrets.member, laptop, created=now())
+    op = crypto.build_add_device(w.gc.state, w.carol._secrets.device, card, time=now())
+    inject_op(w, op.op)
+    expect_refused(w, errors.ForgedOpError, "member")

@@ -104,12 +104,38 @@ def test_wrong_passphrase(cli: Cli, tmp_path: Path) -> None:
     cli.ok("init")
     wrong = tmp_path / "wrong"
     wrong.write_text("not the passphrase\n")
+    wrong.chmod(0o600)
     code, _, err = cli("--passphrase-file", str(wrong), "whoami")
     assert code == 1
     assert errors_of(err) == [
         "chatham: error: wrong passphrase: the keystore did not open",
         "chatham: hint: nothing was changed; try again (case matters)",
     ]
+
+
+def test_a_passphrase_file_other_users_can_read_is_refused_and_unlocks_nothing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """As ssh does with a private key: a passphrase in a file others can read is no longer
+    the member's alone; chatham says so rather than use it. A pipe (`<(pass show x)`) or
+    stdin is fine."""
+    cli.ok("init")
+    shared = tmp_path / "passphrase.txt"
+    shared.write_text(f"{PASSPHRASE}\n")
+    shared.chmod(0o644)
+    code, out, err = cli("--passphrase-file", str(shared), "whoami", passphrase=None)
+    assert (code, out) == (2, "")
+    assert errors_of(err) == [
+        f"chatham: error: {shared} can be read by other users of this computer, "
+        "so the passphrase in it is not yours alone",
+        f"chatham: hint: nothing was unlocked; run `chmod 600 {shared}`, and change the "
+        "passphrase if others may have read it",
+    ]
+    shared.chmod(0o600)
+    code, *_ = cli("--passphrase-file", str(shared), "whoami", passphrase=None)
+    assert code == 0
+    code, *_ = cli("--passphrase-file", "-", "whoami", passphrase=None, stdin=PASSPHRASE)
+    assert code == 0
 
 
 def test_unlock_session_and_lock(cli: Cli) -> None:

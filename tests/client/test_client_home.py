@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -117,6 +119,21 @@ def test_session_refuses_unsafe_runtime_dir(home: Home, tmp_path: Path) -> None:
         Account.open(home)
 
 
+def _a_session_opens_from_a_private_directory(
+    home: Home, run: Path, shared: Path, planted: Path
+) -> None:
+    """`run` is the member's own (0700, outside `shared`), and an unlock session started
+    there opens the account without a passphrase, writing nothing into `planted`."""
+    assert shared not in run.parents
+    st = run.lstat()
+    assert st.st_uid == os.getuid()
+    assert stat.S_IMODE(st.st_mode) == 0o700
+    _, key = home.unlock(passphrase=PASSPHRASE)
+    home.start_session(key, 60)
+    assert Account.open(home).member_id  # the session opens it, no passphrase needed
+    assert list(planted.iterdir()) == []  # nothing was written where another user can read
+
+
 def test_another_user_cannot_lock_a_member_out_of_unlock_sessions(
     home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -139,15 +156,8 @@ def test_another_user_cannot_lock_a_member_out_of_unlock_sessions(
     run = runtime_dir()
     if not Path(f"/run/user/{os.getuid()}").is_dir():
         assert run == tmp_path / "state" / "chatham" / "run"
-    assert shared not in run.parents
-    st = run.lstat()
-    assert st.st_uid == os.getuid()
-    assert stat.S_IMODE(st.st_mode) == 0o700
-    _, key = home.unlock(passphrase=PASSPHRASE)
-    home.start_session(key, 60)
+    _a_session_opens_from_a_private_directory(home, run, shared, planted)
     assert home.session_path().parent == run
-    assert Account.open(home).member_id  # the session opens it, no passphrase needed
-    assert list(planted.iterdir()) == []  # nothing was written where another user can read
 
 
 def test_a_runtime_dir_of_another_user_is_refused_with_a_way_out(
@@ -224,15 +234,7 @@ def test_a_shared_xdg_runtime_dir_cannot_be_used_to_lock_a_member_out(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("HOME", str(tmp_path / "member"))
 
-    run = runtime_dir()
-    assert shared not in run.parents
-    st = run.lstat()
-    assert st.st_uid == os.getuid()
-    assert stat.S_IMODE(st.st_mode) == 0o700
-    _, key = home.unlock(passphrase=PASSPHRASE)
-    home.start_session(key, 60)
-    assert Account.open(home).member_id
-    assert list(planted.iterdir()) == []
+    _a_session_opens_from_a_private_directory(home, runtime_dir(), shared, planted)
 
 
 def test_a_runtime_dir_base_of_another_user_is_passed_over(
@@ -250,3 +252,242 @@ def test_a_runtime_dir_base_of_another_user_is_passed_over(
     assert theirs not in run.parents
     assert run.lstat().st_uid == os.getuid()
     assert list(theirs.iterdir()) == []
+
+
+def test_wiping_overwrites_every_byte_of_a_large_file_before_removing_it(tmp_path: Path) -> None:
+    import os
+
+    from chatham.client import shred
+
+    big = tmp_path / "download.bin"
+    big.write_bytes(b"\xff" * (3 * (1 << 20) + 17))
+    keep = os.open(big, os.O_RDONLY)  # the inode stays readable after the unlink
+    try:
+        shred(big)
+        assert not big.exists()
+        left = os.read(keep, 4 * (1 << 20))
+    finally:
+        os.close(keep)
+    assert len(left) == 3 * (1 << 20) + 17
+    assert left == bytes(len(left))
+
+
+# --- changing the passphrase ----------------------------------------------------------------
+
+NEW_PASSPHRASE = "a different horse entirely"
+CHATHAM = Path(sys.executable).with_name("chatham")
+
+
+def opens_with(home: Home) -> list[str]:
+    """Which of the two passphrases open the keystore (the session is not used)."""
+    works = []
+    for p in (PASSPHRASE, NEW_PASSPHRASE):
+        try:
+            home.unlock(passphrase=p)
+        except errors.WrongPassphrase:
+            continue
+        works.append(p)
+    return works
+
+
+def files(home: Home) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in home.path.iterdir()}
+
+
+def test_changing_the_passphrase_keeps_the_keys_and_ends_the_session(home: Home) -> None:
+    with Account.open(home, passphrase=PASSPHRASE) as j:
+        member, device = j.member_id, j.device_id
+    _, key = home.unlock(passphrase=PASSPHRASE)
+    home.start_session(key, 600)
+    home.change_passphrase(PASSPHRASE, NEW_PASSPHRASE)
+    assert opens_with(home) == [NEW_PASSPHRASE]
+    assert home.session_expires() is None  # its key opened only the old file
+    with pytest.raises(errors.WrongPassphrase):
+        Account.open(home, passphrase=PASSPHRASE)
+    with Account.open(home, passphrase=NEW_PASSPHRASE) as j:
+        assert (j.member_id, j.device_id, j.name) == (member, device, "Dana")  # the store opens
+    assert mode(home.keystore_path) == 0o600
+    assert sorted(p.name for p in home.path.iterdir()) == ["keystore", "store.sqlite3"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "error"),
+    [
+        ("not it", NEW_PASSPHRASE, errors.WrongPassphrase),
+        (PASSPHRASE, "short", errors.UsageError),
+        (PASSPHRASE, PASSPHRASE, errors.UsageError),
+    ],
+    ids=["wrong-old", "weak-new", "same"],
+)
+def test_a_refused_passphrase_change_changes_nothing(
+    home: Home, old: str, new: str, error: type[errors.ChathamError]
+) -> None:
+    _, key = home.unlock(passphrase=PASSPHRASE)
+    home.start_session(key, 600)
+    before = files(home)
+    with pytest.raises(error) as info:
+        home.change_passphrase(old, new)
+    assert "nothing was changed" in (info.value.hint or "")
+    assert files(home) == before
+    assert home.session_expires() is not None
+    assert opens_with(home) == [PASSPHRASE]
+
+
+# Each point kills the changing process with SIGKILL: before anything is written, with the new
+# file half written, written but not synced, synced but not renamed, renamed but the directory
+# not synced, and after everything but ending the session.
+CRASH_SCRIPT = """
+import os, signal, sys
+from pathlib import Path
+from chatham import crypto
+from chatham.client import Home
+from chatham.client._private.local import home as home_module  # its os, as it calls it
+
+point = sys.argv[2]
+die = lambda: os.kill(os.getpid(), signal.SIGKILL)
+real = {"write": os.write, "replace": os.replace}
+if point == "seal":
+    crypto.seal_keystore = lambda *a, **k: die()
+elif point == "half-written":
+    home_module.os.write = lambda fd, data: (real["write"](fd, data[: len(data) // 2]), die())
+elif point == "before-fsync":
+    home_module.os.fsync = lambda fd: die()
+elif point == "before-rename":
+    home_module.os.replace = lambda a, b: die()
+elif point == "after-rename":
+    home_module.os.replace = lambda a, b: (real["replace"](a, b), die())
+elif point == "before-session-ends":
+    Home.end_session = lambda self: die()
+Home(Path(sys.argv[1])).change_passphrase(sys.argv[3], sys.argv[4])
+print("finished")
+"""
+
+CRASH_POINTS = [
+    ("seal", PASSPHRASE),
+    ("half-written", PASSPHRASE),
+    ("before-fsync", PASSPHRASE),
+    ("before-rename", PASSPHRASE),
+    ("after-rename", NEW_PASSPHRASE),
+    ("before-session-ends", NEW_PASSPHRASE),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "survives"), CRASH_POINTS, ids=[p for p, _ in CRASH_POINTS])
+def test_a_passphrase_change_killed_midway_leaves_a_keystore_that_opens(
+    home: Home, point: str, survives: str
+) -> None:
+    with Account.open(home, passphrase=PASSPHRASE) as j:
+        member = j.member_id
+    before = files(home)
+    r = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, str(home.path), point, PASSPHRASE, NEW_PASSPHRASE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
+    assert opens_with(home) == [survives]  # exactly one of the two, and the expected one
+    assert files(home)["store.sqlite3"] == before["store.sqlite3"]
+    with Account.open(home, passphrase=survives) as j:
+        assert (j.member_id, j.name) == (member, "Dana")
+    # A change that died leaves at most a stray temporary file, which the next change clears.
+    home.change_passphrase(survives, "and a third one, finally")
+    assert sorted(p.name for p in home.path.iterdir()) == ["keystore", "store.sqlite3"]
+
+
+@pytest.mark.slow
+def test_chatham_passphrase_killed_at_random_moments_loses_nothing(
+    home: Home, tmp_path: Path
+) -> None:
+    """The real command, killed with SIGKILL after a few different delays."""
+    with Account.open(home, passphrase=PASSPHRASE) as j:
+        member = j.member_id
+    new = tmp_path / "new"
+    new.write_text(NEW_PASSPHRASE + "\n")
+    env = {**os.environ, "CHATHAM_HOME": str(home.path), "NO_COLOR": "1"}
+    current = PASSPHRASE
+    for delay in (0.3, 0.8, 1.3, 30.0):
+        target = tmp_path / f"target-{delay}"
+        nxt = NEW_PASSPHRASE if current == PASSPHRASE else PASSPHRASE
+        target.write_text(nxt)
+        target.chmod(0o600)
+        proc = subprocess.Popen(
+            [str(CHATHAM), "passphrase", "--new-passphrase", f"@{target}"],
+            env={**env, "CHATHAM_PASSPHRASE": current},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        works = opens_with(home)
+        assert len(works) == 1, (delay, works)
+        if proc.returncode == 0:
+            assert works == [nxt]
+        current = works[0]
+        with Account.open(home, passphrase=current) as j:
+            assert (j.member_id, j.name) == (member, "Dana")
+    assert proc.returncode == 0  # the last one, given its time, finished
+
+
+@pytest.mark.slow
+def test_chatham_passphrase_reads_secrets_only_from_safe_places(home: Home, tmp_path: Path) -> None:
+    env = {**os.environ, "CHATHAM_HOME": str(home.path), "NO_COLOR": "1"}
+
+    def run(
+        *args: str, old: str | None = PASSPHRASE, first: tuple[str, ...] = ()
+    ) -> subprocess.CompletedProcess[str]:
+        e = {**env, "CHATHAM_PASSPHRASE": old} if old else env
+        return subprocess.run(
+            [str(CHATHAM), *first, "passphrase", *args],
+            env=e,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+            check=False,
+        )
+
+    before = files(home)
+    refused = [
+        run("--new-passphrase", NEW_PASSPHRASE),  # a literal on the command line
+        run("--new-passphrase", "@" + str(tmp_path / "missing")),
+        run(),  # no terminal to ask on
+        run("--new-passphrase", "-", first=("--passphrase-file", "-")),
+    ]
+    short = tmp_path / "short"
+    short.write_text("short\n")
+    short.chmod(0o600)
+    refused.append(run("--new-passphrase", f"@{short}"))
+    good = tmp_path / "good"
+    good.write_text(NEW_PASSPHRASE + "\n")
+    refused.append(run("--new-passphrase", f"@{good}"))  # others can read it (0644)
+    assert "can be read by other users" in refused[-1].stderr
+    good.chmod(0o600)
+    refused.append(run("--new-passphrase", f"@{good}", old="not the passphrase"))
+    for r in refused:
+        assert r.returncode != 0
+        assert r.stderr.startswith("chatham: error: "), r.stderr
+        assert "chatham: hint: " in r.stderr
+        assert NEW_PASSPHRASE not in r.stderr + r.stdout
+    assert files(home) == before
+    r = run("--new-passphrase", f"@{good}")
+    assert r.returncode == 0, r.stderr
+    assert "passphrase changed" in r.stdout
+    assert opens_with(home) == [NEW_PASSPHRASE]
+    # From standard input, and back again.
+    r = subprocess.run(
+        [str(CHATHAM), "passphrase", "--new-passphrase", "-"],
+        env={**env, "CHATHAM_PASSPHRASE": NEW_PASSPHRASE},
+        input=PASSPHRASE + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert opens_with(home) == [PASSPHRASE]

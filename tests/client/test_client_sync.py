@@ -92,6 +92,62 @@ def test_offline_writes_queue_and_send_later(person: Person, server: httpx.Clien
     assert bodies(ga) == [b"written on a plane"]
 
 
+class OutboxWire(httpx.BaseTransport):
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.posts: list[str] = []
+        self.down = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("network is down", request=request)
+        if request.method == "POST" and "/entries" in request.url.path:
+            self.posts.append(request.url.path.rsplit("/", 1)[-1])
+        return self.inner.handle_request(request)
+
+
+def test_an_offline_outbox_goes_out_in_one_bulk_request(
+    person: Person, server: httpx.Client
+) -> None:
+    counting = OutboxWire(server._transport)
+    http = httpx.Client(transport=counting, base_url=SERVER_URL)
+    alice, bob = person("Alice"), person("Bob", http=http)
+    ga, gb = form_group(alice, bob)
+    counting.down = True
+    ids = [gb.post(f"written on a plane {i}".encode()) for i in range(30)]
+    assert gb.queued == 30
+    counting.down = False
+    report = gb.sync()
+    assert report.sent == tuple(ids)
+    assert counting.posts == ["bulk"]
+    assert gb.queued == 0
+    ga.sync()
+    assert bodies(ga) == [f"written on a plane {i}".encode() for i in range(30)]
+    assert [e.seq for e in ga.entries()] == list(range(1, 31))
+    assert not gb.sync().alarms
+
+
+def test_a_queued_write_the_bulk_post_refuses_goes_out_alone_after_a_reseal(
+    person: Person, server: httpx.Client
+) -> None:
+    """Queued writes sealed on an epoch that rotated meanwhile: the bulk answer refuses them
+    (stale_epoch), and the single path syncs, reseals and sends them."""
+    counting = OutboxWire(server._transport)
+    http = httpx.Client(transport=counting, base_url=SERVER_URL)
+    alice, bob = person("Alice"), person("Bob", http=http)
+    ga, gb = form_group(alice, bob)
+    counting.down = True
+    for i in range(3):
+        gb.post(f"queued {i}".encode())
+    counting.down = False
+    ga.rotate()
+    gb.sync()
+    assert gb.queued == 0
+    ga.sync()
+    assert bodies(ga) == [f"queued {i}".encode() for i in range(3)]
+    assert {e.epoch for e in ga.entries()} == {ga.epoch}
+
+
 def test_offline_write_is_sealed_under_the_newest_epoch(
     person: Person, server: httpx.Client
 ) -> None:

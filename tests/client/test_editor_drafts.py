@@ -81,6 +81,7 @@ def test_a_wrong_passphrase_is_refused_before_the_editor_opens(
     dana.ok("lock")
     wrong = tmp_path / "wrong"
     wrong.write_text("not the passphrase\n")
+    wrong.chmod(0o600)
     dana.env.pop("CHATHAM_PASSPHRASE")
     lines = dana.fails("--passphrase-file", str(wrong), "issue", "new", "-t", "Hiring", code=1)
     assert lines[0] == "chatham: error: wrong passphrase: the keystore did not open"

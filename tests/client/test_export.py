@@ -530,6 +530,52 @@ def test_an_export_never_goes_into_another_users_directory(
     assert list(theirs.iterdir()) == []
 
 
+def test_a_link_retargeted_after_the_checks_cannot_move_the_export(
+    journal: Sample, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A race: the export path is a link to the member's own directory while it is checked,
+    and to another user's once the writing starts. The files go into the directory that was
+    checked (held open from the check on), never through the retargeted link."""
+    from chatham.client._private.journal import export
+
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o700)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    theirs.chmod(0o777)
+    if os.getuid() == 0:
+        os.chown(theirs, 65534, 65534)
+    link = tmp_path / "export"
+    link.symlink_to(mine)
+    real = export.ours_to_replace
+
+    def racing(*args: Any, **kwargs: Any) -> bool:
+        if link.resolve() == mine:  # once, right after the directory passed its checks
+            link.unlink()
+            link.symlink_to(theirs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export, "ours_to_replace", racing)
+    write_export(journal.view, link, "markdown", now=NOW, today=TODAY)
+    assert link.resolve() == theirs  # the race did happen
+    assert list(theirs.iterdir()) == []
+    assert {p.name for p in mine.iterdir()} == set(markdown_files(journal.view, today=TODAY))
+
+
+def test_an_export_path_the_system_refuses_is_a_plain_error(
+    journal: Sample, tmp_path: Path
+) -> None:
+    """Under a file, or anywhere the system says no: an error naming the path and why, never
+    an internal error, and nothing written."""
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    with pytest.raises(ExportError) as e:
+        write_export(journal.view, f / "export", "json", now=NOW, today=TODAY)
+    assert e.value.message == f"cannot write into {f / 'export'} (Not a directory)"
+    assert "no partial file" in e.value.hint
+    assert f.read_text() == "x"
+
+
 def test_force_replaces_a_file_of_ones_own_with_a_private_one(
     journal: Sample, tmp_path: Path
 ) -> None:

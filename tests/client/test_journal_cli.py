@@ -59,6 +59,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with pytest.MonkeyPatch.context() as mp:
         # Every command logs in afresh, all from 127.0.0.1: lift the per-address login limit.
         mp.setenv("CHATHAM_SERVER_RATE_AUTH", "0")
+        # Each test founds its own group from the same few devices: lift the open-registration
+        # bound on groups per device (tests/server/test_groups.py tests the bound itself).
+        mp.setenv("CHATHAM_SERVER_MAX_GROUPS_PER_DEVICE", "1000")
         mp.setenv("XDG_RUNTIME_DIR", str(run_dir))
         with live_server(root / "server") as server:
             people = {}
@@ -572,14 +575,19 @@ def test_attach_and_save_a_file(cli: Cli, forum: str, tmp_path: Path) -> None:
     ]
 
 
+def _sam_attaches(cli: Cli, tmp_path: Path, name: str, data: bytes) -> str:
+    """Sam attaches a file called `name` to a new issue. The comment's id."""
+    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
+    src = tmp_path / name
+    src.write_bytes(data)
+    return cli.new("Sam", "attach", issue[:8], str(src))
+
+
 def test_a_file_named_only_dots_saves_into_a_folder_under_a_name_of_its_own(
     cli: Cli, forum: str, tmp_path: Path
 ) -> None:
     """A member may name an attachment `...`: saved into a folder it is not the folder."""
-    issue = cli.new("Sam", "issue", "new", "--title", "Dots")
-    src = tmp_path / "..."
-    src.write_bytes(b"dots")
-    cid = cli.new("Sam", "attach", issue[:8], str(src))
+    cid = _sam_attaches(cli, tmp_path, "...", b"dots")
     cli.ok("Dana", "sync")
     folder = tmp_path / "downloads"
     folder.mkdir()
@@ -595,10 +603,7 @@ def test_save_force_never_replaces_what_is_not_a_file_of_the_members(
 ) -> None:
     """`attachment save --force` into a shared directory, as `export --force`: a planted
     pipe, a link, or another user's file under the name is refused, and left as it was."""
-    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
-    src = tmp_path / "offer.txt"
-    src.write_bytes(b"the confidential offer")
-    cid = cli.new("Sam", "attach", issue[:8], str(src))
+    cid = _sam_attaches(cli, tmp_path, "offer.txt", b"the confidential offer")
     cli.ok("Dana", "sync")
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -628,6 +633,56 @@ def test_save_force_never_replaces_what_is_not_a_file_of_the_members(
         before.st_uid,
     )
     assert [p.name for p in shared.iterdir()] == ["offer.txt"]  # no temporary file left
+
+
+@pytest.mark.parametrize("how", ["their directory", "a link to their directory"])
+def test_an_attachment_is_never_saved_into_another_users_directory(
+    cli: Cli, forum: str, tmp_path: Path, how: str
+) -> None:
+    """Someone made `/tmp/downloads` (or a link of that name to a directory of theirs): its
+    owner would list the attachment's name and could swap the file later. Refused."""
+    if os.getuid() != 0:
+        pytest.skip("making a directory of another user needs root")
+    cid = _sam_attaches(cli, tmp_path, "offer.txt", b"the confidential offer")
+    cli.ok("Dana", "sync")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    theirs.chmod(0o777)
+    os.chown(theirs, 65534, 65534)
+    target = theirs
+    if how == "a link to their directory":
+        target = tmp_path / "downloads"
+        target.symlink_to(theirs)
+    for dest in (target, target / "renamed.txt"):
+        lines = cli.fails("Dana", "attachment", "save", cid, str(dest))
+        assert lines[0].endswith("belongs to another user"), lines
+    assert list(theirs.iterdir()) == []
+
+
+def test_a_full_disk_while_saving_is_a_plain_error_and_leaves_nothing(
+    cli: Cli, forum: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from chatham.client._private.journal import files
+
+    cid = _sam_attaches(cli, tmp_path, "offer.txt", b"the offer")
+    out = tmp_path / "out"
+    out.mkdir()
+    with Account.open(cli.world.people["Dana"].home) as j:
+        g = j.group(forum)
+        g.sync()
+        gj = Journal(g, j.member_id)
+
+        def full(*args: Any, **kwargs: Any) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(files.os, "fsync", full)
+        with pytest.raises(E.UsageError) as exc:
+            gj.save_attachment(cid, out / "offer.txt")
+    assert exc.value.message == f"cannot save to {out / 'offer.txt'} (No space left on device)"
+    assert "nothing was saved" in (exc.value.hint or "")
+    assert list(out.iterdir()) == []
 
 
 def _damaging(damage: str, file: Any = None) -> Any:
@@ -683,10 +738,7 @@ def test_leaders_list_attached_files_and_delete_them(cli: Cli, forum: str, tmp_p
 def test_a_damaged_attachment_is_never_saved(
     cli: Cli, forum: str, tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    issue = cli.new("Sam", "issue", "new", "--title", "The offer")
-    src = tmp_path / "big.bin"
-    src.write_bytes(os.urandom(3 * crypto.CHUNK_SIZE + 10))
-    cid = cli.new("Sam", "attach", issue[:8], str(src))
+    cid = _sam_attaches(cli, tmp_path, "big.bin", os.urandom(3 * crypto.CHUNK_SIZE + 10))
     out = tmp_path / "out"
     out.mkdir()
     with Account.open(cli.world.people["Dana"].home) as j:

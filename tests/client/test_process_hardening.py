@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 from chatham.client import Account
-from chatham.server.testing import CHATHAM
+
+from tests.support.web_member import start_web
 
 SECRET = "a passphrase nobody else may read"
 
@@ -82,17 +83,8 @@ def test_chatham_web_unlocks_from_the_variable_then_keeps_it_nowhere_visible(
     run.mkdir(mode=0o700)
     Account.init(home, passphrase=SECRET, name="Dana").close()
     env = clean_env(CHATHAM_HOME=str(home), XDG_RUNTIME_DIR=str(run), CHATHAM_PASSPHRASE=SECRET)
-    proc = subprocess.Popen(
-        [CHATHAM, "web", "--no-browser"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc, url = start_web(env)
     try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
         limits = Path(f"/proc/{proc.pid}/limits").read_text()
         (core,) = [line for line in limits.splitlines() if line.startswith("Max core file size")]

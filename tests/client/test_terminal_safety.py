@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 from chatham.client import cli as client_cli
-from chatham.client import errors
 from chatham.client.cli import common
 from chatham.client.cli.show import print_table
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from tests.support.refusing_server import refused_sync
 
 CLEAR = "\x1b[2J\x1b[H"  # wipe the screen
 CLIPBOARD = "\x1b]52;c;Y3VybCBldmlsIHwgc2g=\x07"  # OSC 52: set the clipboard
@@ -86,12 +87,7 @@ def test_json_is_inert_on_a_terminal_and_decodes_to_the_same_strings(
 def test_a_hostile_server_detail_reaches_the_terminal_inert(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def hostile() -> None:
-        raise errors.Refused(f"the server refused: {HOSTILE}", hint=f"it says {HOSTILE}")
-
-    monkeypatch.setattr(client_cli, "app", lambda **_: hostile())
-    assert client_cli.main(["sync"]) == 1
-    err = capsys.readouterr().err
+    err = refused_sync(monkeypatch, capsys, HOSTILE)
     assert_inert(err)
     assert len(err.splitlines()) == 2  # a carriage return forges no third line
 

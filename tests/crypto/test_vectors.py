@@ -39,7 +39,9 @@ from chatham.crypto import (
     InviteCode,
     InviteSecret,
     Keyring,
+    LinkSecret,
     MemberKeys,
+    RecoveryKit,
     Secrets,
     check_entry_public,
     check_retraction,
@@ -246,9 +248,12 @@ def test_file_is_small_and_complete() -> None:
         "add",
         "remove",
         "leave",
+        "add-device",
+        "remove-device",
         "set-role",
         "policy",
         "checkpoint",
+        "move",
     }
     assert V["suite"] == labels.SUITE
 
@@ -800,3 +805,70 @@ def test_generator_with_fresh_lockboxes() -> None:
     assert vectors["log"]["ops"][1]["hash"] != V["log"]["ops"][1]["hash"]
     # The fresh log is still a valid log.
     verify_public([bytes.fromhex(op["data"]) for op in vectors["log"]["ops"]])
+
+
+# --- device links (§5.4) ----------------------------------------------------------------------
+
+
+def test_link_code_and_derivations_independently() -> None:
+    lk = V["links"]
+    s, server = h(lk["secret"]), lk["server"]
+    check = H("H_LINK_CHECK", s, server.encode())
+    assert check.hex() == lk["checksum_hash"]
+    n = int.from_bytes(s, "big") << 20 | int.from_bytes(check[:4], "big") >> 12
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    symbols = "".join(alphabet[(n >> (5 * i)) & 31] for i in reversed(range(20)))
+    assert "-".join(symbols[i : i + 5] for i in range(0, 20, 5)) == lk["code"]
+    assert lk["line"] == f"{server}#{lk['code']}"
+    link_id = H("H_LINK_ID", s)
+    assert link_id.hex() == lk["link_id"]
+    auth = KDF(s, b"", lb("KDF_LINK_AUTH"))
+    assert auth.hex() == lk["auth"]
+    assert H("H_LINK_VERIFIER", auth).hex() == lk["verifier"]
+    key = KDF(s, b"", lb("KDF_LINK_SEAL"))
+    assert key.hex() == lk["seal_key"]
+    for slot in ("offer", "request"):
+        sealed = h(lk[slot])
+        ad = frame(lb("AEAD_LINK"), link_id, slot.encode())
+        assert xopen(key, sealed[:24], sealed[24:], ad).hex() == lk[f"{slot}_plaintext"]
+    offer = msgspec.msgpack.decode(h(lk["offer_plaintext"]))
+    assert offer[1].hex() == member("alice")["member_public"]
+    assert offer[2].hex() == member("alice")["device_id"]
+    request = msgspec.msgpack.decode(h(lk["request_plaintext"]))
+    assert msgspec.msgpack.encode(request[1]) == h(lk["cert"]) == h(member("alice-laptop")["cert"])
+    ed25519_verify(
+        h(member("alice-laptop")["device_public"]), "SIG_CARD", h(lk["cert"]), request[2]
+    )
+    assert words(H("H_LINK_WORDS", s, h(lk["cert"])), 6) == lk["words"]
+
+
+def test_link_through_the_library() -> None:
+    lk = V["links"]
+    parsed = LinkSecret.parse(lk["line"])
+    assert (parsed.secret.hex(), parsed.code, parsed.link_id.hex()) == (
+        lk["secret"],
+        lk["code"],
+        lk["link_id"],
+    )
+    offer = parsed.read_offer(h(lk["offer"]))
+    req = parsed.read_request(offer, h(lk["request"]))
+    assert parsed.words(req.cert) == lk["words"]
+
+
+def test_recovery_kit_independently() -> None:
+    kv = V["recovery_kit"]
+    k = h(kv["secret"])
+    check = H("H_KIT_CHECK", k)
+    assert check.hex() == kv["checksum_hash"]
+    n = int.from_bytes(k, "big") << 37 | int.from_bytes(check[:8], "big") >> 27
+    wl = wordlist()
+    assert " ".join(wl[(n >> (11 * (14 - i))) & 0x7FF] for i in range(15)) == kv["words"]
+    assert KDF(k, b"", lb("KDF_KIT_SIGN")).hex() == kv["device_seed"]
+    assert KDF(k, b"", lb("KDF_KIT_KEM"), 96).hex() == kv["kem_seed"]
+    assert (
+        bytes(sodium.crypto_sign_seed_keypair(h(kv["device_seed"]))[0]).hex() == kv["device_public"]
+    )
+    assert H("H_DEVICE_ID", h(kv["device_public"])).hex() == kv["device_id"]
+    kit = RecoveryKit.parse(kv["words"])
+    assert kit.secret == k
+    assert kit.device().kem_public.hex() == kv["kem_public"]

@@ -105,3 +105,41 @@ def test_streams_are_capped_per_device_and_per_process() -> None:
         hub.close()
 
     asyncio.run(scenario())
+
+
+def test_watchers_reads_are_run_together_and_each_gets_its_own_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hundreds of watched groups cost a few transactions per poll, not one each."""
+    import asyncio
+
+    from chatham.server._private.services import events
+
+    transactions: list[int] = []
+
+    class Db:
+        async def read(self, work: Any) -> Any:
+            transactions.append(1)
+            await asyncio.sleep(0.01)  # a transaction takes a while; others ask meanwhile
+            return work(None)
+
+    tasks: list[Any] = []
+
+    class Runtime:
+        db = Db()
+        event_reads: object = None
+
+        def spawn(self, coro: Any) -> None:
+            tasks.append(asyncio.ensure_future(coro))
+
+    monkeypatch.setattr(events, "_read_snapshot", lambda runtime, conn, gid: ((gid[0], 0), None))
+
+    async def run() -> list[Any]:
+        runtime = Runtime()
+        return await asyncio.gather(
+            *(events._snapshot(runtime, bytes([i % 200]) * 32) for i in range(400))  # type: ignore[arg-type]
+        )
+
+    answers = asyncio.run(run())
+    assert [a[0][0] for a in answers] == [i % 200 for i in range(400)]
+    assert len(transactions) <= 2  # the first group alone, then everyone who asked meanwhile

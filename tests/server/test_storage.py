@@ -35,7 +35,7 @@ def test_migrations_create_exactly_the_schema(server_settings: Callable[..., Any
             await db.dispose()
 
     assert asyncio.run(run()) == []
-    assert head_revision() == "0002_bounds"
+    assert head_revision() == "0005_group_quota"
 
 
 def test_sqlite_is_durable_and_scrubbing(tmp_path: Any) -> None:

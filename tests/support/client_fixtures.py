@@ -11,6 +11,7 @@ to it through `tampered_http`: hooks rewrite its answers.
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,10 +28,17 @@ from litestar.testing import TestClient
 SERVER_URL = "http://testserver.local"
 
 
+@contextlib.contextmanager
+def open_server(data_dir: Path) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    """The real server app in-process, its database under `data_dir`."""
+    app = create_app(Settings(data_dir=data_dir, open_registration=True))
+    with TestClient(app, base_url=SERVER_URL) as client:
+        yield client
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[TestClient]:  # type: ignore[type-arg]
-    app = create_app(Settings(data_dir=tmp_path / "server", open_registration=True))
-    with TestClient(app, base_url=SERVER_URL) as client:
+    with open_server(tmp_path / "server") as client:
         yield client
 
 
@@ -43,6 +51,9 @@ class Tamper(httpx.BaseTransport):
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self.inner = inner
         self.hooks: list[tuple[str, str, Hook]] = []
+        self.before: list[tuple[str, str, Callable[[], None]]] = []
+        """One-shot actions run before the next matching request reaches the server: what
+        other clients do while this one's request is on its way (a race the server orders)."""
         self.raw_hooks: list[Callable[[httpx.Request, httpx.Response], httpx.Response]] = []
         self.served: dict[bytes, Any] = {}
         """Entry items a hook rewrote, by id: asked for one by one, the server answers the
@@ -51,8 +62,14 @@ class Tamper(httpx.BaseTransport):
     def on(self, method: str, path_suffix: str, hook: Hook) -> None:
         self.hooks.append((method, path_suffix, hook))
 
+    def race(self, method: str, path_suffix: str, action: Callable[[], None]) -> None:
+        """Run `action` once, just before this client's next `method` request to a path
+        ending in `path_suffix` reaches the server."""
+        self.before.append((method, path_suffix, action))
+
     def clear(self) -> None:
         self.hooks.clear()
+        self.before.clear()
         self.raw_hooks.clear()
         self.served.clear()
 
@@ -62,6 +79,11 @@ class Tamper(httpx.BaseTransport):
             eid = base64.urlsafe_b64decode(parts[-1] + "=" * (-len(parts[-1]) % 4))
             if eid in self.served:
                 return self._answer(request, self.served[eid])
+        for armed in list(self.before):
+            method, suffix, action = armed
+            if request.method == method and request.url.path.endswith(suffix):
+                self.before.remove(armed)
+                action()
         resp = self.inner.handle_request(request)
         resp.read()
         for method, suffix, hook in self.hooks:
@@ -124,12 +146,19 @@ Person = Callable[..., Account]
 @pytest.fixture
 def person(tmp_path: Path, server: httpx.Client) -> Iterator[Person]:
     """person(name, http=..., clock=...): a member in a new home (a name may repeat)."""
+    with people(tmp_path, server) as make:
+        yield make
+
+
+@contextlib.contextmanager
+def people(root: Path, server: httpx.Client) -> Iterator[Person]:
+    """A `person` maker whose members live under `root`; every account is closed at the end."""
     made: list[Account] = []
 
     def make(
         name: str, http: httpx.Client | None = None, clock: Callable[[], float] | None = None
     ) -> Account:
-        home = Home(tmp_path / f"home-{name.lower()}-{len(made)}")
+        home = Home(root / f"home-{name.lower()}-{len(made)}")
         j = Account(
             home,
             Secrets.generate(created=int(time.time())),
@@ -140,9 +169,11 @@ def person(tmp_path: Path, server: httpx.Client) -> Iterator[Person]:
         made.append(j)
         return j
 
-    yield make
-    for j in made:
-        j.close()
+    try:
+        yield make
+    finally:
+        for j in made:
+            j.close()
 
 
 def form_group(leader: Account, *members: Account, history: str = "from-join") -> list[Group]:

@@ -13,15 +13,39 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
+from chatham.client import Account, Group
 from chatham.server.testing import CHATHAM
+from litestar.testing import TestClient
 
 WebOf = Callable[[Any, httpx.Client], tuple[Any, str]]
 """web_of(member, http) (tests/web/conftest.py): the member's web app in-process, signed in,
 as a Litestar TestClient, and its CSRF token."""
+
+
+@dataclass
+class Forum:
+    """Dana, who founded "Thursday Forum", and Sam, a member, each in a home of their own.
+
+    `web(member)` starts that member's web app (signed in) when the test asks for it, so a
+    test may change the homes first, as a restart of `chatham web` would find them."""
+
+    dana: Account
+    sam: Account
+    gd: Group
+    gs: Group
+    server: httpx.Client
+    web_of: WebOf
+
+    def web(self, member: Account) -> tuple[TestClient[Any], str]:
+        """The member's web app as a TestClient, and its CSRF token."""
+        client, csrf = self.web_of(member, self.server)
+        return client, csrf
+
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -60,6 +84,22 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+def start_web(
+    env: dict[str, str], stderr: IO[bytes] | int = subprocess.DEVNULL
+) -> tuple[subprocess.Popen[str], str]:
+    """`chatham web --no-browser` with `env`, and the first line it prints (the sign-in link)."""
+    proc = subprocess.Popen(
+        [CHATHAM, "web", "--no-browser"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
 class WebApp:
     """`chatham web --no-browser` for one member home, stopped by `stop()`."""
 
@@ -71,16 +111,7 @@ class WebApp:
         self.env.pop("CHATHAM_PASSPHRASE", None)
         self.env.update(env or {})
         self.stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [CHATHAM, "web", "--no-browser"],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
+        self.proc, self.url = start_web(self.env, self.stderr)
         assert self.url.startswith("http://127.0.0.1:"), self.errors()
         self.base = self.url.split("/launch", 1)[0]
 
@@ -130,3 +161,9 @@ class Member:
     def close(self) -> None:
         self.context.close()
         self.app.stop()
+
+    def __enter__(self) -> Member:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -2,22 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from chatham.client import Account
+from chatham.client import Account, Group
 from chatham.client.web import Desk, Door, create_app
+from chatham.server.testing import LiveServer, live_server
 from litestar.testing import TestClient
 
+from tests.support.cli_member import UNLIMITED, environment
 from tests.support.client_fixtures import group_of, person, server, tamper, tampered_http
-from tests.support.web_member import WebOf
+from tests.support.web_member import Forum, WebOf, browser
 
-__all__ = ["group_of", "person", "server", "tamper", "tampered_http", "web_of"]
+__all__ = [
+    "Forum",
+    "chromium",
+    "forum",
+    "group_of",
+    "live",
+    "person",
+    "server",
+    "tamper",
+    "tampered_http",
+    "web_of",
+]
 
 
 PORT = 48123
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveServer]:
+    """A real `chatham-server` on 127.0.0.1, without rate limits, for the browser tests."""
+    with environment(UNLIMITED), live_server(tmp_path / "server") as s:
+        yield s
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    with browser() as b:
+        yield b
 
 
 @pytest.fixture
@@ -42,3 +69,15 @@ def web_of() -> Iterator[WebOf]:
     for desk, client in made:
         client.__exit__(None, None, None)
         desk.close_accounts()
+
+
+@pytest.fixture
+def forum(
+    person: Callable[..., Account],
+    group_of: Callable[..., list[Group]],
+    server: httpx.Client,
+    web_of: WebOf,
+) -> Forum:
+    dana, sam = person("Dana"), person("Sam")
+    gd, gs = group_of(dana, sam)
+    return Forum(dana, sam, gd, gs, server, web_of)

@@ -5,8 +5,7 @@ away; the web app says what happened and what to do, in plain words, on every pa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -18,8 +17,7 @@ from tests.support.client_fixtures import Tamper
 from tests.support.web_member import WebOf
 
 
-@dataclass
-class Attacked:
+class Attacked(NamedTuple):
     """Bob's web app, in a group with Alice, behind a server that rewrites its answers."""
 
     ga: Group
@@ -44,13 +42,7 @@ def attacked(
 
 
 def test_a_rollback_is_an_alarm_in_plain_words(attacked: Attacked) -> None:
-    ga, gb, web, csrf, tamper = (
-        attacked.ga,
-        attacked.gb,
-        attacked.web,
-        attacked.csrf,
-        attacked.tamper,
-    )
+    ga, gb, web, csrf, tamper = attacked
     ga.checkpoint()
     gb.sync()
     page = web.get("/").text
@@ -130,13 +122,7 @@ def test_a_copy_too_old_to_write_to_safely_pauses_writing_until_the_member_choos
 
 
 def test_an_entry_the_server_withholds_is_an_alarm_in_plain_words(attacked: Attacked) -> None:
-    ga, gb, web, csrf, tamper = (
-        attacked.ga,
-        attacked.gb,
-        attacked.web,
-        attacked.csrf,
-        attacked.tamper,
-    )
+    ga, gb, web, csrf, tamper = attacked
     ga.post(b"first")
     hidden = ga.post(b"the one the server hides")
 

@@ -4,13 +4,9 @@ post succeeds; it is never on disk in plaintext, and posting or throwing it away
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-from chatham.client import Account, Group
-
-from tests.support.web_member import WebOf
+from tests.support.web_member import Forum
 
 SECRET = "An offer came in for the bakery chain, from Brunner & Sons"
 
@@ -20,21 +16,15 @@ def _on_disk(home: Path, text: str) -> list[str]:
     return [str(f) for f in home.rglob("*") if f.is_file() and text.encode() in f.read_bytes()]
 
 
-def test_an_unposted_issue_survives_a_restart_sealed_until_it_is_posted(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    group_of(dana, sam)
-    web, csrf = web_of(sam, server)
+def test_an_unposted_issue_survives_a_restart_sealed_until_it_is_posted(forum: Forum) -> None:
+    sam = forum.sam
+    web, csrf = forum.web(sam)
     typed = {"title": "Selling the company?", "what": SECRET, "priority": "A", "minutes": "30"}
     r = web.post("/drafts/issue-new", data={"csrf": csrf, **typed}, headers={"x-csrf-token": csrf})
     assert r.status_code == 204
 
     # `chatham web` stops and starts again on the same home: the draft is still there.
-    again, csrf = web_of(sam, server)
+    again, csrf = forum.web(sam)
     page = again.get("/issues/new").text
     assert 'value="Selling the company?"' in page
     assert SECRET.replace("&", "&amp;") in page
@@ -44,25 +34,19 @@ def test_an_unposted_issue_survives_a_restart_sealed_until_it_is_posted(
     # A post that fails keeps what was typed (here: the title was emptied by mistake).
     r = again.post("/issues", data={"csrf": csrf, **typed, "title": "", "what": SECRET + "!"})
     assert r.status_code == 400
-    assert SECRET + "!" in web_of(sam, server)[0].get("/issues/new").text.replace("&amp;", "&")
+    assert SECRET + "!" in forum.web(sam)[0].get("/issues/new").text.replace("&amp;", "&")
 
     # Posted: the draft is gone, here and after another restart.
     r = again.post("/issues", data={"csrf": csrf, **typed}, follow_redirects=False)
     assert r.status_code == 303
-    fresh, _ = web_of(sam, server)
+    fresh, _ = forum.web(sam)
     assert SECRET not in fresh.get("/issues/new").text.replace("&amp;", "&")
 
 
-def test_a_draft_can_be_thrown_away_and_is_kept_per_group(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    group_of(dana, sam)
+def test_a_draft_can_be_thrown_away_and_is_kept_per_group(forum: Forum) -> None:
+    dana = forum.dana
     other = dana.create_group("Tuesday Board", "http://testserver.local")
-    web, csrf = web_of(dana, server)
+    web, csrf = forum.web(dana)
     web.post("/drafts/issue-new", data={"csrf": csrf, "title": "Board only", "what": SECRET})
     first = next(g for g in dana.groups() if g.name == "Thursday Forum")
     web.post("/groups/use", data={"csrf": csrf, "group": first.id})

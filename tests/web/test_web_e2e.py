@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from chatham.server.testing import LiveServer, live_server
+from chatham.server.testing import LiveServer
 
-from tests.support.cli_member import UNLIMITED, environment
-from tests.support.web_member import PASSPHRASE, Member, browser
+from tests.support.web_member import PASSPHRASE, Member
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -34,18 +32,6 @@ EVIL_NOTE = (
     "Sam will call the [bank](https://bank.example/loan) and "
     "[this](javascript:alert('link')).\n\n![chart](https://tracker.example/pixel.png)\n"
 )
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    with environment(UNLIMITED), live_server(tmp_path / "server") as s:
-        yield s
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    with browser() as b:
-        yield b
 
 
 class Shots:
@@ -103,7 +89,7 @@ def approve(leader: Member, name: str, words: str) -> None:
     assert f"{name} is in" in page.inner_text("main")
 
 
-def test_a_meeting_cycle_in_the_browser(tmp_path: Path, server: LiveServer, chromium: Any) -> None:
+def test_a_meeting_cycle_in_the_browser(tmp_path: Path, live: LiveServer, chromium: Any) -> None:
     shots = Shots(tmp_path)
     dana = Member("Dana", tmp_path, chromium)
     sam = Member("Sam", tmp_path, chromium)
@@ -116,7 +102,7 @@ def test_a_meeting_cycle_in_the_browser(tmp_path: Path, server: LiveServer, chro
         page = dana.page
         page.locator("summary").first.click()
         page.get_by_label("Group name").fill("Thursday Forum")
-        page.get_by_label("Server address").fill(server.url)
+        page.get_by_label("Server address").fill(live.url)
         submit(page, "Start the group")
         assert "You founded Thursday Forum" in page.inner_text("main")
 

@@ -8,14 +8,13 @@ home is unchanged; every answer carries the CSP, nosniff and `Cache-Control: no-
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import httpx
-from chatham.client import Account, Group
+from chatham.client import Account
 from chatham.client.web.pages import home, issues, items, meetings, members, start, writing
 
-from tests.support.web_member import WebOf
+from tests.support.web_member import Forum
 
 PORT = 48123
 
@@ -48,15 +47,9 @@ def _state(member: Account) -> tuple[Any, ...]:
         fresh.close()
 
 
-def test_every_route_refuses_what_the_guard_refuses(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    group_of(dana, sam)
-    web, csrf = web_of(dana, server)
+def test_every_route_refuses_what_the_guard_refuses(forum: Forum) -> None:
+    dana = forum.dana
+    web, csrf = forum.web(dana)
     before = _state(dana)
     form = {"csrf": csrf, "title": "Forged", "name": "Forged", "text": "Forged", "what": "x"}
     failed: list[tuple[str, str, str, int]] = []

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import httpx
-from chatham.client import Account, Group
-
-from tests.support.web_member import WebOf
+from tests.support.web_member import Forum
 
 
-def test_the_header_switches_groups(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    group_of(dana, sam)
+def test_the_header_switches_groups(forum: Forum) -> None:
+    dana = forum.dana
     second = dana.create_group("Tuesday Board", "http://testserver.local")
     dana.use(second.id)
-    web, csrf = web_of(dana, server)
+    web, csrf = forum.web(dana)
     page = web.get("/").text
     assert '<select id="f-group" name="group">' in page
     assert "<h1>Tuesday Board</h1>" in page

@@ -6,31 +6,23 @@ leaders, and every form needs the CSRF token."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import date, timedelta
 
-import httpx
-from chatham.client import Account, Group
 from chatham.client.journal import CommitmentItem, IssueItem, MeetingItem, NoteItem
 
-from tests.support.web_member import WebOf
+from tests.support.web_member import Forum
 
 
-def test_a_leader_chooses_and_orders_the_agenda(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    gd, gs = group_of(dana, sam)
+def test_a_leader_chooses_and_orders_the_agenda(forum: Forum) -> None:
+    dana, sam = forum.dana, forum.sam
+    gd, gs = forum.gd, forum.gs
     js = gs.journal()
     first = js.new_issue(title="First <em>one</em>", priority="A").id
     second = js.new_issue(title="Second", priority="B").id
     third = js.new_issue(title="Third", priority="C").id
     gs.sync()
     meeting = gd.journal().new_meeting(title="December forum", date=date.today() + timedelta(1))
-    web, csrf = web_of(dana, server)
+    web, csrf = forum.web(dana)
     page = web.get(f"/items/{meeting.id}").text
     form = page.split('id="choose-agenda"', 1)[1]
     assert form.index("First &lt;em&gt;one&lt;/em&gt;") < form.index("Second")
@@ -52,7 +44,7 @@ def test_a_leader_chooses_and_orders_the_agenda(
     assert agenda.published
     assert [i.id.hex() for i in agenda.issues] == [third, first]
     # A member may not.
-    sam_web, sam_csrf = web_of(sam, server)
+    sam_web, sam_csrf = forum.web(sam)
     assert 'id="choose-agenda"' not in sam_web.get(f"/items/{meeting.id}").text
     r = sam_web.post(
         f"/meetings/{meeting.id}/agenda",
@@ -62,18 +54,13 @@ def test_a_leader_chooses_and_orders_the_agenda(
     assert web.post(f"/meetings/{meeting.id}/agenda", data={"choose": "yes"}).status_code == 403
 
 
-def test_an_issue_goes_on_and_off_the_next_meetings_agenda(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    gd, gs = group_of(dana, sam)
+def test_an_issue_goes_on_and_off_the_next_meetings_agenda(forum: Forum) -> None:
+    sam = forum.sam
+    gd, gs = forum.gd, forum.gs
     meeting = gd.journal().new_meeting(title="December forum", date=date.today() + timedelta(3))
     issue = gs.journal().new_issue(title="Selling the company?").id
     gd.sync()
-    web, csrf = web_of(sam, server)
+    web, csrf = forum.web(sam)
     page = web.get(f"/items/{issue}").text
     assert "Put it on the agenda of December forum" in page
     r = web.post(
@@ -90,15 +77,10 @@ def test_an_issue_goes_on_and_off_the_next_meetings_agenda(
     assert gd.journal().item(issue, IssueItem).status == "parked"
 
 
-def test_a_leader_records_a_members_commitment_and_a_member_cannot(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    _gd, gs = group_of(dana, sam)
-    web, csrf = web_of(dana, server)
+def test_a_leader_records_a_members_commitment_and_a_member_cannot(forum: Forum) -> None:
+    dana, sam = forum.dana, forum.sam
+    gs = forum.gs
+    web, csrf = forum.web(dana)
     page = web.get("/commitments").text
     assert f'<option value="{sam.member_id}"' in page
     r = web.post(
@@ -112,7 +94,7 @@ def test_a_leader_records_a_members_commitment_and_a_member_cannot(
     c = gs.journal().item(ref.group(1), CommitmentItem)
     assert (c.owner.hex(), c.author.hex()) == (sam.member_id, dana.member_id)
     # A member sees no choice, and a forged one is refused.
-    sam_web, sam_csrf = web_of(sam, server)
+    sam_web, sam_csrf = forum.web(sam)
     assert 'name="owner"' not in sam_web.get("/commitments").text
     r = sam_web.post(
         "/commitments",
@@ -122,17 +104,12 @@ def test_a_leader_records_a_members_commitment_and_a_member_cannot(
     assert web.post("/commitments", data={"text": "x", "owner": sam.member_id}).status_code == 403
 
 
-def test_a_notes_author_revises_it_and_history_keeps_both(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    gd, gs = group_of(dana, sam)
+def test_a_notes_author_revises_it_and_history_keeps_both(forum: Forum) -> None:
+    dana, sam = forum.dana, forum.sam
+    gd, gs = forum.gd, forum.gs
     note = gs.journal().new_note("First draft", title="Decisions", meeting=None).id
     gd.sync()
-    web, csrf = web_of(sam, server)
+    web, csrf = forum.web(sam)
     assert "Edit the note" in web.get(f"/items/{note}").text
     page = web.get(f"/notes/{note}/edit").text
     assert ">First draft</textarea>" in page
@@ -146,7 +123,7 @@ def test_a_notes_author_revises_it_and_history_keeps_both(
     r = web.post(f"/notes/{note}/edit", data={"csrf": csrf, "title": "Decisions", "body": " "})
     assert r.status_code == 400
     # Only its author: Dana (a leader) is refused too, as in the CLI.
-    dana_web, dana_csrf = web_of(dana, server)
+    dana_web, dana_csrf = forum.web(dana)
     assert "Edit the note" not in dana_web.get(f"/items/{note}").text
     r = dana_web.post(
         f"/notes/{note}/edit", data={"csrf": dana_csrf, "title": "Mine", "body": "Rewritten"}

@@ -6,27 +6,19 @@ the CSRF token; a hostile title stays text."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, timedelta
 
-import httpx
-from chatham.client import Account, Group
 from chatham.client.journal import MeetingItem
 
-from tests.support.web_member import WebOf
+from tests.support.web_member import Forum
 
 EVIL = "<script>alert('m')</script> Board & co"
 
 
-def test_a_leader_reschedules_records_attendance_and_cancels_a_meeting(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    gd, gs = group_of(dana, sam)
-    web, csrf = web_of(dana, server)
+def test_a_leader_reschedules_records_attendance_and_cancels_a_meeting(forum: Forum) -> None:
+    dana, sam = forum.dana, forum.sam
+    gd, gs = forum.gd, forum.gs
+    web, csrf = forum.web(dana)
     today = date.today()
     r = web.post(
         "/meetings",
@@ -76,7 +68,7 @@ def test_a_leader_reschedules_records_attendance_and_cancels_a_meeting(
     assert "Attended: Dana, Sam" in r.text
 
     # A member sees none of it and may do none of it.
-    sam_web, sam_csrf = web_of(sam, server)
+    sam_web, sam_csrf = forum.web(sam)
     assert "Change, reschedule or cancel" not in sam_web.get(f"/items/{ref}").text
     assert sam_web.get(f"/meetings/{ref}/edit").status_code == 403
     r = sam_web.post(
@@ -105,16 +97,11 @@ def test_a_leader_reschedules_records_attendance_and_cancels_a_meeting(
     assert web.get(f"/items/{ref}").status_code == 404
 
 
-def test_the_meeting_forms_are_refused_without_cookie_origin_or_csrf(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    gd, _ = group_of(dana, sam)
+def test_the_meeting_forms_are_refused_without_cookie_origin_or_csrf(forum: Forum) -> None:
+    dana, sam = forum.dana, forum.sam
+    gd = forum.gd
     meeting = gd.journal().new_meeting(title="December forum", date=date.today())
-    web, csrf = web_of(dana, server)
+    web, csrf = forum.web(dana)
     ref = meeting.id
     data = {"title": "Hijacked", "date": date.today().isoformat(), "member": sam.member_id}
     for path in (f"/meetings/{ref}/edit", f"/meetings/{ref}/attendance", f"/meetings/{ref}/cancel"):
@@ -126,7 +113,7 @@ def test_the_meeting_forms_are_refused_without_cookie_origin_or_csrf(
         assert web.post(path, data={**data, "csrf": csrf}, headers=rebinding).status_code == 403
         web.cookies.clear()
         assert web.post(path, data={**data, "csrf": csrf}).status_code == 403
-        web, csrf = web_of(dana, server)
+        web, csrf = forum.web(dana)
     page = web.get(f"/meetings/{ref}/edit")
     assert page.headers["cache-control"] == "no-store"
     assert "default-src 'self'" in page.headers["content-security-policy"]
@@ -135,15 +122,10 @@ def test_the_meeting_forms_are_refused_without_cookie_origin_or_csrf(
     assert (m.title, m.body.attendance, m.status) == ("December forum", [], "planned")
 
 
-def test_a_member_planning_a_meeting_is_refused_not_shown_a_form_to_fix(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    gd, _ = group_of(dana, sam)
-    web, csrf = web_of(sam, server)
+def test_a_member_planning_a_meeting_is_refused_not_shown_a_form_to_fix(forum: Forum) -> None:
+    sam = forum.sam
+    gd = forum.gd
+    web, csrf = forum.web(sam)
     data = {"csrf": csrf, "title": "My own forum", "date": date.today().isoformat()}
     r = web.post("/meetings", data=data)
     assert r.status_code == 403

@@ -14,21 +14,16 @@ import httpx
 from chatham.client import Account, Group
 from chatham.client.journal import IssueItem
 
-from tests.support.web_member import WebOf
+from tests.support.web_member import Forum, WebOf
 
 
-def test_filters_comments_withdrawal_and_export(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    gd, gs = group_of(dana, sam)
+def test_filters_comments_withdrawal_and_export(forum: Forum) -> None:
+    sam = forum.sam
+    gd, gs = forum.gd, forum.gs
     mine = gs.journal().new_issue(title="Selling the company?", priority="A").id
     gd.journal().new_issue(title="Hiring a COO", priority="C")
     gs.sync()
-    web, csrf = web_of(sam, server)
+    web, csrf = forum.web(sam)
 
     lot = web.get("/issues?mine=true").text
     assert "Selling the company?" in lot
@@ -105,17 +100,12 @@ def test_roles_policy_exposure_and_leaving(
     assert web.post("/leave", data={}).status_code == 403
 
 
-def test_an_issue_is_revised_by_its_author_and_an_update_is_posted(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    gd, gs = group_of(dana, sam)
+def test_an_issue_is_revised_by_its_author_and_an_update_is_posted(forum: Forum) -> None:
+    dana, sam = forum.dana, forum.sam
+    gd, gs = forum.gd, forum.gs
     issue = gs.journal().new_issue(title="Selling the company?", what="An offer").id
     gd.sync()
-    web, csrf = web_of(sam, server)
+    web, csrf = forum.web(sam)
     page = web.get(f"/issues/{issue}/edit").text
     assert 'value="Selling the company?"' in page
     form = {"csrf": csrf, "title": "Selling the company?", "what": "Two offers", "priority": "A"}
@@ -125,7 +115,7 @@ def test_an_issue_is_revised_by_its_author_and_an_update_is_posted(
     gd.sync()
     revised = gd.journal().item(issue, IssueItem)
     assert (revised.body.what, revised.priority) == ("Two offers", "A")
-    dana_web, dana_csrf = web_of(dana, server)
+    dana_web, dana_csrf = forum.web(dana)
     assert dana_web.get(f"/issues/{issue}/edit").status_code == 403
     r = dana_web.post(f"/issues/{issue}/edit", data={**form, "csrf": dana_csrf, "what": "Mine"})
     assert r.status_code == 403

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 import segno
-from chatham.client import Account, Group, errors
+from chatham.client import Account, errors
 
-from tests.support.web_member import WebOf
+from tests.support.web_member import Forum
 
 
 def name_here(member: Account) -> str:
@@ -28,14 +28,11 @@ def _dark_modules(svg: str) -> set[tuple[int, int]]:
 
 
 def test_the_invite_page_shows_the_code_as_text_and_as_a_qr_code_of_the_same_line(
+    forum: Forum,
     person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
 ) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    group_of(dana, sam)
-    web, csrf = web_of(dana, server)
+    dana = forum.dana
+    web, csrf = forum.web(dana)
     r = web.post("/invite", data={"csrf": csrf, "name": "Ana <b>", "expires": "1d"})
     assert r.status_code == 200
     assert r.headers["cache-control"] == "no-store"
@@ -68,15 +65,9 @@ def test_the_invite_page_shows_the_code_as_text_and_as_a_qr_code_of_the_same_lin
     assert len(dana.group().invites()) == before
 
 
-def test_a_group_is_renamed_on_this_computer_only(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    group_of(dana, sam)
-    web, csrf = web_of(sam, server)
+def test_a_group_is_renamed_on_this_computer_only(forum: Forum) -> None:
+    dana, sam = forum.dana, forum.sam
+    web, csrf = forum.web(sam)
     assert 'value="Thursday Forum"' in web.get("/settings").text
     r = web.post("/groups/rename", data={"csrf": csrf, "name": "Forum <i>with Dana</i>"})
     assert "now called Forum &lt;i&gt;with Dana&lt;/i&gt; (before: Thursday Forum)" in r.text
@@ -96,15 +87,9 @@ def test_a_group_is_renamed_on_this_computer_only(
     assert name_here(sam) == "Forum <i>with Dana</i>"
 
 
-def test_the_roster_lists_each_members_devices_and_marks_this_computer(
-    person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
-) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    group_of(dana, sam)
-    web, _ = web_of(sam, server)
+def test_the_roster_lists_each_members_devices_and_marks_this_computer(forum: Forum) -> None:
+    dana, sam = forum.dana, forum.sam
+    web, _ = forum.web(sam)
     page = web.get("/members").text
     mine, hers = sam.device_id, dana.device_id
     assert f'<span class="device-id">{mine[:4]} {mine[4:8]}</span> (this computer)' in page
@@ -112,14 +97,11 @@ def test_the_roster_lists_each_members_devices_and_marks_this_computer(
 
 
 def test_a_leader_sees_the_invites_made_and_revokes_one_whose_code_then_fails(
+    forum: Forum,
     person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
-    server: httpx.Client,
-    web_of: WebOf,
 ) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    group_of(dana, sam)
-    web, csrf = web_of(dana, server)
+    dana, sam = forum.dana, forum.sam
+    web, csrf = forum.web(dana)
     page = web.post("/invite", data={"csrf": csrf, "name": "Max <script>", "expires": "1d"}).text
     link = re.search(r'id="invite-code">([^<]+)<', page)
     assert link is not None
@@ -128,7 +110,7 @@ def test_a_leader_sees_the_invites_made_and_revokes_one_whose_code_then_fails(
     assert "<script>" not in listing.split("<main", 1)[1]
     [open_] = [i for i in dana.group().invites() if i.status == "open"]
     # A member cannot revoke, nor see the list.
-    sam_web, sam_csrf = web_of(sam, server)
+    sam_web, sam_csrf = forum.web(sam)
     assert sam_web.get("/invites").status_code == 403
     assert sam_web.post(f"/invites/{open_.id}/revoke", data={"csrf": sam_csrf}).status_code == 403
     # Not without the CSRF token, nor from another site.
@@ -149,16 +131,14 @@ def test_a_leader_sees_the_invites_made_and_revokes_one_whose_code_then_fails(
 
 
 def test_a_newcomer_joins_with_the_code_typed_and_the_server_apart_and_a_typo_is_named(
+    forum: Forum,
     person: Callable[..., Account],
-    group_of: Callable[..., list[Group]],
     server: httpx.Client,
-    web_of: WebOf,
 ) -> None:
-    dana, sam = person("Dana"), person("Sam")
-    group_of(dana, sam)
+    dana = forum.dana
     secret = dana.group().invite(name="Ana")
     ana = person("Ana")
-    web, csrf = web_of(ana, server)
+    web, csrf = forum.web(ana)
     page = web.get("/start").text
     assert "chatham1-" not in page  # the old long codes are gone
     typo = ("0" if secret.code[0] != "0" else "1") + secret.code[1:]

@@ -15,7 +15,8 @@ import base64
 import contextlib
 import hmac
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Final, Protocol, TypeVar
 
 import httpx
@@ -24,6 +25,7 @@ from chatham import crypto
 from msgspec import Meta
 
 from ... import errors as E
+from .tls import unreachable
 
 T = TypeVar("T")
 
@@ -98,6 +100,12 @@ class GroupInfo(_Body):
     entry_cursor: Count
 
 
+class ChainHeadItem(_Body):
+    device: bytes
+    seq: Count
+    link: bytes
+
+
 class LogPage(_Body):
     group_id: bytes
     ops: list[bytes]
@@ -105,6 +113,7 @@ class LogPage(_Body):
     head: bytes
     more: bool
     entry_cursor: Count | None = None
+    heads: list[ChainHeadItem] | None = None
 
 
 class DeviceLockbox(_Body):
@@ -168,6 +177,19 @@ class AttachmentList(_Body):
     more: bool
 
 
+class LinkInfo(_Body):
+    link_id: bytes
+    expires: int
+
+
+class LinkSlot(_Body):
+    data: bytes
+
+
+class Escrow(_Body):
+    escrow: bytes
+
+
 class ErrorBody(_Body):
     code: str = "error"
     detail: str = ""
@@ -175,6 +197,29 @@ class ErrorBody(_Body):
     check: str | None = None
     seq: int | None = None
     head: bytes | None = None
+
+
+class EntryOutcome(_Body):
+    entry_id: bytes | None = None
+    cursor: Count | None = None
+    error: ErrorBody | None = None
+
+
+class EntryOutcomes(_Body):
+    results: list[EntryOutcome]
+
+
+class Healed(_Body):
+    seq: Count
+    head: bytes
+    results: list[EntryOutcome]
+
+
+@dataclass(frozen=True)
+class HealAnswer:
+    seq: int
+    head: bytes
+    results: list[EntryPosted | E.ServerError]
 
 
 _STATUS_ERRORS: Mapping[int, type[E.ServerError]] = {
@@ -234,6 +279,33 @@ _CODE_WORDS: Mapping[str, tuple[str, str]] = {
         "the server lets only the group's leaders do that",
         "ask one of the group's leaders (`chatham members` shows who they are)",
     ),
+    "link_unknown": (
+        "the server knows no link with this code",
+        "check the code against `chatham device link` on your other device; if it was "
+        "made more than ten minutes ago, make a new one there",
+    ),
+    "link_expired": (
+        "this link code has expired (a link lasts ten minutes)",
+        "run `chatham device link` again on your other device",
+    ),
+    "link_used": (
+        "this link code was already used",
+        "link codes work once: run `chatham device link` again on your other device; if "
+        "you did not use it, someone else saw the code, so do not confirm their words",
+    ),
+    "link_waiting": (
+        "the other device has not done its part of the link yet",
+        "on the new device run `chatham device add CODE`; then `chatham device confirm "
+        "WORDS` here, and `chatham sync` there",
+    ),
+    "escrow_unknown": (
+        "the server holds no recovery kit for these words",
+        "it was revoked, or made for another server",
+    ),
+    "too_many_links": (
+        "this device already has three links open",
+        "use one of them, or wait ten minutes for them to expire",
+    ),
     "quota_exceeded": (
         "the group has used all the space the server gives it",
         "ask a leader to retract old attachments, or the server's operator for more room",
@@ -257,6 +329,32 @@ def server_error(status: int, body: ErrorBody) -> E.ServerError:
     err = cls(message, hint=hint, status=status, code=body.code)
     err.body = body
     return err
+
+
+_ONE_STATUS: Mapping[str, int] = {
+    "not_a_member": 403,
+    "not_author": 403,
+    "not_allowed": 403,
+    "not_found": 404,
+    "stale_head": 409,
+    "duplicate_entry": 409,
+    "chain_gap": 409,
+    "stale_epoch": 409,
+    "stale_log_head": 409,
+    "stale_heads": 409,
+    "rotation_pending": 409,
+    "quota_exceeded": 413,
+}
+"""The status a record refused inside a bulk answer would have had alone (422 otherwise)."""
+
+
+def outcome_of(r: EntryOutcome) -> EntryPosted | E.ServerError:
+    """One answer of a bulk request: what was stored, or the error a single request gets."""
+    if r.error is not None:
+        return server_error(_ONE_STATUS.get(r.error.code, 422), r.error)
+    if r.entry_id is None or r.cursor is None:
+        raise E.BadResponse("the server answered an entry with neither a cursor nor an error")
+    return EntryPosted(r.entry_id, r.cursor)
 
 
 class ServerApi:
@@ -335,7 +433,7 @@ class ServerApi:
                     timeout=self.timeout,
                 )
             except httpx.TransportError as e:
-                raise E.Unreachable(f"could not reach {self.url} ({type(e).__name__})") from None
+                raise unreachable(self.url, e) from None
             except httpx.DecodingError:
                 raise E.BadResponse(
                     "the server's answer is not valid protocol (its encoding)"
@@ -515,6 +613,44 @@ class ServerApi:
         resp = self._send("POST", f"/v1/groups/{b64url(group)}/entries", json={"entry": entry})
         return self._decode(resp, EntryPosted)
 
+    def post_entries(
+        self, group: bytes, entries: Sequence[bytes]
+    ) -> list[EntryPosted | E.ServerError]:
+        """Many entries in one request, in order; each one's answer as if posted alone."""
+        resp = self._send(
+            "POST", f"/v1/groups/{b64url(group)}/entries/bulk", json={"entries": list(entries)}
+        )
+        results = self._decode(resp, EntryOutcomes).results
+        if len(results) != len(entries):
+            raise E.BadResponse("the server answered another number of entries than were sent")
+        return [outcome_of(r) for r in results]
+
+    def heal(
+        self,
+        group: bytes,
+        expected_seq: int,
+        expected_head: bytes,
+        ops: Sequence[bytes],
+        lockboxes: Sequence[tuple[int, bytes, bytes]],
+        entries: Sequence[Mapping[str, Any]],
+        registration_token: str | None,
+    ) -> HealAnswer:
+        """Give the server back what this copy holds beyond its state (protocol §14.2)."""
+        body: dict[str, Any] = {
+            "expected_seq": expected_seq,
+            "expected_head": expected_head,
+            "ops": list(ops),
+            "lockboxes": [{"seq": s, "device": d, "lockbox": b} for s, d, b in lockboxes],
+            "entries": [dict(e) for e in entries],
+        }
+        if registration_token is not None:
+            body["registration_token"] = registration_token
+        resp = self._send("POST", f"/v1/groups/{b64url(group)}/heal", json=body)
+        answer = self._decode(resp, Healed)
+        if len(answer.results) != len(entries):
+            raise E.BadResponse("the server answered another number of entries than were sent")
+        return HealAnswer(answer.seq, answer.head, [outcome_of(r) for r in answer.results])
+
     def entries(self, group: bytes, after: int, limit: int | None = None) -> EntryPage:
         path = f"/v1/groups/{b64url(group)}/entries"
         return self._page(path, {"after": after}, limit, EntryPage)
@@ -546,6 +682,48 @@ class ServerApi:
     def join_requests(self, group: bytes) -> list[JoinRequestItem]:
         resp = self._send("GET", f"/v1/groups/{b64url(group)}/join-requests")
         return self._decode(resp, JoinRequestPage).requests
+
+    # --- device links (docs/protocol.md §5.4) -----------------------------------------------------
+
+    def open_link(self, link_id: bytes, verifier: bytes, offer: bytes) -> LinkInfo:
+        body = {"link_id": link_id, "verifier": verifier, "offer": offer}
+        return self._decode(self._send("POST", "/v1/links", json=body), LinkInfo)
+
+    def read_link_offer(self, link_id: bytes, auth: bytes) -> bytes:
+        path = f"/v1/links/{b64url(link_id)}/offer"
+        return self._decode(
+            self._send("POST", path, json={"auth": auth}, auth=False), LinkSlot
+        ).data
+
+    def post_link_request(self, link_id: bytes, auth: bytes, request: bytes) -> LinkInfo:
+        path = f"/v1/links/{b64url(link_id)}/request"
+        resp = self._send("POST", path, json={"auth": auth, "request": request}, auth=False)
+        return self._decode(resp, LinkInfo)
+
+    def read_link_request(self, link_id: bytes) -> bytes:
+        resp = self._send("GET", f"/v1/links/{b64url(link_id)}/request")
+        return self._decode(resp, LinkSlot).data
+
+    def post_link_handover(self, link_id: bytes, handover: bytes) -> LinkInfo:
+        path = f"/v1/links/{b64url(link_id)}/handover"
+        return self._decode(self._send("POST", path, json={"handover": handover}), LinkInfo)
+
+    def read_link_handover(self, link_id: bytes, auth: bytes) -> bytes:
+        path = f"/v1/links/{b64url(link_id)}/handover/read"
+        return self._decode(
+            self._send("POST", path, json={"auth": auth}, auth=False), LinkSlot
+        ).data
+
+    def close_link(self, link_id: bytes) -> None:
+        self._send("DELETE", f"/v1/links/{b64url(link_id)}")
+
+    def put_escrow(self, group: bytes, escrow: bytes) -> None:
+        """Store this (kit) device's recovery escrow (docs/protocol.md §5.5); `group` is a
+        group it is an active device of."""
+        self._send("PUT", "/v1/escrow", json={"group": group, "escrow": escrow})
+
+    def read_escrow(self) -> bytes:
+        return self._decode(self._send("GET", "/v1/escrow"), Escrow).escrow
 
     # --- attachments ----------------------------------------------------------------------------
 
@@ -609,7 +787,7 @@ class ServerApi:
         try:
             resp = self.http.send(req, stream=True)
         except httpx.TransportError as e:
-            raise E.Unreachable(f"could not reach {self.url} ({type(e).__name__})") from None
+            raise unreachable(self.url, e) from None
         if resp.status_code >= 400:
             resp.read()
             resp.close()

@@ -9,6 +9,8 @@ journal (`journal/service.py`).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hmac
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,10 +37,13 @@ from ..membership.values import (
     RosterEntry,
 )
 from ..membership.workflows import DEFAULT_INVITE_SECONDS, Ask
+from . import move as moving
 from . import outbox, uploads
 from .alarms import Alarm
 from .changes import changes
 from .freshness import Freshness, freshness, require_fresh
+from .heal import HealReport
+from .heal import heal as heal_group
 from .ops import OpBuilder, append_op
 from .results import EntryRef, OpenedEntry, SyncReport, Upload, VerifyReport
 from .snapshot import Snapshot
@@ -50,7 +55,7 @@ if TYPE_CHECKING:
 
     from ..account import Account
     from ..journal.service import Journal
-    from .api import ServerApi
+    from .api import ChainHeadItem, ServerApi
 
 
 QUICK_SYNC = 4.0
@@ -68,6 +73,8 @@ class Group:
         self._snap: Snapshot | None = None
         self._server_cursor: int | None = None
         """The server's entry cursor, as its last log page said (sync.py)."""
+        self._server_heads: list[ChainHeadItem] | None = None
+        """Every chain head the server holds, as its last log page said (rollback.py)."""
 
     def __repr__(self) -> str:
         return f"Group(id={self.id[:12]}…, server={self.server!r})"
@@ -174,7 +181,7 @@ class Group:
         return self._account._api(self.server)
 
     def _me(self) -> bytes:
-        return self._account._secrets.member.id
+        return self._account._member.id
 
     def _device(self) -> crypto.DeviceKeys:
         return self._account._secrets.device
@@ -298,9 +305,11 @@ class Group:
                 seq=seq,
                 epoch=epoch,
                 retracted=retracted,
-                readable=not retracted and epoch in keys,
+                readable=held and not retracted and epoch in keys,
             )
-            for eid, cursor, device, seq, epoch, retracted in self._store.entry_index(self._gid)
+            for eid, cursor, device, seq, epoch, retracted, held in self._store.entry_index(
+                self._gid
+            )
         ]
 
     def get(self, entry_id: str) -> OpenedEntry:
@@ -381,6 +390,7 @@ class Group:
         for _ in range(5):
             try:
                 report = sync_once(self, progress, send)
+                report = moving.follow(self, report, lambda: sync_once(self, progress, send))
                 self._adopt_attested_name()
                 if send and self._load().status == "member":
                     uploads.clean_up(self)
@@ -398,6 +408,68 @@ class Group:
             "another chatham process kept changing this group while syncing",
             hint="wait for the other process to finish, then sync again",
         )
+
+    def heal(self, *, registration_token: str | None = None) -> HealReport:
+        """Give the server back what this device verified beyond the server's state: after a
+        restore from an older backup, or to a server that lost (or never had) the group.
+
+        The server's state must be a prefix of this copy (its log head an op verified here,
+        every chain head it holds an entry verified here); otherwise a `ForkError` is raised
+        and nothing is sent. The server checks everything as it checks any write (protocol
+        §14.2). Syncs before (to see where the server is) and after (to verify the result).
+        `registration_token` is for a server with closed registration that no longer holds
+        the group (it is created again).
+        """
+        with contextlib.suppress(E.NotAMember):  # a server that lost the group says so
+            self.sync(send=False)
+        report = heal_group(self, registration_token=registration_token)
+        return dataclasses.replace(report, alarms=self.sync().alarms)
+
+    def use_server(
+        self, url: str, *, give_copy: bool = False, registration_token: str | None = None
+    ) -> HealReport | None:
+        """Point this copy of the group at the server at `url` (the group's new server, told
+        out of band by a leader, or the same address rebuilt from nothing).
+
+        Accepted only if that server's log agrees with the one verified here wherever both
+        reach; another log (a stranger's server, a fork) is a `ForkError` and nothing is
+        stored. A server holding nothing of the group is refused unless `give_copy`: then
+        it is given this copy (as `heal`), which is how a member restores a server that lost
+        its database. Syncs with it afterwards; returns the heal's report, if one ran.
+        """
+        report = moving.use_server(
+            self, url, give_copy=give_copy, registration_token=registration_token
+        )
+        synced = self.sync()
+        if report is not None:
+            report = dataclasses.replace(report, alarms=synced.alarms)
+        return report
+
+    def move(self, url: str, *, registration_token: str | None = None) -> HealReport:
+        """A leader moves the group to the server at `url`: a signed `move` op recording it
+        goes to the old server (if it still answers), then this device's verified copy (every
+        op, the lockboxes it holds, every entry) is published to the new one, and this copy
+        of the group uses it from now on. Members' clients follow on their next sync with
+        the old server; members whose old server is gone use `use_server(url)`."""
+        from .api import normalize_url
+
+        snap = self._load()
+        if snap.status != "member" or not snap.state.is_leader_device(self._device().id):
+            raise E.NotAllowed(
+                "only a leader moves the group to another server",
+                hint="ask a leader; to follow a move, use `chatham group server URL`",
+            )
+        target = normalize_url(url)
+        try:
+            self.sync()
+        except (E.ServerError, E.NotAMember):
+            pass  # the old server is gone for good: members are told out of band
+        else:
+            if target != self.server and self._load().state.server != target:
+                self.append_op(lambda c: crypto.build_move(c.state, c.device, target, time=c.time))
+        report = self.use_server(target, give_copy=True, registration_token=registration_token)
+        assert report is not None
+        return report
 
     def refresh(self, *, timeout: float = QUICK_SYNC) -> SyncReport | None:
         """Sync before a read, if the server answers within `timeout` seconds per request;
@@ -602,6 +674,12 @@ class Group:
     def remove(self, member: str) -> Removal:
         """Remove a member and rotate the key in one signed op, recording their final heads."""
         return workflows.remove(self, member)
+
+    def remove_device(self, device: str) -> crypto.AppliedOp:
+        """Remove one device (an id or a unique prefix of 8+ digits) and rotate past it: one
+        of your other devices, or (leaders) a device of a member who lost it. A member's last
+        device goes only with the member (`remove`, `leave`)."""
+        return workflows.remove_device(self, device)
 
     def leave(self) -> crypto.AppliedOp:
         """Leave the group (self-signed); the remaining members rotate before writing."""

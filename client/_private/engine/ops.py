@@ -79,6 +79,8 @@ def append_op(
         commit_log(
             group, snap, state, [applied], keyring, boxes, group._status_of(state, snap.status)
         )
+        if pending.epoch is not None and pending.lockboxes:
+            group._store.keep_signed_lockboxes(group._gid, pending.epoch, pending.lockboxes)
         return applied
     raise AssertionError("unreachable")  # pragma: no cover
 

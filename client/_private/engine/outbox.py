@@ -38,8 +38,23 @@ RESEAL: Final = (
 """Conflicts after which a queued write is sealed again on the newest state and retried."""
 
 
-def flush(group: Group, api: ServerApi) -> list[str]:
+BULK: Final = 500
+"""Most queued writes sent in one bulk request."""
+BULK_BYTES: Final = 12 << 20
+"""Most body bytes in one bulk request (base64 adds a third; the server's cap is 32 MiB)."""
+
+
+def flush(group: Group, api: ServerApi) -> tuple[list[str], list[tuple[str, str]]]:
+    """Send every queued write: runs of plain writes in bulk requests, then the rest (and
+    anything a bulk post refused) one by one, resealing after a conflict; (ids sent, (id,
+    reason) of writes the server refused for good)."""
     sent: list[str] = []
+    refused: list[tuple[str, str]] = []
+    while True:
+        more = _send_bulk(group, api)
+        sent += more
+        if not more:
+            break
     for queued_id, body, retracts in group._store.outbox(group._gid):
         entry_id = queued_id
         for attempt in range(4):
@@ -62,10 +77,52 @@ def flush(group: Group, api: ServerApi) -> list[str]:
                     raise
                 sync_once(group, None, send=False)  # the log or a chain moved: catch up, reseal
                 continue
+            except E.Forbidden as e:
+                # The server judged the write on the newest head and refused it for good: its
+                # author lost the power it needs (a demotion or a stricter notes policy that
+                # landed first). Kept queued, it would fail every later sync; it leaves the
+                # outbox and the sync says so.
+                with group._store.write() as db:
+                    group._store.unqueue(db, entry_id)
+                refused.append((entry_id.hex(), e.message))
+                break
             store_own(group, sealed, posted.cursor, entry_id)
             sent.append(entry_id.hex())
             break
-    return sent
+    return sent, refused
+
+
+def _send_bulk(group: Group, api: ServerApi) -> list[str]:
+    """Send the leading run of queued writes that retract nothing in one request; the ids
+    the server took. The first one refused ends the run: it (and what follows it) goes out
+    one by one, as a single post, with that path's conflict handling."""
+    run: list[tuple[bytes, bytes, Sequence[bytes]]] = []
+    size = 0
+    for entry_id, body, retracts in group._store.outbox(group._gid):
+        if retracts or len(run) == BULK or size + len(body) > BULK_BYTES:
+            break
+        if group._store.entry(group._gid, entry_id) is not None:
+            break  # sent before the client stopped: the single path settles it
+        run.append((entry_id, body, ()))
+        size += len(body)
+    if len(run) < 2:
+        return []
+    rotate_if_pending(group)
+    sealed = seal_chain(group, run)
+    try:
+        outcomes = api.post_entries(group._gid, [s.data for s in sealed])
+    except E.ServerError as e:
+        if e.code in ("not_found", "method_not_allowed") or isinstance(e, E.TooLarge):
+            return []  # a server (or a proxy) without the bulk route or its cap: one by one
+        raise
+    acknowledged: list[tuple[crypto.SealedEntry, int, bytes]] = []
+    for (entry_id, _, _), s, outcome in zip(run, sealed, outcomes, strict=False):
+        if isinstance(outcome, E.ServerError):
+            break
+        acknowledged.append((s, outcome.cursor, entry_id))
+    if acknowledged:
+        store_own_many(group, acknowledged)
+    return [entry_id.hex() for _, _, entry_id in acknowledged]
 
 
 def _is_ours(group: Group, entry_id: bytes, body: bytes) -> bool:
@@ -110,6 +167,15 @@ def _requeue(group: Group, entry_id: bytes, body: bytes, retracts: list[bytes]) 
 def seal(
     group: Group, entry_id: bytes, body: bytes, retracts: Sequence[bytes] = ()
 ) -> crypto.SealedEntry:
+    [sealed] = seal_chain(group, [(entry_id, body, list(retracts))])
+    return sealed
+
+
+def seal_chain(
+    group: Group, writes: Sequence[tuple[bytes, bytes, Sequence[bytes]]]
+) -> list[crypto.SealedEntry]:
+    """Seal queued writes as the next entries of this device's chain, in order, each linking
+    to the one before: (entry id, body, entries it retracts) each."""
     snap = group._load()
     state = snap.state
     if state.pending_rotation:
@@ -120,61 +186,79 @@ def seal(
         )
     device = group._device()
     head = snap.tracker.head(device.id)
-    sealed = crypto.seal_entry(
-        device=device,
-        epoch_key=snap.keyring.keys[state.epoch],
-        group=group._gid,
-        epoch=state.epoch,
-        seq=head.seq + 1 if head else 1,
-        prev=head.link if head else ZERO32,
-        log_seq=state.seq,
-        log_head=state.head,
-        body=body,
-        entry_id=entry_id,
-        retracts=retracts,
-    )
-    return sealed
+    seq, prev = (head.seq + 1, head.link) if head else (1, ZERO32)
+    out: list[crypto.SealedEntry] = []
+    for entry_id, body, retracts in writes:
+        sealed = crypto.seal_entry(
+            device=device,
+            epoch_key=snap.keyring.keys[state.epoch],
+            group=group._gid,
+            epoch=state.epoch,
+            seq=seq,
+            prev=prev,
+            log_seq=state.seq,
+            log_head=state.head,
+            body=body,
+            entry_id=entry_id,
+            retracts=retracts,
+        )
+        out.append(sealed)
+        seq, prev = seq + 1, sealed.link
+    return out
 
 
 def store_own(group: Group, sealed: crypto.SealedEntry, cursor: int, entry_id: bytes) -> None:
+    store_own_many(group, [(sealed, cursor, entry_id)])
+
+
+def store_own_many(
+    group: Group, acknowledged: Sequence[tuple[crypto.SealedEntry, int, bytes]]
+) -> None:
+    """Store this device's entries the server acknowledged (sealed, cursor, entry id each, in
+    chain order) and take them out of the outbox, in one transaction."""
     snap = group._load()
-    entry = sealed.entry
-    link = check_public(snap.state, entry)
-    header = entry.header
-    track(snap.tracker, header, link)
-    row = EntryRow(
-        entry_id,
-        cursor,
-        header.device,
-        header.seq,
-        header.epoch,
-        header.log_seq,
-        crypto.encode(header),
-        entry.ct,
-        crypto.ct_hash(entry.ct),
-        entry.sig,
-        link,
-        None,
-    )
+    store = group._store
+    rows: list[EntryRow] = []
+    gone: dict[bytes, EntryRow] = {}
+    for sealed, cursor, entry_id in acknowledged:
+        entry = sealed.entry
+        link = check_public(snap.state, entry)
+        header = entry.header
+        track(snap.tracker, header, link)
+        rows.append(
+            EntryRow(
+                entry_id,
+                cursor,
+                header.device,
+                header.seq,
+                header.epoch,
+                header.log_seq,
+                crypto.encode(header),
+                entry.ct,
+                crypto.ct_hash(entry.ct),
+                entry.sig,
+                link,
+                None,
+            )
+        )
+        # The server deleted what this entry retracts; so does this member's copy.
+        for r in header.retracts:
+            t = store.entry(group._gid, r)
+            if t is not None and t.ct is not None:
+                gone[r] = dataclasses.replace(t, ct=None, retracted_by=entry_id)
     pinned = msgspec.structs.replace(
         snap.pinned,
-        entries=snap.pinned.entries + 1,
+        entries=snap.pinned.entries + len(rows),
         heads=[(h.device, h.seq, h.link) for h in snap.tracker.heads()],
     )
-    store = group._store
-    # The server deleted what this entry retracts; so does this member's copy.
-    gone = [
-        dataclasses.replace(t, ct=None, retracted_by=entry_id)
-        for t in (store.entry(group._gid, r) for r in header.retracts)
-        if t is not None and t.ct is not None
-    ]
     try:
         with store.write() as db:
             store.claim(db, group._gid, snap.version)
-            store.add_entries(db, group._gid, [row])
-            for t in gone:
+            store.add_entries(db, group._gid, rows)
+            for t in gone.values():
                 store.update_entry(db, group._gid, t)
-            store.unqueue(db, entry_id)
+            for _, _, entry_id in acknowledged:
+                store.unqueue(db, entry_id)
             version = store.pin(db, group._gid, snap.version, pinned)
     except BaseException:
         group._snap = None
@@ -212,7 +296,13 @@ def queue(group: Group, body: bytes, retracts: Sequence[bytes] = ()) -> str:
     entry_id = random_bytes(16)
     group._store.queue(group._gid, entry_id, body, group._account.now(), sorted(set(retracts)))
     with contextlib.suppress(E.Unreachable):  # queued; the next sync sends it
-        group.sync()
+        for rid, reason in group.sync().refused:
+            if rid == entry_id.hex():
+                raise E.NotAllowed(
+                    reason,
+                    hint="it was not sent and is no longer queued; `chatham sync` shows where "
+                    "you stand in the group",
+                )
     return entry_id.hex()
 
 

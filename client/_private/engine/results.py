@@ -48,7 +48,8 @@ class EntryRef:
     epoch: int
     retracted: bool
     readable: bool
-    """Not retracted, and this member holds the key of its epoch."""
+    """Its ciphertext is held (not retracted, not deleted by the server without a valid
+    retraction), and this member holds the key of its epoch."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,9 @@ class SyncReport:
     retracted: int = 0
     sent: tuple[str, ...] = ()
     """Ids of queued entries that were sent."""
+    refused: tuple[tuple[str, str], ...] = ()
+    """(id, reason) of queued entries the server refused for good (their author lost the
+    power they need): they left the outbox, so that they cannot stop later syncs."""
     queued: int = 0
     """Entries still waiting in the outbox (e.g. the server was unreachable)."""
     announcements: tuple[Announcement, ...] = ()

@@ -28,6 +28,7 @@ from .checks import entry_error, log_error
 from .freshness import OP_CLOCK_SKEW, checkpoint_if_quiet
 from .intake import Intake
 from .results import SyncReport
+from .rollback import RESTORED, server_behind
 from .snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -50,10 +51,16 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
     snap = group._load()
     names = group._names(snap)
     announcements = announce(applied, snap.state, names, group._me())
+    if moved_away(group, applied):
+        send = False  # queued writes go to the server the group moved to (move.follow)
     new_entries = retracted = 0
     sent: list[str] = []
+    refused: list[tuple[str, str]] = []
     checkpointed = False
     if snap.status == "member":
+        behind = server_behind(group, snap, group._server_heads, group._server_cursor)
+        if behind is not None:
+            found[STATE_PREFIX + "entries"] = behind
         intake = _pull_entries(group, api, progress, server_cursor=group._server_cursor)
         if any(checkpoint_problems(group, group._load())):
             # Something checkpointed is missing: it may sit behind the cursor (a server
@@ -74,7 +81,7 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
         rotated = rotate_if_pending(group)
         if rotated is not None:
             announcements += announce([rotated], group._load().state, names, group._me())
-        sent = flush(group, api)
+        sent, refused = flush(group, api)
         checkpointed = checkpoint_if_quiet(group) is not None
     if before_status == "joining" and snap.status == "member":
         announcements.append(
@@ -92,12 +99,25 @@ def sync_once(group: Group, progress: Progress | None, send: bool) -> SyncReport
         new_entries=new_entries,
         retracted=retracted,
         sent=tuple(sent),
+        refused=tuple(refused),
         queued=group._store.outbox_count(group._gid),
         announcements=tuple(announcements),
         status=group._load().status,
         alarms=alarms(group),
         freshness=group.freshness(),
         checkpointed=checkpointed,
+    )
+
+
+def moved_away(group: Group, applied: list[crypto.AppliedOp]) -> bool:
+    """Whether this sync verified a move to a server other than the one this copy uses."""
+    from .api import normalize_url
+
+    target = group._load().state.server
+    return (
+        target is not None
+        and any(isinstance(a.op.body, crypto.Move) for a in applied)
+        and normalize_url(target) != group.server
     )
 
 
@@ -155,6 +175,7 @@ def _read_log(
         if page.group_id != group._gid:
             raise E.BadResponse("the server answered with another group's log")
         group._server_cursor = page.entry_cursor
+        group._server_heads = page.heads
         ops = page.ops
         if first and known_seq >= 0:
             if not ops or page.seq < known_seq:
@@ -162,8 +183,8 @@ def _read_log(
                     state,
                     applied,
                     E.RollbackError(
-                        f"the server shows a log of {max(page.seq, -1) + 1} ops, older than "
-                        f"the {known_seq + 1} already verified",
+                        f"{RESTORED}: it shows a log of {max(page.seq, -1) + 1} ops, older "
+                        f"than the {known_seq + 1} already verified here",
                         check="rollback",
                         record=f"log op {known_seq}",
                     ),

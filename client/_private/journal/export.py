@@ -8,16 +8,16 @@ name held by anything but a regular file of this user is refused.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import os
-import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Literal, TypeAlias
+from typing import BinaryIO, Literal, TypeAlias
 
 from ... import errors as E
-from .files import not_ours, ours_to_replace
+from .files import not_ours, open_directory, ours_to_replace, write_into
 from .fold import JournalView
 from .ics import ics_calendar
 from .markdown import markdown_files
@@ -32,25 +32,13 @@ def _refuse(path: Path) -> E.UsageError:
     )
 
 
-def _write(path: Path, text: str) -> None:
-    """Write `text` to an exclusive 0600 temporary name beside `path`, then rename it into place.
+def _writer(text: str) -> Callable[[BinaryIO], None]:
+    data = text.encode("utf-8")
 
-    The temporary file is created with O_EXCL (mkstemp), so nothing planted can receive the
-    text; the rename replaces a directory entry and never writes through what was there."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if not ours_to_replace(path):  # planted while we wrote
-            raise _refuse(path)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+    def write(f: BinaryIO) -> None:
+        f.write(data)
+
+    return write
 
 
 def write_export(
@@ -63,6 +51,24 @@ def write_export(
     force: bool = False,
 ) -> list[Path]:
     """Write the journal into `directory` as markdown, json or ics; returns the files."""
+    try:
+        return _write_export(view, directory, fmt, now=now, today=today, force=force)
+    except OSError as e:  # the system said no (a file in the way, no permission, disk full)
+        raise E.ExportError(
+            f"cannot write into {directory} ({e.strerror})",
+            hint="no partial file was left; choose a directory of your own with room to write",
+        ) from None
+
+
+def _write_export(
+    view: JournalView,
+    directory: Path,
+    fmt: ExportFormat,
+    *,
+    now: int,
+    today: date,
+    force: bool = False,
+) -> list[Path]:
     if fmt == "markdown":
         files = markdown_files(view, today=today)
     elif fmt == "json":
@@ -75,26 +81,29 @@ def write_export(
     if directory.exists() or directory.is_symlink():
         if not directory.is_dir():
             raise E.ExportError("the export path is not a directory", hint="choose a directory")
-        if directory.stat().st_uid != os.getuid():
+    else:
+        directory.mkdir(mode=0o700, parents=True)
+    out = []
+    # Every check and every file from here on is relative to the directory opened once, so
+    # a link retargeted or a parent renamed after the checks cannot move the files.
+    with open_directory(directory) as dir_fd:
+        if os.fstat(dir_fd).st_uid != os.getuid():
             # Its owner would list the names (meeting dates and titles) and could swap the
             # files later, whatever their mode; a link to such a directory counts as it.
             raise E.ExportError(
                 f"{directory} belongs to another user",
                 hint="nothing was written; export into a new directory of your own",
             )
-        if any(directory.iterdir()) and not force:
+        if os.listdir(dir_fd) and not force:
             raise E.ExportError(
                 "the export directory is not empty",
                 hint="choose an empty or new directory, or pass --force to write into it",
             )
-    else:
-        directory.mkdir(mode=0o700, parents=True)
-    for name in files:
-        if not ours_to_replace(directory / name):
-            raise _refuse(directory / name)  # before anything is written
-    out = []
-    for name, text in files.items():
-        path = directory / name
-        _write(path, text)
-        out.append(path)
+        for name in files:
+            if not ours_to_replace(name, dir_fd):
+                raise _refuse(directory / name)  # before anything is written
+        for name, text in files.items():
+            path = directory / name
+            write_into(dir_fd, name, _writer(text), functools.partial(_refuse, path))
+            out.append(path)
     return out

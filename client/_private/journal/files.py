@@ -14,12 +14,11 @@ import mimetypes
 import os
 import secrets
 import stat
-import tempfile
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 from chatham import crypto
 
@@ -29,6 +28,7 @@ from .content import FileRef, clean_line
 from .items import CommentItem, Item
 
 if TYPE_CHECKING:
+    from ..engine.api import ServerApi
     from ..engine.group import Group
     from .service import Journal, Posted
 
@@ -148,52 +148,62 @@ def save_attachment(
         raise E.UsageError(
             f"{dest} exists already", hint="choose another path, or pass --force to replace it"
         )
-    if not ours_to_replace(dest):
-        raise not_ours(dest, "nothing was saved; choose a path of your own")
     parent = dest.parent if str(dest.parent) else Path(".")
     if not parent.is_dir():
         raise E.UsageError(f"no directory {parent}", hint="create it first")
+
+    def refuse() -> E.UsageError:
+        return not_ours(dest, "nothing was saved; choose a path of your own")
+
     chunks = max(1, -(-f.size // crypto.CHUNK_SIZE))
     opener = crypto.AttachmentOpener(f.key, f.blob, f.digest)
-    fd, tmp_name = tempfile.mkstemp(prefix=".chatham-", suffix=".part", dir=parent)
-    tmp = Path(tmp_name)
     written = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for index in range(chunks):
-                try:
-                    sealed = get_chunk(journal.group, f.blob, index)
-                except E.ServerNotFound:
-                    raise E.CouldNotOpen(
-                        "the server does not have the whole file (truncated or deleted)",
-                        hint="nothing was saved; ask the member who attached it to attach it again",
-                    ) from None
-                try:
-                    plain = opener.open_chunk(sealed)
-                except crypto.CouldNotOpen:
-                    raise E.CouldNotOpen(hint="nothing was saved") from None
-                written += len(plain)
-                if written > f.size:
-                    raise E.CouldNotOpen(hint="nothing was saved")
-                out.write(plain)
-                if progress is not None:
-                    progress(written, f.size)
+
+    def download(out: BinaryIO) -> None:
+        nonlocal written
+        for index in range(chunks):
             try:
-                opener.finish()
+                sealed = get_chunk(journal.group, f.blob, index)
+            except E.ServerNotFound:
+                raise E.CouldNotOpen(
+                    "the server does not have the whole file (truncated or deleted)",
+                    hint="nothing was saved; ask the member who attached it to attach it again",
+                ) from None
+            try:
+                plain = opener.open_chunk(sealed)
             except crypto.CouldNotOpen:
                 raise E.CouldNotOpen(hint="nothing was saved") from None
-            if written != f.size:
+            written += len(plain)
+            if written > f.size:
                 raise E.CouldNotOpen(hint="nothing was saved")
-            out.flush()
-            os.fsync(out.fileno())
-        # Only now, with every chunk verified and the size as signed, does the file appear.
-        if not ours_to_replace(dest):  # planted while we downloaded
-            raise not_ours(dest, "nothing was saved; choose a path of your own")
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+            out.write(plain)
+            if progress is not None:
+                progress(written, f.size)
+        try:
+            opener.finish()
+        except crypto.CouldNotOpen:
+            raise E.CouldNotOpen(hint="nothing was saved") from None
+        if written != f.size:
+            raise E.CouldNotOpen(hint="nothing was saved")
+
+    with open_directory(parent) as dir_fd:
+        if os.fstat(dir_fd).st_uid not in (os.getuid(), 0):
+            # Its owner would list the file's name and could swap the file later. (A
+            # directory of root's, such as /tmp, is the system's: root reads all anyway.)
+            raise E.UsageError(
+                f"{parent} belongs to another user",
+                hint="nothing was saved; save into a directory of your own",
+            )
+        if not ours_to_replace(dest.name, dir_fd):
+            raise refuse()
+        # The file appears only once every chunk verified and the size is as signed.
+        try:
+            write_into(dir_fd, dest.name, download, refuse)
+        except OSError as e:  # the system said no (a full disk, a quota)
+            raise E.UsageError(
+                f"cannot save to {dest} ({e.strerror})",
+                hint="nothing was saved; free some space or choose another place",
+            ) from None
     return SavedFile(dest, written)
 
 
@@ -207,20 +217,137 @@ class SavedFile:
     size: int
 
 
-def ours_to_replace(path: Path) -> bool:
+@dataclass(frozen=True)
+class MissingFile:
+    """An attached file whose sealed chunks the group's server does not hold (lost with a
+    server, or never fully uploaded): the comment that carries it still verifies."""
+
+    comment: str
+    """The short id of the comment it is attached to."""
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class FileCopies:
+    """What a move did with attached files: copied from the old server, or lost."""
+
+    copied: int
+    lost: tuple[MissingFile, ...]
+
+
+def _attached(journal: Journal) -> list[tuple[CommentItem, FileRef]]:
+    out = []
+    for c in journal.view.list_items("comment"):
+        assert isinstance(c, CommentItem)
+        if c.body.file is not None:
+            out.append((c, c.body.file))
+    return out
+
+
+def _held(api: ServerApi, group: bytes, blob: bytes) -> int | None:
+    """How many chunks the server holds of an attachment, or None if none."""
+    try:
+        return api.attachment_info(group, blob).chunks
+    except E.ServerNotFound:
+        return None
+
+
+def missing_files(journal: Journal) -> list[MissingFile]:
+    """Every attached file readable here whose chunks the server does not hold whole (none
+    for a member no longer in the group: the server shows them nothing)."""
+    g = journal.group
+    if g.status != "member":
+        return []
+    api = g._api()
+    return [
+        MissingFile(c.short_id, f.name, f.size)
+        for c, f in _attached(journal)
+        if (_held(api, g.id_bytes, f.blob) or 0) < max(1, -(-f.size // crypto.CHUNK_SIZE))
+    ]
+
+
+def copy_files(journal: Journal, old: ServerApi) -> FileCopies:
+    """After a move: give the group's new server every attached file it lacks that the old
+    server (`old`) still holds, chunk by chunk as sealed (nothing is opened)."""
+    g = journal.group
+    new = g._api()
+    copied = 0
+    lost: list[MissingFile] = []
+    for c, f in _attached(journal):
+        want = max(1, -(-f.size // crypto.CHUNK_SIZE))
+        if (_held(new, g.id_bytes, f.blob) or 0) >= want:
+            continue
+        try:
+            if (_held(old, g.id_bytes, f.blob) or 0) < want:
+                raise E.ServerNotFound()
+            for index in range(want):
+                new.put_chunk(g.id_bytes, f.blob, index, old.get_chunk(g.id_bytes, f.blob, index))
+        except E.ServerError:
+            lost.append(MissingFile(c.short_id, f.name, f.size))
+            continue
+        copied += 1
+    return FileCopies(copied, tuple(lost))
+
+
+def ours_to_replace(path: Path | str, dir_fd: int | None = None) -> bool:
     """Whether a file the member asked for (a save with --force, an export) may replace what
-    is at `path`: nothing, or a regular file this user owns.
+    is at `path` (relative to `dir_fd` when given): nothing, or a regular file this user owns.
 
     The directory may be shared (a `/tmp` subdirectory, a synced folder): anything else
     there (a planted FIFO, a symlink, another user's world-writable file) may be someone
     waiting for the plaintext, so it is refused rather than replaced. The file itself is
-    always written under an exclusive temporary name and renamed into place, so nothing
-    planted after this check receives a byte either."""
+    always written under an exclusive temporary name and renamed into place
+    (`write_into`), so nothing planted after this check receives a byte either."""
     try:
-        st = path.lstat()
+        st = os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return True
     return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
+
+
+@contextlib.contextmanager
+def open_directory(path: Path) -> Iterator[int]:
+    """`path` opened once as a directory: every later step works relative to this descriptor,
+    so a link or a parent renamed after the checks cannot send the files elsewhere."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def write_into(
+    dir_fd: int, name: str, write: Callable[[BinaryIO], None], refuse: Callable[[], Exception]
+) -> None:
+    """Write a file `name` in the directory `dir_fd`: `write` fills an exclusive 0600
+    temporary file (O_EXCL, O_NOFOLLOW: nothing planted can receive a byte), which is
+    fsynced and renamed into place only if `name` is still ours to replace (else `refuse()`
+    is raised); on any failure the temporary file is removed."""
+    while True:
+        tmp = f".{name[:100]}.{secrets.token_hex(6)}.part"
+        try:
+            fd = os.open(
+                tmp,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
+                dir_fd=dir_fd,
+            )
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        if not ours_to_replace(name, dir_fd):  # planted while we wrote
+            raise refuse()
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
 
 
 def not_ours(path: Path, hint: str, error: type[E.UsageError] = E.UsageError) -> E.UsageError:

@@ -677,12 +677,19 @@ class JournalView:
     def search(self, text: str) -> list[Item]:
         """Items whose text contains every word of `text`, ignoring case and accents
         ("Muller" finds "Müller", "strasse" finds "Straße"); oldest first."""
-        return [hit.item for hit in self.search_passages(text)]
+        return [it for _, _, _, it in self._matches(fold_text(text).split())]
 
     def search_passages(self, text: str, *, width: int = 60) -> list[SearchHit]:
         """Like `search`, with the passage around the first match of each item, so a member
         sees why it matched (about `width` characters, on one line)."""
         words = fold_text(text).split()
+        return [
+            SearchHit(it, _passage(raw, where[hay.index(words[0])], width))
+            for hay, where, raw, it in self._matches(words)
+        ]
+
+    def _matches(self, words: list[str]) -> list[tuple[str, list[int], str, Item]]:
+        """(folded text, its map, raw text, item) of each item holding every folded word."""
         if not words:
             return []
         st = self._st()
@@ -691,12 +698,7 @@ class JournalView:
             for it in self._ordered(st.items.values()):
                 raw = "\n".join(it.texts())
                 st.search.append((*fold_with_map(raw), raw, it))
-        hits = []
-        for hay, where, raw, it in st.search:
-            if all(w in hay for w in words):
-                at = hay.index(words[0])
-                hits.append(SearchHit(it, _passage(raw, where[at], width)))
-        return hits
+        return [m for m in st.search if all(w in m[0] for w in words)]
 
     def order_key(self, item_id: bytes) -> tuple[int, int, bytes]:
         """The merge order of an item's creating entry: (log seq, timestamp, entry id)."""

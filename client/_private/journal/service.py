@@ -31,6 +31,7 @@ from chatham import crypto
 
 from ... import errors as E
 from ..engine.group import Group
+from ..engine.heal import HealReport
 from ..engine.results import SyncReport
 from . import files
 from .activity import Activity, describe
@@ -58,7 +59,7 @@ from .content import (
     encode_body,
 )
 from .dates import local_zone, parse_date
-from .files import Progress, SavedFile
+from .files import FileCopies, MissingFile, Progress, SavedFile
 from .fold import JournalView
 from .items import CommitmentItem, IssueItem, Item, MeetingItem, NoteItem
 from .permissions import KIND_LIST, REFUSALS, allowed
@@ -617,6 +618,21 @@ class Journal:
     ) -> SavedFile:
         """Download, verify and save an attached file; it appears only once all of it verifies."""
         return files.save_attachment(self, ref, dest, force=force, progress=progress)
+
+    def missing_files(self) -> list[MissingFile]:
+        """Attached files readable here whose chunks the group's server no longer holds
+        (lost with a server that lost its data: docs/operations.md). One request each."""
+        return files.missing_files(self)
+
+    def move(
+        self, url: str, *, registration_token: str | None = None
+    ) -> tuple[HealReport, FileCopies]:
+        """A leader moves the group to the server at `url` (`Group.move`), then copies every
+        attached file the old server still holds to the new one, sealed as it is."""
+        old = self.group._api()
+        report = self.group.move(url, registration_token=registration_token)
+        self.refresh()
+        return report, files.copy_files(self, old)
 
     # --- following changes ----------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ Layout of CHATHAM_HOME (default: the platform's user data dir), mode 0700:
     store.sqlite3    the local store (ciphertexts and verified state), 0600
 
 Unlocking needs the passphrase, whose Argon2id cost (≈0.4 s) is deliberate.
+Changing it re-seals the same keys and replaces the keystore atomically
+(`Home.change_passphrase`).
 An unlock session keeps the Argon2id output (which opens this keystore and
 nothing else; it is not the passphrase) in a 0600 file inside a private 0700
 runtime directory (`$XDG_RUNTIME_DIR/chatham`, a tmpfs on most systems), with
@@ -130,8 +132,10 @@ def shred(path: Path) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         try:
             if stat.S_ISREG(os.fstat(fd).st_mode):
-                size = os.fstat(fd).st_size
-                os.write(fd, bytes(size))
+                left = os.fstat(fd).st_size
+                zeros = bytes(min(left, 1 << 20))  # a downloaded file may be 1 GiB
+                while left > 0:
+                    left -= os.write(fd, zeros[: min(left, len(zeros))])
                 os.fsync(fd)
         finally:
             os.close(fd)
@@ -194,6 +198,29 @@ def write_private(path: Path, data: bytes) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+MIN_PASSPHRASE: Final = 8
+
+
+def check_new_passphrase(passphrase: str) -> str:
+    """A passphrase a keystore may be sealed under: at least `MIN_PASSPHRASE` characters."""
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise UsageError(
+            f"a passphrase needs at least {MIN_PASSPHRASE} characters",
+            hint="nothing was changed; a few unrelated words make a good passphrase",
+        )
+    return passphrase
+
+
+def _key_material(s: crypto.Secrets) -> tuple[bytes, ...]:
+    return (
+        b"" if s.member is None else s.member.seed,
+        s.device.seed,
+        s.device.kem_seed,
+        s.store_secret,
+        s.created.to_bytes(8, "big"),
+    )
 
 
 def scrubbed_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -265,6 +292,43 @@ class Home:
             raise UsageError("the passphrase must not be empty", hint="choose a long passphrase")
         self.ensure()
         write_private(self.keystore_path, crypto.seal_keystore(secrets, passphrase))
+
+    def change_passphrase(self, old: str, new: str) -> None:
+        """Seal the keystore under `new`; it opened with `old`. The keys stay the same.
+
+        A wrong `old`, or a `new` that is weak or the same, raises and changes nothing. The
+        new keystore is written beside the old one, synced, and renamed over it (then the
+        directory is synced), so a crash at any moment leaves a keystore that opens with
+        exactly one of the two passphrases. The unlock session, whose key opened only the
+        old file, is ended: the next command asks for the new passphrase.
+        """
+        data = self.read_keystore()
+        try:
+            key = crypto.keystore_key(data, old)
+            secrets = crypto.open_keystore_with_key(data, key)
+        except crypto.WrongPassphrase:
+            raise WrongPassphrase() from None
+        except crypto.KeystoreError as e:
+            raise HomeError(f"the keystore cannot be used: {e}") from None
+        check_new_passphrase(new)
+        if new == old:
+            raise UsageError(
+                "the new passphrase is the one the keystore has",
+                hint="nothing was changed; choose a different passphrase",
+            )
+        sealed = crypto.seal_keystore(secrets, new)
+        # Read back before it replaces anything: the file must open with `new` to the same keys.
+        if _key_material(crypto.open_keystore(sealed, new)) != _key_material(secrets):
+            raise HomeError("the re-sealed keystore did not open to the same keys; nothing changed")
+        for stale in self.path.glob(f".{KEYSTORE}.*.tmp"):
+            stale.unlink(missing_ok=True)  # a change that died before its rename
+        if self.keystore_path.read_bytes() != data:
+            raise HomeError(
+                "the keystore changed while its passphrase was being changed",
+                hint="nothing was changed here; try again",
+            )
+        write_private(self.keystore_path, sealed)
+        self.end_session()
 
     # --- unlocking ------------------------------------------------------------------------------
 
@@ -364,17 +428,7 @@ class Home:
     def end_session(self) -> bool:
         """Overwrite and remove the session file; True if there was one."""
         path = self.session_path()
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
+        if not path.exists():
             return False
-        with contextlib.suppress(OSError):
-            fd = os.open(path, os.O_WRONLY)
-            try:
-                os.write(fd, bytes(size))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        shred(path)
         return True

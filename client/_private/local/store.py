@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -39,6 +39,14 @@ from ..engine.alarms import AlarmRecord
 from .vault import Vault
 
 SCHEMA_VERSION: Final = 2
+
+_SIGNED_LOCKBOXES = """CREATE TABLE IF NOT EXISTS signed_lockboxes (
+    group_id BLOB NOT NULL,
+    epoch INTEGER NOT NULL,
+    device BLOB NOT NULL,
+    lockbox BLOB NOT NULL,
+    PRIMARY KEY (group_id, epoch, device)
+)"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -67,6 +75,13 @@ CREATE TABLE IF NOT EXISTS lockboxes (
     epoch INTEGER NOT NULL,
     lockbox BLOB NOT NULL,
     PRIMARY KEY (group_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS signed_lockboxes (
+    group_id BLOB NOT NULL,
+    epoch INTEGER NOT NULL,
+    device BLOB NOT NULL,
+    lockbox BLOB NOT NULL,
+    PRIMARY KEY (group_id, epoch, device)
 );
 CREATE TABLE IF NOT EXISTS epoch_keys (
     group_id BLOB NOT NULL,
@@ -245,6 +260,13 @@ class Store:
                     self.db.execute(
                         "INSERT INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
                     )
+        elif not self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='signed_lockboxes'"
+        ).fetchone():
+            # Added within schema 2: lockboxes this device sealed (not secret: each opens only
+            # for its device, and the op commits to it), kept to heal a server (§14.2).
+            with self.write():
+                self.db.execute(_SIGNED_LOCKBOXES)
         version = self._schema()
         if version != SCHEMA_VERSION:
             raise StoreTampered(
@@ -407,6 +429,11 @@ class Store:
                 (self.vault.seal(SEAL_GROUP_NAME, group, name.encode()), group),
             )
 
+    @staticmethod
+    def set_group_server(db: sqlite3.Connection, group: bytes, server: str) -> None:
+        """The group's server from now on (a move: engine/move.py checked its log)."""
+        db.execute("UPDATE groups SET server=? WHERE group_id=?", (server, group))
+
     def set_join_secret(self, db: sqlite3.Connection, group: bytes, secret: bytes | None) -> None:
         sealed = None if secret is None else self.vault.seal(SEAL_JOIN, group, secret)
         db.execute("UPDATE groups SET invite=? WHERE group_id=?", (sealed, group))
@@ -482,6 +509,27 @@ class Store:
                 SEAL_EPOCH_KEY, group + _u64(int(epoch)), bytes(sealed)
             )
         return out
+
+    def keep_signed_lockboxes(self, group: bytes, epoch: int, boxes: Mapping[bytes, bytes]) -> None:
+        """Keep every lockbox of a rotation this device signed: a server that loses them can
+        have them back (docs/protocol.md §14.2)."""
+        with self.write() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO signed_lockboxes (group_id, epoch, device, lockbox) "
+                "VALUES (?, ?, ?, ?)",
+                [(group, epoch, d, b) for d, b in sorted(boxes.items())],
+            )
+
+    def signed_lockboxes(self, group: bytes) -> list[tuple[int, bytes, bytes]]:
+        """(epoch, device, lockbox) of every rotation this device signed."""
+        return [
+            (int(e), bytes(d), bytes(b))
+            for e, d, b in self.db.execute(
+                "SELECT epoch, device, lockbox FROM signed_lockboxes WHERE group_id=? "
+                "ORDER BY epoch, device",
+                (group,),
+            ).fetchall()
+        ]
 
     def lockboxes(self, group: bytes) -> dict[int, bytes]:
         return {
@@ -580,15 +628,17 @@ class Store:
             for r in batch:
                 yield self._row(group, r)
 
-    def entry_index(self, group: bytes) -> list[tuple[bytes, int, bytes, int, int, bool]]:
-        """(entry id, cursor, device, seq, epoch, retracted) of every stored entry, in order.
+    def entry_index(self, group: bytes) -> list[tuple[bytes, int, bytes, int, int, bool, bool]]:
+        """(entry id, cursor, device, seq, epoch, retracted, ciphertext held) of every stored
+        entry, in order. A stub the server deleted without a valid retraction is neither
+        retracted nor held.
 
         Read without the row MACs: each row is checked when it is opened."""
         return [
-            (bytes(e), int(c), bytes(d), int(s), int(ep), bool(r))
-            for e, c, d, s, ep, r in self.db.execute(
-                "SELECT entry_id, cursor, device, seq, epoch, retracted_by IS NOT NULL "
-                "FROM entries WHERE group_id=? ORDER BY cursor",
+            (bytes(e), int(c), bytes(d), int(s), int(ep), bool(r), bool(h))
+            for e, c, d, s, ep, r, h in self.db.execute(
+                "SELECT entry_id, cursor, device, seq, epoch, retracted_by IS NOT NULL, "
+                "ct IS NOT NULL FROM entries WHERE group_id=? ORDER BY cursor",
                 (group,),
             ).fetchall()
         ]

@@ -8,11 +8,14 @@ from collections.abc import Iterable, Mapping
 from chatham import crypto
 from chatham.crypto import (
     Add,
+    AddDevice,
     Checkpoint,
     Genesis,
     Invite,
     Leave,
+    Move,
     Remove,
+    RemoveDevice,
     RevokeInvite,
     Rotate,
     SetPolicy,
@@ -56,7 +59,13 @@ def members(state: crypto.GroupState, names: Mapping[bytes, str], me: bytes) -> 
                 fingerprint=crypto.fingerprint(m.key),
                 joined_epoch=m.joined_epoch,
                 joined_seq=m.joined_seq,
-                devices=tuple(d.hex() for d in m.devices),
+                # The devices in use now (for a departed member, those they left with): a
+                # device removed on its own (remove-device) is no longer theirs to show.
+                devices=tuple(
+                    d.hex()
+                    for d in m.devices
+                    if state.devices[d].departed_seq in (None, m.departed_seq)
+                ),
                 is_me=m.id == me,
             )
         )
@@ -126,6 +135,26 @@ def announce(
                 f"{who_cap} {verb} left the group; the group gets a fresh key before anything "
                 "new is written"
             )
+        elif isinstance(body, AddDevice):
+            kind = "add-device"
+            subjects = (actor,)
+            text = f"{who_cap} added a device"
+        elif isinstance(body, RemoveDevice):
+            kind = "remove-device"
+            owner = after.devices[body.device].member if body.device in after.devices else actor
+            subjects = (owner,)
+            whose = "one of your devices" if owner == me else "a device"
+            if owner == actor:
+                text = (
+                    f"{who_cap} removed {whose}; the group has a fresh key, so nothing written "
+                    "from now on reaches it"
+                )
+            else:
+                text = (
+                    f"{who_cap} removed {whose} of {display(owner, names, me)}"
+                    if owner != me
+                    else f"{who_cap} removed {whose}"
+                ) + "; the group has a fresh key, so nothing written from now on reaches it"
         elif isinstance(body, SetRole):
             kind = "set-role"
             subjects = (body.member,)
@@ -150,6 +179,9 @@ def announce(
                 f"{who_cap} changed the group policy: new members read {history}; "
                 f"meeting notes by {notes}; a fresh key at each meeting: {rot}"
             )
+        elif isinstance(body, Move):
+            kind = "move"
+            text = f"{who_cap} moved the group to the server at {body.server}"
         else:
             assert isinstance(body, Checkpoint)
             kind = "checkpoint"

@@ -41,6 +41,7 @@ class Member(MemberInfo):
     """One member of a group's roster, as the verified log says."""
 
     devices: tuple[str, ...]
+    """The member's devices in use now (for a departed member, the ones they left with)."""
     is_me: bool
 
 
@@ -83,6 +84,8 @@ class RosterEntry(MemberInfo):
     verified: bool
     """This device recorded that the member's fingerprint was compared aloud."""
     is_me: bool
+    devices: int = 1
+    """How many devices the member uses now (0 once they departed)."""
 
 
 InviteStatus = Literal["waiting", "open", "used", "revoked", "expired"]

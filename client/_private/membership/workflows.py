@@ -450,6 +450,7 @@ def roster(group: Group) -> list[RosterEntry]:
                 departed_seq=state.members[mid].departed_seq,
                 verified=m.is_me or _verified(group, mid),
                 is_me=m.is_me,
+                devices=len(state.current_devices(mid)) if m.status == "active" else 0,
             )
         )
     return out
@@ -520,6 +521,42 @@ def remove(group: Group, ref: str) -> Removal:
         _active_target(group, m.id)
         raise
     return Removal(m.id, m.name, m.fingerprint, group.epoch, applied.seq)
+
+
+def remove_device(group: Group, ref: str) -> crypto.AppliedOp:
+    """Remove one device from the group and rotate past it (another device of its member,
+    or a leader), pinning its final head."""
+    from ..devices import remove_from
+
+    _fresh(group)
+    _require_member(group)
+    state = group.state
+    key = ref.strip().lower()
+    hits = [
+        d.id
+        for d in state.active_devices()
+        if d.id.hex() == key or (len(key) >= 8 and d.id.hex().startswith(key))
+    ]
+    if len(hits) != 1:
+        raise E.NotFound(
+            f"no active device matches {ref!r}" if not hits else f"{ref!r} matches several",
+            hint="give the device id (`chatham device list` on the member's own device)",
+        )
+    target = state.devices[hits[0]]
+    mine = target.member == _me(group)
+    if not mine:
+        _require_leader(group, "remove another member's device")
+    if target.id == group._device().id:
+        raise E.UsageError(
+            "this is the device you are using",
+            hint="remove it from another of your devices, or leave the group",
+        )
+    if state.current_devices(target.member) == [target.id]:
+        raise E.UsageError(
+            "that is the member's only device",
+            hint="removing it is removing the member: `chatham remove MEMBER`",
+        )
+    return remove_from(group, target.id)
 
 
 def leave(group: Group) -> crypto.AppliedOp:

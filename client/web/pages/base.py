@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 import anyio.to_thread
@@ -28,10 +28,12 @@ from ..words import Said, explain
 
 if TYPE_CHECKING:
     from ... import Account, Group
-    from ...journal import Journal, JournalView
+    from ...journal import IssueItem, Item, Journal, JournalView, MeetingItem, NoteItem
     from ..desk import Desk
     from ..guard import Door
     from ..live import Live
+
+ItemT = TypeVar("ItemT", bound="Item")
 
 Needs = Literal["nothing", "account", "group", "member"]
 
@@ -100,6 +102,27 @@ class Ctx:
     def is_leader(self) -> bool:
         m = self.group.state.members.get(self.me)
         return m is not None and m.status == "active" and m.role == "leader"
+
+    def allowed(self, action: str, ref: str, kind: type[ItemT]) -> ItemT:
+        """The item `ref` (of `kind`) once the permission table lets this member do `action`
+        to it now; otherwise NotAllowed (the journal's own words), before any form is shown."""
+        it = self.journal.item(ref, kind)
+        self.journal.require(action, it)
+        return it
+
+    def edit(
+        self,
+        it: IssueItem | MeetingItem | NoteItem,
+        wanted: dict[str, Any],
+        write: Callable[..., object],
+    ) -> dict[str, Any]:
+        """Write, after catching up, the fields of an edit form that differ from the item's
+        (`write(it, **changes)`); the fields written, empty when nothing changed."""
+        changes = {k: v for k, v in wanted.items() if getattr(it.body, k) != v}
+        if changes:
+            self.catch_up()
+            write(it, **changes)
+        return changes
 
     def catch_up(self) -> None:
         """Sync before a write, so it is judged against the newest state (offline: queued)."""
@@ -257,3 +280,8 @@ def local_path(value: str) -> str:
 def field_text(form: FormMultiDict, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
+
+
+def field_texts(form: FormMultiDict, name: str) -> list[str]:
+    """Every text value given for `name` (ticked boxes), in the order the form sent them."""
+    return [v for v in form.getall(name, []) if isinstance(v, str)]

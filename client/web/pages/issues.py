@@ -182,8 +182,7 @@ async def save_draft(request: Request[Any, Any, Any], key: FromPath[str]) -> Res
 @get("/issues/{ref:str}/edit")
 async def issue_edit_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
-        it = c.journal.item(ref, IssueItem)
-        c.journal.require("issue.edit", it)
+        it = c.allowed("issue.edit", ref, IssueItem)
         b = it.body
         values = {"title": b.title, "priority": b.priority, "minutes": str(b.minutes)}
         values |= {k: getattr(b, k) for k in TEXT_FIELDS}
@@ -197,18 +196,14 @@ async def issue_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Res
     values = _form_dict(await form_of(request))
 
     def act(c: Ctx) -> Response[Any]:
-        it = c.journal.item(ref, IssueItem)
-        c.journal.require("issue.edit", it)  # another's issue: refused, not a form to fix
+        it = c.allowed("issue.edit", ref, IssueItem)  # another's issue: refused, not a form to fix
         try:
             fields = issue_fields(values)
-            changes = {k: v for k, v in fields.items() if getattr(it.body, k) != v}
-            if not changes:
-                return c.redirect(f"/items/{it.id.hex()}", "Nothing changed.")
-            c.catch_up()
-            c.journal.edit_issue(it, **changes)
+            changes = c.edit(it, fields, c.journal.edit_issue)
         except ChathamError as e:
             return _form(c, values, for_the_form(e), issue=it, status=400)
-        return c.redirect(f"/items/{it.id.hex()}", "Your issue was revised.")
+        said = "Your issue was revised." if changes else "Nothing changed."
+        return c.redirect(f"/items/{it.id.hex()}", said)
 
     return await run(request, act)
 

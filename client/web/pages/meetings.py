@@ -14,7 +14,7 @@ from ... import ChathamError
 from ...errors import UsageError
 from ...journal import CommitmentItem, IssueItem, MeetingItem, clean_line
 from ..render import when
-from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
+from .base import Ctx, field_text, field_texts, first_rows, for_the_form, form_of, run
 
 
 def meeting_fields(c: Ctx, values: dict[str, str]) -> dict[str, Any]:
@@ -127,7 +127,7 @@ def _chosen(form: Any) -> list[str] | None:
     form is the plain "publish this agenda" button."""
     if not field_text(form, "choose"):
         return None
-    ticked = [v for v in form.getall("issue", []) if isinstance(v, str)]
+    ticked = field_texts(form, "issue")
 
     def place(pair: tuple[int, str]) -> tuple[int, int]:
         n, ref = pair
@@ -162,7 +162,7 @@ async def publish_agenda(request: Request[Any, Any, Any], ref: FromPath[str]) ->
 @post("/meetings/{ref:str}/review")
 async def review(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
-    marks = [v for v in form.getall("commitment", []) if isinstance(v, str)]
+    marks = field_texts(form, "commitment")
 
     def act(c: Ctx) -> Response[Any]:
         c.catch_up()
@@ -214,8 +214,7 @@ def _values(m: MeetingItem) -> dict[str, str]:
 @get("/meetings/{ref:str}/edit")
 async def meeting_edit_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
-        m = c.journal.item(ref, MeetingItem)
-        c.journal.require("meeting.edit", m)
+        m = c.allowed("meeting.edit", ref, MeetingItem)
         return _edit_page(c, m, _values(m))
 
     return await run(request, page)
@@ -229,18 +228,15 @@ async def meeting_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> R
     }
 
     def act(c: Ctx) -> Response[Any]:
-        m = c.journal.item(ref, MeetingItem)
-        c.journal.require("meeting.edit", m)
+        m = c.allowed("meeting.edit", ref, MeetingItem)
         try:
             given = meeting_fields(c, values)
             wanted = {"start": None, "minutes": None, "place": ""} | given
-            changes = {k: v for k, v in wanted.items() if getattr(m.body, k) != v}
-            if not changes:
-                return c.redirect(f"/items/{m.id.hex()}", "Nothing changed.")
-            c.catch_up()
-            c.journal.edit_meeting(m, **changes)
+            changes = c.edit(m, wanted, c.journal.edit_meeting)
         except ChathamError as e:
             return _edit_page(c, m, values, for_the_form(e), 400)
+        if not changes:
+            return c.redirect(f"/items/{m.id.hex()}", "Nothing changed.")
         moved = "date" in changes or "start" in changes
         done = (
             f"The meeting is moved to {when(given['date'], c.today)}."
@@ -255,11 +251,10 @@ async def meeting_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> R
 @post("/meetings/{ref:str}/attendance")
 async def attendance(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     form = await form_of(request)
-    present = [v for v in form.getall("member", []) if isinstance(v, str)]
+    present = field_texts(form, "member")
 
     def act(c: Ctx) -> Response[Any]:
-        m = c.journal.item(ref, MeetingItem)
-        c.journal.require("meeting.edit", m)
+        m = c.allowed("meeting.edit", ref, MeetingItem)
         try:
             c.catch_up()
             c.journal.set_attendance(m, present)
@@ -277,8 +272,7 @@ async def attendance(request: Request[Any, Any, Any], ref: FromPath[str]) -> Res
 @get("/meetings/{ref:str}/cancel")
 async def cancel_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
-        m = c.journal.item(ref, MeetingItem)
-        c.journal.require("meeting.edit", m)
+        m = c.allowed("meeting.edit", ref, MeetingItem)
         scheduled = [i for i in c.view.issues("scheduled") if i.meeting == m.id]
         return c.page(
             "meeting_cancel.html",

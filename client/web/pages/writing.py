@@ -93,8 +93,7 @@ def _note_form(
 @get("/notes/{ref:str}/edit")
 async def note_edit_page(request: Request[Any, Any, Any], ref: FromPath[str]) -> Response[Any]:
     def page(c: Ctx) -> Response[Any]:
-        n = c.journal.item(ref, NoteItem)
-        c.journal.require("note.edit", n)
+        n = c.allowed("note.edit", ref, NoteItem)
         return _note_form(c, n, {"title": n.body.title, "body": n.body.body})
 
     return await run(request, page)
@@ -106,22 +105,16 @@ async def note_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Resp
     values = {k: field_text(form, k) for k in ("title", "body")}
 
     def act(c: Ctx) -> Response[Any]:
-        n = c.journal.item(ref, NoteItem)
-        c.journal.require("note.edit", n)
+        n = c.allowed("note.edit", ref, NoteItem)
         try:
             fields = {"title": clean_line(values["title"]), "body": clean_text(values["body"])}
             if not fields["body"].strip():
                 raise UsageError("a note needs some text", hint="write the note first")
-            changes = {k: v for k, v in fields.items() if getattr(n.body, k) != v}
-            if not changes:
-                return c.redirect(f"/items/{n.id.hex()}", "Nothing changed.")
-            c.catch_up()
-            c.journal.edit_note(n, **changes)
+            changes = c.edit(n, fields, c.journal.edit_note)
         except ChathamError as e:
             return _note_form(c, n, values, for_the_form(e), 400)
-        return c.redirect(
-            f"/items/{n.id.hex()}", "Your note was revised (its history keeps every version)."
-        )
+        said = "Your note was revised (its history keeps every version)."
+        return c.redirect(f"/items/{n.id.hex()}", said if changes else "Nothing changed.")
 
     return await run(request, act)
 

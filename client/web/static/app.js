@@ -110,11 +110,17 @@
         clearTimeout(timer);
         timer = setTimeout(async function () {
           const body = new URLSearchParams(new FormData(form));
-          const resp = await fetch("/drafts/" + form.dataset.draft, {
-            method: "POST", body: body, credentials: "same-origin",
-            headers: { "X-CSRF-Token": csrf },
-          });
-          if (state && resp.ok) state.textContent = "Draft kept on this computer (sealed) until you post it.";
+          let kept = false;
+          try {
+            const resp = await fetch("/drafts/" + form.dataset.draft, {
+              method: "POST", body: body, credentials: "same-origin", redirect: "manual",
+              headers: { "X-CSRF-Token": csrf },
+            });
+            kept = resp.status === 204;  // anything else (locked, signed out) kept nothing
+          } catch (err) { /* the app is not running */ }
+          if (state) state.textContent = kept ?
+            "Draft kept on this computer (sealed) until you post it." :
+            "Not kept: Chatham is locked or stopped. Copy your text somewhere safe, then reload the page.";
         }, 1200);
       });
       form.addEventListener("submit", function () { dirty = false; clearTimeout(timer); });

@@ -13,7 +13,7 @@ from ..guards import DeviceDep, ServicesDep
 from ..lean_route import LeanRoute
 from ..openapi import responses
 from ..services import entries, entry_pages
-from ..wire import EntryItem, EntryPage, EntryPosted, PostEntry
+from ..wire import EntryItem, EntryOutcomes, EntryPage, EntryPosted, PostEntries, PostEntry
 from .params import EntryIdParam, GroupIdParam
 from .params import entry_id as parse_entry_id
 from .params import group_id as parse_group_id
@@ -45,6 +45,31 @@ post_entry = post(
     # Served by LeanRoute: the same checks, with less framework work per request.
     middleware=[LeanRoute(_post_entry, PostEntry)],
 )(_post_entry)
+
+
+async def _post_entries(
+    group_id: GroupIdParam, data: JSONBody[PostEntries], device: DeviceDep, services: ServicesDep
+) -> EntryOutcomes:
+    gid = parse_group_id(group_id)
+    return EntryOutcomes(await entries.post_entries(services, gid, device, data.entries))
+
+
+post_entries = post(
+    "/{group_id:str}/entries/bulk",
+    summary="Post many entries",
+    description=(
+        "`entries` (at most 1000) are posted in order, each checked by exactly the rules of a "
+        "single post and answered alone in `results`: `entry_id` and `cursor`, or `error` (the "
+        "body a single post would get). A refused entry stops no other; later entries of the "
+        "same chain then fail as a single post would (chain_gap). The body cap is "
+        "`--max-bulk-body`."
+    ),
+    status_code=200,
+    responses=responses(400, 401, 403, 413, 429),
+    security=[{"bearer": []}],
+    # LeanRoute: the token before the body, the body capped (at its own setting) and typed.
+    middleware=[LeanRoute(_post_entries, PostEntries, limit="max_bulk_body")],
+)(_post_entries)
 
 
 @get(

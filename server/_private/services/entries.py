@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import ErrorCode, ServiceError
 from ..runtime import Runtime
 from ..storage import entries as store
-from ..wire import EntryPosted
+from ..wire import EntryOutcome, EntryPosted
 from . import entry_store
 from .access import active_writer, warm
 from .entry_checks import Post, check_log_floor, prepare
@@ -99,3 +99,72 @@ async def _post_retracting(runtime: Runtime, post: Post) -> EntryPosted:
     if deleted:
         schedule_scrub(runtime)
     return EntryPosted(post.entry_id, cursor)
+
+
+async def post_entries(
+    runtime: Runtime, gid: bytes, device: bytes, data: list[bytes]
+) -> list[EntryOutcome]:
+    """Many posts in one request: each checked by exactly the rules of `post_entry`, in order
+    (each sees the ones before it), and answered alone; a refused post stops no other.
+
+    Consecutive plain posts are checked and stored in one transaction (`store_entries`, the
+    code that already serves posts reaching the writer together); a retracting entry is
+    posted alone, in its place.
+    """
+    outcomes: list[EntryOutcome | None] = [None] * len(data)
+    run: list[tuple[int, Post]] = []
+    stored = False
+
+    async def flush_run() -> None:
+        nonlocal stored
+        if not run:
+            return
+        posts = [p for _, p in run]
+        try:
+            results = await runtime.db.write(
+                lambda conn: entry_store.store_entries(conn, runtime, posts)
+            )
+        except IntegrityError:
+            # A conflict with a row stored meanwhile: each alone decides (as the writer does).
+            results = []
+            for i, _ in run:
+                try:
+                    results.append((await post_entry(runtime, gid, device, data[i])).cursor)
+                except ServiceError as e:
+                    results.append(e)
+        for (i, p), result in zip(run, results, strict=True):
+            if isinstance(result, entry_store.Taken):
+                try:
+                    result = await _existing(runtime, gid, p.entry_id, p.device, p.seq, p.entry.sig)
+                except ServiceError as e:
+                    result = e
+            if isinstance(result, ServiceError):
+                outcomes[i] = EntryOutcome(error=result.body)
+            elif isinstance(result, Exception):  # pragma: no cover - store_entries gives no other
+                raise result
+            else:
+                stored = True
+                outcomes[i] = EntryOutcome(p.entry_id, result)
+        run.clear()
+
+    for i, one in enumerate(data):
+        try:
+            post = prepare(runtime, gid, device, one)
+        except ServiceError as e:
+            await flush_run()
+            outcomes[i] = EntryOutcome(error=e.body)
+            continue
+        if not post.entry.header.retracts:
+            run.append((i, post))
+            continue
+        await flush_run()
+        try:
+            posted = await _post_retracting(runtime, post)
+        except ServiceError as e:
+            outcomes[i] = EntryOutcome(error=e.body)
+        else:
+            outcomes[i] = EntryOutcome(posted.entry_id, posted.cursor)
+    await flush_run()
+    if stored:
+        runtime.hub.notify(gid)
+    return [o for o in outcomes if o is not None]

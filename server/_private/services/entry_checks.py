@@ -16,6 +16,7 @@ from typing import Any
 from chatham.crypto import (
     Entry,
     EntryError,
+    EntryHeader,
     EntryStub,
     GroupState,
     check_entry_public,
@@ -75,19 +76,7 @@ def prepare(runtime: Runtime, gid: bytes, device: bytes, data: bytes) -> Post:
         raise ServiceError(ErrorCode.INVALID_ENTRY, "the entry names another group", check="group")
     # The entry as its stub (the ciphertext by hash): the checks hash the ciphertext once.
     stub = EntryStub(hdr, ct_hash(entry.ct), entry.sig)
-    values = {
-        "group_id": gid,
-        "entry_id": hdr.entry_id,
-        "device_id": hdr.device,
-        "device_seq": hdr.seq,
-        "epoch": hdr.epoch,
-        "log_seq": hdr.log_seq,
-        "header": encode(hdr),
-        "ct_hash": stub.ct_hash,
-        "signature": entry.sig,
-        "ciphertext": entry.ct,
-        "retracted_by": None,
-    }
+    values = row_values(gid, stub, entry.ct)
     verified = runtime.states.get(gid)
     link: bytes | None = None
     if (
@@ -145,6 +134,14 @@ def check_post(
     check_log_floor(state, hdr.device, hdr.log_seq)
     if used + len(post.entry.ct) > quota:
         raise ServiceError(ErrorCode.QUOTA_EXCEEDED, "the group's storage quota is full")
+    check_chain(hdr, links.get((post.gid, hdr.device, hdr.seq - 1)) if hdr.seq > 1 else None)
+    return link
+
+
+def check_chain(hdr: EntryHeader, before: tuple[bytes, int] | None) -> None:
+    """The entry extends its author's chain as the server holds it: seq 1 links to nothing;
+    any other links to `before` (the link and claimed log head of seq − 1, None if absent)
+    and claims no older log head than it."""
     if hdr.seq == 1:
         if hdr.prev != ZERO32:
             raise ServiceError(
@@ -152,8 +149,7 @@ def check_post(
                 "the first entry of a chain links to nothing",
                 check="chain",
             )
-        return link
-    before = links.get((post.gid, hdr.device, hdr.seq - 1))
+        return
     if before is None:
         missing = f"entry {hdr.seq - 1} of this device's chain is not here; post it first"
         raise ServiceError(ErrorCode.CHAIN_GAP, missing)
@@ -167,7 +163,27 @@ def check_post(
             "the entry claims an older log head than its predecessor",
             check="clock",
         )
-    return link
+
+
+def row_values(
+    gid: bytes, stub: EntryStub, ct: bytes | None, retracted_by: bytes | None = None
+) -> dict[str, Any]:
+    """An entries row but for `cursor` and `link`: an entry, or (ct None) a retracted one's
+    stub with the entry that retracted it."""
+    hdr = stub.header
+    return {
+        "group_id": gid,
+        "entry_id": hdr.entry_id,
+        "device_id": hdr.device,
+        "device_seq": hdr.seq,
+        "epoch": hdr.epoch,
+        "log_seq": hdr.log_seq,
+        "header": encode(hdr),
+        "ct_hash": stub.ct_hash,
+        "signature": stub.sig,
+        "ciphertext": ct,
+        "retracted_by": retracted_by,
+    }
 
 
 def check_log_floor(state: GroupState, device: bytes, log_seq: int) -> None:

@@ -38,6 +38,8 @@ class _Tally:
     head: bytes
     cursor: int
     stored_bytes: int
+    quota: int | None
+    """The group's own quota, if the operator set one (else the server's)."""
     posts: int = 0
     added: int = 0
     state: GroupState | None = None
@@ -58,7 +60,7 @@ def store_entries(
             params.update({f"g{i}": g, f"d{i}": d, f"s{i}": s})
         for g, d, s, link, log_seq in store.links(len(wanted)).rows(conn, params):
             links[(g, d, s)] = (link, log_seq)
-    quota = runtime.settings.group_quota
+    default_quota = runtime.settings.group_quota
     outcomes: list[int | Exception] = []
     rows: list[dict[str, Any]] = []
     ids: set[tuple[bytes, bytes]] = set()
@@ -71,6 +73,7 @@ def store_entries(
                 row = GroupRow(item.gid, tally.seq, tally.head, tally.cursor)
                 tally.state = runtime.states.state_at(conn, row)
             used = tally.stored_bytes + tally.added
+            quota = default_quota if tally.quota is None else tally.quota
             link = check_post(item, tally.state, links, used, quota)
             key = (item.gid, item.entry.header.device, item.seq)
             if key in links or (item.gid, item.entry_id) in ids:

@@ -15,14 +15,24 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ErrorCode, ServiceError
 from ..runtime import Runtime
-from ..storage import credentials, joins
+from ..settings import Settings
+from ..storage import credentials, joins, links
 from ..storage import groups as store
 from ..storage.entries import chain_heads as entry_store_heads
-from ..wire import AppendOp, CreateGroup, DeviceLockbox, GroupInfo, Head, LockboxPage, LogPage
+from ..wire import (
+    AppendOp,
+    ChainHeadItem,
+    CreateGroup,
+    DeviceLockbox,
+    GroupInfo,
+    Head,
+    LockboxPage,
+    LogPage,
+)
 from .access import active_member, active_writer, log_limit, require_active, warm
 from .attachments import drop_departed_uploads
 from .entry_pages import page_cut
-from .joins import answerable
+from .joins import drop_dead_join_requests
 from .lockboxes import check_lockboxes, rotation_of
 from .tokens import Caller, hash_token
 from .upkeep import schedule_scrub
@@ -62,32 +72,10 @@ async def create_group(runtime: Runtime, device: bytes, data: CreateGroup) -> He
     lockboxes = check_lockboxes(state.group_id, rotation, data.lockboxes)
     settings = runtime.settings
     now = settings.now()
-    if not settings.open_registration and data.registration_token is None:
-        raise ServiceError(
-            ErrorCode.REGISTRATION_REQUIRED,
-            "this server needs an operator's registration token to create a group",
-            field="registration_token",
-        )
+    require_registration(settings, data.registration_token)
 
     def work(conn: sa.Connection) -> None:
-        # An operator's token counts for itself; under open registration a device may create
-        # `max_groups_per_device` groups (each with a full quota), no more.
-        if data.registration_token is not None and not settings.open_registration:
-            h = hash_token(data.registration_token)
-            if not credentials.spend_registration_token(conn, h, now):
-                raise ServiceError(
-                    ErrorCode.INVALID_REGISTRATION_TOKEN,
-                    "the registration token is unknown, used up or expired",
-                    field="registration_token",
-                )
-        else:
-            most = settings.max_groups_per_device
-            if most and store.founded_by(conn, device) >= most:
-                raise ServiceError(
-                    ErrorCode.NOT_ALLOWED,
-                    f"a device creates at most {most} groups on this server "
-                    "without an operator's registration token",
-                )
+        spend_registration(conn, settings, data.registration_token, device, now)
         store.insert_group(
             conn, state.group_id, state.seq, state.head, settings.blurred_now(), device
         )
@@ -104,6 +92,39 @@ async def create_group(runtime: Runtime, device: bytes, data: CreateGroup) -> He
         ) from None
     runtime.states.put(state)
     return Head(state.group_id, state.seq, state.head)
+
+
+def require_registration(settings: Settings, token: str | None) -> None:
+    """Before anything else: a server with closed registration creates groups with a token."""
+    if not settings.open_registration and token is None:
+        raise ServiceError(
+            ErrorCode.REGISTRATION_REQUIRED,
+            "this server needs an operator's registration token to create a group",
+            field="registration_token",
+        )
+
+
+def spend_registration(
+    conn: sa.Connection, settings: Settings, token: str | None, device: bytes, now: int
+) -> None:
+    """In the creating transaction: an operator's token counts for itself; under open
+    registration a device may create `max_groups_per_device` groups (each with a full
+    quota), no more. (A group a heal creates again counts as a creation.)"""
+    if token is not None and not settings.open_registration:
+        if not credentials.spend_registration_token(conn, hash_token(token), now):
+            raise ServiceError(
+                ErrorCode.INVALID_REGISTRATION_TOKEN,
+                "the registration token is unknown, used up or expired",
+                field="registration_token",
+            )
+        return
+    most = settings.max_groups_per_device
+    if most and store.founded_by(conn, device) >= most:
+        raise ServiceError(
+            ErrorCode.NOT_ALLOWED,
+            f"a device creates at most {most} groups on this server "
+            "without an operator's registration token",
+        )
 
 
 async def group_info(runtime: Runtime, gid: bytes, device: bytes) -> GroupInfo:
@@ -131,7 +152,7 @@ async def read_log(
 
     def work(
         conn: sa.Connection,
-    ) -> tuple[GroupState, int, list[tuple[int, bytes]], int | None]:
+    ) -> tuple[GroupState, int, list[tuple[int, bytes]], int | None, list[ChainHeadItem] | None]:
         row = store.read_group_row(conn, gid)
         state = None if row is None else runtime.states.state_at(conn, row, exact=False)
         until = log_limit(state, caller, gid, now)
@@ -143,9 +164,17 @@ async def read_log(
         take, _ = page_cut([size for _, size in sizes])
         rows = store.log_page(conn, gid, since, sizes[take - 1][0], page) if take else []
         active = caller.device_id is not None and state.is_active_device(caller.device_id)
-        return state, until, [(r.seq, r.op) for r in rows], row.entry_cursor if active else None
+        last = rows[-1].seq if rows else max(since, -1)
+        heads = None
+        if active and last >= until:
+            # Read in the same transaction as the cursor: every head a client verified before
+            # this sync is at or below these (the server only grows), or the server went back.
+            held = entry_store_heads(conn, gid)
+            heads = [ChainHeadItem(d, s, link) for d, (s, link) in sorted(held.items())]
+        cursor = row.entry_cursor if active else None
+        return state, until, [(r.seq, r.op) for r in rows], cursor, heads
 
-    state, until, rows, entry_cursor = await runtime.db.read(work)
+    state, until, rows, entry_cursor, heads = await runtime.db.read(work)
     last = rows[-1][0] if rows else max(since, -1)
     return LogPage(
         gid,
@@ -154,6 +183,7 @@ async def read_log(
         state.op_hashes[until],
         more=last < until,
         entry_cursor=entry_cursor,
+        heads=heads,
     )
 
 
@@ -175,6 +205,12 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         rotation = rotation_of(applied.op.body)
         lockboxes = check_lockboxes(gid, rotation, data.lockboxes)
         _check_pinned_heads(conn, gid, applied.op.body)
+        # A departing device's recovery escrow goes with it: removing a kit's device (in
+        # any group) revokes the kit (docs/protocol.md §5.5).
+        departed = [
+            d for d in state.devices if state.is_active_device(d) and not new.is_active_device(d)
+        ]
+        links.delete_escrows(conn, departed)
         epoch = rotation.epoch if rotation else 0
         store.store_op(conn, gid, applied.seq, applied.hash, data.op, lockboxes, epoch)
         if isinstance(applied.op.body, Invite):
@@ -182,7 +218,7 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         moved = store.move_head(conn, gid, row.seq, applied.seq, applied.hash)
         if not moved:  # pragma: no cover - the primary key already decided
             raise IntegrityError("groups", None, Exception("head moved"))
-        _drop_dead_join_requests(conn, gid, new, now)
+        drop_dead_join_requests(conn, gid, new, now)
         departed = [d for d in state.devices if state.is_active_device(d)]
         departed = [d for d in departed if not new.is_active_device(d)]
         return new, drop_departed_uploads(runtime, conn, gid, departed)
@@ -226,16 +262,6 @@ def _stale_heads() -> ServiceError:
         "the op pins chain heads that differ from the entries this server holds; "
         "fetch the new entries, rebuild the op and retry",
     )
-
-
-def _drop_dead_join_requests(conn: sa.Connection, gid: bytes, state: GroupState, now: int) -> None:
-    """Requests whose invites the new op used, revoked or killed are pending no more; those
-    whose invite merely expired are kept a while (`EXPIRED_REQUESTS_KEPT`), so leaders are
-    told a request expired instead of never learning it was sent."""
-    requested = joins.requested_invites(conn, gid)
-    dead = [invite for invite in requested if not answerable(state, invite, now)]
-    if dead:
-        joins.delete_join_requests(conn, gid, dead)
 
 
 async def read_lockboxes(

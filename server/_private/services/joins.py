@@ -63,7 +63,7 @@ async def post_join_request(runtime: Runtime, gid: bytes, request: bytes) -> Joi
         verify_join_request(await runtime.db.read(usable), request, now=now)
     except InviteError as e:
         raise _invalid(str(e), "signature") from None
-    runtime.limiter.hit(("join", gid), runtime.settings.rate_join)
+    await runtime.limiter.hit(("join", gid), runtime.settings.rate_join)
 
     def work(conn: sa.Connection) -> None:
         usable(conn)  # still, in the writing transaction (the invite's join key never changes)
@@ -92,6 +92,21 @@ def answerable(state: GroupState, invite_id: bytes, now: int) -> bool:
     return state.invite_usable(invite_id, min(now, inv.expires))
 
 
+def drop_dead_join_requests(conn: sa.Connection, gid: bytes, state: GroupState, now: int) -> None:
+    """Requests whose invites the new op used, revoked or killed are pending no more; those
+    whose invite merely expired are kept a while (`EXPIRED_REQUESTS_KEPT`), so leaders are
+    told a request expired instead of never learning it was sent."""
+    requested = store.requested_invites(conn, gid)
+    dead = [invite for invite in requested if not answerable(state, invite, now)]
+    if dead:
+        store.delete_join_requests(conn, gid, dead)
+
+
+def groups_with_join_requests(conn: sa.Connection) -> list[bytes]:
+    """The groups holding any join request (the upkeep's sweep visits only these)."""
+    return store.groups_with_requests(conn)
+
+
 async def list_join_requests(runtime: Runtime, gid: bytes, device: bytes) -> JoinRequestPage:
     """The pending requests, for leaders: those of live invites, and those whose invite
     expired recently (`answerable`)."""
@@ -114,7 +129,7 @@ async def invite_groups(runtime: Runtime, client: str, invite_id: bytes) -> Invi
     An invite id is a hash of the code's secret, so only code holders and members (who read
     it in the log) can ask; the answer is a group id, which the invitee then checks against
     the code (docs/protocol.md §8). Rate-limited per client like logins."""
-    runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
+    await runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
     groups = await runtime.db.read(lambda conn: store.invite_groups(conn, invite_id))
     if not groups:
         raise ServiceError(ErrorCode.INVITE_UNKNOWN, "no group on this server has this invite")

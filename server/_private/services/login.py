@@ -25,9 +25,9 @@ LOGIN_ACTION = "login"
 CHALLENGE_LEN = 32
 
 
-def _limit_logins(runtime: Runtime, client: str) -> None:
+async def _limit_logins(runtime: Runtime, client: str) -> None:
     """Per client address, in memory only: the address is never stored."""
-    runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
+    await runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
 
 
 async def server_identity(runtime: Runtime) -> bytes:
@@ -42,7 +42,7 @@ async def server_identity(runtime: Runtime) -> bytes:
 
 async def new_challenge(runtime: Runtime, client: str) -> Challenge:
     """A random single-use challenge to sign, with this server's identity, and its expiry."""
-    _limit_logins(runtime, client)
+    await _limit_logins(runtime, client)
     challenge = secrets.token_bytes(CHALLENGE_LEN)
     expires = runtime.settings.now() + runtime.settings.challenge_ttl
     await runtime.db.batch(lambda conn: credentials.insert_challenge(conn, challenge, expires))
@@ -95,7 +95,7 @@ async def invitee_login(runtime: Runtime, data: InviteTokenRequest) -> Token:
         raise ServiceError(
             ErrorCode.BAD_SIGNATURE, "the join-key signature does not verify"
         ) from None
-    runtime.limiter.hit(("join", data.group_id), runtime.settings.rate_join)
+    await runtime.limiter.hit(("join", data.group_id), runtime.settings.rate_join)
     await _consume_challenge(runtime, data.challenge)
     token, expires = await tokens.issue(runtime, group=data.group_id, invite=data.invite_id)
     return Token(token, expires)

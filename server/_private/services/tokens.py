@@ -59,7 +59,7 @@ async def resolve(runtime: Runtime, token: str) -> Caller:
             runtime.tokens.clear()
         runtime.tokens[h] = cached
     key = cached.device_id if cached.device_id is not None else h
-    runtime.limiter.hit(("device", key), runtime.settings.rate_device)
+    await runtime.limiter.hit(("device", key), runtime.settings.rate_device)
     return Caller(cached.device_id, cached.group_id, cached.invite_id, cached.expires)
 
 

@@ -1,29 +1,55 @@
-"""Background upkeep: nothing is kept longer than it is useful, freed ciphertext is scrubbed."""
+"""Background upkeep: nothing is kept longer than it is useful, freed ciphertext is scrubbed.
+
+Every `PURGE_EVERY` seconds each process deletes expired login challenges, bearer tokens
+and used-up or expired registration tokens, idle rate-limit buckets, and join requests
+that can no longer be answered (their invite used, revoked, or expired more than
+`joins.EXPIRED_REQUESTS_KEPT` ago). Every step is idempotent, so several processes on
+one database may run it at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+import sqlalchemy as sa
+
+from ..rosters import current_state
 from ..runtime import Runtime
-from ..storage import credentials
+from ..storage import credentials, links, ratelimits
 from ..storage.maintenance import scrub_freed
+from .joins import drop_dead_join_requests, groups_with_join_requests
 
 log = logging.getLogger("chatham.server")
 
 PURGE_EVERY = 60.0
-"""Seconds between purges of expired challenges and tokens."""
+"""Seconds between purges."""
+LINKS_KEPT = 86400
+"""Seconds an expired device link is kept (only so that its reuse gets a clear answer)."""
 
 
 async def purge_expired(runtime: Runtime) -> None:
-    """Delete expired challenges and tokens (from the database and from this process's cache)
-    and uploads no entry named in time (`attachments.expire_uploads`)."""
+    """Delete what expired: challenges and tokens (from the database and from this process's
+    cache), device links, idle rate-limit buckets, join requests no leader can answer any
+    more, and uploads no entry named in time (`attachments.expire_uploads`)."""
     from .attachments import expire_uploads  # attachments schedules scrubs from here
 
     now = runtime.settings.now()
     await runtime.db.write(lambda conn: credentials.purge_expired(conn, now))
+    # A spent or expired link is kept a day, so a late reuse is told "expired", not "unknown".
+    await runtime.db.write(lambda conn: links.purge_links(conn, now - LINKS_KEPT))
     for h in [h for h, c in runtime.tokens.items() if c.expires < now]:
         runtime.tokens.pop(h, None)
+    clock = runtime.settings.clock()
+    await runtime.db.write(lambda conn: ratelimits.purge_idle(conn, clock))
+    for gid in await runtime.db.read(groups_with_join_requests):
+
+        def sweep(conn: sa.Connection, gid: bytes = gid) -> None:
+            state = current_state(runtime.states, conn, gid)
+            if state is not None:
+                drop_dead_join_requests(conn, gid, state, now)
+
+        await runtime.db.write(sweep)
     await expire_uploads(runtime)
 
 

@@ -55,12 +55,13 @@ def uploader(conn: sa.Connection, group_id: bytes, attachment_id: bytes) -> byte
 
 
 def grow_stored_bytes(conn: sa.Connection, group_id: bytes, size: int, quota: int) -> bool:
-    """Add `size` to the group's stored bytes unless that passes `quota`; False if it would."""
+    """Add `size` to the group's stored bytes unless that passes its quota (its own, if the
+    operator set one, else `quota`); False if it would."""
     grown = conn.execute(
         sa.update(t.groups)
         .where(
             t.groups.c.group_id == group_id,
-            t.groups.c.stored_bytes + size <= quota,
+            t.groups.c.stored_bytes + size <= sa.func.coalesce(t.groups.c.quota, quota),
         )
         .values(stored_bytes=t.groups.c.stored_bytes + size)
     )

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ..metrics import METRICS
 from ..settings import Settings
 from .engine import READ_THREADS, make_sqlite_engine
 from .writer import CALL, JOB, TOGETHER, Item, Together, WriteFailed, Writer, cause_of
@@ -86,11 +88,27 @@ class Database:
         take long (a log replay on a cold cache, a page of megabytes, a cold disk)
         stays in the pool, since a read on the loop holds up every other request.
         """
+        started = time.perf_counter()
+        try:
+            if self.async_engine is not None:
+                async with self.async_engine.connect() as conn, conn.begin():
+                    return await conn.run_sync(work)
+            if inline:
+                return self._read_inline(work)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._reader, self._read_sync, work)
+        finally:
+            METRICS.database("read", time.perf_counter() - started)
+
+    async def snapshot(self, work: Work[T]) -> T:
+        """Run `work` in a read-only transaction that sees one moment of every table
+        (PostgreSQL: REPEATABLE READ; SQLite: any read transaction). For backups."""
         if self.async_engine is not None:
-            async with self.async_engine.connect() as conn, conn.begin():
-                return await conn.run_sync(work)
-        if inline:
-            return self._read_inline(work)
+            async with self.async_engine.connect() as aconn:
+                aconn = await aconn.execution_options(isolation_level="REPEATABLE READ")
+                async with aconn.begin():
+                    await aconn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                    return await aconn.run_sync(work)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader, self._read_sync, work)
 
@@ -124,11 +142,15 @@ class Database:
         their reads and checks first and whose only write that can fail is their
         first (SQLite undoes a failed statement by itself): it saves two round trips.
         """
-        if self.async_engine is not None:
-            async with self.async_engine.connect() as conn, conn.begin():
-                return await conn.run_sync(work)
-        done: T = await self._writer.submit(Item(JOB, work, savepoint))
-        return done
+        started = time.perf_counter()
+        try:
+            if self.async_engine is not None:
+                async with self.async_engine.connect() as conn, conn.begin():
+                    return await conn.run_sync(work)
+            done: T = await self._writer.submit(Item(JOB, work, savepoint))
+            return done
+        finally:
+            METRICS.database("write", time.perf_counter() - started)
 
     async def together(
         self, work: Together[C, X, T], context: C, item: X, *, savepoint: bool = True
@@ -162,9 +184,13 @@ class Database:
                 return outcome
 
             return await self.batch(alone)
-        job = Item(TOGETHER, work, savepoint, context, item)
-        done: T = await self._writer.submit(job)
-        return done
+        started = time.perf_counter()
+        try:
+            job = Item(TOGETHER, work, savepoint, context, item)
+            done: T = await self._writer.submit(job)
+            return done
+        finally:
+            METRICS.database("write", time.perf_counter() - started)
 
     # --- maintenance ---------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ statement per size (`per_size`).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,10 +35,10 @@ ITEM_COLUMNS = (
 
 @per_size
 def group_rows(n: int) -> ClauseElement:
-    """(group_id, seq, head, entry_cursor, stored_bytes) of groups g0…g{n-1}, locked."""
+    """(group_id, seq, head, entry_cursor, stored_bytes, quota) of groups g0…g{n-1}, locked."""
     g = t.groups.c
     return (
-        sa.select(g.group_id, g.seq, g.head, g.entry_cursor, g.stored_bytes)
+        sa.select(g.group_id, g.seq, g.head, g.entry_cursor, g.stored_bytes, g.quota)
         .where(g.group_id.in_([sa.bindparam(f"g{i}") for i in range(n)]))
         .with_for_update()
     )
@@ -204,6 +205,30 @@ def chain_heads(conn: sa.Connection, group_id: bytes) -> dict[bytes, tuple[int, 
         .where(e.group_id == group_id)
     )
     return {r.device_id: (r.device_seq, r.link) for r in rows}
+
+
+def chain_rows(conn: sa.Connection, group_id: bytes) -> dict[bytes, dict[int, ChainRow]]:
+    """Every entry's place in its author's chain: device → seq → (link, log_seq, entry_id,
+    cursor). A heal checks what it brings against all of it (services.heal)."""
+    e = t.entries.c
+    out: dict[bytes, dict[int, ChainRow]] = {}
+    for r in conn.execute(
+        sa.select(e.device_id, e.device_seq, e.link, e.log_seq, e.entry_id, e.cursor).where(
+            e.group_id == group_id
+        )
+    ):
+        out.setdefault(r.device_id, {})[r.device_seq] = ChainRow(
+            r.link, r.log_seq, r.entry_id, r.cursor
+        )
+    return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChainRow:
+    link: bytes
+    log_seq: int
+    entry_id: bytes
+    cursor: int
 
 
 def entry_device(conn: sa.Connection, group_id: bytes, entry_id: bytes) -> bytes | None:

@@ -159,3 +159,22 @@ def device_lockboxes(
         .order_by(t.lockboxes.c.epoch)
     )
     return [(r.epoch, r.seq, r.lockbox) for r in result]
+
+
+def add_lockbox(
+    conn: sa.Connection, group_id: bytes, epoch: int, device: bytes, seq: int, lockbox: bytes
+) -> bool:
+    """Store a lockbox a heal brings back unless one is held for (epoch, device); whether it
+    was stored."""
+    lb = t.lockboxes.c
+    held = conn.execute(
+        sa.select(lb.seq).where(lb.group_id == group_id, lb.epoch == epoch, lb.device_id == device)
+    ).first()
+    if held is not None:
+        return False
+    conn.execute(
+        sa.insert(t.lockboxes).values(
+            group_id=group_id, epoch=epoch, device_id=device, seq=seq, lockbox=lockbox
+        )
+    )
+    return True

@@ -39,6 +39,12 @@ def requested_invites(conn: sa.Connection, group_id: bytes) -> list[bytes]:
     return [r.invite_id for r in rows]
 
 
+def groups_with_requests(conn: sa.Connection) -> list[bytes]:
+    """Every group holding at least one join request."""
+    rows = conn.execute(sa.select(t.join_requests.c.group_id).distinct()).all()
+    return [r.group_id for r in rows]
+
+
 def delete_join_requests(conn: sa.Connection, group_id: bytes, invites: Sequence[bytes]) -> None:
     conn.execute(
         sa.delete(t.join_requests).where(

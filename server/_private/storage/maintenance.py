@@ -1,9 +1,11 @@
-"""Statements outside the request path: scrubbing freed ciphertext, the health ping."""
+"""Statements outside the request path: scrubbing freed ciphertext, the health ping, and
+the storage each table takes (for the metrics)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from . import schema as t
 from .db import Database
 
 
@@ -38,3 +40,34 @@ async def scrub_all(db: Database) -> None:
 def ping(conn: sa.Connection) -> None:
     """A statement that only the reachable database answers."""
     conn.execute(sa.text("SELECT 1")).scalar()
+
+
+def table_sizes(conn: sa.Connection) -> dict[str, tuple[int, int]]:
+    """Each table's (rows, bytes on disk with its indexes); bytes 0 where SQLite was built
+    without the `dbstat` table."""
+    rows = {
+        table.name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+        for table in t.metadata.sorted_tables
+    }
+    sizes: dict[str, int] = dict.fromkeys(rows, 0)
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(
+            sa.text(
+                "SELECT relname, pg_total_relation_size(oid) FROM pg_class "
+                "WHERE relkind = 'r' AND relname = ANY(:names)"
+            ),
+            {"names": list(rows)},
+        ).all()
+        sizes.update({name: int(size) for name, size in found})
+    else:
+        try:
+            found = conn.execute(
+                sa.text(
+                    "SELECT m.tbl_name, SUM(d.pgsize) FROM dbstat AS d "
+                    "JOIN sqlite_master AS m ON m.name = d.name GROUP BY m.tbl_name"
+                )
+            ).all()
+        except sa.exc.OperationalError:
+            found = []
+        sizes.update({name: int(size) for name, size in found if name in sizes})
+    return {name: (rows[name], sizes[name]) for name in rows}

@@ -38,7 +38,10 @@ groups = sa.Table(
     sa.Column("stored_bytes", Int, nullable=False),
     sa.Column("created", Int, nullable=False),
     sa.Column("founder", Bytes, nullable=True, index=True),
+    sa.Column("quota", Int, nullable=True),
 )
+"""`quota`: the operator's own limit for this group (`chatham-server set-quota`); NULL means
+the server's `--group-quota`."""
 
 log_ops = sa.Table(
     "log_ops",
@@ -131,6 +134,27 @@ server_identity = sa.Table(
 )
 """One row: this server's random identity, which every login signs (never a secret)."""
 
+device_links = sa.Table(
+    "device_links",
+    metadata,
+    sa.Column("link_id", Bytes, primary_key=True),
+    sa.Column("creator", Bytes, nullable=False, index=True),
+    sa.Column("verifier", Bytes, nullable=False),
+    sa.Column("expires", Int, nullable=False, index=True),
+    sa.Column("offer", Bytes, nullable=True),
+    sa.Column("request", Bytes, nullable=True),
+    sa.Column("handover", Bytes, nullable=True),
+    sa.Column("done", Int, nullable=False),
+)
+
+escrows = sa.Table(
+    "escrows",
+    metadata,
+    sa.Column("device_id", Bytes, primary_key=True),
+    sa.Column("escrow", Bytes, nullable=False),
+    sa.Column("updated", Int, nullable=False),
+)
+
 auth_challenges = sa.Table(
     "auth_challenges",
     metadata,
@@ -155,3 +179,13 @@ registration_tokens = sa.Table(
     sa.Column("uses_left", Int, nullable=False),
     sa.Column("expires", Int, nullable=False),
 )
+
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("bucket", Bytes, primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("updated", sa.Float, nullable=False, index=True),
+)
+"""Rate-limit buckets shared by every process on one database (`ratelimit.Limits`): keyed by
+kind and device id or group id, never by client address; deleted once idle for a minute."""

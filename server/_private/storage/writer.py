@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from ..metrics import METRICS
+
 T = TypeVar("T")
 C = TypeVar("C")
 X = TypeVar("X")
@@ -227,6 +229,7 @@ class Writer:
         return conn
 
     def _batch(self, jobs: list[Item]) -> None:
+        METRICS.writer_batch(len(jobs))
         if not (self._defer and all(job.kind == TOGETHER for job in jobs)):
             # This batch may take long (its BEGIN may wait for another process's write lock;
             # an attachment or a rotation writes much): answer the last one first.
