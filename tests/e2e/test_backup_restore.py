@@ -72,11 +72,17 @@ def test_members_see_exactly_the_backup_after_a_restore(tmp_path: Path) -> None:
             assert ana.verify().ok
 
             # Dana read the lost entry before the disk died: her device keeps its verified
-            # copy. (Telling her the server lost it, and pushing it back, is the client's
-            # healing work, not the server's: docs/operations.md, *What a restore does*.)
-            dana.sync()
+            # copy, her sync says the server went back to an older copy, and her heal gives
+            # the entry back (docs/operations.md, *What a restore does*; protocol §14).
+            report = dana.sync()
+            assert [a.kind for a in report.alarms] == ["RollbackError"]
             assert lost in [e.id for e in dana.entries()]
+            assert not dana.verify().ok
+            assert dana.heal().healed
+            assert dana.sync().alarms == ()
             assert dana.verify().ok
+            ana.sync()
+            assert lost in [e.id for e in ana.entries()]
 
             # The restored server is the one the members know (same identity: no
             # ServerChanged), and the group goes on: Ana's next entry reaches Dana.
