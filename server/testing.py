@@ -74,12 +74,17 @@ def live_server(
             _wait_healthy(url, proc, stderr, timeout)
             yield LiveServer(url, data_dir, proc)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate `proc` and wait for it; kill it if it has not exited within ten seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_healthy(
@@ -194,9 +199,4 @@ def caddy_front(root: Path, backends: list[str], *, timeout: float = 30) -> Iter
             time.sleep(0.1)
         yield TlsFront(url, ca_file, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)

@@ -560,7 +560,7 @@ class Account:
     ) -> tuple[list[bytes], crypto.GroupState]:
         """The group's log read with the invite's join key, verified op by op and checked to
         be the invite's group (a substituted group is a ForkError)."""
-        from .engine.checks import log_error
+        from .engine.checks import apply_page
 
         gid = secret.group
         substituted = E.ForkError(
@@ -584,13 +584,7 @@ class Account:
                     raise substituted
                 # Each page is verified as it arrives: a server that sends ops without end
                 # must sign them, which it cannot, so it is caught at its first made-up op.
-                for op in page.ops:
-                    try:
-                        state.apply(op)
-                    except crypto.LogError as e:
-                        raise log_error(e) from None
-                ops += page.ops
-                if not page.more or not page.ops:
+                if not apply_page(state, ops, page):
                     break
                 since += len(page.ops)
         finally:

@@ -408,20 +408,14 @@ def adopt_handed_over(account: Account) -> list[Group]:
 
 def fetch_log(api: ServerApi, gid: bytes) -> tuple[list[bytes], crypto.GroupState]:
     """A group's whole log, verified op by op, checked to be that group."""
-    from .engine.checks import log_error
+    from .engine.checks import apply_page
 
     ops: list[bytes] = []
     state = crypto.GroupState()
     since = -1
     while True:
         page = api.log(gid, since)
-        for op in page.ops:
-            try:
-                state.apply(op)
-            except crypto.LogError as e:
-                raise log_error(e) from None
-        ops += page.ops
-        if not page.more or not page.ops:
+        if not apply_page(state, ops, page):
             break
         since += len(page.ops)
     if not ops or crypto.group_id_of(ops[0]) != gid:

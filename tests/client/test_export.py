@@ -62,6 +62,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+from tests.support.other_owner import another_users_directory
+
 LEE, ANN, BOB = (bytes([c]) * 32 for c in b"LAB")
 TODAY = date(2026, 11, 20)
 NOW = int(datetime(2026, 11, 20, 9, tzinfo=UTC).timestamp())
@@ -515,14 +517,7 @@ def test_an_export_never_goes_into_another_users_directory(
     """Someone makes `/tmp/export` first (empty, or a link to a directory of theirs): the
     files would be 0600, but their owner lists the names (meeting dates and titles) and can
     swap the files for others later. Refused, and nothing is written there."""
-    theirs = tmp_path / "theirs"
-    theirs.mkdir()
-    theirs.chmod(0o777)
-    os.chown(theirs, 65534, 65534)
-    target = theirs
-    if how == "a link to their directory":
-        target = tmp_path / "export"
-        target.symlink_to(theirs)
+    theirs, target = another_users_directory(tmp_path, how, "export")
     for force in (False, True):
         with pytest.raises(ExportError, match="belongs to another user") as e:
             write_export(journal.view, target, "markdown", now=NOW, today=TODAY, force=force)

@@ -9,6 +9,7 @@ CHATHAM_HOME), exactly as a shell would run them.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -33,6 +34,8 @@ from chatham.client.cli import common as cli_common
 from chatham.client.cli import main
 from chatham.client.journal import CommentItem, Journal
 from chatham.server.testing import CHATHAM, LiveServer, live_server
+
+from tests.support.other_owner import another_users_directory
 
 PASSPHRASE = "journal cli passphrase"
 NAMES = ("Dana", "Sam", "Ana")
@@ -645,18 +648,20 @@ def test_an_attachment_is_never_saved_into_another_users_directory(
         pytest.skip("making a directory of another user needs root")
     cid = _sam_attaches(cli, tmp_path, "offer.txt", b"the confidential offer")
     cli.ok("Dana", "sync")
-    theirs = tmp_path / "theirs"
-    theirs.mkdir()
-    theirs.chmod(0o777)
-    os.chown(theirs, 65534, 65534)
-    target = theirs
-    if how == "a link to their directory":
-        target = tmp_path / "downloads"
-        target.symlink_to(theirs)
+    theirs, target = another_users_directory(tmp_path, how, "downloads")
     for dest in (target, target / "renamed.txt"):
         lines = cli.fails("Dana", "attachment", "save", cid, str(dest))
         assert lines[0].endswith("belongs to another user"), lines
     assert list(theirs.iterdir()) == []
+
+
+@contextlib.contextmanager
+def _danas_journal(cli: Cli, forum: str) -> Iterator[Journal]:
+    """Dana's journal of the forum, synced, in-process; her account stays open inside."""
+    with Account.open(cli.world.people["Dana"].home) as j:
+        g = j.group(forum)
+        g.sync()
+        yield Journal(g, j.member_id)
 
 
 def test_a_full_disk_while_saving_is_a_plain_error_and_leaves_nothing(
@@ -669,10 +674,7 @@ def test_a_full_disk_while_saving_is_a_plain_error_and_leaves_nothing(
     cid = _sam_attaches(cli, tmp_path, "offer.txt", b"the offer")
     out = tmp_path / "out"
     out.mkdir()
-    with Account.open(cli.world.people["Dana"].home) as j:
-        g = j.group(forum)
-        g.sync()
-        gj = Journal(g, j.member_id)
+    with _danas_journal(cli, forum) as gj:
 
         def full(*args: Any, **kwargs: Any) -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
@@ -741,12 +743,9 @@ def test_a_damaged_attachment_is_never_saved(
     cid = _sam_attaches(cli, tmp_path, "big.bin", os.urandom(3 * crypto.CHUNK_SIZE + 10))
     out = tmp_path / "out"
     out.mkdir()
-    with Account.open(cli.world.people["Dana"].home) as j:
-        g = j.group(forum)
-        g.sync()
-        from chatham.client._private.journal import files
+    from chatham.client._private.journal import files
 
-        gj = Journal(g, j.member_id)
+    with _danas_journal(cli, forum) as gj:
         comment = gj.item(cid, CommentItem)
         monkeypatch.setattr(files, "get_chunk", _damaging(damage, comment.body.file))
         with pytest.raises(E.CouldNotOpen) as exc:

@@ -12,6 +12,7 @@ import pytest
 from chatham.client import Account
 from chatham.server.testing import SERVER
 
+from tests.support.client_fixtures import admit
 from tests.support.server_process import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -32,13 +33,7 @@ def test_members_see_exactly_the_backup_after_a_restore(tmp_path: Path) -> None:
     accounts = [Account.init(tmp_path / n, passphrase=PASSPHRASE, name=n) for n in names]
     try:
         dana = accounts[0].create_group("Forum", first.url)
-        groups = [dana]
-        for a in accounts[1:]:
-            g = a.join(dana.invite().link)
-            request = next(r for r in dana.join_requests() if r.member == a.member_id)
-            dana.approve(request, fingerprint=a.fingerprint, name=a.name)
-            g.sync()
-            groups.append(g)
+        groups = [dana, *admit(dana, *accounts[1:])]
         _, sam, ana = groups
         sam.post(b"kept: before the backup")
         dana.post(b"kept: also before")

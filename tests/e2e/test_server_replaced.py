@@ -35,7 +35,7 @@ import pytest
 from chatham.server.testing import LiveServer, free_port, live_server
 
 from tests.conftest import _admin, _with_database
-from tests.support.cli_member import UNLIMITED, CliMember, environment
+from tests.support.cli_member import UNLIMITED, CliMember, admit, environment
 
 pytestmark = pytest.mark.slow
 
@@ -137,14 +137,6 @@ def storages(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[St
             asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{tag}_{names[0]}" WITH (FORCE)'))
 
 
-def admit(leader: CliMember, newcomer: CliMember) -> None:
-    code = leader.ok("invite", "--name", newcomer.name, "-g", GROUP).splitlines()[-1]
-    newcomer.ok("join", "--group-name", GROUP, stdin=code + "\n")
-    [req] = [r for r in leader.json("requests", "-g", GROUP) if r["member"] == newcomer.id]
-    leader.ok("approve", req["id"][:12], "--fingerprint", newcomer.fingerprint, "-g", GROUP)
-    newcomer.ok("sync", "-g", GROUP)
-
-
 def items(m: CliMember) -> dict[str, Any]:
     """Every item this member can see, by id (offline: what their device holds)."""
     return {i["id"]: i for i in m.json("list", "-g", GROUP, "--offline")}
@@ -201,7 +193,7 @@ def _story(tmp_path: Path, storages: list[Storage]) -> None:
     try:
         dana.ok("group", "create", GROUP, "--server", old.url)
         for m in (sam, ana, lee):
-            admit(dana, m)
+            admit(dana, m, GROUP)
         # Month one.
         issue = dana.json("issue", "new", "--title", "Selling the company", "-g", GROUP)["id"]
         sam.ok("issue", "new", "--title", "Hiring a COO", "-g", GROUP)

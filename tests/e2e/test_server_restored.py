@@ -10,18 +10,10 @@ from pathlib import Path
 import pytest
 from chatham.server.testing import free_port, live_server
 
-from tests.support.cli_member import UNLIMITED, CliMember, environment
+from tests.support.cli_member import UNLIMITED, CliMember, admit, environment
 
 PASSPHRASE = "server restored passphrase"
 GROUP = "Thursday Forum"
-
-
-def admit(leader: CliMember, newcomer: CliMember) -> None:
-    code = leader.ok("invite", "--name", newcomer.name, "-g", GROUP).splitlines()[-1]
-    newcomer.ok("join", "--group-name", GROUP, stdin=code + "\n")
-    [req] = [r for r in leader.json("requests", "-g", GROUP) if r["member"] == newcomer.id]
-    leader.ok("approve", req["id"][:12], "--fingerprint", newcomer.fingerprint, "-g", GROUP)
-    newcomer.ok("sync", "-g", GROUP)
 
 
 def backup(db: Path, dest: Path) -> None:
@@ -53,7 +45,7 @@ def test_sync_against_a_server_restored_from_an_older_backup_fails_naming_the_ro
     sam = CliMember("Sam", tmp_path, PASSPHRASE)
     with live_server(data, port=port) as s:
         dana.ok("group", "create", GROUP, "--server", s.url)
-        admit(dana, sam)
+        admit(dana, sam, GROUP)
         dana.ok("issue", "new", "--title", "kept", "-g", GROUP)
         sam.ok("sync", "-g", GROUP)
     copy = tmp_path / "backup.sqlite3"

@@ -22,6 +22,7 @@ from chatham.server import Settings
 from chatham.server.testing import TlsFront, caddy_front
 
 from tests.support.cli_member import CliMember
+from tests.support.client_fixtures import admit
 from tests.support.server_dbutil import scalar_rows
 from tests.support.server_process import ServerProcess
 
@@ -55,13 +56,7 @@ def test_a_group_meets_through_caddy_with_a_private_ca(
     accounts = [Account.init(tmp_path / n, passphrase=PASSPHRASE, name=n) for n in names]
     try:
         dana = accounts[0].create_group("Forum", tls.url)
-        groups = [dana]
-        for a in accounts[1:]:
-            g = a.join(dana.invite().link)
-            request = next(r for r in dana.join_requests() if r.member == a.member_id)
-            dana.approve(request, fingerprint=a.fingerprint, name=a.name)
-            g.sync()
-            groups.append(g)
+        groups = [dana, *admit(dana, *accounts[1:])]
         _, sam, ana = groups
 
         # The event stream passes through the proxy: Ana hears Sam's post as it happens.

@@ -94,3 +94,13 @@ class CliMember:
         assert got == code, (got, err)
         assert out == ""
         return err.rstrip("\n").splitlines()
+
+
+def admit(leader: CliMember, newcomer: CliMember, group: str) -> None:
+    """invite → join (code on stdin) → the leader approves with the newcomer's fingerprint
+    → the newcomer syncs; every command must succeed."""
+    code = leader.ok("invite", "--name", newcomer.name, "-g", group).splitlines()[-1]
+    newcomer.ok("join", "--group-name", group, stdin=code + "\n")
+    [req] = [r for r in leader.json("requests", "-g", group) if r["member"] == newcomer.id]
+    leader.ok("approve", req["id"][:12], "--fingerprint", newcomer.fingerprint, "-g", group)
+    newcomer.ok("sync", "-g", group)

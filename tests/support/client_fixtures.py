@@ -179,17 +179,23 @@ def people(root: Path, server: httpx.Client) -> Iterator[Person]:
 def form_group(leader: Account, *members: Account, history: str = "from-join") -> list[Group]:
     """The leader founds a group and adds each member (invite, join, approve, sync)."""
     g = leader.create_group("Thursday Forum", SERVER_URL, history=history)  # type: ignore[arg-type]
-    groups = [g]
-    for m in members:
-        code = g.invite().link
-        mg = m.join(code)
-        request = next(r for r in g.join_requests() if r.member == m.member_id)
-        g.approve(request, name=m.name or "Someone", fingerprint=m.fingerprint)
-        mg.sync()
-        groups.append(mg)
+    groups = [g, *admit(g, *members)]
     for x in groups:
         x.sync()
     return groups
+
+
+def admit(g: Group, *members: Account) -> list[Group]:
+    """Each member joins `g` by an invite of its own, is approved there, and syncs once;
+    their groups, in order."""
+    joined: list[Group] = []
+    for m in members:
+        mg = m.join(g.invite().link)
+        request = next(r for r in g.join_requests() if r.member == m.member_id)
+        g.approve(request, name=m.name or "Someone", fingerprint=m.fingerprint)
+        mg.sync()
+        joined.append(mg)
+    return joined
 
 
 @pytest.fixture

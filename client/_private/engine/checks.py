@@ -8,9 +8,14 @@ record it concerns. Nothing here looks at plaintext.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chatham import crypto
 
 from ... import errors as E
+
+if TYPE_CHECKING:
+    from .api import LogPage
 
 _LOG_CHECKS: dict[str, type[E.VerificationError]] = {
     "rollback": E.RollbackError,
@@ -33,6 +38,20 @@ def log_error(e: crypto.LogError) -> E.VerificationError:
     if cls is E.ForgedOpError:
         message = f"forged or invalid op: {message}"
     return cls(message, check=e.check, record=record)
+
+
+def apply_page(state: crypto.GroupState, ops: list[bytes], page: LogPage) -> bool:
+    """Verify one page of a group's log op by op onto `state`, add it to `ops`.
+
+    True when another page follows (the server said so and this one was not empty).
+    """
+    for op in page.ops:
+        try:
+            state.apply(op)
+        except crypto.LogError as e:
+            raise log_error(e) from None
+    ops += page.ops
+    return page.more and bool(page.ops)
 
 
 def entry_error(

@@ -52,7 +52,7 @@ def write_export(
 ) -> list[Path]:
     """Write the journal into `directory` as markdown, json or ics; returns the files."""
     try:
-        return _write_export(view, directory, fmt, now=now, today=today, force=force)
+        return _write_files(directory, _files(view, fmt, now=now, today=today), force=force)
     except OSError as e:  # the system said no (a file in the way, no permission, disk full)
         raise E.ExportError(
             f"cannot write into {directory} ({e.strerror})",
@@ -60,15 +60,8 @@ def write_export(
         ) from None
 
 
-def _write_export(
-    view: JournalView,
-    directory: Path,
-    fmt: ExportFormat,
-    *,
-    now: int,
-    today: date,
-    force: bool = False,
-) -> list[Path]:
+def _files(view: JournalView, fmt: ExportFormat, *, now: int, today: date) -> dict[str, str]:
+    """The export's files, name to text, in the format asked for."""
     if fmt == "markdown":
         files = markdown_files(view, today=today)
     elif fmt == "json":
@@ -78,6 +71,10 @@ def _write_export(
         files = {"journal.ics": ics_calendar(view, now=now)}
     else:
         raise E.ExportError(f"unknown export format {fmt!r}", hint="use markdown, json or ics")
+    return files
+
+
+def _write_files(directory: Path, files: dict[str, str], *, force: bool) -> list[Path]:
     if directory.exists() or directory.is_symlink():
         if not directory.is_dir():
             raise E.ExportError("the export path is not a directory", hint="choose a directory")

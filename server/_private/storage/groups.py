@@ -112,12 +112,12 @@ def ops_between(conn: sa.Connection, group_id: bytes, since: int, until: int) ->
     return (op for (op,) in result)
 
 
-def log_sizes(
-    conn: sa.Connection, group_id: bytes, since: int, until: int, limit: int
-) -> list[tuple[int, int]]:
-    """(seq, op bytes) of at most `limit` ops with `since < seq <= until`, oldest first."""
-    rows = conn.execute(
-        sa.select(t.log_ops.c.seq, sa.func.length(t.log_ops.c.op))
+def _log_range(
+    column: sa.ColumnElement[Any], group_id: bytes, since: int, until: int, limit: int
+) -> sa.Select[tuple[int, Any]]:
+    """(seq, `column`) of at most `limit` ops with `since < seq <= until`, oldest first."""
+    return (
+        sa.select(t.log_ops.c.seq, column)
         .where(
             t.log_ops.c.group_id == group_id,
             t.log_ops.c.seq > since,
@@ -125,7 +125,15 @@ def log_sizes(
         )
         .order_by(t.log_ops.c.seq)
         .limit(limit)
-    ).all()
+    )
+
+
+def log_sizes(
+    conn: sa.Connection, group_id: bytes, since: int, until: int, limit: int
+) -> list[tuple[int, int]]:
+    """(seq, op bytes) of at most `limit` ops with `since < seq <= until`, oldest first."""
+    length = sa.func.length(t.log_ops.c.op)
+    rows = conn.execute(_log_range(length, group_id, since, until, limit)).all()
     return [(int(seq), int(size)) for seq, size in rows]
 
 
@@ -133,16 +141,7 @@ def log_page(
     conn: sa.Connection, group_id: bytes, since: int, until: int, limit: int
 ) -> Sequence[Any]:
     """At most `limit` rows (seq, op) with `since < seq <= until`, oldest first."""
-    return conn.execute(
-        sa.select(t.log_ops.c.seq, t.log_ops.c.op)
-        .where(
-            t.log_ops.c.group_id == group_id,
-            t.log_ops.c.seq > since,
-            t.log_ops.c.seq <= until,
-        )
-        .order_by(t.log_ops.c.seq)
-        .limit(limit)
-    ).all()
+    return conn.execute(_log_range(t.log_ops.c.op, group_id, since, until, limit)).all()
 
 
 def device_lockboxes(
