@@ -44,7 +44,7 @@ from .changes import changes
 from .freshness import Freshness, freshness, require_fresh
 from .heal import HealReport
 from .heal import heal as heal_group
-from .ops import OpBuilder, append_op
+from .ops import RETRIES, OpBuilder, append_op
 from .results import EntryRef, OpenedEntry, SyncReport, Upload, VerifyReport
 from .snapshot import Snapshot
 from .sync import Progress, alarms, sync_once
@@ -599,12 +599,16 @@ class Group:
 
     # --- the group log (ops.py) and membership (membership/workflows.py) -------------------------
 
-    def append_op(self, op: crypto.PendingOp | OpBuilder, *, retries: int = 3) -> crypto.AppliedOp:
+    def append_op(
+        self, op: crypto.PendingOp | OpBuilder, *, retries: int = RETRIES
+    ) -> crypto.AppliedOp:
         """Append a signed op (with its lockboxes) to the group log.
 
         Pass a builder (`OpContext -> PendingOp`) to have a conflict (another leader
-        appended first) handled by syncing, rebuilding and retrying up to `retries`
-        times; a ready `PendingOp` is sent once and a conflict raises `Conflict`.
+        appended first, or a member posted past the chain heads a remove pins) handled by
+        syncing, rebuilding and retrying up to `retries` times (a member posting while being
+        removed can make several retries needed; each retry reads the new entries first);
+        a ready `PendingOp` is sent once and a conflict raises `Conflict`.
         The op is checked locally first, so a non-leader gets `NotAllowed` without
         a round trip. Returns the applied op once it is verified and stored.
         """

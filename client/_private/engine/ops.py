@@ -32,8 +32,14 @@ class OpContext:
 OpBuilder = Callable[[OpContext], crypto.PendingOp]
 
 
+RETRIES = 10
+"""How often an op built on a moved log or moved chain heads is rebuilt and sent again: a
+member posting while a leader removes them moves their chain head between the leader's read
+and the leader's send, so one retry is not always enough."""
+
+
 def append_op(
-    group: Group, op: crypto.PendingOp | OpBuilder, *, retries: int = 3
+    group: Group, op: crypto.PendingOp | OpBuilder, *, retries: int = RETRIES
 ) -> crypto.AppliedOp:
     """Append a signed op (with its lockboxes) to the group log.
 
