@@ -102,7 +102,8 @@ def checked_keys(state: crypto.GroupState, keys: list[tuple[int, bytes]]) -> cry
             ring.accept_key(state, epoch, key)
         except (crypto.CouldNotOpen, crypto.RotationError):
             raise E.KeySubstitutionError(
-                f"a handed-over key for epoch {epoch} does not match its rotation",
+                f"a key your other device handed over (key {epoch}) does not match the "
+                "group's own record of it",
                 check="lockbox_hash",
             ) from None
     return ring
@@ -425,7 +426,7 @@ def fetch_log(api: ServerApi, gid: bytes) -> tuple[list[bytes], crypto.GroupStat
 def _adopt(account: Account, lg: crypto.LinkGroup) -> Group:
     ops, state = fetch_log(account._api(lg.server), lg.group)
     if not state.is_active_device(account._secrets.device.id):
-        raise E.NotAMember("the group's log does not list this device")
+        raise E.NotAMember("the group does not count this device among yours")
     keyring = checked_keys(state, lg.keys)
     store = account._store
     store.add_group(lg.group, lg.server, lg.name, "member", account.now())

@@ -63,17 +63,25 @@ class CliState:
     def new_passphrase(self) -> str:
         """The passphrase for a keystore being created (`init`, `device add`, `recover`):
         --passphrase-file, else CHATHAM_PASSPHRASE, else asked twice on a terminal."""
+        return self._given_passphrase("no passphrase to protect the new keystore", new=True)
+
+    def current_passphrase(self) -> str:
+        """The keystore's passphrase, for a command that must have it typed even during an
+        unlock session (`unlock`, `passphrase`): --passphrase-file, else
+        CHATHAM_PASSPHRASE, else asked on a terminal."""
+        return self._given_passphrase("no passphrase given", new=False)
+
+    def _given_passphrase(self, missing: str, *, new: bool) -> str:
         from .. import env_passphrase
         from ..errors import Locked
 
         if self.passphrase_file is not None:
             passphrase = self.passphrase_from_file()
         else:
-            passphrase = env_passphrase() or self.prompt(confirm=True)
+            passphrase = env_passphrase() or self.prompt(confirm=new)
         if not passphrase:
             raise Locked(
-                "no passphrase to protect the new keystore",
-                hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file",
+                missing, hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file"
             )
         return passphrase
 
