@@ -271,8 +271,8 @@ class ServerChanged(AuthFailed):
     hint = (
         "nothing was sent to it; someone else may be answering at this address. If its "
         "operator rebuilt the server on purpose, ask them and a leader: `chatham group server "
-        "URL` then accepts it only if it serves your group's log (`--give-copy` gives an "
-        "empty one your copy)"
+        "URL` then accepts it only if it holds your group as this device verified it "
+        "(`--give-copy` gives an empty one your copy)"
     )
 
 
@@ -289,7 +289,7 @@ class ServerNotFound(ServerError):
 
 
 class Conflict(ServerError):
-    """Someone changed the group log first."""
+    """Someone changed the group first."""
 
     hint = "run `chatham sync` and try again"
 
@@ -354,20 +354,22 @@ class RollbackError(VerificationError):
 
 
 class ForkError(VerificationError):
-    """The server shows a group log that differs from the one already verified (fork)."""
+    """The server shows a history of the group that differs from the one already verified
+    (fork)."""
 
     hint = (
-        "nothing was changed locally; compare `chatham verify` with other members. "
-        "If the log really forked, a leader re-founds the group (docs/protocol.md §5.2)"
+        "nothing was changed locally; compare `chatham verify` with other members. If the "
+        "server really shows two different histories, a leader re-founds the group "
+        "(docs/protocol.md §5.2)"
     )
 
 
 class WithheldError(VerificationError):
-    """Something the group log says exists was not delivered (withheld)."""
+    """Something the group's history says exists was not delivered (withheld)."""
 
 
 class ForgedOpError(VerificationError):
-    """A group log op is forged or not allowed for its signer."""
+    """A change to the group is forged, or its signer was not allowed to make it."""
 
 
 class GhostMemberError(VerificationError):
@@ -375,11 +377,12 @@ class GhostMemberError(VerificationError):
 
 
 class KeySubstitutionError(VerificationError):
-    """A lockbox does not match what the rotation committed to (key substitution)."""
+    """A copy of the group key does not match what its key change committed to (key
+    substitution)."""
 
 
 class ChainGapError(VerificationError):
-    """An author's chain of entries has a gap or a broken link."""
+    """A member's posts have a gap or a broken link between them."""
 
 
 class EquivocationError(VerificationError):

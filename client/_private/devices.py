@@ -31,7 +31,7 @@ import msgspec
 from chatham import crypto
 
 from .. import errors as E
-from .local.home import Home, write_private
+from .local.home import Home, check_new_passphrase, write_private
 from .local.store import Pinned, Store
 from .local.vault import Vault
 
@@ -84,15 +84,14 @@ class DeviceInfo:
 
 
 def require_new_home(home: Home, passphrase: str) -> None:
-    """A link or a kit makes a new home: refuse one in use, and an empty passphrase, before
-    anything is sent."""
+    """A link or a kit makes a new home: refuse one in use, and a passphrase its keystore
+    could not be sealed under, before anything is sent."""
     if home.exists() or home.store_path.exists():
         raise E.AlreadyInitialized(
             f"{home.path} already holds a Chatham identity (or its store)",
             hint="use an empty CHATHAM_HOME; nothing was changed",
         )
-    if not passphrase:
-        raise E.UsageError("the passphrase must not be empty", hint="choose a long passphrase")
+    check_new_passphrase(passphrase)
 
 
 def checked_keys(state: crypto.GroupState, keys: list[tuple[int, bytes]]) -> crypto.Keyring:
@@ -103,7 +102,8 @@ def checked_keys(state: crypto.GroupState, keys: list[tuple[int, bytes]]) -> cry
             ring.accept_key(state, epoch, key)
         except (crypto.CouldNotOpen, crypto.RotationError):
             raise E.KeySubstitutionError(
-                f"a handed-over key for epoch {epoch} does not match its rotation",
+                f"a key your other device handed over (key {epoch}) does not match the "
+                "group's own record of it",
                 check="lockbox_hash",
             ) from None
     return ring
@@ -426,7 +426,7 @@ def fetch_log(api: ServerApi, gid: bytes) -> tuple[list[bytes], crypto.GroupStat
 def _adopt(account: Account, lg: crypto.LinkGroup) -> Group:
     ops, state = fetch_log(account._api(lg.server), lg.group)
     if not state.is_active_device(account._secrets.device.id):
-        raise E.NotAMember("the group's log does not list this device")
+        raise E.NotAMember("the group does not count this device among yours")
     keyring = checked_keys(state, lg.keys)
     store = account._store
     store.add_group(lg.group, lg.server, lg.name, "member", account.now())

@@ -141,7 +141,7 @@ def recover(
         escrow, member = crypto.open_escrow(dev, sealed)
     except (crypto.CouldNotOpen, crypto.KitError):
         raise E.VerificationError(
-            "the server's escrow for this kit does not open with its words", check="link"
+            "what the server keeps for this kit does not open with its words", check="link"
         ) from None
     rand = crypto.random_bytes
     new = crypto.DeviceKeys.from_seeds(rand(32), rand(96))
@@ -194,4 +194,6 @@ def _add_here(
                 continue
             raise
         return sorted(ring.keys.items())
-    raise E.Conflict("the group's log kept moving; try again", code="stale_head")
+    raise E.Conflict(
+        "the group kept changing while this device was being added; try again", code="stale_head"
+    )

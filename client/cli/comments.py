@@ -18,12 +18,15 @@ from .common import (
     emit_json,
     journal,
     long_text,
+    plural,
     sub_app,
     with_progress,
 )
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Sequence
+
+    from ..journal import MissingFile
 
 
 attachment_app = sub_app("Attached files.")
@@ -110,23 +113,29 @@ def attachment_save(
 def attachment_missing(json: JsonOpt = False) -> None:
     """List the attached files you can read that the server no longer holds (lost with a
     server that was restored from an older backup, lost its data, or was left behind)."""
-    from rich.text import Text
-
-    from ..journal import file_size
-
     missing = journal().missing_files()
     if json:
         emit_json(missing)
+    elif missing:
+        print_missing_files(missing)
+    else:
+        console().print("the server holds every attached file you can read")
+
+
+def print_missing_files(missing: Sequence[MissingFile]) -> None:
+    """Name the attached files the server does not hold: their comments verify, their
+    contents are gone from the server (docs/operations.md says which can be lost)."""
+    from ..journal import file_size
+
+    if not missing:
         return
     out = console()
-    if not missing:
-        out.print("the server holds every attached file you can read")
-        return
+    n = len(missing)
+    are = "is" if n == 1 else "are"
+    out.print(f"{plural(n, 'attached file')} {are} not on the server any more:")
     for m in missing:
-        out.print(Text(f"{m.name} ({file_size(m.size)}), on comment {m.comment}"))
-    out.print(
-        f"{len(missing)} attached files are not on the server; whoever has one can attach it again"
-    )
+        out.print(f"  {m.name} ({file_size(m.size)}), on comment {m.comment}")
+    out.print("whoever still has a file can attach it again")
 
 
 @attachment_app.command("list")
@@ -148,10 +157,9 @@ def attachment_list(json: JsonOpt = False) -> None:
         return
     for u in found:
         status = "" if u.finished else "  (unfinished: deleted a day after it began)"
-        console().print(f"{u.id}  {file_size(u.size):>9}  by {common.safe(u.uploader)}{status}")
+        console().print(f"{u.id}  {file_size(u.size):>9}  by {u.uploader}{status}")
     total = sum(u.size for u in found)
-    files = "file" if len(found) == 1 else "files"
-    console().print(f"{len(found)} attached {files}, {file_size(total)} in all")
+    console().print(f"{plural(len(found), 'attached file')}, {file_size(total)} in all")
 
 
 @attachment_app.command("delete")

@@ -63,17 +63,25 @@ class CliState:
     def new_passphrase(self) -> str:
         """The passphrase for a keystore being created (`init`, `device add`, `recover`):
         --passphrase-file, else CHATHAM_PASSPHRASE, else asked twice on a terminal."""
+        return self._given_passphrase("no passphrase to protect the new keystore", new=True)
+
+    def current_passphrase(self) -> str:
+        """The keystore's passphrase, for a command that must have it typed even during an
+        unlock session (`unlock`, `passphrase`): --passphrase-file, else
+        CHATHAM_PASSPHRASE, else asked on a terminal."""
+        return self._given_passphrase("no passphrase given", new=False)
+
+    def _given_passphrase(self, missing: str, *, new: bool) -> str:
         from .. import env_passphrase
         from ..errors import Locked
 
         if self.passphrase_file is not None:
             passphrase = self.passphrase_from_file()
         else:
-            passphrase = env_passphrase() or self.prompt(confirm=True)
+            passphrase = env_passphrase() or self.prompt(confirm=new)
         if not passphrase:
             raise Locked(
-                "no passphrase to protect the new keystore",
-                hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file",
+                missing, hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file"
             )
         return passphrase
 
@@ -308,23 +316,26 @@ def short(hex_id: str, n: int = 12) -> str:
     return hex_id[:n]
 
 
-def changed_words(report: SyncReport, *, sent: bool = False) -> str:
-    """`2 new entries, 1 retracted, 1 change to the group`: counts only, never content.
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """`1 entry`, `2 entries`."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
-    Changes to the group are its log ops (membership, keys, checkpoints); `--verbose`
+
+def group_changes(n: int) -> str:
+    """`3 changes to the group`: its log ops (membership, keys, checkpoints); `--verbose`
     calls them that."""
+    return plural(n, "log op") if verbose() else plural(n, "change") + " to the group"
+
+
+def changed_words(report: SyncReport, *, sent: bool = False) -> str:
+    """`2 new entries, 1 retracted, 1 change to the group`: counts only, never content."""
     parts = []
     if report.new_entries:
-        n = report.new_entries
-        parts.append(f"{n} new {'entry' if n == 1 else 'entries'}")
+        parts.append(plural(report.new_entries, "new entry", "new entries"))
     if report.retracted:
         parts.append(f"{report.retracted} retracted")
     if report.new_ops:
-        n = report.new_ops
-        if verbose():
-            parts.append(f"{n} log {'op' if n == 1 else 'ops'}")
-        else:
-            parts.append(f"{n} {'change' if n == 1 else 'changes'} to the group")
+        parts.append(group_changes(report.new_ops))
     if sent and report.sent:
         parts.append(f"{len(report.sent)} sent")
     return ", ".join(parts) or "up to date"

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, console, emit_json, short, state, text, verbose
+from .comments import print_missing_files
+from .common import JsonOpt, console, emit_json, group_changes, plural, short, state, text, verbose
 
 if TYPE_CHECKING:
     from .. import HealReport
-    from ..journal import MissingFile
 
 
 group_app = typer.Typer(
@@ -136,38 +136,26 @@ def group_heal(
         emit_json(report)
     else:
         _print_heal(g.name, report)
-        _tell_missing_files(journal().missing_files())
+        print_missing_files(journal().missing_files())
     _fail_on_refused(report)
 
 
 def _print_heal(name: str, report: HealReport) -> None:
-    from rich.text import Text
-
     out = console()
     if not report.healed:
         out.print(f"{name}: the server already holds everything this device verified")
     else:
         made = "created the group on the server and " if report.created else ""
-        out.print(
-            f"{name}: {made}gave the server {report.ops} log ops and "
-            f"{report.entries} entries (and {report.lockboxes} keys sealed to members)"
-        )
+        given = [plural(report.entries, "entry", "entries"), group_changes(report.ops)]
+        if report.lockboxes:
+            given.append(
+                plural(report.lockboxes, "lockbox", "lockboxes")
+                if verbose()
+                else plural(report.lockboxes, "copy", "copies") + " of the group key for members"
+            )
+        out.print(f"{name}: {made}gave the server back {', '.join(given)}")
     for line in report.refused:
-        out.print(Text(f"refused: {line}"))
-
-
-def _tell_missing_files(missing: list[MissingFile] | tuple[MissingFile, ...]) -> None:
-    """Name the attached files the server does not hold: their comments verify, their
-    contents are gone from the server (docs/operations.md says which can be lost)."""
-    if not missing:
-        return
-    from rich.text import Text
-
-    out = console()
-    out.print(f"{len(missing)} attached files are not on the server any more:")
-    for m in missing:
-        out.print(Text(f"  {m.name} ({m.size} bytes), on comment {m.comment}"))
-    out.print("whoever still has a file can attach it again")
+        out.print(f"refused: {line}")
 
 
 def _fail_on_refused(report: HealReport) -> None:
@@ -175,9 +163,9 @@ def _fail_on_refused(report: HealReport) -> None:
     from .sync import _fail_on_alarms
 
     if report.refused:
-        n = len(report.refused)
         raise ServerError(
-            f"the server refused {n} entr{'y' if n == 1 else 'ies'}: {report.refused[0]}",
+            f"the server refused {plural(len(report.refused), 'entry', 'entries')}: "
+            f"{report.refused[0]}",
             hint="the rest was given; compare `chatham verify` with another member",
         )
     _fail_on_alarms(report.alarms)
@@ -208,8 +196,8 @@ def group_move(
         emit_json({"heal": report, "files": files})
     else:
         _print_heal(g.name, report)
-        console().print(f"{files.copied} attached files copied to the new server")
-        _tell_missing_files(files.lost)
+        console().print(f"{plural(files.copied, 'attached file')} copied to the new server")
+        print_missing_files(files.lost)
         console().print(
             f"{g.name} now uses {g.server}; members' clients follow on their next sync, and "
             f"members who cannot reach the old server run `chatham group server {g.server}`"
@@ -244,8 +232,8 @@ def group_server(
     )
     if report is not None:
         _print_heal(g.name, report)
-    console().print(f"{g.name} now uses {g.server}: its log continues the one verified here")
-    _tell_missing_files(journal().missing_files())
+    console().print(f"{g.name} now uses {g.server}: it holds the group as this device verified it")
+    print_missing_files(journal().missing_files())
     if report is not None:
         _fail_on_refused(report)
 

@@ -62,20 +62,12 @@ def unlock(
     """Unlock for a while, so commands do not ask for (or spend time on) the passphrase."""
     import time
 
-    from .. import Home, env_passphrase, parse_duration
-    from ..errors import Locked
+    from .. import Home, parse_duration
 
     seconds = parse_duration(duration)
-    st = state()
     home = Home.default()
     home.read_keystore()  # NotInitialized before asking for a passphrase
-    if st.passphrase_file is not None:
-        passphrase = st.passphrase_from_file()
-    else:
-        passphrase = env_passphrase() or st.prompt()
-    if not passphrase:
-        raise Locked("no passphrase given", hint="run on a terminal, or pass --passphrase-file")
-    _, key = home.unlock(passphrase=passphrase)
+    _, key = home.unlock(passphrase=state().current_passphrase())
     expires = home.start_session(key, seconds)
     until = time.strftime("%H:%M", time.localtime(expires))
     console().print(f"unlocked until {until}; `chatham lock` locks again")
@@ -92,21 +84,13 @@ def passphrase(
     ] = None,
 ) -> None:
     """Change the passphrase that protects your keys (they stay the same)."""
-    from .. import Home, env_passphrase
+    from .. import Home
     from ..errors import Locked
 
     st = state()
     home = Home.default()
     home.read_keystore()  # NotInitialized before asking for anything
-    if st.passphrase_file is not None:
-        old = st.passphrase_from_file()
-    else:
-        old = env_passphrase() or st.prompt()
-    if not old:
-        raise Locked(
-            "no current passphrase given",
-            hint="run on a terminal, or set CHATHAM_PASSPHRASE or --passphrase-file",
-        )
+    old = st.current_passphrase()
     fresh = st.changed_passphrase(new)
     if not fresh:
         raise Locked(

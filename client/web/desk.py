@@ -102,10 +102,8 @@ class Desk:
         self._open(secrets)
 
     def create_identity(self, passphrase: str, name: str) -> None:
-        """A new identity in this (empty) home, then unlocked."""
-        from .. import check_new_passphrase
-
-        check_new_passphrase(passphrase)  # the floor, as for `chatham init`; the meter guides
+        """A new identity in this (empty) home, then unlocked (a passphrase under the floor
+        is refused by `Account.init`, as for `chatham init`; the page's meter guides)."""
         Account.init(self.home, passphrase=passphrase, name=name, http=self.http).close()
         self.unlock(passphrase)
 

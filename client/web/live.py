@@ -78,15 +78,21 @@ class Live:
     _seen: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def start(self) -> None:
-        self.stop()
+        """On unlock: a new watcher in place of any running one. The open pages are not told
+        (a page reloads when it hears "locked")."""
+        self._end()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chatham-live", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """On lock: end the watcher and send every open page to the unlock form."""
+        self._end()
+        self.hub.publish({"type": "locked"})
+
+    def _end(self) -> None:
         self._stop.set()
         self._wake.set()
-        self.hub.publish({"type": "locked"})
 
     def poke(self) -> None:
         """Look again now (the member switched groups, say)."""

@@ -491,3 +491,26 @@ def test_chatham_passphrase_reads_secrets_only_from_safe_places(home: Home, tmp_
     )
     assert r.returncode == 0, r.stderr
     assert opens_with(home) == [PASSPHRASE]
+
+
+def test_a_short_passphrase_is_refused_however_it_is_given(tmp_path: Path) -> None:
+    """The floor holds in the library: `chatham init` with CHATHAM_PASSPHRASE (which never
+    prompts) refuses it as the terminal prompt and the web app do, and creates nothing."""
+    from tests.support.cli_member import member_env
+
+    path, env = member_env(tmp_path, "Dana", "short")
+    with pytest.raises(errors.UsageError, match="at least 8 characters"):
+        Account.init(path, passphrase="short")
+    assert not Home(path).exists()
+    err = subprocess.run(
+        [str(Path(sys.executable).with_name("chatham")), "init", "--name", "Dana"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=False,
+    ).stderr
+    assert err.splitlines() == [
+        "chatham: error: a passphrase needs at least 8 characters",
+        "chatham: hint: nothing was changed; a few unrelated words make a good passphrase",
+    ]
+    assert not Home(path).exists()

@@ -245,7 +245,9 @@ def _story(tmp_path: Path, storages: list[Storage]) -> None:
         assert "created the group on the server" in given
         assert "budget.txt" in given
         for m in (sam, lee):
-            assert "now uses" in m.ok("group", "server", old.url, "-g", GROUP)
+            pointed = m.ok("group", "server", old.url, "-g", GROUP)
+            assert "now uses" in pointed
+            assert " log " not in pointed  # members' words, not the protocol's
         ana.ok("group", "server", old.url, "-g", GROUP)
         lost = {m["name"] for m in lee.json("attachment", "missing", "-g", GROUP)}
         assert lost == {"budget.txt", "minutes.txt"}
@@ -259,7 +261,7 @@ def _story(tmp_path: Path, storages: list[Storage]) -> None:
         # (c) Dana moves the group to a new server; the old one is abandoned.
         new.start()
         moved = dana.ok("group", "move", "--server", new.url, "-g", GROUP)
-        assert "1 attached files copied" in moved
+        assert "1 attached file copied" in moved
         # Sam syncs while the old server still answers: his client follows the signed move.
         followed = sam.ok("sync", "-g", GROUP)
         assert f"moved the group to the server at {new.url}" in followed

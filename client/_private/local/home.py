@@ -288,8 +288,7 @@ class Home:
     def create_keystore(self, secrets: crypto.Secrets, passphrase: str) -> None:
         if self.exists():
             raise AlreadyInitialized(f"{self.path} already holds a Chatham identity")
-        if not passphrase:
-            raise UsageError("the passphrase must not be empty", hint="choose a long passphrase")
+        check_new_passphrase(passphrase)
         self.ensure()
         write_private(self.keystore_path, crypto.seal_keystore(secrets, passphrase))
 
