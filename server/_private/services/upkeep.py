@@ -34,14 +34,18 @@ async def purge_expired(runtime: Runtime) -> None:
     more, and uploads no entry named in time (`attachments.expire_uploads`)."""
     from .attachments import expire_uploads  # attachments schedules scrubs from here
 
-    now = runtime.settings.now()
-    await runtime.db.write(lambda conn: credentials.purge_expired(conn, now))
-    # A spent or expired link is kept a day, so a late reuse is told "expired", not "unknown".
-    await runtime.db.write(lambda conn: links.purge_links(conn, now - LINKS_KEPT))
+    now, clock = runtime.settings.now(), runtime.settings.clock()
+
+    def purge(conn: sa.Connection) -> None:
+        credentials.purge_expired(conn, now)
+        # A spent or expired link is kept a day, so a late reuse is told "expired", not
+        # "unknown".
+        links.purge_links(conn, now - LINKS_KEPT)
+        ratelimits.purge_idle(conn, clock)
+
+    await runtime.db.write(purge)
     for h in [h for h, c in runtime.tokens.items() if c.expires < now]:
         runtime.tokens.pop(h, None)
-    clock = runtime.settings.clock()
-    await runtime.db.write(lambda conn: ratelimits.purge_idle(conn, clock))
     for gid in await runtime.db.read(groups_with_join_requests):
 
         def sweep(conn: sa.Connection, gid: bytes = gid) -> None:
