@@ -352,10 +352,19 @@ def test_only_a_leader_moves_the_group(
 def test_a_server_holding_nothing_of_the_group_is_refused_unless_given_a_copy(
     restorable: RestorableServer, new_server: RestorableServer, members: list[Account]
 ) -> None:
-    _, bob = form_group(*members[:2])
+    alice, bob = form_group(*members[:2])
+    alice.post(b"held by members")
+    bob.sync()
     with pytest.raises(E.ServerNotFound):
         bob.use_server(NEW_URL)
     assert bob.server != NEW_URL
+    report = bob.use_server(NEW_URL, give_copy=True)
+    assert report is not None
+    assert report.created
+    assert bob.server == NEW_URL
+    assert alice.use_server(NEW_URL) is None  # the copy Bob gave agrees with hers
+    assert [e.body for e in alice.entries()] == [b"held by members"]
+    assert alice.verify().ok
 
 
 def test_a_server_rebuilt_from_nothing_at_the_same_address_gets_the_group_back(

@@ -11,7 +11,15 @@ from typing import Any
 from chatham.crypto import EntryStub, SealedEntry, ct_hash, encode
 from litestar.testing import TestClient
 
-from tests.support.server_harness import Group, Person, World, assert_error, b64, unb64
+from tests.support.server_harness import (
+    Group,
+    Person,
+    World,
+    assert_error,
+    b64,
+    sealed_chain,
+    unb64,
+)
 
 
 def heal(
@@ -39,18 +47,9 @@ def item(sealed: SealedEntry) -> dict[str, Any]:
     return {"entry": b64(sealed.data)}
 
 
-def chain(group: Group, by: Person, n: int) -> list[SealedEntry]:
-    out, seq, link = [], by.chain_seq, by.chain_link
-    for i in range(n):
-        s = group.seal(by, f"entry {seq + i + 1}".encode(), seq=seq + i + 1, prev=link)
-        out.append(s)
-        link = s.link
-    return out
-
-
 def test_entries_a_member_holds_come_back_in_chain_order(world: World) -> None:
     group, (alice, bob) = world.group_of(2)
-    sealed = chain(group, bob, 3)  # Bob's entries, as the server lost them
+    sealed = sealed_chain(group, bob, 3)  # Bob's entries, as the server lost them
     r = heal(group, alice, entries=[item(s) for s in sealed])  # any member may bring them
     assert r.status_code == 200, r.text
     assert [x["cursor"] for x in r.json()["results"]] == [1, 2, 3]
@@ -63,7 +62,7 @@ def test_entries_a_member_holds_come_back_in_chain_order(world: World) -> None:
 
 def test_a_forged_entry_in_a_heal_is_refused_and_the_rest_heals(world: World) -> None:
     group, (alice, bob) = world.group_of(2)
-    good = chain(group, bob, 2)
+    good = sealed_chain(group, bob, 2)
     tampered = bytearray(good[1].data)
     tampered[-1] ^= 1
     r = heal(group, alice, entries=[item(good[0]), {"entry": b64(bytes(tampered))}])
@@ -83,7 +82,7 @@ def test_an_entry_claiming_an_unknown_log_head_is_refused(world: World) -> None:
 
 def test_a_stub_comes_back_only_with_a_signed_retraction(world: World) -> None:
     group, (alice, bob) = world.group_of(2)
-    [first] = chain(group, bob, 1)
+    [first] = sealed_chain(group, bob, 1)
     stub = EntryStub(first.entry.header, ct_hash(first.entry.ct), first.entry.sig)
     lone = {"stub": b64(encode(stub)), "retracted_by": b64(bytes(16))}
     [res] = heal(group, alice, entries=[lone]).json()["results"]
@@ -135,7 +134,7 @@ def test_a_heal_must_extend_the_servers_head(world: World) -> None:
 def test_a_heal_by_a_non_member_is_refused(world: World) -> None:
     group, (_, bob) = world.group_of(2)
     stranger = world.person()
-    [s] = chain(group, bob, 1)
+    [s] = sealed_chain(group, bob, 1)
     assert_error(heal(group, stranger, entries=[item(s)]), 403, "not_a_member")
 
 
@@ -196,7 +195,7 @@ def test_a_whole_group_heals_onto_a_server_that_never_had_it(
 def test_a_heal_fills_a_group_up_to_its_quota_as_posts_would(make_client: Any) -> None:
     world = World(make_client())
     group, (alice, bob) = world.group_of(2)
-    sealed = chain(group, bob, 3)
+    sealed = sealed_chain(group, bob, 3)
     room = len(sealed[0].entry.ct) + len(sealed[1].entry.ct)
     world.client = make_client(group_quota=room)  # the same database, a smaller quota
     results = heal(group, alice, entries=[item(s) for s in sealed]).json()["results"]
