@@ -4,11 +4,22 @@ member's client makes; anything else is refused and changes nothing (protocol §
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chatham.crypto import EntryStub, SealedEntry, ct_hash, encode
+from chatham.crypto import (
+    EntryStub,
+    RecoveryKit,
+    SealedEntry,
+    Secrets,
+    build_add_device,
+    build_remove_device,
+    ct_hash,
+    encode,
+    make_card,
+)
 from litestar.testing import TestClient
 
 from tests.support.server_harness import (
@@ -17,6 +28,8 @@ from tests.support.server_harness import (
     World,
     assert_error,
     b64,
+    b64url,
+    now,
     sealed_chain,
     unb64,
 )
@@ -202,3 +215,28 @@ def test_a_heal_fills_a_group_up_to_its_quota_as_posts_would(make_client: Any) -
     assert [x.get("cursor") for x in results] == [1, 2, None]
     assert results[2]["error"]["code"] == "quota_exceeded"
     assert len(group.list_entries(bob).json()["entries"]) == 2
+
+
+def test_a_healed_removal_revokes_the_device_as_an_appended_one_does(world: World) -> None:
+    # The server lost the removal of a recovery kit's device (restored from an older backup);
+    # when a member heals it back, the kit's escrow and its unfinished upload go, as they went
+    # when the removal was first appended.
+    group, (alice,) = world.group_of(1)
+    dev = RecoveryKit.generate().device()
+    kit = Person(Secrets(alice.secrets.member, dev, os.urandom(32), now()), alice.card)
+    world.login(kit)
+    card = make_card(alice.secrets.member, dev, created=now())
+    group.append(alice, build_add_device(group.state, alice.secrets.device, card, time=now()))
+    escrow = {"group": b64(group.id), "escrow": b64(os.urandom(300))}
+    assert world.client.put("/v1/escrow", json=escrow, headers=kit.headers).status_code == 204
+    upload = f"{group.path}/attachments/{b64url(os.urandom(16))}"
+    r = world.client.put(f"{upload}/chunks/0", content=os.urandom(100), headers=kit.headers)
+    assert r.status_code == 201, r.text
+    removal = build_remove_device(
+        group.state, group.keyring, alice.secrets.device, dev.id, [], time=now()
+    )
+    r = heal(group, alice, ops=[removal.op])
+    assert r.status_code == 200, r.text
+    gone = world.client.get("/v1/escrow", headers=kit.headers)
+    assert_error(gone, 404, "escrow_unknown")
+    assert_error(world.client.get(upload, headers=alice.headers), 404, "not_found")

@@ -94,6 +94,21 @@ async def create_group(runtime: Runtime, device: bytes, data: CreateGroup) -> He
     return Head(state.group_id, state.seq, state.head)
 
 
+def follow_roster(
+    runtime: Runtime, conn: sa.Connection, gid: bytes, old: GroupState, new: GroupState, now: int
+) -> int:
+    """In the transaction that moves the group's log from `old` to `new` (an append, or a
+    heal that brings ops back): what the new roster ends goes with it. A departed device's
+    recovery escrow is deleted (removing a kit's device, in any group, revokes the kit:
+    docs/protocol.md §5.5) and its unfinished uploads too; join requests whose invites died
+    are pending no more. How many uploads went (the caller schedules the scrub once
+    committed)."""
+    departed = [d for d in old.devices if old.is_active_device(d) and not new.is_active_device(d)]
+    links.delete_escrows(conn, departed)
+    drop_dead_join_requests(conn, gid, new, now)
+    return drop_departed_uploads(runtime, conn, gid, departed)
+
+
 def require_registration(settings: Settings, token: str | None) -> None:
     """Before anything else: a server with closed registration creates groups with a token."""
     if not settings.open_registration and token is None:
@@ -205,12 +220,6 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         rotation = rotation_of(applied.op.body)
         lockboxes = check_lockboxes(gid, rotation, data.lockboxes)
         _check_pinned_heads(conn, gid, applied.op.body)
-        # A departing device's recovery escrow goes with it: removing a kit's device (in
-        # any group) revokes the kit (docs/protocol.md §5.5).
-        departed = [
-            d for d in state.devices if state.is_active_device(d) and not new.is_active_device(d)
-        ]
-        links.delete_escrows(conn, departed)
         epoch = rotation.epoch if rotation else 0
         store.store_op(conn, gid, applied.seq, applied.hash, data.op, lockboxes, epoch)
         if isinstance(applied.op.body, Invite):
@@ -218,10 +227,7 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         moved = store.move_head(conn, gid, row.seq, applied.seq, applied.hash)
         if not moved:  # pragma: no cover - the primary key already decided
             raise IntegrityError("groups", None, Exception("head moved"))
-        drop_dead_join_requests(conn, gid, new, now)
-        departed = [d for d in state.devices if state.is_active_device(d)]
-        departed = [d for d in departed if not new.is_active_device(d)]
-        return new, drop_departed_uploads(runtime, conn, gid, departed)
+        return new, follow_roster(runtime, conn, gid, state, new, now)
 
     try:
         new, dropped = await runtime.db.write(work)
