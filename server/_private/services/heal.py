@@ -60,11 +60,12 @@ from .access import require_active, warm
 from .entry_checks import check_chain, check_quota, invalid_entry, row_values
 from .groups import (
     OP_CLOCK_SKEW,
-    _invalid_op,
-    _stale,
     follow_roster,
+    invalid_op,
+    lost_race,
     require_registration,
     spend_registration,
+    stale_head,
 )
 from .upkeep import schedule_scrub
 
@@ -103,14 +104,14 @@ async def heal(runtime: Runtime, gid: bytes, device: bytes, data: Heal) -> Heale
         else:
             state = require_active(runtime.states.state_at(conn, row), device)
             if (data.expected_seq, data.expected_head) != (row.seq, row.head):
-                raise _stale(row.seq, row.head)
+                raise stale_head(row.seq, row.head)
         new = state.copy()
         applied = []
         for op in data.ops:
             try:
                 applied.append(new.apply(op, not_after=now + OP_CLOCK_SKEW))
             except LogError as e:
-                raise _invalid_op(e) from None
+                raise invalid_op(e) from None
         if row is None:
             if not applied or new.group_id != gid:
                 raise not_a_member()
@@ -136,10 +137,7 @@ async def heal(runtime: Runtime, gid: bytes, device: bytes, data: Heal) -> Heale
     try:
         new, dropped, healed = await runtime.db.write(work)
     except IntegrityError:
-        current = await runtime.db.read(lambda conn: store.read_group_row(conn, gid))
-        if current is None:
-            raise not_a_member() from None
-        raise _stale(current.seq, current.head) from None
+        raise await lost_race(runtime, gid) from None
     if data.ops:
         runtime.states.put(new)
     runtime.hub.notify(gid)
