@@ -18,6 +18,7 @@ from ..rosters import current_state
 from ..runtime import Runtime
 from ..storage import credentials, links, ratelimits
 from ..storage.maintenance import scrub_freed
+from .access import warm
 from .joins import drop_dead_join_requests, groups_with_join_requests
 
 log = logging.getLogger("chatham.server")
@@ -47,6 +48,7 @@ async def purge_expired(runtime: Runtime) -> None:
     for h in [h for h, c in runtime.tokens.items() if c.expires < now]:
         runtime.tokens.pop(h, None)
     for gid in await runtime.db.read(groups_with_join_requests):
+        await warm(runtime, gid)
 
         def sweep(conn: sa.Connection, gid: bytes = gid) -> None:
             state = current_state(runtime.states, conn, gid)
