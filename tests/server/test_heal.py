@@ -4,6 +4,7 @@ member's client makes; anything else is refused and changes nothing (protocol §
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from chatham.crypto import (
     encode,
     make_card,
 )
+from chatham.server._private.services.admin import issue_registration_token
 from litestar.testing import TestClient
 
 from tests.support.server_harness import (
@@ -44,6 +46,7 @@ def heal(
     lockboxes: list[dict[str, Any]] | None = None,
     expected: tuple[int, bytes] | None = None,
     client: Any = None,
+    registration_token: str | None = None,
 ) -> Any:
     seq, head = expected if expected is not None else (group.state.seq, group.state.head)
     body = {
@@ -53,6 +56,8 @@ def heal(
         "lockboxes": lockboxes or [],
         "entries": entries or [],
     }
+    if registration_token is not None:
+        body["registration_token"] = registration_token
     return (client or group.client).post(f"{group.path}/heal", json=body, headers=by.headers)
 
 
@@ -240,3 +245,30 @@ def test_a_healed_removal_revokes_the_device_as_an_appended_one_does(world: Worl
     gone = world.client.get("/v1/escrow", headers=kit.headers)
     assert_error(gone, 404, "escrow_unknown")
     assert_error(world.client.get(upload, headers=alice.headers), 404, "not_found")
+
+
+def test_a_group_healed_onto_a_closed_server_spends_a_registration_token(
+    world: World,
+    make_client: Callable[..., TestClient[Any]],
+    server_settings: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    # Re-creating a group is creating one: a heal cannot get round closed registration.
+    closed = {"data_dir": tmp_path / "closed", "database_url": None, "open_registration": False}
+    other = World(make_client(**closed))
+    first, (alice,) = world.group_of(1)
+    second = world.create_group(alice)
+    other.login(alice)
+
+    def heal_onto(group: Group, token: str | None) -> Any:
+        return heal(
+            group, alice, ops=group.ops, expected=(-1, b""), client=other.client,
+            registration_token=token,
+        )  # fmt: skip
+
+    assert_error(heal_onto(first, None), 403, "registration_required")
+    assert_error(heal_onto(first, "made-up"), 403, "invalid_registration_token")
+    token = asyncio.run(issue_registration_token(server_settings(**closed), uses=1, expires_in=60))
+    assert heal_onto(first, token).status_code == 200
+    assert_error(heal_onto(second, token), 403, "invalid_registration_token")  # used up
+    assert_error(other.client.get(second.path, headers=alice.headers), 403, "not_a_member")
