@@ -146,6 +146,11 @@ class Settings:
             "body_timeout",
             "max_connections",
             "roster_cache",
+            "send_timeout",
+            "upload_ttl",
+            "events_per_device",
+            "events_max_streams",
+            "events_poll",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")

@@ -126,3 +126,23 @@ def test_a_failed_command_prints_the_cause_but_not_the_statement_or_its_values(
     assert "chatham-server: hint: (builtins.Exception) disk full" in err
     assert "the-rows-of-the-backup" not in err
     assert "INSERT" not in err
+
+
+@pytest.mark.parametrize(
+    "name", ["send_timeout", "upload_ttl", "events_per_device", "events_max_streams", "events_poll"]
+)
+def test_a_limit_of_zero_is_refused_with_a_hint(
+    name: str, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Zero would close every connection that waits to write, delete uploads at once, refuse
+    # every event stream, or poll without pause: never what an operator means.
+    from chatham.server.cli import main
+
+    monkeypatch.setenv(f"CHATHAM_SERVER_{name.upper()}", "0")
+    with pytest.raises(SystemExit) as done:
+        main(["migrate", "--data-dir", str(tmp_path)])
+    assert done.value.code == 1
+    error, hint = capsys.readouterr().err.splitlines()[-2:]
+    assert error == f"chatham-server: error: {name} must be positive"
+    assert hint.startswith("chatham-server: hint: ")
+    assert not (tmp_path / "chatham.sqlite3").exists()
