@@ -151,6 +151,7 @@ class Settings:
             "events_per_device",
             "events_max_streams",
             "events_poll",
+            "events_keepalive",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")

@@ -129,13 +129,22 @@ def test_a_failed_command_prints_the_cause_but_not_the_statement_or_its_values(
 
 
 @pytest.mark.parametrize(
-    "name", ["send_timeout", "upload_ttl", "events_per_device", "events_max_streams", "events_poll"]
+    "name",
+    [
+        "send_timeout",
+        "upload_ttl",
+        "events_per_device",
+        "events_max_streams",
+        "events_poll",
+        "events_keepalive",
+    ],
 )
 def test_a_limit_of_zero_is_refused_with_a_hint(
     name: str, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Zero would close every connection that waits to write, delete uploads at once, refuse
-    # every event stream, or poll without pause: never what an operator means.
+    # every event stream, or poll (or send keepalives) without pause: never what an operator
+    # means.
     from chatham.server.cli import main
 
     monkeypatch.setenv(f"CHATHAM_SERVER_{name.upper()}", "0")
