@@ -153,7 +153,7 @@ class Settings:
             "events_poll",
             "events_keepalive",
         ):
-            if getattr(self, name) < 1:
+            if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
