@@ -79,7 +79,8 @@ class Settings:
     rate_join: int = 20
     """Join requests and invite logins per minute for one group."""
     max_device_requests: int = 4
-    """Requests one device (or invitee token) may have in flight at once; 429 beyond."""
+    """Requests one device (or invitee token) may have in flight at once; 429 beyond (0: no
+    limit)."""
 
     scrub_delay: float = 10.0
     """Seconds from a retraction or deletion to the scrub of the freed ciphertext; deletions
