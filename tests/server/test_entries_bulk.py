@@ -3,6 +3,7 @@ post and answered alone, in order; a refused entry stops no other and changes no
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from chatham.crypto import SealedEntry
@@ -142,3 +143,25 @@ def test_bulk_routes_check_the_token_before_the_body_and_cap_it(
         413,
         "body_too_large",
     )
+
+
+def test_bulk_routes_take_bodies_past_max_body_up_to_their_own_cap(make_client: Any) -> None:
+    world = World(make_client())
+    group, (alice, bob) = world.group_of(2)
+    world.client = make_client(max_body=4096, max_bulk_body=256 * 1024)  # the same database
+    sealed = sealed_chain(group, bob, 8)
+    assert sum(len(s.data) for s in sealed) * 4 // 3 > 4096
+    r = bulk(group, bob, sealed[:4])
+    assert [x["cursor"] for x in r.json()["results"]] == [1, 2, 3, 4]
+    heal = {
+        "expected_seq": group.state.seq,
+        "expected_head": b64(group.state.head),
+        "ops": [],
+        "lockboxes": [],
+        "entries": [{"entry": b64(s.data)} for s in sealed[4:]],
+    }
+    r = world.client.post(f"{group.path}/heal", json=heal, headers=alice.headers)
+    assert [x["cursor"] for x in r.json()["results"]] == [5, 6, 7, 8]
+    past = {**heal, "entries": [{"entry": b64(os.urandom(150 * 1024))}] * 2}
+    r = world.client.post(f"{group.path}/heal", json=past, headers=alice.headers)
+    assert_error(r, 413, "body_too_large")
