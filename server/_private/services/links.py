@@ -55,14 +55,17 @@ def _live(row: store.LinkRow | None, now: int) -> store.LinkRow:
     return row
 
 
-def _with_code(row: store.LinkRow | None, auth: bytes, now: int) -> store.LinkRow:
-    """The link, for a caller that shows its access key (the verifier must match)."""
+def _with_code(conn: sa.Connection, link_id: bytes, auth: bytes, now: int) -> store.LinkRow:
+    """The live link, for a caller that shows its access key (the verifier must match)."""
+    row = store.read_link(conn, link_id)
     if row is None or not hmac.compare_digest(link_verifier(auth), row.verifier):
         raise _unknown()
     return _live(row, now)
 
 
-def _as_creator(row: store.LinkRow | None, device: bytes, now: int) -> store.LinkRow:
+def _as_creator(conn: sa.Connection, link_id: bytes, device: bytes, now: int) -> store.LinkRow:
+    """The live link, for the device that opened it."""
+    row = store.read_link(conn, link_id)
     if row is None or row.creator != device:
         raise _unknown()
     return _live(row, now)
@@ -99,7 +102,7 @@ async def read_offer(runtime: Runtime, link_id: bytes, data: LinkAuth) -> LinkSl
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> LinkSlot:
-        row = _with_code(store.read_link(conn, link_id), data.auth, now)
+        row = _with_code(conn, link_id, data.auth, now)
         if row.request is not None:
             raise ServiceError(ErrorCode.LINK_USED, "this link code was already used")
         assert row.offer is not None
@@ -113,7 +116,7 @@ async def post_request(runtime: Runtime, link_id: bytes, data: LinkAnswer) -> Li
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> LinkInfo:
-        row = _with_code(store.read_link(conn, link_id), data.auth, now)
+        row = _with_code(conn, link_id, data.auth, now)
         if not store.set_slot(conn, link_id, "request", data.request):
             raise ServiceError(ErrorCode.LINK_USED, "this link code was already used")
         return LinkInfo(link_id, row.expires)
@@ -126,7 +129,7 @@ async def read_request(runtime: Runtime, device: bytes, link_id: bytes) -> LinkS
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> LinkSlot:
-        return LinkSlot(_answered(_as_creator(store.read_link(conn, link_id), device, now)))
+        return LinkSlot(_answered(_as_creator(conn, link_id, device, now)))
 
     return await runtime.db.read(work)
 
@@ -137,7 +140,7 @@ async def post_handover(
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> LinkInfo:
-        row = _as_creator(store.read_link(conn, link_id), device, now)
+        row = _as_creator(conn, link_id, device, now)
         _answered(row)
         if not store.set_slot(conn, link_id, "handover", data.handover):
             raise ServiceError(ErrorCode.LINK_USED, "this link was already completed")
@@ -152,7 +155,7 @@ async def read_handover(runtime: Runtime, link_id: bytes, data: LinkAuth) -> Lin
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> LinkSlot:
-        row = _with_code(store.read_link(conn, link_id), data.auth, now)
+        row = _with_code(conn, link_id, data.auth, now)
         if row.handover is None:
             raise ServiceError(
                 ErrorCode.LINK_WAITING,
