@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from . import members
-from .common import JsonOpt, console, emit_json, short, state, sub_app, text
+from .common import JsonOpt, console, emit_json, safe, short, state, sub_app, text
 
 device_app = sub_app("Your devices: link a new one, list, rename and remove them.")
 
@@ -41,7 +41,7 @@ def link(
         members._print_qr(opened.line)
     out.print("on the new device run `chatham device add` with the line below, then")
     out.print("`chatham device confirm WORDS` here with the words it shows:")
-    sys.stdout.write(opened.line + "\n")
+    sys.stdout.write(safe(opened.line) + "\n")
 
 
 @device_app.command("add")
@@ -184,7 +184,7 @@ def recovery_kit() -> None:
         out.print(f"your previous kit ({short(kit.revoked)}) no longer works")
     out.print(f"covers: {', '.join(kit.groups)}")
     for server in kit.servers:
-        sys.stdout.write(f"server: {server}\n")
+        sys.stdout.write(f"server: {safe(server)}\n")
     sys.stdout.write(kit.words + "\n")
 
 
