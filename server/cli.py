@@ -32,8 +32,9 @@ import asyncio
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from chatham.crypto import error_lines
@@ -46,6 +47,8 @@ from ._private.settings import (
     settings_from_env,
     settings_to_env,
 )
+
+T = TypeVar("T")
 
 PROG = "chatham-server"
 SHUTDOWN_GRACE = 3
@@ -75,6 +78,19 @@ def fail(message: str, hint: str, code: int = 1) -> typer.Exit:
 def _failed(what: str, e: Exception) -> typer.Exit:
     """`what` failed with `e`: its type as the error, the start of its message as the hint."""
     return fail(f"{what}: {type(e).__name__}", str(e)[:200])
+
+
+def _run(what: str, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`work(*args, **kwargs)`, with its refusal printed as it says (its message and hint)
+    and any other failure as `what` failed."""
+    from ._private.errors import Refused
+
+    try:
+        return work(*args, **kwargs)
+    except Refused as e:
+        raise fail(str(e), e.hint) from None
+    except Exception as e:
+        raise _failed(what, e) from None
 
 
 def _env(field: str) -> str:
@@ -267,10 +283,7 @@ def serve(settings: Settings) -> None:
     if settings.migrate_on_start:
         from ._private.services.admin import migrate_now
 
-        try:
-            asyncio.run(migrate_now(settings))
-        except Exception as e:
-            raise _failed("cannot open the database", e) from None
+        _run("cannot open the database", asyncio.run, migrate_now(settings))
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -308,10 +321,7 @@ def migrate_command(ctx: typer.Context) -> None:
 
     settings: Settings = ctx.obj
     _prepare_data_dir(settings)
-    try:
-        revision = asyncio.run(migrate_now(settings))
-    except Exception as e:
-        raise _failed("migration failed", e) from None
+    revision = _run("migration failed", asyncio.run, migrate_now(settings))
     typer.echo(f"{PROG}: database at revision {revision}", err=True)
 
 
@@ -328,10 +338,11 @@ def issue_token_command(
 
     settings: Settings = ctx.obj
     _prepare_data_dir(settings)
-    try:
-        token = asyncio.run(issue_registration_token(settings, uses=uses, expires_in=expires_in))
-    except Exception as e:
-        raise _failed("cannot issue a token", e) from None
+    token = _run(
+        "cannot issue a token",
+        asyncio.run,
+        issue_registration_token(settings, uses=uses, expires_in=expires_in),
+    )
     typer.echo(token)
     typer.echo(
         f"{PROG}: token valid for {uses} group(s), {expires_in} s; it is not shown again",
@@ -360,10 +371,7 @@ def scrub_command(ctx: typer.Context) -> None:
     from ._private.services.admin import scrub_now
 
     settings: Settings = ctx.obj
-    try:
-        asyncio.run(scrub_now(settings))
-    except Exception as e:
-        raise _failed("scrub failed", e) from None
+    _run("scrub failed", asyncio.run, scrub_now(settings))
     typer.echo(f"{PROG}: scrubbed", err=True)
 
 
@@ -373,15 +381,10 @@ def backup_command(
     dest: Annotated[Path, typer.Argument(help="The new backup file (never overwritten).")],
 ) -> None:
     """Write an online, consistent copy of the database to DEST (safe while serving)."""
-    from ._private.services.backup import BackupRefused, backup
+    from ._private.services.backup import backup
 
     settings: Settings = ctx.obj
-    try:
-        copied = backup(settings, dest)
-    except BackupRefused as e:
-        raise fail(str(e), e.hint) from None
-    except Exception as e:
-        raise _failed("backup failed", e) from None
+    copied = _run("backup failed", backup, settings, dest)
     typer.echo(
         f"{PROG}: backed up {_database_label(settings)} to {dest} ({copied.size} bytes; "
         f"{_rows(copied.counts)})",
@@ -395,16 +398,11 @@ def restore_command(
     source: Annotated[Path, typer.Argument(help="A file `chatham-server backup` wrote.")],
 ) -> None:
     """Put the backup SOURCE into an empty database (stop the server first)."""
-    from ._private.services.backup import BackupRefused, restore
+    from ._private.services.backup import restore
 
     settings: Settings = ctx.obj
     _prepare_data_dir(settings)
-    try:
-        copied = restore(settings, source)
-    except BackupRefused as e:
-        raise fail(str(e), e.hint) from None
-    except Exception as e:
-        raise _failed("restore failed", e) from None
+    copied = _run("restore failed", restore, settings, source)
     typer.echo(
         f"{PROG}: restored {source} into {_database_label(settings)} ({_rows(copied.counts)}); "
         "members' clients will report anything written after the backup as missing",
@@ -412,25 +410,10 @@ def restore_command(
     )
 
 
-def _admin(work: Any) -> Any:
-    """Run an admin coroutine; its refusals and failures as the output contract says."""
-    from ._private.services.admin import AdminRefused
-
-    try:
-        return asyncio.run(work)
-    except AdminRefused as e:
-        raise fail(str(e), e.hint) from None
-    except Exception as e:
-        raise _failed("the command failed", e) from None
-
-
 def _group_id(text: str) -> bytes:
-    from ._private.services.admin import AdminRefused, group_id_of
+    from ._private.services.admin import group_id_of
 
-    try:
-        return group_id_of(text)
-    except AdminRefused as e:
-        raise fail(str(e), e.hint) from None
+    return _run("not a group id", group_id_of, text)
 
 
 @app.command("groups")
@@ -448,7 +431,7 @@ def groups_command(
     settings: Settings = ctx.obj
     _prepare_data_dir(settings)
     wanted = None if group is None else _group_id(group)
-    found = _admin(group_report(settings, wanted))
+    found = _run("the report failed", asyncio.run, group_report(settings, wanted))
     if wanted is not None and not found:
         raise fail(f"no group {wanted.hex()} in this database", "run `chatham-server groups`")
     if as_json:
@@ -484,7 +467,7 @@ def set_quota_command(
         limit = int(quota)
     else:
         raise fail(f"not a number of bytes: {quota[:40]!r}", "give whole bytes, or `default`")
-    _admin(set_group_quota(settings, gid, limit))
+    _run("set-quota failed", asyncio.run, set_group_quota(settings, gid, limit))
 
 
 @app.command("delete-group")
@@ -503,7 +486,7 @@ def delete_group_command(
             f"deleting group {gid.hex()} cannot be undone",
             "add --yes to delete it; a backup taken before still holds it",
         )
-    _admin(delete_group(settings, gid))
+    _run("delete-group failed", asyncio.run, delete_group(settings, gid))
 
 
 @app.command("tokens")
@@ -513,7 +496,7 @@ def tokens_command(ctx: typer.Context) -> None:
 
     settings: Settings = ctx.obj
     _prepare_data_dir(settings)
-    for token, uses, expires in _admin(registration_tokens(settings)):
+    for token, uses, expires in _run("tokens failed", asyncio.run, registration_tokens(settings)):
         typer.echo(f"{token}  uses left {uses}  expires {expires}")
 
 
@@ -526,7 +509,7 @@ def revoke_token_command(
     from ._private.services.admin import revoke_registration_token
 
     settings: Settings = ctx.obj
-    _admin(revoke_registration_token(settings, which))
+    _run("revoke-token failed", asyncio.run, revoke_registration_token(settings, which))
 
 
 def _rows(counts: dict[str, int]) -> str:

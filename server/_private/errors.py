@@ -10,7 +10,9 @@ two equal), `detail` is for people. A few codes carry one more field: `field`
     litestar HTTPException   framework errors (404 route, 405, 413, 400 parse): FRAMEWORK_CODES
     Exception                anything else: 500 internal_error, logged without request data
 
-The exceptions become bodies in one place, `error_handlers.py`.
+The exceptions become bodies in one place, `error_handlers.py`. The operator's commands
+(`chatham-server backup`, `groups`, …) have no HTTP answer: they raise `Refused`, which
+`cli.py` prints as `chatham-server: error:` and `hint:`.
 """
 
 from __future__ import annotations
@@ -219,3 +221,11 @@ def not_a_member() -> ServiceError:
 
 def invalid_request(detail: str, field: str | None = None) -> ServiceError:
     return ServiceError(C.INVALID_REQUEST, detail, field=field)
+
+
+class Refused(Exception):
+    """An operator command cannot be done as asked; `hint` says what to do instead."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint

@@ -18,6 +18,9 @@ the handler function is called directly, in this order:
 4. the function, with the path parameters as Litestar parsed them, `services`, and
    `request` when it takes one.
 
+`LeanRoute.verify(app)` also refuses an app with a JSON body route (one taking `data`) that
+is not served this way.
+
 Decoding is strict where Litestar converts leniently: a number sent as a string (`"5"`)
 is refused. Whatever else Litestar would do for a route (guards, hooks, response headers,
 CSRF, compression, allowed hosts, other middleware) this path would skip:
@@ -81,6 +84,11 @@ class LeanRoute:
             for handler in getattr(route, "route_handlers", ()):
                 middleware = handler.resolve_middleware()
                 if not any(isinstance(m, LeanRoute) for m in middleware):
+                    if "data" in handler.parsed_fn_signature.parameters:
+                        raise ImproperlyConfiguredException(
+                            f"{handler} takes a JSON body but is not served by LeanRoute, so "
+                            "its body would be read before its caller is checked"
+                        )
                     continue
                 deps = handler.resolve_dependencies()
                 skipped = [

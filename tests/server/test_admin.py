@@ -28,6 +28,16 @@ def _run(settings: Any, capsys: pytest.CaptureFixture[str], *args: str) -> tuple
     return int(done.value.code or 0), out, err
 
 
+def _error(err: str) -> tuple[str, str]:
+    """The message and hint of a refusal, as the output contract prints them."""
+    error, hint = err.splitlines()[-2:]  # after whatever the migrations logged
+    assert error.startswith("chatham-server: error: "), err
+    assert hint.startswith("chatham-server: hint: "), err
+    return error.removeprefix("chatham-server: error: "), hint.removeprefix(
+        "chatham-server: hint: "
+    )
+
+
 def _populate(world: World) -> tuple[Any, Any, Any]:
     alice, bob = world.person(), world.person()
     group = world.create_group(alice)
@@ -108,10 +118,32 @@ def test_a_groups_own_quota_binds_posts_and_uploads_and_is_logged(
 
     code, _, err = _run(settings, capsys, "set-quota", group.id.hex(), "lots")
     assert code == 1
-    assert err.startswith("chatham-server: error: not a number of bytes")
+    assert _error(err) == ("not a number of bytes: 'lots'", "give whole bytes, or `default`")
     code, _, err = _run(settings, capsys, "set-quota", "00" * 32, "5")
     assert code == 1
-    assert "no group 0000" in err
+    message, hint = _error(err)
+    assert message == f"no group {'00' * 32} in this database"
+    assert "chatham-server groups" in hint
+
+
+def test_a_group_id_that_is_not_one_is_refused_with_a_hint(
+    world: World, server_settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    group, _, _ = _populate(world)
+    settings = server_settings()
+    for command in (["groups"], ["set-quota"], ["delete-group"]):
+        for wrong in (group.id.hex()[:-2], b64url(group.id)[:-1], "zz" * 32):
+            args = [*command, wrong] + (["5"] if command == ["set-quota"] else [])
+            code, out, err = _run(settings, capsys, *args)
+            assert (code, out) == (1, "")
+            message, hint = _error(err)
+            assert message.startswith("not a group id"), message
+            assert "64 hex digits" in hint
+    code, out, err = _run(settings, capsys, "groups", "00" * 32)
+    assert (code, out) == (1, "")
+    assert _error(err)[0] == f"no group {'00' * 32} in this database"
+    code, out, _ = _run(settings, capsys, "groups", b64url(group.id), "--json")
+    assert [json.loads(line)["group_id"] for line in out.splitlines()] == [group.id.hex()]
 
 
 def test_deleting_a_group_leaves_no_row_of_it_and_others_untouched(
@@ -121,7 +153,16 @@ def test_deleting_a_group_leaves_no_row_of_it_and_others_untouched(
     settings = server_settings()
     code, _, err = _run(settings, capsys, "delete-group", group.id.hex())
     assert code == 1
-    assert "add --yes" in err
+    message, hint = _error(err)
+    assert message == f"deleting group {group.id.hex()} cannot be undone"
+    assert hint.startswith("add --yes")
+    [stored] = scalar_rows(
+        settings,
+        sa.select(sa.func.count())
+        .select_from(schema.groups)
+        .where(schema.groups.c.group_id == group.id),
+    )
+    assert stored == 1
     code, out, err = _run(settings, capsys, "delete-group", group.id.hex(), "--yes")
     assert code == 0
     assert out == ""
@@ -160,4 +201,22 @@ def test_a_revoked_registration_token_creates_no_group(
     world.create_group(world.person(), expect=403)
     code, _, err = _run(settings, capsys, "revoke-token", token_id)
     assert code == 1
-    assert "no such registration token" in err
+    message, hint = _error(err)
+    assert message == "no such registration token"
+    assert "chatham-server tokens" in hint
+
+
+def test_revoking_by_the_token_itself_or_all_leaves_no_token(
+    server_settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = server_settings(open_registration=False)
+    tokens = [_run(settings, capsys, "issue-token")[1].strip() for _ in range(3)]
+    code, out, err = _run(settings, capsys, "revoke-token", tokens[0])
+    assert (code, out) == (0, "")
+    assert "revoked 1 registration token(s)" in err
+    assert tokens[0] not in err
+    assert len(_run(settings, capsys, "tokens")[1].splitlines()) == 2
+    code, _, err = _run(settings, capsys, "revoke-token", "all")
+    assert code == 0
+    assert "revoked 2 registration token(s)" in err
+    assert _run(settings, capsys, "tokens")[1] == ""

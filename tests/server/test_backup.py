@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from chatham.server import Settings
-from chatham.server._private.services.backup import BackupRefused, backup, restore
+from chatham.server._private.errors import Refused
+from chatham.server._private.services.backup import backup, restore
 from chatham.server._private.storage import schema
 from chatham.server._private.storage.backup import EPHEMERAL
 from chatham.server.cli import main
@@ -99,13 +100,13 @@ def test_a_backup_never_overwrites_and_a_restore_never_merges(
     live: Settings = server_settings()
     dest = tmp_path / "taken"
     dest.write_bytes(b"something precious")
-    with pytest.raises(BackupRefused, match="already exists"):
+    with pytest.raises(Refused, match="already exists"):
         backup(live, dest)
     assert dest.read_bytes() == b"something precious"
     dest.unlink()
     backup(live, dest)
     before = _everything(live)
-    with pytest.raises(BackupRefused, match="already holds groups"):
+    with pytest.raises(Refused, match="already holds groups"):
         restore(live, dest)
     assert _everything(live) == before
 
@@ -114,14 +115,66 @@ def test_a_file_that_is_not_a_backup_is_refused_and_changes_nothing(tmp_path: Pa
     target = Settings(data_dir=tmp_path / "fresh")
     junk = tmp_path / "junk"
     junk.write_bytes(b"not a database at all" * 100)
-    with pytest.raises(BackupRefused, match="cannot be restored"):
+    with pytest.raises(Refused, match="cannot be restored"):
         restore(target, junk)
     other = tmp_path / "other.sqlite3"
     with sqlite3.connect(other) as conn:
         conn.execute("CREATE TABLE notes (x)")
-    with pytest.raises(BackupRefused, match="not a Chatham server backup"):
+    with pytest.raises(Refused, match="not a Chatham server backup"):
         restore(target, other)
     assert not (tmp_path / "fresh" / "chatham.sqlite3").exists()
+
+
+def test_only_a_backup_at_this_schema_revision_is_taken_or_restored(
+    world: World, server_settings: Any, tmp_path: Path
+) -> None:
+    _populate(world)
+    live: Settings = server_settings()
+    dest = tmp_path / "b.sqlite3"
+    backup(live, dest)
+    with sqlite3.connect(dest) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0004_rate_buckets'")
+    target = Settings(data_dir=tmp_path / "fresh")
+    with pytest.raises(Refused, match="backup is at schema revision 0004_rate_buckets"):
+        restore(target, dest)
+    assert not (tmp_path / "fresh" / "chatham.sqlite3").exists()
+    # A database another version left behind is not copied as if it were this one's.
+    older = Settings(data_dir=tmp_path / "older")
+    restore(older, _fresh_backup(live, tmp_path / "again.sqlite3"))
+    with sqlite3.connect(older.data_dir / "chatham.sqlite3") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0004_rate_buckets'")
+    with pytest.raises(Refused, match="database is at schema revision 0004_rate_buckets"):
+        backup(older, tmp_path / "never.sqlite3")
+    assert not list(tmp_path.glob("*never*"))
+
+
+def test_a_damaged_backup_is_refused_and_changes_nothing(
+    world: World, server_settings: Any, tmp_path: Path
+) -> None:
+    _populate(world)
+    dest = _fresh_backup(server_settings(), tmp_path / "b.sqlite3")
+    # Empty one index's page: every table still reads, but the index no longer matches its
+    # table, which only SQLite's integrity check sees.
+    with sqlite3.connect(dest) as conn:
+        [(root,)] = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entries' "
+            "AND name LIKE 'sqlite_autoindex%' LIMIT 1"
+        ).fetchall()
+        [(size,)] = conn.execute("PRAGMA page_size").fetchall()
+    raw = bytearray(dest.read_bytes())
+    at = (root - 1) * size
+    assert raw[at] == 0x0A  # a leaf index page
+    raw[at : at + 8] = bytes([0x0A, 0, 0, 0, 0]) + size.to_bytes(2, "big") + b"\x00"
+    dest.write_bytes(bytes(raw))
+    target = Settings(data_dir=tmp_path / "fresh")
+    with pytest.raises(Refused, match="cannot be restored"):
+        restore(target, dest)
+    assert not (tmp_path / "fresh" / "chatham.sqlite3").exists()
+
+
+def _fresh_backup(live: Settings, dest: Path) -> Path:
+    backup(live, dest)
+    return dest
 
 
 def test_the_commands_report_in_the_output_contract(

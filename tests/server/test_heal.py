@@ -191,3 +191,15 @@ def test_a_whole_group_heals_onto_a_server_that_never_had_it(
     stranger = third.person()
     r = heal(group, stranger, ops=group.ops, expected=(-1, b""), client=third.client)
     assert_error(r, 403, "not_a_member")
+
+
+def test_a_heal_fills_a_group_up_to_its_quota_as_posts_would(make_client: Any) -> None:
+    world = World(make_client())
+    group, (alice, bob) = world.group_of(2)
+    sealed = chain(group, bob, 3)
+    room = len(sealed[0].entry.ct) + len(sealed[1].entry.ct)
+    world.client = make_client(group_quota=room)  # the same database, a smaller quota
+    results = heal(group, alice, entries=[item(s) for s in sealed]).json()["results"]
+    assert [x.get("cursor") for x in results] == [1, 2, None]
+    assert results[2]["error"]["code"] == "quota_exceeded"
+    assert len(group.list_entries(bob).json()["entries"]) == 2

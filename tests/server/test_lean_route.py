@@ -220,6 +220,18 @@ def test_an_app_where_a_lean_route_would_skip_something_is_refused(
         LeanRoute.verify(_lean_app(**options))
 
 
+def test_an_app_with_a_json_body_route_not_served_lean_is_refused() -> None:
+    # Litestar would read and parse such a body before the caller is checked.
+    plain = post("/y", sync_to_thread=False)(_plain_handler)
+    app = Litestar(route_handlers=[plain], dependencies=DEPENDENCIES, openapi_config=None)
+    with pytest.raises(ImproperlyConfiguredException, match="not served by LeanRoute"):
+        LeanRoute.verify(app)
+
+
+def _plain_handler(data: JSONBody[_Body]) -> None:
+    return None
+
+
 def test_a_number_sent_as_a_string_is_refused(world: World) -> None:
     # Bodies are decoded strictly, straight into their type (Litestar would convert "0").
     alice = world.person()

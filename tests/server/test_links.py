@@ -144,3 +144,53 @@ def test_a_remove_device_op_must_pin_the_head_the_server_holds(world: World) -> 
     # The removed laptop posts nothing more.
     late = group.post_entry(lap, b"after removal", expect=403)
     assert late.status_code == 403
+
+
+LOGIN_ROUTES = [("POST", "/v1/links"), ("PUT", "/v1/escrow")]
+CODE_ROUTES = ["offer", "request", "handover/read"]
+
+
+def test_link_routes_check_the_caller_before_reading_the_body(world: World) -> None:
+    desk = world.person()
+    _, path = open_link(world, desk)
+    routes = [*LOGIN_ROUTES, ("POST", f"{path}/handover")]
+    for method, route in routes:
+        for headers in ({}, {"Authorization": "Bearer nonsense"}):
+            r = world.client.request(method, route, content=b"{not json", headers=headers)
+            assert r.status_code == 401, (route, r.text)
+            assert code(r) in {"unauthorized", "invalid_token"}
+
+
+def test_link_codes_spend_the_address_limit_before_the_body_is_read(make_client: Any) -> None:
+    world = World(make_client(rate_auth=3))
+    desk = world.person()  # its login (a challenge and a token) spends two of the three
+    secret, path = open_link(world, desk)
+    r = world.client.post(f"{path}/offer", json={"auth": b64(secret.auth)})
+    assert r.status_code == 200, r.text
+    # The allowance is spent: a body too large and not even JSON is refused unread.
+    for route in CODE_ROUTES:
+        r = world.client.post(f"{path}/{route}", content=b"{" * 100_000)
+        assert (r.status_code, code(r)) == (429, "rate_limited"), route
+
+
+def test_a_link_body_past_its_cap_is_refused_unread(world: World) -> None:
+    desk = world.person()
+    secret, path = open_link(world, desk)
+    big = b'{"auth": "' + b"A" * 20_000 + b'"}'
+    headers = {"Content-Type": "application/json"}
+    for route in CODE_ROUTES:
+        r = world.client.post(f"{path}/{route}", content=big, headers=headers)
+        assert (r.status_code, code(r)) == (413, "body_too_large"), route
+    assert world.client.post(f"{path}/offer", json={"auth": b64(secret.auth)}).status_code == 200
+
+
+def test_only_its_creator_withdraws_a_link_and_its_code_then_stops_working(world: World) -> None:
+    desk, stranger = world.person(), world.person()
+    secret, path = open_link(world, desk)
+    auth = {"auth": b64(secret.auth)}
+    r = world.client.delete(path, headers=stranger.headers)
+    assert (r.status_code, code(r)) == (404, "link_unknown")
+    assert world.client.post(f"{path}/offer", json=auth).status_code == 200
+    assert world.client.delete(path, headers=desk.headers).status_code == 204
+    r = world.client.post(f"{path}/offer", json=auth)
+    assert (r.status_code, code(r)) == (404, "link_unknown")

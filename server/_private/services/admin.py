@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 import logging.handlers
 import os
 import sys
+from collections.abc import AsyncIterator
 
-import sqlalchemy as sa
-
+from ..errors import Refused
 from ..settings import Settings
 from ..storage import admin as store
 from ..storage import credentials, migrate
@@ -26,14 +27,6 @@ from ..storage.maintenance import scrub_all, scrub_freed
 from .tokens import hash_token, new_token
 
 ADMIN_LOG = logging.getLogger("chatham.server.admin")
-
-
-class AdminRefused(Exception):
-    """The action cannot be done as asked; `hint` says what to do instead."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 class _Stderr(logging.Handler):
@@ -57,6 +50,18 @@ def _log_setup() -> None:
         ADMIN_LOG.addHandler(syslog)
 
 
+@contextlib.asynccontextmanager
+async def opened(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Database]:
+    """The server's database for one command, migrated first unless `upgrade` is False."""
+    db = Database(settings)
+    try:
+        if upgrade:
+            await migrate.upgrade(db)
+        yield db
+    finally:
+        await db.dispose()
+
+
 def logged(message: str) -> None:
     """Record an operator action (never an address: the command has none to give)."""
     _log_setup()
@@ -74,7 +79,7 @@ def group_id_of(text: str) -> bytes:
             return raw
     except (ValueError, binascii.Error):
         pass
-    raise AdminRefused(
+    raise Refused(
         f"not a group id: {value[:80]!r}",
         "give the 64 hex digits `chatham-server groups` prints for it",
     )
@@ -82,24 +87,16 @@ def group_id_of(text: str) -> bytes:
 
 async def group_report(settings: Settings, group_id: bytes | None = None) -> list[GroupStats]:
     """Sizes and counts per group (or of one group), by group id."""
-    db = Database(settings)
-    try:
-        await migrate.upgrade(db)
+    async with opened(settings) as db:
         return await db.read(lambda conn: store.group_stats(conn, group_id))
-    finally:
-        await db.dispose()
 
 
 async def set_group_quota(settings: Settings, group_id: bytes, quota: int | None) -> GroupStats:
     """Give a group a quota of its own (None: the server's `--group-quota` again)."""
-    db = Database(settings)
-    try:
-        await migrate.upgrade(db)
+    async with opened(settings) as db:
         if not await db.write(lambda conn: store.set_quota(conn, group_id, quota)):
             raise _no_group(group_id)
         [stats] = await db.read(lambda conn: store.group_stats(conn, group_id))
-    finally:
-        await db.dispose()
     shown = "the server's default" if quota is None else f"{quota} bytes"
     logged(f"set the quota of group {group_id.hex()} to {shown} (it stores {stats.stored_bytes})")
     return stats
@@ -107,15 +104,11 @@ async def set_group_quota(settings: Settings, group_id: bytes, quota: int | None
 
 async def delete_group(settings: Settings, group_id: bytes) -> dict[str, int]:
     """Delete a group and everything it stored, then scrub the freed ciphertext."""
-    db = Database(settings)
-    try:
-        await migrate.upgrade(db)
+    async with opened(settings) as db:
         deleted = await db.write(lambda conn: store.delete_group(conn, group_id))
         if not deleted.get("groups"):
             raise _no_group(group_id)
         await scrub_freed(db)
-    finally:
-        await db.dispose()
     logged(
         f"deleted group {group_id.hex()}: {deleted['log_ops']} log ops, {deleted['entries']} "
         f"entries, {deleted['attachment_chunks']} attachment chunks"
@@ -123,8 +116,8 @@ async def delete_group(settings: Settings, group_id: bytes) -> dict[str, int]:
     return deleted
 
 
-def _no_group(group_id: bytes) -> AdminRefused:
-    return AdminRefused(
+def _no_group(group_id: bytes) -> Refused:
+    return Refused(
         f"no group {group_id.hex()} in this database",
         "list the groups with `chatham-server groups` (same --data-dir or --database)",
     )
@@ -137,69 +130,44 @@ def token_id(token_hash: bytes) -> str:
 
 async def registration_tokens(settings: Settings) -> list[tuple[str, int, int]]:
     """(id, uses left, expires) of every registration token."""
-    db = Database(settings)
-    try:
-        await migrate.upgrade(db)
+    async with opened(settings) as db:
         found = await db.read(store.registration_tokens)
-    finally:
-        await db.dispose()
     return [(token_id(h), uses, expires) for h, uses, expires in found]
 
 
 async def revoke_registration_token(settings: Settings, which: str) -> int:
     """Revoke the registration token given itself, or by the id `tokens` prints; or `all`."""
-    db = Database(settings)
-    try:
-        await migrate.upgrade(db)
+    async with opened(settings) as db:
         found = await db.read(store.registration_tokens)
-        if which == "all":
-            hashes = [h for h, _, _ in found]
-        else:
-            hashes = [h for h, _, _ in found if h == hash_token(which) or token_id(h) == which]
+        given = hash_token(which)
+        hashes = [h for h, _, _ in found if which in ("all", token_id(h)) or h == given]
         if not hashes:
-            raise AdminRefused(
+            raise Refused(
                 "no such registration token",
                 "give the token itself, or the id `chatham-server tokens` prints, or `all`",
             )
-
-        def revoke(conn: sa.Connection) -> int:
-            return store.revoke_registration_tokens(conn, hashes)
-
-        count = await db.write(revoke)
-    finally:
-        await db.dispose()
+        count = await db.write(lambda conn: store.revoke_registration_tokens(conn, hashes))
     logged(f"revoked {count} registration token(s): {', '.join(token_id(h) for h in hashes)}")
     return count
 
 
 async def issue_registration_token(settings: Settings, *, uses: int, expires_in: int) -> str:
     """A fresh registration token; only its hash is stored, so this is the one chance to see it."""
-    db = Database(settings)
-    try:
-        await migrate.upgrade(db)
+    async with opened(settings) as db:
         token = new_token()
         h, expires = hash_token(token), settings.now() + expires_in
         await db.write(lambda conn: credentials.insert_registration_token(conn, h, uses, expires))
-    finally:
-        await db.dispose()
     logged(f"issued registration token {token_id(h)} for {uses} group(s), until {expires}")
     return token
 
 
 async def scrub_now(settings: Settings) -> None:
     """Make retracted ciphertext unrecoverable from the live database files now."""
-    db = Database(settings)
-    try:
+    async with opened(settings, upgrade=False) as db:
         await scrub_all(db)
-    finally:
-        await db.dispose()
 
 
 async def migrate_now(settings: Settings) -> str | None:
     """Apply the migrations; the revision the database is at afterwards."""
-    db = Database(settings)
-    try:
-        await migrate.upgrade(db)
+    async with opened(settings) as db:
         return await migrate.current_revision(db)
-    finally:
-        await db.dispose()

@@ -13,18 +13,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import Refused
 from ..settings import Settings
 from ..storage import backup as store
 from ..storage import migrate
-from ..storage.db import Database
-
-
-class BackupRefused(Exception):
-    """The backup or restore cannot be done as asked; `hint` says what to do instead."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.hint = hint
+from .admin import opened
 
 
 @dataclass(frozen=True)
@@ -44,9 +37,9 @@ def _count_rows(path: Path) -> dict[str, int]:
 def backup(settings: Settings, dest: Path) -> Copied:
     """Write an online, consistent copy of the server's database to the new file `dest`."""
     if dest.exists():
-        raise BackupRefused(f"{dest} already exists", "name a new file; a backup never overwrites")
+        raise Refused(f"{dest} already exists", "name a new file; a backup never overwrites")
     if not dest.parent.is_dir():
-        raise BackupRefused(f"no directory {dest.parent}", "create it first (mode 0700)")
+        raise Refused(f"no directory {dest.parent}", "create it first (mode 0700)")
     partial = dest.with_name(f".{dest.name}.partial")
     store.remove_partial(partial)
     os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
@@ -60,11 +53,10 @@ def backup(settings: Settings, dest: Path) -> Copied:
 
 
 async def _backup(settings: Settings, partial: Path) -> None:
-    db = Database(settings)
-    try:
+    async with opened(settings, upgrade=False) as db:
         revision = await migrate.current_revision(db)
         if revision != migrate.head_revision():
-            raise BackupRefused(
+            raise Refused(
                 f"the database is at schema revision {revision}, this server expects "
                 f"{migrate.head_revision()}",
                 "run `chatham-server migrate` with this version first, or back up with the "
@@ -73,28 +65,21 @@ async def _backup(settings: Settings, partial: Path) -> None:
         if db.is_sqlite:
             store.copy_sqlite(store.sqlite_path(db.url), partial)
         else:
-            copy = Database(Settings(database_url=f"sqlite:///{partial}"))
-            try:
-                await migrate.upgrade(copy)
-            finally:
-                await copy.dispose()
+            async with opened(Settings(database_url=f"sqlite:///{partial}")):
+                pass  # the copy's schema, at this revision, before the rows go in
             await db.snapshot(lambda conn: store.dump_into(conn, partial))
-    finally:
-        await db.dispose()
 
 
 def restore(settings: Settings, source: Path) -> Copied:
     """Put the backup `source` into the server's database, which must hold no group."""
     if not source.is_file():
-        raise BackupRefused(f"no backup file {source}", "name the file `backup` wrote")
+        raise Refused(f"no backup file {source}", "name the file `backup` wrote")
     try:
         revision = store.backup_revision(source)
     except store.NotABackup as e:
-        raise BackupRefused(
-            f"{source} cannot be restored: {e}", "name a file `backup` wrote"
-        ) from None
+        raise Refused(f"{source} cannot be restored: {e}", "name a file `backup` wrote") from None
     if revision != migrate.head_revision():
-        raise BackupRefused(
+        raise Refused(
             f"the backup is at schema revision {revision}, this version restores "
             f"{migrate.head_revision()}",
             "restore it with the version that wrote it, then upgrade",
@@ -104,15 +89,11 @@ def restore(settings: Settings, source: Path) -> Copied:
 
 
 async def _restore(settings: Settings, source: Path) -> dict[str, int]:
-    db = Database(settings)
-    try:
-        await migrate.upgrade(db)
+    async with opened(settings) as db:
         if not await db.read(store.target_is_empty):
-            raise BackupRefused(
+            raise Refused(
                 "the database already holds groups; a restore never merges or overwrites",
                 "stop the server and restore into an empty database (a new --data-dir, or a "
                 "new PostgreSQL database), then point the server at it",
             )
         return await db.write(lambda conn: store.restore_from(conn, source))
-    finally:
-        await db.dispose()

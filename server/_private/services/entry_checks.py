@@ -132,10 +132,16 @@ def check_post(
             head=state.head,
         )
     check_log_floor(state, hdr.device, hdr.log_seq)
-    if used + len(post.entry.ct) > quota:
-        raise ServiceError(ErrorCode.QUOTA_EXCEEDED, "the group's storage quota is full")
+    check_quota(used, len(post.entry.ct), quota)
     check_chain(hdr, links.get((post.gid, hdr.device, hdr.seq - 1)) if hdr.seq > 1 else None)
     return link
+
+
+def check_quota(used: int, size: int, quota: int) -> None:
+    """`size` more bytes of ciphertext fit in the group's quota (its entries' ciphertexts
+    count, not their headers or signatures)."""
+    if used + size > quota:
+        raise ServiceError(ErrorCode.QUOTA_EXCEEDED, "the group's storage quota is full")
 
 
 def check_chain(hdr: EntryHeader, before: tuple[bytes, int] | None) -> None:

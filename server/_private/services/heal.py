@@ -57,7 +57,7 @@ from ..storage import joins
 from ..storage.entries import ChainRow
 from ..wire import EntryOutcome, Heal, Healed, HealEntry
 from .access import require_active, warm
-from .entry_checks import check_chain, invalid_entry, row_values
+from .entry_checks import check_chain, check_quota, invalid_entry, row_values
 from .groups import (
     OP_CLOCK_SKEW,
     _invalid_op,
@@ -80,6 +80,8 @@ class _Checked:
     link: bytes
     values: dict[str, object]
     existing: ChainRow | None
+    size: int = 0
+    """Bytes of ciphertext it adds (none for a stub, or an entry held already)."""
 
 
 async def heal(runtime: Runtime, gid: bytes, device: bytes, data: Heal) -> Healed:
@@ -205,9 +207,8 @@ def _store_entries(
     for item in items:
         try:
             checked = _check(conn, gid, state, chains, brought, item)
-            size = len(item.entry or b"") if item.entry is not None else 0
-            if checked.existing is None and used + added + size > quota:
-                raise ServiceError(ErrorCode.QUOTA_EXCEEDED, "the group's storage quota is full")
+            if checked.existing is None:
+                check_quota(used + added, checked.size, quota)
         except ServiceError as e:
             outcomes.append(EntryOutcome(error=e.body))
             continue
@@ -216,8 +217,7 @@ def _store_entries(
             outcomes.append(EntryOutcome(hdr.entry_id, checked.existing.cursor))
             continue
         cursor += 1
-        ct = checked.values["ciphertext"]
-        added += len(ct) if isinstance(ct, bytes) else 0
+        added += checked.size
         rows.append({**checked.values, "cursor": cursor, "link": checked.link})
         chains.setdefault(hdr.device, {})[hdr.seq] = ChainRow(
             checked.link, hdr.log_seq, hdr.entry_id, cursor
@@ -292,7 +292,7 @@ def _check(
         assert item.retracted_by is not None
         _check_stub(conn, gid, state, brought, hdr, item.retracted_by)
     values = row_values(gid, stub, ct, item.retracted_by if ct is None else None)
-    return _Checked(hdr, link, values, None)
+    return _Checked(hdr, link, values, None, len(ct or b""))
 
 
 def _check_stub(

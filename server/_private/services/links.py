@@ -11,6 +11,7 @@ link lives `LINK_SECONDS`, and a device keeps at most `MAX_OPEN_LINKS` open.
 
 from __future__ import annotations
 
+import hmac
 from typing import Final
 
 import sqlalchemy as sa
@@ -55,8 +56,6 @@ def _live(row: store.LinkRow | None, now: int) -> store.LinkRow:
 
 def _with_code(row: store.LinkRow | None, auth: bytes, now: int) -> store.LinkRow:
     """The link, for a caller that shows its access key (the verifier must match)."""
-    import hmac
-
     if row is None or not hmac.compare_digest(link_verifier(auth), row.verifier):
         raise _unknown()
     return _live(row, now)
@@ -66,6 +65,13 @@ def _as_creator(row: store.LinkRow | None, device: bytes, now: int) -> store.Lin
     if row is None or row.creator != device:
         raise _unknown()
     return _live(row, now)
+
+
+def _answered(row: store.LinkRow) -> bytes:
+    """The new device's request, which the creator needs before anything else."""
+    if row.request is None:
+        raise ServiceError(ErrorCode.LINK_WAITING, "the new device has not answered this link yet")
+    return row.request
 
 
 async def open_link(runtime: Runtime, device: bytes, data: OpenLink) -> LinkInfo:
@@ -87,9 +93,8 @@ async def open_link(runtime: Runtime, device: bytes, data: OpenLink) -> LinkInfo
     return LinkInfo(data.link_id, expires)
 
 
-async def read_offer(runtime: Runtime, client: str, link_id: bytes, data: LinkAuth) -> LinkSlot:
+async def read_offer(runtime: Runtime, link_id: bytes, data: LinkAuth) -> LinkSlot:
     """The offer, to a holder of the code (the new device)."""
-    await runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> LinkSlot:
@@ -102,9 +107,8 @@ async def read_offer(runtime: Runtime, client: str, link_id: bytes, data: LinkAu
     return await runtime.db.read(work)
 
 
-async def post_request(runtime: Runtime, client: str, link_id: bytes, data: LinkAnswer) -> LinkInfo:
+async def post_request(runtime: Runtime, link_id: bytes, data: LinkAnswer) -> LinkInfo:
     """The new device's request, written once."""
-    await runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> LinkInfo:
@@ -121,12 +125,7 @@ async def read_request(runtime: Runtime, device: bytes, link_id: bytes) -> LinkS
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> LinkSlot:
-        row = _as_creator(store.read_link(conn, link_id), device, now)
-        if row.request is None:
-            raise ServiceError(
-                ErrorCode.LINK_WAITING, "the new device has not answered this link yet"
-            )
-        return LinkSlot(row.request)
+        return LinkSlot(_answered(_as_creator(store.read_link(conn, link_id), device, now)))
 
     return await runtime.db.read(work)
 
@@ -138,10 +137,7 @@ async def post_handover(
 
     def work(conn: sa.Connection) -> LinkInfo:
         row = _as_creator(store.read_link(conn, link_id), device, now)
-        if row.request is None:
-            raise ServiceError(
-                ErrorCode.LINK_WAITING, "the new device has not answered this link yet"
-            )
+        _answered(row)
         if not store.set_slot(conn, link_id, "handover", data.handover):
             raise ServiceError(ErrorCode.LINK_USED, "this link was already completed")
         return LinkInfo(link_id, row.expires)
@@ -149,9 +145,9 @@ async def post_handover(
     return await runtime.db.write(work)
 
 
-async def read_handover(runtime: Runtime, client: str, link_id: bytes, data: LinkAuth) -> LinkSlot:
-    """The handover, to a holder of the code; reading it spends the link."""
-    await runtime.limiter.hit(("auth", client), runtime.settings.rate_auth)
+async def read_handover(runtime: Runtime, link_id: bytes, data: LinkAuth) -> LinkSlot:
+    """The handover, to a holder of the code; reading it spends the link (its route has
+    spent the address's allowance first)."""
     now = runtime.settings.now()
 
     def work(conn: sa.Connection) -> LinkSlot:
