@@ -11,19 +11,14 @@ chatham device remove ID [--yes]
 from __future__ import annotations
 
 import sys
-import time
 from typing import Annotated
 
 import typer
 
 from . import members
-from .common import JsonOpt, console, emit_json, safe, short, state, sub_app, text
+from .common import JsonOpt, clock, console, emit_json, safe, short, state, sub_app, text
 
 device_app = sub_app("Your devices: link a new one, list, rename and remove them.")
-
-
-def _when(ts: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
 @device_app.command("link")
@@ -36,7 +31,7 @@ def link(
     """Start linking a new device of yours: prints a one-time code (ten minutes)."""
     opened = state().account().link_device(server)
     out = console()
-    out.print(f"link open until {_when(opened.expires)} (ten minutes); it works once")
+    out.print(f"link open until {clock(opened.expires)} (ten minutes); it works once")
     if sys.stdout.isatty():
         members._print_qr(opened.line)
     out.print("on the new device run `chatham device add` with the line below, then")
@@ -117,7 +112,7 @@ def list_(json: JsonOpt = False) -> None:
             short(d.id),
             d.name or "",
             "this device" if d.current else "",
-            _when(d.added) if d.added else "",
+            clock(d.added) if d.added else "",
         ]
         for d in found
     ]
