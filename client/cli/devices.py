@@ -87,7 +87,7 @@ def confirm(
 
 @device_app.command("list")
 def list_(json: JsonOpt = False) -> None:
-    """Your devices, as your groups' logs record them."""
+    """Your devices, as your groups record them."""
     import datetime as dt
 
     from .show import print_table
