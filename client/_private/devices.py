@@ -419,7 +419,12 @@ def fetch_log(api: ServerApi, gid: bytes) -> tuple[list[bytes], crypto.GroupStat
             break
         since += len(page.ops)
     if not ops or crypto.group_id_of(ops[0]) != gid:
-        raise E.ForkError("the server's group does not match the one handed over", check="genesis")
+        raise E.ForkError(
+            "the server's group does not match the one handed over",
+            hint="nothing of it was added here; check the server address, and tell your "
+            "group's leader: the server may be answering with another group",
+            check="genesis",
+        )
     return ops, state
 
 

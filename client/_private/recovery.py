@@ -141,7 +141,10 @@ def recover(
         escrow, member = crypto.open_escrow(dev, sealed)
     except (crypto.CouldNotOpen, crypto.KitError):
         raise E.VerificationError(
-            "what the server keeps for this kit does not open with its words", check="link"
+            "what the server keeps for this kit does not open with its words",
+            hint="nothing was restored; check the server address on your paper kit, and tell "
+            "your group's leader: the server may be tampering",
+            check="link",
         ) from None
     rand = crypto.random_bytes
     new = crypto.DeviceKeys.from_seeds(rand(32), rand(96))
@@ -195,5 +198,7 @@ def _add_here(
             raise
         return sorted(ring.keys.items())
     raise E.Conflict(
-        "the group kept changing while this device was being added; try again", code="stale_head"
+        "the group kept changing while this device was being added",
+        hint="nothing was restored on this computer; run `chatham recover` again",
+        code="stale_head",
     )
