@@ -136,18 +136,13 @@ class _NoTokens:
 def bare_api(
     url: str, device: crypto.DeviceKeys, http: HttpSource | None, clock: Callable[[], float]
 ) -> tuple[ServerApi, Callable[[], None]]:
-    import httpx
-
+    """An API for a device that has no account here yet (a new device, a kit's), on the
+    client `open_client` gives; the function closes that client if it is ours."""
+    from .account import open_client
     from .engine.api import ServerApi
 
-    close: Callable[[], None] = lambda: None  # noqa: E731
-    if isinstance(http, httpx.Client):
-        client = http
-    elif http is not None:
-        client = http(url)
-    else:
-        client = httpx.Client(follow_redirects=False)
-        close = client.close
+    client, owned = open_client(http, url)
+    close: Callable[[], None] = client.close if owned else (lambda: None)
     return ServerApi(client, url, device, clock=clock, tokens=_NoTokens()), close
 
 
