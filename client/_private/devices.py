@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -245,18 +245,10 @@ def confirm(account: Account, words: str, *, name: str | None = None) -> LinkedD
     new_id = crypto.device_id(request.cert.device_key)
     groups: list[crypto.LinkGroup] = []
     added: list[str] = []
-    for row in account._store.groups():
-        group = account._group_obj(row.group_id)
-        if row.status != "member":
-            continue
-        group.sync(send=False)
-        if group.status != "member":
-            continue
+    for group in member_groups(account):
         if new_id not in group.state.devices:
             group.append_op(lambda c: crypto.build_add_device(c.state, c.device, card, time=c.time))
-        snap = group._load()
-        keys = [(e, k) for e, k in sorted(snap.keyring.keys.items())]
-        groups.append(crypto.LinkGroup(row.group_id, row.server, group.name[:100] or "group", keys))
+        groups.append(handed_over(group))
         added.append(group.name)
     handover = secret.handover(request, account._member, groups, created=account.now())
     api.post_link_handover(secret.link_id, handover)
@@ -520,15 +512,30 @@ def remove(account: Account, ref: str) -> list[str]:
         )
     target = bytes.fromhex(d.id)
     done = []
-    for row in account._store.groups():
-        group = account._group_obj(row.group_id)
-        if row.status != "member":
-            continue
-        group.sync(send=False)
-        if group.status == "member" and group.state.is_active_device(target):
+    for group in member_groups(account):
+        if group.state.is_active_device(target):
             remove_from(group, target)
             done.append(group.name)
     return done
+
+
+def member_groups(account: Account) -> Iterator[Group]:
+    """Each group this home is a member of, caught up with its server (nothing sent) and
+    still a member of: the groups a change to this member's devices goes to."""
+    for row in account._store.groups():
+        if row.status != "member":
+            continue
+        group = account._group_obj(row.group_id)
+        group.sync(send=False)
+        if group.status == "member":
+            yield group
+
+
+def handed_over(group: Group) -> crypto.LinkGroup:
+    """`group` as another device of this member receives it: where it is, what it is called
+    here, and every key this device holds for it."""
+    keys = sorted(group._load().keyring.keys.items())
+    return crypto.LinkGroup(group.id_bytes, group.server, group.name[:100] or "group", keys)
 
 
 def remove_from(group: Group, target: bytes) -> crypto.AppliedOp:

@@ -27,6 +27,8 @@ from .devices import (
     bare_api,
     checked_keys,
     fetch_log,
+    handed_over,
+    member_groups,
     remove_from,
     require_new_home,
     stash_groups,
@@ -63,8 +65,7 @@ def _kit_error(e: crypto.KitError) -> E.UsageError:
 
 def make_kit(account: Account) -> KitInfo:
     """Make a recovery kit for every group this member is in, revoking this home's last one."""
-    rows = [r for r in account._store.groups() if r.status == "member"]
-    if not rows:
+    if not any(r.status == "member" for r in account._store.groups()):
         raise E.UsageError(
             "this home is in no group yet, so a kit would restore nothing",
             hint="make the kit once you are a member of a group",
@@ -77,16 +78,11 @@ def make_kit(account: Account) -> KitInfo:
     old = bytes(old_hex) if old_hex is not None else None
     groups: list[crypto.LinkGroup] = []
     names: list[str] = []
-    for row in rows:
-        group = account._group_obj(row.group_id)
-        group.sync(send=False)
-        if group.status != "member":
-            continue
+    for group in member_groups(account):
         if old is not None and group.state.is_active_device(old):
             remove_from(group, old)
         group.append_op(lambda c: crypto.build_add_device(c.state, c.device, card, time=c.time))
-        keys = sorted(group._load().keyring.keys.items())
-        groups.append(crypto.LinkGroup(row.group_id, row.server, group.name[:100] or "group", keys))
+        groups.append(handed_over(group))
         names.append(group.name)
     escrow = crypto.seal_escrow(dev, dev.kem_public, account._member, groups, created=now)
     servers = tuple(sorted({g.server for g in groups}))
