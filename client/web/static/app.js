@@ -16,21 +16,27 @@
   }
 
   // --- what the member typed must not be thrown away under them ---------------------------
-  // A form is unsaved from its first keystroke until it is sent, or until its draft is kept
-  // with nothing typed since (drafts, below): a refresh must not replace it, nor a lock
-  // reload it away.
+  // Once the member types, a refresh never replaces the page under them (`typing`). A form
+  // is also `unsaved` from its first keystroke until it is sent, or until its draft is kept
+  // with nothing typed since (drafts, below): a lock must not reload it away.
+  let typing = false;
   const unsaved = new Set();
   const typed = new WeakMap();  // form -> keystrokes so far
   document.addEventListener("input", function (e) {
     const form = e.target && e.target.form;
     if (!form) return;
+    typing = true;
     unsaved.add(form);
     typed.set(form, (typed.get(form) || 0) + 1);
   });
-  document.addEventListener("submit", function (e) { unsaved.delete(e.target); });
+  document.addEventListener("submit", function (e) {
+    if (e.defaultPrevented) return;  // an upload: sent by script, it settles in its onload
+    typing = false;
+    unsaved.delete(e.target);
+  });
 
   async function refresh() {
-    if (unsaved.size) {
+    if (typing) {
       say("The page has changed since it was loaded; it refreshes once you are done here.");
       return;
     }
@@ -164,6 +170,7 @@
           if (state) state.textContent = "Sealing it on this computer and sending it to the server…";
         };
         xhr.onload = function () {
+          typing = false;
           unsaved.delete(form);
           if (xhr.status === 200) {
             let go = null;
