@@ -363,11 +363,17 @@ def stash_groups(home: Home, secrets: crypto.Secrets, groups: list[crypto.LinkGr
     the link or kit that brought them is done."""
     store = Store(home.store_path, Vault(*secrets.store_keys()))
     try:
-        blob = msgspec.msgpack.encode(groups)
-        store.set_meta(_PENDING_GROUPS, store.vault.seal(SEAL_LINK, b"groups", blob))
+        _set_pending(store, groups)
         _save_state(store, LINK_IN, None)
     finally:
         store.close()
+
+
+def _set_pending(store: Store, groups: list[crypto.LinkGroup]) -> None:
+    blob = msgspec.msgpack.encode(groups) if groups else None
+    store.set_meta(
+        _PENDING_GROUPS, None if blob is None else store.vault.seal(SEAL_LINK, b"groups", blob)
+    )
 
 
 def _dead_link(e: E.ServerError) -> E.HomeError:
@@ -379,17 +385,28 @@ def _dead_link(e: E.ServerError) -> E.HomeError:
 
 
 def adopt_handed_over(account: Account) -> list[Group]:
-    """The groups a link handed over and not adopted yet: each verified and synced."""
+    """The groups a link or kit handed over and not adopted yet: each verified and synced.
+
+    One group never keeps this home from opening: a group whose log no longer lists this
+    device (removed before it arrived) is let go; one out of reach, or failing a check, is
+    tried again at the next open."""
     blob = account._store.get_meta(_PENDING_GROUPS)
     if blob is None:
         return []
     plain = account._store.vault.open(SEAL_LINK, b"groups", blob)
     groups = msgspec.msgpack.decode(plain, type=list[crypto.LinkGroup])
-    out = []
+    out: list[Group] = []
+    later: list[crypto.LinkGroup] = []
     for lg in groups:
-        if account._store.group(lg.group) is None:
+        if account._store.group(lg.group) is not None:
+            continue
+        try:
             out.append(_adopt(account, lg))
-    account._store.set_meta(_PENDING_GROUPS, None)
+        except E.NotAMember:
+            continue
+        except E.ChathamError:
+            later.append(lg)
+    _set_pending(account._store, later)
     return out
 
 
