@@ -702,6 +702,7 @@ def run(
     match: str | None = None,
     tests: tuple[str, ...] | None = None,
     only: set[str] | None = None,
+    done: set[str] | None = None,
     skip_known: bool = False,
     progress: Callable[[list[Result]], None] | None = None,
 ) -> tuple[dict[str, Score], list[Result]]:
@@ -733,6 +734,8 @@ def run(
             if match is not None and match not in m.describe():
                 continue
             if only is not None and m.key not in only:
+                continue
+            if done is not None and m.key in done:
                 continue
             if m.key in equivalent:
                 scores[path].equivalent += 1
@@ -786,6 +789,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rerun", type=Path, help="only the survivors recorded in this --json file"
     )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        help="skip the mutants this --json file (of a run cut short) measured; write it again "
+        "with theirs and the new results",
+    )
     parser.add_argument("-k", "--match", help="only mutants whose description has this text")
     parser.add_argument(
         "--min-score", type=float, help="the lowest score a module may have (95; --quick: 100)"
@@ -810,9 +819,12 @@ def main(argv: list[str] | None = None) -> int:
     # results measured so far in --json, which is rewritten after each mutant.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
+    measured = json.loads(args.resume.read_text()) if args.resume else []
+
     def write_json(results: list[Result]) -> None:
         if args.json:
-            args.json.write_text(json.dumps([_as_json(r) for r in results], indent=1))
+            rows = [*measured, *(_as_json(r) for r in results)]
+            args.json.write_text(json.dumps(rows, indent=1))
 
     start = time.monotonic()
     scores, everything = run(
@@ -823,6 +835,7 @@ def main(argv: list[str] | None = None) -> int:
         match=args.match,
         tests=tuple(args.tests.split(",")) if args.tests else (QUICK_TESTS if args.quick else None),
         only=_survivors(args.rerun) if args.rerun else None,
+        done={r["key"] for r in measured} or None,
         skip_known=args.quick,
         progress=write_json,
     )

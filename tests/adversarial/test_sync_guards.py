@@ -824,3 +824,35 @@ def test_a_second_retraction_of_a_retracted_entry_changes_nothing(world: World) 
     assert row is not None
     assert row.ct is None
     assert row.retracted_by == carols
+
+
+# --- quarantined records, asked for again -------------------------------------------------------
+
+
+def test_a_bad_record_the_server_no_longer_serves_stops_being_an_alarm(world: World) -> None:
+    w = world
+    junk = {"cursor": 10**6, "entry_id": os.urandom(16), "entry": os.urandom(200)}
+    _serve_also(w, junk)
+    [alarm] = w.gb.sync().alarms
+    assert not alarm.waiting
+    w.tamper.clear()
+    assert w.gb.sync().alarms == ()
+
+
+def test_a_damaged_entry_the_server_later_serves_intact_is_taken(world: World) -> None:
+    w = world
+    eid = w.post(w.ga, "damaged on the way, then whole")
+
+    def damage(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        for i in page["entries"]:
+            if i["entry_id"].hex() == eid:
+                i["entry"] = i["entry"][:-1] + bytes([i["entry"][-1] ^ 1])
+        return page
+
+    w.tamper.on("GET", "/entries", damage)
+    [alarm] = w.gb.sync().alarms
+    assert not alarm.waiting
+    assert [i.body for i in w.gb.entries()] == []
+    w.tamper.clear()
+    assert w.gb.sync().alarms == ()
+    assert [i.body for i in w.gb.entries()] == [b"damaged on the way, then whole"]
