@@ -201,6 +201,58 @@ def test_verify_refuses_a_stored_lockbox_that_does_not_open(world: World) -> Non
         w.gb.verify()
 
 
+def test_verify_refuses_a_stored_key_no_lockbox_vouches_for_whose_back_link_does_not_open(
+    world: World,
+) -> None:
+    """What malware holding the unlocked store could leave: the current epoch's key replaced
+    by its own, the lockboxes and the older keys removed, the pinned state updated to
+    match. Nothing but the back-link to the epoch before can tell the key is wrong."""
+    w = world
+    _stored(w)
+    store, gid = w.gb._store, w.gb._gid
+    snap = w.gb._load()
+    top = max(store.epoch_keys(gid))
+    with store.write() as db:
+        db.execute("DELETE FROM lockboxes WHERE group_id=?", (gid,))
+        db.execute("DELETE FROM epoch_keys WHERE group_id=? AND epoch<?", (gid, top))
+        store.add_epoch_key(db, gid, top, os.urandom(32), None)
+        store.pin(db, gid, snap.version, msgspec.structs.replace(snap.pinned, epochs=[top]))
+    w.gb._snap = None
+    with pytest.raises(errors.StoreTampered, match="fails its confirmation"):
+        w.gb.verify()
+
+
+def test_verify_refuses_a_stored_chain_that_does_not_link(world: World) -> None:
+    """Alice's second entry replaced in Bob's store by another her device signed, linking to
+    nothing of hers, with the pinned heads updated to match: each entry verifies alone, and
+    only the chain check finds the break."""
+    w = world
+    _, second = _stored(w)
+    store, gid = w.gb._store, w.gb._gid
+    snap = w.gb._load()
+    forked = _alices_next(w, b"linked to nothing", prev=os.urandom(32), seq=second.seq)
+    h = forked.entry.header
+    row = dataclasses.replace(
+        second,
+        entry_id=h.entry_id,
+        header=crypto.encode(h),
+        ct=forked.entry.ct,
+        ct_hash=crypto.ct_hash(forked.entry.ct),
+        sig=forked.entry.sig,
+        link=forked.link,
+        log_seq=h.log_seq,
+        epoch=h.epoch,
+    )
+    heads = [(d, n, forked.link if d == h.device else k) for d, n, k in snap.pinned.heads]
+    with store.write() as db:
+        db.execute("DELETE FROM entries WHERE group_id=? AND entry_id=?", (gid, second.entry_id))
+        store.add_entries(db, gid, [row])
+        store.pin(db, gid, snap.version, msgspec.structs.replace(snap.pinned, heads=heads))
+    w.gb._snap = None
+    with pytest.raises(errors.StoreTampered, match="does not link"):
+        w.gb.verify()
+
+
 # --- entries against the checkpoint ---------------------------------------------------------------
 
 
@@ -665,8 +717,11 @@ def _serve_also(w: World, *items: dict[str, Any]) -> None:
     w.tamper.on("GET", "/entries", add)
 
 
-def _alices_next(w: World, body: bytes, *, prev: bytes) -> crypto.SealedEntry:
-    """An entry Alice's device really signs as the next of her chain, linking to `prev`."""
+def _alices_next(
+    w: World, body: bytes, *, prev: bytes, seq: int | None = None
+) -> crypto.SealedEntry:
+    """An entry Alice's device really signs as the next of her chain (or at `seq`), linking
+    to `prev`."""
     snap = w.ga._load()
     head = snap.tracker.head(w.alice._secrets.device.id)
     assert head is not None
@@ -675,7 +730,7 @@ def _alices_next(w: World, body: bytes, *, prev: bytes) -> crypto.SealedEntry:
         epoch_key=snap.keyring.key(snap.state.epoch),
         group=snap.state.group_id,
         epoch=snap.state.epoch,
-        seq=head.seq + 1,
+        seq=head.seq + 1 if seq is None else seq,
         prev=prev,
         log_seq=snap.state.seq,
         log_head=snap.state.head,
@@ -856,3 +911,64 @@ def test_a_damaged_entry_the_server_later_serves_intact_is_taken(world: World) -
     w.tamper.clear()
     assert w.gb.sync().alarms == ()
     assert [i.body for i in w.gb.entries()] == [b"damaged on the way, then whole"]
+
+
+# --- deletions judged later --------------------------------------------------------------------
+
+
+def _index(w: World, eid: str) -> Any:
+    [ref] = [r for r in w.gb.entry_index() if r.id == eid]
+    return ref
+
+
+def test_a_deletion_whose_retraction_comes_a_sync_later_is_then_a_retraction(
+    world: World,
+) -> None:
+    """The server shows Bob Alice's entry already deleted, but holds back her retraction for
+    a sync: the deletion waits, unexplained, and is a retraction once the entry comes."""
+    w = world
+    eid = w.post(w.ga, "soon withdrawn")
+    withdrawal = w.ga.post(b"withdrawing it", retracts=[eid])
+
+    def hold_back(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["entries"] = [i for i in page["entries"] if i["entry_id"].hex() != withdrawal]
+        return page
+
+    w.tamper.on("GET", "/entries", hold_back)
+    [alarm] = w.gb.sync().alarms
+    assert alarm.check == "retraction_missing"
+    assert alarm.waiting
+    assert not _index(w, eid).retracted
+    w.tamper.clear()
+    assert w.gb.sync().alarms == ()
+    assert _index(w, eid).retracted
+    assert w.gb.verify().ok
+
+
+def test_an_entry_retracted_in_the_sync_that_brings_it_counts_as_retracted_not_new(
+    world: World,
+) -> None:
+    """Whether the server had deleted the ciphertext yet or not, an entry and its retraction
+    taken in one sync count the same: one new entry (the retraction), one retracted."""
+    w = world
+    eid = w.post(w.ga, "soon withdrawn")
+    [whole] = [
+        i for i in w.ga._api().entries(w.ga.id_bytes, 0, 500).entries if i.entry_id.hex() == eid
+    ]
+    w.ga.post(b"withdrawing it", retracts=[eid])
+
+    def still_whole(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        for i in page["entries"]:
+            if i["entry_id"].hex() == eid:
+                i.update(entry=whole.entry, stub=None, retracted_by=None)
+        return page
+
+    w.tamper.on("GET", "/entries", still_whole)
+    report = w.gb.sync()
+    assert report.alarms == ()
+    assert (report.new_entries, report.retracted) == (1, 1)
+    assert _index(w, eid).retracted
+    assert w.gb.verify().ok
+    # As an honest server shows it (the ciphertext already gone): the same counts.
+    carol = w.gc.sync()
+    assert (carol.new_entries, carol.retracted) == (1, 1)

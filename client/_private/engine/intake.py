@@ -347,7 +347,12 @@ class Intake:
             return
         dropped = dataclasses.replace(row, ct=None, retracted_by=by_id)
         if row.entry_id in self._taken and row in self.rows:
+            # Taken in this very sync: it counts as an entry that came retracted, as it does
+            # when the server has deleted its ciphertext already.
             self.rows[self.rows.index(row)] = dropped
+            if row.ct is not None:
+                self.new -= 1
+                self.retracted += 1
         else:
             self.updates[row.entry_id] = dropped
             if row.ct is not None:
