@@ -70,6 +70,21 @@ class _Tokens:
         self.store.pin_server(url, server_id)
 
 
+def open_client(http: HttpSource | None, url: str) -> tuple[httpx.Client, bool]:
+    """The client for the server at `url`: `http` itself, what the factory makes, or (None)
+    a new one, which the caller closes (True), that trusts the system's certificate store
+    plus CHATHAM_CA_FILE, never plain HTTP instead, and follows no redirect."""
+    import httpx
+
+    if isinstance(http, httpx.Client):
+        return http, False
+    if http is not None:
+        return http(url), False
+    from .engine.tls import tls_context
+
+    return httpx.Client(follow_redirects=False, verify=tls_context()), True
+
+
 def _home(home: Home | Path | str | None) -> Home:
     if home is None:
         return Home.default()
@@ -322,18 +337,12 @@ class Account:
     # --- servers --------------------------------------------------------------------------------
 
     def _client(self, url: str) -> httpx.Client:
-        import httpx
-
-        if isinstance(self._http, httpx.Client):
-            return self._http
-        if self._http is not None:
-            return self._http(url)
-        if url not in self._owned:
-            from .engine.tls import tls_context
-
-            # The system's certificate store plus CHATHAM_CA_FILE, never plain HTTP instead.
-            self._owned[url] = httpx.Client(follow_redirects=False, verify=tls_context())
-        return self._owned[url]
+        if url in self._owned:
+            return self._owned[url]
+        client, owned = open_client(self._http, url)
+        if owned:
+            self._owned[url] = client
+        return client
 
     def _api(self, url: str) -> ServerApi:
         from .engine.api import ServerApi, normalize_url

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -136,18 +136,13 @@ class _NoTokens:
 def bare_api(
     url: str, device: crypto.DeviceKeys, http: HttpSource | None, clock: Callable[[], float]
 ) -> tuple[ServerApi, Callable[[], None]]:
-    import httpx
-
+    """An API for a device that has no account here yet (a new device, a kit's), on the
+    client `open_client` gives; the function closes that client if it is ours."""
+    from .account import open_client
     from .engine.api import ServerApi
 
-    close: Callable[[], None] = lambda: None  # noqa: E731
-    if isinstance(http, httpx.Client):
-        client = http
-    elif http is not None:
-        client = http(url)
-    else:
-        client = httpx.Client(follow_redirects=False)
-        close = client.close
+    client, owned = open_client(http, url)
+    close: Callable[[], None] = client.close if owned else (lambda: None)
     return ServerApi(client, url, device, clock=clock, tokens=_NoTokens()), close
 
 
@@ -250,18 +245,10 @@ def confirm(account: Account, words: str, *, name: str | None = None) -> LinkedD
     new_id = crypto.device_id(request.cert.device_key)
     groups: list[crypto.LinkGroup] = []
     added: list[str] = []
-    for row in account._store.groups():
-        group = account._group_obj(row.group_id)
-        if row.status != "member":
-            continue
-        group.sync(send=False)
-        if group.status != "member":
-            continue
+    for group in member_groups(account):
         if new_id not in group.state.devices:
             group.append_op(lambda c: crypto.build_add_device(c.state, c.device, card, time=c.time))
-        snap = group._load()
-        keys = [(e, k) for e, k in sorted(snap.keyring.keys.items())]
-        groups.append(crypto.LinkGroup(row.group_id, row.server, group.name[:100] or "group", keys))
+        groups.append(handed_over(group))
         added.append(group.name)
     handover = secret.handover(request, account._member, groups, created=account.now())
     api.post_link_handover(secret.link_id, handover)
@@ -376,11 +363,17 @@ def stash_groups(home: Home, secrets: crypto.Secrets, groups: list[crypto.LinkGr
     the link or kit that brought them is done."""
     store = Store(home.store_path, Vault(*secrets.store_keys()))
     try:
-        blob = msgspec.msgpack.encode(groups)
-        store.set_meta(_PENDING_GROUPS, store.vault.seal(SEAL_LINK, b"groups", blob))
+        _set_pending(store, groups)
         _save_state(store, LINK_IN, None)
     finally:
         store.close()
+
+
+def _set_pending(store: Store, groups: list[crypto.LinkGroup]) -> None:
+    blob = msgspec.msgpack.encode(groups) if groups else None
+    store.set_meta(
+        _PENDING_GROUPS, None if blob is None else store.vault.seal(SEAL_LINK, b"groups", blob)
+    )
 
 
 def _dead_link(e: E.ServerError) -> E.HomeError:
@@ -392,17 +385,28 @@ def _dead_link(e: E.ServerError) -> E.HomeError:
 
 
 def adopt_handed_over(account: Account) -> list[Group]:
-    """The groups a link handed over and not adopted yet: each verified and synced."""
+    """The groups a link or kit handed over and not adopted yet: each verified and synced.
+
+    One group never keeps this home from opening: a group whose log no longer lists this
+    device (removed before it arrived) is let go; one out of reach, or failing a check, is
+    tried again at the next open."""
     blob = account._store.get_meta(_PENDING_GROUPS)
     if blob is None:
         return []
     plain = account._store.vault.open(SEAL_LINK, b"groups", blob)
     groups = msgspec.msgpack.decode(plain, type=list[crypto.LinkGroup])
-    out = []
+    out: list[Group] = []
+    later: list[crypto.LinkGroup] = []
     for lg in groups:
-        if account._store.group(lg.group) is None:
+        if account._store.group(lg.group) is not None:
+            continue
+        try:
             out.append(_adopt(account, lg))
-    account._store.set_meta(_PENDING_GROUPS, None)
+        except E.NotAMember:
+            continue
+        except E.ChathamError:
+            later.append(lg)
+    _set_pending(account._store, later)
     return out
 
 
@@ -419,7 +423,12 @@ def fetch_log(api: ServerApi, gid: bytes) -> tuple[list[bytes], crypto.GroupStat
             break
         since += len(page.ops)
     if not ops or crypto.group_id_of(ops[0]) != gid:
-        raise E.ForkError("the server's group does not match the one handed over", check="genesis")
+        raise E.ForkError(
+            "the server's group does not match the one handed over",
+            hint="nothing of it was added here; check the server address, and tell your "
+            "group's leader: the server may be answering with another group",
+            check="genesis",
+        )
     return ops, state
 
 
@@ -520,15 +529,30 @@ def remove(account: Account, ref: str) -> list[str]:
         )
     target = bytes.fromhex(d.id)
     done = []
-    for row in account._store.groups():
-        group = account._group_obj(row.group_id)
-        if row.status != "member":
-            continue
-        group.sync(send=False)
-        if group.status == "member" and group.state.is_active_device(target):
+    for group in member_groups(account):
+        if group.state.is_active_device(target):
             remove_from(group, target)
             done.append(group.name)
     return done
+
+
+def member_groups(account: Account) -> Iterator[Group]:
+    """Each group this home is a member of, caught up with its server (nothing sent) and
+    still a member of: the groups a change to this member's devices goes to."""
+    for row in account._store.groups():
+        if row.status != "member":
+            continue
+        group = account._group_obj(row.group_id)
+        group.sync(send=False)
+        if group.status == "member":
+            yield group
+
+
+def handed_over(group: Group) -> crypto.LinkGroup:
+    """`group` as another device of this member receives it: where it is, what it is called
+    here, and every key this device holds for it."""
+    keys = sorted(group._load().keyring.keys.items())
+    return crypto.LinkGroup(group.id_bytes, group.server, group.name[:100] or "group", keys)
 
 
 def remove_from(group: Group, target: bytes) -> crypto.AppliedOp:

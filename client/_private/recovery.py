@@ -27,6 +27,8 @@ from .devices import (
     bare_api,
     checked_keys,
     fetch_log,
+    handed_over,
+    member_groups,
     remove_from,
     require_new_home,
     stash_groups,
@@ -63,8 +65,7 @@ def _kit_error(e: crypto.KitError) -> E.UsageError:
 
 def make_kit(account: Account) -> KitInfo:
     """Make a recovery kit for every group this member is in, revoking this home's last one."""
-    rows = [r for r in account._store.groups() if r.status == "member"]
-    if not rows:
+    if not any(r.status == "member" for r in account._store.groups()):
         raise E.UsageError(
             "this home is in no group yet, so a kit would restore nothing",
             hint="make the kit once you are a member of a group",
@@ -77,16 +78,11 @@ def make_kit(account: Account) -> KitInfo:
     old = bytes(old_hex) if old_hex is not None else None
     groups: list[crypto.LinkGroup] = []
     names: list[str] = []
-    for row in rows:
-        group = account._group_obj(row.group_id)
-        group.sync(send=False)
-        if group.status != "member":
-            continue
+    for group in member_groups(account):
         if old is not None and group.state.is_active_device(old):
             remove_from(group, old)
         group.append_op(lambda c: crypto.build_add_device(c.state, c.device, card, time=c.time))
-        keys = sorted(group._load().keyring.keys.items())
-        groups.append(crypto.LinkGroup(row.group_id, row.server, group.name[:100] or "group", keys))
+        groups.append(handed_over(group))
         names.append(group.name)
     escrow = crypto.seal_escrow(dev, dev.kem_public, account._member, groups, created=now)
     servers = tuple(sorted({g.server for g in groups}))
@@ -141,7 +137,10 @@ def recover(
         escrow, member = crypto.open_escrow(dev, sealed)
     except (crypto.CouldNotOpen, crypto.KitError):
         raise E.VerificationError(
-            "what the server keeps for this kit does not open with its words", check="link"
+            "what the server keeps for this kit does not open with its words",
+            hint="nothing was restored; check the server address on your paper kit, and tell "
+            "your group's leader: the server may be tampering",
+            check="link",
         ) from None
     rand = crypto.random_bytes
     new = crypto.DeviceKeys.from_seeds(rand(32), rand(96))
@@ -195,5 +194,7 @@ def _add_here(
             raise
         return sorted(ring.keys.items())
     raise E.Conflict(
-        "the group kept changing while this device was being added; try again", code="stale_head"
+        "the group kept changing while this device was being added",
+        hint="nothing was restored on this computer; run `chatham recover` again",
+        code="stale_head",
     )

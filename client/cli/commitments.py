@@ -126,7 +126,7 @@ def commit_new(
     with drafting(draft_key("commit-new")) as draft:
         if body is None and common.interactive():
             body = edit(draft, "commitment")
-        if not body:
+        if body is None:
             raise UsageError(
                 "a commitment needs its text", hint='pass it: chatham commit new "Call the bank"'
             )

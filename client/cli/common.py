@@ -404,6 +404,13 @@ def fresh(group: Group) -> None:
     )
 
 
+def clock(ts: int) -> str:
+    """`2026-12-04 18:30`: a moment as the member's own clock shows it (local time)."""
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
 def ago(ts: int) -> str:
     """`2026-12-04 18:30 (3 hours ago)` in local time."""
     import time
@@ -417,7 +424,7 @@ def ago(ts: int) -> str:
         rel = f"{round(seconds / 3600)} hours ago"
     else:
         rel = f"{round(seconds / 86400)} days ago"
-    return f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(ts))} ({rel})"
+    return f"{clock(ts)} ({rel})"
 
 
 def interactive() -> bool:

@@ -11,18 +11,14 @@ chatham device remove ID [--yes]
 from __future__ import annotations
 
 import sys
-import time
 from typing import Annotated
 
 import typer
 
-from .common import JsonOpt, console, emit_json, short, state, sub_app, text
+from . import members
+from .common import JsonOpt, clock, console, emit_json, safe, short, state, sub_app, text
 
 device_app = sub_app("Your devices: link a new one, list, rename and remove them.")
-
-
-def _when(ts: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
 @device_app.command("link")
@@ -33,16 +29,14 @@ def link(
     ] = None,
 ) -> None:
     """Start linking a new device of yours: prints a one-time code (ten minutes)."""
-    from .members import _print_qr
-
     opened = state().account().link_device(server)
     out = console()
-    out.print(f"link open until {_when(opened.expires)} (ten minutes); it works once")
+    out.print(f"link open until {clock(opened.expires)} (ten minutes); it works once")
     if sys.stdout.isatty():
-        _print_qr(opened.line)
+        members._print_qr(opened.line)
     out.print("on the new device run `chatham device add` with the line below, then")
     out.print("`chatham device confirm WORDS` here with the words it shows:")
-    sys.stdout.write(opened.line + "\n")
+    sys.stdout.write(safe(opened.line) + "\n")
 
 
 @device_app.command("add")
@@ -93,7 +87,7 @@ def confirm(
 
 @device_app.command("list")
 def list_(json: JsonOpt = False) -> None:
-    """Your devices, as your groups' logs record them."""
+    """Your devices, as your groups record them."""
     import datetime as dt
 
     from .show import print_table
@@ -118,7 +112,7 @@ def list_(json: JsonOpt = False) -> None:
             short(d.id),
             d.name or "",
             "this device" if d.current else "",
-            _when(d.added) if d.added else "",
+            clock(d.added) if d.added else "",
         ]
         for d in found
     ]
@@ -138,21 +132,22 @@ def rename(
 @device_app.command("remove")
 def remove(
     device: Annotated[str, typer.Argument(help="A device id (or a unique prefix) or name.")],
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask to confirm.")] = False,
+    yes: members.YesOpt = False,
 ) -> None:
     """Remove another of your devices from every group (each gets a fresh key)."""
+    from .. import ChathamError
     from ..errors import UsageError
 
     account = state().account()
     target = account.find_device(device)
     if not yes:
-        if not sys.stdin.isatty():
+        if not members._interactive():
             raise UsageError(
                 "removing a device needs confirmation", hint="pass --yes (or run on a terminal)"
             )
         label = target.name or short(target.id)
-        if not typer.confirm(f"remove device {label} from every group?"):
-            raise typer.Exit(1)
+        if not members._confirm(f"remove device {label} from every group?"):
+            raise ChathamError("not removed", hint="nothing was changed")
     done = account.remove_device(target.id)
     where = ", ".join(done) if done else "no group"
     console().print(
@@ -160,13 +155,18 @@ def remove(
     )
 
 
-def _ask(question: str) -> str:
-    """A line typed on the terminal; without one, a usage error saying what is missing."""
+def _ask(question: str, *, hidden: bool = False) -> str:
+    """A line typed on the terminal (not shown as it is typed when `hidden`); without a
+    terminal, a usage error saying what is missing."""
     from ..errors import UsageError
 
-    if not sys.stdin.isatty():
+    if not members._interactive():
         raise UsageError(f"missing: {question.rstrip(': ')}", hint="pass them on the command line")
-    return input(question)
+    if hidden:
+        import getpass
+
+        return getpass.getpass(question)
+    return members._ask(question) or ""
 
 
 def recovery_kit() -> None:
@@ -179,7 +179,7 @@ def recovery_kit() -> None:
         out.print(f"your previous kit ({short(kit.revoked)}) no longer works")
     out.print(f"covers: {', '.join(kit.groups)}")
     for server in kit.servers:
-        sys.stdout.write(f"server: {server}\n")
+        sys.stdout.write(f"server: {safe(server)}\n")
     sys.stdout.write(kit.words + "\n")
 
 
@@ -214,7 +214,7 @@ def recover(
     from .. import Account, Home
     from ..errors import UsageError
 
-    raw = text(words) if words is not None else _ask("your kit's fifteen words: ")
+    raw = text(words) if words is not None else _ask("your kit's fifteen words: ", hidden=True)
     typed, kit_server = _kit_text(raw or "")
     where = server or kit_server
     if not where and sys.stdin.isatty():

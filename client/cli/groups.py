@@ -199,7 +199,7 @@ def group_move(
         console().print(f"{plural(files.copied, 'attached file')} copied to the new server")
         print_missing_files(files.lost)
         console().print(
-            f"{g.name} now uses {g.server}; members' clients follow on their next sync, and "
+            f"{g.name} now uses {g.server}; members' devices follow on their next sync, and "
             f"members who cannot reach the old server run `chatham group server {g.server}`"
         )
     _fail_on_refused(report)
@@ -223,7 +223,8 @@ def group_server(
         ),
     ] = None,
 ) -> None:
-    """Point this copy of the group at its new server, once its log checks out."""
+    """Point this copy of the group at its new server, once that server shows the group as
+    this device verified it."""
     from .common import journal
 
     g = state().group()

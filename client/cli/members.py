@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, console, emit_json, safe, short, state, text, verbose
+from .common import JsonOpt, clock, console, emit_json, safe, short, state, text, verbose
 
 if TYPE_CHECKING:
     from .. import Group
@@ -73,12 +73,6 @@ def _confirm(prompt: str) -> bool:
         return True
     answer = _ask(f"{prompt} [y/N] ")
     return (answer or "").lower() in ("y", "yes")
-
-
-def _when(ts: int) -> str:
-    import time
-
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
 
 def _who(name: str | None, member_id: str) -> str:
@@ -146,7 +140,7 @@ def invite(
         return
     who = f"a new {role}" + (f" named {newcomer}" if newcomer else "")
     out = console()
-    out.print(f"invite for {who} to {g.name}, valid until {_when(until)}; it works once")
+    out.print(f"invite for {who} to {g.name}, valid until {clock(until)}; it works once")
     out.print("hand it over in person: show the QR code, or read out the server and the code")
     if sys.stdout.isatty():
         _print_qr(secret.link)
@@ -188,7 +182,7 @@ def invite_list(
             i.name or "",
             i.role,
             i.status,
-            _when(i.expires),
+            clock(i.expires),
             i.invited_by_name or short(i.invited_by, 8),
         ]
         for i in found
@@ -282,7 +276,7 @@ def requests(json: JsonOpt = False) -> None:
             p.name or "",
             p.role,
             "waiting" if p.status == "waiting" else "expired: invite them again",
-            _when(p.expires),
+            clock(p.expires),
         ]
         for p in pending
     ]

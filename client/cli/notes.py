@@ -50,7 +50,7 @@ def note_new(
     with drafting(draft_key("note-new")) as draft:
         if text_ is None and common.interactive():
             text_ = edit(draft, "note")
-        if not text_:
+        if text_ is None:
             raise UsageError(
                 "a note needs a body",
                 hint="pass --body TEXT, --body - to read stdin, or --body @file",

@@ -117,10 +117,13 @@ class Desk:
             hook()
 
     def lock(self, *, end_session: bool = False) -> None:
-        """Forget the keys; `end_session` also ends an unlock session (as `chatham lock`)."""
-        for hook in self.on_lock:
-            hook()
+        """Forget the keys; `end_session` also ends an unlock session (as `chatham lock`).
+
+        The hooks (live.py tells every open page) run holding the desk, as every page does:
+        a page that reloads on hearing of the lock finds it done."""
         with self.mutex:
+            for hook in self.on_lock:
+                hook()
             self.locked_once = True
             self.close_accounts()
         if end_session:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -129,8 +130,6 @@ class Live:
             except Exception as e:  # a bug must not end live updates silently, or leak
                 if stop.is_set():  # locking closed the stream under us
                     break
-                import sys
-
                 sys.stderr.write(
                     f"chatham web: live updates: internal error ({type(e).__name__})\n"
                 )

@@ -219,3 +219,22 @@ def test_an_expired_link_code_is_refused_and_changes_nothing(
         assert not (tmp_path / "late" / "keystore").exists()
         with pytest.raises(errors.UsageError, match="expired"):
             dana.confirm_device("any six words will do here")
+
+
+def test_a_group_that_dropped_the_new_device_before_it_arrived_does_not_lock_it_out(
+    person: Person, server: httpx.Client, tmp_path: Path
+) -> None:
+    """Dana (a leader) removes Sam's new laptop from her group between the link and the
+    laptop's first open: the laptop opens, with every other group, again and again."""
+    dana, sam = person("Dana"), person("Sam")
+    gd, _ = form_group(dana, sam)
+    solo = sam.create_group("Sam's own", "http://testserver.local")
+    solo.post(b"only mine")
+    home = tmp_path / "laptop"
+    words = Account.add_device(sam.link_device().line, home, passphrase=PASS, http=server)
+    laptop_id = sam.confirm_device(words).id
+    gd.remove_device(laptop_id)
+    for _ in range(2):
+        with Account.open(home, passphrase=PASS, http=server) as laptop:
+            assert [g.name for g in laptop.groups()] == ["Sam's own"]
+            assert bodies(laptop.group()) == [b"only mine"]

@@ -4,12 +4,14 @@ and the error lines of a reused or mistyped code."""
 
 from __future__ import annotations
 
+import getpass
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chatham.client.cli import members as cli_members
 from chatham.server.testing import live_server
 
 from tests.support.cli_member import UNLIMITED, CliMember, environment
@@ -49,7 +51,9 @@ def form(url: str, leader: Member, member: Member, group: str) -> None:
     member.ok("sync", "-g", group)
 
 
-def test_link_a_device_list_rename_and_remove_it(world: tuple[Path, str]) -> None:
+def test_link_a_device_list_rename_and_remove_it(
+    world: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     root, url = world
     dana, sam = Member("Dana", root), Member("Sam", root)
     form(url, dana, sam, "Device Forum")
@@ -81,6 +85,15 @@ def test_link_a_device_list_rename_and_remove_it(world: tuple[Path, str]) -> Non
     assert sam.json("device", "list")[1]["name"] == "old laptop"
     announced = dana.ok("sync", "-g", "Device Forum")
     assert "Sam added a device" in announced
+    # On a terminal removing asks first, as removing a member does; anything but yes keeps it.
+    with monkeypatch.context() as m:
+        m.setattr(cli_members, "_interactive", lambda: True)
+        status, out, err = sam("device", "remove", "old laptop", stdin="no\n")
+    assert (status, out) == (1, "")
+    assert err.splitlines() == [
+        "remove device old laptop from every group? [y/N] chatham: error: not removed",
+        "chatham: hint: nothing was changed",
+    ]
     out = sam.ok("device", "remove", "old laptop", "--yes")
     assert out.startswith(f"removed device {laptop_id[:12]} from Device Forum")
     assert [d["id"] for d in sam.json("device", "list")] == [listed[0]["id"]]
@@ -124,7 +137,9 @@ def test_a_code_used_twice_and_a_typo_are_refused_and_change_nothing(
     ]
 
 
-def test_recovery_kit_and_recover_from_the_kits_own_output(world: tuple[Path, str]) -> None:
+def test_recovery_kit_and_recover_from_the_kits_own_output(
+    world: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     root, url = world
     max_, kim = Member("Max", root), Member("Kim", root)
     form(url, max_, kim, "Kit Forum")
@@ -143,6 +158,15 @@ def test_recovery_kit_and_recover_from_the_kits_own_output(world: tuple[Path, st
         "chatham: hint: compare the words with your paper kit: fifteen words, in order; the "
         "first four letters of each are enough",
     ]
+    # On a terminal the words are asked for without showing them: whoever sees them can act
+    # as Kim, and a terminal keeps what it showed.
+    asked: list[str] = []
+    with monkeypatch.context() as m:
+        m.setattr(cli_members, "_interactive", lambda: True)
+        m.setattr(getpass, "getpass", lambda prompt: asked.append(prompt) or " ".join(bad))
+        refused = fresh.fails("recover", "--server", url)
+    assert asked == ["your kit's fifteen words: "]
+    assert refused[0] == "chatham: error: word 3 ('qqqqq') is not a recovery kit word"
     out = fresh.ok("recover", "--words", f"@{paper}")
     assert f"fingerprint: {kim.fingerprint}" in out
     fresh.ok("sync")

@@ -419,6 +419,20 @@ def test_notes(cli: Cli, forum: str, tmp_path: Path) -> None:
     assert "* Sam presented" in cli.ok("Dana", "note", "show", n1[:8])
 
 
+def test_a_blank_note_or_commitment_is_refused_as_the_web_app_refuses_it(
+    cli: Cli, forum: str
+) -> None:
+    n = cli.new("Sam", "note", "new", "--body", "A thought", "--no-meeting")
+    blank_note = ["chatham: error: a note needs some text", "chatham: hint: write the note first"]
+    assert cli.fails("Sam", "note", "new", "--body", " \n ", "--no-meeting") == blank_note
+    assert cli.fails("Sam", "note", "edit", n[:8], "--body", "  ") == blank_note
+    assert cli.json("Sam", "note", "show", n[:8])["body"] == "A thought"
+    assert cli.fails("Sam", "commit", "new", "   ") == [
+        "chatham: error: a commitment needs its text",
+        "chatham: hint: say what you will do",
+    ]
+
+
 # --- commitments and the review round -------------------------------------------------------------
 
 

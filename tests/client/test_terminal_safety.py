@@ -124,7 +124,10 @@ def test_a_question_quoting_a_chosen_name_is_inert(
     monkeypatch.setattr(members, "_interactive", lambda: True)
     monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
     assert members._ask(f"approve {HOSTILE}? ") == "yes"
-    assert_inert(capsys.readouterr().err)
+    asked = capsys.readouterr().err
+    assert asked.startswith("approve ")  # the question was shown
+    assert asked.endswith("? ")
+    assert_inert(asked)
 
 
 def test_every_cli_output_goes_through_the_safe_console() -> None:

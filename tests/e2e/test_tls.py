@@ -96,6 +96,26 @@ def test_a_group_meets_through_caddy_with_a_private_ca(
             a.close()
 
 
+def test_a_second_device_and_a_recovery_kit_trust_the_same_private_ca(
+    front: tuple[TlsFront, Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linking a device, opening it and making a kit talk to the server before the new home
+    has an account of its own: they trust CHATHAM_CA_FILE as every other request does."""
+    tls, _ = front
+    monkeypatch.setenv("CHATHAM_CA_FILE", str(tls.ca_file))
+    with Account.init(tmp_path / "dana", passphrase=PASSPHRASE, name="Dana") as dana:
+        dana.create_group("Forum", tls.url).post(b"before the laptop")
+        kit = dana.recovery_kit()
+        assert kit.servers == (tls.url,)
+        words = Account.add_device(
+            dana.link_device().line, tmp_path / "laptop", passphrase=PASSPHRASE
+        )
+        dana.confirm_device(words)
+        with Account.open(tmp_path / "laptop", passphrase=PASSPHRASE) as laptop:
+            assert laptop.member_id == dana.member_id
+            assert b"before the laptop" in [e.body for e in laptop.group().entries()]
+
+
 def test_an_untrusted_certificate_is_refused_and_nothing_reaches_the_server(
     front: tuple[TlsFront, Settings], tmp_path: Path
 ) -> None:

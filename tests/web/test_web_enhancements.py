@@ -142,3 +142,24 @@ def test_a_draft_survives_a_lock_and_the_autosave_says_when_nothing_was_kept(
         page.get_by_label("What is the issue?").fill("An offer came in")
         page.wait_for_selector("[data-draft-state]:has-text('Not kept')")
         assert "Copy your text somewhere safe" in page.inner_text("[data-draft-state]")
+
+
+def test_a_lock_never_throws_away_what_the_member_is_typing(
+    tmp_path: Path, live: LiveServer, chromium: Any
+) -> None:
+    dana, _ = _group(tmp_path, live)
+    issue = dana.json("issue", "new", "--title", "Budget")["id"]
+    with Member("Sam", tmp_path, chromium) as web:
+        page = web.go(f"/items/{issue}")
+        reply = "A long reply, typed for a quarter of an hour"
+        page.get_by_label("Add a comment").fill(reply)
+        # Locked (by a script here, as the idle lock would): the comment is kept nowhere,
+        # so the page stays, says so, and the text is still there to copy.
+        csrf = page.get_attribute('meta[name="csrf"]', "content")
+        with web.http() as script:
+            assert script.post("/lock", data={"csrf": csrf}).status_code == 303
+        page.wait_for_selector("#live:has-text('Chatham is locked')")
+        assert "copy it somewhere safe" in page.inner_text("#live")
+        page.wait_for_timeout(500)
+        assert page.url == f"{web.app.base}/items/{issue}"
+        assert page.get_by_label("Add a comment").input_value() == reply

@@ -6,6 +6,7 @@ this tab or another, leaves every open page as it is."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 from chatham.client import Account
@@ -55,3 +56,37 @@ def test_unlocking_leaves_open_pages_alone_and_locking_sends_them_to_the_unlock_
     assert "locked" not in on_unlock
     assert "locked" not in on_second_unlock
     assert on_lock == ["locked"]
+
+
+def test_a_page_that_hears_locked_finds_the_app_locked(person: Person) -> None:
+    """Even when the lock waits for a sync in progress: a page reloading on "locked" must
+    get the unlock form, never the group's pages again."""
+    dana: Account = person("Dana")
+    desk = Desk(dana.home)
+    create_app(desk, Door(PORT))
+    [stop] = desk.on_lock
+    live = stop.__self__  # type: ignore[attr-defined]
+    desk._open(dana._secrets)
+
+    async def pages() -> list[tuple[str, bool]]:
+        page = live.hub.subscribe()
+        seen: list[tuple[str, bool]] = []  # (what the page heard, whether the app was open)
+        desk.mutex.acquire()  # a sync in progress holds the desk
+        locking = threading.Thread(target=desk.lock)
+        locking.start()
+        try:
+            # What a page loading now would be shown (pages run holding the desk too).
+            seen += [(kind, desk.state == "open") for kind in await _heard(page, 1.0)]
+        finally:
+            desk.mutex.release()
+        for kind in await _heard(page, 2.0):
+            with desk.mutex:
+                seen.append((kind, desk.state == "open"))
+        locking.join(timeout=10)
+        return seen
+
+    try:
+        seen = asyncio.run(pages())
+    finally:
+        desk.lock()
+    assert seen == [("locked", False)]

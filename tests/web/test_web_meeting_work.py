@@ -122,6 +122,7 @@ def test_a_notes_author_revises_it_and_history_keeps_both(forum: Forum) -> None:
     assert "edited (body)" in r.text
     r = web.post(f"/notes/{note}/edit", data={"csrf": csrf, "title": "Decisions", "body": " "})
     assert r.status_code == 400
+    assert "a note needs some text" in r.text.lower()
     # Only its author: Dana (a leader) is refused too, as in the CLI.
     dana_web, dana_csrf = forum.web(dana)
     assert "Edit the note" not in dana_web.get(f"/items/{note}").text

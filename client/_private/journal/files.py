@@ -155,7 +155,7 @@ def save_attachment(
     def refuse() -> E.UsageError:
         return not_ours(dest, "nothing was saved; choose a path of your own")
 
-    chunks = max(1, -(-f.size // crypto.CHUNK_SIZE))
+    chunks = chunk_count(f.size)
     opener = crypto.AttachmentOpener(f.key, f.blob, f.digest)
     written = 0
 
@@ -205,6 +205,11 @@ def save_attachment(
                 hint="nothing was saved; free some space or choose another place",
             ) from None
     return SavedFile(dest, written)
+
+
+def chunk_count(size: int) -> int:
+    """How many sealed chunks a file of `size` bytes is sent as (an empty file is one)."""
+    return max(1, -(-size // crypto.CHUNK_SIZE))
 
 
 MAX_ATTACHMENT: Final = 16 * 1024 * crypto.CHUNK_SIZE
@@ -263,7 +268,7 @@ def missing_files(journal: Journal) -> list[MissingFile]:
     return [
         MissingFile(c.short_id, f.name, f.size)
         for c, f in _attached(journal)
-        if (_held(api, g.id_bytes, f.blob) or 0) < max(1, -(-f.size // crypto.CHUNK_SIZE))
+        if (_held(api, g.id_bytes, f.blob) or 0) < chunk_count(f.size)
     ]
 
 
@@ -275,7 +280,7 @@ def copy_files(journal: Journal, old: ServerApi) -> FileCopies:
     copied = 0
     lost: list[MissingFile] = []
     for c, f in _attached(journal):
-        want = max(1, -(-f.size // crypto.CHUNK_SIZE))
+        want = chunk_count(f.size)
         if (_held(new, g.id_bytes, f.blob) or 0) >= want:
             continue
         try:

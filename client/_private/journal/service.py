@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import Any, Final, TypeVar, overload
+from typing import Any, Final, Literal, TypeVar, overload
 
 from chatham import crypto
 
@@ -312,6 +312,8 @@ class Journal:
         return self.edit(issue, IssueEdit(**fields))
 
     def edit_commitment(self, c: CommitmentItem, **fields: Any) -> Posted:
+        if "text" in fields:
+            _needs_text(fields["text"], "commitment")
         return self.edit(c, CommitmentEdit(**fields))
 
     def issue_status(
@@ -389,6 +391,8 @@ class Journal:
 
     def edit_note(self, note: NoteItem, **fields: Any) -> Posted:
         """Change a note's body or title (its author; leaders only under notes policy)."""
+        if "body" in fields:
+            _needs_text(fields["body"], "note")
         return self.edit(note, NoteEdit(**fields))
 
     def schedule(self, issue: IssueItem, meeting: MeetingItem | None) -> Posted:
@@ -483,6 +487,7 @@ class Journal:
             )
 
     def new_note(self, body: str, *, title: str = "", meeting: MeetingItem | None) -> Posted:
+        _needs_text(body, "note")
         self.catch_up()
         self.require("note.create")
         return self.post(
@@ -504,6 +509,7 @@ class Journal:
     ) -> Posted:
         """Make a commitment; a leader may record one for another member (`owner`: a member
         name, id or id prefix), e.g. as it is made at the meeting."""
+        _needs_text(text, "commitment")
         self.catch_up()
         who = self.me
         if owner is not None:
@@ -679,3 +685,16 @@ class Journal:
                 time.sleep(pause)
             backoff = min(backoff * 2, 30.0)
         return seen
+
+
+_BLANK: Final = {
+    "note": ("a note needs some text", "write the note first"),
+    "commitment": ("a commitment needs its text", "say what you will do"),
+}
+
+
+def _needs_text(text: str, kind: Literal["note", "commitment"]) -> None:
+    """A note or a commitment is its text: a blank one is refused before anything is sent."""
+    if not text.strip():
+        message, hint = _BLANK[kind]
+        raise E.UsageError(message, hint=hint)

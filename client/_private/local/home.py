@@ -159,14 +159,14 @@ def wipe(directory: Path) -> None:
         directory.rmdir()
 
 
-def scratch_dir(kind: str, prefix: str, env: Mapping[str, str] | None = None) -> Path:
+def scratch_dir(kind: str, prefix: str) -> Path:
     """A fresh private 0700 directory for plaintext scratch work, `runtime/KIND/PREFIX-PID-…`
     (an edit, a web download or upload); the caller `wipe`s it when done.
 
     A process that is killed (Ctrl-C mid-download, a crash, a kill) cannot wipe its own, so
     each call first wipes those whose process is gone: plaintext never outlives the next use.
     """
-    parent = private_dir(runtime_dir(env) / kind)
+    parent = private_dir(runtime_dir() / kind)
     for left in parent.glob(f"{prefix}-*-*"):
         if not _alive(left.name.removeprefix(f"{prefix}-").split("-")[0]):
             wipe(left)

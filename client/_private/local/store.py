@@ -263,8 +263,9 @@ class Store:
         elif not self.db.execute(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name='signed_lockboxes'"
         ).fetchone():
-            # Added within schema 2: lockboxes this device sealed (not secret: each opens only
-            # for its device, and the op commits to it), kept to heal a server (§14.2).
+            # A schema-2 store may lack this table: lockboxes this device sealed (not secret:
+            # each opens only for its device, and the op commits to it), kept to heal a
+            # server (§14.2).
             with self.write():
                 self.db.execute(_SIGNED_LOCKBOXES)
         version = self._schema()

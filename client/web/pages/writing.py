@@ -64,8 +64,6 @@ async def note_create(request: Request[Any, Any, Any]) -> Response[Any]:
     def act(c: Ctx) -> Response[Any]:
         try:
             body = clean_text(values["body"])
-            if not body.strip():
-                raise UsageError("a note needs some text", hint="write the note first")
             meeting = c.journal.meeting(values["meeting"]) if values["meeting"] else None
             c.catch_up()
             posted = c.journal.new_note(body, title=clean_line(values["title"]), meeting=meeting)
@@ -108,8 +106,6 @@ async def note_edit(request: Request[Any, Any, Any], ref: FromPath[str]) -> Resp
         n = c.allowed("note.edit", ref, NoteItem)
         try:
             fields = {"title": clean_line(values["title"]), "body": clean_text(values["body"])}
-            if not fields["body"].strip():
-                raise UsageError("a note needs some text", hint="write the note first")
             changes = c.edit(n, fields, c.journal.edit_note)
         except ChathamError as e:
             return _note_form(c, n, values, for_the_form(e), 400)
@@ -183,8 +179,6 @@ async def commitment_create(request: Request[Any, Any, Any]) -> Response[Any]:
         owner = values["owner"] if values["owner"] not in ("", c.account.member_id) else None
         try:
             text = clean_text(values["text"])
-            if not text.strip():
-                raise UsageError("a commitment needs its text", hint="say what you will do")
             due = c.journal.day(values["due"]) if values["due"].strip() else None
             meeting = c.journal.meeting(values["meeting"]) if values["meeting"] else None
             c.catch_up()

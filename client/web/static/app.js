@@ -15,14 +15,28 @@
     while (live.childNodes.length > 4) live.removeChild(live.firstChild);
   }
 
-  // --- a form the member is typing in must not be replaced under them -------------------
-  let dirty = false;
+  // --- what the member typed must not be thrown away under them ---------------------------
+  // Once the member types, a refresh never replaces the page under them (`typing`). A form
+  // is also `unsaved` from its first keystroke until it is sent, or until its draft is kept
+  // with nothing typed since (drafts, below): a lock must not reload it away.
+  let typing = false;
+  const unsaved = new Set();
+  const typed = new WeakMap();  // form -> keystrokes so far
   document.addEventListener("input", function (e) {
-    if (e.target && e.target.form) dirty = true;
+    const form = e.target && e.target.form;
+    if (!form) return;
+    typing = true;
+    unsaved.add(form);
+    typed.set(form, (typed.get(form) || 0) + 1);
+  });
+  document.addEventListener("submit", function (e) {
+    if (e.defaultPrevented) return;  // an upload: sent by script, it settles in its onload
+    typing = false;
+    unsaved.delete(e.target);
   });
 
   async function refresh() {
-    if (dirty) {
+    if (typing) {
       say("The page has changed since it was loaded; it refreshes once you are done here.");
       return;
     }
@@ -70,7 +84,14 @@
       refresh();
     });
     events.addEventListener("health", refresh);
-    events.addEventListener("locked", function () { events.close(); location.reload(); });
+    events.addEventListener("locked", function () {
+      events.close();
+      if (unsaved.size) {
+        say("Chatham is locked. What you typed here is not saved: copy it somewhere safe, then reload the page to unlock.");
+        return;
+      }
+      location.reload();
+    });
   }
 
   // --- passphrase strength ----------------------------------------------------------------
@@ -110,6 +131,7 @@
         clearTimeout(timer);
         timer = setTimeout(async function () {
           const body = new URLSearchParams(new FormData(form));
+          const before = typed.get(form);
           let kept = false;
           try {
             const resp = await fetch("/drafts/" + form.dataset.draft, {
@@ -118,12 +140,13 @@
             });
             kept = resp.status === 204;  // anything else (locked, signed out) kept nothing
           } catch (err) { /* the app is not running */ }
+          if (kept && typed.get(form) === before) unsaved.delete(form);
           if (state) state.textContent = kept ?
             "Draft kept on this computer (sealed) until you post it." :
             "Not kept: Chatham is locked or stopped. Copy your text somewhere safe, then reload the page.";
         }, 1200);
       });
-      form.addEventListener("submit", function () { dirty = false; clearTimeout(timer); });
+      form.addEventListener("submit", function () { clearTimeout(timer); });
     });
   }
 
@@ -147,7 +170,8 @@
           if (state) state.textContent = "Sealing it on this computer and sending it to the server…";
         };
         xhr.onload = function () {
-          dirty = false;
+          typing = false;
+          unsaved.delete(form);
           if (xhr.status === 200) {
             let go = null;
             try { go = new URL(JSON.parse(xhr.responseText).go, location.href); } catch (err) { /* a page */ }
