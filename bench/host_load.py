@@ -56,6 +56,7 @@ from typing import Any
 
 from chatham import crypto
 from chatham.server.testing import SERVER, caddy_front, live_server
+from http1 import Conn
 from machine import describe_machine
 
 MAX_IN_FLIGHT = 256
@@ -68,67 +69,6 @@ def b64(raw: bytes) -> str:
 
 def b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-# --- a small HTTP/1.1 client on asyncio streams (httpx would cost this machine's cores) -------
-
-
-class Conn:
-    """One keep-alive HTTP/1.1 connection, TLS or not."""
-
-    def __init__(self, host: str, port: int, context: ssl.SSLContext | None) -> None:
-        self.host, self.port, self.context = host, port, context
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def _open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(
-            self.host, self.port, ssl=self.context, limit=1 << 22
-        )
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-    async def request(
-        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
-    ) -> tuple[int, bytes]:
-        if self.writer is None:
-            await self._open()
-        assert self.reader is not None
-        assert self.writer is not None
-        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
-        head += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        head.append(f"Content-Length: {len(body)}")
-        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-        status, length, chunked = await self._head()
-        if chunked:
-            data = bytearray()
-            while True:
-                size = int((await self.reader.readline()).strip(), 16)
-                if size == 0:
-                    await self.reader.readline()
-                    break
-                data += await self.reader.readexactly(size)
-                await self.reader.readline()
-            return status, bytes(data)
-        return status, await self.reader.readexactly(length)
-
-    async def _head(self) -> tuple[int, int, bool]:
-        assert self.reader is not None
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        lines = raw.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        length, chunked = 0, False
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            name = name.strip().lower()
-            if name == "content-length":
-                length = int(value)
-            elif name == "transfer-encoding" and "chunked" in value.lower():
-                chunked = True
-        return status, length, chunked
 
 
 class Pool:

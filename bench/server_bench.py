@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from http1 import Conn
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -190,60 +191,6 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.kill()
 
 
-# --- a minimal keep-alive HTTP/1.1 client ---------------------------------------------------------
-
-
-class Conn:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
-
-    async def request(
-        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
-    ) -> tuple[int, bytes]:
-        assert self.reader is not None
-        assert self.writer is not None
-        head = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{self.port}"]
-        for k, v in (headers or {}).items():
-            head.append(f"{k}: {v}")
-        if body or method in ("POST", "PUT"):
-            head.append("Content-Type: application/json")
-            head.append(f"Content-Length: {len(body)}")
-        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-        status_line = await self.reader.readline()
-        status = int(status_line.split()[1])
-        length = 0
-        chunked = False
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value.strip())
-            elif name.lower() == "transfer-encoding" and "chunked" in value.lower():
-                chunked = True
-        if chunked:
-            data = b""
-            while True:
-                size = int((await self.reader.readline()).strip(), 16)
-                if size == 0:
-                    await self.reader.readline()
-                    break
-                data += await self.reader.readexactly(size)
-                await self.reader.readline()
-            return status, data
-        return status, await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
 @dataclass
 class Result:
     name: str
@@ -293,7 +240,7 @@ async def drive(
 ) -> Result:
     """Run one coroutine factory per connection until the time is up; count 2xx answers."""
     result = Result(name)
-    conns = [Conn(port) for _ in workers]
+    conns = [Conn(HOST, port) for _ in workers]
     for c in conns:
         await c.open()
     deadline = time.perf_counter() + seconds
@@ -348,7 +295,7 @@ async def setup(port: int, groups: int, members: int) -> list[tuple[Any, list[Me
     """Create groups over HTTP with real signed ops; return (state, members, epoch key)."""
     from chatham import crypto
 
-    conn = Conn(port)
+    conn = Conn(HOST, port)
     await conn.open()
     now = int(time.time())
 

@@ -702,7 +702,9 @@ def run(
     match: str | None = None,
     tests: tuple[str, ...] | None = None,
     only: set[str] | None = None,
+    done: set[str] | None = None,
     skip_known: bool = False,
+    progress: Callable[[list[Result]], None] | None = None,
 ) -> tuple[dict[str, Score], list[Result]]:
     equivalent = load_equivalent()
     known = load_known()
@@ -732,6 +734,8 @@ def run(
             if match is not None and match not in m.describe():
                 continue
             if only is not None and m.key not in only:
+                continue
+            if done is not None and m.key in done:
                 continue
             if m.key in equivalent:
                 scores[path].equivalent += 1
@@ -763,6 +767,8 @@ def run(
             score.survived.append(r)
         if r.outcome in ("survived", "timeout"):
             print(f"  {r.outcome.upper()}: {r.mutant.describe()}", flush=True)
+        if progress is not None:
+            progress(results)
 
     run_all(todo, jobs=jobs, timeout=timeout, report=report)
     return scores, results
@@ -782,6 +788,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", help="comma-separated test files instead of the module's")
     parser.add_argument(
         "--rerun", type=Path, help="only the survivors recorded in this --json file"
+    )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        help="skip the mutants this --json file (of a run cut short) measured; write it again "
+        "with theirs and the new results",
     )
     parser.add_argument("-k", "--match", help="only mutants whose description has this text")
     parser.add_argument(
@@ -803,6 +815,17 @@ def main(argv: list[str] | None = None) -> int:
                     mark = "  (equivalent)" if m.key in equivalent else ""
                     print(m.describe() + mark)
         return 0
+    # A run cut short by a time bound (`timeout`) still ends its children and keeps the
+    # results measured so far in --json, which is rewritten after each mutant.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    measured = json.loads(args.resume.read_text()) if args.resume else []
+
+    def write_json(results: list[Result]) -> None:
+        if args.json:
+            rows = [*measured, *(_as_json(r) for r in results)]
+            args.json.write_text(json.dumps(rows, indent=1))
+
     start = time.monotonic()
     scores, everything = run(
         modules,
@@ -812,7 +835,9 @@ def main(argv: list[str] | None = None) -> int:
         match=args.match,
         tests=tuple(args.tests.split(",")) if args.tests else (QUICK_TESTS if args.quick else None),
         only=_survivors(args.rerun) if args.rerun else None,
+        done={r["key"] for r in measured} or None,
         skip_known=args.quick,
+        progress=write_json,
     )
     min_score = args.min_score if args.min_score is not None else (100.0 if args.quick else 95.0)
     took = time.monotonic() - start
@@ -832,23 +857,18 @@ def main(argv: list[str] | None = None) -> int:
         for r in survivors:
             print(f"  {r.mutant.describe()}")
             print(f"    key: {r.mutant.key}")
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                [
-                    {
-                        "mutant": r.mutant.describe(),
-                        "key": r.mutant.key,
-                        "outcome": r.outcome,
-                        "seconds": round(r.seconds, 1),
-                        "detail": r.detail,
-                    }
-                    for r in everything
-                ],
-                indent=1,
-            )
-        )
+    write_json(everything)
     return 1 if failed else 0
+
+
+def _as_json(r: Result) -> dict[str, object]:
+    return {
+        "mutant": r.mutant.describe(),
+        "key": r.mutant.key,
+        "outcome": r.outcome,
+        "seconds": round(r.seconds, 1),
+        "detail": r.detail,
+    }
 
 
 if __name__ == "__main__":

@@ -76,8 +76,10 @@ def fail(message: str, hint: str, code: int = 1) -> typer.Exit:
 
 
 def _failed(what: str, e: Exception) -> typer.Exit:
-    """`what` failed with `e`: its type as the error, the start of its message as the hint."""
-    return fail(f"{what}: {type(e).__name__}", str(e)[:200])
+    """`what` failed with `e`: its type as the error, the start of its message's first line as
+    the hint (a database error goes on with its statement and the values it carried)."""
+    first = str(e).strip().split("\n", 1)[0]
+    return fail(f"{what}: {type(e).__name__}", first[:200])
 
 
 def _run(what: str, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -432,8 +434,6 @@ def groups_command(
     _prepare_data_dir(settings)
     wanted = None if group is None else _group_id(group)
     found = _run("the report failed", asyncio.run, group_report(settings, wanted))
-    if wanted is not None and not found:
-        raise fail(f"no group {wanted.hex()} in this database", "run `chatham-server groups`")
     if as_json:
         for g in found:
             row = {**g.__dict__, "group_id": g.group_id.hex()}

@@ -8,7 +8,8 @@ stopped one byte short, would be held for ever. `GuardedHttpTools` is uvicorn's 
 with these checks added (`chatham-server` serves with it: `cli.serve`):
 
 - a request head (request line and headers) of more than `max_header_bytes` is answered
-  431 and the connection closed, and more than `max_headers` headers 431 too;
+  431 `headers_too_large` and the connection closed, and more than `max_headers` headers
+  431 too;
 - the head must be complete `header_timeout` seconds after the connection opened (or,
   on a kept-alive connection, after the request's first byte), else the connection closes;
 - while a body is being sent, `body_timeout` seconds without a byte close it (not while
@@ -17,8 +18,8 @@ with these checks added (`chatham-server` serves with it: `cli.serve`):
   instead of reading the rest of the body;
 - an answer the client does not read for `send_timeout` seconds closes the connection;
 - past `max_connections` open connections in this process, or `max_address_connections`
-  from one client address (not counting trusted proxies), a new one is answered 503 and
-  closed at once.
+  from one client address (not counting trusted proxies), a new one is answered 503
+  `unavailable` and closed at once.
 
 The limits are read from the `CHATHAM_SERVER_*` variables (the CLI sets them for its
 worker processes), since uvicorn builds the protocol itself.
@@ -30,10 +31,12 @@ import asyncio
 import functools
 from typing import Any
 
+import msgspec
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from .errors import STATUS, ErrorCode, error_body
 from .settings import Settings, settings_from_env
 
 
@@ -77,10 +80,10 @@ class GuardedHttpTools(HttpToolsProtocol):
         _BY_ADDRESS[self._address] = per_address
         most = self.limits.max_address_connections
         if len(self.connections) > self.limits.max_connections:
-            self._refuse(503, "too many connections")
+            self._refuse(ErrorCode.UNAVAILABLE, "too many connections")
             return
         if most and per_address > most and self._address not in self.limits.proxies:
-            self._refuse(503, "too many connections from this address")
+            self._refuse(ErrorCode.UNAVAILABLE, "too many connections from this address")
             return
         self._arm(self.limits.header_timeout)
 
@@ -119,12 +122,12 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self._header_count > self.limits.max_headers:
-            self._refuse(431, "too many request headers")
+            self._refuse(ErrorCode.HEADERS_TOO_LARGE, "too many request headers")
         elif counting and self._in_head:
             # Still inside a head: httptools holds what it has seen of it.
             self._head_bytes += len(data)
             if self._head_bytes > self.limits.max_header_bytes:
-                self._refuse(431, "the request head is too large")
+                self._refuse(ErrorCode.HEADERS_TOO_LARGE, "the request head is too large")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -160,7 +163,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         if self._header_count > self.limits.max_headers:
-            self._refuse(431, "too many request headers")
+            self._refuse(ErrorCode.HEADERS_TOO_LARGE, "too many request headers")
         else:
             super().send_400_response(msg)
 
@@ -184,14 +187,15 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self._in_head or self._in_body:
             self.transport.close()
 
-    def _refuse(self, status: int, message: str) -> None:
-        """Answer `status` with a short text and close: nothing more is read."""
+    def _refuse(self, code: ErrorCode, message: str) -> None:
+        """Answer with `code`'s status and error body, as the app answers, then close: nothing
+        more is read."""
         self._disarm()
-        reason = {431: "Request Header Fields Too Large", 503: "Service Unavailable"}[status]
-        body = message.encode("ascii")
+        status = STATUS[code]
+        reason = {431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}[status]
+        body = msgspec.json.encode(error_body(code, message))
         self.transport.write(
-            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
-            b"content-length: %d\r\nconnection: close\r\n\r\n%s"
-            % (status, reason.encode("ascii"), len(body), body)
+            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (status, reason, len(body), body)
         )
         self.transport.close()

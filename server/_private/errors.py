@@ -70,6 +70,7 @@ class ErrorCode(StrEnum):
     ESCROW_UNKNOWN = "escrow_unknown"
     CONFLICT = "conflict"
     BODY_TOO_LARGE = "body_too_large"
+    HEADERS_TOO_LARGE = "headers_too_large"
     QUOTA_EXCEEDED = "quota_exceeded"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     INVALID_OP = "invalid_op"
@@ -127,6 +128,7 @@ STATUS: Final[Mapping[ErrorCode, int]] = {
     C.ESCROW_UNKNOWN: 404,
     C.CONFLICT: 409,
     C.BODY_TOO_LARGE: 413,
+    C.HEADERS_TOO_LARGE: 431,
     C.QUOTA_EXCEEDED: 413,
     C.UNSUPPORTED_MEDIA_TYPE: 415,
     C.INVALID_OP: 422,

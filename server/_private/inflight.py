@@ -47,9 +47,6 @@ class InFlight:
         else:
             self._held.pop(key, None)
 
-    def held(self, key: Hashable) -> int:
-        return self._held.get(key, 0)
-
 
 def release_held(app: ASGIApp) -> ASGIApp:
     """App middleware: whatever place a request took is freed once its answer is sent."""

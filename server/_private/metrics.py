@@ -4,8 +4,8 @@ Nothing here is per group, per device or per client: requests are counted by rou
 *template* (`/v1/groups/{group_id}/entries`, never a path with an id in it), method and
 status; an unmatched path counts as `unmatched`. docs/operations.md (*Monitoring*)
 describes every metric. The registry is one per process (`METRICS`), recorded into
-only when the process serves metrics, so a server without them pays one attribute
-check per request.
+only when the process serves metrics: a server without them times its transactions but
+records nothing, and does not wrap its requests at all.
 """
 
 from __future__ import annotations

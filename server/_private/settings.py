@@ -79,7 +79,8 @@ class Settings:
     rate_join: int = 20
     """Join requests and invite logins per minute for one group."""
     max_device_requests: int = 4
-    """Requests one device (or invitee token) may have in flight at once; 429 beyond."""
+    """Requests one device (or invitee token) may have in flight at once; 429 beyond (0: no
+    limit)."""
 
     scrub_delay: float = 10.0
     """Seconds from a retraction or deletion to the scrub of the freed ciphertext; deletions
@@ -146,8 +147,14 @@ class Settings:
             "body_timeout",
             "max_connections",
             "roster_cache",
+            "send_timeout",
+            "upload_ttl",
+            "events_per_device",
+            "events_max_streams",
+            "events_poll",
+            "events_keepalive",
         ):
-            if getattr(self, name) < 1:
+            if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")

@@ -22,6 +22,8 @@ Seq = Annotated[int, Meta(ge=0, le=2**62)]
 SeqOrNone = Annotated[int, Meta(ge=-1, le=2**62)]
 Blob = Annotated[bytes, Meta(max_length=4 << 20)]
 LockboxBytes = Annotated[bytes, Meta(min_length=1, max_length=4096)]
+EntryBytes = Annotated[bytes, Meta(max_length=(1 << 20) + (1 << 17))]
+"""An encoded entry: at most 1 MiB of ciphertext, and room for its header and signature."""
 
 
 class Struct(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -133,7 +135,7 @@ class LockboxPage(Struct):
 
 
 class PostEntry(Struct):
-    entry: Annotated[bytes, Meta(max_length=(1 << 20) + (1 << 17))]
+    entry: EntryBytes
 
 
 class EntryPosted(Struct):
@@ -149,7 +151,7 @@ class PostEntries(Struct):
     """Many entries in one request, each checked and answered as if posted alone, in order."""
 
     entries: Annotated[
-        list[Annotated[bytes, Meta(max_length=(1 << 20) + (1 << 17))]],
+        list[EntryBytes],
         Meta(min_length=1, max_length=BULK_ENTRIES),
     ]
 
@@ -177,7 +179,7 @@ class HealEntry(Struct):
     """An entry as a member holds it: the entry, or the stub of a retracted one and the id of
     the entry that retracted it."""
 
-    entry: Annotated[bytes, Meta(max_length=(1 << 20) + (1 << 17))] | None = None
+    entry: EntryBytes | None = None
     stub: Annotated[bytes, Meta(max_length=4096)] | None = None
     retracted_by: Id16 | None = None
 

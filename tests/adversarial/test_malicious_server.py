@@ -485,9 +485,12 @@ def test_a_departed_members_entries_wait_for_their_final_head(world: World) -> N
     w.tamper.on("GET", "/entries", entries_hook(drop))
     shown = bodies(w.gb)
     report = w.gb.sync()
-    [alarm] = report.alarms
-    assert alarm.check == "checkpoint"
+    [alarm] = [a for a in report.alarms if a.check == "checkpoint"]
     assert "lists 3 entries by Carol" in alarm.text
+    held = [a for a in report.alarms if a.check == "departed"]
+    assert len(held) == 2  # the two that did arrive, kept until the third comes
+    assert all(a.waiting for a in held)
+    assert len(report.alarms) == 3
     assert bodies(w.gb) == shown  # neither of the two that did arrive is shown
     carol = w.carol._secrets.device.id
     assert not [row for row in store_snapshot(w.bob)["entries"] if bytes(row[3]) == carol]

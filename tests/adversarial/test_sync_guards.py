@@ -14,7 +14,7 @@ import httpx
 import msgspec
 import pytest
 from chatham import crypto
-from chatham.client import errors
+from chatham.client import Account, Group, errors
 from chatham.client._private.local.store import EntryRow
 
 from tests.support.client_fixtures import Person, Tamper, form_group
@@ -198,6 +198,58 @@ def test_verify_refuses_a_stored_lockbox_that_does_not_open(world: World) -> Non
         store.add_epoch_key(db, gid, epoch, key, os.urandom(len(store.lockboxes(gid)[epoch])))
     w.gb._snap = None
     with pytest.raises(errors.StoreTampered, match=f"lockbox for epoch {epoch} fails"):
+        w.gb.verify()
+
+
+def test_verify_refuses_a_stored_key_no_lockbox_vouches_for_whose_back_link_does_not_open(
+    world: World,
+) -> None:
+    """What malware holding the unlocked store could leave: the current epoch's key replaced
+    by its own, the lockboxes and the older keys removed, the pinned state updated to
+    match. Nothing but the back-link to the epoch before can tell the key is wrong."""
+    w = world
+    _stored(w)
+    store, gid = w.gb._store, w.gb._gid
+    snap = w.gb._load()
+    top = max(store.epoch_keys(gid))
+    with store.write() as db:
+        db.execute("DELETE FROM lockboxes WHERE group_id=?", (gid,))
+        db.execute("DELETE FROM epoch_keys WHERE group_id=? AND epoch<?", (gid, top))
+        store.add_epoch_key(db, gid, top, os.urandom(32), None)
+        store.pin(db, gid, snap.version, msgspec.structs.replace(snap.pinned, epochs=[top]))
+    w.gb._snap = None
+    with pytest.raises(errors.StoreTampered, match="fails its confirmation"):
+        w.gb.verify()
+
+
+def test_verify_refuses_a_stored_chain_that_does_not_link(world: World) -> None:
+    """Alice's second entry replaced in Bob's store by another her device signed, linking to
+    nothing of hers, with the pinned heads updated to match: each entry verifies alone, and
+    only the chain check finds the break."""
+    w = world
+    _, second = _stored(w)
+    store, gid = w.gb._store, w.gb._gid
+    snap = w.gb._load()
+    forked = _alices_next(w, b"linked to nothing", prev=os.urandom(32), seq=second.seq)
+    h = forked.entry.header
+    row = dataclasses.replace(
+        second,
+        entry_id=h.entry_id,
+        header=crypto.encode(h),
+        ct=forked.entry.ct,
+        ct_hash=crypto.ct_hash(forked.entry.ct),
+        sig=forked.entry.sig,
+        link=forked.link,
+        log_seq=h.log_seq,
+        epoch=h.epoch,
+    )
+    heads = [(d, n, forked.link if d == h.device else k) for d, n, k in snap.pinned.heads]
+    with store.write() as db:
+        db.execute("DELETE FROM entries WHERE group_id=? AND entry_id=?", (gid, second.entry_id))
+        store.add_entries(db, gid, [row])
+        store.pin(db, gid, snap.version, msgspec.structs.replace(snap.pinned, heads=heads))
+    w.gb._snap = None
+    with pytest.raises(errors.StoreTampered, match="does not link"):
         w.gb.verify()
 
 
@@ -512,3 +564,411 @@ def test_an_entry_written_after_a_log_op_not_yet_shown_waits_for_it(world: World
     w.tamper.clear()
     assert w.gb.sync().alarms == ()
     assert [i.body for i in w.gb.entries()][-1] == b"sealed under the epoch bob was not shown"
+
+
+# --- the server's acknowledgement of this device's own write -------------------------------------
+# A write is stored as sent only if it still verifies against what this home holds when the
+# server's answer comes. Bob's other session (a second window on the same home) moves the store
+# on while his write is on its way; the server then claims to have taken a write it refused.
+
+
+def _other_session(w: World, http: httpx.Client) -> Group:
+    """Bob's home opened a second time, as another process would: its own store handle and
+    caches (the outbox is the home's), talking to the server directly."""
+    bob2 = Account(w.bob.home, w.bob._secrets, http=http)
+    return bob2.group(w.gb.id)
+
+
+def _acknowledge_refused_posts(w: World) -> None:
+    """The server answers a refused post of a single entry as if it had stored it."""
+
+    def claim_taken(request: httpx.Request, resp: httpx.Response) -> httpx.Response:
+        if request.method != "POST" or not request.url.path.endswith("/entries"):
+            return resp
+        if resp.status_code < 400:
+            return resp
+        data = base64.urlsafe_b64decode(msgspec.json.decode(request.content)["entry"] + "==")
+        ack = {"entry_id": crypto.decode_entry(data).header.entry_id, "cursor": 10**6}
+        return httpx.Response(
+            201,
+            content=msgspec.msgpack.encode(ack),
+            headers={"content-type": "application/msgpack"},
+        )
+
+    w.tamper.raw_hooks.append(claim_taken)
+
+
+def test_a_write_acknowledged_at_a_place_the_members_other_session_filled_is_not_stored(
+    world: World, server: httpx.Client
+) -> None:
+    w = world
+    w.post(w.gb, "bob's first")
+    other = _other_session(w, server)
+    w.tamper.race("POST", "/entries", lambda: other.post(b"from bob's other window"))
+    _acknowledge_refused_posts(w)
+    with pytest.raises(errors.EquivocationError):
+        w.post(w.gb, "from bob's first window")
+    # The other window sent the queued write too (the outbox is the home's), sealed anew at
+    # the same place: that copy is the one kept, and the write is held once.
+    bodies = [b"bob's first", b"from bob's first window", b"from bob's other window"]
+    assert [i.body for i in w.gb.entries()] == bodies
+    w.tamper.clear()
+    w.gb.sync()
+    assert [i.body for i in w.gb.entries()] == bodies
+    assert w.gb.verify().ok
+
+
+def test_a_write_acknowledged_after_the_member_was_removed_is_not_stored(
+    world: World, server: httpx.Client
+) -> None:
+    """Alice removes Bob while his write is on its way, and his other session takes the
+    removal in; the server still claims to have taken the write. It would be an entry after
+    the last one the removal recorded for him: it is refused, and not stored."""
+    w = world
+    w.post(w.gb, "bob's first")
+    other = _other_session(w, server)
+
+    def removed_meanwhile() -> None:
+        w.ga.remove(w.bob.member_id)
+        other.sync()
+
+    w.tamper.race("POST", "/entries", removed_meanwhile)
+    _acknowledge_refused_posts(w)
+    with pytest.raises(errors.VerificationError) as err:
+        w.post(w.gb, "written as bob was removed")
+    assert err.value.check == "departed"
+    assert [i.body for i in w.gb.entries()] == [b"bob's first"]
+    assert w.gb.verify().ok
+
+
+# --- a departed member's entries, held back until their chain is whole ---------------------------
+
+
+def test_a_departed_members_entries_served_before_their_last_are_kept_until_it_comes(
+    world: World,
+) -> None:
+    """Carol is removed after three entries; the server serves Bob her first two (on both of
+    his reads in that sync) but not the third, and from then on the third alone. Bob stores
+    none of them until the chain reaches the last head the removal recorded, but keeps the
+    two he was given, as waiting alarms, and shows all three once the third comes."""
+    w = world
+    one = w.post(w.gc, "carol one")
+    two = w.post(w.gc, "carol two")
+    three = w.post(w.gc, "carol three")
+    w.ga.remove(w.carol.member_id)
+    hidden = {three}
+
+    def withhold(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["entries"] = [i for i in page["entries"] if i["entry_id"].hex() not in hidden]
+        return page
+
+    w.tamper.on("GET", "/entries", withhold)
+    report = w.gb.sync()
+    waiting = sorted(a.record for a in report.alarms if a.check == "departed")
+    assert waiting == sorted([f"entry {one}", f"entry {two}"])
+    assert all(a.waiting for a in report.alarms if a.check == "departed")
+    assert b"carol one" not in [i.body for i in w.gb.entries()]
+    hidden.clear()
+    hidden.update({one, two})
+    report = w.gb.sync()
+    assert report.alarms == ()
+    assert [i.body for i in w.gb.entries()][-3:] == [b"carol one", b"carol two", b"carol three"]
+    assert w.gb.verify().ok
+
+
+def test_a_retraction_of_a_departed_members_held_entry_waits_with_the_chain(world: World) -> None:
+    """Alice retracts Carol's first entry, then removes her; the server withholds Carol's
+    last entry. Alice's retraction verifies, but the entry it names is still held back with
+    Carol's chain: nothing breaks, and when the chain is whole the entry is taken as retracted."""
+    w = world
+    one = w.post(w.gc, "carol one")
+    w.post(w.gc, "carol two")
+    three = w.post(w.gc, "carol three")
+    w.ga.sync()
+    w.ga.post(b"moderation", retracts=[one])
+    w.ga.remove(w.carol.member_id)
+
+    def withhold(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["entries"] = [i for i in page["entries"] if i["entry_id"].hex() != three]
+        return page
+
+    w.tamper.on("GET", "/entries", withhold)
+    report = w.gb.sync()
+    assert {a.check for a in report.alarms} == {"checkpoint", "departed", "retraction_missing"}
+    assert b"carol two" not in [i.body for i in w.gb.entries()]
+    w.tamper.clear()
+    report = w.gb.sync()
+    assert report.alarms == ()
+    assert [i.body for i in w.gb.entries()][-3:] == [b"carol two", b"carol three", b"moderation"]
+    with pytest.raises(errors.NotFound, match="retracted"):
+        w.gb.get(one)
+    assert w.gb.verify().ok
+
+
+# --- records that are not what they claim ------------------------------------------------------
+
+
+def _serve_also(w: World, *items: dict[str, Any]) -> None:
+    def add(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        if not page["more"]:
+            page["entries"].extend(items)
+        return page
+
+    w.tamper.on("GET", "/entries", add)
+
+
+def _alices_next(
+    w: World, body: bytes, *, prev: bytes, seq: int | None = None
+) -> crypto.SealedEntry:
+    """An entry Alice's device really signs as the next of her chain (or at `seq`), linking
+    to `prev`."""
+    snap = w.ga._load()
+    head = snap.tracker.head(w.alice._secrets.device.id)
+    assert head is not None
+    return crypto.seal_entry(
+        device=w.alice._secrets.device,
+        epoch_key=snap.keyring.key(snap.state.epoch),
+        group=snap.state.group_id,
+        epoch=snap.state.epoch,
+        seq=head.seq + 1 if seq is None else seq,
+        prev=prev,
+        log_seq=snap.state.seq,
+        log_head=snap.state.head,
+        body=body,
+    )
+
+
+def test_an_item_with_neither_entry_nor_stub_is_an_alarm_and_stops_nothing_else(
+    world: World,
+) -> None:
+    w = world
+    w.post(w.ga, "before")
+    empty = {"cursor": 10**6, "entry_id": os.urandom(16), "entry": None, "stub": None}
+    _serve_also(w, empty)
+    report = w.gb.sync()
+    [alarm] = report.alarms
+    assert alarm.check == "encoding"
+    assert not alarm.waiting
+    assert isinstance(alarm.error(), errors.TamperedEntryError)
+    w.post(w.ga, "after")
+    w.gb.sync()
+    assert [i.body for i in w.gb.entries()] == [b"before", b"after"]
+
+
+def test_an_entry_that_does_not_link_to_its_predecessor_is_an_alarm_and_the_sync_goes_on(
+    world: World,
+) -> None:
+    """Alice's device signs an entry whose back-link names no entry of hers (a device that
+    forks its own chain): it is a chain alarm, not taken, and her real entries still are."""
+    w = world
+    w.post(w.ga, "first")
+    forked = _alices_next(w, b"linked to nothing", prev=os.urandom(32))
+    w.canaries.append(b"linked to nothing")
+    _serve_also(
+        w, {"cursor": 10**6, "entry_id": forked.entry.header.entry_id, "entry": forked.data}
+    )
+    report = w.gb.sync()
+    [alarm] = report.alarms
+    assert alarm.check == "chain"
+    assert not alarm.waiting
+    assert [i.body for i in w.gb.entries()] == [b"first"]
+    w.tamper.clear()
+    w.post(w.gc, "carol, after it")
+    w.gb.sync()
+    assert [i.body for i in w.gb.entries()] == [b"first", b"carol, after it"]
+
+
+def test_an_entry_that_arrives_before_its_predecessor_waits_and_is_taken_in_the_same_sync(
+    world: World,
+) -> None:
+    """The server lists Alice's second entry before her first (it orders the page): the
+    second waits for the first and is taken as soon as it comes, in the same sync."""
+    w = world
+    w.post(w.ga, "one")
+    w.post(w.ga, "two")
+
+    def swap(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        a, b = page["entries"][:2]
+        page["entries"][:2] = [b | {"cursor": a["cursor"]}, a | {"cursor": b["cursor"]}]
+        return page
+
+    w.tamper.on("GET", "/entries", swap)
+    report = w.gb.sync()
+    assert report.alarms == ()
+    assert [i.body for i in w.gb.entries()] == [b"two", b"one"]  # in the server's order
+    assert w.gb.verify().ok
+
+
+def test_an_entry_whose_predecessor_never_comes_waits_for_it(world: World) -> None:
+    w = world
+    first = w.post(w.ga, "one")
+    w.post(w.ga, "two")
+
+    def withhold(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["entries"] = [i for i in page["entries"] if i["entry_id"].hex() != first]
+        return page
+
+    w.tamper.on("GET", "/entries", withhold)
+    [alarm] = w.gb.sync().alarms
+    assert alarm.check == "gap"
+    assert alarm.waiting
+    w.tamper.clear()
+    # The page cursor is past the first entry now: the next checkpoint, which lists the
+    # whole chain, makes Bob read everything again, and the chain is whole.
+    w.ga.checkpoint()
+    assert w.gb.sync().alarms == ()
+    assert [i.body for i in w.gb.entries()] == [b"one", b"two"]
+
+
+def test_an_entry_shown_without_its_text_and_naming_no_retraction_does_not_wait(
+    world: World,
+) -> None:
+    """Nothing could come that justifies a deletion no retraction is named for: the alarm
+    says so and does not wait."""
+    w = world
+    eid = w.post(w.ga, "kept")
+    [item] = [
+        i for i in w.ga._api().entries(w.ga.id_bytes, 0, 500).entries if i.entry_id.hex() == eid
+    ]
+    assert item.entry is not None
+    stub = crypto.encode(crypto.stub_of(crypto.decode_entry(item.entry)))
+
+    def strip(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        for i in page["entries"]:
+            if i["entry_id"].hex() == eid:
+                i.update(entry=None, stub=stub, retracted_by=None)
+        return page
+
+    w.tamper.on("GET", "/entries", strip)
+    [alarm] = w.gb.sync().alarms
+    assert alarm.check == "retraction_missing"
+    assert not alarm.waiting
+    assert "names no retraction" in alarm.text
+    assert isinstance(alarm.error(), errors.FakeDeletionError)
+
+
+def test_a_second_retraction_of_a_retracted_entry_changes_nothing(world: World) -> None:
+    """Carol retracts her own entry, then Alice (a leader) retracts it too. The server shows
+    Bob the entry's deletion first, naming Alice's retraction: Carol's, which Bob takes
+    first, stays the one recorded, and Bob is told of no retraction by Alice."""
+    w = world
+    eid = w.post(w.gc, "carol's, soon withdrawn")
+    w.gb.sync()
+    w.ga.sync()
+    w.gc.post(b"withdrawn by its author", retracts=[eid])
+    alices = bytes.fromhex(w.ga.post(b"withdrawn by a leader too", retracts=[eid]))
+    page = w.gc._api().entries(w.gc.id_bytes, 0, 500).entries
+    [item] = [i for i in page if i.entry_id.hex() == eid]
+    assert item.stub is not None
+    assert item.retracted_by is not None
+    carols = item.retracted_by
+    deletion = {"entry_id": item.entry_id, "entry": None, "stub": item.stub}
+
+    def deletion_first(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        items = page["entries"]
+        if items:
+            first = deletion | {"cursor": items[0]["cursor"], "retracted_by": alices}
+            page["entries"] = [first, *(i | {"cursor": i["cursor"] + 1} for i in items)]
+        return page
+
+    w.tamper.on("GET", "/entries", deletion_first)
+    report = w.gb.sync()
+    assert report.alarms == ()
+    assert not [a for a in report.announcements if a.kind == "retract"]
+    row = w.gb._store.entry(w.gb._gid, bytes.fromhex(eid))
+    assert row is not None
+    assert row.ct is None
+    assert row.retracted_by == carols
+
+
+# --- quarantined records, asked for again -------------------------------------------------------
+
+
+def test_a_bad_record_the_server_no_longer_serves_stops_being_an_alarm(world: World) -> None:
+    w = world
+    junk = {"cursor": 10**6, "entry_id": os.urandom(16), "entry": os.urandom(200)}
+    _serve_also(w, junk)
+    [alarm] = w.gb.sync().alarms
+    assert not alarm.waiting
+    w.tamper.clear()
+    assert w.gb.sync().alarms == ()
+
+
+def test_a_damaged_entry_the_server_later_serves_intact_is_taken(world: World) -> None:
+    w = world
+    eid = w.post(w.ga, "damaged on the way, then whole")
+
+    def damage(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        for i in page["entries"]:
+            if i["entry_id"].hex() == eid:
+                i["entry"] = i["entry"][:-1] + bytes([i["entry"][-1] ^ 1])
+        return page
+
+    w.tamper.on("GET", "/entries", damage)
+    [alarm] = w.gb.sync().alarms
+    assert not alarm.waiting
+    assert [i.body for i in w.gb.entries()] == []
+    w.tamper.clear()
+    assert w.gb.sync().alarms == ()
+    assert [i.body for i in w.gb.entries()] == [b"damaged on the way, then whole"]
+
+
+# --- deletions judged later --------------------------------------------------------------------
+
+
+def _index(w: World, eid: str) -> Any:
+    [ref] = [r for r in w.gb.entry_index() if r.id == eid]
+    return ref
+
+
+def test_a_deletion_whose_retraction_comes_a_sync_later_is_then_a_retraction(
+    world: World,
+) -> None:
+    """The server shows Bob Alice's entry already deleted, but holds back her retraction for
+    a sync: the deletion waits, unexplained, and is a retraction once the entry comes."""
+    w = world
+    eid = w.post(w.ga, "soon withdrawn")
+    withdrawal = w.ga.post(b"withdrawing it", retracts=[eid])
+
+    def hold_back(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["entries"] = [i for i in page["entries"] if i["entry_id"].hex() != withdrawal]
+        return page
+
+    w.tamper.on("GET", "/entries", hold_back)
+    [alarm] = w.gb.sync().alarms
+    assert alarm.check == "retraction_missing"
+    assert alarm.waiting
+    assert not _index(w, eid).retracted
+    w.tamper.clear()
+    assert w.gb.sync().alarms == ()
+    assert _index(w, eid).retracted
+    assert w.gb.verify().ok
+
+
+def test_an_entry_retracted_in_the_sync_that_brings_it_counts_as_retracted_not_new(
+    world: World,
+) -> None:
+    """Whether the server had deleted the ciphertext yet or not, an entry and its retraction
+    taken in one sync count the same: one new entry (the retraction), one retracted."""
+    w = world
+    eid = w.post(w.ga, "soon withdrawn")
+    [whole] = [
+        i for i in w.ga._api().entries(w.ga.id_bytes, 0, 500).entries if i.entry_id.hex() == eid
+    ]
+    w.ga.post(b"withdrawing it", retracts=[eid])
+
+    def still_whole(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        for i in page["entries"]:
+            if i["entry_id"].hex() == eid:
+                i.update(entry=whole.entry, stub=None, retracted_by=None)
+        return page
+
+    w.tamper.on("GET", "/entries", still_whole)
+    report = w.gb.sync()
+    assert report.alarms == ()
+    assert (report.new_entries, report.retracted) == (1, 1)
+    assert _index(w, eid).retracted
+    assert w.gb.verify().ok
+    # As an honest server shows it (the ciphertext already gone): the same counts.
+    carol = w.gc.sync()
+    assert (carol.new_entries, carol.retracted) == (1, 1)

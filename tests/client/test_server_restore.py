@@ -3,6 +3,7 @@ every rollback (of the log, of any author's chain, of the entry cursor) and name
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,15 @@ def members(
         a.close()
 
 
+@contextlib.contextmanager
+def rolled_back(server: RestorableServer) -> Iterator[Path]:
+    """What happens in the block is lost: the server is then restored from a backup taken
+    just before it (the backup is what the block yields)."""
+    copy = server.backup()
+    yield copy
+    server.restore(copy)
+
+
 def rollback_alarms(g: Group) -> list[str]:
     return [a.text for a in g.sync().alarms if a.kind == "RollbackError"]
 
@@ -71,11 +81,10 @@ def test_a_server_that_lost_entries_but_no_log_op_is_seen_as_a_rollback(
     alice, bob = form_group(*members[:2])
     alice.post(b"before the backup")
     bob.sync()
-    copy = restorable.backup()
-    for i in range(3):
-        alice.post(f"after the backup {i}".encode())
-    bob.sync()
-    restorable.restore(copy)
+    with rolled_back(restorable):
+        for i in range(3):
+            alice.post(f"after the backup {i}".encode())
+        bob.sync()
 
     report = bob.sync()
     found = [a for a in report.alarms if a.kind == "RollbackError"]
@@ -96,11 +105,10 @@ def test_a_rollback_hidden_by_new_posts_is_still_seen(
     alice.post(b"one")
     for g in (alice, bob, carol):
         g.sync()
-    copy = restorable.backup()
-    for i in range(2):
-        alice.post(f"lost {i}".encode())
-    bob.sync()
-    restorable.restore(copy)
+    with rolled_back(restorable):
+        for i in range(2):
+            alice.post(f"lost {i}".encode())
+        bob.sync()
     for i in range(3):
         carol.post(f"carol {i}".encode())
 
@@ -125,10 +133,9 @@ def test_the_rollback_error_names_the_server_restore_and_what_to_do(
     restorable: RestorableServer, members: list[Account]
 ) -> None:
     alice, bob = form_group(*members[:2])
-    copy = restorable.backup()
-    alice.post(b"lost")
-    bob.sync()
-    restorable.restore(copy)
+    with rolled_back(restorable):
+        alice.post(b"lost")
+        bob.sync()
     report = bob.sync()
     with pytest.raises(E.RollbackError) as caught:
         report.raise_for_alarms()
@@ -145,12 +152,11 @@ def test_a_member_heals_a_restored_server_and_everyone_converges(
     alice.post(b"kept")
     for g in (alice, bob, carol):
         g.sync()
-    copy = restorable.backup()
-    lost = [alice.post(f"lost {i}".encode()) for i in range(3)]
-    retracted = bob.post(b"bob writes, then withdraws it")
-    bob.post(b"withdrawn", retracts=[retracted])
-    bob.sync()
-    restorable.restore(copy)
+    with rolled_back(restorable):
+        lost = [alice.post(f"lost {i}".encode()) for i in range(3)]
+        retracted = bob.post(b"bob writes, then withdraws it")
+        bob.post(b"withdrawn", retracts=[retracted])
+        bob.sync()
     assert rollback_alarms(carol) == []  # Carol never saw what was lost: nothing to see
     assert rollback_alarms(bob)
 
@@ -176,14 +182,13 @@ def test_a_heal_brings_back_lost_log_ops_and_the_lockboxes_it_holds(
     restorable: RestorableServer, members: list[Account]
 ) -> None:
     alice, bob, carol = form_group(*members)
-    copy = restorable.backup()
-    alice.rotate()
-    for g in (bob, carol):
-        g.sync()
-    alice.post(b"under the new key")
-    for g in (bob, carol):
-        g.sync()
-    restorable.restore(copy)
+    with rolled_back(restorable):
+        alice.rotate()
+        for g in (bob, carol):
+            g.sync()
+        alice.post(b"under the new key")
+        for g in (bob, carol):
+            g.sync()
     assert rollback_alarms(bob)
     report = carol.heal()
     assert report.ops == 1
@@ -200,10 +205,9 @@ def test_a_server_that_rolls_back_again_after_a_heal_is_seen_again(
     restorable: RestorableServer, members: list[Account]
 ) -> None:
     alice, bob = form_group(*members[:2])
-    copy = restorable.backup()
-    alice.post(b"lost twice")
-    bob.sync()
-    restorable.restore(copy)
+    with rolled_back(restorable) as copy:
+        alice.post(b"lost twice")
+        bob.sync()
     bob.heal()
     assert not bob.sync().alarms
     restorable.restore(copy)
@@ -267,10 +271,9 @@ def test_a_removed_members_heal_restores_their_own_removal(
     """The server went back to before Carol's removal: what she can push is the signed log
     she holds, and it ends with her removal. She cannot heal past it."""
     alice, bob, mallory = form_group(*members)
-    copy = restorable.backup()
-    alice.remove("Carol")
-    mallory.sync()  # she holds the log up to her own removal
-    restorable.restore(copy)
+    with rolled_back(restorable):
+        alice.remove("Carol")
+        mallory.sync()  # she holds the log up to her own removal
     mallory.heal()
     # The lockboxes of the removal's rotation: only its signer holds the others' (Bob had not
     # fetched his before the restore), so the leader heals too.
@@ -290,11 +293,10 @@ def test_an_entry_a_removed_member_slipped_in_is_a_fork_no_heal_covers(
     would restore her removal over an entry beyond its final head: the server refuses it
     (not a prefix), the healer is told, and honest clients never take her entry."""
     alice, bob, mallory = form_group(*members)
-    copy = restorable.backup()
-    removal = alice.remove("Carol")
-    for g in (bob, mallory):
-        g.sync()
-    restorable.restore(copy)
+    with rolled_back(restorable):
+        removal = alice.remove("Carol")
+        for g in (bob, mallory):
+            g.sync()
     slipped = _post_as_before_removal(mallory, b"slipped in", removal.seq)
     with pytest.raises(E.ForkError) as caught:
         bob.heal()
@@ -352,10 +354,19 @@ def test_only_a_leader_moves_the_group(
 def test_a_server_holding_nothing_of_the_group_is_refused_unless_given_a_copy(
     restorable: RestorableServer, new_server: RestorableServer, members: list[Account]
 ) -> None:
-    _, bob = form_group(*members[:2])
+    alice, bob = form_group(*members[:2])
+    alice.post(b"held by members")
+    bob.sync()
     with pytest.raises(E.ServerNotFound):
         bob.use_server(NEW_URL)
     assert bob.server != NEW_URL
+    report = bob.use_server(NEW_URL, give_copy=True)
+    assert report is not None
+    assert report.created
+    assert bob.server == NEW_URL
+    assert alice.use_server(NEW_URL) is None  # the copy Bob gave agrees with hers
+    assert [e.body for e in alice.entries()] == [b"held by members"]
+    assert alice.verify().ok
 
 
 def test_a_server_rebuilt_from_nothing_at_the_same_address_gets_the_group_back(

@@ -174,7 +174,7 @@ def test_deleting_a_group_leaves_no_row_of_it_and_others_untouched(
                 sa.select(sa.func.count()).select_from(table).where(table.c.group_id == group.id),
             )
             assert left == [0], table.name
-    assert world.client.get(group.path, headers=bob.headers).status_code in (403, 404)
+    assert_error(world.client.get(group.path, headers=bob.headers), 403, "not_a_member")
     code, out, _ = _run(settings, capsys, "groups", "--json")
     assert [json.loads(line)["group_id"] for line in out.splitlines()] == [other.id.hex()]
 

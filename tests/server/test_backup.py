@@ -145,7 +145,8 @@ def test_only_a_backup_at_this_schema_revision_is_taken_or_restored(
         conn.execute("UPDATE alembic_version SET version_num = '0004_rate_buckets'")
     with pytest.raises(Refused, match="database is at schema revision 0004_rate_buckets"):
         backup(older, tmp_path / "never.sqlite3")
-    assert not list(tmp_path.glob("*never*"))
+    assert not (tmp_path / "never.sqlite3").exists()
+    assert not (tmp_path / ".never.sqlite3.partial").exists()  # nothing half-written is left
 
 
 def test_a_damaged_backup_is_refused_and_changes_nothing(

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from chatham.server._private.storage.migrate import head_revision
 from chatham.server.cli import app
 from typer.testing import CliRunner
@@ -98,3 +99,59 @@ def test_options_after_the_command_apply_and_the_token_says_where_it_went(
     assert not (tmp_path / "xdg").exists()
     assert f"stored in {data}" in r.stderr
     assert "start the server with the same --data-dir or --database" in r.stderr
+
+
+def test_a_failed_command_prints_the_cause_but_not_the_statement_or_its_values(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    # A database error's message goes on with the SQL and the row values it carried (for a
+    # restore, the backup's rows): the hint keeps its first line only.
+    import sqlalchemy.exc
+    from chatham.server._private.services import backup as backup_service
+    from chatham.server.cli import main
+
+    def failing(settings: Any, source: Path) -> None:
+        raise sqlalchemy.exc.OperationalError(
+            "INSERT INTO entries VALUES (?)", (b"the-rows-of-the-backup",), Exception("disk full")
+        )
+
+    monkeypatch.setattr(backup_service, "restore", failing)
+    source = tmp_path / "b.sqlite3"
+    source.write_bytes(b"")
+    with pytest.raises(SystemExit) as done:
+        main(["restore", str(source), "--data-dir", str(tmp_path / "new")])
+    assert done.value.code == 1
+    err = capsys.readouterr().err
+    assert "chatham-server: error: restore failed: OperationalError" in err
+    assert "chatham-server: hint: (builtins.Exception) disk full" in err
+    assert "the-rows-of-the-backup" not in err
+    assert "INSERT" not in err
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "send_timeout",
+        "upload_ttl",
+        "events_per_device",
+        "events_max_streams",
+        "events_poll",
+        "events_keepalive",
+    ],
+)
+def test_a_limit_of_zero_is_refused_with_a_hint(
+    name: str, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Zero would close every connection that waits to write, delete uploads at once, refuse
+    # every event stream, or poll (or send keepalives) without pause: never what an operator
+    # means.
+    from chatham.server.cli import main
+
+    monkeypatch.setenv(f"CHATHAM_SERVER_{name.upper()}", "0")
+    with pytest.raises(SystemExit) as done:
+        main(["migrate", "--data-dir", str(tmp_path)])
+    assert done.value.code == 1
+    error, hint = capsys.readouterr().err.splitlines()[-2:]
+    assert error == f"chatham-server: error: {name} must be positive"
+    assert hint.startswith("chatham-server: hint: ")
+    assert not (tmp_path / "chatham.sqlite3").exists()

@@ -366,6 +366,27 @@ def test_a_cold_roster_is_replayed_outside_the_writer(
             content=b"x",
             headers=alice.headers,
         ),
+        lambda: world.client.post(
+            f"{group.path}/entries/bulk",
+            json={"entries": [b64(group.seal(alice, seq=alice.chain_seq + 1).data)]},
+            headers=alice.headers,
+        ),
+        lambda: world.client.put(
+            "/v1/escrow",
+            json={"group": b64(group.id), "escrow": b64(bytes(64))},
+            headers=alice.headers,
+        ),
+        lambda: world.client.post(
+            f"{group.path}/heal",
+            json={
+                "expected_seq": group.state.seq,
+                "expected_head": b64(group.state.head),
+                "ops": [],
+                "lockboxes": [],
+                "entries": [],
+            },
+            headers=alice.headers,
+        ),
     ):
         runtime.states.clear()
         replayed_in.clear()

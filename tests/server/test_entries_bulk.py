@@ -7,19 +7,15 @@ from typing import Any
 
 from chatham.crypto import SealedEntry
 
-from tests.support.server_harness import Group, Person, World, assert_error, b64, unb64
-
-
-def chain(group: Group, by: Person, n: int, start: int | None = None) -> list[SealedEntry]:
-    """`n` entries continuing `by`'s chain (as the harness tracks it), not posted."""
-    seq = by.chain_seq if start is None else start
-    link = by.chain_link
-    out = []
-    for i in range(n):
-        s = group.seal(by, f"entry {seq + i + 1}".encode(), seq=seq + i + 1, prev=link)
-        out.append(s)
-        link = s.link
-    return out
+from tests.support.server_harness import (
+    Group,
+    Person,
+    World,
+    assert_error,
+    b64,
+    sealed_chain,
+    unb64,
+)
 
 
 def bulk(group: Group, by: Person, sealed: list[SealedEntry], **kw: Any) -> Any:
@@ -34,7 +30,7 @@ def bulk(group: Group, by: Person, sealed: list[SealedEntry], **kw: Any) -> Any:
 
 def test_a_bulk_post_stores_a_chain_in_order_with_one_cursor_each(world: World) -> None:
     group, (alice, bob) = world.group_of(2)
-    sealed = chain(group, bob, 5)
+    sealed = sealed_chain(group, bob, 5)
     r = bulk(group, bob, sealed)
     assert r.status_code == 200, r.text
     results = r.json()["results"]
@@ -49,10 +45,10 @@ def test_a_bulk_post_stores_a_chain_in_order_with_one_cursor_each(world: World) 
 
 def test_each_entry_is_answered_alone_and_a_refused_one_stops_no_other(world: World) -> None:
     group, (alice, bob) = world.group_of(2)
-    good = chain(group, bob, 2)
+    good = sealed_chain(group, bob, 2)
     forged = group.seal(bob, b"forged", seq=3, prev=good[1].link)
     tampered = forged.data[:-1] + bytes([forged.data[-1] ^ 1])
-    mine = chain(group, alice, 1)
+    mine = sealed_chain(group, alice, 1)
     r = group.client.post(
         f"{group.path}/entries/bulk",
         json={
@@ -81,7 +77,7 @@ def test_each_entry_is_answered_alone_and_a_refused_one_stops_no_other(world: Wo
 
 def test_a_gap_in_a_bulk_chain_refuses_what_follows_as_single_posts_would(world: World) -> None:
     group, (_, bob) = world.group_of(2)
-    sealed = chain(group, bob, 4)
+    sealed = sealed_chain(group, bob, 4)
     results = bulk(group, bob, [sealed[0], sealed[2], sealed[3]]).json()["results"]
     assert results[0]["cursor"] == 1
     assert [x["error"]["code"] for x in results[1:]] == ["chain_gap", "chain_gap"]
@@ -89,7 +85,7 @@ def test_a_gap_in_a_bulk_chain_refuses_what_follows_as_single_posts_would(world:
 
 def test_a_retraction_in_a_bulk_post_is_applied_in_its_place(world: World) -> None:
     group, (alice, bob) = world.group_of(2)
-    first = chain(group, bob, 1)
+    first = sealed_chain(group, bob, 1)
     retraction = group.seal(
         bob,
         b"withdrawn",
@@ -108,7 +104,7 @@ def test_a_retraction_in_a_bulk_post_is_applied_in_its_place(world: World) -> No
 def test_a_bulk_post_by_a_non_member_is_refused_whole(world: World) -> None:
     group, (_, bob) = world.group_of(2)
     stranger = world.person()
-    sealed = chain(group, bob, 1)
+    sealed = sealed_chain(group, bob, 1)
     r = bulk(group, stranger, sealed)
     assert r.json()["results"][0]["error"]["code"] == "not_a_member"
     assert r.status_code == 200

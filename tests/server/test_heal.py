@@ -4,14 +4,37 @@ member's client makes; anything else is refused and changes nothing (protocol §
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chatham.crypto import EntryStub, SealedEntry, ct_hash, encode
+from chatham.crypto import (
+    EntryStub,
+    RecoveryKit,
+    SealedEntry,
+    Secrets,
+    build_add_device,
+    build_remove_device,
+    ct_hash,
+    encode,
+    make_card,
+)
+from chatham.server._private.services.admin import issue_registration_token
 from litestar.testing import TestClient
 
-from tests.support.server_harness import Group, Person, World, assert_error, b64, unb64
+from tests.support.server_harness import (
+    Group,
+    Person,
+    World,
+    assert_error,
+    b64,
+    b64url,
+    now,
+    sealed_chain,
+    unb64,
+)
 
 
 def heal(
@@ -23,6 +46,7 @@ def heal(
     lockboxes: list[dict[str, Any]] | None = None,
     expected: tuple[int, bytes] | None = None,
     client: Any = None,
+    registration_token: str | None = None,
 ) -> Any:
     seq, head = expected if expected is not None else (group.state.seq, group.state.head)
     body = {
@@ -32,6 +56,8 @@ def heal(
         "lockboxes": lockboxes or [],
         "entries": entries or [],
     }
+    if registration_token is not None:
+        body["registration_token"] = registration_token
     return (client or group.client).post(f"{group.path}/heal", json=body, headers=by.headers)
 
 
@@ -39,18 +65,9 @@ def item(sealed: SealedEntry) -> dict[str, Any]:
     return {"entry": b64(sealed.data)}
 
 
-def chain(group: Group, by: Person, n: int) -> list[SealedEntry]:
-    out, seq, link = [], by.chain_seq, by.chain_link
-    for i in range(n):
-        s = group.seal(by, f"entry {seq + i + 1}".encode(), seq=seq + i + 1, prev=link)
-        out.append(s)
-        link = s.link
-    return out
-
-
 def test_entries_a_member_holds_come_back_in_chain_order(world: World) -> None:
     group, (alice, bob) = world.group_of(2)
-    sealed = chain(group, bob, 3)  # Bob's entries, as the server lost them
+    sealed = sealed_chain(group, bob, 3)  # Bob's entries, as the server lost them
     r = heal(group, alice, entries=[item(s) for s in sealed])  # any member may bring them
     assert r.status_code == 200, r.text
     assert [x["cursor"] for x in r.json()["results"]] == [1, 2, 3]
@@ -63,7 +80,7 @@ def test_entries_a_member_holds_come_back_in_chain_order(world: World) -> None:
 
 def test_a_forged_entry_in_a_heal_is_refused_and_the_rest_heals(world: World) -> None:
     group, (alice, bob) = world.group_of(2)
-    good = chain(group, bob, 2)
+    good = sealed_chain(group, bob, 2)
     tampered = bytearray(good[1].data)
     tampered[-1] ^= 1
     r = heal(group, alice, entries=[item(good[0]), {"entry": b64(bytes(tampered))}])
@@ -83,7 +100,7 @@ def test_an_entry_claiming_an_unknown_log_head_is_refused(world: World) -> None:
 
 def test_a_stub_comes_back_only_with_a_signed_retraction(world: World) -> None:
     group, (alice, bob) = world.group_of(2)
-    [first] = chain(group, bob, 1)
+    [first] = sealed_chain(group, bob, 1)
     stub = EntryStub(first.entry.header, ct_hash(first.entry.ct), first.entry.sig)
     lone = {"stub": b64(encode(stub)), "retracted_by": b64(bytes(16))}
     [res] = heal(group, alice, entries=[lone]).json()["results"]
@@ -135,7 +152,7 @@ def test_a_heal_must_extend_the_servers_head(world: World) -> None:
 def test_a_heal_by_a_non_member_is_refused(world: World) -> None:
     group, (_, bob) = world.group_of(2)
     stranger = world.person()
-    [s] = chain(group, bob, 1)
+    [s] = sealed_chain(group, bob, 1)
     assert_error(heal(group, stranger, entries=[item(s)]), 403, "not_a_member")
 
 
@@ -145,8 +162,7 @@ def test_forged_ops_and_lockboxes_are_refused_whole(world: World) -> None:
     # The newest op, its signature broken, offered as the next one.
     forged = bytearray(group.ops[-1])
     forged[-1] ^= 1
-    r = heal(group, alice, ops=[bytes(forged)])
-    assert r.status_code == 422, r.text
+    assert assert_error(heal(group, alice, ops=[bytes(forged)]), 422, "invalid_op")["check"]
     lb = {"seq": 1, "device": b64(bob.device_id), "lockbox": b64(b"x" * 1168)}
     assert_error(heal(group, alice, lockboxes=[lb]), 422, "invalid_lockboxes")
     assert group.client.get(group.path, headers=alice.headers).json() == state_before
@@ -196,10 +212,62 @@ def test_a_whole_group_heals_onto_a_server_that_never_had_it(
 def test_a_heal_fills_a_group_up_to_its_quota_as_posts_would(make_client: Any) -> None:
     world = World(make_client())
     group, (alice, bob) = world.group_of(2)
-    sealed = chain(group, bob, 3)
+    sealed = sealed_chain(group, bob, 3)
     room = len(sealed[0].entry.ct) + len(sealed[1].entry.ct)
     world.client = make_client(group_quota=room)  # the same database, a smaller quota
     results = heal(group, alice, entries=[item(s) for s in sealed]).json()["results"]
     assert [x.get("cursor") for x in results] == [1, 2, None]
     assert results[2]["error"]["code"] == "quota_exceeded"
     assert len(group.list_entries(bob).json()["entries"]) == 2
+
+
+def test_a_healed_removal_revokes_the_device_as_an_appended_one_does(world: World) -> None:
+    # The server lost the removal of a recovery kit's device (restored from an older backup);
+    # when a member heals it back, the kit's escrow and its unfinished upload go, as they went
+    # when the removal was first appended.
+    group, (alice,) = world.group_of(1)
+    dev = RecoveryKit.generate().device()
+    kit = Person(Secrets(alice.secrets.member, dev, os.urandom(32), now()), alice.card)
+    world.login(kit)
+    card = make_card(alice.secrets.member, dev, created=now())
+    group.append(alice, build_add_device(group.state, alice.secrets.device, card, time=now()))
+    escrow = {"group": b64(group.id), "escrow": b64(os.urandom(300))}
+    assert world.client.put("/v1/escrow", json=escrow, headers=kit.headers).status_code == 204
+    upload = f"{group.path}/attachments/{b64url(os.urandom(16))}"
+    r = world.client.put(f"{upload}/chunks/0", content=os.urandom(100), headers=kit.headers)
+    assert r.status_code == 201, r.text
+    removal = build_remove_device(
+        group.state, group.keyring, alice.secrets.device, dev.id, [], time=now()
+    )
+    r = heal(group, alice, ops=[removal.op])
+    assert r.status_code == 200, r.text
+    gone = world.client.get("/v1/escrow", headers=kit.headers)
+    assert_error(gone, 404, "escrow_unknown")
+    assert_error(world.client.get(upload, headers=alice.headers), 404, "not_found")
+
+
+def test_a_group_healed_onto_a_closed_server_spends_a_registration_token(
+    world: World,
+    make_client: Callable[..., TestClient[Any]],
+    server_settings: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    # Re-creating a group is creating one: a heal cannot get round closed registration.
+    closed = {"data_dir": tmp_path / "closed", "database_url": None, "open_registration": False}
+    other = World(make_client(**closed))
+    first, (alice,) = world.group_of(1)
+    second = world.create_group(alice)
+    other.login(alice)
+
+    def heal_onto(group: Group, token: str | None) -> Any:
+        return heal(
+            group, alice, ops=group.ops, expected=(-1, b""), client=other.client,
+            registration_token=token,
+        )  # fmt: skip
+
+    assert_error(heal_onto(first, None), 403, "registration_required")
+    assert_error(heal_onto(first, "made-up"), 403, "invalid_registration_token")
+    token = asyncio.run(issue_registration_token(server_settings(**closed), uses=1, expires_in=60))
+    assert heal_onto(first, token).status_code == 200
+    assert_error(heal_onto(second, token), 403, "invalid_registration_token")  # used up
+    assert_error(other.client.get(second.path, headers=alice.headers), 403, "not_a_member")

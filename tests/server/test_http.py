@@ -308,3 +308,36 @@ def test_a_content_length_of_unicode_digits_is_400(world: World) -> None:
         sent = world.client.blocking_portal.call(put, length)
         assert sent[0]["status"] == 400, sent
     assert world.client.blocking_portal.call(put, b"3")[0]["status"] == 201
+
+
+def test_a_database_failure_is_logged_without_the_values_it_carried(
+    world: World, server_settings: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The log says which statement failed, never the ids, hashes or ciphertext bound to it.
+    import asyncio
+    import logging
+
+    import sqlalchemy as sa
+    from chatham.server._private.storage.db import Database
+
+    alice = world.person()
+    group = world.create_group(alice)
+
+    async def break_entries() -> None:
+        db = Database(server_settings())
+        try:
+            await db.write(lambda conn: conn.execute(sa.text("ALTER TABLE entries RENAME TO gone")))
+        finally:
+            await db.dispose()
+
+    asyncio.run(break_entries())
+    r = world.client.get(f"{group.path}/entries", headers=alice.headers)
+    assert_error(r, 500, "internal_error")
+    logged = "\n".join(
+        logging.Formatter().format(record)
+        for record in caplog.records
+        if record.name.startswith("chatham")
+    )
+    assert "FROM entries" in logged  # the statement is there
+    for shown in (repr(group.id), group.id.hex(), b64(group.id), b64url(group.id)):
+        assert shown not in logged

@@ -389,3 +389,34 @@ def test_a_re_added_members_old_device_reads_only_up_to_its_departure(world: Wor
     assert group.read_log(again).json()["seq"] == group.state.seq
     assert_error(group.list_entries(bob), 403, "not_a_member")
     group.post_entry(bob, b"from the removed device", expect=403)
+
+
+def test_only_an_active_member_learns_the_entry_cursor_and_chain_heads(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # They say how much the group wrote: the log page carries them to members only, and only
+    # on the last page (read in the same transaction as the head it reaches).
+    from chatham.server._private.services import entry_pages
+
+    group, (alice, bob) = world.group_of(2)
+    group.post_entry(bob, b"one")
+    group.post_entry(bob, b"two")
+    invite = group.invite(alice)
+    page = world.client.get(f"{group.path}/log", headers=alice.headers).json()
+    assert page["entry_cursor"] == 2
+    assert [(unb64(h["device"]), h["seq"]) for h in page["heads"]] == [(bob.device_id, 2)]
+    as_invitee = world.client.get(
+        f"{group.path}/log", headers=world.invitee_headers(group, invite)
+    ).json()
+    assert as_invitee["ops"]  # the invitee reads the log itself
+    assert as_invitee.get("entry_cursor") is None
+    assert as_invitee.get("heads") is None
+    group.remove(bob, by=alice)
+    departed = world.client.get(f"{group.path}/log", headers=bob.headers).json()
+    assert departed["ops"]
+    assert departed.get("entry_cursor") is None
+    assert departed.get("heads") is None
+    monkeypatch.setattr(entry_pages, "PAGE_BYTES", 1)
+    first = world.client.get(f"{group.path}/log", headers=alice.headers).json()
+    assert first["more"] is True
+    assert first.get("heads") is None

@@ -33,8 +33,9 @@ def _sample(text: str, name: str, **labels: str) -> float:
     raise AssertionError(f"no {name}{labels} in the metrics")
 
 
-def _listening_ports(pid: int) -> set[int]:
-    """TCP ports the process listens on (from /proc: its socket inodes in LISTEN state)."""
+def _listening(pid: int) -> set[tuple[str, int]]:
+    """(address, port) of each TCP socket the process listens on (from /proc: its socket
+    inodes in LISTEN state)."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -43,19 +44,31 @@ def _listening_ports(pid: int) -> set[int]:
             continue
         if target.startswith("socket:["):
             inodes.add(target[8:-1])
-    ports = set()
+    found = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
+                address, port = fields[1].rsplit(":", 1)
+                raw = bytes.fromhex(address)
+                # IPv4 as the kernel prints it: the address's bytes in host (little-endian) order.
+                shown = socket.inet_ntoa(raw[::-1]) if len(raw) == 4 else address
+                found.add((shown, int(port, 16)))
+    return found
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
 
 
 def test_metrics_count_by_route_and_name_no_group_device_or_address(tmp_path: Path) -> None:
     port = free_port()
     with live_server(tmp_path / "server", "--metrics-port", str(port)) as server:
-        assert _listening_ports(server.proc.pid) == {port, int(server.url.rsplit(":", 1)[1])}
+        # The metrics answer on the loopback address only (0.0.0.0 would show here).
+        assert _listening(server.proc.pid) == {
+            ("127.0.0.1", port),
+            ("127.0.0.1", _port(server.url)),
+        }
         metrics_url = f"http://127.0.0.1:{port}/metrics"
         with httpx.Client(base_url=server.url) as client:
             world = World(client)
@@ -118,7 +131,7 @@ def test_metrics_count_by_route_and_name_no_group_device_or_address(tmp_path: Pa
 
 def test_metrics_are_off_unless_asked(tmp_path: Path) -> None:
     with live_server(tmp_path / "server") as server:
-        assert _listening_ports(server.proc.pid) == {int(server.url.rsplit(":", 1)[1])}
+        assert _listening(server.proc.pid) == {("127.0.0.1", _port(server.url))}
 
 
 def test_anything_but_get_metrics_is_refused(tmp_path: Path) -> None:
@@ -141,4 +154,6 @@ def test_metrics_with_several_workers_is_a_clear_error(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 1
-    assert "chatham-server: error: --metrics-port needs --workers 1" in done.stderr
+    error, hint = done.stderr.splitlines()[-2:]
+    assert error.startswith("chatham-server: error: --metrics-port needs --workers 1")
+    assert hint.startswith("chatham-server: hint: ")

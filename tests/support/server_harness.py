@@ -403,3 +403,16 @@ def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert isinstance(body["detail"], str)
     assert body["detail"]
     return body  # type: ignore[no-any-return]
+
+
+def sealed_chain(group: Group, by: Person, n: int, start: int | None = None) -> list[SealedEntry]:
+    """`n` entries continuing `by`'s chain (as the harness tracks it, or from seq `start`),
+    sealed and not posted."""
+    seq = by.chain_seq if start is None else start
+    link = by.chain_link
+    out = []
+    for i in range(n):
+        s = group.seal(by, f"entry {seq + i + 1}".encode(), seq=seq + i + 1, prev=link)
+        out.append(s)
+        link = s.link
+    return out

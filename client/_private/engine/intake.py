@@ -237,7 +237,10 @@ class Intake:
         except crypto.EntryError as e:
             raise entry_error(e, eid) from None
         if not fresh:
-            return None  # a repeat of a record held back already
+            # A repeat of a record held back already (a rescan serves it again): it stays
+            # under its waiting alarm, so the record is kept until its chain is whole.
+            final = state.devices[header.device].final_head
+            return _departed(final.seq, eid) if held is not None and final is not None else None
         retracted_by: bytes | None = None
         if ct is None:
             # The stub is a genuine element of the author's chain (its signature says so);
@@ -344,7 +347,12 @@ class Intake:
             return
         dropped = dataclasses.replace(row, ct=None, retracted_by=by_id)
         if row.entry_id in self._taken and row in self.rows:
+            # Taken in this very sync: it counts as an entry that came retracted, as it does
+            # when the server has deleted its ciphertext already.
             self.rows[self.rows.index(row)] = dropped
+            if row.ct is not None:
+                self.new -= 1
+                self.retracted += 1
         else:
             self.updates[row.entry_id] = dropped
             if row.ct is not None:
@@ -365,11 +373,7 @@ class Intake:
             if held is None:
                 held = self._held[header.device] = _Held(self.snap.tracker, header.device)
             held.add(row, header, key)
-            return E.WithheldError(
-                f"entries of a departed member wait for their last entry (number {final.seq})",
-                check="departed",
-                record=_rec(row.entry_id),
-            )
+            return _departed(final.seq, row.entry_id)
         self._held.pop(header.device, None)
         batch = [*(held.rows if held is not None else []), (row, header, key)]
         for r, h, k in batch:
@@ -461,3 +465,12 @@ def _item_of(rec: AlarmRecord) -> EntryItem:
 
 def _rec(entry_id: bytes) -> str:
     return f"entry {entry_id.hex()}"
+
+
+def _departed(final_seq: int, entry_id: bytes) -> E.WithheldError:
+    """The waiting alarm of a departed device's entry held back for the chain's final head."""
+    return E.WithheldError(
+        f"entries of a departed member wait for their last entry (number {final_seq})",
+        check="departed",
+        record=_rec(entry_id),
+    )

@@ -86,9 +86,12 @@ def group_id_of(text: str) -> bytes:
 
 
 async def group_report(settings: Settings, group_id: bytes | None = None) -> list[GroupStats]:
-    """Sizes and counts per group (or of one group), by group id."""
+    """Sizes and counts per group (or of one group, refused if there is none), by group id."""
     async with opened(settings) as db:
-        return await db.read(lambda conn: store.group_stats(conn, group_id))
+        found = await db.read(lambda conn: store.group_stats(conn, group_id))
+    if group_id is not None and not found:
+        raise _no_group(group_id)
+    return found
 
 
 async def set_group_quota(settings: Settings, group_id: bytes, quota: int | None) -> GroupStats:

@@ -111,6 +111,7 @@ async def post_entries(
     code that already serves posts reaching the writer together); a retracting entry is
     posted alone, in its place.
     """
+    await warm(runtime, gid)
     outcomes: list[EntryOutcome | None] = [None] * len(data)
     run: list[tuple[int, Post]] = []
     stored = False

@@ -38,9 +38,9 @@ def _read_snapshot(runtime: Runtime, conn: sa.Connection, gid: bytes) -> Snapsho
 class _Reads:
     """The watchers' reads of one process, run together: while one transaction reads the
     groups asked for, the groups asked for meanwhile wait for the next, which starts as soon
-    as it ends. A watcher waits no longer than one read; hundreds of watched groups cost a
-    few transactions per poll instead of one each (on PostgreSQL, a pool checkout and a
-    round trip per transaction: what the host load profile found limiting)."""
+    as it ends. A watcher waits no longer than one read, and however many groups are
+    watched, a poll costs a few transactions (each a pool checkout and a round trip on
+    PostgreSQL), not one per group."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -59,7 +59,6 @@ class _Reads:
         try:
             while self.waiting:
                 batch, self.waiting = self.waiting, {}
-
                 gids = list(batch)
 
                 def work(conn: sa.Connection, gids: list[bytes] = gids) -> list[Snapshot]:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from chatham.crypto import Checkpoint, GroupState, Invite, LogError, OpBody, pinned_heads
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import ErrorCode, ServiceError
+from ..errors import ErrorCode, ServiceError, not_a_member
 from ..runtime import Runtime
 from ..settings import Settings
 from ..storage import credentials, joins, links
@@ -38,7 +38,7 @@ from .tokens import Caller, hash_token
 from .upkeep import schedule_scrub
 
 
-def _invalid_op(e: LogError) -> ServiceError:
+def invalid_op(e: LogError) -> ServiceError:
     return ServiceError(ErrorCode.INVALID_OP, str(e), check=e.check, seq=e.seq)
 
 
@@ -47,7 +47,7 @@ OP_CLOCK_SKEW = 3600
 how stale their view is (docs/protocol.md §9.1), so no op may be dated in the future."""
 
 
-def _stale(seq: int, head: bytes) -> ServiceError:
+def stale_head(seq: int, head: bytes) -> ServiceError:
     return ServiceError(
         ErrorCode.STALE_HEAD,
         "the log has moved on; fetch the new ops, rebuild the op and retry",
@@ -65,7 +65,7 @@ async def create_group(runtime: Runtime, device: bytes, data: CreateGroup) -> He
         for op in data.ops:
             applied.append(state.apply(op, not_after=not_after))
     except LogError as e:
-        raise _invalid_op(e) from None
+        raise invalid_op(e) from None
     if applied[0].op.signer != device:
         raise ServiceError(ErrorCode.NOT_FOUNDER, "a group is created by its founder's device")
     rotation = rotation_of(applied[-1].op.body) if len(applied) > 1 else None
@@ -92,6 +92,30 @@ async def create_group(runtime: Runtime, device: bytes, data: CreateGroup) -> He
         ) from None
     runtime.states.put(state)
     return Head(state.group_id, state.seq, state.head)
+
+
+async def lost_race(runtime: Runtime, gid: bytes) -> ServiceError:
+    """Another writer took a log position between our read and our insert: `stale_head`
+    with the group's head now (`not_a_member` if the group went meanwhile)."""
+    current = await runtime.db.read(lambda conn: store.read_group_row(conn, gid))
+    if current is None:
+        return not_a_member()
+    return stale_head(current.seq, current.head)
+
+
+def follow_roster(
+    runtime: Runtime, conn: sa.Connection, gid: bytes, old: GroupState, new: GroupState, now: int
+) -> int:
+    """In the transaction that moves the group's log from `old` to `new` (an append, or a
+    heal that brings ops back): what the new roster ends goes with it. A departed device's
+    recovery escrow is deleted (removing a kit's device, in any group, revokes the kit:
+    docs/protocol.md §5.5) and its unfinished uploads too; join requests whose invites died
+    are pending no more. How many uploads went (the caller schedules the scrub once
+    committed)."""
+    departed = [d for d in old.devices if old.is_active_device(d) and not new.is_active_device(d)]
+    links.delete_escrows(conn, departed)
+    drop_dead_join_requests(conn, gid, new, now)
+    return drop_departed_uploads(runtime, conn, gid, departed)
 
 
 def require_registration(settings: Settings, token: str | None) -> None:
@@ -196,21 +220,15 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
     def work(conn: sa.Connection) -> tuple[GroupState, int]:
         row, state = active_writer(runtime, conn, gid, device)
         if data.expected_seq != row.seq or data.expected_head != row.head:
-            raise _stale(row.seq, row.head)
+            raise stale_head(row.seq, row.head)
         new = state.copy()
         try:
             applied = new.apply(data.op, not_after=now + OP_CLOCK_SKEW)
         except LogError as e:
-            raise _invalid_op(e) from None
+            raise invalid_op(e) from None
         rotation = rotation_of(applied.op.body)
         lockboxes = check_lockboxes(gid, rotation, data.lockboxes)
         _check_pinned_heads(conn, gid, applied.op.body)
-        # A departing device's recovery escrow goes with it: removing a kit's device (in
-        # any group) revokes the kit (docs/protocol.md §5.5).
-        departed = [
-            d for d in state.devices if state.is_active_device(d) and not new.is_active_device(d)
-        ]
-        links.delete_escrows(conn, departed)
         epoch = rotation.epoch if rotation else 0
         store.store_op(conn, gid, applied.seq, applied.hash, data.op, lockboxes, epoch)
         if isinstance(applied.op.body, Invite):
@@ -218,18 +236,12 @@ async def append_op(runtime: Runtime, gid: bytes, device: bytes, data: AppendOp)
         moved = store.move_head(conn, gid, row.seq, applied.seq, applied.hash)
         if not moved:  # pragma: no cover - the primary key already decided
             raise IntegrityError("groups", None, Exception("head moved"))
-        drop_dead_join_requests(conn, gid, new, now)
-        departed = [d for d in state.devices if state.is_active_device(d)]
-        departed = [d for d in departed if not new.is_active_device(d)]
-        return new, drop_departed_uploads(runtime, conn, gid, departed)
+        return new, follow_roster(runtime, conn, gid, state, new, now)
 
     try:
         new, dropped = await runtime.db.write(work)
     except IntegrityError:
-        # Another writer won this seq between our read and our insert.
-        current = await runtime.db.read(lambda conn: store.read_group_row(conn, gid))
-        assert current is not None
-        raise _stale(current.seq, current.head) from None
+        raise await lost_race(runtime, gid) from None
     runtime.states.put(new)
     runtime.hub.notify(gid)
     if dropped:

@@ -60,11 +60,14 @@ from .access import require_active, warm
 from .entry_checks import check_chain, check_quota, invalid_entry, row_values
 from .groups import (
     OP_CLOCK_SKEW,
-    _invalid_op,
-    _stale,
+    follow_roster,
+    invalid_op,
+    lost_race,
     require_registration,
     spend_registration,
+    stale_head,
 )
+from .upkeep import schedule_scrub
 
 INSERT_ROWS = 200
 """Rows per INSERT: well under both engines' limit on bound parameters."""
@@ -92,7 +95,7 @@ async def heal(runtime: Runtime, gid: bytes, device: bytes, data: Heal) -> Heale
     if data.expected_seq == -1:
         require_registration(settings, data.registration_token)
 
-    def work(conn: sa.Connection) -> tuple[GroupState, bool, Healed]:
+    def work(conn: sa.Connection) -> tuple[GroupState, int, Healed]:
         row = store.read_group_row(conn, gid, lock=True)
         if row is None:
             if data.expected_seq != -1:
@@ -101,14 +104,14 @@ async def heal(runtime: Runtime, gid: bytes, device: bytes, data: Heal) -> Heale
         else:
             state = require_active(runtime.states.state_at(conn, row), device)
             if (data.expected_seq, data.expected_head) != (row.seq, row.head):
-                raise _stale(row.seq, row.head)
+                raise stale_head(row.seq, row.head)
         new = state.copy()
         applied = []
         for op in data.ops:
             try:
                 applied.append(new.apply(op, not_after=now + OP_CLOCK_SKEW))
             except LogError as e:
-                raise _invalid_op(e) from None
+                raise invalid_op(e) from None
         if row is None:
             if not applied or new.group_id != gid:
                 raise not_a_member()
@@ -123,22 +126,23 @@ async def heal(runtime: Runtime, gid: bytes, device: bytes, data: Heal) -> Heale
             store.store_op(conn, gid, a.seq, a.hash, a.data, {}, 0)
             if isinstance(a.op.body, Invite):
                 joins.add_invite(conn, gid, a.op.body.invite_id)
+        dropped = 0
         if row is not None and applied:
             store.move_head(conn, gid, row.seq, new.seq, new.head)
+            dropped = follow_roster(runtime, conn, gid, state, new, now)
         _store_lockboxes(conn, gid, new, data)
         results = _store_entries(conn, gid, new, chains, data.entries, settings.group_quota)
-        return new, bool(applied), Healed(new.seq, new.head, results)
+        return new, dropped, Healed(new.seq, new.head, results)
 
     try:
-        new, moved, healed = await runtime.db.write(work)
+        new, dropped, healed = await runtime.db.write(work)
     except IntegrityError:
-        current = await runtime.db.read(lambda conn: store.read_group_row(conn, gid))
-        if current is None:
-            raise not_a_member() from None
-        raise _stale(current.seq, current.head) from None
-    if moved:
+        raise await lost_race(runtime, gid) from None
+    if data.ops:
         runtime.states.put(new)
     runtime.hub.notify(gid)
+    if dropped:
+        schedule_scrub(runtime)
     return healed
 
 

@@ -32,6 +32,7 @@ from ..wire import (
     OpenLink,
     PutEscrow,
 )
+from .access import warm
 
 LINK_SECONDS: Final = 600
 """How long a link stays open: ten minutes from `chatham device link`."""
@@ -183,6 +184,7 @@ async def put_escrow(runtime: Runtime, device: bytes, data: PutEscrow) -> None:
     device of the group it names, so only a device a member signed in can store one."""
     now = runtime.settings.now()
     await runtime.limiter.hit(("escrow", device), runtime.settings.rate_auth)
+    await warm(runtime, data.group)
 
     def work(conn: sa.Connection) -> None:
         state = current_state(runtime.states, conn, data.group)

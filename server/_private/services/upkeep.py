@@ -18,6 +18,7 @@ from ..rosters import current_state
 from ..runtime import Runtime
 from ..storage import credentials, links, ratelimits
 from ..storage.maintenance import scrub_freed
+from .access import warm
 from .joins import drop_dead_join_requests, groups_with_join_requests
 
 log = logging.getLogger("chatham.server")
@@ -34,15 +35,20 @@ async def purge_expired(runtime: Runtime) -> None:
     more, and uploads no entry named in time (`attachments.expire_uploads`)."""
     from .attachments import expire_uploads  # attachments schedules scrubs from here
 
-    now = runtime.settings.now()
-    await runtime.db.write(lambda conn: credentials.purge_expired(conn, now))
-    # A spent or expired link is kept a day, so a late reuse is told "expired", not "unknown".
-    await runtime.db.write(lambda conn: links.purge_links(conn, now - LINKS_KEPT))
+    now, clock = runtime.settings.now(), runtime.settings.clock()
+
+    def purge(conn: sa.Connection) -> None:
+        credentials.purge_expired(conn, now)
+        # A spent or expired link is kept a day, so a late reuse is told "expired", not
+        # "unknown".
+        links.purge_links(conn, now - LINKS_KEPT)
+        ratelimits.purge_idle(conn, clock)
+
+    await runtime.db.write(purge)
     for h in [h for h, c in runtime.tokens.items() if c.expires < now]:
         runtime.tokens.pop(h, None)
-    clock = runtime.settings.clock()
-    await runtime.db.write(lambda conn: ratelimits.purge_idle(conn, clock))
     for gid in await runtime.db.read(groups_with_join_requests):
+        await warm(runtime, gid)
 
         def sweep(conn: sa.Connection, gid: bytes = gid) -> None:
             state = current_state(runtime.states, conn, gid)

@@ -64,7 +64,11 @@ class Database:
             self._inline_conn: sa.Connection | None = None
         else:
             self.async_engine = create_async_engine(
-                self.url, pool_size=10, max_overflow=10, pool_pre_ping=True
+                self.url,
+                pool_size=10,
+                max_overflow=10,
+                pool_pre_ping=True,
+                hide_parameters=True,  # as the SQLite engine: values never reach a message
             )
 
     @property

@@ -50,6 +50,9 @@ def make_sqlite_engine(url: str) -> sa.Engine:
         max_overflow=4,
         # Every transaction is ended explicitly; returning a connection needs no ROLLBACK.
         pool_reset_on_return=None,
+        # An error names its statement, never the values bound to it (ids, hashes,
+        # ciphertext): error messages reach logs and the CLI's hints.
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")

@@ -162,18 +162,15 @@ def device_lockboxes(
 
 def add_lockbox(
     conn: sa.Connection, group_id: bytes, epoch: int, device: bytes, seq: int, lockbox: bytes
-) -> bool:
-    """Store a lockbox a heal brings back unless one is held for (epoch, device); whether it
-    was stored."""
+) -> None:
+    """Store a lockbox a heal brings back, unless one is held for (epoch, device)."""
     lb = t.lockboxes.c
     held = conn.execute(
         sa.select(lb.seq).where(lb.group_id == group_id, lb.epoch == epoch, lb.device_id == device)
     ).first()
-    if held is not None:
-        return False
-    conn.execute(
-        sa.insert(t.lockboxes).values(
-            group_id=group_id, epoch=epoch, device_id=device, seq=seq, lockbox=lockbox
+    if held is None:
+        conn.execute(
+            sa.insert(t.lockboxes).values(
+                group_id=group_id, epoch=epoch, device_id=device, seq=seq, lockbox=lockbox
+            )
         )
-    )
-    return True

@@ -71,7 +71,12 @@ class Statement:
             if dialect.is_disconnect(e, dbapi_conn, cursor):
                 conn.invalidate(e)
             raise sa.exc.DBAPIError.instance(
-                sql, args, e, dialect.loaded_dbapi.Error, dialect=dialect
+                sql,
+                args,
+                e,
+                dialect.loaded_dbapi.Error,
+                hide_parameters=conn.engine.hide_parameters,
+                dialect=dialect,
             ) from e
         return cursor
 
