@@ -178,3 +178,23 @@ def test_a_waiting_post_the_server_refuses_for_good_is_named_not_dropped_in_sile
         assert "One of your posts was not sent" in r.text
         assert "you may not post" in r.text
         assert forum.sam.group().queued == 0
+
+
+def test_a_post_written_while_the_server_is_away_is_said_to_wait_not_to_be_posted(
+    forum: Forum, web_of: WebOf
+) -> None:
+    issue = forum.gd.journal().new_issue(title="Budget").id
+    forum.gs.sync()
+    gate = _Gate(forum.server._transport)
+    with httpx.Client(transport=gate, base_url=SERVER_URL) as http:
+        web, csrf = web_of(forum.sam, http)
+        gate.mode = "down"
+        r = web.post(
+            f"/items/{issue}/comments", data={"csrf": csrf, "text": "Agreed"}, follow_redirects=True
+        )
+        assert "Your comment was saved; it goes out when the server is back." in r.text
+        assert "was posted" not in r.text
+        r = web.post(
+            "/updates", data={"csrf": csrf, "highs": "A good month"}, follow_redirects=True
+        )
+        assert "Your update was saved; it goes out when the server is back." in r.text
