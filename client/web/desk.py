@@ -175,7 +175,8 @@ class Desk:
         return self.health.setdefault(group.id, Health())
 
     def sync(self, group: Group) -> SyncReport:
-        """Sync and record how it went (health); raises what the sync raised."""
+        """Sync and record how it went (health, and a notice for each waiting post the
+        server refused for good); raises what the sync raised."""
         h = self.health_of(group)
         try:
             report = group.sync()
@@ -190,6 +191,13 @@ class Desk:
         # alarm is what the pages show, until a sync finds none.
         h.alarms = report.alarms
         h.alarm = report.alarms[0].error() if report.alarms else None
+        # A waiting post the server refused for good has left the outbox: say so, whichever
+        # page or live update synced, or the member never learns it was not sent.
+        for _, reason in report.refused:
+            self.notify(
+                f"One of your posts was not sent ({reason}); it is no longer waiting to go out.",
+                "error",
+            )
         j = self.journals.get(group.id)
         if j is not None and (report.new_entries or report.new_ops or report.retracted):
             j.refresh()

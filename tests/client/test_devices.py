@@ -186,7 +186,9 @@ def test_a_leader_removes_a_lost_device_and_members_count_devices(
     assert {r.name: r.devices for r in gd.roster()}["Sam"] == 1
     assert gd.member("Sam").devices == (sam.device_id,)
     said = [a.text for a in gs.sync().announcements]
-    assert any("removed one of your devices" in t for t in said), said
+    assert any(t.startswith("Dana removed one of your devices; ") for t in said), said
+    said = [a.text for a in ga.sync().announcements]
+    assert any(t.startswith("Dana removed a device of Sam; ") for t in said), said
 
 
 def test_an_expired_link_code_is_refused_and_changes_nothing(

@@ -13,8 +13,8 @@ from chatham import crypto
 from chatham.client import Account, Group
 from litestar.testing import TestClient
 
-from tests.support.client_fixtures import Tamper
-from tests.support.web_member import WebOf
+from tests.support.client_fixtures import SERVER_URL, Tamper
+from tests.support.web_member import Forum, WebOf
 
 
 class Attacked(NamedTuple):
@@ -146,3 +146,55 @@ def test_an_entry_the_server_withholds_is_an_alarm_in_plain_words(attacked: Atta
     web.post("/sync", data={"csrf": csrf, "back": "/"})
     assert "Security alarm" not in web.get("/").text
     assert gb.verify().ok
+
+
+class _Gate(httpx.BaseTransport):
+    """The server, or no answer at all (`down`), or a refusal of every new entry."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.mode = "up"
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.mode == "down":
+            raise httpx.ConnectError("no route to the server", request=request)
+        if self.mode == "refusing" and request.method == "POST" and "/entries" in request.url.path:
+            return httpx.Response(403, json={"code": "forbidden", "detail": "you may not post"})
+        return self.inner.handle_request(request)
+
+
+def test_a_waiting_post_the_server_refuses_for_good_is_named_not_dropped_in_silence(
+    forum: Forum, web_of: WebOf
+) -> None:
+    gate = _Gate(forum.server._transport)
+    with httpx.Client(transport=gate, base_url=SERVER_URL) as http:
+        web, csrf = web_of(forum.sam, http)
+        gate.mode = "down"
+        typed = {"title": "Written offline", "what": "x", "priority": "B", "minutes": "15"}
+        r = web.post("/issues", data={"csrf": csrf, **typed}, follow_redirects=True)
+        assert "it goes out when the server is back" in r.text
+        gate.mode = "refusing"
+        r = web.post("/sync", data={"csrf": csrf, "back": "/"}, follow_redirects=True)
+        assert "One of your posts was not sent" in r.text
+        assert "you may not post" in r.text
+        assert forum.sam.group().queued == 0
+
+
+def test_a_post_written_while_the_server_is_away_is_said_to_wait_not_to_be_posted(
+    forum: Forum, web_of: WebOf
+) -> None:
+    issue = forum.gd.journal().new_issue(title="Budget").id
+    forum.gs.sync()
+    gate = _Gate(forum.server._transport)
+    with httpx.Client(transport=gate, base_url=SERVER_URL) as http:
+        web, csrf = web_of(forum.sam, http)
+        gate.mode = "down"
+        r = web.post(
+            f"/items/{issue}/comments", data={"csrf": csrf, "text": "Agreed"}, follow_redirects=True
+        )
+        assert "Your comment was saved; it goes out when the server is back." in r.text
+        assert "was posted" not in r.text
+        r = web.post(
+            "/updates", data={"csrf": csrf, "highs": "A good month"}, follow_redirects=True
+        )
+        assert "Your update was saved; it goes out when the server is back." in r.text

@@ -143,18 +143,16 @@ def announce(
             kind = "remove-device"
             owner = after.devices[body.device].member if body.device in after.devices else actor
             subjects = (owner,)
-            whose = "one of your devices" if owner == me else "a device"
-            if owner == actor:
-                text = (
-                    f"{who_cap} removed {whose}; the group has a fresh key, so nothing written "
-                    "from now on reaches it"
-                )
+            if owner == me:
+                whose = "one of your devices"
+            elif owner == actor:
+                whose = "a device"
             else:
-                text = (
-                    f"{who_cap} removed {whose} of {display(owner, names, me)}"
-                    if owner != me
-                    else f"{who_cap} removed {whose}"
-                ) + "; the group has a fresh key, so nothing written from now on reaches it"
+                whose = f"a device of {display(owner, names, me)}"
+            text = (
+                f"{who_cap} removed {whose}; the group has a fresh key, so nothing written "
+                "from now on reaches it"
+            )
         elif isinstance(body, SetRole):
             kind = "set-role"
             subjects = (body.member,)

@@ -28,7 +28,7 @@ from ..words import Said, explain
 
 if TYPE_CHECKING:
     from ... import Account, Group
-    from ...journal import IssueItem, Item, Journal, JournalView, MeetingItem, NoteItem
+    from ...journal import IssueItem, Item, Journal, JournalView, MeetingItem, NoteItem, Posted
     from ..desk import Desk
     from ..guard import Door
     from ..live import Live
@@ -209,6 +209,14 @@ def for_the_form(e: ChathamError) -> Said:
     if isinstance(e, errors.NotAllowed | errors.NotAMember):
         raise e
     return explain(e)
+
+
+def sent_words(posted: Posted, what: str, done: str = "was posted") -> str:
+    """`Your note was posted.`, or, for a write waiting because the server was out of reach,
+    that it goes out when the server is back: never "posted" for what was not sent."""
+    if posted.queued:
+        return f"{what} was saved; it goes out when the server is back."
+    return f"{what} {done}."
 
 
 def see_other(to: str) -> Response[str]:

@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery
 from ... import ChathamError
 from ...errors import UsageError
 from ...journal import IssueItem, clean_line, clean_text
-from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
+from .base import Ctx, field_text, first_rows, for_the_form, form_of, run, sent_words
 
 SHORT_FORM: Final = (
     ("what", "What is the issue?", "In a few sentences: what is happening."),
@@ -151,8 +151,7 @@ async def issue_create(request: Request[Any, Any, Any]) -> Response[Any]:
         except ChathamError as e:
             return _form(c, values, for_the_form(e), status=400, kept=True)
         c.group.drop_draft(DRAFT)
-        sent = "posted" if not posted.queued else "saved; it goes out when the server is back"
-        return c.redirect(f"/items/{posted.id}", f"Your issue was {sent}.")
+        return c.redirect(f"/items/{posted.id}", sent_words(posted, "Your issue"))
 
     return await run(request, act)
 

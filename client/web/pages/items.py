@@ -28,7 +28,7 @@ from ...journal import (
     saved_name,
     thread,
 )
-from .base import Ctx, field_text, for_the_form, form_of, run
+from .base import Ctx, field_text, for_the_form, form_of, run, sent_words
 from .meetings import agenda_choices
 
 
@@ -126,7 +126,8 @@ async def comment(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respon
         except ChathamError as e:
             return item_page(c, _shown_on(c, it), error=for_the_form(e), status=400)
         top = _shown_on(c, it)
-        return c.redirect(f"/items/{top.id.hex()}#c-{posted.id}", "Your comment was posted.")
+        to = f"/items/{top.id.hex()}#c-{posted.id}"
+        return c.redirect(to, sent_words(posted, "Your comment"))
 
     return await run(request, act)
 

@@ -14,7 +14,16 @@ from ... import ChathamError
 from ...errors import UsageError
 from ...journal import CommitmentItem, IssueItem, MeetingItem, clean_line
 from ..render import when
-from .base import Ctx, field_text, field_texts, first_rows, for_the_form, form_of, run
+from .base import (
+    Ctx,
+    field_text,
+    field_texts,
+    first_rows,
+    for_the_form,
+    form_of,
+    run,
+    sent_words,
+)
 
 
 def meeting_fields(c: Ctx, values: dict[str, str]) -> dict[str, Any]:
@@ -84,7 +93,8 @@ async def meeting_create(request: Request[Any, Any, Any]) -> Response[Any]:
             posted = c.journal.new_meeting(**fields)
         except ChathamError as e:
             return _meetings(c, values, for_the_form(e), status=400)
-        return c.redirect(f"/items/{posted.id}", "The meeting is planned." + _past(c, fields))
+        planned = sent_words(posted, "The meeting", "is planned")
+        return c.redirect(f"/items/{posted.id}", planned + _past(c, fields))
 
     return await run(request, act)
 

@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery
 from ... import ChathamError
 from ...errors import UsageError
 from ...journal import CommitmentItem, NoteItem, clean_line, clean_text
-from .base import Ctx, field_text, first_rows, for_the_form, form_of, run
+from .base import Ctx, field_text, first_rows, for_the_form, form_of, run, sent_words
 
 
 def _meeting_choices(c: Ctx) -> list[tuple[str, str]]:
@@ -69,7 +69,7 @@ async def note_create(request: Request[Any, Any, Any]) -> Response[Any]:
             posted = c.journal.new_note(body, title=clean_line(values["title"]), meeting=meeting)
         except ChathamError as e:
             return _notes(c, values, for_the_form(e), status=400)
-        return c.redirect(f"/items/{posted.id}", "Your note was posted.")
+        return c.redirect(f"/items/{posted.id}", sent_words(posted, "Your note"))
 
     return await run(request, act)
 
@@ -186,7 +186,7 @@ async def commitment_create(request: Request[Any, Any, Any]) -> Response[Any]:
         except ChathamError as e:
             return _commitments(c, "mine", "", values, for_the_form(e), 400)
         whose = "Your commitment" if owner is None else f"{c.name(owner)}'s commitment"
-        return c.redirect(f"/items/{posted.id}", f"{whose} is recorded.")
+        return c.redirect(f"/items/{posted.id}", sent_words(posted, whose, "is recorded"))
 
     return await run(request, act)
 
@@ -260,7 +260,7 @@ async def update_create(request: Request[Any, Any, Any]) -> Response[Any]:
             posted = c.journal.new_update(**fields)
         except ChathamError as e:
             return _updates(c, values, for_the_form(e), status=400)
-        return c.redirect(f"/items/{posted.id}", "Your update was posted.")
+        return c.redirect(f"/items/{posted.id}", sent_words(posted, "Your update"))
 
     return await run(request, act)
 
