@@ -146,7 +146,19 @@ class Member:
         self.page.wait_for_load_state()
 
     def go(self, path: str) -> Any:
-        self.page.goto(self.app.base + path)
+        """Open `path` (or a whole address of this member's app). A page reloads itself when
+        its live updates find it out of date, and a reload that starts just before this
+        navigation cuts it off: then it is opened again, once the reload has landed."""
+        from playwright.sync_api import Error
+
+        url = path if path.startswith(self.app.base) else self.app.base + path
+        try:
+            self.page.goto(url)
+        except Error as e:
+            if "interrupted by another navigation" not in str(e):
+                raise
+            self.page.wait_for_load_state()
+            self.page.goto(url)
         return self.page
 
     def http(self) -> httpx.Client:

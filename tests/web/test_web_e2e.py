@@ -176,7 +176,7 @@ def test_a_meeting_cycle_in_the_browser(tmp_path: Path, live: LiveServer, chromi
         assert len(dana_code.split()) == 6
         shots.take(page, "meeting")
         for m in (sam, ana):
-            m.page.goto(meeting_url.replace(dana.app.base, m.app.base))
+            m.go(meeting_url.replace(dana.app.base, ""))
             m.page.wait_for_selector("#meeting-code")
             assert m.page.inner_text("#meeting-code").strip() == dana_code
 
@@ -200,8 +200,7 @@ def test_a_meeting_cycle_in_the_browser(tmp_path: Path, live: LiveServer, chromi
         page.get_by_label("What you will do").fill("Talk to the bank before Friday")
         submit(page, "Commit")
         sam_commitment = page.url.rsplit("/", 1)[1]
-        page = dana.page
-        page.goto(meeting_url)
+        page = dana.go(meeting_url)
         submit(page, "Close the meeting")
         page = dana.go("/meetings")
         page.get_by_label("Title").fill("January forum")
@@ -214,7 +213,7 @@ def test_a_meeting_cycle_in_the_browser(tmp_path: Path, live: LiveServer, chromi
         page.get_by_label("Place (optional)").fill("Room 5")
         submit(page, "Save the changes")
         assert "The meeting is moved to" in page.inner_text("main")
-        page.goto(meeting_url.replace("/items/", "/meetings/") + "/edit")
+        page = dana.go(meeting_url.replace("/items/", "/meetings/") + "/edit")
         page.get_by_label("Dana (you)").check()
         page.get_by_label("Sam").check()
         shots.take(page, "meeting-change")
@@ -224,8 +223,7 @@ def test_a_meeting_cycle_in_the_browser(tmp_path: Path, live: LiveServer, chromi
         page.get_by_label("What happened").fill("The bank agreed to wait.")
         submit(page, "Report")
         assert "Reported done" in page.inner_text("main")
-        page = dana.page
-        page.goto(next_meeting)
+        page = dana.go(next_meeting)
         review = page.locator("#review")
         assert "Talk to the bank before Friday" in review.inner_text()
         review.get_by_label("Talk to the bank before Friday").check()
@@ -263,14 +261,14 @@ def test_a_meeting_cycle_in_the_browser(tmp_path: Path, live: LiveServer, chromi
         )
         shots.take(page, "home")
         page.set_viewport_size({"width": 320, "height": 800})
-        page.goto(f"{sam.app.base}/issues?status=all")
+        page = sam.go("/issues?status=all")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 320, f"the page scrolls sideways at 320 px ({width})"
         shots.take(page, "issues-320")
         # A leader's pages with wide parts (the QR code, the agenda form) fit too.
         page = dana.page
         page.set_viewport_size({"width": 320, "height": 800})
-        page.goto(next_meeting)
+        page = dana.go(next_meeting)
         page.locator("#choose-agenda summary").click()
         for shown in ("the meeting", "the invite"):
             width = page.evaluate("document.documentElement.scrollWidth")
