@@ -77,6 +77,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "comments",
     "updates",
     "items",
+    "unsent",
     "web",
 )
 """Modules under chatham.client.cli that register commands, in help order."""

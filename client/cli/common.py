@@ -321,6 +321,13 @@ def plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
+def unsent_words(n: int) -> str:
+    """`1 post was not sent; `chatham unsent` shows it`: writes the server refused for good,
+    said while any are kept."""
+    were, it = ("was", "it") if n == 1 else ("were", "them")
+    return f"{plural(n, 'post')} {were} not sent; `chatham unsent` shows {it}"
+
+
 def group_changes(n: int) -> str:
     """`3 changes to the group`: its log ops (membership, keys, checkpoints); `--verbose`
     calls them that."""
@@ -396,6 +403,8 @@ def fresh(group: Group) -> None:
         if sys.stderr.isatty():  # what changed in the group, told once, as `sync` does
             for a in report.announcements:
                 console(stderr=True).print(f"• {a.text}")
+        if report.refused:  # this read's sync sent a waiting write the server refused
+            console(stderr=True).print(f"chatham: note: {unsent_words(report.unsent)}")
         return
     when = group.last_synced
     since = "never synced" if when is None else f"last synced {ago(when)}"
@@ -530,7 +539,7 @@ def edit_sections(
 def announce(posted: Posted, what: str, json: bool, done: str | None = None) -> None:
     """One line about a write: `issue 3f9a0c12 posted`, or `done` for a change to an item."""
     if json:
-        emit_json({"id": posted.id, "queued": posted.queued})
+        emit_json({"id": posted.id, "queued": posted.queued, "unsent": posted.unsent})
         return
     out = console()
     if done is None:
@@ -540,6 +549,8 @@ def announce(posted: Posted, what: str, json: bool, done: str | None = None) -> 
     if posted.queued:
         done += ": the server is out of reach; it goes out with the next `chatham sync`"
     out.print(done)
+    if posted.unsent:  # sending this one sent older waiting writes too; one may be refused
+        out.print(unsent_words(posted.unsent))
     warn_if_stale(state().group().freshness())
 
 

@@ -190,22 +190,23 @@ class Group:
             out.append(Unsent(row.entry_id.hex(), kind, fields, row.reason, row.added, row.refused))
         return out
 
-    def discard_unsent(self, ref: str) -> None:
-        """Forget a kept unsent write (its id or a unique prefix of it), once copied."""
+    def find_unsent(self, ref: str) -> Unsent:
+        """The kept unsent write with this id, or a unique prefix of it."""
         ref = ref.strip().lower()
-        found = [
-            r.entry_id
-            for r in self._store.unsent(self._gid)
-            if ref and r.entry_id.hex().startswith(ref)
-        ]
-        if len(found) != 1:
+        found = [u for u in self.unsent() if ref and u.id.startswith(ref)]
+        if not found:
             raise E.NotFound(
-                f"no unsent write {ref[:32]} in this group"
-                if not found
-                else f"{ref} names more than one unsent write",
-                hint="`chatham unsent` lists them" if not found else "give more of its id",
+                f"no unsent write {ref[:32]} in this group", hint="`chatham unsent` lists them"
             )
-        self._store.discard_unsent(self._gid, found[0])
+        if len(found) > 1:
+            raise E.NotFound(f"{ref} names more than one unsent write", hint="give more of its id")
+        return found[0]
+
+    def discard_unsent(self, ref: str) -> None:
+        """Forget a kept unsent write (its id or a unique prefix of it), once copied: it is
+        overwritten on disk and cannot be brought back."""
+        kept = self.find_unsent(ref)
+        self._store.discard_unsent(self._gid, bytes.fromhex(kept.id))
 
     @property
     def _store(self) -> Store:
