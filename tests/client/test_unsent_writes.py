@@ -8,6 +8,7 @@ member's text must not vanish with it.
 from __future__ import annotations
 
 import datetime
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -155,3 +156,34 @@ def test_a_kept_write_is_sealed_on_disk(forum: Forum) -> None:
     )
     assert b"sell the bakery" not in on_disk
     assert "sell the bakery".encode("utf-16-le") not in on_disk
+
+
+def test_a_kept_write_moved_back_into_the_outbox_is_not_sent(forum: Forum) -> None:
+    """An edit of the store cannot send a refused write again: it is sealed for `unsent`."""
+    f = forum
+    queue_meeting_notes_then_demote(f)
+    f.gb.sync()
+    db = sqlite3.connect(f.bob.home.store_path, isolation_level=None)
+    db.execute(
+        "INSERT INTO outbox (group_id, entry_id, sealed, added) "
+        "SELECT group_id, entry_id, sealed, added FROM unsent"
+    )
+    db.close()
+    posts = f.switch.entry_posts
+    with pytest.raises(errors.StoreTampered):
+        f.gb.sync()
+    assert f.switch.entry_posts == posts
+
+
+def test_a_store_from_before_kept_writes_gains_their_table(forum: Forum) -> None:
+    f = forum
+    db = sqlite3.connect(f.bob.home.store_path, isolation_level=None)
+    db.execute("DROP TABLE unsent")
+    db.close()
+    again = Account(f.bob.home, f.bob._secrets, http=f.bob._http)
+    try:
+        g = again.group()
+        assert g.unsent() == []
+        assert g.sync().unsent == 0
+    finally:
+        again.close()
