@@ -42,6 +42,17 @@ class CliState:
     """Write even when this copy of the group is too old to write safely."""
     _asked: int = 0
     _account: Account | None = None
+    _wrote: Group | None = None
+    """The group a journal command wrote to (`journal(write=True)`)."""
+
+    def after_success(self) -> None:
+        """After a write command: sending its write sent those waiting before it, and the
+        server may have refused one for good; say how many are kept while any are."""
+        if self._wrote is None:
+            return
+        n = self._wrote.unsent_count
+        if n:
+            console(stderr=True).print(f"chatham: note: {unsent_words(n)}")
 
     def passphrase_from_file(self) -> str | None:
         if self.passphrase_file is None:
@@ -389,6 +400,7 @@ def journal(*, write: bool = False) -> Journal:
         fresh(group)
     gj = Journal(group, st.account().member_id, insist=st.anyway)
     if write:
+        st._wrote = group
         gj.catch_up()
     return gj
 
@@ -539,7 +551,7 @@ def edit_sections(
 def announce(posted: Posted, what: str, json: bool, done: str | None = None) -> None:
     """One line about a write: `issue 3f9a0c12 posted`, or `done` for a change to an item."""
     if json:
-        emit_json({"id": posted.id, "queued": posted.queued, "unsent": posted.unsent})
+        emit_json({"id": posted.id, "queued": posted.queued})
         return
     out = console()
     if done is None:
@@ -549,8 +561,6 @@ def announce(posted: Posted, what: str, json: bool, done: str | None = None) -> 
     if posted.queued:
         done += ": the server is out of reach; it goes out with the next `chatham sync`"
     out.print(done)
-    if posted.unsent:  # sending this one sent older waiting writes too; one may be refused
-        out.print(unsent_words(posted.unsent))
     warn_if_stale(state().group().freshness())
 
 

@@ -1139,8 +1139,9 @@ def test_a_refused_write_is_kept_listed_and_discarded_from_the_cli(
     text = "Minutes: Sam will sell the bakery\nto his niece, in June"
     _refused_meeting_notes(world, text)
     # Another write sends the waiting notes along: the refusal is said, not swallowed.
-    out = cli.ok("Sam", "issue", "new", "--title", "Back online")
-    assert out.splitlines()[1:] == ["1 post was not sent; `chatham unsent` shows it"]
+    code, out, err = cli("Sam", "issue", "new", "--title", "Back online", "--json")
+    assert (code, list(json.loads(out))) == (0, ["id", "queued"])
+    assert err == "chatham: note: 1 post was not sent; `chatham unsent` shows it\n"
     # Every sync says so while it is kept.
     assert "1 post was not sent; `chatham unsent` shows it" in cli.ok("Sam", "sync")
     [kept] = cli.json("Sam", "unsent")
