@@ -229,3 +229,18 @@ def test_a_post_written_while_the_server_is_away_is_said_to_wait_not_to_be_poste
             "/updates", data={"csrf": csrf, "highs": "A good month"}, follow_redirects=True
         )
         assert "Your update was saved; it goes out when the server is back." in r.text
+
+
+def test_a_post_refused_as_it_is_written_links_to_its_kept_text(
+    forum: Forum, web_of: WebOf
+) -> None:
+    gate = _Gate(forum.server._transport)
+    with httpx.Client(transport=gate, base_url=SERVER_URL) as http:
+        web, csrf = web_of(forum.sam, http)
+        gate.mode = "refusing"
+        typed = {"title": "Refused at once", "what": "x", "priority": "B", "minutes": "15"}
+        r = web.post("/issues", data={"csrf": csrf, **typed}, follow_redirects=True)
+        assert r.status_code == 403
+        assert '<a href="/unsent">Read it</a>' in r.text
+        gate.mode = "up"
+        assert "Refused at once" in web.get("/unsent").text
