@@ -367,7 +367,10 @@ class Account:
             row = self._store.group(gid)
             if row is None:
                 raise E.NotFound(f"no group {gid.hex()[:12]} in this home")
+            from .journal.outgoing import disallowed
+
             g = self._groups[gid] = Group(self, row)
+            g.set_write_rules(disallowed)
         return g
 
     def groups(self) -> list[GroupSummary]:

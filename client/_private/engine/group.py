@@ -75,6 +75,8 @@ class Group:
         """The server's entry cursor, as its last log page said (sync.py)."""
         self._server_heads: list[ChainHeadItem] | None = None
         """Every chain head the server holds, as its last log page said (rollback.py)."""
+        self._write_rules: outbox.WriteRules | None = None
+        """What judges queued writes before they are sealed (`set_write_rules`)."""
 
     def __repr__(self) -> str:
         return f"Group(id={self.id[:12]}…, server={self.server!r})"
@@ -175,13 +177,14 @@ class Group:
 
     @property
     def unsent_count(self) -> int:
-        """Writes the server refused for good, kept here until discarded (`unsent`)."""
+        """Writes that may not be sent, kept here until discarded (`unsent`)."""
         return self._store.unsent_count(self._gid)
 
     def unsent(self) -> list[Unsent]:
-        """Writes the server refused for good (their author lost the power they need before
-        they went out), oldest refusal first. Each is kept sealed in this home, never sent
-        again, and shown as the item it was, in plain text, until `discard_unsent`."""
+        """Writes that may not be sent (their author lost the power they need before they
+        went out: the rules no longer allow them, or the server refused them for good),
+        oldest first. Each is kept sealed in this home, never sent again, and shown as
+        the item it was, in plain text, until `discard_unsent`."""
         from ..journal.kept import written_fields
 
         out = []
@@ -207,6 +210,12 @@ class Group:
         overwritten on disk and cannot be brought back."""
         kept = self.find_unsent(ref)
         self._store.discard_unsent(self._gid, bytes.fromhex(kept.id))
+
+    def set_write_rules(self, rules: outbox.WriteRules) -> None:
+        """Judge every queued write by `rules` on the head it is about to be sealed on: one
+        they no longer allow is kept unsent (as one the server refused) instead of sent.
+        Bodies are opaque here; the account sets the journal's rules on every group."""
+        self._write_rules = rules
 
     @property
     def _store(self) -> Store:

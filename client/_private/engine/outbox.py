@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 import msgspec
 from chatham import crypto
@@ -38,6 +38,12 @@ RESEAL: Final = (
 """Conflicts after which a queued write is sealed again on the newest state and retried."""
 
 
+WriteRules: TypeAlias = "Callable[[Group, Sequence[tuple[bytes, bytes]]], dict[bytes, str]]"
+"""Of queued writes (entry id, opaque body; oldest first), those the rules above this layer
+would have every client ignore if sealed on the group's head now: entry id → why, in the
+member's words (the journal's `disallowed`, set with `Group.set_write_rules`)."""
+
+
 BULK: Final = 500
 """Most queued writes sent in one bulk request."""
 BULK_BYTES: Final = 12 << 20
@@ -47,9 +53,11 @@ BULK_BYTES: Final = 12 << 20
 def flush(group: Group, api: ServerApi) -> tuple[list[str], list[tuple[str, str]]]:
     """Send every queued write: runs of plain writes in bulk requests, then the rest (and
     anything a bulk post refused) one by one, resealing after a conflict; (ids sent, (id,
-    reason) of writes the server refused for good)."""
+    reason) of writes kept unsent: the rules no longer allow them, or the server refused them
+    for good)."""
     sent: list[str] = []
-    refused: list[tuple[str, str]] = []
+    refused = _hold_back(group)
+    judged = group._load().state.seq
     while True:
         more = _send_bulk(group, api)
         sent += more
@@ -58,6 +66,12 @@ def flush(group: Group, api: ServerApi) -> tuple[list[str], list[tuple[str, str]
     for queued_id, body, retracts in group._store.outbox(group._gid):
         entry_id = queued_id
         for attempt in range(4):
+            if group._load().state.seq != judged:
+                # The log moved (a conflict synced, a rotation): the rules may have too.
+                refused += _hold_back(group)
+                judged = group._load().state.seq
+            if entry_id.hex() in {rid for rid, _ in refused}:
+                break
             if group._store.entry(group._gid, entry_id) is not None:
                 if _is_ours(group, entry_id, body):
                     # It reached the server before (the client died before unqueueing).
@@ -92,6 +106,31 @@ def flush(group: Group, api: ServerApi) -> tuple[list[str], list[tuple[str, str]
             sent.append(entry_id.hex())
             break
     return sent, refused
+
+
+def _hold_back(group: Group) -> list[tuple[str, str]]:
+    """Move the queued writes the group's rules no longer allow on its head out of the
+    outbox into `unsent`, as if the server had refused them: sealed on this head, they
+    would be accepted (the server cannot read them) and then ignored by every client,
+    their author's included. (id, reason) of each."""
+    rules = group._write_rules
+    if rules is None:
+        return []
+    waiting = [
+        (entry_id, body)
+        for entry_id, body, _ in group._store.outbox(group._gid)
+        if group._store.entry(group._gid, entry_id) is None  # not sent before a crash
+    ]
+    if not waiting:
+        return []
+    held = rules(group, waiting)
+    if not held:
+        return []
+    now = group._account.now()
+    with group._store.write() as db:
+        for entry_id, reason in held.items():
+            group._store.set_aside(db, group._gid, entry_id, reason, now)
+    return [(entry_id.hex(), reason) for entry_id, reason in held.items()]
 
 
 def _send_bulk(group: Group, api: ServerApi) -> list[str]:

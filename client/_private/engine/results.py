@@ -79,11 +79,12 @@ class SyncReport:
     sent: tuple[str, ...] = ()
     """Ids of queued entries that were sent."""
     refused: tuple[tuple[str, str], ...] = ()
-    """(id, reason) of queued entries this sync found the server refuses for good (their
-    author lost the power they need): they left the outbox, so that they cannot stop later
+    """(id, reason) of queued entries this sync found may not be sent (their author lost the
+    power they need: the journal's rules no longer allow them on the newest head, or the
+    server refuses them for good): they left the outbox, so that they cannot stop later
     syncs, and are kept unsent (`Group.unsent()`)."""
     unsent: int = 0
-    """Writes kept after the server refused them for good (this sync's and earlier ones'),
+    """Writes kept unsent (this sync's and earlier ones'),
     until their author discards them: every report counts them."""
     queued: int = 0
     """Entries still waiting in the outbox (e.g. the server was unreachable)."""
@@ -106,7 +107,7 @@ class SyncReport:
 
 @dataclass(frozen=True)
 class Unsent:
-    """A write the server refused for good, kept so its author can read it back (`Group.unsent`).
+    """A write that may not be sent, kept so its author can read it back (`Group.unsent`).
 
     Shown as the item it was: each text field under its label, as plain text (a reader
     never renders it as markup)."""
@@ -118,11 +119,11 @@ class Unsent:
     fields: tuple[tuple[str, str], ...]
     """(label, text) of each field it holds, in the member's words."""
     reason: str
-    """Why the server refused it."""
+    """Why it was not sent, in the member's words (or the server's)."""
     written_at: int
     """When it was written (seconds since the epoch)."""
     refused_at: int
-    """When the server refused it."""
+    """When it was held back or the server refused it."""
 
     @property
     def text(self) -> str:

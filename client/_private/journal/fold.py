@@ -148,6 +148,7 @@ class _State:
     warnings: list[JournalWarning] = field(default_factory=list)
     search: list[tuple[str, list[int], str, Item]] | None = None  # folded, map, raw, item
     roles: dict[tuple[bytes, int], Role | None] = field(default_factory=dict)
+    refused: dict[bytes, str] = field(default_factory=dict)  # entry id → first action refused
 
 
 class JournalView:
@@ -232,6 +233,11 @@ class JournalView:
             owner=owner,
             notes=self._roles.notes_policy_at(log_seq),
         )
+
+    def refused_action(self, entry_id: bytes) -> str | None:
+        """The action of the permission table this entry was refused (and so is ignored
+        everywhere), if it was."""
+        return self._st().refused.get(entry_id)
 
     def retraction_entries(self, item: bytes, member: bytes, *, log_seq: int) -> list[bytes]:
         """The entries of `item` whose ciphertext `member` may have deleted when retracting it.
@@ -318,11 +324,13 @@ class JournalView:
         k = (r.author, r.log_seq)
         role = st.roles[k] if k in st.roles else st.roles.setdefault(k, self._roles.role_at(*k))
         if role is None:
+            st.refused.setdefault(r.entry_id, action)
             self._warn(st, r, "not_a_member", f"{what}: the author was not a member then")
             return False
         notes = self._roles.notes_policy_at(r.log_seq) if permission(action).notes_policy else "all"
         if allowed(action, role=role, owner=owner, notes=notes):
             return True
+        st.refused.setdefault(r.entry_id, action)
         self._warn(st, r, "unauthorized", f"{what}: not allowed ({action}), ignored")
         return False
 

@@ -1,4 +1,4 @@
-"""A write the server refused for good, read back as the item it was: its fields as plain text.
+"""A write that may not be sent, read back as the item it was: its fields as plain text.
 
 The body is decoded strictly (`decode_body`), so what a member reads back passed the same
 checks as anything they read in the journal; the result is text for a reader to show

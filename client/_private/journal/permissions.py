@@ -77,6 +77,18 @@ def allowed(action: str, *, role: Role | None, owner: bool, notes: NotesPolicy =
     )
 
 
+def full_powers(role: Role | None, *, notes: NotesPolicy) -> bool:
+    """Whether a member with `role` under `notes` may do everything the table lets anyone
+    do (owning the item where it asks for an owner): then nothing they were allowed to
+    write can have been taken from them since."""
+    return all(
+        allowed(p.action, role=role, owner=owner, notes=notes)
+        or not allowed(p.action, role="leader", owner=owner)
+        for p in PERMISSIONS
+        for owner in (False, True)
+    )
+
+
 def permission_table() -> str:
     """The permission table as markdown (docs/journal.md embeds exactly this)."""
     words = {"member": "any member", "owner": "owner", "leader": "leader"}
@@ -145,6 +157,19 @@ REFUSALS: Final[dict[str, tuple[str, str]]] = {
         "ask the author or a leader (see `chatham members`)",
     ),
 }
+
+
+def no_longer_allowed(action: str, *, role: Role | None, notes: NotesPolicy) -> str:
+    """Why a write its author could make when they wrote it may not be sent now (the rules
+    changed while it waited to be sent), in the member's words."""
+    p = _PERMS[action]
+    if role is None:
+        return "you are no longer a member of the group"
+    if p.notes_policy and notes == "leaders" and role != "leader":
+        return "the group's leaders now keep notes to leaders only"
+    if "leader" in p.who and role != "leader":
+        return "you are no longer a leader"
+    return REFUSALS[action][0]
 
 
 KIND_LIST: Final = {

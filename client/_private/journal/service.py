@@ -74,8 +74,8 @@ AGENDA_ISSUES: Final = 100
 @dataclass(frozen=True)
 class Posted:
     """What a write did: the new entry's id, whether it still waits in the outbox, and how
-    many writes the server refused for good are kept unsent (`Group.unsent`): sending this
-    one sends those waiting before it, and the server may refuse one of them."""
+    many writes that may not be sent are kept unsent (`Group.unsent`): sending this one
+    sends those waiting before it, and one of them may be held back or refused."""
 
     id: str
     queued: bool

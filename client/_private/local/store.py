@@ -6,8 +6,8 @@ What is on disk, and why it is safe there:
 - `entries`: verified entries, verbatim (header, ciphertext, signature) or, after a
   signed retraction, the stub without ciphertext. Each row carries a MAC under the
   store MAC key, so an edited row is detected before it is used.
-- `epoch_keys`, `outbox`, `unsent` (writes the server refused for good, kept for their
-  author to read back), `invites`, the group's display name, the member's own name,
+- `epoch_keys`, `outbox`, `unsent` (writes that may not be sent, kept for their author
+  to read back), `invites`, the group's display name, the member's own name,
   unsent drafts (`meta`, `draft …`): sealed under the store seal key
   (XChaCha20-Poly1305). Queued writes stay plaintext only in memory until they are
   sealed under the newest epoch at send time.
@@ -786,8 +786,8 @@ class Store:
     def set_aside(
         self, db: sqlite3.Connection, group: bytes, entry_id: bytes, reason: str, at: int
     ) -> None:
-        """Inside a write: move a queued write out of the outbox into `unsent`, with the
-        server's reason and the time, so it is never sent again and its text stays here."""
+        """Inside a write: move a queued write out of the outbox into `unsent`, with why it
+        may not be sent and the time, so it is never sent again and its text stays here."""
         row = db.execute(
             "SELECT sealed, added FROM outbox WHERE group_id=? AND entry_id=?", (group, entry_id)
         ).fetchone()
