@@ -389,14 +389,18 @@ def adopt_handed_over(account: Account) -> list[Group]:
 
     One group never keeps this home from opening: a group whose log added this device and
     removed it again (before it arrived) is let go; one out of reach, failing a check, or
-    whose log does not yet show this device's addition, is tried again at the next open."""
+    whose log does not yet show this device's addition, is tried again at the next open
+    (`Account.waiting` says which, and why)."""
     blob = account._store.get_meta(_PENDING_GROUPS)
     if blob is None:
         return []
     plain = account._store.vault.open(SEAL_LINK, b"groups", blob)
     groups = msgspec.msgpack.decode(plain, type=list[crypto.LinkGroup])
+    from .account import WaitingGroup
+
     out: list[Group] = []
     later: list[crypto.LinkGroup] = []
+    waiting: list[WaitingGroup] = []
     for lg in groups:
         if account._store.group(lg.group) is not None:
             continue
@@ -404,9 +408,11 @@ def adopt_handed_over(account: Account) -> list[Group]:
             out.append(_adopt(account, lg))
         except E.NotAMember:
             continue
-        except E.ChathamError:
+        except E.ChathamError as e:
             later.append(lg)
+            waiting.append(WaitingGroup(lg.name, lg.server, e))
     _set_pending(account._store, later)
+    account.waiting = tuple(waiting)
     return out
 
 

@@ -271,7 +271,12 @@ def test_a_server_hiding_the_new_devices_addition_cannot_make_it_drop_the_group(
     tamper.on("GET", "/log", hide_the_addition)
     with Account.open(home, passphrase=PASS, http=tampered_http) as laptop:
         assert laptop.groups() == []
+        [waiting] = laptop.waiting  # said, not silently missing
+        assert waiting.name == gs.name
+        assert isinstance(waiting.problem, errors.RollbackError)
+        assert "before this device was added" in str(waiting.problem)
     tamper.clear()
     with Account.open(home, passphrase=PASS, http=tampered_http) as laptop:
+        assert laptop.waiting == ()
         assert [g.name for g in laptop.groups()] == [gs.name]
         assert bodies(laptop.group()) == [b"written before the laptop"]
