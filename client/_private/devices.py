@@ -409,6 +409,8 @@ def adopt_handed_over(account: Account) -> list[Group]:
         except E.NotAMember:
             continue
         except E.ChathamError as e:
+            if account._store.group(lg.group) is not None:
+                continue  # adopted: only its first sync failed, which the next one retries
             later.append(lg)
             waiting.append(WaitingGroup(lg.name, lg.server, e))
     _set_pending(account._store, later)

@@ -280,3 +280,31 @@ def test_a_server_hiding_the_new_devices_addition_cannot_make_it_drop_the_group(
         assert laptop.waiting == ()
         assert [g.name for g in laptop.groups()] == [gs.name]
         assert bodies(laptop.group()) == [b"written before the laptop"]
+
+
+def test_a_group_adopted_whose_first_sync_fails_is_not_called_waiting(
+    person: Person, server: httpx.Client, tamper: Tamper, tampered_http: httpx.Client,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """The laptop adopts the group (its log and keys check out) but the server fails the
+    entries it asks for next: the group is here, so it is not named as still to come."""
+    dana, sam = person("Dana"), person("Sam")
+    gd, gs = form_group(dana, sam)
+    gd.post(b"written before the laptop")
+    home = tmp_path / "laptop"
+    words = Account.add_device(sam.link_device().line, home, passphrase=PASS, http=server)
+    sam.confirm_device(words)
+
+    def entries_fail(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/entries"):
+            return httpx.Response(500, json={"code": "internal_error", "detail": "down"})
+        return response
+
+    tamper.raw_hooks.append(entries_fail)
+    with Account.open(home, passphrase=PASS, http=tampered_http) as laptop:
+        assert [g.name for g in laptop.groups()] == [gs.name]
+        assert laptop.waiting == ()
+    tamper.clear()
+    with Account.open(home, passphrase=PASS, http=tampered_http) as laptop:
+        laptop.group().sync()
+        assert bodies(laptop.group()) == [b"written before the laptop"]
