@@ -34,7 +34,14 @@ if TYPE_CHECKING:
     from ._private.engine.group import Group
     from ._private.engine.heal import HealReport
     from ._private.engine.ops import OpBuilder, OpContext
-    from ._private.engine.results import ChainView, EntryRef, OpenedEntry, SyncReport, VerifyReport
+    from ._private.engine.results import (
+        ChainView,
+        EntryRef,
+        OpenedEntry,
+        SyncReport,
+        Unsent,
+        VerifyReport,
+    )
     from ._private.engine.sync import Progress
     from ._private.journal.service import Journal
     from ._private.local.home import (
@@ -120,6 +127,7 @@ _EXPORTS: dict[str, str] = {
     "RosterEntry": "membership.values",
     "ServerError": "errors",
     "SyncReport": "engine.results",
+    "Unsent": "engine.results",
     "Upload": "engine.results",
     "UsageError": "errors",
     "VerificationError": "errors",
@@ -177,6 +185,7 @@ __all__ = [
     "RosterEntry",
     "ServerError",
     "SyncReport",
+    "Unsent",
     "Upload",
     "UsageError",
     "VerificationError",

@@ -77,6 +77,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "comments",
     "updates",
     "items",
+    "unsent",
     "web",
 )
 """Modules under chatham.client.cli that register commands, in help order."""
@@ -231,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         result = app(args=args, prog_name="chatham", standalone_mode=False)
         if result == INTERRUPTED:  # typer turns Ctrl-C into a silent exit code 130
             return _interrupted()
+        cli_common.STATE.after_success()
         return result if isinstance(result, int) else 0
     except typer.Exit as e:
         return int(e.exit_code)

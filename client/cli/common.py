@@ -42,6 +42,17 @@ class CliState:
     """Write even when this copy of the group is too old to write safely."""
     _asked: int = 0
     _account: Account | None = None
+    _wrote: Group | None = None
+    """The group a journal command wrote to (`journal(write=True)`)."""
+
+    def after_success(self) -> None:
+        """After a write command: sending its write sent those waiting before it, and the
+        server may have refused one for good; say how many are kept while any are."""
+        if self._wrote is None:
+            return
+        n = self._wrote.unsent_count
+        if n:
+            console(stderr=True).print(f"chatham: note: {unsent_words(n)}")
 
     def passphrase_from_file(self) -> str | None:
         if self.passphrase_file is None:
@@ -327,6 +338,13 @@ def plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
+def unsent_words(n: int) -> str:
+    """`1 post was not sent; `chatham unsent` shows it`: writes the server refused for good,
+    said while any are kept."""
+    were, it = ("was", "it") if n == 1 else ("were", "them")
+    return f"{plural(n, 'post')} {were} not sent; `chatham unsent` shows {it}"
+
+
 def group_changes(n: int) -> str:
     """`3 changes to the group`: its log ops (membership, keys, checkpoints); `--verbose`
     calls them that."""
@@ -388,6 +406,7 @@ def journal(*, write: bool = False) -> Journal:
         fresh(group)
     gj = Journal(group, st.account().member_id, insist=st.anyway)
     if write:
+        st._wrote = group
         gj.catch_up()
     return gj
 
@@ -402,6 +421,8 @@ def fresh(group: Group) -> None:
         if sys.stderr.isatty():  # what changed in the group, told once, as `sync` does
             for a in report.announcements:
                 console(stderr=True).print(f"• {a.text}")
+        if report.refused:  # this read's sync sent a waiting write the server refused
+            console(stderr=True).print(f"chatham: note: {unsent_words(report.unsent)}")
         return
     when = group.last_synced
     since = "never synced" if when is None else f"last synced {ago(when)}"

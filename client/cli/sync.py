@@ -13,6 +13,7 @@ from .common import (
     emit_json,
     short,
     state,
+    unsent_words,
     verbose,
     warn_if_stale,
 )
@@ -129,7 +130,9 @@ def _print_sync(name: str, report: SyncReport) -> None:
         waits = " (waiting: it may resolve when the rest arrives)" if alarm.waiting else ""
         out.print(Text(f"alarm: {alarm.text}{waits}"))
     for entry, reason in report.refused:
-        out.print(Text(f"not sent: write {entry[:8]}: {reason}; it is no longer queued"))
+        out.print(Text(f"not sent: write {entry[:8]}: {reason}; its text is kept"))
+    if report.unsent:  # every sync says so while any are kept, whatever else it reports
+        out.print(unsent_words(report.unsent))
     if report.status == "joining":
         out.print(f"{name}: waiting for a leader to approve your join request")
         return

@@ -17,7 +17,7 @@ from litestar.static_files import create_static_files_router
 from .desk import Desk
 from .guard import ASGIApp, Door, guarded
 from .live import Live
-from .pages import home, issues, items, meetings, members, start, writing
+from .pages import home, issues, items, meetings, members, start, unsent, writing
 from .pages.base import Web
 from .render import STATIC, environment
 
@@ -37,6 +37,7 @@ def create_app(desk: Desk, door: Door) -> ASGIApp:
         *meetings.ROUTES,
         *writing.ROUTES,
         *members.ROUTES,
+        *unsent.ROUTES,
         create_static_files_router(path="/static", directories=[STATIC], send_as_attachment=False),
     ]
     app = Litestar(

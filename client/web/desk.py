@@ -50,6 +50,8 @@ class Health:
 class Notice:
     text: str
     kind: Literal["done", "error"] = "done"
+    link: tuple[str, str] | None = None
+    """(path, words) of a page where the member can act on it."""
 
 
 @dataclass
@@ -192,12 +194,13 @@ class Desk:
         # alarm is what the pages show, until a sync finds none.
         h.alarms = report.alarms
         h.alarm = report.alarms[0].error() if report.alarms else None
-        # A waiting post the server refused for good has left the outbox: say so, whichever
+        # A waiting post the server refused for good is kept, not sent: say so, whichever
         # page or live update synced, or the member never learns it was not sent.
         for _, reason in report.refused:
             self.notify(
-                f"One of your posts was not sent ({reason}); it is no longer waiting to go out.",
+                f"One of your posts was not sent ({reason}); its text is kept.",
                 "error",
+                link=("/unsent", "Read it, copy it, then discard it"),
             )
         j = self.journals.get(group.id)
         if j is not None and (report.new_entries or report.new_ops or report.retracted):
@@ -206,8 +209,13 @@ class Desk:
 
     # --- notices ----------------------------------------------------------------------------
 
-    def notify(self, text: str, kind: Literal["done", "error"] = "done") -> None:
-        self.notices.append(Notice(text, kind))
+    def notify(
+        self,
+        text: str,
+        kind: Literal["done", "error"] = "done",
+        link: tuple[str, str] | None = None,
+    ) -> None:
+        self.notices.append(Notice(text, kind, link))
         del self.notices[:-5]
 
     def take_notices(self) -> list[Notice]:

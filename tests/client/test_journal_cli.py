@@ -1086,3 +1086,80 @@ def test_a_stale_view_warns_and_a_too_stale_one_refuses_writes_without_anyway(
     assert "chatham: warning:" in err
     assert cli("Dana", "sync")[0] == 0
     assert [i["title"] for i in cli.json("Dana", "issue", "list")].count("Layoffs") == 1
+
+
+# --- writes the server refused for good -------------------------------------------------------
+
+
+class _Cut(httpx.BaseTransport):
+    """A real connection that can be cut (the network is down)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.down = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("network is down", request=request)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _refused_meeting_notes(world: World, text: str) -> None:
+    """Sam, a leader, writes the meeting's notes offline in place of Ana's draft; Dana
+    demotes him before they go out."""
+    from chatham.client.journal import Note, encode_body
+
+    cut = _Cut()
+    with httpx.Client(transport=cut) as sams_http, httpx.Client() as http:
+        sam = Account.open(world.people["Sam"].home, http=sams_http)
+        dana = Account.open(world.people["Dana"].home, http=http)
+        ana = Account.open(world.people["Ana"].home, http=http)
+        try:
+            gd, gs, ga = dana.group(), sam.group(), ana.group()
+            gd.set_role("Sam", "leader")
+            meeting = gd.journal().new_meeting(date=date.today(), title="March")
+            ga.sync()
+            draft = ga.journal().new_note("Ana's draft", meeting=ga.journal().meeting(meeting.id))
+            gs.sync()
+            cut.down = True
+            body = encode_body(Note(ts=1, body=text, meeting=bytes.fromhex(meeting.id)))
+            gs.post(body, retracts=[draft.id])
+            gd.set_role("Sam", "member")
+        finally:
+            for a in (sam, dana, ana):
+                a.close()
+
+
+def test_a_refused_write_is_kept_listed_and_discarded_from_the_cli(
+    cli: Cli, world: World, forum: str
+) -> None:
+    text = "Minutes: Sam will sell the bakery\nto his niece, in June"
+    _refused_meeting_notes(world, text)
+    # Another write sends the waiting notes along: the refusal is said, not swallowed.
+    code, out, err = cli("Sam", "issue", "new", "--title", "Back online", "--json")
+    assert (code, list(json.loads(out))) == (0, ["id", "queued"])
+    assert err == "chatham: note: 1 post was not sent; `chatham unsent` shows it\n"
+    # Every sync says so while it is kept.
+    assert "1 post was not sent; `chatham unsent` shows it" in cli.ok("Sam", "sync")
+    [kept] = cli.json("Sam", "unsent")
+    assert kept["kind"] == "note"
+    assert {"label": "Note", "text": text} in kept["fields"]
+    assert kept["reason"]
+    listed = cli.ok("Sam", "unsent")
+    assert f"note {kept['id'][:8]}" in listed
+    assert "  Note: Minutes: Sam will sell the bakery\n    to his niece, in June\n" in listed
+    # Discarding cannot be undone: without a terminal it takes --yes.
+    assert cli.fails("Sam", "unsent", "discard", kept["id"][:8]) == [
+        f"chatham: error: discarding note {kept['id'][:8]} cannot be undone",
+        "chatham: hint: run it again with --yes to discard it",
+    ]
+    assert cli.fails("Sam", "unsent", "discard", "0000") == [
+        "chatham: error: no unsent write 0000 in this group",
+        "chatham: hint: `chatham unsent` lists them",
+    ]
+    cli.ok("Sam", "unsent", "discard", kept["id"][:8], "--yes")
+    assert cli.json("Sam", "unsent") == []
+    assert "not sent" not in cli.ok("Sam", "sync")

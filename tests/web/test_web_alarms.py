@@ -177,7 +177,38 @@ def test_a_waiting_post_the_server_refuses_for_good_is_named_not_dropped_in_sile
         r = web.post("/sync", data={"csrf": csrf, "back": "/"}, follow_redirects=True)
         assert "One of your posts was not sent" in r.text
         assert "you may not post" in r.text
+        assert '<a href="/unsent">Read it, copy it, then discard it</a>' in r.text
         assert forum.sam.group().queued == 0
+        # Every page says so while it is kept, and the page shows its text (as text).
+        gate.mode = "up"
+        r = web.get("/issues")
+        assert "1 post was not sent" in r.text
+        r = web.get("/unsent")
+        assert "Issue written" in r.text
+        assert "Written offline" in r.text
+        assert "you may not post" in r.text
+        [kept] = forum.sam.group().unsent()
+        r = web.post(f"/unsent/{kept.id}/discard", data={"csrf": csrf}, follow_redirects=True)
+        assert "Discarded" in r.text
+        assert "Written offline" not in r.text
+        assert forum.sam.group().unsent() == []
+        assert "not sent" not in web.get("/issues").text
+
+
+def test_a_kept_unsent_post_shows_as_text_never_markup(forum: Forum, web_of: WebOf) -> None:
+    gate = _Gate(forum.server._transport)
+    with httpx.Client(transport=gate, base_url=SERVER_URL) as http:
+        web, csrf = web_of(forum.sam, http)
+        gate.mode = "down"
+        typed = {"title": "<b>bold</b> & <script>x</script>", "what": "*not emphasis*",
+                 "priority": "B", "minutes": "15"}  # fmt: skip
+        web.post("/issues", data={"csrf": csrf, **typed}, follow_redirects=True)
+        gate.mode = "refusing"
+        web.post("/sync", data={"csrf": csrf, "back": "/"}, follow_redirects=True)
+        r = web.get("/unsent")
+        assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;x&lt;/script&gt;" in r.text
+        assert "<script>x" not in r.text
+        assert "*not emphasis*" in r.text
 
 
 def test_a_post_written_while_the_server_is_away_is_said_to_wait_not_to_be_posted(
@@ -198,3 +229,18 @@ def test_a_post_written_while_the_server_is_away_is_said_to_wait_not_to_be_poste
             "/updates", data={"csrf": csrf, "highs": "A good month"}, follow_redirects=True
         )
         assert "Your update was saved; it goes out when the server is back." in r.text
+
+
+def test_a_post_refused_as_it_is_written_links_to_its_kept_text(
+    forum: Forum, web_of: WebOf
+) -> None:
+    gate = _Gate(forum.server._transport)
+    with httpx.Client(transport=gate, base_url=SERVER_URL) as http:
+        web, csrf = web_of(forum.sam, http)
+        gate.mode = "refusing"
+        typed = {"title": "Refused at once", "what": "x", "priority": "B", "minutes": "15"}
+        r = web.post("/issues", data={"csrf": csrf, **typed}, follow_redirects=True)
+        assert r.status_code == 403
+        assert '<a href="/unsent">Read it</a>' in r.text
+        gate.mode = "up"
+        assert "Refused at once" in web.get("/unsent").text

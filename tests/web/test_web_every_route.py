@@ -12,7 +12,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from chatham.client import Account
-from chatham.client.web.pages import home, issues, items, meetings, members, start, writing
+from chatham.client.web.pages import (
+    home,
+    issues,
+    items,
+    meetings,
+    members,
+    start,
+    unsent,
+    writing,
+)
 
 from tests.support.web_member import Forum
 
@@ -20,7 +29,7 @@ PORT = 48123
 
 
 def _routes() -> Iterator[tuple[str, str]]:
-    for module in (home, issues, items, meetings, members, start, writing):
+    for module in (home, issues, items, meetings, members, start, unsent, writing):
         for handler in module.ROUTES:
             for path in handler.paths:
                 for method in handler.http_methods:
@@ -42,7 +51,8 @@ def _state(member: Account) -> tuple[Any, ...]:
     fresh = Account(member.home, member._secrets)
     try:
         g = fresh.group()
-        return (g.state.seq, len(list(g.entries())), g.name, g.draft("issue-new"), g.queued)
+        drafts = g.draft("issue-new")
+        return (g.state.seq, len(list(g.entries())), g.name, drafts, g.queued, g.unsent_count)
     finally:
         fresh.close()
 

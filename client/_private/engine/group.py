@@ -45,7 +45,7 @@ from .freshness import Freshness, freshness, require_fresh
 from .heal import HealReport
 from .heal import heal as heal_group
 from .ops import RETRIES, OpBuilder, append_op
-from .results import EntryRef, OpenedEntry, SyncReport, Upload, VerifyReport
+from .results import EntryRef, OpenedEntry, SyncReport, Unsent, Upload, VerifyReport
 from .snapshot import Snapshot
 from .sync import Progress, alarms, sync_once
 from .verify import verify
@@ -172,6 +172,41 @@ class Group:
     def queued(self) -> int:
         """Writes waiting in the outbox for the next sync."""
         return self._store.outbox_count(self._gid)
+
+    @property
+    def unsent_count(self) -> int:
+        """Writes the server refused for good, kept here until discarded (`unsent`)."""
+        return self._store.unsent_count(self._gid)
+
+    def unsent(self) -> list[Unsent]:
+        """Writes the server refused for good (their author lost the power they need before
+        they went out), oldest refusal first. Each is kept sealed in this home, never sent
+        again, and shown as the item it was, in plain text, until `discard_unsent`."""
+        from ..journal.kept import written_fields
+
+        out = []
+        for row in self._store.unsent(self._gid):
+            kind, fields = written_fields(row.body)
+            out.append(Unsent(row.entry_id.hex(), kind, fields, row.reason, row.added, row.refused))
+        return out
+
+    def find_unsent(self, ref: str) -> Unsent:
+        """The kept unsent write with this id, or a unique prefix of it."""
+        ref = ref.strip().lower()
+        found = [u for u in self.unsent() if ref and u.id.startswith(ref)]
+        if not found:
+            raise E.NotFound(
+                f"no unsent write {ref[:32]} in this group", hint="`chatham unsent` lists them"
+            )
+        if len(found) > 1:
+            raise E.NotFound(f"{ref} names more than one unsent write", hint="give more of its id")
+        return found[0]
+
+    def discard_unsent(self, ref: str) -> None:
+        """Forget a kept unsent write (its id or a unique prefix of it), once copied: it is
+        overwritten on disk and cannot be brought back."""
+        kept = self.find_unsent(ref)
+        self._store.discard_unsent(self._gid, bytes.fromhex(kept.id))
 
     @property
     def _store(self) -> Store:
@@ -397,7 +432,7 @@ class Group:
                     uploads.name_sent(self, uploads.queued_ids(self))
                 now = self._account.now()
                 self._store.set_meta(_synced_key(self._gid), now.to_bytes(8, "big"))
-                return report
+                return dataclasses.replace(report, unsent=self.unsent_count)
             except E.StaleLocal:
                 self._snap = None
             except BaseException:

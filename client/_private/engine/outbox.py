@@ -80,10 +80,12 @@ def flush(group: Group, api: ServerApi) -> tuple[list[str], list[tuple[str, str]
             except E.Forbidden as e:
                 # The server judged the write on the newest head and refused it for good: its
                 # author lost the power it needs (a demotion or a stricter notes policy that
-                # landed first). Kept queued, it would fail every later sync; it leaves the
-                # outbox and the sync says so.
+                # landed first). Kept queued, it would fail every later sync: it leaves the
+                # outbox for `unsent`, sealed as it was, so its author can read it back.
                 with group._store.write() as db:
-                    group._store.unqueue(db, entry_id)
+                    group._store.set_aside(
+                        db, group._gid, entry_id, e.message, group._account.now()
+                    )
                 refused.append((entry_id.hex(), e.message))
                 break
             store_own(group, sealed, posted.cursor, entry_id)
@@ -296,12 +298,13 @@ def queue(group: Group, body: bytes, retracts: Sequence[bytes] = ()) -> str:
     entry_id = random_bytes(16)
     group._store.queue(group._gid, entry_id, body, group._account.now(), sorted(set(retracts)))
     with contextlib.suppress(E.Unreachable):  # queued; the next sync sends it
+        # Other writes the server refuses on this sync are kept too, and counted by
+        # `Group.unsent_count` (what the write's caller reports).
         for rid, reason in group.sync().refused:
             if rid == entry_id.hex():
                 raise E.NotAllowed(
                     reason,
-                    hint="it was not sent and is no longer queued; `chatham sync` shows where "
-                    "you stand in the group",
+                    hint="it was not sent; its text is kept: `chatham unsent` shows it",
                 )
     return entry_id.hex()
 

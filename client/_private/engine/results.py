@@ -79,8 +79,12 @@ class SyncReport:
     sent: tuple[str, ...] = ()
     """Ids of queued entries that were sent."""
     refused: tuple[tuple[str, str], ...] = ()
-    """(id, reason) of queued entries the server refused for good (their author lost the
-    power they need): they left the outbox, so that they cannot stop later syncs."""
+    """(id, reason) of queued entries this sync found the server refuses for good (their
+    author lost the power they need): they left the outbox, so that they cannot stop later
+    syncs, and are kept unsent (`Group.unsent()`)."""
+    unsent: int = 0
+    """Writes kept after the server refused them for good (this sync's and earlier ones'),
+    until their author discards them: every report counts them."""
     queued: int = 0
     """Entries still waiting in the outbox (e.g. the server was unreachable)."""
     announcements: tuple[Announcement, ...] = ()
@@ -98,6 +102,32 @@ class SyncReport:
         """Raise the oldest alarm as the `VerificationError` it stands for, if there is one."""
         if self.alarms:
             raise self.alarms[0].error()
+
+
+@dataclass(frozen=True)
+class Unsent:
+    """A write the server refused for good, kept so its author can read it back (`Group.unsent`).
+
+    Shown as the item it was: each text field under its label, as plain text (a reader
+    never renders it as markup)."""
+
+    id: str
+    """The entry id it was queued under (hex); `Group.discard_unsent` takes it or a prefix."""
+    kind: str
+    """What it was: issue, note, comment, commitment, … (`write` when it does not decode)."""
+    fields: tuple[tuple[str, str], ...]
+    """(label, text) of each field it holds, in the member's words."""
+    reason: str
+    """Why the server refused it."""
+    written_at: int
+    """When it was written (seconds since the epoch)."""
+    refused_at: int
+    """When the server refused it."""
+
+    @property
+    def text(self) -> str:
+        """Every field as `label: text`, one after another."""
+        return "\n".join(f"{label}: {value}" for label, value in self.fields)
 
 
 @dataclass(frozen=True)

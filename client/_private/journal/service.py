@@ -73,10 +73,13 @@ AGENDA_ISSUES: Final = 100
 
 @dataclass(frozen=True)
 class Posted:
-    """What a write did: the new entry's id, and whether it still waits in the outbox."""
+    """What a write did: the new entry's id, whether it still waits in the outbox, and how
+    many writes the server refused for good are kept unsent (`Group.unsent`): sending this
+    one sends those waiting before it, and the server may refuse one of them."""
 
     id: str
     queued: bool
+    unsent: int = 0
 
     @property
     def short(self) -> str:
@@ -293,7 +296,7 @@ class Journal:
             data, retracts=[r.hex() for r in retracts or []], insist=self.insist
         )
         self.refresh()
-        return Posted(entry_id, queued=self.group.queued > 0)
+        return Posted(entry_id, queued=self.group.queued > 0, unsent=self.group.unsent_count)
 
     def _ts(self) -> int:
         return self.view.stamp(self.now())

@@ -6,7 +6,8 @@ What is on disk, and why it is safe there:
 - `entries`: verified entries, verbatim (header, ciphertext, signature) or, after a
   signed retraction, the stub without ciphertext. Each row carries a MAC under the
   store MAC key, so an edited row is detected before it is used.
-- `epoch_keys`, `outbox`, `invites`, the group's display name, the member's own name,
+- `epoch_keys`, `outbox`, `unsent` (writes the server refused for good, kept for their
+  author to read back), `invites`, the group's display name, the member's own name,
   unsent drafts (`meta`, `draft …`): sealed under the store seal key
   (XChaCha20-Poly1305). Queued writes stay plaintext only in memory until they are
   sealed under the newest epoch at send time.
@@ -47,6 +48,18 @@ _SIGNED_LOCKBOXES = """CREATE TABLE IF NOT EXISTS signed_lockboxes (
     lockbox BLOB NOT NULL,
     PRIMARY KEY (group_id, epoch, device)
 )"""
+
+_UNSENT = """CREATE TABLE IF NOT EXISTS unsent (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_id BLOB NOT NULL,
+    entry_id BLOB NOT NULL UNIQUE,
+    sealed BLOB NOT NULL,
+    added INTEGER NOT NULL,
+    refused INTEGER NOT NULL
+)"""
+
+_LATER_TABLES: Final = {"signed_lockboxes": _SIGNED_LOCKBOXES, "unsent": _UNSENT}
+"""Tables added within schema 2: a store made before one of them lacks it, and gets it."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -122,6 +135,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     sealed BLOB NOT NULL,
     added INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS unsent (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_id BLOB NOT NULL,
+    entry_id BLOB NOT NULL UNIQUE,
+    sealed BLOB NOT NULL,
+    added INTEGER NOT NULL,
+    refused INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS invites (
     group_id BLOB NOT NULL,
     invite_id BLOB NOT NULL,
@@ -134,6 +155,7 @@ CREATE TABLE IF NOT EXISTS invites (
 # group, so a value cannot be moved from one slot to another).
 SEAL_EPOCH_KEY: Final = b"epoch-key"
 SEAL_OUTBOX: Final = b"outbox"
+SEAL_UNSENT: Final = b"unsent"
 SEAL_GROUP_NAME: Final = b"group-name"
 SEAL_INVITE: Final = b"invite"
 SEAL_JOIN: Final = b"join"
@@ -175,6 +197,32 @@ class _Queued(msgspec.Struct, array_like=True, frozen=True):
 
 _outbox_encoder = msgspec.msgpack.Encoder()
 _outbox_decoder = msgspec.msgpack.Decoder(_Queued)
+
+
+class _Refused(msgspec.Struct, array_like=True, frozen=True):
+    """A write the server refused for good, sealed at rest: what was queued, and why."""
+
+    body: bytes
+    retracts: list[bytes]
+    reason: str
+
+
+_unsent_encoder = msgspec.msgpack.Encoder()
+_unsent_decoder = msgspec.msgpack.Decoder(_Refused)
+
+
+@dataclass(frozen=True)
+class UnsentRow:
+    """A write kept after the server refused it for good (opened)."""
+
+    entry_id: bytes
+    body: bytes
+    retracts: list[bytes]
+    reason: str
+    added: int
+    """When it was queued (seconds)."""
+    refused: int
+    """When the server refused it (seconds)."""
 
 
 def _u64(n: int) -> bytes:
@@ -260,14 +308,19 @@ class Store:
                     self.db.execute(
                         "INSERT INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
                     )
-        elif not self.db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='signed_lockboxes'"
-        ).fetchone():
-            # A schema-2 store may lack this table: lockboxes this device sealed (not secret:
-            # each opens only for its device, and the op commits to it), kept to heal a
-            # server (§14.2).
-            with self.write():
-                self.db.execute(_SIGNED_LOCKBOXES)
+        else:
+            # signed_lockboxes: lockboxes this device sealed (not secret: each opens only for
+            # its device, and the op commits to it), kept to heal a server (§14.2).
+            # unsent: writes the server refused for good, sealed as the outbox seals them.
+            have = {
+                str(r[0])
+                for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            missing = [ddl for name, ddl in _LATER_TABLES.items() if name not in have]
+            if missing:
+                with self.write():
+                    for ddl in missing:
+                        self.db.execute(ddl)
         version = self._schema()
         if version != SCHEMA_VERSION:
             raise StoreTampered(
@@ -708,13 +761,16 @@ class Store:
         for eid, sealed in self.db.execute(
             "SELECT entry_id, sealed FROM outbox WHERE group_id=? ORDER BY id", (group,)
         ).fetchall():
-            blob = self.vault.open(SEAL_OUTBOX, group + bytes(eid), bytes(sealed))
-            try:
-                queued = _outbox_decoder.decode(blob)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                raise StoreTampered("a queued write in the local store does not decode") from None
+            queued = self._open_queued(group, bytes(eid), bytes(sealed))
             out.append((bytes(eid), queued.body, queued.retracts))
         return out
+
+    def _open_queued(self, group: bytes, entry_id: bytes, sealed: bytes) -> _Queued:
+        blob = self.vault.open(SEAL_OUTBOX, group + entry_id, sealed)
+        try:
+            return _outbox_decoder.decode(blob)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise StoreTampered("a queued write in the local store does not decode") from None
 
     def outbox_count(self, group: bytes) -> int:
         return int(
@@ -724,6 +780,58 @@ class Store:
     @staticmethod
     def unqueue(db: sqlite3.Connection, entry_id: bytes) -> None:
         db.execute("DELETE FROM outbox WHERE entry_id=?", (entry_id,))
+
+    # --- unsent: writes the server refused for good ----------------------------------------------
+
+    def set_aside(
+        self, db: sqlite3.Connection, group: bytes, entry_id: bytes, reason: str, at: int
+    ) -> None:
+        """Inside a write: move a queued write out of the outbox into `unsent`, with the
+        server's reason and the time, so it is never sent again and its text stays here."""
+        row = db.execute(
+            "SELECT sealed, added FROM outbox WHERE group_id=? AND entry_id=?", (group, entry_id)
+        ).fetchone()
+        if row is None:
+            return
+        queued = self._open_queued(group, entry_id, bytes(row[0]))
+        kept = _unsent_encoder.encode(_Refused(queued.body, queued.retracts, reason))
+        # Its own purpose: a store edit cannot move it back into the outbox to be sent.
+        sealed = self.vault.seal(SEAL_UNSENT, group + entry_id + _u64(at), kept)
+        db.execute(
+            "INSERT INTO unsent (group_id, entry_id, sealed, added, refused) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (group, entry_id, sealed, int(row[1]), at),
+        )
+        db.execute("DELETE FROM outbox WHERE group_id=? AND entry_id=?", (group, entry_id))
+
+    def unsent(self, group: bytes) -> list[UnsentRow]:
+        """Writes the server refused for good, oldest refusal first."""
+        out = []
+        for eid, sealed, added, refused in self.db.execute(
+            "SELECT entry_id, sealed, added, refused FROM unsent WHERE group_id=? ORDER BY id",
+            (group,),
+        ).fetchall():
+            entry_id, at = bytes(eid), int(refused)
+            blob = self.vault.open(SEAL_UNSENT, group + entry_id + _u64(at), bytes(sealed))
+            try:
+                kept = _unsent_decoder.decode(blob)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                raise StoreTampered("a kept unsent write in the store does not decode") from None
+            out.append(UnsentRow(entry_id, kept.body, kept.retracts, kept.reason, int(added), at))
+        return out
+
+    def unsent_count(self, group: bytes) -> int:
+        return int(
+            self.db.execute("SELECT COUNT(*) FROM unsent WHERE group_id=?", (group,)).fetchone()[0]
+        )
+
+    def discard_unsent(self, group: bytes, entry_id: bytes) -> bool:
+        """Forget a kept write (overwritten on disk: `secure_delete`); whether it was there."""
+        with self.write() as db:
+            cur = db.execute(
+                "DELETE FROM unsent WHERE group_id=? AND entry_id=?", (group, entry_id)
+            )
+        return cur.rowcount == 1
 
     # --- invites (leader side) ------------------------------------------------------------------
 

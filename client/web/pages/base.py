@@ -157,6 +157,7 @@ class Ctx:
             "stale": None,
             "freshness": None,
             "anyway": False,
+            "unsent": 0,
             "leader": False,
             "ctx": self,
             "when": when,
@@ -178,6 +179,7 @@ class Ctx:
             return out
         out["group"] = g
         out["leader"] = self.is_leader
+        out["unsent"] = g.unsent_count  # said on every page while any are kept
         h = desk.health_of(g)
         if h.alarm is not None:
             out["alarm"] = explain(h.alarm)
