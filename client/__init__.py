@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from chatham.crypto import error_lines, terminal_text
 
     from . import errors, journal
-    from ._private.account import Account, GroupSummary, HttpSource
+    from ._private.account import Account, GroupSummary, HttpSource, WaitingGroup
     from ._private.devices import DeviceInfo, DeviceLink, LinkedDevice
     from ._private.engine.alarms import Alarm
     from ._private.engine.freshness import Freshness
@@ -105,6 +105,7 @@ _EXPORTS: dict[str, str] = {
     "Freshness": "engine.freshness",
     "Group": "engine.group",
     "GroupSummary": "account",
+    "WaitingGroup": "account",
     "History": "membership.values",
     "Home": "local.home",
     "InviteInfo": "membership.values",
@@ -189,6 +190,7 @@ __all__ = [
     "UsageError",
     "VerificationError",
     "VerifyReport",
+    "WaitingGroup",
     "check_new_passphrase",
     "env_passphrase",
     "error_lines",

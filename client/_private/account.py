@@ -49,6 +49,15 @@ class GroupSummary:
     current: bool
 
 
+@dataclass(frozen=True)
+class WaitingGroup:
+    """A handed-over group not adopted yet (`Account.waiting`)."""
+
+    name: str
+    server: str
+    problem: E.ChathamError
+
+
 class _Tokens:
     """The device's bearer token per server, sealed in the store, so that a series of commands
     logs in once per token lifetime rather than once per command; and each server's pinned
@@ -127,6 +136,10 @@ class Account:
         home.ensure()
         self._store = Store(home.store_path, Vault(seal_key, mac_key))
         self._groups: dict[bytes, Group] = {}
+        self.waiting: tuple[WaitingGroup, ...] = ()
+        """Groups another device of this member (or a recovery kit) handed over that are
+        not here yet, each with why (out of reach, or a check its server failed): tried
+        again at the next open. Set when the account opens."""
 
     # --- opening --------------------------------------------------------------------------------
 

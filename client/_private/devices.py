@@ -387,16 +387,20 @@ def _dead_link(e: E.ServerError) -> E.HomeError:
 def adopt_handed_over(account: Account) -> list[Group]:
     """The groups a link or kit handed over and not adopted yet: each verified and synced.
 
-    One group never keeps this home from opening: a group whose log no longer lists this
-    device (removed before it arrived) is let go; one out of reach, or failing a check, is
-    tried again at the next open."""
+    One group never keeps this home from opening: a group whose log added this device and
+    removed it again (before it arrived) is let go; one out of reach, failing a check, or
+    whose log does not yet show this device's addition, is tried again at the next open
+    (`Account.waiting` says which, and why)."""
     blob = account._store.get_meta(_PENDING_GROUPS)
     if blob is None:
         return []
     plain = account._store.vault.open(SEAL_LINK, b"groups", blob)
     groups = msgspec.msgpack.decode(plain, type=list[crypto.LinkGroup])
+    from .account import WaitingGroup
+
     out: list[Group] = []
     later: list[crypto.LinkGroup] = []
+    waiting: list[WaitingGroup] = []
     for lg in groups:
         if account._store.group(lg.group) is not None:
             continue
@@ -404,9 +408,13 @@ def adopt_handed_over(account: Account) -> list[Group]:
             out.append(_adopt(account, lg))
         except E.NotAMember:
             continue
-        except E.ChathamError:
+        except E.ChathamError as e:
+            if account._store.group(lg.group) is not None:
+                continue  # adopted: only its first sync failed, which the next one retries
             later.append(lg)
+            waiting.append(WaitingGroup(lg.name, lg.server, e))
     _set_pending(account._store, later)
+    account.waiting = tuple(waiting)
     return out
 
 
@@ -434,7 +442,17 @@ def fetch_log(api: ServerApi, gid: bytes) -> tuple[list[bytes], crypto.GroupStat
 
 def _adopt(account: Account, lg: crypto.LinkGroup) -> Group:
     ops, state = fetch_log(account._api(lg.server), lg.group)
-    if not state.is_active_device(account._secrets.device.id):
+    me = account._secrets.device.id
+    if me not in state.devices:
+        # The handing device added this one before handing over, so a log that never lists
+        # it is older than the handover: a server holding back ops, which only delays.
+        raise E.RollbackError(
+            "the server showed an older copy of the group, from before this device was added",
+            hint="the group is added at a later command, once the server shows all of it; "
+            "if it never comes, tell the server's operator and your group's leader",
+            check="rollback",
+        )
+    if not state.is_active_device(me):
         raise E.NotAMember("the group does not count this device among yours")
     keyring = checked_keys(state, lg.keys)
     store = account._store

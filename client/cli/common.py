@@ -169,6 +169,12 @@ class CliState:
                 self._account = Account.open(home, env={}, prompt=self.passphrase_from_file)
             else:
                 self._account = Account.open(home, prompt=self.prompt)
+            for w in self._account.waiting:
+                # What kept a group from another device of yours away is said, every time.
+                console(stderr=True).print(
+                    f"not here yet: {w.name}, from your other device ({w.problem}); it is "
+                    "added at a later command"
+                )
         return self._account
 
     def group(self) -> Group:

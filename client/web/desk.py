@@ -121,13 +121,14 @@ class Desk:
     def lock(self, *, end_session: bool = False) -> None:
         """Forget the keys; `end_session` also ends an unlock session (as `chatham lock`).
 
-        The hooks (live.py tells every open page) run holding the desk, as every page does:
-        a page that reloads on hearing of the lock finds it done."""
+        The hooks (live.py tells every open page) run once the keys are gone, still holding
+        the desk, as every page does: a page that reloads on hearing of the lock, or that
+        connects its live updates at that moment, finds it done."""
         with self.mutex:
-            for hook in self.on_lock:
-                hook()
             self.locked_once = True
             self.close_accounts()
+            for hook in self.on_lock:
+                hook()
         if end_session:
             with contextlib.suppress(ChathamError, OSError):
                 self.home.end_session()

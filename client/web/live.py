@@ -128,8 +128,8 @@ class Live:
                 self._pause(pause)
                 pause = min(pause * 2, MAX_PAUSE)
             except Exception as e:  # a bug must not end live updates silently, or leak
-                if stop.is_set():  # locking closed the stream under us
-                    break
+                if stop.is_set() or self.desk.account is None:
+                    break  # locking closed the stream under us (it stops the watcher after)
                 sys.stderr.write(
                     f"chatham web: live updates: internal error ({type(e).__name__})\n"
                 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import shutil
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -240,3 +241,70 @@ def test_a_group_that_dropped_the_new_device_before_it_arrived_does_not_lock_it_
         with Account.open(home, passphrase=PASS, http=server) as laptop:
             assert [g.name for g in laptop.groups()] == ["Sam's own"]
             assert bodies(laptop.group()) == [b"only mine"]
+
+
+def test_a_server_hiding_the_new_devices_addition_cannot_make_it_drop_the_group(
+    person: Person, server: httpx.Client, tamper: Tamper, tampered_http: httpx.Client,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """The server shows Sam's new laptop the group's log as it was before the laptop was
+    added: the laptop keeps the group waiting rather than letting it go, and adopts it
+    once the server shows the whole log again."""
+    dana, sam = person("Dana"), person("Sam")
+    gd, gs = form_group(dana, sam)
+    gd.post(b"written before the laptop")
+    gs.sync()
+    before = gs.state.seq + 1  # the ops the log held before the laptop's addition
+
+    def hide_the_addition(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        first = int(request.url.params["since"]) + 1
+        page["ops"] = page["ops"][: max(0, before - first)]
+        page["more"] = False
+        if page["ops"]:
+            page["head"] = crypto.op_hash(page["ops"][-1])
+            page["seq"] = first + len(page["ops"]) - 1
+        return page
+
+    home = tmp_path / "laptop"
+    words = Account.add_device(sam.link_device().line, home, passphrase=PASS, http=server)
+    sam.confirm_device(words)
+    tamper.on("GET", "/log", hide_the_addition)
+    with Account.open(home, passphrase=PASS, http=tampered_http) as laptop:
+        assert laptop.groups() == []
+        [waiting] = laptop.waiting  # said, not silently missing
+        assert waiting.name == gs.name
+        assert isinstance(waiting.problem, errors.RollbackError)
+        assert "before this device was added" in str(waiting.problem)
+    tamper.clear()
+    with Account.open(home, passphrase=PASS, http=tampered_http) as laptop:
+        assert laptop.waiting == ()
+        assert [g.name for g in laptop.groups()] == [gs.name]
+        assert bodies(laptop.group()) == [b"written before the laptop"]
+
+
+def test_a_group_adopted_whose_first_sync_fails_is_not_called_waiting(
+    person: Person, server: httpx.Client, tamper: Tamper, tampered_http: httpx.Client,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """The laptop adopts the group (its log and keys check out) but the server fails the
+    entries it asks for next: the group is here, so it is not named as still to come."""
+    dana, sam = person("Dana"), person("Sam")
+    gd, gs = form_group(dana, sam)
+    gd.post(b"written before the laptop")
+    home = tmp_path / "laptop"
+    words = Account.add_device(sam.link_device().line, home, passphrase=PASS, http=server)
+    sam.confirm_device(words)
+
+    def entries_fail(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/entries"):
+            return httpx.Response(500, json={"code": "internal_error", "detail": "down"})
+        return response
+
+    tamper.raw_hooks.append(entries_fail)
+    with Account.open(home, passphrase=PASS, http=tampered_http) as laptop:
+        assert [g.name for g in laptop.groups()] == [gs.name]
+        assert laptop.waiting == ()
+    tamper.clear()
+    with Account.open(home, passphrase=PASS, http=tampered_http) as laptop:
+        laptop.group().sync()
+        assert bodies(laptop.group()) == [b"written before the laptop"]

@@ -173,3 +173,32 @@ def test_recovery_kit_and_recover_from_the_kits_own_output(
     titles = [i["title"] for i in fresh.json("issue", "list", "-g", "Kit Forum")]
     assert "Before the loss" in titles
     assert fresh.json("whoami")["id"] == kim.id
+
+
+def test_a_group_whose_server_is_away_is_named_on_the_new_device_until_it_comes(
+    world: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Sam's second group lives on a server that is down when the new laptop first runs a
+    command: the laptop says which group is not here yet, and adds it once the server is
+    back, instead of leaving it silently missing."""
+    root, url = world
+    dora, sam = Member("Dora", root), Member("Sammy", root)
+    form(url, dora, sam, "Near Forum")
+    away_dir = tmp_path / "away"
+    with live_server(away_dir) as away:
+        sam.ok("group", "create", "Far Forum", "--server", away.url)
+        line = sam.ok("device", "link", "--server", url).splitlines()[-1]
+        laptop = NewDevice("Laptop2", root)
+        words = laptop.ok("device", "add", line).splitlines()[-1]
+        sam.ok("device", "confirm", *words.split())
+    status, out, err = laptop("group", "list")
+    assert status == 0, err
+    [said] = err.splitlines()
+    assert said.startswith("not here yet: Far Forum, from your other device (")
+    assert said.endswith("); it is added at a later command")
+    assert "Near Forum" in out
+    assert "Far Forum" not in out
+    with live_server(away_dir, port=int(away.url.rsplit(":", 1)[1])):
+        status, out, err = laptop("group", "list")
+    assert (status, err) == (0, "")
+    assert "Far Forum" in out

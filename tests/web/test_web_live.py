@@ -90,3 +90,64 @@ def test_a_page_that_hears_locked_finds_the_app_locked(person: Person) -> None:
     finally:
         desk.lock()
     assert seen == [("locked", False)]
+
+
+def test_a_page_whose_live_updates_connect_after_the_lock_hears_locked(person: Person) -> None:
+    """A group page rendered just before a lock (in another tab, or the idle lock) opens its
+    live updates only afterwards: it must still hear "locked" and leave the group's text,
+    not wait for a lock that has already happened."""
+    from types import SimpleNamespace
+
+    from chatham.client.web.pages import home
+    from chatham.client.web.pages.base import Web
+
+    dana: Account = person("Dana")
+    desk = Desk(dana.home)
+    create_app(desk, Door(PORT))
+    [stop] = desk.on_lock
+    live = stop.__self__  # type: ignore[attr-defined]
+    desk._open(dana._secrets)
+    desk.lock()
+    request = SimpleNamespace(
+        app=SimpleNamespace(state=SimpleNamespace(web=Web(desk, Door(PORT), live)))
+    )
+
+    async def first_event() -> str:
+        stream = await home.events.fn(request)
+        messages = stream.iterator.__aiter__()
+        while True:  # the greeting comes first; the next is an event or, 20 s on, a keepalive
+            message = await asyncio.wait_for(messages.__anext__(), 2.0)
+            text = message.decode() if isinstance(message, bytes) else str(message)
+            if "hello" not in text:
+                return text
+
+    try:
+        heard = asyncio.run(first_event())
+    except TimeoutError:
+        heard = "nothing"
+    assert "event: locked" in heard
+
+
+def test_the_lock_forgets_the_keys_before_any_page_is_told(person: Person) -> None:
+    """When "locked" goes out, the keys are gone already: a page connecting its live
+    updates at that moment (which looks without waiting for the desk) finds the app locked,
+    never open with the lock already announced."""
+    dana: Account = person("Dana")
+    desk = Desk(dana.home)
+    create_app(desk, Door(PORT))
+    [stop] = desk.on_lock
+    live = stop.__self__  # type: ignore[attr-defined]
+    desk._open(dana._secrets)
+    told = live.hub.publish
+    when_told: list[tuple[str, bool]] = []  # (what the pages were told, whether app was open)
+
+    def publish(event: dict[str, Any]) -> None:
+        when_told.append((event["type"], desk.state == "open"))
+        told(event)
+
+    live.hub.publish = publish
+    try:
+        desk.lock()
+    finally:
+        desk.lock()
+    assert when_told[0] == ("locked", False)

@@ -177,6 +177,12 @@ async def events(request: Request[Any, Any, Any]) -> ServerSentEvent:
     web: Web = request.app.state.web
     hub = web.live.hub
     queue = hub.subscribe()
+    # Subscribed first, then looked: a lock either comes after (and is heard) or came before
+    # (and the page, rendered before it, is told now rather than never).
+    if web.desk.state != "open":
+        hub.unsubscribe(queue)
+        queue = asyncio.Queue()
+        queue.put_nowait({"type": "locked"})
 
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
         try:
