@@ -10,7 +10,7 @@ longer allow with the rest of the unsent writes.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -30,10 +30,15 @@ class Switch(httpx.BaseTransport):
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self.inner = inner
         self.down = False
+        self.before_post: Callable[[], None] | None = None
+        """Runs once, just before the next entry post reaches the server."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self.down:
             raise httpx.ConnectError("network is down", request=request)
+        if request.method == "POST" and "/entries" in request.url.path and self.before_post:
+            before, self.before_post = self.before_post, None
+            before()
         return self.inner.handle_request(request)
 
 
@@ -92,6 +97,24 @@ def test_a_note_queued_before_notes_became_leaders_only_is_kept_unsent(forum: Fo
     assert later.unsent == 1
     assert later.refused == ()
     assert note.id not in server_entries(f)
+
+
+def test_a_note_overtaken_while_it_is_being_sent_is_kept_unsent(forum: Forum) -> None:
+    """The policy changes after Carol's sync fetched the log, before her note reaches the
+    server: the server sends her back to catch up, and the note is judged again."""
+    f = forum
+    f.switch.down = True
+    cj = f.gc.journal()
+    note = cj.new_note(NOTE_TEXT, meeting=None)
+    f.switch.down = False
+    f.switch.before_post = lambda: f.ga.set_policy(notes="leaders")
+    report = f.gc.sync()
+    assert f.switch.before_post is None
+    assert [rid for rid, _ in report.refused] == [note.id]
+    assert note.id not in server_entries(f)
+    [kept] = f.gc.unsent()
+    assert NOTE_TEXT in kept.text
+    assert "leaders only" in kept.reason
 
 
 def test_a_write_still_allowed_goes_out_beside_one_held_back(forum: Forum) -> None:

@@ -93,9 +93,10 @@ def flush(group: Group, api: ServerApi) -> tuple[list[str], list[tuple[str, str]
                 continue
             except E.Forbidden as e:
                 # The server judged the write on the newest head and refused it for good: its
-                # author lost the power it needs (a demotion or a stricter notes policy that
-                # landed first). Kept queued, it would fail every later sync: it leaves the
-                # outbox for `unsent`, sealed as it was, so its author can read it back.
+                # author lost the power it needs (a demotion that landed first, for what the
+                # server can judge: a retraction). Kept queued, it would fail every later
+                # sync: it leaves the outbox for `unsent`, sealed as it was, so its author
+                # can read it back.
                 with group._store.write() as db:
                     group._store.set_aside(
                         db, group._gid, entry_id, e.message, group._account.now()
