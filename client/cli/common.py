@@ -339,7 +339,7 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 
 
 def unsent_words(n: int) -> str:
-    """`1 post was not sent; `chatham unsent` shows it`: writes the server refused for good,
+    """`1 post was not sent; `chatham unsent` shows it`: writes kept unsent (`Group.unsent`),
     said while any are kept."""
     were, it = ("was", "it") if n == 1 else ("were", "them")
     return f"{plural(n, 'post')} {were} not sent; `chatham unsent` shows {it}"

@@ -1,4 +1,4 @@
-"""Unsent commands: read back, and discard, writes the server refused for good."""
+"""Unsent commands: read back, and discard, writes their author lost the right to send."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from .. import Unsent
 
 unsent_app = typer.Typer(
-    help="Writes the server refused for good (you lost the power they need before they went "
-    "out): read them back, then discard them once copied.",
+    help="Writes that were not sent (you lost the right to post them before they went out): "
+    "read them back, then discard them once copied.",
     invoke_without_command=True,
     rich_markup_mode=None,
 )

@@ -1,4 +1,4 @@
-"""Unsent writes: the texts the server refused for good, to read back, copy and discard."""
+"""Unsent writes: texts their author lost the right to send, to read back, copy and discard."""
 
 from __future__ import annotations
 
