@@ -635,9 +635,9 @@ class Account:
         """Store a verified log for a group new to this home, and open it."""
         state = crypto.replay(ops)
         store = self._store
-        store.add_group(gid, server, name, status, self.now())
+        # One transaction: a crash leaves the group whole or not here at all.
         with store.write() as db:
-            store.claim(db, gid, 0)
+            store.insert_group(db, gid, server, name, status, self.now())
             store.add_ops(db, gid, 0, ops)
             store.set_join_secret(db, gid, join_secret)
             store.pin(db, gid, 0, Pinned(log_seq=state.seq, log_head=state.head))
