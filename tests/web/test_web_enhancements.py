@@ -178,3 +178,18 @@ def test_a_lock_hides_the_group_but_keeps_what_the_member_is_typing(
         page.wait_for_url(f"{web.app.base}/unlock")
         assert page.get_by_label("Passphrase").is_visible()
         assert web.dialogs == []
+
+
+def test_the_idle_lock_leaves_nothing_of_the_group_on_an_unattended_screen(
+    tmp_path: Path, live: LiveServer, chromium: Any
+) -> None:
+    dana, _ = _group(tmp_path, live)
+    issue = dana.json("issue", "new", "--title", "Selling the bakery")["id"]
+    with Member("Sam", tmp_path, chromium, args=("--lock-after", "8s")) as web:
+        page = web.go(f"/items/{issue}")
+        page.get_by_label("Add a comment").fill("Half a reply")
+        # Nobody touches the computer: the app locks itself, and the open page says so
+        # with Sam's text and without the issue.
+        page.wait_for_selector("h1:has-text('Chatham is locked')", timeout=30_000)
+        assert "Selling the bakery" not in page.content()
+        assert page.locator("main textarea").input_value() == "Half a reply"
