@@ -224,6 +224,12 @@ class Account:
 
         return devices.begin(_home(home), code, passphrase=passphrase, http=http, clock=clock)
 
+    def twin(self) -> Account:
+        """Another Account on this home and keys, with a store connection of its own, for
+        another thread (an Account is used by one thread at a time). It adopts nothing:
+        what `open` adopted is in the store they share."""
+        return Account(self.home, self._secrets, http=self._http, clock=self._clock)
+
     def close(self) -> None:
         for client in self._owned.values():
             client.close()

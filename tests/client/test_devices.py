@@ -308,3 +308,39 @@ def test_a_group_adopted_whose_first_sync_fails_is_not_called_waiting(
     with Account.open(home, passphrase=PASS, http=tampered_http) as laptop:
         laptop.group().sync()
         assert bodies(laptop.group()) == [b"written before the laptop"]
+
+
+def test_a_crash_while_a_group_is_being_adopted_leaves_it_to_be_adopted_whole_next_time(
+    person: Person, server: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The laptop's first open stops (a crash) after it has checked the group's log and
+    keys but before it has stored them: the next open brings the group whole, readable,
+    and it syncs and writes as any other."""
+    from chatham.client._private.local.store import Store
+
+    class PowerCut(Exception):
+        pass
+
+    dana, sam = person("Dana"), person("Sam")
+    gd, gs = form_group(dana, sam)
+    gd.post(b"written before the laptop")
+    home = tmp_path / "laptop"
+    words = Account.add_device(sam.link_device().line, home, passphrase=PASS, http=server)
+    sam.confirm_device(words)
+
+    def cut(*args: object) -> None:
+        raise PowerCut
+
+    with monkeypatch.context() as m:
+        m.setattr(Store, "add_ops", staticmethod(cut))
+        with pytest.raises(PowerCut):
+            Account.open(home, passphrase=PASS, http=server)
+    with Account.open(home, passphrase=PASS, http=server) as laptop:
+        assert laptop.waiting == ()
+        gl = laptop.group()
+        assert gl.name == gs.name
+        assert bodies(gl) == [b"written before the laptop"]
+        gl.post(b"from the laptop")
+        assert gl.verify().ok
+    gd.sync()
+    assert b"from the laptop" in set(bodies(gd))
