@@ -101,7 +101,7 @@
   // A screen left alone shows nothing of the group once Chatham locks: the whole page
   // (items, names, the group's name, the tab's title) is replaced. Only the text the member
   // typed into a form kept nowhere (`unsaved`) stays, as text in read-only boxes to copy.
-  const TEXTUAL = ["text", "search", "url", "email", "tel"];
+  const TEXTUAL = ["text", "search", "url", "email", "tel", "date", "time"];
 
   function typedText() {
     const texts = [];
