@@ -123,17 +123,20 @@ class Desk:
     def lock(self, *, end_session: bool = False) -> None:
         """Forget the keys; `end_session` also ends an unlock session (as `chatham lock`).
 
-        The hooks (live.py tells every open page) run once the keys are gone, still holding
-        the desk, as every page does: a page that reloads on hearing of the lock, or that
-        connects its live updates at that moment, finds it done."""
+        The hooks (live.py tells every open page) run once the keys are gone, the unlock
+        session included, still holding the desk, as every page does: a page that reloads on
+        hearing of the lock, or that connects its live updates at that moment, finds it done.
+        A hook that raises therefore cannot leave a key behind."""
         with self.mutex:
             self.locked_once = True
-            self.close_accounts()
+            try:
+                self.close_accounts()
+            finally:
+                if end_session:
+                    with contextlib.suppress(ChathamError, OSError):
+                        self.home.end_session()
             for hook in self.on_lock:
                 hook()
-        if end_session:
-            with contextlib.suppress(ChathamError, OSError):
-                self.home.end_session()
 
     def close_accounts(self) -> None:
         with self.mutex:
