@@ -224,6 +224,12 @@ class Account:
 
         return devices.begin(_home(home), code, passphrase=passphrase, http=http, clock=clock)
 
+    def twin(self) -> Account:
+        """Another Account on this home and keys, with a store connection of its own, for
+        another thread (an Account is used by one thread at a time). It adopts nothing:
+        what `open` adopted is in the store they share."""
+        return Account(self.home, self._secrets, http=self._http, clock=self._clock)
+
     def close(self) -> None:
         for client in self._owned.values():
             client.close()
@@ -632,9 +638,9 @@ class Account:
         """Store a verified log for a group new to this home, and open it."""
         state = crypto.replay(ops)
         store = self._store
-        store.add_group(gid, server, name, status, self.now())
+        # One transaction: a crash leaves the group whole or not here at all.
         with store.write() as db:
-            store.claim(db, gid, 0)
+            store.insert_group(db, gid, server, name, status, self.now())
             store.add_ops(db, gid, 0, ops)
             store.set_join_secret(db, gid, join_secret)
             store.pin(db, gid, 0, Pinned(log_seq=state.seq, log_head=state.head))

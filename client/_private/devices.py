@@ -456,9 +456,10 @@ def _adopt(account: Account, lg: crypto.LinkGroup) -> Group:
         raise E.NotAMember("the group does not count this device among yours")
     keyring = checked_keys(state, lg.keys)
     store = account._store
-    store.add_group(lg.group, lg.server, lg.name, "member", account.now())
+    # One transaction: a group row is only ever stored with its log and keys, so an open
+    # that stops midway leaves the group still to adopt, never a member group with nothing.
     with store.write() as db:
-        store.claim(db, lg.group, 0)
+        store.insert_group(db, lg.group, lg.server, lg.name, "member", account.now())
         store.add_ops(db, lg.group, 0, ops)
         for epoch in sorted(keyring.keys):
             store.add_epoch_key(db, lg.group, epoch, keyring.keys[epoch], None)

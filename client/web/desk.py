@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from .. import Account, Alarm, ChathamError, Home, SyncReport
 from ..errors import Locked, NotInitialized, VerificationError
@@ -92,16 +92,15 @@ class Desk:
         if self.locked_once or not self.home.exists():
             return False
         try:
-            secrets, _ = self.home.unlock()
+            account = Account.open(self.home, http=self.http)
         except Locked:
             return False
-        self._open(secrets)
+        self._open(account)
         return True
 
     def unlock(self, passphrase: str) -> None:
         """WrongPassphrase changes nothing."""
-        secrets, _ = self.home.unlock(passphrase=passphrase, env={})
-        self._open(secrets)
+        self._open(Account.open(self.home, passphrase=passphrase, env={}, http=self.http))
 
     def create_identity(self, passphrase: str, name: str) -> None:
         """A new identity in this (empty) home, then unlocked (a passphrase under the floor
@@ -109,11 +108,14 @@ class Desk:
         Account.init(self.home, passphrase=passphrase, name=name, http=self.http).close()
         self.unlock(passphrase)
 
-    def _open(self, secrets: Any) -> None:
+    def _open(self, account: Account) -> None:
+        """Hold `account`, which `Account.open` unlocked: so a new device's first unlock here
+        takes its link's handover, and every unlock adopts the groups still to come, as
+        the CLI's commands do (`Account.waiting` names those that did not come yet)."""
         with self.mutex:
             self.close_accounts()
-            self.account = Account(self.home, secrets, http=self.http)
-            self.watcher = Account(self.home, secrets, http=self.http)
+            self.account = account
+            self.watcher = account.twin()
             self.last_used = self.clock()
         for hook in self.on_unlock:
             hook()
@@ -121,17 +123,20 @@ class Desk:
     def lock(self, *, end_session: bool = False) -> None:
         """Forget the keys; `end_session` also ends an unlock session (as `chatham lock`).
 
-        The hooks (live.py tells every open page) run once the keys are gone, still holding
-        the desk, as every page does: a page that reloads on hearing of the lock, or that
-        connects its live updates at that moment, finds it done."""
+        The hooks (live.py tells every open page) run once the keys are gone, the unlock
+        session included, still holding the desk, as every page does: a page that reloads on
+        hearing of the lock, or that connects its live updates at that moment, finds it done.
+        A hook that raises therefore cannot leave a key behind."""
         with self.mutex:
             self.locked_once = True
-            self.close_accounts()
+            try:
+                self.close_accounts()
+            finally:
+                if end_session:
+                    with contextlib.suppress(ChathamError, OSError):
+                        self.home.end_session()
             for hook in self.on_lock:
                 hook()
-        if end_session:
-            with contextlib.suppress(ChathamError, OSError):
-                self.home.end_session()
 
     def close_accounts(self) -> None:
         with self.mutex:

@@ -308,3 +308,77 @@ def test_a_group_adopted_whose_first_sync_fails_is_not_called_waiting(
     with Account.open(home, passphrase=PASS, http=tampered_http) as laptop:
         laptop.group().sync()
         assert bodies(laptop.group()) == [b"written before the laptop"]
+
+
+def test_a_crash_while_a_group_is_being_adopted_leaves_it_to_be_adopted_whole_next_time(
+    person: Person, server: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The laptop's first open stops (a crash) after it has checked the group's log and
+    keys but before it has stored them: the next open brings the group whole, readable,
+    and it syncs and writes as any other."""
+    from chatham.client._private.local.store import Store
+
+    class PowerCut(Exception):
+        pass
+
+    dana, sam = person("Dana"), person("Sam")
+    gd, gs = form_group(dana, sam)
+    gd.post(b"written before the laptop")
+    home = tmp_path / "laptop"
+    words = Account.add_device(sam.link_device().line, home, passphrase=PASS, http=server)
+    sam.confirm_device(words)
+
+    def cut(*args: object) -> None:
+        raise PowerCut
+
+    with monkeypatch.context() as m:
+        m.setattr(Store, "add_ops", staticmethod(cut))
+        with pytest.raises(PowerCut):
+            Account.open(home, passphrase=PASS, http=server)
+    with Account.open(home, passphrase=PASS, http=server) as laptop:
+        assert laptop.waiting == ()
+        gl = laptop.group()
+        assert gl.name == gs.name
+        assert bodies(gl) == [b"written before the laptop"]
+        gl.post(b"from the laptop")
+        assert gl.verify().ok
+    gd.sync()
+    assert b"from the laptop" in set(bodies(gd))
+
+
+def test_a_crash_while_joining_leaves_no_half_stored_group_and_the_join_can_be_made_again(
+    person: Person, server: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Joining stops (a crash) after the join request went out but before the group's log
+    is stored: the home holds no half-stored group (before, a group with no log stayed,
+    which no command could sync or drop), the spent code says to ask for a new invite, and
+    a new invite works."""
+    from chatham.client._private.local.store import Store
+
+    class PowerCut(Exception):
+        pass
+
+    dana, sam = person("Dana"), person("Sam")
+    (gd,) = form_group(dana)
+    link = gd.invite().link
+
+    def cut(*args: object) -> None:
+        raise PowerCut
+
+    with monkeypatch.context() as m:
+        m.setattr(Store, "add_ops", staticmethod(cut))
+        with pytest.raises(PowerCut):
+            sam.join(link)
+    assert sam.groups() == []
+    with pytest.raises(errors.UsageError) as spent:
+        sam.join(link)
+    assert "ask for a new invite" in (spent.value.hint or "")
+    assert sam.groups() == []
+    gs = sam.join(gd.invite().link)
+    request = next(r for r in gd.join_requests() if r.member == sam.member_id)
+    gd.approve(request, name="Sam", fingerprint=sam.fingerprint)
+    gs.sync()
+    gd.post(b"welcome, Sam")
+    gs.sync()
+    assert bodies(gs) == [b"welcome, Sam"]
+    assert gs.verify().ok

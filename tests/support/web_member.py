@@ -85,11 +85,14 @@ def browser() -> Iterator[Any]:
 
 
 def start_web(
-    env: dict[str, str], stderr: IO[bytes] | int = subprocess.DEVNULL
+    env: dict[str, str],
+    stderr: IO[bytes] | int = subprocess.DEVNULL,
+    args: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen[str], str]:
-    """`chatham web --no-browser` with `env`, and the first line it prints (the sign-in link)."""
+    """`chatham web --no-browser [args]` with `env`, and the first line it prints (the
+    sign-in link)."""
     proc = subprocess.Popen(
-        [CHATHAM, "web", "--no-browser"],
+        [CHATHAM, "web", "--no-browser", *args],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -103,7 +106,14 @@ def start_web(
 class WebApp:
     """`chatham web --no-browser` for one member home, stopped by `stop()`."""
 
-    def __init__(self, root: Path, name: str, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        name: str,
+        *,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.home = root / f"home-{name.lower()}"
         run = root / f"run-{name.lower()}"
         run.mkdir(mode=0o700, exist_ok=True)
@@ -111,7 +121,7 @@ class WebApp:
         self.env.pop("CHATHAM_PASSPHRASE", None)
         self.env.update(env or {})
         self.stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.proc, self.url = start_web(self.env, self.stderr)
+        self.proc, self.url = start_web(self.env, self.stderr, args)
         assert self.url.startswith("http://127.0.0.1:"), self.errors()
         self.base = self.url.split("/launch", 1)[0]
 
@@ -133,11 +143,14 @@ class WebApp:
 
 
 class Member:
-    """One member: their web app and a browser context signed in to it."""
+    """One member: their web app (`args` for `chatham web`) and a browser context signed in
+    to it."""
 
-    def __init__(self, name: str, root: Path, browser: Any, **env: str) -> None:
+    def __init__(
+        self, name: str, root: Path, browser: Any, *, args: tuple[str, ...] = (), **env: str
+    ) -> None:
         self.name = name
-        self.app = WebApp(root, name, env=env)
+        self.app = WebApp(root, name, env=env, args=args)
         self.context = browser.new_context(viewport={"width": 1100, "height": 900})
         self.page = self.context.new_page()
         self.dialogs: list[str] = []

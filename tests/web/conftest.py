@@ -56,7 +56,7 @@ def web_of() -> Iterator[WebOf]:
         door = Door(PORT)
         app = create_app(desk, door)
         desk.on_unlock.clear()  # no live-update thread: the test syncs by pressing Sync
-        desk._open(member._secrets)
+        desk._open(Account(member.home, member._secrets, http=http))
         client: TestClient[Any] = TestClient(app, base_url=f"http://127.0.0.1:{PORT}")  # type: ignore[arg-type]
         client.__enter__()
         made.append((desk, client))

@@ -144,22 +144,52 @@ def test_a_draft_survives_a_lock_and_the_autosave_says_when_nothing_was_kept(
         assert "Copy your text somewhere safe" in page.inner_text("[data-draft-state]")
 
 
-def test_a_lock_never_throws_away_what_the_member_is_typing(
+def test_a_lock_hides_the_group_but_keeps_what_the_member_is_typing(
     tmp_path: Path, live: LiveServer, chromium: Any
 ) -> None:
     dana, _ = _group(tmp_path, live)
-    issue = dana.json("issue", "new", "--title", "Budget")["id"]
+    issue = dana.json("issue", "new", "--title", "Selling the bakery")["id"]
+    dana.ok("comment", issue[:8], "An offer came in from Lisbon")
     with Member("Sam", tmp_path, chromium) as web:
         page = web.go(f"/items/{issue}")
-        reply = "A long reply, typed for a quarter of an hour"
+        assert "An offer came in from Lisbon" in page.inner_text("main")
+        reply = "A long reply, <b>typed</b> for a quarter of an hour"
         page.get_by_label("Add a comment").fill(reply)
-        # Locked (by a script here, as the idle lock would): the comment is kept nowhere,
-        # so the page stays, says so, and the text is still there to copy.
+        page.get_by_label("A line to go with it (optional)").fill("the plan, as agreed")
+        # Locked (by a script here, as the idle lock would) at an unattended computer: the
+        # typed text is kept nowhere, so the page stays with it, and shows nothing else.
         csrf = page.get_attribute('meta[name="csrf"]', "content")
         with web.http() as script:
             assert script.post("/lock", data={"csrf": csrf}).status_code == 303
-        page.wait_for_selector("#live:has-text('Chatham is locked')")
-        assert "copy it somewhere safe" in page.inner_text("#live")
+        page.wait_for_selector("text=Chatham is locked")
         page.wait_for_timeout(500)
         assert page.url == f"{web.app.base}/items/{issue}"
-        assert page.get_by_label("Add a comment").input_value() == reply
+        html = page.content()
+        for group_text in ("Selling the bakery", "Lisbon", "Thursday Forum", "Dana"):
+            assert group_text not in html
+        assert "copy it somewhere safe" in page.inner_text("main")
+        # What Sam typed, as text in boxes that can be copied but not sent.
+        boxes = page.locator("main textarea")
+        typed = [boxes.nth(n).input_value() for n in range(boxes.count())]
+        assert typed == [reply, "the plan, as agreed"]
+        assert all(boxes.nth(n).get_attribute("readonly") is not None for n in range(2))
+        assert page.locator("main form, main b").count() == 0
+        page.get_by_role("button", name="Unlock", exact=True).click()
+        page.wait_for_url(f"{web.app.base}/unlock")
+        assert page.get_by_label("Passphrase").is_visible()
+        assert web.dialogs == []
+
+
+def test_the_idle_lock_leaves_nothing_of_the_group_on_an_unattended_screen(
+    tmp_path: Path, live: LiveServer, chromium: Any
+) -> None:
+    dana, _ = _group(tmp_path, live)
+    issue = dana.json("issue", "new", "--title", "Selling the bakery")["id"]
+    with Member("Sam", tmp_path, chromium, args=("--lock-after", "8s")) as web:
+        page = web.go(f"/items/{issue}")
+        page.get_by_label("Add a comment").fill("Half a reply")
+        # Nobody touches the computer: the app locks itself, and the open page says so
+        # with Sam's text and without the issue.
+        page.wait_for_selector("h1:has-text('Chatham is locked')", timeout=30_000)
+        assert "Selling the bakery" not in page.content()
+        assert page.locator("main textarea").input_value() == "Half a reply"

@@ -41,9 +41,10 @@ def test_unlocking_leaves_open_pages_alone_and_locking_sends_them_to_the_unlock_
 
     async def pages() -> tuple[list[str], list[str], list[str]]:
         page = live.hub.subscribe()
-        desk._open(dana._secrets)  # the passphrase typed in another tab
+        desk._open(Account(dana.home, dana._secrets))  # the passphrase typed in another tab
         on_unlock = await _heard(page, 0.5)
-        desk._open(dana._secrets)  # and once more, with the watcher already running
+        # and once more, with the watcher already running
+        desk._open(Account(dana.home, dana._secrets))
         on_second_unlock = await _heard(page, 0.5)
         desk.lock()
         on_lock = await _heard(page, 0.5)
@@ -66,7 +67,7 @@ def test_a_page_that_hears_locked_finds_the_app_locked(person: Person) -> None:
     create_app(desk, Door(PORT))
     [stop] = desk.on_lock
     live = stop.__self__  # type: ignore[attr-defined]
-    desk._open(dana._secrets)
+    desk._open(Account(dana.home, dana._secrets))
 
     async def pages() -> list[tuple[str, bool]]:
         page = live.hub.subscribe()
@@ -106,7 +107,7 @@ def test_a_page_whose_live_updates_connect_after_the_lock_hears_locked(person: P
     create_app(desk, Door(PORT))
     [stop] = desk.on_lock
     live = stop.__self__  # type: ignore[attr-defined]
-    desk._open(dana._secrets)
+    desk._open(Account(dana.home, dana._secrets))
     desk.lock()
     request = SimpleNamespace(
         app=SimpleNamespace(state=SimpleNamespace(web=Web(desk, Door(PORT), live)))
@@ -137,7 +138,7 @@ def test_the_lock_forgets_the_keys_before_any_page_is_told(person: Person) -> No
     create_app(desk, Door(PORT))
     [stop] = desk.on_lock
     live = stop.__self__  # type: ignore[attr-defined]
-    desk._open(dana._secrets)
+    desk._open(Account(dana.home, dana._secrets))
     told = live.hub.publish
     when_told: list[tuple[str, bool]] = []  # (what the pages were told, whether app was open)
 

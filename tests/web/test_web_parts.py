@@ -128,6 +128,32 @@ def test_the_desk_locks_after_idle_time_and_then_wants_the_passphrase(
     desk.close_accounts()
 
 
+def test_a_lock_forgets_the_keys_even_when_telling_the_pages_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    home = Home(tmp_path / "home")
+    desk = Desk(home)
+    desk.create_identity("a long enough passphrase", "Dana")
+    _, key = home.unlock(passphrase="a long enough passphrase")
+    home.start_session(key, 600)  # as `chatham unlock` leaves it
+
+    def broken() -> None:
+        raise RuntimeError("the pages could not be told")
+
+    desk.on_lock.append(broken)
+    with pytest.raises(RuntimeError):
+        desk.lock(end_session=True)
+    # The keys are gone, in this app and in the unlock session the member asked to end.
+    assert desk.state == "locked"
+    assert desk.account is None
+    assert desk.watcher is None
+    assert not home.session_path().exists()
+    monkeypatch.delenv("CHATHAM_PASSPHRASE", raising=False)
+    with pytest.raises(errors.Locked):
+        home.unlock(env={})
+
+
 def test_a_new_identity_needs_a_passphrase_of_eight_characters(tmp_path: Path) -> None:
     desk = Desk(Home(tmp_path / "home"))
     with pytest.raises(errors.UsageError, match="at least 8 characters"):

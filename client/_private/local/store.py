@@ -434,21 +434,30 @@ class Store:
         return blob, self.vault.mac(MAC_PINNED, group, blob)
 
     def add_group(self, group: bytes, server: str, name: str, status: str, added: int) -> None:
-        blob, mac = self._pinned_blob(group, Pinned())
         with self.write() as db:
-            db.execute(
-                "INSERT INTO groups (group_id, server, name, status, invite, pinned, pinned_mac, "
-                "version, added) VALUES (?, ?, ?, ?, NULL, ?, ?, 0, ?)",
-                (
-                    group,
-                    server,
-                    self.vault.seal(SEAL_GROUP_NAME, group, name.encode()),
-                    status,
-                    blob,
-                    mac,
-                    added,
-                ),
-            )
+            self.insert_group(db, group, server, name, status, added)
+
+    def insert_group(
+        self, db: sqlite3.Connection, group: bytes, server: str, name: str, status: str, added: int
+    ) -> None:
+        """Inside a write: a new group row (version 0, nothing pinned yet); StaleLocal when
+        another process added the group meanwhile."""
+        blob, mac = self._pinned_blob(group, Pinned())
+        if db.execute("SELECT 1 FROM groups WHERE group_id=?", (group,)).fetchone() is not None:
+            raise E.StaleLocal
+        db.execute(
+            "INSERT INTO groups (group_id, server, name, status, invite, pinned, pinned_mac, "
+            "version, added) VALUES (?, ?, ?, ?, NULL, ?, ?, 0, ?)",
+            (
+                group,
+                server,
+                self.vault.seal(SEAL_GROUP_NAME, group, name.encode()),
+                status,
+                blob,
+                mac,
+                added,
+            ),
+        )
 
     def groups(self) -> list[GroupRow]:
         rows = self.db.execute(

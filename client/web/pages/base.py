@@ -158,6 +158,7 @@ class Ctx:
             "freshness": None,
             "anyway": False,
             "unsent": 0,
+            "not_here": [],
             "leader": False,
             "ctx": self,
             "when": when,
@@ -166,6 +167,9 @@ class Ctx:
         if desk.account is None:
             return out
         out["account"] = desk.account
+        # Groups another device of this member handed over that did not come yet: said on
+        # every page, as the CLI says it at every command, with why in the page's words.
+        out["not_here"] = [(w.name, explain(w.problem).title) for w in desk.account.waiting]
         try:
             groups = desk.account.groups()
         except ChathamError:

@@ -20,14 +20,17 @@
   // is also `unsaved` from its first keystroke until it is sent, or until its draft is kept
   // with nothing typed since (drafts, below): a lock must not reload it away.
   let typing = false;
+  let locked = false;
   const unsaved = new Set();
   const typed = new WeakMap();  // form -> keystrokes so far
+  const edited = new WeakSet();  // the fields typed into
   document.addEventListener("input", function (e) {
     const form = e.target && e.target.form;
     if (!form) return;
     typing = true;
     unsaved.add(form);
     typed.set(form, (typed.get(form) || 0) + 1);
+    edited.add(e.target);
   });
   document.addEventListener("submit", function (e) {
     if (e.defaultPrevented) return;  // an upload: sent by script, it settles in its onload
@@ -42,6 +45,7 @@
     }
     try {
       const resp = await fetch(location.href, { credentials: "same-origin", redirect: "follow" });
+      if (locked) return;  // the page was asked for before the lock: it must not come back
       if (!resp.ok || resp.redirected) { location.reload(); return; }
       const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
       const fresh = doc.getElementById("main");
@@ -86,12 +90,77 @@
     events.addEventListener("health", refresh);
     events.addEventListener("locked", function () {
       events.close();
-      if (unsaved.size) {
-        say("Chatham is locked. What you typed here is not saved: copy it somewhere safe, then reload the page to unlock.");
-        return;
-      }
-      location.reload();
+      locked = true;
+      const texts = typedText();
+      if (texts.length) showLocked(texts);
+      else location.reload();  // nothing here but what the group wrote: to the unlock form
     });
+  }
+
+  // --- locked: the group's text leaves the screen, what the member typed stays --------------
+  // A screen left alone shows nothing of the group once Chatham locks: the whole page
+  // (items, names, the group's name, the tab's title) is replaced. Only the text the member
+  // typed into a form kept nowhere (`unsaved`) stays, as text in read-only boxes to copy.
+  const TEXTUAL = ["text", "search", "url", "email", "tel", "date", "time"];
+
+  function typedText() {
+    const texts = [];
+    unsaved.forEach(function (form) {
+      Array.from(form.elements).forEach(function (field) {
+        const textual = field.tagName === "TEXTAREA" ||
+          (field.tagName === "INPUT" && TEXTUAL.indexOf(field.type) >= 0);
+        if (textual && edited.has(field) && field.value.trim()) texts.push(field.value);
+      });
+    });
+    return texts;
+  }
+
+  function element(tag, text) {
+    const node = document.createElement(tag);
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function showLocked(texts) {
+    document.title = "Locked · Chatham";
+    const header = element("header");
+    header.className = "top";
+    const bar = element("div");
+    bar.className = "bar";
+    const brand = element("span", "Chatham");
+    brand.className = "brand";
+    bar.appendChild(brand);
+    header.appendChild(bar);
+
+    const main = element("main");
+    main.id = "main";
+    main.className = "narrow";
+    main.tabIndex = -1;
+    main.appendChild(element("h1", "Chatham is locked"));
+    main.appendChild(element("p",
+      "What you typed here was not sent and is not saved: copy it somewhere safe, then unlock."));
+    texts.forEach(function (text, n) {
+      const field = element("div");
+      field.className = "field";
+      const label = element("label", texts.length === 1 ? "What you typed" :
+        "What you typed (" + (n + 1) + " of " + texts.length + ")");
+      label.htmlFor = "locked-" + n;
+      const box = element("textarea", text);
+      box.id = "locked-" + n;
+      box.readOnly = true;
+      box.rows = Math.min(12, Math.max(3, text.split("\n").length + 1));
+      field.appendChild(label);
+      field.appendChild(box);
+      main.appendChild(field);
+    });
+    main.appendChild(element("p", "Unlocking leaves this page: the text above is then gone from it."));
+    const unlock = element("button", "Unlock");
+    unlock.type = "button";
+    unlock.addEventListener("click", function () { location.assign("/unlock"); });
+    main.appendChild(unlock);
+
+    document.body.replaceChildren(header, main);
+    main.focus();
   }
 
   // --- passphrase strength ----------------------------------------------------------------
