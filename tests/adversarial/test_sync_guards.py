@@ -17,7 +17,7 @@ from chatham import crypto
 from chatham.client import Account, Group, errors
 from chatham.client._private.local.store import EntryRow
 
-from tests.support.client_fixtures import Person, Tamper, form_group
+from tests.support.client_fixtures import Person, Tamper, admit, form_group
 from tests.support.tamper_kit import World
 
 ENOUGH: int = 12
@@ -972,3 +972,41 @@ def test_an_entry_retracted_in_the_sync_that_brings_it_counts_as_retracted_not_n
     # As an honest server shows it (the ciphertext already gone): the same counts.
     carol = w.gc.sync()
     assert (carol.new_entries, carol.retracted) == (1, 1)
+
+
+def test_a_joiner_refused_the_log_for_a_reason_other_than_not_yet_a_member_gets_that_refusal(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    """Only 'not a member yet' sends a joiner to read as the invitee: any other refusal of
+    the member read is the answer, and the invite's key is not tried."""
+    dana, jo = person("Dana"), person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+    gj = jo.join(gd.invite().link)
+    asked: list[int] = []
+
+    def refuse(request: httpx.Request, resp: httpx.Response) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/log"):
+            asked.append(1)
+            return httpx.Response(403, json={"code": "forbidden", "detail": "refused"})
+        return resp
+
+    tamper.raw_hooks.append(refuse)
+    with pytest.raises(errors.Forbidden):
+        gj.sync()
+    assert len(asked) == 1
+
+
+def test_verify_counts_what_was_written_before_a_newcomer_joined_as_unreadable(
+    person: Person,
+) -> None:
+    dana, jo = person("Dana"), person("Jo")
+    [gd] = form_group(dana)
+    gd.post(b"before jo")
+    gd.post(b"also before jo")
+    [gj] = admit(gd, jo)
+    gd.post(b"after jo")
+    gj.sync()
+    report = gj.verify()
+    assert report.ok
+    assert (report.entries, report.unreadable) == (3, 2)
+    assert [i.body for i in gj.entries()] == [b"after jo"]
