@@ -1010,3 +1010,76 @@ def test_verify_counts_what_was_written_before_a_newcomer_joined_as_unreadable(
     assert report.ok
     assert (report.entries, report.unreadable) == (3, 2)
     assert [i.body for i in gj.entries()] == [b"after jo"]
+
+
+def test_a_log_page_sending_no_ops_at_all_is_a_rollback_alarm(world: World) -> None:
+    """The page names the log's real length but leaves out every op, even the newest one Bob
+    already verified: it cannot show that log, so Bob is told the server went back."""
+    w = world
+    seq = w.gb.state.seq
+
+    def nothing(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["ops"] = []
+        return page
+
+    w.tamper.on("GET", "/log", nothing)
+    [alarm] = [a for a in w.gb.sync().alarms if a.check == "rollback"]
+    assert isinstance(alarm.error(), errors.RollbackError)
+    assert w.gb.state.seq == seq
+
+
+def test_a_log_page_claiming_a_log_shorter_than_the_one_verified_is_a_rollback_alarm(
+    world: World,
+) -> None:
+    """The ops are all there, but the page says the log ends before the op Bob holds."""
+    w = world
+    seq = w.gb.state.seq
+    w.ga.checkpoint()
+
+    def shorter(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["seq"] = seq - 1
+        return page
+
+    w.tamper.on("GET", "/log", shorter)
+    [alarm] = [a for a in w.gb.sync().alarms if a.check == "rollback"]
+    assert isinstance(alarm.error(), errors.RollbackError)
+    assert w.gb.state.seq == seq
+
+
+def test_a_log_page_claiming_fewer_ops_than_it_sends_is_refused(world: World) -> None:
+    w = world
+    seq = w.gb.state.seq
+    w.ga.checkpoint()
+    w.ga.checkpoint()
+
+    def one_less(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["seq"] -= 1
+        return page
+
+    w.tamper.on("GET", "/log", one_less)
+    with pytest.raises(errors.BadResponse, match="log head does not match"):
+        w.gb.sync()
+    assert w.gb.state.seq == seq
+
+
+def test_an_entry_listed_at_the_cursor_of_the_one_before_it_is_not_taken(world: World) -> None:
+    """Two items at one place in the server's order: the second is skipped (the server's
+    page is malformed), and comes at its own place once the server lists it properly."""
+    w = world
+    w.post(w.ga, "one")
+    w.post(w.ga, "two")
+
+    def same_place(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        items = page["entries"]
+        if len(items) >= 2:
+            items[1]["cursor"] = items[0]["cursor"]
+            page["entries"] = items[:2]
+            page["more"] = False
+        return page
+
+    w.tamper.on("GET", "/entries", same_place)
+    w.gb.sync()
+    assert [i.body for i in w.gb.entries()] == [b"one"]
+    w.tamper.clear()
+    w.gb.sync()
+    assert [i.body for i in w.gb.entries()] == [b"one", b"two"]
