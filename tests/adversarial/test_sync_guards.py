@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
+import time
 from typing import Any
 
 import httpx
@@ -419,8 +420,6 @@ def test_joining_a_group_this_home_already_holds_is_refused_in_words(person: Per
 def test_a_joiner_does_not_answer_an_invite_the_log_shows_as_expired(person: Person) -> None:
     """The joiner judges the invite by the verified log and their own clock: a server still
     serving an expired invite's group gets no join request for it."""
-    import time
-
     dana = person("Dana")
     jo = person("Jo", clock=lambda: time.time() + 400 * 86400)
     [gd] = form_group(dana)
@@ -1083,3 +1082,64 @@ def test_an_entry_listed_at_the_cursor_of_the_one_before_it_is_not_taken(world: 
     w.tamper.clear()
     w.gb.sync()
     assert [i.body for i in w.gb.entries()] == [b"one", b"two"]
+
+
+# --- what waits for a log op, and what does not -------------------------------------------------
+
+
+def _serve_sealed(w: World, sealed: crypto.SealedEntry) -> None:
+    _serve_also(
+        w, {"cursor": 10**6, "entry_id": sealed.entry.header.entry_id, "entry": sealed.data}
+    )
+
+
+def test_a_strangers_entry_claiming_a_log_op_not_yet_shown_is_refused_not_left_waiting(
+    world: World,
+) -> None:
+    """Only an entry whose one fault is a log op Bob has not seen may wait for it: one
+    signed by a device no member ever had is refused at once, whatever head it claims."""
+    w = world
+    state = w.ga.state
+    stranger = crypto.Secrets.generate(created=int(time.time()))
+    sealed = crypto.seal_entry(
+        device=stranger.device,
+        epoch_key=w.ga._load().keyring.key(state.epoch),
+        group=state.group_id,
+        epoch=state.epoch,
+        seq=1,
+        prev=bytes(32),
+        log_seq=state.seq + 5,
+        log_head=os.urandom(32),
+        body=b"from outside",
+    )
+    w.canaries.append(b"from outside")
+    _serve_sealed(w, sealed)
+    [alarm] = w.gb.sync().alarms
+    assert alarm.check == "author"
+    assert not alarm.waiting
+
+
+def test_an_entry_claiming_a_head_the_verified_log_does_not_have_is_refused_not_left_waiting(
+    world: World,
+) -> None:
+    """Alice's device signs an entry claiming a made-up head at a log position Bob has
+    verified: no op to come can make it verify, so it does not wait."""
+    w = world
+    state = w.ga.state
+    head = w.ga._load().tracker.head(w.alice._secrets.device.id)
+    sealed = crypto.seal_entry(
+        device=w.alice._secrets.device,
+        epoch_key=w.ga._load().keyring.key(state.epoch),
+        group=state.group_id,
+        epoch=state.epoch,
+        seq=head.seq + 1 if head else 1,
+        prev=head.link if head else bytes(32),
+        log_seq=state.seq,
+        log_head=os.urandom(32),
+        body=b"under a made-up head",
+    )
+    w.canaries.append(b"under a made-up head")
+    _serve_sealed(w, sealed)
+    [alarm] = w.gb.sync().alarms
+    assert alarm.check == "log_head"
+    assert not alarm.waiting
