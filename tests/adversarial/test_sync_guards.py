@@ -1143,3 +1143,41 @@ def test_an_entry_claiming_a_head_the_verified_log_does_not_have_is_refused_not_
     [alarm] = w.gb.sync().alarms
     assert alarm.check == "log_head"
     assert not alarm.waiting
+
+
+def test_an_entry_served_whole_after_the_retraction_naming_it_is_deleted_when_its_deletion_shows(
+    world: World,
+) -> None:
+    """Alice (a leader) retracts Carol's entry. The server lists the retraction first and
+    then the entry with its ciphertext, which it kept; when it shows the entry's deletion,
+    Bob judges it against the retraction he holds, and deletes his copy."""
+    w = world
+    eid = w.post(w.gc, "carol's, withdrawn by a leader")
+    w.ga.sync()
+    [whole] = [
+        i for i in w.ga._api().entries(w.ga.id_bytes, 0, 500).entries if i.entry_id.hex() == eid
+    ]
+    w.ga.post(b"moderation", retracts=[eid])
+    page = w.ga._api().entries(w.ga.id_bytes, 0, 500).entries
+    [deleted] = [i for i in page if i.entry_id.hex() == eid]
+    assert deleted.retracted_by is not None
+
+    def retraction_first(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        items = page["entries"]
+        if len(items) == 2:
+            entry, retraction = items
+            page["entries"] = [
+                retraction | {"cursor": entry["cursor"]},
+                entry | {"cursor": retraction["cursor"], "entry": whole.entry, "stub": None},
+            ]
+        return page
+
+    w.tamper.on("GET", "/entries", retraction_first)
+    w.gb.sync()
+    w.tamper.clear()
+    stub = {"entry_id": deleted.entry_id, "entry": None, "stub": deleted.stub}
+    _serve_also(w, stub | {"cursor": 10**6, "retracted_by": deleted.retracted_by})
+    assert w.gb.sync().alarms == ()
+    with pytest.raises(errors.NotFound, match="retracted"):
+        w.gb.get(eid)
+    assert _index(w, eid).retracted
