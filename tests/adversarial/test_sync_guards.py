@@ -1181,3 +1181,29 @@ def test_an_entry_served_whole_after_the_retraction_naming_it_is_deleted_when_it
     with pytest.raises(errors.NotFound, match="retracted"):
         w.gb.get(eid)
     assert _index(w, eid).retracted
+
+
+def test_an_entry_already_retracted_raises_no_alarm_when_shown_deleted_by_another_retraction(
+    world: World,
+) -> None:
+    """Bob holds Alice's entry as retracted, by her retraction he holds. The server then
+    shows its deletion naming some other retraction: the entry is settled, nothing waits."""
+    w = world
+    eid = w.post(w.ga, "withdrawn")
+    w.ga.post(b"withdrawing it", retracts=[eid])
+    w.gb.sync()
+    assert _index(w, eid).retracted
+    page = w.ga._api().entries(w.ga.id_bytes, 0, 500).entries
+    [deleted] = [i for i in page if i.entry_id.hex() == eid]
+    _serve_also(
+        w,
+        {
+            "cursor": 10**6,
+            "entry_id": deleted.entry_id,
+            "entry": None,
+            "stub": deleted.stub,
+            "retracted_by": os.urandom(16),
+        },
+    )
+    assert w.gb.sync().alarms == ()
+    assert _index(w, eid).retracted
