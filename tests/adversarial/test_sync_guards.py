@@ -1207,3 +1207,37 @@ def test_an_entry_already_retracted_raises_no_alarm_when_shown_deleted_by_anothe
     )
     assert w.gb.sync().alarms == ()
     assert _index(w, eid).retracted
+
+
+def test_a_retraction_that_arrives_in_the_rescan_deletes_an_entry_taken_earlier_in_the_sync(
+    world: World,
+) -> None:
+    """The server's first answer holds Alice's entry whole and leaves out her retraction of
+    it; the checkpoint that lists the retraction makes Bob read everything again in the same
+    sync, and the retraction then deletes the entry he has just stored."""
+    w = world
+    w.post(w.ga, "before")
+    w.gb.sync()  # Bob's first read now starts after this entry; the rescan from the start
+    eid = w.post(w.ga, "soon withdrawn")
+    [whole] = [
+        i for i in w.ga._api().entries(w.ga.id_bytes, 0, 500).entries if i.entry_id.hex() == eid
+    ]
+    withdrawal = w.ga.post(b"withdrawing it", retracts=[eid])
+    w.ga.checkpoint()
+
+    def first_read_only(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        if request.url.params.get("after") != "0":
+            page["entries"] = [
+                i | {"entry": whole.entry, "stub": None, "retracted_by": None}
+                if i["entry_id"].hex() == eid
+                else i
+                for i in page["entries"]
+                if i["entry_id"].hex() != withdrawal
+            ]
+        return page
+
+    w.tamper.on("GET", "/entries", first_read_only)
+    assert w.gb.sync().alarms == ()
+    assert _index(w, eid).retracted
+    assert [i.body for i in w.gb.entries()] == [b"before", b"withdrawing it"]
+    assert w.gb.verify().ok
