@@ -1241,3 +1241,22 @@ def test_a_retraction_that_arrives_in_the_rescan_deletes_an_entry_taken_earlier_
     assert _index(w, eid).retracted
     assert [i.body for i in w.gb.entries()] == [b"before", b"withdrawing it"]
     assert w.gb.verify().ok
+
+
+def test_a_joiner_reads_a_log_the_server_sends_one_op_per_page(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    """Only the log's first op is the genesis: the pages after the first start elsewhere."""
+    dana, jo = person("Dana"), person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+    gd.checkpoint()
+
+    def one_per_page(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        if len(page["ops"]) > 1:
+            page.update(ops=page["ops"][:1], more=True)
+        return page
+
+    tamper.on("GET", "/log", one_per_page)
+    gj = jo.join(gd.invite().link)
+    assert [r.member for r in gd.join_requests()] == [jo.member_id]
+    assert gj.state.seq == gd.state.seq
