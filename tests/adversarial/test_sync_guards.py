@@ -1260,3 +1260,26 @@ def test_a_joiner_reads_a_log_the_server_sends_one_op_per_page(
     gj = jo.join(gd.invite().link)
     assert [r.member for r in gd.join_requests()] == [jo.member_id]
     assert gj.state.seq == gd.state.seq
+
+
+def test_an_entry_listed_twice_before_its_predecessor_is_taken_once(world: World) -> None:
+    w = world
+    w.post(w.ga, "one")
+    w.post(w.ga, "two")
+
+    def twice_first(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        items = page["entries"]
+        if len(items) == 2:
+            one, two = items
+            c = one["cursor"]
+            page["entries"] = [
+                two | {"cursor": c},
+                two | {"cursor": c + 1},
+                one | {"cursor": c + 2},
+            ]
+        return page
+
+    w.tamper.on("GET", "/entries", twice_first)
+    assert w.gb.sync().alarms == ()
+    assert [i.body for i in w.gb.entries()] == [b"two", b"one"]
+    assert w.gb.verify().ok
