@@ -1283,3 +1283,24 @@ def test_an_entry_listed_twice_before_its_predecessor_is_taken_once(world: World
     assert w.gb.sync().alarms == ()
     assert [i.body for i in w.gb.entries()] == [b"two", b"one"]
     assert w.gb.verify().ok
+
+
+def test_a_joiner_served_the_log_only_up_to_before_the_invite_is_refused(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    """The right group, cut before the op that made the invite: nothing in it vouches for the
+    invite's key, so the joiner cannot tell it from a group the code was never for."""
+    dana, jo = person("Dana"), person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+    seq = gd.state.seq
+
+    def cut(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["ops"] = [op for op in page["ops"] if crypto.decode_signed_op(op).op.seq <= seq]
+        page.update(seq=seq, head=crypto.op_hash(page["ops"][-1]), more=False)
+        return page
+
+    tamper.on("GET", "/log", cut)
+    code = gd.invite().link
+    with pytest.raises(errors.ForkError, match="does not match the invite"):
+        jo.join(code)
+    assert gd.join_requests() == []
