@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
+import time
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ from chatham import crypto
 from chatham.client import Account, Group, errors
 from chatham.client._private.local.store import EntryRow
 
-from tests.support.client_fixtures import Person, Tamper, form_group
+from tests.support.client_fixtures import Person, Tamper, admit, form_group
 from tests.support.tamper_kit import World
 
 ENOUGH: int = 12
@@ -419,8 +420,6 @@ def test_joining_a_group_this_home_already_holds_is_refused_in_words(person: Per
 def test_a_joiner_does_not_answer_an_invite_the_log_shows_as_expired(person: Person) -> None:
     """The joiner judges the invite by the verified log and their own clock: a server still
     serving an expired invite's group gets no join request for it."""
-    import time
-
     dana = person("Dana")
     jo = person("Jo", clock=lambda: time.time() + 400 * 86400)
     [gd] = form_group(dana)
@@ -972,3 +971,336 @@ def test_an_entry_retracted_in_the_sync_that_brings_it_counts_as_retracted_not_n
     # As an honest server shows it (the ciphertext already gone): the same counts.
     carol = w.gc.sync()
     assert (carol.new_entries, carol.retracted) == (1, 1)
+
+
+def test_a_joiner_refused_the_log_for_a_reason_other_than_not_yet_a_member_gets_that_refusal(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    """Only 'not a member yet' sends a joiner to read as the invitee: any other refusal of
+    the member read is the answer, and the invite's key is not tried."""
+    dana, jo = person("Dana"), person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+    gj = jo.join(gd.invite().link)
+    asked: list[int] = []
+
+    def refuse(request: httpx.Request, resp: httpx.Response) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/log"):
+            asked.append(1)
+            return httpx.Response(403, json={"code": "forbidden", "detail": "refused"})
+        return resp
+
+    tamper.raw_hooks.append(refuse)
+    with pytest.raises(errors.Forbidden):
+        gj.sync()
+    assert len(asked) == 1
+
+
+def test_verify_counts_what_was_written_before_a_newcomer_joined_as_unreadable(
+    person: Person,
+) -> None:
+    dana, jo = person("Dana"), person("Jo")
+    [gd] = form_group(dana)
+    gd.post(b"before jo")
+    gd.post(b"also before jo")
+    [gj] = admit(gd, jo)
+    gd.post(b"after jo")
+    gj.sync()
+    report = gj.verify()
+    assert report.ok
+    assert (report.entries, report.unreadable) == (3, 2)
+    assert [i.body for i in gj.entries()] == [b"after jo"]
+
+
+def test_a_log_page_sending_no_ops_at_all_is_a_rollback_alarm(world: World) -> None:
+    """The page names the log's real length but leaves out every op, even the newest one Bob
+    already verified: it cannot show that log, so Bob is told the server went back."""
+    w = world
+    seq = w.gb.state.seq
+
+    def nothing(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["ops"] = []
+        return page
+
+    w.tamper.on("GET", "/log", nothing)
+    [alarm] = [a for a in w.gb.sync().alarms if a.check == "rollback"]
+    assert isinstance(alarm.error(), errors.RollbackError)
+    assert w.gb.state.seq == seq
+
+
+def test_a_log_page_claiming_a_log_shorter_than_the_one_verified_is_a_rollback_alarm(
+    world: World,
+) -> None:
+    """The ops are all there, but the page says the log ends before the op Bob holds."""
+    w = world
+    seq = w.gb.state.seq
+    w.ga.checkpoint()
+
+    def shorter(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["seq"] = seq - 1
+        return page
+
+    w.tamper.on("GET", "/log", shorter)
+    [alarm] = [a for a in w.gb.sync().alarms if a.check == "rollback"]
+    assert isinstance(alarm.error(), errors.RollbackError)
+    assert w.gb.state.seq == seq
+
+
+def test_a_log_page_claiming_fewer_ops_than_it_sends_is_refused(world: World) -> None:
+    w = world
+    seq = w.gb.state.seq
+    w.ga.checkpoint()
+    w.ga.checkpoint()
+
+    def one_less(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["seq"] -= 1
+        return page
+
+    w.tamper.on("GET", "/log", one_less)
+    with pytest.raises(errors.BadResponse, match="log head does not match"):
+        w.gb.sync()
+    assert w.gb.state.seq == seq
+
+
+def test_an_entry_listed_at_the_cursor_of_the_one_before_it_is_not_taken(world: World) -> None:
+    """Two items at one place in the server's order: the second is skipped (the server's
+    page is malformed), and comes at its own place once the server lists it properly."""
+    w = world
+    w.post(w.ga, "one")
+    w.post(w.ga, "two")
+
+    def same_place(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        items = page["entries"]
+        if len(items) >= 2:
+            items[1]["cursor"] = items[0]["cursor"]
+            page["entries"] = items[:2]
+            page["more"] = False
+        return page
+
+    w.tamper.on("GET", "/entries", same_place)
+    w.gb.sync()
+    assert [i.body for i in w.gb.entries()] == [b"one"]
+    w.tamper.clear()
+    w.gb.sync()
+    assert [i.body for i in w.gb.entries()] == [b"one", b"two"]
+
+
+# --- what waits for a log op, and what does not -------------------------------------------------
+
+
+def _serve_sealed(w: World, sealed: crypto.SealedEntry) -> None:
+    _serve_also(
+        w, {"cursor": 10**6, "entry_id": sealed.entry.header.entry_id, "entry": sealed.data}
+    )
+
+
+def test_a_strangers_entry_claiming_a_log_op_not_yet_shown_is_refused_not_left_waiting(
+    world: World,
+) -> None:
+    """Only an entry whose one fault is a log op Bob has not seen may wait for it: one
+    signed by a device no member ever had is refused at once, whatever head it claims."""
+    w = world
+    state = w.ga.state
+    stranger = crypto.Secrets.generate(created=int(time.time()))
+    sealed = crypto.seal_entry(
+        device=stranger.device,
+        epoch_key=w.ga._load().keyring.key(state.epoch),
+        group=state.group_id,
+        epoch=state.epoch,
+        seq=1,
+        prev=bytes(32),
+        log_seq=state.seq + 5,
+        log_head=os.urandom(32),
+        body=b"from outside",
+    )
+    w.canaries.append(b"from outside")
+    _serve_sealed(w, sealed)
+    [alarm] = w.gb.sync().alarms
+    assert alarm.check == "author"
+    assert not alarm.waiting
+
+
+def test_an_entry_claiming_a_head_the_verified_log_does_not_have_is_refused_not_left_waiting(
+    world: World,
+) -> None:
+    """Alice's device signs an entry claiming a made-up head at a log position Bob has
+    verified: no op to come can make it verify, so it does not wait."""
+    w = world
+    state = w.ga.state
+    head = w.ga._load().tracker.head(w.alice._secrets.device.id)
+    sealed = crypto.seal_entry(
+        device=w.alice._secrets.device,
+        epoch_key=w.ga._load().keyring.key(state.epoch),
+        group=state.group_id,
+        epoch=state.epoch,
+        seq=head.seq + 1 if head else 1,
+        prev=head.link if head else bytes(32),
+        log_seq=state.seq,
+        log_head=os.urandom(32),
+        body=b"under a made-up head",
+    )
+    w.canaries.append(b"under a made-up head")
+    _serve_sealed(w, sealed)
+    [alarm] = w.gb.sync().alarms
+    assert alarm.check == "log_head"
+    assert not alarm.waiting
+
+
+def test_an_entry_served_whole_after_the_retraction_naming_it_is_deleted_when_its_deletion_shows(
+    world: World,
+) -> None:
+    """Alice (a leader) retracts Carol's entry. The server lists the retraction first and
+    then the entry with its ciphertext, which it kept; when it shows the entry's deletion,
+    Bob judges it against the retraction he holds, and deletes his copy."""
+    w = world
+    eid = w.post(w.gc, "carol's, withdrawn by a leader")
+    w.ga.sync()
+    [whole] = [
+        i for i in w.ga._api().entries(w.ga.id_bytes, 0, 500).entries if i.entry_id.hex() == eid
+    ]
+    w.ga.post(b"moderation", retracts=[eid])
+    page = w.ga._api().entries(w.ga.id_bytes, 0, 500).entries
+    [deleted] = [i for i in page if i.entry_id.hex() == eid]
+    assert deleted.retracted_by is not None
+
+    def retraction_first(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        items = page["entries"]
+        if len(items) == 2:
+            entry, retraction = items
+            page["entries"] = [
+                retraction | {"cursor": entry["cursor"]},
+                entry | {"cursor": retraction["cursor"], "entry": whole.entry, "stub": None},
+            ]
+        return page
+
+    w.tamper.on("GET", "/entries", retraction_first)
+    w.gb.sync()
+    w.tamper.clear()
+    stub = {"entry_id": deleted.entry_id, "entry": None, "stub": deleted.stub}
+    _serve_also(w, stub | {"cursor": 10**6, "retracted_by": deleted.retracted_by})
+    assert w.gb.sync().alarms == ()
+    with pytest.raises(errors.NotFound, match="retracted"):
+        w.gb.get(eid)
+    assert _index(w, eid).retracted
+
+
+def test_an_entry_already_retracted_raises_no_alarm_when_shown_deleted_by_another_retraction(
+    world: World,
+) -> None:
+    """Bob holds Alice's entry as retracted, by her retraction he holds. The server then
+    shows its deletion naming some other retraction: the entry is settled, nothing waits."""
+    w = world
+    eid = w.post(w.ga, "withdrawn")
+    w.ga.post(b"withdrawing it", retracts=[eid])
+    w.gb.sync()
+    assert _index(w, eid).retracted
+    page = w.ga._api().entries(w.ga.id_bytes, 0, 500).entries
+    [deleted] = [i for i in page if i.entry_id.hex() == eid]
+    _serve_also(
+        w,
+        {
+            "cursor": 10**6,
+            "entry_id": deleted.entry_id,
+            "entry": None,
+            "stub": deleted.stub,
+            "retracted_by": os.urandom(16),
+        },
+    )
+    assert w.gb.sync().alarms == ()
+    assert _index(w, eid).retracted
+
+
+def test_a_retraction_that_arrives_in_the_rescan_deletes_an_entry_taken_earlier_in_the_sync(
+    world: World,
+) -> None:
+    """The server's first answer holds Alice's entry whole and leaves out her retraction of
+    it; the checkpoint that lists the retraction makes Bob read everything again in the same
+    sync, and the retraction then deletes the entry he has just stored."""
+    w = world
+    w.post(w.ga, "before")
+    w.gb.sync()  # Bob's first read now starts after this entry; the rescan from the start
+    eid = w.post(w.ga, "soon withdrawn")
+    [whole] = [
+        i for i in w.ga._api().entries(w.ga.id_bytes, 0, 500).entries if i.entry_id.hex() == eid
+    ]
+    withdrawal = w.ga.post(b"withdrawing it", retracts=[eid])
+    w.ga.checkpoint()
+
+    def first_read_only(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        if request.url.params.get("after") != "0":
+            page["entries"] = [
+                i | {"entry": whole.entry, "stub": None, "retracted_by": None}
+                if i["entry_id"].hex() == eid
+                else i
+                for i in page["entries"]
+                if i["entry_id"].hex() != withdrawal
+            ]
+        return page
+
+    w.tamper.on("GET", "/entries", first_read_only)
+    assert w.gb.sync().alarms == ()
+    assert _index(w, eid).retracted
+    assert [i.body for i in w.gb.entries()] == [b"before", b"withdrawing it"]
+    assert w.gb.verify().ok
+
+
+def test_a_joiner_reads_a_log_the_server_sends_one_op_per_page(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    """Only the log's first op is the genesis: the pages after the first start elsewhere."""
+    dana, jo = person("Dana"), person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+    gd.checkpoint()
+
+    def one_per_page(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        if len(page["ops"]) > 1:
+            page.update(ops=page["ops"][:1], more=True)
+        return page
+
+    tamper.on("GET", "/log", one_per_page)
+    gj = jo.join(gd.invite().link)
+    assert [r.member for r in gd.join_requests()] == [jo.member_id]
+    assert gj.state.seq == gd.state.seq
+
+
+def test_an_entry_listed_twice_before_its_predecessor_is_taken_once(world: World) -> None:
+    w = world
+    w.post(w.ga, "one")
+    w.post(w.ga, "two")
+
+    def twice_first(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        items = page["entries"]
+        if len(items) == 2:
+            one, two = items
+            c = one["cursor"]
+            page["entries"] = [
+                two | {"cursor": c},
+                two | {"cursor": c + 1},
+                one | {"cursor": c + 2},
+            ]
+        return page
+
+    w.tamper.on("GET", "/entries", twice_first)
+    assert w.gb.sync().alarms == ()
+    assert [i.body for i in w.gb.entries()] == [b"two", b"one"]
+    assert w.gb.verify().ok
+
+
+def test_a_joiner_served_the_log_only_up_to_before_the_invite_is_refused(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    """The right group, cut before the op that made the invite: nothing in it vouches for the
+    invite's key, so the joiner cannot tell it from a group the code was never for."""
+    dana, jo = person("Dana"), person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+    seq = gd.state.seq
+
+    def cut(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        page["ops"] = [op for op in page["ops"] if crypto.decode_signed_op(op).op.seq <= seq]
+        page.update(seq=seq, head=crypto.op_hash(page["ops"][-1]), more=False)
+        return page
+
+    tamper.on("GET", "/log", cut)
+    code = gd.invite().link
+    with pytest.raises(errors.ForkError, match="does not match the invite"):
+        jo.join(code)
+    assert gd.join_requests() == []
