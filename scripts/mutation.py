@@ -31,6 +31,7 @@ function and the change; the exit status is 1 when a module scores below --min-s
     python scripts/mutation.py --quick             # the sync engine's guard mutants only
     python scripts/mutation.py crypto/_log.py -j 2 # one module, two workers
     python scripts/mutation.py --list crypto/_log.py
+    python scripts/mutation.py ... --resume cut.json --json all.json  # finish a run cut short
 """
 
 from __future__ import annotations
