@@ -99,6 +99,7 @@ TARGETS: dict[str, Target] = {
             "tests/crypto/test_vectors.py",
             "tests/crypto/test_entries.py",
             "tests/crypto/test_properties.py",
+            "tests/crypto/test_devices.py",
         ),
         select=_NO_KEYSTORE,
     ),
@@ -146,13 +147,18 @@ TARGETS: dict[str, Target] = {
         select=_NO_KEYSTORE,
     ),
     "client/_private/journal/permissions.py": Target(
-        ("tests/client/test_journal.py", "tests/client/test_journal_rounds.py")
+        (
+            "tests/client/test_journal.py",
+            "tests/client/test_journal_rounds.py",
+            "tests/client/test_overtaken_writes.py",
+        )
     ),
     "client/_private/engine/checks.py": Target(
         (
             "tests/client/test_check_errors.py",
             "tests/adversarial/test_malicious_server.py",
             "tests/client/test_client_sync.py",
+            "tests/adversarial/test_sync_guards.py",
         ),
         tables=True,
     ),

@@ -448,6 +448,28 @@ def test_a_made_up_genesis_served_to_a_joiner_is_named_a_substituted_group(
     assert jo.groups() == []
 
 
+def test_a_forged_op_in_the_log_served_to_a_joiner_is_refused_as_forged(
+    person: Person, tamper: Tamper, tampered_http: httpx.Client
+) -> None:
+    """The joiner verifies the invitee's log op by op: a signature broken in its last op is
+    named as a forged op, and nothing is asked or stored (not a stale invite, not a join)."""
+    dana, jo = person("Dana"), person("Jo", http=tampered_http)
+    [gd] = form_group(dana)
+
+    def forged(request: httpx.Request, page: dict[str, Any]) -> dict[str, Any]:
+        if page["ops"]:
+            last = bytearray(page["ops"][-1])
+            last[-1] ^= 1
+            page["ops"][-1] = bytes(last)
+        return page
+
+    tamper.on("GET", "/log", forged)
+    with pytest.raises(errors.ForgedOpError):
+        jo.join(gd.invite().link)
+    assert jo.groups() == []
+    assert gd.join_requests() == []
+
+
 def test_an_empty_log_served_to_a_joiner_is_named_a_substituted_group(
     person: Person, tamper: Tamper, tampered_http: httpx.Client
 ) -> None:

@@ -66,5 +66,9 @@ def test_a_failed_entry_check_becomes_the_error_that_names_its_meaning(error, cl
 def test_an_entry_claiming_a_log_op_not_yet_shown_is_withheld_not_forked() -> None:
     e = crypto.EntryError("x", check="log_head")
     assert type(entry_error(e, EID, log_seq=9, known_seq=8)) is errors.WithheldError
+    # Only a head the server has not shown means withheld ops: a bad signature on an entry
+    # written after them is still a tampered entry.
+    forged = crypto.EntryError("bad", check="signature")
+    assert type(entry_error(forged, EID, log_seq=9, known_seq=8)) is errors.TamperedEntryError
     assert type(entry_error(e, EID, log_seq=8, known_seq=8)) is errors.ForkError
     assert entry_error(e, None).record == "entry"

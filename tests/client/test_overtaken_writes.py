@@ -16,7 +16,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from chatham.client import Account, Group, errors
-from chatham.client._private.journal.permissions import full_powers, no_longer_allowed
+from chatham.client._private.journal.permissions import (
+    REFUSALS,
+    full_powers,
+    no_longer_allowed,
+)
 
 from tests.support.client_fixtures import SERVER_URL, Person, form_group
 
@@ -192,3 +196,10 @@ def test_the_reason_a_held_back_write_gives_is_in_the_members_words() -> None:
     assert words("comment.create", role=None, notes="all") == (
         "you are no longer a member of the group"
     )
+    # Each reason only where it is the reason: not the notes policy while notes are open to
+    # all, or for a leader; not a lost leadership for an action members may take, or for a
+    # leader.
+    assert words("note.create", role="member", notes="all") == REFUSALS["note.create"][0]
+    assert words("note.create", role="leader", notes="leaders") == REFUSALS["note.create"][0]
+    assert words("comment.create", role="member", notes="all") == REFUSALS["comment.create"][0]
+    assert words("agenda.publish", role="leader", notes="all") == REFUSALS["agenda.publish"][0]

@@ -19,7 +19,7 @@ from chatham.crypto import (
 from chatham.crypto import _primitives as P
 from chatham.crypto import labels as L
 from chatham.crypto._epoch import Recipient, _names_ad, build_rotation, open_names
-from chatham.crypto._records import Remove, RevokeInvite, Rotate, SetRole
+from chatham.crypto._records import Move, Remove, RevokeInvite, Rotate, SetRole
 
 
 def everyone(g):
@@ -457,3 +457,20 @@ def test_a_removed_member_cannot_be_given_a_role(kit):
     g, (a, b, _) = kit.group("Alice", "Bob", "Carol")
     g.remove(a, b)
     kit.assert_rejected(g.state, g.forge(a, SetRole(b.id, "leader", [])), LogError, "member")
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "javascript:alert(1)",
+        "https://a.example\nX-Injected: 1",
+        "ftp://a.example",
+        "https://a.example/a path",
+    ],
+)
+def test_a_move_to_something_that_is_not_a_web_address_is_refused(kit, server):
+    """Every member's client would follow a group's move: a leader cannot send them to a
+    script, another scheme, or an address carrying a second line or a space."""
+    g, (a, _) = kit.group("Alice", "Bob")
+    kit.assert_rejected(g.state, g.forge(a, Move(server)), LogError, "server")
+    g.state.apply(g.forge(a, Move("https://new.example")))  # a real address moves

@@ -32,9 +32,7 @@ def log_error(e: crypto.LogError) -> E.VerificationError:
     """A group log op failed verify_public (or a lockbox failed its commitment)."""
     cls = _LOG_CHECKS.get(e.check, E.ForgedOpError)
     record = None if e.seq is None else f"log op {e.seq}"
-    message = str(e)
-    if e.seq is not None and message.startswith(f"log op {e.seq}: "):
-        message = message[len(f"log op {e.seq}: ") :]
+    message = str(e).removeprefix(f"log op {e.seq}: ")  # the record names the position
     if cls is E.ForgedOpError:
         message = f"forged or invalid op: {message}"
     return cls(message, check=e.check, record=record)
