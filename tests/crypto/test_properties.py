@@ -250,7 +250,9 @@ def test_fields_swapped_between_entries_are_rejected(world, data):
         check_entry_public(w.g.state, mixed)
 
 
-@SETTINGS
+# The same 300 damaged codes on every run: a failure here is a property that failed, and
+# reproduces, never an artefact of one seed's replay.
+@settings(SETTINGS, derandomize=True)
 @given(st.data())
 def test_damaged_invite_codes_never_admit_anyone(world, data):
     """A changed invite is refused as a typo, or is the same invite (case, spacing, look-alike
