@@ -89,13 +89,6 @@ CREATE TABLE IF NOT EXISTS lockboxes (
     lockbox BLOB NOT NULL,
     PRIMARY KEY (group_id, epoch)
 );
-CREATE TABLE IF NOT EXISTS signed_lockboxes (
-    group_id BLOB NOT NULL,
-    epoch INTEGER NOT NULL,
-    device BLOB NOT NULL,
-    lockbox BLOB NOT NULL,
-    PRIMARY KEY (group_id, epoch, device)
-);
 CREATE TABLE IF NOT EXISTS epoch_keys (
     group_id BLOB NOT NULL,
     epoch INTEGER NOT NULL,
@@ -134,14 +127,6 @@ CREATE TABLE IF NOT EXISTS outbox (
     entry_id BLOB NOT NULL UNIQUE,
     sealed BLOB NOT NULL,
     added INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS unsent (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    group_id BLOB NOT NULL,
-    entry_id BLOB NOT NULL UNIQUE,
-    sealed BLOB NOT NULL,
-    added INTEGER NOT NULL,
-    refused INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS invites (
     group_id BLOB NOT NULL,
@@ -308,19 +293,18 @@ class Store:
                     self.db.execute(
                         "INSERT INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
                     )
-        else:
-            # signed_lockboxes: lockboxes this device sealed (not secret: each opens only for
-            # its device, and the op commits to it), kept to heal a server (§14.2).
-            # unsent: writes the server refused for good, sealed as the outbox seals them.
-            have = {
-                str(r[0])
-                for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-            missing = [ddl for name, ddl in _LATER_TABLES.items() if name not in have]
-            if missing:
-                with self.write():
-                    for ddl in missing:
-                        self.db.execute(ddl)
+        # Tables added within this schema version, made on every open (a new file and an
+        # older one alike). signed_lockboxes: lockboxes this device sealed (not secret: each
+        # opens only for its device, and the op commits to it), kept to heal a server (§14.2).
+        # unsent: writes the server refused for good, sealed as the outbox seals them.
+        have = {
+            str(r[0]) for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        missing = [ddl for name, ddl in _LATER_TABLES.items() if name not in have]
+        if missing:
+            with self.write():
+                for ddl in missing:
+                    self.db.execute(ddl)
         version = self._schema()
         if version != SCHEMA_VERSION:
             raise StoreTampered(
